@@ -1,0 +1,183 @@
+//! The data directory of one party in one channel:
+//!
+//! | path | what |
+//! |---|---|
+//! | `dyad.json` | the configuration: format, role, origin, the private key file's absolute path, the peer's verifier key |
+//! | `ledger/` | the replica (the sled store of `dyad_ledger::channel::Channel`) |
+//! | `attachments/` | content-addressed attachment files |
+//! | `genesis.proposal` | the sequencer's genesis proposal, while it waits for the co-signer's signature |
+//! | `genesis.signed` | the co-signer's copy of the signed genesis, to send back to the sequencer |
+//!
+//! The private key stays where the operator keeps it: the configuration names the file,
+//! and every command that signs reads it from there (refusing a file others can read).
+
+use std::path::{Path, PathBuf};
+
+use dyad_ledger::attachments::Attachments;
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::keys::SignerKey;
+use dyad_verifier::key::{SignatureType, VerifierKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CliError, Result};
+
+pub const CONFIG_FILE: &str = "dyad.json";
+pub const LEDGER_DIR: &str = "ledger";
+pub const PROPOSAL_FILE: &str = "genesis.proposal";
+pub const SIGNED_GENESIS_FILE: &str = "genesis.signed";
+pub const CONFIG_FORMAT: &str = "dyad-data/v1";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Config {
+    pub format: String,
+    /// `sequencer` or `cosigner`.
+    pub role: String,
+    pub origin: String,
+    /// Absolute path of this party's private key file.
+    pub key_file: PathBuf,
+    /// The peer's verifier key line (type 0x01 under the peer's name).
+    pub peer: String,
+}
+
+impl Config {
+    pub fn role(&self) -> Result<Role> {
+        match self.role.as_str() {
+            "sequencer" => Ok(Role::Sequencer),
+            "cosigner" => Ok(Role::Cosigner),
+            other => Err(CliError::BadConfig { dir: PathBuf::new(), reason: format!("unknown role {other:?}") }),
+        }
+    }
+
+    pub fn peer_key(&self) -> Result<VerifierKey> {
+        VerifierKey::parse(&self.peer).map_err(|e| CliError::BadConfig { dir: PathBuf::new(), reason: format!("peer key: {e}") })
+    }
+
+    /// Reads this party's private key from where the operator keeps it.
+    pub fn signer_key(&self) -> Result<SignerKey> {
+        Ok(SignerKey::read_private_file(&self.key_file)?)
+    }
+}
+
+pub fn role_name(role: Role) -> &'static str {
+    role.as_str()
+}
+
+/// A party's data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    pub dir: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(dir: &Path) -> DataDir {
+        DataDir { dir: dir.to_owned() }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.dir.join(LEDGER_DIR)
+    }
+
+    pub fn proposal_path(&self) -> PathBuf {
+        self.dir.join(PROPOSAL_FILE)
+    }
+
+    pub fn signed_genesis_path(&self) -> PathBuf {
+        self.dir.join(SIGNED_GENESIS_FILE)
+    }
+
+    pub fn has_config(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    pub fn has_ledger(&self) -> bool {
+        self.ledger_path().join("db").is_file()
+    }
+
+    pub fn read_config(&self) -> Result<Config> {
+        let path = self.config_path();
+        if !path.is_file() {
+            return Err(CliError::NotInitialised { dir: self.dir.clone() });
+        }
+        let bytes = std::fs::read(&path).map_err(CliError::read(&path))?;
+        let config: Config = serde_json::from_slice(&bytes)
+            .map_err(|e| CliError::BadConfig { dir: self.dir.clone(), reason: format!("{CONFIG_FILE}: {e}") })?;
+        if config.format != CONFIG_FORMAT {
+            return Err(CliError::BadConfig {
+                dir: self.dir.clone(),
+                reason: format!("{CONFIG_FILE} has format {:?}; this dyad reads {CONFIG_FORMAT:?}", config.format),
+            });
+        }
+        let with_dir = |e: CliError| match e {
+            CliError::BadConfig { reason, .. } => CliError::BadConfig { dir: self.dir.clone(), reason },
+            other => other,
+        };
+        config.role().map_err(with_dir)?;
+        config.peer_key().map_err(with_dir)?;
+        Ok(config)
+    }
+
+    pub fn write_config(&self, config: &Config) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
+        text.push('\n');
+        crate::output::write_file(&self.config_path(), text.as_bytes(), false)
+    }
+
+    /// The configuration and the open replica. Fails with a clear message when the
+    /// directory is not initialised or still waits for the signed genesis.
+    pub fn open(&self) -> Result<(Config, Channel)> {
+        let config = self.read_config()?;
+        if !self.has_ledger() {
+            return Err(CliError::AwaitingGenesis { dir: self.dir.clone() });
+        }
+        let channel = Channel::open(&self.ledger_path())?;
+        if channel.origin() != config.origin || channel.role() != config.role()? {
+            return Err(CliError::BadConfig {
+                dir: self.dir.clone(),
+                reason: format!(
+                    "{CONFIG_FILE} says {} of {:?} but the replica is the {} of {:?}",
+                    config.role,
+                    config.origin,
+                    channel.role().as_str(),
+                    channel.origin()
+                ),
+            });
+        }
+        Ok((config, channel))
+    }
+
+    pub fn attachments(&self, max_size: u64) -> Result<Attachments> {
+        Ok(Attachments::open(&self.dir, max_size)?)
+    }
+}
+
+/// Reads a `.pub` file: one verifier key line. A party key must be type 0x01 (what
+/// `dyad keygen` writes); a private key file given by mistake is refused without
+/// echoing it.
+pub fn read_public_key(path: &Path) -> Result<VerifierKey> {
+    let bytes = std::fs::read(path).map_err(CliError::read(path))?;
+    let text = String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
+    let line = text.trim();
+    if line.starts_with("PRIVATE+KEY+") {
+        return Err(CliError::usage_hint(
+            format!("{} is a private key; a verifier key (.pub) is needed here", path.display()),
+            "pass the NAME.pub file that `dyad keygen` wrote beside the .key file",
+        ));
+    }
+    VerifierKey::parse(line).map_err(|source| CliError::PublicKey { path: path.to_owned(), source })
+}
+
+/// Reads a party's `.pub` file and requires a type-0x01 key.
+pub fn read_party_key(path: &Path) -> Result<VerifierKey> {
+    let key = read_public_key(path)?;
+    if key.signature_type() != SignatureType::Ed25519 {
+        return Err(CliError::usage(format!(
+            "{}: a party key must be an Ed25519 (type 0x01) verifier key, as `dyad keygen` writes",
+            path.display()
+        )));
+    }
+    Ok(key)
+}

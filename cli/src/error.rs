@@ -1,0 +1,158 @@
+//! The one error type of the `dyad` binary. Every failure is a variant naming what went
+//! wrong; `exit_code` maps it to the contract's exit codes (1: a check did not hold,
+//! 2: bad usage or unreadable input) and `hint` says what to do about it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use dyad_ledger::attachments::AttachmentError;
+use dyad_ledger::channel::ChannelError;
+use dyad_ledger::genesis::GenesisError;
+use dyad_ledger::keys::KeyError;
+use dyad_ledger::store::StoreError;
+
+use crate::bundle::BundleError;
+
+/// Exit code for "a verification failed or a check did not hold".
+pub const EXIT_CHECK: u8 = 1;
+/// Exit code for "bad usage or unreadable input" (clap uses it for usage errors too).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{} already exists; refusing to overwrite it", path.display())]
+    Exists { path: PathBuf },
+    #[error("{}: {reason}", path.display())]
+    Malformed { path: PathBuf, reason: String },
+    #[error("no dyad data directory at {} (it has no dyad.json)", dir.display())]
+    NotInitialised { dir: PathBuf },
+    #[error("{} is already initialised for channel {origin:?}", dir.display())]
+    AlreadyInitialised { dir: PathBuf, origin: String },
+    #[error("the channel in {} is not created yet: the genesis still needs the co-signer's signature", dir.display())]
+    AwaitingGenesis { dir: PathBuf },
+    #[error("{} is not a dyad data directory: {reason}", dir.display())]
+    BadConfig { dir: PathBuf, reason: String },
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("{}: not a verifier key line (name+keyid+base64): {source}", path.display())]
+    PublicKey { path: PathBuf, source: dyad_verifier::key::KeyError },
+    #[error("{0}")]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("the genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    #[error("the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("attachment: {0}")]
+    Attachment(#[from] AttachmentError),
+    /// A verification or consistency check did not hold.
+    #[error("{message}")]
+    Check { message: String, hint: Option<String> },
+    #[error("cannot write to standard output: {0}")]
+    Output(io::Error),
+}
+
+pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::Usage { message: message.into(), hint: None }
+    }
+
+    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> CliError {
+        CliError::Usage { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn check(message: impl Into<String>) -> CliError {
+        CliError::Check { message: message.into(), hint: None }
+    }
+
+    pub fn check_hint(message: impl Into<String>, hint: impl Into<String>) -> CliError {
+        CliError::Check { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn malformed(path: &Path, reason: impl Into<String>) -> CliError {
+        CliError::Malformed { path: path.to_owned(), reason: reason.into() }
+    }
+
+    pub fn read(path: &Path) -> impl FnOnce(io::Error) -> CliError + '_ {
+        move |source| CliError::Read { path: path.to_owned(), source }
+    }
+
+    pub fn write(path: &Path) -> impl FnOnce(io::Error) -> CliError + '_ {
+        move |source| CliError::Write { path: path.to_owned(), source }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage { .. }
+            | CliError::Read { .. }
+            | CliError::Write { .. }
+            | CliError::Exists { .. }
+            | CliError::Malformed { .. }
+            | CliError::NotInitialised { .. }
+            | CliError::AlreadyInitialised { .. }
+            | CliError::AwaitingGenesis { .. }
+            | CliError::BadConfig { .. }
+            | CliError::Key(_)
+            | CliError::PublicKey { .. }
+            | CliError::Bundle(_)
+            | CliError::Attachment(_)
+            | CliError::Output(_) => EXIT_USAGE,
+            CliError::Genesis(_) | CliError::Check { .. } => EXIT_CHECK,
+            CliError::Store(e) => store_exit_code(e),
+            CliError::Channel(e) => channel_exit_code(e),
+        }
+    }
+
+    /// What the operator can do about it, when there is a standard answer.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CliError::Usage { hint, .. } | CliError::Check { hint, .. } => hint.clone(),
+            CliError::NotInitialised { .. } => Some(
+                "create the channel with `dyad init`, or point to an existing data directory with --data DIR or DYAD_DATA"
+                    .into(),
+            ),
+            CliError::AlreadyInitialised { .. } => {
+                Some("use another data directory (--data DIR) for another channel".into())
+            }
+            CliError::AwaitingGenesis { dir } => Some(format!(
+                "import the signed genesis the co-signer sent back: `dyad --data {} sync import genesis.signed`",
+                dir.display()
+            )),
+            CliError::Exists { .. } => Some("choose another file name or move the existing file away".into()),
+            CliError::Channel(ChannelError::WrongRole { needed, .. }) => {
+                Some(format!("run this on the {needed}'s data directory"))
+            }
+            CliError::Channel(ChannelError::Store(StoreError::Locked { .. })) | CliError::Store(StoreError::Locked { .. }) => {
+                Some("another dyad process is using this data directory; wait for it to finish".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn store_exit_code(e: &StoreError) -> u8 {
+    match e {
+        StoreError::Damaged(_) | StoreError::Tree(_) | StoreError::DuplicateLeaf { .. } | StoreError::CheckpointRejected { .. } => {
+            EXIT_CHECK
+        }
+        _ => EXIT_USAGE,
+    }
+}
+
+fn channel_exit_code(e: &ChannelError) -> u8 {
+    match e {
+        ChannelError::Store(s) => store_exit_code(s),
+        ChannelError::WrongRole { .. } | ChannelError::NotOurKey { .. } | ChannelError::MissingRole => EXIT_USAGE,
+        _ => EXIT_CHECK,
+    }
+}

@@ -1,0 +1,206 @@
+//! `dyad`: the command line of the dyad exchange ledger, for the two parties' operators
+//! and for auditors.
+//!
+//! One module per command group; this file holds the clap definitions and maps every
+//! error to a message and an exit code (0 ok, 1 a check did not hold, 2 bad usage or
+//! unreadable input). Nothing here panics on bad input.
+#![forbid(unsafe_code)]
+
+mod bundle;
+mod cmd_append;
+mod cmd_audit;
+mod cmd_demo;
+mod cmd_init;
+mod cmd_keys;
+mod cmd_prove;
+mod cmd_read;
+mod cmd_sync;
+mod cmd_verify;
+mod data;
+mod error;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::error::{CliError, Result};
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  dyad demo                                   # the whole exchange in one command, in a temp dir
+
+  # each party, once:
+  dyad keygen alpha --key-name cert.alpha.example --out keys/
+
+  # the channel (offline, by file):
+  dyad --data alpha init --origin hotline.example/ab --key keys/alpha.key --peer keys/bravo.pub --role sequencer
+  dyad --data bravo init --origin hotline.example/ab --key keys/bravo.key --peer keys/alpha.pub --role cosigner \\
+       --proposal alpha/genesis.proposal
+  dyad --data alpha sync import bravo/genesis.signed
+
+  # messages, and moving them across the air gap:
+  dyad --data alpha append --kind inquiry --subject 'Scanning from AS64500' report.txt
+  dyad --data alpha sync export --out to-bravo.dyad-sync
+  dyad --data bravo sync import to-bravo.dyad-sync
+
+  # auditors need only the two .pub files:
+  dyad verify receipt receipt-1.tlog-proof --trust keys/alpha.pub --trust keys/bravo.pub
+  dyad audit --bundle full-log.dyad-sync --trust keys/alpha.pub --trust keys/bravo.pub
+
+Exit codes: 0 ok, 1 a verification failed or a check did not hold, 2 bad usage or unreadable input.
+The data directory is --data DIR, or $DYAD_DATA, or ./dyad-data.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dyad",
+    version,
+    about = "An append-only, verifiable exchange ledger between two parties",
+    long_about = "dyad keeps an undeniable record of what two parties said to each other: every message \
+is signed by its sender and appended to a Merkle log whose checkpoints both parties sign. \
+A message is committed once a checkpoint containing it is co-signed; before that it is pending. \
+Auditors check everything with the two parties' public keys alone (`dyad verify`, `dyad audit`).",
+    after_help = MAIN_EXAMPLES
+)]
+pub struct Cli {
+    /// The party's data directory (configuration, replica, attachments).
+    #[arg(long, global = true, env = "DYAD_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a party key pair: NAME.key (private, mode 0600) and NAME.pub.
+    #[command(after_help = cmd_keys::EXAMPLES)]
+    Keygen(cmd_keys::KeygenArgs),
+    /// Create a channel: propose the genesis (sequencer), co-sign it (co-signer), or import it.
+    #[command(after_help = cmd_init::EXAMPLES)]
+    Init(cmd_init::InitArgs),
+    /// Sign a message and append it (sequencer) or queue it for submission (co-signer).
+    #[command(after_help = cmd_append::EXAMPLES)]
+    Append(cmd_append::AppendArgs),
+    /// List entries, each marked committed or pending (and the co-signer's queued messages).
+    #[command(after_help = cmd_read::LOG_EXAMPLES)]
+    Log(cmd_read::LogArgs),
+    /// Show one entry; --raw writes its exact bytes (the Merkle leaf data).
+    #[command(after_help = cmd_read::SHOW_EXAMPLES)]
+    Show(cmd_read::ShowArgs),
+    /// Print the latest (or a given size's) co-signed checkpoint as a signed note.
+    #[command(after_help = cmd_read::CHECKPOINT_EXAMPLES)]
+    Checkpoint(cmd_read::CheckpointArgs),
+    /// Show the channel: role, parties, sizes, what waits to be synced.
+    Status,
+    /// Print inclusion and consistency proofs (RFC 9162).
+    #[command(subcommand)]
+    Prove(cmd_prove::ProveCommand),
+    /// Write a receipt for one committed message (a C2SP tlog-proof file).
+    #[command(after_help = cmd_prove::RECEIPT_EXAMPLES)]
+    Receipt(cmd_prove::ReceiptArgs),
+    /// Move entries, submissions and co-signatures between the parties as files.
+    #[command(subcommand)]
+    Sync(cmd_sync::SyncCommand),
+    /// Check proofs, checkpoints, receipts and evidence with the independent verifier only.
+    #[command(subcommand)]
+    Verify(cmd_verify::VerifyCommand),
+    /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
+    #[command(after_help = cmd_audit::EXAMPLES)]
+    Audit(cmd_audit::AuditArgs),
+    /// Play a whole two-party exchange in a directory, and check it.
+    #[command(after_help = cmd_demo::EXAMPLES)]
+    Demo(cmd_demo::DemoArgs),
+    /// Print shell completions.
+    #[command(after_help = "Examples:\n  dyad completions bash > /etc/bash_completion.d/dyad\n  dyad completions zsh > ~/.zfunc/_dyad\n  dyad completions fish > ~/.config/fish/completions/dyad.fish")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The role a party takes in a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Assigns indexes, appends, signs checkpoints as the log.
+    Sequencer,
+    /// Replicates, checks everything, co-signs checkpoints.
+    Cosigner,
+}
+
+/// Global options every command sees.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The data directory (resolved: --data, $DYAD_DATA, or ./dyad-data).
+    pub data: PathBuf,
+    /// Whether --data (or $DYAD_DATA) was given, as opposed to the default.
+    pub data_given: bool,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn data_dir(&self) -> data::DataDir {
+        data::DataDir::new(&self.data)
+    }
+}
+
+fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
+    let ctx = Ctx { data: cli.data.clone().unwrap_or_else(|| PathBuf::from("dyad-data")), data_given, json: cli.json };
+    match cli.command {
+        Command::Keygen(args) => cmd_keys::run(&ctx, &args),
+        Command::Init(args) => cmd_init::run(&ctx, &args),
+        Command::Append(args) => cmd_append::run(&ctx, &args),
+        Command::Log(args) => cmd_read::log(&ctx, &args),
+        Command::Show(args) => cmd_read::show(&ctx, &args),
+        Command::Checkpoint(args) => cmd_read::checkpoint(&ctx, &args),
+        Command::Status => cmd_read::status(&ctx),
+        Command::Prove(command) => cmd_prove::run(&ctx, &command),
+        Command::Receipt(args) => cmd_prove::receipt(&ctx, &args),
+        Command::Sync(command) => cmd_sync::run(&ctx, &command),
+        Command::Verify(command) => cmd_verify::run(&ctx, &command),
+        Command::Audit(args) => cmd_audit::run(&ctx, &args),
+        Command::Demo(args) => cmd_demo::run(&ctx, &args),
+        Command::Completions(args) => {
+            let mut command = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "dyad", &mut buf);
+            output::out_bytes(&buf)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("dyad: internal error{location}; please report it. Nothing was left half-written: every change is one atomic batch.");
+    }));
+    let matches = Cli::command().get_matches();
+    let data_given = matches!(matches.value_source("data"), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli, data_given) {
+        Ok(code) => code,
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dyad: error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("  hint: {hint}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Attachments: payloads too large for an entry (an indicator feed, a document), stored
+//! beside the log as content-addressed files `<dir>/attachments/<lowercase hex SHA-256>`.
+//! An entry names an attachment by that hash, so the entry's signature covers it.
+//!
+//! A file appears under its final name only complete and durable (written to a temporary
+//! file in the same directory, fsynced, renamed, directory fsynced), and every read hashes
+//! the content again: a damaged file is reported, never handed out.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::tree::Hash;
+
+const SUBDIR: &str = "attachments";
+const TEMP_PREFIX: &str = ".tmp-";
+const CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("attachment {} is not stored", hex(hash))]
+    NotFound { hash: Hash },
+    #[error(
+        "attachment {} is corrupted: its content no longer has that hash",
+        hex(hash)
+    )]
+    AttachmentCorrupted { hash: Hash },
+    #[error("an attachment of {size} bytes or more is over the limit of {max} bytes")]
+    TooLarge { size: u64, max: u64 },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AttachmentError + '_ {
+    move |source| AttachmentError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+pub fn hex(hash: &Hash) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash named by a lowercase hex file name, if it is one.
+fn parse_hex(name: &str) -> Option<Hash> {
+    if name.len() != 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut out = [0; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&name[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The attachment directory of one store, with the largest attachment it accepts.
+#[derive(Clone, Debug)]
+pub struct Attachments {
+    dir: PathBuf,
+    max_size: u64,
+}
+
+impl Attachments {
+    /// Opens (creating if needed) `<store_dir>/attachments`.
+    pub fn open(store_dir: &Path, max_size: u64) -> Result<Attachments, AttachmentError> {
+        let dir = store_dir.join(SUBDIR);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+            sync_dir(store_dir)?;
+        }
+        Ok(Attachments { dir, max_size })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    pub fn path_of(&self, hash: &Hash) -> PathBuf {
+        self.dir.join(hex(hash))
+    }
+
+    /// Stores `bytes` and returns their SHA-256. Storing what is already there (intact)
+    /// writes nothing; a damaged copy is replaced.
+    pub fn put(&self, bytes: &[u8]) -> Result<Hash, AttachmentError> {
+        let size = bytes.len() as u64;
+        if size > self.max_size {
+            return Err(AttachmentError::TooLarge {
+                size,
+                max: self.max_size,
+            });
+        }
+        let hash: Hash = Sha256::digest(bytes).into();
+        if self.is_intact(&hash)? {
+            return Ok(hash);
+        }
+        let (temp, mut file) = self.temp_file()?;
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error(&temp));
+        drop(file);
+        self.finish(temp, written.map(|()| hash))
+    }
+
+    /// Stores what `reader` yields, hashing while copying, and returns its SHA-256 and
+    /// length. Stops, keeping nothing, as soon as it exceeds the size limit.
+    pub fn put_reader(&self, mut reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
+        let (temp, mut file) = self.temp_file()?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0; CHUNK];
+        let copied = loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break file.sync_all().map_err(io_error(&temp)),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    break Err(AttachmentError::Io {
+                        path: PathBuf::from("<attachment source>"),
+                        source,
+                    })
+                }
+            };
+            size += n as u64;
+            if size > self.max_size {
+                break Err(AttachmentError::TooLarge {
+                    size,
+                    max: self.max_size,
+                });
+            }
+            hasher.update(&buf[..n]);
+            if let Err(e) = file.write_all(&buf[..n]) {
+                break Err(AttachmentError::Io {
+                    path: temp.clone(),
+                    source: e,
+                });
+            }
+        };
+        drop(file);
+        let hash: Hash = hasher.finalize().into();
+        let hash = match copied {
+            Ok(()) if self.is_intact(&hash).unwrap_or(false) => {
+                let _ = fs::remove_file(&temp);
+                return Ok((hash, size));
+            }
+            other => other.map(|()| hash),
+        };
+        self.finish(temp, hash).map(|h| (h, size))
+    }
+
+    /// Renames a complete, synced temporary file to its final name, or removes it on error.
+    fn finish(
+        &self,
+        temp: PathBuf,
+        result: Result<Hash, AttachmentError>,
+    ) -> Result<Hash, AttachmentError> {
+        let hash = match result {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                return Err(e);
+            }
+        };
+        let path = self.path_of(&hash);
+        if let Err(e) = fs::rename(&temp, &path) {
+            let _ = fs::remove_file(&temp);
+            return Err(AttachmentError::Io { path, source: e });
+        }
+        sync_dir(&self.dir)?;
+        Ok(hash)
+    }
+
+    fn temp_file(&self) -> Result<(PathBuf, File), AttachmentError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = self
+                .dir
+                .join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(f) => return Ok((path, f)),
+                // Left by a crashed process that had the same id.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(AttachmentError::Io { path, source: e }),
+            }
+        }
+    }
+
+    /// The attachment's content, hashed again on every read.
+    pub fn get(&self, hash: &Hash) -> Result<Vec<u8>, AttachmentError> {
+        let path = self.path_of(hash);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(AttachmentError::NotFound { hash: *hash })
+            }
+            Err(e) => return Err(AttachmentError::Io { path, source: e }),
+        };
+        let len = file.metadata().map_err(io_error(&path))?.len();
+        if len > self.max_size {
+            return Err(AttachmentError::TooLarge {
+                size: len,
+                max: self.max_size,
+            });
+        }
+        // Read at most one byte past the limit: a file growing meanwhile cannot make this unbounded.
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(self.max_size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(&path))?;
+        if bytes.len() as u64 > self.max_size {
+            return Err(AttachmentError::TooLarge {
+                size: bytes.len() as u64,
+                max: self.max_size,
+            });
+        }
+        if <Hash>::from(Sha256::digest(&bytes)) != *hash {
+            return Err(AttachmentError::AttachmentCorrupted { hash: *hash });
+        }
+        Ok(bytes)
+    }
+
+    /// Whether a file for the hash exists. Its content is checked by `get`, not here.
+    pub fn contains(&self, hash: &Hash) -> Result<bool, AttachmentError> {
+        let path = self.path_of(hash);
+        match fs::metadata(&path) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(AttachmentError::Io { path, source: e }),
+        }
+    }
+
+    /// Every stored attachment's hash, in no particular order (unchecked; `get` checks).
+    pub fn hashes(&self) -> Result<Vec<Hash>, AttachmentError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_error(&self.dir))? {
+            let entry = entry.map_err(io_error(&self.dir))?;
+            if let Some(hash) = entry.file_name().to_str().and_then(parse_hex) {
+                out.push(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_intact(&self, hash: &Hash) -> Result<bool, AttachmentError> {
+        match self.get(hash) {
+            Ok(_) => Ok(true),
+            Err(
+                AttachmentError::NotFound { .. }
+                | AttachmentError::AttachmentCorrupted { .. }
+                | AttachmentError::TooLarge { .. },
+            ) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), AttachmentError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_names_round_trip_and_reject_other_names() {
+        let h: Hash = Sha256::digest(b"x").into();
+        assert_eq!(parse_hex(&hex(&h)), Some(h));
+        assert_eq!(parse_hex(&hex(&h).to_uppercase()), None);
+        assert_eq!(parse_hex(".tmp-1-2"), None);
+        assert_eq!(parse_hex(&"g".repeat(64)), None);
+        assert_eq!(parse_hex(&"a".repeat(63)), None);
+    }
+}

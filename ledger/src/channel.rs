@@ -1,0 +1,533 @@
+//! A channel replica: the store plus the rules of spec sections 3–7.
+//!
+//! Both parties run the same code. The sequencer appends entries (its own, and the
+//! co-signer's signed submissions) and signs checkpoints as the log; the co-signer accepts
+//! entries only together with a sequencer-signed checkpoint whose root it has recomputed,
+//! then co-signs. Every state change is one atomic, durable store batch.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use dyad_verifier::checkpoint::Checkpoint;
+use dyad_verifier::key::VerifierKey;
+use dyad_verifier::note;
+
+use crate::entry::{Draft, Entry, EntryError, Kind, SignedEntry};
+use crate::genesis::{check_genesis, Genesis, GenesisError, Party};
+use crate::keys::SignerKey;
+use crate::store::{Batch, Store, StoreError};
+use crate::tree::{Frontier, Hash};
+
+const META_ROLE: &str = "role";
+const META_SIGNED: &str = "signed-checkpoint";
+const META_AWAITING_WITNESSES: &str = "cosigned-awaiting-witnesses";
+const SENDER_PREFIX: &str = "sender/";
+const QUEUE_PREFIX: &str = "queue/";
+const CONFLICT_PREFIX: &str = "conflict/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Sequencer,
+    Cosigner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sequencer => "sequencer",
+            Role::Cosigner => "cosigner",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    #[error("entry {index}: {source}")]
+    Entry { index: u64, source: EntryError },
+    #[error("this replica is the {actual}; only the {needed} can do that")]
+    WrongRole { needed: &'static str, actual: &'static str },
+    #[error("the key {name} is not the {role} of this channel")]
+    NotOurKey { name: String, role: &'static str },
+    #[error("the store has no role record; it was not created by dyad")]
+    MissingRole,
+    #[error("entry {index}: its origin {found:?} is not this channel's {expected:?}")]
+    WrongOrigin { index: u64, expected: String, found: String },
+    #[error("entry {index}: sender key id {key_id:08x} is not a party of this channel")]
+    UnknownSender { index: u64, key_id: u32 },
+    #[error("entry {index}: the sender's signature does not verify")]
+    BadSignature { index: u64 },
+    #[error("entry {index}: only entry 0 may be a genesis entry")]
+    GenesisNotFirst { index: u64 },
+    #[error("entry {index}: sequence {found} from {sender}, expected {expected} (a replay or a gap)")]
+    SequenceGap { index: u64, sender: String, expected: u64, found: u64 },
+    #[error("entry {index}: timestamp {found_ms} ms is before the sender's previous entry ({previous_ms} ms) or the genesis")]
+    TimestampBackwards { index: u64, found_ms: u64, previous_ms: u64 },
+    #[error("entry {index}: timestamp {found_ms} ms is more than the allowed clock skew ahead of now ({now_ms} ms)")]
+    TimestampInFuture { index: u64, found_ms: u64, now_ms: u64 },
+    #[error("entry {index}: reply_to {reply_to} must point to an earlier, non-genesis entry")]
+    ReplyToNotEarlier { index: u64, reply_to: u64 },
+    #[error("entry {index}: a response must say which entry it answers (reply_to)")]
+    ResponseWithoutReplyTo { index: u64 },
+    #[error("entry {index}: payload of {len} bytes exceeds the channel's limit of {max}")]
+    PayloadTooLarge { index: u64, len: usize, max: u32 },
+    #[error("entry {index}: attachment of {size} bytes exceeds the channel's limit of {max}")]
+    AttachmentTooLarge { index: u64, size: u64, max: u64 },
+    #[error("the checkpoint note does not verify: {0}")]
+    Note(#[from] note::NoteError),
+    #[error("the checkpoint body is invalid: {0}")]
+    Checkpoint(#[from] dyad_verifier::checkpoint::CheckpointError),
+    #[error("the checkpoint is for origin {found:?}, not {expected:?}")]
+    CheckpointOrigin { expected: String, found: String },
+    #[error("the checkpoint is not signed by the sequencer's log key")]
+    MissingLogSignature,
+    #[error("the checkpoint is not co-signed by the co-signer")]
+    MissingCosignature,
+    #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
+    WitnessQuorum { found: usize, needed: usize },
+    #[error("the checkpoint has size {size} but this replica holds {held} entries")]
+    CheckpointBeyondLog { size: u64, held: u64 },
+    #[error("the checkpoint of size {size} rolls back the replica, which already holds {held} entries")]
+    Rollback { size: u64, held: u64 },
+    #[error("the checkpoint of size {size} has root {claimed}, but the entries give {computed}: the peer equivocates or sent wrong entries")]
+    RootMismatch { size: u64, claimed: String, computed: String },
+    #[error("expected entries for size {expected} but got a checkpoint of size {size}")]
+    EntryCountMismatch { expected: u64, size: u64 },
+    #[error("the peer sent an entry that is already in the log at index {index}")]
+    DuplicateEntry { index: u64 },
+    #[error("the stored genesis is not valid: {0}")]
+    BadStoredGenesis(String),
+}
+
+/// What the replica remembers about each sender, to enforce spec 3.3.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SenderState {
+    last_sequence: u64,
+    last_timestamp_ms: u64,
+}
+
+impl SenderState {
+    fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&self.last_sequence.to_be_bytes());
+        b[8..].copy_from_slice(&self.last_timestamp_ms.to_be_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        let b: &[u8; 16] = b.try_into().ok()?;
+        let (seq, ts) = b.split_at(8);
+        Some(Self { last_sequence: u64::from_be_bytes(seq.try_into().ok()?), last_timestamp_ms: u64::from_be_bytes(ts.try_into().ok()?) })
+    }
+}
+
+/// Where an appended entry landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    /// True when the entry was already in the log (idempotent resubmission).
+    pub existing: bool,
+}
+
+pub struct Channel {
+    store: Store,
+    genesis: Genesis,
+    genesis_timestamp_ms: u64,
+    role: Role,
+    senders: HashMap<u32, SenderState>,
+    cosignature_keys: Vec<VerifierKey>,
+}
+
+fn sender_meta(key_id: u32) -> String {
+    format!("{SENDER_PREFIX}{key_id:08x}")
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Channel {
+    /// Creates a replica whose entry 0 is the (fully signed) genesis entry.
+    pub fn create(dir: &Path, genesis_entry: &SignedEntry, role: Role) -> Result<Channel, ChannelError> {
+        check_genesis(&genesis_entry.entry)?;
+        let mut store = Store::create(dir)?;
+        let mut batch = store.batch();
+        batch.append_leaf(genesis_entry.bytes.clone());
+        batch.put_meta(META_ROLE, role.as_str().as_bytes().to_vec());
+        let state = SenderState { last_sequence: 0, last_timestamp_ms: genesis_entry.entry.body.timestamp_ms };
+        batch.put_meta(&sender_meta(genesis_entry.entry.body.sender), state.to_bytes().to_vec());
+        store.commit(batch)?;
+        Self::from_store(store)
+    }
+
+    pub fn open(dir: &Path) -> Result<Channel, ChannelError> {
+        Self::from_store(Store::open(dir)?)
+    }
+
+    fn from_store(store: Store) -> Result<Channel, ChannelError> {
+        let role = match store.meta(META_ROLE)?.as_deref() {
+            Some(b"sequencer") => Role::Sequencer,
+            Some(b"cosigner") => Role::Cosigner,
+            _ => return Err(ChannelError::MissingRole),
+        };
+        let first = store.leaf(0)?;
+        let entry = Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let genesis = check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let mut cosignature_keys = vec![genesis.cosigner.cosignature_key()?];
+        for w in &genesis.witnesses {
+            cosignature_keys.push(w.cosignature_key()?);
+        }
+        let mut senders = HashMap::new();
+        for party in [&genesis.sequencer, &genesis.cosigner] {
+            let id = party.entry_key()?.key_id();
+            if let Some(raw) = store.meta(&sender_meta(id))? {
+                let state = SenderState::from_bytes(&raw).ok_or_else(|| ChannelError::BadStoredGenesis("sender state record is corrupt".into()))?;
+                senders.insert(id, state);
+            }
+        }
+        let channel = Channel { store, genesis, genesis_timestamp_ms: entry.body.timestamp_ms, role, senders, cosignature_keys };
+        // The store checked that its newest checkpoint matches its tree; here we check that
+        // the checkpoint is really committed by the parties named in the genesis.
+        if let Some((_, note)) = channel.store.latest_checkpoint()? {
+            channel.verify_committed(&note)?;
+        }
+        Ok(channel)
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.genesis.origin
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn size(&self) -> u64 {
+        self.store.size()
+    }
+
+    /// This replica's own party.
+    pub fn own_party(&self) -> &Party {
+        match self.role {
+            Role::Sequencer => &self.genesis.sequencer,
+            Role::Cosigner => &self.genesis.cosigner,
+        }
+    }
+
+    /// The size of the newest committed checkpoint: entries below it are committed.
+    pub fn committed_size(&self) -> Result<u64, ChannelError> {
+        Ok(self.store.latest_checkpoint()?.map_or(0, |(size, _)| size))
+    }
+
+    fn require_role(&self, needed: Role) -> Result<(), ChannelError> {
+        if self.role == needed {
+            Ok(())
+        } else {
+            Err(ChannelError::WrongRole { needed: needed.as_str(), actual: self.role.as_str() })
+        }
+    }
+
+    fn require_own_key(&self, key: &SignerKey) -> Result<(), ChannelError> {
+        if Party::of(key) != *self.own_party() {
+            return Err(ChannelError::NotOurKey { name: key.name().to_owned(), role: self.role.as_str() });
+        }
+        Ok(())
+    }
+
+    /// The next sequence number for a sender: one past its last entry in the log or queue.
+    fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
+        let in_log = self.senders.get(&key_id).map_or(0, |s| s.last_sequence);
+        let queued = self.queued()?.last().map_or(0, |e| if e.entry.body.sender == key_id { e.entry.body.sequence } else { 0 });
+        Ok(in_log.max(queued) + 1)
+    }
+
+    /// The channel rules for an entry about to take `index` (spec 3.1–3.5).
+    fn check_entry(&self, e: &SignedEntry, index: u64, senders: &mut HashMap<u32, SenderState>, now_ms: u64) -> Result<(), ChannelError> {
+        let body = &e.entry.body;
+        e.entry.validate().map_err(|source| ChannelError::Entry { index, source })?;
+        if body.origin != self.genesis.origin {
+            return Err(ChannelError::WrongOrigin { index, expected: self.genesis.origin.clone(), found: body.origin.clone() });
+        }
+        if body.kind == Kind::Genesis {
+            return Err(ChannelError::GenesisNotFirst { index });
+        }
+        let party = self.genesis.party_by_key_id(body.sender).ok_or(ChannelError::UnknownSender { index, key_id: body.sender })?;
+        if !e.entry.signature_verifies(0, &party.verifying_key()?) {
+            return Err(ChannelError::BadSignature { index });
+        }
+        let state = senders.get(&body.sender).copied().unwrap_or_default();
+        let expected = state.last_sequence + 1;
+        if body.sequence != expected {
+            return Err(ChannelError::SequenceGap { index, sender: party.name.clone(), expected, found: body.sequence });
+        }
+        let skew_ms = u64::from(self.genesis.max_clock_skew_s) * 1000;
+        let floor = state.last_timestamp_ms.max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
+        if body.timestamp_ms < floor {
+            return Err(ChannelError::TimestampBackwards { index, found_ms: body.timestamp_ms, previous_ms: floor });
+        }
+        if body.timestamp_ms > now_ms.saturating_add(skew_ms) {
+            return Err(ChannelError::TimestampInFuture { index, found_ms: body.timestamp_ms, now_ms });
+        }
+        match body.reply_to {
+            Some(r) if r == 0 || r >= index => return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r }),
+            None if body.kind == Kind::Response => return Err(ChannelError::ResponseWithoutReplyTo { index }),
+            _ => {}
+        }
+        if body.payload.len() > self.genesis.max_payload as usize {
+            return Err(ChannelError::PayloadTooLarge { index, len: body.payload.len(), max: self.genesis.max_payload });
+        }
+        if let Some(a) = body.attachments.iter().find(|a| a.size > self.genesis.max_attachment_size) {
+            return Err(ChannelError::AttachmentTooLarge { index, size: a.size, max: self.genesis.max_attachment_size });
+        }
+        senders.insert(body.sender, SenderState { last_sequence: body.sequence, last_timestamp_ms: body.timestamp_ms });
+        Ok(())
+    }
+
+    /// Checks `entries` as the next entries of the log and stages them in `batch`.
+    fn stage_entries(&self, batch: &mut Batch, entries: &[SignedEntry], now_ms: u64) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
+        let mut senders = self.senders.clone();
+        let mut appended = Vec::with_capacity(entries.len());
+        let mut next = self.store.size();
+        let mut staged: HashMap<Hash, u64> = HashMap::new();
+        for e in entries {
+            if let Some(index) = self.store.index_of_leaf_hash(&e.leaf_hash)?.or_else(|| staged.get(&e.leaf_hash).copied()) {
+                appended.push(Appended { index, leaf_hash: e.leaf_hash, existing: true });
+                continue;
+            }
+            self.check_entry(e, next, &mut senders, now_ms)?;
+            let index = batch.append_leaf(e.bytes.clone());
+            debug_assert_eq!(index, next);
+            staged.insert(e.leaf_hash, index);
+            appended.push(Appended { index, leaf_hash: e.leaf_hash, existing: false });
+            next += 1;
+        }
+        for (id, state) in &senders {
+            if self.senders.get(id) != Some(state) {
+                batch.put_meta(&sender_meta(*id), state.to_bytes().to_vec());
+            }
+        }
+        Ok((appended, senders))
+    }
+
+    /// Sequencer: appends signed entries (its own or the co-signer's submissions) as one
+    /// durable batch. Resubmitting an entry already in the log returns its index.
+    /// Nothing is written unless every new entry is valid.
+    pub fn append_signed(&mut self, entries: &[SignedEntry], now_ms: u64) -> Result<Vec<Appended>, ChannelError> {
+        self.require_role(Role::Sequencer)?;
+        let mut batch = self.store.batch();
+        let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
+        if appended.iter().any(|a| !a.existing) {
+            self.store.commit(batch)?;
+            self.senders = senders;
+        }
+        Ok(appended)
+    }
+
+    /// Sequencer: signs and appends its own messages as one durable batch.
+    pub fn append_own(&mut self, key: &SignerKey, drafts: Vec<Draft>, now_ms: u64) -> Result<Vec<Appended>, ChannelError> {
+        self.require_role(Role::Sequencer)?;
+        self.require_own_key(key)?;
+        let first = self.next_sequence(key.key_id())?;
+        let size = self.size();
+        let mut signed = Vec::with_capacity(drafts.len());
+        for (i, draft) in drafts.into_iter().enumerate() {
+            let e = draft.sign(key, &self.genesis.origin, first + i as u64, now_ms).map_err(|source| ChannelError::Entry { index: size + i as u64, source })?;
+            signed.push(e);
+        }
+        self.append_signed(&signed, now_ms)
+    }
+
+    /// Co-signer: signs a message and queues it durably for submission to the sequencer.
+    pub fn queue_own(&mut self, key: &SignerKey, draft: Draft, now_ms: u64) -> Result<SignedEntry, ChannelError> {
+        self.require_role(Role::Cosigner)?;
+        self.require_own_key(key)?;
+        let sequence = self.next_sequence(key.key_id())?;
+        let e = draft.sign(key, &self.genesis.origin, sequence, now_ms).map_err(|source| ChannelError::Entry { index: self.size(), source })?;
+        let mut batch = self.store.batch();
+        batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
+        self.store.commit(batch)?;
+        Ok(e)
+    }
+
+    /// Co-signer: its signed messages not yet seen in the log, oldest first.
+    pub fn queued(&self) -> Result<Vec<SignedEntry>, ChannelError> {
+        let mut out = Vec::new();
+        for (_, bytes) in self.store.meta_with_prefix(QUEUE_PREFIX)? {
+            out.push(SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry { index: self.size(), source })?);
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint text for the current tree (spec section 6).
+    pub fn checkpoint_text(&self) -> String {
+        Checkpoint { origin: self.genesis.origin.clone(), size: self.store.size(), root: self.store.root(), extensions: Vec::new() }.to_text()
+    }
+
+    /// Sequencer: signs the current tree head as the log and remembers it as the newest
+    /// signed checkpoint. Returns the note, which still needs the co-signature.
+    pub fn sign_checkpoint(&mut self, key: &SignerKey) -> Result<Vec<u8>, ChannelError> {
+        self.require_role(Role::Sequencer)?;
+        self.require_own_key(key)?;
+        let text = self.checkpoint_text();
+        let log_key = self.genesis.log_key()?;
+        let sig = key.sign(text.as_bytes());
+        let note = format!("{text}\n{}", note::signature_line(log_key.name(), log_key.key_id(), &sig)).into_bytes();
+        let mut batch = self.store.batch();
+        batch.put_meta(META_SIGNED, note.clone());
+        self.store.commit(batch)?;
+        Ok(note)
+    }
+
+    /// The newest checkpoint this replica signed (sequencer) or accepted (co-signer).
+    pub fn latest_signed_checkpoint(&self) -> Result<Option<Vec<u8>>, ChannelError> {
+        Ok(self.store.meta(META_SIGNED)?)
+    }
+
+    /// Verifies a note under the channel's keys and returns the checkpoint with the number
+    /// of parties' and witnesses' signatures that verified.
+    fn verify_note(&self, note_bytes: &[u8]) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
+        let log_key = self.genesis.log_key()?;
+        let mut keys = vec![log_key.clone()];
+        keys.extend(self.cosignature_keys.iter().cloned());
+        let verified = note::verify(note_bytes, &keys)?;
+        let checkpoint = dyad_verifier::checkpoint::parse(&verified.text)?;
+        if checkpoint.origin != self.genesis.origin {
+            return Err(ChannelError::CheckpointOrigin { expected: self.genesis.origin.clone(), found: checkpoint.origin });
+        }
+        let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
+        let has_log = signed_by(&log_key);
+        let has_cosigner = signed_by(&self.cosignature_keys[0]);
+        let witnesses = self.cosignature_keys[1..].iter().filter(|k| signed_by(k)).count();
+        Ok((checkpoint, has_log, has_cosigner, witnesses))
+    }
+
+    /// Checks that a note is a committed checkpoint of this channel (spec section 7).
+    pub fn verify_committed(&self, note_bytes: &[u8]) -> Result<Checkpoint, ChannelError> {
+        let (checkpoint, has_log, has_cosigner, witnesses) = self.verify_note(note_bytes)?;
+        if !has_log {
+            return Err(ChannelError::MissingLogSignature);
+        }
+        if !has_cosigner {
+            return Err(ChannelError::MissingCosignature);
+        }
+        let needed = usize::from(self.genesis.witness_threshold);
+        if witnesses < needed {
+            return Err(ChannelError::WitnessQuorum { found: witnesses, needed });
+        }
+        Ok(checkpoint)
+    }
+
+    /// Checks the checkpoint's root against this replica's own tree.
+    fn check_against_tree(&self, checkpoint: &Checkpoint) -> Result<(), ChannelError> {
+        let held = self.store.size();
+        if checkpoint.size > held {
+            return Err(ChannelError::CheckpointBeyondLog { size: checkpoint.size, held });
+        }
+        let ours = self.store.root_at(checkpoint.size)?;
+        if ours != checkpoint.root {
+            return Err(ChannelError::RootMismatch { size: checkpoint.size, claimed: hex(&checkpoint.root), computed: hex(&ours) });
+        }
+        Ok(())
+    }
+
+    /// Stores a committed checkpoint (e.g. the co-signed note coming back to the sequencer)
+    /// after checking its signatures and that it matches this replica's tree.
+    pub fn add_committed_checkpoint(&mut self, note_bytes: &[u8]) -> Result<Checkpoint, ChannelError> {
+        let checkpoint = self.verify_committed(note_bytes)?;
+        self.check_against_tree(&checkpoint)?;
+        if checkpoint.size > self.committed_size()? {
+            let mut batch = self.store.batch();
+            batch.put_checkpoint(checkpoint.size, note_bytes.to_vec());
+            self.store.commit(batch)?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Co-signer: accepts the entries from its size up to a sequencer-signed checkpoint,
+    /// checks every entry and recomputes the root, stores them in one durable batch, and
+    /// returns the note with its cosignature added (spec section 6).
+    /// Nothing is written unless everything verifies.
+    pub fn accept_and_cosign(&mut self, key: &SignerKey, entries: &[Vec<u8>], signed_note: &[u8], now_ms: u64) -> Result<Vec<u8>, ChannelError> {
+        self.require_role(Role::Cosigner)?;
+        self.require_own_key(key)?;
+        let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;
+        if !has_log {
+            return Err(ChannelError::MissingLogSignature);
+        }
+        let held = self.store.size();
+        if checkpoint.size < held {
+            // The log may re-send an old checkpoint; it must still match what we hold.
+            self.check_against_tree(&checkpoint)?;
+            return Err(ChannelError::Rollback { size: checkpoint.size, held });
+        }
+        let expected = held + entries.len() as u64;
+        if checkpoint.size != expected {
+            return Err(ChannelError::EntryCountMismatch { expected, size: checkpoint.size });
+        }
+        let mut signed = Vec::with_capacity(entries.len());
+        for (i, bytes) in entries.iter().enumerate() {
+            signed.push(SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry { index: held + i as u64, source })?);
+        }
+        let mut batch = self.store.batch();
+        let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
+        if let Some(dup) = appended.iter().find(|a| a.existing) {
+            return Err(ChannelError::DuplicateEntry { index: dup.index });
+        }
+        let mut frontier: Frontier = self.store.frontier().clone();
+        for e in &signed {
+            frontier.append(e.leaf_hash);
+        }
+        if frontier.root() != checkpoint.root {
+            let mut conflict = self.store.batch();
+            conflict.put_meta(&format!("{CONFLICT_PREFIX}{:020}", checkpoint.size), signed_note.to_vec());
+            self.store.commit(conflict)?;
+            return Err(ChannelError::RootMismatch { size: checkpoint.size, claimed: hex(&checkpoint.root), computed: hex(&frontier.root()) });
+        }
+        let cosigned = self.cosign_note(key, signed_note, &checkpoint, now_ms / 1000)?;
+        // Our own queued messages that are now in the log leave the queue.
+        for e in &signed {
+            if e.entry.body.sender == key.key_id() {
+                batch.remove_meta(&format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence));
+            }
+        }
+        batch.put_meta(META_SIGNED, signed_note.to_vec());
+        if self.genesis.witness_threshold == 0 {
+            batch.put_checkpoint(checkpoint.size, cosigned.clone());
+        } else {
+            batch.put_meta(META_AWAITING_WITNESSES, cosigned.clone());
+        }
+        self.store.commit(batch)?;
+        self.senders = senders;
+        Ok(cosigned)
+    }
+
+    /// Adds this party's cosignature/v1 line to a checkpoint note (C2SP tlog-cosignature).
+    fn cosign_note(&self, key: &SignerKey, note_bytes: &[u8], checkpoint: &Checkpoint, timestamp: u64) -> Result<Vec<u8>, ChannelError> {
+        let text = checkpoint.to_text();
+        let cosign_key = self.own_party().cosignature_key()?;
+        let message = dyad_verifier::cosignature::signed_message(timestamp, &text);
+        let mut sig = timestamp.to_be_bytes().to_vec();
+        sig.extend_from_slice(&key.sign(&message));
+        let mut out = note_bytes.to_vec();
+        out.extend_from_slice(note::signature_line(cosign_key.name(), cosign_key.key_id(), &sig).as_bytes());
+        Ok(out)
+    }
+
+    /// Entry `index`, decoded.
+    pub fn entry(&self, index: u64) -> Result<SignedEntry, ChannelError> {
+        let bytes = self.store.leaf(index)?;
+        SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry { index, source })
+    }
+}

@@ -1,0 +1,375 @@
+//! Entries: the leaf data of a channel's Merkle log (spec section 3).
+//!
+//! The wire format is bincode 2.0.1 with one fixed configuration (big-endian, fixed-width
+//! integers, u64 lengths), which spec section 3.1 describes byte for byte so that the
+//! verifier can decode it without bincode. Decoding is canonical: besides bincode's own
+//! checks we reject trailing bytes and every value outside the spec's rules, and re-encode
+//! to confirm the input was the one valid encoding.
+
+use bincode::config::{BigEndian, Configuration, Fixint, Limit};
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{Decode, Encode};
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::keys::SignerKey;
+use crate::tree::{leaf_hash, Hash};
+
+pub const VERSION: u8 = 1;
+/// tlog-tiles entry bundles prefix each entry with a u16 length.
+pub const MAX_ENTRY_LEN: usize = 65535;
+pub const MAX_ORIGIN_LEN: usize = 255;
+pub const MAX_SUBJECT_LEN: usize = 1024;
+pub const MAX_CONTENT_TYPE_LEN: usize = 255;
+pub const MAX_ATTACHMENTS: usize = 16;
+pub const MAX_ATTACHMENT_NAME_LEN: usize = 255;
+/// The domain-separation label of entry signatures; the NUL after it cannot occur in a note.
+pub const SIGNATURE_LABEL: &[u8] = b"dyad-entry/v1\0";
+
+type WireConfig = Configuration<BigEndian, Fixint, Limit<MAX_ENTRY_LEN>>;
+
+pub(crate) fn wire_config() -> WireConfig {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_ENTRY_LEN>()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Genesis = 0,
+    Inquiry = 1,
+    Response = 2,
+    ThreatIndicators = 3,
+    Notification = 4,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Genesis, Kind::Inquiry, Kind::Response, Kind::ThreatIndicators, Kind::Notification];
+
+    pub fn from_u8(value: u8) -> Option<Kind> {
+        Self::ALL.get(usize::from(value)).copied()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Genesis => "genesis",
+            Kind::Inquiry => "inquiry",
+            Kind::Response => "response",
+            Kind::ThreatIndicators => "threat-indicators",
+            Kind::Notification => "notification",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Encode for Kind {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        (*self as u8).encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Kind {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let value = u8::decode(decoder)?;
+        Kind::from_u8(value).ok_or(DecodeError::UnexpectedVariant {
+            type_name: "Kind",
+            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 4 },
+            found: u32::from(value),
+        })
+    }
+}
+bincode::impl_borrow_decode!(Kind);
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Attachment {
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub name: String,
+    pub content_type: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EntrySignature {
+    pub key_id: u32,
+    pub signature: [u8; 64],
+}
+
+/// Fields 1–11 of spec section 3.1: what the sender signs.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EntryBody {
+    pub version: u8,
+    pub origin: String,
+    pub kind: Kind,
+    pub sender: u32,
+    pub sequence: u64,
+    pub timestamp_ms: u64,
+    pub reply_to: Option<u64>,
+    pub subject: String,
+    pub content_type: String,
+    pub payload: Vec<u8>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Entry {
+    pub body: EntryBody,
+    pub signatures: Vec<EntrySignature>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntryError {
+    #[error("entry is {len} bytes; the limit is {MAX_ENTRY_LEN} (send large content as an attachment)")]
+    TooLarge { len: usize },
+    #[error("entry is not a valid encoding: {0}")]
+    Malformed(String),
+    #[error("entry has {extra} bytes after its end")]
+    TrailingBytes { extra: usize },
+    #[error("entry is not in its one canonical encoding")]
+    NonCanonical,
+    #[error("unknown entry version {0}")]
+    UnknownVersion(u8),
+    #[error("origin must be 1..={MAX_ORIGIN_LEN} bytes")]
+    BadOrigin,
+    #[error("subject is longer than {MAX_SUBJECT_LEN} bytes or has control characters")]
+    BadSubject,
+    #[error("content type must be 1..={MAX_CONTENT_TYPE_LEN} bytes of printable ASCII")]
+    BadContentType,
+    #[error("an entry has at most {MAX_ATTACHMENTS} attachments")]
+    TooManyAttachments,
+    #[error("attachments must be sorted by hash without duplicates")]
+    AttachmentsUnsorted,
+    #[error("attachment name must be 1..={MAX_ATTACHMENT_NAME_LEN} bytes, no '/' or control characters")]
+    BadAttachmentName,
+    #[error("a {kind} entry must carry {expected} signature(s), found {found}")]
+    WrongSignatureCount { kind: Kind, expected: usize, found: usize },
+    #[error("signature key id {found:08x} is not the sender's {sender:08x}")]
+    SignatureNotBySender { sender: u32, found: u32 },
+}
+
+fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+impl EntryBody {
+    /// The exact bytes the sender signs (spec 3.4).
+    pub fn signed_message(&self) -> Vec<u8> {
+        let mut message = SIGNATURE_LABEL.to_vec();
+        // Encoding into a Vec only fails past the size limit, which validate() rules out.
+        let body = bincode::encode_to_vec(self, wire_config()).unwrap_or_default();
+        message.extend_from_slice(&body);
+        message
+    }
+
+    /// The structural rules of spec 3.1 that need no channel context.
+    pub fn validate(&self) -> Result<(), EntryError> {
+        if self.version != VERSION {
+            return Err(EntryError::UnknownVersion(self.version));
+        }
+        if self.origin.is_empty() || self.origin.len() > MAX_ORIGIN_LEN {
+            return Err(EntryError::BadOrigin);
+        }
+        if self.subject.len() > MAX_SUBJECT_LEN || self.subject.chars().any(is_control) {
+            return Err(EntryError::BadSubject);
+        }
+        if self.content_type.is_empty() || self.content_type.len() > MAX_CONTENT_TYPE_LEN || !printable_ascii(&self.content_type) {
+            return Err(EntryError::BadContentType);
+        }
+        if self.attachments.len() > MAX_ATTACHMENTS {
+            return Err(EntryError::TooManyAttachments);
+        }
+        if self.attachments.windows(2).any(|w| w[0].sha256 >= w[1].sha256) {
+            return Err(EntryError::AttachmentsUnsorted);
+        }
+        for a in &self.attachments {
+            let name_ok = !a.name.is_empty() && a.name.len() <= MAX_ATTACHMENT_NAME_LEN && !a.name.contains('/') && !a.name.chars().any(is_control);
+            if !name_ok {
+                return Err(EntryError::BadAttachmentName);
+            }
+            if a.content_type.is_empty() || a.content_type.len() > MAX_CONTENT_TYPE_LEN || !printable_ascii(&a.content_type) {
+                return Err(EntryError::BadContentType);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Entry {
+    pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge { len: bytes.len() });
+        }
+        let (entry, read): (Entry, usize) =
+            bincode::decode_from_slice(bytes, wire_config()).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        if read != bytes.len() {
+            return Err(EntryError::TrailingBytes { extra: bytes.len() - read });
+        }
+        entry.validate()?;
+        if entry.encode()? != bytes {
+            return Err(EntryError::NonCanonical);
+        }
+        Ok(entry)
+    }
+
+    /// Encodes without checking any rule: only for making invalid test vectors and fuzz seeds.
+    pub fn encode_unchecked(&self) -> Vec<u8> {
+        bincode::encode_to_vec(self, bincode::config::standard().with_big_endian().with_fixed_int_encoding()).unwrap_or_default()
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
+        let bytes = bincode::encode_to_vec(self, wire_config()).map_err(|_| EntryError::TooLarge { len: usize::MAX })?;
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge { len: bytes.len() });
+        }
+        Ok(bytes)
+    }
+
+    pub fn validate(&self) -> Result<(), EntryError> {
+        self.body.validate()?;
+        let expected = if self.body.kind == Kind::Genesis { 2 } else { 1 };
+        if self.signatures.len() != expected {
+            return Err(EntryError::WrongSignatureCount { kind: self.body.kind, expected, found: self.signatures.len() });
+        }
+        if self.signatures[0].key_id != self.body.sender {
+            return Err(EntryError::SignatureNotBySender { sender: self.body.sender, found: self.signatures[0].key_id });
+        }
+        Ok(())
+    }
+
+    /// Checks signature `i` against `key` (strict Ed25519: spec 3.4).
+    pub fn signature_verifies(&self, i: usize, key: &VerifyingKey) -> bool {
+        let Some(sig) = self.signatures.get(i) else { return false };
+        key.verify_strict(&self.body.signed_message(), &Signature::from_bytes(&sig.signature)).is_ok()
+    }
+}
+
+/// What an operator writes; the channel fills in origin, sender, sequence and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    pub kind: Kind,
+    pub subject: String,
+    pub content_type: String,
+    pub payload: Vec<u8>,
+    pub reply_to: Option<u64>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Draft {
+    pub fn new(kind: Kind, subject: &str, content_type: &str, payload: Vec<u8>) -> Self {
+        Self { kind, subject: subject.to_owned(), content_type: content_type.to_owned(), payload, reply_to: None, attachments: Vec::new() }
+    }
+
+    pub fn reply_to(mut self, index: u64) -> Self {
+        self.reply_to = Some(index);
+        self
+    }
+
+    /// Signs the draft as `key`'s `sequence`-th message in channel `origin`.
+    pub fn sign(mut self, key: &SignerKey, origin: &str, sequence: u64, timestamp_ms: u64) -> Result<SignedEntry, EntryError> {
+        self.attachments.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        let body = EntryBody {
+            version: VERSION,
+            origin: origin.to_owned(),
+            kind: self.kind,
+            sender: key.key_id(),
+            sequence,
+            timestamp_ms,
+            reply_to: self.reply_to,
+            subject: self.subject,
+            content_type: self.content_type,
+            payload: self.payload,
+            attachments: self.attachments,
+        };
+        body.validate()?;
+        let signature = key.sign(&body.signed_message());
+        let entry = Entry { body, signatures: vec![EntrySignature { key_id: key.key_id(), signature }] };
+        SignedEntry::new(entry)
+    }
+}
+
+/// An entry together with its encoding and leaf hash, computed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedEntry {
+    pub entry: Entry,
+    pub bytes: Vec<u8>,
+    pub leaf_hash: Hash,
+}
+
+impl SignedEntry {
+    pub fn new(entry: Entry) -> Result<Self, EntryError> {
+        entry.validate()?;
+        let bytes = entry.encode()?;
+        let leaf_hash = leaf_hash(&bytes);
+        Ok(Self { entry, bytes, leaf_hash })
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
+        let entry = Entry::decode(bytes)?;
+        Ok(Self { entry, bytes: bytes.to_vec(), leaf_hash: leaf_hash(bytes) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap()
+    }
+
+    fn sample() -> SignedEntry {
+        Draft::new(Kind::Inquiry, "scan from AS64500", "text/plain; charset=utf-8", b"hello".to_vec())
+            .sign(&key(), "example.org/dyad/test", 1, 1_700_000_000_000)
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trips_and_verifies() {
+        let s = sample();
+        let decoded = Entry::decode(&s.bytes).unwrap();
+        assert_eq!(decoded, s.entry);
+        assert!(decoded.signature_verifies(0, &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()));
+        // The layout of spec 3.1: version, then the u64 length of the origin.
+        assert_eq!(s.bytes[0], VERSION);
+        assert_eq!(&s.bytes[1..9], &(21u64).to_be_bytes());
+    }
+
+    #[test]
+    fn rejects_trailing_truncated_and_bad_fields() {
+        let s = sample();
+        let mut long = s.bytes.clone();
+        long.push(0);
+        assert_eq!(Entry::decode(&long), Err(EntryError::TrailingBytes { extra: 1 }));
+        assert!(matches!(Entry::decode(&s.bytes[..s.bytes.len() - 1]), Err(EntryError::Malformed(_))));
+        let mut bad_version = s.bytes.clone();
+        bad_version[0] = 2;
+        assert_eq!(Entry::decode(&bad_version), Err(EntryError::UnknownVersion(2)));
+        let kind_at = 1 + 8 + 21;
+        let mut bad_kind = s.bytes.clone();
+        bad_kind[kind_at] = 9;
+        assert!(matches!(Entry::decode(&bad_kind), Err(EntryError::Malformed(_))));
+        assert!(matches!(Entry::decode(&vec![0u8; MAX_ENTRY_LEN + 1]), Err(EntryError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn tampered_body_fails_signature() {
+        let s = sample();
+        let mut entry = s.entry.clone();
+        entry.body.payload = b"hellO".to_vec();
+        assert!(!entry.signature_verifies(0, &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()));
+    }
+}

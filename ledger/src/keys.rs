@@ -1,0 +1,199 @@
+//! Party keys: C2SP signed-note signer keys (`PRIVATE+KEY+name+keyid+base64(0x01||seed)`),
+//! their verifier keys, and the private key file (mode 0600). Spec section 2.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use dyad_verifier::key::{SignatureType, VerifierKey};
+use ed25519_dalek::{Signer, SigningKey};
+
+const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("a private key must start with \"PRIVATE+KEY+\"")]
+    MissingPrivatePrefix,
+    #[error("a private key has the form PRIVATE+KEY+<name>+<key id>+<base64 key>")]
+    Malformed,
+    #[error("the private key's base64 part is not valid standard base64")]
+    BadBase64,
+    #[error("the private key is not an Ed25519 (type 0x01) 32-byte seed")]
+    NotEd25519Seed,
+    #[error("the private key's key id {found:08x} does not match its name and key ({computed:08x})")]
+    KeyIdMismatch { found: u32, computed: u32 },
+    #[error("invalid key name: {0}")]
+    InvalidName(dyad_verifier::key::KeyError),
+    #[error("key file {path} already exists; refusing to overwrite it")]
+    FileExists { path: String },
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    InsecurePermissions { path: String, mode: u32 },
+}
+
+/// An Ed25519 party key with its signed-note name. Its `Debug` never shows the seed.
+#[derive(Clone)]
+pub struct SignerKey {
+    name: String,
+    signing: SigningKey,
+    verifier: VerifierKey,
+}
+
+impl SignerKey {
+    pub fn generate(name: &str) -> Result<Self, KeyError> {
+        let signing = SigningKey::generate(&mut rand_core::OsRng);
+        Self::from_seed(name, signing.to_bytes())
+    }
+
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
+        let signing = SigningKey::from_bytes(&seed);
+        let verifier = VerifierKey::new(name, SignatureType::Ed25519, signing.verifying_key().to_bytes())
+            .map_err(KeyError::InvalidName)?;
+        Ok(Self { name: name.to_owned(), signing, verifier })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let rest = text.trim_end_matches('\n').strip_prefix(PRIVATE_PREFIX).ok_or(KeyError::MissingPrivatePrefix)?;
+        // The name may not contain '+', so the last two '+' separate key id and key.
+        let mut parts = rest.rsplitn(3, '+');
+        let (Some(key_b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Malformed);
+        };
+        if id_hex.len() != 8 {
+            return Err(KeyError::Malformed);
+        }
+        let found = u32::from_str_radix(id_hex, 16).map_err(|_| KeyError::Malformed)?;
+        let raw = STANDARD.decode(key_b64).map_err(|_| KeyError::BadBase64)?;
+        let seed: [u8; 32] = match raw.as_slice() {
+            [0x01, seed @ ..] => seed.try_into().map_err(|_| KeyError::NotEd25519Seed)?,
+            _ => return Err(KeyError::NotEd25519Seed),
+        };
+        let key = Self::from_seed(name, seed)?;
+        let computed = key.verifier.key_id();
+        if computed != found {
+            return Err(KeyError::KeyIdMismatch { found, computed });
+        }
+        Ok(key)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Type 0x01 key id under the party name; entries carry it as `sender`.
+    pub fn key_id(&self) -> u32 {
+        self.verifier.key_id()
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    /// The party's verifier key (type 0x01 under its name), the content of `NAME.pub`.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.verifier
+    }
+
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+
+    /// The signed-note private key string. Only for writing the key file.
+    fn to_private_string(&self) -> String {
+        let mut raw = Vec::with_capacity(33);
+        raw.push(0x01);
+        raw.extend_from_slice(&self.signing.to_bytes());
+        format!("{PRIVATE_PREFIX}{}+{:08x}+{}", self.name, self.key_id(), STANDARD.encode(raw))
+    }
+
+    /// Writes the key to a new file with mode 0600; refuses to overwrite.
+    pub fn write_private_file(&self, path: &Path) -> Result<(), KeyError> {
+        let display = path.display().to_string();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyError::FileExists { path: display.clone() },
+            _ => KeyError::Write { path: display.clone(), source },
+        })?;
+        let mut line = self.to_private_string();
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|source| KeyError::Write { path: display, source })
+    }
+
+    /// Reads a private key file, refusing one that group or others can read.
+    pub fn read_private_file(path: &Path) -> Result<Self, KeyError> {
+        let display = path.display().to_string();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(path).map_err(|source| KeyError::Read { path: display.clone(), source })?;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::InsecurePermissions { path: display, mode });
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: display, source })?;
+        Self::parse(&text)
+    }
+}
+
+impl fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignerKey").field("name", &self.name).field("verifier", &self.verifier.to_string()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_string_round_trips_and_debug_hides_seed() {
+        let key = SignerKey::from_seed("example.org/alpha", [7; 32]).unwrap();
+        let parsed = SignerKey::parse(&key.to_private_string()).unwrap();
+        assert_eq!(parsed.public_key(), key.public_key());
+        assert_eq!(parsed.key_id(), key.key_id());
+        let debug = format!("{key:?}");
+        assert!(!debug.contains(&STANDARD.encode([7u8; 32])));
+    }
+
+    #[test]
+    fn rejects_wrong_key_id_and_bad_forms() {
+        let key = SignerKey::from_seed("example.org/alpha", [7; 32]).unwrap();
+        let good = key.to_private_string();
+        let bad_id = good.replacen(&format!("{:08x}", key.key_id()), &format!("{:08x}", key.key_id() ^ 1), 1);
+        assert!(matches!(SignerKey::parse(&bad_id), Err(KeyError::KeyIdMismatch { .. })));
+        assert!(matches!(SignerKey::parse(&good[8..]), Err(KeyError::MissingPrivatePrefix)));
+        assert!(matches!(SignerKey::parse("PRIVATE+KEY+x+0000"), Err(KeyError::Malformed)));
+        // A public key in a private key's clothing decodes as a seed whose key id cannot match.
+        let verifier_as_private = format!("PRIVATE+KEY+{}", key.verifier_key());
+        assert!(matches!(SignerKey::parse(&verifier_as_private), Err(KeyError::KeyIdMismatch { .. })));
+        let short_seed = format!("PRIVATE+KEY+example.org/alpha+{:08x}+AQID", key.key_id());
+        assert!(matches!(SignerKey::parse(&short_seed), Err(KeyError::NotEd25519Seed)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_0600_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alpha.key");
+        let key = SignerKey::from_seed("example.org/alpha", [9; 32]).unwrap();
+        key.write_private_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(matches!(key.write_private_file(&path), Err(KeyError::FileExists { .. })));
+        assert_eq!(SignerKey::read_private_file(&path).unwrap().public_key(), key.public_key());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(SignerKey::read_private_file(&path), Err(KeyError::InsecurePermissions { .. })));
+    }
+}

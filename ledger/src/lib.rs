@@ -1,0 +1,18 @@
+//! dyad-ledger: the log of a two-party exchange channel.
+//!
+//! - [`entry`]: the signed message format (spec section 3);
+//! - [`genesis`]: the channel's terms, signed by both parties (spec section 4);
+//! - [`keys`]: party keys and key files (spec section 2);
+//! - [`tree`]: RFC 9162 tree hashing and proof construction (spec section 5);
+//! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
+//! - [`attachments`]: content-addressed attachment files beside the log;
+//! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints.
+#![forbid(unsafe_code)]
+
+pub mod attachments;
+pub mod channel;
+pub mod entry;
+pub mod genesis;
+pub mod keys;
+pub mod store;
+pub mod tree;

@@ -1,0 +1,1566 @@
+//! The log on disk: entries, the Merkle tree's complete nodes, checkpoints and the
+//! channel's metadata in one sled database, changed only by atomic, durable batches.
+//!
+//! # Layout
+//!
+//! One sled database at `<dir>/` (sled keeps `<dir>/db`, `<dir>/conf`, `<dir>/blobs/`
+//! and `snap.*` there), and in it only the default tree. Keys start with one byte naming
+//! their kind, so that every change of state, however many kinds it touches, is a single
+//! `apply_batch`. Integers are big-endian, so sled's key order is numeric order.
+//!
+//! | key | value |
+//! |---|---|
+//! | `V` | the store format, `dyad-store/1` |
+//! | `H` | the head: size (u64) then root (32 bytes) |
+//! | `e` index:u64 | entry `index`: the leaf bytes, at most 65535 (tlog-tiles entry bundles) |
+//! | `n` level:u8 index:u64 | the complete subtree root over leaves `[index << level, (index + 1) << level)` (see [`crate::tree`]) |
+//! | `h` leaf hash:32 | the index (u64) of the entry with that leaf hash |
+//! | `c` size:u64 | a checkpoint note (signed-note bytes) for the tree of `size` entries |
+//! | `m` name | a metadata value of the channel layer |
+//!
+//! Nodes are keyed level first, so the hashes of a C2SP tlog-tiles tile (level 8L,
+//! indexes N·256 onwards) are one contiguous range. Only complete nodes are stored, and a
+//! complete node never changes, so a batch only ever adds nodes.
+//!
+//! # Durability
+//!
+//! sled 0.34's `flush` ends in `sync_file_range` on Linux, which neither flushes the
+//! drive's cache nor the file's metadata, and it writes large pages to `<dir>/blobs/`
+//! without syncing them. A commit therefore syncs new blob files, flushes, then
+//! `fsync`s `<dir>/db` itself: one fsync per batch (group commit), never per entry. A
+//! commit returns only once its batch is durable; a crash at any point leaves the old or
+//! the new state, since sled applies a batch atomically.
+//!
+//! # Integrity
+//!
+//! Opening checks, in O(log n) reads, that the head matches the entries, the stored
+//! frontier and the newest checkpoint, and refuses a store changed behind its back with a
+//! [`Damage`] naming what is wrong. [`Store::verify_all`] streams through everything.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::tree::{self, Frontier, Hash, NodeReader, TreeError};
+
+/// tlog-tiles entry bundles prefix each entry with a uint16 length.
+pub const MAX_LEAF_BYTES: usize = 65535;
+/// Checkpoint notes and metadata values are small records, not payloads.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub const MAX_META_NAME_BYTES: usize = 1024;
+
+const FORMAT: &[u8] = b"dyad-store/1";
+const FORMAT_KEY: &[u8] = b"V";
+const HEAD_KEY: &[u8] = b"H";
+const ENTRY: u8 = b'e';
+const NODE: u8 = b'n';
+const LEAF_INDEX: u8 = b'h';
+const CHECKPOINT: u8 = b'c';
+const META: u8 = b'm';
+
+/// tlog-tiles: a tile is 2^8 hashes wide, and tile level L holds tree level 8L.
+pub const TILE_HEIGHT: u8 = 8;
+pub const TILE_WIDTH: u16 = 256;
+
+fn entry_key(index: u64) -> [u8; 9] {
+    let mut k = [ENTRY; 9];
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 10] {
+    let mut k = [NODE; 10];
+    k[1] = level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn leaf_index_key(hash: &Hash) -> [u8; 33] {
+    let mut k = [LEAF_INDEX; 33];
+    k[1..].copy_from_slice(hash);
+    k
+}
+
+fn checkpoint_key(size: u64) -> [u8; 9] {
+    let mut k = [CHECKPOINT; 9];
+    k[1..].copy_from_slice(&size.to_be_bytes());
+    k
+}
+
+fn meta_key(name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(META);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The u64 after a one-byte prefix (and `skip` more bytes), if the key has exactly that shape.
+fn key_u64(key: &[u8], skip: usize) -> Option<u64> {
+    let rest: [u8; 8] = key.get(1 + skip..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(rest))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tree head: how many entries the log holds and their Merkle root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl Head {
+    fn encode(&self) -> [u8; 40] {
+        let mut b = [0; 40];
+        b[..8].copy_from_slice(&self.size.to_be_bytes());
+        b[8..].copy_from_slice(&self.root);
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Head> {
+        let b: &[u8; 40] = b.try_into().ok()?;
+        let (size, root) = b.split_at(8);
+        Some(Head {
+            size: u64::from_be_bytes(size.try_into().ok()?),
+            root: root.try_into().ok()?,
+        })
+    }
+}
+
+/// Why a checkpoint does not fit the log (at commit) or the stored tree (at open).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointProblem {
+    #[error("its text is not UTF-8")]
+    NotUtf8,
+    #[error("its body is not a tlog-checkpoint: {0}")]
+    Malformed(dyad_verifier::checkpoint::CheckpointError),
+    #[error("its body says size {body_size}")]
+    SizeMismatch { body_size: u64 },
+    #[error("the log holds only {log_size} entries")]
+    BeyondLog { log_size: u64 },
+    #[error("its root is not the root of the log's first entries")]
+    RootMismatch,
+}
+
+/// What is wrong with a store that was changed outside this module (or by a disk).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Damage {
+    #[error("the head record is {len} bytes, not 40")]
+    MalformedHead { len: usize },
+    #[error("the head says {head_size} entries but the last stored entry is {}", last_entry.map_or("none".to_owned(), |i| i.to_string()))]
+    HeadSizeMismatch {
+        head_size: u64,
+        last_entry: Option<u64>,
+    },
+    #[error(
+        "the head's root for size {size} is {}, but the stored tree gives {}",
+        to_hex(stored),
+        to_hex(computed)
+    )]
+    HeadRootMismatch {
+        size: u64,
+        stored: Hash,
+        computed: Hash,
+    },
+    #[error("entry {index} is missing")]
+    MissingEntry { index: u64 },
+    #[error("entry {index} does not hash to its stored leaf hash")]
+    LeafHashMismatch { index: u64 },
+    #[error("tree node (level {level}, index {index}) is missing")]
+    MissingNode { level: u8, index: u64 },
+    #[error("tree node (level {level}, index {index}) is {len} bytes, not 32")]
+    MalformedNode { level: u8, index: u64, len: usize },
+    #[error("tree node (level {level}, index {index}) is not the hash of its two children")]
+    NodeMismatch { level: u8, index: u64 },
+    #[error("tree node (level {level}, index {index}) lies beyond the head's {size} entries")]
+    NodeBeyondHead { level: u8, index: u64, size: u64 },
+    #[error("the leaf-hash index does not map entry {index}'s leaf hash to {index}")]
+    LeafIndexMismatch { index: u64 },
+    #[error("the leaf-hash index has {found} records for {size} entries")]
+    LeafIndexCount { found: u64, size: u64 },
+    #[error("a leaf-hash index record is {len} bytes, not 8")]
+    MalformedLeafIndex { len: usize },
+    #[error("the leaf-hash index points to entry {index}, beyond the head's {size} entries")]
+    LeafIndexBeyondHead { index: u64, size: u64 },
+    #[error("the checkpoint stored for size {size} is wrong: {problem}")]
+    Checkpoint {
+        size: u64,
+        problem: CheckpointProblem,
+    },
+    #[error("a record has a malformed key {}", to_hex(key))]
+    MalformedKey { key: Vec<u8> },
+    #[error("the metadata name {} is not UTF-8", to_hex(name))]
+    MetaNameNotUtf8 { name: Vec<u8> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no dyad store at {}", path.display())]
+    NotFound { path: PathBuf },
+    #[error("a store already exists at {}", path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("{} is not a dyad store: {reason}", path.display())]
+    NotAStore { path: PathBuf, reason: &'static str },
+    #[error("{} holds store format {found:?}; this build reads {:?}", path.display(), String::from_utf8_lossy(FORMAT))]
+    UnsupportedFormat { path: PathBuf, found: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the database: {0}")]
+    Db(#[from] sled::Error),
+    #[error("the store is damaged: {0}")]
+    Damaged(#[from] Damage),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("entry {index} is {len} bytes; an entry is at most {max}")]
+    LeafTooLarge { index: u64, len: usize, max: usize },
+    #[error("entry {index} has the leaf hash of entry {existing}: the log holds every entry once")]
+    DuplicateLeaf { index: u64, existing: u64 },
+    #[error("the batch appends after entry {batch_base} but the log now has {size} entries")]
+    StaleBatch { batch_base: u64, size: u64 },
+    #[error("checkpoint for size {size} rejected: {problem}")]
+    CheckpointRejected {
+        size: u64,
+        problem: CheckpointProblem,
+    },
+    #[error("the metadata name {name:?} is empty or longer than {max} bytes")]
+    BadMetaName { name: String, max: usize },
+    #[error("{what} of {len} bytes is over the limit of {max}")]
+    ValueTooLarge {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("the tile width {width} is not between 1 and 256")]
+    BadTileWidth { width: u16 },
+    #[error("the store at {} is in use by another process", path.display())]
+    Locked { path: PathBuf },
+    #[error("the log cannot hold more entries")]
+    LogFull,
+    #[error(
+        "an earlier commit failed after writing began, so the store's state is unknown; reopen it"
+    )]
+    Poisoned,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Changes to make together: one atomic, durable commit.
+///
+/// Get one from [`Store::batch`], which knows where the leaves will go. `Batch::default()`
+/// is a batch for an empty log; commit refuses a batch whose leaves no longer start at
+/// the log's size, so leaves never land at indexes other than those `append_leaf` returned.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    base: u64,
+    leaves: Vec<Vec<u8>>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+    meta: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// Stages an entry and returns the index it will have.
+    pub fn append_leaf(&mut self, bytes: Vec<u8>) -> u64 {
+        self.leaves.push(bytes);
+        self.base + self.leaves.len() as u64 - 1
+    }
+
+    /// Stages a checkpoint note for the tree of `size` entries. Commit checks that the
+    /// note's body names that size and the log's root at that size; signatures are the
+    /// channel layer's business.
+    pub fn put_checkpoint(&mut self, size: u64, note: Vec<u8>) {
+        self.checkpoints.push((size, note));
+    }
+
+    pub fn put_meta(&mut self, name: &str, value: Vec<u8>) {
+        self.meta.push((name.to_owned(), Some(value)));
+    }
+
+    pub fn remove_meta(&mut self, name: &str) {
+        self.meta.push((name.to_owned(), None));
+    }
+
+    pub fn leaf_count(&self) -> usize {
+        self.leaves.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty() && self.checkpoints.is_empty() && self.meta.is_empty()
+    }
+}
+
+/// Totals of a full verification.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    pub nodes: u64,
+    pub checkpoints: u64,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    /// `<dir>/db`, kept open to fsync it after each flush.
+    db_file: File,
+    frontier: Frontier,
+    blobs: BlobSync,
+    poisoned: bool,
+    #[cfg(test)]
+    fault: Option<tests::Fault>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Creates an empty store in `dir` (created if missing), refusing a directory that
+    /// already holds a database.
+    pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        if dir.join("db").exists() || dir.join("conf").exists() {
+            return Err(StoreError::AlreadyExists {
+                path: dir.to_owned(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let db = open_db(dir)?;
+        let mut init = sled::Batch::default();
+        init.insert(FORMAT_KEY, FORMAT);
+        init.insert(
+            HEAD_KEY,
+            &Head {
+                size: 0,
+                root: tree::EMPTY_ROOT,
+            }
+            .encode()[..],
+        );
+        db.apply_batch(init)?;
+        db.flush()?;
+        let store = Store::with_db(dir, db)?;
+        store
+            .db_file
+            .sync_all()
+            .map_err(io_error(&dir.join("db")))?;
+        for path in [dir.join("conf"), dir.to_owned()] {
+            sync_path(&path)?;
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_path(parent)?;
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing store and checks it (O(log n) reads; see the module doc).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        // sled would silently create a new database; a missing store must be an error.
+        if !dir.join("db").is_file() {
+            return Err(StoreError::NotFound {
+                path: dir.to_owned(),
+            });
+        }
+        let db = open_db(dir)?;
+        match db.get(FORMAT_KEY)? {
+            None => {
+                return Err(StoreError::NotAStore {
+                    path: dir.to_owned(),
+                    reason: "it has no format record",
+                })
+            }
+            Some(f) if f.as_ref() != FORMAT => {
+                return Err(StoreError::UnsupportedFormat {
+                    path: dir.to_owned(),
+                    found: String::from_utf8_lossy(&f).into_owned(),
+                })
+            }
+            Some(_) => {}
+        }
+        let head = match db.get(HEAD_KEY)? {
+            None => {
+                return Err(StoreError::NotAStore {
+                    path: dir.to_owned(),
+                    reason: "it has no head record",
+                })
+            }
+            Some(raw) => Head::decode(&raw).ok_or(Damage::MalformedHead { len: raw.len() })?,
+        };
+        let mut store = Store::with_db(dir, db)?;
+        store.blobs.sync_all_existing()?;
+        // Whatever sled recovered from an interrupted run becomes durable before use.
+        store
+            .db_file
+            .sync_all()
+            .map_err(io_error(&dir.join("db")))?;
+        store.check_on_open(head)?;
+        Ok(store)
+    }
+
+    /// A store of size 0 until `check_on_open` loads the head's frontier.
+    fn with_db(dir: &Path, db: sled::Db) -> Result<Store, StoreError> {
+        let db_path = dir.join("db");
+        let db_file = File::open(&db_path).map_err(io_error(&db_path))?;
+        Ok(Store {
+            dir: dir.to_owned(),
+            db,
+            db_file,
+            frontier: Frontier::new(),
+            blobs: BlobSync::new(dir.join("blobs")),
+            poisoned: false,
+            #[cfg(test)]
+            fault: None,
+        })
+    }
+
+    /// The checks of open, each O(log n) reads, cheapest and most specific first. Loads
+    /// the frontier.
+    fn check_on_open(&mut self, head: Head) -> Result<(), StoreError> {
+        let size = head.size;
+        let last_entry = match self.db.scan_prefix([ENTRY]).next_back() {
+            None => None,
+            Some(kv) => {
+                let (k, _) = kv?;
+                Some(key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?)
+            }
+        };
+        if last_entry != size.checked_sub(1) {
+            return Err(Damage::HeadSizeMismatch {
+                head_size: size,
+                last_entry,
+            }
+            .into());
+        }
+        // No node may lie beyond the head, and the last one of each level must be there.
+        for level in 0..=tree::MAX_LEVEL {
+            let count = size >> level;
+            let prefix = [NODE, level];
+            let last = match self.db.scan_prefix(prefix).next_back() {
+                None => None,
+                Some(kv) => {
+                    let (k, _) = kv?;
+                    Some(key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?)
+                }
+            };
+            match (last, count.checked_sub(1)) {
+                (Some(index), Some(expected)) if index > expected => {
+                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
+                }
+                (Some(index), None) => {
+                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
+                }
+                (None, Some(expected)) => {
+                    return Err(Damage::MissingNode {
+                        level,
+                        index: expected,
+                    }
+                    .into())
+                }
+                (Some(index), Some(expected)) if index < expected => {
+                    return Err(Damage::MissingNode {
+                        level,
+                        index: expected,
+                    }
+                    .into())
+                }
+                _ => {}
+            }
+        }
+        let frontier = Frontier::load(size, &SizedNodes { store: self, size })?;
+        let computed = frontier.root();
+        if computed != head.root {
+            return Err(Damage::HeadRootMismatch {
+                size,
+                stored: head.root,
+                computed,
+            }
+            .into());
+        }
+        self.frontier = frontier;
+        if let Some(last) = last_entry {
+            let hash = tree::leaf_hash(&self.leaf(last)?);
+            if hash != self.leaf_hash(last)? {
+                return Err(Damage::LeafHashMismatch { index: last }.into());
+            }
+            if self.index_of_leaf_hash(&hash)? != Some(last) {
+                return Err(Damage::LeafIndexMismatch { index: last }.into());
+            }
+        }
+        if let Some((cp_size, note)) = self.latest_checkpoint()? {
+            self.check_stored_checkpoint(cp_size, &note)?;
+        }
+        Ok(())
+    }
+
+    fn check_stored_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StoreError> {
+        let reader = SizedNodes {
+            store: self,
+            size: self.size(),
+        };
+        match check_checkpoint(size, note, &reader) {
+            Ok(()) => Ok(()),
+            Err(CheckError::Problem(problem)) => Err(Damage::Checkpoint { size, problem }.into()),
+            Err(CheckError::Store(e)) => Err(e),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    pub fn head(&self) -> Head {
+        Head {
+            size: self.size(),
+            root: self.root(),
+        }
+    }
+
+    /// The right edge of the current tree, e.g. to compute the root a batch would give.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// A batch whose leaves go after the log's current last entry.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            base: self.size(),
+            ..Batch::default()
+        }
+    }
+
+    /// Writes a batch atomically and durably, and returns the new head. On any error the
+    /// store is unchanged, in memory and (unless it says [`StoreError::Poisoned`] from
+    /// then on) on disk.
+    pub fn commit(&mut self, batch: Batch) -> Result<Head, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let size = self.size();
+        if !batch.leaves.is_empty() && batch.base != size {
+            return Err(StoreError::StaleBatch {
+                batch_base: batch.base,
+                size,
+            });
+        }
+        if batch.is_empty() {
+            return Ok(self.head());
+        }
+        let Batch {
+            leaves,
+            checkpoints,
+            meta,
+            ..
+        } = batch;
+        // The frontier never reaches 2^64 leaves: keep one index free so sizes fit in u64.
+        let new_size = size
+            .checked_add(leaves.len() as u64)
+            .filter(|&s| s < u64::MAX)
+            .ok_or(StoreError::LogFull)?;
+        let mut ops = sled::Batch::default();
+        let mut frontier = self.frontier.clone();
+        // The checkpoints below may name sizes inside this batch, whose nodes are not in sled yet.
+        let mut new_nodes: HashMap<(u8, u64), Hash> = HashMap::new();
+        let mut batch_hashes: HashMap<Hash, u64> = HashMap::with_capacity(leaves.len());
+        for (index, leaf) in (size..).zip(leaves) {
+            if leaf.len() > MAX_LEAF_BYTES {
+                return Err(StoreError::LeafTooLarge {
+                    index,
+                    len: leaf.len(),
+                    max: MAX_LEAF_BYTES,
+                });
+            }
+            let hash = tree::leaf_hash(&leaf);
+            if let Some(existing) = batch_hashes.insert(hash, index) {
+                return Err(StoreError::DuplicateLeaf { index, existing });
+            }
+            if let Some(existing) = self.index_of_leaf_hash(&hash)? {
+                return Err(StoreError::DuplicateLeaf { index, existing });
+            }
+            ops.insert(&entry_key(index)[..], leaf);
+            ops.insert(&leaf_index_key(&hash)[..], &index.to_be_bytes()[..]);
+            for node in frontier.append(hash) {
+                ops.insert(&node_key(node.level, node.index)[..], &node.hash[..]);
+                if !checkpoints.is_empty() {
+                    new_nodes.insert((node.level, node.index), node.hash);
+                }
+            }
+        }
+        let head = Head {
+            size: new_size,
+            root: frontier.root(),
+        };
+        let reader = PendingNodes {
+            store: self,
+            nodes: &new_nodes,
+            size: new_size,
+        };
+        for (cp_size, note) in checkpoints {
+            if note.len() > MAX_VALUE_BYTES {
+                return Err(StoreError::ValueTooLarge {
+                    what: "a checkpoint note",
+                    len: note.len(),
+                    max: MAX_VALUE_BYTES,
+                });
+            }
+            match check_checkpoint(cp_size, &note, &reader) {
+                Ok(()) => {}
+                Err(CheckError::Problem(problem)) => {
+                    return Err(StoreError::CheckpointRejected {
+                        size: cp_size,
+                        problem,
+                    })
+                }
+                Err(CheckError::Store(e)) => return Err(e),
+            }
+            ops.insert(&checkpoint_key(cp_size)[..], note);
+        }
+        for (name, value) in meta {
+            if name.is_empty() || name.len() > MAX_META_NAME_BYTES {
+                return Err(StoreError::BadMetaName {
+                    name,
+                    max: MAX_META_NAME_BYTES,
+                });
+            }
+            match value {
+                Some(v) if v.len() > MAX_VALUE_BYTES => {
+                    return Err(StoreError::ValueTooLarge {
+                        what: "a metadata value",
+                        len: v.len(),
+                        max: MAX_VALUE_BYTES,
+                    })
+                }
+                Some(v) => ops.insert(meta_key(&name), v),
+                None => ops.remove(meta_key(&name)),
+            }
+        }
+        ops.insert(HEAD_KEY, &head.encode()[..]);
+
+        self.fault_point(FaultPoint::BeforeApply)?;
+        // From here on a failure may leave the disk at the new state while memory holds
+        // the old one; appending from the old frontier would then overwrite entries.
+        self.poisoned = true;
+        self.db.apply_batch(ops)?;
+        self.fault_point(FaultPoint::AfterApply)?;
+        self.blobs.sync_new()?;
+        self.db.flush()?;
+        self.fault_point(FaultPoint::AfterFlush)?;
+        self.db_file
+            .sync_all()
+            .map_err(io_error(&self.dir.join("db")))?;
+        self.fault_point(FaultPoint::AfterSync)?;
+        self.poisoned = false;
+        self.frontier = frontier;
+        Ok(head)
+    }
+
+    /// The root of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        if size == self.size() {
+            return Ok(self.root());
+        }
+        tree::root_at(size, self)
+    }
+
+    pub fn leaf(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        self.check_index(index)?;
+        match self.db.get(entry_key(index))? {
+            Some(v) => Ok(v.to_vec()),
+            None => Err(Damage::MissingEntry { index }.into()),
+        }
+    }
+
+    pub fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
+        self.check_index(index)?;
+        self.node(0, index)
+    }
+
+    fn check_index(&self, index: u64) -> Result<(), StoreError> {
+        let size = self.size();
+        if index >= size {
+            return Err(TreeError::IndexOutOfRange { index, size }.into());
+        }
+        Ok(())
+    }
+
+    /// The entries with indexes in `range`, in order, read as one range scan.
+    pub fn leaves(&self, range: Range<u64>) -> Result<Leaves, StoreError> {
+        let size = self.size();
+        if range.end > size {
+            return Err(TreeError::SizeBeyondLog {
+                size: range.end,
+                available: size,
+            }
+            .into());
+        }
+        let start = range.start.min(range.end);
+        Ok(Leaves {
+            iter: self.db.range(entry_key(start)..entry_key(range.end)),
+            next: start,
+            end: range.end,
+        })
+    }
+
+    /// The index of the entry with this leaf hash (RFC 9162: SHA-256(0x00 || entry)).
+    pub fn index_of_leaf_hash(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        let Some(raw) = self.db.get(leaf_index_key(hash))? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = raw
+            .as_ref()
+            .try_into()
+            .map_err(|_| Damage::MalformedLeafIndex { len: raw.len() })?;
+        let index = u64::from_be_bytes(bytes);
+        let size = self.size();
+        if index >= size {
+            return Err(Damage::LeafIndexBeyondHead { index, size }.into());
+        }
+        Ok(Some(index))
+    }
+
+    /// RFC 9162 section 2.1.3.1 inclusion proof of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        tree::inclusion_proof(index, size, self)
+    }
+
+    /// RFC 9162 section 2.1.4.1 consistency proof from the tree of `old` entries to `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        tree::consistency_proof(old, new, self)
+    }
+
+    /// The hashes of C2SP tlog-tiles tile `tile_level`/`index` of `width` hashes: tree
+    /// level 8·`tile_level`, node indexes `index`·256 onwards, as one range scan. Every
+    /// hash must exist, i.e. the tile must lie within the current tree.
+    pub fn tile(&self, tile_level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
+        if width == 0 || width > TILE_WIDTH {
+            return Err(StoreError::BadTileWidth { width });
+        }
+        let size = self.size();
+        let level = tile_level
+            .checked_mul(TILE_HEIGHT)
+            .filter(|&l| l <= tree::MAX_LEVEL);
+        let first = index.checked_mul(u64::from(TILE_WIDTH));
+        let end = first.and_then(|f| f.checked_add(u64::from(width)));
+        let (Some(level), Some(first), Some(end)) = (level, first, end) else {
+            return Err(TreeError::SizeBeyondLog {
+                size: u64::MAX,
+                available: size,
+            }
+            .into());
+        };
+        // The last hash of the tile covers leaves up to `end << level`.
+        let covered = end
+            .checked_shl(u32::from(level))
+            .filter(|&c| c >> level == end);
+        if covered.is_none_or(|c| c > size) {
+            return Err(TreeError::SizeBeyondLog {
+                size: covered.unwrap_or(u64::MAX),
+                available: size,
+            }
+            .into());
+        }
+        let mut out = Vec::with_capacity(usize::from(width));
+        for (kv, expected) in self
+            .db
+            .range(node_key(level, first)..node_key(level, end))
+            .zip(first..)
+        {
+            let (k, v) = kv?;
+            if key_u64(&k, 1) != Some(expected) {
+                return Err(Damage::MissingNode {
+                    level,
+                    index: expected,
+                }
+                .into());
+            }
+            out.push(node_value(level, expected, &v)?);
+        }
+        if out.len() != usize::from(width) {
+            return Err(Damage::MissingNode {
+                level,
+                index: first + out.len() as u64,
+            }
+            .into());
+        }
+        Ok(out)
+    }
+
+    pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(checkpoint_key(size))?.map(|v| v.to_vec()))
+    }
+
+    /// The stored checkpoint with the largest size.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.checkpoints().next_back().transpose()
+    }
+
+    /// Every stored checkpoint, by size.
+    pub fn checkpoints(&self) -> Checkpoints {
+        Checkpoints {
+            iter: self.db.scan_prefix([CHECKPOINT]),
+        }
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(meta_key(name))?.map(|v| v.to_vec()))
+    }
+
+    /// Every metadata record whose name starts with `prefix`, by name.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(meta_key(prefix)) {
+            let (k, v) = kv?;
+            let name = std::str::from_utf8(&k[1..]).map_err(|_| Damage::MetaNameNotUtf8 {
+                name: k[1..].to_vec(),
+            })?;
+            out.push((name.to_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Checks everything, streaming: every entry against its leaf hash and the leaf-hash
+    /// index, every node against its children, nothing beyond the head, every checkpoint
+    /// against the tree. Reports the first damage found, at the lowest index of the lowest
+    /// level. `progress(done, total)` is called now and then; memory stays flat.
+    pub fn verify_all(&self, mut progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
+        let size = self.size();
+        let levels = 64 - u64::from(size.leading_zeros());
+        let total = (0..levels).map(|l| size >> l).sum::<u64>() + size;
+        progress(0, total);
+        let mut done = 0u64;
+        let mut tick = |done: u64| {
+            if done & 0xffff == 0 {
+                progress(done, total);
+            }
+        };
+
+        // Entries against the leaf hashes (level 0) and the leaf-hash index.
+        let mut entries = self.db.scan_prefix([ENTRY]);
+        let mut hashes = self.db.scan_prefix([NODE, 0]);
+        for index in 0..size {
+            let bytes = match entries.next().transpose()? {
+                Some((k, v)) if key_u64(&k, 0) == Some(index) => v,
+                _ => return Err(Damage::MissingEntry { index }.into()),
+            };
+            let stored = match hashes.next().transpose()? {
+                Some((k, v)) if key_u64(&k, 1) == Some(index) => node_value(0, index, &v)?,
+                _ => return Err(Damage::MissingNode { level: 0, index }.into()),
+            };
+            let hash = tree::leaf_hash(&bytes);
+            if hash != stored {
+                return Err(Damage::LeafHashMismatch { index }.into());
+            }
+            let indexed = match self.db.get(leaf_index_key(&hash))? {
+                Some(raw) => <[u8; 8]>::try_from(raw.as_ref())
+                    .ok()
+                    .map(u64::from_be_bytes),
+                None => None,
+            };
+            if indexed != Some(index) {
+                return Err(Damage::LeafIndexMismatch { index }.into());
+            }
+            done += 2;
+            tick(done);
+        }
+        if let Some((k, _)) = entries.next().transpose()? {
+            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            return Err(Damage::HeadSizeMismatch {
+                head_size: size,
+                last_entry: Some(index),
+            }
+            .into());
+        }
+        if let Some((k, _)) = hashes.next().transpose()? {
+            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            return Err(Damage::NodeBeyondHead {
+                level: 0,
+                index,
+                size,
+            }
+            .into());
+        }
+        let found = self.db.scan_prefix([LEAF_INDEX]).count() as u64;
+        if found != size {
+            return Err(Damage::LeafIndexCount { found, size }.into());
+        }
+
+        // Each level against the one below: two streams side by side.
+        let mut nodes = size;
+        for level in 1..=tree::MAX_LEVEL {
+            let mut below = self.db.scan_prefix([NODE, level - 1]);
+            let mut here = self.db.scan_prefix([NODE, level]);
+            for index in 0..size >> level {
+                let mut child = |i: u64| -> Result<Hash, StoreError> {
+                    match below.next().transpose()? {
+                        Some((k, v)) if key_u64(&k, 1) == Some(i) => node_value(level - 1, i, &v),
+                        _ => Err(Damage::MissingNode {
+                            level: level - 1,
+                            index: i,
+                        }
+                        .into()),
+                    }
+                };
+                let expected = tree::node_hash(&child(2 * index)?, &child(2 * index + 1)?);
+                let stored = match here.next().transpose()? {
+                    Some((k, v)) if key_u64(&k, 1) == Some(index) => node_value(level, index, &v)?,
+                    _ => return Err(Damage::MissingNode { level, index }.into()),
+                };
+                if stored != expected {
+                    return Err(Damage::NodeMismatch { level, index }.into());
+                }
+                nodes += 1;
+                done += 1;
+                tick(done);
+            }
+            if let Some((k, _)) = here.next().transpose()? {
+                let index =
+                    key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+                return Err(Damage::NodeBeyondHead { level, index, size }.into());
+            }
+        }
+
+        let root = tree::root_at(size, self)?;
+        if root != self.root() {
+            return Err(Damage::HeadRootMismatch {
+                size,
+                stored: self.root(),
+                computed: root,
+            }
+            .into());
+        }
+        let mut checkpoints = 0;
+        for cp in self.checkpoints() {
+            let (cp_size, note) = cp?;
+            self.check_stored_checkpoint(cp_size, &note)?;
+            checkpoints += 1;
+        }
+        progress(total, total);
+        Ok(Verified {
+            entries: size,
+            nodes,
+            checkpoints,
+        })
+    }
+
+    fn fault_point(&mut self, point: FaultPoint) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if let Some(fault) = &mut self.fault {
+            return fault.hit(point);
+        }
+        let _ = point;
+        Ok(())
+    }
+}
+
+/// Where a commit can be interrupted in tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultPoint {
+    BeforeApply,
+    AfterApply,
+    AfterFlush,
+    AfterSync,
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    // Every commit flushes itself; a background flush thread would add nothing.
+    let config = sled::Config::new().path(dir).flush_every_ms(None);
+    // sled locks `<dir>/db`, and its background threads keep the lock a moment after a
+    // handle is dropped; only a lock held for long means another process uses the store.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: dir.to_owned(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+fn sync_path(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(path))
+}
+
+fn node_value(level: u8, index: u64, v: &[u8]) -> Result<Hash, StoreError> {
+    v.try_into().map_err(|_| {
+        Damage::MalformedNode {
+            level,
+            index,
+            len: v.len(),
+        }
+        .into()
+    })
+}
+
+impl NodeReader for Store {
+    type Error = StoreError;
+
+    fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        match self.db.get(node_key(level, index))? {
+            Some(v) => node_value(level, index, &v),
+            None => Err(Damage::MissingNode { level, index }.into()),
+        }
+    }
+}
+
+/// The stored nodes, seen as a tree of `size` leaves (the head's, before the frontier is loaded).
+struct SizedNodes<'a> {
+    store: &'a Store,
+    size: u64,
+}
+
+impl NodeReader for SizedNodes<'_> {
+    type Error = StoreError;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        self.store.node(level, index)
+    }
+}
+
+/// The stored nodes plus those a batch is about to add.
+struct PendingNodes<'a> {
+    store: &'a Store,
+    nodes: &'a HashMap<(u8, u64), Hash>,
+    size: u64,
+}
+
+impl NodeReader for PendingNodes<'_> {
+    type Error = StoreError;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        match self.nodes.get(&(level, index)) {
+            Some(h) => Ok(*h),
+            None => self.store.node(level, index),
+        }
+    }
+}
+
+enum CheckError {
+    Problem(CheckpointProblem),
+    Store(StoreError),
+}
+
+impl From<StoreError> for CheckError {
+    fn from(e: StoreError) -> Self {
+        CheckError::Store(e)
+    }
+}
+
+/// A checkpoint note must name the size it is stored under and the tree's root there.
+fn check_checkpoint<R: NodeReader<Error = StoreError>>(
+    size: u64,
+    note: &[u8],
+    reader: &R,
+) -> Result<(), CheckError> {
+    let (body_size, root) = checkpoint_body(note).map_err(CheckError::Problem)?;
+    if body_size != size {
+        return Err(CheckError::Problem(CheckpointProblem::SizeMismatch {
+            body_size,
+        }));
+    }
+    if size > reader.size() {
+        return Err(CheckError::Problem(CheckpointProblem::BeyondLog {
+            log_size: reader.size(),
+        }));
+    }
+    if tree::root_at(size, reader)? != root {
+        return Err(CheckError::Problem(CheckpointProblem::RootMismatch));
+    }
+    Ok(())
+}
+
+/// The size and root of the checkpoint in a signed note: its text is everything up to
+/// the first blank line (C2SP signed-note), parsed by the verifier's tlog-checkpoint parser.
+fn checkpoint_body(note: &[u8]) -> Result<(u64, Hash), CheckpointProblem> {
+    let text = match note.windows(2).position(|w| w == b"\n\n") {
+        Some(end) => &note[..=end],
+        None => note,
+    };
+    let text = std::str::from_utf8(text).map_err(|_| CheckpointProblem::NotUtf8)?;
+    let checkpoint =
+        dyad_verifier::checkpoint::parse(text).map_err(CheckpointProblem::Malformed)?;
+    Ok((checkpoint.size, checkpoint.root))
+}
+
+/// Entries of a range, in order; an entry missing in the middle is reported, not skipped.
+pub struct Leaves {
+    iter: sled::Iter,
+    next: u64,
+    end: u64,
+}
+
+impl Iterator for Leaves {
+    type Item = Result<(u64, Vec<u8>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let index = self.next;
+        let item = match self.iter.next() {
+            Some(Ok((k, v))) if key_u64(&k, 0) == Some(index) => Ok((index, v.to_vec())),
+            Some(Err(e)) => Err(e.into()),
+            _ => Err(Damage::MissingEntry { index }.into()),
+        };
+        // After an error the iterator ends.
+        self.next = if item.is_ok() { index + 1 } else { self.end };
+        Some(item)
+    }
+}
+
+/// Stored checkpoints by size.
+pub struct Checkpoints {
+    iter: sled::Iter,
+}
+
+fn checkpoint_record(
+    kv: sled::Result<(sled::IVec, sled::IVec)>,
+) -> Result<(u64, Vec<u8>), StoreError> {
+    let (k, v) = kv?;
+    let size = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+    Ok((size, v.to_vec()))
+}
+
+impl Iterator for Checkpoints {
+    type Item = Result<(u64, Vec<u8>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.iter.next().map(checkpoint_record)
+    }
+}
+
+impl DoubleEndedIterator for Checkpoints {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.iter.next_back().map(checkpoint_record)
+    }
+}
+
+/// Makes the blob files sled writes for large pages durable: sled 0.34 writes them
+/// without fsync, and the log records pointing at them must not outlive them.
+///
+/// Blob files are named by increasing log sequence numbers, so a commit syncs those above
+/// the highest already synced. It lists the directory only when the directory changed:
+/// logs of small entries never create blobs and pay nothing.
+struct BlobSync {
+    dir: PathBuf,
+    synced_up_to: Option<u64>,
+    settled_mtime: Option<SystemTime>,
+}
+
+impl BlobSync {
+    fn new(dir: PathBuf) -> BlobSync {
+        BlobSync {
+            dir,
+            synced_up_to: None,
+            settled_mtime: None,
+        }
+    }
+
+    /// On open: blobs of an interrupted run may not have been synced.
+    fn sync_all_existing(&mut self) -> Result<(), StoreError> {
+        self.synced_up_to = None;
+        self.settled_mtime = None;
+        self.sync_new()
+    }
+
+    fn sync_new(&mut self) -> Result<(), StoreError> {
+        let mtime = match std::fs::metadata(&self.dir).and_then(|m| m.modified()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: self.dir.clone(),
+                    source: e,
+                })
+            }
+        };
+        if self.settled_mtime == Some(mtime) {
+            return Ok(());
+        }
+        let mut newest = self.synced_up_to;
+        for entry in std::fs::read_dir(&self.dir).map_err(io_error(&self.dir))? {
+            let entry = entry.map_err(io_error(&self.dir))?;
+            let Some(lsn) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if self.synced_up_to.is_some_and(|s| lsn <= s) {
+                continue;
+            }
+            match File::open(entry.path()).and_then(|f| f.sync_all()) {
+                Ok(()) => newest = newest.max(Some(lsn)),
+                // sled removes blobs of rewritten pages concurrently.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        path: entry.path(),
+                        source: e,
+                    })
+                }
+            }
+        }
+        if newest != self.synced_up_to {
+            sync_path(&self.dir)?;
+        }
+        self.synced_up_to = newest;
+        // Directory times tick coarsely: a blob created later within the same tick would
+        // leave the time unchanged. Trust only a time that is safely in the past.
+        let settled = SystemTime::now()
+            .duration_since(mtime)
+            .is_ok_and(|age| age > Duration::from_secs(2));
+        self.settled_mtime = settled.then_some(mtime);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Faults injected inside `commit`: in this process (an error) and in a child process
+    //! that aborts, as a crash would, at a chosen point. The child is this test binary,
+    //! re-executed to run `crash_child` only.
+
+    use super::*;
+    use crate::tree::MemoryTree;
+    use base64::Engine as _;
+    use std::io::Write as _;
+    use std::process::Command;
+
+    const CHILD_ENV: &str = "DYAD_STORE_CRASH_CHILD";
+    /// Leaves per batch: a store that survived a crash holds a whole number of batches.
+    const K: u64 = 7;
+
+    pub(super) struct Fault {
+        point: FaultPoint,
+        on_commit: u64,
+        commits: u64,
+        abort: bool,
+    }
+
+    impl Fault {
+        pub(super) fn hit(&mut self, point: FaultPoint) -> Result<(), StoreError> {
+            if point == FaultPoint::BeforeApply {
+                self.commits += 1;
+            }
+            if point != self.point || self.commits != self.on_commit {
+                return Ok(());
+            }
+            if self.abort {
+                std::process::abort();
+            }
+            Err(StoreError::Io {
+                path: PathBuf::from("<injected>"),
+                source: io::Error::other("injected fault"),
+            })
+        }
+    }
+
+    fn set_fault(store: &mut Store, point: FaultPoint, on_commit: u64, abort: bool) {
+        store.fault = Some(Fault {
+            point,
+            on_commit,
+            commits: 0,
+            abort,
+        });
+    }
+
+    /// Entry i: distinct, of varying length (some long enough to fill sled pages).
+    fn leaf(i: u64) -> Vec<u8> {
+        let mut v = format!("entry {i} ").into_bytes();
+        v.resize(v.len() + (i as usize * 37) % 300, b'x');
+        v
+    }
+
+    fn note(size: u64, root: &Hash) -> Vec<u8> {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(root);
+        format!("example.org/test\n{size}\n{b64}\n\n\u{2014} example.org/test AAAA\n").into_bytes()
+    }
+
+    /// One batch of K entries, a batch counter, and a checkpoint of the size before it.
+    fn commit_batch(store: &mut Store) -> Result<Head, StoreError> {
+        let before = store.head();
+        let mut batch = store.batch();
+        for i in before.size..before.size + K {
+            batch.append_leaf(leaf(i));
+        }
+        batch.put_meta("batches", ((before.size + K) / K).to_be_bytes().to_vec());
+        if before.size > 0 {
+            batch.put_checkpoint(before.size, note(before.size, &before.root));
+        }
+        store.commit(batch)
+    }
+
+    fn reference_root(size: u64) -> Hash {
+        let mut t = MemoryTree::new();
+        for i in 0..size {
+            t.append(tree::leaf_hash(&leaf(i)));
+        }
+        t.root()
+    }
+
+    /// What a store that went through crashes must look like: whole batches, with their
+    /// metadata and checkpoints, a correct tree, and everything intact.
+    fn check_whole(dir: &Path) -> u64 {
+        let store = Store::open(dir).expect("a crashed store opens");
+        let size = store.size();
+        assert_eq!(size % K, 0, "size {size} is not a whole number of batches");
+        assert_eq!(store.root(), reference_root(size));
+        let batches = store
+            .meta("batches")
+            .unwrap()
+            .map(|b| u64::from_be_bytes(b.try_into().unwrap()));
+        assert_eq!(batches.unwrap_or(0), size / K);
+        let latest = store.latest_checkpoint().unwrap().map(|(s, _)| s);
+        assert_eq!(latest, if size > K { Some(size - K) } else { None });
+        store
+            .verify_all(|_, _| {})
+            .expect("a crashed store verifies");
+        size
+    }
+
+    /// Runs the child on `dir` and returns the largest size it reported durable.
+    fn run_child(dir: &Path, spec: &str) -> (u64, bool) {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::crash_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_ENV, format!("{}|{spec}", dir.display()))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let durable = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("durable "))
+            .filter_map(|n| n.trim().parse().ok())
+            .max();
+        (durable.unwrap_or(0), out.status.success())
+    }
+
+    /// Not a test on its own: the body of the child process of the crash tests.
+    #[test]
+    fn crash_child() {
+        let Ok(spec) = std::env::var(CHILD_ENV) else {
+            return;
+        };
+        let mut parts = spec.split('|');
+        let dir = PathBuf::from(parts.next().unwrap());
+        let point = parts.next().unwrap();
+        let mut store = if dir.join("db").exists() {
+            Store::open(&dir).unwrap()
+        } else {
+            Store::create(&dir).unwrap()
+        };
+        let mut batches = 5;
+        match point {
+            "before-apply" => set_fault(&mut store, FaultPoint::BeforeApply, 3, true),
+            "after-apply" => set_fault(&mut store, FaultPoint::AfterApply, 3, true),
+            "after-flush" => set_fault(&mut store, FaultPoint::AfterFlush, 3, true),
+            "after-sync" => set_fault(&mut store, FaultPoint::AfterSync, 3, true),
+            timer => {
+                let ms: u64 = timer.strip_prefix("timer-").unwrap().parse().unwrap();
+                batches = 100_000;
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    std::process::abort();
+                });
+            }
+        }
+        let mut stdout = io::stdout();
+        for _ in 0..batches {
+            let head = commit_batch(&mut store).unwrap();
+            writeln!(stdout, "durable {}", head.size).unwrap();
+            stdout.flush().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_crash_at_any_point_of_a_commit_leaves_the_old_or_the_new_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let mut size = 0;
+        // The same store crashes again and again, each time picking up what the last run left.
+        for point in [
+            "before-apply",
+            "after-apply",
+            "after-flush",
+            "after-sync",
+            "before-apply",
+            "after-sync",
+        ] {
+            let (durable, ok) = run_child(&dir, point);
+            assert!(!ok, "{point}: the child should have aborted");
+            let before = size;
+            size = check_whole(&dir);
+            // The crash hit the child's third commit; two were reported durable.
+            assert_eq!(durable, before + 2 * K, "{point}");
+            let expected: &[u64] = match point {
+                "before-apply" => &[before + 2 * K],
+                // Applied but not flushed: sled's buffers die with the process, or not.
+                "after-apply" => &[before + 2 * K, before + 3 * K],
+                // Written to the OS: a process crash cannot lose it.
+                _ => &[before + 3 * K],
+            };
+            assert!(
+                expected.contains(&size),
+                "{point}: size {size}, expected one of {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_crash_at_a_random_moment_keeps_every_durable_batch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let mut size = 0;
+        for ms in [40, 75, 5, 120, 20, 60] {
+            let (durable, ok) = run_child(&dir, &format!("timer-{ms}"));
+            assert!(!ok, "the child should have been aborted by its timer");
+            let recovered = check_whole(&dir);
+            eprintln!(
+                "abort after {ms} ms: {durable} entries reported durable, {recovered} recovered"
+            );
+            assert!(
+                recovered >= durable.max(size),
+                "lost durable batches: {recovered} < {durable}"
+            );
+            assert!(
+                recovered <= durable.max(size) + K,
+                "more than the in-flight batch appeared"
+            );
+            size = recovered;
+        }
+        assert!(size > 0, "no child got as far as a commit");
+    }
+
+    #[test]
+    fn a_failed_commit_changes_nothing_in_memory_and_poisons_after_writing_began() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let mut store = Store::create(&dir).unwrap();
+        commit_batch(&mut store).unwrap();
+        let head = store.head();
+
+        // Before anything is written: the store stays usable.
+        set_fault(&mut store, FaultPoint::BeforeApply, 1, false);
+        assert!(matches!(
+            commit_batch(&mut store),
+            Err(StoreError::Io { .. })
+        ));
+        assert_eq!(store.head(), head);
+        assert_eq!(commit_batch(&mut store).unwrap().size, 2 * K);
+
+        // After the batch reached sled: memory keeps the old state, and refuses to go on
+        // from it, since the disk may already hold the new one.
+        for point in [
+            FaultPoint::AfterApply,
+            FaultPoint::AfterFlush,
+            FaultPoint::AfterSync,
+        ] {
+            let head = store.head();
+            set_fault(&mut store, point, 1, false);
+            assert!(
+                matches!(commit_batch(&mut store), Err(StoreError::Io { .. })),
+                "{point:?}"
+            );
+            assert_eq!(store.head(), head);
+            assert_eq!(store.frontier().size(), head.size);
+            assert!(matches!(
+                commit_batch(&mut store),
+                Err(StoreError::Poisoned)
+            ));
+            assert!(matches!(
+                store.commit(store.batch()),
+                Err(StoreError::Poisoned)
+            ));
+            // Reads still answer for the old head.
+            assert_eq!(store.root_at(head.size).unwrap(), head.root);
+            drop(store);
+            store = Store::open(&dir).unwrap();
+            assert_eq!(
+                store.size(),
+                head.size + K,
+                "{point:?}: the applied batch is there after reopening"
+            );
+            assert_eq!(store.root(), reference_root(head.size + K));
+        }
+        assert_eq!(commit_batch(&mut store).unwrap().size, store.size());
+        store.verify_all(|_, _| {}).unwrap();
+    }
+
+    #[test]
+    fn checkpoint_bodies_parse_strictly() {
+        let root = [7u8; 32];
+        let b64 = base64::engine::general_purpose::STANDARD.encode(root);
+        assert_eq!(
+            checkpoint_body(format!("o\n12\n{b64}\n\n— o sig\n").as_bytes()),
+            Ok((12, root))
+        );
+        assert_eq!(
+            checkpoint_body(format!("o\n0\n{b64}\next\n\n— o sig\n").as_bytes()),
+            Ok((0, root))
+        );
+        assert_eq!(
+            checkpoint_body(format!("o\n12\n{b64}\n").as_bytes()),
+            Ok((12, root))
+        );
+        for bad in [
+            format!("\n12\n{b64}\n\n"),
+            format!("o\n012\n{b64}\n\n"),
+            format!("o\n+12\n{b64}\n\n"),
+            format!("o\n12\n{b64}"),
+            "o\n12\nAAAA\n\n".to_owned(),
+            "o\n99999999999999999999\nAAAA\n\n".to_owned(),
+            "o\n12\n".to_owned(),
+            String::new(),
+        ] {
+            assert!(checkpoint_body(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            checkpoint_body(b"o\n1\n\xff\n\n"),
+            Err(CheckpointProblem::NotUtf8)
+        );
+    }
+}

@@ -1,0 +1,585 @@
+//! RFC 9162 Merkle tree math: hashing, the right edge of a growing tree, and proofs
+//! built from stored complete subtrees.
+//!
+//! The tree is never held in memory. A tree of `n` leaves is described by its *complete*
+//! subtrees: node `(level, index)` is the root of the perfect subtree over leaves
+//! `[index * 2^level, (index + 1) * 2^level)`. Such a node exists once all its leaves
+//! exist and never changes afterwards, so a store can write it once and keep it. Every
+//! other subtree the RFC needs (the right edge of a tree whose size is not a power of
+//! two) is computed from the O(log n) complete subtrees it is made of.
+//!
+//! This module is the ledger's own implementation; `dyad-verifier` has an independent
+//! one, and the tests check each against the other.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+pub type Hash = [u8; 32];
+
+/// RFC 9162 section 2.1.1: the hash of an empty tree is the hash of the empty string.
+pub const EMPTY_ROOT: Hash = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
+/// The largest level a node can have: a tree holds fewer than 2^64 leaves.
+pub const MAX_LEVEL: u8 = 63;
+
+/// RFC 9162 section 2.1.1: MTH({d}) = SHA-256(0x00 || d).
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// RFC 9162 section 2.1.1: an interior node is SHA-256(0x01 || left || right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x01]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error("tree node at level {level}, index {index} is missing")]
+    MissingNode { level: u8, index: u64 },
+    #[error("leaf index {index} is not in a tree of size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    #[error("tree size {size} is larger than the log's {available} leaves")]
+    SizeBeyondLog { size: u64, available: u64 },
+    #[error("consistency proof from size {old} to the smaller size {new}")]
+    OldSizeAfterNew { old: u64, new: u64 },
+}
+
+/// Read access to the complete subtrees of a tree of `size()` leaves.
+///
+/// The error type is the reader's own (a store reports I/O and corruption); it must be
+/// able to carry the tree's own errors.
+pub trait NodeReader {
+    type Error: From<TreeError>;
+
+    /// The number of leaves the reader holds: every complete node over leaves below it exists.
+    fn size(&self) -> u64;
+
+    /// The root of the complete subtree over leaves `[index << level, (index + 1) << level)`.
+    fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// A complete node, as handed to storage when it comes into existence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub level: u8,
+    pub index: u64,
+    pub hash: Hash,
+}
+
+/// The right edge of a tree: the roots of the complete subtrees that make up a tree of
+/// `size` leaves, one per set bit of `size`, largest (leftmost) first. It is all that is
+/// needed to append (the siblings of every node a new leaf completes are in it) and to
+/// compute the root, so appending needs no reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn new() -> Frontier {
+        Frontier::default()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The complete subtree roots, largest first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    /// The tree head: the complete subtrees folded from the right, which is MTH of
+    /// RFC 9162 section 2.1.1 (its split point k is the largest subtree's size).
+    pub fn root(&self) -> Hash {
+        fold_right(&self.hashes)
+    }
+
+    /// Appends a leaf and returns the nodes it completes, leaf first: the leaf at level 0,
+    /// then each node it closes, one level up each time.
+    ///
+    /// The log never reaches 2^64 leaves; a store refuses the append that would.
+    pub fn append(&mut self, leaf: Hash) -> Vec<Node> {
+        let index = self.size;
+        let mut nodes = Vec::with_capacity(1 + index.trailing_ones() as usize);
+        nodes.push(Node {
+            level: 0,
+            index,
+            hash: leaf,
+        });
+        let mut hash = leaf;
+        // Each trailing one bit of the old size is a complete subtree of the same size as
+        // the one just closed, directly to its left: they merge.
+        for level in 0..index.trailing_ones() {
+            let left = match self.hashes.pop() {
+                Some(left) => left,
+                None => break,
+            };
+            hash = node_hash(&left, &hash);
+            let level = level as u8 + 1;
+            nodes.push(Node {
+                level,
+                index: index >> level,
+                hash,
+            });
+        }
+        self.hashes.push(hash);
+        self.size = index + 1;
+        nodes
+    }
+
+    /// Reads the right edge of the tree of `size` leaves: one node per set bit of `size`.
+    pub fn load<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<Frontier, R::Error> {
+        check_size(size, reader)?;
+        let mut hashes = Vec::with_capacity(size.count_ones() as usize);
+        for (level, index) in decompose(0, size) {
+            hashes.push(reader.node(level, index)?);
+        }
+        Ok(Frontier { size, hashes })
+    }
+}
+
+fn fold_right(hashes: &[Hash]) -> Hash {
+    let mut iter = hashes.iter().rev();
+    match iter.next() {
+        None => EMPTY_ROOT,
+        Some(last) => iter.fold(*last, |acc, left| node_hash(left, &acc)),
+    }
+}
+
+fn check_size<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<(), TreeError> {
+    let available = reader.size();
+    if size > available {
+        return Err(TreeError::SizeBeyondLog { size, available });
+    }
+    Ok(())
+}
+
+/// The complete subtrees that make up leaves `[lo, hi)`, left to right, for a range that
+/// starts on a boundary of its own size's power of two, which every subtree of an
+/// RFC 9162 tree does: the largest first, then halving.
+fn decompose(lo: u64, hi: u64) -> impl Iterator<Item = (u8, u64)> {
+    let mut start = lo;
+    let width = hi - lo;
+    (0..64u8)
+        .rev()
+        .filter(move |bit| width >> bit & 1 == 1)
+        .map(move |level| {
+            let id = (level, start >> level);
+            start += 1 << level;
+            id
+        })
+}
+
+/// MTH(D[lo:hi]) for a subtree of the RFC 9162 recursion: one read if it is complete,
+/// otherwise the fold of its complete parts.
+fn subtree_hash<R: NodeReader + ?Sized>(lo: u64, hi: u64, reader: &R) -> Result<Hash, R::Error> {
+    let mut parts = Vec::with_capacity((hi - lo).count_ones() as usize);
+    for (level, index) in decompose(lo, hi) {
+        parts.push(reader.node(level, index)?);
+    }
+    Ok(fold_right(&parts))
+}
+
+/// The largest power of two smaller than `n` (n > 1): RFC 9162's split point k.
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// The root of the tree made of the first `size` leaves, for any size the reader holds.
+pub fn root_at<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, R::Error> {
+    check_size(size, reader)?;
+    subtree_hash(0, size, reader)
+}
+
+/// RFC 9162 section 2.1.3.1: PATH(index, D[size]), the inclusion proof of leaf `index`
+/// in the tree of `size` leaves, ordered from the leaf's sibling upwards.
+pub fn inclusion_proof<R: NodeReader + ?Sized>(
+    index: u64,
+    size: u64,
+    reader: &R,
+) -> Result<Vec<Hash>, R::Error> {
+    check_size(size, reader)?;
+    if index >= size {
+        return Err(TreeError::IndexOutOfRange { index, size }.into());
+    }
+    // The recursion walks down from the root; its outputs are appended on the way back
+    // up, so collect top-down and reverse.
+    let (mut lo, mut hi) = (0, size);
+    let mut path = Vec::with_capacity(64);
+    while hi - lo > 1 {
+        let k = split(hi - lo);
+        if index < lo + k {
+            path.push(subtree_hash(lo + k, hi, reader)?);
+            hi = lo + k;
+        } else {
+            path.push(subtree_hash(lo, lo + k, reader)?);
+            lo += k;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// RFC 9162 section 2.1.4.1: PROOF(old, D[new]), the consistency proof between the trees
+/// of the first `old` and `new` leaves. Empty when `old` is 0 or equals `new`.
+pub fn consistency_proof<R: NodeReader + ?Sized>(
+    old: u64,
+    new: u64,
+    reader: &R,
+) -> Result<Vec<Hash>, R::Error> {
+    check_size(new, reader)?;
+    if old > new {
+        return Err(TreeError::OldSizeAfterNew { old, new }.into());
+    }
+    if old == 0 || old == new {
+        return Ok(Vec::new());
+    }
+    // SUBPROOF(m, D[lo:hi], b), unrolled: `m` is relative to `lo`, `whole` is b.
+    let (mut lo, mut hi, mut m, mut whole) = (0, new, old, true);
+    let mut proof = Vec::with_capacity(64);
+    loop {
+        if m == hi - lo {
+            if !whole {
+                proof.push(subtree_hash(lo, hi, reader)?);
+            }
+            break;
+        }
+        let k = split(hi - lo);
+        if m <= k {
+            proof.push(subtree_hash(lo + k, hi, reader)?);
+            hi = lo + k;
+        } else {
+            proof.push(subtree_hash(lo, lo + k, reader)?);
+            lo += k;
+            m -= k;
+            whole = false;
+        }
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// A tree kept in memory: the complete nodes in a map. For tests, fuzzing and tools
+/// that build a small tree (a receipt's proof checked against a handful of entries).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryTree {
+    frontier: Frontier,
+    nodes: HashMap<(u8, u64), Hash>,
+}
+
+impl MemoryTree {
+    pub fn new() -> MemoryTree {
+        MemoryTree::default()
+    }
+
+    pub fn append(&mut self, leaf: Hash) {
+        for n in self.frontier.append(leaf) {
+            self.nodes.insert((n.level, n.index), n.hash);
+        }
+    }
+
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+}
+
+impl NodeReader for MemoryTree {
+    type Error = TreeError;
+
+    fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        self.nodes
+            .get(&(level, index))
+            .copied()
+            .ok_or(TreeError::MissingNode { level, index })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// MTH straight from RFC 9162 section 2.1.1, recursive over the leaf hashes.
+    fn reference_root(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => EMPTY_ROOT,
+            1 => leaves[0],
+            n => {
+                let k = split(n as u64) as usize;
+                node_hash(&reference_root(&leaves[..k]), &reference_root(&leaves[k..]))
+            }
+        }
+    }
+
+    fn reference_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
+        let n = leaves.len();
+        if n <= 1 {
+            return Vec::new();
+        }
+        let k = split(n as u64) as usize;
+        if m < k {
+            let mut p = reference_path(m, &leaves[..k]);
+            p.push(reference_root(&leaves[k..]));
+            p
+        } else {
+            let mut p = reference_path(m - k, &leaves[k..]);
+            p.push(reference_root(&leaves[..k]));
+            p
+        }
+    }
+
+    fn reference_subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
+        let n = leaves.len();
+        if m == n {
+            return if whole {
+                Vec::new()
+            } else {
+                vec![reference_root(leaves)]
+            };
+        }
+        let k = split(n as u64) as usize;
+        if m <= k {
+            let mut p = reference_subproof(m, &leaves[..k], whole);
+            p.push(reference_root(&leaves[k..]));
+            p
+        } else {
+            let mut p = reference_subproof(m - k, &leaves[k..], false);
+            p.push(reference_root(&leaves[..k]));
+            p
+        }
+    }
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n)
+            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
+            .collect()
+    }
+
+    fn tree_of(leaves: &[Hash]) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for l in leaves {
+            t.append(*l);
+        }
+        t
+    }
+
+    /// Counts reads, to hold proofs to O(log n).
+    struct Counting<'a> {
+        tree: &'a MemoryTree,
+        reads: Cell<u64>,
+    }
+
+    impl NodeReader for Counting<'_> {
+        type Error = TreeError;
+        fn size(&self) -> u64 {
+            self.tree.size()
+        }
+        fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+            self.reads.set(self.reads.get() + 1);
+            self.tree.node(level, index)
+        }
+    }
+
+    #[test]
+    fn empty_root_is_sha256_of_nothing() {
+        assert_eq!(EMPTY_ROOT, <[u8; 32]>::from(Sha256::digest(b"")));
+        assert_eq!(Frontier::new().root(), EMPTY_ROOT);
+        assert_eq!(root_at(0, &MemoryTree::new()), Ok(EMPTY_ROOT));
+    }
+
+    #[test]
+    fn hashes_are_domain_separated() {
+        let a = leaf_hash(b"a");
+        let mut manual = Sha256::new();
+        manual.update([0u8]);
+        manual.update(b"a");
+        assert_eq!(a, <[u8; 32]>::from(manual.finalize()));
+        let mut manual = Sha256::new();
+        manual.update([1u8]);
+        manual.update(a);
+        manual.update(a);
+        assert_eq!(node_hash(&a, &a), <[u8; 32]>::from(manual.finalize()));
+    }
+
+    #[test]
+    fn append_reports_every_completed_node() {
+        let mut f = Frontier::new();
+        let l = leaves(8);
+        let ids = |nodes: Vec<Node>| nodes.iter().map(|n| (n.level, n.index)).collect::<Vec<_>>();
+        assert_eq!(ids(f.append(l[0])), vec![(0, 0)]);
+        assert_eq!(ids(f.append(l[1])), vec![(0, 1), (1, 0)]);
+        assert_eq!(ids(f.append(l[2])), vec![(0, 2)]);
+        let fourth = f.append(l[3]);
+        assert_eq!(ids(fourth.clone()), vec![(0, 3), (1, 1), (2, 0)]);
+        assert_eq!(fourth[2].hash, reference_root(&l[..4]));
+        for leaf in &l[4..7] {
+            f.append(*leaf);
+        }
+        assert_eq!(ids(f.append(l[7])), vec![(0, 7), (1, 3), (2, 1), (3, 0)]);
+        assert_eq!(f.hashes().len(), 1);
+    }
+
+    #[test]
+    fn frontier_root_and_load_match_reference() {
+        let l = leaves(300);
+        let full = tree_of(&l);
+        let mut f = Frontier::new();
+        for (i, leaf) in l.iter().enumerate() {
+            f.append(*leaf);
+            let size = i as u64 + 1;
+            assert_eq!(f.root(), reference_root(&l[..=i]), "size {size}");
+            assert_eq!(f.hashes().len(), size.count_ones() as usize);
+            let loaded = Frontier::load(size, &full).unwrap();
+            assert_eq!(loaded, f);
+            assert_eq!(root_at(size, &full).unwrap(), f.root());
+        }
+    }
+
+    #[test]
+    fn proofs_match_reference_for_every_small_tree() {
+        let l = leaves(70);
+        let full = tree_of(&l);
+        for n in 1..=l.len() {
+            for m in 0..n {
+                assert_eq!(
+                    inclusion_proof(m as u64, n as u64, &full).unwrap(),
+                    reference_path(m, &l[..n]),
+                    "inclusion {m} in {n}"
+                );
+            }
+            for m in 1..=n {
+                let expected = if m == n {
+                    Vec::new()
+                } else {
+                    reference_subproof(m, &l[..n], true)
+                };
+                assert_eq!(
+                    consistency_proof(m as u64, n as u64, &full).unwrap(),
+                    expected,
+                    "consistency {m} to {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn edge_cases_are_typed_errors() {
+        let full = tree_of(&leaves(5));
+        assert_eq!(
+            inclusion_proof(5, 5, &full),
+            Err(TreeError::IndexOutOfRange { index: 5, size: 5 })
+        );
+        assert_eq!(
+            inclusion_proof(0, 0, &full),
+            Err(TreeError::IndexOutOfRange { index: 0, size: 0 })
+        );
+        assert_eq!(
+            inclusion_proof(0, 6, &full),
+            Err(TreeError::SizeBeyondLog {
+                size: 6,
+                available: 5
+            })
+        );
+        assert_eq!(
+            consistency_proof(4, 3, &full),
+            Err(TreeError::OldSizeAfterNew { old: 4, new: 3 })
+        );
+        assert_eq!(consistency_proof(0, 5, &full), Ok(Vec::new()));
+        assert_eq!(consistency_proof(0, 0, &full), Ok(Vec::new()));
+        assert_eq!(consistency_proof(3, 3, &full), Ok(Vec::new()));
+        assert_eq!(
+            consistency_proof(1, 6, &full),
+            Err(TreeError::SizeBeyondLog {
+                size: 6,
+                available: 5
+            })
+        );
+        assert_eq!(
+            root_at(6, &full),
+            Err(TreeError::SizeBeyondLog {
+                size: 6,
+                available: 5
+            })
+        );
+        assert_eq!(inclusion_proof(0, 1, &full), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn missing_nodes_are_reported_not_invented() {
+        let mut full = tree_of(&leaves(6));
+        full.nodes.remove(&(1, 2));
+        assert_eq!(
+            root_at(6, &full),
+            Err(TreeError::MissingNode { level: 1, index: 2 })
+        );
+        assert_eq!(
+            Frontier::load(6, &full),
+            Err(TreeError::MissingNode { level: 1, index: 2 })
+        );
+        assert!(root_at(4, &full).is_ok());
+    }
+
+    #[test]
+    fn reads_are_logarithmic() {
+        // A size with many set bits is the worst case for the right edge.
+        let n: u64 = (1 << 12) - 1;
+        let full = tree_of(&leaves(n));
+        let counting = Counting {
+            tree: &full,
+            reads: Cell::new(0),
+        };
+        let mut worst = 0;
+        for (m, size) in [
+            (0, n),
+            (n / 2, n),
+            (n - 1, n),
+            (1, n),
+            (n - 2, n - 1),
+            (2047, 4095),
+        ] {
+            counting.reads.set(0);
+            inclusion_proof(m, size, &counting).unwrap();
+            worst = worst.max(counting.reads.get());
+            counting.reads.set(0);
+            consistency_proof(m.max(1), size, &counting).unwrap();
+            worst = worst.max(counting.reads.get());
+        }
+        counting.reads.set(0);
+        root_at(n, &counting).unwrap();
+        assert_eq!(counting.reads.get(), 12);
+        // Each level of the path reads at most one decomposition of at most 12 parts,
+        // and those shrink as the path descends: far below the 4095 leaves.
+        assert!(worst <= 2 * 12 * 2, "{worst} reads");
+    }
+
+    #[test]
+    fn split_is_largest_power_of_two_below() {
+        assert_eq!(split(2), 1);
+        assert_eq!(split(3), 2);
+        assert_eq!(split(4), 2);
+        assert_eq!(split(5), 4);
+        assert_eq!(split(u64::MAX), 1 << 63);
+        assert_eq!(split((1 << 63) + 1), 1 << 63);
+    }
+}

@@ -1,0 +1,394 @@
+//! A store changed behind its back: each kind of damage is refused on open (when it is
+//! within the O(log n) checks) or found by `verify_all`, with an error that names it.
+//! The tests edit the sled database directly, using the key layout documented in `store`.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use dyad_ledger::store::{CheckpointProblem, Damage, Store, StoreError};
+use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+
+/// 100 = 64 + 32 + 4: the right edge is nodes (6, 0), (5, 2) and (2, 24).
+const SIZE: u64 = 100;
+
+fn leaf(i: u64) -> Vec<u8> {
+    format!("entry number {i}").into_bytes()
+}
+
+fn entry_key(i: u64) -> Vec<u8> {
+    [&[b'e'][..], &i.to_be_bytes()].concat()
+}
+
+fn node_key(level: u8, i: u64) -> Vec<u8> {
+    [&[b'n', level][..], &i.to_be_bytes()].concat()
+}
+
+fn note(size: u64, root: &Hash) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
+    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
+}
+
+fn root_of(n: u64) -> Hash {
+    let mut t = MemoryTree::new();
+    for i in 0..n {
+        t.append(leaf_hash(&leaf(i)));
+    }
+    t.root()
+}
+
+/// A healthy store of SIZE entries in three batches, with a checkpoint at 64.
+fn build(dir: &Path) {
+    let mut store = Store::create(dir).unwrap();
+    for range in [0..40, 40..64, 64..SIZE] {
+        let mut b = store.batch();
+        for i in range.clone() {
+            b.append_leaf(leaf(i));
+        }
+        if range.end == 64 {
+            b.put_checkpoint(64, note(64, &root_of(64)));
+        }
+        store.commit(b).unwrap();
+    }
+    store.verify_all(|_, _| {}).unwrap();
+}
+
+fn tamper(dir: &Path, edit: impl FnOnce(&sled::Db)) {
+    // sled's threads hold its file lock a moment after the store is dropped.
+    let mut tries = 0;
+    let db = loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => break db,
+            Err(e) if tries < 200 => {
+                tries += 1;
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    edit(&db);
+    db.flush().unwrap();
+}
+
+fn flip(db: &sled::Db, key: &[u8], at: usize) {
+    let mut v = db
+        .get(key)
+        .unwrap()
+        .expect("the key to tamper with exists")
+        .to_vec();
+    v[at] ^= 0x01;
+    db.insert(key, v).unwrap();
+}
+
+fn damaged_store(edit: impl FnOnce(&sled::Db)) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    build(&dir);
+    tamper(&dir, edit);
+    (tmp, dir)
+}
+
+/// The damage `open` refuses the store with.
+fn open_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+    let (_tmp, dir) = damaged_store(edit);
+    match Store::open(&dir) {
+        Err(StoreError::Damaged(d)) => d,
+        other => panic!("expected open to refuse the store, got {other:?}"),
+    }
+}
+
+/// The damage only the full scan finds: open succeeds, verify_all does not.
+fn scan_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+    let (_tmp, dir) = damaged_store(edit);
+    let store = Store::open(&dir).expect("this damage is beyond the O(log n) checks of open");
+    match store.verify_all(|_, _| {}) {
+        Err(StoreError::Damaged(d)) => d,
+        other => panic!("expected verify_all to find damage, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_an_entry() {
+    assert_eq!(
+        scan_damage(|db| flip(db, &entry_key(37), 3)),
+        Damage::LeafHashMismatch { index: 37 }
+    );
+    assert_eq!(
+        open_damage(|db| flip(db, &entry_key(SIZE - 1), 0)),
+        Damage::LeafHashMismatch { index: SIZE - 1 }
+    );
+}
+
+#[test]
+fn a_flipped_byte_in_a_tree_node() {
+    assert_eq!(
+        scan_damage(|db| flip(db, &node_key(0, 10), 31)),
+        Damage::LeafHashMismatch { index: 10 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &node_key(3, 2), 0)),
+        Damage::NodeMismatch { level: 3, index: 2 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &node_key(4, 5), 9)),
+        Damage::NodeMismatch { level: 4, index: 5 }
+    );
+    // A node of the right edge changes the root the stored tree gives.
+    match open_damage(|db| flip(db, &node_key(5, 2), 7)) {
+        Damage::HeadRootMismatch {
+            size: SIZE,
+            stored,
+            computed,
+        } => {
+            assert_eq!(stored, root_of(SIZE));
+            assert_ne!(computed, stored);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(node_key(2, 24), vec![0u8; 31]).unwrap();
+        }),
+        Damage::MalformedNode {
+            level: 2,
+            index: 24,
+            len: 31
+        }
+    );
+}
+
+#[test]
+fn a_flipped_byte_in_the_head() {
+    assert!(matches!(
+        open_damage(|db| flip(db, b"H", 20)),
+        Damage::HeadRootMismatch { size: SIZE, .. }
+    ));
+    assert_eq!(
+        open_damage(|db| flip(db, b"H", 7)),
+        Damage::HeadSizeMismatch {
+            head_size: SIZE ^ 1,
+            last_entry: Some(SIZE - 1)
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(b"H", &[0u8; 39][..]).unwrap();
+        }),
+        Damage::MalformedHead { len: 39 }
+    );
+}
+
+#[test]
+fn a_deleted_entry() {
+    assert_eq!(
+        scan_damage(|db| {
+            db.remove(entry_key(50)).unwrap();
+        }),
+        Damage::MissingEntry { index: 50 }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.remove(entry_key(SIZE - 1)).unwrap();
+        }),
+        Damage::HeadSizeMismatch {
+            head_size: SIZE,
+            last_entry: Some(SIZE - 2)
+        }
+    );
+    // Cutting the log back, head and all, still leaves the nodes of the lost entries.
+    let damage = open_damage(|db| {
+        db.remove(entry_key(SIZE - 1)).unwrap();
+        let mut head = db.get(b"H").unwrap().unwrap().to_vec();
+        head[..8].copy_from_slice(&(SIZE - 1).to_be_bytes());
+        head[8..].copy_from_slice(&root_of(SIZE - 1));
+        db.insert(b"H", head).unwrap();
+    });
+    assert_eq!(
+        damage,
+        Damage::NodeBeyondHead {
+            level: 0,
+            index: SIZE - 1,
+            size: SIZE - 1
+        }
+    );
+}
+
+#[test]
+fn two_entries_swapped() {
+    let damage = scan_damage(|db| {
+        let a = db.get(entry_key(20)).unwrap().unwrap();
+        let b = db.get(entry_key(30)).unwrap().unwrap();
+        db.insert(entry_key(20), b).unwrap();
+        db.insert(entry_key(30), a).unwrap();
+    });
+    assert_eq!(damage, Damage::LeafHashMismatch { index: 20 });
+}
+
+#[test]
+fn an_entry_appended_behind_the_stores_back() {
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(entry_key(SIZE), &b"extra"[..]).unwrap();
+        }),
+        Damage::HeadSizeMismatch {
+            head_size: SIZE,
+            last_entry: Some(SIZE)
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(node_key(1, SIZE / 2), &[0u8; 32][..]).unwrap();
+        }),
+        Damage::NodeBeyondHead {
+            level: 1,
+            index: SIZE / 2,
+            size: SIZE
+        }
+    );
+}
+
+#[test]
+fn the_leaf_hash_index() {
+    let removed = scan_damage(|db| {
+        let key = [&[b'h'][..], &leaf_hash(&leaf(12))].concat();
+        db.remove(key).unwrap();
+    });
+    assert_eq!(removed, Damage::LeafIndexMismatch { index: 12 });
+    let redirected = scan_damage(|db| {
+        let key = [&[b'h'][..], &leaf_hash(&leaf(12))].concat();
+        db.insert(key, &13u64.to_be_bytes()[..]).unwrap();
+    });
+    assert_eq!(redirected, Damage::LeafIndexMismatch { index: 12 });
+    let extra = scan_damage(|db| {
+        let key = [&[b'h'][..], &leaf_hash(b"not in the log")].concat();
+        db.insert(key, &5u64.to_be_bytes()[..]).unwrap();
+    });
+    assert_eq!(
+        extra,
+        Damage::LeafIndexCount {
+            found: SIZE + 1,
+            size: SIZE
+        }
+    );
+}
+
+#[test]
+fn a_checkpoint_that_does_not_match_the_tree() {
+    let cp_key = [&[b'c'][..], &64u64.to_be_bytes()].concat();
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(cp_key.clone(), note(64, &root_of(63))).unwrap();
+        }),
+        Damage::Checkpoint {
+            size: 64,
+            problem: CheckpointProblem::RootMismatch
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(cp_key.clone(), note(65, &root_of(65))).unwrap();
+        }),
+        Damage::Checkpoint {
+            size: 64,
+            problem: CheckpointProblem::SizeMismatch { body_size: 65 }
+        }
+    );
+    let beyond = [&[b'c'][..], &(SIZE + 1).to_be_bytes()].concat();
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(beyond, note(SIZE + 1, &root_of(SIZE))).unwrap();
+        }),
+        Damage::Checkpoint {
+            size: SIZE + 1,
+            problem: CheckpointProblem::BeyondLog { log_size: SIZE }
+        }
+    );
+    assert!(matches!(
+        open_damage(|db| {
+            db.insert(cp_key.clone(), &b"garbage"[..]).unwrap();
+        }),
+        Damage::Checkpoint {
+            size: 64,
+            problem: CheckpointProblem::Malformed(_)
+        }
+    ));
+    // An older checkpoint is checked by the full scan.
+    let older = [&[b'c'][..], &10u64.to_be_bytes()].concat();
+    assert_eq!(
+        scan_damage(|db| {
+            db.insert(older, note(10, &root_of(11))).unwrap();
+        }),
+        Damage::Checkpoint {
+            size: 10,
+            problem: CheckpointProblem::RootMismatch
+        }
+    );
+}
+
+#[test]
+fn not_a_store_at_all() {
+    let (_tmp, dir) = damaged_store(|db| {
+        db.remove(b"V").unwrap();
+    });
+    assert!(matches!(
+        Store::open(&dir),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let (_tmp, dir) = damaged_store(|db| {
+        db.insert(b"V", &b"dyad-store/99"[..]).unwrap();
+    });
+    match Store::open(&dir) {
+        Err(StoreError::UnsupportedFormat { found, .. }) => assert_eq!(found, "dyad-store/99"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reading_damaged_records_gives_errors_not_panics() {
+    let (_tmp, dir) = damaged_store(|db| {
+        db.remove(entry_key(5)).unwrap();
+        db.remove(node_key(1, 8)).unwrap();
+        db.insert(
+            [&[b'h'][..], &leaf_hash(&leaf(7))].concat(),
+            &[1u8, 2, 3][..],
+        )
+        .unwrap();
+    });
+    let store = Store::open(&dir).unwrap();
+    assert!(matches!(
+        store.leaf(5),
+        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
+    ));
+    let listed: Vec<_> = store.leaves(3..8).unwrap().collect();
+    assert_eq!(listed.len(), 3, "the iterator stops at the gap");
+    assert!(matches!(
+        listed[2],
+        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
+    ));
+    assert!(
+        store.inclusion_proof(0, 20).is_ok(),
+        "proofs that do not need the lost node still work"
+    );
+    assert!(matches!(
+        store.inclusion_proof(18, 20),
+        Err(StoreError::Damaged(Damage::MissingNode {
+            level: 1,
+            index: 8
+        }))
+    ));
+    assert!(matches!(
+        store.root_at(18),
+        Err(StoreError::Damaged(Damage::MissingNode {
+            level: 1,
+            index: 8
+        }))
+    ));
+    assert!(matches!(
+        store.index_of_leaf_hash(&leaf_hash(&leaf(7))),
+        Err(StoreError::Damaged(Damage::MalformedLeafIndex { len: 3 }))
+    ));
+    assert!(matches!(
+        store.verify_all(|_, _| {}),
+        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
+    ));
+}

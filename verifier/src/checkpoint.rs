@@ -1,0 +1,121 @@
+//! C2SP tlog-checkpoint note text: origin, tree size, root hash, then optional
+//! extension lines, each ending in a newline.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use crate::Hash;
+
+/// Why a checkpoint text was rejected. Line numbers count from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint contains control character 0x{byte:02x} at byte {offset}")]
+    ControlCharacter { offset: usize, byte: u8 },
+    #[error("checkpoint does not end in a newline")]
+    MissingFinalNewline,
+    #[error("checkpoint has {count} lines, want at least 3")]
+    TooFewLines { count: usize },
+    #[error("checkpoint origin (line 1) is empty")]
+    EmptyOrigin,
+    #[error("tree size (line 2) is not a decimal number without sign or leading zeros")]
+    MalformedSize,
+    #[error("tree size (line 2) does not fit in 64 bits")]
+    SizeOverflow,
+    #[error("root hash (line 3) is not canonical standard base64")]
+    RootNotBase64,
+    #[error("root hash (line 3) has {length} bytes, want 32")]
+    RootWrongLength { length: usize },
+    #[error("extension line {line} is empty")]
+    EmptyExtensionLine { line: usize },
+}
+
+/// A log's signed tree head: which log, how many leaves, and their Merkle root.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    /// Opaque lines after the root, without their newlines.
+    pub extensions: Vec<String>,
+}
+
+/// Parses a checkpoint body (the note text, final newline included).
+pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
+    if let Some((offset, byte)) = text
+        .bytes()
+        .enumerate()
+        .find(|&(_, b)| b < 0x20 && b != b'\n')
+    {
+        return Err(CheckpointError::ControlCharacter { offset, byte });
+    }
+    let body = text
+        .strip_suffix('\n')
+        .ok_or(CheckpointError::MissingFinalNewline)?;
+    let mut lines = body.split('\n');
+    let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
+        let count = if body.is_empty() {
+            0
+        } else {
+            body.split('\n').count()
+        };
+        return Err(CheckpointError::TooFewLines { count });
+    };
+    if origin.is_empty() {
+        return Err(CheckpointError::EmptyOrigin);
+    }
+    let size = parse_size(size)?;
+    let root = parse_root(root)?;
+    let extensions = lines
+        .enumerate()
+        .map(|(i, line)| match line {
+            "" => Err(CheckpointError::EmptyExtensionLine { line: i + 4 }),
+            _ => Ok(line.to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Checkpoint {
+        origin: origin.to_string(),
+        size,
+        root,
+        extensions,
+    })
+}
+
+/// ASCII decimal with no leading zeros unless the tree is empty (tlog-checkpoint,
+/// "Note text"); `u64::from_str` alone would also take a '+' sign and leading zeros.
+fn parse_size(line: &str) -> Result<u64, CheckpointError> {
+    let digits_only = !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only || (line.len() > 1 && line.starts_with('0')) {
+        return Err(CheckpointError::MalformedSize);
+    }
+    line.parse().map_err(|_| CheckpointError::SizeOverflow)
+}
+
+fn parse_root(line: &str) -> Result<Hash, CheckpointError> {
+    let bytes = BASE64
+        .decode(line)
+        .map_err(|_| CheckpointError::RootNotBase64)?;
+    Hash::try_from(bytes.as_slice()).map_err(|_| CheckpointError::RootWrongLength {
+        length: bytes.len(),
+    })
+}
+
+impl Checkpoint {
+    /// The checkpoint's note text, as [`parse`] reads it.
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            BASE64.encode(self.root)
+        );
+        for extension in &self.extensions {
+            text.push_str(extension);
+            text.push('\n');
+        }
+        text
+    }
+}

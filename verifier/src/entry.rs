@@ -1,0 +1,782 @@
+//! Entries: the leaf data of a dyad log (spec/dyad.md section 3).
+//!
+//! The entry is decoded here by hand from the byte table of section 3.1, not with the
+//! ledger's bincode types: the ledger and this crate are two implementations that agree only
+//! through the spec and its vectors. [`decode`] enforces every context-free rule of 3.1;
+//! [`check_entry`] adds the rules that need the channel (its origin, parties and limits)
+//! and the entry's index (sections 3.2 to 3.5 and 4). Rules that need the entries before
+//! this one (sequence numbers and timestamps, 3.3) are the auditor's (see `audit`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::genesis::{self, ChannelParams, GenesisError};
+use crate::key::{SignatureType, VerifierKey};
+use crate::Hash;
+
+/// The only entry version (field 1).
+pub const VERSION: u8 = 0x01;
+/// An encoded entry is at most this long: C2SP tlog-tiles entry bundles prefix each entry
+/// with a u16 length (section 3.1).
+pub const MAX_ENTRY_SIZE: usize = 65535;
+/// The domain label that starts every signed entry message (section 3.4). The NUL after it
+/// cannot occur in signed-note text, so an entry signature never verifies as a note
+/// signature or cosignature (section 2.2).
+pub const SIGNED_MESSAGE_PREFIX: &[u8] = b"dyad-entry/v1\x00";
+/// Longest origin, in bytes (field 2).
+pub const MAX_ORIGIN_LEN: u64 = 255;
+/// Longest subject, in bytes (field 8).
+pub const MAX_SUBJECT_LEN: u64 = 1024;
+/// Longest content type, attachment name or attachment content type, in bytes.
+pub const MAX_SHORT_STRING_LEN: u64 = 255;
+/// Most attachments one entry may name (field 11).
+pub const MAX_ATTACHMENTS: u64 = 16;
+/// Encoded size of one signature: key ID (u32) and Ed25519 signature (64 bytes).
+pub const SIGNATURE_LEN: usize = 4 + 64;
+
+/// The kind of an entry (section 3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Kind {
+    /// 0: the channel's first entry (section 4).
+    Genesis,
+    /// 1: a question about malicious activity that seems to come from the other's territory.
+    Inquiry,
+    /// 2: an answer; `reply_to` is required.
+    Response,
+    /// 3: a share of threat indicators.
+    ThreatIndicators,
+    /// 4: a notification, e.g. of an exercise or an incident under way.
+    Notification,
+}
+
+impl Kind {
+    /// Every kind, in value order.
+    pub const ALL: [Kind; 5] = [
+        Kind::Genesis,
+        Kind::Inquiry,
+        Kind::Response,
+        Kind::ThreatIndicators,
+        Kind::Notification,
+    ];
+
+    /// The kind with this encoded value, if any.
+    pub fn from_u8(value: u8) -> Option<Kind> {
+        Kind::ALL.get(usize::from(value)).copied()
+    }
+
+    /// The encoded value (field 3).
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Kind::Genesis => 0,
+            Kind::Inquiry => 1,
+            Kind::Response => 2,
+            Kind::ThreatIndicators => 3,
+            Kind::Notification => 4,
+        }
+    }
+
+    /// The name used by the spec's table in section 3.2 and by the vectors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Genesis => "genesis",
+            Kind::Inquiry => "inquiry",
+            Kind::Response => "response",
+            Kind::ThreatIndicators => "threat-indicators",
+            Kind::Notification => "notification",
+        }
+    }
+
+    /// The kind with this name (the inverse of [`Kind::as_str`]).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// How many signatures an entry of this kind carries (field 12): the genesis entry is
+    /// signed by both parties, every other entry by its sender alone.
+    pub fn signature_count(self) -> usize {
+        if self == Kind::Genesis {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A file the entry names by hash (section 3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Attachment {
+    /// SHA-256 of the attachment's bytes.
+    pub sha256: Hash,
+    /// Length of the attachment in bytes.
+    pub size: u64,
+    /// A file name: 1..=255 bytes, no control characters, no `/`.
+    pub name: String,
+    /// A media type: 1..=255 bytes of printable ASCII.
+    pub content_type: String,
+}
+
+/// One signature over the entry's signed message (section 3.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntrySignature {
+    /// The type-0x01 key ID of the signing party's key.
+    pub key_id: u32,
+    /// The Ed25519 signature.
+    pub signature: [u8; 64],
+}
+
+/// A decoded entry: fields 1 to 12 of section 3.1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Field 1; always [`VERSION`].
+    pub version: u8,
+    /// Field 2: the channel's origin.
+    pub origin: String,
+    /// Field 3.
+    pub kind: Kind,
+    /// Field 4: the type-0x01 key ID of the sender's party key.
+    pub sender: u32,
+    /// Field 5: the sender's own message counter (section 3.3).
+    pub sequence: u64,
+    /// Field 6: the sender's clock, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Field 7: the index of the entry this one answers.
+    pub reply_to: Option<u64>,
+    /// Field 8.
+    pub subject: String,
+    /// Field 9.
+    pub content_type: String,
+    /// Field 10.
+    pub payload: Vec<u8>,
+    /// Field 11, strictly ascending by `sha256`.
+    pub attachments: Vec<Attachment>,
+    /// Field 12: one signature, two for the genesis entry.
+    pub signatures: Vec<EntrySignature>,
+}
+
+impl Entry {
+    /// The length of the encoded body (fields 1 to 11), computed from the fields.
+    ///
+    /// Every field has exactly one encoding (section 3.1), so the body of the bytes this
+    /// entry was decoded from is exactly this long.
+    pub fn body_len(&self) -> usize {
+        let string = |s: &str| 8 + s.len();
+        let attachments: usize = self
+            .attachments
+            .iter()
+            .map(|a| 32 + 8 + string(&a.name) + string(&a.content_type))
+            .sum();
+        1 + string(&self.origin)
+            + 1
+            + 4
+            + 8
+            + 8
+            + if self.reply_to.is_some() { 9 } else { 1 }
+            + string(&self.subject)
+            + string(&self.content_type)
+            + 8
+            + self.payload.len()
+            + 8
+            + attachments
+    }
+
+    /// The length of the whole encoding (fields 1 to 12).
+    pub fn encoded_len(&self) -> usize {
+        self.body_len() + 8 + SIGNATURE_LEN * self.signatures.len()
+    }
+}
+
+/// Why an entry was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// The encoding is longer than [`MAX_ENTRY_SIZE`].
+    #[error("entry is {len} bytes, more than the {MAX_ENTRY_SIZE} allowed (spec 3.1)")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+    },
+    /// A field, or a length or count, runs past the end of the bytes.
+    #[error("truncated: {field} at byte {offset} needs {needed} bytes, only {remaining} remain")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+        /// Where it starts.
+        offset: usize,
+        /// How many bytes it needs.
+        needed: u64,
+        /// How many bytes were left.
+        remaining: usize,
+    },
+    /// Bytes follow field 12.
+    #[error("{count} trailing bytes after the signatures, from byte {offset}")]
+    TrailingBytes {
+        /// Where the trailing bytes start.
+        offset: usize,
+        /// How many there are.
+        count: usize,
+    },
+    /// Field 1 is not [`VERSION`].
+    #[error("unknown entry version {0}")]
+    UnknownVersion(u8),
+    /// Field 3 is not a kind of section 3.2.
+    #[error("unknown entry kind {0}")]
+    UnknownKind(u8),
+    /// An option tag other than 0 or 1.
+    #[error("{field}: option tag {tag} is neither 0 nor 1")]
+    BadOptionTag {
+        /// The field.
+        field: &'static str,
+        /// The tag byte.
+        tag: u8,
+    },
+    /// A string field is not UTF-8.
+    #[error("{field} at byte {offset} is not valid UTF-8")]
+    InvalidUtf8 {
+        /// The field.
+        field: &'static str,
+        /// Where its bytes start.
+        offset: usize,
+    },
+    /// A string field's length is outside its range.
+    #[error("{field} at byte {offset} is {len} bytes, outside {min}..={max}")]
+    Length {
+        /// The field.
+        field: &'static str,
+        /// Where its bytes start.
+        offset: usize,
+        /// Its length.
+        len: u64,
+        /// The shortest allowed.
+        min: u64,
+        /// The longest allowed.
+        max: u64,
+    },
+    /// A subject or attachment name contains a control character (U+0000 to U+001F, U+007F).
+    #[error("{field} at byte {offset} contains a control character")]
+    ControlCharacter {
+        /// The field.
+        field: &'static str,
+        /// Where its bytes start.
+        offset: usize,
+    },
+    /// A content type is not printable ASCII (0x20 to 0x7E).
+    #[error("{field} at byte {offset} is not printable ASCII")]
+    NotPrintableAscii {
+        /// The field.
+        field: &'static str,
+        /// Where its bytes start.
+        offset: usize,
+    },
+    /// An attachment name contains `/`.
+    #[error("attachment {index}: its name contains '/'")]
+    SlashInAttachmentName {
+        /// The attachment's position in field 11.
+        index: usize,
+    },
+    /// More than [`MAX_ATTACHMENTS`] attachments.
+    #[error("{count} attachments, more than {MAX_ATTACHMENTS}")]
+    TooManyAttachments {
+        /// The count read.
+        count: u64,
+    },
+    /// Attachments are not strictly ascending by hash (out of order, or a duplicate).
+    #[error("attachment {index} is not strictly after attachment {} by SHA-256", index - 1)]
+    AttachmentsUnsorted {
+        /// The first attachment that is not greater than the one before it.
+        index: usize,
+    },
+    /// Field 12 has the wrong number of signatures for the kind.
+    #[error("a {kind} entry carries {expected} signatures, this one {found}")]
+    WrongSignatureCount {
+        /// The entry's kind.
+        kind: Kind,
+        /// What the kind requires.
+        expected: usize,
+        /// The count read.
+        found: u64,
+    },
+    /// The origin is not the channel's (a replay from another channel, section 3.3).
+    #[error("entry origin {found:?} is not the channel origin {expected:?}")]
+    WrongOrigin {
+        /// The channel's origin.
+        expected: String,
+        /// The entry's.
+        found: String,
+    },
+    /// The sender is not one of the two parties (section 3.4).
+    #[error("sender key ID {key_id:08x} is not a party of the channel")]
+    SenderNotAParty {
+        /// The entry's `sender`.
+        key_id: u32,
+    },
+    /// A signature's key ID is not the one the rules require.
+    #[error("signature {position} has key ID {found:08x}, expected {expected:08x}")]
+    SignatureKeyMismatch {
+        /// The signature's position in field 12.
+        position: usize,
+        /// The key ID required there.
+        expected: u32,
+        /// The key ID found.
+        found: u32,
+    },
+    /// The entry carries no signature by this key.
+    #[error("no signature with key ID {key_id:08x}")]
+    MissingSignature {
+        /// The key's ID.
+        key_id: u32,
+    },
+    /// A key that cannot sign entries (entries use type-0x01 keys, section 2.2).
+    #[error("key {key_id:08x} is not an Ed25519 (type 0x01) key")]
+    WrongKeyType {
+        /// The key's ID.
+        key_id: u32,
+    },
+    /// A signature does not verify (strictly, section 3.4).
+    #[error("signature by key {key_id:08x} does not verify")]
+    BadSignature {
+        /// The signing key's ID.
+        key_id: u32,
+    },
+    /// The [`Entry`] given does not describe the bytes given.
+    #[error("the decoded entry does not match the entry bytes")]
+    EntryBytesMismatch,
+    /// A genesis entry anywhere but index 0 (section 3.2).
+    #[error("genesis entry at index {index}; genesis is only at index 0")]
+    GenesisNotFirst {
+        /// The entry's index.
+        index: u64,
+    },
+    /// Index 0 holds something other than the genesis entry (section 3.2).
+    #[error("index 0 holds a {kind} entry, not the genesis")]
+    FirstNotGenesis {
+        /// The entry's kind.
+        kind: Kind,
+    },
+    /// The genesis entry or record breaks a rule of section 4.
+    #[error("genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    /// Index 0 holds a valid genesis, but not this channel's.
+    #[error("index 0 is a valid genesis entry, but not this channel's")]
+    GenesisMismatch,
+    /// A response without `reply_to` (section 3.2).
+    #[error("a response must carry reply_to")]
+    ResponseWithoutReplyTo,
+    /// `reply_to` is 0, the genesis (section 3.3).
+    #[error("entry {index} replies to the genesis (reply_to 0)")]
+    ReplyToGenesis {
+        /// The entry's index.
+        index: u64,
+    },
+    /// `reply_to` is not before the entry (section 3.3).
+    #[error("entry {index} replies to {reply_to}, which is not earlier")]
+    ReplyToNotEarlier {
+        /// The entry's index.
+        index: u64,
+        /// Its `reply_to`.
+        reply_to: u64,
+    },
+    /// The payload is larger than the channel's `max_payload` (section 3.1).
+    #[error("payload is {len} bytes, more than the channel's max_payload {max}")]
+    PayloadTooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The channel's limit.
+        max: u32,
+    },
+    /// An attachment is larger than the channel's `max_attachment_size` (section 3.5).
+    #[error("attachment {index} is {size} bytes, more than the channel's max_attachment_size {max}")]
+    AttachmentTooLarge {
+        /// Its position in field 11.
+        index: usize,
+        /// Its size.
+        size: u64,
+        /// The channel's limit.
+        max: u64,
+    },
+}
+
+/// Reads the fields of section 3.1 off the front of a byte slice, checking every length
+/// against the bytes that remain before using it, so no length can make it allocate more
+/// than the input's own size.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    pub(crate) fn take(&mut self, n: u64, field: &'static str) -> Result<&'a [u8], EntryError> {
+        let remaining = self.remaining();
+        match usize::try_from(n) {
+            Ok(n) if n <= remaining => {
+                let out = &self.bytes[self.pos..self.pos + n];
+                self.pos += n;
+                Ok(out)
+            }
+            _ => Err(EntryError::Truncated {
+                field,
+                offset: self.pos,
+                needed: n,
+                remaining,
+            }),
+        }
+    }
+
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<[u8; N], EntryError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N as u64, field)?);
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, EntryError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, EntryError> {
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, EntryError> {
+        Ok(u64::from_be_bytes(self.array(field)?))
+    }
+
+    /// `bytes` = u64 length || bytes.
+    pub(crate) fn bytes(&mut self, field: &'static str) -> Result<&'a [u8], EntryError> {
+        let len = self.u64(field)?;
+        self.take(len, field)
+    }
+
+    /// `string` = u64 length || UTF-8 bytes, with the length in `min..=max`.
+    /// Returns the string and the offset of its bytes (for error messages).
+    pub(crate) fn string(
+        &mut self,
+        field: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Result<(&'a str, usize), EntryError> {
+        let raw = self.bytes(field)?;
+        let offset = self.pos - raw.len();
+        let len = raw.len() as u64;
+        if len < min || len > max {
+            return Err(EntryError::Length {
+                field,
+                offset,
+                len,
+                min,
+                max,
+            });
+        }
+        let s =
+            core::str::from_utf8(raw).map_err(|_| EntryError::InvalidUtf8 { field, offset })?;
+        Ok((s, offset))
+    }
+
+    /// The end of the input: anything left is an error.
+    pub(crate) fn finish(&self) -> Result<(), EntryError> {
+        match self.remaining() {
+            0 => Ok(()),
+            count => Err(EntryError::TrailingBytes {
+                offset: self.pos,
+                count,
+            }),
+        }
+    }
+}
+
+/// U+0000 to U+001F and U+007F (sections 3.1 and 4).
+pub(crate) fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
+}
+
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+fn text(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<(String, usize), EntryError> {
+    let (s, offset) = r.string(field, min, max)?;
+    Ok((String::from(s), offset))
+}
+
+fn no_control(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<String, EntryError> {
+    let (s, offset) = text(r, field, min, max)?;
+    if has_control(&s) {
+        return Err(EntryError::ControlCharacter { field, offset });
+    }
+    Ok(s)
+}
+
+fn media_type(r: &mut Reader<'_>, field: &'static str) -> Result<String, EntryError> {
+    let (s, offset) = text(r, field, 1, MAX_SHORT_STRING_LEN)?;
+    if !is_printable_ascii(&s) {
+        return Err(EntryError::NotPrintableAscii { field, offset });
+    }
+    Ok(s)
+}
+
+/// Decodes an entry canonically (section 3.1): rejects trailing bytes, lengths and counts
+/// that run past the end, option tags other than 0 and 1, invalid UTF-8, unknown versions
+/// and kinds, and every field outside the rules of the table, including a signature count
+/// other than the kind's (1, or 2 for genesis). Every accepted input re-encodes to itself.
+///
+/// The checks that need the channel or the entry's index are [`check_entry`]'s.
+pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+    if bytes.len() > MAX_ENTRY_SIZE {
+        return Err(EntryError::TooLarge { len: bytes.len() });
+    }
+    let mut r = Reader::new(bytes);
+
+    let version = r.u8("version")?;
+    if version != VERSION {
+        return Err(EntryError::UnknownVersion(version));
+    }
+    let (origin, _) = text(&mut r, "origin", 1, MAX_ORIGIN_LEN)?;
+    let kind_byte = r.u8("kind")?;
+    let kind = Kind::from_u8(kind_byte).ok_or(EntryError::UnknownKind(kind_byte))?;
+    let sender = r.u32("sender")?;
+    let sequence = r.u64("sequence")?;
+    let timestamp_ms = r.u64("timestamp_ms")?;
+    let reply_to = match r.u8("reply_to")? {
+        0 => None,
+        1 => Some(r.u64("reply_to")?),
+        tag => {
+            return Err(EntryError::BadOptionTag {
+                field: "reply_to",
+                tag,
+            })
+        }
+    };
+    let subject = no_control(&mut r, "subject", 0, MAX_SUBJECT_LEN)?;
+    let content_type = media_type(&mut r, "content_type")?;
+    let payload = r.bytes("payload")?.to_vec();
+
+    let count = r.u64("attachments")?;
+    if count > MAX_ATTACHMENTS {
+        return Err(EntryError::TooManyAttachments { count });
+    }
+    // count <= 16, so this allocation is bounded whatever the input says.
+    let mut attachments: Vec<Attachment> = Vec::with_capacity(count as usize);
+    for index in 0..count as usize {
+        let sha256 = r.array::<32>("attachment sha256")?;
+        let size = r.u64("attachment size")?;
+        let name = no_control(&mut r, "attachment name", 1, MAX_SHORT_STRING_LEN)?;
+        if name.contains('/') {
+            return Err(EntryError::SlashInAttachmentName { index });
+        }
+        let content_type = media_type(&mut r, "attachment content_type")?;
+        if let Some(previous) = attachments.last() {
+            if previous.sha256 >= sha256 {
+                return Err(EntryError::AttachmentsUnsorted { index });
+            }
+        }
+        attachments.push(Attachment {
+            sha256,
+            size,
+            name,
+            content_type,
+        });
+    }
+
+    let found = r.u64("signatures")?;
+    let expected = kind.signature_count();
+    if found != expected as u64 {
+        return Err(EntryError::WrongSignatureCount {
+            kind,
+            expected,
+            found,
+        });
+    }
+    let mut signatures = Vec::with_capacity(expected);
+    for _ in 0..expected {
+        let key_id = r.u32("signature key_id")?;
+        let signature = r.array::<64>("signature")?;
+        signatures.push(EntrySignature { key_id, signature });
+    }
+    r.finish()?;
+
+    Ok(Entry {
+        version,
+        origin,
+        kind,
+        sender,
+        sequence,
+        timestamp_ms,
+        reply_to,
+        subject,
+        content_type,
+        payload,
+        attachments,
+        signatures,
+    })
+}
+
+/// The body (fields 1 to 11) of `entry_bytes`, which `entry` was decoded from.
+fn body<'a>(entry_bytes: &'a [u8], entry: &Entry) -> Result<&'a [u8], EntryError> {
+    if entry_bytes.len() != entry.encoded_len() {
+        return Err(EntryError::EntryBytesMismatch);
+    }
+    Ok(&entry_bytes[..entry.body_len()])
+}
+
+fn message_for_body(body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(SIGNED_MESSAGE_PREFIX.len() + body.len());
+    message.extend_from_slice(SIGNED_MESSAGE_PREFIX);
+    message.extend_from_slice(body);
+    message
+}
+
+/// The message an entry's signatures sign (section 3.4):
+/// `"dyad-entry/v1" || 0x00 || body`, where `body` is the encoding of fields 1 to 11.
+///
+/// The entry must decode (canonically), so that its body is well defined.
+pub fn signed_message(entry_bytes: &[u8]) -> Result<Vec<u8>, EntryError> {
+    let entry = decode(entry_bytes)?;
+    Ok(message_for_body(body(entry_bytes, &entry)?))
+}
+
+/// Verifies the signature in `entry` made by `key`, strictly (section 3.4: non-canonical
+/// `R`/`S` and small-order keys are rejected).
+///
+/// `entry` must be the decoding of `entry_bytes`. The key must be a type-0x01 key; the
+/// signature checked is the one whose key ID is the key's. This does not check that the
+/// key is the entry's sender or a party: [`check_entry`] does.
+pub fn verify_signature(
+    entry_bytes: &[u8],
+    entry: &Entry,
+    key: &VerifierKey,
+) -> Result<(), EntryError> {
+    let key_id = key.key_id();
+    if key.signature_type() != SignatureType::Ed25519 {
+        return Err(EntryError::WrongKeyType { key_id });
+    }
+    let signature = entry
+        .signatures
+        .iter()
+        .find(|s| s.key_id == key_id)
+        .ok_or(EntryError::MissingSignature { key_id })?;
+    let message = message_for_body(body(entry_bytes, entry)?);
+    let signature = ed25519_dalek::Signature::from_bytes(&signature.signature);
+    key.verifying_key()
+        .verify_strict(&message, &signature)
+        .map_err(|_| EntryError::BadSignature { key_id })
+}
+
+/// Checks everything about the entry at `index` that the channel alone determines, and
+/// returns it decoded:
+///
+/// - it decodes canonically ([`decode`]);
+/// - its origin is the channel's (3.3);
+/// - index 0 is this channel's genesis entry, with both signatures (4); no other index is
+///   a genesis (3.2);
+/// - the sender is one of the two parties and signature's key ID is the sender's (3.4);
+/// - a response has `reply_to`; `reply_to` is neither 0 nor `>= index` (3.3);
+/// - the payload and the attachments are within the channel's limits (3.1, 3.5);
+/// - the sender's signature verifies strictly (3.4).
+///
+/// Sequence numbers and timestamps depend on earlier entries: the auditor checks them.
+pub fn check_entry(
+    entry_bytes: &[u8],
+    index: u64,
+    channel: &ChannelParams,
+) -> Result<Entry, EntryError> {
+    let entry = decode(entry_bytes)?;
+    if entry.origin != channel.origin() {
+        return Err(EntryError::WrongOrigin {
+            expected: String::from(channel.origin()),
+            found: entry.origin,
+        });
+    }
+    if index == 0 {
+        if entry.kind != Kind::Genesis {
+            return Err(EntryError::FirstNotGenesis { kind: entry.kind });
+        }
+        let (entry, genesis) = genesis::check_genesis(entry_bytes)?;
+        if &genesis != channel.genesis() {
+            return Err(EntryError::GenesisMismatch);
+        }
+        return Ok(entry);
+    }
+    if entry.kind == Kind::Genesis {
+        return Err(EntryError::GenesisNotFirst { index });
+    }
+    let (_, key) = channel
+        .party_by_key_id(entry.sender)
+        .ok_or(EntryError::SenderNotAParty {
+            key_id: entry.sender,
+        })?;
+    let signature_key_id = entry.signatures[0].key_id;
+    if signature_key_id != entry.sender {
+        return Err(EntryError::SignatureKeyMismatch {
+            position: 0,
+            expected: entry.sender,
+            found: signature_key_id,
+        });
+    }
+    check_reply_to(&entry, index)?;
+    check_limits(&entry, channel)?;
+    verify_signature(entry_bytes, &entry, key)?;
+    Ok(entry)
+}
+
+/// The `reply_to` rules of sections 3.2 and 3.3.
+pub(crate) fn check_reply_to(entry: &Entry, index: u64) -> Result<(), EntryError> {
+    match entry.reply_to {
+        None if entry.kind == Kind::Response => Err(EntryError::ResponseWithoutReplyTo),
+        None => Ok(()),
+        Some(0) => Err(EntryError::ReplyToGenesis { index }),
+        Some(reply_to) if reply_to >= index => {
+            Err(EntryError::ReplyToNotEarlier { index, reply_to })
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The channel's size limits (sections 3.1 and 3.5).
+fn check_limits(entry: &Entry, channel: &ChannelParams) -> Result<(), EntryError> {
+    let max = channel.genesis().max_payload;
+    if entry.payload.len() as u64 > u64::from(max) {
+        return Err(EntryError::PayloadTooLarge {
+            len: entry.payload.len(),
+            max,
+        });
+    }
+    let max = channel.genesis().max_attachment_size;
+    for (index, attachment) in entry.attachments.iter().enumerate() {
+        if attachment.size > max {
+            return Err(EntryError::AttachmentTooLarge {
+                index,
+                size: attachment.size,
+                max,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! dyad-verifier: checks what a dyad ledger claims, without trusting it.
+//!
+//! Every function is pure: it takes bytes and keys and returns a typed result or a
+//! typed error. There is no I/O, clock or global state, and no input can make it
+//! panic or allocate more than a small multiple of the input's own size.
+//!
+//! | module | standard |
+//! |---|---|
+//! | [`hash`] | RFC 9162 section 2.1.1 Merkle tree hashing |
+//! | [`proof`] | RFC 9162 sections 2.1.3.2 and 2.1.4.2 inclusion and consistency proofs |
+//! | [`key`] | C2SP signed-note verifier keys (vkeys) |
+//! | [`note`] | C2SP signed-note |
+//! | [`cosignature`] | C2SP tlog-cosignature (`cosignature/v1`, Ed25519) |
+//! | [`checkpoint`] | C2SP tlog-checkpoint |
+//! | [`policy`] | C2SP tlog-policy |
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod audit;
+pub mod checkpoint;
+pub mod cosignature;
+pub mod entry;
+pub mod equivocation;
+pub mod genesis;
+pub mod hash;
+pub mod key;
+pub mod note;
+pub mod policy;
+pub mod proof;
+pub mod receipt;
+
+/// A SHA-256 digest: a Merkle tree node, leaf hash or root.
+pub type Hash = [u8; 32];
+
+pub use checkpoint::CheckpointError;
+pub use key::KeyError;
+pub use note::NoteError;
+pub use policy::PolicyError;
+pub use proof::ProofError;
+
+pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
+pub use entry::{Entry, EntryError, Kind};
+pub use equivocation::EvidenceError;
+pub use genesis::{ChannelParams, Genesis, GenesisError, Party};
+pub use receipt::{ReceiptError, ReceiptTrust, VerifiedReceipt};
