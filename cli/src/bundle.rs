@@ -208,10 +208,6 @@ impl<R: BufRead> BundleReader<R> {
         &self.origin
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// After the end line: whether the checksum matched.
     pub fn checksum_ok(&self) -> Option<bool> {
         self.checksum_ok

@@ -54,12 +54,8 @@ impl Config {
 
     /// Reads this party's private key from where the operator keeps it.
     pub fn signer_key(&self) -> Result<SignerKey> {
-        Ok(SignerKey::read_private_file(&self.key_file)?)
+        read_signer_key(&self.key_file)
     }
-}
-
-pub fn role_name(role: Role) -> &'static str {
-    role.as_str()
 }
 
 /// A party's data directory.
@@ -152,6 +148,49 @@ impl DataDir {
     pub fn attachments(&self, max_size: u64) -> Result<Attachments> {
         Ok(Attachments::open(&self.dir, max_size)?)
     }
+}
+
+/// Reads a private key file, refusing one that group or others can read.
+///
+/// Workaround: `SignerKey::parse` in dyad-ledger splits the key string from the right,
+/// which breaks when the base64 key itself contains '+' (about half of all keys). A key
+/// name cannot contain '+' and the key ID is 8 hex digits, so splitting from the left is
+/// unambiguous; the key is then rebuilt with `SignerKey::from_seed` and its key ID checked.
+/// The permission check is the ledger's own (`read_private_file`'s), done first.
+pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
+    use base64::Engine as _;
+    use dyad_ledger::keys::KeyError;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let display = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|source| KeyError::Read { path: display.clone(), source })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::InsecurePermissions { path: display, mode }.into());
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    let line = text.trim_end_matches('\n');
+    let rest = line.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::MissingPrivatePrefix)?;
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(KeyError::Malformed.into());
+    };
+    if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KeyError::Malformed.into());
+    }
+    let found = u32::from_str_radix(id_hex, 16).map_err(|_| KeyError::Malformed)?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(key_b64).map_err(|_| KeyError::BadBase64)?;
+    let seed: [u8; 32] = match raw.as_slice() {
+        [0x01, seed @ ..] => seed.try_into().map_err(|_| KeyError::NotEd25519Seed)?,
+        _ => return Err(KeyError::NotEd25519Seed.into()),
+    };
+    let key = SignerKey::from_seed(name, seed)?;
+    if key.key_id() != found {
+        return Err(KeyError::KeyIdMismatch { found, computed: key.key_id() }.into());
+    }
+    Ok(key)
 }
 
 /// Reads a `.pub` file: one verifier key line. A party key must be type 0x01 (what

@@ -23,6 +23,8 @@ const CHUNK: usize = 64 * 1024;
 pub enum AttachmentError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error("reading the attachment's source: {0}")]
+    Source(io::Error),
     #[error("attachment {} is not stored", hex(hash))]
     NotFound { hash: Hash },
     #[error(
@@ -126,12 +128,7 @@ impl Attachments {
                 Ok(0) => break file.sync_all().map_err(io_error(&temp)),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    break Err(AttachmentError::Io {
-                        path: PathBuf::from("<attachment source>"),
-                        source,
-                    })
-                }
+                Err(e) => break Err(AttachmentError::Source(e)),
             };
             size += n as u64;
             if size > self.max_size {

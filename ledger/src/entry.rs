@@ -141,7 +141,7 @@ pub enum EntryError {
     UnknownVersion(u8),
     #[error("origin must be 1..={MAX_ORIGIN_LEN} bytes")]
     BadOrigin,
-    #[error("subject is longer than {MAX_SUBJECT_LEN} bytes or has control characters")]
+    #[error("subject is longer than {MAX_SUBJECT_LEN} bytes or has control or bidirectional-formatting characters")]
     BadSubject,
     #[error("content type must be 1..={MAX_CONTENT_TYPE_LEN} bytes of printable ASCII")]
     BadContentType,
@@ -149,7 +149,7 @@ pub enum EntryError {
     TooManyAttachments,
     #[error("attachments must be sorted by hash without duplicates")]
     AttachmentsUnsorted,
-    #[error("attachment name must be 1..={MAX_ATTACHMENT_NAME_LEN} bytes, no '/' or control characters")]
+    #[error("attachment name must be 1..={MAX_ATTACHMENT_NAME_LEN} bytes, not \".\" or \"..\", without '/', '\\' or control characters")]
     BadAttachmentName,
     #[error("a {kind} entry must carry {expected} signature(s), found {found}")]
     WrongSignatureCount { kind: Kind, expected: usize, found: usize },
@@ -157,8 +157,10 @@ pub enum EntryError {
     SignatureNotBySender { sender: u32, found: u32 },
 }
 
-fn is_control(c: char) -> bool {
-    c.is_control()
+/// Characters a subject or attachment name may not contain (spec 3.1): C0 and C1 controls,
+/// DEL, and the bidirectional formatting characters that can make displayed text lie.
+pub fn is_forbidden_char(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn printable_ascii(s: &str) -> bool {
@@ -183,7 +185,7 @@ impl EntryBody {
         if self.origin.is_empty() || self.origin.len() > MAX_ORIGIN_LEN {
             return Err(EntryError::BadOrigin);
         }
-        if self.subject.len() > MAX_SUBJECT_LEN || self.subject.chars().any(is_control) {
+        if self.subject.len() > MAX_SUBJECT_LEN || self.subject.chars().any(is_forbidden_char) {
             return Err(EntryError::BadSubject);
         }
         if self.content_type.is_empty() || self.content_type.len() > MAX_CONTENT_TYPE_LEN || !printable_ascii(&self.content_type) {
@@ -196,7 +198,12 @@ impl EntryBody {
             return Err(EntryError::AttachmentsUnsorted);
         }
         for a in &self.attachments {
-            let name_ok = !a.name.is_empty() && a.name.len() <= MAX_ATTACHMENT_NAME_LEN && !a.name.contains('/') && !a.name.chars().any(is_control);
+            let name_ok = !a.name.is_empty()
+                && a.name.len() <= MAX_ATTACHMENT_NAME_LEN
+                && a.name != "."
+                && a.name != ".."
+                && !a.name.contains(['/', '\\'])
+                && !a.name.chars().any(is_forbidden_char);
             if !name_ok {
                 return Err(EntryError::BadAttachmentName);
             }

@@ -13,6 +13,7 @@ use crate::keys::SignerKey;
 
 pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.dyad.genesis.v1";
 pub const MAX_WITNESSES: usize = 32;
+pub const MAX_PARTY_NAME_LEN: usize = 255;
 pub const MAX_PAYLOAD_LIMIT: u32 = 61440;
 pub const DEFAULT_MAX_PAYLOAD: u32 = MAX_PAYLOAD_LIMIT;
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 1 << 30;
@@ -114,16 +115,26 @@ impl Genesis {
         if self.version != VERSION {
             return Err(GenesisError::Rule("unknown genesis version"));
         }
+        self.log_key()?;
+        // Notes dyad signs with the log key start with the origin or with a "dyad-" label
+        // (spec section 4), so an origin may not look like such a label.
+        if self.origin.starts_with("dyad-") || self.origin.starts_with("cosignature/") {
+            return Err(GenesisError::Rule("the origin may not start with \"dyad-\" or \"cosignature/\""));
+        }
         let all: Vec<&Party> = [&self.sequencer, &self.cosigner].into_iter().chain(&self.witnesses).collect();
         let mut ids = Vec::with_capacity(all.len());
         for p in &all {
-            let key = p.entry_key()?;
+            if p.name.len() > MAX_PARTY_NAME_LEN {
+                return Err(GenesisError::BadParty { name: p.name.clone() });
+            }
             p.verifying_key()?;
-            ids.push(key.key_id());
+            ids.push((p.entry_key()?.key_id(), p.cosignature_key()?.key_id()));
         }
         for (i, a) in all.iter().enumerate() {
             for (j, b) in all.iter().enumerate().skip(i + 1) {
-                if a.name == b.name || a.public_key == b.public_key || ids[i] == ids[j] {
+                let (a01, a04) = ids[i];
+                let (b01, b04) = ids[j];
+                if a.name == b.name || a.public_key == b.public_key || a01 == b01 || a04 == b04 {
                     return Err(GenesisError::Rule("parties and witnesses must have distinct names, keys and key ids"));
                 }
             }

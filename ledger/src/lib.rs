@@ -14,5 +14,6 @@ pub mod channel;
 pub mod entry;
 pub mod genesis;
 pub mod keys;
+pub mod node;
 pub mod store;
 pub mod tree;

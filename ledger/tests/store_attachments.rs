@@ -156,7 +156,7 @@ fn streaming_put_hashes_while_copying() {
         step: 1,
         fail_at_end: true,
     });
-    assert!(matches!(broken, Err(AttachmentError::Io { .. })));
+    assert!(matches!(broken, Err(AttachmentError::Source(_))));
     assert_eq!(
         files(a.dir()),
         vec![hex(&hash)],

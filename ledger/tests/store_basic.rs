@@ -509,3 +509,31 @@ fn a_store_is_opened_by_one_process_at_a_time() {
         Err(StoreError::Locked { .. })
     ));
 }
+
+#[test]
+fn create_takes_over_the_empty_database_a_crashed_create_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    // What sled leaves when a crash comes before the first batch: a database, no records.
+    drop(sled::Config::new().path(&dir).open().unwrap());
+    assert!(matches!(
+        Store::open(&dir),
+        Err(StoreError::NotAStore { .. })
+    ));
+    let mut store = Store::create(&dir).unwrap();
+    append(&mut store, 0..3);
+    drop(store);
+    assert_eq!(Store::open(&dir).unwrap().size(), 3);
+
+    // A database with anything in it is not taken over.
+    let other = tmp.path().join("other");
+    {
+        let db = sled::Config::new().path(&other).open().unwrap();
+        db.insert(b"someone else's", &b"data"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(
+        Store::create(&other),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+}

@@ -161,7 +161,11 @@ pub enum AuditError {
         evidence: Vec<u8>,
     },
     /// A checkpoint's root is not the root of the leaves (section 6).
-    #[error("checkpoint {size}: root {} is not the recomputed root {}", Hex(checkpoint_root), Hex(computed_root))]
+    #[error(
+        "checkpoint {size}: root {} is not the recomputed root {}",
+        Hex(checkpoint_root),
+        Hex(computed_root)
+    )]
     RootMismatch {
         /// Its size.
         size: u64,
@@ -383,12 +387,14 @@ impl Auditor {
             Some(channel) => {
                 let entry = entry::check_entry(bytes, index, channel)
                     .map_err(|error| AuditError::Entry { index, error })?;
-                let (role, _) = channel.party_by_key_id(entry.sender).ok_or(AuditError::Entry {
-                    index,
-                    error: EntryError::SenderNotAParty {
-                        key_id: entry.sender,
-                    },
-                })?;
+                let (role, _) = channel
+                    .party_by_key_id(entry.sender)
+                    .ok_or(AuditError::Entry {
+                        index,
+                        error: EntryError::SenderNotAParty {
+                            key_id: entry.sender,
+                        },
+                    })?;
                 let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
                 let minimum_ms = self.genesis_ms.saturating_sub(skew_ms);
                 let sender = &mut self.senders[usize::from(role != PartyRole::Sequencer)];
@@ -458,7 +464,9 @@ impl Auditor {
     /// when the first covering checkpoint arrives.
     fn bound_timestamp(&mut self, index: u64, timestamp_ms: u64) -> Result<(), AuditError> {
         match self.awaiting.front() {
-            Some(covering) => self.check_bound(index, timestamp_ms, covering.size, covering.cosigned_at),
+            Some(covering) => {
+                self.check_bound(index, timestamp_ms, covering.size, covering.cosigned_at)
+            }
             None => {
                 if self.uncovered.is_none_or(|u| timestamp_ms > u.timestamp_ms) {
                     self.uncovered = Some(Uncovered {
@@ -542,14 +550,21 @@ impl Auditor {
         }
     }
 
-    fn check_checkpoint_inner(&mut self, note_bytes: &[u8]) -> Result<CheckpointVerdict, AuditError> {
-        let channel = self.channel.as_ref().ok_or(AuditError::CheckpointBeforeGenesis)?;
-        let committed = channel
-            .verify_checkpoint(note_bytes)
-            .map_err(|error| AuditError::NotCommitted {
-                size: readable_size(note_bytes),
-                error,
-            })?;
+    fn check_checkpoint_inner(
+        &mut self,
+        note_bytes: &[u8],
+    ) -> Result<CheckpointVerdict, AuditError> {
+        let channel = self
+            .channel
+            .as_ref()
+            .ok_or(AuditError::CheckpointBeforeGenesis)?;
+        let committed =
+            channel
+                .verify_checkpoint(note_bytes)
+                .map_err(|error| AuditError::NotCommitted {
+                    size: readable_size(note_bytes),
+                    error,
+                })?;
         let checkpoint = committed.checkpoint;
         let size = checkpoint.size;
         self.checkpoints += 1;

@@ -260,8 +260,9 @@ pub enum EntryError {
         /// The longest allowed.
         max: u64,
     },
-    /// A subject or attachment name contains a control character (U+0000 to U+001F, U+007F).
-    #[error("{field} at byte {offset} contains a control character")]
+    /// A subject or attachment name contains a control character (C0, DEL, C1) or a
+    /// bidirectional formatting character.
+    #[error("{field} at byte {offset} contains a control or bidirectional-formatting character")]
     ControlCharacter {
         /// The field.
         field: &'static str,
@@ -276,9 +277,9 @@ pub enum EntryError {
         /// Where its bytes start.
         offset: usize,
     },
-    /// An attachment name contains `/`.
-    #[error("attachment {index}: its name contains '/'")]
-    SlashInAttachmentName {
+    /// An attachment name contains `/` or `\\`, or is `.` or `..`: unsafe as a file name.
+    #[error("attachment {index}: its name contains '/' or '\\', or is \".\" or \"..\"")]
+    UnsafeAttachmentName {
         /// The attachment's position in field 11.
         index: usize,
     },
@@ -393,7 +394,9 @@ pub enum EntryError {
         max: u32,
     },
     /// An attachment is larger than the channel's `max_attachment_size` (section 3.5).
-    #[error("attachment {index} is {size} bytes, more than the channel's max_attachment_size {max}")]
+    #[error(
+        "attachment {index} is {size} bytes, more than the channel's max_attachment_size {max}"
+    )]
     AttachmentTooLarge {
         /// Its position in field 11.
         index: usize,
@@ -485,8 +488,7 @@ impl<'a> Reader<'a> {
                 max,
             });
         }
-        let s =
-            core::str::from_utf8(raw).map_err(|_| EntryError::InvalidUtf8 { field, offset })?;
+        let s = core::str::from_utf8(raw).map_err(|_| EntryError::InvalidUtf8 { field, offset })?;
         Ok((s, offset))
     }
 
@@ -502,9 +504,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// U+0000 to U+001F and U+007F (sections 3.1 and 4).
+/// C0 and C1 controls, DEL, and the bidirectional formatting characters (section 3.1).
 pub(crate) fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c <= '\u{1f}' || c == '\u{7f}')
+    s.chars().any(|c| {
+        matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    })
 }
 
 fn is_printable_ascii(s: &str) -> bool {
@@ -588,8 +592,8 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
         let sha256 = r.array::<32>("attachment sha256")?;
         let size = r.u64("attachment size")?;
         let name = no_control(&mut r, "attachment name", 1, MAX_SHORT_STRING_LEN)?;
-        if name.contains('/') {
-            return Err(EntryError::SlashInAttachmentName { index });
+        if name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(EntryError::UnsafeAttachmentName { index });
         }
         let content_type = media_type(&mut r, "attachment content_type")?;
         if let Some(previous) = attachments.last() {
@@ -696,7 +700,7 @@ pub fn verify_signature(
 /// - its origin is the channel's (3.3);
 /// - index 0 is this channel's genesis entry, with both signatures (4); no other index is
 ///   a genesis (3.2);
-/// - the sender is one of the two parties and signature's key ID is the sender's (3.4);
+/// - the sender is one of the two parties and the signature's key ID is the sender's (3.4);
 /// - a response has `reply_to`; `reply_to` is neither 0 nor `>= index` (3.3);
 /// - the payload and the attachments are within the channel's limits (3.1, 3.5);
 /// - the sender's signature verifies strictly (3.4).
@@ -732,6 +736,7 @@ pub fn check_entry(
         .ok_or(EntryError::SenderNotAParty {
             key_id: entry.sender,
         })?;
+    // decode() guarantees exactly one signature on a non-genesis entry.
     let signature_key_id = entry.signatures[0].key_id;
     if signature_key_id != entry.sender {
         return Err(EntryError::SignatureKeyMismatch {

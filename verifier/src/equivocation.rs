@@ -255,8 +255,11 @@ impl<'a> Lines<'a> {
     fn leaf(&mut self) -> Result<LeafInclusion, EvidenceError> {
         const EXPECTED: &str = "'leaf <base64 leaf hash>'";
         let line = self.line;
-        let leaf_hash = parse_hash(self.field("leaf", EXPECTED)?)
-            .ok_or(EvidenceError::UnexpectedLine { line, expected: EXPECTED })?;
+        let leaf_hash =
+            parse_hash(self.field("leaf", EXPECTED)?).ok_or(EvidenceError::UnexpectedLine {
+                line,
+                expected: EXPECTED,
+            })?;
         let mut proof = Vec::new();
         while !self.rest.starts_with(b"note ") && !self.rest.starts_with(b"\n") {
             let line = self.line;

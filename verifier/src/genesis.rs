@@ -147,6 +147,11 @@ pub enum GenesisError {
     /// cannot exist.
     #[error("origin is not a valid key name: {0}")]
     InvalidOrigin(KeyError),
+    /// The origin starts with a prefix reserved for the other texts signed with party keys
+    /// (section 4: `dyad-` or `cosignature/`), so a checkpoint text could be confused with
+    /// them.
+    #[error("origin {0:?} starts with a reserved prefix (dyad- or cosignature/)")]
+    ReservedOrigin(String),
     /// A party's name or public key is not a valid key (section 2.1).
     #[error("{role}: {error}")]
     InvalidParty {
@@ -214,7 +219,7 @@ impl From<EntryError> for GenesisError {
 }
 
 fn party(r: &mut Reader<'_>, role: PartyRole) -> Result<Party, GenesisError> {
-    let (name, _) = r.string("party name", 0, u64::MAX)?;
+    let (name, _) = r.string("party name", 1, 255)?;
     let public_key = r.array::<32>("party public_key")?;
     let party = Party {
         name: String::from(name),
@@ -239,7 +244,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Genesis, GenesisError> {
     }
     let (origin, _) = r.string("origin", 1, entry::MAX_ORIGIN_LEN)?;
     let origin = String::from(origin);
-    crate::key::validate_name(&origin).map_err(GenesisError::InvalidOrigin)?;
+    check_origin(&origin)?;
     let sequencer = party(&mut r, PartyRole::Sequencer)?;
     let cosigner = party(&mut r, PartyRole::Cosigner)?;
     let count = r.u64("witnesses")?;
@@ -269,6 +274,24 @@ pub fn decode_record(bytes: &[u8]) -> Result<Genesis, GenesisError> {
     };
     genesis.check_terms()?;
     Ok(genesis)
+}
+
+/// Prefixes an origin must not start with (section 4): they start the other texts a
+/// party key signs (`dyad-entry/v1` entry messages, `cosignature/v1` co-signatures), so
+/// no checkpoint text can begin like one of them.
+pub const RESERVED_ORIGIN_PREFIXES: [&str; 2] = ["dyad-", "cosignature/"];
+
+/// The rules of record field 2 that the record alone determines: a key name (2.1), since it
+/// names the log key, without a reserved prefix.
+fn check_origin(origin: &str) -> Result<(), GenesisError> {
+    crate::key::validate_name(origin).map_err(GenesisError::InvalidOrigin)?;
+    if RESERVED_ORIGIN_PREFIXES
+        .iter()
+        .any(|p| origin.starts_with(p))
+    {
+        return Err(GenesisError::ReservedOrigin(String::from(origin)));
+    }
+    Ok(())
 }
 
 impl Genesis {
@@ -333,7 +356,11 @@ impl Genesis {
 
     /// The log key: the sequencer's public key, type 0x01, under the origin (section 2.2).
     pub fn log_key(&self) -> Result<VerifierKey, KeyError> {
-        VerifierKey::new(&self.origin, SignatureType::Ed25519, self.sequencer.public_key)
+        VerifierKey::new(
+            &self.origin,
+            SignatureType::Ed25519,
+            self.sequencer.public_key,
+        )
     }
 
     /// The channel's trust policy as a C2SP tlog-policy (section 9): the log key, the
@@ -347,7 +374,10 @@ impl Genesis {
         };
         let mut policy = Policy::new();
         policy.add_log(self.log_key().map_err(invalid)?)?;
-        policy.add_witness("cosigner", self.cosigner.cosignature_key().map_err(invalid)?)?;
+        policy.add_witness(
+            "cosigner",
+            self.cosigner.cosignature_key().map_err(invalid)?,
+        )?;
         let mut names = Vec::with_capacity(self.witnesses.len());
         for (i, witness) in self.witnesses.iter().enumerate() {
             let name = alloc::format!("w{}", i + 1);
@@ -462,7 +492,7 @@ impl ChannelParams {
     /// The parameters of the channel this genesis describes. Fails if the genesis breaks
     /// a rule of section 4 (as one built by hand might).
     pub fn new(genesis: Genesis) -> Result<ChannelParams, GenesisError> {
-        crate::key::validate_name(&genesis.origin).map_err(GenesisError::InvalidOrigin)?;
+        check_origin(&genesis.origin)?;
         if genesis.origin.is_empty() || genesis.origin.len() as u64 > entry::MAX_ORIGIN_LEN {
             return Err(GenesisError::Record(Box::new(EntryError::Length {
                 field: "origin",
@@ -493,9 +523,7 @@ impl ChannelParams {
         };
         let commit_keys = CommitKeys {
             origin: genesis.origin.clone(),
-            log: genesis
-                .log_key()
-                .map_err(GenesisError::InvalidOrigin)?,
+            log: genesis.log_key().map_err(GenesisError::InvalidOrigin)?,
             cosigner: cosignature_key(PartyRole::Cosigner, &genesis.cosigner)?,
             witnesses: genesis
                 .witnesses
@@ -665,10 +693,16 @@ impl CommitKeys {
         let cosigned_at = signed_by(&self.cosigner)
             .flatten()
             .ok_or_else(|| CommitError::MissingCosignature(self.cosigner.to_string()))?;
+        // A witness key that is a party's key material never counts: a party cannot
+        // witness its own checkpoint (a trust built by hand might list one).
+        let is_party = |key: &VerifierKey| {
+            key.public_key_bytes() == self.log.public_key_bytes()
+                || key.public_key_bytes() == self.cosigner.public_key_bytes()
+        };
         let witnesses: Vec<(VerifierKey, u64)> = verified
             .verified
             .iter()
-            .filter(|v| self.witnesses.contains(&v.key))
+            .filter(|v| self.witnesses.contains(&v.key) && !is_party(&v.key))
             .filter_map(|v| v.timestamp.map(|t| (v.key.clone(), t)))
             .collect();
         if witnesses.len() < self.witness_threshold {

@@ -12,7 +12,7 @@
 //! <the committed checkpoint note, verbatim>
 //! ```
 //!
-//! [`format`] writes exactly what [`parse`] reads. [`verify`] checks the receipt against a
+//! [`format()`] writes exactly what [`parse`] reads. [`verify`] checks the receipt against a
 //! [`ReceiptTrust`]: the two parties' keys (roles not needed), or a channel's genesis.
 
 use alloc::string::{String, ToString};
@@ -76,7 +76,10 @@ pub enum ReceiptError {
     #[error("the extra line is not canonical standard base64")]
     ExtraNotBase64,
     /// The `extra` data is longer than an entry can be.
-    #[error("the extra line holds {len} bytes, more than an entry's {}", entry::MAX_ENTRY_SIZE)]
+    #[error(
+        "the extra line holds {len} bytes, more than an entry's {}",
+        entry::MAX_ENTRY_SIZE
+    )]
     EntryTooLarge {
         /// Its decoded length.
         len: usize,
@@ -212,7 +215,10 @@ impl ReceiptTrust {
         let params = genesis::ChannelParams::new(genesis.clone())?;
         let keys = params.commit_keys();
         Ok(ReceiptTrust {
-            parties: [params.sequencer_key().clone(), params.cosigner_key().clone()],
+            parties: [
+                params.sequencer_key().clone(),
+                params.cosigner_key().clone(),
+            ],
             roles_known: true,
             origin: Some(genesis.origin.clone()),
             witnesses: keys.witnesses.clone(),
@@ -264,7 +270,8 @@ impl ReceiptTrust {
         let log = self.parties[sequencer]
             .with_name(origin)
             .map_err(ReceiptError::InvalidOrigin)?;
-        let cosigner = self.parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
+        let cosigner =
+            self.parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
         Ok(CommitKeys {
             origin: String::from(origin),
             log,
@@ -296,7 +303,8 @@ impl ReceiptTrust {
             .iter()
             .position(|p| p.public_key_bytes() == verified.log.public_key_bytes())
             .ok_or_else(|| ReceiptError::LogNotAParty(verified.log.to_string()))?;
-        let cosigner = self.parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
+        let cosigner =
+            self.parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
         let witness_key = |name: &str| {
             policy
                 .witnesses()
@@ -313,8 +321,8 @@ impl ReceiptTrust {
                 None => {}
             }
         }
-        let cosigned_at = cosigned_at
-            .ok_or_else(|| CommitError::MissingCosignature(cosigner.to_string()))?;
+        let cosigned_at =
+            cosigned_at.ok_or_else(|| CommitError::MissingCosignature(cosigner.to_string()))?;
         let committed = Committed {
             checkpoint: verified.checkpoint,
             log: verified.log,

@@ -19,7 +19,10 @@ fn cosigned_at(size: usize) -> u64 {
 }
 
 fn checkpoints(c: &Channel) -> Vec<Vec<u8>> {
-    SIZES.iter().map(|&s| c.checkpoint(s, cosigned_at(s))).collect()
+    SIZES
+        .iter()
+        .map(|&s| c.checkpoint(s, cosigned_at(s)))
+        .collect()
 }
 
 fn trust(c: &Channel) -> AuditTrust {
@@ -47,21 +50,35 @@ fn a_clean_log_passes() {
     assert_eq!(report.genesis, c.genesis);
     assert_eq!(report.kinds.iter().sum::<u64>(), N as u64 + 1);
     assert_eq!(report.kinds[Kind::Genesis.as_u8() as usize], 1);
-    assert_eq!(report.kinds[Kind::Response.as_u8() as usize], (N / 5) as u64);
-    assert_eq!(report.entries_by_sequencer + report.entries_by_cosigner, N as u64 + 1);
+    assert_eq!(
+        report.kinds[Kind::Response.as_u8() as usize],
+        (N / 5) as u64
+    );
+    assert_eq!(
+        report.entries_by_sequencer + report.entries_by_cosigner,
+        N as u64 + 1
+    );
     assert_eq!(report.latest_checkpoint.unwrap().size, N as u64 + 1);
 
     // In any order of the checkpoint list, with the genesis pinned, with duplicates.
     let mut reversed = cps.clone();
     reversed.reverse();
     reversed.push(cps[3].clone());
-    assert!(audit::audit(c.leaves.clone(), &reversed, AuditTrust::Genesis(c.genesis.clone())).is_ok());
+    assert!(audit::audit(
+        c.leaves.clone(),
+        &reversed,
+        AuditTrust::Genesis(c.genesis.clone())
+    )
+    .is_ok());
     // With no checkpoint at all: everything is pending.
     let report = run(&c, &[]).unwrap();
     assert_eq!((report.committed_size, report.pending), (0, N as u64 + 1));
     // With entries after the last checkpoint.
     let report = run(&c, &cps[..5]).unwrap();
-    assert_eq!((report.committed_size, report.pending), (500, N as u64 + 1 - 500));
+    assert_eq!(
+        (report.committed_size, report.pending),
+        (500, N as u64 + 1 - 500)
+    );
 }
 
 #[test]
@@ -105,15 +122,27 @@ fn a_changed_entry_byte_is_found_at_its_index() {
     t.leaves = c.leaves.clone();
     let len = t.leaves[500].len();
     t.leaves[500][len - 90] ^= 1; // in the payload: before the attachment count and signatures
-    let sender = if Channel::sender_of(500) == 0 { &c.alpha } else { &c.bravo };
+    let sender = if Channel::sender_of(500) == 0 {
+        &c.alpha
+    } else {
+        &c.bravo
+    };
     assert_eq!(
         run(&t, &cps),
-        Err(AuditError::Entry { index: 500, error: EntryError::BadSignature { key_id: sender.key_id() } })
+        Err(AuditError::Entry {
+            index: 500,
+            error: EntryError::BadSignature {
+                key_id: sender.key_id()
+            }
+        })
     );
     // The genesis.
     t.leaves = c.leaves.clone();
     t.leaves[0][10] ^= 1;
-    assert!(matches!(run(&t, &cps), Err(AuditError::Entry { index: 0, .. })));
+    assert!(matches!(
+        run(&t, &cps),
+        Err(AuditError::Entry { index: 0, .. })
+    ));
 }
 
 #[test]
@@ -125,16 +154,34 @@ fn a_dropped_entry_is_found() {
     let mut t = Channel::with_entries(0, 0, 0);
     t.leaves = c.leaves.clone();
     t.leaves.remove(400);
-    let sender = if Channel::sender_of(400) == 0 { &c.alpha } else { &c.bravo };
-    let expected = (1..400).filter(|&i| Channel::sender_of(i) == Channel::sender_of(400)).count() as u64 + 1;
+    let sender = if Channel::sender_of(400) == 0 {
+        &c.alpha
+    } else {
+        &c.bravo
+    };
+    let expected = (1..400)
+        .filter(|&i| Channel::sender_of(i) == Channel::sender_of(400))
+        .count() as u64
+        + 1;
     assert_eq!(
         run(&t, &cps),
-        Err(AuditError::SequenceGap { index: 400, sender: sender.key_id(), expected, found: expected + 1 })
+        Err(AuditError::SequenceGap {
+            index: 400,
+            sender: sender.key_id(),
+            expected,
+            found: expected + 1
+        })
     );
     // The last entry dropped: the last checkpoint commits to a leaf that is not there.
     t.leaves = c.leaves.clone();
     t.leaves.pop();
-    assert_eq!(run(&t, &cps), Err(AuditError::CheckpointBeyondLog { size: N as u64 + 1, leaves: N as u64 }));
+    assert_eq!(
+        run(&t, &cps),
+        Err(AuditError::CheckpointBeyondLog {
+            size: N as u64 + 1,
+            leaves: N as u64
+        })
+    );
 }
 
 #[test]
@@ -146,19 +193,31 @@ fn swapped_entries_are_found() {
     assert_eq!(Channel::sender_of(600), Channel::sender_of(601));
     t.leaves = c.leaves.clone();
     t.leaves.swap(600, 601);
-    assert!(matches!(run(&t, &cps), Err(AuditError::SequenceGap { index: 600, .. })));
+    assert!(matches!(
+        run(&t, &cps),
+        Err(AuditError::SequenceGap { index: 600, .. })
+    ));
     // Different senders, no replies between them: every entry is fine on its own, and the
     // next checkpoint's root gives it away.
     assert_ne!(Channel::sender_of(602), Channel::sender_of(603));
     t.leaves = c.leaves.clone();
     t.leaves.swap(602, 603);
-    assert!(matches!(run(&t, &cps), Err(AuditError::RootMismatch { size: 777, .. })));
+    assert!(matches!(
+        run(&t, &cps),
+        Err(AuditError::RootMismatch { size: 777, .. })
+    ));
     // A response swapped with what it answers: it now answers itself.
     t.leaves = c.leaves.clone();
     t.leaves.swap(604, 605);
     assert_eq!(
         run(&t, &cps),
-        Err(AuditError::Entry { index: 604, error: EntryError::ReplyToNotEarlier { index: 604, reply_to: 604 } })
+        Err(AuditError::Entry {
+            index: 604,
+            error: EntryError::ReplyToNotEarlier {
+                index: 604,
+                reply_to: 604
+            }
+        })
     );
 }
 
@@ -167,23 +226,39 @@ fn a_forged_signature_is_found() {
     // Entry 300 claims bravo's or alpha's name but is signed by the other party.
     let who = Channel::sender_of(300);
     let c = edited(&|i, _| {
-        (i == 300).then(|| if who == 0 { TestKey::new("test.example/bravo") } else { TestKey::new("test.example/alpha") })
+        (i == 300).then(|| {
+            if who == 0 {
+                TestKey::new("test.example/bravo")
+            } else {
+                TestKey::new("test.example/alpha")
+            }
+        })
     });
     let cps = checkpoints(&c);
     assert!(matches!(
         run(&c, &cps),
-        Err(AuditError::Entry { index: 300, error: EntryError::SignatureKeyMismatch { .. } })
+        Err(AuditError::Entry {
+            index: 300,
+            error: EntryError::SignatureKeyMismatch { .. }
+        })
     ));
     // Signed with a stranger's key that has the party's name: the key ID differs.
     let c = edited(&|i, e| {
         (i == 300).then(|| {
             let mut k = TestKey::new("test.example/mallory");
-            k.name = if who == 0 { "test.example/alpha".into() } else { "test.example/bravo".into() };
+            k.name = if who == 0 {
+                "test.example/alpha".into()
+            } else {
+                "test.example/bravo".into()
+            };
             let _ = e;
             k
         })
     });
-    assert!(matches!(run(&c, &cps), Err(AuditError::Entry { index: 300, .. })));
+    assert!(matches!(
+        run(&c, &cps),
+        Err(AuditError::Entry { index: 300, .. })
+    ));
     // Same key ID, wrong signature bytes.
     let c0 = Channel::with_entries(N, 0, 0);
     let mut c = Channel::with_entries(0, 0, 0);
@@ -192,7 +267,10 @@ fn a_forged_signature_is_found() {
     c.leaves[300][len - 64..].copy_from_slice(&c0.leaves[301][c0.leaves[301].len() - 64..]);
     assert!(matches!(
         run(&c, &checkpoints(&c0)),
-        Err(AuditError::Entry { index: 300, error: EntryError::BadSignature { .. } })
+        Err(AuditError::Entry {
+            index: 300,
+            error: EntryError::BadSignature { .. }
+        })
     ));
 }
 
@@ -205,7 +283,10 @@ fn a_sequence_gap_is_found() {
         None
     });
     let cps = checkpoints(&c);
-    assert!(matches!(run(&c, &cps), Err(AuditError::SequenceGap { index: 700, .. })));
+    assert!(matches!(
+        run(&c, &cps),
+        Err(AuditError::SequenceGap { index: 700, .. })
+    ));
     // A repeated sequence (a replay).
     let c = edited(&|i, e| {
         if i >= 700 && Channel::sender_of(i) == Channel::sender_of(700) {
@@ -214,7 +295,12 @@ fn a_sequence_gap_is_found() {
         None
     });
     match run(&c, &checkpoints(&c)) {
-        Err(AuditError::SequenceGap { index: 700, expected, found, .. }) => assert_eq!(found + 1, expected),
+        Err(AuditError::SequenceGap {
+            index: 700,
+            expected,
+            found,
+            ..
+        }) => assert_eq!(found + 1, expected),
         other => panic!("{other:?}"),
     }
 }
@@ -229,7 +315,13 @@ fn a_reply_to_pointing_forward_is_found() {
     });
     assert_eq!(
         run(&c, &checkpoints(&c)),
-        Err(AuditError::Entry { index: 700, error: EntryError::ReplyToNotEarlier { index: 700, reply_to: 800 } })
+        Err(AuditError::Entry {
+            index: 700,
+            error: EntryError::ReplyToNotEarlier {
+                index: 700,
+                reply_to: 800
+            }
+        })
     );
 }
 
@@ -239,10 +331,20 @@ fn a_checkpoint_whose_root_does_not_match_is_found() {
     let mut cps = checkpoints(&c);
     // Size 500, but the root of 499 leaves, properly signed and co-signed.
     let root = c.root(499);
-    cps[4] = note(ORIGIN, 500, &root, Some(&c.alpha), &[(&c.bravo, cosigned_at(500))]);
+    cps[4] = note(
+        ORIGIN,
+        500,
+        &root,
+        Some(&c.alpha),
+        &[(&c.bravo, cosigned_at(500))],
+    );
     assert_eq!(
         run(&c, &cps),
-        Err(AuditError::RootMismatch { size: 500, checkpoint_root: root, computed_root: c.root(500) })
+        Err(AuditError::RootMismatch {
+            size: 500,
+            checkpoint_root: root,
+            computed_root: c.root(500)
+        })
     );
 }
 
@@ -253,23 +355,55 @@ fn a_checkpoint_without_the_cosignature_is_found() {
     cps[4] = note(ORIGIN, 500, &c.root(500), Some(&c.alpha), &[]);
     assert!(matches!(
         run(&c, &cps),
-        Err(AuditError::NotCommitted { size: Some(500), error: CommitError::MissingCosignature(_) })
+        Err(AuditError::NotCommitted {
+            size: Some(500),
+            error: CommitError::MissingCosignature(_)
+        })
     ));
     // Without the log's signature.
-    cps[4] = note(ORIGIN, 500, &c.root(500), None, &[(&c.bravo, cosigned_at(500))]);
+    cps[4] = note(
+        ORIGIN,
+        500,
+        &c.root(500),
+        None,
+        &[(&c.bravo, cosigned_at(500))],
+    );
     assert!(matches!(
         run(&c, &cps),
-        Err(AuditError::NotCommitted { size: Some(500), error: CommitError::MissingLogSignature(_) })
+        Err(AuditError::NotCommitted {
+            size: Some(500),
+            error: CommitError::MissingLogSignature(_)
+        })
     ));
     // Too few witnesses, when the genesis asks for them.
     let w = Channel::with_entries(50, 2, 2);
     let root = w.root(51);
-    let one = note(ORIGIN, 51, &root, Some(&w.alpha), &[(&w.bravo, cosigned_at(51)), (&w.witnesses[0], cosigned_at(51))]);
+    let one = note(
+        ORIGIN,
+        51,
+        &root,
+        Some(&w.alpha),
+        &[
+            (&w.bravo, cosigned_at(51)),
+            (&w.witnesses[0], cosigned_at(51)),
+        ],
+    );
     assert!(matches!(
         audit::audit(w.leaves.clone(), &[one], trust(&w)),
-        Err(AuditError::NotCommitted { size: Some(51), error: CommitError::NotEnoughWitnesses { found: 1, required: 2 } })
+        Err(AuditError::NotCommitted {
+            size: Some(51),
+            error: CommitError::NotEnoughWitnesses {
+                found: 1,
+                required: 2
+            }
+        })
     ));
-    assert!(audit::audit(w.leaves.clone(), &[w.checkpoint(51, cosigned_at(51))], trust(&w)).is_ok());
+    assert!(audit::audit(
+        w.leaves.clone(),
+        &[w.checkpoint(51, cosigned_at(51))],
+        trust(&w)
+    )
+    .is_ok());
 }
 
 #[test]
@@ -285,7 +419,10 @@ fn timestamps_are_bounded() {
         }
         None
     });
-    let cps: Vec<_> = SIZES.iter().map(|&s| c.checkpoint(s, cosigned_at(s))).collect();
+    let cps: Vec<_> = SIZES
+        .iter()
+        .map(|&s| c.checkpoint(s, cosigned_at(s)))
+        .collect();
     assert_eq!(
         run(&c, &cps),
         Err(AuditError::TimestampAfterCosignature {
@@ -343,7 +480,11 @@ fn timestamps_are_bounded() {
     });
     assert_eq!(
         run(&c, &checkpoints(&c)),
-        Err(AuditError::TimestampBeforeGenesis { index: 3, timestamp_ms: T0_MS - 301_000, minimum_ms: T0_MS - 300_000 })
+        Err(AuditError::TimestampBeforeGenesis {
+            index: 3,
+            timestamp_ms: T0_MS - 301_000,
+            minimum_ms: T0_MS - 300_000
+        })
     );
     // Within the skew is fine.
     let c = edited(&|i, e| {
@@ -362,13 +503,22 @@ fn checkpoint_order_and_conflicts() {
     let new = || Auditor::new(trust(&c)).unwrap();
 
     let mut a = new();
-    assert_eq!(a.check_checkpoint(&cp(1)), Err(AuditError::CheckpointBeforeGenesis));
+    assert_eq!(
+        a.check_checkpoint(&cp(1)),
+        Err(AuditError::CheckpointBeforeGenesis)
+    );
 
     // Backwards.
     let mut a = new();
     a.push_leaf(&c.leaves[0]).unwrap();
     a.check_checkpoint(&cp(100)).unwrap();
-    assert_eq!(a.check_checkpoint(&cp(50)), Err(AuditError::CheckpointBackwards { size: 50, previous: 100 }));
+    assert_eq!(
+        a.check_checkpoint(&cp(50)),
+        Err(AuditError::CheckpointBackwards {
+            size: 50,
+            previous: 100
+        })
+    );
     // The auditor stays failed.
     assert!(a.push_leaf(&c.leaves[1]).is_err());
 
@@ -377,15 +527,30 @@ fn checkpoint_order_and_conflicts() {
     for leaf in &c.leaves[..60] {
         a.push_leaf(leaf).unwrap();
     }
-    assert_eq!(a.check_checkpoint(&cp(50)), Err(AuditError::CheckpointTooLate { size: 50, leaves: 60 }));
+    assert_eq!(
+        a.check_checkpoint(&cp(50)),
+        Err(AuditError::CheckpointTooLate {
+            size: 50,
+            leaves: 60
+        })
+    );
 
     // Two different roots for one size: equivocation, with evidence that verifies.
     let mut a = new();
     a.push_leaf(&c.leaves[0]).unwrap();
     a.check_checkpoint(&cp(100)).unwrap();
-    let forked = note(ORIGIN, 100, &[7; 32], Some(&c.alpha), &[(&c.bravo, cosigned_at(100))]);
+    let forked = note(
+        ORIGIN,
+        100,
+        &[7; 32],
+        Some(&c.alpha),
+        &[(&c.bravo, cosigned_at(100))],
+    );
     match a.check_checkpoint(&forked) {
-        Err(AuditError::ConflictingCheckpoints { size: 100, evidence }) => {
+        Err(AuditError::ConflictingCheckpoints {
+            size: 100,
+            evidence,
+        }) => {
             let v = equivocation::verify(&evidence, &c.alpha.log_vkey(ORIGIN)).unwrap();
             assert_eq!(v.first.size, 100);
             equivocation::verify(&evidence, &c.bravo.cosignature_vkey()).unwrap();
@@ -401,8 +566,17 @@ fn checkpoint_order_and_conflicts() {
     // Another channel's checkpoint.
     let mut a = new();
     a.push_leaf(&c.leaves[0]).unwrap();
-    let other = note("test.example/other", 1, &c.root(1), Some(&c.alpha), &[(&c.bravo, 1)]);
-    assert!(matches!(a.check_checkpoint(&other), Err(AuditError::NotCommitted { size: Some(1), .. })));
+    let other = note(
+        "test.example/other",
+        1,
+        &c.root(1),
+        Some(&c.alpha),
+        &[(&c.bravo, 1)],
+    );
+    assert!(matches!(
+        a.check_checkpoint(&other),
+        Err(AuditError::NotCommitted { size: Some(1), .. })
+    ));
 }
 
 #[test]
@@ -417,9 +591,18 @@ fn the_genesis_must_be_the_trusted_one() {
     let mut a = Auditor::from_genesis(g).unwrap();
     assert_eq!(a.push_leaf(&c.leaves[0]), Err(AuditError::UntrustedGenesis));
     let mut a = Auditor::from_genesis(c.genesis.clone()).unwrap();
-    assert!(matches!(a.push_leaf(&c.leaves[1]), Err(AuditError::Entry { index: 0, error: EntryError::FirstNotGenesis { .. } })));
+    assert!(matches!(
+        a.push_leaf(&c.leaves[1]),
+        Err(AuditError::Entry {
+            index: 0,
+            error: EntryError::FirstNotGenesis { .. }
+        })
+    ));
     assert!(Auditor::from_parties(c.alpha.cosignature_vkey(), c.bravo.entry_vkey()).is_err());
-    assert_eq!(audit::audit(Vec::<Vec<u8>>::new(), &[], trust(&c)), Err(AuditError::EmptyLog));
+    assert_eq!(
+        audit::audit(Vec::<Vec<u8>>::new(), &[], trust(&c)),
+        Err(AuditError::EmptyLog)
+    );
     assert!(matches!(
         audit::audit(c.leaves.clone(), &[b"not a note".to_vec()], trust(&c)),
         Err(AuditError::NotCommitted { size: None, .. })

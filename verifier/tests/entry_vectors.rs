@@ -19,13 +19,15 @@ fn reason(e: &EntryError) -> String {
         EntryError::UnknownKind(_) => "unknown-kind".into(),
         EntryError::BadOptionTag { .. } => "bad-option-tag".into(),
         EntryError::InvalidUtf8 { .. } => "invalid-utf8".into(),
-        EntryError::Length { field, len, max, .. } if len > max => {
+        EntryError::Length {
+            field, len, max, ..
+        } if len > max => {
             format!("oversize-{}", field.replace([' ', '_'], "-"))
         }
         EntryError::Length { field, .. } => format!("empty-{}", field.replace([' ', '_'], "-")),
         EntryError::ControlCharacter { .. } => "control-character".into(),
         EntryError::NotPrintableAscii { .. } => "not-printable-ascii".into(),
-        EntryError::SlashInAttachmentName { .. } => "slash-in-attachment-name".into(),
+        EntryError::UnsafeAttachmentName { .. } => "unsafe-attachment-name".into(),
         EntryError::TooManyAttachments { .. } => "too-many-attachments".into(),
         EntryError::AttachmentsUnsorted { .. } => "attachments-unsorted".into(),
         EntryError::WrongSignatureCount { .. } => "wrong-signature-count".into(),
@@ -59,30 +61,94 @@ fn hex_u32(s: &str) -> u32 {
 
 fn assert_decoded(name: &str, e: &dyad_verifier::Entry, d: &Value) {
     let ctx = |f: &str| format!("entry {name:?}: field {f}");
-    assert_eq!(u64::from(e.version), u64_of(d, "version"), "{}", ctx("version"));
+    assert_eq!(
+        u64::from(e.version),
+        u64_of(d, "version"),
+        "{}",
+        ctx("version")
+    );
     assert_eq!(e.origin, str_of(d, "origin"), "{}", ctx("origin"));
     assert_eq!(e.kind.as_str(), str_of(d, "kind"), "{}", ctx("kind"));
-    assert_eq!(e.sender, hex_u32(str_of(d, "sender_key_id_hex")), "{}", ctx("sender"));
+    assert_eq!(
+        e.sender,
+        hex_u32(str_of(d, "sender_key_id_hex")),
+        "{}",
+        ctx("sender")
+    );
     assert_eq!(e.sequence, u64_of(d, "sequence"), "{}", ctx("sequence"));
-    assert_eq!(e.timestamp_ms, u64_of(d, "timestamp_ms"), "{}", ctx("timestamp_ms"));
-    assert_eq!(e.reply_to, field(d, "reply_to").as_u64(), "{}", ctx("reply_to"));
-    assert!(e.reply_to.is_some() || field(d, "reply_to").is_null(), "{}", ctx("reply_to"));
+    assert_eq!(
+        e.timestamp_ms,
+        u64_of(d, "timestamp_ms"),
+        "{}",
+        ctx("timestamp_ms")
+    );
+    assert_eq!(
+        e.reply_to,
+        field(d, "reply_to").as_u64(),
+        "{}",
+        ctx("reply_to")
+    );
+    assert!(
+        e.reply_to.is_some() || field(d, "reply_to").is_null(),
+        "{}",
+        ctx("reply_to")
+    );
     assert_eq!(e.subject, str_of(d, "subject"), "{}", ctx("subject"));
-    assert_eq!(e.content_type, str_of(d, "content_type"), "{}", ctx("content_type"));
-    assert_eq!(hex(&e.payload), str_of(d, "payload_hex"), "{}", ctx("payload"));
+    assert_eq!(
+        e.content_type,
+        str_of(d, "content_type"),
+        "{}",
+        ctx("content_type")
+    );
+    assert_eq!(
+        hex(&e.payload),
+        str_of(d, "payload_hex"),
+        "{}",
+        ctx("payload")
+    );
     let attachments = array_of(d, "attachments");
-    assert_eq!(e.attachments.len(), attachments.len(), "{}", ctx("attachments"));
+    assert_eq!(
+        e.attachments.len(),
+        attachments.len(),
+        "{}",
+        ctx("attachments")
+    );
     for (a, v) in e.attachments.iter().zip(attachments) {
-        assert_eq!(hex(&a.sha256), str_of(v, "sha256_hex"), "{}", ctx("attachment sha256"));
+        assert_eq!(
+            hex(&a.sha256),
+            str_of(v, "sha256_hex"),
+            "{}",
+            ctx("attachment sha256")
+        );
         assert_eq!(a.size, u64_of(v, "size"), "{}", ctx("attachment size"));
         assert_eq!(a.name, str_of(v, "name"), "{}", ctx("attachment name"));
-        assert_eq!(a.content_type, str_of(v, "content_type"), "{}", ctx("attachment content_type"));
+        assert_eq!(
+            a.content_type,
+            str_of(v, "content_type"),
+            "{}",
+            ctx("attachment content_type")
+        );
     }
     let signatures = array_of(d, "signatures");
-    assert_eq!(e.signatures.len(), signatures.len(), "{}", ctx("signatures"));
+    assert_eq!(
+        e.signatures.len(),
+        signatures.len(),
+        "{}",
+        ctx("signatures")
+    );
     for (s, v) in e.signatures.iter().zip(signatures) {
-        assert_eq!(s.key_id, hex_u32(str_of(v, "key_id_hex")), "{}", ctx("signature key_id"));
-        assert_eq!(hex(&s.signature), str_of(v, "signature_hex"), "{}", ctx("signature"));
+        assert_eq!(
+            s.key_id,
+            hex_u32(str_of(v, "key_id_hex")),
+            "{}",
+            ctx("signature key_id")
+        );
+        assert_eq!(
+            hex(&s.signature),
+            str_of(v, "signature_hex"),
+            "{}",
+            ctx("signature")
+        );
     }
 }
 
@@ -96,10 +162,19 @@ fn valid_entries_decode_hash_and_verify_as_the_vectors_say() {
         let name = str_of(e, "name");
         let index = u64_of(e, "index");
         let bytes = unhex(str_of(e, "entry_hex"));
-        let decoded = entry::decode(&bytes).unwrap_or_else(|err| panic!("entry {name:?} does not decode: {err}"));
+        let decoded = entry::decode(&bytes)
+            .unwrap_or_else(|err| panic!("entry {name:?} does not decode: {err}"));
         assert_decoded(name, &decoded, field(e, "decoded"));
-        assert_eq!(encode(&decoded), bytes, "entry {name:?}: the test encoder disagrees");
-        assert_eq!(hex(&dyad_verifier::hash::leaf_hash(&bytes)), str_of(e, "leaf_hash_hex"), "entry {name:?}: leaf hash");
+        assert_eq!(
+            encode(&decoded),
+            bytes,
+            "entry {name:?}: the test encoder disagrees"
+        );
+        assert_eq!(
+            hex(&dyad_verifier::hash::leaf_hash(&bytes)),
+            str_of(e, "leaf_hash_hex"),
+            "entry {name:?}: leaf hash"
+        );
         assert_eq!(
             hex(&entry::signed_message(&bytes).unwrap()),
             str_of(e, "signed_message_hex"),
@@ -108,7 +183,10 @@ fn valid_entries_decode_hash_and_verify_as_the_vectors_say() {
         let checked = entry::check_entry(&bytes, index, &params)
             .unwrap_or_else(|err| panic!("entry {name:?} at {index} is rejected: {err}"));
         assert_eq!(checked, decoded);
-        let sender = params.party_by_key_id(decoded.sender).expect("the sender is a party").1;
+        let sender = params
+            .party_by_key_id(decoded.sender)
+            .expect("the sender is a party")
+            .1;
         entry::verify_signature(&bytes, &decoded, sender).unwrap();
     }
 }
@@ -123,7 +201,11 @@ fn the_genesis_and_keys_match_the_vectors() {
     let gv = field(&v, "genesis");
     if let Some(record) = gv.get("record_hex").and_then(Value::as_str) {
         assert_eq!(genesis::decode_record(&unhex(record)).unwrap(), g);
-        assert_eq!(hex(&encode_genesis_record(&g)), record, "the test encoder disagrees on the record");
+        assert_eq!(
+            hex(&encode_genesis_record(&g)),
+            record,
+            "the test encoder disagrees on the record"
+        );
     }
 
     for (role, party) in [("sequencer", &g.sequencer), ("cosigner", &g.cosigner)] {
@@ -132,10 +214,20 @@ fn the_genesis_and_keys_match_the_vectors() {
         assert_eq!(str_of(p, "public_key_hex"), hex(&party.public_key));
         let seed: [u8; 32] = unhex(str_of(p, "seed_hex")).try_into().unwrap();
         let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-        assert_eq!(signing.verifying_key().to_bytes(), party.public_key, "{role}: seed and public key disagree");
-        assert_eq!(party.entry_key().unwrap(), VerifierKey::parse(str_of(p, "vkey")).unwrap());
+        assert_eq!(
+            signing.verifying_key().to_bytes(),
+            party.public_key,
+            "{role}: seed and public key disagree"
+        );
+        assert_eq!(
+            party.entry_key().unwrap(),
+            VerifierKey::parse(str_of(p, "vkey")).unwrap()
+        );
         assert_eq!(party.entry_key().unwrap().to_string(), str_of(p, "vkey"));
-        assert_eq!(party.cosignature_key().unwrap().to_string(), str_of(p, "cosignature_vkey"));
+        assert_eq!(
+            party.cosignature_key().unwrap().to_string(),
+            str_of(p, "cosignature_vkey")
+        );
         if role == "sequencer" {
             assert_eq!(g.log_key().unwrap().to_string(), str_of(p, "log_vkey"));
         }
@@ -157,11 +249,16 @@ fn invalid_entries_are_rejected_for_the_reason_the_vectors_give() {
         let expected = str_of(e, "error");
         match entry::check_entry(&bytes, index, &params) {
             Ok(_) => failures.push(format!("{name}: accepted, expected {expected}")),
-            Err(err) if reason(&err) != expected => {
-                failures.push(format!("{name}: rejected as {} ({err}), expected {expected}", reason(&err)))
-            }
+            Err(err) if reason(&err) != expected => failures.push(format!(
+                "{name}: rejected as {} ({err}), expected {expected}",
+                reason(&err)
+            )),
             Err(_) => {}
         }
     }
-    assert!(failures.is_empty(), "invalid entry vectors:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "invalid entry vectors:\n{}",
+        failures.join("\n")
+    );
 }

@@ -25,7 +25,12 @@ fn receipt_for(c: &Channel, index: usize, note: &[u8]) -> Vec<u8> {
         Some(s) => s.parse::<usize>().unwrap(),
         None => leaves.len(),
     };
-    receipt::format(&c.leaves[index], index as u64, &inclusion_proof(index, &leaves[..size]), note)
+    receipt::format(
+        &c.leaves[index],
+        index as u64,
+        &inclusion_proof(index, &leaves[..size]),
+        note,
+    )
 }
 
 fn parties(c: &Channel) -> ReceiptTrust {
@@ -38,15 +43,24 @@ fn every_receipt_verifies_and_says_who_sent_what() {
     for index in 0..c.leaves.len() {
         let r = receipt_for(&c, index, &note);
         assert!(r.starts_with(b"c2sp.org/tlog-proof@v1\nextra "));
-        let v = receipt::verify(&r, &parties(&c)).unwrap_or_else(|e| panic!("receipt {index}: {e}"));
+        let v =
+            receipt::verify(&r, &parties(&c)).unwrap_or_else(|e| panic!("receipt {index}: {e}"));
         assert_eq!(v.index, index as u64);
         assert_eq!(v.leaf_hash, leaf_hash(&c.leaves[index]));
         assert_eq!(v.committed.checkpoint.size, c.leaves.len() as u64);
         assert_eq!(v.committed.cosigned_at, c.time_for(c.leaves.len()));
         assert_eq!(v.committed.log, c.alpha.log_vkey(ORIGIN));
-        let expected_sender = if v.entry.sender == c.alpha.key_id() { &c.alpha } else { &c.bravo };
+        let expected_sender = if v.entry.sender == c.alpha.key_id() {
+            &c.alpha
+        } else {
+            &c.bravo
+        };
         assert_eq!(v.sender, expected_sender.entry_vkey());
-        let role = if expected_sender.name == c.alpha.name { PartyRole::Sequencer } else { PartyRole::Cosigner };
+        let role = if expected_sender.name == c.alpha.name {
+            PartyRole::Sequencer
+        } else {
+            PartyRole::Cosigner
+        };
         assert_eq!(v.sender_role, role);
         if index == 0 {
             assert_eq!(v.entry.kind, Kind::Genesis);
@@ -65,37 +79,88 @@ fn parse_and_format_are_inverse_and_strict() {
     assert_eq!(parsed.entry_bytes, c.leaves[5]);
     assert_eq!(parsed.index, 5);
     assert_eq!(parsed.checkpoint_note, note);
-    assert_eq!(receipt::format(&parsed.entry_bytes, parsed.index, &parsed.proof, &parsed.checkpoint_note), r);
+    assert_eq!(
+        receipt::format(
+            &parsed.entry_bytes,
+            parsed.index,
+            &parsed.proof,
+            &parsed.checkpoint_note
+        ),
+        r
+    );
 
     let text = String::from_utf8(r.clone()).unwrap();
     let with = |from: &str, to: &str| receipt::parse(text.replacen(from, to, 1).as_bytes());
-    assert_eq!(with("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2"), Err(ReceiptError::NotATlogProof));
-    assert_eq!(with("index 5\n", "index 05\n"), Err(ReceiptError::MalformedIndex));
-    assert_eq!(with("index 5\n", "index +5\n"), Err(ReceiptError::MalformedIndex));
-    assert_eq!(with("index 5\n", "index  5\n"), Err(ReceiptError::MalformedIndex));
-    assert_eq!(with("index 5\n", "index 18446744073709551616\n"), Err(ReceiptError::MalformedIndex));
+    assert_eq!(
+        with("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2"),
+        Err(ReceiptError::NotATlogProof)
+    );
+    assert_eq!(
+        with("index 5\n", "index 05\n"),
+        Err(ReceiptError::MalformedIndex)
+    );
+    assert_eq!(
+        with("index 5\n", "index +5\n"),
+        Err(ReceiptError::MalformedIndex)
+    );
+    assert_eq!(
+        with("index 5\n", "index  5\n"),
+        Err(ReceiptError::MalformedIndex)
+    );
+    assert_eq!(
+        with("index 5\n", "index 18446744073709551616\n"),
+        Err(ReceiptError::MalformedIndex)
+    );
     assert_eq!(with("extra ", "extra  "), Err(ReceiptError::ExtraNotBase64));
     assert_eq!(with("extra ", "extras "), Err(ReceiptError::MissingExtra));
 
     // Without the extra line: a valid tlog-proof, but not a dyad receipt.
-    let no_extra = format!("c2sp.org/tlog-proof@v1\n{}", &text[text.find("index").unwrap()..]);
-    assert_eq!(receipt::parse(no_extra.as_bytes()), Err(ReceiptError::MissingExtra));
+    let no_extra = format!(
+        "c2sp.org/tlog-proof@v1\n{}",
+        &text[text.find("index").unwrap()..]
+    );
+    assert_eq!(
+        receipt::parse(no_extra.as_bytes()),
+        Err(ReceiptError::MissingExtra)
+    );
     // A proof hash of the wrong length.
     let short = BASE64.encode([0u8; 31]);
     let bad = text.replacen("index 5\n", &format!("index 5\n{short}\n"), 1);
-    assert_eq!(receipt::parse(bad.as_bytes()), Err(ReceiptError::MalformedProofHash { line: 4 }));
+    assert_eq!(
+        receipt::parse(bad.as_bytes()),
+        Err(ReceiptError::MalformedProofHash { line: 4 })
+    );
     // 65 proof hashes.
     let hash = BASE64.encode([7u8; 32]);
-    let many = text.replacen("index 5\n", &format!("index 5\n{}", format!("{hash}\n").repeat(65)), 1);
-    assert_eq!(receipt::parse(many.as_bytes()), Err(ReceiptError::TooManyProofHashes));
+    let many = text.replacen(
+        "index 5\n",
+        &format!("index 5\n{}", format!("{hash}\n").repeat(65)),
+        1,
+    );
+    assert_eq!(
+        receipt::parse(many.as_bytes()),
+        Err(ReceiptError::TooManyProofHashes)
+    );
     // No blank line, or nothing after it.
     let head = &text[..text.find("\n\n").unwrap() + 1];
-    assert!(matches!(receipt::parse(head.as_bytes()), Err(ReceiptError::Truncated { .. })));
-    assert_eq!(receipt::parse(format!("{head}\n").as_bytes()), Err(ReceiptError::MissingCheckpoint));
+    assert!(matches!(
+        receipt::parse(head.as_bytes()),
+        Err(ReceiptError::Truncated { .. })
+    ));
+    assert_eq!(
+        receipt::parse(format!("{head}\n").as_bytes()),
+        Err(ReceiptError::MissingCheckpoint)
+    );
     assert_eq!(receipt::parse(b""), Err(ReceiptError::NotATlogProof));
     // An entry too large to be one.
-    let huge = format!("c2sp.org/tlog-proof@v1\nextra {}\nindex 0\n\n", BASE64.encode(vec![0u8; 65536]));
-    assert!(matches!(receipt::parse(huge.as_bytes()), Err(ReceiptError::EntryTooLarge { .. })));
+    let huge = format!(
+        "c2sp.org/tlog-proof@v1\nextra {}\nindex 0\n\n",
+        BASE64.encode(vec![0u8; 65536])
+    );
+    assert!(matches!(
+        receipt::parse(huge.as_bytes()),
+        Err(ReceiptError::EntryTooLarge { .. })
+    ));
 }
 
 #[test]
@@ -108,27 +173,53 @@ fn tampered_receipts_are_rejected_with_the_right_error() {
 
     // Another entry's bytes at this index.
     let r = receipt::format(&c.leaves[index + 1], index as u64, &proof, &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
     // The right entry at the wrong index.
     let r = receipt::format(&c.leaves[index], index as u64 + 1, &proof, &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
     // An index beyond the checkpoint.
     let r = receipt::format(&c.leaves[index], leaves.len() as u64, &proof, &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
     // A proof hash changed, dropped or added.
     let mut p = proof.clone();
     p[1][0] ^= 1;
     let r = receipt::format(&c.leaves[index], index as u64, &p, &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
     let r = receipt::format(&c.leaves[index], index as u64, &proof[1..], &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
-    let r = receipt::format(&c.leaves[index], index as u64, &[proof.as_slice(), &[[0; 32]]].concat(), &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
+    let r = receipt::format(
+        &c.leaves[index],
+        index as u64,
+        &[proof.as_slice(), &[[0; 32]]].concat(),
+        &note,
+    );
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
     // An entry whose signature is broken (and which is then not the leaf either).
     let mut e = c.leaves[index].clone();
     *e.last_mut().unwrap() ^= 1;
     let r = receipt::format(&e, index as u64, &proof, &note);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Entry(EntryError::BadSignature { .. }))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Entry(EntryError::BadSignature { .. }))
+    ));
 
     // A checkpoint without the co-signature, or without the log signature.
     let root = c.root(leaves.len());
@@ -137,20 +228,36 @@ fn tampered_receipts_are_rejected_with_the_right_error() {
     let r = receipt::format(&c.leaves[index], index as u64, &proof, &unsigned);
     assert!(matches!(
         receipt::verify(&r, &trust),
-        Err(ReceiptError::NotCommitted(CommitError::MissingCosignature(_)))
+        Err(ReceiptError::NotCommitted(CommitError::MissingCosignature(
+            _
+        )))
     ));
     let uncosigned_log = note_of(&c, size, &root, false, true);
     let r = receipt::format(&c.leaves[index], index as u64, &proof, &uncosigned_log);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::NotCommitted(CommitError::MissingLogSignature(_)))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::NotCommitted(
+            CommitError::MissingLogSignature(_)
+        ))
+    ));
     // A checkpoint with another root.
     let other = note_of(&c, size, &[9; 32], true, true);
     let r = receipt::format(&c.leaves[index], index as u64, &proof, &other);
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Inclusion(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Inclusion(_))
+    ));
 }
 
 fn note_of(c: &Channel, size: u64, root: &Hash, log: bool, cosign: bool) -> Vec<u8> {
     let cos = [(&c.bravo, 1_800_000_000u64)];
-    note(ORIGIN, size, root, log.then_some(&c.alpha), if cosign { &cos } else { &[] })
+    note(
+        ORIGIN,
+        size,
+        root,
+        log.then_some(&c.alpha),
+        if cosign { &cos } else { &[] },
+    )
 }
 
 #[test]
@@ -170,12 +277,21 @@ fn roles_come_from_the_checkpoint() {
     // genesis receipt (which names alpha as sequencer) no longer verifies.
     let size = c.leaves.len() as u64;
     let root = c.root(c.leaves.len());
-    let swapped = entry_support::note(ORIGIN, size, &root, Some(&c.bravo), &[(&c.alpha, 1_800_000_000)]);
+    let swapped = entry_support::note(
+        ORIGIN,
+        size,
+        &root,
+        Some(&c.bravo),
+        &[(&c.alpha, 1_800_000_000)],
+    );
     let r = receipt_for(&c, 3, &swapped);
     let v = receipt::verify(&r, &parties(&c)).unwrap();
     assert_eq!(v.committed.log.public_key_bytes(), c.bravo.public_key());
     let r0 = receipt_for(&c, 0, &swapped);
-    assert_eq!(receipt::verify(&r0, &parties(&c)), Err(ReceiptError::GenesisNotTrusted));
+    assert_eq!(
+        receipt::verify(&r0, &parties(&c)),
+        Err(ReceiptError::GenesisNotTrusted)
+    );
     // But not for a trust that pins the genesis roles.
     assert!(receipt::verify(&r, &ReceiptTrust::genesis(&c.genesis).unwrap()).is_err());
     // Pinning another origin fails.
@@ -197,27 +313,51 @@ fn witnesses_count_when_required() {
     // Only one witness co-signs.
     let size = c.leaves.len() as u64;
     let root = c.root(c.leaves.len());
-    let one = entry_support::note(ORIGIN, size, &root, Some(&c.alpha), &[(&c.bravo, 1_800_000_000), (&c.witnesses[1], 1_800_000_001)]);
+    let one = entry_support::note(
+        ORIGIN,
+        size,
+        &root,
+        Some(&c.alpha),
+        &[(&c.bravo, 1_800_000_000), (&c.witnesses[1], 1_800_000_001)],
+    );
     let r = receipt_for(&c, 4, &one);
     assert_eq!(
         receipt::verify(&r, &ReceiptTrust::genesis(&c.genesis).unwrap()),
-        Err(ReceiptError::NotCommitted(CommitError::NotEnoughWitnesses { found: 1, required: 2 }))
+        Err(ReceiptError::NotCommitted(
+            CommitError::NotEnoughWitnesses {
+                found: 1,
+                required: 2
+            }
+        ))
     );
     assert!(receipt::verify(&r, &parties(&c).with_witnesses(w.clone(), 1).unwrap()).is_ok());
     assert!(parties(&c).with_witnesses(w.clone(), 4).is_err());
-    assert!(parties(&c).with_witnesses(vec![c.witnesses[0].entry_vkey()], 1).is_err());
+    assert!(parties(&c)
+        .with_witnesses(vec![c.witnesses[0].entry_vkey()], 1)
+        .is_err());
 
     // A policy: the channel's own, and one that asks for every witness.
     let policy = c.genesis.policy().unwrap();
     let trust = ReceiptTrust::policy(policy, c.alpha.entry_vkey(), c.bravo.entry_vkey()).unwrap();
-    assert!(matches!(receipt::verify(&r, &trust), Err(ReceiptError::Policy(_))));
+    assert!(matches!(
+        receipt::verify(&r, &trust),
+        Err(ReceiptError::Policy(_))
+    ));
     let r_all = receipt_for(&c, 4, &note);
     assert!(receipt::verify(&r_all, &trust).is_ok());
     let mut strict = Policy::new();
     strict.add_log(c.alpha.log_vkey(ORIGIN)).unwrap();
-    strict.add_witness("cosigner", c.bravo.cosignature_vkey()).unwrap();
+    strict
+        .add_witness("cosigner", c.bravo.cosignature_vkey())
+        .unwrap();
     strict.add_witness("w", w[0].clone()).unwrap();
-    strict.add_group("both", dyad_verifier::policy::Threshold::All, &["cosigner", "w"]).unwrap();
+    strict
+        .add_group(
+            "both",
+            dyad_verifier::policy::Threshold::All,
+            &["cosigner", "w"],
+        )
+        .unwrap();
     strict.set_quorum("both").unwrap();
     let trust = ReceiptTrust::policy(strict, c.alpha.entry_vkey(), c.bravo.entry_vkey()).unwrap();
     assert!(receipt::verify(&r_all, &trust).is_ok());
@@ -229,7 +369,9 @@ fn witnesses_count_when_required() {
     let trust = ReceiptTrust::policy(lax, c.alpha.entry_vkey(), c.bravo.entry_vkey()).unwrap();
     assert!(matches!(
         receipt::verify(&r_all, &trust),
-        Err(ReceiptError::NotCommitted(CommitError::MissingCosignature(_)))
+        Err(ReceiptError::NotCommitted(CommitError::MissingCosignature(
+            _
+        )))
     ));
 }
 
@@ -242,7 +384,10 @@ fn entries_that_break_position_rules_are_rejected() {
     let r = receipt_for(&c, 2, &note);
     assert_eq!(
         receipt::verify(&r, &parties(&c)),
-        Err(ReceiptError::Entry(EntryError::ReplyToNotEarlier { index: 2, reply_to: 2 }))
+        Err(ReceiptError::Entry(EntryError::ReplyToNotEarlier {
+            index: 2,
+            reply_to: 2
+        }))
     );
     // A stranger's entry in the log.
     let mut c = Channel::with_entries(1, 0, 0);
@@ -254,7 +399,9 @@ fn entries_that_break_position_rules_are_rejected() {
     let r = receipt_for(&c, 2, &note);
     assert_eq!(
         receipt::verify(&r, &parties(&c)),
-        Err(ReceiptError::Entry(EntryError::SenderNotAParty { key_id: stranger.key_id() }))
+        Err(ReceiptError::Entry(EntryError::SenderNotAParty {
+            key_id: stranger.key_id()
+        }))
     );
     // An entry of another channel, logged here.
     let mut c = Channel::with_entries(1, 0, 0);
@@ -264,7 +411,10 @@ fn entries_that_break_position_rules_are_rejected() {
     c.times.push(T0_MS);
     let note = c.checkpoint(c.leaves.len(), c.time_for(c.leaves.len()));
     let r = receipt_for(&c, 2, &note);
-    assert!(matches!(receipt::verify(&r, &parties(&c)), Err(ReceiptError::OriginMismatch { .. })));
+    assert!(matches!(
+        receipt::verify(&r, &parties(&c)),
+        Err(ReceiptError::OriginMismatch { .. })
+    ));
 }
 
 #[test]
@@ -278,9 +428,15 @@ fn parsing_never_panics_on_mangled_receipts() {
     for i in 0..lines.len() {
         let mut dropped = lines.clone();
         dropped.remove(i);
-        assert!(receipt::verify(dropped.concat().as_bytes(), &trust).is_err(), "line {i} dropped");
+        assert!(
+            receipt::verify(dropped.concat().as_bytes(), &trust).is_err(),
+            "line {i} dropped"
+        );
         let mut doubled = lines.clone();
         doubled.insert(i, lines[i]);
-        assert!(receipt::verify(doubled.concat().as_bytes(), &trust).is_err(), "line {i} doubled");
+        assert!(
+            receipt::verify(doubled.concat().as_bytes(), &trust).is_err(),
+            "line {i} doubled"
+        );
     }
 }

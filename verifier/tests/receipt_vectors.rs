@@ -36,7 +36,11 @@ fn checkpoints_are_committed_and_match_the_entries() {
         let by_policy = policy.verify_checkpoint(note).unwrap();
         assert_eq!(by_policy.checkpoint, committed.checkpoint);
         if size as usize <= leaves.len() {
-            assert_eq!(committed.checkpoint.root, mth(&leaves[..size as usize]), "checkpoint {size}: root");
+            assert_eq!(
+                committed.checkpoint.root,
+                mth(&leaves[..size as usize]),
+                "checkpoint {size}: root"
+            );
         }
     }
 }
@@ -51,7 +55,12 @@ fn receipts_verify_with_the_two_party_keys() {
         ReceiptTrust::parties(sequencer.clone(), cosigner.clone()).unwrap(),
         ReceiptTrust::parties(cosigner.clone(), sequencer.clone()).unwrap(),
         ReceiptTrust::genesis(&genesis).unwrap(),
-        ReceiptTrust::policy(genesis.policy().unwrap(), cosigner.clone(), sequencer.clone()).unwrap(),
+        ReceiptTrust::policy(
+            genesis.policy().unwrap(),
+            cosigner.clone(),
+            sequencer.clone(),
+        )
+        .unwrap(),
     ];
     let receipts = array_of(&v, "receipts");
     assert!(!receipts.is_empty(), "no receipts in the vectors");
@@ -59,9 +68,13 @@ fn receipts_verify_with_the_two_party_keys() {
         let index = u64_of(r, "index");
         let text = str_of(r, "receipt").as_bytes();
         for trust in &trusts {
-            let verified = receipt::verify(text, trust).unwrap_or_else(|e| panic!("receipt {index}: {e}"));
+            let verified =
+                receipt::verify(text, trust).unwrap_or_else(|e| panic!("receipt {index}: {e}"));
             assert_eq!(verified.index, index);
-            assert_eq!(verified.committed.log, sequencer.with_name(&genesis.origin).unwrap());
+            assert_eq!(
+                verified.committed.log,
+                sequencer.with_name(&genesis.origin).unwrap()
+            );
             if let Some(leaf) = leaves.get(index as usize) {
                 assert_eq!(verified.leaf_hash, leaf_hash(leaf));
             }
@@ -69,7 +82,12 @@ fn receipts_verify_with_the_two_party_keys() {
         // format() writes exactly what parse() read.
         let parsed = receipt::parse(text).unwrap();
         assert_eq!(
-            receipt::format(&parsed.entry_bytes, parsed.index, &parsed.proof, &parsed.checkpoint_note),
+            receipt::format(
+                &parsed.entry_bytes,
+                parsed.index,
+                &parsed.proof,
+                &parsed.checkpoint_note
+            ),
             text
         );
     }
@@ -96,7 +114,10 @@ fn a_receipt_with_any_byte_changed_is_rejected() {
         }
         // Cut anywhere, or with a byte added at the end.
         for cut in 0..text.len() {
-            assert!(receipt::verify(&text[..cut], &trust).is_err(), "receipt {index} cut at {cut}");
+            assert!(
+                receipt::verify(&text[..cut], &trust).is_err(),
+                "receipt {index} cut at {cut}"
+            );
         }
         let mut longer = text.to_vec();
         longer.push(b'\n');
@@ -117,9 +138,16 @@ fn receipts_need_both_parties() {
         assert!(receipt::verify(text, &trust).is_err());
     }
     // The cosignature key in place of the entry key is refused up front.
-    assert!(ReceiptTrust::parties(sequencer.clone(), cosigner.with_signature_type(dyad_verifier::key::SignatureType::CosignatureV1)).is_err());
+    assert!(ReceiptTrust::parties(
+        sequencer.clone(),
+        cosigner.with_signature_type(dyad_verifier::key::SignatureType::CosignatureV1)
+    )
+    .is_err());
     // Requiring a witness nobody asked for fails.
     let w = TestKey::new("witness.example").cosignature_vkey();
-    let trust = ReceiptTrust::parties(sequencer, cosigner).unwrap().with_witnesses(vec![w], 1).unwrap();
+    let trust = ReceiptTrust::parties(sequencer, cosigner)
+        .unwrap()
+        .with_witnesses(vec![w], 1)
+        .unwrap();
     assert!(receipt::verify(text, &trust).is_err());
 }

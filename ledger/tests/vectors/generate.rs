@@ -169,6 +169,12 @@ pub fn generate() -> Value {
     e.body.subject = "x".repeat(1025);
     add("subject-1025-bytes", resign(e, &bravo), "oversize-subject");
     let mut e = fresh.clone();
+    e.body.subject = "Invoice \u{202e}fdp.exe".into();
+    add("subject-with-bidi-override", resign(e, &bravo), "control-character");
+    let mut e = fresh.clone();
+    e.body.attachments = vec![Attachment { sha256: [1; 32], size: 1, name: "..".into(), content_type: "text/plain".into() }];
+    add("attachment-named-dot-dot", resign(e, &bravo), "unsafe-attachment-name");
+    let mut e = fresh.clone();
     e.body.origin = "example.org/dyad/another-channel".into();
     add("replayed-into-another-channel", resign(e, &bravo), "wrong-origin");
     let mut e = fresh.clone();

@@ -447,7 +447,7 @@ impl Channel {
                 attachment(b"192.0.2.1\n", "a.txt"),
                 attachment(b"192.0.2.2\n", "b.txt"),
             ];
-            e.attachments.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+            e.attachments.sort_by_key(|a| a.sha256);
         }
         e
     }
@@ -512,19 +512,26 @@ pub fn vectors() -> serde_json::Value {
 }
 
 pub fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v.get(name).unwrap_or_else(|| panic!("vector has no {name:?}: {v}"))
+    v.get(name)
+        .unwrap_or_else(|| panic!("vector has no {name:?}: {v}"))
 }
 
 pub fn str_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
-    field(v, name).as_str().unwrap_or_else(|| panic!("{name:?} is not a string: {v}"))
+    field(v, name)
+        .as_str()
+        .unwrap_or_else(|| panic!("{name:?} is not a string: {v}"))
 }
 
 pub fn u64_of(v: &serde_json::Value, name: &str) -> u64 {
-    field(v, name).as_u64().unwrap_or_else(|| panic!("{name:?} is not a u64: {v}"))
+    field(v, name)
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name:?} is not a u64: {v}"))
 }
 
 pub fn array_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a Vec<serde_json::Value> {
-    let a = field(v, name).as_array().unwrap_or_else(|| panic!("{name:?} is not an array"));
+    let a = field(v, name)
+        .as_array()
+        .unwrap_or_else(|| panic!("{name:?} is not an array"));
     a
 }
 
@@ -543,7 +550,11 @@ pub fn vector_leaves(v: &serde_json::Value) -> Vec<Vec<u8>> {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            assert_eq!(u64_of(e, "index"), i as u64, "entries are listed in index order");
+            assert_eq!(
+                u64_of(e, "index"),
+                i as u64,
+                "entries are listed in index order"
+            );
             unhex(str_of(e, "entry_hex"))
         })
         .collect()
@@ -552,7 +563,9 @@ pub fn vector_leaves(v: &serde_json::Value) -> Vec<Vec<u8>> {
 pub fn vector_genesis_party(p: &serde_json::Value) -> Party {
     Party {
         name: str_of(p, "name").to_string(),
-        public_key: unhex(str_of(p, "public_key_hex")).try_into().expect("32-byte key"),
+        public_key: unhex(str_of(p, "public_key_hex"))
+            .try_into()
+            .expect("32-byte key"),
     }
 }
 
@@ -563,7 +576,10 @@ pub fn vector_genesis(v: &serde_json::Value) -> Genesis {
         origin: str_of(g, "origin").to_string(),
         sequencer: vector_genesis_party(field(g, "sequencer")),
         cosigner: vector_genesis_party(field(g, "cosigner")),
-        witnesses: array_of(g, "witnesses").iter().map(vector_genesis_party).collect(),
+        witnesses: array_of(g, "witnesses")
+            .iter()
+            .map(vector_genesis_party)
+            .collect(),
         witness_threshold: u64_of(g, "witness_threshold").try_into().unwrap(),
         max_payload: u64_of(g, "max_payload").try_into().unwrap(),
         max_attachment_size: u64_of(g, "max_attachment_size"),

@@ -1,0 +1,216 @@
+//! `dyad append`: sign a message. The sequencer appends it to the log at once (one
+//! durable batch); the co-signer queues it, signed and durable, until `dyad sync export`
+//! carries it to the sequencer.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::builder::PossibleValuesParser;
+use clap::Args;
+use dyad_ledger::channel::{ChannelError, Role};
+use dyad_ledger::entry::{Attachment, Draft, EntryError, Kind};
+
+use crate::data::DataDir;
+use crate::error::{CliError, Result};
+use crate::output::{b64, json, now_ms, outln, read_input};
+use crate::Ctx;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  dyad append --kind inquiry --subject 'Scanning from 203.0.113.0/24' report.txt
+  echo 'We are looking into it.' | dyad append --kind response --reply-to 1 --subject 'Re: scanning' -
+  dyad append --kind threat-indicators --subject 'Campaign IOCs' bundle.json
+  dyad append --kind notification --subject 'Exercise on 3 March' --attach plan.pdf
+
+Kinds: inquiry, response (needs --reply-to), threat-indicators, notification.
+The payload is FILE, or standard input with '-', or empty. It is at most the channel's
+max_payload (61440 bytes by default); send larger content with --attach FILE (repeatable):
+the file is stored content-addressed beside the log and the entry names it by SHA-256.
+Default content type: application/stix+json;version=2.1 for threat-indicators,
+text/plain; charset=utf-8 otherwise.
+
+On the sequencer this prints the entry's index, leaf hash and \"pending\" (it becomes
+committed when the co-signer co-signs a checkpoint covering it). On the co-signer it
+prints the message's sequence number, leaf hash and \"queued\".";
+
+pub const KINDS: [&str; 4] = ["inquiry", "response", "threat-indicators", "notification"];
+
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    /// What the message is.
+    #[arg(long, value_parser = PossibleValuesParser::new(KINDS))]
+    pub kind: String,
+    /// A one-line subject (at most 1024 bytes, no control characters).
+    #[arg(long, default_value = "")]
+    pub subject: String,
+    /// The index of the entry this message answers (required for a response).
+    #[arg(long, value_name = "INDEX")]
+    pub reply_to: Option<u64>,
+    /// The payload's media type.
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// A file to attach (repeatable, at most 16).
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+    /// The payload: a file, or '-' for standard input; empty if omitted.
+    #[arg(value_name = "FILE|-")]
+    pub payload: Option<PathBuf>,
+}
+
+/// A message to sign, as the demo and the command line build it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub kind: Kind,
+    pub subject: String,
+    pub content_type: Option<String>,
+    pub payload: Vec<u8>,
+    pub reply_to: Option<u64>,
+    pub attachments: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Sequencer: in the log at this index, pending.
+    Logged { index: u64, leaf_hash: [u8; 32] },
+    /// Co-signer: signed and queued with this sequence number.
+    Queued { sequence: u64, leaf_hash: [u8; 32] },
+}
+
+pub fn default_content_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::ThreatIndicators => "application/stix+json;version=2.1",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+fn guess_content_type(path: &Path) -> &'static str {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("json") => "application/json",
+        Some("txt" | "log") => "text/plain; charset=utf-8",
+        Some("csv") => "text/csv",
+        Some("pdf") => "application/pdf",
+        Some("xml") => "application/xml",
+        Some("zip") => "application/zip",
+        Some("gz") => "application/gzip",
+        Some("pcap") => "application/vnd.tcpdump.pcap",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Signs `message` and appends or queues it in the replica of `data`.
+pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
+    let (config, mut channel) = data.open()?;
+    let genesis = channel.genesis().clone();
+    if message.kind == Kind::Genesis {
+        return Err(CliError::usage("a genesis entry is made by `dyad init`, not appended"));
+    }
+    if message.payload.len() > genesis.max_payload as usize {
+        return Err(CliError::usage_hint(
+            format!("the payload is {} bytes; this channel's limit is {} bytes", message.payload.len(), genesis.max_payload),
+            "send large content as an attachment: --attach FILE",
+        ));
+    }
+    if message.subject.len() > 1024 || message.subject.chars().any(char::is_control) {
+        return Err(CliError::usage("the subject must be at most 1024 bytes on one line, without control characters"));
+    }
+    let content_type = message.content_type.clone().unwrap_or_else(|| default_content_type(message.kind).to_owned());
+    if content_type.is_empty() || content_type.len() > 255 || !content_type.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(CliError::usage("--content-type must be 1 to 255 printable ASCII characters, e.g. text/plain"));
+    }
+    let size = channel.size();
+    match message.reply_to {
+        Some(0) => return Err(CliError::usage("--reply-to 0 is the genesis entry; a message answers an earlier message")),
+        Some(r) if r >= size => {
+            return Err(CliError::usage(format!("--reply-to {r}: this replica holds entries 0..{} only", size.saturating_sub(1))))
+        }
+        None if message.kind == Kind::Response => {
+            return Err(CliError::usage("a response must say which entry it answers: --reply-to INDEX"))
+        }
+        _ => {}
+    }
+    if message.attachments.len() > 16 {
+        return Err(CliError::usage("an entry names at most 16 attachments"));
+    }
+    let key = config.signer_key()?;
+    let mut attachments: Vec<Attachment> = Vec::new();
+    if !message.attachments.is_empty() {
+        let store = data.attachments(genesis.max_attachment_size)?;
+        for path in &message.attachments {
+            let file = std::fs::File::open(path).map_err(CliError::read(path))?;
+            let (sha256, size) = store.put_reader(std::io::BufReader::new(file))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| !n.is_empty() && n.len() <= 255 && !n.chars().any(char::is_control))
+                .ok_or_else(|| CliError::usage(format!("{}: an attachment needs a UTF-8 file name of at most 255 bytes", path.display())))?;
+            if attachments.iter().any(|a| a.sha256 == sha256) {
+                return Err(CliError::usage(format!("{} is attached twice (same content)", path.display())));
+            }
+            attachments.push(Attachment { sha256, size, name: name.to_owned(), content_type: guess_content_type(path).to_owned() });
+        }
+    }
+    let mut draft = Draft::new(message.kind, &message.subject, &content_type, message.payload);
+    draft.reply_to = message.reply_to;
+    draft.attachments = attachments;
+    let own = |e: ChannelError| match e {
+        // The operator's own message breaking a rule is bad input, not a failed check.
+        ChannelError::Entry { source: EntryError::TooLarge { len }, .. } => CliError::usage_hint(
+            format!("the encoded entry would be {len} bytes; an entry is at most 65535"),
+            "send large content as an attachment: --attach FILE",
+        ),
+        ChannelError::Entry { source, .. } => CliError::usage(format!("the message is not valid: {source}")),
+        ChannelError::NotOurKey { name, role } => CliError::usage(format!(
+            "the key file {} ({name}) is not the {role} of this channel",
+            config.key_file.display()
+        )),
+        other => CliError::Channel(other),
+    };
+    let now = now_ms();
+    match channel.role() {
+        Role::Sequencer => {
+            let appended = channel.append_own(&key, vec![draft], now).map_err(own)?;
+            let a = appended.first().ok_or_else(|| CliError::check("nothing was appended"))?;
+            Ok(Appended::Logged { index: a.index, leaf_hash: a.leaf_hash })
+        }
+        Role::Cosigner => {
+            let signed = channel.queue_own(&key, draft, now).map_err(own)?;
+            Ok(Appended::Queued { sequence: signed.entry.body.sequence, leaf_hash: signed.leaf_hash })
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
+    let kind = Kind::parse(&args.kind).ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
+    let payload = match &args.payload {
+        Some(path) => read_input(path)?,
+        None => Vec::new(),
+    };
+    let message = Message {
+        kind,
+        subject: args.subject.clone(),
+        content_type: args.content_type.clone(),
+        payload,
+        reply_to: args.reply_to,
+        attachments: args.attach.clone(),
+    };
+    match append(&ctx.data_dir(), message)? {
+        Appended::Logged { index, leaf_hash } => {
+            if ctx.json {
+                json(&serde_json::json!({"index": index, "leaf_hash": b64(&leaf_hash), "status": "pending"}))?;
+            } else {
+                outln(&format!("{index} {} pending", b64(&leaf_hash)))?;
+                eprintln!("appended entry {index}; it is pending until the co-signer co-signs a checkpoint covering it (dyad sync export)");
+            }
+        }
+        Appended::Queued { sequence, leaf_hash } => {
+            if ctx.json {
+                json(&serde_json::json!({"sequence": sequence, "leaf_hash": b64(&leaf_hash), "status": "queued"}))?;
+            } else {
+                outln(&format!("{sequence} {} queued", b64(&leaf_hash)))?;
+                eprintln!("queued message {sequence} for the sequencer; send it with `dyad sync export --out FILE`");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

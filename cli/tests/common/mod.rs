@@ -1,0 +1,145 @@
+//! Helpers for the end-to-end tests: each test gets its own temporary directory and runs
+//! the real `dyad` binary in it.
+//!
+//! These tests live in `cli/tests/` rather than `tests/tests/` because Cargo tells only
+//! the tests of the package that owns a binary where it is (`CARGO_BIN_EXE_dyad`), and
+//! builds it for them: no second build, no stale binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub const ORIGIN: &str = "hotline.example/dyad/test";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `dyad` in the test directory, with no data directory from the environment.
+    pub fn dyad(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dyad"));
+        c.current_dir(self.dir.path()).env_remove("DYAD_DATA");
+        c
+    }
+
+    /// `dyad --data <dir>/<data>`.
+    pub fn at(&self, data: &str) -> Command {
+        let mut c = self.dyad();
+        c.arg("--data").arg(self.path(data));
+        c
+    }
+
+    pub fn keygen(&self, name: &str) {
+        self.dyad().args(["keygen", name, "--key-name", &format!("cert.{name}.example"), "--out", "keys"]).assert().success();
+    }
+
+    /// Keys for alpha and bravo, and a channel alpha sequences, created by the three
+    /// offline init steps.
+    pub fn channel(&self) {
+        self.keygen("alpha");
+        self.keygen("bravo");
+        self.channel_in("alpha", "bravo", ORIGIN);
+    }
+
+    /// A channel between the existing alpha and bravo keys in data dirs `a` and `b`.
+    pub fn channel_in(&self, a: &str, b: &str, origin: &str) {
+        self.at(a)
+            .args(["init", "--origin", origin, "--key", "keys/alpha.key", "--peer", "keys/bravo.pub", "--role", "sequencer"])
+            .assert()
+            .success();
+        let proposal = self.path(a).join("genesis.proposal");
+        self.at(b)
+            .args(["init", "--origin", origin, "--key", "keys/bravo.key", "--peer", "keys/alpha.pub", "--role", "cosigner", "--proposal"])
+            .arg(&proposal)
+            .assert()
+            .success();
+        let signed = self.path(b).join("genesis.signed");
+        self.at(a).args(["sync", "import"]).arg(&signed).assert().success();
+    }
+
+    pub fn append(&self, data: &str, kind: &str, subject: &str, body: &str) -> Value {
+        let out = self
+            .at(data)
+            .args(["--json", "append", "--kind", kind, "--subject", subject, "-"])
+            .write_stdin(body.to_owned())
+            .assert()
+            .success();
+        json(&out.get_output().stdout)
+    }
+
+    /// Exports from `from` into a bundle file and imports it into `to`; returns the file.
+    pub fn sync(&self, from: &str, to: &str) -> PathBuf {
+        let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
+        let file = self.path(&format!("{from}-to-{to}-{n}.dyad-sync"));
+        self.at(from).args(["sync", "export", "--out"]).arg(&file).assert().success();
+        self.at(to).args(["sync", "import"]).arg(&file).assert().success();
+        file
+    }
+
+    /// Everything committed on both sides.
+    pub fn sync_all(&self) {
+        self.sync("bravo", "alpha");
+        self.sync("alpha", "bravo");
+        self.sync("bravo", "alpha");
+    }
+
+    pub fn trust(&self) -> [String; 4] {
+        ["--trust".into(), "keys/alpha.pub".into(), "--trust".into(), "keys/bravo.pub".into()]
+    }
+
+    pub fn stdout_json(&self, cmd: &mut Command) -> Value {
+        let out = cmd.assert().success();
+        json(&out.get_output().stdout)
+    }
+}
+
+pub fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Rewrites a sync bundle's records and recomputes its end line, as a forger would.
+pub fn rewrite_bundle(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.pop(); // the end line
+    let mut records = lines.split_off(2);
+    edit(&mut records);
+    lines.extend(records);
+    let mut body = lines.join("\n");
+    body.push('\n');
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let count = lines.len() - 2;
+    body.push_str(&format!("end {count} {}\n", base64::engine::general_purpose::STANDARD.encode(digest)));
+    std::fs::write(path, body).unwrap();
+}
+
+pub fn b64d(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+pub fn b64e(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}

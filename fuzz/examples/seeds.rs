@@ -1,0 +1,452 @@
+//! Writes the seed corpora of every fuzz target from the vectors:
+//!
+//!     cargo run --no-default-features --example seeds -- <corpus dir>
+//!
+//! `fuzz/run.sh` runs it before fuzzing (corpus/ is not committed). Deterministic: the
+//! same vectors give the same files. Besides the vectors' own entries, notes, keys,
+//! proofs and receipts it signs, with the vectors' seeds, what the vectors lack: notes
+//! with cosignatures by other known keys, a second channel with three witnesses (its
+//! genesis, a small log, its committed checkpoint and receipts), and evidence of
+//! equivocation of both kinds. Structured targets get inputs in their own layouts (see
+//! the doc comment at the top of each target).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use dyad_fuzz::cursor::Writer;
+use dyad_fuzz::reference::{self, leaf_hash, mth, RawEntry};
+use dyad_fuzz::vectors::{
+    checkpoint_text, sign_note, vectors, witnessed_record, KeyPair, NoteSigner, WITNESSED_ORIGIN,
+};
+use dyad_fuzz::Hash;
+use dyad_verifier::equivocation::{self, Contradiction, LeafInclusion};
+use dyad_verifier::key::{key_id, SignatureType};
+use dyad_verifier::{genesis, note, receipt};
+
+const GENESIS_MS: u64 = 1_767_225_600_000;
+const GENESIS_S: u64 = GENESIS_MS / 1000;
+
+#[derive(Default)]
+struct Corpus {
+    files: BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>,
+}
+
+impl Corpus {
+    fn add(&mut self, targets: &[&'static str], name: impl Into<String>, bytes: impl AsRef<[u8]>) {
+        let name = name.into();
+        for t in targets {
+            self.files
+                .entry(t)
+                .or_default()
+                .insert(name.clone(), bytes.as_ref().to_vec());
+        }
+    }
+}
+
+const NOTE_TARGETS: &[&str] = &["note_parse", "note_verify", "checkpoint_committed"];
+const ENTRY_TARGETS: &[&str] = &[
+    "entry_decode_verifier",
+    "entry_decode_ledger",
+    "entry_differential",
+];
+
+fn signed_entry(
+    key: &KeyPair,
+    origin: &str,
+    kind: u8,
+    sequence: u64,
+    minutes: u64,
+    reply_to: Option<u64>,
+    subject: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let id = key_id(&key.name, SignatureType::Ed25519, &key.public_key);
+    let mut e = RawEntry {
+        version: 1,
+        origin: origin.as_bytes().to_vec(),
+        kind,
+        sender: id,
+        sequence,
+        timestamp_ms: GENESIS_MS + minutes * 60_000,
+        reply_to,
+        subject: subject.as_bytes().to_vec(),
+        content_type: b"text/plain; charset=utf-8".to_vec(),
+        payload: payload.to_vec(),
+        attachments: Vec::new(),
+        signatures: Vec::new(),
+    };
+    let sig = key.sign(&e.signed_message());
+    e.signatures.push((id, sig));
+    e.encode()
+}
+
+fn witnessed_genesis_entry() -> Vec<u8> {
+    let v = vectors();
+    let id = |k: &KeyPair| key_id(&k.name, SignatureType::Ed25519, &k.public_key);
+    let mut e = RawEntry {
+        version: 1,
+        origin: WITNESSED_ORIGIN.as_bytes().to_vec(),
+        kind: 0,
+        sender: id(&v.sequencer),
+        sequence: 0,
+        timestamp_ms: GENESIS_MS,
+        reply_to: None,
+        subject: b"channel with witnesses".to_vec(),
+        content_type: genesis::CONTENT_TYPE.as_bytes().to_vec(),
+        payload: witnessed_record(),
+        attachments: Vec::new(),
+        signatures: Vec::new(),
+    };
+    let m = e.signed_message();
+    e.signatures = vec![
+        (id(&v.sequencer), v.sequencer.sign(&m)),
+        (id(&v.cosigner), v.cosigner.sign(&m)),
+    ];
+    e.encode()
+}
+
+/// A note on `origin`'s tree of `leaves`, signed as the log by the sequencer and
+/// co-signed by the co-signer and `witnesses`.
+fn committed_note(origin: &str, leaves: &[Hash], witnesses: &[&KeyPair], minutes: u64) -> Vec<u8> {
+    let v = vectors();
+    let text = checkpoint_text(origin, leaves.len() as u64, &mth(leaves));
+    let timestamp = GENESIS_S + minutes * 60;
+    let mut signers = vec![
+        NoteSigner::Ed25519 { key: &v.sequencer, name: origin },
+        NoteSigner::Cosignature { key: &v.cosigner, timestamp },
+    ];
+    for w in witnesses {
+        signers.push(NoteSigner::Cosignature { key: w, timestamp });
+    }
+    sign_note(&text, &signers)
+}
+
+fn inclusion_seed(mode: u8, index: u64, size: u64, leaf: &Hash, root: &Hash, proof: &[Hash]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(mode).u64(index).u64(size).bytes(leaf).bytes(root).u8(proof.len() as u8);
+    for h in proof {
+        w.bytes(h);
+    }
+    w.finish()
+}
+
+fn consistency_seed(mode: u8, old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof: &[Hash]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(mode).u64(old).u64(new).bytes(old_root).bytes(new_root).u8(proof.len() as u8);
+    for h in proof {
+        w.bytes(h);
+    }
+    w.finish()
+}
+
+/// The structured layout of entry_differential (after its 0xA5 byte).
+#[allow(clippy::too_many_arguments)]
+fn structured_entry(
+    flags: u8,
+    origin_len: u16,
+    kind: u8,
+    subject_len: u16,
+    payload_len: u16,
+    attachments: u8,
+    name_len: u16,
+) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(0xA5).u8(flags).u8(1);
+    w.u16(origin_len).u8(b'o').chunk(b"example.org/dyad/vectors");
+    w.u8(kind).u32(0x84924ae7).u64(1).u64(GENESIS_MS).u8(1).u64(1);
+    w.u16(subject_len).u8(b's').chunk(b"Scanning from AS64500");
+    w.u16(25).u8(b'c').chunk(b"text/plain; charset=utf-8");
+    w.u16(payload_len).u8(b'p');
+    w.u8(attachments);
+    for i in 0..attachments {
+        w.u8(i).u64(1024).u16(name_len).u8(b'n').chunk(b"report.pdf");
+        w.u16(15).u8(b't').chunk(b"application/pdf");
+    }
+    w.u8(1).u32(0x84924ae7).u8(7);
+    w.finish()
+}
+
+fn main() {
+    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus".to_string()));
+    let v = vectors();
+    let mut c = Corpus::default();
+
+    // --- Notes and checkpoints.
+    let mut notes: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, n) in v.notes.iter().enumerate() {
+        notes.push((format!("notes-json-{i:02}"), n.clone()));
+    }
+    for (i, n) in v.checkpoints.iter().enumerate() {
+        notes.push((format!("vectors-checkpoint-{i}"), n.clone()));
+    }
+    let vector_leaves: Vec<Hash> = v.entries.iter().map(|e| leaf_hash(e)).collect();
+    let a = &v.note_keys[0];
+    let cp5 = checkpoint_text(&v.origin, 5, &mth(&vector_leaves));
+    notes.push((
+        "cosigned-by-a-and-bravo".into(),
+        sign_note(
+            &cp5,
+            &[
+                NoteSigner::Cosignature { key: a, timestamp: GENESIS_S },
+                NoteSigner::Ed25519 { key: &v.sequencer, name: &v.origin },
+                NoteSigner::Cosignature { key: &v.cosigner, timestamp: GENESIS_S + 60 },
+                NoteSigner::Cosignature { key: &v.note_keys[2], timestamp: 1 },
+            ],
+        ),
+    ));
+    notes.push((
+        "cosignature-max-timestamp".into(),
+        sign_note(
+            &cp5,
+            &[
+                NoteSigner::Ed25519 { key: &v.sequencer, name: &v.origin },
+                NoteSigner::Cosignature { key: &v.cosigner, timestamp: (1 << 63) - 1 },
+            ],
+        ),
+    ));
+
+    // The witnessed channel: genesis, an inquiry by the co-signer, a response by the
+    // sequencer, a notification; committed with two of the three witnesses.
+    let witnesses = v.witnesses();
+    let wlog = vec![
+        witnessed_genesis_entry(),
+        signed_entry(&v.cosigner, WITNESSED_ORIGIN, 1, 1, 1, None, "Scanning from AS64500", b"seen at 09:00"),
+        signed_entry(&v.sequencer, WITNESSED_ORIGIN, 2, 1, 2, Some(1), "Re: Scanning", b"investigating"),
+        signed_entry(&v.cosigner, WITNESSED_ORIGIN, 4, 2, 3, None, "Exercise", b""),
+    ];
+    let wleaves: Vec<Hash> = wlog.iter().map(|e| leaf_hash(e)).collect();
+    let wnote = committed_note(WITNESSED_ORIGIN, &wleaves, &witnesses[..2], 5);
+    notes.push(("witnessed-committed".into(), wnote.clone()));
+    notes.push(("witnessed-one-witness".into(), committed_note(WITNESSED_ORIGIN, &wleaves[..2], &witnesses[2..], 4)));
+    notes.push(("witnessed-all-witnesses".into(), committed_note(WITNESSED_ORIGIN, &wleaves[..1], &witnesses, 1)));
+    for (name, n) in &notes {
+        c.add(NOTE_TARGETS, name.clone(), n);
+        if let Ok(parsed) = note::parse(n) {
+            c.add(&["checkpoint_parse"], name.clone(), parsed.text.as_bytes());
+        }
+    }
+    for (i, body) in v.checkpoint_bodies.iter().enumerate() {
+        c.add(&["checkpoint_parse"], format!("body-{i:02}"), body.as_bytes());
+    }
+
+    // --- Keys.
+    for (i, k) in v.verifier_keys.iter().enumerate() {
+        c.add(&["vkey_parse"], format!("vkey-{i:02}"), k.as_bytes());
+    }
+    let upper = v.sequencer.entry_key().to_string();
+    let mut fields: Vec<String> = upper.splitn(3, '+').map(str::to_string).collect();
+    fields[1] = fields[1].to_ascii_uppercase();
+    c.add(&["vkey_parse"], "vkey-uppercase-id", fields.join("+"));
+    for (i, k) in v.signer_keys.iter().enumerate() {
+        c.add(&["signer_key_parse"], format!("signer-{i:02}"), k.as_bytes());
+    }
+    for k in [&v.sequencer, &v.cosigner] {
+        let mut raw = vec![1u8];
+        raw.extend_from_slice(&k.seed);
+        let id = key_id(&k.name, SignatureType::Ed25519, &k.public_key);
+        let line = format!("PRIVATE+KEY+{}+{id:08x}+{}\n", k.name, BASE64.encode(raw));
+        c.add(&["signer_key_parse"], format!("private-{}", k.name.replace('/', "_")), line);
+        c.add(&["signer_key_parse"], format!("name-{}", k.name.replace('/', "_")), &k.name);
+    }
+
+    // --- Policies.
+    let channel = genesis::decode_record(&v.genesis_record).expect("vector genesis");
+    let witnessed = genesis::decode_record(&witnessed_record()).expect("witnessed genesis");
+    c.add(&["policy_parse"], "vectors-channel", channel.policy().expect("policy").to_string());
+    c.add(&["policy_parse"], "witnessed-channel", witnessed.policy().expect("policy").to_string());
+    let hand = format!(
+        "# a C2SP tlog-policy\nlog {} https://log.example/\n\nwitness w1 {} https://w1.example/\n\
+         witness w2\t{}\nwitness w3 {}\ngroup two 2 w1 w2 w3\ngroup any any two\nquorum any\n",
+        v.sequencer.log_key(&v.origin),
+        witnesses[0].cosignature_key(),
+        witnesses[1].entry_key(),
+        witnesses[2].cosignature_key(),
+    );
+    c.add(&["policy_parse"], "hand-written", hand);
+    c.add(&["policy_parse"], "quorum-none", format!("log {}\nquorum none", v.sequencer.log_key(&v.origin)));
+
+    // --- Proofs.
+    for (i, case) in v.inclusion.iter().enumerate() {
+        let s = inclusion_seed(0, case.index, case.size, &case.leaf_hash, &case.root, &case.proof);
+        c.add(&["proof_inclusion"], format!("tree-json-{i:03}"), s);
+    }
+    c.add(&["proof_inclusion"], "huge-size", inclusion_seed(4, 0, u64::MAX, &[7; 32], &[0; 32], &[[1; 32]; 64]));
+    for (i, case) in v.consistency.iter().enumerate() {
+        let s = consistency_seed(0, case.old_size, case.new_size, &case.old_root, &case.new_root, &case.proof);
+        c.add(&["proof_consistency"], format!("tree-json-{i:03}"), s);
+    }
+    c.add(
+        &["proof_consistency"],
+        "huge-sizes",
+        consistency_seed(4, u64::MAX - 2, u64::MAX, &[7; 32], &[0; 32], &[[1; 32]; 65]),
+    );
+    let leaf_bytes = b"abcdefghijklmnopqrstuvwxyz0123456789aabbccddeeffgg";
+    for (n, size, index) in [(13u16, 13u16, 5u16), (64, 33, 32), (300, 257, 255), (7, 4, 3), (1, 1, 0)] {
+        for mutation in 0..6u8 {
+            let mut w = Writer::new();
+            w.u8(1).u16(n - 1).u16(size - 1).u16(index).u8(mutation).u8(3).u8(77).u64(2).u64(9);
+            w.bytes(leaf_bytes);
+            c.add(&["proof_inclusion"], format!("tree-{n}-{size}-{index}-m{mutation}"), w.finish());
+            let mut w = Writer::new();
+            w.u8(1).u16(n - 1).u16(size).u16(index).u8(mutation).u8(3).u8(77).u64(2).u64(9);
+            w.bytes(leaf_bytes);
+            c.add(&["proof_consistency"], format!("tree-{n}-{size}-{index}-m{mutation}"), w.finish());
+        }
+    }
+    for (n, queries) in [(0u16, 0u8), (1, 2), (7, 4), (64, 8), (300, 15), (1024, 15)] {
+        let mut w = Writer::new();
+        w.u16(n).u8(queries);
+        for q in 0..queries {
+            w.u8(q).u16(u16::from(q) * 37).u16(u16::from(q) * 101);
+        }
+        w.bytes(leaf_bytes);
+        c.add(&["tree_differential"], format!("tree-{n}-{queries}"), w.finish());
+    }
+
+    // --- Entries and genesis records.
+    for (i, e) in v.entries.iter().enumerate() {
+        c.add(ENTRY_TARGETS, format!("entry-{i}"), e);
+    }
+    for (i, e) in v.invalid_entries.iter().enumerate() {
+        c.add(ENTRY_TARGETS, format!("invalid-{i:02}"), e);
+    }
+    c.add(ENTRY_TARGETS, "genesis-proposal", &v.genesis_proposal);
+    for (i, e) in wlog.iter().enumerate() {
+        c.add(ENTRY_TARGETS, format!("witnessed-{i}"), e);
+    }
+    // Structured entries, including ones near the 65535-byte limit.
+    for (name, seed) in [
+        ("small", structured_entry(0x0f, 24, 1, 20, 5, 0, 10)),
+        ("response", structured_entry(0x0f, 24, 2, 0, 0, 1, 10)),
+        ("genesis-kind", structured_entry(0x0f, 24, 0, 20, 5, 0, 10)),
+        ("sixteen-attachments", structured_entry(0x0f, 24, 3, 22, 1000, 16, 1)),
+        ("near-limit", structured_entry(0x0f, 24, 3, 22, 64300, 16, 1)),
+        ("at-limit", structured_entry(0x0f, 24, 3, 22, 65535 - 1206, 3, 1)),
+        ("max-payload", structured_entry(0x0f, 255, 3, 1024, 61440, 16, 1)),
+        ("unsorted", structured_entry(0x07, 24, 3, 22, 10, 4, 10)),
+    ] {
+        c.add(&["entry_differential"], format!("structured-{name}"), seed);
+    }
+    c.add(&["genesis_decode"], "vectors-record", &v.genesis_record);
+    c.add(&["genesis_decode"], "witnessed-record", witnessed_record());
+    let mut no_witness_terms = witnessed_record();
+    let len = no_witness_terms.len();
+    no_witness_terms[len - 17] = 3; // witness_threshold above the witnesses
+    c.add(&["genesis_decode"], "witnessed-threshold-3", no_witness_terms);
+
+    // --- Receipts.
+    for (i, r) in v.receipts.iter().enumerate() {
+        c.add(&["receipt_parse", "receipt_verify"], format!("vectors-{i}"), r);
+    }
+    for (i, e) in wlog.iter().enumerate() {
+        let proof = reference::path(i, &wleaves);
+        let r = receipt::format(e, i as u64, &proof, &wnote);
+        c.add(&["receipt_parse", "receipt_verify"], format!("witnessed-{i}"), r);
+    }
+
+    // --- Evidence of equivocation.
+    let mut forked = v.entries.clone();
+    forked[3] = signed_entry(&v.sequencer, &v.origin, 4, 9, 9, None, "Other history", b"forked");
+    let forked_leaves: Vec<Hash> = forked.iter().map(|e| leaf_hash(e)).collect();
+    let honest5 = committed_note(&v.origin, &vector_leaves, &[], 4);
+    let forked5 = committed_note(&v.origin, &forked_leaves, &[], 5);
+    let forked4 = committed_note(&v.origin, &forked_leaves[..4], &[], 6);
+    let same_size = equivocation::build(&honest5, &forked5, &Contradiction::SameSize);
+    let leaf = |leaves: &[Hash], i: usize| LeafInclusion {
+        leaf_hash: leaves[i],
+        proof: reference::path(i, leaves),
+    };
+    let different_leaf = equivocation::build(
+        &honest5,
+        &forked4,
+        &Contradiction::DifferentLeaf {
+            index: 3,
+            first: leaf(&vector_leaves, 3),
+            second: leaf(&forked_leaves[..4], 3),
+        },
+    );
+    let mut wforked = wlog.clone();
+    wforked[2] = signed_entry(&v.sequencer, WITNESSED_ORIGIN, 4, 1, 2, None, "Forked", b"");
+    let wforked_leaves: Vec<Hash> = wforked.iter().map(|e| leaf_hash(e)).collect();
+    let wforked_note = committed_note(WITNESSED_ORIGIN, &wforked_leaves, &witnesses[..1], 7);
+    let witnessed_same_size = equivocation::build(&wnote, &wforked_note, &Contradiction::SameSize);
+    let witnessed_different_leaf = equivocation::build(
+        &wnote,
+        &wforked_note,
+        &Contradiction::DifferentLeaf {
+            index: 2,
+            first: leaf(&wleaves, 2),
+            second: leaf(&wforked_leaves, 2),
+        },
+    );
+    for (name, e) in [
+        ("same-size", same_size),
+        ("different-leaf", different_leaf),
+        ("witnessed-same-size", witnessed_same_size),
+        ("witnessed-different-leaf", witnessed_different_leaf),
+    ] {
+        c.add(&["evidence_parse", "evidence_verify"], name, e);
+    }
+    for (name, n) in [("honest5", &honest5), ("forked5", &forked5), ("forked4", &forked4)] {
+        c.add(NOTE_TARGETS, format!("evidence-{name}"), n);
+    }
+
+    // --- Audit streams (layout in audit_stream.rs).
+    let mut w = Writer::new();
+    w.u8(0).u8(2).u8(0).u8(3).u8(0).u8(3).u8(1);
+    for i in 1..5 {
+        w.u8(2).u8(i);
+    }
+    c.add(&["audit_stream"], "vectors-log-parties", w.finish());
+    let mut w = Writer::new();
+    w.u8(1).u8(2).u8(0).u8(3).u8(0);
+    for i in 1..5 {
+        w.u8(2).u8(i);
+    }
+    w.u8(3).u8(1);
+    c.add(&["audit_stream"], "vectors-log-pinned", w.finish());
+    let mut w = Writer::new();
+    w.u8(0).u8(0).chunk(&v.entries[0]).u8(1).chunk(&v.checkpoints[0]);
+    for e in &v.entries[1..] {
+        w.u8(0).chunk(e);
+    }
+    w.u8(1).chunk(&v.checkpoints[1]);
+    c.add(&["audit_stream"], "vectors-log-raw", w.finish());
+    // Genesis, then entries signed here, then a checkpoint over them.
+    let mut w = Writer::new();
+    w.u8(0).u8(2).u8(0);
+    w.u8(4).u8(1).u8(1).u8(1).u16(1).u8(0).chunk(b"Scanning from AS64500").chunk(b"seen");
+    w.u8(4).u8(0).u8(2).u8(1).u16(2).u8(2).chunk(b"Re: Scanning").chunk(b"investigating");
+    w.u8(5).u8(0).u8(0).u16(3);
+    w.u8(4).u8(1).u8(3).u8(2).u16(4).u8(0).chunk(b"Indicators").chunk(b"{}");
+    w.u8(5).u8(0).u8(0).u16(5);
+    c.add(&["audit_stream"], "signed-entries", w.finish());
+    // The same checkpoint size twice with different roots: equivocation.
+    let mut w = Writer::new();
+    w.u8(0).u8(2).u8(0).u8(5).u8(0).u8(0).u16(1).u8(5).u8(4).u8(9).u16(2);
+    c.add(&["audit_stream"], "equivocation", w.finish());
+    // The witnessed channel: its genesis, entries, checkpoints with witnesses.
+    let mut w = Writer::new();
+    w.u8(4).u8(6).u8(5).u8(0x30).u8(0).u16(1);
+    w.u8(4).u8(1).u8(1).u8(1).u16(2).u8(0).chunk(b"Scanning").chunk(b"seen");
+    w.u8(5).u8(0x70).u8(0).u16(3);
+    w.u8(4).u8(0).u8(2).u8(1).u16(4).u8(2).chunk(b"Re: Scanning").chunk(b"");
+    w.u8(5).u8(0x10).u8(0).u16(5);
+    c.add(&["audit_stream"], "witnessed-channel", w.finish());
+    let mut w = Writer::new();
+    w.u8(0).u8(6).u8(5).u8(0x60).u8(0).u16(1);
+    c.add(&["audit_stream"], "witnessed-channel-parties", w.finish());
+
+    let mut total = 0;
+    for (target, files) in &c.files {
+        let dir = out.join(target);
+        std::fs::create_dir_all(&dir).expect("create corpus dir");
+        for (name, bytes) in files {
+            std::fs::write(dir.join(format!("seed-{name}")), bytes).expect("write seed");
+            total += 1;
+        }
+    }
+    println!("wrote {total} seeds for {} targets under {}", c.files.len(), out.display());
+}

@@ -1,0 +1,263 @@
+//! The co-signer's side: C2SP tlog-witness `add-checkpoint`, and the submitter that sends
+//! this party's queued messages to the sequencer and keeps its promises.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use dyad_verifier::proof::verify_consistency;
+use sha2::{Digest, Sha256};
+
+use super::client::{read_bounded, TileClient};
+use super::metrics::Metrics;
+use super::promise::{Promise, MAX_PROMISE_BYTES};
+use super::server::{reject, size_conflict, text};
+use super::witness::AddCheckpoint;
+use super::{lock, now_ms, NodeError, PromiseRecord, Shared, EVIDENCE_DIR, PROMISES_DIR};
+use crate::channel::{ChannelError, Role};
+use crate::entry::SignedEntry;
+use crate::tree::Hash;
+
+const EP: &str = "add-checkpoint";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Keeps a request whose checkpoint the log signed but which conflicts with this replica
+/// (or comes with a proof that does not verify): it may be evidence of equivocation.
+fn keep_evidence(shared: &Shared, reason: &str, size: u64, body: &[u8]) {
+    let digest = Sha256::digest(body);
+    let name = format!("{reason}-{size}-{}.txt", hex(&digest[..8]));
+    match shared.keep_file(EVIDENCE_DIR, &name, body) {
+        Ok(()) => tracing::warn!(file = %name, "kept a sequencer-signed checkpoint that conflicts with this replica as evidence"),
+        Err(e) => tracing::error!(error = %e, "cannot keep evidence"),
+    }
+}
+
+fn internal(shared: &Shared, e: NodeError) -> Response {
+    match e {
+        NodeError::Stopped => reject(shared, EP, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"),
+        e => reject(shared, EP, StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+    }
+}
+
+/// `POST /add-checkpoint` (C2SP tlog-witness), on the co-signer.
+pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response {
+    if shared.role != Role::Cosigner {
+        return reject(&shared, EP, StatusCode::NOT_FOUND, "not-cosigner", "this node is the log's sequencer, not a co-signer");
+    }
+    if shared.is_stopping() {
+        return reject(&shared, EP, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping");
+    }
+    let req = match AddCheckpoint::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed", e),
+    };
+    let parsed = match dyad_verifier::note::parse(&req.note) {
+        Ok(p) => p,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-note", e),
+    };
+    let checkpoint = match dyad_verifier::checkpoint::parse(&parsed.text) {
+        Ok(c) => c,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-checkpoint", e),
+    };
+    if checkpoint.origin != shared.origin {
+        return reject(&shared, EP, StatusCode::NOT_FOUND, "unknown-origin", format!("unknown origin {:?}", checkpoint.origin));
+    }
+    match dyad_verifier::note::verify(&req.note, std::slice::from_ref(&shared.log_key)) {
+        Ok(v) if v.verified.iter().any(|s| s.key == shared.log_key) => {}
+        Ok(_) => return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", "the checkpoint is not signed by the log key"),
+        Err(e) => return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", e),
+    }
+    if req.old > checkpoint.size {
+        return reject(&shared, EP, StatusCode::BAD_REQUEST, "old-beyond-size", format!("old size {} is above the checkpoint's size {}", req.old, checkpoint.size));
+    }
+
+    // From here to the store, one request at a time: `old` must still be our size when
+    // the new entries are stored (tlog-witness: check and persist atomically).
+    let _serial = shared.cosign_lock.lock().await;
+    let size = checkpoint.size;
+    let here = shared
+        .read(move |ch| {
+            let held = ch.size();
+            let root_there = if size <= held { Some(ch.store().root_at(size).map_err(ChannelError::from)?) } else { None };
+            Ok((held, ch.store().root(), root_there))
+        })
+        .await;
+    let (held, our_root, root_there) = match here {
+        Ok(h) => h,
+        Err(e) => return internal(&shared, e),
+    };
+    if let Some(root) = root_there {
+        if root != checkpoint.root {
+            keep_evidence(&shared, "conflict", size, &body);
+            return size_conflict(&shared, EP, "conflicting-root", held, format!("the log signed size {size} with a root that differs from this replica's"));
+        }
+    }
+    if req.old != held {
+        return size_conflict(&shared, EP, "old-size-mismatch", held, format!("old size {} is not this co-signer's size {held}", req.old));
+    }
+    if size > held {
+        if let Err(e) = verify_consistency(held, size, &our_root, &checkpoint.root, &req.proof) {
+            keep_evidence(&shared, "inconsistent", size, &body);
+            return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "bad-consistency-proof", format!("the consistency proof from {held} to {size} does not verify: {e}"));
+        }
+    }
+    let step = shared.config.max_cosign_step.max(1);
+    if size - held > step {
+        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "step-too-large", format!("{} new entries at once; this co-signer takes at most {step} per checkpoint", size - held));
+    }
+    let entries = if size > held {
+        let Some(peer) = shared.peer_url() else {
+            return reject(&shared, EP, StatusCode::SERVICE_UNAVAILABLE, "no-peer-url", "this co-signer does not know the sequencer's URL to fetch the entries from");
+        };
+        let fetched = match TileClient::with_http(&peer, shared.http.clone()) {
+            Ok(client) => client.fetch_entries(held, size).await,
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(entries) => entries,
+            Err(e) => return reject(&shared, EP, StatusCode::BAD_GATEWAY, "fetch-failed", format!("cannot fetch entries {held}..{size} from the sequencer: {e}")),
+        }
+    } else {
+        Vec::new()
+    };
+    let note = req.note.clone();
+    let key = shared.key.clone();
+    let result = shared
+        .write(move |ch| {
+            let cosigned = ch.accept_and_cosign(&key, &entries, &note, now_ms())?;
+            Ok((cosigned, ch.committed_size()?, ch.size()))
+        })
+        .await;
+    match result {
+        Ok((cosigned, committed, new_size)) => {
+            let lines = cosigned[req.note.len()..].to_vec();
+            Metrics::inc(&shared.metrics.entries, new_size - held);
+            Metrics::inc(&shared.metrics.checkpoints_committed, 1);
+            Metrics::set(&shared.metrics.log_size, new_size);
+            shared.set_published(new_size);
+            shared.set_committed(committed);
+            tracing::debug!(size, new_entries = new_size - held, "co-signed");
+            text(StatusCode::OK, "text/plain; charset=utf-8", lines)
+        }
+        Err(NodeError::Channel(e)) => {
+            let (status, reason) = match &e {
+                ChannelError::RootMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "root-mismatch"),
+                ChannelError::Rollback { held, .. } => {
+                    return size_conflict(&shared, EP, "rollback", *held, e);
+                }
+                ChannelError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, "bad-entries"),
+            };
+            reject(&shared, EP, status, reason, e)
+        }
+        Err(e) => internal(&shared, e),
+    }
+}
+
+/// Submits this co-signer's queued messages to the sequencer, oldest first, one at a time
+/// (their sequence numbers must arrive in order), until each has a verified promise.
+/// Retries with bounded exponential backoff. After a restart everything still queued is
+/// submitted again: the sequencer answers an entry it holds with the same index.
+pub(crate) async fn run_submitter(shared: Arc<Shared>) {
+    let mut backoff = shared.config.retry_initial;
+    let mut stop = shared.shutdown_signal();
+    loop {
+        if shared.is_stopping() {
+            break;
+        }
+        let Some(peer) = shared.peer_url() else {
+            idle(&shared).await;
+            continue;
+        };
+        let queued = match shared.read(|ch| Ok(ch.queued()?)).await {
+            Ok(q) => q,
+            Err(NodeError::Stopped) => break,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the queue");
+                idle(&shared).await;
+                continue;
+            }
+        };
+        let next = {
+            let promises = lock(&shared.promises);
+            queued.into_iter().find(|e| !promises.contains_key(&e.leaf_hash))
+        };
+        let Some(entry) = next else {
+            idle(&shared).await;
+            continue;
+        };
+        match submit(&shared, &peer, &entry).await {
+            Ok(record) => {
+                let name = format!("{:020}-{}.promise", record.index, hex(&entry.leaf_hash));
+                if let Err(e) = shared.keep_file(PROMISES_DIR, &name, &record.note) {
+                    tracing::error!(error = %e, "cannot keep the promise");
+                }
+                tracing::debug!(index = record.index, sequence = entry.entry.body.sequence, "promised");
+                lock(&shared.promises).insert(entry.leaf_hash, record);
+                Metrics::inc(&shared.metrics.promises, 1);
+                shared.promise_events.send_modify(|n| *n += 1);
+                shared.peer_ok();
+                backoff = shared.config.retry_initial;
+            }
+            Err(why) => {
+                tracing::warn!(peer = %peer, sequence = entry.entry.body.sequence, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
+                shared.peer_failed(why);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                backoff = (backoff * 2).min(shared.config.retry_max);
+            }
+        }
+    }
+}
+
+async fn idle(shared: &Shared) {
+    tokio::select! {
+        _ = shared.wake_submitter.notified() => {}
+        _ = shared.stopped() => {}
+        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
+
+/// `POST <sequencer>/submit` of one entry; a verified promise for exactly this entry.
+async fn submit(shared: &Shared, peer: &str, entry: &SignedEntry) -> Result<PromiseRecord, String> {
+    let url = format!("{peer}/submit");
+    let resp = shared
+        .http
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(entry.bytes.clone())
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let fetched = read_bounded(&url, resp, MAX_PROMISE_BYTES.max(4096)).await.map_err(|e| e.to_string())?;
+    if fetched.status != reqwest::StatusCode::OK {
+        return Err(format!(
+            "{url}: HTTP {}: {}",
+            fetched.status.as_u16(),
+            String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(300)]).trim_end()
+        ));
+    }
+    let promise = Promise::verify(&fetched.body, &shared.log_key).map_err(|e| format!("{url}: {e}"))?;
+    check_promise(shared, &promise, &entry.leaf_hash).map_err(|e| format!("{url}: {e}"))?;
+    Ok(PromiseRecord {
+        index: promise.index,
+        note: fetched.body,
+    })
+}
+
+fn check_promise(shared: &Shared, promise: &Promise, leaf_hash: &Hash) -> Result<(), String> {
+    if promise.origin != shared.origin || promise.leaf_hash != *leaf_hash {
+        return Err("the promise is for another entry or channel".into());
+    }
+    if promise.index == 0 {
+        return Err("the promise names index 0, the genesis".into());
+    }
+    Ok(())
+}

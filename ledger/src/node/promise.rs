@@ -1,0 +1,126 @@
+//! The sequencer's signed promise of inclusion (spec/node.md, "Promise"): a C2SP signed
+//! note whose text is
+//!
+//! ```text
+//! dyad-promise/v1
+//! <origin>
+//! <index>
+//! <base64 leaf hash>
+//! ```
+//!
+//! signed by the log key (the sequencer's key under the origin's name, type 0x01). The
+//! co-signer keeps it: a sequencer that never commits the entry at that index, or commits
+//! another one there, is shown to have broken its word. No origin can start with `dyad-`
+//! (spec 4), so a promise can never be taken for a checkpoint, nor a checkpoint for a
+//! promise.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use dyad_verifier::key::VerifierKey;
+use dyad_verifier::note::{self, NoteError};
+
+use crate::keys::SignerKey;
+use crate::tree::Hash;
+
+pub const PROMISE_HEADER: &str = "dyad-promise/v1";
+/// The largest promise note read (a few signatures at most).
+pub const MAX_PROMISE_BYTES: usize = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Promise {
+    pub origin: String,
+    pub index: u64,
+    pub leaf_hash: Hash,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PromiseError {
+    #[error("the promise note does not verify under the log key: {0}")]
+    Note(#[from] NoteError),
+    #[error("the promise note is larger than {MAX_PROMISE_BYTES} bytes")]
+    TooLarge,
+    #[error("the note's text is not a dyad-promise/v1")]
+    Malformed,
+}
+
+impl Promise {
+    pub fn text(&self) -> String {
+        format!(
+            "{PROMISE_HEADER}\n{}\n{}\n{}\n",
+            self.origin,
+            self.index,
+            STANDARD.encode(self.leaf_hash)
+        )
+    }
+
+    /// Signs the promise as the log: `key` is the sequencer's party key and `log_key` its
+    /// verifier key under the origin's name (`Genesis::log_key`).
+    pub fn sign(&self, key: &SignerKey, log_key: &VerifierKey) -> Vec<u8> {
+        let text = self.text();
+        let sig = key.sign(text.as_bytes());
+        format!(
+            "{text}\n{}",
+            note::signature_line(log_key.name(), log_key.key_id(), &sig)
+        )
+        .into_bytes()
+    }
+
+    /// Verifies a promise note under the log key and reads it.
+    pub fn verify(note_bytes: &[u8], log_key: &VerifierKey) -> Result<Promise, PromiseError> {
+        if note_bytes.len() > MAX_PROMISE_BYTES {
+            return Err(PromiseError::TooLarge);
+        }
+        let verified = note::verify(note_bytes, std::slice::from_ref(log_key))?;
+        if !verified.verified.iter().any(|v| v.key == *log_key) {
+            return Err(PromiseError::Note(NoteError::NoVerifiedSignature));
+        }
+        let lines: Vec<&str> = verified.text.split_terminator('\n').collect();
+        let [header, origin, index, hash] = lines[..] else {
+            return Err(PromiseError::Malformed);
+        };
+        if header != PROMISE_HEADER || origin.is_empty() {
+            return Err(PromiseError::Malformed);
+        }
+        let index = crate::node::witness::parse_decimal(index.as_bytes()).ok_or(PromiseError::Malformed)?;
+        let leaf_hash: Hash = STANDARD
+            .decode(hash)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(PromiseError::Malformed)?;
+        let promise = Promise {
+            origin: origin.to_owned(),
+            index,
+            leaf_hash,
+        };
+        // Exactly one encoding: the text must be what we would write.
+        if promise.text() != verified.text {
+            return Err(PromiseError::Malformed);
+        }
+        Ok(promise)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promise_round_trips_and_rejects_forgeries() {
+        let key = SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap();
+        let log_key = key.verifier_key().with_name("example.org/dyad/test").unwrap();
+        let p = Promise {
+            origin: "example.org/dyad/test".into(),
+            index: 42,
+            leaf_hash: [9; 32],
+        };
+        let note = p.sign(&key, &log_key);
+        assert_eq!(Promise::verify(&note, &log_key), Ok(p.clone()));
+        // Signed by the party key under its own name: not the log key.
+        let wrong = p.sign(&key, key.verifier_key());
+        assert!(Promise::verify(&wrong, &log_key).is_err());
+        let mut tampered = note.clone();
+        let at = "dyad-promise/v1\nexample.org/dyad/test\n4".len();
+        tampered[at] = b'3';
+        assert!(Promise::verify(&tampered, &log_key).is_err());
+    }
+}

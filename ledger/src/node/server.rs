@@ -1,0 +1,417 @@
+//! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
+//! submit, metrics) and the admin router (append, status), with their size limits, status
+//! codes, caching headers, logs and metrics.
+
+// A refusal is a ready response; handlers return it as is, once per request.
+#![allow(clippy::result_large_err)]
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::admin::{AppendRequest, AppendResponse};
+use super::batcher::{Item, Submission};
+use super::promise::Promise;
+use super::tiles::{self, Tile};
+use super::witness::{self, MAX_REQUEST_BYTES};
+use super::{cosigner, lock, now_ms, NodeError, PromiseRecord, Shared};
+use crate::channel::{ChannelError, Role};
+use crate::entry::{Draft, Kind, SignedEntry, MAX_ENTRY_LEN};
+use crate::tree::Hash;
+
+/// Full tiles and bundles never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Partial tiles do not change either, but may be replaced by full ones: cache briefly.
+const PARTIAL: &str = "public, max-age=5";
+/// The checkpoint changes with every commit.
+const MUTABLE: &str = "no-cache";
+/// An admin append request: a draft, its payload in base64 (at most 61440 bytes, so
+/// about 82 KiB), and a few fields.
+const MAX_ADMIN_BODY: usize = 128 * 1024;
+
+/// A plain response with a content type and no caching.
+pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut r = (status, body.into()).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Refuses a request: counts it, logs it, answers `status` with the message.
+pub(crate) fn reject(shared: &Shared, endpoint: &'static str, status: StatusCode, reason: &'static str, message: impl Display) -> Response {
+    shared.metrics.reject(endpoint, reason);
+    if status.is_server_error() {
+        tracing::error!(endpoint, status = status.as_u16(), reason, %message, "request failed");
+    } else {
+        tracing::warn!(endpoint, status = status.as_u16(), reason, %message, "request refused");
+    }
+    text(status, "text/plain; charset=utf-8", format!("{message}\n"))
+}
+
+/// tlog-witness 409: the co-signer's size as `text/x.tlog.size`.
+pub(crate) fn size_conflict(shared: &Shared, endpoint: &'static str, reason: &'static str, size: u64, message: impl Display) -> Response {
+    shared.metrics.reject(endpoint, reason);
+    tracing::warn!(endpoint, status = 409, reason, size, %message, "request refused");
+    text(StatusCode::CONFLICT, witness::SIZE_CONTENT_TYPE, witness::size_body(size))
+}
+
+/// Runs one listener until the node stops, then closes its connections gracefully.
+pub(crate) async fn run(listener: tokio::net::TcpListener, router: Router, shared: Arc<Shared>, name: &'static str) {
+    let stop = {
+        let shared = shared.clone();
+        async move { shared.stopped().await }
+    };
+    drop(shared);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stop).await {
+        tracing::error!(listener = name, error = %e, "server failed");
+    }
+}
+
+pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/add-checkpoint", post(add_checkpoint))
+        .route("/submit", post(submit))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/admin/append", post(admin_append))
+        .route("/admin/status", get(admin_status))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
+}
+
+enum BodyError {
+    TooLarge,
+    Broken(String),
+}
+
+/// Reads a body of at most `limit` bytes; a declared or actual larger one is refused
+/// without being stored (or read beyond the limit).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let inner = e.into_inner();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+            while let Some(s) = source {
+                if s.is::<http_body_util::LengthLimitError>() {
+                    return Err(BodyError::TooLarge);
+                }
+                source = s.source();
+            }
+            Err(BodyError::Broken(inner.to_string()))
+        }
+    }
+}
+
+fn body_error(shared: &Shared, endpoint: &'static str, e: BodyError, limit: usize) -> Response {
+    match e {
+        BodyError::TooLarge => reject(shared, endpoint, StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("the body exceeds {limit} bytes")),
+        BodyError::Broken(why) => reject(shared, endpoint, StatusCode::BAD_REQUEST, "broken-body", format!("cannot read the body: {why}")),
+    }
+}
+
+fn unavailable(shared: &Shared, endpoint: &'static str, e: NodeError) -> Response {
+    match e {
+        NodeError::Stopped => reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"),
+        e => reject(shared, endpoint, StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+    }
+}
+
+async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.read(|ch| Ok(ch.store().latest_checkpoint().map_err(ChannelError::from)?)).await {
+        Ok(Some((_, note))) => {
+            let mut r = text(StatusCode::OK, "text/plain; charset=utf-8", note);
+            r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(MUTABLE));
+            r
+        }
+        Ok(None) => text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no co-signed checkpoint yet\n"),
+        Err(e) => unavailable(&shared, "checkpoint", e),
+    }
+}
+
+async fn tile(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Response {
+    let tile = match Tile::parse_path(&format!("tile/{path}")) {
+        Ok(t) => t,
+        Err(e) => {
+            shared.metrics.reject("tile", "bad-path");
+            tracing::debug!(error = %e, "bad tile path");
+            return text(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("{e}\n"));
+        }
+    };
+    // Only tiles of the tree the log has signed: a later tree may not exist yet.
+    if !tile.exists_in(shared.published()) {
+        return text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no such tile in the published tree\n");
+    }
+    match shared.read(move |ch| Ok(tiles::read_tile(ch.store(), &tile).map_err(ChannelError::from)?)).await {
+        Ok(bytes) => {
+            let mut r = (StatusCode::OK, bytes).into_response();
+            let h = r.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(CACHE_CONTROL, HeaderValue::from_static(if tile.is_full() { IMMUTABLE } else { PARTIAL }));
+            r
+        }
+        Err(e) => unavailable(&shared, "tile", e),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", shared.metrics.render())
+}
+
+async fn add_checkpoint(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    match read_body(&headers, body, MAX_REQUEST_BYTES).await {
+        Ok(body) => cosigner::add_checkpoint(shared, body).await,
+        Err(e) => body_error(&shared, "add-checkpoint", e, MAX_REQUEST_BYTES),
+    }
+}
+
+/// `POST /submit` on the sequencer: one entry signed by the co-signer; answered with a
+/// signed promise of inclusion once the entry is durable.
+async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    const EP: &str = "submit";
+    if shared.role != Role::Sequencer {
+        return reject(&shared, EP, StatusCode::NOT_FOUND, "not-sequencer", "this node is a co-signer; submit to the sequencer");
+    }
+    let body = match read_body(&headers, body, MAX_ENTRY_LEN).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&shared, EP, e, MAX_ENTRY_LEN),
+    };
+    let entry = match SignedEntry::decode(&body) {
+        Ok(e) => e,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-entry", format!("not a canonical dyad entry: {e}")),
+    };
+    let b = &entry.entry.body;
+    if b.origin != shared.origin {
+        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "wrong-origin", format!("the entry is for channel {:?}", b.origin));
+    }
+    if b.sender != shared.cosigner_key_id || b.kind == Kind::Genesis {
+        return reject(&shared, EP, StatusCode::FORBIDDEN, "not-cosigner", format!("sender {:08x} is not this channel's co-signer", b.sender));
+    }
+    if !entry.entry.signature_verifies(0, &shared.cosigner_key) {
+        return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", "the co-signer's signature does not verify");
+    }
+    let leaf_hash = entry.leaf_hash;
+    let appended = match enqueue(&shared, EP, Item::Signed(entry)).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let promise = Promise {
+        origin: shared.origin.clone(),
+        index: appended.index,
+        leaf_hash,
+    };
+    tracing::debug!(index = appended.index, existing = appended.existing, "submission promised");
+    text(StatusCode::OK, "text/plain; charset=utf-8", promise.sign(&shared.key, &shared.log_key))
+}
+
+/// Hands an item to the batcher and waits until it is durable (or refused).
+async fn enqueue(shared: &Arc<Shared>, endpoint: &'static str, item: Item) -> Result<crate::channel::Appended, Response> {
+    if shared.is_stopping() {
+        return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"));
+    }
+    let Some(batcher) = &shared.batcher else {
+        return Err(reject(shared, endpoint, StatusCode::NOT_FOUND, "not-sequencer", "not the sequencer"));
+    };
+    let (tx, rx) = oneshot::channel();
+    match batcher.try_send(Submission { item, reply: tx }) {
+        Ok(()) => {}
+        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+            return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "busy", "too many submissions waiting; retry later"));
+        }
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+            return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"));
+        }
+    }
+    match rx.await {
+        Ok(Ok(a)) => Ok(a),
+        Ok(Err(r)) => {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            Err(text(status, "text/plain; charset=utf-8", format!("{}\n", r.message)))
+        }
+        Err(_) => Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node stopped before the entry was written; submit it again")),
+    }
+}
+
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), shared.admin_token.as_bytes()));
+    if ok {
+        return Ok(());
+    }
+    let mut r = reject(shared, "admin", StatusCode::UNAUTHORIZED, "bad-token", "a valid bearer token (the data directory's admin.token) is required");
+    r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Err(r)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn admin_status(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_token(&shared, &headers) {
+        return r;
+    }
+    match shared.status().await {
+        Ok(status) => json(StatusCode::OK, &status),
+        Err(e) => unavailable(&shared, "admin", e),
+    }
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    text(status, "application/json", body)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wait {
+    Queued,
+    Accepted,
+    Committed,
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    const EP: &str = "admin-append";
+    if let Err(r) = check_token(&shared, &headers) {
+        return r;
+    }
+    let body = match read_body(&headers, body, MAX_ADMIN_BODY).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&shared, EP, e, MAX_ADMIN_BODY),
+    };
+    let req: AppendRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-json", format!("not an append request: {e}")),
+    };
+    let kind = match Kind::parse(&req.kind) {
+        Some(k) if k != Kind::Genesis => k,
+        _ => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-kind", format!("unknown kind {:?}", req.kind)),
+    };
+    let wait = match req.wait.as_deref() {
+        None | Some("accepted") => Wait::Accepted,
+        Some("queued") => Wait::Queued,
+        Some("committed") => Wait::Committed,
+        Some(other) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-wait", format!("unknown wait {other:?}")),
+    };
+    let payload = match STANDARD.decode(req.payload.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-payload", format!("the payload is not base64: {e}")),
+    };
+    let mut draft = Draft::new(kind, &req.subject, &req.content_type, payload);
+    draft.reply_to = req.reply_to;
+    // The draft's own rules (lengths, characters), before anything is written.
+    if let Err(e) = draft.clone().sign(&shared.key, &shared.origin, 1, now_ms()) {
+        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "invalid-draft", e);
+    }
+    let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(10_000)).min(shared.config.max_wait);
+    let deadline = tokio::time::Instant::now() + timeout;
+    match shared.role {
+        Role::Sequencer => {
+            let appended = match enqueue(&shared, EP, Item::Own(draft)).await {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+            let committed = wait == Wait::Committed && wait_committed(&shared, appended.index, deadline).await;
+            let state = if committed || *shared.committed.borrow() > appended.index { "committed" } else { "pending" };
+            let status = if wait == Wait::Committed && state != "committed" { StatusCode::ACCEPTED } else { StatusCode::OK };
+            json(status, &AppendResponse { state: state.into(), index: Some(appended.index), leaf_hash: hex(&appended.leaf_hash), promise: None })
+        }
+        Role::Cosigner => {
+            let key = shared.key.clone();
+            let entry = match shared.write(move |ch| Ok(ch.queue_own(&key, draft, now_ms())?)).await {
+                Ok(e) => e,
+                Err(NodeError::Channel(e)) => {
+                    let (status, reason) = super::batcher::classify(&e);
+                    return reject(&shared, EP, StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), reason, e);
+                }
+                Err(e) => return unavailable(&shared, EP, e),
+            };
+            shared.wake_submitter.notify_one();
+            let leaf = entry.leaf_hash;
+            let promise = if wait >= Wait::Accepted { wait_promise(&shared, &leaf, deadline).await } else { None };
+            let committed = match &promise {
+                Some(p) if wait == Wait::Committed => wait_committed(&shared, p.index, deadline).await,
+                Some(p) => *shared.committed.borrow() > p.index,
+                None => false,
+            };
+            let state = match (&promise, committed) {
+                (_, true) => "committed",
+                (Some(_), false) => "pending",
+                (None, _) => "queued",
+            };
+            let reached = match wait {
+                Wait::Queued => true,
+                Wait::Accepted => promise.is_some(),
+                Wait::Committed => committed,
+            };
+            let status = if reached { StatusCode::OK } else { StatusCode::ACCEPTED };
+            json(
+                status,
+                &AppendResponse {
+                    state: state.into(),
+                    index: promise.as_ref().map(|p| p.index),
+                    leaf_hash: hex(&leaf),
+                    promise: promise.map(|p| String::from_utf8_lossy(&p.note).into_owned()),
+                },
+            )
+        }
+    }
+}
+
+/// Waits until a co-signed checkpoint covers `index`, the deadline, or the stop.
+async fn wait_committed(shared: &Shared, index: u64, deadline: tokio::time::Instant) -> bool {
+    let mut rx = shared.committed.subscribe();
+    tokio::select! {
+        r = rx.wait_for(|c| *c > index) => r.is_ok(),
+        _ = tokio::time::sleep_until(deadline) => false,
+        _ = shared.stopped() => false,
+    }
+}
+
+/// Waits until the sequencer has promised the entry with this leaf hash.
+async fn wait_promise(shared: &Shared, leaf: &Hash, deadline: tokio::time::Instant) -> Option<PromiseRecord> {
+    let mut rx = shared.promise_events.subscribe();
+    loop {
+        if let Some(p) = lock(&shared.promises).get(leaf).cloned() {
+            return Some(p);
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return None },
+            _ = tokio::time::sleep_until(deadline) => return None,
+            _ = shared.stopped() => return None,
+        }
+    }
+}
