@@ -44,7 +44,7 @@ fn offline_exchange_commits_messages_from_both_sides() {
         .args(["append", "--kind", "notification", "--subject", "Exercise"])
         .assert()
         .success()
-        .stdout(predicates::str::is_match("^3 [A-Za-z0-9+/]{43}= pending\n$").unwrap());
+        .stdout(predicates::str::is_match("^2 [A-Za-z0-9+/]{43}= pending\n$").unwrap());
 
     let bundle = env.sync("bravo", "alpha");
     let text = std::fs::read_to_string(&bundle).unwrap();

@@ -13,6 +13,11 @@
 //! | [`cosignature`] | C2SP tlog-cosignature (`cosignature/v1`, Ed25519) |
 //! | [`checkpoint`] | C2SP tlog-checkpoint |
 //! | [`policy`] | C2SP tlog-policy |
+//! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
+//! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
+//! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
+//! | [`audit`] | streaming audit of a whole log |
+//! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
