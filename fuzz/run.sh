@@ -98,11 +98,11 @@ for t in "${targets[@]}"; do
   [ -d "$dir" ] || continue
   files=("$dir"/*)
   [ -e "${files[0]}" ] || continue
-  if "$bin_dir/$t" -runs=0 "${files[@]}" >"$logs/$t.regressions" 2>&1; then
+  if "$bin_dir/$t" -runs=0 -artifact_prefix="$logs/" "${files[@]}" >"$logs/$t.regressions" 2>&1; then
     echo "  $t: ${#files[@]} input(s) pass"
   else
     echo "  $t: REGRESSION STILL CRASHES:"
-    grep -E "panicked at|^[a-z].*\$|Running: " "$logs/$t.regressions" | grep -v "^INFO" | head -6 | sed 's/^/    /'
+    grep -m1 -B1 -A3 -E "panicked at|ERROR: AddressSanitizer" "$logs/$t.regressions" | sed 's/^/    /' || true
     results+=("$(printf '%-24s %12s %10s  %s' "$t" - - "regression input still crashes ($dir)")")
     failed=1
   fi

@@ -62,13 +62,20 @@ impl Record {
 
     /// Ranks of which a bundle holds at most one record.
     fn unique(&self) -> bool {
-        matches!(self, Record::Proposal(_) | Record::Genesis(_) | Record::Checkpoint(_))
+        matches!(
+            self,
+            Record::Proposal(_) | Record::Genesis(_) | Record::Checkpoint(_)
+        )
     }
 
     fn to_line(&self) -> String {
         match self {
             Record::Entry { index, bytes } => format!("entry {index} {}\n", b64(bytes)),
-            Record::Proposal(b) | Record::Genesis(b) | Record::Submission(b) | Record::Checkpoint(b) | Record::Cosigned(b) => {
+            Record::Proposal(b)
+            | Record::Genesis(b)
+            | Record::Submission(b)
+            | Record::Checkpoint(b)
+            | Record::Cosigned(b) => {
                 format!("{} {}\n", self.tag(), b64(b))
             }
         }
@@ -82,17 +89,29 @@ pub enum BundleError {
     #[error("{}: not a dyad sync bundle (its first line is not {MAGIC:?})", path.display())]
     NotABundle { path: PathBuf },
     #[error("{}: line {line}: {reason}", path.display())]
-    Malformed { path: PathBuf, line: u64, reason: String },
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
     #[error("{}: truncated after line {line}: the bundle ends without its `end` line (an incomplete copy?)", path.display())]
     Truncated { path: PathBuf, line: u64 },
     #[error("{}: the checksum on the end line does not match the content: the bundle was altered or damaged in transit", path.display())]
     ChecksumMismatch { path: PathBuf },
     #[error("{}: the end line counts {stated} records but the bundle holds {found}", path.display())]
-    CountMismatch { path: PathBuf, stated: u64, found: u64 },
+    CountMismatch {
+        path: PathBuf,
+        stated: u64,
+        found: u64,
+    },
     #[error("{}: there is data after the end line", path.display())]
     TrailingData { path: PathBuf },
     #[error("{}: the bundle is for channel {found:?}, not this channel {expected:?}", path.display())]
-    WrongOrigin { path: PathBuf, expected: String, found: String },
+    WrongOrigin {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
 }
 
 /// Writes a bundle, hashing as it goes.
@@ -104,7 +123,11 @@ pub struct BundleWriter<W: Write> {
 
 impl<W: Write> BundleWriter<W> {
     pub fn new(inner: W, origin: &str) -> io::Result<Self> {
-        let mut w = BundleWriter { inner, hasher: Sha256::new(), count: 0 };
+        let mut w = BundleWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        };
         w.put(&format!("{MAGIC}\norigin {origin}\n"))?;
         Ok(w)
     }
@@ -131,7 +154,11 @@ impl<W: Write> BundleWriter<W> {
 
 /// Writes a whole bundle to `path` atomically: to a temporary file beside it, synced,
 /// then renamed, so a half-written bundle never carries the final name.
-pub fn write_file(path: &Path, origin: &str, records: impl IntoIterator<Item = Record>) -> Result<u64, crate::error::CliError> {
+pub fn write_file(
+    path: &Path,
+    origin: &str,
+    records: impl IntoIterator<Item = Record>,
+) -> Result<u64, crate::error::CliError> {
     let mut temp = path.as_os_str().to_owned();
     temp.push(format!(".tmp-{}", std::process::id()));
     let temp = PathBuf::from(temp);
@@ -149,7 +176,10 @@ pub fn write_file(path: &Path, origin: &str, records: impl IntoIterator<Item = R
     })();
     written.map_err(|source| {
         let _ = std::fs::remove_file(&temp);
-        crate::error::CliError::Write { path: path.to_owned(), source }
+        crate::error::CliError::Write {
+            path: path.to_owned(),
+            source,
+        }
     })
 }
 
@@ -169,7 +199,10 @@ pub struct BundleReader<R: BufRead> {
 
 impl BundleReader<BufReader<File>> {
     pub fn open(path: &Path) -> Result<Self, BundleError> {
-        let file = File::open(path).map_err(|source| BundleError::Io { path: path.to_owned(), source })?;
+        let file = File::open(path).map_err(|source| BundleError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         BundleReader::new(path, BufReader::with_capacity(1 << 16, file))
     }
 }
@@ -187,18 +220,34 @@ impl<R: BufRead> BundleReader<R> {
             next_entry: None,
             checksum_ok: None,
         };
-        match r.read_line()? {
-            Some(line) if line == MAGIC.as_bytes() => {}
-            _ => return Err(BundleError::NotABundle { path: path.to_owned() }),
+        // An empty file, or a first line that is not the magic (even cut short), is not
+        // a bundle at all: say so rather than "truncated".
+        match r.read_line() {
+            Ok(Some(line)) if line == MAGIC.as_bytes() => {}
+            Err(BundleError::Io { path, source }) => return Err(BundleError::Io { path, source }),
+            _ => {
+                return Err(BundleError::NotABundle {
+                    path: path.to_owned(),
+                })
+            }
         }
         r.hasher.update(format!("{MAGIC}\n").as_bytes());
-        let line = r.read_line()?.ok_or(BundleError::Truncated { path: path.to_owned(), line: 1 })?;
+        let line = r.read_line()?.ok_or(BundleError::Truncated {
+            path: path.to_owned(),
+            line: 1,
+        })?;
         r.hasher.update(&line);
         r.hasher.update(b"\n");
         let origin = line
             .strip_prefix(b"origin ")
             .and_then(|o| std::str::from_utf8(o).ok())
-            .filter(|o| !o.is_empty() && o.len() <= MAX_ORIGIN_LEN && !o.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+'))
+            .filter(|o| {
+                !o.is_empty()
+                    && o.len() <= MAX_ORIGIN_LEN
+                    && !o
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+            })
             .ok_or_else(|| r.malformed("the second line must be `origin <origin>`"))?;
         r.origin = origin.to_owned();
         Ok(r)
@@ -214,7 +263,11 @@ impl<R: BufRead> BundleReader<R> {
     }
 
     fn malformed(&self, reason: &str) -> BundleError {
-        BundleError::Malformed { path: self.path.clone(), line: self.line, reason: reason.to_owned() }
+        BundleError::Malformed {
+            path: self.path.clone(),
+            line: self.line,
+            reason: reason.to_owned(),
+        }
     }
 
     /// The next line without its newline; `None` at the end of the file. A last line
@@ -225,7 +278,10 @@ impl<R: BufRead> BundleReader<R> {
         let n = (&mut self.inner)
             .take(limit)
             .read_until(b'\n', &mut buf)
-            .map_err(|source| BundleError::Io { path: self.path.clone(), source })?;
+            .map_err(|source| BundleError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         if n == 0 {
             return Ok(None);
         }
@@ -234,7 +290,10 @@ impl<R: BufRead> BundleReader<R> {
             if buf.len() > MAX_LINE {
                 return Err(self.malformed(&format!("the line is longer than {MAX_LINE} bytes")));
             }
-            return Err(BundleError::Truncated { path: self.path.clone(), line: self.line - 1 });
+            return Err(BundleError::Truncated {
+                path: self.path.clone(),
+                line: self.line - 1,
+            });
         }
         buf.pop();
         Ok(Some(buf))
@@ -247,7 +306,10 @@ impl<R: BufRead> BundleReader<R> {
             return Ok(None);
         }
         let Some(line) = self.read_line()? else {
-            return Err(BundleError::Truncated { path: self.path.clone(), line: self.line });
+            return Err(BundleError::Truncated {
+                path: self.path.clone(),
+                line: self.line,
+            });
         };
         if let Some(rest) = line.strip_prefix(b"end ") {
             self.finish_end(rest)?;
@@ -259,16 +321,25 @@ impl<R: BufRead> BundleReader<R> {
         let rank = record.rank();
         if let Some((last_rank, last_unique)) = self.last {
             if rank < last_rank {
-                return Err(self.malformed(&format!("a {} record cannot come after the records before it (see spec/sync.md)", record.tag())));
+                return Err(self.malformed(&format!(
+                    "a {} record cannot come after the records before it (see spec/sync.md)",
+                    record.tag()
+                )));
             }
             if rank == last_rank && (last_unique || record.unique()) {
-                return Err(self.malformed(&format!("a bundle holds at most one {} record", record.tag())));
+                return Err(self.malformed(&format!(
+                    "a bundle holds at most one {} record",
+                    record.tag()
+                )));
             }
         }
         if let Record::Entry { index, .. } = &record {
             if let Some(expected) = self.next_entry {
                 if *index != expected {
-                    return Err(self.malformed(&format!("entry {index} follows entry {}: entries must be consecutive", expected - 1)));
+                    return Err(self.malformed(&format!(
+                        "entry {index} follows entry {}: entries must be consecutive",
+                        expected - 1
+                    )));
                 }
             }
             self.next_entry = Some(index + 1);
@@ -279,12 +350,17 @@ impl<R: BufRead> BundleReader<R> {
     }
 
     fn parse_record(&self, line: &[u8]) -> Result<Record, BundleError> {
-        let text = std::str::from_utf8(line).map_err(|_| self.malformed("the line is not UTF-8"))?;
-        let (tag, rest) = text.split_once(' ').ok_or_else(|| self.malformed("expected `<record> <base64>`"))?;
+        let text =
+            std::str::from_utf8(line).map_err(|_| self.malformed("the line is not UTF-8"))?;
+        let (tag, rest) = text
+            .split_once(' ')
+            .ok_or_else(|| self.malformed("expected `<record> <base64>`"))?;
         let data = |s: &str| -> Result<Vec<u8>, BundleError> {
             match unb64(s) {
                 Some(bytes) if !bytes.is_empty() => Ok(bytes),
-                _ => Err(self.malformed(&format!("the {tag} record's data is not standard base64"))),
+                _ => {
+                    Err(self.malformed(&format!("the {tag} record's data is not standard base64")))
+                }
             }
         };
         Ok(match tag {
@@ -294,26 +370,54 @@ impl<R: BufRead> BundleReader<R> {
             "checkpoint" => Record::Checkpoint(data(rest)?),
             "cosigned" => Record::Cosigned(data(rest)?),
             "entry" => {
-                let (index, encoded) = rest.split_once(' ').ok_or_else(|| self.malformed("expected `entry <index> <base64>`"))?;
-                let index = parse_decimal(index).ok_or_else(|| self.malformed("the entry index is not a decimal number"))?;
-                Record::Entry { index, bytes: data(encoded)? }
+                let (index, encoded) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| self.malformed("expected `entry <index> <base64>`"))?;
+                let index = parse_decimal(index)
+                    .ok_or_else(|| self.malformed("the entry index is not a decimal number"))?;
+                Record::Entry {
+                    index,
+                    bytes: data(encoded)?,
+                }
             }
-            other => return Err(self.malformed(&format!("unknown record type {:?}", crate::output::printable(other)))),
+            other => {
+                return Err(self.malformed(&format!(
+                    "unknown record type {:?}",
+                    crate::output::printable(other)
+                )))
+            }
         })
     }
 
     fn finish_end(&mut self, rest: &[u8]) -> Result<(), BundleError> {
-        let text = std::str::from_utf8(rest).map_err(|_| self.malformed("the end line is not UTF-8"))?;
-        let (count, digest) = text.split_once(' ').ok_or_else(|| self.malformed("expected `end <count> <base64 SHA-256>`"))?;
-        let stated = parse_decimal(count).ok_or_else(|| self.malformed("the end line's record count is not a decimal number"))?;
-        let digest = crate::output::hash_from_b64(digest).ok_or_else(|| self.malformed("the end line's checksum is not a base64 SHA-256"))?;
+        let text =
+            std::str::from_utf8(rest).map_err(|_| self.malformed("the end line is not UTF-8"))?;
+        let (count, digest) = text
+            .split_once(' ')
+            .ok_or_else(|| self.malformed("expected `end <count> <base64 SHA-256>`"))?;
+        let stated = parse_decimal(count)
+            .ok_or_else(|| self.malformed("the end line's record count is not a decimal number"))?;
+        let digest = crate::output::hash_from_b64(digest)
+            .ok_or_else(|| self.malformed("the end line's checksum is not a base64 SHA-256"))?;
         let mut extra = [0u8; 1];
-        let more = self.inner.read(&mut extra).map_err(|source| BundleError::Io { path: self.path.clone(), source })?;
+        let more = self
+            .inner
+            .read(&mut extra)
+            .map_err(|source| BundleError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         if more != 0 {
-            return Err(BundleError::TrailingData { path: self.path.clone() });
+            return Err(BundleError::TrailingData {
+                path: self.path.clone(),
+            });
         }
         if stated != self.count {
-            return Err(BundleError::CountMismatch { path: self.path.clone(), stated, found: self.count });
+            return Err(BundleError::CountMismatch {
+                path: self.path.clone(),
+                stated,
+                found: self.count,
+            });
         }
         let computed: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         self.checksum_ok = Some(computed == digest);
@@ -322,7 +426,8 @@ impl<R: BufRead> BundleReader<R> {
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -346,14 +451,24 @@ impl Bundle {
             records.push(r);
         }
         if reader.checksum_ok() != Some(true) {
-            return Err(BundleError::ChecksumMismatch { path: path.to_owned() });
+            return Err(BundleError::ChecksumMismatch {
+                path: path.to_owned(),
+            });
         }
-        Ok(Bundle { path: path.to_owned(), origin: reader.origin, records })
+        Ok(Bundle {
+            path: path.to_owned(),
+            origin: reader.origin,
+            records,
+        })
     }
 
     pub fn expect_origin(&self, origin: &str) -> Result<(), BundleError> {
         if self.origin != origin {
-            return Err(BundleError::WrongOrigin { path: self.path.clone(), expected: origin.to_owned(), found: self.origin.clone() });
+            return Err(BundleError::WrongOrigin {
+                path: self.path.clone(),
+                expected: origin.to_owned(),
+                found: self.origin.clone(),
+            });
         }
         Ok(())
     }
@@ -366,8 +481,16 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut w = BundleWriter::new(Vec::new(), "example.org/dyad/test").unwrap();
         w.record(&Record::Genesis(vec![1, 2, 3])).unwrap();
-        w.record(&Record::Entry { index: 1, bytes: vec![4] }).unwrap();
-        w.record(&Record::Entry { index: 2, bytes: vec![5] }).unwrap();
+        w.record(&Record::Entry {
+            index: 1,
+            bytes: vec![4],
+        })
+        .unwrap();
+        w.record(&Record::Entry {
+            index: 2,
+            bytes: vec![5],
+        })
+        .unwrap();
         w.record(&Record::Checkpoint(b"note".to_vec())).unwrap();
         w.finish().unwrap().0
     }
@@ -392,19 +515,42 @@ mod tests {
     fn detects_truncation_alteration_and_disorder() {
         let b = sample();
         for cut in [b.len() - 1, b.len() - 10, 20] {
-            assert!(matches!(read(&b[..cut]), Err(BundleError::Truncated { .. })), "cut at {cut}");
+            assert!(
+                matches!(read(&b[..cut]), Err(BundleError::Truncated { .. })),
+                "cut at {cut}"
+            );
         }
-        let altered = String::from_utf8(b.clone()).unwrap().replace("entry 2 BQ==", "entry 2 Bg==");
+        let altered = String::from_utf8(b.clone())
+            .unwrap()
+            .replace("entry 2 BQ==", "entry 2 Bg==");
         assert_eq!(read(altered.as_bytes()).unwrap().1, Some(false));
         let mut trailing = b.clone();
         trailing.push(b'x');
-        assert!(matches!(read(&trailing), Err(BundleError::TrailingData { .. })));
-        let gap = String::from_utf8(b.clone()).unwrap().replace("entry 2 ", "entry 3 ");
-        assert!(matches!(read(gap.as_bytes()), Err(BundleError::Malformed { .. })));
+        assert!(matches!(
+            read(&trailing),
+            Err(BundleError::TrailingData { .. })
+        ));
+        let gap = String::from_utf8(b.clone())
+            .unwrap()
+            .replace("entry 2 ", "entry 3 ");
+        assert!(matches!(
+            read(gap.as_bytes()),
+            Err(BundleError::Malformed { .. })
+        ));
         let mut w = BundleWriter::new(Vec::new(), "o").unwrap();
         w.record(&Record::Checkpoint(vec![1])).unwrap();
-        w.record(&Record::Entry { index: 1, bytes: vec![4] }).unwrap();
-        assert!(matches!(read(&w.finish().unwrap().0), Err(BundleError::Malformed { .. })));
-        assert!(matches!(read(b"hello\n"), Err(BundleError::NotABundle { .. })));
+        w.record(&Record::Entry {
+            index: 1,
+            bytes: vec![4],
+        })
+        .unwrap();
+        assert!(matches!(
+            read(&w.finish().unwrap().0),
+            Err(BundleError::Malformed { .. })
+        ));
+        assert!(matches!(
+            read(b"hello\n"),
+            Err(BundleError::NotABundle { .. })
+        ));
     }
 }

@@ -18,7 +18,7 @@ use crate::Ctx;
 pub const EXAMPLES: &str = "\
 Examples:
   dyad append --kind inquiry --subject 'Scanning from 203.0.113.0/24' report.txt
-  echo 'We are looking into it.' | dyad append --kind response --reply-to 1 --subject 'Re: scanning' -
+  echo 'Looking into it.' | dyad append --kind response --reply-to 1 --subject 'Re: scanning' -
   dyad append --kind threat-indicators --subject 'Campaign IOCs' bundle.json
   dyad append --kind notification --subject 'Exercise on 3 March' --attach plan.pdf
 
@@ -84,7 +84,10 @@ pub fn default_content_type(kind: Kind) -> &'static str {
 }
 
 fn guess_content_type(path: &Path) -> &'static str {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("json") => "application/json",
         Some("txt" | "log") => "text/plain; charset=utf-8",
@@ -103,29 +106,54 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
     let (config, mut channel) = data.open()?;
     let genesis = channel.genesis().clone();
     if message.kind == Kind::Genesis {
-        return Err(CliError::usage("a genesis entry is made by `dyad init`, not appended"));
+        return Err(CliError::usage(
+            "a genesis entry is made by `dyad init`, not appended",
+        ));
     }
     if message.payload.len() > genesis.max_payload as usize {
         return Err(CliError::usage_hint(
-            format!("the payload is {} bytes; this channel's limit is {} bytes", message.payload.len(), genesis.max_payload),
+            format!(
+                "the payload is {} bytes; this channel's limit is {} bytes",
+                message.payload.len(),
+                genesis.max_payload
+            ),
             "send large content as an attachment: --attach FILE",
         ));
     }
     if message.subject.len() > 1024 || message.subject.chars().any(char::is_control) {
-        return Err(CliError::usage("the subject must be at most 1024 bytes on one line, without control characters"));
+        return Err(CliError::usage(
+            "the subject must be at most 1024 bytes on one line, without control characters",
+        ));
     }
-    let content_type = message.content_type.clone().unwrap_or_else(|| default_content_type(message.kind).to_owned());
-    if content_type.is_empty() || content_type.len() > 255 || !content_type.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return Err(CliError::usage("--content-type must be 1 to 255 printable ASCII characters, e.g. text/plain"));
+    let content_type = message
+        .content_type
+        .clone()
+        .unwrap_or_else(|| default_content_type(message.kind).to_owned());
+    if content_type.is_empty()
+        || content_type.len() > 255
+        || !content_type.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    {
+        return Err(CliError::usage(
+            "--content-type must be 1 to 255 printable ASCII characters, e.g. text/plain",
+        ));
     }
     let size = channel.size();
     match message.reply_to {
-        Some(0) => return Err(CliError::usage("--reply-to 0 is the genesis entry; a message answers an earlier message")),
+        Some(0) => {
+            return Err(CliError::usage(
+                "--reply-to 0 is the genesis entry; a message answers an earlier message",
+            ))
+        }
         Some(r) if r >= size => {
-            return Err(CliError::usage(format!("--reply-to {r}: this replica holds entries 0..{} only", size.saturating_sub(1))))
+            return Err(CliError::usage(format!(
+                "--reply-to {r}: this replica holds entries 0..{} only",
+                size.saturating_sub(1)
+            )))
         }
         None if message.kind == Kind::Response => {
-            return Err(CliError::usage("a response must say which entry it answers: --reply-to INDEX"))
+            return Err(CliError::usage(
+                "a response must say which entry it answers: --reply-to INDEX",
+            ))
         }
         _ => {}
     }
@@ -143,23 +171,46 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .filter(|n| !n.is_empty() && n.len() <= 255 && !n.chars().any(char::is_control))
-                .ok_or_else(|| CliError::usage(format!("{}: an attachment needs a UTF-8 file name of at most 255 bytes", path.display())))?;
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "{}: an attachment needs a UTF-8 file name of at most 255 bytes",
+                        path.display()
+                    ))
+                })?;
             if attachments.iter().any(|a| a.sha256 == sha256) {
-                return Err(CliError::usage(format!("{} is attached twice (same content)", path.display())));
+                return Err(CliError::usage(format!(
+                    "{} is attached twice (same content)",
+                    path.display()
+                )));
             }
-            attachments.push(Attachment { sha256, size, name: name.to_owned(), content_type: guess_content_type(path).to_owned() });
+            attachments.push(Attachment {
+                sha256,
+                size,
+                name: name.to_owned(),
+                content_type: guess_content_type(path).to_owned(),
+            });
         }
     }
-    let mut draft = Draft::new(message.kind, &message.subject, &content_type, message.payload);
+    let mut draft = Draft::new(
+        message.kind,
+        &message.subject,
+        &content_type,
+        message.payload,
+    );
     draft.reply_to = message.reply_to;
     draft.attachments = attachments;
     let own = |e: ChannelError| match e {
         // The operator's own message breaking a rule is bad input, not a failed check.
-        ChannelError::Entry { source: EntryError::TooLarge { len }, .. } => CliError::usage_hint(
+        ChannelError::Entry {
+            source: EntryError::TooLarge { len },
+            ..
+        } => CliError::usage_hint(
             format!("the encoded entry would be {len} bytes; an entry is at most 65535"),
             "send large content as an attachment: --attach FILE",
         ),
-        ChannelError::Entry { source, .. } => CliError::usage(format!("the message is not valid: {source}")),
+        ChannelError::Entry { source, .. } => {
+            CliError::usage(format!("the message is not valid: {source}"))
+        }
         ChannelError::NotOurKey { name, role } => CliError::usage(format!(
             "the key file {} ({name}) is not the {role} of this channel",
             config.key_file.display()
@@ -170,18 +221,27 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
     match channel.role() {
         Role::Sequencer => {
             let appended = channel.append_own(&key, vec![draft], now).map_err(own)?;
-            let a = appended.first().ok_or_else(|| CliError::check("nothing was appended"))?;
-            Ok(Appended::Logged { index: a.index, leaf_hash: a.leaf_hash })
+            let a = appended
+                .first()
+                .ok_or_else(|| CliError::check("nothing was appended"))?;
+            Ok(Appended::Logged {
+                index: a.index,
+                leaf_hash: a.leaf_hash,
+            })
         }
         Role::Cosigner => {
             let signed = channel.queue_own(&key, draft, now).map_err(own)?;
-            Ok(Appended::Queued { sequence: signed.entry.body.sequence, leaf_hash: signed.leaf_hash })
+            Ok(Appended::Queued {
+                sequence: signed.entry.body.sequence,
+                leaf_hash: signed.leaf_hash,
+            })
         }
     }
 }
 
 pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
-    let kind = Kind::parse(&args.kind).ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
+    let kind = Kind::parse(&args.kind)
+        .ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
     let payload = match &args.payload {
         Some(path) => read_input(path)?,
         None => Vec::new(),
@@ -197,15 +257,22 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
     match append(&ctx.data_dir(), message)? {
         Appended::Logged { index, leaf_hash } => {
             if ctx.json {
-                json(&serde_json::json!({"index": index, "leaf_hash": b64(&leaf_hash), "status": "pending"}))?;
+                json(
+                    &serde_json::json!({"index": index, "leaf_hash": b64(&leaf_hash), "status": "pending"}),
+                )?;
             } else {
                 outln(&format!("{index} {} pending", b64(&leaf_hash)))?;
                 eprintln!("appended entry {index}; it is pending until the co-signer co-signs a checkpoint covering it (dyad sync export)");
             }
         }
-        Appended::Queued { sequence, leaf_hash } => {
+        Appended::Queued {
+            sequence,
+            leaf_hash,
+        } => {
             if ctx.json {
-                json(&serde_json::json!({"sequence": sequence, "leaf_hash": b64(&leaf_hash), "status": "queued"}))?;
+                json(
+                    &serde_json::json!({"sequence": sequence, "leaf_hash": b64(&leaf_hash), "status": "queued"}),
+                )?;
             } else {
                 outln(&format!("{sequence} {} queued", b64(&leaf_hash)))?;
                 eprintln!("queued message {sequence} for the sequencer; send it with `dyad sync export --out FILE`");

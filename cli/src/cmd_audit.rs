@@ -24,7 +24,8 @@ pub const EXAMPLES: &str = "\
 Examples:
   dyad audit --data /srv/dyad/alpha --trust alpha.pub --trust bravo.pub
   dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub --json
-  dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub --evidence-out conflict.dyad-equivocation
+  dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub \\
+             --evidence-out conflict.dyad-equivocation
 
 The whole log is needed: a bundle made with `dyad sync export --from 0` from either party,
 or a party's data directory (read-only: only raw entries and checkpoint notes are read).
@@ -61,9 +62,9 @@ impl std::fmt::Display for AuditFailure {
         match self {
             AuditFailure::Log(e) => write!(f, "{e}"),
             AuditFailure::Source(e) => write!(f, "{e}"),
-            AuditFailure::Checksum => {
-                f.write_str("the bundle's checksum does not match its content: it was altered after export")
-            }
+            AuditFailure::Checksum => f.write_str(
+                "the bundle's checksum does not match its content: it was altered after export",
+            ),
         }
     }
 }
@@ -76,7 +77,9 @@ pub struct AuditOutcome {
 /// Size of a checkpoint note, to feed the notes to the auditor in order.
 fn note_size(note: &[u8]) -> Option<u64> {
     let parsed = dyad_verifier::note::parse(note).ok()?;
-    dyad_verifier::checkpoint::parse(&parsed.text).ok().map(|c| c.size)
+    dyad_verifier::checkpoint::parse(&parsed.text)
+        .ok()
+        .map(|c| c.size)
 }
 
 /// Runs the verifier's audit over a stream of leaves. A read error ends the stream and
@@ -107,19 +110,41 @@ fn audit_stream(
     result.map_err(AuditFailure::Log)
 }
 
-pub fn audit_data(dir: &Path, a: dyad_verifier::key::VerifierKey, b: dyad_verifier::key::VerifierKey) -> Result<AuditOutcome> {
-    let store_dir = if dir.join("ledger").is_dir() { dir.join("ledger") } else { dir.to_owned() };
+pub fn audit_data(
+    dir: &Path,
+    a: dyad_verifier::key::VerifierKey,
+    b: dyad_verifier::key::VerifierKey,
+) -> Result<AuditOutcome> {
+    let store_dir = if dir.join("ledger").is_dir() {
+        dir.join("ledger")
+    } else {
+        dir.to_owned()
+    };
     let source = format!("replica {}", store_dir.display());
     let raw = match raw_log(&store_dir) {
         Ok(raw) => raw,
         Err(RawError::Unreadable(e)) => return Err(e),
-        Err(RawError::Damaged(e)) => return Ok(AuditOutcome { source, result: Err(AuditFailure::Source(e)) }),
+        Err(RawError::Damaged(e)) => {
+            return Ok(AuditOutcome {
+                source,
+                result: Err(AuditFailure::Source(e)),
+            })
+        }
     };
-    let result = audit_stream(raw.leaves, raw.size, &raw.checkpoints, AuditTrust::Parties([a, b]));
+    let result = audit_stream(
+        raw.leaves,
+        raw.size,
+        &raw.checkpoints,
+        AuditTrust::Parties([a, b]),
+    );
     Ok(AuditOutcome { source, result })
 }
 
-pub fn audit_bundle(path: &Path, a: dyad_verifier::key::VerifierKey, b: dyad_verifier::key::VerifierKey) -> Result<AuditOutcome> {
+pub fn audit_bundle(
+    path: &Path,
+    a: dyad_verifier::key::VerifierKey,
+    b: dyad_verifier::key::VerifierKey,
+) -> Result<AuditOutcome> {
     let source = format!("bundle {}", path.display());
     // Pass 1: the bundle's form, its checkpoints (few and small) and its entry count.
     // Pass 2 streams the entries, so memory stays flat however long the log is.
@@ -218,7 +243,12 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
                 .iter()
                 .enumerate()
                 .filter(|(i, n)| **n > 0 && *i > 0)
-                .filter_map(|(i, n)| u8::try_from(i).ok().and_then(Kind::from_u8).map(|k| format!("{n} {k}")))
+                .filter_map(|(i, n)| {
+                    u8::try_from(i)
+                        .ok()
+                        .and_then(Kind::from_u8)
+                        .map(|k| format!("{n} {k}"))
+                })
                 .collect();
             vec![
                 format!("AUDIT PASSED: {}", outcome.source),
@@ -236,7 +266,10 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
                 "  Every entry is signed by its sender, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned(),
             ]
         }
-        Err(f) => vec![format!("AUDIT FAILED: {}", outcome.source), format!("  {f}")],
+        Err(f) => vec![
+            format!("AUDIT FAILED: {}", outcome.source),
+            format!("  {f}"),
+        ],
     }
 }
 
@@ -244,13 +277,17 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     let (a, b) = read_two_parties(&args.trust)?;
     let outcome = match &args.bundle {
         Some(_) if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() => {
-            return Err(CliError::usage("give either --data DIR or --bundle FILE, not both"));
+            return Err(CliError::usage(
+                "give either --data DIR or --bundle FILE, not both",
+            ));
         }
         Some(path) => audit_bundle(path, a, b)?,
         None => audit_data(&ctx.data, a, b)?,
     };
     let evidence = match &outcome.result {
-        Err(AuditFailure::Log(AuditError::ConflictingCheckpoints { evidence, .. })) => Some(evidence.clone()),
+        Err(AuditFailure::Log(AuditError::ConflictingCheckpoints { evidence, .. })) => {
+            Some(evidence.clone())
+        }
         _ => None,
     };
     let mut evidence_file = None;
@@ -264,7 +301,10 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
             if let Some(bytes) = &evidence {
                 o.insert("evidence_file".into(), j!(evidence_file));
                 if evidence_file.is_none() {
-                    o.insert("evidence".into(), String::from_utf8_lossy(bytes).into_owned().into());
+                    o.insert(
+                        "evidence".into(),
+                        String::from_utf8_lossy(bytes).into_owned().into(),
+                    );
                 }
             }
         }
@@ -322,14 +362,25 @@ fn raw_log(store_dir: &Path) -> std::result::Result<RawLog, RawError> {
     for item in store.checkpoints() {
         match item {
             Ok((_, note)) => checkpoints.push(note),
-            Err(e) => return Err(RawError::Damaged(format!("the store's checkpoints cannot be read: {e}"))),
+            Err(e) => {
+                return Err(RawError::Damaged(format!(
+                    "the store's checkpoints cannot be read: {e}"
+                )))
+            }
         }
     }
-    let leaves = store.leaves(0..size).map_err(|e| RawError::Damaged(format!("the store's entries cannot be read: {e}")))?;
+    let leaves = store
+        .leaves(0..size)
+        .map_err(|e| RawError::Damaged(format!("the store's entries cannot be read: {e}")))?;
     // The iterator keeps the store open until the audit has read every leaf.
     let leaves = leaves.map(move |item| {
         let _keep_open = &store;
-        item.map(|(_, bytes)| bytes).map_err(|e| format!("the store's entries cannot be read: {e}"))
+        item.map(|(_, bytes)| bytes)
+            .map_err(|e| format!("the store's entries cannot be read: {e}"))
     });
-    Ok(RawLog { size, leaves: Box::new(leaves), checkpoints })
+    Ok(RawLog {
+        size,
+        leaves: Box::new(leaves),
+        checkpoints,
+    })
 }

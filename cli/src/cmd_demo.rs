@@ -32,7 +32,7 @@ Examples:
   dyad demo                          # in a new temporary directory (printed, kept afterwards)
   dyad demo --dir /tmp/hotline --messages 50
   DYAD_DATA=/tmp/hotline/alpha dyad log
-  dyad audit --data /tmp/hotline/bravo --trust /tmp/hotline/keys/alpha.pub --trust /tmp/hotline/keys/bravo.pub
+  cd /tmp/hotline && dyad audit --data bravo --trust keys/alpha.pub --trust keys/bravo.pub
 
 DIR/keys/ holds alpha.key/.pub and bravo.key/.pub, DIR/alpha and DIR/bravo the two parties'
 data directories (alpha sequences), DIR/transfer/ every file that crossed between them, and
@@ -83,7 +83,14 @@ struct Demo {
 fn uuid(seed: &str) -> String {
     let h: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
     let x = crate::output::hex(&h[..16]);
-    format!("{}-{}-4{}-a{}-{}", &x[0..8], &x[8..12], &x[13..16], &x[17..20], &x[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[13..16],
+        &x[17..20],
+        &x[20..32]
+    )
 }
 
 /// A STIX 2.1 bundle of indicators, as national CERTs share them.
@@ -139,7 +146,8 @@ fn stix_bundle(seed: &str, now: &str, indicators: &[(&str, &str, &str)]) -> Vec<
             "target_ref": malware,
         }));
     }
-    let bundle = j!({"type": "bundle", "id": format!("bundle--{}", uuid(seed)), "objects": objects});
+    let bundle =
+        j!({"type": "bundle", "id": format!("bundle--{}", uuid(seed)), "objects": objects});
     serde_json::to_vec_pretty(&bundle).unwrap_or_default()
 }
 
@@ -175,14 +183,22 @@ impl Demo {
 
     fn transfer_path(&mut self, what: &str) -> PathBuf {
         self.transfers += 1;
-        self.dir.join("transfer").join(format!("{:02}-{what}", self.transfers))
+        self.dir
+            .join("transfer")
+            .join(format!("{:02}-{what}", self.transfers))
     }
 
     fn send(&mut self, from: Side, message: Message) -> Result<()> {
         let kind = message.kind;
         let subject = message.subject.clone();
-        let reply = message.reply_to.map_or_else(String::new, |r| format!(" (re #{r})"));
-        let to = if from == Side::Alpha { "bravo" } else { "alpha" };
+        let reply = message
+            .reply_to
+            .map_or_else(String::new, |r| format!(" (re #{r})"));
+        let to = if from == Side::Alpha {
+            "bravo"
+        } else {
+            "alpha"
+        };
         let label = match append(self.data(from), message)? {
             Appended::Logged { index, .. } => {
                 self.alpha_dirty = true;
@@ -195,7 +211,11 @@ impl Demo {
             }
         };
         self.sent += 1;
-        self.say(&format!("  {label} {} → {to}  {:<17} {subject}{reply}", from.name(), kind.as_str()))
+        self.say(&format!(
+            "  {label} {} → {to}  {:<17} {subject}{reply}",
+            from.name(),
+            kind.as_str()
+        ))
     }
 
     /// Carries bundles back and forth until both sides hold the same co-signed log.
@@ -212,12 +232,21 @@ impl Demo {
                 }
                 let mut what = Vec::new();
                 if out.submissions > 0 {
-                    what.push(format!("{} message(s), appended at {}", out.submissions, join(&s.appended)));
+                    what.push(format!(
+                        "{} message(s), appended at {}",
+                        out.submissions,
+                        join(&s.appended)
+                    ));
                 }
                 if let Some(size) = out.cosigned.last() {
                     what.push(format!("co-signature of size {size}"));
                 }
-                self.say(&format!("        ⇄ {}: {}; alpha: {} committed", rel(&self.dir, &path), what.join(", "), s.committed_size))?;
+                self.say(&format!(
+                    "        ⇄ {}: {}; alpha: {} committed",
+                    rel(&self.dir, &path),
+                    what.join(", "),
+                    s.committed_size
+                ))?;
             }
             if self.alpha_dirty {
                 let path = self.transfer_path("alpha-to-bravo.dyad-sync");
@@ -242,11 +271,18 @@ impl Demo {
 }
 
 fn join(indexes: &[u64]) -> String {
-    indexes.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(" ")
+    indexes
+        .iter()
+        .map(|i| format!("#{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn rel(base: &Path, path: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).display().to_string()
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn prepare_dir(dir: Option<&Path>) -> Result<PathBuf> {
@@ -265,7 +301,10 @@ fn prepare_dir(dir: Option<&Path>) -> Result<PathBuf> {
             absolute(d)
         }
         None => {
-            let t = tempfile::Builder::new().prefix("dyad-demo-").tempdir().map_err(CliError::write(&std::env::temp_dir()))?;
+            let t = tempfile::Builder::new()
+                .prefix("dyad-demo-")
+                .tempdir()
+                .map_err(CliError::write(&std::env::temp_dir()))?;
             Ok(t.keep())
         }
     }
@@ -392,18 +431,28 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
     d.say(&format!("  directory  {}", dir.display()))?;
     let a = generate(&keys, "alpha", "csirt.alpha.example")?;
     let b = generate(&keys, "bravo", "cert.bravo.example")?;
-    d.say(&format!("  keys       keys/alpha.key ({}), keys/bravo.key ({}), and their .pub files", a.key.name(), b.key.name()))?;
+    d.say(&format!(
+        "  keys       keys/alpha.key ({}), keys/bravo.key ({}), and their .pub files",
+        a.key.name(),
+        b.key.name()
+    ))?;
     d.say(&format!("  channel    {ORIGIN}"))?;
 
     d.say("genesis")?;
     let proposed = propose(&d.alpha, ORIGIN, &a.key_file, &b.pub_file, Terms::default())?;
     let proposal = d.transfer_path("alpha-to-bravo.genesis.proposal");
     std::fs::copy(&proposed.proposal_path, &proposal).map_err(CliError::write(&proposal))?;
-    d.say(&format!("  alpha signs the channel's terms       ⇄ {}", rel(&dir, &proposal)))?;
+    d.say(&format!(
+        "  alpha signs the channel's terms       ⇄ {}",
+        rel(&dir, &proposal)
+    ))?;
     let cosigned = cosign(&d.bravo, ORIGIN, &b.key_file, &a.pub_file, &proposal)?;
     let signed = d.transfer_path("bravo-to-alpha.genesis.signed");
     std::fs::copy(&cosigned.signed_path, &signed).map_err(CliError::write(&signed))?;
-    d.say(&format!("  bravo checks them and co-signs        ⇄ {}", rel(&dir, &signed)))?;
+    d.say(&format!(
+        "  bravo checks them and co-signs        ⇄ {}",
+        rel(&dir, &signed)
+    ))?;
     import(&d.alpha, &signed)?;
     d.say("  alpha checks bravo's signature; both replicas hold entry 0")?;
 
@@ -433,7 +482,10 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
     let audit_bravo = audit_data(&d.bravo.dir, alpha_pub, bravo_pub)?;
     for (side, outcome) in [("alpha", &audit_alpha), ("bravo", &audit_bravo)] {
         let lines = report_lines(outcome);
-        d.say(&format!("  {side}: {}", lines.first().cloned().unwrap_or_default()))?;
+        d.say(&format!(
+            "  {side}: {}",
+            lines.first().cloned().unwrap_or_default()
+        ))?;
         if outcome.result.is_err() {
             for l in lines.iter().skip(1) {
                 d.say(&format!("  {l}"))?;
@@ -441,12 +493,17 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
         }
     }
 
-    let (ra, rb) = (audit_alpha.result.as_ref().ok(), audit_bravo.result.as_ref().ok());
+    let (ra, rb) = (
+        audit_alpha.result.as_ref().ok(),
+        audit_bravo.result.as_ref().ok(),
+    );
     let same = match (ra, rb) {
         (Some(x), Some(y)) => x.root == y.root && x.leaves == y.leaves,
         _ => false,
     };
-    let all_committed = ra.zip(rb).is_some_and(|(x, y)| x.pending == 0 && y.pending == 0);
+    let all_committed = ra
+        .zip(rb)
+        .is_some_and(|(x, y)| x.pending == 0 && y.pending == 0);
     let ok = verified.is_ok() && same && all_committed;
     let entries = ra.map_or(0, |r| r.leaves);
     let root = ra.map(|r| b64(&r.root));
@@ -476,9 +533,17 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
             "VERDICT: OK — both replicas hold the same {entries} entries (root {}), every one committed (co-signed by both parties); the receipt verifies and both audits pass.",
             root.unwrap_or_default()
         ))?;
-        outln(&format!("Look around: DYAD_DATA={} dyad log   (or {}/bravo)", d.alpha.dir.display(), dir.display()))?;
+        outln(&format!(
+            "Look around: DYAD_DATA={} dyad log   (or {}/bravo)",
+            d.alpha.dir.display(),
+            dir.display()
+        ))?;
     } else {
         outln("VERDICT: FAILED — see above.")?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHECK) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK)
+    })
 }

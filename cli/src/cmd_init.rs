@@ -25,15 +25,17 @@ use crate::{Ctx, RoleArg};
 pub const EXAMPLES: &str = "\
 The genesis needs both parties' signatures; offline it takes three steps:
 
-  # 1. sequencer (alpha) proposes; writes alpha/genesis.proposal
-  dyad --data alpha init --origin hotline.example/ab --key alpha.key --peer bravo.pub --role sequencer
+  # 1. the sequencer (alpha) proposes; writes alpha/genesis.proposal
+  dyad --data alpha init --origin hotline.example/ab --role sequencer \\
+       --key alpha.key --peer bravo.pub
 
-  # 2. co-signer (bravo) checks the terms, co-signs, creates its replica; writes bravo/genesis.signed
-  dyad --data bravo init --origin hotline.example/ab --key bravo.key --peer alpha.pub --role cosigner \\
-       --proposal genesis.proposal
+  # 2. the co-signer (bravo) checks the terms, co-signs, creates its replica,
+  #    and writes bravo/genesis.signed
+  dyad --data bravo init --origin hotline.example/ab --role cosigner \\
+       --key bravo.key --peer alpha.pub --proposal genesis.proposal
 
-  # 3. sequencer imports the signed genesis and creates its replica
-  dyad --data alpha sync import genesis.signed        # or: dyad --data alpha init --genesis genesis.signed
+  # 3. the sequencer imports the signed genesis and creates its replica
+  dyad --data alpha sync import genesis.signed    # or: dyad --data alpha init --genesis FILE
 
 The private key file stays where it is: dyad.json records its absolute path, and every
 command that signs reads it from there (it must not be readable by group or others).";
@@ -92,12 +94,17 @@ pub struct Cosigned {
 }
 
 fn require<'a, T>(value: &'a Option<T>, flag: &str, why: &str) -> Result<&'a T> {
-    value.as_ref().ok_or_else(|| CliError::usage(format!("{flag} is required {why}")))
+    value
+        .as_ref()
+        .ok_or_else(|| CliError::usage(format!("{flag} is required {why}")))
 }
 
 fn check_origin(origin: &str) -> Result<()> {
-    dyad_verifier::key::validate_name(origin)
-        .map_err(|e| CliError::usage(format!("--origin {origin:?} is not a valid origin: {e} (it names the log's key)")))?;
+    dyad_verifier::key::validate_name(origin).map_err(|e| {
+        CliError::usage(format!(
+            "--origin {origin:?} is not a valid origin: {e} (it names the log's key)"
+        ))
+    })?;
     if origin.len() > 255 {
         return Err(CliError::usage("--origin is longer than 255 bytes"));
     }
@@ -107,10 +114,16 @@ fn check_origin(origin: &str) -> Result<()> {
 fn refuse_initialised(data: &DataDir) -> Result<()> {
     if data.has_config() {
         let origin = data.read_config().map(|c| c.origin).unwrap_or_default();
-        return Err(CliError::AlreadyInitialised { dir: data.dir.clone(), origin });
+        return Err(CliError::AlreadyInitialised {
+            dir: data.dir.clone(),
+            origin,
+        });
     }
     if data.has_ledger() {
-        return Err(CliError::AlreadyInitialised { dir: data.dir.clone(), origin: String::new() });
+        return Err(CliError::AlreadyInitialised {
+            dir: data.dir.clone(),
+            origin: String::new(),
+        });
     }
     Ok(())
 }
@@ -127,13 +140,21 @@ fn party_desc(p: &Party) -> String {
 }
 
 /// Step 1: the sequencer signs the genesis and writes the proposal.
-pub fn propose(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, terms: Terms) -> Result<Proposed> {
+pub fn propose(
+    data: &DataDir,
+    origin: &str,
+    key_path: &Path,
+    peer_path: &Path,
+    terms: Terms,
+) -> Result<Proposed> {
     check_origin(origin)?;
     refuse_initialised(data)?;
     let key = read_signer_key(key_path)?;
     let peer = read_party_key(peer_path)?;
     if peer.public_key_bytes() == key.public_key() || peer.name() == key.name() {
-        return Err(CliError::usage("--key and --peer are the same party; the peer is the other party's .pub file"));
+        return Err(CliError::usage(
+            "--key and --peer are the same party; the peer is the other party's .pub file",
+        ));
     }
     let mut genesis = Genesis::new(origin, Party::of(&key), Party::from_verifier_key(&peer));
     if let Some(v) = terms.max_payload {
@@ -145,7 +166,9 @@ pub fn propose(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, 
     if let Some(v) = terms.max_clock_skew_s {
         genesis.max_clock_skew_s = v;
     }
-    genesis.validate().map_err(|e| CliError::usage(format!("the channel's terms are not valid: {e}")))?;
+    genesis
+        .validate()
+        .map_err(|e| CliError::usage(format!("the channel's terms are not valid: {e}")))?;
     let proposal = genesis.propose(&key, now_ms())?;
     std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
     let proposal_path = data.proposal_path();
@@ -157,7 +180,10 @@ pub fn propose(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, 
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
     })?;
-    Ok(Proposed { genesis, proposal_path })
+    Ok(Proposed {
+        genesis,
+        proposal_path,
+    })
 }
 
 /// The data of the one record of a proposal or signed-genesis file.
@@ -166,12 +192,21 @@ fn read_single(path: &Path, want: &str) -> Result<(String, Vec<u8>)> {
     match <[Record; 1]>::try_from(b.records) {
         Ok([Record::Proposal(bytes)]) if want == "proposal" => Ok((b.origin, bytes)),
         Ok([Record::Genesis(bytes)]) if want == "genesis" => Ok((b.origin, bytes)),
-        _ => Err(CliError::malformed(path, format!("expected a file holding exactly one {want} record"))),
+        _ => Err(CliError::malformed(
+            path,
+            format!("expected a file holding exactly one {want} record"),
+        )),
     }
 }
 
 /// Step 2: the co-signer checks the proposal's terms, co-signs, and creates its replica.
-pub fn cosign(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, proposal_path: &Path) -> Result<Cosigned> {
+pub fn cosign(
+    data: &DataDir,
+    origin: &str,
+    key_path: &Path,
+    peer_path: &Path,
+    proposal_path: &Path,
+) -> Result<Cosigned> {
     check_origin(origin)?;
     refuse_initialised(data)?;
     let key = read_signer_key(key_path)?;
@@ -185,7 +220,10 @@ pub fn cosign(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, p
     })?;
     let (_, genesis) = read_proposal(&bytes)?;
     if genesis.origin != origin || bundle_origin != origin {
-        return Err(CliError::check(format!("the proposal is for channel {:?}, not --origin {origin:?}", genesis.origin)));
+        return Err(CliError::check(format!(
+            "the proposal is for channel {:?}, not --origin {origin:?}",
+            genesis.origin
+        )));
     }
     if genesis.sequencer != Party::from_verifier_key(&peer) {
         return Err(CliError::check_hint(
@@ -209,7 +247,11 @@ pub fn cosign(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, p
     std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
     Channel::create(&data.ledger_path(), &signed, Role::Cosigner)?;
     let signed_path = data.signed_genesis_path();
-    bundle::write_file(&signed_path, origin, [Record::Genesis(signed.bytes.clone())])?;
+    bundle::write_file(
+        &signed_path,
+        origin,
+        [Record::Genesis(signed.bytes.clone())],
+    )?;
     data.write_config(&Config {
         format: CONFIG_FORMAT.into(),
         role: Role::Cosigner.as_str().into(),
@@ -217,7 +259,11 @@ pub fn cosign(data: &DataDir, origin: &str, key_path: &Path, peer_path: &Path, p
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
     })?;
-    Ok(Cosigned { genesis, signed_path, leaf_hash: signed.leaf_hash })
+    Ok(Cosigned {
+        genesis,
+        signed_path,
+        leaf_hash: signed.leaf_hash,
+    })
 }
 
 /// What importing a signed genesis did.
@@ -231,10 +277,14 @@ pub enum GenesisImport {
 /// against this party's configuration, then creates the replica, or confirms the one
 /// held has exactly this entry 0.
 pub fn import_genesis(data: &DataDir, config: &Config, bytes: &[u8]) -> Result<GenesisImport> {
-    let signed = SignedEntry::decode(bytes).map_err(|e| CliError::check(format!("the signed genesis is not a valid entry: {e}")))?;
+    let signed = SignedEntry::decode(bytes)
+        .map_err(|e| CliError::check(format!("the signed genesis is not a valid entry: {e}")))?;
     let genesis = check_genesis(&signed.entry)?;
     if genesis.origin != config.origin {
-        return Err(CliError::check(format!("the signed genesis is for channel {:?}, not {:?}", genesis.origin, config.origin)));
+        return Err(CliError::check(format!(
+            "the signed genesis is for channel {:?}, not {:?}",
+            genesis.origin, config.origin
+        )));
     }
     if data.has_ledger() {
         let channel = Channel::open(&data.ledger_path())?;
@@ -319,14 +369,20 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
     if let Some(genesis_path) = &args.genesis {
         return run_import(ctx, &data, args, genesis_path);
     }
-    let role = *require(&args.role, "--role", "(sequencer proposes the genesis, cosigner co-signs it)")?;
+    let role = *require(
+        &args.role,
+        "--role",
+        "(sequencer proposes the genesis, cosigner co-signs it)",
+    )?;
     let origin = require(&args.origin, "--origin", "to name the channel")?;
     let key = require(&args.key, "--key", "(this party's NAME.key)")?;
     let peer = require(&args.peer, "--peer", "(the other party's NAME.pub)")?;
     match role {
         RoleArg::Sequencer => {
             if args.proposal.is_some() {
-                return Err(CliError::usage("--proposal is for the co-signer; the sequencer writes the proposal"));
+                return Err(CliError::usage(
+                    "--proposal is for the co-signer; the sequencer writes the proposal",
+                ));
             }
             let terms = Terms {
                 max_payload: args.max_payload,
@@ -344,16 +400,24 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "terms": terms_json(&p.genesis),
                 }))?;
             } else {
-                outln(&format!("Proposed the genesis of channel {origin} as its sequencer:"))?;
+                outln(&format!(
+                    "Proposed the genesis of channel {origin} as its sequencer:"
+                ))?;
                 print_terms(&p.genesis)?;
                 outln(&format!("Wrote the proposal to {}.", sent.display()))?;
                 outln("Next:")?;
-                outln(&format!("  1. send {} to the co-signer, who runs:", sent.display()))?;
+                outln(&format!(
+                    "  1. send {} to the co-signer, who runs:",
+                    sent.display()
+                ))?;
                 outln(&format!(
                     "       dyad init --origin {origin} --key THEIR.key --peer YOUR.pub --role cosigner --proposal genesis.proposal"
                 ))?;
                 outln("  2. import the genesis.signed they send back:")?;
-                outln(&format!("       dyad --data {} sync import genesis.signed", data.dir.display()))?;
+                outln(&format!(
+                    "       dyad --data {} sync import genesis.signed",
+                    data.dir.display()
+                ))?;
             }
         }
         RoleArg::Cosigner => {
@@ -363,7 +427,10 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "the sequencer's `dyad init --role sequencer` wrote it as genesis.proposal",
                 )
             })?;
-            if args.max_payload.is_some() || args.max_attachment_size.is_some() || args.max_clock_skew.is_some() {
+            if args.max_payload.is_some()
+                || args.max_attachment_size.is_some()
+                || args.max_clock_skew.is_some()
+            {
                 return Err(CliError::usage("the channel's limits are the sequencer's proposal; the co-signer only accepts or refuses them"));
             }
             let c = cosign(&data, origin, key, peer, proposal)?;
@@ -378,10 +445,18 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "terms": terms_json(&c.genesis),
                 }))?;
             } else {
-                outln(&format!("Checked and co-signed the genesis of channel {origin}:"))?;
+                outln(&format!(
+                    "Checked and co-signed the genesis of channel {origin}:"
+                ))?;
                 print_terms(&c.genesis)?;
-                outln(&format!("Created the co-signer's replica in {}.", data.ledger_path().display()))?;
-                outln(&format!("Next: send {} to the sequencer, who runs:", sent.display()))?;
+                outln(&format!(
+                    "Created the co-signer's replica in {}.",
+                    data.ledger_path().display()
+                ))?;
+                outln(&format!(
+                    "Next: send {} to the sequencer, who runs:",
+                    sent.display()
+                ))?;
                 outln("  dyad sync import genesis.signed")?;
             }
         }
@@ -393,14 +468,28 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
 /// directory is new, from --origin/--key/--peer).
 fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result<ExitCode> {
     if args.role == Some(RoleArg::Cosigner) {
-        return Err(CliError::usage("--genesis is the sequencer's last step; the co-signer uses --proposal"));
+        return Err(CliError::usage(
+            "--genesis is the sequencer's last step; the co-signer uses --proposal",
+        ));
     }
     let config = if data.has_config() {
         data.read_config()?
     } else {
-        let origin = require(&args.origin, "--origin", "when the data directory has no dyad.json yet")?;
-        let key = require(&args.key, "--key", "when the data directory has no dyad.json yet")?;
-        let peer = require(&args.peer, "--peer", "when the data directory has no dyad.json yet")?;
+        let origin = require(
+            &args.origin,
+            "--origin",
+            "when the data directory has no dyad.json yet",
+        )?;
+        let key = require(
+            &args.key,
+            "--key",
+            "when the data directory has no dyad.json yet",
+        )?;
+        let peer = require(
+            &args.peer,
+            "--peer",
+            "when the data directory has no dyad.json yet",
+        )?;
         check_origin(origin)?;
         let peer = read_party_key(peer)?;
         read_signer_key(key)?;
@@ -429,9 +518,15 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
         GenesisImport::AlreadyHeld => "already-held",
     };
     if ctx.json {
-        json(&serde_json::json!({ "role": config.role, "status": status, "origin": config.origin }))?;
+        json(
+            &serde_json::json!({ "role": config.role, "status": status, "origin": config.origin }),
+        )?;
     } else if outcome == GenesisImport::Created {
-        outln(&format!("Created the sequencer's replica of channel {} in {}.", config.origin, data.ledger_path().display()))?;
+        outln(&format!(
+            "Created the sequencer's replica of channel {} in {}.",
+            config.origin,
+            data.ledger_path().display()
+        ))?;
         outln("The channel is open: `dyad append` to send, `dyad sync export` to hand entries to the co-signer.")?;
     } else {
         outln("This replica already holds exactly this genesis; nothing to do.")?;

@@ -12,7 +12,7 @@ use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
 Examples:
-  dyad keygen alpha                                   # ./alpha.key and ./alpha.pub, key name \"alpha\"
+  dyad keygen alpha                  # ./alpha.key and ./alpha.pub, key name \"alpha\"
   dyad keygen alpha --key-name cert.alpha.example --out keys/
 
 NAME.key is the signed-note private key (PRIVATE+KEY+...), created with mode 0600; keep it
@@ -58,8 +58,16 @@ pub fn generate(dir: &Path, stem: &str, key_name: &str) -> Result<Generated> {
     }
     let key = SignerKey::generate(key_name)?;
     key.write_private_file(&key_file)?;
-    write_file(&pub_file, format!("{}\n", key.verifier_key()).as_bytes(), false)?;
-    Ok(Generated { key, key_file, pub_file })
+    write_file(
+        &pub_file,
+        format!("{}\n", key.verifier_key()).as_bytes(),
+        false,
+    )?;
+    Ok(Generated {
+        key,
+        key_file,
+        pub_file,
+    })
 }
 
 pub fn run(ctx: &Ctx, args: &KeygenArgs) -> Result<ExitCode> {
@@ -76,7 +84,11 @@ pub fn run(ctx: &Ctx, args: &KeygenArgs) -> Result<ExitCode> {
         }))?;
     } else {
         outln(&public)?;
-        eprintln!("wrote {} (private, mode 0600) and {}", g.key_file.display(), g.pub_file.display());
+        eprintln!(
+            "wrote {} (private, mode 0600) and {}",
+            g.key_file.display(),
+            g.pub_file.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

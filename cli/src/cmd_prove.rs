@@ -71,10 +71,14 @@ pub fn inclusion(channel: &Channel, index: u64, size: Option<u64>) -> Result<Inc
     let committed = channel.committed_size()?;
     let size = size.unwrap_or(if index < committed { committed } else { held });
     if size > held {
-        return Err(CliError::usage(format!("--size {size}: the log has only {held} entries")));
+        return Err(CliError::usage(format!(
+            "--size {size}: the log has only {held} entries"
+        )));
     }
     if index >= size {
-        return Err(CliError::usage(format!("entry {index} is not in a tree of {size} entries (the log has {held})")));
+        return Err(CliError::usage(format!(
+            "entry {index} is not in a tree of {size} entries (the log has {held})"
+        )));
     }
     let store = channel.store();
     Ok(InclusionJson {
@@ -89,10 +93,14 @@ pub fn inclusion(channel: &Channel, index: u64, size: Option<u64>) -> Result<Inc
 pub fn consistency(channel: &Channel, old: u64, new: u64) -> Result<ConsistencyJson> {
     let held = channel.size();
     if new > held {
-        return Err(CliError::usage(format!("NEW {new}: the log has only {held} entries")));
+        return Err(CliError::usage(format!(
+            "NEW {new}: the log has only {held} entries"
+        )));
     }
     if old > new {
-        return Err(CliError::usage(format!("OLD {old} is larger than NEW {new}")));
+        return Err(CliError::usage(format!(
+            "OLD {old} is larger than NEW {new}"
+        )));
     }
     let store = channel.store();
     Ok(ConsistencyJson {
@@ -117,11 +125,18 @@ pub fn run(ctx: &Ctx, command: &ProveCommand) -> Result<ExitCode> {
                     "entry {} is in the tree of {} entries ({})",
                     p.index,
                     p.size,
-                    if committed { "a co-signed size" } else { "not a co-signed size: pending" }
+                    if committed {
+                        "a co-signed size"
+                    } else {
+                        "not a co-signed size: pending"
+                    }
                 ))?;
                 outln(&format!("leaf hash  {}", p.leaf_hash))?;
                 outln(&format!("root       {}", p.root))?;
-                outln(&format!("proof      {} hashes, leaf upwards:", p.proof.len()))?;
+                outln(&format!(
+                    "proof      {} hashes, leaf upwards:",
+                    p.proof.len()
+                ))?;
                 for h in &p.proof {
                     outln(&format!("  {h}"))?;
                 }
@@ -132,7 +147,10 @@ pub fn run(ctx: &Ctx, command: &ProveCommand) -> Result<ExitCode> {
             if ctx.json {
                 outln(&serde_json::to_string(&p).map_err(|e| CliError::check(e.to_string()))?)?;
             } else {
-                outln(&format!("the tree of {} entries is a prefix of the tree of {} entries", p.old_size, p.new_size))?;
+                outln(&format!(
+                    "the tree of {} entries is a prefix of the tree of {} entries",
+                    p.old_size, p.new_size
+                ))?;
                 outln(&format!("old root   {}", p.old_root))?;
                 outln(&format!("new root   {}", p.new_root))?;
                 outln(&format!("proof      {} hashes:", p.proof.len()))?;
@@ -150,7 +168,9 @@ pub fn make_receipt(data: &DataDir, index: u64) -> Result<(Vec<u8>, u64)> {
     let (_, channel) = data.open()?;
     let held = channel.size();
     if index >= held {
-        return Err(CliError::usage(format!("there is no entry {index}: the log has {held} entries")));
+        return Err(CliError::usage(format!(
+            "there is no entry {index}: the log has {held} entries"
+        )));
     }
     let Some((size, note)) = channel.store().latest_checkpoint()? else {
         return Err(CliError::check_hint(
@@ -166,7 +186,10 @@ pub fn make_receipt(data: &DataDir, index: u64) -> Result<(Vec<u8>, u64)> {
     }
     let entry = channel.store().leaf(index)?;
     let proof = channel.store().inclusion_proof(index, size)?;
-    Ok((dyad_verifier::receipt::format(&entry, index, &proof, &note), size))
+    Ok((
+        dyad_verifier::receipt::format(&entry, index, &proof, &note),
+        size,
+    ))
 }
 
 pub fn write_receipt(path: &Path, receipt: &[u8]) -> Result<()> {
@@ -179,9 +202,15 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         Some(path) => {
             write_receipt(path, &receipt)?;
             if ctx.json {
-                json(&serde_json::json!({"index": args.index, "checkpoint_size": size, "receipt": path}))?;
+                json(
+                    &serde_json::json!({"index": args.index, "checkpoint_size": size, "receipt": path}),
+                )?;
             } else {
-                outln(&format!("wrote the receipt for entry {} (checkpoint of size {size}) to {}", args.index, path.display()))?;
+                outln(&format!(
+                    "wrote the receipt for entry {} (checkpoint of size {size}) to {}",
+                    args.index,
+                    path.display()
+                ))?;
             }
         }
         None => out_bytes(&receipt)?,

@@ -62,7 +62,9 @@ pub struct CheckpointArgs {
 }
 
 pub fn sender_name(genesis: &Genesis, key_id: u32) -> String {
-    genesis.party_by_key_id(key_id).map_or_else(|| format!("{key_id:08x}"), |p| p.name.clone())
+    genesis
+        .party_by_key_id(key_id)
+        .map_or_else(|| format!("{key_id:08x}"), |p| p.name.clone())
 }
 
 fn role_of(genesis: &Genesis, key_id: u32) -> &'static str {
@@ -109,7 +111,11 @@ fn summary_json(genesis: &Genesis, e: &SignedEntry, index: Option<u64>, status: 
 fn summary_line(genesis: &Genesis, e: &SignedEntry, index: &str, status: &str) -> String {
     let b = &e.entry.body;
     let reply = b.reply_to.map_or_else(|| "-".to_owned(), |r| r.to_string());
-    let attach = if b.attachments.is_empty() { String::new() } else { format!(" [+{} attachment(s)]", b.attachments.len()) };
+    let attach = if b.attachments.is_empty() {
+        String::new()
+    } else {
+        format!(" [+{} attachment(s)]", b.attachments.len())
+    };
     format!(
         "{index:>6}  {}  {:<20}  {:<17}  {:<9}  {:>8}  {}{attach}",
         format_ms(b.timestamp_ms),
@@ -122,7 +128,11 @@ fn summary_line(genesis: &Genesis, e: &SignedEntry, index: &str, status: &str) -
 }
 
 fn read_entry(index: u64, bytes: &[u8]) -> Result<SignedEntry> {
-    SignedEntry::decode(bytes).map_err(|e| CliError::check(format!("entry {index} in the store does not decode: {e}; run `dyad audit`")))
+    SignedEntry::decode(bytes).map_err(|e| {
+        CliError::check(format!(
+            "entry {index} in the store does not decode: {e}; run `dyad audit`"
+        ))
+    })
 }
 
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
@@ -135,7 +145,11 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
         Some(k) => start.saturating_add(k).min(size),
         None => size,
     };
-    let queued = if channel.role() == Role::Cosigner { channel.queued()? } else { Vec::new() };
+    let queued = if channel.role() == Role::Cosigner {
+        channel.queued()?
+    } else {
+        Vec::new()
+    };
     // Entries stream from the store one at a time: memory stays flat for any log size.
     if ctx.json {
         out(&format!(
@@ -147,9 +161,15 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
             let (index, bytes) = item?;
             let e = read_entry(index, &bytes)?;
             let sep = if n == 0 { "" } else { "," };
-            out(&format!("{sep}{}", summary_json(&genesis, &e, Some(index), entry_status(index, committed))))?;
+            out(&format!(
+                "{sep}{}",
+                summary_json(&genesis, &e, Some(index), entry_status(index, committed))
+            ))?;
         }
-        let queued: Vec<Value> = queued.iter().map(|e| summary_json(&genesis, e, None, "queued")).collect();
+        let queued: Vec<Value> = queued
+            .iter()
+            .map(|e| summary_json(&genesis, e, None, "queued"))
+            .collect();
         outln(&format!("],\"queued\":{}}}", Value::from(queued)))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -157,13 +177,25 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
         "channel {}: {size} entries, {committed} committed, {} pending{}",
         genesis.origin,
         size - committed,
-        if queued.is_empty() { String::new() } else { format!(", {} queued", queued.len()) }
+        if queued.is_empty() {
+            String::new()
+        } else {
+            format!(", {} queued", queued.len())
+        }
     ))?;
-    outln(&format!("{:>6}  {:<24}  {:<20}  {:<17}  {:<9}  {:>8}  SUBJECT", "INDEX", "TIME", "SENDER", "KIND", "STATUS", "REPLY-TO"))?;
+    outln(&format!(
+        "{:>6}  {:<24}  {:<20}  {:<17}  {:<9}  {:>8}  SUBJECT",
+        "INDEX", "TIME", "SENDER", "KIND", "STATUS", "REPLY-TO"
+    ))?;
     for item in channel.store().leaves(start..end)? {
         let (index, bytes) = item?;
         let e = read_entry(index, &bytes)?;
-        outln(&summary_line(&genesis, &e, &index.to_string(), entry_status(index, committed)))?;
+        outln(&summary_line(
+            &genesis,
+            &e,
+            &index.to_string(),
+            entry_status(index, committed),
+        ))?;
     }
     for e in &queued {
         outln(&summary_line(&genesis, e, "-", "queued"))?;
@@ -174,7 +206,10 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
 fn payload_text(entry: &Entry) -> Option<&str> {
     let text = std::str::from_utf8(&entry.body.payload).ok()?;
     // Text with escape sequences could rewrite the operator's screen: show it as binary.
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return None;
     }
     Some(text)
@@ -185,7 +220,11 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
     let (_, channel) = data.open()?;
     let size = channel.size();
     if args.index >= size {
-        return Err(CliError::usage(format!("there is no entry {}: the log has {size} entries (0..{})", args.index, size.saturating_sub(1))));
+        return Err(CliError::usage(format!(
+            "there is no entry {}: the log has {size} entries (0..{})",
+            args.index,
+            size.saturating_sub(1)
+        )));
     }
     let bytes = channel.store().leaf(args.index)?;
     if args.raw {
@@ -197,16 +236,24 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
     let b = &e.entry.body;
     let st = entry_status(args.index, channel.committed_size()?);
     let store = data.attachments(genesis.max_attachment_size)?;
-    let attachments: Vec<(String, bool)> =
-        b.attachments.iter().map(|a| (hex(&a.sha256), store.get(&a.sha256).is_ok())).collect();
+    let attachments: Vec<(String, bool)> = b
+        .attachments
+        .iter()
+        .map(|a| (hex(&a.sha256), store.get(&a.sha256).is_ok()))
+        .collect();
     if ctx.json {
         let mut v = summary_json(&genesis, &e, Some(args.index), st);
-        let o = v.as_object_mut().ok_or_else(|| CliError::check("internal: not an object"))?;
+        let o = v
+            .as_object_mut()
+            .ok_or_else(|| CliError::check("internal: not an object"))?;
         o.insert("sender_key_id".into(), format!("{:08x}", b.sender).into());
         o.insert("sender_role".into(), role_of(&genesis, b.sender).into());
         o.insert("origin".into(), b.origin.clone().into());
         o.insert("payload_base64".into(), b64(&b.payload).into());
-        o.insert("payload_text".into(), payload_text(&e.entry).map_or(Value::Null, Value::from));
+        o.insert(
+            "payload_text".into(),
+            payload_text(&e.entry).map_or(Value::Null, Value::from),
+        );
         o.insert(
             "attachments".into(),
             b.attachments
@@ -217,7 +264,13 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
         );
         o.insert(
             "signatures".into(),
-            e.entry.signatures.iter().map(|s| j!({"key_id": format!("{:08x}", s.key_id), "signature": b64(&s.signature)})).collect(),
+            e.entry
+                .signatures
+                .iter()
+                .map(
+                    |s| j!({"key_id": format!("{:08x}", s.key_id), "signature": b64(&s.signature)}),
+                )
+                .collect(),
         );
         json(&v)?;
         return Ok(ExitCode::SUCCESS);
@@ -257,15 +310,20 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
             }
         }
         Some(_) => text.push_str("  payload       (empty)\n"),
-        None => text.push_str(&format!("  payload       {} bytes of binary data (see --json or --raw)\n", b.payload.len())),
+        None => text.push_str(&format!(
+            "  payload       {} bytes of binary data (see --json or --raw)\n",
+            b.payload.len()
+        )),
     }
     out(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn parse_checkpoint(note: &[u8]) -> Result<Checkpoint> {
-    let parsed = dyad_verifier::note::parse(note).map_err(|e| CliError::check(format!("stored checkpoint note: {e}")))?;
-    dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| CliError::check(format!("stored checkpoint: {e}")))
+    let parsed = dyad_verifier::note::parse(note)
+        .map_err(|e| CliError::check(format!("stored checkpoint note: {e}")))?;
+    dyad_verifier::checkpoint::parse(&parsed.text)
+        .map_err(|e| CliError::check(format!("stored checkpoint: {e}")))
 }
 
 pub fn checkpoint(ctx: &Ctx, args: &CheckpointArgs) -> Result<ExitCode> {
@@ -275,8 +333,16 @@ pub fn checkpoint(ctx: &Ctx, args: &CheckpointArgs) -> Result<ExitCode> {
         None => channel.store().latest_checkpoint()?,
     };
     let Some((_, note)) = found else {
-        let what = args.size.map_or_else(|| "no co-signed checkpoint yet".to_owned(), |s| format!("no co-signed checkpoint of size {s}"));
-        let sizes: Vec<String> = channel.store().checkpoints().filter_map(|c| c.ok()).map(|(s, _)| s.to_string()).collect();
+        let what = args.size.map_or_else(
+            || "no co-signed checkpoint yet".to_owned(),
+            |s| format!("no co-signed checkpoint of size {s}"),
+        );
+        let sizes: Vec<String> = channel
+            .store()
+            .checkpoints()
+            .filter_map(|c| c.ok())
+            .map(|(s, _)| s.to_string())
+            .collect();
         let hint = if sizes.is_empty() {
             "a checkpoint is committed when the co-signer co-signs it: exchange bundles with `dyad sync export` / `dyad sync import`".to_owned()
         } else {
@@ -303,17 +369,29 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
     let config = data.read_config()?;
     if !data.has_ledger() {
         if ctx.json {
-            json(&j!({"origin": config.origin, "role": config.role, "state": "awaiting-genesis", "peer": config.peer}))?;
+            json(
+                &j!({"origin": config.origin, "role": config.role, "state": "awaiting-genesis", "peer": config.peer}),
+            )?;
         } else {
-            outln(&format!("channel {} ({}): waiting for the co-signer's signature on the genesis", config.origin, config.role))?;
-            outln(&format!("next: `dyad --data {} sync import genesis.signed`", data.dir.display()))?;
+            outln(&format!(
+                "channel {} ({}): waiting for the co-signer's signature on the genesis",
+                config.origin, config.role
+            ))?;
+            outln(&format!(
+                "next: `dyad --data {} sync import genesis.signed`",
+                data.dir.display()
+            ))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let (config, channel) = data.open()?;
     let size = channel.size();
     let committed = channel.committed_size()?;
-    let queued = if channel.role() == Role::Cosigner { channel.queued()?.len() } else { 0 };
+    let queued = if channel.role() == Role::Cosigner {
+        channel.queued()?.len()
+    } else {
+        0
+    };
     let genesis = channel.genesis();
     let signed = match channel.latest_signed_checkpoint()? {
         Some(note) => Some(parse_checkpoint(&note)?.size),
@@ -337,16 +415,27 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln(&format!("channel     {}", genesis.origin))?;
-    outln(&format!("role        {} ({})", channel.role().as_str(), channel.own_party().name))?;
+    outln(&format!(
+        "role        {} ({})",
+        channel.role().as_str(),
+        channel.own_party().name
+    ))?;
     outln(&format!("sequencer   {}", genesis.sequencer.name))?;
     outln(&format!("co-signer   {}", genesis.cosigner.name))?;
-    outln(&format!("entries     {size} ({committed} committed, {} pending)", size - committed))?;
+    outln(&format!(
+        "entries     {size} ({committed} committed, {} pending)",
+        size - committed
+    ))?;
     outln(&format!("root        {}", b64(&channel.store().root())))?;
     if channel.role() == Role::Cosigner {
-        outln(&format!("queued      {queued} of this party's messages await the sequencer"))?;
+        outln(&format!(
+            "queued      {queued} of this party's messages await the sequencer"
+        ))?;
     }
     let next = match channel.role() {
-        Role::Sequencer if size > committed => "export the pending entries for co-signing: `dyad sync export --out FILE`",
+        Role::Sequencer if size > committed => {
+            "export the pending entries for co-signing: `dyad sync export --out FILE`"
+        }
         Role::Cosigner if queued > 0 => "send the queued messages: `dyad sync export --out FILE`",
         _ => "nothing waits to be synced",
     };

@@ -28,9 +28,9 @@ use crate::Ctx;
 
 const EXPORT_EXAMPLES: &str = "\
 Examples:
-  dyad sync export --out to-bravo.dyad-sync           # what the peer needs since the last co-signature
-  dyad sync export --from 0 --out full-log.dyad-sync  # the whole log, e.g. for `dyad audit --bundle`
-  dyad sync export > bundle.dyad-sync                 # without --out: the bundle on stdout, the summary on stderr
+  dyad sync export --out to-bravo.dyad-sync           # what the peer lacks
+  dyad sync export --from 0 --out full-log.dyad-sync  # the whole log, for `dyad audit --bundle`
+  dyad sync export > bundle.dyad-sync                 # bundle on stdout, summary on stderr
 
 Sequencer: writes the entries from --from N (default: the latest co-signed size), a freshly
 signed checkpoint for the co-signer to co-sign, its co-signed checkpoints, and (until the
@@ -41,9 +41,9 @@ of the whole file, so a truncated or altered copy is refused on import.";
 
 const IMPORT_EXAMPLES: &str = "\
 Examples:
-  dyad sync import to-bravo.dyad-sync       # co-signer: check the entries, co-sign
-  dyad sync import to-alpha.dyad-sync       # sequencer: append the submissions, record the co-signature
-  dyad sync import genesis.signed           # sequencer: create the replica from the signed genesis
+  dyad sync import to-bravo.dyad-sync   # co-signer: check the entries, co-sign
+  dyad sync import to-alpha.dyad-sync   # sequencer: append submissions, record the co-signature
+  dyad sync import genesis.signed       # sequencer: create the replica from the signed genesis
 
 Nothing is applied unless the whole file is intact, is for this channel, and every record
 parses; then every entry and signature is verified before it is stored. Exit 1 means a
@@ -86,33 +86,51 @@ pub struct ExportSummary {
 }
 
 /// Writes the bundle for the peer into `w` (see the module documentation).
-fn write_export<W: Write>(channel: &mut Channel, key: &SignerKey, from: Option<u64>, w: W) -> Result<(W, ExportSummary)> {
+fn write_export<W: Write>(
+    channel: &mut Channel,
+    key: &SignerKey,
+    from: Option<u64>,
+    w: W,
+) -> Result<(W, ExportSummary)> {
     let io_err = CliError::Output;
     let size = channel.size();
     let committed = channel.committed_size()?;
     let role = channel.role();
-    let mut summary = ExportSummary { role: role.as_str(), ..ExportSummary::default() };
+    let mut summary = ExportSummary {
+        role: role.as_str(),
+        ..ExportSummary::default()
+    };
     let from = match (role, from) {
         (_, Some(n)) if n > size => {
-            return Err(CliError::usage(format!("--from {n}: the log has only {size} entries")));
+            return Err(CliError::usage(format!(
+                "--from {n}: the log has only {size} entries"
+            )));
         }
         (_, Some(n)) => Some(n),
         (Role::Sequencer, None) => Some(committed),
         (Role::Cosigner, None) => None,
     };
     // Sign first: the signed checkpoint is the sequencer's promise for exactly these entries.
-    let checkpoint = if role == Role::Sequencer && size > committed { Some(channel.sign_checkpoint(key)?) } else { None };
+    let checkpoint = if role == Role::Sequencer && size > committed {
+        Some(channel.sign_checkpoint(key)?)
+    } else {
+        None
+    };
     let mut writer = BundleWriter::new(w, channel.origin()).map_err(io_err)?;
     if role == Role::Sequencer && committed == 0 {
         // Until the first co-signature the co-signer may not have its replica yet.
-        writer.record(&Record::Genesis(channel.store().leaf(0)?)).map_err(io_err)?;
+        writer
+            .record(&Record::Genesis(channel.store().leaf(0)?))
+            .map_err(io_err)?;
         summary.genesis = true;
     }
     if let Some(from) = from {
         let bar = progress(size - from, "exporting entries");
         for item in channel.store().leaves(from..size)? {
             let (index, bytes) = item?;
-            writer.record(&Record::Entry { index, bytes }).map_err(io_err)?;
+            writer
+                .record(&Record::Entry { index, bytes })
+                .map_err(io_err)?;
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -120,7 +138,9 @@ fn write_export<W: Write>(channel: &mut Channel, key: &SignerKey, from: Option<u
     }
     if role == Role::Cosigner {
         for e in channel.queued()? {
-            writer.record(&Record::Submission(e.bytes)).map_err(io_err)?;
+            writer
+                .record(&Record::Submission(e.bytes))
+                .map_err(io_err)?;
             summary.submissions += 1;
         }
     }
@@ -151,17 +171,24 @@ pub fn export_to_file(data: &DataDir, from: Option<u64>, path: &Path) -> Result<
     temp.push(format!(".tmp-{}", std::process::id()));
     let temp = PathBuf::from(temp);
     let file = File::create(&temp).map_err(CliError::write(path))?;
-    let result = write_export(&mut channel, &key, from, BufWriter::new(file)).and_then(|(buf, summary)| {
-        let file = buf.into_inner().map_err(|e| CliError::Write { path: path.to_owned(), source: e.into_error() })?;
-        file.sync_all().map_err(CliError::write(path))?;
-        std::fs::rename(&temp, path).map_err(CliError::write(path))?;
-        Ok(summary)
-    });
+    let result =
+        write_export(&mut channel, &key, from, BufWriter::new(file)).and_then(|(buf, summary)| {
+            let file = buf.into_inner().map_err(|e| CliError::Write {
+                path: path.to_owned(),
+                source: e.into_error(),
+            })?;
+            file.sync_all().map_err(CliError::write(path))?;
+            std::fs::rename(&temp, path).map_err(CliError::write(path))?;
+            Ok(summary)
+        });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result.map_err(|e| match e {
-        CliError::Output(source) => CliError::Write { path: path.to_owned(), source },
+        CliError::Output(source) => CliError::Write {
+            path: path.to_owned(),
+            source,
+        },
         other => other,
     })
 }
@@ -230,14 +257,17 @@ fn decode_records(bundle: &Bundle) -> Result<()> {
     for r in &bundle.records {
         match r {
             Record::Entry { bytes, index } => {
-                SignedEntry::decode(bytes).map_err(|e| bad(format!("entry {index} does not decode: {e}")))?;
+                SignedEntry::decode(bytes)
+                    .map_err(|e| bad(format!("entry {index} does not decode: {e}")))?;
             }
             Record::Submission(bytes) => {
-                SignedEntry::decode(bytes).map_err(|e| bad(format!("a submission does not decode: {e}")))?;
+                SignedEntry::decode(bytes)
+                    .map_err(|e| bad(format!("a submission does not decode: {e}")))?;
             }
             Record::Genesis(_) | Record::Proposal(_) => {}
             Record::Checkpoint(note) | Record::Cosigned(note) => {
-                let parsed = dyad_verifier::note::parse(note).map_err(|e| bad(format!("a {} record is not a signed note: {e}", r.tag())))?;
+                let parsed = dyad_verifier::note::parse(note)
+                    .map_err(|e| bad(format!("a {} record is not a signed note: {e}", r.tag())))?;
                 dyad_verifier::checkpoint::parse(&parsed.text)
                     .map_err(|e| bad(format!("a {} record is not a checkpoint: {e}", r.tag())))?;
             }
@@ -249,16 +279,25 @@ fn decode_records(bundle: &Bundle) -> Result<()> {
 }
 
 fn checkpoint_size(note: &[u8]) -> u64 {
-    dyad_verifier::note::parse(note).ok().and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok()).map_or(0, |c| c.size)
+    dyad_verifier::note::parse(note)
+        .ok()
+        .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
+        .map_or(0, |c| c.size)
 }
 
 /// Entries the bundle carries that this replica holds must be byte-for-byte identical;
 /// returns those beyond, which must continue the log without a gap.
-fn split_held(channel: &Channel, bundle: &Bundle, summary: &mut ImportSummary) -> Result<Vec<Vec<u8>>> {
+fn split_held(
+    channel: &Channel,
+    bundle: &Bundle,
+    summary: &mut ImportSummary,
+) -> Result<Vec<Vec<u8>>> {
     let held = channel.size();
     let mut new = Vec::new();
     for r in &bundle.records {
-        let Record::Entry { index, bytes } = r else { continue };
+        let Record::Entry { index, bytes } = r else {
+            continue;
+        };
         if *index < held {
             if channel.store().leaf(*index)? != *bytes {
                 return Err(CliError::check_hint(
@@ -315,8 +354,15 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
         }
         _ => {}
     }
-    let mut summary = ImportSummary { role: role.as_str(), ..ImportSummary::default() };
-    if let Some(Record::Genesis(bytes)) = bundle.records.iter().find(|r| matches!(r, Record::Genesis(_))) {
+    let mut summary = ImportSummary {
+        role: role.as_str(),
+        ..ImportSummary::default()
+    };
+    if let Some(Record::Genesis(bytes)) = bundle
+        .records
+        .iter()
+        .find(|r| matches!(r, Record::Genesis(_)))
+    {
         summary.genesis = Some(match import_genesis(data, &config, bytes)? {
             GenesisImport::Created => "created",
             GenesisImport::AlreadyHeld => "already-held",
@@ -325,7 +371,17 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
     let (config, mut channel) = data.open()?;
     let key = config.signer_key()?;
     let new_entries = split_held(&channel, &bundle, &mut summary)?;
-    let cosigned: Vec<&Vec<u8>> = bundle.records.iter().filter_map(|r| if let Record::Cosigned(n) = r { Some(n) } else { None }).collect();
+    let cosigned: Vec<&Vec<u8>> = bundle
+        .records
+        .iter()
+        .filter_map(|r| {
+            if let Record::Cosigned(n) = r {
+                Some(n)
+            } else {
+                None
+            }
+        })
+        .collect();
     // Signatures of every co-signed checkpoint are checked before anything is stored.
     for note in &cosigned {
         channel.verify_committed(note)?;
@@ -333,7 +389,13 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
     let now = now_ms();
     match role {
         Role::Cosigner => {
-            let checkpoint = bundle.records.iter().find_map(|r| if let Record::Checkpoint(n) = r { Some(n) } else { None });
+            let checkpoint = bundle.records.iter().find_map(|r| {
+                if let Record::Checkpoint(n) = r {
+                    Some(n)
+                } else {
+                    None
+                }
+            });
             match checkpoint {
                 Some(note) => match channel.accept_and_cosign(&key, &new_entries, note, now) {
                     Ok(_) => {
@@ -341,7 +403,9 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
                         summary.cosigned = Some(channel.size());
                     }
                     // Only after checking it matches what we hold: an old bundle again.
-                    Err(ChannelError::Rollback { size, .. }) => summary.stale_checkpoint = Some(size),
+                    Err(ChannelError::Rollback { size, .. }) => {
+                        summary.stale_checkpoint = Some(size)
+                    }
                     Err(e) => return Err(e.into()),
                 },
                 None if !new_entries.is_empty() => {
@@ -363,7 +427,13 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
             let submissions: Vec<SignedEntry> = bundle
                 .records
                 .iter()
-                .filter_map(|r| if let Record::Submission(b) = r { SignedEntry::decode(b).ok() } else { None })
+                .filter_map(|r| {
+                    if let Record::Submission(b) = r {
+                        SignedEntry::decode(b).ok()
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             if !submissions.is_empty() {
                 for a in channel.append_signed(&submissions, now)? {
@@ -401,7 +471,10 @@ fn import_lines(s: &ImportSummary) -> Vec<String> {
         None => {}
     }
     if s.entries_held > 0 {
-        lines.push(format!("{} entries already held, identical", s.entries_held));
+        lines.push(format!(
+            "{} entries already held, identical",
+            s.entries_held
+        ));
     }
     if s.entries_added > 0 {
         lines.push(format!("checked and added {} entries", s.entries_added));
@@ -410,15 +483,28 @@ fn import_lines(s: &ImportSummary) -> Vec<String> {
         lines.push(format!("co-signed the checkpoint of size {size}"));
     }
     if let Some(size) = s.stale_checkpoint {
-        lines.push(format!("the bundle's checkpoint (size {size}) is older than this replica: nothing to co-sign"));
+        lines.push(format!(
+            "the bundle's checkpoint (size {size}) is older than this replica: nothing to co-sign"
+        ));
     }
     if !s.appended.is_empty() {
         let first = s.appended[0];
         let last = s.appended[s.appended.len() - 1];
-        lines.push(format!("appended {} submission(s) at {}", s.appended.len(), if first == last { format!("index {first}") } else { format!("indexes {first}..{last}") }));
+        lines.push(format!(
+            "appended {} submission(s) at {}",
+            s.appended.len(),
+            if first == last {
+                format!("index {first}")
+            } else {
+                format!("indexes {first}..{last}")
+            }
+        ));
     }
     if s.already_appended > 0 {
-        lines.push(format!("{} submission(s) were already in the log", s.already_appended));
+        lines.push(format!(
+            "{} submission(s) were already in the log",
+            s.already_appended
+        ));
     }
     lines
 }
@@ -433,16 +519,25 @@ pub fn run(ctx: &Ctx, command: &SyncCommand) -> Result<ExitCode> {
                     let (config, mut channel) = data.open()?;
                     let key = config.signer_key()?;
                     let stdout = io::stdout();
-                    let (_, summary) = write_export(&mut channel, &key, *from, BufWriter::new(stdout.lock()))?;
+                    let (_, summary) =
+                        write_export(&mut channel, &key, *from, BufWriter::new(stdout.lock()))?;
                     summary
                 }
             };
-            let text = format!("wrote {} record(s): {}", summary.records, describe_export(&summary).join(", "));
+            let text = format!(
+                "wrote {} record(s): {}",
+                summary.records,
+                describe_export(&summary).join(", ")
+            );
             match (out, ctx.json) {
                 (Some(path), true) => json(&export_json(&summary, Some(path)))?,
                 (Some(path), false) => {
                     outln(&format!("{text} to {}", path.display()))?;
-                    outln(&format!("next: carry {} to the peer, who runs `dyad sync import {}`", path.display(), path.display()))?;
+                    outln(&format!(
+                        "next: carry {} to the peer, who runs `dyad sync import {}`",
+                        path.display(),
+                        path.display()
+                    ))?;
                 }
                 (None, true) => eprintln!("{}", export_json(&summary, None)),
                 (None, false) => eprintln!("{text}"),

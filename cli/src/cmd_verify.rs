@@ -21,8 +21,8 @@ use crate::Ctx;
 
 const EXAMPLES: &str = "\
 Examples:
-  dyad verify inclusion incl.json                     # from `dyad prove inclusion I --json`
-  dyad verify consistency cons.json                   # from `dyad prove consistency OLD NEW --json`
+  dyad verify inclusion incl.json          # from `dyad prove inclusion I --json`
+  dyad verify consistency cons.json        # from `dyad prove consistency OLD NEW --json`
   dyad verify checkpoint latest.checkpoint --trust alpha.pub --trust bravo.pub
   dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
   dyad verify evidence conflict.dyad-equivocation --trust alpha.pub
@@ -106,18 +106,33 @@ pub struct ConsistencyJson {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T> {
     let bytes = read_input(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| CliError::malformed(path, format!("not {what} JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::malformed(path, format!("not {what} JSON: {e}")))
 }
 
 fn hash(path: &Path, field: &str, text: &str) -> Result<[u8; 32]> {
-    hash_from_b64(text).ok_or_else(|| CliError::malformed(path, format!("{field} is not a base64 SHA-256 hash (32 bytes)")))
+    hash_from_b64(text).ok_or_else(|| {
+        CliError::malformed(
+            path,
+            format!("{field} is not a base64 SHA-256 hash (32 bytes)"),
+        )
+    })
 }
 
 fn hashes(path: &Path, list: &[String]) -> Result<Vec<[u8; 32]>> {
     if list.len() > proof::MAX_PROOF_HASHES {
-        return Err(CliError::malformed(path, format!("the proof has {} hashes, more than any tree needs", list.len())));
+        return Err(CliError::malformed(
+            path,
+            format!(
+                "the proof has {} hashes, more than any tree needs",
+                list.len()
+            ),
+        ));
     }
-    list.iter().enumerate().map(|(i, h)| hash(path, &format!("proof[{i}]"), h)).collect()
+    list.iter()
+        .enumerate()
+        .map(|(i, h)| hash(path, &format!("proof[{i}]"), h))
+        .collect()
 }
 
 /// Reports a failed verification: as JSON on stdout when asked, and as the error.
@@ -134,7 +149,10 @@ pub fn read_trust(paths: &[PathBuf]) -> Result<Vec<VerifierKey>> {
     for p in paths {
         let key = read_public_key(p)?;
         if keys.contains(&key) {
-            return Err(CliError::usage(format!("{} is given twice with --trust", p.display())));
+            return Err(CliError::usage(format!(
+                "{} is given twice with --trust",
+                p.display()
+            )));
         }
         keys.push(key);
     }
@@ -145,8 +163,15 @@ pub fn read_trust(paths: &[PathBuf]) -> Result<Vec<VerifierKey>> {
 pub fn read_two_parties(paths: &[PathBuf]) -> Result<(VerifierKey, VerifierKey)> {
     let keys = read_trust(paths)?;
     match <[VerifierKey; 2]>::try_from(keys) {
-        Ok([a, b]) if a.signature_type() == SignatureType::Ed25519 && b.signature_type() == SignatureType::Ed25519 => Ok((a, b)),
-        Ok(_) => Err(CliError::usage("--trust takes the parties' .pub files (type 0x01 keys), as `dyad keygen` writes them")),
+        Ok([a, b])
+            if a.signature_type() == SignatureType::Ed25519
+                && b.signature_type() == SignatureType::Ed25519 =>
+        {
+            Ok((a, b))
+        }
+        Ok(_) => Err(CliError::usage(
+            "--trust takes the parties' .pub files (type 0x01 keys), as `dyad keygen` writes them",
+        )),
         Err(keys) => Err(CliError::usage(format!(
             "give both parties' keys: --trust SEQUENCER.pub --trust COSIGNER.pub (got {})",
             keys.len()
@@ -162,9 +187,19 @@ fn signing_keys(key: &VerifierKey, origin: &str) -> Vec<(VerifierKey, &'static s
         if let Ok(log) = key.with_name(origin) {
             out.push((log, "log"));
         }
-        out.push((key.with_signature_type(SignatureType::CosignatureV1), "cosigner"));
+        out.push((
+            key.with_signature_type(SignatureType::CosignatureV1),
+            "cosigner",
+        ));
     }
-    out.push((key.clone(), if key.signature_type() == SignatureType::CosignatureV1 { "cosigner" } else { "signer" }));
+    out.push((
+        key.clone(),
+        if key.signature_type() == SignatureType::CosignatureV1 {
+            "cosigner"
+        } else {
+            "signer"
+        },
+    ));
     out.dedup_by(|a, b| a.0 == b.0);
     out
 }
@@ -173,8 +208,16 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
     match command {
         VerifyCommand::Inclusion { file } => inclusion(ctx, file),
         VerifyCommand::Consistency { file } => consistency(ctx, file),
-        VerifyCommand::Checkpoint { note, trust, origin } => checkpoint(ctx, note, trust, origin.as_deref()),
-        VerifyCommand::Receipt { file, trust, origin } => verify_receipt(ctx, file, trust, origin.as_deref()),
+        VerifyCommand::Checkpoint {
+            note,
+            trust,
+            origin,
+        } => checkpoint(ctx, note, trust, origin.as_deref()),
+        VerifyCommand::Receipt {
+            file,
+            trust,
+            origin,
+        } => verify_receipt(ctx, file, trust, origin.as_deref()),
         VerifyCommand::Evidence { file, trust } => evidence(ctx, file, trust),
     }
 }
@@ -187,9 +230,14 @@ fn inclusion(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
     proof::verify_inclusion(&leaf, p.index, p.size, &path, &root)
         .map_err(|e| failed(ctx, format!("the inclusion proof does not verify: {e}")))?;
     if ctx.json {
-        json(&j!({"valid": true, "index": p.index, "size": p.size, "leaf_hash": p.leaf_hash, "root": p.root}))?;
+        json(
+            &j!({"valid": true, "index": p.index, "size": p.size, "leaf_hash": p.leaf_hash, "root": p.root}),
+        )?;
     } else {
-        outln(&format!("OK: leaf {} is entry {} of the tree of {} entries with root {}", p.leaf_hash, p.index, p.size, p.root))?;
+        outln(&format!(
+            "OK: leaf {} is entry {} of the tree of {} entries with root {}",
+            p.leaf_hash, p.index, p.size, p.root
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -202,7 +250,9 @@ fn consistency(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
     proof::verify_consistency(p.old_size, p.new_size, &old, &new, &path)
         .map_err(|e| failed(ctx, format!("the consistency proof does not verify: {e}")))?;
     if ctx.json {
-        json(&j!({"valid": true, "old_size": p.old_size, "new_size": p.new_size, "old_root": p.old_root, "new_root": p.new_root}))?;
+        json(
+            &j!({"valid": true, "old_size": p.old_size, "new_size": p.new_size, "old_root": p.old_root, "new_root": p.new_root}),
+        )?;
     } else {
         outln(&format!(
             "OK: the tree of {} entries (root {}) is a prefix of the tree of {} entries (root {})",
@@ -215,54 +265,87 @@ fn consistency(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
 fn checkpoint(ctx: &Ctx, file: &Path, trust: &[PathBuf], origin: Option<&str>) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
     let bytes = read_input(file)?;
-    let parsed = note::parse(&bytes).map_err(|e| failed(ctx, format!("not a valid signed note: {e}")))?;
-    let cp = dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| failed(ctx, format!("not a valid checkpoint: {e}")))?;
+    let parsed =
+        note::parse(&bytes).map_err(|e| failed(ctx, format!("not a valid signed note: {e}")))?;
+    let cp = dyad_verifier::checkpoint::parse(&parsed.text)
+        .map_err(|e| failed(ctx, format!("not a valid checkpoint: {e}")))?;
     if let Some(expected) = origin {
         if cp.origin != expected {
-            return Err(failed(ctx, format!("the checkpoint is for origin {:?}, not {expected:?}", cp.origin)));
+            return Err(failed(
+                ctx,
+                format!(
+                    "the checkpoint is for origin {:?}, not {expected:?}",
+                    cp.origin
+                ),
+            ));
         }
     }
-    let per_party: Vec<Vec<(VerifierKey, &str)>> = trusted.iter().map(|k| signing_keys(k, &cp.origin)).collect();
+    let per_party: Vec<Vec<(VerifierKey, &str)>> = trusted
+        .iter()
+        .map(|k| signing_keys(k, &cp.origin))
+        .collect();
     let mut all: Vec<VerifierKey> = Vec::new();
     for (k, _) in per_party.iter().flatten() {
         if !all.contains(k) {
             all.push(k.clone());
         }
     }
-    let verified = note::verify(&bytes, &all).map_err(|e| failed(ctx, format!("the checkpoint does not verify: {e}")))?;
+    let verified = note::verify(&bytes, &all)
+        .map_err(|e| failed(ctx, format!("the checkpoint does not verify: {e}")))?;
     let mut signers = Vec::new();
     for (party, keys) in trusted.iter().zip(&per_party) {
         let found: Vec<Value> = keys
             .iter()
             .filter_map(|(k, role)| {
-                verified.verified.iter().find(|v| v.key == *k).map(|v| j!({"role": role, "key": k.to_string(), "timestamp": v.timestamp}))
+                verified
+                    .verified
+                    .iter()
+                    .find(|v| v.key == *k)
+                    .map(|v| j!({"role": role, "key": k.to_string(), "timestamp": v.timestamp}))
             })
             .collect();
         if found.is_empty() {
             return Err(failed(
                 ctx,
-                format!("the checkpoint of size {} is not signed or co-signed by trusted key {}", cp.size, party.name()),
+                format!(
+                    "the checkpoint of size {} is not signed or co-signed by trusted key {}",
+                    cp.size,
+                    party.name()
+                ),
             ));
         }
         signers.push(j!({"party": party.name(), "signatures": found}));
     }
     if ctx.json {
-        json(&j!({"valid": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root), "signers": signers}))?;
+        json(
+            &j!({"valid": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root), "signers": signers}),
+        )?;
     } else {
-        outln(&format!("OK: checkpoint of {} at size {} with root {}", cp.origin, cp.size, b64(&cp.root)))?;
+        outln(&format!(
+            "OK: checkpoint of {} at size {} with root {}",
+            cp.origin,
+            cp.size,
+            b64(&cp.root)
+        ))?;
         for s in &signers {
             let roles: Vec<String> = s["signatures"]
                 .as_array()
                 .map(|a| {
                     a.iter()
                         .map(|x| match x["timestamp"].as_u64() {
-                            Some(t) => format!("{} at {}", x["role"].as_str().unwrap_or(""), format_s(t)),
+                            Some(t) => {
+                                format!("{} at {}", x["role"].as_str().unwrap_or(""), format_s(t))
+                            }
                             None => x["role"].as_str().unwrap_or("").to_owned(),
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            outln(&format!("  signed by {} as {}", s["party"].as_str().unwrap_or(""), roles.join(", ")))?;
+            outln(&format!(
+                "  signed by {} as {}",
+                s["party"].as_str().unwrap_or(""),
+                roles.join(", ")
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -286,12 +369,19 @@ fn cp_json(cp: &Checkpoint) -> Value {
     j!({"origin": cp.origin, "size": cp.size, "root": b64(&cp.root)})
 }
 
-fn verify_receipt(ctx: &Ctx, file: &Path, trust: &[PathBuf], origin: Option<&str>) -> Result<ExitCode> {
+fn verify_receipt(
+    ctx: &Ctx,
+    file: &Path,
+    trust: &[PathBuf],
+    origin: Option<&str>,
+) -> Result<ExitCode> {
     let (a, b) = read_two_parties(trust)?;
     let bytes = read_input(file)?;
     let r = check_receipt(&bytes, a, b, origin).map_err(|e| failed(ctx, e))?;
     let e = &r.entry;
-    let payload_text = std::str::from_utf8(&e.payload).ok().filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+    let payload_text = std::str::from_utf8(&e.payload)
+        .ok()
+        .filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
     if ctx.json {
         json(&j!({
             "valid": true,
@@ -315,8 +405,18 @@ fn verify_receipt(ctx: &Ctx, file: &Path, trust: &[PathBuf], origin: Option<&str
             "cosigned_at": r.committed.cosigned_at,
         }))?;
     } else {
-        outln(&format!("OK: receipt for entry {} of {}", r.index, e.origin))?;
-        outln(&format!("  {} from {} ({}), message {}, sent {}", e.kind, r.sender.name(), r.sender_role, e.sequence, format_ms(e.timestamp_ms)))?;
+        outln(&format!(
+            "OK: receipt for entry {} of {}",
+            r.index, e.origin
+        ))?;
+        outln(&format!(
+            "  {} from {} ({}), message {}, sent {}",
+            e.kind,
+            r.sender.name(),
+            r.sender_role,
+            e.sequence,
+            format_ms(e.timestamp_ms)
+        ))?;
         outln(&format!("  subject: {}", printable(&e.subject)))?;
         outln(&format!(
             "  committed: in the checkpoint of size {} (root {}), co-signed by {} at {}",
@@ -333,12 +433,18 @@ fn verify_receipt(ctx: &Ctx, file: &Path, trust: &[PathBuf], origin: Option<&str
 fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
     let bytes = read_input(file)?;
-    let parsed = equivocation::parse(&bytes).map_err(|e| failed(ctx, format!("not valid evidence: {e}")))?;
+    let parsed =
+        equivocation::parse(&bytes).map_err(|e| failed(ctx, format!("not valid evidence: {e}")))?;
     let origin = note::parse(&parsed.first_note)
         .ok()
         .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
         .map(|c| c.origin)
-        .ok_or_else(|| failed(ctx, "the evidence's first checkpoint is not readable".to_owned()))?;
+        .ok_or_else(|| {
+            failed(
+                ctx,
+                "the evidence's first checkpoint is not readable".to_owned(),
+            )
+        })?;
     let mut last_error = None;
     for party in &trusted {
         for (key, role) in signing_keys(party, &origin) {
@@ -346,7 +452,9 @@ fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
                 Ok(v) => {
                     let kind = match &v.contradiction {
                         Contradiction::SameSize => "same-size".to_owned(),
-                        Contradiction::DifferentLeaf { index, .. } => format!("different-leaf at index {index}"),
+                        Contradiction::DifferentLeaf { index, .. } => {
+                            format!("different-leaf at index {index}")
+                        }
                     };
                     if ctx.json {
                         json(&j!({
@@ -361,8 +469,16 @@ fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
                         }))?;
                     } else {
                         outln(&format!("EQUIVOCATION PROVEN: {} (as {role}) signed two contradicting checkpoints of {origin}:", party.name()))?;
-                        outln(&format!("  size {} root {}", v.first.size, b64(&v.first.root)))?;
-                        outln(&format!("  size {} root {}", v.second.size, b64(&v.second.root)))?;
+                        outln(&format!(
+                            "  size {} root {}",
+                            v.first.size,
+                            b64(&v.first.root)
+                        ))?;
+                        outln(&format!(
+                            "  size {} root {}",
+                            v.second.size,
+                            b64(&v.second.root)
+                        ))?;
                         outln(&format!("  contradiction: {kind}"))?;
                     }
                     return Ok(ExitCode::SUCCESS);

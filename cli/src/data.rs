@@ -44,12 +44,18 @@ impl Config {
         match self.role.as_str() {
             "sequencer" => Ok(Role::Sequencer),
             "cosigner" => Ok(Role::Cosigner),
-            other => Err(CliError::BadConfig { dir: PathBuf::new(), reason: format!("unknown role {other:?}") }),
+            other => Err(CliError::BadConfig {
+                dir: PathBuf::new(),
+                reason: format!("unknown role {other:?}"),
+            }),
         }
     }
 
     pub fn peer_key(&self) -> Result<VerifierKey> {
-        VerifierKey::parse(&self.peer).map_err(|e| CliError::BadConfig { dir: PathBuf::new(), reason: format!("peer key: {e}") })
+        VerifierKey::parse(&self.peer).map_err(|e| CliError::BadConfig {
+            dir: PathBuf::new(),
+            reason: format!("peer key: {e}"),
+        })
     }
 
     /// Reads this party's private key from where the operator keeps it.
@@ -66,7 +72,9 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn new(dir: &Path) -> DataDir {
-        DataDir { dir: dir.to_owned() }
+        DataDir {
+            dir: dir.to_owned(),
+        }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -96,19 +104,29 @@ impl DataDir {
     pub fn read_config(&self) -> Result<Config> {
         let path = self.config_path();
         if !path.is_file() {
-            return Err(CliError::NotInitialised { dir: self.dir.clone() });
+            return Err(CliError::NotInitialised {
+                dir: self.dir.clone(),
+            });
         }
         let bytes = std::fs::read(&path).map_err(CliError::read(&path))?;
-        let config: Config = serde_json::from_slice(&bytes)
-            .map_err(|e| CliError::BadConfig { dir: self.dir.clone(), reason: format!("{CONFIG_FILE}: {e}") })?;
+        let config: Config = serde_json::from_slice(&bytes).map_err(|e| CliError::BadConfig {
+            dir: self.dir.clone(),
+            reason: format!("{CONFIG_FILE}: {e}"),
+        })?;
         if config.format != CONFIG_FORMAT {
             return Err(CliError::BadConfig {
                 dir: self.dir.clone(),
-                reason: format!("{CONFIG_FILE} has format {:?}; this dyad reads {CONFIG_FORMAT:?}", config.format),
+                reason: format!(
+                    "{CONFIG_FILE} has format {:?}; this dyad reads {CONFIG_FORMAT:?}",
+                    config.format
+                ),
             });
         }
         let with_dir = |e: CliError| match e {
-            CliError::BadConfig { reason, .. } => CliError::BadConfig { dir: self.dir.clone(), reason },
+            CliError::BadConfig { reason, .. } => CliError::BadConfig {
+                dir: self.dir.clone(),
+                reason,
+            },
             other => other,
         };
         config.role().map_err(with_dir)?;
@@ -117,7 +135,8 @@ impl DataDir {
     }
 
     pub fn write_config(&self, config: &Config) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
+        let mut text =
+            serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
         crate::output::write_file(&self.config_path(), text.as_bytes(), false)
     }
@@ -127,7 +146,9 @@ impl DataDir {
     pub fn open(&self) -> Result<(Config, Channel)> {
         let config = self.read_config()?;
         if !self.has_ledger() {
-            return Err(CliError::AwaitingGenesis { dir: self.dir.clone() });
+            return Err(CliError::AwaitingGenesis {
+                dir: self.dir.clone(),
+            });
         }
         let channel = Channel::open(&self.ledger_path())?;
         if channel.origin() != config.origin || channel.role() != config.role()? {
@@ -151,46 +172,8 @@ impl DataDir {
 }
 
 /// Reads a private key file, refusing one that group or others can read.
-///
-/// Workaround: `SignerKey::parse` in dyad-ledger splits the key string from the right,
-/// which breaks when the base64 key itself contains '+' (about half of all keys). A key
-/// name cannot contain '+' and the key ID is 8 hex digits, so splitting from the left is
-/// unambiguous; the key is then rebuilt with `SignerKey::from_seed` and its key ID checked.
-/// The permission check is the ledger's own (`read_private_file`'s), done first.
 pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
-    use base64::Engine as _;
-    use dyad_ledger::keys::KeyError;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let display = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| KeyError::Read { path: display.clone(), source })?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::InsecurePermissions { path: display, mode }.into());
-        }
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
-    let line = text.trim_end_matches('\n');
-    let rest = line.strip_prefix("PRIVATE+KEY+").ok_or(KeyError::MissingPrivatePrefix)?;
-    let mut parts = rest.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(KeyError::Malformed.into());
-    };
-    if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeyError::Malformed.into());
-    }
-    let found = u32::from_str_radix(id_hex, 16).map_err(|_| KeyError::Malformed)?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(key_b64).map_err(|_| KeyError::BadBase64)?;
-    let seed: [u8; 32] = match raw.as_slice() {
-        [0x01, seed @ ..] => seed.try_into().map_err(|_| KeyError::NotEd25519Seed)?,
-        _ => return Err(KeyError::NotEd25519Seed.into()),
-    };
-    let key = SignerKey::from_seed(name, seed)?;
-    if key.key_id() != found {
-        return Err(KeyError::KeyIdMismatch { found, computed: key.key_id() }.into());
-    }
-    Ok(key)
+    Ok(SignerKey::read_private_file(path)?)
 }
 
 /// Reads a `.pub` file: one verifier key line. A party key must be type 0x01 (what
@@ -198,15 +181,22 @@ pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
 /// echoing it.
 pub fn read_public_key(path: &Path) -> Result<VerifierKey> {
     let bytes = std::fs::read(path).map_err(CliError::read(path))?;
-    let text = String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
     let line = text.trim();
     if line.starts_with("PRIVATE+KEY+") {
         return Err(CliError::usage_hint(
-            format!("{} is a private key; a verifier key (.pub) is needed here", path.display()),
+            format!(
+                "{} is a private key; a verifier key (.pub) is needed here",
+                path.display()
+            ),
             "pass the NAME.pub file that `dyad keygen` wrote beside the .key file",
         ));
     }
-    VerifierKey::parse(line).map_err(|source| CliError::PublicKey { path: path.to_owned(), source })
+    VerifierKey::parse(line).map_err(|source| CliError::PublicKey {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads a party's `.pub` file and requires a type-0x01 key.

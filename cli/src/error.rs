@@ -22,7 +22,10 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum CliError {
     /// The command line asks for something that cannot be done as asked.
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
@@ -42,7 +45,10 @@ pub enum CliError {
     #[error("{0}")]
     Key(#[from] KeyError),
     #[error("{}: not a verifier key line (name+keyid+base64): {source}", path.display())]
-    PublicKey { path: PathBuf, source: dyad_verifier::key::KeyError },
+    PublicKey {
+        path: PathBuf,
+        source: dyad_verifier::key::KeyError,
+    },
     #[error("{0}")]
     Bundle(#[from] BundleError),
     #[error(transparent)]
@@ -55,7 +61,10 @@ pub enum CliError {
     Attachment(#[from] AttachmentError),
     /// A verification or consistency check did not hold.
     #[error("{message}")]
-    Check { message: String, hint: Option<String> },
+    Check {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
 }
@@ -64,31 +73,52 @@ pub type Result<T, E = CliError> = std::result::Result<T, E>;
 
 impl CliError {
     pub fn usage(message: impl Into<String>) -> CliError {
-        CliError::Usage { message: message.into(), hint: None }
+        CliError::Usage {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> CliError {
-        CliError::Usage { message: message.into(), hint: Some(hint.into()) }
+        CliError::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     pub fn check(message: impl Into<String>) -> CliError {
-        CliError::Check { message: message.into(), hint: None }
+        CliError::Check {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn check_hint(message: impl Into<String>, hint: impl Into<String>) -> CliError {
-        CliError::Check { message: message.into(), hint: Some(hint.into()) }
+        CliError::Check {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     pub fn malformed(path: &Path, reason: impl Into<String>) -> CliError {
-        CliError::Malformed { path: path.to_owned(), reason: reason.into() }
+        CliError::Malformed {
+            path: path.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     pub fn read(path: &Path) -> impl FnOnce(io::Error) -> CliError + '_ {
-        move |source| CliError::Read { path: path.to_owned(), source }
+        move |source| CliError::Read {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     pub fn write(path: &Path) -> impl FnOnce(io::Error) -> CliError + '_ {
-        move |source| CliError::Write { path: path.to_owned(), source }
+        move |source| CliError::Write {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -142,9 +172,10 @@ impl CliError {
 
 fn store_exit_code(e: &StoreError) -> u8 {
     match e {
-        StoreError::Damaged(_) | StoreError::Tree(_) | StoreError::DuplicateLeaf { .. } | StoreError::CheckpointRejected { .. } => {
-            EXIT_CHECK
-        }
+        StoreError::Damaged(_)
+        | StoreError::Tree(_)
+        | StoreError::DuplicateLeaf { .. }
+        | StoreError::CheckpointRejected { .. } => EXIT_CHECK,
         _ => EXIT_USAGE,
     }
 }
@@ -152,7 +183,9 @@ fn store_exit_code(e: &StoreError) -> u8 {
 fn channel_exit_code(e: &ChannelError) -> u8 {
     match e {
         ChannelError::Store(s) => store_exit_code(s),
-        ChannelError::WrongRole { .. } | ChannelError::NotOurKey { .. } | ChannelError::MissingRole => EXIT_USAGE,
+        ChannelError::WrongRole { .. }
+        | ChannelError::NotOurKey { .. }
+        | ChannelError::MissingRole => EXIT_USAGE,
         _ => EXIT_CHECK,
     }
 }

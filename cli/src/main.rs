@@ -36,9 +36,10 @@ Examples:
   dyad keygen alpha --key-name cert.alpha.example --out keys/
 
   # the channel (offline, by file):
-  dyad --data alpha init --origin hotline.example/ab --key keys/alpha.key --peer keys/bravo.pub --role sequencer
-  dyad --data bravo init --origin hotline.example/ab --key keys/bravo.key --peer keys/alpha.pub --role cosigner \\
-       --proposal alpha/genesis.proposal
+  dyad --data alpha init --origin hotline.example/ab --role sequencer \\
+       --key keys/alpha.key --peer keys/bravo.pub
+  dyad --data bravo init --origin hotline.example/ab --role cosigner \\
+       --key keys/bravo.key --peer keys/alpha.pub --proposal alpha/genesis.proposal
   dyad --data alpha sync import bravo/genesis.signed
 
   # messages, and moving them across the air gap:
@@ -50,8 +51,12 @@ Examples:
   dyad verify receipt receipt-1.tlog-proof --trust keys/alpha.pub --trust keys/bravo.pub
   dyad audit --bundle full-log.dyad-sync --trust keys/alpha.pub --trust keys/bravo.pub
 
-Exit codes: 0 ok, 1 a verification failed or a check did not hold, 2 bad usage or unreadable input.
-The data directory is --data DIR, or $DYAD_DATA, or ./dyad-data.";
+Exit codes: 0 ok, 1 a verification failed or a check did not hold,
+            2 bad usage or unreadable input.
+Data directory: --data DIR, or $DYAD_DATA, or ./dyad-data. It holds dyad.json (role, origin,
+the path of the party's private key file, the peer's public key), ledger/ (the replica),
+attachments/, and the genesis files while the channel is being created. The private key
+stays where the operator keeps it; it is never copied, printed or logged.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -118,7 +123,9 @@ pub enum Command {
     #[command(after_help = cmd_demo::EXAMPLES)]
     Demo(cmd_demo::DemoArgs),
     /// Print shell completions.
-    #[command(after_help = "Examples:\n  dyad completions bash > /etc/bash_completion.d/dyad\n  dyad completions zsh > ~/.zfunc/_dyad\n  dyad completions fish > ~/.config/fish/completions/dyad.fish")]
+    #[command(
+        after_help = "Examples:\n  dyad completions bash > /etc/bash_completion.d/dyad\n  dyad completions zsh > ~/.zfunc/_dyad\n  dyad completions fish > ~/.config/fish/completions/dyad.fish"
+    )]
     Completions(CompletionsArgs),
 }
 
@@ -155,7 +162,14 @@ impl Ctx {
 }
 
 fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
-    let ctx = Ctx { data: cli.data.clone().unwrap_or_else(|| PathBuf::from("dyad-data")), data_given, json: cli.json };
+    let ctx = Ctx {
+        data: cli
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("dyad-data")),
+        data_given,
+        json: cli.json,
+    };
     match cli.command {
         Command::Keygen(args) => cmd_keys::run(&ctx, &args),
         Command::Init(args) => cmd_init::run(&ctx, &args),
@@ -183,11 +197,17 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
 fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("dyad: internal error{location}; please report it. Nothing was left half-written: every change is one atomic batch.");
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("dyad: internal error{location}; please report it (the store changes only by atomic batches)");
     }));
     let matches = Cli::command().get_matches();
-    let data_given = matches!(matches.value_source("data"), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+    let data_given = matches!(
+        matches.value_source("data"),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

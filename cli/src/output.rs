@@ -31,7 +31,10 @@ pub fn hex(bytes: &[u8]) -> String {
 /// error worth a message: main exits quietly on `BrokenPipe`.
 pub fn out(text: &str) -> Result<()> {
     let mut stdout = io::stdout().lock();
-    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(CliError::Output)
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(CliError::Output)
 }
 
 pub fn outln(text: &str) -> Result<()> {
@@ -43,7 +46,10 @@ pub fn outln(text: &str) -> Result<()> {
 
 pub fn out_bytes(bytes: &[u8]) -> Result<()> {
     let mut stdout = io::stdout().lock();
-    stdout.write_all(bytes).and_then(|()| stdout.flush()).map_err(CliError::Output)
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(CliError::Output)
 }
 
 /// Prints one JSON value on one line.
@@ -55,7 +61,10 @@ pub fn json(value: &serde_json::Value) -> Result<()> {
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     if path == Path::new("-") {
         let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf).map_err(CliError::read(path))?;
+        io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(CliError::read(path))?;
         return Ok(buf);
     }
     std::fs::read(path).map_err(CliError::read(path))
@@ -71,10 +80,17 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
         options.create_new(true);
     }
     let mut file = options.open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::AlreadyExists => CliError::Exists { path: path.to_owned() },
-        _ => CliError::Write { path: path.to_owned(), source },
+        io::ErrorKind::AlreadyExists => CliError::Exists {
+            path: path.to_owned(),
+        },
+        _ => CliError::Write {
+            path: path.to_owned(),
+            source,
+        },
     })?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(CliError::write(path))
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(CliError::write(path))
 }
 
 pub fn absolute(path: &Path) -> Result<PathBuf> {
@@ -108,14 +124,25 @@ pub fn format_ms(ms: u64) -> String {
     let secs = ms / 1000;
     let (y, m, d) = civil_from_days(secs / 86400);
     let rem = secs % 86400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, ms % 1000)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms % 1000
+    )
 }
 
 /// RFC 3339 UTC time for POSIX seconds.
 pub fn format_s(secs: u64) -> String {
     let (y, m, d) = civil_from_days(secs / 86400);
     let rem = secs % 86400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day): H. Hinnant's
@@ -136,7 +163,15 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 /// Text safe to print on one terminal line: control characters are shown escaped, so
 /// a peer's subject cannot move the cursor or fake other lines.
 pub fn printable(text: &str) -> String {
-    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,7 +11,12 @@ fn offline_exchange_commits_messages_from_both_sides() {
     let env = Env::new();
     env.channel();
 
-    let a = env.append("alpha", "inquiry", "Scanning from 198.51.100.0/24", "Please look into it.\n");
+    let a = env.append(
+        "alpha",
+        "inquiry",
+        "Scanning from 198.51.100.0/24",
+        "Please look into it.\n",
+    );
     assert_eq!(a["index"], 1);
     assert_eq!(a["status"], "pending");
     assert_eq!(b64d(a["leaf_hash"].as_str().unwrap()).len(), 32);
@@ -29,7 +34,17 @@ fn offline_exchange_commits_messages_from_both_sides() {
     // bravo answers: queued until the sequencer appends it.
     let out = env
         .at("bravo")
-        .args(["--json", "append", "--kind", "response", "--reply-to", "1", "--subject", "Re: scanning", "-"])
+        .args([
+            "--json",
+            "append",
+            "--kind",
+            "response",
+            "--reply-to",
+            "1",
+            "--subject",
+            "Re: scanning",
+            "-",
+        ])
         .write_stdin("Isolated.\n")
         .assert()
         .success();
@@ -71,14 +86,29 @@ fn offline_exchange_commits_messages_from_both_sides() {
     assert_eq!(roots[0], roots[1]);
 
     // Text log marks each entry.
-    let out = env.at("bravo").args(["log", "--from", "1", "--limit", "2"]).assert().success();
+    let out = env
+        .at("bravo")
+        .args(["log", "--from", "1", "--limit", "2"])
+        .assert()
+        .success();
     let text = stdout(out.get_output());
     assert!(text.contains("4 entries, 4 committed, 0 pending"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.contains("committed")).count(), 3, "{text}");
-    assert!(!text.contains("Re: scanning"), "--limit 2 from 1 shows entries 1 and 2 only");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("committed")).count(),
+        3,
+        "{text}"
+    );
+    assert!(
+        !text.contains("Re: scanning"),
+        "--limit 2 from 1 shows entries 1 and 2 only"
+    );
 
     // Importing the same bundle twice changes nothing.
-    env.at("alpha").args(["sync", "import"]).arg(&bundle).assert().success();
+    env.at("alpha")
+        .args(["sync", "import"])
+        .arg(&bundle)
+        .assert()
+        .success();
     let status = env.stdout_json(env.at("alpha").args(["--json", "status"]));
     assert_eq!(status["size"], 4);
     assert_eq!(status["pending"], 0);
@@ -90,7 +120,18 @@ fn show_checkpoint_and_status() {
     env.channel();
     env.append("alpha", "inquiry", "Subject one", "Body one\n");
     std::fs::write(env.path("plan.txt"), b"exercise plan\n").unwrap();
-    env.at("alpha").args(["append", "--kind", "notification", "--subject", "With attachment", "--attach", "plan.txt"]).assert().success();
+    env.at("alpha")
+        .args([
+            "append",
+            "--kind",
+            "notification",
+            "--subject",
+            "With attachment",
+            "--attach",
+            "plan.txt",
+        ])
+        .assert()
+        .success();
 
     let v = env.stdout_json(env.at("alpha").args(["--json", "show", "1"]));
     assert_eq!(v["index"], 1);
@@ -106,15 +147,31 @@ fn show_checkpoint_and_status() {
     assert_eq!(v2["attachments"][0]["stored"], true);
 
     // --raw: exactly the leaf bytes, whose leaf hash the log reports.
-    let raw = env.at("alpha").args(["show", "1", "--raw"]).assert().success().get_output().stdout.clone();
+    let raw = env
+        .at("alpha")
+        .args(["show", "1", "--raw"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     h.update([0u8]);
     h.update(&raw);
     assert_eq!(b64e(&h.finalize()), v["leaf_hash"].as_str().unwrap());
 
-    env.at("alpha").args(["show", "1"]).assert().success().stdout(contains("entry 1 (pending)")).stdout(contains("Body one"));
-    env.at("alpha").args(["show", "9"]).assert().code(2).stderr(contains("there is no entry 9"));
+    env.at("alpha")
+        .args(["show", "1"])
+        .assert()
+        .success()
+        .stdout(contains("entry 1 (pending)"))
+        .stdout(contains("Body one"));
+    env.at("alpha")
+        .args(["show", "9"])
+        .assert()
+        .code(2)
+        .stderr(contains("there is no entry 9"));
 
     env.at("alpha")
         .arg("checkpoint")
@@ -124,19 +181,41 @@ fn show_checkpoint_and_status() {
         .stderr(contains("sync"));
     env.sync("alpha", "bravo");
     env.sync("bravo", "alpha");
-    let note = env.at("alpha").arg("checkpoint").assert().success().get_output().stdout.clone();
+    let note = env
+        .at("alpha")
+        .arg("checkpoint")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let note = String::from_utf8(note).unwrap();
     assert!(note.starts_with("hotline.example/dyad/test\n3\n"), "{note}");
-    assert_eq!(note.matches("\n\u{2014} ").count(), 2, "log signature and cosignature: {note}");
-    let v = env.stdout_json(env.at("bravo").args(["--json", "checkpoint", "--size", "3"]));
+    assert_eq!(
+        note.matches("\n\u{2014} ").count(),
+        2,
+        "log signature and cosignature: {note}"
+    );
+    let v = env.stdout_json(
+        env.at("bravo")
+            .args(["--json", "checkpoint", "--size", "3"]),
+    );
     assert_eq!(v["size"], 3);
-    env.at("bravo").args(["checkpoint", "--size", "2"]).assert().code(1).stderr(contains("co-signed sizes held here: 3"));
+    env.at("bravo")
+        .args(["checkpoint", "--size", "2"])
+        .assert()
+        .code(1)
+        .stderr(contains("co-signed sizes held here: 3"));
 
     let s = env.stdout_json(env.at("bravo").args(["--json", "status"]));
     assert_eq!(s["role"], "cosigner");
     assert_eq!(s["size"], 3);
     assert_eq!(s["committed_size"], 3);
-    env.at("alpha").arg("status").assert().success().stdout(contains("3 committed"));
+    env.at("alpha")
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(contains("3 committed"));
 }
 
 #[test]
@@ -149,22 +228,53 @@ fn append_errors() {
         .code(2)
         .stderr(contains("invalid value 'gossip'"))
         .stderr(contains("threat-indicators"));
-    env.at("alpha").args(["append", "--kind", "genesis"]).assert().code(2);
+    env.at("alpha")
+        .args(["append", "--kind", "genesis"])
+        .assert()
+        .code(2);
     std::fs::write(env.path("big"), vec![b'x'; 61441]).unwrap();
     env.at("alpha")
         .args(["append", "--kind", "notification", "big"])
         .assert()
         .code(2)
-        .stderr(contains("the payload is 61441 bytes; this channel's limit is 61440"))
+        .stderr(contains(
+            "the payload is 61441 bytes; this channel's limit is 61440",
+        ))
         .stderr(contains("--attach"));
     // The same content goes through as an attachment.
-    env.at("alpha").args(["append", "--kind", "notification", "--attach", "big"]).assert().success();
-    env.at("alpha").args(["append", "--kind", "notification", "missing.txt"]).assert().code(2).stderr(contains("missing.txt"));
-    env.at("alpha").args(["append", "--kind", "response", "--subject", "x"]).assert().code(2).stderr(contains("--reply-to"));
-    env.at("alpha").args(["append", "--kind", "response", "--reply-to", "0"]).assert().code(2).stderr(contains("genesis"));
-    env.at("alpha").args(["append", "--kind", "response", "--reply-to", "7"]).assert().code(2).stderr(contains("--reply-to 7"));
-    env.at("alpha").args(["append", "--kind", "inquiry", "--subject", "a\u{7}b"]).assert().code(2).stderr(contains("control"));
-    env.at("alpha").args(["append", "--kind", "inquiry", "--content-type", "t\u{e9}xt"]).assert().code(2);
+    env.at("alpha")
+        .args(["append", "--kind", "notification", "--attach", "big"])
+        .assert()
+        .success();
+    env.at("alpha")
+        .args(["append", "--kind", "notification", "missing.txt"])
+        .assert()
+        .code(2)
+        .stderr(contains("missing.txt"));
+    env.at("alpha")
+        .args(["append", "--kind", "response", "--subject", "x"])
+        .assert()
+        .code(2)
+        .stderr(contains("--reply-to"));
+    env.at("alpha")
+        .args(["append", "--kind", "response", "--reply-to", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("genesis"));
+    env.at("alpha")
+        .args(["append", "--kind", "response", "--reply-to", "7"])
+        .assert()
+        .code(2)
+        .stderr(contains("--reply-to 7"));
+    env.at("alpha")
+        .args(["append", "--kind", "inquiry", "--subject", "a\u{7}b"])
+        .assert()
+        .code(2)
+        .stderr(contains("control"));
+    env.at("alpha")
+        .args(["append", "--kind", "inquiry", "--content-type", "t\u{e9}xt"])
+        .assert()
+        .code(2);
     // Only what passed got in: the genesis and the attachment message.
     let log = env.stdout_json(env.at("alpha").args(["--json", "log"]));
     assert_eq!(log["size"], 2);
@@ -174,10 +284,23 @@ fn append_errors() {
 fn completions_and_help() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish"] {
-        env.dyad().args(["completions", shell]).assert().success().stdout(contains("dyad"));
+        env.dyad()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(contains("dyad"));
     }
-    env.dyad().arg("--help").assert().success().stdout(contains("Examples:")).stdout(contains("Exit codes"));
-    env.dyad().args(["sync", "import", "--help"]).assert().success().stdout(contains("Examples:"));
+    env.dyad()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("Examples:"))
+        .stdout(contains("Exit codes"));
+    env.dyad()
+        .args(["sync", "import", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("Examples:"));
     env.dyad().arg("frobnicate").assert().code(2);
     env.dyad().assert().code(2);
 }

@@ -2,13 +2,13 @@
 //! serves the same functions from its own node table) against the RFC 9162 reference and
 //! rs_merkle (RFC 6962 hasher), and the verifier on the ledger's proofs.
 //!
-//! Input (big-endian, `dyad_fuzz::Cursor`): `leaves u16` (n = leaves % 1025), `queries u8`
+//! Input (big-endian, `dyad_fuzz::Cursor`): `leaves u16` (n = leaves % 513), `queries u8`
 //! (% 16), then per query `kind u8, a u16, b u16`, then leaf data (leaf i is byte i of the
 //! rest, or its index once the rest runs out).
 //!
 //! Checked: the root after every append equals `Frontier::load` of that size and
 //! `root_at` (all sizes when n <= 64, else every 61st); roots equal the reference MTH and
-//! rs_merkle's at the queried sizes; each query's inclusion or consistency proof equals the
+//! rs_merkle's at the first query's size; each query's inclusion or consistency proof equals the
 //! reference's and verifies.
 #![no_main]
 
@@ -21,7 +21,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Cursor::new(data);
-    let n = usize::from(c.u16()) % 1025;
+    let n = usize::from(c.u16()) % 513;
     let queries: Vec<(u8, u16, u16)> = (0..c.u8() % 16).map(|_| (c.u8(), c.u16(), c.u16())).collect();
     let rest = c.rest();
     let leaves: Vec<Hash> = (0..n)
@@ -57,9 +57,11 @@ fuzz_target!(|data: &[u8]| {
     if n == 0 {
         return;
     }
-    for (kind, a, b) in queries {
+    for (i, (kind, a, b)) in queries.into_iter().enumerate() {
         let size = 1 + usize::from(b) % n;
-        assert_eq!(roots[size], rs_merkle_root(&leaves[..size]), "rs_merkle root at {size}");
+        if i == 0 {
+            assert_eq!(roots[size], rs_merkle_root(&leaves[..size]), "rs_merkle root at {size}");
+        }
         if kind % 2 == 0 {
             let index = usize::from(a) % size;
             let path = ledger_tree::inclusion_proof(index as u64, size as u64, &tree).expect("inclusion proof");

@@ -188,8 +188,8 @@ pub fn consistency_roots(
 }
 
 /// RFC 9162 section 2.1.4.2, with spec section 5's rules for the cases the RFC leaves
-/// out: old > new fails; old == 0 needs an empty proof and the empty tree's root;
-/// old == new needs an empty proof and equal roots.
+/// out: old > new fails; old == new needs an empty proof and equal roots; old == 0 needs
+/// an empty proof and the empty tree's root as the old root.
 pub fn verify_consistency(
     old_size: u64,
     new_size: u64,
@@ -200,11 +200,12 @@ pub fn verify_consistency(
     if old_size > new_size {
         return false;
     }
+    if old_size == new_size {
+        // Same tree, same root; for two empty trees that root is MTH({}).
+        return proof.is_empty() && old_root == new_root && (old_size > 0 || *old_root == empty_root());
+    }
     if old_size == 0 {
         return proof.is_empty() && *old_root == empty_root();
-    }
-    if old_size == new_size {
-        return proof.is_empty() && old_root == new_root;
     }
     // 7.
     consistency_roots(old_size, new_size, old_root, proof) == Some((*old_root, *new_root))

@@ -6,7 +6,8 @@
 mod generate;
 
 fn main() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
     let mut text = serde_json::to_string_pretty(&generate::generate()).expect("serialise");
     text.push('\n');
     if let Err(e) = std::fs::write(&path, text) {

@@ -49,25 +49,47 @@ pub enum ChannelError {
     #[error("entry {index}: {source}")]
     Entry { index: u64, source: EntryError },
     #[error("this replica is the {actual}; only the {needed} can do that")]
-    WrongRole { needed: &'static str, actual: &'static str },
+    WrongRole {
+        needed: &'static str,
+        actual: &'static str,
+    },
     #[error("the key {name} is not the {role} of this channel")]
     NotOurKey { name: String, role: &'static str },
     #[error("the store has no role record; it was not created by dyad")]
     MissingRole,
     #[error("entry {index}: its origin {found:?} is not this channel's {expected:?}")]
-    WrongOrigin { index: u64, expected: String, found: String },
+    WrongOrigin {
+        index: u64,
+        expected: String,
+        found: String,
+    },
     #[error("entry {index}: sender key id {key_id:08x} is not a party of this channel")]
     UnknownSender { index: u64, key_id: u32 },
     #[error("entry {index}: the sender's signature does not verify")]
     BadSignature { index: u64 },
     #[error("entry {index}: only entry 0 may be a genesis entry")]
     GenesisNotFirst { index: u64 },
-    #[error("entry {index}: sequence {found} from {sender}, expected {expected} (a replay or a gap)")]
-    SequenceGap { index: u64, sender: String, expected: u64, found: u64 },
+    #[error(
+        "entry {index}: sequence {found} from {sender}, expected {expected} (a replay or a gap)"
+    )]
+    SequenceGap {
+        index: u64,
+        sender: String,
+        expected: u64,
+        found: u64,
+    },
     #[error("entry {index}: timestamp {found_ms} ms is before the sender's previous entry ({previous_ms} ms) or the genesis")]
-    TimestampBackwards { index: u64, found_ms: u64, previous_ms: u64 },
+    TimestampBackwards {
+        index: u64,
+        found_ms: u64,
+        previous_ms: u64,
+    },
     #[error("entry {index}: timestamp {found_ms} ms is more than the allowed clock skew ahead of now ({now_ms} ms)")]
-    TimestampInFuture { index: u64, found_ms: u64, now_ms: u64 },
+    TimestampInFuture {
+        index: u64,
+        found_ms: u64,
+        now_ms: u64,
+    },
     #[error("entry {index}: reply_to {reply_to} must point to an earlier, non-genesis entry")]
     ReplyToNotEarlier { index: u64, reply_to: u64 },
     #[error("entry {index}: a response must say which entry it answers (reply_to)")]
@@ -90,10 +112,16 @@ pub enum ChannelError {
     WitnessQuorum { found: usize, needed: usize },
     #[error("the checkpoint has size {size} but this replica holds {held} entries")]
     CheckpointBeyondLog { size: u64, held: u64 },
-    #[error("the checkpoint of size {size} rolls back the replica, which already holds {held} entries")]
+    #[error(
+        "the checkpoint of size {size} rolls back the replica, which already holds {held} entries"
+    )]
     Rollback { size: u64, held: u64 },
     #[error("the checkpoint of size {size} has root {claimed}, but the entries give {computed}: the peer equivocates or sent wrong entries")]
-    RootMismatch { size: u64, claimed: String, computed: String },
+    RootMismatch {
+        size: u64,
+        claimed: String,
+        computed: String,
+    },
     #[error("expected entries for size {expected} but got a checkpoint of size {size}")]
     EntryCountMismatch { expected: u64, size: u64 },
     #[error("the peer sent an entry that is already in the log at index {index}")]
@@ -120,7 +148,10 @@ impl SenderState {
     fn from_bytes(b: &[u8]) -> Option<Self> {
         let b: &[u8; 16] = b.try_into().ok()?;
         let (seq, ts) = b.split_at(8);
-        Some(Self { last_sequence: u64::from_be_bytes(seq.try_into().ok()?), last_timestamp_ms: u64::from_be_bytes(ts.try_into().ok()?) })
+        Some(Self {
+            last_sequence: u64::from_be_bytes(seq.try_into().ok()?),
+            last_timestamp_ms: u64::from_be_bytes(ts.try_into().ok()?),
+        })
     }
 }
 
@@ -152,14 +183,24 @@ fn hex(h: &Hash) -> String {
 
 impl Channel {
     /// Creates a replica whose entry 0 is the (fully signed) genesis entry.
-    pub fn create(dir: &Path, genesis_entry: &SignedEntry, role: Role) -> Result<Channel, ChannelError> {
+    pub fn create(
+        dir: &Path,
+        genesis_entry: &SignedEntry,
+        role: Role,
+    ) -> Result<Channel, ChannelError> {
         check_genesis(&genesis_entry.entry)?;
         let mut store = Store::create(dir)?;
         let mut batch = store.batch();
         batch.append_leaf(genesis_entry.bytes.clone());
         batch.put_meta(META_ROLE, role.as_str().as_bytes().to_vec());
-        let state = SenderState { last_sequence: 0, last_timestamp_ms: genesis_entry.entry.body.timestamp_ms };
-        batch.put_meta(&sender_meta(genesis_entry.entry.body.sender), state.to_bytes().to_vec());
+        let state = SenderState {
+            last_sequence: 0,
+            last_timestamp_ms: genesis_entry.entry.body.timestamp_ms,
+        };
+        batch.put_meta(
+            &sender_meta(genesis_entry.entry.body.sender),
+            state.to_bytes().to_vec(),
+        );
         store.commit(batch)?;
         Self::from_store(store)
     }
@@ -175,8 +216,10 @@ impl Channel {
             _ => return Err(ChannelError::MissingRole),
         };
         let first = store.leaf(0)?;
-        let entry = Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
-        let genesis = check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let entry =
+            Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let genesis =
+            check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
         let mut cosignature_keys = vec![genesis.cosigner.cosignature_key()?];
         for w in &genesis.witnesses {
             cosignature_keys.push(w.cosignature_key()?);
@@ -185,11 +228,20 @@ impl Channel {
         for party in [&genesis.sequencer, &genesis.cosigner] {
             let id = party.entry_key()?.key_id();
             if let Some(raw) = store.meta(&sender_meta(id))? {
-                let state = SenderState::from_bytes(&raw).ok_or_else(|| ChannelError::BadStoredGenesis("sender state record is corrupt".into()))?;
+                let state = SenderState::from_bytes(&raw).ok_or_else(|| {
+                    ChannelError::BadStoredGenesis("sender state record is corrupt".into())
+                })?;
                 senders.insert(id, state);
             }
         }
-        let channel = Channel { store, genesis, genesis_timestamp_ms: entry.body.timestamp_ms, role, senders, cosignature_keys };
+        let channel = Channel {
+            store,
+            genesis,
+            genesis_timestamp_ms: entry.body.timestamp_ms,
+            role,
+            senders,
+            cosignature_keys,
+        };
         // The store checked that its newest checkpoint matches its tree; here we check that
         // the checkpoint is really committed by the parties named in the genesis.
         if let Some((_, note)) = channel.store.latest_checkpoint()? {
@@ -235,13 +287,19 @@ impl Channel {
         if self.role == needed {
             Ok(())
         } else {
-            Err(ChannelError::WrongRole { needed: needed.as_str(), actual: self.role.as_str() })
+            Err(ChannelError::WrongRole {
+                needed: needed.as_str(),
+                actual: self.role.as_str(),
+            })
         }
     }
 
     fn require_own_key(&self, key: &SignerKey) -> Result<(), ChannelError> {
         if Party::of(key) != *self.own_party() {
-            return Err(ChannelError::NotOurKey { name: key.name().to_owned(), role: self.role.as_str() });
+            return Err(ChannelError::NotOurKey {
+                name: key.name().to_owned(),
+                role: self.role.as_str(),
+            });
         }
         Ok(())
     }
@@ -249,68 +307,146 @@ impl Channel {
     /// The next sequence number for a sender: one past its last entry in the log or queue.
     fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
         let in_log = self.senders.get(&key_id).map_or(0, |s| s.last_sequence);
-        let queued = self.queued()?.last().map_or(0, |e| if e.entry.body.sender == key_id { e.entry.body.sequence } else { 0 });
+        let queued = self.queued()?.last().map_or(0, |e| {
+            if e.entry.body.sender == key_id {
+                e.entry.body.sequence
+            } else {
+                0
+            }
+        });
         Ok(in_log.max(queued) + 1)
     }
 
     /// The channel rules for an entry about to take `index` (spec 3.1–3.5).
-    fn check_entry(&self, e: &SignedEntry, index: u64, senders: &mut HashMap<u32, SenderState>, now_ms: u64) -> Result<(), ChannelError> {
+    fn check_entry(
+        &self,
+        e: &SignedEntry,
+        index: u64,
+        senders: &mut HashMap<u32, SenderState>,
+        now_ms: u64,
+    ) -> Result<(), ChannelError> {
         let body = &e.entry.body;
-        e.entry.validate().map_err(|source| ChannelError::Entry { index, source })?;
+        e.entry
+            .validate()
+            .map_err(|source| ChannelError::Entry { index, source })?;
         if body.origin != self.genesis.origin {
-            return Err(ChannelError::WrongOrigin { index, expected: self.genesis.origin.clone(), found: body.origin.clone() });
+            return Err(ChannelError::WrongOrigin {
+                index,
+                expected: self.genesis.origin.clone(),
+                found: body.origin.clone(),
+            });
         }
         if body.kind == Kind::Genesis {
             return Err(ChannelError::GenesisNotFirst { index });
         }
-        let party = self.genesis.party_by_key_id(body.sender).ok_or(ChannelError::UnknownSender { index, key_id: body.sender })?;
+        let party =
+            self.genesis
+                .party_by_key_id(body.sender)
+                .ok_or(ChannelError::UnknownSender {
+                    index,
+                    key_id: body.sender,
+                })?;
         if !e.entry.signature_verifies(0, &party.verifying_key()?) {
             return Err(ChannelError::BadSignature { index });
         }
         let state = senders.get(&body.sender).copied().unwrap_or_default();
         let expected = state.last_sequence + 1;
         if body.sequence != expected {
-            return Err(ChannelError::SequenceGap { index, sender: party.name.clone(), expected, found: body.sequence });
+            return Err(ChannelError::SequenceGap {
+                index,
+                sender: party.name.clone(),
+                expected,
+                found: body.sequence,
+            });
         }
         let skew_ms = u64::from(self.genesis.max_clock_skew_s) * 1000;
-        let floor = state.last_timestamp_ms.max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
+        let floor = state
+            .last_timestamp_ms
+            .max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
         if body.timestamp_ms < floor {
-            return Err(ChannelError::TimestampBackwards { index, found_ms: body.timestamp_ms, previous_ms: floor });
+            return Err(ChannelError::TimestampBackwards {
+                index,
+                found_ms: body.timestamp_ms,
+                previous_ms: floor,
+            });
         }
         if body.timestamp_ms > now_ms.saturating_add(skew_ms) {
-            return Err(ChannelError::TimestampInFuture { index, found_ms: body.timestamp_ms, now_ms });
+            return Err(ChannelError::TimestampInFuture {
+                index,
+                found_ms: body.timestamp_ms,
+                now_ms,
+            });
         }
         match body.reply_to {
-            Some(r) if r == 0 || r >= index => return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r }),
-            None if body.kind == Kind::Response => return Err(ChannelError::ResponseWithoutReplyTo { index }),
+            Some(r) if r == 0 || r >= index => {
+                return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r })
+            }
+            None if body.kind == Kind::Response => {
+                return Err(ChannelError::ResponseWithoutReplyTo { index })
+            }
             _ => {}
         }
         if body.payload.len() > self.genesis.max_payload as usize {
-            return Err(ChannelError::PayloadTooLarge { index, len: body.payload.len(), max: self.genesis.max_payload });
+            return Err(ChannelError::PayloadTooLarge {
+                index,
+                len: body.payload.len(),
+                max: self.genesis.max_payload,
+            });
         }
-        if let Some(a) = body.attachments.iter().find(|a| a.size > self.genesis.max_attachment_size) {
-            return Err(ChannelError::AttachmentTooLarge { index, size: a.size, max: self.genesis.max_attachment_size });
+        if let Some(a) = body
+            .attachments
+            .iter()
+            .find(|a| a.size > self.genesis.max_attachment_size)
+        {
+            return Err(ChannelError::AttachmentTooLarge {
+                index,
+                size: a.size,
+                max: self.genesis.max_attachment_size,
+            });
         }
-        senders.insert(body.sender, SenderState { last_sequence: body.sequence, last_timestamp_ms: body.timestamp_ms });
+        senders.insert(
+            body.sender,
+            SenderState {
+                last_sequence: body.sequence,
+                last_timestamp_ms: body.timestamp_ms,
+            },
+        );
         Ok(())
     }
 
     /// Checks `entries` as the next entries of the log and stages them in `batch`.
-    fn stage_entries(&self, batch: &mut Batch, entries: &[SignedEntry], now_ms: u64) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
+    fn stage_entries(
+        &self,
+        batch: &mut Batch,
+        entries: &[SignedEntry],
+        now_ms: u64,
+    ) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
         let mut senders = self.senders.clone();
         let mut appended = Vec::with_capacity(entries.len());
         let mut next = self.store.size();
         let mut staged: HashMap<Hash, u64> = HashMap::new();
         for e in entries {
-            if let Some(index) = self.store.index_of_leaf_hash(&e.leaf_hash)?.or_else(|| staged.get(&e.leaf_hash).copied()) {
-                appended.push(Appended { index, leaf_hash: e.leaf_hash, existing: true });
+            if let Some(index) = self
+                .store
+                .index_of_leaf_hash(&e.leaf_hash)?
+                .or_else(|| staged.get(&e.leaf_hash).copied())
+            {
+                appended.push(Appended {
+                    index,
+                    leaf_hash: e.leaf_hash,
+                    existing: true,
+                });
                 continue;
             }
             self.check_entry(e, next, &mut senders, now_ms)?;
             let index = batch.append_leaf(e.bytes.clone());
             debug_assert_eq!(index, next);
             staged.insert(e.leaf_hash, index);
-            appended.push(Appended { index, leaf_hash: e.leaf_hash, existing: false });
+            appended.push(Appended {
+                index,
+                leaf_hash: e.leaf_hash,
+                existing: false,
+            });
             next += 1;
         }
         for (id, state) in &senders {
@@ -324,7 +460,11 @@ impl Channel {
     /// Sequencer: appends signed entries (its own or the co-signer's submissions) as one
     /// durable batch. Resubmitting an entry already in the log returns its index.
     /// Nothing is written unless every new entry is valid.
-    pub fn append_signed(&mut self, entries: &[SignedEntry], now_ms: u64) -> Result<Vec<Appended>, ChannelError> {
+    pub fn append_signed(
+        &mut self,
+        entries: &[SignedEntry],
+        now_ms: u64,
+    ) -> Result<Vec<Appended>, ChannelError> {
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
@@ -336,25 +476,45 @@ impl Channel {
     }
 
     /// Sequencer: signs and appends its own messages as one durable batch.
-    pub fn append_own(&mut self, key: &SignerKey, drafts: Vec<Draft>, now_ms: u64) -> Result<Vec<Appended>, ChannelError> {
+    pub fn append_own(
+        &mut self,
+        key: &SignerKey,
+        drafts: Vec<Draft>,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>, ChannelError> {
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let first = self.next_sequence(key.key_id())?;
         let size = self.size();
         let mut signed = Vec::with_capacity(drafts.len());
         for (i, draft) in drafts.into_iter().enumerate() {
-            let e = draft.sign(key, &self.genesis.origin, first + i as u64, now_ms).map_err(|source| ChannelError::Entry { index: size + i as u64, source })?;
+            let e = draft
+                .sign(key, &self.genesis.origin, first + i as u64, now_ms)
+                .map_err(|source| ChannelError::Entry {
+                    index: size + i as u64,
+                    source,
+                })?;
             signed.push(e);
         }
         self.append_signed(&signed, now_ms)
     }
 
     /// Co-signer: signs a message and queues it durably for submission to the sequencer.
-    pub fn queue_own(&mut self, key: &SignerKey, draft: Draft, now_ms: u64) -> Result<SignedEntry, ChannelError> {
+    pub fn queue_own(
+        &mut self,
+        key: &SignerKey,
+        draft: Draft,
+        now_ms: u64,
+    ) -> Result<SignedEntry, ChannelError> {
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let sequence = self.next_sequence(key.key_id())?;
-        let e = draft.sign(key, &self.genesis.origin, sequence, now_ms).map_err(|source| ChannelError::Entry { index: self.size(), source })?;
+        let e = draft
+            .sign(key, &self.genesis.origin, sequence, now_ms)
+            .map_err(|source| ChannelError::Entry {
+                index: self.size(),
+                source,
+            })?;
         let mut batch = self.store.batch();
         batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
         self.store.commit(batch)?;
@@ -365,14 +525,25 @@ impl Channel {
     pub fn queued(&self) -> Result<Vec<SignedEntry>, ChannelError> {
         let mut out = Vec::new();
         for (_, bytes) in self.store.meta_with_prefix(QUEUE_PREFIX)? {
-            out.push(SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry { index: self.size(), source })?);
+            out.push(
+                SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry {
+                    index: self.size(),
+                    source,
+                })?,
+            );
         }
         Ok(out)
     }
 
     /// The checkpoint text for the current tree (spec section 6).
     pub fn checkpoint_text(&self) -> String {
-        Checkpoint { origin: self.genesis.origin.clone(), size: self.store.size(), root: self.store.root(), extensions: Vec::new() }.to_text()
+        Checkpoint {
+            origin: self.genesis.origin.clone(),
+            size: self.store.size(),
+            root: self.store.root(),
+            extensions: Vec::new(),
+        }
+        .to_text()
     }
 
     /// Sequencer: signs the current tree head as the log and remembers it as the newest
@@ -383,7 +554,11 @@ impl Channel {
         let text = self.checkpoint_text();
         let log_key = self.genesis.log_key()?;
         let sig = key.sign(text.as_bytes());
-        let note = format!("{text}\n{}", note::signature_line(log_key.name(), log_key.key_id(), &sig)).into_bytes();
+        let note = format!(
+            "{text}\n{}",
+            note::signature_line(log_key.name(), log_key.key_id(), &sig)
+        )
+        .into_bytes();
         let mut batch = self.store.batch();
         batch.put_meta(META_SIGNED, note.clone());
         self.store.commit(batch)?;
@@ -397,19 +572,28 @@ impl Channel {
 
     /// Verifies a note under the channel's keys and returns the checkpoint with the number
     /// of parties' and witnesses' signatures that verified.
-    fn verify_note(&self, note_bytes: &[u8]) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
+    fn verify_note(
+        &self,
+        note_bytes: &[u8],
+    ) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
         let log_key = self.genesis.log_key()?;
         let mut keys = vec![log_key.clone()];
         keys.extend(self.cosignature_keys.iter().cloned());
         let verified = note::verify(note_bytes, &keys)?;
         let checkpoint = dyad_verifier::checkpoint::parse(&verified.text)?;
         if checkpoint.origin != self.genesis.origin {
-            return Err(ChannelError::CheckpointOrigin { expected: self.genesis.origin.clone(), found: checkpoint.origin });
+            return Err(ChannelError::CheckpointOrigin {
+                expected: self.genesis.origin.clone(),
+                found: checkpoint.origin,
+            });
         }
         let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
         let has_log = signed_by(&log_key);
         let has_cosigner = signed_by(&self.cosignature_keys[0]);
-        let witnesses = self.cosignature_keys[1..].iter().filter(|k| signed_by(k)).count();
+        let witnesses = self.cosignature_keys[1..]
+            .iter()
+            .filter(|k| signed_by(k))
+            .count();
         Ok((checkpoint, has_log, has_cosigner, witnesses))
     }
 
@@ -424,7 +608,10 @@ impl Channel {
         }
         let needed = usize::from(self.genesis.witness_threshold);
         if witnesses < needed {
-            return Err(ChannelError::WitnessQuorum { found: witnesses, needed });
+            return Err(ChannelError::WitnessQuorum {
+                found: witnesses,
+                needed,
+            });
         }
         Ok(checkpoint)
     }
@@ -433,18 +620,28 @@ impl Channel {
     fn check_against_tree(&self, checkpoint: &Checkpoint) -> Result<(), ChannelError> {
         let held = self.store.size();
         if checkpoint.size > held {
-            return Err(ChannelError::CheckpointBeyondLog { size: checkpoint.size, held });
+            return Err(ChannelError::CheckpointBeyondLog {
+                size: checkpoint.size,
+                held,
+            });
         }
         let ours = self.store.root_at(checkpoint.size)?;
         if ours != checkpoint.root {
-            return Err(ChannelError::RootMismatch { size: checkpoint.size, claimed: hex(&checkpoint.root), computed: hex(&ours) });
+            return Err(ChannelError::RootMismatch {
+                size: checkpoint.size,
+                claimed: hex(&checkpoint.root),
+                computed: hex(&ours),
+            });
         }
         Ok(())
     }
 
     /// Stores a committed checkpoint (e.g. the co-signed note coming back to the sequencer)
     /// after checking its signatures and that it matches this replica's tree.
-    pub fn add_committed_checkpoint(&mut self, note_bytes: &[u8]) -> Result<Checkpoint, ChannelError> {
+    pub fn add_committed_checkpoint(
+        &mut self,
+        note_bytes: &[u8],
+    ) -> Result<Checkpoint, ChannelError> {
         let checkpoint = self.verify_committed(note_bytes)?;
         self.check_against_tree(&checkpoint)?;
         if checkpoint.size > self.committed_size()? {
@@ -459,7 +656,13 @@ impl Channel {
     /// checks every entry and recomputes the root, stores them in one durable batch, and
     /// returns the note with its cosignature added (spec section 6).
     /// Nothing is written unless everything verifies.
-    pub fn accept_and_cosign(&mut self, key: &SignerKey, entries: &[Vec<u8>], signed_note: &[u8], now_ms: u64) -> Result<Vec<u8>, ChannelError> {
+    pub fn accept_and_cosign(
+        &mut self,
+        key: &SignerKey,
+        entries: &[Vec<u8>],
+        signed_note: &[u8],
+        now_ms: u64,
+    ) -> Result<Vec<u8>, ChannelError> {
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;
@@ -470,15 +673,26 @@ impl Channel {
         if checkpoint.size < held {
             // The log may re-send an old checkpoint; it must still match what we hold.
             self.check_against_tree(&checkpoint)?;
-            return Err(ChannelError::Rollback { size: checkpoint.size, held });
+            return Err(ChannelError::Rollback {
+                size: checkpoint.size,
+                held,
+            });
         }
         let expected = held + entries.len() as u64;
         if checkpoint.size != expected {
-            return Err(ChannelError::EntryCountMismatch { expected, size: checkpoint.size });
+            return Err(ChannelError::EntryCountMismatch {
+                expected,
+                size: checkpoint.size,
+            });
         }
         let mut signed = Vec::with_capacity(entries.len());
         for (i, bytes) in entries.iter().enumerate() {
-            signed.push(SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry { index: held + i as u64, source })?);
+            signed.push(
+                SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry {
+                    index: held + i as u64,
+                    source,
+                })?,
+            );
         }
         let mut batch = self.store.batch();
         let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
@@ -491,9 +705,16 @@ impl Channel {
         }
         if frontier.root() != checkpoint.root {
             let mut conflict = self.store.batch();
-            conflict.put_meta(&format!("{CONFLICT_PREFIX}{:020}", checkpoint.size), signed_note.to_vec());
+            conflict.put_meta(
+                &format!("{CONFLICT_PREFIX}{:020}", checkpoint.size),
+                signed_note.to_vec(),
+            );
             self.store.commit(conflict)?;
-            return Err(ChannelError::RootMismatch { size: checkpoint.size, claimed: hex(&checkpoint.root), computed: hex(&frontier.root()) });
+            return Err(ChannelError::RootMismatch {
+                size: checkpoint.size,
+                claimed: hex(&checkpoint.root),
+                computed: hex(&frontier.root()),
+            });
         }
         let cosigned = self.cosign_note(key, signed_note, &checkpoint, now_ms / 1000)?;
         // Our own queued messages that are now in the log leave the queue.
@@ -514,14 +735,22 @@ impl Channel {
     }
 
     /// Adds this party's cosignature/v1 line to a checkpoint note (C2SP tlog-cosignature).
-    fn cosign_note(&self, key: &SignerKey, note_bytes: &[u8], checkpoint: &Checkpoint, timestamp: u64) -> Result<Vec<u8>, ChannelError> {
+    fn cosign_note(
+        &self,
+        key: &SignerKey,
+        note_bytes: &[u8],
+        checkpoint: &Checkpoint,
+        timestamp: u64,
+    ) -> Result<Vec<u8>, ChannelError> {
         let text = checkpoint.to_text();
         let cosign_key = self.own_party().cosignature_key()?;
         let message = dyad_verifier::cosignature::signed_message(timestamp, &text);
         let mut sig = timestamp.to_be_bytes().to_vec();
         sig.extend_from_slice(&key.sign(&message));
         let mut out = note_bytes.to_vec();
-        out.extend_from_slice(note::signature_line(cosign_key.name(), cosign_key.key_id(), &sig).as_bytes());
+        out.extend_from_slice(
+            note::signature_line(cosign_key.name(), cosign_key.key_id(), &sig).as_bytes(),
+        );
         Ok(out)
     }
 

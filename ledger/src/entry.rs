@@ -46,7 +46,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Genesis, Kind::Inquiry, Kind::Response, Kind::ThreatIndicators, Kind::Notification];
+    pub const ALL: [Kind; 5] = [
+        Kind::Genesis,
+        Kind::Inquiry,
+        Kind::Response,
+        Kind::ThreatIndicators,
+        Kind::Notification,
+    ];
 
     pub fn from_u8(value: u8) -> Option<Kind> {
         Self::ALL.get(usize::from(value)).copied()
@@ -129,7 +135,9 @@ pub struct Entry {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
-    #[error("entry is {len} bytes; the limit is {MAX_ENTRY_LEN} (send large content as an attachment)")]
+    #[error(
+        "entry is {len} bytes; the limit is {MAX_ENTRY_LEN} (send large content as an attachment)"
+    )]
     TooLarge { len: usize },
     #[error("entry is not a valid encoding: {0}")]
     Malformed(String),
@@ -152,7 +160,11 @@ pub enum EntryError {
     #[error("attachment name must be 1..={MAX_ATTACHMENT_NAME_LEN} bytes, not \".\" or \"..\", without '/', '\\' or control characters")]
     BadAttachmentName,
     #[error("a {kind} entry must carry {expected} signature(s), found {found}")]
-    WrongSignatureCount { kind: Kind, expected: usize, found: usize },
+    WrongSignatureCount {
+        kind: Kind,
+        expected: usize,
+        found: usize,
+    },
     #[error("signature key id {found:08x} is not the sender's {sender:08x}")]
     SignatureNotBySender { sender: u32, found: u32 },
 }
@@ -188,13 +200,20 @@ impl EntryBody {
         if self.subject.len() > MAX_SUBJECT_LEN || self.subject.chars().any(is_forbidden_char) {
             return Err(EntryError::BadSubject);
         }
-        if self.content_type.is_empty() || self.content_type.len() > MAX_CONTENT_TYPE_LEN || !printable_ascii(&self.content_type) {
+        if self.content_type.is_empty()
+            || self.content_type.len() > MAX_CONTENT_TYPE_LEN
+            || !printable_ascii(&self.content_type)
+        {
             return Err(EntryError::BadContentType);
         }
         if self.attachments.len() > MAX_ATTACHMENTS {
             return Err(EntryError::TooManyAttachments);
         }
-        if self.attachments.windows(2).any(|w| w[0].sha256 >= w[1].sha256) {
+        if self
+            .attachments
+            .windows(2)
+            .any(|w| w[0].sha256 >= w[1].sha256)
+        {
             return Err(EntryError::AttachmentsUnsorted);
         }
         for a in &self.attachments {
@@ -207,7 +226,10 @@ impl EntryBody {
             if !name_ok {
                 return Err(EntryError::BadAttachmentName);
             }
-            if a.content_type.is_empty() || a.content_type.len() > MAX_CONTENT_TYPE_LEN || !printable_ascii(&a.content_type) {
+            if a.content_type.is_empty()
+                || a.content_type.len() > MAX_CONTENT_TYPE_LEN
+                || !printable_ascii(&a.content_type)
+            {
                 return Err(EntryError::BadContentType);
             }
         }
@@ -220,10 +242,12 @@ impl Entry {
         if bytes.len() > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge { len: bytes.len() });
         }
-        let (entry, read): (Entry, usize) =
-            bincode::decode_from_slice(bytes, wire_config()).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        let (entry, read): (Entry, usize) = bincode::decode_from_slice(bytes, wire_config())
+            .map_err(|e| EntryError::Malformed(e.to_string()))?;
         if read != bytes.len() {
-            return Err(EntryError::TrailingBytes { extra: bytes.len() - read });
+            return Err(EntryError::TrailingBytes {
+                extra: bytes.len() - read,
+            });
         }
         entry.validate()?;
         if entry.encode()? != bytes {
@@ -234,11 +258,18 @@ impl Entry {
 
     /// Encodes without checking any rule: only for making invalid test vectors and fuzz seeds.
     pub fn encode_unchecked(&self) -> Vec<u8> {
-        bincode::encode_to_vec(self, bincode::config::standard().with_big_endian().with_fixed_int_encoding()).unwrap_or_default()
+        bincode::encode_to_vec(
+            self,
+            bincode::config::standard()
+                .with_big_endian()
+                .with_fixed_int_encoding(),
+        )
+        .unwrap_or_default()
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
-        let bytes = bincode::encode_to_vec(self, wire_config()).map_err(|_| EntryError::TooLarge { len: usize::MAX })?;
+        let bytes = bincode::encode_to_vec(self, wire_config())
+            .map_err(|_| EntryError::TooLarge { len: usize::MAX })?;
         if bytes.len() > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge { len: bytes.len() });
         }
@@ -247,20 +278,37 @@ impl Entry {
 
     pub fn validate(&self) -> Result<(), EntryError> {
         self.body.validate()?;
-        let expected = if self.body.kind == Kind::Genesis { 2 } else { 1 };
+        let expected = if self.body.kind == Kind::Genesis {
+            2
+        } else {
+            1
+        };
         if self.signatures.len() != expected {
-            return Err(EntryError::WrongSignatureCount { kind: self.body.kind, expected, found: self.signatures.len() });
+            return Err(EntryError::WrongSignatureCount {
+                kind: self.body.kind,
+                expected,
+                found: self.signatures.len(),
+            });
         }
         if self.signatures[0].key_id != self.body.sender {
-            return Err(EntryError::SignatureNotBySender { sender: self.body.sender, found: self.signatures[0].key_id });
+            return Err(EntryError::SignatureNotBySender {
+                sender: self.body.sender,
+                found: self.signatures[0].key_id,
+            });
         }
         Ok(())
     }
 
     /// Checks signature `i` against `key` (strict Ed25519: spec 3.4).
     pub fn signature_verifies(&self, i: usize, key: &VerifyingKey) -> bool {
-        let Some(sig) = self.signatures.get(i) else { return false };
-        key.verify_strict(&self.body.signed_message(), &Signature::from_bytes(&sig.signature)).is_ok()
+        let Some(sig) = self.signatures.get(i) else {
+            return false;
+        };
+        key.verify_strict(
+            &self.body.signed_message(),
+            &Signature::from_bytes(&sig.signature),
+        )
+        .is_ok()
     }
 }
 
@@ -277,7 +325,14 @@ pub struct Draft {
 
 impl Draft {
     pub fn new(kind: Kind, subject: &str, content_type: &str, payload: Vec<u8>) -> Self {
-        Self { kind, subject: subject.to_owned(), content_type: content_type.to_owned(), payload, reply_to: None, attachments: Vec::new() }
+        Self {
+            kind,
+            subject: subject.to_owned(),
+            content_type: content_type.to_owned(),
+            payload,
+            reply_to: None,
+            attachments: Vec::new(),
+        }
     }
 
     pub fn reply_to(mut self, index: u64) -> Self {
@@ -286,8 +341,14 @@ impl Draft {
     }
 
     /// Signs the draft as `key`'s `sequence`-th message in channel `origin`.
-    pub fn sign(mut self, key: &SignerKey, origin: &str, sequence: u64, timestamp_ms: u64) -> Result<SignedEntry, EntryError> {
-        self.attachments.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    pub fn sign(
+        mut self,
+        key: &SignerKey,
+        origin: &str,
+        sequence: u64,
+        timestamp_ms: u64,
+    ) -> Result<SignedEntry, EntryError> {
+        self.attachments.sort_by_key(|a| a.sha256);
         let body = EntryBody {
             version: VERSION,
             origin: origin.to_owned(),
@@ -303,7 +364,13 @@ impl Draft {
         };
         body.validate()?;
         let signature = key.sign(&body.signed_message());
-        let entry = Entry { body, signatures: vec![EntrySignature { key_id: key.key_id(), signature }] };
+        let entry = Entry {
+            body,
+            signatures: vec![EntrySignature {
+                key_id: key.key_id(),
+                signature,
+            }],
+        };
         SignedEntry::new(entry)
     }
 }
@@ -321,12 +388,20 @@ impl SignedEntry {
         entry.validate()?;
         let bytes = entry.encode()?;
         let leaf_hash = leaf_hash(&bytes);
-        Ok(Self { entry, bytes, leaf_hash })
+        Ok(Self {
+            entry,
+            bytes,
+            leaf_hash,
+        })
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
         let entry = Entry::decode(bytes)?;
-        Ok(Self { entry, bytes: bytes.to_vec(), leaf_hash: leaf_hash(bytes) })
+        Ok(Self {
+            entry,
+            bytes: bytes.to_vec(),
+            leaf_hash: leaf_hash(bytes),
+        })
     }
 }
 
@@ -339,9 +414,14 @@ mod tests {
     }
 
     fn sample() -> SignedEntry {
-        Draft::new(Kind::Inquiry, "scan from AS64500", "text/plain; charset=utf-8", b"hello".to_vec())
-            .sign(&key(), "example.org/dyad/test", 1, 1_700_000_000_000)
-            .unwrap()
+        Draft::new(
+            Kind::Inquiry,
+            "scan from AS64500",
+            "text/plain; charset=utf-8",
+            b"hello".to_vec(),
+        )
+        .sign(&key(), "example.org/dyad/test", 1, 1_700_000_000_000)
+        .unwrap()
     }
 
     #[test]
@@ -349,7 +429,10 @@ mod tests {
         let s = sample();
         let decoded = Entry::decode(&s.bytes).unwrap();
         assert_eq!(decoded, s.entry);
-        assert!(decoded.signature_verifies(0, &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()));
+        assert!(decoded.signature_verifies(
+            0,
+            &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()
+        ));
         // The layout of spec 3.1: version, then the u64 length of the origin.
         assert_eq!(s.bytes[0], VERSION);
         assert_eq!(&s.bytes[1..9], &(21u64).to_be_bytes());
@@ -360,16 +443,31 @@ mod tests {
         let s = sample();
         let mut long = s.bytes.clone();
         long.push(0);
-        assert_eq!(Entry::decode(&long), Err(EntryError::TrailingBytes { extra: 1 }));
-        assert!(matches!(Entry::decode(&s.bytes[..s.bytes.len() - 1]), Err(EntryError::Malformed(_))));
+        assert_eq!(
+            Entry::decode(&long),
+            Err(EntryError::TrailingBytes { extra: 1 })
+        );
+        assert!(matches!(
+            Entry::decode(&s.bytes[..s.bytes.len() - 1]),
+            Err(EntryError::Malformed(_))
+        ));
         let mut bad_version = s.bytes.clone();
         bad_version[0] = 2;
-        assert_eq!(Entry::decode(&bad_version), Err(EntryError::UnknownVersion(2)));
+        assert_eq!(
+            Entry::decode(&bad_version),
+            Err(EntryError::UnknownVersion(2))
+        );
         let kind_at = 1 + 8 + 21;
         let mut bad_kind = s.bytes.clone();
         bad_kind[kind_at] = 9;
-        assert!(matches!(Entry::decode(&bad_kind), Err(EntryError::Malformed(_))));
-        assert!(matches!(Entry::decode(&vec![0u8; MAX_ENTRY_LEN + 1]), Err(EntryError::TooLarge { .. })));
+        assert!(matches!(
+            Entry::decode(&bad_kind),
+            Err(EntryError::Malformed(_))
+        ));
+        assert!(matches!(
+            Entry::decode(&vec![0u8; MAX_ENTRY_LEN + 1]),
+            Err(EntryError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -377,6 +475,9 @@ mod tests {
         let s = sample();
         let mut entry = s.entry.clone();
         entry.body.payload = b"hellO".to_vec();
-        assert!(!entry.signature_verifies(0, &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()));
+        assert!(!entry.signature_verifies(
+            0,
+            &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()
+        ));
     }
 }

@@ -8,7 +8,9 @@ use bincode::{Decode, Encode};
 use dyad_verifier::key::{SignatureType, VerifierKey};
 use ed25519_dalek::VerifyingKey;
 
-use crate::entry::{wire_config, Entry, EntryBody, EntryError, EntrySignature, Kind, SignedEntry, VERSION};
+use crate::entry::{
+    wire_config, Entry, EntryBody, EntryError, EntrySignature, Kind, SignedEntry, VERSION,
+};
 use crate::keys::SignerKey;
 
 pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.dyad.genesis.v1";
@@ -27,25 +29,41 @@ pub struct Party {
 
 impl Party {
     pub fn of(key: &SignerKey) -> Party {
-        Party { name: key.name().to_owned(), public_key: key.public_key() }
+        Party {
+            name: key.name().to_owned(),
+            public_key: key.public_key(),
+        }
     }
 
     pub fn from_verifier_key(key: &VerifierKey) -> Party {
-        Party { name: key.name().to_owned(), public_key: key.public_key_bytes() }
+        Party {
+            name: key.name().to_owned(),
+            public_key: key.public_key_bytes(),
+        }
     }
 
     /// Type 0x01 under the party's name: verifies its entry signatures.
     pub fn entry_key(&self) -> Result<VerifierKey, GenesisError> {
-        VerifierKey::new(&self.name, SignatureType::Ed25519, self.public_key).map_err(|_| GenesisError::BadParty { name: self.name.clone() })
+        VerifierKey::new(&self.name, SignatureType::Ed25519, self.public_key).map_err(|_| {
+            GenesisError::BadParty {
+                name: self.name.clone(),
+            }
+        })
     }
 
     /// Type 0x04 under the party's name: verifies its cosignatures.
     pub fn cosignature_key(&self) -> Result<VerifierKey, GenesisError> {
-        VerifierKey::new(&self.name, SignatureType::CosignatureV1, self.public_key).map_err(|_| GenesisError::BadParty { name: self.name.clone() })
+        VerifierKey::new(&self.name, SignatureType::CosignatureV1, self.public_key).map_err(|_| {
+            GenesisError::BadParty {
+                name: self.name.clone(),
+            }
+        })
     }
 
     pub fn verifying_key(&self) -> Result<VerifyingKey, GenesisError> {
-        VerifyingKey::from_bytes(&self.public_key).map_err(|_| GenesisError::BadParty { name: self.name.clone() })
+        VerifyingKey::from_bytes(&self.public_key).map_err(|_| GenesisError::BadParty {
+            name: self.name.clone(),
+        })
     }
 }
 
@@ -102,10 +120,13 @@ impl Genesis {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Genesis, GenesisError> {
-        let (genesis, read): (Genesis, usize) =
-            bincode::decode_from_slice(bytes, wire_config()).map_err(|e| GenesisError::Malformed(e.to_string()))?;
+        let (genesis, read): (Genesis, usize) = bincode::decode_from_slice(bytes, wire_config())
+            .map_err(|e| GenesisError::Malformed(e.to_string()))?;
         if read != bytes.len() {
-            return Err(GenesisError::Malformed(format!("{} bytes after the end", bytes.len() - read)));
+            return Err(GenesisError::Malformed(format!(
+                "{} bytes after the end",
+                bytes.len() - read
+            )));
         }
         genesis.validate()?;
         Ok(genesis)
@@ -119,13 +140,20 @@ impl Genesis {
         // Notes dyad signs with the log key start with the origin or with a "dyad-" label
         // (spec section 4), so an origin may not look like such a label.
         if self.origin.starts_with("dyad-") || self.origin.starts_with("cosignature/") {
-            return Err(GenesisError::Rule("the origin may not start with \"dyad-\" or \"cosignature/\""));
+            return Err(GenesisError::Rule(
+                "the origin may not start with \"dyad-\" or \"cosignature/\"",
+            ));
         }
-        let all: Vec<&Party> = [&self.sequencer, &self.cosigner].into_iter().chain(&self.witnesses).collect();
+        let all: Vec<&Party> = [&self.sequencer, &self.cosigner]
+            .into_iter()
+            .chain(&self.witnesses)
+            .collect();
         let mut ids = Vec::with_capacity(all.len());
         for p in &all {
             if p.name.len() > MAX_PARTY_NAME_LEN {
-                return Err(GenesisError::BadParty { name: p.name.clone() });
+                return Err(GenesisError::BadParty {
+                    name: p.name.clone(),
+                });
             }
             p.verifying_key()?;
             ids.push((p.entry_key()?.key_id(), p.cosignature_key()?.key_id()));
@@ -135,7 +163,9 @@ impl Genesis {
                 let (a01, a04) = ids[i];
                 let (b01, b04) = ids[j];
                 if a.name == b.name || a.public_key == b.public_key || a01 == b01 || a04 == b04 {
-                    return Err(GenesisError::Rule("parties and witnesses must have distinct names, keys and key ids"));
+                    return Err(GenesisError::Rule(
+                        "parties and witnesses must have distinct names, keys and key ids",
+                    ));
                 }
             }
         }
@@ -143,7 +173,9 @@ impl Genesis {
             return Err(GenesisError::Rule("at most 32 witnesses"));
         }
         if usize::from(self.witness_threshold) > self.witnesses.len() {
-            return Err(GenesisError::Rule("witness threshold exceeds the number of witnesses"));
+            return Err(GenesisError::Rule(
+                "witness threshold exceeds the number of witnesses",
+            ));
         }
         if self.max_payload > MAX_PAYLOAD_LIMIT {
             return Err(GenesisError::Rule("max_payload is at most 61440"));
@@ -156,19 +188,32 @@ impl Genesis {
 
     /// The log key: the sequencer's key named by the origin (spec 2.2).
     pub fn log_key(&self) -> Result<VerifierKey, GenesisError> {
-        VerifierKey::new(&self.origin, SignatureType::Ed25519, self.sequencer.public_key).map_err(|_| GenesisError::Rule("origin is not a valid key name"))
+        VerifierKey::new(
+            &self.origin,
+            SignatureType::Ed25519,
+            self.sequencer.public_key,
+        )
+        .map_err(|_| GenesisError::Rule("origin is not a valid key name"))
     }
 
     /// The party who sent an entry, by the sender key id.
     pub fn party_by_key_id(&self, key_id: u32) -> Option<&Party> {
-        [&self.sequencer, &self.cosigner].into_iter().find(|p| p.entry_key().map(|k| k.key_id() == key_id).unwrap_or(false))
+        [&self.sequencer, &self.cosigner]
+            .into_iter()
+            .find(|p| p.entry_key().map(|k| k.key_id() == key_id).unwrap_or(false))
     }
 
     /// Drafts the genesis entry and signs it as the sequencer: a proposal for the co-signer.
-    pub fn propose(&self, sequencer: &SignerKey, timestamp_ms: u64) -> Result<SignedEntry, GenesisError> {
+    pub fn propose(
+        &self,
+        sequencer: &SignerKey,
+        timestamp_ms: u64,
+    ) -> Result<SignedEntry, GenesisError> {
         self.validate()?;
         if Party::of(sequencer) != self.sequencer {
-            return Err(GenesisError::Rule("the proposing key is not the genesis sequencer"));
+            return Err(GenesisError::Rule(
+                "the proposing key is not the genesis sequencer",
+            ));
         }
         let body = EntryBody {
             version: VERSION,
@@ -185,19 +230,30 @@ impl Genesis {
         };
         body.validate()?;
         let signature = sequencer.sign(&body.signed_message());
-        let entry = Entry { body, signatures: vec![EntrySignature { key_id: sequencer.key_id(), signature }] };
+        let entry = Entry {
+            body,
+            signatures: vec![EntrySignature {
+                key_id: sequencer.key_id(),
+                signature,
+            }],
+        };
         // A proposal has one signature, which `Entry::validate` counts as incomplete for a
         // genesis entry, so it is encoded directly.
-        let bytes = bincode::encode_to_vec(&entry, wire_config()).map_err(|e| GenesisError::Malformed(e.to_string()))?;
+        let bytes = bincode::encode_to_vec(&entry, wire_config())
+            .map_err(|e| GenesisError::Malformed(e.to_string()))?;
         let leaf_hash = crate::tree::leaf_hash(&bytes);
-        Ok(SignedEntry { entry, bytes, leaf_hash })
+        Ok(SignedEntry {
+            entry,
+            bytes,
+            leaf_hash,
+        })
     }
 }
 
 /// Reads a proposal (the sequencer-signed genesis entry) and checks its terms and signature.
 pub fn read_proposal(bytes: &[u8]) -> Result<(Entry, Genesis), GenesisError> {
-    let (entry, read): (Entry, usize) =
-        bincode::decode_from_slice(bytes, wire_config()).map_err(|e| GenesisError::Malformed(e.to_string()))?;
+    let (entry, read): (Entry, usize) = bincode::decode_from_slice(bytes, wire_config())
+        .map_err(|e| GenesisError::Malformed(e.to_string()))?;
     if read != bytes.len() {
         return Err(GenesisError::Malformed("trailing bytes".into()));
     }
@@ -205,20 +261,28 @@ pub fn read_proposal(bytes: &[u8]) -> Result<(Entry, Genesis), GenesisError> {
         return Err(GenesisError::AlreadyCosigned);
     }
     let genesis = check_genesis_body(&entry)?;
-    if entry.signatures.len() != 1 || !entry.signature_verifies(0, &genesis.sequencer.verifying_key()?) {
+    if entry.signatures.len() != 1
+        || !entry.signature_verifies(0, &genesis.sequencer.verifying_key()?)
+    {
         return Err(GenesisError::BadSignature { who: "sequencer" });
     }
     Ok((entry, genesis))
 }
 
 /// The co-signer's agreement: adds its signature to a proposal, yielding the genesis entry.
-pub fn cosign_proposal(bytes: &[u8], cosigner: &SignerKey) -> Result<(SignedEntry, Genesis), GenesisError> {
+pub fn cosign_proposal(
+    bytes: &[u8],
+    cosigner: &SignerKey,
+) -> Result<(SignedEntry, Genesis), GenesisError> {
     let (mut entry, genesis) = read_proposal(bytes)?;
     if Party::of(cosigner) != genesis.cosigner {
         return Err(GenesisError::NotTheCosigner);
     }
     let signature = cosigner.sign(&entry.body.signed_message());
-    entry.signatures.push(EntrySignature { key_id: cosigner.key_id(), signature });
+    entry.signatures.push(EntrySignature {
+        key_id: cosigner.key_id(),
+        signature,
+    });
     let signed = SignedEntry::new(entry)?;
     Ok((signed, genesis))
 }
@@ -229,12 +293,18 @@ fn check_genesis_body(entry: &Entry) -> Result<Genesis, GenesisError> {
     if body.kind != Kind::Genesis {
         return Err(GenesisError::NotGenesis);
     }
-    if body.sequence != 0 || body.reply_to.is_some() || !body.attachments.is_empty() || body.content_type != GENESIS_CONTENT_TYPE {
+    if body.sequence != 0
+        || body.reply_to.is_some()
+        || !body.attachments.is_empty()
+        || body.content_type != GENESIS_CONTENT_TYPE
+    {
         return Err(GenesisError::Rule("genesis must have sequence 0, no reply_to, no attachments and the genesis content type"));
     }
     let genesis = Genesis::decode(&body.payload)?;
     if genesis.origin != body.origin {
-        return Err(GenesisError::Rule("genesis record origin differs from the entry origin"));
+        return Err(GenesisError::Rule(
+            "genesis record origin differs from the entry origin",
+        ));
     }
     if genesis.sequencer.entry_key()?.key_id() != body.sender {
         return Err(GenesisError::Rule("genesis sender is not the sequencer"));
@@ -250,7 +320,9 @@ pub fn check_genesis(entry: &Entry) -> Result<Genesis, GenesisError> {
         return Err(GenesisError::BadSignature { who: "sequencer" });
     }
     let cosigner_id = genesis.cosigner.entry_key()?.key_id();
-    if entry.signatures[1].key_id != cosigner_id || !entry.signature_verifies(1, &genesis.cosigner.verifying_key()?) {
+    if entry.signatures[1].key_id != cosigner_id
+        || !entry.signature_verifies(1, &genesis.cosigner.verifying_key()?)
+    {
         return Err(GenesisError::BadSignature { who: "co-signer" });
     }
     Ok(genesis)
@@ -261,7 +333,10 @@ mod tests {
     use super::*;
 
     fn keys() -> (SignerKey, SignerKey) {
-        (SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap(), SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap())
+        (
+            SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap(),
+            SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap(),
+        )
     }
 
     #[test]
@@ -269,12 +344,22 @@ mod tests {
         let (a, b) = keys();
         let g = Genesis::new("example.org/dyad/ab", Party::of(&a), Party::of(&b));
         let proposal = g.propose(&a, 1).unwrap();
-        assert_eq!(Entry::decode(&proposal.bytes).unwrap_err(), EntryError::WrongSignatureCount { kind: Kind::Genesis, expected: 2, found: 1 });
+        assert_eq!(
+            Entry::decode(&proposal.bytes).unwrap_err(),
+            EntryError::WrongSignatureCount {
+                kind: Kind::Genesis,
+                expected: 2,
+                found: 1
+            }
+        );
         let (signed, genesis) = cosign_proposal(&proposal.bytes, &b).unwrap();
         assert_eq!(genesis, g);
         let decoded = Entry::decode(&signed.bytes).unwrap();
         assert_eq!(check_genesis(&decoded).unwrap(), g);
-        assert!(matches!(cosign_proposal(&signed.bytes, &b), Err(GenesisError::AlreadyCosigned)));
+        assert!(matches!(
+            cosign_proposal(&signed.bytes, &b),
+            Err(GenesisError::AlreadyCosigned)
+        ));
     }
 
     #[test]
@@ -283,11 +368,17 @@ mod tests {
         let c = SignerKey::from_seed("example.org/charlie", [3; 32]).unwrap();
         let g = Genesis::new("example.org/dyad/ab", Party::of(&a), Party::of(&b));
         let proposal = g.propose(&a, 1).unwrap();
-        assert!(matches!(cosign_proposal(&proposal.bytes, &c), Err(GenesisError::NotTheCosigner)));
+        assert!(matches!(
+            cosign_proposal(&proposal.bytes, &c),
+            Err(GenesisError::NotTheCosigner)
+        ));
         let (signed, _) = cosign_proposal(&proposal.bytes, &b).unwrap();
         let mut forged = signed.entry.clone();
         forged.signatures[1].signature[0] ^= 1;
-        assert_eq!(check_genesis(&forged), Err(GenesisError::BadSignature { who: "co-signer" }));
+        assert_eq!(
+            check_genesis(&forged),
+            Err(GenesisError::BadSignature { who: "co-signer" })
+        );
         let same_party = Genesis::new("example.org/dyad/aa", Party::of(&a), Party::of(&a));
         assert!(matches!(same_party.validate(), Err(GenesisError::Rule(_))));
     }

@@ -22,17 +22,27 @@ pub enum KeyError {
     BadBase64,
     #[error("the private key is not an Ed25519 (type 0x01) 32-byte seed")]
     NotEd25519Seed,
-    #[error("the private key's key id {found:08x} does not match its name and key ({computed:08x})")]
+    #[error(
+        "the private key's key id {found:08x} does not match its name and key ({computed:08x})"
+    )]
     KeyIdMismatch { found: u32, computed: u32 },
     #[error("invalid key name: {0}")]
     InvalidName(dyad_verifier::key::KeyError),
     #[error("key file {path} already exists; refusing to overwrite it")]
     FileExists { path: String },
     #[error("cannot read key file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write key file {path}: {source}")]
-    Write { path: String, source: std::io::Error },
-    #[error("private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     InsecurePermissions { path: String, mode: u32 },
 }
 
@@ -52,19 +62,32 @@ impl SignerKey {
 
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
         let signing = SigningKey::from_bytes(&seed);
-        let verifier = VerifierKey::new(name, SignatureType::Ed25519, signing.verifying_key().to_bytes())
-            .map_err(KeyError::InvalidName)?;
-        Ok(Self { name: name.to_owned(), signing, verifier })
+        let verifier = VerifierKey::new(
+            name,
+            SignatureType::Ed25519,
+            signing.verifying_key().to_bytes(),
+        )
+        .map_err(KeyError::InvalidName)?;
+        Ok(Self {
+            name: name.to_owned(),
+            signing,
+            verifier,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Self, KeyError> {
-        let rest = text.trim_end_matches('\n').strip_prefix(PRIVATE_PREFIX).ok_or(KeyError::MissingPrivatePrefix)?;
-        // The name may not contain '+', so the last two '+' separate key id and key.
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(key_b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        let rest = text
+            .trim_end_matches('\n')
+            .strip_prefix(PRIVATE_PREFIX)
+            .ok_or(KeyError::MissingPrivatePrefix)?;
+        // Names never contain '+' but base64 may, so split from the left.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(KeyError::Malformed);
         };
-        if id_hex.len() != 8 {
+        // from_str_radix alone would also take a sign.
+        if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(KeyError::Malformed);
         }
         let found = u32::from_str_radix(id_hex, 16).map_err(|_| KeyError::Malformed)?;
@@ -108,7 +131,12 @@ impl SignerKey {
         let mut raw = Vec::with_capacity(33);
         raw.push(0x01);
         raw.extend_from_slice(&self.signing.to_bytes());
-        format!("{PRIVATE_PREFIX}{}+{:08x}+{}", self.name, self.key_id(), STANDARD.encode(raw))
+        format!(
+            "{PRIVATE_PREFIX}{}+{:08x}+{}",
+            self.name,
+            self.key_id(),
+            STANDARD.encode(raw)
+        )
     }
 
     /// Writes the key to a new file with mode 0600; refuses to overwrite.
@@ -119,14 +147,22 @@ impl SignerKey {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::FileExists { path: display.clone() },
-            _ => KeyError::Write { path: display.clone(), source },
+            std::io::ErrorKind::AlreadyExists => KeyError::FileExists {
+                path: display.clone(),
+            },
+            _ => KeyError::Write {
+                path: display.clone(),
+                source,
+            },
         })?;
         let mut line = self.to_private_string();
         line.push('\n');
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(|source| KeyError::Write { path: display, source })
+            .map_err(|source| KeyError::Write {
+                path: display,
+                source,
+            })
     }
 
     /// Reads a private key file, refusing one that group or others can read.
@@ -135,20 +171,32 @@ impl SignerKey {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(path).map_err(|source| KeyError::Read { path: display.clone(), source })?;
+            let meta = std::fs::metadata(path).map_err(|source| KeyError::Read {
+                path: display.clone(),
+                source,
+            })?;
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(KeyError::InsecurePermissions { path: display, mode });
+                return Err(KeyError::InsecurePermissions {
+                    path: display,
+                    mode,
+                });
             }
         }
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: display, source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+            path: display,
+            source,
+        })?;
         Self::parse(&text)
     }
 }
 
 impl fmt::Debug for SignerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignerKey").field("name", &self.name).field("verifier", &self.verifier.to_string()).finish_non_exhaustive()
+        f.debug_struct("SignerKey")
+            .field("name", &self.name)
+            .field("verifier", &self.verifier.to_string())
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,18 +215,61 @@ mod tests {
     }
 
     #[test]
+    fn keys_whose_base64_contains_plus_parse() {
+        let with_plus = (0u8..=255)
+            .map(|i| SignerKey::from_seed("example.org/alpha", [i; 32]).unwrap())
+            // "PRIVATE+KEY+name+id+base64" has four '+' of its own.
+            .find(|k| k.to_private_string().matches('+').count() > 4)
+            .expect("some seed gives a '+' in base64");
+        assert_eq!(
+            SignerKey::parse(&with_plus.to_private_string())
+                .unwrap()
+                .public_key(),
+            with_plus.public_key()
+        );
+    }
+
+    #[test]
     fn rejects_wrong_key_id_and_bad_forms() {
         let key = SignerKey::from_seed("example.org/alpha", [7; 32]).unwrap();
         let good = key.to_private_string();
-        let bad_id = good.replacen(&format!("{:08x}", key.key_id()), &format!("{:08x}", key.key_id() ^ 1), 1);
-        assert!(matches!(SignerKey::parse(&bad_id), Err(KeyError::KeyIdMismatch { .. })));
-        assert!(matches!(SignerKey::parse(&good[8..]), Err(KeyError::MissingPrivatePrefix)));
-        assert!(matches!(SignerKey::parse("PRIVATE+KEY+x+0000"), Err(KeyError::Malformed)));
+        let bad_id = good.replacen(
+            &format!("{:08x}", key.key_id()),
+            &format!("{:08x}", key.key_id() ^ 1),
+            1,
+        );
+        assert!(matches!(
+            SignerKey::parse(&bad_id),
+            Err(KeyError::KeyIdMismatch { .. })
+        ));
+        assert!(matches!(
+            SignerKey::parse(&good[8..]),
+            Err(KeyError::MissingPrivatePrefix)
+        ));
+        assert!(matches!(
+            SignerKey::parse("PRIVATE+KEY+x+0000"),
+            Err(KeyError::Malformed)
+        ));
+        let signed_id = good.replacen(
+            &format!("+{:08x}+", key.key_id()),
+            &format!("++{:07x}+", key.key_id() >> 4),
+            1,
+        );
+        assert!(matches!(
+            SignerKey::parse(&signed_id),
+            Err(KeyError::Malformed)
+        ));
         // A public key in a private key's clothing decodes as a seed whose key id cannot match.
         let verifier_as_private = format!("PRIVATE+KEY+{}", key.verifier_key());
-        assert!(matches!(SignerKey::parse(&verifier_as_private), Err(KeyError::KeyIdMismatch { .. })));
+        assert!(matches!(
+            SignerKey::parse(&verifier_as_private),
+            Err(KeyError::KeyIdMismatch { .. })
+        ));
         let short_seed = format!("PRIVATE+KEY+example.org/alpha+{:08x}+AQID", key.key_id());
-        assert!(matches!(SignerKey::parse(&short_seed), Err(KeyError::NotEd25519Seed)));
+        assert!(matches!(
+            SignerKey::parse(&short_seed),
+            Err(KeyError::NotEd25519Seed)
+        ));
     }
 
     #[cfg(unix)]
@@ -191,9 +282,18 @@ mod tests {
         key.write_private_file(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(matches!(key.write_private_file(&path), Err(KeyError::FileExists { .. })));
-        assert_eq!(SignerKey::read_private_file(&path).unwrap().public_key(), key.public_key());
+        assert!(matches!(
+            key.write_private_file(&path),
+            Err(KeyError::FileExists { .. })
+        ));
+        assert_eq!(
+            SignerKey::read_private_file(&path).unwrap().public_key(),
+            key.public_key()
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(SignerKey::read_private_file(&path), Err(KeyError::InsecurePermissions { .. })));
+        assert!(matches!(
+            SignerKey::read_private_file(&path),
+            Err(KeyError::InsecurePermissions { .. })
+        ));
     }
 }

@@ -28,22 +28,38 @@ fn pair() -> Pair {
     let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
     let seq = Channel::create(&dir.path().join("alpha"), &entry, Role::Sequencer).unwrap();
     let cos = Channel::create(&dir.path().join("bravo"), &entry, Role::Cosigner).unwrap();
-    Pair { _dir: dir, alpha, bravo, seq, cos }
+    Pair {
+        _dir: dir,
+        alpha,
+        bravo,
+        seq,
+        cos,
+    }
 }
 
 fn note(i: u64) -> Draft {
-    Draft::new(Kind::Notification, &format!("message {i}"), "text/plain", format!("body {i}").into_bytes())
+    Draft::new(
+        Kind::Notification,
+        &format!("message {i}"),
+        "text/plain",
+        format!("body {i}").into_bytes(),
+    )
 }
 
 /// Entries the co-signer lacks, as the sequencer would send them.
 fn new_entries(p: &Pair) -> Vec<Vec<u8>> {
-    (p.cos.size()..p.seq.size()).map(|i| p.seq.store().leaf(i).unwrap()).collect()
+    (p.cos.size()..p.seq.size())
+        .map(|i| p.seq.store().leaf(i).unwrap())
+        .collect()
 }
 
 fn sync(p: &mut Pair, now: u64) -> Vec<u8> {
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     let entries = new_entries(p);
-    let cosigned = p.cos.accept_and_cosign(&p.bravo, &entries, &signed, now).unwrap();
+    let cosigned = p
+        .cos
+        .accept_and_cosign(&p.bravo, &entries, &signed, now)
+        .unwrap();
     p.seq.add_committed_checkpoint(&cosigned).unwrap();
     cosigned
 }
@@ -53,13 +69,29 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
     let mut p = pair();
     let drafts: Vec<Draft> = (1..=20).map(note).collect();
     let appended = p.seq.append_own(&p.alpha, drafts, T0 + 1000).unwrap();
-    assert_eq!(appended.iter().map(|a| a.index).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
-    assert_eq!(p.seq.committed_size().unwrap(), 0, "nothing is committed before the co-signature");
+    assert_eq!(
+        appended.iter().map(|a| a.index).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        p.seq.committed_size().unwrap(),
+        0,
+        "nothing is committed before the co-signature"
+    );
 
-    let reply = Draft::new(Kind::Response, "re: message 3", "text/plain", b"ack".to_vec()).reply_to(3);
+    let reply = Draft::new(
+        Kind::Response,
+        "re: message 3",
+        "text/plain",
+        b"ack".to_vec(),
+    )
+    .reply_to(3);
     let queued = p.cos.queue_own(&p.bravo, reply, T0 + 2000).unwrap();
     assert_eq!(p.cos.queued().unwrap(), vec![queued.clone()]);
-    let landed = p.seq.append_signed(std::slice::from_ref(&queued), T0 + 2000).unwrap();
+    let landed = p
+        .seq
+        .append_signed(std::slice::from_ref(&queued), T0 + 2000)
+        .unwrap();
     assert_eq!(landed[0].index, 21);
     // Idempotent: the same submission again gets the same index and writes nothing.
     let again = p.seq.append_signed(&[queued], T0 + 2000).unwrap();
@@ -71,7 +103,10 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
     assert_eq!(p.cos.store().root(), p.seq.store().root());
     assert_eq!(p.seq.committed_size().unwrap(), 22);
     assert_eq!(p.cos.committed_size().unwrap(), 22);
-    assert!(p.cos.queued().unwrap().is_empty(), "the queue empties once the message is in the log");
+    assert!(
+        p.cos.queued().unwrap().is_empty(),
+        "the queue empties once the message is in the log"
+    );
 
     let root = p.seq.store().root();
     for index in [0, 1, 13, 21] {
@@ -91,12 +126,21 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
 
 fn tamper_case(mutate: impl FnOnce(&mut Vec<Vec<u8>>)) -> ChannelError {
     let mut p = pair();
-    p.seq.append_own(&p.alpha, (1..=5).map(note).collect(), T0 + 1000).unwrap();
+    p.seq
+        .append_own(&p.alpha, (1..=5).map(note).collect(), T0 + 1000)
+        .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     let mut entries = new_entries(&p);
     mutate(&mut entries);
-    let err = p.cos.accept_and_cosign(&p.bravo, &entries, &signed, T0 + 2000).unwrap_err();
-    assert_eq!(p.cos.size(), 1, "nothing may be stored from a rejected batch");
+    let err = p
+        .cos
+        .accept_and_cosign(&p.bravo, &entries, &signed, T0 + 2000)
+        .unwrap_err();
+    assert_eq!(
+        p.cos.size(),
+        1,
+        "nothing may be stored from a rejected batch"
+    );
     err
 }
 
@@ -109,7 +153,10 @@ fn changed_entry_byte_is_rejected() {
         let at = b.len() - 85;
         b[at] ^= 0x20;
     });
-    assert!(matches!(err, ChannelError::BadSignature { index: 3 }), "{err}");
+    assert!(
+        matches!(err, ChannelError::BadSignature { index: 3 }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,7 +164,10 @@ fn dropped_entry_is_rejected() {
     let err = tamper_case(|e| {
         e.remove(2);
     });
-    assert!(matches!(err, ChannelError::EntryCountMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, ChannelError::EntryCountMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -127,13 +177,35 @@ fn dropped_entry_with_forged_count_is_a_sequence_gap() {
         e.remove(2);
         e.push(last);
     });
-    assert!(matches!(err, ChannelError::SequenceGap { index: 3, expected: 3, found: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ChannelError::SequenceGap {
+                index: 3,
+                expected: 3,
+                found: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn reordered_entries_are_rejected() {
     let err = tamper_case(|e| e.swap(1, 2));
-    assert!(matches!(err, ChannelError::SequenceGap { index: 2, expected: 2, found: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ChannelError::SequenceGap {
+                index: 2,
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,38 +215,60 @@ fn wrong_signature_is_rejected() {
         let last = b.len() - 1;
         b[last] ^= 1;
     });
-    assert!(matches!(err, ChannelError::BadSignature { index: 1 }), "{err}");
+    assert!(
+        matches!(err, ChannelError::BadSignature { index: 1 }),
+        "{err}"
+    );
 }
 
 #[test]
 fn checkpoint_with_a_different_root_is_refused_and_kept() {
     let mut p = pair();
-    p.seq.append_own(&p.alpha, (1..=3).map(note).collect(), T0 + 1000).unwrap();
+    p.seq
+        .append_own(&p.alpha, (1..=3).map(note).collect(), T0 + 1000)
+        .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     // A sequencer that signed one tree but sends the entries of another.
     let mut entries = new_entries(&p);
     let other = note(99).sign(&p.alpha, ORIGIN, 3, T0 + 1000).unwrap();
     entries[2] = other.bytes;
-    let err = p.cos.accept_and_cosign(&p.bravo, &entries, &signed, T0 + 2000).unwrap_err();
-    assert!(matches!(err, ChannelError::RootMismatch { size: 4, .. }), "{err}");
+    let err = p
+        .cos
+        .accept_and_cosign(&p.bravo, &entries, &signed, T0 + 2000)
+        .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::RootMismatch { size: 4, .. }),
+        "{err}"
+    );
     assert_eq!(p.cos.size(), 1);
 }
 
 #[test]
 fn forged_or_incomplete_checkpoints_are_not_committed() {
     let mut p = pair();
-    p.seq.append_own(&p.alpha, vec![note(1)], T0 + 1000).unwrap();
+    p.seq
+        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     // Without the co-signature it is not committed.
-    assert!(matches!(p.seq.add_committed_checkpoint(&signed), Err(ChannelError::MissingCosignature)));
+    assert!(matches!(
+        p.seq.add_committed_checkpoint(&signed),
+        Err(ChannelError::MissingCosignature)
+    ));
     // Signed by a stranger claiming the log's name: not the log key.
     let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
     let text = p.seq.checkpoint_text();
     let log_key_id = p.seq.genesis().log_key().unwrap().key_id();
     let forged_sig = stranger.sign(text.as_bytes());
-    let forged = format!("{text}\n{}", dyad_verifier::note::signature_line(ORIGIN, log_key_id, &forged_sig));
+    let forged = format!(
+        "{text}\n{}",
+        dyad_verifier::note::signature_line(ORIGIN, log_key_id, &forged_sig)
+    );
     let entries = new_entries(&p);
-    assert!(p.cos.accept_and_cosign(&p.bravo, &entries, forged.as_bytes(), T0 + 2000).is_err());
+    assert!(p
+        .cos
+        .accept_and_cosign(&p.bravo, &entries, forged.as_bytes(), T0 + 2000)
+        .is_err());
     assert_eq!(p.cos.size(), 1);
 }
 
@@ -182,35 +276,70 @@ fn forged_or_incomplete_checkpoints_are_not_committed() {
 fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
     let mut p = pair();
     let first = p.cos.queue_own(&p.bravo, note(1), T0 + 1000).unwrap();
-    p.seq.append_signed(std::slice::from_ref(&first), T0 + 1000).unwrap();
+    p.seq
+        .append_signed(std::slice::from_ref(&first), T0 + 1000)
+        .unwrap();
     // The same message under a new signature but an old sequence number is a replay.
     let replay = note(1).sign(&p.bravo, ORIGIN, 1, T0 + 1500).unwrap();
     let err = p.seq.append_signed(&[replay], T0 + 2000).unwrap_err();
-    assert!(matches!(err, ChannelError::SequenceGap { expected: 2, found: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ChannelError::SequenceGap {
+                expected: 2,
+                found: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // A message signed for another channel.
-    let foreign = note(2).sign(&p.bravo, "example.org/dyad/other", 2, T0 + 1500).unwrap();
-    assert!(matches!(p.seq.append_signed(&[foreign], T0 + 2000), Err(ChannelError::WrongOrigin { .. })));
+    let foreign = note(2)
+        .sign(&p.bravo, "example.org/dyad/other", 2, T0 + 1500)
+        .unwrap();
+    assert!(matches!(
+        p.seq.append_signed(&[foreign], T0 + 2000),
+        Err(ChannelError::WrongOrigin { .. })
+    ));
     // A message from someone who is not a party.
     let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
     let alien = note(3).sign(&stranger, ORIGIN, 1, T0 + 1500).unwrap();
-    assert!(matches!(p.seq.append_signed(&[alien], T0 + 2000), Err(ChannelError::UnknownSender { .. })));
+    assert!(matches!(
+        p.seq.append_signed(&[alien], T0 + 2000),
+        Err(ChannelError::UnknownSender { .. })
+    ));
     // A timestamp far in the sequencer's future.
     let future = note(4).sign(&p.bravo, ORIGIN, 2, T0 + 10_000_000).unwrap();
-    assert!(matches!(p.seq.append_signed(&[future], T0 + 2000), Err(ChannelError::TimestampInFuture { .. })));
+    assert!(matches!(
+        p.seq.append_signed(&[future], T0 + 2000),
+        Err(ChannelError::TimestampInFuture { .. })
+    ));
     assert_eq!(p.seq.size(), 2);
 }
 
 #[test]
 fn a_stale_checkpoint_is_a_rollback() {
     let mut p = pair();
-    p.seq.append_own(&p.alpha, vec![note(1)], T0 + 1000).unwrap();
+    p.seq
+        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .unwrap();
     let old = p.seq.sign_checkpoint(&p.alpha).unwrap();
     let entries = new_entries(&p);
-    p.cos.accept_and_cosign(&p.bravo, &entries, &old, T0 + 2000).unwrap();
-    p.seq.append_own(&p.alpha, vec![note(2)], T0 + 3000).unwrap();
+    p.cos
+        .accept_and_cosign(&p.bravo, &entries, &old, T0 + 2000)
+        .unwrap();
+    p.seq
+        .append_own(&p.alpha, vec![note(2)], T0 + 3000)
+        .unwrap();
     sync(&mut p, T0 + 4000);
-    let err = p.cos.accept_and_cosign(&p.bravo, &[], &old, T0 + 5000).unwrap_err();
-    assert!(matches!(err, ChannelError::Rollback { size: 2, held: 3 }), "{err}");
+    let err = p
+        .cos
+        .accept_and_cosign(&p.bravo, &[], &old, T0 + 5000)
+        .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::Rollback { size: 2, held: 3 }),
+        "{err}"
+    );
 }
 
 #[test]

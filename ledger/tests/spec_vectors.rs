@@ -6,17 +6,29 @@ mod generate;
 
 #[test]
 fn spec_vectors_match_the_code() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let on_disk: serde_json::Value = serde_json::from_str(&text).expect("entries.json is JSON");
     let fresh = generate::generate();
-    for key in ["parties", "genesis", "entries", "invalid_entries", "checkpoints", "receipts"] {
+    for key in [
+        "parties",
+        "genesis",
+        "entries",
+        "invalid_entries",
+        "checkpoints",
+        "receipts",
+    ] {
         assert_eq!(on_disk[key], fresh[key], "spec/vectors/entries.json differs from the code in {key:?}; if the format change is intended, run `cargo run -p dyad-ledger --example gen_vectors` and update spec/dyad.md");
     }
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// The ledger accepts every valid vector entry in order and rejects every invalid one for
@@ -26,18 +38,24 @@ fn ledger_accepts_valid_and_rejects_invalid_vector_entries() {
     use dyad_ledger::channel::{Channel, ChannelError, Role};
     use dyad_ledger::entry::{EntryError, SignedEntry};
 
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
     let entries = v["entries"].as_array().expect("entries");
     let dir = tempfile::tempdir().unwrap();
-    let genesis = SignedEntry::decode(&unhex(entries[0]["entry_hex"].as_str().unwrap())).expect("genesis decodes");
+    let genesis = SignedEntry::decode(&unhex(entries[0]["entry_hex"].as_str().unwrap()))
+        .expect("genesis decodes");
     let mut ch = Channel::create(dir.path(), &genesis, Role::Sequencer).expect("create");
     let mut now = 0;
     for e in &entries[1..] {
-        let signed = SignedEntry::decode(&unhex(e["entry_hex"].as_str().unwrap())).expect("valid entry decodes");
+        let signed = SignedEntry::decode(&unhex(e["entry_hex"].as_str().unwrap()))
+            .expect("valid entry decodes");
         assert_eq!(signed.entry.body.kind.as_str(), e["decoded"]["kind"]);
         now = now.max(e["decoded"]["timestamp_ms"].as_u64().unwrap());
-        let landed = ch.append_signed(&[signed], now).expect("valid entry accepted");
+        let landed = ch
+            .append_signed(&[signed], now)
+            .expect("valid entry accepted");
         assert_eq!(landed[0].index, e["index"].as_u64().unwrap());
     }
     let invalid = v["invalid_entries"].as_array().expect("invalid_entries");
@@ -45,23 +63,58 @@ fn ledger_accepts_valid_and_rejects_invalid_vector_entries() {
     for case in invalid {
         let bytes = unhex(case["entry_hex"].as_str().unwrap());
         let reason = case["error"].as_str().unwrap();
-        let outcome = SignedEntry::decode(&bytes).map_err(|e| (Some(e), None)).and_then(|s| ch.append_signed(&[s], now).map_err(|e| (None, Some(e))));
-        let matched = match (&outcome, reason) {
-            (Err((Some(EntryError::TrailingBytes { .. }), _)), "trailing-bytes") => true,
-            (Err((Some(EntryError::Malformed(_)), _)), "truncated" | "unknown-kind" | "bad-option-tag" | "invalid-utf8") => true,
-            (Err((Some(EntryError::UnknownVersion(2)), _)), "unknown-version") => true,
-            (Err((Some(EntryError::BadSubject), _)), "oversize-subject" | "control-character") => true,
-            (Err((Some(EntryError::BadAttachmentName), _)), "unsafe-attachment-name") => true,
-            (Err((Some(EntryError::AttachmentsUnsorted), _)), "attachments-unsorted") => true,
-            (Err((Some(EntryError::WrongSignatureCount { .. }), _)), "wrong-signature-count") => true,
-            (Err((_, Some(ChannelError::BadSignature { .. }))), "bad-signature") => true,
-            (Err((_, Some(ChannelError::WrongOrigin { .. }))), "wrong-origin") => true,
-            (Err((_, Some(ChannelError::UnknownSender { .. }))), "sender-not-a-party") => true,
-            (Err((_, Some(ChannelError::ReplyToNotEarlier { .. }))), "reply-to-not-earlier") => true,
-            (Err((_, Some(ChannelError::GenesisNotFirst { .. }))), "genesis-not-first") => true,
-            _ => false,
-        };
-        assert!(matched, "invalid entry {:?} ({reason}) gave {outcome:?}", case["name"]);
+        let outcome = SignedEntry::decode(&bytes)
+            .map_err(|e| (Some(e), None))
+            .and_then(|s| ch.append_signed(&[s], now).map_err(|e| (None, Some(e))));
+        let matched = matches!(
+            (&outcome, reason),
+            (
+                Err((Some(EntryError::TrailingBytes { .. }), _)),
+                "trailing-bytes"
+            ) | (
+                Err((Some(EntryError::Malformed(_)), _)),
+                "truncated" | "unknown-kind" | "bad-option-tag" | "invalid-utf8"
+            ) | (
+                Err((Some(EntryError::UnknownVersion(2)), _)),
+                "unknown-version"
+            ) | (
+                Err((Some(EntryError::BadSubject), _)),
+                "oversize-subject" | "control-character"
+            ) | (
+                Err((Some(EntryError::BadAttachmentName), _)),
+                "unsafe-attachment-name"
+            ) | (
+                Err((Some(EntryError::AttachmentsUnsorted), _)),
+                "attachments-unsorted"
+            ) | (
+                Err((Some(EntryError::WrongSignatureCount { .. }), _)),
+                "wrong-signature-count"
+            ) | (
+                Err((_, Some(ChannelError::BadSignature { .. }))),
+                "bad-signature"
+            ) | (
+                Err((_, Some(ChannelError::WrongOrigin { .. }))),
+                "wrong-origin"
+            ) | (
+                Err((_, Some(ChannelError::UnknownSender { .. }))),
+                "sender-not-a-party"
+            ) | (
+                Err((_, Some(ChannelError::ReplyToNotEarlier { .. }))),
+                "reply-to-not-earlier"
+            ) | (
+                Err((_, Some(ChannelError::GenesisNotFirst { .. }))),
+                "genesis-not-first"
+            )
+        );
+        assert!(
+            matched,
+            "invalid entry {:?} ({reason}) gave {outcome:?}",
+            case["name"]
+        );
     }
-    assert_eq!(ch.size(), entries.len() as u64, "no invalid entry was stored");
+    assert_eq!(
+        ch.size(),
+        entries.len() as u64,
+        "no invalid entry was stored"
+    );
 }

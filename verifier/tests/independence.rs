@@ -15,15 +15,32 @@ fn verifier_depends_on_nothing_in_the_workspace() {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     // --no-deps reads only the workspace's own manifests: no network, no lock resolution.
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path", manifest])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+            manifest,
+        ])
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
     let packages = meta["packages"].as_array().expect("packages");
     let members: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
-    assert!(members.contains(&"dyad-ledger"), "the workspace should contain dyad-ledger: {members:?}");
-    let verifier = packages.iter().find(|p| p["name"] == "dyad-verifier").expect("dyad-verifier");
+    assert!(
+        members.contains(&"dyad-ledger"),
+        "the workspace should contain dyad-ledger: {members:?}"
+    );
+    let verifier = packages
+        .iter()
+        .find(|p| p["name"] == "dyad-verifier")
+        .expect("dyad-verifier");
     let normal: Vec<&str> = verifier["dependencies"]
         .as_array()
         .expect("dependencies")
@@ -32,8 +49,17 @@ fn verifier_depends_on_nothing_in_the_workspace() {
         .filter_map(|d| d["name"].as_str())
         .collect();
     for name in &normal {
-        assert!(!members.contains(name), "dyad-verifier depends on the workspace crate {name}");
-        assert!(ALLOWED.contains(name), "dyad-verifier depends on {name}, outside {ALLOWED:?}");
+        assert!(
+            !members.contains(name),
+            "dyad-verifier depends on the workspace crate {name}"
+        );
+        assert!(
+            ALLOWED.contains(name),
+            "dyad-verifier depends on {name}, outside {ALLOWED:?}"
+        );
     }
-    assert!(normal.contains(&"sha2") && normal.contains(&"ed25519-dalek"), "unexpected dependency list {normal:?}");
+    assert!(
+        normal.contains(&"sha2") && normal.contains(&"ed25519-dalek"),
+        "unexpected dependency list {normal:?}"
+    );
 }

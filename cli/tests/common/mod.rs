@@ -19,7 +19,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("temp dir") }
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -41,7 +43,17 @@ impl Env {
     }
 
     pub fn keygen(&self, name: &str) {
-        self.dyad().args(["keygen", name, "--key-name", &format!("cert.{name}.example"), "--out", "keys"]).assert().success();
+        self.dyad()
+            .args([
+                "keygen",
+                name,
+                "--key-name",
+                &format!("cert.{name}.example"),
+                "--out",
+                "keys",
+            ])
+            .assert()
+            .success();
     }
 
     /// Keys for alpha and bravo, and a channel alpha sequences, created by the three
@@ -55,23 +67,56 @@ impl Env {
     /// A channel between the existing alpha and bravo keys in data dirs `a` and `b`.
     pub fn channel_in(&self, a: &str, b: &str, origin: &str) {
         self.at(a)
-            .args(["init", "--origin", origin, "--key", "keys/alpha.key", "--peer", "keys/bravo.pub", "--role", "sequencer"])
+            .args([
+                "init",
+                "--origin",
+                origin,
+                "--key",
+                "keys/alpha.key",
+                "--peer",
+                "keys/bravo.pub",
+                "--role",
+                "sequencer",
+            ])
             .assert()
             .success();
         let proposal = self.path(a).join("genesis.proposal");
         self.at(b)
-            .args(["init", "--origin", origin, "--key", "keys/bravo.key", "--peer", "keys/alpha.pub", "--role", "cosigner", "--proposal"])
+            .args([
+                "init",
+                "--origin",
+                origin,
+                "--key",
+                "keys/bravo.key",
+                "--peer",
+                "keys/alpha.pub",
+                "--role",
+                "cosigner",
+                "--proposal",
+            ])
             .arg(&proposal)
             .assert()
             .success();
         let signed = self.path(b).join("genesis.signed");
-        self.at(a).args(["sync", "import"]).arg(&signed).assert().success();
+        self.at(a)
+            .args(["sync", "import"])
+            .arg(&signed)
+            .assert()
+            .success();
     }
 
     pub fn append(&self, data: &str, kind: &str, subject: &str, body: &str) -> Value {
         let out = self
             .at(data)
-            .args(["--json", "append", "--kind", kind, "--subject", subject, "-"])
+            .args([
+                "--json",
+                "append",
+                "--kind",
+                kind,
+                "--subject",
+                subject,
+                "-",
+            ])
             .write_stdin(body.to_owned())
             .assert()
             .success();
@@ -80,10 +125,20 @@ impl Env {
 
     /// Exports from `from` into a bundle file and imports it into `to`; returns the file.
     pub fn sync(&self, from: &str, to: &str) -> PathBuf {
-        let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
+        let n = std::fs::read_dir(self.dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
         let file = self.path(&format!("{from}-to-{to}-{n}.dyad-sync"));
-        self.at(from).args(["sync", "export", "--out"]).arg(&file).assert().success();
-        self.at(to).args(["sync", "import"]).arg(&file).assert().success();
+        self.at(from)
+            .args(["sync", "export", "--out"])
+            .arg(&file)
+            .assert()
+            .success();
+        self.at(to)
+            .args(["sync", "import"])
+            .arg(&file)
+            .assert()
+            .success();
         file
     }
 
@@ -95,7 +150,12 @@ impl Env {
     }
 
     pub fn trust(&self) -> [String; 4] {
-        ["--trust".into(), "keys/alpha.pub".into(), "--trust".into(), "keys/bravo.pub".into()]
+        [
+            "--trust".into(),
+            "keys/alpha.pub".into(),
+            "--trust".into(),
+            "keys/bravo.pub".into(),
+        ]
     }
 
     pub fn stdout_json(&self, cmd: &mut Command) -> Value {
@@ -105,7 +165,8 @@ impl Env {
 }
 
 pub fn json(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 pub fn stderr(out: &std::process::Output) -> String {
@@ -130,7 +191,10 @@ pub fn rewrite_bundle(path: &Path, edit: impl FnOnce(&mut Vec<String>)) {
     body.push('\n');
     let digest = sha2::Sha256::digest(body.as_bytes());
     let count = lines.len() - 2;
-    body.push_str(&format!("end {count} {}\n", base64::engine::general_purpose::STANDARD.encode(digest)));
+    body.push_str(&format!(
+        "end {count} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    ));
     std::fs::write(path, body).unwrap();
 }
 

@@ -107,7 +107,13 @@ impl AdminClient {
 
     pub async fn status(&self) -> Result<serde_json::Value, ClientError> {
         let url = format!("{}/admin/status", self.base);
-        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.map_err(http_error(&url))?;
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(http_error(&url))?;
         let fetched = read_bounded(&url, resp, 1 << 20).await?;
         if fetched.status.as_u16() != 200 {
             return Err(status_error(&url, &fetched));
@@ -121,7 +127,11 @@ impl AdminClient {
 }
 
 /// For synchronous callers (the CLI): appends through the node at `admin_url`.
-pub fn append_blocking(admin_url: &str, token: &str, req: &AppendRequest) -> Result<(u16, AppendResponse), ClientError> {
+pub fn append_blocking(
+    admin_url: &str,
+    token: &str,
+    req: &AppendRequest,
+) -> Result<(u16, AppendResponse), ClientError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -129,9 +129,16 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
 
 /// Writes one batch on a blocking thread and answers every submission in it. Returns the
 /// sequencer's next own sequence number, when known.
-async fn write_batch(shared: &Arc<Shared>, batch: Vec<Submission>, own_next: Option<u64>) -> Option<u64> {
+async fn write_batch(
+    shared: &Arc<Shared>,
+    batch: Vec<Submission>,
+    own_next: Option<u64>,
+) -> Option<u64> {
     let s = shared.clone();
-    match shared.write(move |ch| Ok(apply_batch(ch, &s, batch, own_next))).await {
+    match shared
+        .write(move |ch| Ok(apply_batch(ch, &s, batch, own_next)))
+        .await
+    {
         Ok(next) => next,
         Err(e) => {
             // The replies' senders were dropped with the batch: the handlers answer 503.
@@ -141,7 +148,12 @@ async fn write_batch(shared: &Arc<Shared>, batch: Vec<Submission>, own_next: Opt
     }
 }
 
-fn apply_batch(ch: &mut Channel, shared: &Shared, batch: Vec<Submission>, own_next: Option<u64>) -> Option<u64> {
+fn apply_batch(
+    ch: &mut Channel,
+    shared: &Shared,
+    batch: Vec<Submission>,
+    own_next: Option<u64>,
+) -> Option<u64> {
     let now = now_ms();
     let count = batch.len();
     let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
@@ -175,7 +187,9 @@ fn apply_batch(ch: &mut Channel, shared: &Shared, batch: Vec<Submission>, own_ne
                 shared.set_published(ch.size());
                 shared.wake_committer.notify_one();
             }
-            Err(e) => tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will")
+            }
         }
     }
     own_next
@@ -199,7 +213,10 @@ fn try_whole(
                 let e = d
                     .clone()
                     .sign(&shared.key, &shared.origin, next, now)
-                    .map_err(|source| ChannelError::Entry { index: ch.size(), source })?;
+                    .map_err(|source| ChannelError::Entry {
+                        index: ch.size(),
+                        source,
+                    })?;
                 next += 1;
                 e
             }
@@ -213,10 +230,19 @@ fn try_whole(
 
 /// Each submission on its own (one store batch each): a bad one is refused alone. Used
 /// when the whole batch was refused, and for the first own message after a start.
-fn one_by_one(ch: &mut Channel, shared: &Shared, batch: Vec<Submission>, mut own_next: Option<u64>, now: u64) -> Option<u64> {
+fn one_by_one(
+    ch: &mut Channel,
+    shared: &Shared,
+    batch: Vec<Submission>,
+    mut own_next: Option<u64>,
+    now: u64,
+) -> Option<u64> {
     for s in batch {
         let reply = match s.item {
-            Item::Signed(e) => ch.append_signed(std::slice::from_ref(&e), now).map(|a| a[0]).map_err(|e| rejection(&e)),
+            Item::Signed(e) => ch
+                .append_signed(std::slice::from_ref(&e), now)
+                .map(|a| a[0])
+                .map_err(|e| rejection(&e)),
             Item::Own(d) => match own_next {
                 Some(seq) => match d.sign(&shared.key, &shared.origin, seq, now) {
                     Ok(e) => match ch.append_signed(std::slice::from_ref(&e), now) {
@@ -232,7 +258,9 @@ fn one_by_one(ch: &mut Channel, shared: &Shared, batch: Vec<Submission>, mut own
                     Ok(a) => {
                         match ch.entry(a[0].index) {
                             Ok(e) => own_next = Some(e.entry.body.sequence + 1),
-                            Err(e) => tracing::error!(error = %e, "cannot read back an appended entry"),
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot read back an appended entry")
+                            }
                         }
                         Ok(a[0])
                     }
@@ -241,7 +269,7 @@ fn one_by_one(ch: &mut Channel, shared: &Shared, batch: Vec<Submission>, mut own
             },
         };
         if let Err(r) = &reply {
-            shared.metrics.reject("submit", r.reason);
+            shared.metrics.reject("append", r.reason);
             tracing::warn!(status = r.status, reason = r.reason, message = %r.message, "entry refused by the channel rules");
         }
         let _ = s.reply.send(reply);
@@ -294,7 +322,9 @@ fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan
     let proof = if old == 0 || old >= size {
         Vec::new()
     } else {
-        ch.store().consistency_proof(old, size).map_err(ChannelError::from)?
+        ch.store()
+            .consistency_proof(old, size)
+            .map_err(ChannelError::from)?
     };
     Ok(Some(Plan {
         request: AddCheckpoint { old, proof, note },
@@ -342,10 +372,18 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
         };
         let started = Instant::now();
         Metrics::inc(&shared.metrics.cosign_requests, 1);
-        match send(&shared, &peer, &plan).await {
+        let outcome = tokio::select! {
+            o = send(&shared, &peer, &plan) => o,
+            _ = shared.stopped() => break,
+        };
+        match outcome {
             Outcome::Committed => {
                 shared.metrics.observe_cosign_latency(started.elapsed());
-                tracing::debug!(size = plan.size, latency_ms = started.elapsed().as_millis() as u64, "checkpoint co-signed");
+                tracing::debug!(
+                    size = plan.size,
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "checkpoint co-signed"
+                );
                 known = Some(plan.size);
                 shared.set_committed(plan.size);
                 shared.peer_ok();
@@ -366,7 +404,10 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
                     sleep_or_stop(&mut stop, backoff).await;
                     backoff = (backoff * 2).min(shared.config.retry_max);
                 } else {
-                    tracing::info!(cosigner_size = size, "the co-signer is at another size; retrying from there");
+                    tracing::info!(
+                        cosigner_size = size,
+                        "the co-signer is at another size; retrying from there"
+                    );
                 }
                 known = Some(size);
             }
@@ -428,12 +469,17 @@ async fn send(shared: &Arc<Shared>, peer: &str, plan: &Plan) -> Outcome {
             };
             let mut merged = plan.request.note.clone();
             merged.extend_from_slice(&lines);
-            match shared.write(move |ch| Ok(ch.add_committed_checkpoint(&merged)?)).await {
+            match shared
+                .write(move |ch| Ok(ch.add_committed_checkpoint(&merged)?))
+                .await
+            {
                 Ok(_) => {
                     Metrics::inc(&shared.metrics.checkpoints_committed, 1);
                     Outcome::Committed
                 }
-                Err(e) => Outcome::Failed(format!("the co-signer's answer does not commit the checkpoint: {e}")),
+                Err(e) => Outcome::Failed(format!(
+                    "the co-signer's answer does not commit the checkpoint: {e}"
+                )),
             }
         }
         409 => {
@@ -443,7 +489,10 @@ async fn send(shared: &Arc<Shared>, peer: &str, plan: &Plan) -> Outcome {
                 .is_some_and(|t| t.starts_with(witness::SIZE_CONTENT_TYPE));
             match witness::parse_size_body(&fetched.body) {
                 Ok(size) if is_size => Outcome::Conflict(size),
-                _ => Outcome::Failed(format!("{url}: 409 without a size: {}", String::from_utf8_lossy(&fetched.body).trim_end())),
+                _ => Outcome::Failed(format!(
+                    "{url}: 409 without a size: {}",
+                    String::from_utf8_lossy(&fetched.body).trim_end()
+                )),
             }
         }
         status => Outcome::Failed(format!(

@@ -202,7 +202,12 @@ impl TileClient {
     }
 
     /// A hash tile's hashes.
-    pub async fn hash_tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<Hash>, ClientError> {
+    pub async fn hash_tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: u16,
+    ) -> Result<Vec<Hash>, ClientError> {
         let tile = Tile::hashes(level, index, width);
         let bytes = self.get(&tile.path(), MAX_HASH_TILE_BYTES).await?;
         parse_hash_tile(&bytes, width).map_err(|source| ClientError::Tile {
@@ -217,7 +222,10 @@ impl TileClient {
     pub async fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<Vec<u8>>, ClientError> {
         match self.entry_bundle_exact(index, width).await {
             Err(e) if width < FULL_WIDTH && e.status() == Some(404) => {
-                let mut full = self.entry_bundle_exact(index, FULL_WIDTH).await.map_err(|_| e)?;
+                let mut full = self
+                    .entry_bundle_exact(index, FULL_WIDTH)
+                    .await
+                    .map_err(|_| e)?;
                 full.truncate(usize::from(width));
                 Ok(full)
             }
@@ -225,7 +233,11 @@ impl TileClient {
         }
     }
 
-    async fn entry_bundle_exact(&self, index: u64, width: u16) -> Result<Vec<Vec<u8>>, ClientError> {
+    async fn entry_bundle_exact(
+        &self,
+        index: u64,
+        width: u16,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
         let tile = Tile::entries(index, width);
         let bytes = self.get(&tile.path(), MAX_BUNDLE_BYTES).await?;
         parse_entry_bundle(&bytes, width).map_err(|source| ClientError::Tile {
@@ -418,6 +430,71 @@ impl Iterator for OwnedEntries {
     }
 }
 
+/// Copies the log served at `client`'s URL (e.g. a running node, whose store cannot be
+/// opened meanwhile) into `out_dir` as static tlog-tiles files, exactly as
+/// [`export_tiles`](super::tiles::export_tiles) lays them out from a store: every tile of
+/// the tree of the served checkpoint, then the checkpoint. Nothing fetched is verified
+/// here: audit the copy ([`audit_url`]) before trusting it.
+pub async fn mirror_tiles(
+    client: &TileClient,
+    out_dir: &std::path::Path,
+    options: &super::tiles::ExportOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<super::tiles::Exported, super::tiles::ExportError> {
+    use super::tiles::{tiles_of_tree, write_atomically, Exported, TileKind};
+    let note = client.checkpoint().await?;
+    let size = claimed_size(client.base_url(), &note)?;
+    let total = tiles_of_tree(size).count() as u64 + 1;
+    let mut done = Exported {
+        size,
+        ..Exported::default()
+    };
+    progress(0, total);
+    for (i, tile) in tiles_of_tree(size).enumerate() {
+        let path = out_dir.join(tile.path());
+        if options.reuse_full_tiles && tile.is_full() && path.is_file() {
+            done.files_kept += 1;
+        } else {
+            let max = match tile.kind {
+                TileKind::Hashes { .. } => MAX_HASH_TILE_BYTES,
+                TileKind::Entries => MAX_BUNDLE_BYTES,
+            };
+            let bytes = client.get(&tile.path(), max).await?;
+            let parsed = match tile.kind {
+                TileKind::Hashes { .. } => parse_hash_tile(&bytes, tile.width).map(|_| ()),
+                TileKind::Entries => parse_entry_bundle(&bytes, tile.width).map(|_| ()),
+            };
+            parsed.map_err(|source| ClientError::Tile {
+                url: format!("{}/{}", client.base_url(), tile.path()),
+                source,
+            })?;
+            write_atomically(&path, &bytes)?;
+            done.files_written += 1;
+            done.bytes_written += bytes.len() as u64;
+        }
+        progress(i as u64 + 1, total);
+    }
+    write_atomically(&out_dir.join("checkpoint"), &note)?;
+    done.files_written += 1;
+    done.bytes_written += note.len() as u64;
+    progress(total, total);
+    Ok(done)
+}
+
+/// [`mirror_tiles`] for synchronous callers (the CLI's `dyad export tiles` while the
+/// node runs).
+pub fn mirror_tiles_blocking(
+    url: &str,
+    out_dir: &std::path::Path,
+    options: &super::tiles::ExportOptions,
+    progress: impl FnMut(u64, u64),
+) -> Result<super::tiles::Exported, super::tiles::ExportError> {
+    let client = BlockingClient::new(url)?;
+    client
+        .rt
+        .block_on(mirror_tiles(&client.client, out_dir, options, progress))
+}
+
 /// Why an audit over the tiles API failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUrlError {
@@ -434,7 +511,8 @@ fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientError> {
         reason,
     };
     let parsed = dyad_verifier::note::parse(note_bytes).map_err(|e| bad(e.to_string()))?;
-    let checkpoint = dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(e.to_string()))?;
+    let checkpoint =
+        dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(e.to_string()))?;
     Ok(checkpoint.size)
 }
 
@@ -470,7 +548,15 @@ pub async fn audit(
     progress(0, size);
     while let Some(entry) = stream.next().await {
         let (index, bytes) = entry?;
-        feed(&mut auditor, &note, &mut given, index, &bytes, size, &mut progress)?;
+        feed(
+            &mut auditor,
+            &note,
+            &mut given,
+            index,
+            &bytes,
+            size,
+            &mut progress,
+        )?;
     }
     if !given {
         auditor.check_checkpoint(&note)?;
@@ -490,7 +576,15 @@ fn audit_entries(
     progress(0, size);
     for entry in entries {
         let (index, bytes) = entry?;
-        feed(auditor, note, &mut given, index, &bytes, size, &mut progress)?;
+        feed(
+            auditor,
+            note,
+            &mut given,
+            index,
+            &bytes,
+            size,
+            &mut progress,
+        )?;
     }
     if !given {
         auditor.check_checkpoint(note)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
+use dyad_verifier::equivocation::{self, Contradiction};
 use dyad_verifier::proof::verify_consistency;
 use sha2::{Digest, Sha256};
 
@@ -21,6 +22,9 @@ use crate::entry::SignedEntry;
 use crate::tree::Hash;
 
 const EP: &str = "add-checkpoint";
+/// Promises kept in memory for waiting admin requests before those of messages no longer
+/// queued are let go (they stay on disk).
+const MAX_PROMISES_KEPT: usize = 65_536;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -32,14 +36,43 @@ fn keep_evidence(shared: &Shared, reason: &str, size: u64, body: &[u8]) {
     let digest = Sha256::digest(body);
     let name = format!("{reason}-{size}-{}.txt", hex(&digest[..8]));
     match shared.keep_file(EVIDENCE_DIR, &name, body) {
-        Ok(()) => tracing::warn!(file = %name, "kept a sequencer-signed checkpoint that conflicts with this replica as evidence"),
+        Ok(()) => {
+            tracing::warn!(file = %name, "kept a sequencer-signed checkpoint that conflicts with this replica as evidence")
+        }
+        Err(e) => tracing::error!(error = %e, "cannot keep evidence"),
+    }
+}
+
+/// Two notes signed by the log for one size with different roots: a portable
+/// `dyad-equivocation/v1` file (spec/evidence.md) that anyone can check with the log key.
+fn keep_equivocation(shared: &Shared, size: u64, ours: &[u8], theirs: &[u8]) {
+    let evidence = equivocation::build(ours, theirs, &Contradiction::SameSize);
+    if let Err(e) = equivocation::verify(&evidence, &shared.log_key) {
+        tracing::error!(error = %e, size, "the conflicting checkpoints do not make verifiable evidence");
+        return;
+    }
+    let digest = Sha256::digest(&evidence);
+    let name = format!(
+        "equivocation-{size}-{}.dyad-equivocation",
+        hex(&digest[..8])
+    );
+    match shared.keep_file(EVIDENCE_DIR, &name, &evidence) {
+        Ok(()) => {
+            tracing::error!(file = %name, size, "the log signed two different trees of one size: evidence of equivocation kept")
+        }
         Err(e) => tracing::error!(error = %e, "cannot keep evidence"),
     }
 }
 
 fn internal(shared: &Shared, e: NodeError) -> Response {
     match e {
-        NodeError::Stopped => reject(shared, EP, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"),
+        NodeError::Stopped => reject(
+            shared,
+            EP,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is stopping",
+        ),
         e => reject(shared, EP, StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
     }
 }
@@ -47,10 +80,22 @@ fn internal(shared: &Shared, e: NodeError) -> Response {
 /// `POST /add-checkpoint` (C2SP tlog-witness), on the co-signer.
 pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response {
     if shared.role != Role::Cosigner {
-        return reject(&shared, EP, StatusCode::NOT_FOUND, "not-cosigner", "this node is the log's sequencer, not a co-signer");
+        return reject(
+            &shared,
+            EP,
+            StatusCode::NOT_FOUND,
+            "not-cosigner",
+            "this node is the log's sequencer, not a co-signer",
+        );
     }
     if shared.is_stopping() {
-        return reject(&shared, EP, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping");
+        return reject(
+            &shared,
+            EP,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is stopping",
+        );
     }
     let req = match AddCheckpoint::parse(&body) {
         Ok(r) => r,
@@ -62,57 +107,134 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     };
     let checkpoint = match dyad_verifier::checkpoint::parse(&parsed.text) {
         Ok(c) => c,
-        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-checkpoint", e),
+        Err(e) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "malformed-checkpoint",
+                e,
+            )
+        }
     };
     if checkpoint.origin != shared.origin {
-        return reject(&shared, EP, StatusCode::NOT_FOUND, "unknown-origin", format!("unknown origin {:?}", checkpoint.origin));
+        return reject(
+            &shared,
+            EP,
+            StatusCode::NOT_FOUND,
+            "unknown-origin",
+            format!("unknown origin {:?}", checkpoint.origin),
+        );
     }
     match dyad_verifier::note::verify(&req.note, std::slice::from_ref(&shared.log_key)) {
         Ok(v) if v.verified.iter().any(|s| s.key == shared.log_key) => {}
-        Ok(_) => return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", "the checkpoint is not signed by the log key"),
+        Ok(_) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::FORBIDDEN,
+                "bad-signature",
+                "the checkpoint is not signed by the log key",
+            )
+        }
         Err(e) => return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", e),
     }
     if req.old > checkpoint.size {
-        return reject(&shared, EP, StatusCode::BAD_REQUEST, "old-beyond-size", format!("old size {} is above the checkpoint's size {}", req.old, checkpoint.size));
+        return reject(
+            &shared,
+            EP,
+            StatusCode::BAD_REQUEST,
+            "old-beyond-size",
+            format!(
+                "old size {} is above the checkpoint's size {}",
+                req.old, checkpoint.size
+            ),
+        );
     }
 
     // From here to the store, one request at a time: `old` must still be our size when
     // the new entries are stored (tlog-witness: check and persist atomically).
     let _serial = shared.cosign_lock.lock().await;
     let size = checkpoint.size;
+    let root = checkpoint.root;
     let here = shared
         .read(move |ch| {
             let held = ch.size();
-            let root_there = if size <= held { Some(ch.store().root_at(size).map_err(ChannelError::from)?) } else { None };
-            Ok((held, ch.store().root(), root_there))
+            let root_there = if size <= held {
+                Some(ch.store().root_at(size).map_err(ChannelError::from)?)
+            } else {
+                None
+            };
+            // Our co-signed note for that size, if any: with theirs, proof of equivocation.
+            let ours = match root_there {
+                Some(r) if r != root => ch.store().checkpoint(size).map_err(ChannelError::from)?,
+                _ => None,
+            };
+            Ok((held, ch.store().root(), root_there, ours))
         })
         .await;
-    let (held, our_root, root_there) = match here {
+    let (held, our_root, root_there, ours) = match here {
         Ok(h) => h,
         Err(e) => return internal(&shared, e),
     };
     if let Some(root) = root_there {
         if root != checkpoint.root {
             keep_evidence(&shared, "conflict", size, &body);
-            return size_conflict(&shared, EP, "conflicting-root", held, format!("the log signed size {size} with a root that differs from this replica's"));
+            if let Some(ours) = ours {
+                keep_equivocation(&shared, size, &ours, &req.note);
+            }
+            return size_conflict(
+                &shared,
+                EP,
+                "conflicting-root",
+                held,
+                format!("the log signed size {size} with a root that differs from this replica's"),
+            );
         }
     }
     if req.old != held {
-        return size_conflict(&shared, EP, "old-size-mismatch", held, format!("old size {} is not this co-signer's size {held}", req.old));
+        return size_conflict(
+            &shared,
+            EP,
+            "old-size-mismatch",
+            held,
+            format!("old size {} is not this co-signer's size {held}", req.old),
+        );
     }
     if size > held {
         if let Err(e) = verify_consistency(held, size, &our_root, &checkpoint.root, &req.proof) {
             keep_evidence(&shared, "inconsistent", size, &body);
-            return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "bad-consistency-proof", format!("the consistency proof from {held} to {size} does not verify: {e}"));
+            return reject(
+                &shared,
+                EP,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-consistency-proof",
+                format!("the consistency proof from {held} to {size} does not verify: {e}"),
+            );
         }
     }
     let step = shared.config.max_cosign_step.max(1);
     if size - held > step {
-        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "step-too-large", format!("{} new entries at once; this co-signer takes at most {step} per checkpoint", size - held));
+        return reject(
+            &shared,
+            EP,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "step-too-large",
+            format!(
+                "{} new entries at once; this co-signer takes at most {step} per checkpoint",
+                size - held
+            ),
+        );
     }
     let entries = if size > held {
         let Some(peer) = shared.peer_url() else {
-            return reject(&shared, EP, StatusCode::SERVICE_UNAVAILABLE, "no-peer-url", "this co-signer does not know the sequencer's URL to fetch the entries from");
+            return reject(
+                &shared,
+                EP,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-peer-url",
+                "this co-signer does not know the sequencer's URL to fetch the entries from",
+            );
         };
         let fetched = match TileClient::with_http(&peer, shared.http.clone()) {
             Ok(client) => client.fetch_entries(held, size).await,
@@ -120,7 +242,15 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
         };
         match fetched {
             Ok(entries) => entries,
-            Err(e) => return reject(&shared, EP, StatusCode::BAD_GATEWAY, "fetch-failed", format!("cannot fetch entries {held}..{size} from the sequencer: {e}")),
+            Err(e) => {
+                return reject(
+                    &shared,
+                    EP,
+                    StatusCode::BAD_GATEWAY,
+                    "fetch-failed",
+                    format!("cannot fetch entries {held}..{size} from the sequencer: {e}"),
+                )
+            }
         }
     } else {
         Vec::new()
@@ -146,7 +276,9 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
         }
         Err(NodeError::Channel(e)) => {
             let (status, reason) = match &e {
-                ChannelError::RootMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "root-mismatch"),
+                ChannelError::RootMismatch { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "root-mismatch")
+                }
                 ChannelError::Rollback { held, .. } => {
                     return size_conflict(&shared, EP, "rollback", *held, e);
                 }
@@ -166,7 +298,7 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
 pub(crate) async fn run_submitter(shared: Arc<Shared>) {
     let mut backoff = shared.config.retry_initial;
     let mut stop = shared.shutdown_signal();
-    loop {
+    'passes: loop {
         if shared.is_stopping() {
             break;
         }
@@ -183,35 +315,56 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
                 continue;
             }
         };
-        let next = {
-            let promises = lock(&shared.promises);
-            queued.into_iter().find(|e| !promises.contains_key(&e.leaf_hash))
+        let todo: Vec<SignedEntry> = {
+            let mut promises = lock(&shared.promises);
+            if promises.len() > MAX_PROMISES_KEPT {
+                // Promises of messages that left the queue are on disk; keep memory flat.
+                let still: std::collections::HashSet<Hash> =
+                    queued.iter().map(|e| e.leaf_hash).collect();
+                promises.retain(|h, _| still.contains(h));
+            }
+            queued
+                .into_iter()
+                .filter(|e| !promises.contains_key(&e.leaf_hash))
+                .collect()
         };
-        let Some(entry) = next else {
+        if todo.is_empty() {
             idle(&shared).await;
             continue;
-        };
-        match submit(&shared, &peer, &entry).await {
-            Ok(record) => {
-                let name = format!("{:020}-{}.promise", record.index, hex(&entry.leaf_hash));
-                if let Err(e) = shared.keep_file(PROMISES_DIR, &name, &record.note) {
-                    tracing::error!(error = %e, "cannot keep the promise");
+        }
+        // One pass over the queue, in order; any failure starts a new pass after a pause.
+        for entry in todo {
+            let outcome = tokio::select! {
+                o = submit(&shared, &peer, &entry) => o,
+                _ = shared.stopped() => break 'passes,
+            };
+            match outcome {
+                Ok(record) => {
+                    let name = format!("{:020}-{}.promise", record.index, hex(&entry.leaf_hash));
+                    if let Err(e) = shared.keep_file(PROMISES_DIR, &name, &record.note) {
+                        tracing::error!(error = %e, "cannot keep the promise");
+                    }
+                    tracing::debug!(
+                        index = record.index,
+                        sequence = entry.entry.body.sequence,
+                        "promised"
+                    );
+                    lock(&shared.promises).insert(entry.leaf_hash, record);
+                    Metrics::inc(&shared.metrics.promises, 1);
+                    shared.promise_events.send_modify(|n| *n += 1);
+                    shared.peer_ok();
+                    backoff = shared.config.retry_initial;
                 }
-                tracing::debug!(index = record.index, sequence = entry.entry.body.sequence, "promised");
-                lock(&shared.promises).insert(entry.leaf_hash, record);
-                Metrics::inc(&shared.metrics.promises, 1);
-                shared.promise_events.send_modify(|n| *n += 1);
-                shared.peer_ok();
-                backoff = shared.config.retry_initial;
-            }
-            Err(why) => {
-                tracing::warn!(peer = %peer, sequence = entry.entry.body.sequence, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
-                shared.peer_failed(why);
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.wait_for(|s| *s) => {}
+                Err(why) => {
+                    tracing::warn!(peer = %peer, sequence = entry.entry.body.sequence, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
+                    shared.peer_failed(why);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                    backoff = (backoff * 2).min(shared.config.retry_max);
+                    continue 'passes;
                 }
-                backoff = (backoff * 2).min(shared.config.retry_max);
             }
         }
     }
@@ -236,7 +389,9 @@ async fn submit(shared: &Shared, peer: &str, entry: &SignedEntry) -> Result<Prom
         .send()
         .await
         .map_err(|e| format!("{url}: {e}"))?;
-    let fetched = read_bounded(&url, resp, MAX_PROMISE_BYTES.max(4096)).await.map_err(|e| e.to_string())?;
+    let fetched = read_bounded(&url, resp, MAX_PROMISE_BYTES.max(4096))
+        .await
+        .map_err(|e| e.to_string())?;
     if fetched.status != reqwest::StatusCode::OK {
         return Err(format!(
             "{url}: HTTP {}: {}",
@@ -244,7 +399,8 @@ async fn submit(shared: &Shared, peer: &str, entry: &SignedEntry) -> Result<Prom
             String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(300)]).trim_end()
         ));
     }
-    let promise = Promise::verify(&fetched.body, &shared.log_key).map_err(|e| format!("{url}: {e}"))?;
+    let promise =
+        Promise::verify(&fetched.body, &shared.log_key).map_err(|e| format!("{url}: {e}"))?;
     check_promise(shared, &promise, &entry.leaf_hash).map_err(|e| format!("{url}: {e}"))?;
     Ok(PromiseRecord {
         index: promise.index,

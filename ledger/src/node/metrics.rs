@@ -82,20 +82,62 @@ impl Metrics {
         let mut out = String::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
-        counter("dyad_entries_total", "Entries appended (sequencer) or accepted (co-signer).", get(&self.entries));
-        counter("dyad_batches_total", "Durable batches written by group commit.", get(&self.batches));
-        counter("dyad_checkpoints_signed_total", "Checkpoints signed as the log.", get(&self.checkpoints_signed));
-        counter("dyad_checkpoints_committed_total", "Co-signed checkpoints stored.", get(&self.checkpoints_committed));
-        counter("dyad_cosign_requests_total", "add-checkpoint requests sent to the co-signer.", get(&self.cosign_requests));
-        counter("dyad_cosign_failures_total", "add-checkpoint requests that failed.", get(&self.cosign_failures));
-        counter("dyad_promises_total", "Promises of inclusion received for own submissions.", get(&self.promises));
+        counter(
+            "dyad_entries_total",
+            "Entries appended (sequencer) or accepted (co-signer).",
+            get(&self.entries),
+        );
+        counter(
+            "dyad_batches_total",
+            "Durable batches written by group commit.",
+            get(&self.batches),
+        );
+        counter(
+            "dyad_checkpoints_signed_total",
+            "Checkpoints signed as the log.",
+            get(&self.checkpoints_signed),
+        );
+        counter(
+            "dyad_checkpoints_committed_total",
+            "Co-signed checkpoints stored.",
+            get(&self.checkpoints_committed),
+        );
+        counter(
+            "dyad_cosign_requests_total",
+            "add-checkpoint requests sent to the co-signer.",
+            get(&self.cosign_requests),
+        );
+        counter(
+            "dyad_cosign_failures_total",
+            "add-checkpoint requests that failed.",
+            get(&self.cosign_failures),
+        );
+        counter(
+            "dyad_promises_total",
+            "Promises of inclusion received for own submissions.",
+            get(&self.promises),
+        );
         let mut gauge = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         };
-        gauge("dyad_log_size", "Entries in this replica.", get(&self.log_size));
-        gauge("dyad_committed_size", "Size of the latest co-signed checkpoint.", get(&self.committed_size));
+        gauge(
+            "dyad_log_size",
+            "Entries in this replica.",
+            get(&self.log_size),
+        );
+        gauge(
+            "dyad_committed_size",
+            "Size of the latest co-signed checkpoint.",
+            get(&self.committed_size),
+        );
         {
             let h = lock(&self.latency);
             let name = "dyad_cosign_latency_seconds";
@@ -103,12 +145,22 @@ impl Metrics {
             for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
                 let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", h.buckets[i]);
             }
-            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", h.count, h.sum, h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+                h.count, h.sum, h.count
+            );
         }
         let name = "dyad_rejected_requests_total";
-        let _ = writeln!(out, "# HELP {name} Requests refused, by endpoint and reason.\n# TYPE {name} counter");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests refused, by endpoint and reason.\n# TYPE {name} counter"
+        );
         for ((endpoint, reason), n) in lock(&self.rejected).iter() {
-            let _ = writeln!(out, "{name}{{endpoint=\"{endpoint}\",reason=\"{reason}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "{name}{{endpoint=\"{endpoint}\",reason=\"{reason}\"}} {n}"
+            );
         }
         out
     }

@@ -68,7 +68,9 @@ use crate::keys::SignerKey;
 use crate::tree::Hash;
 
 pub use admin::{AdminClient, AppendRequest, AppendResponse};
-pub use client::{audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient};
+pub use client::{
+    audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
+};
 pub use metrics::Metrics;
 pub use promise::Promise;
 pub use tiles::{export_tiles, export_tiles_with, ExportError, ExportOptions, Exported};
@@ -132,7 +134,7 @@ impl NodeConfig {
             max_batch: 512,
             max_delay: Duration::from_millis(10),
             queue_capacity: 8192,
-            max_cosign_step: 8192,
+            max_cosign_step: 4096,
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
             peer_timeout: Duration::from_secs(30),
@@ -161,7 +163,9 @@ pub enum NodeError {
     },
     #[error("the key {0} is not this replica's party")]
     NotOurKey(String),
-    #[error("the admin token file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "the admin token file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     InsecureToken { path: String, mode: u32 },
     #[error("the admin token file {0} is empty or malformed")]
     BadToken(String),
@@ -267,7 +271,10 @@ impl Shared {
     {
         let shared = self.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = shared.ledger.read().map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
+            let guard = shared
+                .ledger
+                .read()
+                .map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
             f(guard.as_ref().ok_or(NodeError::Stopped)?)
         })
         .await
@@ -282,7 +289,10 @@ impl Shared {
     {
         let shared = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = shared.ledger.write().map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
+            let mut guard = shared
+                .ledger
+                .write()
+                .map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
             f(guard.as_mut().ok_or(NodeError::Stopped)?)
         })
         .await
@@ -290,7 +300,10 @@ impl Shared {
     }
 
     pub fn peer_url(&self) -> Option<String> {
-        self.peer_url.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.peer_url
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -349,7 +362,11 @@ impl Shared {
     pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
         let (size, committed_size, queued) = self
             .read(|ch| {
-                let queued = if ch.role() == Role::Cosigner { ch.queued()?.len() as u64 } else { 0 };
+                let queued = if ch.role() == Role::Cosigner {
+                    ch.queued()?.len() as u64
+                } else {
+                    0
+                };
                 Ok((ch.size(), ch.committed_size()?, queued))
             })
             .await?;
@@ -370,7 +387,11 @@ impl Shared {
         let dir = self.data_dir.join(dir);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(name);
-        match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut f) => {
                 f.write_all(bytes).map_err(io_err(&path))?;
                 f.sync_all().map_err(io_err(&path))
@@ -385,7 +406,9 @@ impl Shared {
 fn signed_size(ch: &Channel) -> Result<u64, NodeError> {
     let from_note = ch.latest_signed_checkpoint()?.and_then(|note| {
         let parsed = dyad_verifier::note::parse(&note).ok()?;
-        dyad_verifier::checkpoint::parse(&parsed.text).ok().map(|c| c.size)
+        dyad_verifier::checkpoint::parse(&parsed.text)
+            .ok()
+            .map(|c| c.size)
     });
     Ok(from_note.unwrap_or(0).max(ch.committed_size()?))
 }
@@ -404,7 +427,8 @@ fn admin_token(data_dir: &Path) -> Result<String, NodeError> {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         match options.open(&path) {
             Ok(mut f) => {
-                f.write_all(format!("{token}\n").as_bytes()).map_err(io_err(&path))?;
+                f.write_all(format!("{token}\n").as_bytes())
+                    .map_err(io_err(&path))?;
                 f.sync_all().map_err(io_err(&path))?;
                 return Ok(token);
             }
@@ -415,9 +439,16 @@ fn admin_token(data_dir: &Path) -> Result<String, NodeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(&path).map_err(io_err(&path))?.permissions().mode() & 0o777;
+        let mode = fs::metadata(&path)
+            .map_err(io_err(&path))?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
-            return Err(NodeError::InsecureToken { path: display, mode });
+            return Err(NodeError::InsecureToken {
+                path: display,
+                mode,
+            });
         }
     }
     let text = fs::read_to_string(&path).map_err(io_err(&path))?;
@@ -434,7 +465,10 @@ pub fn read_admin_token(data_dir: &Path) -> Result<String, NodeError> {
     if !path.exists() {
         return Err(NodeError::Io {
             path,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no admin token: has the node ever run here?"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no admin token: has the node ever run here?",
+            ),
         });
     }
     admin_token(data_dir)
@@ -463,36 +497,55 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let token = admin_token(&config.data_dir)?;
     let ledger_dir = config.ledger_dir.clone();
     let key = config.key.clone();
-    let (channel, published, committed) = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-        let mut channel = Channel::open(&ledger_dir)?;
-        if Party::of(&key) != *channel.own_party() {
-            return Err(NodeError::NotOurKey(key.name().to_owned()));
-        }
-        let mut published = signed_size(&channel)?;
-        if channel.role() == Role::Sequencer && channel.size() > published {
-            // Entries made durable (and perhaps promised) before a stop, not yet signed.
-            channel.sign_checkpoint(&key)?;
-            published = channel.size();
-        }
-        if channel.role() == Role::Cosigner {
-            published = channel.size();
-        }
-        let committed = channel.committed_size()?;
-        Ok((channel, published, committed))
-    })
-    .await
-    .map_err(|e| NodeError::Task(e.to_string()))??;
+    let (channel, published, committed) =
+        tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+            let mut channel = Channel::open(&ledger_dir)?;
+            if Party::of(&key) != *channel.own_party() {
+                return Err(NodeError::NotOurKey(key.name().to_owned()));
+            }
+            let mut published = signed_size(&channel)?;
+            if channel.role() == Role::Sequencer && channel.size() > published {
+                // Entries made durable (and perhaps promised) before a stop, not yet signed.
+                channel.sign_checkpoint(&key)?;
+                published = channel.size();
+            }
+            if channel.role() == Role::Cosigner {
+                published = channel.size();
+            }
+            let committed = channel.committed_size()?;
+            Ok((channel, published, committed))
+        })
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))??;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| NodeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| NodeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await
-        .map_err(|source| NodeError::Bind { addr: config.admin_listen, source })?;
-    let addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: config.listen, source })?;
+        .map_err(|source| NodeError::Bind {
+            addr: config.admin_listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NodeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let admin_addr = admin_listener
         .local_addr()
-        .map_err(|source| NodeError::Bind { addr: config.admin_listen, source })?;
+        .map_err(|source| NodeError::Bind {
+            addr: config.admin_listen,
+            source,
+        })?;
+    if channel.genesis().witness_threshold > 0 {
+        tracing::warn!(
+            threshold = channel.genesis().witness_threshold,
+            "the genesis requires witness co-signatures, which this node does not collect: checkpoints will not become committed"
+        );
+    }
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by its token only");
     }
@@ -510,7 +563,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         }
         Role::Cosigner => (None, None),
     };
-    let http = client::http_client(config.peer_timeout.min(Duration::from_secs(10)), config.peer_timeout)?;
+    let http = client::http_client(
+        config.peer_timeout.min(Duration::from_secs(10)),
+        config.peer_timeout,
+    )?;
     let metrics = Metrics::default();
     Metrics::set(&metrics.log_size, channel.size());
     Metrics::set(&metrics.committed_size, committed);
@@ -542,8 +598,18 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     });
 
     let servers = vec![
-        tokio::spawn(server::run(listener, server::public_router(shared.clone()), shared.clone(), "public")),
-        tokio::spawn(server::run(admin_listener, server::admin_router(shared.clone()), shared.clone(), "admin")),
+        tokio::spawn(server::run(
+            listener,
+            server::public_router(shared.clone()),
+            shared.clone(),
+            "public",
+        )),
+        tokio::spawn(server::run(
+            admin_listener,
+            server::admin_router(shared.clone()),
+            shared.clone(),
+            "admin",
+        )),
     ];
     let mut workers = Vec::new();
     match role {
@@ -559,12 +625,21 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     fs::write(&tmp, format!("http://{admin_addr}\n")).map_err(io_err(&tmp))?;
     fs::rename(&tmp, &url_file).map_err(io_err(&url_file))?;
     tracing::info!(role = role.as_str(), %origin, %addr, %admin_addr, published, committed, "node started");
-    Ok(RunningNode { shared, addr, admin_addr, servers, workers })
+    Ok(RunningNode {
+        shared,
+        addr,
+        admin_addr,
+        servers,
+        workers,
+    })
 }
 
 /// Runs a node until `shutdown` resolves, then stops it gracefully: the batch being
 /// collected is written and answered, connections are closed, the store is closed.
-pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+pub async fn serve(
+    config: NodeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
     let node = start(config).await?;
     shutdown.await;
     node.shutdown().await
@@ -608,7 +683,11 @@ impl RunningNode {
 
     /// Points the node at its peer (e.g. once the peer's port is known).
     pub fn set_peer_url(&self, url: Option<String>) {
-        *self.shared.peer_url.write().unwrap_or_else(|p| p.into_inner()) = url;
+        *self
+            .shared
+            .peer_url
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = url;
         self.shared.wake_committer.notify_one();
         self.shared.wake_submitter.notify_one();
     }
@@ -624,12 +703,12 @@ impl RunningNode {
     /// Stops gracefully: refuses new writes, writes and answers the batch being collected,
     /// closes connections (waiting at most a few seconds for requests in flight), and
     /// closes the store. Returns once the store is closed and may be reopened.
-    pub async fn shutdown(self) -> Result<(), NodeError> {
+    pub async fn shutdown(mut self) -> Result<(), NodeError> {
         self.shared.begin_stop();
-        for task in self.workers {
+        for task in std::mem::take(&mut self.workers) {
             join_within(task, Duration::from_secs(10)).await;
         }
-        for task in self.servers {
+        for task in std::mem::take(&mut self.servers) {
             join_within(task, Duration::from_secs(5)).await;
         }
         let _ = fs::remove_file(self.shared.data_dir.join(ADMIN_URL_FILE));
@@ -642,16 +721,24 @@ impl RunningNode {
     /// committer and submitter are aborted wherever they are (a store batch being written
     /// completes or not, atomically), requests in flight fail, and the store is closed.
     /// Returns once the store may be reopened. The admin URL file is left behind.
-    pub async fn kill(self) {
+    pub async fn kill(mut self) {
         for task in &self.workers {
             task.abort();
         }
         self.shared.begin_stop();
-        for task in self.servers {
+        for task in std::mem::take(&mut self.servers) {
             join_within(task, Duration::from_secs(2)).await;
         }
         close_ledger(&self.shared).await;
         tracing::info!(role = self.shared.role.as_str(), "node killed");
+    }
+}
+
+impl Drop for RunningNode {
+    /// A node dropped without [`RunningNode::shutdown`] stops in the background: its tasks
+    /// wind down and the store closes when the last of them ends.
+    fn drop(&mut self) {
+        self.shared.begin_stop();
     }
 }
 

@@ -81,7 +81,8 @@ impl Promise {
         if header != PROMISE_HEADER || origin.is_empty() {
             return Err(PromiseError::Malformed);
         }
-        let index = crate::node::witness::parse_decimal(index.as_bytes()).ok_or(PromiseError::Malformed)?;
+        let index =
+            crate::node::witness::parse_decimal(index.as_bytes()).ok_or(PromiseError::Malformed)?;
         let leaf_hash: Hash = STANDARD
             .decode(hash)
             .ok()
@@ -107,7 +108,10 @@ mod tests {
     #[test]
     fn promise_round_trips_and_rejects_forgeries() {
         let key = SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap();
-        let log_key = key.verifier_key().with_name("example.org/dyad/test").unwrap();
+        let log_key = key
+            .verifier_key()
+            .with_name("example.org/dyad/test")
+            .unwrap();
         let p = Promise {
             origin: "example.org/dyad/test".into(),
             index: 42,

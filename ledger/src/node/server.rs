@@ -12,13 +12,16 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use http_body_util::BodyExt;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -43,7 +46,11 @@ const MUTABLE: &str = "no-cache";
 const MAX_ADMIN_BODY: usize = 128 * 1024;
 
 /// A plain response with a content type and no caching.
-pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
+pub(crate) fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Body>,
+) -> Response {
     let mut r = (status, body.into()).into_response();
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -52,7 +59,13 @@ pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl In
 }
 
 /// Refuses a request: counts it, logs it, answers `status` with the message.
-pub(crate) fn reject(shared: &Shared, endpoint: &'static str, status: StatusCode, reason: &'static str, message: impl Display) -> Response {
+pub(crate) fn reject(
+    shared: &Shared,
+    endpoint: &'static str,
+    status: StatusCode,
+    reason: &'static str,
+    message: impl Display,
+) -> Response {
     shared.metrics.reject(endpoint, reason);
     if status.is_server_error() {
         tracing::error!(endpoint, status = status.as_u16(), reason, %message, "request failed");
@@ -63,21 +76,39 @@ pub(crate) fn reject(shared: &Shared, endpoint: &'static str, status: StatusCode
 }
 
 /// tlog-witness 409: the co-signer's size as `text/x.tlog.size`.
-pub(crate) fn size_conflict(shared: &Shared, endpoint: &'static str, reason: &'static str, size: u64, message: impl Display) -> Response {
+pub(crate) fn size_conflict(
+    shared: &Shared,
+    endpoint: &'static str,
+    reason: &'static str,
+    size: u64,
+    message: impl Display,
+) -> Response {
     shared.metrics.reject(endpoint, reason);
     tracing::warn!(endpoint, status = 409, reason, size, %message, "request refused");
-    text(StatusCode::CONFLICT, witness::SIZE_CONTENT_TYPE, witness::size_body(size))
+    text(
+        StatusCode::CONFLICT,
+        witness::SIZE_CONTENT_TYPE,
+        witness::size_body(size),
+    )
 }
 
 /// Runs one listener until the node stops, then closes its connections gracefully.
-pub(crate) async fn run(listener: tokio::net::TcpListener, router: Router, shared: Arc<Shared>, name: &'static str) {
+pub(crate) async fn run(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shared: Arc<Shared>,
+    name: &'static str,
+) {
     let stop = {
         let shared = shared.clone();
         async move { shared.stopped().await }
     };
     drop(shared);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stop).await {
+    if let Err(e) = axum::serve(listener, service)
+        .with_graceful_shutdown(stop)
+        .await
+    {
         tracing::error!(listener = name, error = %e, "server failed");
     }
 }
@@ -102,7 +133,11 @@ pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
 }
 
 async fn not_found() -> Response {
-    text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
+    text(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "not found\n",
+    )
 }
 
 enum BodyError {
@@ -110,51 +145,111 @@ enum BodyError {
     Broken(String),
 }
 
+/// A too-large body is read and thrown away up to this much, so that the client sees the
+/// 413 instead of a connection reset; a larger one is cut off.
+const DRAIN_LIMIT: usize = 8 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
 /// Reads a body of at most `limit` bytes; a declared or actual larger one is refused
-/// without being stored (or read beyond the limit).
+/// without being stored (or kept in memory beyond the limit).
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            drain(body).await;
+        }
         return Err(BodyError::TooLarge);
     }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let inner = e.into_inner();
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
-            while let Some(s) = source {
-                if s.is::<http_body_util::LengthLimitError>() {
-                    return Err(BodyError::TooLarge);
+    let mut body = body;
+    let mut out = Vec::new();
+    loop {
+        match body.frame().await {
+            None => return Ok(Bytes::from(out)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        drain(body).await;
+                        return Err(BodyError::TooLarge);
+                    }
+                    out.extend_from_slice(&data);
                 }
-                source = s.source();
             }
-            Err(BodyError::Broken(inner.to_string()))
+            Some(Err(e)) => return Err(BodyError::Broken(e.to_string())),
         }
     }
 }
 
+/// Reads and discards the rest of a body, up to [`DRAIN_LIMIT`] bytes or [`DRAIN_TIME`].
+async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 fn body_error(shared: &Shared, endpoint: &'static str, e: BodyError, limit: usize) -> Response {
     match e {
-        BodyError::TooLarge => reject(shared, endpoint, StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("the body exceeds {limit} bytes")),
-        BodyError::Broken(why) => reject(shared, endpoint, StatusCode::BAD_REQUEST, "broken-body", format!("cannot read the body: {why}")),
+        BodyError::TooLarge => reject(
+            shared,
+            endpoint,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the body exceeds {limit} bytes"),
+        ),
+        BodyError::Broken(why) => reject(
+            shared,
+            endpoint,
+            StatusCode::BAD_REQUEST,
+            "broken-body",
+            format!("cannot read the body: {why}"),
+        ),
     }
 }
 
 fn unavailable(shared: &Shared, endpoint: &'static str, e: NodeError) -> Response {
     match e {
-        NodeError::Stopped => reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"),
-        e => reject(shared, endpoint, StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        NodeError::Stopped => reject(
+            shared,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is stopping",
+        ),
+        e => reject(
+            shared,
+            endpoint,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e,
+        ),
     }
 }
 
 async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.read(|ch| Ok(ch.store().latest_checkpoint().map_err(ChannelError::from)?)).await {
+    match shared
+        .read(|ch| Ok(ch.store().latest_checkpoint().map_err(ChannelError::from)?))
+        .await
+    {
         Ok(Some((_, note))) => {
             let mut r = text(StatusCode::OK, "text/plain; charset=utf-8", note);
-            r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(MUTABLE));
+            r.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static(MUTABLE));
             r
         }
-        Ok(None) => text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no co-signed checkpoint yet\n"),
+        Ok(None) => text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "no co-signed checkpoint yet\n",
+        ),
         Err(e) => unavailable(&shared, "checkpoint", e),
     }
 }
@@ -165,19 +260,36 @@ async fn tile(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Re
         Err(e) => {
             shared.metrics.reject("tile", "bad-path");
             tracing::debug!(error = %e, "bad tile path");
-            return text(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", format!("{e}\n"));
+            return text(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("{e}\n"),
+            );
         }
     };
     // Only tiles of the tree the log has signed: a later tree may not exist yet.
     if !tile.exists_in(shared.published()) {
-        return text(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "no such tile in the published tree\n");
+        return text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "no such tile in the published tree\n",
+        );
     }
-    match shared.read(move |ch| Ok(tiles::read_tile(ch.store(), &tile).map_err(ChannelError::from)?)).await {
+    match shared
+        .read(move |ch| Ok(tiles::read_tile(ch.store(), &tile).map_err(ChannelError::from)?))
+        .await
+    {
         Ok(bytes) => {
             let mut r = (StatusCode::OK, bytes).into_response();
             let h = r.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            h.insert(CACHE_CONTROL, HeaderValue::from_static(if tile.is_full() { IMMUTABLE } else { PARTIAL }));
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static(if tile.is_full() { IMMUTABLE } else { PARTIAL }),
+            );
             r
         }
         Err(e) => unavailable(&shared, "tile", e),
@@ -185,10 +297,18 @@ async fn tile(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Re
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    text(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", shared.metrics.render())
+    text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        shared.metrics.render(),
+    )
 }
 
-async fn add_checkpoint(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+async fn add_checkpoint(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match read_body(&headers, body, MAX_REQUEST_BYTES).await {
         Ok(body) => cosigner::add_checkpoint(shared, body).await,
         Err(e) => body_error(&shared, "add-checkpoint", e, MAX_REQUEST_BYTES),
@@ -200,7 +320,13 @@ async fn add_checkpoint(State(shared): State<Arc<Shared>>, headers: HeaderMap, b
 async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     const EP: &str = "submit";
     if shared.role != Role::Sequencer {
-        return reject(&shared, EP, StatusCode::NOT_FOUND, "not-sequencer", "this node is a co-signer; submit to the sequencer");
+        return reject(
+            &shared,
+            EP,
+            StatusCode::NOT_FOUND,
+            "not-sequencer",
+            "this node is a co-signer; submit to the sequencer",
+        );
     }
     let body = match read_body(&headers, body, MAX_ENTRY_LEN).await {
         Ok(b) => b,
@@ -208,17 +334,43 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     };
     let entry = match SignedEntry::decode(&body) {
         Ok(e) => e,
-        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-entry", format!("not a canonical dyad entry: {e}")),
+        Err(e) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "malformed-entry",
+                format!("not a canonical dyad entry: {e}"),
+            )
+        }
     };
     let b = &entry.entry.body;
     if b.origin != shared.origin {
-        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "wrong-origin", format!("the entry is for channel {:?}", b.origin));
+        return reject(
+            &shared,
+            EP,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong-origin",
+            format!("the entry is for channel {:?}", b.origin),
+        );
     }
     if b.sender != shared.cosigner_key_id || b.kind == Kind::Genesis {
-        return reject(&shared, EP, StatusCode::FORBIDDEN, "not-cosigner", format!("sender {:08x} is not this channel's co-signer", b.sender));
+        return reject(
+            &shared,
+            EP,
+            StatusCode::FORBIDDEN,
+            "not-cosigner",
+            format!("sender {:08x} is not this channel's co-signer", b.sender),
+        );
     }
     if !entry.entry.signature_verifies(0, &shared.cosigner_key) {
-        return reject(&shared, EP, StatusCode::FORBIDDEN, "bad-signature", "the co-signer's signature does not verify");
+        return reject(
+            &shared,
+            EP,
+            StatusCode::FORBIDDEN,
+            "bad-signature",
+            "the co-signer's signature does not verify",
+        );
     }
     let leaf_hash = entry.leaf_hash;
     let appended = match enqueue(&shared, EP, Item::Signed(entry)).await {
@@ -230,46 +382,102 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         index: appended.index,
         leaf_hash,
     };
-    tracing::debug!(index = appended.index, existing = appended.existing, "submission promised");
-    text(StatusCode::OK, "text/plain; charset=utf-8", promise.sign(&shared.key, &shared.log_key))
+    tracing::debug!(
+        index = appended.index,
+        existing = appended.existing,
+        "submission promised"
+    );
+    text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        promise.sign(&shared.key, &shared.log_key),
+    )
 }
 
 /// Hands an item to the batcher and waits until it is durable (or refused).
-async fn enqueue(shared: &Arc<Shared>, endpoint: &'static str, item: Item) -> Result<crate::channel::Appended, Response> {
+async fn enqueue(
+    shared: &Arc<Shared>,
+    endpoint: &'static str,
+    item: Item,
+) -> Result<crate::channel::Appended, Response> {
     if shared.is_stopping() {
-        return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"));
+        return Err(reject(
+            shared,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is stopping",
+        ));
     }
     let Some(batcher) = &shared.batcher else {
-        return Err(reject(shared, endpoint, StatusCode::NOT_FOUND, "not-sequencer", "not the sequencer"));
+        return Err(reject(
+            shared,
+            endpoint,
+            StatusCode::NOT_FOUND,
+            "not-sequencer",
+            "not the sequencer",
+        ));
     };
     let (tx, rx) = oneshot::channel();
     match batcher.try_send(Submission { item, reply: tx }) {
         Ok(()) => {}
         Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-            return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "busy", "too many submissions waiting; retry later"));
+            return Err(reject(
+                shared,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many submissions waiting; retry later",
+            ));
         }
         Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
-            return Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node is stopping"));
+            return Err(reject(
+                shared,
+                endpoint,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "the node is stopping",
+            ));
         }
     }
     match rx.await {
         Ok(Ok(a)) => Ok(a),
         Ok(Err(r)) => {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            Err(text(status, "text/plain; charset=utf-8", format!("{}\n", r.message)))
+            Err(text(
+                status,
+                "text/plain; charset=utf-8",
+                format!("{}\n", r.message),
+            ))
         }
-        Err(_) => Err(reject(shared, endpoint, StatusCode::SERVICE_UNAVAILABLE, "stopping", "the node stopped before the entry was written; submit it again")),
+        Err(_) => Err(reject(
+            shared,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node stopped before the entry was written; submit it again",
+        )),
     }
 }
 
 fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), shared.admin_token.as_bytes()));
     if ok {
         return Ok(());
     }
-    let mut r = reject(shared, "admin", StatusCode::UNAUTHORIZED, "bad-token", "a valid bearer token (the data directory's admin.token) is required");
-    r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    let mut r = reject(
+        shared,
+        "admin",
+        StatusCode::UNAUTHORIZED,
+        "bad-token",
+        "a valid bearer token (the data directory's admin.token) is required",
+    );
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     Err(r)
 }
 
@@ -303,7 +511,11 @@ fn hex(h: &Hash) -> String {
     h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+async fn admin_append(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     const EP: &str = "admin-append";
     if let Err(r) = check_token(&shared, &headers) {
         return r;
@@ -314,29 +526,84 @@ async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
     };
     let req: AppendRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-json", format!("not an append request: {e}")),
+        Err(e) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "bad-json",
+                format!("not an append request: {e}"),
+            )
+        }
     };
     let kind = match Kind::parse(&req.kind) {
         Some(k) if k != Kind::Genesis => k,
-        _ => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-kind", format!("unknown kind {:?}", req.kind)),
+        _ => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "bad-kind",
+                format!("unknown kind {:?}", req.kind),
+            )
+        }
     };
     let wait = match req.wait.as_deref() {
         None | Some("accepted") => Wait::Accepted,
         Some("queued") => Wait::Queued,
         Some("committed") => Wait::Committed,
-        Some(other) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-wait", format!("unknown wait {other:?}")),
+        Some(other) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "bad-wait",
+                format!("unknown wait {other:?}"),
+            )
+        }
     };
     let payload = match STANDARD.decode(req.payload.as_bytes()) {
         Ok(p) => p,
-        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "bad-payload", format!("the payload is not base64: {e}")),
+        Err(e) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::BAD_REQUEST,
+                "bad-payload",
+                format!("the payload is not base64: {e}"),
+            )
+        }
     };
     let mut draft = Draft::new(kind, &req.subject, &req.content_type, payload);
     draft.reply_to = req.reply_to;
     // The draft's own rules (lengths, characters), before anything is written.
     if let Err(e) = draft.clone().sign(&shared.key, &shared.origin, 1, now_ms()) {
-        return reject(&shared, EP, StatusCode::UNPROCESSABLE_ENTITY, "invalid-draft", e);
+        return reject(
+            &shared,
+            EP,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-draft",
+            e,
+        );
     }
-    let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(10_000)).min(shared.config.max_wait);
+    // The channel rules a draft can break whatever its index, checked before it is queued:
+    // a co-signer's message refused by the sequencer later would block its queue.
+    let d = draft.clone();
+    match shared.read(move |ch| Ok(precheck(ch, &d))).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            return reject(
+                &shared,
+                EP,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "channel-rule",
+                why,
+            )
+        }
+        Err(e) => return unavailable(&shared, EP, e),
+    }
+    let timeout =
+        Duration::from_millis(req.timeout_ms.unwrap_or(10_000)).min(shared.config.max_wait);
     let deadline = tokio::time::Instant::now() + timeout;
     match shared.role {
         Role::Sequencer => {
@@ -344,26 +611,58 @@ async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
                 Ok(a) => a,
                 Err(r) => return r,
             };
-            let committed = wait == Wait::Committed && wait_committed(&shared, appended.index, deadline).await;
-            let state = if committed || *shared.committed.borrow() > appended.index { "committed" } else { "pending" };
-            let status = if wait == Wait::Committed && state != "committed" { StatusCode::ACCEPTED } else { StatusCode::OK };
-            json(status, &AppendResponse { state: state.into(), index: Some(appended.index), leaf_hash: hex(&appended.leaf_hash), promise: None })
+            let committed =
+                wait == Wait::Committed && wait_committed(&shared, appended.index, deadline).await;
+            let state = if committed || *shared.committed.borrow() > appended.index {
+                "committed"
+            } else {
+                "pending"
+            };
+            let status = if wait == Wait::Committed && state != "committed" {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            json(
+                status,
+                &AppendResponse {
+                    state: state.into(),
+                    index: Some(appended.index),
+                    leaf_hash: hex(&appended.leaf_hash),
+                    promise: None,
+                },
+            )
         }
         Role::Cosigner => {
             let key = shared.key.clone();
-            let entry = match shared.write(move |ch| Ok(ch.queue_own(&key, draft, now_ms())?)).await {
+            let entry = match shared
+                .write(move |ch| Ok(ch.queue_own(&key, draft, now_ms())?))
+                .await
+            {
                 Ok(e) => e,
                 Err(NodeError::Channel(e)) => {
                     let (status, reason) = super::batcher::classify(&e);
-                    return reject(&shared, EP, StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY), reason, e);
+                    return reject(
+                        &shared,
+                        EP,
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                        reason,
+                        e,
+                    );
                 }
                 Err(e) => return unavailable(&shared, EP, e),
             };
             shared.wake_submitter.notify_one();
             let leaf = entry.leaf_hash;
-            let promise = if wait >= Wait::Accepted { wait_promise(&shared, &leaf, deadline).await } else { None };
+            let promise = if wait >= Wait::Accepted {
+                wait_promise(&shared, &leaf, deadline).await
+            } else {
+                None
+            };
             let committed = match &promise {
-                Some(p) if wait == Wait::Committed => wait_committed(&shared, p.index, deadline).await,
+                Some(p) if wait == Wait::Committed => {
+                    wait_committed(&shared, p.index, deadline).await
+                }
                 Some(p) => *shared.committed.borrow() > p.index,
                 None => false,
             };
@@ -377,7 +676,11 @@ async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
                 Wait::Accepted => promise.is_some(),
                 Wait::Committed => committed,
             };
-            let status = if reached { StatusCode::OK } else { StatusCode::ACCEPTED };
+            let status = if reached {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
             json(
                 status,
                 &AppendResponse {
@@ -391,6 +694,31 @@ async fn admin_append(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
     }
 }
 
+/// The channel rules (spec 3.3) a draft must meet wherever it lands: a reply names an entry
+/// this replica already holds (so an earlier one), a response names one, and the payload
+/// fits the genesis limit.
+fn precheck(ch: &crate::channel::Channel, d: &Draft) -> Result<(), String> {
+    if d.kind == Kind::Response && d.reply_to.is_none() {
+        return Err("a response must say which entry it answers (reply_to)".into());
+    }
+    if let Some(r) = d.reply_to {
+        if r == 0 || r >= ch.size() {
+            return Err(format!(
+                "reply_to {r} must name an entry this replica holds, 1 to {}",
+                ch.size().saturating_sub(1)
+            ));
+        }
+    }
+    let max = ch.genesis().max_payload;
+    if d.payload.len() > max as usize {
+        return Err(format!(
+            "the payload has {} bytes; the channel allows {max}",
+            d.payload.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Waits until a co-signed checkpoint covers `index`, the deadline, or the stop.
 async fn wait_committed(shared: &Shared, index: u64, deadline: tokio::time::Instant) -> bool {
     let mut rx = shared.committed.subscribe();
@@ -402,7 +730,11 @@ async fn wait_committed(shared: &Shared, index: u64, deadline: tokio::time::Inst
 }
 
 /// Waits until the sequencer has promised the entry with this leaf hash.
-async fn wait_promise(shared: &Shared, leaf: &Hash, deadline: tokio::time::Instant) -> Option<PromiseRecord> {
+async fn wait_promise(
+    shared: &Shared,
+    leaf: &Hash,
+    deadline: tokio::time::Instant,
+) -> Option<PromiseRecord> {
     let mut rx = shared.promise_events.subscribe();
     loop {
         if let Some(p) = lock(&shared.promises).get(leaf).cloned() {

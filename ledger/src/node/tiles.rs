@@ -317,7 +317,8 @@ pub fn parse_entry_bundle(bytes: &[u8], width: u16) -> Result<Vec<Vec<u8>>, Tile
 pub fn tiles_of_tree(size: u64) -> impl Iterator<Item = Tile> {
     let levels = (0..=MAX_TILE_LEVEL).take_while(move |&l| (size >> (u32::from(l) * 8)) > 0);
     let hash_tiles = levels.flat_map(move |l| {
-        level_tiles(size >> (u32::from(l) * 8)).map(move |(index, width)| Tile::hashes(l, index, width))
+        level_tiles(size >> (u32::from(l) * 8))
+            .map(move |(index, width)| Tile::hashes(l, index, width))
     });
     hash_tiles.chain(level_tiles(size).map(|(index, width)| Tile::entries(index, width)))
 }
@@ -340,6 +341,8 @@ pub enum ExportError {
     NoCommittedCheckpoint,
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Fetch(#[from] crate::node::client::ClientError),
 }
 
 /// What [`export_tiles`] wrote.
@@ -407,14 +410,17 @@ pub fn export_tiles_with(
     Ok(done)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ExportError::Io { path, source }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
     file.write_all(bytes).map_err(io(&tmp))?;
@@ -440,7 +446,17 @@ mod tests {
             assert_eq!(encode_index(n), s);
             assert_eq!(parse_index(s), Some(n), "{s}");
         }
-        for bad in ["", "1", "0067", "x000/067", "001/067", "x01/067", "x001/x067", "x018/x446/x744/x073/x709/x551/616", "x1a0/000"] {
+        for bad in [
+            "",
+            "1",
+            "0067",
+            "x000/067",
+            "001/067",
+            "x01/067",
+            "x001/x067",
+            "x018/x446/x744/x073/x709/x551/616",
+            "x1a0/000",
+        ] {
             assert_eq!(parse_index(bad), None, "{bad}");
         }
     }
@@ -455,7 +471,10 @@ mod tests {
         ] {
             assert_eq!(Tile::parse_path(&t.path()), Ok(t), "{t}");
         }
-        assert_eq!(Tile::hashes(2, 1_234_067, 17).path(), "tile/2/x001/x234/067.p/17");
+        assert_eq!(
+            Tile::hashes(2, 1_234_067, 17).path(),
+            "tile/2/x001/x234/067.p/17"
+        );
         for bad in [
             "tile/00/000",
             "tile/64/000",
@@ -479,8 +498,16 @@ mod tests {
     fn existence_follows_the_tree_size() {
         // tlog-tiles' example: size 70,000 has 273 full level-0 tiles, a partial one of 112,
         // one full level-1 tile, a partial level-1 tile of 17 and a partial level-2 tile of 1.
-        let tiles: Vec<Tile> = tiles_of_tree(70_000).filter(|t| t.kind != TileKind::Entries).collect();
-        assert_eq!(tiles.iter().filter(|t| t.kind == TileKind::Hashes { level: 0 } && t.is_full()).count(), 273);
+        let tiles: Vec<Tile> = tiles_of_tree(70_000)
+            .filter(|t| t.kind != TileKind::Entries)
+            .collect();
+        assert_eq!(
+            tiles
+                .iter()
+                .filter(|t| t.kind == TileKind::Hashes { level: 0 } && t.is_full())
+                .count(),
+            273
+        );
         assert!(tiles.contains(&Tile::hashes(0, 273, 112)));
         assert!(tiles.contains(&Tile::hashes(1, 0, 256)));
         assert!(tiles.contains(&Tile::hashes(1, 1, 17)));
@@ -496,7 +523,11 @@ mod tests {
         // A tree of 256 leaves: one full level-0 tile and a partial level-1 tile of width 1.
         assert_eq!(
             tiles_of_tree(256).collect::<Vec<_>>(),
-            vec![Tile::hashes(0, 0, 256), Tile::hashes(1, 0, 1), Tile::entries(0, 256)]
+            vec![
+                Tile::hashes(0, 0, 256),
+                Tile::hashes(1, 0, 1),
+                Tile::entries(0, 256)
+            ]
         );
     }
 
@@ -507,13 +538,34 @@ mod tests {
             bundle.extend_from_slice(&(e.len() as u16).to_be_bytes());
             bundle.extend_from_slice(e);
         }
-        assert_eq!(parse_entry_bundle(&bundle, 3).unwrap(), vec![b"ab".to_vec(), vec![], b"xyz".to_vec()]);
-        assert!(matches!(parse_entry_bundle(&bundle, 4), Err(TileError::BundleTruncated { entry: 3, .. })));
-        assert!(matches!(parse_entry_bundle(&bundle, 2), Err(TileError::BundleTrailingBytes { extra: 5, .. })));
-        assert!(matches!(parse_entry_bundle(&bundle[..bundle.len() - 1], 3), Err(TileError::BundleTruncated { entry: 2, .. })));
-        assert!(matches!(parse_entry_bundle(&bundle, 0), Err(TileError::BadWidth(0))));
-        assert!(matches!(parse_entry_bundle(&[0xff], 1), Err(TileError::BundleTruncated { entry: 0, .. })));
-        assert_eq!(parse_hash_tile(&[7; 64], 2).unwrap(), vec![[7; 32], [7; 32]]);
+        assert_eq!(
+            parse_entry_bundle(&bundle, 3).unwrap(),
+            vec![b"ab".to_vec(), vec![], b"xyz".to_vec()]
+        );
+        assert!(matches!(
+            parse_entry_bundle(&bundle, 4),
+            Err(TileError::BundleTruncated { entry: 3, .. })
+        ));
+        assert!(matches!(
+            parse_entry_bundle(&bundle, 2),
+            Err(TileError::BundleTrailingBytes { extra: 5, .. })
+        ));
+        assert!(matches!(
+            parse_entry_bundle(&bundle[..bundle.len() - 1], 3),
+            Err(TileError::BundleTruncated { entry: 2, .. })
+        ));
+        assert!(matches!(
+            parse_entry_bundle(&bundle, 0),
+            Err(TileError::BadWidth(0))
+        ));
+        assert!(matches!(
+            parse_entry_bundle(&[0xff], 1),
+            Err(TileError::BundleTruncated { entry: 0, .. })
+        ));
+        assert_eq!(
+            parse_hash_tile(&[7; 64], 2).unwrap(),
+            vec![[7; 32], [7; 32]]
+        );
         assert!(parse_hash_tile(&[7; 63], 2).is_err());
         assert!(parse_hash_tile(&[7; 96], 2).is_err());
         assert!(parse_hash_tile(&[7; 32 * 257], 257).is_err());

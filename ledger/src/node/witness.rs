@@ -174,14 +174,22 @@ mod tests {
             (b"old 1\nx", WitnessError::MissingEmptyLine),
             (b"old 18446744073709551616\n\nx", WitnessError::BadOldSize),
         ] {
-            assert_eq!(AddCheckpoint::parse(bad), Err(err), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                AddCheckpoint::parse(bad),
+                Err(err),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let mut many = b"old 1\n".to_vec();
         for _ in 0..64 {
             many.extend_from_slice(format!("{}\n", STANDARD.encode([3u8; 32])).as_bytes());
         }
         many.extend_from_slice(b"\nx");
-        assert_eq!(AddCheckpoint::parse(&many), Err(WitnessError::TooManyProofLines));
+        assert_eq!(
+            AddCheckpoint::parse(&many),
+            Err(WitnessError::TooManyProofLines)
+        );
     }
 
     #[test]

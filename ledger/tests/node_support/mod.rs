@@ -11,17 +11,26 @@ use base64::Engine;
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
-use dyad_ledger::node::{self, AdminClient, AppendRequest, AppendResponse, NodeConfig, RunningNode};
+use dyad_ledger::node::{
+    self, AdminClient, AppendRequest, AppendResponse, NodeConfig, RunningNode,
+};
 
 pub const ORIGIN: &str = "example.org/dyad/test";
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// A tokio runtime like a small server's: two workers.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 pub fn alpha() -> SignerKey {
@@ -87,7 +96,15 @@ impl Pair {
         cos_config.listen = cos.addr();
         seq_config.admin_listen = seq.admin_addr();
         cos_config.admin_listen = cos.admin_addr();
-        Pair { dir, seq_addr: seq.addr(), cos_addr: cos.addr(), seq: Some(seq), cos: Some(cos), seq_config, cos_config }
+        Pair {
+            dir,
+            seq_addr: seq.addr(),
+            cos_addr: cos.addr(),
+            seq: Some(seq),
+            cos: Some(cos),
+            seq_config,
+            cos_config,
+        }
     }
 
     pub fn seq(&self) -> &RunningNode {
@@ -137,16 +154,23 @@ impl Pair {
 
     /// Waits until both replicas hold the same tree, all of it committed.
     pub async fn wait_converged(&self, limit: Duration) -> u64 {
-        let mut last = (0, 0, 0, 0);
-        let ok = wait_until(limit, || async {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
             let s = self.seq().status().await.unwrap();
             let c = self.cos().status().await.unwrap();
-            last = (s.size, s.committed_size, c.size, c.committed_size);
-            s.committed_size == s.size && c.size == s.size && c.committed_size == s.size && c.queued == 0
-        })
-        .await;
-        assert!(ok, "replicas did not converge within {limit:?}: (seq size, seq committed, cos size, cos committed) = {last:?}");
-        last.0
+            if s.committed_size == s.size
+                && c.size == s.size
+                && c.committed_size == s.size
+                && c.queued == 0
+            {
+                return s.size;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replicas did not converge within {limit:?}: sequencer {s:?}, co-signer {c:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -207,7 +231,9 @@ pub async fn append(node: &RunningNode, subject: &str, wait: &str) -> (u16, Appe
 /// The subjects of all entries after the genesis, in log order.
 pub fn subjects(ledger: &Path) -> Vec<String> {
     let ch = Channel::open(ledger).unwrap();
-    (1..ch.size()).map(|i| ch.entry(i).unwrap().entry.body.subject).collect()
+    (1..ch.size())
+        .map(|i| ch.entry(i).unwrap().entry.body.subject)
+        .collect()
 }
 
 /// (size, root, committed size) of a closed replica.
@@ -217,5 +243,8 @@ pub fn head(ledger: &Path) -> (u64, [u8; 32], u64) {
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }

@@ -64,7 +64,10 @@ fn party_json(p: &Party) -> Value {
 
 /// Re-signs a modified body so that only the intended rule is broken.
 fn resign(mut entry: Entry, key: &SignerKey) -> Vec<u8> {
-    entry.signatures = vec![EntrySignature { key_id: key.key_id(), signature: key.sign(&entry.body.signed_message()) }];
+    entry.signatures = vec![EntrySignature {
+        key_id: key.key_id(),
+        signature: key.sign(&entry.body.signed_message()),
+    }];
     entry.encode_unchecked()
 }
 
@@ -77,8 +80,10 @@ pub fn generate() -> Value {
     let (genesis_entry, _) = cosign_proposal(&proposal.bytes, &bravo).expect("cosign");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut seq = Channel::create(&dir.path().join("alpha"), &genesis_entry, Role::Sequencer).expect("alpha store");
-    let mut cos = Channel::create(&dir.path().join("bravo"), &genesis_entry, Role::Cosigner).expect("bravo store");
+    let mut seq = Channel::create(&dir.path().join("alpha"), &genesis_entry, Role::Sequencer)
+        .expect("alpha store");
+    let mut cos = Channel::create(&dir.path().join("bravo"), &genesis_entry, Role::Cosigner)
+        .expect("bravo store");
 
     let mut entries = vec![entry_vector("genesis", 0, &genesis_entry)];
     let mut checkpoints = Vec::new();
@@ -86,8 +91,12 @@ pub fn generate() -> Value {
     let publish = |seq: &mut Channel, cos: &mut Channel, t: u64, checkpoints: &mut Vec<Value>| {
         let from = cos.size();
         let note = seq.sign_checkpoint(&alpha).expect("sign");
-        let new: Vec<Vec<u8>> = (from..seq.size()).map(|i| seq.store().leaf(i).expect("leaf")).collect();
-        let cosigned = cos.accept_and_cosign(&bravo, &new, &note, t).expect("cosign");
+        let new: Vec<Vec<u8>> = (from..seq.size())
+            .map(|i| seq.store().leaf(i).expect("leaf"))
+            .collect();
+        let cosigned = cos
+            .accept_and_cosign(&bravo, &new, &note, t)
+            .expect("cosign");
         let cp = seq.add_committed_checkpoint(&cosigned).expect("committed");
         checkpoints.push(json!({
             "size": cp.size,
@@ -101,36 +110,81 @@ pub fn generate() -> Value {
     t += STEP_MS;
     let inquiry = Draft::new(Kind::Inquiry, "Scanning from AS64500 against our energy sector", "text/plain; charset=utf-8", b"Between 02:00 and 04:00 UTC we saw SSH brute force from 192.0.2.0/24 (AS64500). Can you look into it?".to_vec());
     let a1 = seq.append_own(&alpha, vec![inquiry], t).expect("inquiry")[0];
-    entries.push(entry_vector("inquiry", a1.index, &seq.entry(a1.index).expect("entry")));
+    entries.push(entry_vector(
+        "inquiry",
+        a1.index,
+        &seq.entry(a1.index).expect("entry"),
+    ));
 
     t += STEP_MS;
-    let response = Draft::new(Kind::Response, "Re: Scanning from AS64500", "text/plain; charset=utf-8", b"Confirmed: a compromised hosting customer. The servers were taken offline at 09:12 UTC.".to_vec()).reply_to(a1.index);
+    let response = Draft::new(
+        Kind::Response,
+        "Re: Scanning from AS64500",
+        "text/plain; charset=utf-8",
+        b"Confirmed: a compromised hosting customer. The servers were taken offline at 09:12 UTC."
+            .to_vec(),
+    )
+    .reply_to(a1.index);
     let submitted = cos.queue_own(&bravo, response, t).expect("queue");
     let b1 = seq.append_signed(&[submitted], t).expect("submit")[0];
-    entries.push(entry_vector("response-with-reply-to", b1.index, &seq.entry(b1.index).expect("entry")));
+    entries.push(entry_vector(
+        "response-with-reply-to",
+        b1.index,
+        &seq.entry(b1.index).expect("entry"),
+    ));
 
     t += STEP_MS;
     let stix = br#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:03:00Z","modified":"2026-01-01T00:03:00Z","pattern":"[ipv4-addr:value = '192.0.2.10']","pattern_type":"stix","valid_from":"2026-01-01T00:03:00Z"}]}"#;
     let feed = b"192.0.2.10\n192.0.2.11\n198.51.100.7\n".repeat(4);
-    let mut indicators = Draft::new(Kind::ThreatIndicators, "Indicators for the AS64500 campaign", "application/stix+json;version=2.1", stix.to_vec());
-    indicators.attachments.push(Attachment { sha256: Sha256::digest(&feed).into(), size: feed.len() as u64, name: "ips.txt".into(), content_type: "text/plain".into() });
-    let a2 = seq.append_own(&alpha, vec![indicators], t).expect("indicators")[0];
-    entries.push(entry_vector("threat-indicators-with-attachment", a2.index, &seq.entry(a2.index).expect("entry")));
+    let mut indicators = Draft::new(
+        Kind::ThreatIndicators,
+        "Indicators for the AS64500 campaign",
+        "application/stix+json;version=2.1",
+        stix.to_vec(),
+    );
+    indicators.attachments.push(Attachment {
+        sha256: Sha256::digest(&feed).into(),
+        size: feed.len() as u64,
+        name: "ips.txt".into(),
+        content_type: "text/plain".into(),
+    });
+    let a2 = seq
+        .append_own(&alpha, vec![indicators], t)
+        .expect("indicators")[0];
+    entries.push(entry_vector(
+        "threat-indicators-with-attachment",
+        a2.index,
+        &seq.entry(a2.index).expect("entry"),
+    ));
 
     t += STEP_MS;
-    let notice = Draft::new(Kind::Notification, "Exercise CYBER-SHIELD starts 2026-01-05", "text/plain; charset=utf-8", Vec::new());
+    let notice = Draft::new(
+        Kind::Notification,
+        "Exercise CYBER-SHIELD starts 2026-01-05",
+        "text/plain; charset=utf-8",
+        Vec::new(),
+    );
     let b2 = cos.queue_own(&bravo, notice, t).expect("queue");
     let b2 = seq.append_signed(&[b2], t).expect("submit")[0];
-    entries.push(entry_vector("notification-empty-payload", b2.index, &seq.entry(b2.index).expect("entry")));
+    entries.push(entry_vector(
+        "notification-empty-payload",
+        b2.index,
+        &seq.entry(b2.index).expect("entry"),
+    ));
     publish(&mut seq, &mut cos, t, &mut checkpoints);
 
     let mut receipts = Vec::new();
-    let (size, note) = seq.store().latest_checkpoint().expect("read").expect("a checkpoint");
+    let (size, note) = seq
+        .store()
+        .latest_checkpoint()
+        .expect("read")
+        .expect("a checkpoint");
     for index in 0..size {
         let proof = seq.store().inclusion_proof(index, size).expect("proof");
         let leaf = seq.store().leaf(index).expect("leaf");
         let receipt = dyad_verifier::receipt::format(&leaf, index, &proof, &note);
-        receipts.push(json!({"index": index, "receipt": String::from_utf8(receipt).expect("utf-8")}));
+        receipts
+            .push(json!({"index": index, "receipt": String::from_utf8(receipt).expect("utf-8")}));
     }
 
     // Invalid entries: each breaks exactly one rule of spec section 3.
@@ -143,8 +197,16 @@ pub fn generate() -> Value {
     fresh.body.timestamp_ms = t;
     let next_index = seq.size();
     let mut invalid = Vec::new();
-    let mut add = |name: &str, bytes: Vec<u8>, error: &str| invalid.push(json!({"name": name, "index": next_index, "entry_hex": hex(&bytes), "error": error}));
-    add("trailing-byte", [base.as_slice(), &[0]].concat(), "trailing-bytes");
+    let mut add = |name: &str, bytes: Vec<u8>, error: &str| {
+        invalid.push(
+            json!({"name": name, "index": next_index, "entry_hex": hex(&bytes), "error": error}),
+        )
+    };
+    add(
+        "trailing-byte",
+        [base.as_slice(), &[0]].concat(),
+        "trailing-bytes",
+    );
     add("truncated", base[..base.len() - 1].to_vec(), "truncated");
     let mut v = base.clone();
     v[0] = 2;
@@ -170,28 +232,67 @@ pub fn generate() -> Value {
     add("subject-1025-bytes", resign(e, &bravo), "oversize-subject");
     let mut e = fresh.clone();
     e.body.subject = "Invoice \u{202e}fdp.exe".into();
-    add("subject-with-bidi-override", resign(e, &bravo), "control-character");
+    add(
+        "subject-with-bidi-override",
+        resign(e, &bravo),
+        "control-character",
+    );
     let mut e = fresh.clone();
-    e.body.attachments = vec![Attachment { sha256: [1; 32], size: 1, name: "..".into(), content_type: "text/plain".into() }];
-    add("attachment-named-dot-dot", resign(e, &bravo), "unsafe-attachment-name");
+    e.body.attachments = vec![Attachment {
+        sha256: [1; 32],
+        size: 1,
+        name: "..".into(),
+        content_type: "text/plain".into(),
+    }];
+    add(
+        "attachment-named-dot-dot",
+        resign(e, &bravo),
+        "unsafe-attachment-name",
+    );
     let mut e = fresh.clone();
     e.body.origin = "example.org/dyad/another-channel".into();
-    add("replayed-into-another-channel", resign(e, &bravo), "wrong-origin");
+    add(
+        "replayed-into-another-channel",
+        resign(e, &bravo),
+        "wrong-origin",
+    );
     let mut e = fresh.clone();
     e.body.sender = stranger.key_id();
-    add("signed-by-a-stranger", resign(e, &stranger), "sender-not-a-party");
+    add(
+        "signed-by-a-stranger",
+        resign(e, &stranger),
+        "sender-not-a-party",
+    );
     let mut e = fresh.clone();
     e.body.reply_to = Some(next_index);
     add("reply-to-itself", resign(e, &bravo), "reply-to-not-earlier");
     let mut e = fresh.clone();
     e.body.attachments = vec![
-        Attachment { sha256: [2; 32], size: 1, name: "b".into(), content_type: "text/plain".into() },
-        Attachment { sha256: [1; 32], size: 1, name: "a".into(), content_type: "text/plain".into() },
+        Attachment {
+            sha256: [2; 32],
+            size: 1,
+            name: "b".into(),
+            content_type: "text/plain".into(),
+        },
+        Attachment {
+            sha256: [1; 32],
+            size: 1,
+            name: "a".into(),
+            content_type: "text/plain".into(),
+        },
     ];
-    add("attachments-unsorted", resign(e, &bravo), "attachments-unsorted");
+    add(
+        "attachments-unsorted",
+        resign(e, &bravo),
+        "attachments-unsorted",
+    );
     let mut e = fresh.clone();
     e.signatures.push(e.signatures[0].clone());
-    add("two-signatures-on-a-response", e.encode_unchecked(), "wrong-signature-count");
+    add(
+        "two-signatures-on-a-response",
+        e.encode_unchecked(),
+        "wrong-signature-count",
+    );
     // A well-formed genesis entry (sequencer's, signed by both) in the wrong place.
     let mut e = fresh.clone();
     e.body.kind = Kind::Genesis;
@@ -199,10 +300,20 @@ pub fn generate() -> Value {
     e.body.reply_to = None;
     let message = e.body.signed_message();
     e.signatures = vec![
-        EntrySignature { key_id: alpha.key_id(), signature: alpha.sign(&message) },
-        EntrySignature { key_id: bravo.key_id(), signature: bravo.sign(&message) },
+        EntrySignature {
+            key_id: alpha.key_id(),
+            signature: alpha.sign(&message),
+        },
+        EntrySignature {
+            key_id: bravo.key_id(),
+            signature: bravo.sign(&message),
+        },
     ];
-    add("genesis-kind-after-index-0", e.encode_unchecked(), "genesis-not-first");
+    add(
+        "genesis-kind-after-index-0",
+        e.encode_unchecked(),
+        "genesis-not-first",
+    );
 
     let party = |role: &str, k: &SignerKey, seed: &[u8; 32]| {
         let mut p = json!({
