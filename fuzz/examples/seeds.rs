@@ -326,6 +326,9 @@ fn main() {
         ("at-limit", structured_entry(0x0f, 24, 3, 22, 65535 - 1206, 3, 1)),
         ("max-payload", structured_entry(0x0f, 255, 3, 1024, 61440, 16, 1)),
         ("unsorted", structured_entry(0x07, 24, 3, 22, 10, 4, 10)),
+        ("limit-exact", structured_entry(0x1f, 24, 1, 22, 0, 0, 10)),
+        ("limit-minus-100-with-4-attachments", structured_entry(0x1f, 24, 3, 22, 100, 4, 10)),
+        ("limit-plus-1", structured_entry(0x3f, 24, 1, 22, 1, 1, 10)),
     ] {
         c.add(&["entry_differential"], format!("structured-{name}"), seed);
     }

@@ -50,7 +50,8 @@ fn text(c: &mut Cursor<'_>, max: usize) -> Vec<u8> {
 }
 
 /// flags u8 (bit 0: version 1, bit 1: the kind's signature count, bit 2: signatures by
-/// the sender, bit 3: attachments sorted by hash), version u8, origin, kind u8 (% 6),
+/// the sender, bit 3: attachments sorted by hash, bits 4 and 5: size the payload against
+/// the entry size limit, below), version u8, origin, kind u8 (% 6),
 /// sender u32, sequence u64, timestamp u64, reply tag u8 (odd: a u64 follows), subject,
 /// content type, payload length u16 and fill u8, attachment count u8 (% 18) and per
 /// attachment (hash byte u8, size u64, name, content type), signature count u8 (% 3) and
@@ -67,7 +68,7 @@ fn structured(c: &mut Cursor<'_>) -> RawEntry {
     let subject = text(c, 1100);
     let content_type = text(c, 300);
     let payload_len = usize::from(c.u16());
-    let payload = vec![c.u8(); payload_len];
+    let payload_fill = c.u8();
     let mut attachments: Vec<RawAttachment> = (0..c.u8() % 18)
         .map(|i| {
             let mut sha256 = [c.u8(); 32];
@@ -95,7 +96,7 @@ fn structured(c: &mut Cursor<'_>) -> RawEntry {
             (if flags & 4 != 0 { sender } else { key_id }, [c.u8(); 64])
         })
         .collect();
-    RawEntry {
+    let mut raw = RawEntry {
         version: if flags & 1 != 0 { 1 } else { version },
         origin,
         kind,
@@ -105,10 +106,25 @@ fn structured(c: &mut Cursor<'_>) -> RawEntry {
         reply_to,
         subject,
         content_type,
-        payload,
+        payload: Vec::new(),
         attachments,
         signatures,
-    }
+    };
+    // Bit 4: a payload that brings the entry to `payload_len % 512` bytes below the
+    // 65535-byte limit (or above it, with bit 5), where size accounting goes wrong.
+    let payload_len = if flags & 16 != 0 {
+        let rest = raw.encode().len();
+        let delta = payload_len % 512;
+        if flags & 32 != 0 {
+            (entry::MAX_ENTRY_SIZE + delta).saturating_sub(rest)
+        } else {
+            entry::MAX_ENTRY_SIZE.saturating_sub(rest + delta)
+        }
+    } else {
+        payload_len
+    };
+    raw.payload = vec![payload_fill; payload_len];
+    raw
 }
 
 /// The ledger's value for a raw entry, when its types can hold it.

@@ -23,6 +23,7 @@ const META_SIGNED: &str = "signed-checkpoint";
 const META_AWAITING_WITNESSES: &str = "cosigned-awaiting-witnesses";
 const SENDER_PREFIX: &str = "sender/";
 const QUEUE_PREFIX: &str = "queue/";
+const SEQUENCE_PREFIX: &str = "seqidx/";
 const CONFLICT_PREFIX: &str = "conflict/";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,18 @@ pub struct Channel {
     cosignature_keys: Vec<VerifierKey>,
 }
 
+/// Sequence numbers per sequence-index record.
+const SEQUENCE_RECORD_LEN: u64 = 256;
+/// Marks a sequence number with no entry (each party's own numbering starts at 1).
+const NO_INDEX: u64 = u64::MAX;
+
+fn sequence_meta(sender: u32, sequence: u64) -> String {
+    format!(
+        "{SEQUENCE_PREFIX}{sender:08x}/{:016x}",
+        sequence / SEQUENCE_RECORD_LEN
+    )
+}
+
 fn sender_meta(key_id: u32) -> String {
     format!("{SENDER_PREFIX}{key_id:08x}")
 }
@@ -197,10 +210,9 @@ impl Channel {
             last_sequence: 0,
             last_timestamp_ms: genesis_entry.entry.body.timestamp_ms,
         };
-        batch.put_meta(
-            &sender_meta(genesis_entry.entry.body.sender),
-            state.to_bytes().to_vec(),
-        );
+        let sequencer = genesis_entry.entry.body.sender;
+        batch.put_meta(&sender_meta(sequencer), state.to_bytes().to_vec());
+        batch.put_meta(&sequence_meta(sequencer, 0), 0u64.to_be_bytes().to_vec());
         store.commit(batch)?;
         Self::from_store(store)
     }
@@ -424,24 +436,37 @@ impl Channel {
         let mut senders = self.senders.clone();
         let mut appended = Vec::with_capacity(entries.len());
         let mut next = self.store.size();
-        let mut staged: HashMap<Hash, u64> = HashMap::new();
+        // (sender, sequence) -> (index, leaf hash) of entries staged in this batch.
+        let mut staged: HashMap<(u32, u64), (u64, Hash)> = HashMap::new();
         for e in entries {
-            if let Some(index) = self
-                .store
-                .index_of_leaf_hash(&e.leaf_hash)?
-                .or_else(|| staged.get(&e.leaf_hash).copied())
-            {
-                appended.push(Appended {
-                    index,
-                    leaf_hash: e.leaf_hash,
-                    existing: true,
-                });
-                continue;
+            let body = &e.entry.body;
+            let key = (body.sender, body.sequence);
+            // A sender's sequence number names its message (spec 3.3): the same entry again
+            // is a resubmission and keeps its index; another entry under a used number is a
+            // replay, which check_entry rejects.
+            let seen = match staged.get(&key) {
+                Some(&found) => Some(found),
+                None => self
+                    .index_of_sequence(body.sender, body.sequence)?
+                    .map(|i| (i, [0; 32])),
+            };
+            if let Some((index, mut hash)) = seen {
+                if hash == [0; 32] {
+                    hash = self.store.leaf_hash(index)?;
+                }
+                if hash == e.leaf_hash {
+                    appended.push(Appended {
+                        index,
+                        leaf_hash: e.leaf_hash,
+                        existing: true,
+                    });
+                    continue;
+                }
             }
             self.check_entry(e, next, &mut senders, now_ms)?;
             let index = batch.append_leaf(e.bytes.clone());
             debug_assert_eq!(index, next);
-            staged.insert(e.leaf_hash, index);
+            staged.insert(key, (index, e.leaf_hash));
             appended.push(Appended {
                 index,
                 leaf_hash: e.leaf_hash,
@@ -454,7 +479,59 @@ impl Channel {
                 batch.put_meta(&sender_meta(*id), state.to_bytes().to_vec());
             }
         }
+        self.stage_sequence_index(
+            batch,
+            staged
+                .into_iter()
+                .map(|((sender, seq), (index, _))| (sender, seq, index)),
+        )?;
         Ok((appended, senders))
+    }
+
+    /// The log index of `sender`'s message number `sequence`, if it is in the log.
+    pub fn index_of_sequence(
+        &self,
+        sender: u32,
+        sequence: u64,
+    ) -> Result<Option<u64>, ChannelError> {
+        let Some(record) = self.store.meta(&sequence_meta(sender, sequence))? else {
+            return Ok(None);
+        };
+        let at = (sequence % SEQUENCE_RECORD_LEN) as usize * 8;
+        let index = record
+            .get(at..at + 8)
+            .map(|b| u64::from_be_bytes(b.try_into().unwrap_or([0xff; 8])));
+        Ok(index.filter(|&i| i != NO_INDEX))
+    }
+
+    /// Extends the per-sender sequence index records (256 indexes each) with new entries.
+    fn stage_sequence_index(
+        &self,
+        batch: &mut Batch,
+        new: impl Iterator<Item = (u32, u64, u64)>,
+    ) -> Result<(), ChannelError> {
+        let mut new: Vec<(u32, u64, u64)> = new.collect();
+        new.sort_unstable();
+        let mut records: HashMap<String, Vec<u8>> = HashMap::new();
+        for (sender, sequence, index) in new {
+            let name = sequence_meta(sender, sequence);
+            if !records.contains_key(&name) {
+                let existing = self.store.meta(&name)?.unwrap_or_default();
+                records.insert(name.clone(), existing);
+            }
+            let record = records.get_mut(&name).expect("inserted above");
+            // Sequences are contiguous per sender, so each record grows at its end.
+            let at = (sequence % SEQUENCE_RECORD_LEN) as usize * 8;
+            record.truncate(at);
+            while record.len() < at {
+                record.extend_from_slice(&NO_INDEX.to_be_bytes());
+            }
+            record.extend_from_slice(&index.to_be_bytes());
+        }
+        for (name, record) in records {
+            batch.put_meta(&name, record);
+        }
+        Ok(())
     }
 
     /// Sequencer: appends signed entries (its own or the co-signer's submissions) as one
