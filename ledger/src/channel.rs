@@ -317,7 +317,7 @@ impl Channel {
     }
 
     /// The next sequence number for a sender: one past its last entry in the log or queue.
-    fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
+    pub fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
         let in_log = self.senders.get(&key_id).map_or(0, |s| s.last_sequence);
         let queued = self.queued()?.last().map_or(0, |e| {
             if e.entry.body.sender == key_id {
@@ -640,6 +640,21 @@ impl Channel {
         batch.put_meta(META_SIGNED, note.clone());
         self.store.commit(batch)?;
         Ok(note)
+    }
+
+    /// The size of the newest checkpoint this replica signed (sequencer) or accepted
+    /// (co-signer); 0 if none.
+    pub fn latest_signed_size(&self) -> Result<u64, ChannelError> {
+        let Some(note_bytes) = self.store.meta(META_SIGNED)? else {
+            return Ok(0);
+        };
+        let parsed = note::parse(&note_bytes)?;
+        Ok(dyad_verifier::checkpoint::parse(&parsed.text)?.size)
+    }
+
+    /// How many of this party's own messages wait to be sequenced (co-signer).
+    pub fn queued_len(&self) -> Result<usize, ChannelError> {
+        Ok(self.store.meta_with_prefix(QUEUE_PREFIX)?.len())
     }
 
     /// The newest checkpoint this replica signed (sequencer) or accepted (co-signer).

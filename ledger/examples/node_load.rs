@@ -1,6 +1,9 @@
-//! Rough figures for two nodes on loopback (ignored by default):
-//! `cargo test -p dyad-ledger --release --test node_bench -- --ignored --nocapture`.
+//! Figures for two nodes on loopback: group-commit throughput, submit-to-committed latency,
+//! and catch-up of a co-signer that was down. A measurement, not a check:
+//! `cargo run --release -p dyad-ledger --example node_load`
 
+#[path = "../tests/node_support/mod.rs"]
+#[allow(dead_code)]
 mod node_support;
 
 use std::sync::atomic::Ordering;
@@ -8,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use node_support::*;
 
-#[test]
-#[ignore = "a measurement, not a check"]
-fn figures() {
+fn main() {
     runtime().block_on(async {
         let mut pair = Pair::start().await;
 
