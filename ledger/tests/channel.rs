@@ -88,6 +88,12 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
     .reply_to(3);
     let queued = p.cos.queue_own(&p.bravo, reply, T0 + 2000).unwrap();
     assert_eq!(p.cos.queued().unwrap(), vec![queued.clone()]);
+    assert_eq!(p.cos.queued_len().unwrap(), 1);
+    assert_eq!(
+        p.cos.next_sequence(p.bravo.key_id()).unwrap(),
+        2,
+        "the queue counts"
+    );
     let landed = p
         .seq
         .append_signed(std::slice::from_ref(&queued), T0 + 2000)
@@ -106,6 +112,13 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
     assert!(
         p.cos.queued().unwrap().is_empty(),
         "the queue empties once the message is in the log"
+    );
+    assert_eq!(
+        (
+            p.seq.latest_signed_size().unwrap(),
+            p.cos.latest_signed_size().unwrap()
+        ),
+        (22, 22)
     );
 
     let root = p.seq.store().root();
