@@ -179,6 +179,7 @@ pub fn propose(
         origin: origin.into(),
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
+        peer_url: None,
     })?;
     Ok(Proposed {
         genesis,
@@ -258,6 +259,7 @@ pub fn cosign(
         origin: origin.into(),
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
+        peer_url: None,
     })?;
     Ok(Cosigned {
         genesis,
@@ -500,6 +502,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
             origin: origin.clone(),
             key_file: absolute(key)?,
             peer: peer.to_string(),
+            peer_url: None,
         };
         data.write_config(&config)?;
         config

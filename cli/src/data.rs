@@ -7,6 +7,8 @@
 //! | `attachments/` | content-addressed attachment files |
 //! | `genesis.proposal` | the sequencer's genesis proposal, while it waits for the co-signer's signature |
 //! | `genesis.signed` | the co-signer's copy of the signed genesis, to send back to the sequencer |
+| `admin.url`, `admin.token` | a running node's admin API and its bearer token (`dyad serve`) |
+| `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
 //!
 //! The private key stays where the operator keeps it: the configuration names the file,
 //! and every command that signs reads it from there (refusing a file others can read).
@@ -37,6 +39,10 @@ pub struct Config {
     pub key_file: PathBuf,
     /// The peer's verifier key line (type 0x01 under the peer's name).
     pub peer: String,
+    /// The peer node's base URL, saved by `dyad serve --peer URL` and used when `--peer`
+    /// is omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_url: Option<String>,
 }
 
 impl Config {
@@ -139,6 +145,18 @@ impl DataDir {
             serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
         crate::output::write_file(&self.config_path(), text.as_bytes(), false)
+    }
+
+    /// Replaces the configuration of an initialised directory (written aside, synced,
+    /// then renamed over `dyad.json`).
+    pub fn update_config(&self, config: &Config) -> Result<()> {
+        let mut text =
+            serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
+        text.push('\n');
+        let tmp = self.dir.join(format!(".{CONFIG_FILE}.tmp"));
+        crate::output::write_file(&tmp, text.as_bytes(), true)?;
+        let path = self.config_path();
+        std::fs::rename(&tmp, &path).map_err(CliError::write(&path))
     }
 
     /// The configuration and the open replica. Fails with a clear message when the
