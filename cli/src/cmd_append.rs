@@ -1,6 +1,9 @@
-//! `dyad append`: sign a message. The sequencer appends it to the log at once (one
-//! durable batch); the co-signer queues it, signed and durable, until `dyad sync export`
-//! carries it to the sequencer.
+//! `dyad append`: sign a message. With a node running on the data directory (`dyad
+//! serve`: `admin.url` and `admin.token` there, and the node answers), the message goes
+//! through the node's admin API: the sequencer's node appends it with its next batch, the
+//! co-signer's node queues it and submits it to the sequencer. Without a node, the
+//! sequencer appends it to the log at once (one durable batch); the co-signer queues it,
+//! signed and durable, until `dyad sync export` carries it to the sequencer.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,7 +34,13 @@ text/plain; charset=utf-8 otherwise.
 
 On the sequencer this prints the entry's index, leaf hash and \"pending\" (it becomes
 committed when the co-signer co-signs a checkpoint covering it). On the co-signer it
-prints the message's sequence number, leaf hash and \"queued\".";
+prints the message's sequence number, leaf hash and \"queued\".
+
+With a node running on the data directory (`dyad serve`), the message goes through it and
+this prints the entry's index (\"-\" while queued), leaf hash and state: pending, committed
+or queued. --wait says how long to wait: queued (co-signer: once durably queued), accepted
+(the default: in the sequencer's log, promised to the co-signer) or committed (co-signed).
+Attachments cannot go through a node yet.";
 
 pub const KINDS: [&str; 4] = ["inquiry", "response", "threat-indicators", "notification"];
 
@@ -55,6 +64,13 @@ pub struct AppendArgs {
     /// The payload: a file, or '-' for standard input; empty if omitted.
     #[arg(value_name = "FILE|-")]
     pub payload: Option<PathBuf>,
+    /// With a running node: answer once the message is queued, accepted or committed.
+    #[arg(long, value_name = "STATE", default_value = "accepted",
+          value_parser = PossibleValuesParser::new(["queued", "accepted", "committed"]))]
+    pub wait: String,
+    /// With a running node: the longest wait for that state, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
 }
 
 /// A message to sign, as the demo and the command line build it.
@@ -254,7 +270,27 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         reply_to: args.reply_to,
         attachments: args.attach.clone(),
     };
-    match append(&ctx.data_dir(), message)? {
+    let data = ctx.data_dir();
+    match crate::cmd_node::probe(&data) {
+        crate::cmd_node::Probe::Running(node) => {
+            return append_through_node(ctx, &node, message, args);
+        }
+        crate::cmd_node::Probe::Silent { admin_url, error } => {
+            eprintln!(
+                "dyad: warning: a node is registered in {} ({admin_url}) but does not answer: {error}",
+                data.dir.join(dyad_ledger::node::ADMIN_URL_FILE).display()
+            );
+            if let Err(e) = dyad_ledger::channel::Channel::open(&data.ledger_path()) {
+                return Err(CliError::usage_hint(
+                    format!("the node does not answer, and the store cannot be opened: {e}"),
+                    "if the node is still starting or busy, try again; if it hangs, stop it (SIGTERM) and append again",
+                ));
+            }
+            eprintln!("dyad: the store is not in use: appending without the node");
+        }
+        crate::cmd_node::Probe::Absent => {}
+    }
+    match append(&data, message)? {
         Appended::Logged { index, leaf_hash } => {
             if ctx.json {
                 json(
@@ -277,6 +313,83 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
                 outln(&format!("{sequence} {} queued", b64(&leaf_hash)))?;
                 eprintln!("queued message {sequence} for the sequencer; send it with `dyad sync export --out FILE`");
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad append` through the node running on the data directory (its admin API).
+fn append_through_node(
+    ctx: &Ctx,
+    node: &crate::cmd_node::Running,
+    message: Message,
+    args: &AppendArgs,
+) -> Result<ExitCode> {
+    use dyad_ledger::node::{admin::append_blocking, AppendRequest, ClientError};
+    if !message.attachments.is_empty() {
+        return Err(CliError::usage_hint(
+            "attachments cannot be sent through a running node yet",
+            "stop the node (Ctrl-C), append with --attach, and start it again",
+        ));
+    }
+    let content_type = message
+        .content_type
+        .clone()
+        .unwrap_or_else(|| default_content_type(message.kind).to_owned());
+    let req = AppendRequest {
+        kind: message.kind.as_str().to_owned(),
+        subject: message.subject,
+        content_type,
+        payload: b64(&message.payload),
+        reply_to: message.reply_to,
+        wait: Some(args.wait.clone()),
+        timeout_ms: Some(args.timeout.saturating_mul(1000)),
+    };
+    let (status, answer) =
+        append_blocking(&node.admin_url, &node.token, &req).map_err(|e| match e {
+            ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
+                CliError::usage(format!(
+                    "the node refused the message (HTTP {status}): {body}"
+                ))
+            }
+            ClientError::Status {
+                status: 503, body, ..
+            } => CliError::usage_hint(
+                format!("the node is not accepting messages now: {body}"),
+                "it is stopping or overloaded; try again in a moment",
+            ),
+            other => CliError::Client(other),
+        })?;
+    let leaf_hash = crate::output::unhex(&answer.leaf_hash)
+        .map_or_else(|| answer.leaf_hash.clone(), |h| b64(&h));
+    if ctx.json {
+        json(&serde_json::json!({
+            "index": answer.index,
+            "leaf_hash": leaf_hash,
+            "status": answer.state,
+            "via_node": node.admin_url,
+            "promise": answer.promise,
+            "wait_timed_out": status == 202,
+        }))?;
+    } else {
+        let index = answer
+            .index
+            .map_or_else(|| "-".to_owned(), |i| i.to_string());
+        outln(&format!("{index} {leaf_hash} {}", answer.state))?;
+        let what = match answer.state.as_str() {
+            "committed" => "committed: a checkpoint co-signed by both parties covers it".to_owned(),
+            "pending" => {
+                "pending until the co-signer co-signs a checkpoint covering it (the node sends it)"
+                    .to_owned()
+            }
+            _ => "queued: the node submits it to the sequencer".to_owned(),
+        };
+        let at = answer
+            .index
+            .map_or_else(String::new, |i| format!(" as entry {i}"));
+        eprintln!("sent through the node at {}{at}; {what}", node.admin_url);
+        if status == 202 {
+            eprintln!("(the wait for {} ran out; the node carries on)", args.wait);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,9 +2,11 @@
 //! its signature and the channel's rules checked, the tree recomputed, every co-signed
 //! checkpoint checked against it, and conflicting checkpoints turned into evidence.
 //!
-//! Every check is `dyad_verifier::audit`'s. This module uses `dyad-ledger` in exactly one
-//! place, [`raw_log`], and only to read raw bytes out of a replica's store: the auditor
-//! does not trust the party's software, only the bytes it can recompute.
+//! Every check is `dyad_verifier::audit`'s. This module uses `dyad-ledger` in exactly two
+//! places, [`raw_log`] and [`audit_url`], and only to read raw bytes: out of a replica's
+//! store, or from a tlog-tiles server (`dyad_ledger::node::audit_url` fetches and feeds
+//! them to the verifier's `Auditor`). The auditor does not trust the party's software,
+//! only the bytes it can recompute.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,9 +28,13 @@ Examples:
   dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub --json
   dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub \\
              --evidence-out conflict.dyad-equivocation
+  dyad audit --url http://127.0.0.1:7380 --trust alpha.pub --trust bravo.pub
+  dyad audit --url https://log.example/dyad-tiles --trust alpha.pub --trust bravo.pub
 
 The whole log is needed: a bundle made with `dyad sync export --from 0` from either party,
-or a party's data directory (read-only: only raw entries and checkpoint notes are read).
+or a party's data directory (read-only: only raw entries and checkpoint notes are read),
+or --url URL: a live node, or a static tile export (`dyad export tiles`) served by any web
+server, read over the C2SP tlog-tiles API up to its checkpoint and streamed into the verifier.
 The verdict is PASSED (exit 0) or FAILED (exit 1) with the first problem, naming the entry or
 checkpoint. If two co-signed checkpoints conflict, the evidence of equivocation is written
 to --evidence-out FILE (or printed) and can be checked with `dyad verify evidence`.";
@@ -36,8 +42,11 @@ to --evidence-out FILE (or printed) and can be checked with `dyad verify evidenc
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     /// Audit a sync bundle holding the whole log (`dyad sync export --from 0`), instead of --data DIR.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub bundle: Option<PathBuf>,
+    /// Audit the log served at URL over the C2SP tlog-tiles API (a node or a static export).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// The two parties' verifier key files.
     #[arg(long = "trust", value_name = "KEY.pub", required = true)]
     pub trust: Vec<PathBuf>,
@@ -276,6 +285,14 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
 pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     let (a, b) = read_two_parties(&args.trust)?;
     let outcome = match &args.bundle {
+        _ if args.url.is_some() => {
+            if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() {
+                return Err(CliError::usage(
+                    "give either --data DIR or --url URL, not both",
+                ));
+            }
+            audit_url(args.url.as_deref().unwrap_or_default(), a, b)?
+        }
         Some(_) if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() => {
             return Err(CliError::usage(
                 "give either --data DIR or --bundle FILE, not both",
@@ -327,6 +344,168 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(_) => Ok(ExitCode::from(crate::error::EXIT_CHECK)),
     }
+}
+
+/// Audits the log served at `url` (a node's tiles API or a static export). The fetching
+/// and strict tile parsing are `dyad_ledger::node::client`'s; every check is the
+/// verifier's `Auditor`, fed one entry at a time. An unreachable server or a missing
+/// checkpoint is unreadable input (exit 2); anything wrong in what it serves fails the
+/// audit (exit 1).
+pub fn audit_url(
+    url: &str,
+    a: dyad_verifier::key::VerifierKey,
+    b: dyad_verifier::key::VerifierKey,
+) -> Result<AuditOutcome> {
+    use dyad_ledger::node::client::AuditUrlError;
+    use dyad_ledger::node::ClientError;
+    let url = crate::cmd_node::check_url(url, "--url")?;
+    let source = format!("log at {url}");
+    let bar = progress(0, "auditing");
+    let result = dyad_ledger::node::audit_url(&url, AuditTrust::Parties([a, b]), |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let result = match result {
+        Ok(report) => match check_hash_tiles(&url, report.leaves, &report.root) {
+            Ok(()) => Ok(report),
+            Err(TileCheck::Client(
+                ClientError::Http { .. } | ClientError::Runtime(_) | ClientError::BadUrl(_),
+            )) => {
+                return Err(CliError::usage_hint(
+                    format!("{url}: the server stopped answering while the hash tiles were read"),
+                    "run the audit again",
+                ))
+            }
+            Err(TileCheck::Client(e)) => Err(AuditFailure::Source(format!("hash tiles: {e}"))),
+            Err(TileCheck::Mismatch(e)) => Err(AuditFailure::Source(format!("{url}: {e}"))),
+        },
+        Err(AuditUrlError::Audit(e)) => Err(AuditFailure::Log(e)),
+        Err(AuditUrlError::Client(e)) => match e {
+            ClientError::BadUrl(_) | ClientError::Runtime(_) => return Err(e.into()),
+            ClientError::Http { ref url, .. } | ClientError::Status { ref url, .. }
+                if url.ends_with("/checkpoint") =>
+            {
+                return Err(e.into())
+            }
+            ClientError::Http { .. } => return Err(e.into()),
+            other => Err(AuditFailure::Source(other.to_string())),
+        },
+    };
+    Ok(AuditOutcome { source, result })
+}
+
+/// Why the hash tiles did not check out.
+enum TileCheck {
+    Client(dyad_ledger::node::ClientError),
+    Mismatch(String),
+}
+
+impl From<dyad_ledger::node::ClientError> for TileCheck {
+    fn from(e: dyad_ledger::node::ClientError) -> TileCheck {
+        TileCheck::Client(e)
+    }
+}
+
+/// Root of a perfect tree over 2^k hashes (here 256: one full tile).
+fn perfect_root(hashes: &[dyad_verifier::Hash]) -> dyad_verifier::Hash {
+    use dyad_verifier::hash::node_hash;
+    let mut level: Vec<_> = hashes.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| {
+                if p.len() == 2 {
+                    node_hash(&p[0], &p[1])
+                } else {
+                    p[0]
+                }
+            })
+            .collect();
+    }
+    level.first().copied().unwrap_or([0; 32])
+}
+
+/// Checks the hash tiles a tlog-tiles server publishes for the tree of `size` leaves,
+/// which readers use for proofs but a whole-log audit does not need: each level-0 hash
+/// is the leaf hash of the entry in the same place (entries read again, and their tree's
+/// root must be the audited `root`), and each higher hash the root of the 256 hashes of
+/// the full tile below it. Memory: one tile, plus one hash per full tile of a level.
+fn check_hash_tiles(
+    url: &str,
+    size: u64,
+    root: &dyad_verifier::Hash,
+) -> std::result::Result<(), TileCheck> {
+    use dyad_ledger::node::{ClientError, TileClient};
+    use dyad_verifier::hash::{leaf_hash, node_hash};
+    let bad = TileCheck::Mismatch;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClientError::Runtime)?;
+    let bar = progress(size.div_ceil(256), "checking hash tiles");
+    let result = rt.block_on(async {
+        let client = TileClient::new(url)?;
+        // Level 0, with the entries, and the RFC 9162 root of the leaves (compact range).
+        let mut below: Vec<dyad_verifier::Hash> = Vec::new();
+        let mut stack: Vec<(u32, dyad_verifier::Hash)> = Vec::new();
+        let mut level = 0u8;
+        let mut count = size;
+        while count > 0 {
+            let (full, partial) = (count / 256, (count % 256) as u16);
+            let tiles = (0..full).map(|n| (n, 256u16)).chain((partial > 0).then_some((full, partial)));
+            let mut roots = Vec::new();
+            for (n, width) in tiles {
+                let hashes = client.hash_tile(level, n, width).await?;
+                let expected: Vec<dyad_verifier::Hash> = if level == 0 {
+                    let entries = client.entry_bundle(n, width).await?;
+                    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(e)).collect();
+                    for leaf in &leaves {
+                        let mut item = (0u32, *leaf);
+                        while let Some(&(h, left)) = stack.last() {
+                            if h != item.0 {
+                                break;
+                            }
+                            stack.pop();
+                            item = (h + 1, node_hash(&left, &item.1));
+                        }
+                        stack.push(item);
+                    }
+                    bar.inc(1);
+                    leaves
+                } else {
+                    let from = (n * 256) as usize;
+                    below
+                        .get(from..from + usize::from(width))
+                        .ok_or_else(|| bad(format!("tile {level}/{n}: no tiles below it")))?
+                        .to_vec()
+                };
+                if let Some(i) = (0..hashes.len()).find(|&i| hashes[i] != expected[i]) {
+                    return Err(bad(format!(
+                        "hash {i} of tile {level}/{n} (width {width}) is not the hash of what it covers"
+                    )));
+                }
+                if width == 256 {
+                    roots.push(perfect_root(&hashes));
+                }
+            }
+            below = roots;
+            level += 1;
+            count >>= 8;
+        }
+        let mut acc = stack.pop().map(|(_, h)| h);
+        while let Some((_, left)) = stack.pop() {
+            acc = acc.map(|right| node_hash(&left, &right));
+        }
+        if size > 0 && acc.as_ref() != Some(root) {
+            return Err(bad(
+                "the entries read with the hash tiles do not give the audited root (the server changed them)".into(),
+            ));
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    result
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 //! `dyad demo`: dyad's main job in one command. Two parties (alpha sequences, bravo
-//! co-signs) create a channel and exchange messages through the same files an
-//! air-gapped deployment would carry (DIR/transfer/), then a receipt is written and
-//! verified and both replicas are audited with the independent verifier.
+//! co-signs) create a channel (the genesis crosses by file, DIR/transfer/), then start
+//! two real nodes on loopback ports in this process and exchange the messages over HTTP:
+//! alpha's through alpha's admin API, bravo's through bravo's admin API to bravo's node,
+//! which submits them to alpha's `/submit`; alpha's node gets each batch co-signed by
+//! bravo's `/add-checkpoint`. Then the nodes stop, a receipt is written and verified and
+//! both replicas are audited with the independent verifier. With `--offline` the
+//! messages cross as sync bundles instead, as an air-gapped deployment would carry them.
 //!
-//! It runs the same functions as the commands (`init`, `append`, `sync export/import`,
-//! `receipt`, `verify receipt`, `audit`), so the directories it leaves are ordinary data
-//! directories: `DYAD_DATA=DIR/alpha dyad log` works afterwards.
+//! It runs the same functions as the commands (`init`, `serve`, `append`, `sync
+//! export/import`, `receipt`, `verify receipt`, `audit`), so the directories it leaves are
+//! ordinary data directories: `DYAD_DATA=DIR/alpha dyad log` works afterwards, and so
+//! does `dyad serve` on each.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +20,7 @@ use dyad_ledger::entry::Kind;
 use serde_json::json as j;
 use sha2::{Digest, Sha256};
 
-use crate::cmd_append::{append, Appended, Message};
+use crate::cmd_append::{append, default_content_type, Appended, Message};
 use crate::cmd_audit::{audit_data, report_lines};
 use crate::cmd_init::{cosign, propose, Terms};
 use crate::cmd_keys::generate;
@@ -31,11 +36,19 @@ pub const EXAMPLES: &str = "\
 Examples:
   dyad demo                          # in a new temporary directory (printed, kept afterwards)
   dyad demo --dir /tmp/hotline --messages 50
+  dyad demo --offline                # messages cross as sync bundles, no network
   DYAD_DATA=/tmp/hotline/alpha dyad log
   cd /tmp/hotline && dyad audit --data bravo --trust keys/alpha.pub --trust keys/bravo.pub
 
-DIR/keys/ holds alpha.key/.pub and bravo.key/.pub, DIR/alpha and DIR/bravo the two parties'
-data directories (alpha sequences), DIR/transfer/ every file that crossed between them, and
+  # afterwards, run the two nodes for real and keep talking:
+  DYAD_DATA=/tmp/hotline/alpha dyad serve --listen 127.0.0.1:7380 --peer http://127.0.0.1:7381 &
+  DYAD_DATA=/tmp/hotline/bravo dyad serve --listen 127.0.0.1:7381 --peer http://127.0.0.1:7380 &
+  DYAD_DATA=/tmp/hotline/bravo dyad append --kind notification --subject 'Hello' --wait committed
+
+By default the two nodes run in this process on loopback ports (127.0.0.1, ephemeral) and
+the messages go over HTTP. DIR/keys/ holds alpha.key/.pub and bravo.key/.pub, DIR/alpha and
+DIR/bravo the two parties' data directories (alpha sequences), DIR/transfer/ every file
+that crossed between them by hand (the genesis; with --offline, every sync bundle), and
 DIR/receipt-1.tlog-proof a receipt for the first message.";
 
 const ORIGIN: &str = "hotline.alpha-bravo.example/dyad";
@@ -48,6 +61,120 @@ pub struct DemoArgs {
     /// How many messages to exchange after the scripted four (alternating senders).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub messages: u32,
+    /// Exchange the messages as sync bundles (files) instead of between two live nodes.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// The two nodes of the live demo, on loopback ports, in this process.
+struct Live {
+    rt: tokio::runtime::Runtime,
+    alpha: Option<dyad_ledger::node::RunningNode>,
+    bravo: Option<dyad_ledger::node::RunningNode>,
+    alpha_admin: dyad_ledger::node::AdminClient,
+    bravo_admin: dyad_ledger::node::AdminClient,
+}
+
+impl Live {
+    fn start(alpha: &DataDir, bravo: &DataDir) -> Result<Live> {
+        use dyad_ledger::node::{start, AdminClient, NodeConfig};
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| CliError::Client(dyad_ledger::node::ClientError::Runtime(e)))?;
+        let config = |data: &DataDir| -> Result<NodeConfig> {
+            let key = data.read_config()?.signer_key()?;
+            let mut c = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
+            c.retry_initial = std::time::Duration::from_millis(20);
+            c.retry_max = std::time::Duration::from_millis(500);
+            c.peer_timeout = std::time::Duration::from_secs(10);
+            Ok(c)
+        };
+        let (ca, cb) = (config(alpha)?, config(bravo)?);
+        let a = rt.block_on(start(ca))?;
+        let b = match rt.block_on(start(cb)) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = rt.block_on(a.shutdown());
+                return Err(e.into());
+            }
+        };
+        a.set_peer_url(Some(b.url()));
+        b.set_peer_url(Some(a.url()));
+        let (alpha_admin, bravo_admin) = {
+            let _guard = rt.enter();
+            (
+                AdminClient::new(&a.admin_url(), a.admin_token())?,
+                AdminClient::new(&b.admin_url(), b.admin_token())?,
+            )
+        };
+        Ok(Live {
+            rt,
+            alpha: Some(a),
+            bravo: Some(b),
+            alpha_admin,
+            bravo_admin,
+        })
+    }
+
+    fn urls(&self) -> (String, String) {
+        let url = |n: &Option<dyad_ledger::node::RunningNode>| {
+            n.as_ref().map(|n| n.url()).unwrap_or_default()
+        };
+        (url(&self.alpha), url(&self.bravo))
+    }
+
+    /// Both nodes' (size, committed size).
+    fn sizes(&self) -> Result<[(u64, u64); 2]> {
+        let mut out = [(0, 0); 2];
+        for (i, node) in [&self.alpha, &self.bravo].into_iter().enumerate() {
+            if let Some(n) = node {
+                let st = self.rt.block_on(n.status())?;
+                out[i] = (st.size, st.committed_size);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits (bounded) until both replicas hold the same log, all of it committed.
+    fn settle(&self, timeout: std::time::Duration) -> Result<u64> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let [(sa, ca), (sb, cb)] = self.sizes()?;
+            if sa == sb && ca == sa && cb == sb {
+                return Ok(sa);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(CliError::check(format!(
+                    "the nodes did not settle within {} s: alpha holds {sa} entries ({ca} committed), bravo {sb} ({cb} committed)",
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Stops both nodes gracefully (their stores closed, reopenable).
+    fn stop(&mut self) -> Result<()> {
+        let (a, b) = (self.alpha.take(), self.bravo.take());
+        self.rt.block_on(async {
+            if let Some(b) = b {
+                b.shutdown().await?;
+            }
+            if let Some(a) = a {
+                a.shutdown().await?;
+            }
+            Ok::<(), dyad_ledger::node::NodeError>(())
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,6 +205,8 @@ struct Demo {
     sent: u32,
     /// Entries each replica holds, as the commands reported them.
     sizes: [u64; 2],
+    /// The live nodes, unless --offline.
+    live: Option<Live>,
 }
 
 fn uuid(seed: &str) -> String {
@@ -199,6 +328,9 @@ impl Demo {
         } else {
             "alpha"
         };
+        if self.live.is_some() {
+            return self.send_live(from, message, &subject, &reply, to);
+        }
         let label = match append(self.data(from), message)? {
             Appended::Logged { index, .. } => {
                 self.alpha_dirty = true;
@@ -218,8 +350,68 @@ impl Demo {
         ))
     }
 
+    /// Sends a message through the sender's node's admin API and waits until it is
+    /// committed (co-signed by both): the next message may answer it.
+    fn send_live(
+        &mut self,
+        from: Side,
+        message: Message,
+        subject: &str,
+        reply: &str,
+        to: &str,
+    ) -> Result<()> {
+        use dyad_ledger::node::AppendRequest;
+        let live = self
+            .live
+            .as_ref()
+            .ok_or_else(|| CliError::check("internal: no live nodes"))?;
+        let kind = message.kind;
+        let req = AppendRequest {
+            kind: kind.as_str().to_owned(),
+            subject: message.subject.clone(),
+            content_type: message
+                .content_type
+                .clone()
+                .unwrap_or_else(|| default_content_type(kind).to_owned()),
+            payload: b64(&message.payload),
+            reply_to: message.reply_to,
+            wait: Some("committed".into()),
+            timeout_ms: Some(20_000),
+        };
+        let admin = match from {
+            Side::Alpha => &live.alpha_admin,
+            Side::Bravo => &live.bravo_admin,
+        };
+        let (status, answer) = live.rt.block_on(admin.append(&req))?;
+        let Some(index) = answer
+            .index
+            .filter(|_| status == 200 && answer.state == "committed")
+        else {
+            return Err(CliError::check(format!(
+                "{}'s message {subject:?} was not committed within 20 s (state {})",
+                from.name(),
+                answer.state
+            )));
+        };
+        self.sizes = [index + 1, index + 1];
+        self.sent += 1;
+        let route = match from {
+            Side::Alpha => "alpha's node appends; bravo's node co-signs",
+            Side::Bravo => "bravo's node → alpha's /submit (promised); co-signed",
+        };
+        self.say(&format!(
+            "  #{index:<3} {} → {to}  {:<17} {subject}{reply}",
+            from.name(),
+            kind.as_str()
+        ))?;
+        self.say(&format!("        ⇄ HTTP: {route}; committed on both"))
+    }
+
     /// Carries bundles back and forth until both sides hold the same co-signed log.
     fn sync(&mut self) -> Result<()> {
+        if self.live.is_some() {
+            return Ok(());
+        }
         while self.bravo_dirty || self.alpha_dirty {
             if self.bravo_dirty {
                 let path = self.transfer_path("bravo-to-alpha.dyad-sync");
@@ -426,6 +618,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
         quiet: ctx.json,
         sent: 0,
         sizes: [1, 1],
+        live: None,
     };
     d.say("dyad demo: two national incident centres on a hotline channel; alpha sequences, bravo co-signs")?;
     d.say(&format!("  directory  {}", dir.display()))?;
@@ -456,7 +649,27 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
     import(&d.alpha, &signed)?;
     d.say("  alpha checks bravo's signature; both replicas hold entry 0")?;
 
+    if args.offline {
+        d.say("transport  offline: every sync bundle crosses as a file in transfer/")?;
+    } else {
+        let live = Live::start(&d.alpha, &d.bravo)?;
+        let (ua, ub) = live.urls();
+        d.say(&format!(
+            "transport  live nodes: alpha (sequencer) at {ua}, bravo (co-signer) at {ub}, in this process"
+        ))?;
+        d.live = Some(live);
+    }
     script(&mut d, args.messages)?;
+    let mut live_size = None;
+    if let Some(mut live) = d.live.take() {
+        let settled = live.settle(std::time::Duration::from_secs(20));
+        live.stop()?;
+        let size = settled?;
+        d.say(&format!(
+            "  both nodes hold {size} entries, all committed; nodes stopped (serve them again with `dyad serve`)"
+        ))?;
+        live_size = Some(size);
+    }
 
     // The receipt: alpha can prove that bravo acknowledged the inquiry.
     d.say("receipt")?;
@@ -521,6 +734,8 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
             "root": root,
             "replicas_identical": same,
             "transfers": d.transfers,
+            "live": !args.offline,
+            "live_size": live_size,
             "receipt": receipt_path,
             "receipt_verified": verified.is_ok(),
             "audits": {

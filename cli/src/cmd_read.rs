@@ -21,7 +21,10 @@ Examples:
   dyad log --json | jq '.entries[] | select(.status == \"pending\")'
 
 STATUS is committed (a checkpoint co-signed by both parties covers the entry), pending (in
-the log, not yet co-signed), or queued (the co-signer's own message, not yet in the log).";
+the log, not yet co-signed), or queued (the co-signer's own message, not yet in the log).
+While a node (`dyad serve`) runs on the data directory, the log is read through it: the
+entries from its tiles API, the sizes from its admin API; queued messages are then only
+counted (JSON: queued_count, and via_node is the node's URL).";
 
 pub const SHOW_EXAMPLES: &str = "\
 Examples:
@@ -136,7 +139,11 @@ fn read_entry(index: u64, bytes: &[u8]) -> Result<SignedEntry> {
 }
 
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
-    let (_, channel) = ctx.data_dir().open()?;
+    let data = ctx.data_dir();
+    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data) {
+        return log_via_node(ctx, args, &node);
+    }
+    let (_, channel) = data.open()?;
     let genesis = channel.genesis().clone();
     let size = channel.size();
     let committed = channel.committed_size()?;
@@ -199,6 +206,121 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
     }
     for e in &queued {
         outln(&summary_line(&genesis, e, "-", "queued"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad log` while a node runs on the data directory (and holds its store): the sizes
+/// from the node's admin status, the entries from its tiles API (up to the tree it
+/// publishes). The co-signer's queued messages are counted, not listed.
+fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &crate::cmd_node::Running) -> Result<ExitCode> {
+    let Some(url) = node.public_url.as_deref() else {
+        return Err(CliError::usage_hint(
+            format!(
+                "a node runs on this data directory (admin API {}) and holds the store",
+                node.admin_url
+            ),
+            "read the log from the node's tiles API (dyad audit --url URL), or stop the node",
+        ));
+    };
+    let st = &node.status;
+    let num = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let size = num("size");
+    let published = num("published_size").min(size);
+    let committed = num("committed_size").min(size);
+    let queued = num("queued");
+    let role = st
+        .get("role")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
+    let read = |from: u64, to: u64| -> Result<Vec<(u64, SignedEntry)>> {
+        let mut entries = Vec::new();
+        if from >= to {
+            return Ok(entries);
+        }
+        for item in dyad_ledger::node::fetch_entries(url, from, to)? {
+            let (index, bytes) = item?;
+            entries.push((index, read_entry(index, &bytes)?));
+        }
+        Ok(entries)
+    };
+    let genesis_entry = read(0, 1.min(published))?;
+    let Some((_, first)) = genesis_entry.first() else {
+        return Err(CliError::check("the node publishes no entries yet"));
+    };
+    let genesis = dyad_ledger::genesis::check_genesis(&first.entry).map_err(|e| {
+        CliError::check(format!("entry 0 from the node is not a valid genesis: {e}"))
+    })?;
+    let start = args.from.min(published);
+    let end = match args.limit {
+        Some(k) => start.saturating_add(k).min(published),
+        None => published,
+    };
+    let unpublished = size - published;
+    if ctx.json {
+        out(&format!(
+            "{{\"origin\":{},\"role\":{},\"size\":{size},\"committed_size\":{committed},\"via_node\":{},\"entries\":[",
+            Value::from(genesis.origin.clone()),
+            Value::from(role),
+            Value::from(url)
+        ))?;
+        // One bundle of 256 at a time: memory stays flat.
+        let mut n = 0u64;
+        let mut from = start;
+        while from < end {
+            let to = (from + 256).min(end);
+            for (index, e) in read(from, to)? {
+                let sep = if n == 0 { "" } else { "," };
+                out(&format!(
+                    "{sep}{}",
+                    summary_json(&genesis, &e, Some(index), entry_status(index, committed))
+                ))?;
+                n += 1;
+            }
+            from = to;
+        }
+        outln(&format!(
+            "],\"queued\":[],\"queued_count\":{queued},\"unpublished\":{unpublished}}}"
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln(&format!(
+        "channel {}: {size} entries, {committed} committed, {} pending{} (read through the running node at {url})",
+        genesis.origin,
+        size - committed,
+        if queued == 0 {
+            String::new()
+        } else {
+            format!(", {queued} queued")
+        }
+    ))?;
+    outln(&format!(
+        "{:>6}  {:<24}  {:<20}  {:<17}  {:<9}  {:>8}  SUBJECT",
+        "INDEX", "TIME", "SENDER", "KIND", "STATUS", "REPLY-TO"
+    ))?;
+    let mut from = start;
+    while from < end {
+        let to = (from + 256).min(end);
+        for (index, e) in read(from, to)? {
+            outln(&summary_line(
+                &genesis,
+                &e,
+                &index.to_string(),
+                entry_status(index, committed),
+            ))?;
+        }
+        from = to;
+    }
+    if unpublished > 0 {
+        outln(&format!(
+            "({unpublished} newer entr(ies) are being signed; run `dyad log` again to see them)"
+        ))?;
+    }
+    if queued > 0 {
+        outln(&format!(
+            "({queued} of this party's messages are queued in the node for the sequencer)"
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -384,6 +506,9 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data) {
+        return status_via_node(ctx, &config, &node);
+    }
     let (config, channel) = data.open()?;
     let size = channel.size();
     let committed = channel.committed_size()?;
@@ -440,5 +565,69 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         _ => "nothing waits to be synced",
     };
     outln(&format!("next        {next}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad status` while a node runs on the data directory: its admin status.
+fn status_via_node(
+    ctx: &Ctx,
+    config: &crate::data::Config,
+    node: &crate::cmd_node::Running,
+) -> Result<ExitCode> {
+    let st = &node.status;
+    let num = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (size, committed, queued) = (num("size"), num("committed_size"), num("queued"));
+    let role = st
+        .get("role")
+        .and_then(Value::as_str)
+        .unwrap_or(&config.role);
+    let peer = st.get("peer").cloned().unwrap_or(Value::Null);
+    if ctx.json {
+        json(&j!({
+            "origin": config.origin,
+            "role": role,
+            "state": "serving",
+            "peer": config.peer,
+            "size": size,
+            "committed_size": committed,
+            "pending": size.saturating_sub(committed),
+            "queued": queued,
+            "signed_checkpoint_size": st.get("published_size"),
+            "key_file": config.key_file,
+            "node": {
+                "url": node.public_url,
+                "admin_url": node.admin_url,
+                "peer_url": st.get("peer_url"),
+                "peer": peer,
+            },
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln(&format!("channel     {}", config.origin))?;
+    outln(&format!("role        {role}"))?;
+    outln(&format!(
+        "node        running at {} (admin API {})",
+        node.public_url.as_deref().unwrap_or("(public URL unknown)"),
+        node.admin_url
+    ))?;
+    outln(&format!(
+        "entries     {size} ({committed} committed, {} pending)",
+        size.saturating_sub(committed)
+    ))?;
+    if role == "cosigner" {
+        outln(&format!(
+            "queued      {queued} of this party's messages await the sequencer"
+        ))?;
+    }
+    let peer_url = st
+        .get("peer_url")
+        .and_then(Value::as_str)
+        .unwrap_or("not set");
+    let failures = peer.get("failures").and_then(Value::as_u64).unwrap_or(0);
+    let health = match peer.get("last_error").and_then(Value::as_str) {
+        Some(e) if failures > 0 => format!("{failures} failed attempt(s), last: {e}"),
+        _ => "ok".to_owned(),
+    };
+    outln(&format!("peer        {peer_url} ({health})"))?;
     Ok(ExitCode::SUCCESS)
 }

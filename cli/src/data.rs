@@ -7,8 +7,8 @@
 //! | `attachments/` | content-addressed attachment files |
 //! | `genesis.proposal` | the sequencer's genesis proposal, while it waits for the co-signer's signature |
 //! | `genesis.signed` | the co-signer's copy of the signed genesis, to send back to the sequencer |
-| `admin.url`, `admin.token` | a running node's admin API and its bearer token (`dyad serve`) |
-| `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
+//! | `admin.url`, `admin.token` | a running node's admin API and its bearer token (`dyad serve`) |
+//! | `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
 //!
 //! The private key stays where the operator keeps it: the configuration names the file,
 //! and every command that signs reads it from there (refusing a file others can read).
@@ -168,7 +168,21 @@ impl DataDir {
                 dir: self.dir.clone(),
             });
         }
-        let channel = Channel::open(&self.ledger_path())?;
+        let channel = match Channel::open(&self.ledger_path()) {
+            Ok(c) => c,
+            Err(dyad_ledger::channel::ChannelError::Store(
+                dyad_ledger::store::StoreError::Locked { .. },
+            )) if self.dir.join(dyad_ledger::node::ADMIN_URL_FILE).is_file() => {
+                return Err(CliError::usage_hint(
+                    format!(
+                        "a node (`dyad serve`) runs on {} and holds its store",
+                        self.dir.display()
+                    ),
+                    "`dyad log`, `dyad status`, `dyad append` and `dyad export tiles` go through the running node, and `dyad audit --url URL` reads its tiles API; for this command, stop the node (Ctrl-C or SIGTERM) first",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
         if channel.origin() != config.origin || channel.role() != config.role()? {
             return Err(CliError::BadConfig {
                 dir: self.dir.clone(),

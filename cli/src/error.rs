@@ -9,6 +9,7 @@ use dyad_ledger::attachments::AttachmentError;
 use dyad_ledger::channel::ChannelError;
 use dyad_ledger::genesis::GenesisError;
 use dyad_ledger::keys::KeyError;
+use dyad_ledger::node::{ClientError, ExportError, NodeError};
 use dyad_ledger::store::StoreError;
 
 use crate::bundle::BundleError;
@@ -65,6 +66,14 @@ pub enum CliError {
         message: String,
         hint: Option<String>,
     },
+    /// A node or tile server could not be reached, or answered with an error.
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// The node (`dyad serve`, the live demo) could not start or stopped with an error.
+    #[error("the node: {0}")]
+    Node(#[from] NodeError),
+    #[error("export: {0}")]
+    Export(#[from] ExportError),
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
 }
@@ -136,7 +145,13 @@ impl CliError {
             | CliError::PublicKey { .. }
             | CliError::Bundle(_)
             | CliError::Attachment(_)
+            | CliError::Client(_)
             | CliError::Output(_) => EXIT_USAGE,
+            CliError::Node(NodeError::Channel(e)) => channel_exit_code(e),
+            CliError::Node(_) => EXIT_USAGE,
+            CliError::Export(ExportError::Store(e)) => store_exit_code(e),
+            CliError::Export(ExportError::NoCommittedCheckpoint) => EXIT_CHECK,
+            CliError::Export(_) => EXIT_USAGE,
             CliError::Genesis(_) | CliError::Check { .. } => EXIT_CHECK,
             CliError::Store(e) => store_exit_code(e),
             CliError::Channel(e) => channel_exit_code(e),
@@ -162,8 +177,20 @@ impl CliError {
             CliError::Channel(ChannelError::WrongRole { needed, .. }) => {
                 Some(format!("run this on the {needed}'s data directory"))
             }
-            CliError::Channel(ChannelError::Store(StoreError::Locked { .. })) | CliError::Store(StoreError::Locked { .. }) => {
-                Some("another dyad process is using this data directory; wait for it to finish".into())
+            CliError::Channel(ChannelError::Store(StoreError::Locked { .. }))
+            | CliError::Store(StoreError::Locked { .. })
+            | CliError::Node(NodeError::Channel(ChannelError::Store(StoreError::Locked { .. })))
+            | CliError::Export(ExportError::Store(StoreError::Locked { .. })) => {
+                Some("another dyad process is using this data directory (a node started with `dyad serve`?); stop it, or wait for it to finish".into())
+            }
+            CliError::Client(ClientError::Http { .. }) => {
+                Some("check the URL, and that the server (`dyad serve`) is running and reachable".into())
+            }
+            CliError::Node(NodeError::Bind { .. }) => {
+                Some("choose another address or port with --listen / --admin-listen (port 0 picks a free one)".into())
+            }
+            CliError::Export(ExportError::NoCommittedCheckpoint) => {
+                Some("a log is exported up to its latest co-signed checkpoint; wait until the co-signer has co-signed one".into())
             }
             _ => None,
         }

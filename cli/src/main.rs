@@ -12,6 +12,7 @@ mod cmd_audit;
 mod cmd_demo;
 mod cmd_init;
 mod cmd_keys;
+mod cmd_node;
 mod cmd_prove;
 mod cmd_read;
 mod cmd_sync;
@@ -51,11 +52,18 @@ Examples:
   dyad verify receipt receipt-1.tlog-proof --trust keys/alpha.pub --trust keys/bravo.pub
   dyad audit --bundle full-log.dyad-sync --trust keys/alpha.pub --trust keys/bravo.pub
 
+  # or live: each party runs its node, and messages go through it:
+  dyad --data alpha serve --listen 0.0.0.0:7380 --peer http://bravo.example:7381
+  dyad --data bravo serve --listen 0.0.0.0:7381 --peer http://alpha.example:7380
+  dyad --data bravo append --kind response --reply-to 1 --subject 'Re: scanning' reply.txt
+  dyad audit --url http://alpha.example:7380 --trust keys/alpha.pub --trust keys/bravo.pub
+
 Exit codes: 0 ok, 1 a verification failed or a check did not hold,
             2 bad usage or unreadable input.
 Data directory: --data DIR, or $DYAD_DATA, or ./dyad-data. It holds dyad.json (role, origin,
 the path of the party's private key file, the peer's public key), ledger/ (the replica),
-attachments/, and the genesis files while the channel is being created. The private key
+attachments/, the genesis files while the channel is being created, and admin.url,
+admin.token and node.url while a node (`dyad serve`) runs. The private key
 stays where the operator keeps it; it is never copied, printed or logged.";
 
 #[derive(Parser, Debug)]
@@ -119,6 +127,12 @@ pub enum Command {
     /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
     #[command(after_help = cmd_audit::EXAMPLES)]
     Audit(cmd_audit::AuditArgs),
+    /// Run this party's node: the tiles API, co-signing and submissions over HTTP.
+    #[command(after_help = cmd_node::SERVE_EXAMPLES)]
+    Serve(cmd_node::ServeArgs),
+    /// Export the log as static files (C2SP tlog-tiles) for any web server.
+    #[command(subcommand)]
+    Export(cmd_node::ExportCommand),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = cmd_demo::EXAMPLES)]
     Demo(cmd_demo::DemoArgs),
@@ -183,6 +197,8 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Sync(command) => cmd_sync::run(&ctx, &command),
         Command::Verify(command) => cmd_verify::run(&ctx, &command),
         Command::Audit(args) => cmd_audit::run(&ctx, &args),
+        Command::Serve(args) => cmd_node::serve(&ctx, &args),
+        Command::Export(command) => cmd_node::run_export(&ctx, &command),
         Command::Demo(args) => cmd_demo::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();

@@ -337,7 +337,7 @@ fn demo_plays_the_exchange_and_leaves_usable_data_directories() {
     let env = Env::new();
     let out = env
         .dyad()
-        .args(["demo", "--dir", "demo", "--messages", "5"])
+        .args(["demo", "--offline", "--dir", "demo", "--messages", "5"])
         .assert()
         .success();
     let text = stdout(out.get_output());

@@ -3,7 +3,6 @@
 //! `cargo run --release -p dyad-ledger --example node_load`
 
 #[path = "../tests/node_support/mod.rs"]
-#[allow(dead_code)]
 mod node_support;
 
 use std::sync::atomic::Ordering;

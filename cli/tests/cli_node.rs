@@ -1,0 +1,529 @@
+//! The live node from the command line, with the real binary: `dyad demo` (two nodes in
+//! process), then the two data directories served as they are by two `dyad serve`
+//! processes on loopback, `dyad append` through bravo's node ending up committed on both,
+//! `dyad log` while the nodes hold their stores, `dyad audit --url` on both nodes,
+//! `dyad export tiles` served by a minimal static web server (intact: exit 0; tampered:
+//! exit 1), and a graceful stop.
+//!
+//! Every child process is owned by a guard that kills it on drop (also when an assertion
+//! fails), and every wait is bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{json, stdout, Env};
+use serde_json::Value;
+
+/// Upper bound for any one command.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `dyad serve` process, killed on drop.
+struct Node {
+    child: Option<Child>,
+    url: String,
+}
+
+impl Node {
+    /// Starts `dyad serve` on `data` and waits (bounded) for the line saying where it listens.
+    fn start(data: &Path, listen: &str, peer: &str) -> Node {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_dyad"))
+            .args(["--json", "serve", "--listen", listen, "--peer", peer])
+            .env("DYAD_DATA", data)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn dyad serve");
+        let out = child.stdout.take().expect("stdout");
+        let mut node = Node {
+            child: Some(child),
+            url: String::new(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("dyad serve did not say where it listens within 20 s");
+        let v: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
+        node.url = v["url"].as_str().expect("url").to_owned();
+        node
+    }
+
+    /// SIGTERM, then waits (bounded) for a graceful exit; returns whether it exited 0.
+    fn stop(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = StdCommand::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A minimal static web server for a directory (GET only, one request per connection),
+/// stopped on drop.
+struct StaticServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    addr: std::net::SocketAddr,
+}
+
+impl StaticServer {
+    fn start(root: &Path) -> StaticServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let root = root.to_owned();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = conn {
+                    let _ = serve_one(&root, stream);
+                }
+            }
+        });
+        StaticServer {
+            url: format!("http://{addr}"),
+            stop,
+            thread: Some(thread),
+            addr,
+        }
+    }
+}
+
+fn serve_one(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let file = (!path.contains(".."))
+        .then(|| root.join(path.trim_start_matches('/')))
+        .filter(|p| p.is_file());
+    let response = match file.and_then(|p| std::fs::read(p).ok()) {
+        Some(body) => {
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            r.extend_from_slice(&body);
+            r
+        }
+        None => {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        }
+    };
+    stream.write_all(&response)?;
+    stream.flush()
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `dyad log --json` on `data` (read through its running node).
+fn log_json(env: &Env, data: &Path) -> Value {
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", data)
+        .args(["--json", "log"])
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .expect("dyad log");
+    assert!(
+        out.status.success(),
+        "dyad log failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out.stdout)
+}
+
+fn status_of(log: &Value, leaf_hash: &str) -> Option<String> {
+    log["entries"]
+        .as_array()?
+        .iter()
+        .find(|e| e["leaf_hash"] == leaf_hash)
+        .and_then(|e| e["status"].as_str().map(str::to_owned))
+}
+
+fn audit_url(env: &Env, url: &str, keys: &Path) -> std::process::Output {
+    env.dyad()
+        .args(["--json", "audit", "--url", url, "--trust"])
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .expect("dyad audit --url")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
+    let env = Env::new();
+    let demo = env.path("demo");
+    let out = env
+        .dyad()
+        .args(["--json", "demo", "--dir"])
+        .arg(&demo)
+        .args(["--messages", "2"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("dyad demo");
+    assert!(
+        out.status.success(),
+        "demo failed: {}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out.stdout);
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["live"], true);
+    assert_eq!(v["entries"], 7, "genesis, 4 scripted, 2 more");
+    let (alpha, bravo, keys) = (demo.join("alpha"), demo.join("bravo"), demo.join("keys"));
+
+    // The two data directories served as they are: bravo first, on a free port picked by
+    // binding and releasing; alpha on an ephemeral port, with bravo's URL.
+    let bravo_port = free_port();
+    let bravo_url = format!("http://127.0.0.1:{bravo_port}");
+    let alpha_node = Node::start(&alpha, "127.0.0.1:0", &bravo_url);
+    let bravo_node = Node::start(&bravo, &format!("127.0.0.1:{bravo_port}"), &alpha_node.url);
+    assert_eq!(bravo_node.url, bravo_url);
+    // --peer is saved in dyad.json.
+    let config = json(&std::fs::read(bravo.join("dyad.json")).unwrap());
+    assert_eq!(config["peer_url"], alpha_node.url.as_str());
+
+    // bravo's message goes through bravo's node to the sequencer.
+    let appended = env.stdout_json(
+        env.dyad()
+            .env("DYAD_DATA", &bravo)
+            .args([
+                "--json",
+                "append",
+                "--kind",
+                "inquiry",
+                "--subject",
+                "Live: beacons from 203.0.113.9?",
+                "-",
+            ])
+            .write_stdin("Is 203.0.113.9 part of your exercise?\n")
+            .timeout(COMMAND_TIMEOUT),
+    );
+    assert!(
+        appended["via_node"].is_string(),
+        "not through the node: {appended}"
+    );
+    let leaf_hash = appended["leaf_hash"].as_str().unwrap().to_owned();
+    assert!(
+        ["queued", "pending", "committed"].contains(&appended["status"].as_str().unwrap()),
+        "{appended}"
+    );
+
+    // Until committed on both (bounded): `dyad log` reads through each node.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (la, lb) = loop {
+        let (la, lb) = (log_json(&env, &alpha), log_json(&env, &bravo));
+        let done = status_of(&la, &leaf_hash).as_deref() == Some("committed")
+            && status_of(&lb, &leaf_hash).as_deref() == Some("committed");
+        if done {
+            break (la, lb);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not committed on both within 20 s:\nalpha {la}\nbravo {lb}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(la["size"], 8);
+    assert_eq!(lb["size"], 8);
+    assert_eq!(la["committed_size"], 8);
+    assert_eq!(lb["committed_size"], 8);
+    assert_eq!(la["entries"][7]["index"], 7);
+    assert_eq!(la["entries"][7]["sender"], "cert.bravo.example");
+
+    // `dyad status` reads through the node too; commands that need the store say why not.
+    let st = env.stdout_json(
+        env.dyad()
+            .env("DYAD_DATA", &bravo)
+            .args(["--json", "status"])
+            .timeout(COMMAND_TIMEOUT),
+    );
+    assert_eq!(st["state"], "serving");
+    assert_eq!(st["committed_size"], 8);
+    assert_eq!(st["node"]["url"], bravo_node.url.as_str());
+    env.dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["show", "1"])
+        .timeout(COMMAND_TIMEOUT)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("holds its store"));
+
+    // Both nodes audit over the tiles API.
+    for url in [&alpha_node.url, &bravo_node.url] {
+        let out = audit_url(&env, url, &keys);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "audit of {url}: {}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = json(&out.stdout);
+        assert_eq!(v["verdict"], "pass");
+        assert_eq!(v["entries"], 8);
+        assert_eq!(v["committed_size"], 8);
+    }
+
+    // Export while the node holds the store: mirrored from its tiles API.
+    let mirrored = env.path("tiles-mirrored");
+    let exported = env.stdout_json(
+        env.dyad()
+            .env("DYAD_DATA", &alpha)
+            .args(["--json", "export", "tiles", "--out"])
+            .arg(&mirrored)
+            .timeout(COMMAND_TIMEOUT),
+    );
+    assert_eq!(exported["size"], 8);
+
+    // Graceful stops (SIGTERM): exit 0, the stores closed.
+    assert!(bravo_node.stop(), "bravo's node did not stop gracefully");
+    assert!(alpha_node.stop(), "alpha's node did not stop gracefully");
+    assert!(!alpha.join("admin.url").exists());
+    assert!(!alpha.join("node.url").exists());
+
+    // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror.
+    let tiles = env.path("tiles");
+    env.dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["export", "tiles", "--out"])
+        .arg(&tiles)
+        .timeout(COMMAND_TIMEOUT)
+        .assert()
+        .success();
+    let files = files_under(&tiles);
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(
+        names,
+        ["checkpoint", "tile/0/000.p/8", "tile/entries/000.p/8"],
+        "{names:?}"
+    );
+    assert_eq!(files, files_under(&mirrored));
+    for f in &files {
+        assert_eq!(
+            std::fs::read(tiles.join(f)).unwrap(),
+            std::fs::read(mirrored.join(f)).unwrap(),
+            "{}",
+            f.display()
+        );
+    }
+
+    // Served by a plain static web server: the audit passes.
+    let server = StaticServer::start(&tiles);
+    let out = audit_url(&env, &server.url, &keys);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Tampered: one byte of the last entry changed.
+    let tampered = env.path("tiles-tampered");
+    copy_dir(&tiles, &tampered);
+    let bundle = tampered.join("tile/entries/000.p/8");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let server_t = StaticServer::start(&tampered);
+    let out = audit_url(&env, &server_t.url, &keys);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(json(&out.stdout)["verdict"], "fail");
+
+    // Truncated: the entry bundle cut short (it no longer holds 8 entries).
+    let truncated = env.path("tiles-truncated");
+    copy_dir(&tiles, &truncated);
+    let tile = truncated.join("tile/entries/000.p/8");
+    let bytes = std::fs::read(&tile).unwrap();
+    std::fs::write(&tile, &bytes[..bytes.len() - 5]).unwrap();
+    let server_c = StaticServer::start(&truncated);
+    let out = audit_url(&env, &server_c.url, &keys);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+
+    // A hash tile that does not match the entries (readers would get bad proofs).
+    let bad_tile = env.path("tiles-bad-hash-tile");
+    copy_dir(&tiles, &bad_tile);
+    let tile = bad_tile.join("tile/0/000.p/8");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[40] ^= 0x80;
+    std::fs::write(&tile, &bytes).unwrap();
+    let server_h = StaticServer::start(&bad_tile);
+    let out = audit_url(&env, &server_h.url, &keys);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        json(&out.stdout)["error"]
+            .as_str()
+            .unwrap()
+            .contains("hash 1 of tile 0/0"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Nothing served there: unreadable input, exit 2.
+    let out = audit_url(&env, &format!("http://127.0.0.1:{}", free_port()), &keys);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn append_falls_back_when_the_registered_node_is_gone() {
+    let env = Env::new();
+    let demo = env.path("demo");
+    env.dyad()
+        .args(["--json", "demo", "--messages", "0", "--dir"])
+        .arg(&demo)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    let alpha = demo.join("alpha");
+    // The node ran during the demo (its token is there); pretend it crashed, leaving a
+    // stale admin.url behind.
+    assert!(alpha.join("admin.token").is_file());
+    std::fs::write(
+        alpha.join("admin.url"),
+        format!("http://127.0.0.1:{}\n", free_port()),
+    )
+    .unwrap();
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["append", "--kind", "notification", "--subject", "offline"])
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not answer"), "{err}");
+    assert!(stdout(&out).contains("pending"), "{}", stdout(&out));
+
+    // `dyad serve` refuses a second node on a data directory that has one running.
+    let node = Node::start(&alpha, "127.0.0.1:0", "http://127.0.0.1:9");
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already serves"));
+    // Attachments cannot go through the node: a clear error, nothing appended.
+    std::fs::write(env.path("plan.txt"), "plan").unwrap();
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["append", "--kind", "notification", "--attach"])
+        .arg(env.path("plan.txt"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("attachments"));
+    assert!(node.stop());
+}
