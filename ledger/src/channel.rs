@@ -135,22 +135,25 @@ pub enum ChannelError {
 struct SenderState {
     last_sequence: u64,
     last_timestamp_ms: u64,
+    /// The log index of the sender's last entry (idempotent resubmission of it).
+    last_index: u64,
 }
 
 impl SenderState {
-    fn to_bytes(self) -> [u8; 16] {
-        let mut b = [0; 16];
+    fn to_bytes(self) -> [u8; 24] {
+        let mut b = [0; 24];
         b[..8].copy_from_slice(&self.last_sequence.to_be_bytes());
-        b[8..].copy_from_slice(&self.last_timestamp_ms.to_be_bytes());
+        b[8..16].copy_from_slice(&self.last_timestamp_ms.to_be_bytes());
+        b[16..].copy_from_slice(&self.last_index.to_be_bytes());
         b
     }
 
     fn from_bytes(b: &[u8]) -> Option<Self> {
-        let b: &[u8; 16] = b.try_into().ok()?;
-        let (seq, ts) = b.split_at(8);
+        let b: &[u8; 24] = b.try_into().ok()?;
         Some(Self {
-            last_sequence: u64::from_be_bytes(seq.try_into().ok()?),
-            last_timestamp_ms: u64::from_be_bytes(ts.try_into().ok()?),
+            last_sequence: u64::from_be_bytes(b[..8].try_into().ok()?),
+            last_timestamp_ms: u64::from_be_bytes(b[8..16].try_into().ok()?),
+            last_index: u64::from_be_bytes(b[16..].try_into().ok()?),
         })
     }
 }
@@ -196,6 +199,7 @@ impl Channel {
         let state = SenderState {
             last_sequence: 0,
             last_timestamp_ms: genesis_entry.entry.body.timestamp_ms,
+            last_index: 0,
         };
         batch.put_meta(
             &sender_meta(genesis_entry.entry.body.sender),
@@ -409,6 +413,7 @@ impl Channel {
             SenderState {
                 last_sequence: body.sequence,
                 last_timestamp_ms: body.timestamp_ms,
+                last_index: index,
             },
         );
         Ok(())
@@ -426,11 +431,18 @@ impl Channel {
         let mut next = self.store.size();
         let mut staged: HashMap<Hash, u64> = HashMap::new();
         for e in entries {
-            if let Some(index) = self
-                .store
-                .index_of_leaf_hash(&e.leaf_hash)?
-                .or_else(|| staged.get(&e.leaf_hash).copied())
-            {
+            // The store keeps no leaf-hash index: a resubmission is recognised as the
+            // sender's last entry, in the log or in this batch.
+            let last_of_sender = self
+                .senders
+                .get(&e.entry.body.sender)
+                .filter(|s| s.last_sequence == e.entry.body.sequence && s.last_index < next)
+                .map(|s| s.last_index);
+            let in_log = match last_of_sender {
+                Some(index) if self.store.leaf_hash(index)? == e.leaf_hash => Some(index),
+                _ => None,
+            };
+            if let Some(index) = in_log.or_else(|| staged.get(&e.leaf_hash).copied()) {
                 appended.push(Appended {
                     index,
                     leaf_hash: e.leaf_hash,

@@ -130,17 +130,7 @@ fn a_batch_is_committed_whole_and_survives_reopening() {
     for i in [0, 1, 2, 511, 999] {
         assert_eq!(store.leaf(i).unwrap(), leaf(i));
         assert_eq!(store.leaf_hash(i).unwrap(), leaf_hash(&leaf(i)));
-        assert_eq!(
-            store.index_of_leaf_hash(&leaf_hash(&leaf(i))).unwrap(),
-            Some(i)
-        );
     }
-    assert_eq!(
-        store
-            .index_of_leaf_hash(&leaf_hash(b"never appended"))
-            .unwrap(),
-        None
-    );
     assert!(matches!(
         store.leaf(1000),
         Err(StoreError::Tree(TreeError::IndexOutOfRange {
@@ -279,34 +269,6 @@ fn rejected_batches_write_nothing() {
                         index: 13,
                         len: 65536,
                         max: 65535
-                    }
-                )
-            })
-        },
-        {
-            let mut b = store.batch();
-            b.append_leaf(leaf(12));
-            b.append_leaf(leaf(3));
-            (b, |e| {
-                matches!(
-                    e,
-                    StoreError::DuplicateLeaf {
-                        index: 13,
-                        existing: 3
-                    }
-                )
-            })
-        },
-        {
-            let mut b = store.batch();
-            b.append_leaf(leaf(12));
-            b.append_leaf(leaf(12));
-            (b, |e| {
-                matches!(
-                    e,
-                    StoreError::DuplicateLeaf {
-                        index: 13,
-                        existing: 12
                     }
                 )
             })
