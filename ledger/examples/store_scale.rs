@@ -54,7 +54,11 @@ fn main() {
     } else {
         Store::create(dir).unwrap()
     };
-    println!("open/create at size {}: {:.2?}", store.size(), start.elapsed());
+    println!(
+        "open/create at size {}: {:.2?}",
+        store.size(),
+        start.elapsed()
+    );
     let from = store.size();
     if from < target {
         let start = Instant::now();

@@ -44,8 +44,9 @@
 //! the new state, since sled applies a batch atomically.
 //!
 //! A crash during [`Store::create`] leaves a database without records, which `create`
-//! takes over when run again. Opening fsyncs the database file and any blob files, so
-//! what sled recovered from an interrupted run is durable before it is built upon.
+//! takes over when run again. Opening fsyncs the database file and the blob files not
+//! yet recorded as synced (`<dir>/blobs.synced`), so what sled recovered from an
+//! interrupted run is durable before it is built upon.
 //!
 //! # Integrity
 //!
@@ -451,6 +452,10 @@ impl Store {
     /// already holds a database.
     pub fn create(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        // A blob marker without a database is stale: it must not excuse new blobs.
+        if !dir.join("db").exists() {
+            let _ = std::fs::remove_file(dir.join("blobs.synced"));
+        }
         let existed = dir.join("db").exists() || dir.join("conf").exists();
         let db = open_db(dir)?;
         // The format and head records are written together: a database without any
@@ -532,6 +537,7 @@ impl Store {
             .db_file
             .sync_all()
             .map_err(io_error(&dir.join("db")))?;
+        store.blobs.record_durable();
         store.check_on_open(head)?;
         Ok(store)
     }
@@ -545,7 +551,7 @@ impl Store {
             db,
             db_file,
             frontier: Frontier::new(),
-            blobs: BlobSync::new(dir.join("blobs")),
+            blobs: BlobSync::new(dir.join("blobs"), dir.join("blobs.synced")),
             poisoned: false,
             #[cfg(test)]
             fault: None,
@@ -888,6 +894,7 @@ impl Store {
         self.db_file
             .sync_all()
             .map_err(io_error(&self.dir.join("db")))?;
+        self.blobs.record_durable();
         self.fault_point(FaultPoint::AfterSync)?;
         self.poisoned = false;
         self.frontier = frontier;
@@ -1633,16 +1640,27 @@ impl DoubleEndedIterator for Checkpoints {
 /// Blob files are named by increasing log sequence numbers, so a commit syncs those above
 /// the highest already synced. It lists the directory only when the directory changed:
 /// logs of small entries never create blobs and pay nothing.
+///
+/// Full bundles and tiles make blobs common (a 10M-entry log has some 10,000 of them),
+/// so fsyncing every one on open took seconds. Once a commit is durable, the highest
+/// synced sequence number goes to `<dir>/blobs.synced` (written and renamed, not
+/// fsynced: if it is lost or torn, open syncs everything again), and open syncs only
+/// the blobs above it: those of a run interrupted before its commit was durable.
 struct BlobSync {
     dir: PathBuf,
+    marker: PathBuf,
+    /// What the marker says.
+    recorded: Option<u64>,
     synced_up_to: Option<u64>,
     settled_mtime: Option<SystemTime>,
 }
 
 impl BlobSync {
-    fn new(dir: PathBuf) -> BlobSync {
+    fn new(dir: PathBuf, marker: PathBuf) -> BlobSync {
         BlobSync {
             dir,
+            marker,
+            recorded: None,
             synced_up_to: None,
             settled_mtime: None,
         }
@@ -1650,9 +1668,31 @@ impl BlobSync {
 
     /// On open: blobs of an interrupted run may not have been synced.
     fn sync_all_existing(&mut self) -> Result<(), StoreError> {
-        self.synced_up_to = None;
+        self.recorded = std::fs::read_to_string(&self.marker)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        self.synced_up_to = self.recorded;
         self.settled_mtime = None;
         self.sync_new()
+    }
+
+    /// Records the blobs synced so far, once the log records pointing at them are durable
+    /// (after the fsync of `db`): so a crash cannot roll sled's log back below the marker
+    /// and let it write new, unsynced blobs under sequence numbers at or below it. Best
+    /// effort: a marker that is missing or unreadable only makes the next open sync more.
+    fn record_durable(&mut self) {
+        let Some(lsn) = self.synced_up_to else {
+            return;
+        };
+        if self.recorded == Some(lsn) {
+            return;
+        }
+        let tmp = self.marker.with_extension("tmp");
+        if std::fs::write(&tmp, format!("{lsn}\n")).is_ok()
+            && std::fs::rename(&tmp, &self.marker).is_ok()
+        {
+            self.recorded = Some(lsn);
+        }
     }
 
     fn sync_new(&mut self) -> Result<(), StoreError> {
