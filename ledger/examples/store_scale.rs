@@ -110,8 +110,9 @@ fn main() {
     }
     let t = start.elapsed();
     println!(
-        "{n} inclusion proofs at size {size}: {:.0}/s",
-        n as f64 / t.as_secs_f64()
+        "{n} inclusion proofs at size {size}: {:.0}/s (RSS {} MiB)",
+        n as f64 / t.as_secs_f64(),
+        rss_kib() / 1024
     );
     let start = Instant::now();
     for k in 0..n {
@@ -120,8 +121,9 @@ fn main() {
     }
     let t = start.elapsed();
     println!(
-        "{n} consistency proofs to size {size}: {:.0}/s",
-        n as f64 / t.as_secs_f64()
+        "{n} consistency proofs to size {size}: {:.0}/s (RSS {} MiB)",
+        n as f64 / t.as_secs_f64(),
+        rss_kib() / 1024
     );
     let start = Instant::now();
     for k in 0..n {
@@ -129,8 +131,9 @@ fn main() {
         store.leaf(index).unwrap();
     }
     println!(
-        "{n} random leaf reads: {:.0}/s",
-        n as f64 / start.elapsed().as_secs_f64()
+        "{n} random leaf reads: {:.0}/s (RSS {} MiB)",
+        n as f64 / start.elapsed().as_secs_f64(),
+        rss_kib() / 1024
     );
     let bytes = disk_bytes(dir);
     println!(
