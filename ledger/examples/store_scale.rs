@@ -3,7 +3,8 @@
 //!
 //! Appends 200-byte entries in batches (default 1000) until the store in DIR (created
 //! if missing) holds ENTRIES, then reopens it twice and times proofs, verifies nothing
-//! else. Leave DIR in place to time a later open again.
+//! else. Leave DIR in place to time a later open again. With DYAD_VERIFY set, also
+//! times `verify_all`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -135,6 +136,17 @@ fn main() {
         n as f64 / start.elapsed().as_secs_f64(),
         rss_kib() / 1024
     );
+    if std::env::var_os("DYAD_VERIFY").is_some() {
+        let start = Instant::now();
+        let v = store.verify_all(|_, _| {}).unwrap();
+        println!(
+            "verify_all of {} entries, {} nodes: {:.2?} (RSS {} MiB)",
+            v.entries,
+            v.nodes,
+            start.elapsed(),
+            rss_kib() / 1024
+        );
+    }
     let bytes = disk_bytes(dir);
     println!(
         "on disk: {:.1} MiB, {:.0} bytes per entry",
