@@ -201,7 +201,6 @@ fn store_exit_code(e: &StoreError) -> u8 {
     match e {
         StoreError::Damaged(_)
         | StoreError::Tree(_)
-        | StoreError::DuplicateLeaf { .. }
         | StoreError::CheckpointRejected { .. } => EXIT_CHECK,
         _ => EXIT_USAGE,
     }

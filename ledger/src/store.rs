@@ -8,19 +8,31 @@
 //! their kind, so that every change of state, however many kinds it touches, is a single
 //! `apply_batch`. Integers are big-endian, so sled's key order is numeric order.
 //!
+//! The entries and the tree are kept in the shape of C2SP tlog-tiles (tiles of height 8,
+//! 256 wide), so that sled holds about one record per 256 entries: sled's open time and
+//! per-record costs grow with the number of records, not with their size.
+//!
 //! | key | value |
 //! |---|---|
-//! | `V` | the store format, `dyad-store/1` |
+//! | `V` | the store format, `dyad-store/2` |
 //! | `H` | the head: size (u64) then root (32 bytes) |
-//! | `e` index:u64 | entry `index`: the leaf bytes, at most 65535 (tlog-tiles entry bundles) |
-//! | `n` level:u8 index:u64 | the complete subtree root over leaves `[index << level, (index + 1) << level)` (see [`crate::tree`]) |
-//! | `h` leaf hash:32 | the index (u64) of the entry with that leaf hash |
+//! | `B` bundle:u64 | a *full* entry bundle: entries `bundle·256 .. bundle·256+255`, each as a u16 length then its bytes (exactly the tlog-tiles entry bundle) |
+//! | `e` index:u64 | entry `index` (its bytes, at most 65535), only while its bundle is not full: at most 255 such records |
+//! | `T` tile level:u8 tile:u64 | a *full* stored tile: see below |
+//! | `n` level:u8 index:u64 | the complete subtree root over leaves `[index << level, (index + 1) << level)` (see [`crate::tree`]), only while the stored tile it belongs to is not full |
 //! | `c` size:u64 | a checkpoint note (signed-note bytes) for the tree of `size` entries |
 //! | `m` name | a metadata value of the channel layer |
 //!
-//! Nodes are keyed level first, so the hashes of a C2SP tlog-tiles tile (level 8L,
-//! indexes N·256 onwards) are one contiguous range. Only complete nodes are stored, and a
-//! complete node never changes, so a batch only ever adds nodes.
+//! Node `(level, index)` belongs to the stored tile of tile level `L = level / 8` and
+//! tile index `N = index >> (8 - level % 8)`. A stored tile is full once all 256 nodes
+//! of tree level `8L` with indexes `N·256 ..` exist; its value is then 510 hashes of 32
+//! bytes, level by level from the bottom: the 256 hashes of level `8L` (the tlog-tiles
+//! tile), then the 128 of level `8L+1` over them, then 64, ... and the 2 of level `8L+7`
+//! (the tile's own root is node `(8L+8, N)`, which belongs to the tile above). Sub-level
+//! `s` starts at hash `512 - (512 >> s)`. So every complete subtree is one read and an
+//! offset. The commit that fills a bundle or a tile writes its `B` or `T` record and
+//! removes its `e` or `n` records in the same atomic batch; a complete node never
+//! changes, so nothing else is ever rewritten.
 //!
 //! # Durability
 //!
@@ -32,17 +44,19 @@
 //! the new state, since sled applies a batch atomically.
 //!
 //! A crash during [`Store::create`] leaves a database without records, which `create`
-//! takes over when run again. Opening fsyncs the database file and any blob files, so
-//! what sled recovered from an interrupted run is durable before it is built upon.
+//! takes over when run again. Opening fsyncs the database file and the blob files not
+//! yet recorded as synced (`<dir>/blobs.synced`), so what sled recovered from an
+//! interrupted run is durable before it is built upon.
 //!
 //! # Integrity
 //!
 //! Opening checks, in O(log n) reads, that the head matches the entries, the stored
-//! frontier and the newest checkpoint, and refuses a store changed behind its back with a
-//! [`Damage`] naming what is wrong. [`Store::verify_all`] streams through everything.
+//! tiles and nodes of the right edge, the last entry and the newest checkpoint, and refuses
+//! a store changed behind its back with a [`Damage`] naming what is wrong.
+//! [`Store::verify_all`] streams through everything.
 //!
-//! sled itself does O(n) work when it opens: it reads its page table snapshot and replays
-//! its log written since the last open (it takes a new snapshot when it opens).
+//! sled itself does O(records) work when it opens: it reads its page table snapshot and
+//! replays its log written since the last open (it takes a new snapshot when it opens).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -59,21 +73,37 @@ pub const MAX_LEAF_BYTES: usize = 65535;
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const MAX_META_NAME_BYTES: usize = 1024;
 
-const FORMAT: &[u8] = b"dyad-store/1";
+const FORMAT: &[u8] = b"dyad-store/2";
+/// Formats this build recognises but no longer reads.
+const OLD_FORMATS: &[&[u8]] = &[b"dyad-store/1"];
 const FORMAT_KEY: &[u8] = b"V";
 const HEAD_KEY: &[u8] = b"H";
 const ENTRY: u8 = b'e';
+const BUNDLE: u8 = b'B';
 const NODE: u8 = b'n';
-const LEAF_INDEX: u8 = b'h';
+const TILE: u8 = b'T';
 const CHECKPOINT: u8 = b'c';
 const META: u8 = b'm';
 
 /// tlog-tiles: a tile is 2^8 hashes wide, and tile level L holds tree level 8L.
 pub const TILE_HEIGHT: u8 = 8;
 pub const TILE_WIDTH: u16 = 256;
+/// Entries per full entry bundle.
+pub const BUNDLE_WIDTH: u64 = 256;
+/// Hashes in a stored tile: 256 + 128 + ... + 2.
+pub const STORED_TILE_HASHES: usize = 510;
+const STORED_TILE_BYTES: usize = STORED_TILE_HASHES * 32;
+/// Tile levels that can hold nodes of a tree of fewer than 2^64 leaves.
+const TILE_LEVELS: u8 = (tree::MAX_LEVEL / TILE_HEIGHT) + 1;
 
 fn entry_key(index: u64) -> [u8; 9] {
     let mut k = [ENTRY; 9];
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn bundle_key(index: u64) -> [u8; 9] {
+    let mut k = [BUNDLE; 9];
     k[1..].copy_from_slice(&index.to_be_bytes());
     k
 }
@@ -85,9 +115,10 @@ fn node_key(level: u8, index: u64) -> [u8; 10] {
     k
 }
 
-fn leaf_index_key(hash: &Hash) -> [u8; 33] {
-    let mut k = [LEAF_INDEX; 33];
-    k[1..].copy_from_slice(hash);
+fn tile_key(tile_level: u8, index: u64) -> [u8; 10] {
+    let mut k = [TILE; 10];
+    k[1] = tile_level;
+    k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -114,6 +145,70 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where node `(level, index)` lives: (tile level, tile index, sub-level, position).
+fn locate(level: u8, index: u64) -> (u8, u64, u8, u64) {
+    let sub = level % TILE_HEIGHT;
+    let shift = u32::from(TILE_HEIGHT - sub);
+    (
+        level / TILE_HEIGHT,
+        index >> shift,
+        sub,
+        index & ((1 << shift) - 1),
+    )
+}
+
+/// Byte offset of a node inside a stored tile's value.
+fn tile_offset(sub: u8, pos: u64) -> usize {
+    (512 - (512 >> sub) + pos as usize) * 32
+}
+
+/// Whether stored tile `tile_level`/`index` is full in a tree of `size` leaves.
+fn tile_full(size: u64, tile_level: u8, index: u64) -> bool {
+    let needed = (u128::from(index) + 1) << (8 + 8 * u32::from(tile_level));
+    needed <= u128::from(size)
+}
+
+/// How many stored tiles of `tile_level` are full in a tree of `size` leaves.
+fn full_tiles(size: u64, tile_level: u8) -> u64 {
+    (u128::from(size) >> (8 + 8 * u32::from(tile_level))) as u64
+}
+
+/// The entries of an encoded entry bundle, or None unless it holds exactly `count`.
+fn split_bundle(bytes: &[u8], count: usize) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::with_capacity(count);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        if tail.len() < len || out.len() == count {
+            return None;
+        }
+        out.push(&tail[..len]);
+        rest = &tail[len..];
+    }
+    (out.len() == count).then_some(out)
+}
+
+/// Entry `pos` of an encoded entry bundle, walking at most `pos + 1` length prefixes.
+fn bundle_entry(bytes: &[u8], pos: usize) -> Option<&[u8]> {
+    let mut rest = bytes;
+    for i in 0.. {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        let entry = tail.get(..len)?;
+        if i == pos {
+            return Some(entry);
+        }
+        rest = &tail[len..];
+    }
+    None
+}
+
+fn push_bundle_entry(out: &mut Vec<u8>, leaf: &[u8]) {
+    // Callers have checked MAX_LEAF_BYTES.
+    out.extend_from_slice(&(leaf.len() as u16).to_be_bytes());
+    out.extend_from_slice(leaf);
+}
 /// The tree head: how many entries the log holds and their Merkle root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -186,14 +281,32 @@ pub enum Damage {
     NodeMismatch { level: u8, index: u64 },
     #[error("tree node (level {level}, index {index}) lies beyond the head's {size} entries")]
     NodeBeyondHead { level: u8, index: u64, size: u64 },
-    #[error("the leaf-hash index does not map entry {index}'s leaf hash to {index}")]
-    LeafIndexMismatch { index: u64 },
-    #[error("the leaf-hash index has {found} records for {size} entries")]
-    LeafIndexCount { found: u64, size: u64 },
-    #[error("a leaf-hash index record is {len} bytes, not 8")]
-    MalformedLeafIndex { len: usize },
-    #[error("the leaf-hash index points to entry {index}, beyond the head's {size} entries")]
-    LeafIndexBeyondHead { index: u64, size: u64 },
+    #[error("entry {index} is stored both in its full bundle and on its own")]
+    StrayEntry { index: u64 },
+    #[error("entry bundle {index} is missing")]
+    MissingBundle { index: u64 },
+    #[error("entry bundle {index} does not hold exactly 256 length-prefixed entries")]
+    MalformedBundle { index: u64 },
+    #[error("entry bundle {index} lies beyond the head's {size} entries")]
+    BundleBeyondHead { index: u64, size: u64 },
+    #[error("stored tile (tile level {tile_level}, index {index}) is missing")]
+    MissingTile { tile_level: u8, index: u64 },
+    #[error("stored tile (tile level {tile_level}, index {index}) is {len} bytes, not 16320")]
+    MalformedTile {
+        tile_level: u8,
+        index: u64,
+        len: usize,
+    },
+    #[error("stored tile (tile level {tile_level}, index {index}) lies beyond the head's {size} entries")]
+    TileBeyondHead {
+        tile_level: u8,
+        index: u64,
+        size: u64,
+    },
+    #[error(
+        "tree node (level {level}, index {index}) is stored both in its full tile and on its own"
+    )]
+    StrayNode { level: u8, index: u64 },
     #[error("the checkpoint stored for size {size} is wrong: {problem}")]
     Checkpoint {
         size: u64,
@@ -215,6 +328,8 @@ pub enum StoreError {
     NotAStore { path: PathBuf, reason: &'static str },
     #[error("{} holds store format {found:?}; this build reads {:?}", path.display(), String::from_utf8_lossy(FORMAT))]
     UnsupportedFormat { path: PathBuf, found: String },
+    #[error("{} holds the old store format {found:?}, which this build no longer reads: re-create the store (export its entries with the build that wrote it and append them to a new store)", path.display())]
+    OldFormat { path: PathBuf, found: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("the database: {0}")]
@@ -225,8 +340,6 @@ pub enum StoreError {
     Tree(#[from] TreeError),
     #[error("entry {index} is {len} bytes; an entry is at most {max}")]
     LeafTooLarge { index: u64, len: usize, max: usize },
-    #[error("entry {index} has the leaf hash of entry {existing}: the log holds every entry once")]
-    DuplicateLeaf { index: u64, existing: u64 },
     #[error("the batch appends after entry {batch_base} but the log now has {size} entries")]
     StaleBatch { batch_base: u64, size: u64 },
     #[error("checkpoint for size {size} rejected: {problem}")]
@@ -242,7 +355,7 @@ pub enum StoreError {
         len: usize,
         max: usize,
     },
-    #[error("the tile width {width} is not between 1 and 256")]
+    #[error("the tile or bundle width {width} is not between 1 and 256")]
     BadTileWidth { width: u16 },
     #[error("the store at {} is in use by another process", path.display())]
     Locked { path: PathBuf },
@@ -339,6 +452,10 @@ impl Store {
     /// already holds a database.
     pub fn create(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        // A blob marker without a database is stale: it must not excuse new blobs.
+        if !dir.join("db").exists() {
+            let _ = std::fs::remove_file(dir.join("blobs.synced"));
+        }
         let existed = dir.join("db").exists() || dir.join("conf").exists();
         let db = open_db(dir)?;
         // The format and head records are written together: a database without any
@@ -390,6 +507,12 @@ impl Store {
                     reason: "it has no format record",
                 })
             }
+            Some(f) if OLD_FORMATS.contains(&f.as_ref()) => {
+                return Err(StoreError::OldFormat {
+                    path: dir.to_owned(),
+                    found: String::from_utf8_lossy(&f).into_owned(),
+                })
+            }
             Some(f) if f.as_ref() != FORMAT => {
                 return Err(StoreError::UnsupportedFormat {
                     path: dir.to_owned(),
@@ -414,6 +537,7 @@ impl Store {
             .db_file
             .sync_all()
             .map_err(io_error(&dir.join("db")))?;
+        store.blobs.record_durable();
         store.check_on_open(head)?;
         Ok(store)
     }
@@ -427,7 +551,7 @@ impl Store {
             db,
             db_file,
             frontier: Frontier::new(),
-            blobs: BlobSync::new(dir.join("blobs")),
+            blobs: BlobSync::new(dir.join("blobs"), dir.join("blobs.synced")),
             poisoned: false,
             #[cfg(test)]
             fault: None,
@@ -438,12 +562,21 @@ impl Store {
     /// the frontier.
     fn check_on_open(&mut self, head: Head) -> Result<(), StoreError> {
         let size = head.size;
-        let last_entry = match self.db.scan_prefix([ENTRY]).next_back() {
-            None => None,
-            Some(kv) => {
-                let (k, _) = kv?;
-                Some(key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?)
-            }
+        let full = size / BUNDLE_WIDTH;
+        // The entries: full bundles below `full`, single entries from there to the head.
+        let last_bundle = self.last_key(&[BUNDLE])?;
+        if let Some(index) = last_bundle.filter(|&b| b >= full) {
+            return Err(Damage::BundleBeyondHead { index, size }.into());
+        }
+        if let Some(index) = self
+            .first_key(&[ENTRY])?
+            .filter(|&i| i < full * BUNDLE_WIDTH)
+        {
+            return Err(Damage::StrayEntry { index }.into());
+        }
+        let last_entry = match self.last_key(&[ENTRY])? {
+            Some(index) => Some(index),
+            None => last_bundle.map(|b| b * BUNDLE_WIDTH + BUNDLE_WIDTH - 1),
         };
         if last_entry != size.checked_sub(1) {
             return Err(Damage::HeadSizeMismatch {
@@ -452,32 +585,45 @@ impl Store {
             }
             .into());
         }
-        // No node may lie beyond the head, and the last one of each level must be there.
-        for level in 0..=tree::MAX_LEVEL {
-            let count = size >> level;
-            let prefix = [NODE, level];
-            let last = match self.db.scan_prefix(prefix).next_back() {
-                None => None,
-                Some(kv) => {
-                    let (k, _) = kv?;
-                    Some(key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?)
+        // The tiles: the last full one of each tile level is there, none beyond.
+        for tile_level in 0..TILE_LEVELS {
+            let count = full_tiles(size, tile_level);
+            match (self.last_key(&[TILE, tile_level])?, count.checked_sub(1)) {
+                (Some(index), expected) if expected.is_none_or(|e| index > e) => {
+                    return Err(Damage::TileBeyondHead {
+                        tile_level,
+                        index,
+                        size,
+                    }
+                    .into())
                 }
-            };
-            match (last, count.checked_sub(1)) {
-                (Some(index), Some(expected)) if index > expected => {
-                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
-                }
-                (Some(index), None) => {
-                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
-                }
-                (None, Some(expected)) => {
-                    return Err(Damage::MissingNode {
-                        level,
+                (found, Some(expected)) if found.is_none_or(|i| i < expected) => {
+                    return Err(Damage::MissingTile {
+                        tile_level,
                         index: expected,
                     }
                     .into())
                 }
-                (Some(index), Some(expected)) if index < expected => {
+                _ => {}
+            }
+        }
+        // The nodes of tiles not yet full: the last one of each level is there, none
+        // beyond, none inside a full tile.
+        for level in 0..=tree::MAX_LEVEL {
+            let count = size >> level;
+            let (tile_level, _, sub, _) = locate(level, 0);
+            let in_full = full_tiles(size, tile_level) << (TILE_HEIGHT - sub);
+            let prefix = [NODE, level];
+            if let Some(index) = self.first_key(&prefix)?.filter(|&i| i < in_full) {
+                return Err(Damage::StrayNode { level, index }.into());
+            }
+            let last = self.last_key(&prefix)?;
+            let expected = count.checked_sub(1).filter(|&e| e >= in_full);
+            match (last, expected) {
+                (Some(index), expected) if expected.is_none_or(|e| index > e) => {
+                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
+                }
+                (found, Some(expected)) if found.is_none_or(|i| i < expected) => {
                     return Err(Damage::MissingNode {
                         level,
                         index: expected,
@@ -503,14 +649,38 @@ impl Store {
             if hash != self.leaf_hash(last)? {
                 return Err(Damage::LeafHashMismatch { index: last }.into());
             }
-            if self.index_of_leaf_hash(&hash)? != Some(last) {
-                return Err(Damage::LeafIndexMismatch { index: last }.into());
-            }
         }
         if let Some((cp_size, note)) = self.latest_checkpoint()? {
             self.check_stored_checkpoint(cp_size, &note)?;
         }
         Ok(())
+    }
+
+    /// The u64 of the last key with this prefix (a one-byte kind and maybe a level).
+    fn last_key(&self, prefix: &[u8]) -> Result<Option<u64>, StoreError> {
+        let kv = self.db.scan_prefix(prefix).next_back();
+        Self::prefixed_u64(prefix, kv)
+    }
+
+    fn first_key(&self, prefix: &[u8]) -> Result<Option<u64>, StoreError> {
+        let kv = self.db.scan_prefix(prefix).next();
+        Self::prefixed_u64(prefix, kv)
+    }
+
+    fn prefixed_u64(
+        prefix: &[u8],
+        kv: Option<sled::Result<(sled::IVec, sled::IVec)>>,
+    ) -> Result<Option<u64>, StoreError> {
+        match kv {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, _) = kv?;
+                Ok(Some(
+                    key_u64(&k, prefix.len() - 1)
+                        .ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?,
+                ))
+            }
+        }
     }
 
     fn check_stored_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StoreError> {
@@ -590,10 +760,9 @@ impl Store {
             .ok_or(StoreError::LogFull)?;
         let mut ops = sled::Batch::default();
         let mut frontier = self.frontier.clone();
-        // The checkpoints below may name sizes inside this batch, whose nodes are not in sled yet.
-        let mut new_nodes: HashMap<(u8, u64), Hash> = HashMap::new();
-        let mut batch_hashes: HashMap<Hash, u64> = HashMap::with_capacity(leaves.len());
-        for (index, leaf) in (size..).zip(leaves) {
+        // Every node this batch completes, until each goes to a tile or an `n` record.
+        let mut new_nodes: HashMap<(u8, u64), Hash> = HashMap::with_capacity(2 * leaves.len());
+        for (index, leaf) in (size..).zip(&leaves) {
             if leaf.len() > MAX_LEAF_BYTES {
                 return Err(StoreError::LeafTooLarge {
                     index,
@@ -601,29 +770,72 @@ impl Store {
                     max: MAX_LEAF_BYTES,
                 });
             }
-            let hash = tree::leaf_hash(&leaf);
-            if let Some(existing) = batch_hashes.insert(hash, index) {
-                return Err(StoreError::DuplicateLeaf { index, existing });
+            for node in frontier.append(tree::leaf_hash(leaf)) {
+                new_nodes.insert((node.level, node.index), node.hash);
             }
-            if let Some(existing) = self.index_of_leaf_hash(&hash)? {
-                return Err(StoreError::DuplicateLeaf { index, existing });
-            }
-            ops.insert(&entry_key(index)[..], leaf);
-            ops.insert(&leaf_index_key(&hash)[..], &index.to_be_bytes()[..]);
-            for node in frontier.append(hash) {
-                ops.insert(&node_key(node.level, node.index)[..], &node.hash[..]);
-                if !checkpoints.is_empty() {
-                    new_nodes.insert((node.level, node.index), node.hash);
+        }
+
+        // Entries: bundles this batch fills, then single entries of the last bundle.
+        let first_single = new_size - new_size % BUNDLE_WIDTH;
+        for bundle in size / BUNDLE_WIDTH..new_size / BUNDLE_WIDTH {
+            let mut bytes = Vec::new();
+            for index in bundle * BUNDLE_WIDTH..(bundle + 1) * BUNDLE_WIDTH {
+                if index < size {
+                    let leaf = self
+                        .db
+                        .get(entry_key(index))?
+                        .ok_or(Damage::MissingEntry { index })?;
+                    push_bundle_entry(&mut bytes, &leaf);
+                    ops.remove(&entry_key(index)[..]);
+                } else {
+                    push_bundle_entry(&mut bytes, &leaves[(index - size) as usize]);
                 }
             }
+            ops.insert(&bundle_key(bundle)[..], bytes);
+        }
+        for index in size.max(first_single)..new_size {
+            ops.insert(&entry_key(index)[..], &leaves[(index - size) as usize][..]);
+        }
+
+        // Nodes: tiles this batch fills, then single nodes of tiles still filling.
+        let mut new_tiles: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+        for tile_level in 0..TILE_LEVELS {
+            for tile in full_tiles(size, tile_level)..full_tiles(new_size, tile_level) {
+                let mut bytes = Vec::with_capacity(STORED_TILE_BYTES);
+                for sub in 0..TILE_HEIGHT {
+                    let level = tile_level * TILE_HEIGHT + sub;
+                    let width = 256u64 >> sub;
+                    for index in tile * width..(tile + 1) * width {
+                        let hash = match new_nodes.remove(&(level, index)) {
+                            Some(hash) => hash,
+                            None => {
+                                let key = node_key(level, index);
+                                let hash = match self.db.get(key)? {
+                                    Some(v) => node_value(level, index, &v)?,
+                                    None => return Err(Damage::MissingNode { level, index }.into()),
+                                };
+                                ops.remove(&key[..]);
+                                hash
+                            }
+                        };
+                        bytes.extend_from_slice(&hash);
+                    }
+                }
+                new_tiles.insert((tile_level, tile), bytes);
+            }
+        }
+        for (&(level, index), hash) in &new_nodes {
+            ops.insert(&node_key(level, index)[..], &hash[..]);
         }
         let head = Head {
             size: new_size,
             root: frontier.root(),
         };
+        // The checkpoints may name sizes inside this batch, whose nodes are not in sled yet.
         let reader = PendingNodes {
             store: self,
             nodes: &new_nodes,
+            tiles: &new_tiles,
             size: new_size,
         };
         for (cp_size, note) in checkpoints {
@@ -645,6 +857,9 @@ impl Store {
                 Err(CheckError::Store(e)) => return Err(e),
             }
             ops.insert(&checkpoint_key(cp_size)[..], note);
+        }
+        for ((tile_level, tile), bytes) in new_tiles {
+            ops.insert(&tile_key(tile_level, tile)[..], bytes);
         }
         for (name, value) in meta {
             if name.is_empty() || name.len() > MAX_META_NAME_BYTES {
@@ -679,6 +894,7 @@ impl Store {
         self.db_file
             .sync_all()
             .map_err(io_error(&self.dir.join("db")))?;
+        self.blobs.record_durable();
         self.fault_point(FaultPoint::AfterSync)?;
         self.poisoned = false;
         self.frontier = frontier;
@@ -693,12 +909,10 @@ impl Store {
         tree::root_at(size, self)
     }
 
+    /// Entry `index`: for a full bundle, one read and at most 256 length prefixes walked.
     pub fn leaf(&self, index: u64) -> Result<Vec<u8>, StoreError> {
         self.check_index(index)?;
-        match self.db.get(entry_key(index))? {
-            Some(v) => Ok(v.to_vec()),
-            None => Err(Damage::MissingEntry { index }.into()),
-        }
+        read_leaf(&self.db, self.size(), index)
     }
 
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
@@ -714,7 +928,7 @@ impl Store {
         Ok(())
     }
 
-    /// The entries with indexes in `range`, in order, read as one range scan.
+    /// The entries with indexes in `range`, in order, a full bundle per read.
     pub fn leaves(&self, range: Range<u64>) -> Result<Leaves, StoreError> {
         let size = self.size();
         if range.end > size {
@@ -726,27 +940,12 @@ impl Store {
         }
         let start = range.start.min(range.end);
         Ok(Leaves {
-            iter: self.db.range(entry_key(start)..entry_key(range.end)),
+            db: self.db.clone(),
+            size,
+            bundle: None,
             next: start,
             end: range.end,
         })
-    }
-
-    /// The index of the entry with this leaf hash (RFC 9162: SHA-256(0x00 || entry)).
-    pub fn index_of_leaf_hash(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
-        let Some(raw) = self.db.get(leaf_index_key(hash))? else {
-            return Ok(None);
-        };
-        let bytes: [u8; 8] = raw
-            .as_ref()
-            .try_into()
-            .map_err(|_| Damage::MalformedLeafIndex { len: raw.len() })?;
-        let index = u64::from_be_bytes(bytes);
-        let size = self.size();
-        if index >= size {
-            return Err(Damage::LeafIndexBeyondHead { index, size }.into());
-        }
-        Ok(Some(index))
     }
 
     /// RFC 9162 section 2.1.3.1 inclusion proof of entry `index` in the tree of `size` entries.
@@ -759,9 +958,42 @@ impl Store {
         tree::consistency_proof(old, new, self)
     }
 
+    /// The node `(level, index)` of a tree of `size` leaves, as stored: in a full stored
+    /// tile (one read and an offset) or, while its tile is filling, on its own.
+    fn read_node(&self, size: u64, level: u8, index: u64) -> Result<Hash, StoreError> {
+        if level > tree::MAX_LEVEL {
+            return Err(Damage::MissingNode { level, index }.into());
+        }
+        let (tile_level, tile, sub, pos) = locate(level, index);
+        if tile_full(size, tile_level, tile) {
+            let bytes = self.stored_tile(tile_level, tile)?;
+            let at = tile_offset(sub, pos);
+            return Ok(bytes[at..at + 32].try_into().expect("32 bytes"));
+        }
+        match self.db.get(node_key(level, index))? {
+            Some(v) => node_value(level, index, &v),
+            None => Err(Damage::MissingNode { level, index }.into()),
+        }
+    }
+
+    /// The value of a full stored tile, checked for length.
+    fn stored_tile(&self, tile_level: u8, index: u64) -> Result<sled::IVec, StoreError> {
+        match self.db.get(tile_key(tile_level, index))? {
+            Some(v) if v.len() == STORED_TILE_BYTES => Ok(v),
+            Some(v) => Err(Damage::MalformedTile {
+                tile_level,
+                index,
+                len: v.len(),
+            }
+            .into()),
+            None => Err(Damage::MissingTile { tile_level, index }.into()),
+        }
+    }
+
     /// The hashes of C2SP tlog-tiles tile `tile_level`/`index` of `width` hashes: tree
-    /// level 8·`tile_level`, node indexes `index`·256 onwards, as one range scan. Every
-    /// hash must exist, i.e. the tile must lie within the current tree.
+    /// level 8·`tile_level`, node indexes `index`·256 onwards. A full tile is one read;
+    /// a partial one a range scan. Every hash must exist, i.e. the tile must lie within
+    /// the current tree.
     pub fn tile(&self, tile_level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
         if width == 0 || width > TILE_WIDTH {
             return Err(StoreError::BadTileWidth { width });
@@ -790,6 +1022,13 @@ impl Store {
             }
             .into());
         }
+        if tile_full(size, tile_level, index) {
+            let bytes = self.stored_tile(tile_level, index)?;
+            return Ok(bytes[..usize::from(width) * 32]
+                .chunks_exact(32)
+                .map(|h| h.try_into().expect("32 bytes"))
+                .collect());
+        }
         let mut out = Vec::with_capacity(usize::from(width));
         for (kv, expected) in self
             .db
@@ -812,6 +1051,44 @@ impl Store {
                 index: first + out.len() as u64,
             }
             .into());
+        }
+        Ok(out)
+    }
+
+    /// C2SP tlog-tiles entry bundle `index` with its first `width` entries: each entry as
+    /// a u16 length then its bytes. A full bundle is one read.
+    pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>, StoreError> {
+        if width == 0 || width > TILE_WIDTH {
+            return Err(StoreError::BadTileWidth { width });
+        }
+        let size = self.size();
+        let end = index
+            .checked_mul(BUNDLE_WIDTH)
+            .and_then(|f| f.checked_add(u64::from(width)));
+        if end.is_none_or(|e| e > size) {
+            return Err(TreeError::SizeBeyondLog {
+                size: end.unwrap_or(u64::MAX),
+                available: size,
+            }
+            .into());
+        }
+        let first = index * BUNDLE_WIDTH;
+        if (index + 1) * BUNDLE_WIDTH <= size {
+            let bytes = read_bundle(&self.db, index)?;
+            if width == TILE_WIDTH {
+                return Ok(bytes.to_vec());
+            }
+            let entries = split_bundle(&bytes, BUNDLE_WIDTH as usize)
+                .ok_or(Damage::MalformedBundle { index })?;
+            let mut out = Vec::new();
+            for e in &entries[..usize::from(width)] {
+                push_bundle_entry(&mut out, e);
+            }
+            return Ok(out);
+        }
+        let mut out = Vec::new();
+        for leaf in self.leaves(first..first + u64::from(width))? {
+            push_bundle_entry(&mut out, &leaf?.1);
         }
         Ok(out)
     }
@@ -849,10 +1126,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Checks everything, streaming: every entry against its leaf hash and the leaf-hash
-    /// index, every node against its children, nothing beyond the head, every checkpoint
-    /// against the tree. Reports the first damage found, at the lowest index of the lowest
-    /// level. `progress(done, total)` is called now and then; memory stays flat.
+    /// Checks everything, streaming: every entry against its leaf hash, every node against
+    /// its children, every record where the layout puts it and nothing beyond the head,
+    /// every checkpoint against the tree. Reports the first damage found, at the lowest
+    /// index of the lowest level. `progress(done, total)` is called now and then; memory
+    /// stays flat (a bundle and a tile or two at a time).
     pub fn verify_all(&self, mut progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
         let size = self.size();
         let levels = 64 - u64::from(size.leading_zeros());
@@ -865,35 +1143,57 @@ impl Store {
             }
         };
 
-        // Entries against the leaf hashes (level 0) and the leaf-hash index.
-        let mut entries = self.db.scan_prefix([ENTRY]);
-        let mut hashes = self.db.scan_prefix([NODE, 0]);
+        // Entries (bundles, then single entries) against the leaf hashes (level 0).
+        let full = size / BUNDLE_WIDTH;
+        if let Some(index) = self
+            .first_key(&[ENTRY])?
+            .filter(|&i| i < full * BUNDLE_WIDTH)
+        {
+            return Err(Damage::StrayEntry { index }.into());
+        }
+        let mut hashes = LevelStream::new(&self.db, 0, size);
+        let mut bundles = self.db.scan_prefix([BUNDLE]);
+        let mut singles = self.db.scan_prefix([ENTRY]);
+        let mut current: Option<sled::IVec> = None;
+        let mut cursor = 0usize;
         for index in 0..size {
-            let bytes = match entries.next().transpose()? {
-                Some((k, v)) if key_u64(&k, 0) == Some(index) => v,
-                _ => return Err(Damage::MissingEntry { index }.into()),
+            let bytes: Vec<u8> = if index < full * BUNDLE_WIDTH {
+                let bundle = index / BUNDLE_WIDTH;
+                if index % BUNDLE_WIDTH == 0 {
+                    current = match bundles.next().transpose()? {
+                        Some((k, v)) if key_u64(&k, 0) == Some(bundle) => {
+                            if split_bundle(&v, BUNDLE_WIDTH as usize).is_none() {
+                                return Err(Damage::MalformedBundle { index: bundle }.into());
+                            }
+                            Some(v)
+                        }
+                        _ => return Err(Damage::MissingBundle { index: bundle }.into()),
+                    };
+                    cursor = 0;
+                }
+                let v = current.as_ref().expect("loaded at the bundle's start");
+                let len = usize::from(u16::from_be_bytes([v[cursor], v[cursor + 1]]));
+                let leaf = v[cursor + 2..cursor + 2 + len].to_vec();
+                cursor += 2 + len;
+                leaf
+            } else {
+                match singles.next().transpose()? {
+                    Some((k, v)) if key_u64(&k, 0) == Some(index) => v.to_vec(),
+                    _ => return Err(Damage::MissingEntry { index }.into()),
+                }
             };
-            let stored = match hashes.next().transpose()? {
-                Some((k, v)) if key_u64(&k, 1) == Some(index) => node_value(0, index, &v)?,
-                _ => return Err(Damage::MissingNode { level: 0, index }.into()),
-            };
-            let hash = tree::leaf_hash(&bytes);
-            if hash != stored {
+            let stored = hashes.next_hash()?;
+            if tree::leaf_hash(&bytes) != stored {
                 return Err(Damage::LeafHashMismatch { index }.into());
-            }
-            let indexed = match self.db.get(leaf_index_key(&hash))? {
-                Some(raw) => <[u8; 8]>::try_from(raw.as_ref())
-                    .ok()
-                    .map(u64::from_be_bytes),
-                None => None,
-            };
-            if indexed != Some(index) {
-                return Err(Damage::LeafIndexMismatch { index }.into());
             }
             done += 2;
             tick(done);
         }
-        if let Some((k, _)) = entries.next().transpose()? {
+        if let Some((k, _)) = bundles.next().transpose()? {
+            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            return Err(Damage::BundleBeyondHead { index, size }.into());
+        }
+        if let Some((k, _)) = singles.next().transpose()? {
             let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
             return Err(Damage::HeadSizeMismatch {
                 head_size: size,
@@ -901,53 +1201,25 @@ impl Store {
             }
             .into());
         }
-        if let Some((k, _)) = hashes.next().transpose()? {
-            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            return Err(Damage::NodeBeyondHead {
-                level: 0,
-                index,
-                size,
-            }
-            .into());
-        }
-        let found = self.db.scan_prefix([LEAF_INDEX]).count() as u64;
-        if found != size {
-            return Err(Damage::LeafIndexCount { found, size }.into());
-        }
+        hashes.finish()?;
 
         // Each level against the one below: two streams side by side.
         let mut nodes = size;
         for level in 1..=tree::MAX_LEVEL {
-            let mut below = self.db.scan_prefix([NODE, level - 1]);
-            let mut here = self.db.scan_prefix([NODE, level]);
+            let mut below = LevelStream::new(&self.db, level - 1, size);
+            let mut here = LevelStream::new(&self.db, level, size);
             for index in 0..size >> level {
-                let mut child = |i: u64| -> Result<Hash, StoreError> {
-                    match below.next().transpose()? {
-                        Some((k, v)) if key_u64(&k, 1) == Some(i) => node_value(level - 1, i, &v),
-                        _ => Err(Damage::MissingNode {
-                            level: level - 1,
-                            index: i,
-                        }
-                        .into()),
-                    }
-                };
-                let expected = tree::node_hash(&child(2 * index)?, &child(2 * index + 1)?);
-                let stored = match here.next().transpose()? {
-                    Some((k, v)) if key_u64(&k, 1) == Some(index) => node_value(level, index, &v)?,
-                    _ => return Err(Damage::MissingNode { level, index }.into()),
-                };
-                if stored != expected {
+                let left = below.next_hash()?;
+                let right = below.next_hash()?;
+                let stored = here.next_hash()?;
+                if stored != tree::node_hash(&left, &right) {
                     return Err(Damage::NodeMismatch { level, index }.into());
                 }
                 nodes += 1;
                 done += 1;
                 tick(done);
             }
-            if let Some((k, _)) = here.next().transpose()? {
-                let index =
-                    key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-                return Err(Damage::NodeBeyondHead { level, index, size }.into());
-            }
+            here.finish()?;
         }
 
         let root = tree::root_at(size, self)?;
@@ -1038,10 +1310,136 @@ impl NodeReader for Store {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
-        match self.db.get(node_key(level, index))? {
-            Some(v) => node_value(level, index, &v),
+        self.read_node(self.size(), level, index)
+    }
+}
+
+fn read_bundle(db: &sled::Db, index: u64) -> Result<sled::IVec, StoreError> {
+    db.get(bundle_key(index))?
+        .ok_or_else(|| Damage::MissingBundle { index }.into())
+}
+
+/// Entry `index` of a log of `size` entries.
+fn read_leaf(db: &sled::Db, size: u64, index: u64) -> Result<Vec<u8>, StoreError> {
+    let bundle = index / BUNDLE_WIDTH;
+    if (bundle + 1) * BUNDLE_WIDTH <= size {
+        let bytes = read_bundle(db, bundle)?;
+        let pos = (index % BUNDLE_WIDTH) as usize;
+        return bundle_entry(&bytes, pos)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| Damage::MalformedBundle { index: bundle }.into());
+    }
+    match db.get(entry_key(index))? {
+        Some(v) => Ok(v.to_vec()),
+        None => Err(Damage::MissingEntry { index }.into()),
+    }
+}
+
+/// The stored hashes of one tree level in index order, from full tiles and then from
+/// single nodes, checking that each record is where the layout puts it.
+struct LevelStream {
+    level: u8,
+    tile_level: u8,
+    sub: u8,
+    /// Nodes of this level held by full tiles.
+    in_tiles: u64,
+    count: u64,
+    size: u64,
+    next: u64,
+    tiles: sled::Iter,
+    singles: sled::Iter,
+    tile: Option<sled::IVec>,
+}
+
+impl LevelStream {
+    fn new(db: &sled::Db, level: u8, size: u64) -> LevelStream {
+        let (tile_level, _, sub, _) = locate(level, 0);
+        LevelStream {
+            level,
+            tile_level,
+            sub,
+            in_tiles: full_tiles(size, tile_level) << (TILE_HEIGHT - sub),
+            count: size >> level,
+            size,
+            next: 0,
+            tiles: db.scan_prefix([TILE, tile_level]),
+            singles: db.scan_prefix([NODE, level]),
+            tile: None,
+        }
+    }
+
+    fn next_hash(&mut self) -> Result<Hash, StoreError> {
+        let (level, index) = (self.level, self.next);
+        if index >= self.count {
+            return Err(Damage::MissingNode { level, index }.into());
+        }
+        self.next += 1;
+        if index < self.in_tiles {
+            let (tile_level, tile, sub, pos) = locate(level, index);
+            if pos == 0 {
+                self.tile = match self.tiles.next().transpose()? {
+                    Some((k, v)) if key_u64(&k, 1) == Some(tile) => {
+                        if v.len() != STORED_TILE_BYTES {
+                            return Err(Damage::MalformedTile {
+                                tile_level,
+                                index: tile,
+                                len: v.len(),
+                            }
+                            .into());
+                        }
+                        Some(v)
+                    }
+                    _ => {
+                        return Err(Damage::MissingTile {
+                            tile_level,
+                            index: tile,
+                        }
+                        .into())
+                    }
+                };
+            }
+            let at = tile_offset(sub, pos);
+            let bytes = self.tile.as_ref().expect("loaded at the tile's start");
+            return Ok(bytes[at..at + 32].try_into().expect("32 bytes"));
+        }
+        match self.singles.next().transpose()? {
+            Some((k, v)) => match key_u64(&k, 1) {
+                Some(i) if i == index => node_value(level, index, &v),
+                Some(i) if i < self.in_tiles => Err(Damage::StrayNode { level, index: i }.into()),
+                Some(_) => Err(Damage::MissingNode { level, index }.into()),
+                None => Err(Damage::MalformedKey { key: k.to_vec() }.into()),
+            },
             None => Err(Damage::MissingNode { level, index }.into()),
         }
+    }
+
+    /// After every hash of the level: nothing may follow, in tiles or single nodes.
+    fn finish(mut self) -> Result<(), StoreError> {
+        let size = self.size;
+        if self.sub == 0 {
+            // Every full tile of this tile level was consumed: any other is beyond the head.
+            if let Some(kv) = self.tiles.next() {
+                let (k, _) = kv?;
+                let index =
+                    key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+                return Err(Damage::TileBeyondHead {
+                    tile_level: self.tile_level,
+                    index,
+                    size,
+                }
+                .into());
+            }
+        }
+        if let Some(kv) = self.singles.next() {
+            let (k, _) = kv?;
+            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            let level = self.level;
+            if index < self.in_tiles {
+                return Err(Damage::StrayNode { level, index }.into());
+            }
+            return Err(Damage::NodeBeyondHead { level, index, size }.into());
+        }
+        Ok(())
     }
 }
 
@@ -1059,7 +1457,7 @@ impl NodeReader for SizedNodes<'_> {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
-        self.store.node(level, index)
+        self.store.read_node(self.size, level, index)
     }
 }
 
@@ -1067,6 +1465,7 @@ impl NodeReader for SizedNodes<'_> {
 struct PendingNodes<'a> {
     store: &'a Store,
     nodes: &'a HashMap<(u8, u64), Hash>,
+    tiles: &'a HashMap<(u8, u64), Vec<u8>>,
     size: u64,
 }
 
@@ -1078,10 +1477,17 @@ impl NodeReader for PendingNodes<'_> {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
-        match self.nodes.get(&(level, index)) {
-            Some(h) => Ok(*h),
-            None => self.store.node(level, index),
+        if let Some(h) = self.nodes.get(&(level, index)) {
+            return Ok(*h);
         }
+        if level <= tree::MAX_LEVEL {
+            let (tile_level, tile, sub, pos) = locate(level, index);
+            if let Some(bytes) = self.tiles.get(&(tile_level, tile)) {
+                let at = tile_offset(sub, pos);
+                return Ok(bytes[at..at + 32].try_into().expect("32 bytes"));
+            }
+        }
+        self.store.node(level, index)
     }
 }
 
@@ -1133,10 +1539,57 @@ fn checkpoint_body(note: &[u8]) -> Result<(u64, Hash), CheckpointProblem> {
 }
 
 /// Entries of a range, in order; an entry missing in the middle is reported, not skipped.
+/// A full bundle is read once for all its entries.
 pub struct Leaves {
-    iter: sled::Iter,
+    db: sled::Db,
+    size: u64,
+    /// The bundle being walked: its index, bytes and the offset of the next entry.
+    bundle: Option<(u64, sled::IVec, usize)>,
     next: u64,
     end: u64,
+}
+
+impl Leaves {
+    fn read(&mut self, index: u64) -> Result<Vec<u8>, StoreError> {
+        let bundle = index / BUNDLE_WIDTH;
+        if (bundle + 1) * BUNDLE_WIDTH > self.size {
+            return match self.db.get(entry_key(index))? {
+                Some(v) => Ok(v.to_vec()),
+                // A commit since the iterator began may have filled the bundle.
+                None => match self.db.get(bundle_key(bundle))? {
+                    Some(_) => {
+                        self.size = self.size.max((bundle + 1) * BUNDLE_WIDTH);
+                        self.read(index)
+                    }
+                    None => Err(Damage::MissingEntry { index }.into()),
+                },
+            };
+        }
+        let pos = (index % BUNDLE_WIDTH) as usize;
+        let malformed = || StoreError::from(Damage::MalformedBundle { index: bundle });
+        match &mut self.bundle {
+            Some((b, bytes, offset)) if *b == bundle => {
+                let entry = bundle_entry(&bytes[*offset..], 0).ok_or_else(malformed)?;
+                *offset += 2 + entry.len();
+                Ok(entry.to_vec())
+            }
+            _ => {
+                let bytes = read_bundle(&self.db, bundle)?;
+                // Walk to the entry once; the following ones continue from there.
+                let mut offset = 0;
+                for _ in 0..pos {
+                    let entry = bundle_entry(&bytes[offset..], 0).ok_or_else(malformed)?;
+                    offset += 2 + entry.len();
+                }
+                let entry = bundle_entry(&bytes[offset..], 0)
+                    .ok_or_else(malformed)?
+                    .to_vec();
+                offset += 2 + entry.len();
+                self.bundle = Some((bundle, bytes, offset));
+                Ok(entry)
+            }
+        }
+    }
 }
 
 impl Iterator for Leaves {
@@ -1147,11 +1600,7 @@ impl Iterator for Leaves {
             return None;
         }
         let index = self.next;
-        let item = match self.iter.next() {
-            Some(Ok((k, v))) if key_u64(&k, 0) == Some(index) => Ok((index, v.to_vec())),
-            Some(Err(e)) => Err(e.into()),
-            _ => Err(Damage::MissingEntry { index }.into()),
-        };
+        let item = self.read(index).map(|leaf| (index, leaf));
         // After an error the iterator ends.
         self.next = if item.is_ok() { index + 1 } else { self.end };
         Some(item)
@@ -1191,16 +1640,27 @@ impl DoubleEndedIterator for Checkpoints {
 /// Blob files are named by increasing log sequence numbers, so a commit syncs those above
 /// the highest already synced. It lists the directory only when the directory changed:
 /// logs of small entries never create blobs and pay nothing.
+///
+/// Full bundles and tiles make blobs common (a 10M-entry log has some 10,000 of them),
+/// so fsyncing every one on open took seconds. Once a commit is durable, the highest
+/// synced sequence number goes to `<dir>/blobs.synced` (written and renamed, not
+/// fsynced: if it is lost or torn, open syncs everything again), and open syncs only
+/// the blobs above it: those of a run interrupted before its commit was durable.
 struct BlobSync {
     dir: PathBuf,
+    marker: PathBuf,
+    /// What the marker says.
+    recorded: Option<u64>,
     synced_up_to: Option<u64>,
     settled_mtime: Option<SystemTime>,
 }
 
 impl BlobSync {
-    fn new(dir: PathBuf) -> BlobSync {
+    fn new(dir: PathBuf, marker: PathBuf) -> BlobSync {
         BlobSync {
             dir,
+            marker,
+            recorded: None,
             synced_up_to: None,
             settled_mtime: None,
         }
@@ -1208,9 +1668,31 @@ impl BlobSync {
 
     /// On open: blobs of an interrupted run may not have been synced.
     fn sync_all_existing(&mut self) -> Result<(), StoreError> {
-        self.synced_up_to = None;
+        self.recorded = std::fs::read_to_string(&self.marker)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        self.synced_up_to = self.recorded;
         self.settled_mtime = None;
         self.sync_new()
+    }
+
+    /// Records the blobs synced so far, once the log records pointing at them are durable
+    /// (after the fsync of `db`): so a crash cannot roll sled's log back below the marker
+    /// and let it write new, unsynced blobs under sequence numbers at or below it. Best
+    /// effort: a marker that is missing or unreadable only makes the next open sync more.
+    fn record_durable(&mut self) {
+        let Some(lsn) = self.synced_up_to else {
+            return;
+        };
+        if self.recorded == Some(lsn) {
+            return;
+        }
+        let tmp = self.marker.with_extension("tmp");
+        if std::fs::write(&tmp, format!("{lsn}\n")).is_ok()
+            && std::fs::rename(&tmp, &self.marker).is_ok()
+        {
+            self.recorded = Some(lsn);
+        }
     }
 
     fn sync_new(&mut self) -> Result<(), StoreError> {

@@ -1,0 +1,331 @@
+//! Damage to the tlog-tiles layout: full entry bundles (`B`), full stored tiles (`T`)
+//! and the single records of the right edge (`e`, `n`), each refused on open or found
+//! by `verify_all` with a specific error. The tests edit the sled database directly,
+//! using the key layout documented in `store`.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use dyad_ledger::store::{CheckpointProblem, Damage, Store, StoreError};
+use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+
+/// 600 = 512 + 64 + 16 + 8: bundles 0 and 1 and level-0 tiles 0 and 1 are full;
+/// entries 512.. are single records, and so are the nodes of the right edge, (9, 0),
+/// (6, 8), (4, 36) and (3, 74).
+const SIZE: u64 = 600;
+
+fn leaf(i: u64) -> Vec<u8> {
+    format!("entry number {i}").into_bytes()
+}
+
+fn key(kind: u8, i: u64) -> Vec<u8> {
+    [&[kind][..], &i.to_be_bytes()].concat()
+}
+
+fn key2(kind: u8, level: u8, i: u64) -> Vec<u8> {
+    [&[kind, level][..], &i.to_be_bytes()].concat()
+}
+
+/// Byte offset of node (level 8L + sub, index) inside its stored tile.
+fn tile_at(sub: u8, pos: u64) -> usize {
+    (512 - (512 >> sub) + pos as usize) * 32
+}
+
+/// Byte offset of entry `i`'s first data byte inside its bundle.
+fn bundle_at(i: u64) -> usize {
+    let first = i - i % 256;
+    (first..i).map(|j| 2 + leaf(j).len()).sum::<usize>() + 2
+}
+
+fn note(size: u64, root: &Hash) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
+    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
+}
+
+fn root_of(n: u64) -> Hash {
+    let mut t = MemoryTree::new();
+    for i in 0..n {
+        t.append(leaf_hash(&leaf(i)));
+    }
+    t.root()
+}
+
+/// A healthy store of `size` entries in batches, with a checkpoint at 64 if `cp`.
+fn build(dir: &Path, size: u64, cp: bool) {
+    let mut store = Store::create(dir).unwrap();
+    for range in [0..40, 40..64, 64..300, 300..size] {
+        let mut b = store.batch();
+        for i in range.clone() {
+            b.append_leaf(leaf(i));
+        }
+        if cp && range.end == 64 {
+            b.put_checkpoint(64, note(64, &root_of(64)));
+        }
+        store.commit(b).unwrap();
+    }
+    store.verify_all(|_, _| {}).unwrap();
+}
+
+fn tamper(dir: &Path, edit: impl FnOnce(&sled::Db)) {
+    let mut tries = 0;
+    let db = loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => break db,
+            Err(_) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    edit(&db);
+    db.flush().unwrap();
+}
+
+fn flip(db: &sled::Db, key: &[u8], at: usize) {
+    let mut v = db
+        .get(key)
+        .unwrap()
+        .expect("the key to tamper with exists")
+        .to_vec();
+    v[at] ^= 0x01;
+    db.insert(key, v).unwrap();
+}
+
+fn swap(db: &sled::Db, a: &[u8], b: &[u8]) {
+    let va = db.get(a).unwrap().unwrap();
+    let vb = db.get(b).unwrap().unwrap();
+    db.insert(a, vb).unwrap();
+    db.insert(b, va).unwrap();
+}
+
+fn damaged_store(
+    size: u64,
+    cp: bool,
+    edit: impl FnOnce(&sled::Db),
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    build(&dir, size, cp);
+    tamper(&dir, edit);
+    (tmp, dir)
+}
+
+fn open_damage_at(size: u64, edit: impl FnOnce(&sled::Db)) -> Damage {
+    let (_tmp, dir) = damaged_store(size, true, edit);
+    match Store::open(&dir) {
+        Err(StoreError::Damaged(d)) => d,
+        other => panic!("expected open to refuse the store, got {other:?}"),
+    }
+}
+
+fn open_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+    open_damage_at(SIZE, edit)
+}
+
+fn scan_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+    scan_damage_cp(true, edit)
+}
+
+/// Without the checkpoint at 64, open reads no full tile at all.
+fn scan_damage_cp(cp: bool, edit: impl FnOnce(&sled::Db)) -> Damage {
+    let (_tmp, dir) = damaged_store(SIZE, cp, edit);
+    let store = Store::open(&dir).expect("this damage is beyond the O(log n) checks of open");
+    match store.verify_all(|_, _| {}) {
+        Err(StoreError::Damaged(d)) => d,
+        other => panic!("expected verify_all to find damage, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_flipped_byte_inside_a_full_bundle() {
+    assert_eq!(
+        scan_damage(|db| flip(db, &key(b'B', 1), bundle_at(300) + 1)),
+        Damage::LeafHashMismatch { index: 300 }
+    );
+    // A length prefix: the bundle no longer holds 256 entries.
+    assert_eq!(
+        scan_damage(|db| flip(db, &key(b'B', 0), 0)),
+        Damage::MalformedBundle { index: 0 }
+    );
+    // When the last entry is in a full bundle, open reads it.
+    assert_eq!(
+        open_damage_at(512, |db| flip(db, &key(b'B', 1), bundle_at(511))),
+        Damage::LeafHashMismatch { index: 511 }
+    );
+}
+
+#[test]
+fn a_flipped_byte_inside_a_full_tile() {
+    let t0 = key2(b'T', 0, 0);
+    assert_eq!(
+        scan_damage(|db| flip(db, &t0, tile_at(0, 10) + 5)),
+        Damage::LeafHashMismatch { index: 10 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &t0, tile_at(3, 2))),
+        Damage::NodeMismatch { level: 3, index: 2 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &key2(b'T', 0, 1), tile_at(7, 1) + 31)),
+        Damage::NodeMismatch { level: 7, index: 3 }
+    );
+    // Node (6, 0) is the root of the newest checkpoint, which open checks.
+    assert_eq!(
+        open_damage(|db| flip(db, &t0, tile_at(6, 0))),
+        Damage::Checkpoint {
+            size: 64,
+            problem: CheckpointProblem::RootMismatch
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key2(b'T', 0, 0), vec![0u8; 100]).unwrap();
+        }),
+        Damage::MalformedTile {
+            tile_level: 0,
+            index: 0,
+            len: 100
+        }
+    );
+}
+
+#[test]
+fn the_single_records_of_the_right_edge() {
+    assert_eq!(
+        scan_damage(|db| flip(db, &key(b'e', 520), 2)),
+        Damage::LeafHashMismatch { index: 520 }
+    );
+    assert_eq!(
+        open_damage(|db| flip(db, &key(b'e', SIZE - 1), 0)),
+        Damage::LeafHashMismatch { index: SIZE - 1 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &key2(b'n', 0, 530), 4)),
+        Damage::LeafHashMismatch { index: 530 }
+    );
+    assert_eq!(
+        scan_damage(|db| flip(db, &key2(b'n', 2, 130), 4)),
+        Damage::NodeMismatch {
+            level: 2,
+            index: 130
+        }
+    );
+    assert!(matches!(
+        open_damage(|db| flip(db, &key2(b'n', 9, 0), 4)),
+        Damage::HeadRootMismatch { size: SIZE, .. }
+    ));
+    // Records a full bundle or tile replaced must not linger or come back.
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key(b'e', 10), leaf(10)).unwrap();
+        }),
+        Damage::StrayEntry { index: 10 }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key2(b'n', 0, 5), &leaf_hash(&leaf(5))[..])
+                .unwrap();
+        }),
+        Damage::StrayNode { level: 0, index: 5 }
+    );
+}
+
+#[test]
+fn a_deleted_bundle_or_tile() {
+    assert_eq!(
+        scan_damage(|db| {
+            db.remove(key(b'B', 1)).unwrap();
+        }),
+        Damage::MissingBundle { index: 1 }
+    );
+    assert_eq!(
+        open_damage_at(512, |db| {
+            db.remove(key(b'B', 1)).unwrap();
+        }),
+        Damage::HeadSizeMismatch {
+            head_size: 512,
+            last_entry: Some(255)
+        }
+    );
+    assert_eq!(
+        scan_damage_cp(false, |db| {
+            db.remove(key2(b'T', 0, 0)).unwrap();
+        }),
+        Damage::MissingTile {
+            tile_level: 0,
+            index: 0
+        }
+    );
+    // The newest checkpoint's root is node (6, 0), in tile 0.
+    assert_eq!(
+        open_damage(|db| {
+            db.remove(key2(b'T', 0, 0)).unwrap();
+        }),
+        Damage::MissingTile {
+            tile_level: 0,
+            index: 0
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.remove(key2(b'T', 0, 1)).unwrap();
+        }),
+        Damage::MissingTile {
+            tile_level: 0,
+            index: 1
+        }
+    );
+}
+
+#[test]
+fn bundles_or_tiles_swapped() {
+    assert_eq!(
+        scan_damage(|db| swap(db, &key(b'B', 0), &key(b'B', 1))),
+        Damage::LeafHashMismatch { index: 0 }
+    );
+    assert_eq!(
+        scan_damage_cp(false, |db| swap(db, &key2(b'T', 0, 0), &key2(b'T', 0, 1))),
+        Damage::LeafHashMismatch { index: 0 }
+    );
+    assert_eq!(
+        open_damage(|db| swap(db, &key2(b'T', 0, 0), &key2(b'T', 0, 1))),
+        Damage::Checkpoint {
+            size: 64,
+            problem: CheckpointProblem::RootMismatch
+        }
+    );
+}
+
+#[test]
+fn bundles_or_tiles_beyond_the_head() {
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key(b'B', 2), &b"x"[..]).unwrap();
+        }),
+        Damage::BundleBeyondHead {
+            index: 2,
+            size: SIZE
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key2(b'T', 0, 2), vec![0u8; 510 * 32]).unwrap();
+        }),
+        Damage::TileBeyondHead {
+            tile_level: 0,
+            index: 2,
+            size: SIZE
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(key2(b'T', 1, 0), vec![0u8; 510 * 32]).unwrap();
+        }),
+        Damage::TileBeyondHead {
+            tile_level: 1,
+            index: 0,
+            size: SIZE
+        }
+    );
+}
