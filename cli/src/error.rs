@@ -199,9 +199,9 @@ impl CliError {
 
 fn store_exit_code(e: &StoreError) -> u8 {
     match e {
-        StoreError::Damaged(_)
-        | StoreError::Tree(_)
-        | StoreError::CheckpointRejected { .. } => EXIT_CHECK,
+        StoreError::Damaged(_) | StoreError::Tree(_) | StoreError::CheckpointRejected { .. } => {
+            EXIT_CHECK
+        }
         _ => EXIT_USAGE,
     }
 }

@@ -542,6 +542,7 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
     ) -> Result<Vec<Appended>, ChannelError> {
+        self.store.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
@@ -583,6 +584,7 @@ impl Channel {
         draft: Draft,
         now_ms: u64,
     ) -> Result<SignedEntry, ChannelError> {
+        self.store.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let sequence = self.next_sequence(key.key_id())?;
@@ -626,6 +628,7 @@ impl Channel {
     /// Sequencer: signs the current tree head as the log and remembers it as the newest
     /// signed checkpoint. Returns the note, which still needs the co-signature.
     pub fn sign_checkpoint(&mut self, key: &SignerKey) -> Result<Vec<u8>, ChannelError> {
+        self.store.check_writable()?;
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let text = self.checkpoint_text();
@@ -734,6 +737,7 @@ impl Channel {
         &mut self,
         note_bytes: &[u8],
     ) -> Result<Checkpoint, ChannelError> {
+        self.store.check_writable()?;
         let checkpoint = self.verify_committed(note_bytes)?;
         self.check_against_tree(&checkpoint)?;
         if checkpoint.size > self.committed_size()? {
@@ -755,6 +759,7 @@ impl Channel {
         signed_note: &[u8],
         now_ms: u64,
     ) -> Result<Vec<u8>, ChannelError> {
+        self.store.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;

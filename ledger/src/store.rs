@@ -727,6 +727,16 @@ impl Store {
         }
     }
 
+    /// Fails with [`StoreError::Poisoned`] once a commit failed after writing began: until
+    /// the store is reopened, what sled holds in memory may include that batch, so callers
+    /// must not read state to build the next batch from.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        Ok(())
+    }
+
     /// Writes a batch atomically and durably (one fsync), and returns the new head.
     ///
     /// Everything is checked before anything is written: a refused batch changes nothing.
@@ -2033,6 +2043,7 @@ mod tests {
                 store.commit(store.batch()),
                 Err(StoreError::Poisoned)
             ));
+            assert!(matches!(store.check_writable(), Err(StoreError::Poisoned)));
             // Reads still answer for the old head.
             assert_eq!(store.root_at(head.size).unwrap(), head.root);
             drop(store);
