@@ -1,0 +1,363 @@
+//! Helpers for the end-to-end tests of the `dyad-tests` crate: locating the real `dyad`
+//! binary, running it with bounded waits, `dyad serve` processes killed on drop, a minimal
+//! HTTP/1.1 client for the admin API (std only), a seeded PRNG, and base64.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `dyad` binary.
+///
+/// Cargo only tells the tests of the package that owns a binary where it is
+/// (`CARGO_BIN_EXE_dyad`), and `dyad-tests` does not own it. So: `DYAD_BIN` if set;
+/// otherwise `cargo build -p dyad-cli --bin dyad` is run once per test process with the
+/// same Cargo that runs the tests (`CARGO`), in this workspace and into the test
+/// executable's target directory (a no-op when the binary is fresh; it keeps the binary from
+/// being stale when only this crate was rebuilt, and Cargo links its own fresh artifact to
+/// `target/<profile>/dyad` again). The binary is found next to the test executable
+/// (`target/<profile>/deps/crash-*` → `target/<profile>/dyad`) and copied at once to
+/// `target/<profile>/dyad-tests-bin/<hash of this workspace's path>/dyad`: a target
+/// directory shared with other checkouts gets its `target/<profile>/dyad` replaced by their
+/// builds, and a node restarted mid-test must run the same binary as at the start.
+pub fn dyad_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("DYAD_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lives in target/<profile>/deps")
+            .to_owned();
+        let bin = profile_dir.join(format!("dyad{}", std::env::consts::EXE_SUFFIX));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(&cargo);
+        build
+            .args(["build", "-p", "dyad-cli", "--bin", "dyad"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // Same profile as the tests: target/debug is `dev`, target/release is `release`.
+        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+            build.arg("--release");
+        }
+        // The target directory of the tests, wherever it is.
+        if let Some(target) = profile_dir.parent() {
+            build.env("CARGO_TARGET_DIR", target);
+        }
+        let status = run_bounded(&mut build, Duration::from_secs(600));
+        match status {
+            Some(s) if s.success() => {}
+            other if bin.is_file() => {
+                eprintln!(
+                    "warning: `cargo build -p dyad-cli` failed ({other:?}); using the existing {}",
+                    bin.display()
+                );
+            }
+            other => panic!(
+                "`cargo build -p dyad-cli` failed ({other:?}) and there is no {}",
+                bin.display()
+            ),
+        }
+        assert!(bin.is_file(), "no dyad binary at {}", bin.display());
+        // A private copy (written under a temporary name, then renamed into place).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in env!("CARGO_MANIFEST_DIR").bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let private_dir = profile_dir.join("dyad-tests-bin").join(format!("{h:016x}"));
+        std::fs::create_dir_all(&private_dir).expect("dyad-tests-bin");
+        let tmp = private_dir.join(format!(".dyad.{}", std::process::id()));
+        let private = private_dir.join(bin.file_name().expect("file name"));
+        std::fs::copy(&bin, &tmp).expect("copy the dyad binary");
+        std::fs::rename(&tmp, &private).expect("rename the dyad binary copy");
+        private
+    })
+}
+
+/// Runs `cmd` with inherited output, waiting at most `limit`; None if it was killed.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Option<ExitStatus> {
+    let mut child = cmd.stdin(Stdio::null()).spawn().ok()?;
+    wait_bounded(&mut child, limit)
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// What a `dyad` command printed, and how it exited (None: killed at the time limit).
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs `dyad ARGS` in `dir` (its output in files there, so no pipe can fill up), waiting at
+/// most `limit`.
+pub fn dyad(dir: &Path, args: &[&str], data: Option<&Path>, limit: Duration) -> Output {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let out_path = dir.join(format!(".cmd-{n}.out"));
+    let err_path = dir.join(format!(".cmd-{n}.err"));
+    let mut cmd = Command::new(dyad_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("DYAD_DATA")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
+    if let Some(d) = data {
+        cmd.env("DYAD_DATA", d);
+    }
+    let mut child = cmd.spawn().expect("spawn dyad");
+    let status = wait_bounded(&mut child, limit);
+    let out = Output {
+        code: status.and_then(|s| s.code()),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(out_path);
+    let _ = std::fs::remove_file(err_path);
+    out
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `dyad serve` process, SIGKILLed on drop.
+pub struct Node {
+    child: Option<Child>,
+    pub url: String,
+    pub admin_url: String,
+}
+
+impl Node {
+    /// Starts `dyad --json serve` on `data`, its logs appended to `log`, and waits (bounded)
+    /// for the line saying where it listens. Err if it exits or says nothing in time.
+    pub fn start(data: &Path, listen: &str, peer: &str, log: &Path) -> Result<Node, String> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| e.to_string())?;
+        let mut child = Command::new(dyad_bin())
+            .args(["--json", "serve", "--listen", listen, "--peer", peer])
+            .env("DYAD_DATA", data)
+            .env(
+                "RUST_LOG",
+                std::env::var("DYAD_CRASH_LOG").unwrap_or("warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let out = child.stdout.take().expect("stdout");
+        let mut node = Node {
+            child: Some(child),
+            url: String::new(),
+            admin_url: String::new(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep draining so the node never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .map_err(|_| "dyad serve did not say where it listens within 20 s".to_owned())?;
+        let v: Value = serde_json::from_str(line.trim())
+            .map_err(|e| format!("dyad serve printed {line:?}: {e}"))?;
+        node.url = v["url"].as_str().ok_or("no url")?.to_owned();
+        node.admin_url = v["admin_url"].as_str().ok_or("no admin_url")?.to_owned();
+        Ok(node)
+    }
+
+    /// SIGKILL (std's `Child::kill`), reaped.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then a bounded wait for a graceful exit; whether it exited 0.
+    pub fn stop(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        matches!(wait_bounded(&mut child, Duration::from_secs(20)), Some(s) if s.success())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`), bounded by `limit` for connect, write and
+/// each read. Returns the status and the body.
+pub fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &[u8],
+    limit: Duration,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| std::io::Error::other("not an http:// URL"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = host
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes())?;
+    stream.write_all(body)?;
+    let mut resp = Vec::new();
+    stream.read_to_end(&mut resp)?;
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Err(std::io::Error::other("chunked response not supported"));
+    }
+    Ok((status, resp[split + 4..].to_vec()))
+}
+
+/// SplitMix64: a small seeded PRNG, enough to pick delays and victims reproducibly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi)` (`lo` if the range is empty).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.next_u64() % (hi - lo)
+        }
+    }
+}
+
+/// Standard base64 (with padding) decoding; None if malformed.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let n = match chunk.len() {
+            4 => 3,
+            3 => 2,
+            2 => 1,
+            _ => return None,
+        };
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    Some(out)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An environment variable as a number, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
