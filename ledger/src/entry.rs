@@ -27,13 +27,18 @@ pub const MAX_ATTACHMENT_NAME_LEN: usize = 255;
 /// The domain-separation label of entry signatures; the NUL after it cannot occur in a note.
 pub const SIGNATURE_LABEL: &[u8] = b"dyad-entry/v1\0";
 
-type WireConfig = Configuration<BigEndian, Fixint, Limit<MAX_ENTRY_LEN>>;
+/// bincode's limit is only an allocation guard: it charges the in-memory size of each
+/// decoded item (88 bytes for an attachment that can encode in 58), so it is set above the
+/// exact bound that `Entry::decode` checks on the input length.
+const DECODE_LIMIT: usize = 2 * MAX_ENTRY_LEN;
+
+type WireConfig = Configuration<BigEndian, Fixint, Limit<DECODE_LIMIT>>;
 
 pub(crate) fn wire_config() -> WireConfig {
     bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding()
-        .with_limit::<MAX_ENTRY_LEN>()
+        .with_limit::<DECODE_LIMIT>()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -468,6 +473,26 @@ mod tests {
             Entry::decode(&vec![0u8; MAX_ENTRY_LEN + 1]),
             Err(EntryError::TooLarge { .. })
         ));
+    }
+
+    /// Found by the entry_differential fuzz target: a maximal entry whose many small
+    /// attachments cost bincode's limit more than their encoded size.
+    #[test]
+    fn a_65535_byte_entry_with_16_small_attachments_decodes() {
+        let mut draft = Draft::new(Kind::Notification, "", "t", Vec::new());
+        draft.attachments = (0..16u8)
+            .map(|i| Attachment {
+                sha256: [i; 32],
+                size: 1,
+                name: "a".into(),
+                content_type: "t".into(),
+            })
+            .collect();
+        let base = draft.clone().sign(&key(), "o", 1, 0).unwrap().bytes.len();
+        draft.payload = vec![0; MAX_ENTRY_LEN - base];
+        let full = draft.sign(&key(), "o", 1, 0).unwrap();
+        assert_eq!(full.bytes.len(), MAX_ENTRY_LEN);
+        assert_eq!(Entry::decode(&full.bytes).unwrap(), full.entry);
     }
 
     #[test]
