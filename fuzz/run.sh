@@ -62,8 +62,12 @@ if [ -n "${DYAD_FUZZ_JOBS:-}" ]; then
 fi
 
 start=$(date +%s)
-# Fails if Cargo.lock is not up to date (cargo fuzz has no --locked of its own).
-cargo metadata --locked --format-version 1 >/dev/null
+# cargo fuzz has no --locked of its own: fail here if fuzz/Cargo.lock is stale.
+if ! cargo metadata --locked --format-version 1 >/dev/null; then
+  echo "error: fuzz/Cargo.lock is out of date (a dependency of ledger/ or verifier/ changed?):" >&2
+  echo "       run 'cargo update --workspace' in fuzz/ and commit fuzz/Cargo.lock" >&2
+  exit 2
+fi
 
 echo "== building ${#targets[@]} fuzz target(s) (${fuzz_args[*]})"
 if [ ${#targets[@]} -eq ${#all_targets[@]} ]; then

@@ -52,6 +52,7 @@ const ENTRY_TARGETS: &[&str] = &[
     "entry_differential",
 ];
 
+#[allow(clippy::too_many_arguments)]
 fn signed_entry(
     key: &KeyPair,
     origin: &str,
@@ -114,8 +115,14 @@ fn committed_note(origin: &str, leaves: &[Hash], witnesses: &[&KeyPair], minutes
     let text = checkpoint_text(origin, leaves.len() as u64, &mth(leaves));
     let timestamp = GENESIS_S + minutes * 60;
     let mut signers = vec![
-        NoteSigner::Ed25519 { key: &v.sequencer, name: origin },
-        NoteSigner::Cosignature { key: &v.cosigner, timestamp },
+        NoteSigner::Ed25519 {
+            key: &v.sequencer,
+            name: origin,
+        },
+        NoteSigner::Cosignature {
+            key: &v.cosigner,
+            timestamp,
+        },
     ];
     for w in witnesses {
         signers.push(NoteSigner::Cosignature { key: w, timestamp });
@@ -123,18 +130,42 @@ fn committed_note(origin: &str, leaves: &[Hash], witnesses: &[&KeyPair], minutes
     sign_note(&text, &signers)
 }
 
-fn inclusion_seed(mode: u8, index: u64, size: u64, leaf: &Hash, root: &Hash, proof: &[Hash]) -> Vec<u8> {
+fn inclusion_seed(
+    mode: u8,
+    index: u64,
+    size: u64,
+    leaf: &Hash,
+    root: &Hash,
+    proof: &[Hash],
+) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(mode).u64(index).u64(size).bytes(leaf).bytes(root).u8(proof.len() as u8);
+    w.u8(mode)
+        .u64(index)
+        .u64(size)
+        .bytes(leaf)
+        .bytes(root)
+        .u8(proof.len() as u8);
     for h in proof {
         w.bytes(h);
     }
     w.finish()
 }
 
-fn consistency_seed(mode: u8, old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof: &[Hash]) -> Vec<u8> {
+fn consistency_seed(
+    mode: u8,
+    old: u64,
+    new: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(mode).u64(old).u64(new).bytes(old_root).bytes(new_root).u8(proof.len() as u8);
+    w.u8(mode)
+        .u64(old)
+        .u64(new)
+        .bytes(old_root)
+        .bytes(new_root)
+        .u8(proof.len() as u8);
     for h in proof {
         w.bytes(h);
     }
@@ -151,25 +182,41 @@ fn structured_entry(
     payload_len: u16,
     attachments: u8,
     name_len: u16,
+    type_len: u16,
 ) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(0xA5).u8(flags).u8(1);
-    w.u16(origin_len).u8(b'o').chunk(b"example.org/dyad/vectors");
-    w.u8(kind).u32(0x84924ae7).u64(1).u64(GENESIS_MS).u8(1).u64(1);
+    w.u16(origin_len)
+        .u8(b'o')
+        .chunk(b"example.org/dyad/vectors");
+    w.u8(kind)
+        .u32(0x84924ae7)
+        .u64(1)
+        .u64(GENESIS_MS)
+        .u8(1)
+        .u64(1);
     w.u16(subject_len).u8(b's').chunk(b"Scanning from AS64500");
     w.u16(25).u8(b'c').chunk(b"text/plain; charset=utf-8");
     w.u16(payload_len).u8(b'p');
     w.u8(attachments);
     for i in 0..attachments {
-        w.u8(i).u64(1024).u16(name_len).u8(b'n').chunk(b"report.pdf");
-        w.u16(15).u8(b't').chunk(b"application/pdf");
+        w.u8(i)
+            .u64(1024)
+            .u16(name_len)
+            .u8(b'n')
+            .chunk(b"report.pdf");
+        w.u16(type_len).u8(b't').chunk(b"application/pdf");
     }
     w.u8(1).u32(0x84924ae7).u8(7);
     w.finish()
 }
 
 fn main() {
-    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus".to_string()));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "corpus".to_string()),
+    );
     let v = vectors();
     let mut c = Corpus::default();
 
@@ -189,10 +236,22 @@ fn main() {
         sign_note(
             &cp5,
             &[
-                NoteSigner::Cosignature { key: a, timestamp: GENESIS_S },
-                NoteSigner::Ed25519 { key: &v.sequencer, name: &v.origin },
-                NoteSigner::Cosignature { key: &v.cosigner, timestamp: GENESIS_S + 60 },
-                NoteSigner::Cosignature { key: &v.note_keys[2], timestamp: 1 },
+                NoteSigner::Cosignature {
+                    key: a,
+                    timestamp: GENESIS_S,
+                },
+                NoteSigner::Ed25519 {
+                    key: &v.sequencer,
+                    name: &v.origin,
+                },
+                NoteSigner::Cosignature {
+                    key: &v.cosigner,
+                    timestamp: GENESIS_S + 60,
+                },
+                NoteSigner::Cosignature {
+                    key: &v.note_keys[2],
+                    timestamp: 1,
+                },
             ],
         ),
     ));
@@ -201,8 +260,14 @@ fn main() {
         sign_note(
             &cp5,
             &[
-                NoteSigner::Ed25519 { key: &v.sequencer, name: &v.origin },
-                NoteSigner::Cosignature { key: &v.cosigner, timestamp: (1 << 63) - 1 },
+                NoteSigner::Ed25519 {
+                    key: &v.sequencer,
+                    name: &v.origin,
+                },
+                NoteSigner::Cosignature {
+                    key: &v.cosigner,
+                    timestamp: (1 << 63) - 1,
+                },
             ],
         ),
     ));
@@ -212,15 +277,48 @@ fn main() {
     let witnesses = v.witnesses();
     let wlog = vec![
         witnessed_genesis_entry(),
-        signed_entry(&v.cosigner, WITNESSED_ORIGIN, 1, 1, 1, None, "Scanning from AS64500", b"seen at 09:00"),
-        signed_entry(&v.sequencer, WITNESSED_ORIGIN, 2, 1, 2, Some(1), "Re: Scanning", b"investigating"),
-        signed_entry(&v.cosigner, WITNESSED_ORIGIN, 4, 2, 3, None, "Exercise", b""),
+        signed_entry(
+            &v.cosigner,
+            WITNESSED_ORIGIN,
+            1,
+            1,
+            1,
+            None,
+            "Scanning from AS64500",
+            b"seen at 09:00",
+        ),
+        signed_entry(
+            &v.sequencer,
+            WITNESSED_ORIGIN,
+            2,
+            1,
+            2,
+            Some(1),
+            "Re: Scanning",
+            b"investigating",
+        ),
+        signed_entry(
+            &v.cosigner,
+            WITNESSED_ORIGIN,
+            4,
+            2,
+            3,
+            None,
+            "Exercise",
+            b"",
+        ),
     ];
     let wleaves: Vec<Hash> = wlog.iter().map(|e| leaf_hash(e)).collect();
     let wnote = committed_note(WITNESSED_ORIGIN, &wleaves, &witnesses[..2], 5);
     notes.push(("witnessed-committed".into(), wnote.clone()));
-    notes.push(("witnessed-one-witness".into(), committed_note(WITNESSED_ORIGIN, &wleaves[..2], &witnesses[2..], 4)));
-    notes.push(("witnessed-all-witnesses".into(), committed_note(WITNESSED_ORIGIN, &wleaves[..1], &witnesses, 1)));
+    notes.push((
+        "witnessed-one-witness".into(),
+        committed_note(WITNESSED_ORIGIN, &wleaves[..2], &witnesses[2..], 4),
+    ));
+    notes.push((
+        "witnessed-all-witnesses".into(),
+        committed_note(WITNESSED_ORIGIN, &wleaves[..1], &witnesses, 1),
+    ));
     for (name, n) in &notes {
         c.add(NOTE_TARGETS, name.clone(), n);
         if let Ok(parsed) = note::parse(n) {
@@ -228,7 +326,11 @@ fn main() {
         }
     }
     for (i, body) in v.checkpoint_bodies.iter().enumerate() {
-        c.add(&["checkpoint_parse"], format!("body-{i:02}"), body.as_bytes());
+        c.add(
+            &["checkpoint_parse"],
+            format!("body-{i:02}"),
+            body.as_bytes(),
+        );
     }
 
     // --- Keys.
@@ -240,22 +342,42 @@ fn main() {
     fields[1] = fields[1].to_ascii_uppercase();
     c.add(&["vkey_parse"], "vkey-uppercase-id", fields.join("+"));
     for (i, k) in v.signer_keys.iter().enumerate() {
-        c.add(&["signer_key_parse"], format!("signer-{i:02}"), k.as_bytes());
+        c.add(
+            &["signer_key_parse"],
+            format!("signer-{i:02}"),
+            k.as_bytes(),
+        );
     }
     for k in [&v.sequencer, &v.cosigner] {
         let mut raw = vec![1u8];
         raw.extend_from_slice(&k.seed);
         let id = key_id(&k.name, SignatureType::Ed25519, &k.public_key);
         let line = format!("PRIVATE+KEY+{}+{id:08x}+{}\n", k.name, BASE64.encode(raw));
-        c.add(&["signer_key_parse"], format!("private-{}", k.name.replace('/', "_")), line);
-        c.add(&["signer_key_parse"], format!("name-{}", k.name.replace('/', "_")), &k.name);
+        c.add(
+            &["signer_key_parse"],
+            format!("private-{}", k.name.replace('/', "_")),
+            line,
+        );
+        c.add(
+            &["signer_key_parse"],
+            format!("name-{}", k.name.replace('/', "_")),
+            &k.name,
+        );
     }
 
     // --- Policies.
     let channel = genesis::decode_record(&v.genesis_record).expect("vector genesis");
     let witnessed = genesis::decode_record(&witnessed_record()).expect("witnessed genesis");
-    c.add(&["policy_parse"], "vectors-channel", channel.policy().expect("policy").to_string());
-    c.add(&["policy_parse"], "witnessed-channel", witnessed.policy().expect("policy").to_string());
+    c.add(
+        &["policy_parse"],
+        "vectors-channel",
+        channel.policy().expect("policy").to_string(),
+    );
+    c.add(
+        &["policy_parse"],
+        "witnessed-channel",
+        witnessed.policy().expect("policy").to_string(),
+    );
     let hand = format!(
         "# a C2SP tlog-policy\nlog {} https://log.example/\n\nwitness w1 {} https://w1.example/\n\
          witness w2\t{}\nwitness w3 {}\ngroup two 2 w1 w2 w3\ngroup any any two\nquorum any\n",
@@ -265,34 +387,93 @@ fn main() {
         witnesses[2].cosignature_key(),
     );
     c.add(&["policy_parse"], "hand-written", hand);
-    c.add(&["policy_parse"], "quorum-none", format!("log {}\nquorum none", v.sequencer.log_key(&v.origin)));
+    c.add(
+        &["policy_parse"],
+        "quorum-none",
+        format!("log {}\nquorum none", v.sequencer.log_key(&v.origin)),
+    );
 
     // --- Proofs.
     for (i, case) in v.inclusion.iter().enumerate() {
-        let s = inclusion_seed(0, case.index, case.size, &case.leaf_hash, &case.root, &case.proof);
+        let s = inclusion_seed(
+            0,
+            case.index,
+            case.size,
+            &case.leaf_hash,
+            &case.root,
+            &case.proof,
+        );
         c.add(&["proof_inclusion"], format!("tree-json-{i:03}"), s);
     }
-    c.add(&["proof_inclusion"], "huge-size", inclusion_seed(4, 0, u64::MAX, &[7; 32], &[0; 32], &[[1; 32]; 64]));
+    c.add(
+        &["proof_inclusion"],
+        "huge-size",
+        inclusion_seed(4, 0, u64::MAX, &[7; 32], &[0; 32], &[[1; 32]; 64]),
+    );
     for (i, case) in v.consistency.iter().enumerate() {
-        let s = consistency_seed(0, case.old_size, case.new_size, &case.old_root, &case.new_root, &case.proof);
+        let s = consistency_seed(
+            0,
+            case.old_size,
+            case.new_size,
+            &case.old_root,
+            &case.new_root,
+            &case.proof,
+        );
         c.add(&["proof_consistency"], format!("tree-json-{i:03}"), s);
     }
     c.add(
         &["proof_consistency"],
         "huge-sizes",
-        consistency_seed(4, u64::MAX - 2, u64::MAX, &[7; 32], &[0; 32], &[[1; 32]; 65]),
+        consistency_seed(
+            4,
+            u64::MAX - 2,
+            u64::MAX,
+            &[7; 32],
+            &[0; 32],
+            &[[1; 32]; 65],
+        ),
     );
     let leaf_bytes = b"abcdefghijklmnopqrstuvwxyz0123456789aabbccddeeffgg";
-    for (n, size, index) in [(13u16, 13u16, 5u16), (64, 33, 32), (300, 257, 255), (7, 4, 3), (1, 1, 0)] {
+    for (n, size, index) in [
+        (13u16, 13u16, 5u16),
+        (64, 33, 32),
+        (300, 257, 255),
+        (7, 4, 3),
+        (1, 1, 0),
+    ] {
         for mutation in 0..6u8 {
             let mut w = Writer::new();
-            w.u8(1).u16(n - 1).u16(size - 1).u16(index).u8(mutation).u8(3).u8(77).u64(2).u64(9);
+            w.u8(1)
+                .u16(n - 1)
+                .u16(size - 1)
+                .u16(index)
+                .u8(mutation)
+                .u8(3)
+                .u8(77)
+                .u64(2)
+                .u64(9);
             w.bytes(leaf_bytes);
-            c.add(&["proof_inclusion"], format!("tree-{n}-{size}-{index}-m{mutation}"), w.finish());
+            c.add(
+                &["proof_inclusion"],
+                format!("tree-{n}-{size}-{index}-m{mutation}"),
+                w.finish(),
+            );
             let mut w = Writer::new();
-            w.u8(1).u16(n - 1).u16(size).u16(index).u8(mutation).u8(3).u8(77).u64(2).u64(9);
+            w.u8(1)
+                .u16(n - 1)
+                .u16(size)
+                .u16(index)
+                .u8(mutation)
+                .u8(3)
+                .u8(77)
+                .u64(2)
+                .u64(9);
             w.bytes(leaf_bytes);
-            c.add(&["proof_consistency"], format!("tree-{n}-{size}-{index}-m{mutation}"), w.finish());
+            c.add(
+                &["proof_consistency"],
+                format!("tree-{n}-{size}-{index}-m{mutation}"),
+                w.finish(),
+            );
         }
     }
     for (n, queries) in [(0u16, 0u8), (1, 2), (7, 4), (64, 8), (300, 15), (1024, 15)] {
@@ -302,7 +483,11 @@ fn main() {
             w.u8(q).u16(u16::from(q) * 37).u16(u16::from(q) * 101);
         }
         w.bytes(leaf_bytes);
-        c.add(&["tree_differential"], format!("tree-{n}-{queries}"), w.finish());
+        c.add(
+            &["tree_differential"],
+            format!("tree-{n}-{queries}"),
+            w.finish(),
+        );
     }
 
     // --- Entries and genesis records.
@@ -318,17 +503,45 @@ fn main() {
     }
     // Structured entries, including ones near the 65535-byte limit.
     for (name, seed) in [
-        ("small", structured_entry(0x0f, 24, 1, 20, 5, 0, 10)),
-        ("response", structured_entry(0x0f, 24, 2, 0, 0, 1, 10)),
-        ("genesis-kind", structured_entry(0x0f, 24, 0, 20, 5, 0, 10)),
-        ("sixteen-attachments", structured_entry(0x0f, 24, 3, 22, 1000, 16, 1)),
-        ("near-limit", structured_entry(0x0f, 24, 3, 22, 64300, 16, 1)),
-        ("at-limit", structured_entry(0x0f, 24, 3, 22, 65535 - 1206, 3, 1)),
-        ("max-payload", structured_entry(0x0f, 255, 3, 1024, 61440, 16, 1)),
-        ("unsorted", structured_entry(0x07, 24, 3, 22, 10, 4, 10)),
-        ("limit-exact", structured_entry(0x1f, 24, 1, 22, 0, 0, 10)),
-        ("limit-minus-100-with-4-attachments", structured_entry(0x1f, 24, 3, 22, 100, 4, 10)),
-        ("limit-plus-1", structured_entry(0x3f, 24, 1, 22, 1, 1, 10)),
+        ("small", structured_entry(0x0f, 24, 1, 20, 5, 0, 10, 15)),
+        ("response", structured_entry(0x0f, 24, 2, 0, 0, 1, 10, 15)),
+        (
+            "genesis-kind",
+            structured_entry(0x0f, 24, 0, 20, 5, 0, 10, 15),
+        ),
+        (
+            "sixteen-attachments",
+            structured_entry(0x0f, 24, 3, 22, 1000, 16, 1, 15),
+        ),
+        (
+            "near-limit",
+            structured_entry(0x0f, 24, 3, 22, 64300, 16, 1, 15),
+        ),
+        (
+            "at-limit",
+            structured_entry(0x0f, 24, 3, 22, 65535 - 1206, 3, 1, 15),
+        ),
+        (
+            "max-payload",
+            structured_entry(0x0f, 255, 3, 1024, 61440, 16, 1, 15),
+        ),
+        ("unsorted", structured_entry(0x07, 24, 3, 22, 10, 4, 10, 15)),
+        (
+            "limit-exact",
+            structured_entry(0x1f, 24, 1, 22, 0, 0, 10, 15),
+        ),
+        (
+            "limit-minus-100-with-4-attachments",
+            structured_entry(0x1f, 24, 3, 22, 100, 4, 10, 15),
+        ),
+        (
+            "limit-plus-1",
+            structured_entry(0x3f, 24, 1, 22, 1, 1, 10, 15),
+        ),
+        (
+            "limit-minus-450-sixteen-small-attachments",
+            structured_entry(0x1f, 24, 3, 22, 450, 16, 1, 1),
+        ),
     ] {
         c.add(&["entry_differential"], format!("structured-{name}"), seed);
     }
@@ -337,21 +550,42 @@ fn main() {
     let mut no_witness_terms = witnessed_record();
     let len = no_witness_terms.len();
     no_witness_terms[len - 17] = 3; // witness_threshold above the witnesses
-    c.add(&["genesis_decode"], "witnessed-threshold-3", no_witness_terms);
+    c.add(
+        &["genesis_decode"],
+        "witnessed-threshold-3",
+        no_witness_terms,
+    );
 
     // --- Receipts.
     for (i, r) in v.receipts.iter().enumerate() {
-        c.add(&["receipt_parse", "receipt_verify"], format!("vectors-{i}"), r);
+        c.add(
+            &["receipt_parse", "receipt_verify"],
+            format!("vectors-{i}"),
+            r,
+        );
     }
     for (i, e) in wlog.iter().enumerate() {
         let proof = reference::path(i, &wleaves);
         let r = receipt::format(e, i as u64, &proof, &wnote);
-        c.add(&["receipt_parse", "receipt_verify"], format!("witnessed-{i}"), r);
+        c.add(
+            &["receipt_parse", "receipt_verify"],
+            format!("witnessed-{i}"),
+            r,
+        );
     }
 
     // --- Evidence of equivocation.
     let mut forked = v.entries.clone();
-    forked[3] = signed_entry(&v.sequencer, &v.origin, 4, 9, 9, None, "Other history", b"forked");
+    forked[3] = signed_entry(
+        &v.sequencer,
+        &v.origin,
+        4,
+        9,
+        9,
+        None,
+        "Other history",
+        b"forked",
+    );
     let forked_leaves: Vec<Hash> = forked.iter().map(|e| leaf_hash(e)).collect();
     let honest5 = committed_note(&v.origin, &vector_leaves, &[], 4);
     let forked5 = committed_note(&v.origin, &forked_leaves, &[], 5);
@@ -384,6 +618,23 @@ fn main() {
             second: leaf(&wforked_leaves, 2),
         },
     );
+    // What is signed here must verify, or the targets' checks of accepted inputs would
+    // never run: fail seeding loudly instead.
+    let log_key = v.sequencer.log_key(&v.origin);
+    let wlog_key = v.sequencer.log_key(WITNESSED_ORIGIN);
+    for (e, key) in [
+        (&same_size, &log_key),
+        (&different_leaf, &log_key),
+        (&witnessed_same_size, &wlog_key),
+        (&witnessed_different_leaf, &wlog_key),
+    ] {
+        equivocation::verify(e, key).expect("seed evidence verifies");
+    }
+    let wtrust = receipt::ReceiptTrust::genesis(&witnessed).expect("witnessed trust");
+    for (i, e) in wlog.iter().enumerate() {
+        let r = receipt::format(e, i as u64, &reference::path(i, &wleaves), &wnote);
+        receipt::verify(&r, &wtrust).expect("seed receipt verifies");
+    }
     for (name, e) in [
         ("same-size", same_size),
         ("different-leaf", different_leaf),
@@ -392,7 +643,11 @@ fn main() {
     ] {
         c.add(&["evidence_parse", "evidence_verify"], name, e);
     }
-    for (name, n) in [("honest5", &honest5), ("forked5", &forked5), ("forked4", &forked4)] {
+    for (name, n) in [
+        ("honest5", &honest5),
+        ("forked5", &forked5),
+        ("forked4", &forked4),
+    ] {
         c.add(NOTE_TARGETS, format!("evidence-{name}"), n);
     }
 
@@ -411,7 +666,11 @@ fn main() {
     w.u8(3).u8(1);
     c.add(&["audit_stream"], "vectors-log-pinned", w.finish());
     let mut w = Writer::new();
-    w.u8(0).u8(0).chunk(&v.entries[0]).u8(1).chunk(&v.checkpoints[0]);
+    w.u8(0)
+        .u8(0)
+        .chunk(&v.entries[0])
+        .u8(1)
+        .chunk(&v.checkpoints[0]);
     for e in &v.entries[1..] {
         w.u8(0).chunk(e);
     }
@@ -420,23 +679,68 @@ fn main() {
     // Genesis, then entries signed here, then a checkpoint over them.
     let mut w = Writer::new();
     w.u8(0).u8(2).u8(0);
-    w.u8(4).u8(1).u8(1).u8(1).u16(1).u8(0).chunk(b"Scanning from AS64500").chunk(b"seen");
-    w.u8(4).u8(0).u8(2).u8(1).u16(2).u8(2).chunk(b"Re: Scanning").chunk(b"investigating");
+    w.u8(4)
+        .u8(1)
+        .u8(1)
+        .u8(1)
+        .u16(1)
+        .u8(0)
+        .chunk(b"Scanning from AS64500")
+        .chunk(b"seen");
+    w.u8(4)
+        .u8(0)
+        .u8(2)
+        .u8(1)
+        .u16(2)
+        .u8(2)
+        .chunk(b"Re: Scanning")
+        .chunk(b"investigating");
     w.u8(5).u8(0).u8(0).u16(3);
-    w.u8(4).u8(1).u8(3).u8(2).u16(4).u8(0).chunk(b"Indicators").chunk(b"{}");
+    w.u8(4)
+        .u8(1)
+        .u8(3)
+        .u8(2)
+        .u16(4)
+        .u8(0)
+        .chunk(b"Indicators")
+        .chunk(b"{}");
     w.u8(5).u8(0).u8(0).u16(5);
     c.add(&["audit_stream"], "signed-entries", w.finish());
     // The same checkpoint size twice with different roots: equivocation.
     let mut w = Writer::new();
-    w.u8(0).u8(2).u8(0).u8(5).u8(0).u8(0).u16(1).u8(5).u8(4).u8(9).u16(2);
+    w.u8(0)
+        .u8(2)
+        .u8(0)
+        .u8(5)
+        .u8(0)
+        .u8(0)
+        .u16(1)
+        .u8(5)
+        .u8(4)
+        .u8(9)
+        .u16(2);
     c.add(&["audit_stream"], "equivocation", w.finish());
     // The witnessed channel: its genesis, entries, checkpoints with witnesses.
     let mut w = Writer::new();
     w.u8(4).u8(6).u8(5).u8(0x30).u8(0).u16(1);
-    w.u8(4).u8(1).u8(1).u8(1).u16(2).u8(0).chunk(b"Scanning").chunk(b"seen");
+    w.u8(4)
+        .u8(1)
+        .u8(1)
+        .u8(1)
+        .u16(2)
+        .u8(0)
+        .chunk(b"Scanning")
+        .chunk(b"seen");
     w.u8(5).u8(0x70).u8(0).u16(3);
-    w.u8(4).u8(0).u8(2).u8(1).u16(4).u8(2).chunk(b"Re: Scanning").chunk(b"");
-    w.u8(5).u8(0x10).u8(0).u16(5);
+    w.u8(4)
+        .u8(0)
+        .u8(2)
+        .u8(1)
+        .u16(4)
+        .u8(2)
+        .chunk(b"Re: Scanning")
+        .chunk(b"");
+    w.u8(5).u8(0x50).u8(0).u16(5);
     c.add(&["audit_stream"], "witnessed-channel", w.finish());
     let mut w = Writer::new();
     w.u8(0).u8(6).u8(5).u8(0x60).u8(0).u16(1);
@@ -451,5 +755,9 @@ fn main() {
             total += 1;
         }
     }
-    println!("wrote {total} seeds for {} targets under {}", c.files.len(), out.display());
+    println!(
+        "wrote {total} seeds for {} targets under {}",
+        c.files.len(),
+        out.display()
+    );
 }

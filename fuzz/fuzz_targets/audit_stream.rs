@@ -31,7 +31,9 @@ use std::sync::OnceLock;
 
 use dyad_fuzz::oracle::entry_mismatch;
 use dyad_fuzz::reference::{leaf_hash, mth, RawEntry};
-use dyad_fuzz::vectors::{checkpoint_text, sign_note, vectors, witnessed_record, NoteSigner, WITNESSED_ORIGIN};
+use dyad_fuzz::vectors::{
+    checkpoint_text, sign_note, vectors, witnessed_record, NoteSigner, WITNESSED_ORIGIN,
+};
 use dyad_fuzz::{Cursor, Hash};
 use dyad_ledger::entry::Entry as LedgerEntry;
 use dyad_verifier::audit::{AuditError, AuditTrust, Auditor};
@@ -86,7 +88,11 @@ fn fixed() -> &'static Fixed {
 fn signed_entry(c: &mut Cursor<'_>, origin: &str) -> Vec<u8> {
     let v = vectors();
     let who = c.u8();
-    let (sender, other) = if who & 1 == 1 { (&v.cosigner, &v.sequencer) } else { (&v.sequencer, &v.cosigner) };
+    let (sender, other) = if who & 1 == 1 {
+        (&v.cosigner, &v.sequencer)
+    } else {
+        (&v.sequencer, &v.cosigner)
+    };
     let signer = if who & 2 != 0 { other } else { sender };
     let kind = c.u8() % 5;
     let sequence = u64::from(c.u8());
@@ -122,7 +128,11 @@ fn signed_checkpoint(c: &mut Cursor<'_>, origin: &str, leaves: &[Hash]) -> Vec<u
     let flags = c.u8();
     let size_byte = c.u8();
     let minutes = c.u16();
-    let size = if flags & 8 != 0 { usize::from(size_byte) } else { leaves.len() };
+    let size = if flags & 8 != 0 {
+        usize::from(size_byte)
+    } else {
+        leaves.len()
+    };
     let mut root = mth(&leaves[..size.min(leaves.len())]);
     if flags & 4 != 0 {
         root[usize::from(size_byte) % 32] ^= 1;
@@ -131,10 +141,16 @@ fn signed_checkpoint(c: &mut Cursor<'_>, origin: &str, leaves: &[Hash]) -> Vec<u
     let timestamp = GENESIS_MS / 1000 + u64::from(minutes) * 60;
     let mut signers = Vec::new();
     if flags & 1 == 0 {
-        signers.push(NoteSigner::Ed25519 { key: &v.sequencer, name: origin });
+        signers.push(NoteSigner::Ed25519 {
+            key: &v.sequencer,
+            name: origin,
+        });
     }
     if flags & 2 == 0 {
-        signers.push(NoteSigner::Cosignature { key: &v.cosigner, timestamp });
+        signers.push(NoteSigner::Cosignature {
+            key: &v.cosigner,
+            timestamp,
+        });
     }
     for (i, w) in v.witnesses().into_iter().enumerate() {
         if flags & (16 << i) != 0 {
@@ -172,7 +188,9 @@ fuzz_target!(|data: &[u8]| {
         if c.is_empty() {
             break;
         }
-        let origin = auditor.channel().map_or(v.origin.clone(), |ch| ch.origin().to_string());
+        let origin = auditor
+            .channel()
+            .map_or(v.origin.clone(), |ch| ch.origin().to_string());
         let item = match c.u8() % 7 {
             0 => Item::Leaf(c.chunk().to_vec()),
             1 => Item::Checkpoint(c.chunk().to_vec()),
@@ -190,8 +208,13 @@ fuzz_target!(|data: &[u8]| {
             (Ok(()), Item::Leaf(bytes)) => {
                 hashes.push(leaf_hash(&bytes));
                 assert_eq!(auditor.leaves(), hashes.len() as u64);
-                assert_eq!(auditor.root(), mth(&hashes), "auditor root differs from the reference");
-                let decoded = dyad_verifier::entry::decode(&bytes).expect("an audited leaf decodes");
+                assert_eq!(
+                    auditor.root(),
+                    mth(&hashes),
+                    "auditor root differs from the reference"
+                );
+                let decoded =
+                    dyad_verifier::entry::decode(&bytes).expect("an audited leaf decodes");
                 match LedgerEntry::decode(&bytes) {
                     Ok(l) => {
                         if let Some(diff) = entry_mismatch(&decoded, &l) {
@@ -221,6 +244,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(report.committed_size <= report.leaves);
         assert_eq!(report.pending, report.leaves - report.committed_size);
         assert_eq!(report.kinds.iter().sum::<u64>(), report.leaves);
-        assert_eq!(report.entries_by_sequencer + report.entries_by_cosigner, report.leaves);
+        assert_eq!(
+            report.entries_by_sequencer + report.entries_by_cosigner,
+            report.leaves
+        );
     }
 });

@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(!parsed.origin.is_empty());
-    assert_eq!(parsed.to_text(), text, "an accepted checkpoint is not canonical");
+    assert_eq!(
+        parsed.to_text(),
+        text,
+        "an accepted checkpoint is not canonical"
+    );
     assert_eq!(checkpoint::parse(&parsed.to_text()), Ok(parsed));
 });

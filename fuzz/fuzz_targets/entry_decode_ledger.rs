@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(data.len() <= MAX_ENTRY_LEN);
-    assert_eq!(decoded.encode().expect("re-encode an accepted entry"), data, "encode(decode(b)) != b");
+    assert_eq!(
+        decoded.encode().expect("re-encode an accepted entry"),
+        data,
+        "encode(decode(b)) != b"
+    );
     assert_eq!(decoded.encode_unchecked(), data);
     decoded.validate().expect("an accepted entry validates");
     let body_len = data.len() - 8 - 68 * decoded.signatures.len();

@@ -31,7 +31,8 @@ fn compare(bytes: &[u8]) {
             }
         }
         (Err(_), Err(_)) => {}
-        (Ok(v), Err(EntryError::SignatureNotBySender { .. })) if v.signatures[0].key_id != v.sender => {}
+        (Ok(v), Err(EntryError::SignatureNotBySender { .. }))
+            if v.signatures[0].key_id != v.sender => {}
         (Ok(_), Err(e)) => panic!("the verifier accepts an entry the ledger rejects: {e:?}"),
         (Err(e), Ok(_)) => panic!("the ledger accepts an entry the verifier rejects: {e:?}"),
     }
@@ -82,11 +83,15 @@ fn structured(c: &mut Cursor<'_>) -> RawEntry {
         })
         .collect();
     if flags & 8 != 0 {
-        attachments.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        attachments.sort_by_key(|a| a.sha256);
     }
     let count = c.u8() % 3;
     let count = if flags & 2 != 0 {
-        if kind == 0 { 2 } else { 1 }
+        if kind == 0 {
+            2
+        } else {
+            1
+        }
     } else {
         count
     };
@@ -177,7 +182,11 @@ fuzz_target!(|data: &[u8]| {
     let Some(entry) = ledger_entry(&raw) else {
         return;
     };
-    assert_eq!(entry.encode_unchecked(), bytes, "the ledger encodes differently from spec 3.1");
+    assert_eq!(
+        entry.encode_unchecked(),
+        bytes,
+        "the ledger encodes differently from spec 3.1"
+    );
     if entry.validate().is_err() {
         return;
     }

@@ -9,6 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = equivocation::parse(data) else {
         return;
     };
-    let again = equivocation::build(&parsed.first_note, &parsed.second_note, &parsed.contradiction);
+    let again = equivocation::build(
+        &parsed.first_note,
+        &parsed.second_note,
+        &parsed.contradiction,
+    );
     assert_eq!(again, data, "build(parse(e)) != e");
 });

@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
         let evidence = equivocation::parse(data).expect("verified evidence parses");
         let mut checkpoints = Vec::new();
         for n in [&evidence.first_note, &evidence.second_note] {
-            let signed = note::verify(n, std::slice::from_ref(key)).expect("a note of verified evidence verifies");
+            let signed = note::verify(n, std::slice::from_ref(key))
+                .expect("a note of verified evidence verifies");
             assert!(signed.verified.iter().any(|s| s.key == *key));
             checkpoints.push(checkpoint::parse(&signed.text).expect("a checkpoint"));
         }
@@ -49,12 +50,34 @@ fuzz_target!(|data: &[u8]| {
         match &evidence.contradiction {
             Contradiction::SameSize => {
                 assert_eq!(first.size, second.size);
-                assert_ne!(first.root, second.root, "same-size evidence with equal roots");
+                assert_ne!(
+                    first.root, second.root,
+                    "same-size evidence with equal roots"
+                );
             }
-            Contradiction::DifferentLeaf { index, first: a, second: b } => {
-                assert_ne!(a.leaf_hash, b.leaf_hash, "different-leaf evidence with equal leaves");
-                assert!(reference::verify_inclusion(&a.leaf_hash, *index, first.size, &a.proof, &first.root));
-                assert!(reference::verify_inclusion(&b.leaf_hash, *index, second.size, &b.proof, &second.root));
+            Contradiction::DifferentLeaf {
+                index,
+                first: a,
+                second: b,
+            } => {
+                assert_ne!(
+                    a.leaf_hash, b.leaf_hash,
+                    "different-leaf evidence with equal leaves"
+                );
+                assert!(reference::verify_inclusion(
+                    &a.leaf_hash,
+                    *index,
+                    first.size,
+                    &a.proof,
+                    &first.root
+                ));
+                assert!(reference::verify_inclusion(
+                    &b.leaf_hash,
+                    *index,
+                    second.size,
+                    &b.proof,
+                    &second.root
+                ));
             }
         }
     }

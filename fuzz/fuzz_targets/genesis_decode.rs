@@ -36,11 +36,25 @@ fn mismatch(v: &Genesis, l: &LedgerGenesis) -> Option<String> {
     if party(&v.sequencer) != lparty(&l.sequencer) || party(&v.cosigner) != lparty(&l.cosigner) {
         diffs.push("parties".to_string());
     }
-    if v.witnesses.iter().map(party).ne(l.witnesses.iter().map(lparty)) {
+    if v.witnesses
+        .iter()
+        .map(party)
+        .ne(l.witnesses.iter().map(lparty))
+    {
         diffs.push("witnesses".to_string());
     }
-    let terms = (v.witness_threshold, v.max_payload, v.max_attachment_size, v.max_clock_skew_s);
-    let lterms = (l.witness_threshold, l.max_payload, l.max_attachment_size, l.max_clock_skew_s);
+    let terms = (
+        v.witness_threshold,
+        v.max_payload,
+        v.max_attachment_size,
+        v.max_clock_skew_s,
+    );
+    let lterms = (
+        l.witness_threshold,
+        l.max_payload,
+        l.max_attachment_size,
+        l.max_clock_skew_s,
+    );
     if terms != lterms {
         diffs.push(format!("terms {terms:?} / {lterms:?}"));
     }
@@ -48,10 +62,13 @@ fn mismatch(v: &Genesis, l: &LedgerGenesis) -> Option<String> {
 }
 
 fn genesis_entry(record: &[u8]) -> Option<Vec<u8>> {
-    let wire = config::standard().with_big_endian().with_fixed_int_encoding();
+    let wire = config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding();
     let (raw, _): (LedgerGenesis, usize) = bincode::decode_from_slice(record, wire).ok()?;
     let v = vectors();
-    let id = |p: &dyad_ledger::genesis::Party| key_id(&p.name, SignatureType::Ed25519, &p.public_key);
+    let id =
+        |p: &dyad_ledger::genesis::Party| key_id(&p.name, SignatureType::Ed25519, &p.public_key);
     let mut entry = RawEntry {
         version: 1,
         origin: raw.origin.as_bytes().to_vec(),
@@ -68,7 +85,9 @@ fn genesis_entry(record: &[u8]) -> Option<Vec<u8>> {
     };
     let message = entry.signed_message();
     for party in [&raw.sequencer, &raw.cosigner] {
-        let signature = v.key_for(&party.public_key).map_or([0; 64], |k| k.sign(&message));
+        let signature = v
+            .key_for(&party.public_key)
+            .map_or([0; 64], |k| k.sign(&message));
         entry.signatures.push((id(party), signature));
     }
     Some(entry.encode())
@@ -85,8 +104,12 @@ fuzz_target!(|data: &[u8]| {
         }
         (Err(_), Err(_)) => return,
         (Err(_), Ok(l)) if l.origin.len() > 255 => {}
-        (Ok(_), Err(e)) => panic!("the verifier accepts a genesis record the ledger rejects: {e:?}"),
-        (Err(e), Ok(_)) => panic!("the ledger accepts a genesis record the verifier rejects: {e:?}"),
+        (Ok(_), Err(e)) => {
+            panic!("the verifier accepts a genesis record the ledger rejects: {e:?}")
+        }
+        (Err(e), Ok(_)) => {
+            panic!("the ledger accepts a genesis record the verifier rejects: {e:?}")
+        }
     }
 
     let Some(entry) = genesis_entry(data) else {

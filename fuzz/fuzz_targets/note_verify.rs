@@ -58,7 +58,9 @@ fuzz_target!(|data: &[u8]| {
     }
     for u in &verified.unverified {
         assert!(
-            !keys.iter().any(|k| k.name() == u.name && k.key_id() == u.key_id),
+            !keys
+                .iter()
+                .any(|k| k.name() == u.name && k.key_id() == u.key_id),
             "a known key's line was left unverified"
         );
     }

@@ -100,12 +100,29 @@ fn real_tree(c: &mut Cursor<'_>) {
     }
     let mut old_root = ledger_tree::root_at(old as u64, &tree).expect("root_at old");
     let mut new_root = ledger_tree::root_at(new as u64, &tree).expect("root_at new");
-    assert_eq!(old_root, mth(&leaves[..old]), "ledger root_at({old}) differs from the reference");
-    assert_eq!(new_root, mth(&leaves[..new]), "ledger root_at({new}) differs from the reference");
-    assert_eq!(rs_merkle_root(&leaves[..old]), old_root, "rs_merkle root differs");
-    assert_eq!(rs_merkle_root(&leaves[..new]), new_root, "rs_merkle root differs");
+    assert_eq!(
+        old_root,
+        mth(&leaves[..old]),
+        "ledger root_at({old}) differs from the reference"
+    );
+    assert_eq!(
+        new_root,
+        mth(&leaves[..new]),
+        "ledger root_at({new}) differs from the reference"
+    );
+    assert_eq!(
+        rs_merkle_root(&leaves[..old]),
+        old_root,
+        "rs_merkle root differs"
+    );
+    assert_eq!(
+        rs_merkle_root(&leaves[..new]),
+        new_root,
+        "rs_merkle root differs"
+    );
 
-    let mut path = ledger_tree::consistency_proof(old as u64, new as u64, &tree).expect("consistency proof");
+    let mut path =
+        ledger_tree::consistency_proof(old as u64, new as u64, &tree).expect("consistency proof");
     assert_eq!(
         path,
         reference::consistency(old, &leaves[..new]),
@@ -127,10 +144,19 @@ fn real_tree(c: &mut Cursor<'_>) {
         3 if !path.is_empty() => {
             path.remove(usize::from(position) % path.len());
         }
-        4 => path.insert(usize::from(position) % (path.len() + 1), leaves[usize::from(bit) % leaves.len()]),
+        4 => path.insert(
+            usize::from(position) % (path.len() + 1),
+            leaves[usize::from(bit) % leaves.len()],
+        ),
         5 => {
             let small_new = other_new % 1024;
-            check_any(other_old % (small_new + 1), small_new, &old_root, &new_root, &path);
+            check_any(
+                other_old % (small_new + 1),
+                small_new,
+                &old_root,
+                &new_root,
+                &path,
+            );
             check_any(other_old, other_new, &old_root, &new_root, &path);
             return;
         }

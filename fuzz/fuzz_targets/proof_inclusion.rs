@@ -34,12 +34,18 @@ fn check_any(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) ->
         "verifier {verdict:?}, RFC 9162 algorithm {expected}: index {index} size {size} proof length {}",
         proof.len()
     );
-    match (proof::inclusion_proof_length(index, size), proof::root_from_inclusion_proof(leaf, index, size, proof)) {
+    match (
+        proof::inclusion_proof_length(index, size),
+        proof::root_from_inclusion_proof(leaf, index, size, proof),
+    ) {
         (Ok(len), Ok(computed)) => {
             assert_eq!(len, proof.len());
             assert!(len <= proof::MAX_INCLUSION_PROOF_HASHES);
             assert_eq!(computed == *root, verdict.is_ok());
-            assert_eq!(Some(computed), reference::inclusion_root(leaf, index, size, proof));
+            assert_eq!(
+                Some(computed),
+                reference::inclusion_root(leaf, index, size, proof)
+            );
         }
         (Ok(len), Err(ProofError::InclusionProofTooShort { length, expected }))
         | (Ok(len), Err(ProofError::InclusionProofTooLong { length, expected })) => {
@@ -47,7 +53,9 @@ fn check_any(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) ->
             assert_ne!(len, proof.len());
         }
         (Err(_), Err(_)) => assert!(size == 0 || index >= size),
-        (len, root) => panic!("inclusion_proof_length {len:?} but root_from_inclusion_proof {root:?}"),
+        (len, root) => {
+            panic!("inclusion_proof_length {len:?} but root_from_inclusion_proof {root:?}")
+        }
     }
     verdict.is_ok()
 }
@@ -99,15 +107,35 @@ fn real_tree(c: &mut Cursor<'_>) {
     for leaf in &leaves {
         tree.append(*leaf);
     }
-    assert_eq!(tree.root(), mth(&leaves), "ledger root differs from the reference");
+    assert_eq!(
+        tree.root(),
+        mth(&leaves),
+        "ledger root differs from the reference"
+    );
     let root = ledger_tree::root_at(size as u64, &tree).expect("root_at a held size");
     let expected_root = mth(&leaves[..size]);
-    assert_eq!(root, expected_root, "ledger root_at({size}) differs from the reference");
-    assert_eq!(rs_merkle_root(&leaves[..size]), expected_root, "rs_merkle root differs");
+    assert_eq!(
+        root, expected_root,
+        "ledger root_at({size}) differs from the reference"
+    );
+    assert_eq!(
+        rs_merkle_root(&leaves[..size]),
+        expected_root,
+        "rs_merkle root differs"
+    );
 
-    let path = ledger_tree::inclusion_proof(index as u64, size as u64, &tree).expect("inclusion proof");
-    assert_eq!(path, reference::path(index, &leaves[..size]), "ledger proof differs from RFC PATH");
-    assert_eq!(path, rs_merkle_path(&leaves[..size], index), "ledger proof differs from rs_merkle's");
+    let path =
+        ledger_tree::inclusion_proof(index as u64, size as u64, &tree).expect("inclusion proof");
+    assert_eq!(
+        path,
+        reference::path(index, &leaves[..size]),
+        "ledger proof differs from RFC PATH"
+    );
+    assert_eq!(
+        path,
+        rs_merkle_path(&leaves[..size], index),
+        "ledger proof differs from rs_merkle's"
+    );
     assert!(
         check_any(index as u64, size as u64, &leaves[index], &path, &root),
         "the verifier rejects the ledger's proof"
@@ -127,12 +155,21 @@ fn real_tree(c: &mut Cursor<'_>) {
         3 if !path.is_empty() => {
             path.remove(usize::from(position) % path.len());
         }
-        4 => path.insert(usize::from(position) % (path.len() + 1), leaves[usize::from(bit) % leaves.len()]),
+        4 => path.insert(
+            usize::from(position) % (path.len() + 1),
+            leaves[usize::from(bit) % leaves.len()],
+        ),
         5 => {
             // Not necessarily invalid (a proof does not pin the size, and equal leaves make
             // some indexes interchangeable): the verifier must just agree with the RFC.
             let other_size = other_size % 1024;
-            check_any(other_index % (other_size + 1), other_size, &leaf, &path, &root);
+            check_any(
+                other_index % (other_size + 1),
+                other_size,
+                &leaf,
+                &path,
+                &root,
+            );
             check_any(other_index, other_size, &leaf, &path, &root);
             return;
         }

@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(parsed.proof.len() <= receipt::MAX_PROOF_HASHES);
     assert!(!parsed.checkpoint_note.is_empty());
-    let again = receipt::format(&parsed.entry_bytes, parsed.index, &parsed.proof, &parsed.checkpoint_note);
+    let again = receipt::format(
+        &parsed.entry_bytes,
+        parsed.index,
+        &parsed.proof,
+        &parsed.checkpoint_note,
+    );
     assert_eq!(again, data, "format(parse(r)) != r");
 });

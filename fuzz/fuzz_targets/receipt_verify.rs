@@ -36,7 +36,8 @@ fn trusts() -> &'static Trusts {
         Trusts {
             parties: ReceiptTrust::parties(a.clone(), b.clone()).expect("party trust"),
             genesis: ReceiptTrust::genesis(&channel).expect("genesis trust"),
-            policy: ReceiptTrust::policy(channel.policy().expect("policy"), a, b).expect("policy trust"),
+            policy: ReceiptTrust::policy(channel.policy().expect("policy"), a, b)
+                .expect("policy trust"),
             witnessed: ReceiptTrust::genesis(&witnessed).expect("witnessed trust"),
         }
     })
@@ -49,7 +50,13 @@ fn check(data: &[u8], verified: &VerifiedReceipt, trust: &ReceiptTrust) {
     let checkpoint = &verified.committed.checkpoint;
     assert_eq!(verified.entry.origin, checkpoint.origin);
     assert!(
-        reference::verify_inclusion(&verified.leaf_hash, parsed.index, checkpoint.size, &parsed.proof, &checkpoint.root),
+        reference::verify_inclusion(
+            &verified.leaf_hash,
+            parsed.index,
+            checkpoint.size,
+            &parsed.proof,
+            &checkpoint.root
+        ),
         "the reference rejects the inclusion proof of a verified receipt"
     );
     assert!(trust.party_keys().contains(&verified.sender));
@@ -88,7 +95,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = &by_parties {
         let v = vectors();
         if p.committed.log == v.sequencer.log_key(&v.origin) {
-            assert!(by_genesis.is_ok(), "the parties accept, the genesis rejects: {by_genesis:?}");
+            assert!(
+                by_genesis.is_ok(),
+                "the parties accept, the genesis rejects: {by_genesis:?}"
+            );
         }
     }
 });

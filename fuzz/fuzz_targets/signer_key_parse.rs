@@ -18,7 +18,10 @@ fn private_key_string(name: &str, seed: &[u8; 32]) -> (String, [u8; 32]) {
     let mut raw = vec![0x01];
     raw.extend_from_slice(seed);
     let id = key::key_id(name, SignatureType::Ed25519, &public);
-    (format!("PRIVATE+KEY+{name}+{id:08x}+{}", BASE64.encode(raw)), public)
+    (
+        format!("PRIVATE+KEY+{name}+{id:08x}+{}", BASE64.encode(raw)),
+        public,
+    )
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -22,11 +22,18 @@ fuzz_target!(|data: &[u8]| {
     );
     let expected = format!("{name}+{}+{rest}", id.to_ascii_lowercase());
     let shown = parsed.to_string();
-    assert_eq!(shown, expected, "Display does not round-trip the key string");
+    assert_eq!(
+        shown, expected,
+        "Display does not round-trip the key string"
+    );
     assert_eq!(VerifierKey::parse(&shown).as_ref(), Ok(&parsed));
     assert_eq!(
         parsed.key_id(),
-        key::key_id(parsed.name(), parsed.signature_type(), &parsed.public_key_bytes())
+        key::key_id(
+            parsed.name(),
+            parsed.signature_type(),
+            &parsed.public_key_bytes()
+        )
     );
     assert!(!parsed.verifying_key().is_weak());
 });

@@ -45,10 +45,7 @@ pub fn rs_merkle_path(leaves: &[Hash], index: usize) -> Vec<Hash> {
 
 /// Describes how the verifier's and the ledger's decodings of the same bytes differ,
 /// field by field; `None` when they agree on every field.
-pub fn entry_mismatch(
-    v: &dyad_verifier::Entry,
-    l: &dyad_ledger::entry::Entry,
-) -> Option<String> {
+pub fn entry_mismatch(v: &dyad_verifier::Entry, l: &dyad_ledger::entry::Entry) -> Option<String> {
     let b = &l.body;
     let mut diffs = Vec::new();
     macro_rules! same {

@@ -202,7 +202,9 @@ pub fn verify_consistency(
     }
     if old_size == new_size {
         // Same tree, same root; for two empty trees that root is MTH({}).
-        return proof.is_empty() && old_root == new_root && (old_size > 0 || *old_root == empty_root());
+        return proof.is_empty()
+            && old_root == new_root
+            && (old_size > 0 || *old_root == empty_root());
     }
     if old_size == 0 {
         return proof.is_empty() && *old_root == empty_root();
@@ -375,7 +377,10 @@ mod tests {
             for m in 0..=n {
                 let p = consistency(m, &leaves[..n]);
                 let old = mth(&leaves[..m]);
-                assert!(verify_consistency(m as u64, n as u64, &old, &root, &p), "{m} {n}");
+                assert!(
+                    verify_consistency(m as u64, n as u64, &old, &root, &p),
+                    "{m} {n}"
+                );
             }
         }
     }

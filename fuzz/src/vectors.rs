@@ -179,7 +179,11 @@ fn hashes(v: &Value) -> Vec<Hash> {
 
 fn key_pair(v: &Value) -> KeyPair {
     let pair = KeyPair::from_seed(&str_of(&v["name"]), hex32(&v["seed_hex"]));
-    assert_eq!(pair.public_key, hex32(&v["public_key_hex"]), "vector key mismatch");
+    assert_eq!(
+        pair.public_key,
+        hex32(&v["public_key_hex"]),
+        "vector key mismatch"
+    );
     pair
 }
 
@@ -215,7 +219,10 @@ fn load() -> Vectors {
         .map(|c| str_of(&c["key"]))
         .collect();
     let mut note_keys = Vec::new();
-    for k in list(&notes["keys"]).iter().chain(list(&notes["extra_keys"]).iter()) {
+    for k in list(&notes["keys"])
+        .iter()
+        .chain(list(&notes["extra_keys"]).iter())
+    {
         note_keys.push(key_pair(k));
         signer_keys.push(str_of(&k["signer_key"]));
         verifier_keys.push(str_of(&k["verifier_key"]));
@@ -234,7 +241,11 @@ fn load() -> Vectors {
         }
     }
     let mut consistency = Vec::new();
-    for field in ["consistency", "consistency_invalid", "consistency_other_size"] {
+    for field in [
+        "consistency",
+        "consistency_invalid",
+        "consistency_other_size",
+    ] {
         for c in list(&tree[field]) {
             consistency.push(ConsistencyCase {
                 old_size: c["old_size"].as_u64().expect("old_size"),
@@ -252,7 +263,9 @@ fn load() -> Vectors {
         cosigner: by_role("cosigner"),
         note_keys,
         genesis_record: hex(entries["genesis"]["record_hex"].as_str().expect("record")),
-        genesis_proposal: hex(entries["genesis"]["proposal_hex"].as_str().expect("proposal")),
+        genesis_proposal: hex(entries["genesis"]["proposal_hex"]
+            .as_str()
+            .expect("proposal")),
         entries: list(&entries["entries"])
             .iter()
             .map(|e| hex(e["entry_hex"].as_str().expect("entry_hex")))
