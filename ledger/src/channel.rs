@@ -444,8 +444,14 @@ impl Channel {
             // A sender's sequence number names its message (spec 3.3): the same entry again
             // is a resubmission and keeps its index; another entry under a used number is a
             // replay, which check_entry rejects.
+            let used = senders
+                .get(&body.sender)
+                .is_some_and(|s| body.sequence <= s.last_sequence);
             let seen = match staged.get(&key) {
                 Some(&found) => Some(found),
+                // Only a used number can name an entry already in the log: new entries
+                // (the hot path) cost no read.
+                None if !used => None,
                 None => self
                     .index_of_sequence(body.sender, body.sequence)?
                     .map(|i| (i, [0; 32])),
