@@ -6,7 +6,8 @@
 //! - [`tree`]: RFC 9162 tree hashing and proof construction (spec section 5);
 //! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
 //! - [`attachments`]: content-addressed attachment files beside the log;
-//! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints.
+//! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
+//! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md).
 #![forbid(unsafe_code)]
 
 pub mod attachments;
@@ -16,4 +17,5 @@ pub mod genesis;
 pub mod keys;
 pub mod node;
 pub mod store;
+pub mod sync;
 pub mod tree;
