@@ -1,5 +1,7 @@
-//! A real full disk (ENOSPC) under a running sequencer, with the real `dyad` binary.
+//! A real full disk (ENOSPC) under a running sequencer, and under a running co-signer,
+//! with the real `dyad` binary.
 //!
+//! Sequencer:
 //! alpha's data directory (from `dyad demo --messages 0`) is moved onto a small tmpfs
 //! (`mount -t tmpfs -o size=2m`), served by `dyad serve` with no co-signer running, and
 //! filled with ~32 KiB messages through the admin API until appends fail. Then:
@@ -9,6 +11,18 @@
 //!   its index with its leaf hash, both in a copy taken off the full disk and in place;
 //! - the store opens (`dyad status`) and its root recomputes (`dyad audit --data`);
 //! - once space is freed (the tmpfs remounted larger) the node starts again and appends.
+//!
+//! Co-signer: bravo's data directory on the small tmpfs, alpha's on the ordinary disk, both
+//! served; alpha's admin API gets ~32 KiB messages (which bravo must replicate and store
+//! before it co-signs) and bravo's gets ~12 KiB messages of its own (`wait: queued`) until
+//! bravo has refused for a while. Then, after SIGKILL of both:
+//!
+//! - the sequencer never refused an append (its disk has room);
+//! - bravo's store opens and audits off the full disk, agrees with alpha's log, and holds
+//!   at least every entry alpha holds a co-signature for (nothing co-signed unstored);
+//! - once space is freed both restart, bravo catches up and drains its queue, the replicas
+//!   converge fully committed, and every message either party acknowledged is in both logs
+//!   exactly once.
 //!
 //! Mounting needs root (CAP_SYS_ADMIN): where `mount` fails the test says so and passes
 //! without checking anything.
@@ -265,5 +279,268 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     println!(
         "disk_full: acknowledged {} entries, all present after ENOSPC; losses 0; recovered at size {size_after}",
         acked.len()
+    );
+}
+
+/// Appends one message of `payload_b64` through `node`'s admin API, waiting for `wait`.
+fn append_with(
+    node: &Node,
+    token: &str,
+    subject: &str,
+    payload_b64: &str,
+    wait: &str,
+) -> Option<(u16, Value)> {
+    let body = json!({
+        "kind": "notification",
+        "subject": subject,
+        "content_type": "application/octet-stream",
+        "payload": payload_b64,
+        "wait": wait,
+        "timeout_ms": 3000,
+    });
+    let (status, b) = http(
+        "POST",
+        &format!("{}/admin/append", node.admin_url),
+        Some(token),
+        body.to_string().as_bytes(),
+        Duration::from_secs(15),
+    )
+    .ok()?;
+    Some((
+        status,
+        serde_json::from_slice(&b)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&b).into())),
+    ))
+}
+
+/// `dyad --json status` of a data directory whose node is not running.
+fn offline_status(dir: &Path, data: &Path) -> Value {
+    let st = dyad(dir, &["--json", "status"], Some(data), COMMAND_TIMEOUT);
+    assert_eq!(
+        st.code,
+        Some(0),
+        "dyad status {}: {}",
+        data.display(),
+        st.stderr
+    );
+    st.json()
+}
+
+fn token_of(data: &Path) -> String {
+    std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The co-signer's data directory on a full disk while the sequencer (on a roomy disk)
+/// keeps appending, so that the co-signer fails at whatever it is doing when space runs
+/// out: storing replicated entries and the checkpoint it co-signs (`add-checkpoint`), or
+/// queueing its own messages (`/admin/append`, `wait: queued`).
+#[test]
+fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "2m") else {
+        println!("disk_full (co-signer): SKIPPED: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)");
+        return;
+    };
+    let demo = dir.join("demo");
+    let out = dyad(
+        dir,
+        &[
+            "--json",
+            "demo",
+            "--dir",
+            demo.to_str().unwrap(),
+            "--messages",
+            "0",
+        ],
+        None,
+        COMMAND_TIMEOUT,
+    );
+    assert_eq!(out.code, Some(0), "dyad demo: {}{}", out.stdout, out.stderr);
+    let keys = demo.join("keys");
+    let alpha = dir.join("alpha");
+    let bravo = disk.0.join("bravo");
+    copy_dir(&demo.join("alpha"), &alpha);
+    copy_dir(&demo.join("bravo"), &bravo);
+    let (alpha_token, bravo_token) = (token_of(&alpha), token_of(&bravo));
+    let (alpha_log, bravo_log) = (dir.join("alpha.log"), dir.join("bravo.log"));
+    let (pa, pb) = (support::free_port(), support::free_port());
+    let (alpha_listen, bravo_listen) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    let (alpha_url, bravo_url) = (
+        format!("http://{alpha_listen}"),
+        format!("http://{bravo_listen}"),
+    );
+    let seq = Node::start(&alpha, &alpha_listen, &bravo_url, &alpha_log).expect("alpha serve");
+    let cos = Node::start(&bravo, &bravo_listen, &alpha_url, &bravo_log).expect("bravo serve");
+
+    // 32769 and 12289 zero bytes: 43692 and 16388 base64 characters, no padding.
+    let (big, small) = ("A".repeat(43692), "A".repeat(16388));
+    let mut seq_acked: Vec<(u64, String)> = Vec::new();
+    let mut cos_acked: Vec<String> = Vec::new();
+    let mut cos_refused: Vec<String> = Vec::new();
+    let mut seq_refused: Vec<String> = Vec::new();
+    let mut after_full = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for n in 0..300 {
+        // Go on appending to the sequencer for a while after the co-signer's disk is full:
+        // it must keep serving, and the co-signer must keep failing to replicate.
+        if after_full >= 8 || Instant::now() > deadline {
+            break;
+        }
+        match append_with(&seq, &alpha_token, &format!("seq #{n}"), &big, "accepted") {
+            Some((200, v)) => seq_acked.push((
+                v["index"].as_u64().expect("index"),
+                v["leaf_hash"].as_str().expect("leaf_hash").to_owned(),
+            )),
+            other => seq_refused.push(format!("{other:?}")),
+        }
+        match append_with(&cos, &bravo_token, &format!("cos #{n}"), &small, "queued") {
+            // Acknowledged as durably queued (or already promised by the sequencer).
+            Some((200, v)) => cos_acked.push(v["leaf_hash"].as_str().expect("leaf_hash").into()),
+            Some((status, v)) => cos_refused.push(format!("{status} {v}")),
+            None => cos_refused.push("no answer".into()),
+        }
+        if !cos_refused.is_empty() {
+            after_full += 1;
+        }
+    }
+    println!(
+        "disk_full (co-signer): sequencer acknowledged {} (refused {}), co-signer acknowledged {} own messages, then refused: {:?}",
+        seq_acked.len(),
+        seq_refused.len(),
+        cos_acked.len(),
+        cos_refused.iter().take(4).collect::<Vec<_>>()
+    );
+    assert!(
+        !cos_refused.is_empty(),
+        "the co-signer's disk never filled up"
+    );
+    assert!(
+        !cos_acked.is_empty(),
+        "the co-signer acknowledged nothing before its disk filled up"
+    );
+    assert!(
+        seq_refused.is_empty(),
+        "the sequencer, whose disk has room, refused appends: {seq_refused:?}"
+    );
+    let cos_said: Vec<String> = std::fs::read_to_string(&bravo_log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.contains("node started"))
+        .take(6)
+        .map(str::to_owned)
+        .collect();
+    println!(
+        "disk_full (co-signer): the co-signer logged:\n{}",
+        cos_said.join("\n")
+    );
+    seq.kill9();
+    cos.kill9();
+
+    // Off the full disk: the co-signer's store opens and audits, and it holds everything
+    // the sequencer has as co-signed (it never co-signed what it had not stored).
+    let copy = dir.join("bravo-copy");
+    copy_dir(&bravo, &copy);
+    let (cos_size, cos_hashes) = check_store(dir, &copy, &keys, "the co-signer's copy");
+    let (seq_size, seq_hashes) = check_store(dir, &alpha, &keys, "the sequencer");
+    let seq_committed = offline_status(dir, &alpha)["committed_size"]
+        .as_u64()
+        .unwrap();
+    println!(
+        "disk_full (co-signer): after the kill: sequencer size {seq_size} (co-signed {seq_committed}), co-signer size {cos_size}"
+    );
+    assert!(
+        cos_size >= seq_committed,
+        "the sequencer holds a co-signature for {seq_committed} entries, the co-signer stored only {cos_size}"
+    );
+    assert_eq!(
+        cos_hashes[..],
+        seq_hashes[..cos_size as usize],
+        "the replicas disagree"
+    );
+    for (index, hash) in &seq_acked {
+        assert_eq!(
+            seq_hashes.get(*index as usize),
+            Some(hash),
+            "sequencer entry {index} lost or changed"
+        );
+    }
+
+    // Space freed: both restart, the co-signer catches up, its queue drains, and every
+    // acknowledged message of either party is in both logs, once.
+    disk.resize("64m");
+    let seq = Node::start(&alpha, &alpha_listen, &bravo_url, &alpha_log).expect("alpha restart");
+    let cos = Node::start(&bravo, &bravo_listen, &alpha_url, &bravo_log)
+        .expect("bravo restarts once space is freed");
+    let settle = Instant::now() + Duration::from_secs(300);
+    let converged = loop {
+        let st = |n: &Node, t: &str| {
+            http(
+                "GET",
+                &format!("{}/admin/status", n.admin_url),
+                Some(t),
+                b"",
+                Duration::from_secs(10),
+            )
+            .ok()
+            .and_then(|(s, b)| {
+                (s == 200)
+                    .then(|| serde_json::from_slice::<Value>(&b).ok())
+                    .flatten()
+            })
+        };
+        if let (Some(s), Some(c)) = (st(&seq, &alpha_token), st(&cos, &bravo_token)) {
+            let size = s["size"].as_u64();
+            if let Some(n) = size.filter(|_| {
+                s["committed_size"].as_u64() == size
+                    && c["size"].as_u64() == size
+                    && c["committed_size"].as_u64() == size
+                    && c["queued"].as_u64() == Some(0)
+            }) {
+                break n;
+            }
+        }
+        assert!(
+            Instant::now() < settle,
+            "the replicas did not converge after space was freed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // One more message from the co-signer goes through and is committed.
+    let v = append_with(
+        &cos,
+        &bravo_token,
+        "after the disk was freed",
+        "aGk=",
+        "committed",
+    )
+    .expect("the co-signer answers");
+    assert_eq!(v.0, 200, "{v:?}");
+    assert!(seq.stop() && cos.stop(), "graceful stops");
+    let (size, seq_hashes) = check_store(dir, &alpha, &keys, "the sequencer after recovery");
+    let (cos_size, cos_hashes) = check_store(dir, &bravo, &keys, "the co-signer after recovery");
+    assert_eq!((size, cos_size), (converged + 1, converged + 1));
+    assert_eq!(seq_hashes, cos_hashes);
+    for (index, hash) in &seq_acked {
+        assert_eq!(
+            seq_hashes.get(*index as usize),
+            Some(hash),
+            "sequencer entry {index} lost"
+        );
+    }
+    for hash in &cos_acked {
+        assert_eq!(
+            seq_hashes.iter().filter(|h| *h == hash).count(),
+            1,
+            "a co-signer message acknowledged as queued ({hash}) is not in the log exactly once"
+        );
+    }
+    println!(
+        "disk_full (co-signer): {} sequencer and {} co-signer messages acknowledged, all present once after recovery; losses 0; converged at size {converged}",
+        seq_acked.len(),
+        cos_acked.len()
     );
 }
