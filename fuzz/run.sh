@@ -87,6 +87,8 @@ dict_for() {
     entry_* | genesis_decode) echo dict/entry.dict ;;
     vkey_parse | signer_key_parse | policy_parse) echo dict/key.dict ;;
     receipt_* | evidence_*) echo dict/proof.dict ;;
+    sync_bundle) echo dict/sync.dict ;;
+    node_* | tile_parse) echo dict/node.dict ;;
     *) echo "" ;;
   esac
 }
@@ -132,6 +134,12 @@ for t in "${targets[@]}"; do
     status="CRASH ${artifact:-(see log)}: ${why} ${detail}"
     echo "---- $t crashed:"
     grep -m1 -A14 -E "panicked at|ERROR: AddressSanitizer|ERROR: libFuzzer" "$log" | sed 's/^/    /' || true
+  fi
+  # node_http's data directories (its process is gone now; it cannot remove them itself).
+  if [ "$t" = node_http ]; then
+    for d in /dev/shm/dyad-fuzz-node-http-* "${TMPDIR:-/tmp}"/dyad-fuzz-node-http-*; do
+      if [ -d "$d" ] && [ ! -d "/proc/${d##*-}" ]; then rm -rf "$d"; fi
+    done
   fi
   line=$(printf '%-24s %12s %10s  %s' "$t" "${runs:-?}" "${rate:-?}" "$status")
   results+=("$line")

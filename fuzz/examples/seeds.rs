@@ -746,6 +746,9 @@ fn main() {
     w.u8(0).u8(6).u8(5).u8(0x60).u8(0).u16(1);
     c.add(&["audit_stream"], "witnessed-channel-parties", w.finish());
 
+    // --- Sync bundles (spec/sync.md), tiles, and the node's HTTP bodies.
+    node_seeds(&mut c);
+
     let mut total = 0;
     for (target, files) in &c.files {
         let dir = out.join(target);
@@ -760,4 +763,311 @@ fn main() {
         c.files.len(),
         out.display()
     );
+}
+
+/// A `dyad-sync/v1` bundle of `records` (tag and data; an entry's data is its index and
+/// bytes), with its end line.
+fn bundle(origin: &str, records: &[(&str, Option<u64>, &[u8])]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut text = format!("dyad-sync/v1\norigin {origin}\n");
+    for (tag, index, data) in records {
+        match index {
+            Some(i) => text.push_str(&format!("{tag} {i} {}\n", BASE64.encode(data))),
+            None => text.push_str(&format!("{tag} {}\n", BASE64.encode(data))),
+        }
+    }
+    let digest = BASE64.encode(Sha256::digest(text.as_bytes()));
+    text.push_str(&format!("end {} {digest}\n", records.len()));
+    text.into_bytes()
+}
+
+/// `node_http`'s channel (fuzz_targets/node_http.rs): its origin and parties.
+const NODE_ORIGIN: &str = "example.org/dyad/fuzz";
+
+fn node_seeds(c: &mut Corpus) {
+    let v = vectors();
+    let with = |flag: u8, body: &[u8]| [&[flag][..], body].concat();
+
+    // Bundles: what each party writes (spec/sync.md section 2), from the vectors' log.
+    let genesis = &v.entries[0];
+    let mut seq_records: Vec<(&str, Option<u64>, &[u8])> = vec![("genesis", None, genesis)];
+    for (i, e) in v.entries.iter().enumerate().skip(1) {
+        seq_records.push(("entry", Some(i as u64), e));
+    }
+    if let Some(last) = v.checkpoints.last() {
+        seq_records.push(("checkpoint", None, last));
+    }
+    for cp in &v.checkpoints {
+        seq_records.push(("cosigned", None, cp));
+    }
+    let sequencer = bundle(&v.origin, &seq_records);
+    let cosigner_records: Vec<(&str, Option<u64>, &[u8])> = v
+        .entries
+        .iter()
+        .skip(1)
+        .take(2)
+        .map(|e| ("submission", None, e.as_slice()))
+        .chain(
+            v.checkpoints
+                .first()
+                .map(|cp| ("cosigned", None, cp.as_slice())),
+        )
+        .collect();
+    let bundles = [
+        ("sequencer", sequencer.clone()),
+        ("cosigner", bundle(&v.origin, &cosigner_records)),
+        (
+            "proposal",
+            bundle(&v.origin, &[("proposal", None, &v.genesis_proposal)]),
+        ),
+        ("genesis", bundle(&v.origin, &[("genesis", None, genesis)])),
+        ("empty", bundle(&v.origin, &[])),
+        (
+            "entry-at-max-index",
+            bundle(&v.origin, &[("entry", Some(u64::MAX), &v.entries[1])]),
+        ),
+    ];
+    for (name, b) in &bundles {
+        c.add(&["sync_bundle"], format!("bundle-{name}"), with(0, b));
+        c.add(
+            &["sync_bundle"],
+            format!("bundle-{name}-fixed-up"),
+            with(1, b),
+        );
+        c.add(
+            &["sync_bundle"],
+            format!("bundle-{name}-small-reads"),
+            with(0x3c, b),
+        );
+    }
+    let text = String::from_utf8(sequencer).expect("bundles are text");
+    let cut = text.rfind("end ").expect("an end line");
+    c.add(
+        &["sync_bundle"],
+        "bundle-sequencer-without-end",
+        with(1, &text.as_bytes()[..cut]),
+    );
+
+    // Tiles: paths, hash tiles and entry bundles of the vectors' log, tree sizes.
+    let leaves: Vec<Hash> = v.entries.iter().map(|e| leaf_hash(e)).collect();
+    for path in [
+        "tile/0/000",
+        "tile/0/000.p/5",
+        "tile/1/x001/x234/067.p/255",
+        "tile/entries/000.p/5",
+        "tile/entries/x001/000",
+        "tile/7/x018/x446/x744/x073/x709/551",
+        "tile/63/000",
+    ] {
+        c.add(
+            &["tile_parse"],
+            format!("path-{}", path.replace('/', "_")),
+            with(0, path.as_bytes()),
+        );
+        c.add(
+            &["node_http"],
+            format!("tile-{}", path.replace('/', "_")),
+            with(4, path.trim_start_matches("tile/").as_bytes()),
+        );
+    }
+    let mut w = Writer::new();
+    w.u8(1).u16(leaves.len() as u16).bytes(&leaves.concat());
+    c.add(&["tile_parse"], "hash-tile-vectors", w.finish());
+    let mut bundle_bytes = Vec::new();
+    for e in &v.entries {
+        bundle_bytes.extend_from_slice(&(e.len() as u16).to_be_bytes());
+        bundle_bytes.extend_from_slice(e);
+    }
+    let mut w = Writer::new();
+    w.u8(2).u16(v.entries.len() as u16).bytes(&bundle_bytes);
+    c.add(&["tile_parse"], "entry-bundle-vectors", w.finish());
+    for size in [0, 1, 5, 256, 257, 65_536 + 3, 1 << 40, u64::MAX] {
+        let mut w = Writer::new();
+        w.u8(3).u64(size);
+        c.add(&["tile_parse"], format!("tree-size-{size}"), w.finish());
+    }
+    for index in ["000", "x001/x234/067", "x018/x446/x744/x073/x709/551/615"] {
+        c.add(
+            &["tile_parse"],
+            format!("index-{}", index.replace('/', "_")),
+            with(4, index.as_bytes()),
+        );
+    }
+
+    // add-checkpoint requests (tlog-witness): the vectors' checkpoints, with and without
+    // a consistency proof.
+    for (i, cp) in v.checkpoints.iter().enumerate() {
+        let mut body = format!("old {i}\n").into_bytes();
+        for h in leaves.iter().take(i) {
+            body.extend_from_slice(format!("{}\n", BASE64.encode(h)).as_bytes());
+        }
+        body.push(b'\n');
+        body.extend_from_slice(cp);
+        c.add(
+            &["node_bodies"],
+            format!("add-checkpoint-{i}"),
+            with(0, &body),
+        );
+        c.add(
+            &["node_http"],
+            format!("add-checkpoint-{i}"),
+            with(1, &body),
+        );
+        // The cosignature lines of the note: a 200 answer.
+        let text = String::from_utf8_lossy(cp);
+        let sigs: String = text
+            .lines()
+            .filter(|l| l.starts_with('\u{2014}'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        c.add(
+            &["node_bodies"],
+            format!("cosignature-response-{i}"),
+            with(1, sigs.as_bytes()),
+        );
+    }
+    c.add(&["node_bodies"], "size-body", with(2, b"42\n"));
+    c.add(
+        &["node_bodies"],
+        "size-body-max",
+        with(2, b"18446744073709551615\n"),
+    );
+
+    // Promises of inclusion: the text, and a note signed as node_bodies' test log.
+    let alpha = KeyPair::from_seed("example.org/alpha", [1; 32]);
+    let promise = format!(
+        "dyad-promise/v1\nexample.org/dyad/test\n42\n{}\n",
+        BASE64.encode(leaves[1])
+    );
+    c.add(
+        &["node_bodies"],
+        "promise-text",
+        with(3, promise.as_bytes()),
+    );
+    let signed = sign_note(
+        &promise,
+        &[NoteSigner::Ed25519 {
+            key: &alpha,
+            name: "example.org/dyad/test",
+        }],
+    );
+    c.add(&["node_bodies"], "promise-note", with(4, &signed));
+
+    // Admin API bodies.
+    for (name, json) in [
+        (
+            "minimal",
+            r#"{"kind":"notification","content_type":"text/plain"}"#,
+        ),
+        (
+            "full",
+            r#"{"kind":"response","subject":"Re: scan","content_type":"text/plain; charset=utf-8","payload":"aGVsbG8=","reply_to":1,"wait":"committed","timeout_ms":500}"#,
+        ),
+        (
+            "queued",
+            r#"{"kind":"inquiry","subject":"q","content_type":"application/json","payload":"e30=","wait":"queued"}"#,
+        ),
+        (
+            "genesis-kind",
+            r#"{"kind":"genesis","content_type":"text/plain"}"#,
+        ),
+        (
+            "unknown-field",
+            r#"{"kind":"notification","content_type":"text/plain","extra":1}"#,
+        ),
+    ] {
+        c.add(
+            &["node_bodies"],
+            format!("admin-{name}"),
+            with(5, json.as_bytes()),
+        );
+        c.add(
+            &["node_http"],
+            format!("admin-seq-{name}"),
+            with(2, json.as_bytes()),
+        );
+        c.add(
+            &["node_http"],
+            format!("admin-cos-{name}"),
+            with(3, json.as_bytes()),
+        );
+    }
+    c.add(
+        &["node_bodies"],
+        "admin-answer",
+        with(
+            6,
+            br#"{"state":"committed","index":3,"leaf_hash":"00","promise":null}"#,
+        ),
+    );
+
+    // Submissions: entries of the vectors' channel (another origin to node_http), and an
+    // entry signed by node_http's co-signer for its channel. node_http's genesis is
+    // created when it starts, so no fixed timestamp is valid: this one, ten years after
+    // the vectors' genesis, passes the signature check and is refused by the sequencer
+    // as too far in the future (the channel rules' path).
+    let bravo = KeyPair::from_seed("example.org/bravo", [2; 32]);
+    let future_ms = GENESIS_MS + 10 * 365 * 86_400_000;
+    let own = signed_entry_at(&bravo, NODE_ORIGIN, 4, 1, future_ms, "fuzz", b"hello");
+    c.add(&["node_http"], "submit-cosigner-entry", with(0, &own));
+    c.add(&["node_http"], "submit-to-cosigner", with(5, &own));
+    for (i, e) in v.entries.iter().enumerate().take(3) {
+        c.add(&["node_http"], format!("submit-vectors-{i}"), with(0, e));
+    }
+    c.add(
+        &["node_http"],
+        "add-checkpoint-to-sequencer",
+        with(6, b"old 0\n\nx"),
+    );
+    // Checkpoint texts of node_http's channel, which the target signs as its log: sizes
+    // the co-signer cannot hold yet, with and without a proof.
+    for (name, old, proof, size) in [
+        ("from-0", 0u64, 0usize, 1u64),
+        ("from-1", 1, 1, 3),
+        ("far-ahead", 0, 0, 1 << 20),
+        ("rollback", 5, 0, 2),
+    ] {
+        let mut body = format!("old {old}\n").into_bytes();
+        for h in leaves.iter().take(proof) {
+            body.extend_from_slice(format!("{}\n", BASE64.encode(h)).as_bytes());
+        }
+        body.push(b'\n');
+        body.extend_from_slice(checkpoint_text(NODE_ORIGIN, size, &leaves[0]).as_bytes());
+        c.add(
+            &["node_http"],
+            format!("signed-checkpoint-{name}"),
+            with(8, &body),
+        );
+    }
+    c.add(&["node_http"], "wrong-token", with(7, b"{}"));
+}
+
+/// An entry signed by `key` for `origin` at a given time (milliseconds).
+fn signed_entry_at(
+    key: &KeyPair,
+    origin: &str,
+    kind: u8,
+    sequence: u64,
+    timestamp_ms: u64,
+    subject: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let id = key_id(&key.name, SignatureType::Ed25519, &key.public_key);
+    let mut e = RawEntry {
+        version: 1,
+        origin: origin.as_bytes().to_vec(),
+        kind,
+        sender: id,
+        sequence,
+        timestamp_ms,
+        reply_to: None,
+        subject: subject.as_bytes().to_vec(),
+        content_type: b"text/plain; charset=utf-8".to_vec(),
+        payload: payload.to_vec(),
+        attachments: Vec::new(),
+        signatures: Vec::new(),
+    };
+    let sig = key.sign(&e.signed_message());
+    e.signatures.push((id, sig));
+    e.encode()
 }

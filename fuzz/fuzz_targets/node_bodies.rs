@@ -1,0 +1,111 @@
+//! The node's HTTP bodies at the parse level (`dyad_ledger::node`): what it reads from
+//! requests and what its clients read from the peer's answers. Never panics; every
+//! accepted body is canonical where the format is (written back byte for byte).
+//!
+//! Layout: byte 0 picks the body, the rest is it.
+//! - 0: a tlog-witness `add-checkpoint` request (`witness::AddCheckpoint::parse`);
+//! - 1: an `add-checkpoint` 200 answer, cosignature lines (`parse_cosignature_response`);
+//! - 2: an `add-checkpoint` 409 answer, `text/x.tlog.size` (`parse_size_body`);
+//! - 3: a promise of inclusion, the `POST /submit` answer (`Promise::verify`): the rest
+//!   is the note's text, which the target signs with the test log key, so that the
+//!   fuzzer reaches the text's parser; a verified promise signs back to the same note;
+//! - 4: a promise note as is (signature lines included);
+//! - 5: an `/admin/append` request body (`AppendRequest`, JSON, unknown fields refused);
+//! - 6: an `/admin/append` answer (`AppendResponse`, what `dyad append` reads).
+#![no_main]
+
+use std::sync::OnceLock;
+
+use dyad_ledger::keys::SignerKey;
+use dyad_ledger::node::witness::{
+    parse_cosignature_response, parse_size_body, size_body, AddCheckpoint, MAX_PROOF_LINES,
+};
+use dyad_ledger::node::{AppendRequest, AppendResponse, Promise};
+use dyad_verifier::key::VerifierKey;
+use dyad_verifier::note::signature_line;
+use libfuzzer_sys::fuzz_target;
+
+const ORIGIN: &str = "example.org/dyad/test";
+
+fn keys() -> &'static (SignerKey, VerifierKey) {
+    static KEYS: OnceLock<(SignerKey, VerifierKey)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = SignerKey::from_seed("example.org/alpha", [1; 32]).expect("a test key");
+        let log_key = key
+            .verifier_key()
+            .with_name(ORIGIN)
+            .expect("the origin is a key name");
+        (key, log_key)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, body)) = data.split_first() else {
+        return;
+    };
+    match mode % 7 {
+        0 => {
+            let Ok(req) = AddCheckpoint::parse(body) else {
+                return;
+            };
+            assert!(req.proof.len() <= MAX_PROOF_LINES);
+            assert!(!req.note.is_empty());
+            assert_eq!(req.encode(), body, "an accepted request is not canonical");
+        }
+        1 => {
+            if let Ok(lines) = parse_cosignature_response(body) {
+                assert_eq!(lines, body);
+                let text = std::str::from_utf8(lines).expect("accepted as UTF-8");
+                assert!(text.ends_with('\n'));
+                assert!(text
+                    .split_terminator('\n')
+                    .all(|l| l.starts_with("\u{2014} ")));
+            }
+        }
+        2 => {
+            if let Ok(size) = parse_size_body(body) {
+                assert_eq!(size_body(size).as_bytes(), body);
+            }
+        }
+        3 => {
+            let (key, log_key) = keys();
+            let Ok(text) = std::str::from_utf8(body) else {
+                return;
+            };
+            let note = format!(
+                "{text}\n{}",
+                signature_line(log_key.name(), log_key.key_id(), &key.sign(text.as_bytes()))
+            );
+            if let Ok(p) = Promise::verify(note.as_bytes(), log_key) {
+                assert_eq!(p.text(), text, "an accepted promise is not canonical");
+                assert_eq!(p.sign(key, log_key), note.as_bytes());
+            }
+        }
+        4 => {
+            let (_, log_key) = keys();
+            if let Ok(p) = Promise::verify(body, log_key) {
+                assert!(body.starts_with(p.text().as_bytes()));
+            }
+        }
+        5 => {
+            let Ok(req) = serde_json::from_slice::<AppendRequest>(body) else {
+                return;
+            };
+            let again = serde_json::to_vec(&req).expect("a request serialises");
+            assert_eq!(
+                serde_json::from_slice::<AppendRequest>(&again).ok(),
+                Some(req)
+            );
+        }
+        _ => {
+            let Ok(answer) = serde_json::from_slice::<AppendResponse>(body) else {
+                return;
+            };
+            let again = serde_json::to_vec(&answer).expect("an answer serialises");
+            assert_eq!(
+                serde_json::from_slice::<AppendResponse>(&again).ok(),
+                Some(answer)
+            );
+        }
+    }
+});

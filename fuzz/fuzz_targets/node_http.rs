@@ -1,0 +1,213 @@
+//! Every HTTP request body the node accepts, through the real server: a sequencer and a
+//! co-signer of one channel run in this process (over a temporary directory, on
+//! 127.0.0.1), and each input becomes one request to one of their routes. Whatever the
+//! body, the node answers (a handler that panicked would abort the fuzzer through
+//! libFuzzer's panic hook), never with a server error other than 503, and a refused
+//! request of any kind leaves both nodes serving.
+//!
+//! Layout: byte 0 picks the request, the rest is its body (or path):
+//! - 0: `POST /submit` on the sequencer (one encoded entry);
+//! - 1: `POST /add-checkpoint` on the co-signer (tlog-witness);
+//! - 2: `POST /admin/append` on the sequencer, with its token (JSON);
+//! - 3: `POST /admin/append` on the co-signer, with its token;
+//! - 4: `GET /tile/<rest>` on the sequencer (percent-encoded), the tiles API's path parser;
+//! - 5: `POST /submit` on the co-signer (refused: not the sequencer);
+//! - 6: `POST /add-checkpoint` on the sequencer (refused: not a co-signer);
+//! - 7: `POST /admin/append` on the sequencer with a wrong token (refused: 401);
+//! - 8: `POST /add-checkpoint` on the co-signer, the note signed by the target with the
+//!   channel's log key (the rest is an add-checkpoint body whose note is the checkpoint
+//!   text), so that the fuzzer gets past the signature check to the co-signer's checks of
+//!   sizes, proofs and the sequencer's tiles. The co-signer then may also answer 502 (it
+//!   could not fetch the entries such a checkpoint claims from the sequencer).
+//!
+//! Accepted admin appends really append (both nodes then replicate and co-sign), so the
+//! log grows while the target runs; that is what the node does in service.
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
+use dyad_ledger::keys::SignerKey;
+use dyad_ledger::node::witness::AddCheckpoint;
+use dyad_ledger::node::{self, NodeConfig, RunningNode};
+use dyad_verifier::key::VerifierKey;
+use dyad_verifier::note::signature_line;
+use libfuzzer_sys::fuzz_target;
+
+const ORIGIN: &str = "example.org/dyad/fuzz";
+const DIR_PREFIX: &str = "dyad-fuzz-node-http-";
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    seq: RunningNode,
+    cos: RunningNode,
+    http: reqwest::Client,
+    /// The sequencer's key and its log key (named after the origin), to sign checkpoints.
+    alpha: SignerKey,
+    log_key: VerifierKey,
+}
+
+/// Data directories of earlier runs whose process is gone (libFuzzer exits without
+/// running destructors, so each run removes what the previous ones left).
+fn remove_stale_dirs(base: &std::path::Path) {
+    let Ok(dir) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        if !PathBuf::from(format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        // tmpfs when there is one: the nodes fsync every batch.
+        let shm = PathBuf::from("/dev/shm");
+        let base = if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        };
+        remove_stale_dirs(&base);
+        let dir = base.join(format!("{DIR_PREFIX}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let alpha = SignerKey::from_seed("example.org/alpha", [1; 32]).expect("key");
+        let bravo = SignerKey::from_seed("example.org/bravo", [2; 32]).expect("key");
+        let log_key = alpha
+            .verifier_key()
+            .with_name(ORIGIN)
+            .expect("the origin is a key name");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
+        let proposal = genesis.propose(&alpha, now - 1000).expect("propose");
+        let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).expect("co-sign");
+        Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).expect("create");
+        Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).expect("create");
+        let config = |party: &str, key: SignerKey| {
+            let data = dir.join(party);
+            let mut c = NodeConfig::new(data.clone(), data.join("ledger"), key);
+            c.max_delay = Duration::from_millis(1);
+            c.retry_initial = Duration::from_millis(10);
+            c.retry_max = Duration::from_millis(100);
+            c.peer_timeout = Duration::from_secs(5);
+            c.max_wait = Duration::from_secs(2);
+            c
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (seq, cos) = rt.block_on(async {
+            let seq = node::start(config("alpha", alpha.clone()))
+                .await
+                .expect("sequencer");
+            let mut cc = config("bravo", bravo);
+            cc.peer_url = Some(seq.url());
+            let cos = node::start(cc).await.expect("co-signer");
+            seq.set_peer_url(Some(cos.url()));
+            (seq, cos)
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(8))
+            .build()
+            .expect("client");
+        World {
+            rt,
+            seq,
+            cos,
+            http,
+            alpha,
+            log_key,
+        }
+    })
+}
+
+fn percent_encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            s.push(char::from(b));
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// `body` as an add-checkpoint request whose note (the checkpoint text) gets the log's
+/// signature; unchanged when it is not one.
+fn signed_checkpoint(w: &World, body: &[u8]) -> Vec<u8> {
+    let Ok(mut req) = AddCheckpoint::parse(body) else {
+        return body.to_vec();
+    };
+    let sig = w.alpha.sign(&req.note);
+    let line = signature_line(w.log_key.name(), w.log_key.key_id(), &sig);
+    req.note.push(b'\n');
+    req.note.extend_from_slice(line.as_bytes());
+    req.encode()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    let w = world();
+    let which = which % 9;
+    let request = match which {
+        0 => w.http.post(format!("{}/submit", w.seq.url())),
+        1 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
+        2 => w
+            .http
+            .post(format!("{}/admin/append", w.seq.admin_url()))
+            .bearer_auth(w.seq.admin_token()),
+        3 => w
+            .http
+            .post(format!("{}/admin/append", w.cos.admin_url()))
+            .bearer_auth(w.cos.admin_token()),
+        4 => w
+            .http
+            .get(format!("{}/tile/{}", w.seq.url(), percent_encode(body))),
+        5 => w.http.post(format!("{}/submit", w.cos.url())),
+        6 => w.http.post(format!("{}/add-checkpoint", w.seq.url())),
+        8 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
+        _ => w
+            .http
+            .post(format!("{}/admin/append", w.seq.admin_url()))
+            .bearer_auth("not-the-token"),
+    };
+    let request = match which {
+        4 => request,
+        8 => request.body(signed_checkpoint(w, body)),
+        _ => request.body(body.to_vec()),
+    };
+    let (status, text) = w.rt.block_on(async {
+        let r = request
+            .send()
+            .await
+            .expect("the node answers every request");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
+    });
+    assert!(
+        status < 500 || status == 503 || (which == 8 && status == 502),
+        "request {which} answered {status}: {text}"
+    );
+    match which {
+        5 | 6 => assert_eq!(status, 404, "{text}"),
+        7 => assert_eq!(status, 401, "{text}"),
+        _ => {}
+    }
+});
