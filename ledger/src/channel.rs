@@ -6,11 +6,13 @@
 //! then co-signs. Every state change is one atomic, durable store batch.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note;
+use ed25519_dalek::VerifyingKey;
 
 use crate::entry::{Draft, Entry, EntryError, Kind, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, GenesisError, Party};
@@ -172,7 +174,24 @@ pub struct Channel {
     role: Role,
     senders: HashMap<u32, SenderState>,
     cosignature_keys: Vec<VerifierKey>,
+    /// The parties' entry keys, resolved once (a key id is a hash and a key a point
+    /// decompression: too dear to redo per entry).
+    entry_keys: [EntryKey; 2],
+    /// Threads for checking a batch's signatures.
+    threads: usize,
 }
+
+/// A party's entry-signing key, ready to verify with.
+#[derive(Clone, Copy, Debug)]
+struct EntryKey {
+    key_id: u32,
+    key: VerifyingKey,
+    sequencer: bool,
+}
+
+/// Below this many entries a batch's signatures are checked on the calling thread: a
+/// thread costs more to start than a few verifications.
+const PARALLEL_VERIFY_MIN: usize = 4;
 
 /// Sequence numbers per sequence-index record.
 const SEQUENCE_RECORD_LEN: u64 = 256;
@@ -236,6 +255,18 @@ impl Channel {
         for w in &genesis.witnesses {
             cosignature_keys.push(w.cosignature_key()?);
         }
+        let entry_keys = [
+            EntryKey {
+                key_id: genesis.sequencer.entry_key()?.key_id(),
+                key: genesis.sequencer.verifying_key()?,
+                sequencer: true,
+            },
+            EntryKey {
+                key_id: genesis.cosigner.entry_key()?.key_id(),
+                key: genesis.cosigner.verifying_key()?,
+                sequencer: false,
+            },
+        ];
         let mut senders = HashMap::new();
         for party in [&genesis.sequencer, &genesis.cosigner] {
             let id = party.entry_key()?.key_id();
@@ -253,6 +284,8 @@ impl Channel {
             role,
             senders,
             cosignature_keys,
+            entry_keys,
+            threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
         // The store checked that its newest checkpoint matches its tree; here we check that
         // the checkpoint is really committed by the parties named in the genesis.
@@ -329,13 +362,50 @@ impl Channel {
         Ok(in_log.max(queued) + 1)
     }
 
+    fn entry_key(&self, key_id: u32) -> Option<&EntryKey> {
+        self.entry_keys.iter().find(|k| k.key_id == key_id)
+    }
+
+    /// Whether each entry's sender signature verifies (strict Ed25519, spec 3.4); false
+    /// for a sender that is not a party. A batch is split over the machine's cores.
+    fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
+        let one = |e: &SignedEntry| {
+            self.entry_key(e.entry.body.sender)
+                .is_some_and(|k| e.signature_verifies(0, &k.key))
+        };
+        if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
+            return entries.iter().map(one).collect();
+        }
+        let chunk = entries.len().div_ceil(self.threads);
+        std::thread::scope(|scope| {
+            let mut parts = entries.chunks(chunk);
+            let first = parts.next().unwrap_or_default();
+            let workers: Vec<_> = parts
+                .map(|part| {
+                    let worker = scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>());
+                    (part.len(), worker)
+                })
+                .collect();
+            let mut out: Vec<bool> = Vec::with_capacity(entries.len());
+            out.extend(first.iter().map(one));
+            for (len, worker) in workers {
+                // Verification does not panic on any input; were it to, those entries
+                // count as unverified and are refused.
+                out.extend(worker.join().unwrap_or_else(|_| vec![false; len]));
+            }
+            out
+        })
+    }
+
     /// The channel rules for an entry about to take `index` (spec 3.1–3.5).
+    /// `signature_ok` is the result of [`Self::verify_signatures`] for it.
     fn check_entry(
         &self,
         e: &SignedEntry,
         index: u64,
         senders: &mut HashMap<u32, SenderState>,
         now_ms: u64,
+        signature_ok: bool,
     ) -> Result<(), ChannelError> {
         let body = &e.entry.body;
         e.entry
@@ -351,14 +421,13 @@ impl Channel {
         if body.kind == Kind::Genesis {
             return Err(ChannelError::GenesisNotFirst { index });
         }
-        let party =
-            self.genesis
-                .party_by_key_id(body.sender)
-                .ok_or(ChannelError::UnknownSender {
-                    index,
-                    key_id: body.sender,
-                })?;
-        if !e.entry.signature_verifies(0, &party.verifying_key()?) {
+        let sender = self
+            .entry_key(body.sender)
+            .ok_or(ChannelError::UnknownSender {
+                index,
+                key_id: body.sender,
+            })?;
+        if !signature_ok {
             return Err(ChannelError::BadSignature { index });
         }
         let state = senders.get(&body.sender).copied().unwrap_or_default();
@@ -366,7 +435,11 @@ impl Channel {
         if body.sequence != expected {
             return Err(ChannelError::SequenceGap {
                 index,
-                sender: party.name.clone(),
+                sender: if sender.sequencer {
+                    self.genesis.sequencer.name.clone()
+                } else {
+                    self.genesis.cosigner.name.clone()
+                },
                 expected,
                 found: body.sequence,
             });
@@ -438,7 +511,8 @@ impl Channel {
         let mut next = self.store.size();
         // (sender, sequence) -> (index, leaf hash) of entries staged in this batch.
         let mut staged: HashMap<(u32, u64), (u64, Hash)> = HashMap::new();
-        for e in entries {
+        let verified = self.verify_signatures(entries);
+        for (e, &signature_ok) in entries.iter().zip(&verified) {
             let body = &e.entry.body;
             let key = (body.sender, body.sequence);
             // A sender's sequence number names its message (spec 3.3): the same entry again
@@ -469,7 +543,7 @@ impl Channel {
                     continue;
                 }
             }
-            self.check_entry(e, next, &mut senders, now_ms)?;
+            self.check_entry(e, next, &mut senders, now_ms, signature_ok)?;
             let index = batch.append_leaf(e.bytes.clone());
             debug_assert_eq!(index, next);
             staged.insert(key, (index, e.leaf_hash));
@@ -861,5 +935,66 @@ impl Channel {
     pub fn entry(&self, index: u64) -> Result<SignedEntry, ChannelError> {
         let bytes = self.store.leaf(index)?;
         SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry { index, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Draft, Kind};
+    use crate::genesis::cosign_proposal;
+
+    const ORIGIN: &str = "example.org/dyad/test";
+
+    fn keys() -> (SignerKey, SignerKey) {
+        (
+            SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap(),
+            SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap(),
+        )
+    }
+
+    fn sequencer(dir: &Path, t0: u64) -> Channel {
+        let (alpha, bravo) = keys();
+        let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
+        let proposal = genesis.propose(&alpha, t0).unwrap();
+        let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
+        Channel::create(dir, &entry, Role::Sequencer).unwrap()
+    }
+
+    fn messages(key: &SignerKey, n: u64, t0: u64) -> Vec<SignedEntry> {
+        (1..=n)
+            .map(|i| {
+                Draft::new(Kind::Notification, "s", "text/plain", vec![i as u8])
+                    .sign(key, ORIGIN, i, t0)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// A batch large enough to be verified on several threads: the one bad signature is
+    /// found at its index, wherever it is, and nothing of the batch is written.
+    #[test]
+    fn a_bad_signature_in_a_parallel_batch_is_found_and_nothing_is_written() {
+        let t0 = 1_767_225_600_000;
+        let (_, bravo) = keys();
+        for bad in [0usize, 17, 63] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ch = sequencer(dir.path(), t0);
+            let mut batch = messages(&bravo, 64, t0);
+            batch[bad].entry.signatures[0].signature[5] ^= 1;
+            batch[bad] = SignedEntry::new(batch[bad].entry.clone()).unwrap();
+            let err = ch.append_signed(&batch, t0).unwrap_err();
+            assert!(
+                matches!(err, ChannelError::BadSignature { index } if index == 1 + bad as u64),
+                "{err}"
+            );
+            assert_eq!(ch.size(), 1);
+            // The good ones go in once the bad one is left out.
+            batch.truncate(bad);
+            if !batch.is_empty() {
+                assert_eq!(ch.append_signed(&batch, t0).unwrap().len(), bad);
+            }
+            assert_eq!(ch.size(), 1 + bad as u64);
+        }
     }
 }

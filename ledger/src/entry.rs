@@ -408,7 +408,35 @@ impl SignedEntry {
             leaf_hash: leaf_hash(bytes),
         })
     }
+
+    /// The bytes the sender signed (spec 3.4), taken from the encoding in hand: the body is
+    /// the encoding without its signature list (a u64 count, then a u32 key id and 64
+    /// signature bytes each), so nothing is re-encoded.
+    pub fn signed_message(&self) -> Vec<u8> {
+        let tail = 8 + SIGNATURE_ENTRY_LEN * self.entry.signatures.len();
+        let body = &self.bytes[..self.bytes.len().saturating_sub(tail)];
+        let mut message = Vec::with_capacity(SIGNATURE_LABEL.len() + body.len());
+        message.extend_from_slice(SIGNATURE_LABEL);
+        message.extend_from_slice(body);
+        message
+    }
+
+    /// Checks signature `i` against `key` (strict Ed25519: spec 3.4), like
+    /// [`Entry::signature_verifies`] but over the encoding in hand.
+    pub fn signature_verifies(&self, i: usize, key: &VerifyingKey) -> bool {
+        let Some(sig) = self.entry.signatures.get(i) else {
+            return false;
+        };
+        key.verify_strict(
+            &self.signed_message(),
+            &Signature::from_bytes(&sig.signature),
+        )
+        .is_ok()
+    }
 }
+
+/// The encoded size of one [`EntrySignature`]: a u32 key id and 64 bytes.
+const SIGNATURE_ENTRY_LEN: usize = 4 + 64;
 
 #[cfg(test)]
 mod tests {
@@ -493,6 +521,27 @@ mod tests {
         let full = draft.sign(&key(), "o", 1, 0).unwrap();
         assert_eq!(full.bytes.len(), MAX_ENTRY_LEN);
         assert_eq!(Entry::decode(&full.bytes).unwrap(), full.entry);
+    }
+
+    #[test]
+    fn signed_message_from_the_encoding_is_the_body_encoding() {
+        let s = sample();
+        assert_eq!(s.signed_message(), s.entry.body.signed_message());
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap();
+        assert!(s.signature_verifies(0, &vk));
+        assert!(!s.signature_verifies(1, &vk));
+        let mut other = s.clone();
+        other.entry.signatures[0].signature[0] ^= 1;
+        assert!(!other.signature_verifies(0, &vk));
+        // Two signatures (a genesis entry's count): the body still ends where they start.
+        let mut two = s.entry.clone();
+        two.signatures.push(two.signatures[0].clone());
+        let two = SignedEntry {
+            bytes: two.encode_unchecked(),
+            leaf_hash: [0; 32],
+            entry: two,
+        };
+        assert_eq!(two.signed_message(), s.entry.body.signed_message());
     }
 
     #[test]
