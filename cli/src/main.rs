@@ -6,6 +6,7 @@
 //! unreadable input). Nothing here panics on bad input.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod bundle;
 mod cmd_append;
 mod cmd_audit;
@@ -133,6 +134,10 @@ pub enum Command {
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
     Export(cmd_node::ExportCommand),
+    /// Measure this machine: appends, two live nodes, proofs, verification, audit, store,
+    /// against the ceilings and peer libraries measured in the same run.
+    #[command(after_help = bench::EXAMPLES)]
+    Bench(bench::BenchArgs),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = cmd_demo::EXAMPLES)]
     Demo(cmd_demo::DemoArgs),
@@ -200,6 +205,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Serve(args) => cmd_node::serve(&ctx, &args),
         Command::Export(command) => cmd_node::run_export(&ctx, &command),
         Command::Demo(args) => cmd_demo::run(&ctx, &args),
+        Command::Bench(args) => bench::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

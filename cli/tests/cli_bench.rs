@@ -1,0 +1,130 @@
+//! `dyad bench` at the smoke scale: a structure check, not a timing assertion. Every key
+//! issue 7 names is in the JSON object and is a positive number, the machine is described,
+//! `--plots` writes two SVG documents with their data drawn, and `--dir` refuses a
+//! directory that already holds something.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const REQUIRED: &[&str] = &[
+    "append_signed_batch1000_per_s",
+    "append_signed_batch1_per_s",
+    "cosigned_committed_per_s",
+    "cosign_p99_ms",
+    "inclusion_proofs_per_s",
+    "consistency_proofs_per_s",
+    "verify_inclusion_per_s",
+    "verify_receipt_per_s",
+    "audit_entries_per_s",
+    "audit_peak_rss_mb",
+    "open_ms",
+    "disk_bytes_per_entry",
+    "entries",
+    "ceiling_sig_verify_batch_per_s",
+    "ceiling_sled_batch_fsync_per_s",
+    "ceiling_node_hash_per_s",
+    "ctmerkle_inclusion_proofs_per_s",
+    "rsmerkle_inclusion_proofs_per_s",
+];
+
+/// Figures beyond the required ones that the bench promises: the other batch sizes,
+/// percentiles, the other verifications, and the ratios to ceilings and peers.
+const ALSO: &[&str] = &[
+    "append_signed_batch10_per_s",
+    "append_signed_batch100_per_s",
+    "append_batch1_p99_ms",
+    "cosign_p50_ms",
+    "inclusion_proof_p50_us",
+    "inclusion_proof_p99_us",
+    "consistency_proof_p99_us",
+    "verify_consistency_per_s",
+    "verify_checkpoint_per_s",
+    "ceiling_sig_verify_single_per_s",
+    "ceiling_sled_batch1_fsync_per_s",
+    "ctmerkle_consistency_proofs_per_s",
+    "ratio_append_batch1000_to_sled_batch1000",
+    "ratio_inclusion_proofs_to_ctmerkle",
+    "ratio_inclusion_proofs_to_rsmerkle",
+    "ratio_verify_inclusion_to_hash_ceiling",
+    "ratio_verify_receipt_to_sig_ceiling",
+    "ratio_audit_to_sig_ceiling",
+    "ratio_disk_to_entry_bytes",
+    "cores",
+    "load_average_start",
+    "load_average_end",
+];
+
+fn dyad() -> Command {
+    let mut c = Command::cargo_bin("dyad").expect("the dyad binary is built");
+    c.timeout(Duration::from_secs(240));
+    c
+}
+
+#[test]
+fn smoke_json_has_every_figure_and_the_plots_are_svg() {
+    let plots = tempfile::tempdir().unwrap();
+    let out = dyad()
+        .args(["bench", "--scale", "smoke", "--json", "--plots"])
+        .arg(plots.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dyad bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    for key in REQUIRED.iter().chain(ALSO) {
+        let n = v.get(key).and_then(Value::as_f64);
+        assert!(
+            n.is_some_and(|n| n > 0.0 && n.is_finite()),
+            "{key} should be a positive number, got {:?}",
+            v.get(key)
+        );
+    }
+    // The smoke log: 4000 entries, and every stage measured the store it built.
+    assert_eq!(v["entries"], 4000.0);
+    assert_eq!(v["scale"], "smoke");
+    assert_eq!(v["dyad_version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["cpu_model"].as_str().is_some_and(|m| !m.is_empty()));
+    let targets = v["targets"]
+        .as_array()
+        .expect("the targets, with met or missed");
+    assert!(targets.len() >= 12, "{targets:?}");
+    assert!(targets.iter().all(|t| t["met"].is_boolean()));
+
+    for (name, caption) in [
+        ("throughput-vs-batch.svg", "Durable appends vs batch size"),
+        ("latency-vs-load.svg", "submit-to-committed latency"),
+    ] {
+        let svg = std::fs::read_to_string(plots.path().join(name)).unwrap();
+        assert!(svg.starts_with("<svg"), "{name} is not an SVG document");
+        assert!(svg.trim_end().ends_with("</svg>"), "{name} is cut short");
+        assert!(svg.contains(caption), "{name} lacks its caption");
+        assert!(svg.contains("<polyline"), "{name} has no data line");
+        assert_eq!(
+            svg.matches("<svg").count(),
+            svg.matches("</svg>").count(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn dir_must_be_new_or_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious"), b"keep me").unwrap();
+    let out = dyad()
+        .args(["bench", "--scale", "smoke", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert_eq!(
+        std::fs::read(dir.path().join("precious")).unwrap(),
+        b"keep me"
+    );
+}
