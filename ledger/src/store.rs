@@ -418,6 +418,28 @@ impl Batch {
     }
 }
 
+/// How a store is opened. `StoreOptions::default()` is what [`Store::open`] and
+/// [`Store::create`] use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most bytes of pages sled keeps cached in memory. sled's own default is 1 GiB,
+    /// which a reader touching a large log at random (proofs, an audit) fills and keeps;
+    /// reads beyond the cache come from the OS page cache.
+    pub cache_bytes: u64,
+}
+
+/// The default page cache: room for the upper tiles, recent bundles and the single
+/// records of a busy log, while an audit of a 10M-entry store stays well under 100 MB.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
 /// Totals of a full verification.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Verified {
@@ -451,13 +473,18 @@ impl Store {
     /// Creates an empty store in `dir` (created if missing), refusing a directory that
     /// already holds a database.
     pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        Store::create_with(dir, StoreOptions::default())
+    }
+
+    /// [`Store::create`] with options (e.g. a larger page cache).
+    pub fn create_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         // A blob marker without a database is stale: it must not excuse new blobs.
         if !dir.join("db").exists() {
             let _ = std::fs::remove_file(dir.join("blobs.synced"));
         }
         let existed = dir.join("db").exists() || dir.join("conf").exists();
-        let db = open_db(dir)?;
+        let db = open_db(dir, options)?;
         // The format and head records are written together: a database without any
         // record is what a crash during an earlier create left, and is taken over.
         if existed && !db.is_empty() {
@@ -493,13 +520,18 @@ impl Store {
 
     /// Opens an existing store and checks it (O(log n) reads; see the module doc).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options (e.g. a larger page cache for a busy node).
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         // sled would silently create a new database; a missing store must be an error.
         if !dir.join("db").is_file() {
             return Err(StoreError::NotFound {
                 path: dir.to_owned(),
             });
         }
-        let db = open_db(dir)?;
+        let db = open_db(dir, options)?;
         match db.get(FORMAT_KEY)? {
             None => {
                 return Err(StoreError::NotAStore {
@@ -780,9 +812,9 @@ impl Store {
                     max: MAX_LEAF_BYTES,
                 });
             }
-            for node in frontier.append(tree::leaf_hash(leaf)) {
+            frontier.append_with(tree::leaf_hash(leaf), |node| {
                 new_nodes.insert((node.level, node.index), node.hash);
-            }
+            });
         }
 
         // Entries: bundles this batch fills, then single entries of the last bundle.
@@ -1123,6 +1155,31 @@ impl Store {
         Ok(self.db.get(meta_key(name))?.map(|v| v.to_vec()))
     }
 
+    /// The metadata record with the greatest name starting with `prefix`: one read.
+    pub fn last_meta_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let Some(kv) = self.db.scan_prefix(meta_key(prefix)).next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = kv?;
+        let name = std::str::from_utf8(&k[1..]).map_err(|_| Damage::MetaNameNotUtf8 {
+            name: k[1..].to_vec(),
+        })?;
+        Ok(Some((name.to_owned(), v.to_vec())))
+    }
+
+    /// How many metadata records have a name starting with `prefix` (nothing is copied).
+    pub fn count_meta_with_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.db.scan_prefix(meta_key(prefix)) {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every metadata record whose name starts with `prefix`, by name.
     pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
@@ -1274,9 +1331,12 @@ enum FaultPoint {
     AfterSync,
 }
 
-fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+fn open_db(dir: &Path, options: StoreOptions) -> Result<sled::Db, StoreError> {
     // Every commit flushes itself; a background flush thread would add nothing.
-    let config = sled::Config::new().path(dir).flush_every_ms(None);
+    let config = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .cache_capacity(options.cache_bytes);
     // sled locks `<dir>/db`, and its background threads keep the lock a moment after a
     // handle is dropped; only a lock held for long means another process uses the store.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);

@@ -112,9 +112,16 @@ impl Frontier {
     ///
     /// The log never reaches 2^64 leaves; a store refuses the append that would.
     pub fn append(&mut self, leaf: Hash) -> Vec<Node> {
+        let mut nodes = Vec::with_capacity(1 + self.size.trailing_ones() as usize);
+        self.append_with(leaf, |n| nodes.push(n));
+        nodes
+    }
+
+    /// Appends a leaf, handing each node it completes to `completed` (as [`Self::append`]
+    /// returns them), without allocating.
+    pub fn append_with(&mut self, leaf: Hash, mut completed: impl FnMut(Node)) {
         let index = self.size;
-        let mut nodes = Vec::with_capacity(1 + index.trailing_ones() as usize);
-        nodes.push(Node {
+        completed(Node {
             level: 0,
             index,
             hash: leaf,
@@ -129,7 +136,7 @@ impl Frontier {
             };
             hash = node_hash(&left, &hash);
             let level = level as u8 + 1;
-            nodes.push(Node {
+            completed(Node {
                 level,
                 index: index >> level,
                 hash,
@@ -137,7 +144,11 @@ impl Frontier {
         }
         self.hashes.push(hash);
         self.size = index + 1;
-        nodes
+    }
+
+    /// Appends a leaf when only the new root is wanted.
+    pub fn push(&mut self, leaf: Hash) {
+        self.append_with(leaf, |_| {});
     }
 
     /// Reads the right edge of the tree of `size` leaves: one node per set bit of `size`.

@@ -158,12 +158,15 @@ fn apply_batch(
     let count = batch.len();
     let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
     let size_before = ch.size();
+    // Whether the batch's checkpoint was signed in the batch's own store commit.
+    let mut signed = false;
     let own_next = if has_own && own_next.is_none() {
         // The first own message since start: `append_own` finds the sequence number.
         one_by_one(ch, shared, batch, None, now)
     } else {
         match try_whole(ch, shared, &batch, own_next, now) {
-            Ok((appended, next)) => {
+            Ok((appended, next, note)) => {
+                signed = note.is_some();
                 for (s, a) in batch.into_iter().zip(appended) {
                     let _ = s.reply.send(a);
                 }
@@ -181,29 +184,37 @@ fn apply_batch(
         Metrics::inc(&shared.metrics.entries, added);
         Metrics::inc(&shared.metrics.batches, 1);
         tracing::debug!(entries = added, size = ch.size(), "batch durable");
-        match ch.sign_checkpoint(&shared.key) {
-            Ok(_) => {
-                Metrics::inc(&shared.metrics.checkpoints_signed, 1);
-                shared.set_published(ch.size());
-                shared.wake_committer.notify_one();
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will")
-            }
+        let signed = signed
+            || match ch.sign_checkpoint(&shared.key) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will");
+                    false
+                }
+            };
+        if signed {
+            Metrics::inc(&shared.metrics.checkpoints_signed, 1);
+            shared.set_published(ch.size());
+            shared.wake_committer.notify_one();
         }
     }
     own_next
 }
 
-/// The whole batch as one `append_signed`. Own drafts are signed with consecutive
-/// sequence numbers from `own_next`. Nothing is written on error.
+/// What `try_whole` wrote: the replies, the next own sequence number, and the signed
+/// checkpoint note when the batch appended anything.
+type Whole = (Vec<Reply>, Option<u64>, Option<Vec<u8>>);
+
+/// The whole batch and its checkpoint as one durable commit
+/// (`Channel::append_signed_and_sign`). Own drafts are signed with consecutive sequence
+/// numbers from `own_next`. Nothing is written on error.
 fn try_whole(
     ch: &mut Channel,
     shared: &Shared,
     batch: &[Submission],
     own_next: Option<u64>,
     now: u64,
-) -> Result<(Vec<Reply>, Option<u64>), ChannelError> {
+) -> Result<Whole, ChannelError> {
     let mut next = own_next.unwrap_or(0);
     let mut entries = Vec::with_capacity(batch.len());
     for s in batch {
@@ -223,9 +234,9 @@ fn try_whole(
         };
         entries.push(e);
     }
-    let appended = ch.append_signed(&entries, now)?;
+    let (appended, note) = ch.append_signed_and_sign(&shared.key, &entries, now)?;
     let next = own_next.map(|_| next);
-    Ok((appended.into_iter().map(Ok).collect(), next))
+    Ok((appended.into_iter().map(Ok).collect(), next, note))
 }
 
 /// Each submission on its own (one store batch each): a bad one is refused alone. Used
