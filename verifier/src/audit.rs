@@ -28,6 +28,17 @@
 //! [`audit`] gives each checkpoint as soon as the one before it is reached, so only the
 //! genesis entry is ever bounded late.
 //!
+//! # Checking on other threads
+//!
+//! Nearly all of an audit's time is the strict signature check of each entry, which needs
+//! only the channel, not the entries before it. After leaf 0, [`Auditor::leaf_checker`]
+//! gives a [`LeafChecker`] that does everything [`entry::check_entry`] does for a leaf at a
+//! given index and returns a [`CheckedLeaf`]; the caller may run it on as many threads as it
+//! likes and then gives the results to [`Auditor::push_checked`] in index order, which
+//! applies the order-dependent rules and the tree exactly as [`Auditor::push_leaf`] does, so
+//! the verdict and the first error are the same. [`CheckpointFeed`] gives the checkpoints
+//! in the order [`audit`] does. The crate itself stays single-threaded.
+//!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
 //! evidence of equivocation), and one small record per checkpoint given ahead of its
 //! leaves: flat in the number of leaves.
@@ -37,7 +48,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::entry::{self, EntryError, Kind};
+use crate::entry::{self, Entry, EntryError, Kind};
 use crate::equivocation::{self, Contradiction};
 use crate::genesis::{self, ChannelParams, CommitError, Genesis, PartyRole};
 use crate::hash::{leaf_hash, node_hash, EMPTY_ROOT};
@@ -182,6 +193,14 @@ pub enum AuditError {
         /// Leaves pushed.
         leaves: u64,
     },
+    /// A [`CheckedLeaf`] was pushed out of turn, or was checked for another channel.
+    #[error("checked leaf {found} pushed as leaf {index} (out of order, or of another channel)")]
+    CheckedLeafMismatch {
+        /// The index of the next leaf.
+        index: u64,
+        /// The index the leaf was checked at.
+        found: u64,
+    },
     /// No leaves at all.
     #[error("the log is empty: no genesis entry")]
     EmptyLog,
@@ -284,6 +303,8 @@ struct Last {
 pub struct Auditor {
     trust: AuditTrust,
     channel: Option<ChannelParams>,
+    /// The leaf hash of the genesis entry (zero before it): names the channel.
+    genesis_leaf: Hash,
     genesis_ms: u64,
     leaves: u64,
     /// Roots of the perfect subtrees that make up the tree, largest (leftmost) first: one
@@ -312,6 +333,7 @@ impl Auditor {
         Ok(Auditor {
             trust,
             channel: None,
+            genesis_leaf: [0; 32],
             genesis_ms: 0,
             leaves: 0,
             frontier: Vec::new(),
@@ -387,52 +409,75 @@ impl Auditor {
             Some(channel) => {
                 let entry = entry::check_entry(bytes, index, channel)
                     .map_err(|error| AuditError::Entry { index, error })?;
-                let (role, _) = channel
-                    .party_by_key_id(entry.sender)
-                    .ok_or(AuditError::Entry {
-                        index,
-                        error: EntryError::SenderNotAParty {
-                            key_id: entry.sender,
-                        },
-                    })?;
-                let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
-                let minimum_ms = self.genesis_ms.saturating_sub(skew_ms);
-                let sender = &mut self.senders[usize::from(role != PartyRole::Sequencer)];
-                let expected = sender.sequence.saturating_add(1);
-                if entry.sequence != expected {
-                    return Err(AuditError::SequenceGap {
-                        index,
-                        sender: entry.sender,
-                        expected,
-                        found: entry.sequence,
-                    });
-                }
-                if entry.timestamp_ms < minimum_ms {
-                    return Err(AuditError::TimestampBeforeGenesis {
-                        index,
-                        timestamp_ms: entry.timestamp_ms,
-                        minimum_ms,
-                    });
-                }
-                if let Some((previous_index, previous_ms)) = sender.last {
-                    if entry.timestamp_ms < previous_ms {
-                        return Err(AuditError::TimestampBeforePrevious {
-                            index,
-                            timestamp_ms: entry.timestamp_ms,
-                            previous_index,
-                            previous_ms,
-                        });
-                    }
-                }
-                sender.sequence = entry.sequence;
-                sender.last = Some((index, entry.timestamp_ms));
-                sender.count += 1;
-                self.kinds[usize::from(entry.kind.as_u8())] += 1;
-                entry.timestamp_ms
+                let facts = LeafFacts::of(&entry);
+                check_in_order(
+                    channel,
+                    self.genesis_ms,
+                    &mut self.senders,
+                    &mut self.kinds,
+                    index,
+                    &facts,
+                )?
             }
         };
         self.bound_timestamp(index, timestamp_ms)?;
         self.append(leaf_hash(bytes));
+        self.check_reached()
+    }
+
+    /// A checker for the leaves after the genesis, once leaf 0 has been pushed: it does
+    /// what needs no earlier entry (decoding, the channel's rules, the signature), on any
+    /// thread, and [`Auditor::push_checked`] does the rest in index order.
+    pub fn leaf_checker(&self) -> Option<LeafChecker> {
+        Some(LeafChecker {
+            channel: self.channel.clone()?,
+            genesis_leaf: self.genesis_leaf,
+        })
+    }
+
+    /// Adds the next leaf, already checked by a [`LeafChecker`] of this auditor: the
+    /// same verdict as [`Auditor::push_leaf`] with its bytes, which the checker has read.
+    pub fn push_checked(&mut self, leaf: CheckedLeaf) -> Result<(), AuditError> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        let result = self.check_checked(&leaf);
+        match result {
+            Ok(()) => Ok(()),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn check_checked(&mut self, leaf: &CheckedLeaf) -> Result<(), AuditError> {
+        let index = self.leaves;
+        if index == u64::MAX {
+            return Err(AuditError::LogFull);
+        }
+        // Leaf 0 is the genesis, which only push_leaf checks; a checker only exists after
+        // it, and the genesis leaf hash names the channel the checker was made for.
+        let channel = match &self.channel {
+            Some(channel)
+                if leaf.index == index && index != 0 && leaf.genesis_leaf == self.genesis_leaf =>
+            {
+                channel
+            }
+            _ => {
+                return Err(AuditError::CheckedLeafMismatch {
+                    index,
+                    found: leaf.index,
+                })
+            }
+        };
+        let timestamp_ms = check_in_order(
+            channel,
+            self.genesis_ms,
+            &mut self.senders,
+            &mut self.kinds,
+            index,
+            &leaf.facts,
+        )?;
+        self.bound_timestamp(index, timestamp_ms)?;
+        self.append(leaf.leaf_hash);
         self.check_reached()
     }
 
@@ -452,6 +497,7 @@ impl Auditor {
             error: EntryError::Genesis(error),
         })?;
         self.channel = Some(channel);
+        self.genesis_leaf = leaf_hash(bytes);
         self.genesis_ms = entry.timestamp_ms;
         let sequencer = &mut self.senders[0];
         sequencer.last = Some((0, entry.timestamp_ms));
@@ -649,6 +695,174 @@ impl Auditor {
     }
 }
 
+/// What the order-dependent rules need of an entry.
+#[derive(Clone, Copy, Debug)]
+struct LeafFacts {
+    sender: u32,
+    sequence: u64,
+    timestamp_ms: u64,
+    kind: Kind,
+}
+
+impl LeafFacts {
+    fn of(entry: &Entry) -> LeafFacts {
+        LeafFacts {
+            sender: entry.sender,
+            sequence: entry.sequence,
+            timestamp_ms: entry.timestamp_ms,
+            kind: entry.kind,
+        }
+    }
+}
+
+/// The rules of section 3.3 that depend on the sender's earlier entries; counts the entry.
+/// Returns its timestamp.
+fn check_in_order(
+    channel: &ChannelParams,
+    genesis_ms: u64,
+    senders: &mut [Sender; 2],
+    kinds: &mut [u64; 5],
+    index: u64,
+    entry: &LeafFacts,
+) -> Result<u64, AuditError> {
+    let (role, _) = channel
+        .party_by_key_id(entry.sender)
+        .ok_or(AuditError::Entry {
+            index,
+            error: EntryError::SenderNotAParty {
+                key_id: entry.sender,
+            },
+        })?;
+    let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
+    let minimum_ms = genesis_ms.saturating_sub(skew_ms);
+    let sender = &mut senders[usize::from(role != PartyRole::Sequencer)];
+    let expected = sender.sequence.saturating_add(1);
+    if entry.sequence != expected {
+        return Err(AuditError::SequenceGap {
+            index,
+            sender: entry.sender,
+            expected,
+            found: entry.sequence,
+        });
+    }
+    if entry.timestamp_ms < minimum_ms {
+        return Err(AuditError::TimestampBeforeGenesis {
+            index,
+            timestamp_ms: entry.timestamp_ms,
+            minimum_ms,
+        });
+    }
+    if let Some((previous_index, previous_ms)) = sender.last {
+        if entry.timestamp_ms < previous_ms {
+            return Err(AuditError::TimestampBeforePrevious {
+                index,
+                timestamp_ms: entry.timestamp_ms,
+                previous_index,
+                previous_ms,
+            });
+        }
+    }
+    sender.sequence = entry.sequence;
+    sender.last = Some((index, entry.timestamp_ms));
+    sender.count += 1;
+    kinds[usize::from(entry.kind.as_u8())] += 1;
+    Ok(entry.timestamp_ms)
+}
+
+/// Checks leaves after the genesis against the channel alone (see
+/// [`Auditor::leaf_checker`]): decoding, the channel's rules, the sender's signature.
+/// Cloning it is cheap enough to give one to each thread; it holds no state.
+#[derive(Clone, Debug)]
+pub struct LeafChecker {
+    channel: ChannelParams,
+    genesis_leaf: Hash,
+}
+
+impl LeafChecker {
+    /// Checks `bytes` as the leaf at `index` ([`entry::check_entry`]), with the same
+    /// error as [`Auditor::push_leaf`] would give for this check. The result is for the
+    /// auditor that made this checker, at that index.
+    pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
+        let entry = entry::check_entry(bytes, index, &self.channel)
+            .map_err(|error| AuditError::Entry { index, error })?;
+        Ok(CheckedLeaf {
+            index,
+            genesis_leaf: self.genesis_leaf,
+            facts: LeafFacts::of(&entry),
+            leaf_hash: leaf_hash(bytes),
+        })
+    }
+}
+
+/// A leaf that passed [`LeafChecker::check`]: what the auditor still needs of it. Only a
+/// checker makes one, so holding one means the entry's signature verified.
+#[derive(Clone, Debug)]
+pub struct CheckedLeaf {
+    index: u64,
+    genesis_leaf: Hash,
+    facts: LeafFacts,
+    leaf_hash: Hash,
+}
+
+impl CheckedLeaf {
+    /// The index it was checked at.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+/// Checkpoint notes in size order, given to an [`Auditor`] the way [`audit`] does: each
+/// as soon as the one before it is reached, so that every entry's timestamp is bounded as
+/// it arrives.
+#[derive(Clone, Debug)]
+pub struct CheckpointFeed<'a> {
+    notes: Vec<&'a [u8]>,
+    next: usize,
+}
+
+impl<'a> CheckpointFeed<'a> {
+    /// Sorts the notes by size. A note whose checkpoint cannot even be parsed has no
+    /// size to sort by: it is reported ([`AuditError::NotCommitted`] without a size).
+    pub fn new(checkpoints: &'a [Vec<u8>]) -> Result<CheckpointFeed<'a>, AuditError> {
+        let mut order: Vec<(u64, usize)> = Vec::with_capacity(checkpoints.len());
+        for (i, note) in checkpoints.iter().enumerate() {
+            let size = read_checkpoint(note)
+                .map_err(|error| AuditError::NotCommitted { size: None, error })?
+                .size;
+            order.push((size, i));
+        }
+        order.sort();
+        Ok(CheckpointFeed {
+            notes: order
+                .iter()
+                .map(|&(_, i)| checkpoints[i].as_slice())
+                .collect(),
+            next: 0,
+        })
+    }
+
+    /// Gives the next checkpoints while the auditor awaits none; call after every leaf.
+    pub fn give_due(&mut self, auditor: &mut Auditor) -> Result<(), AuditError> {
+        while auditor.awaiting().is_none() {
+            let Some(note) = self.notes.get(self.next) else {
+                break;
+            };
+            self.next += 1;
+            auditor.check_checkpoint(note)?;
+        }
+        Ok(())
+    }
+
+    /// Gives every checkpoint not given yet; call after the last leaf.
+    pub fn give_rest(&mut self, auditor: &mut Auditor) -> Result<(), AuditError> {
+        while let Some(note) = self.notes.get(self.next) {
+            self.next += 1;
+            auditor.check_checkpoint(note)?;
+        }
+        Ok(())
+    }
+}
+
 /// A note's checkpoint, unverified.
 fn read_checkpoint(note_bytes: &[u8]) -> Result<Checkpoint, CommitError> {
     let parsed = note::parse(note_bytes)?;
@@ -674,28 +888,15 @@ pub fn audit<I>(
 where
     I: IntoIterator<Item = Vec<u8>>,
 {
-    let mut order: Vec<(u64, usize)> = Vec::with_capacity(checkpoints.len());
-    for (i, note) in checkpoints.iter().enumerate() {
-        let size = read_checkpoint(note)
-            .map_err(|error| AuditError::NotCommitted { size: None, error })?
-            .size;
-        order.push((size, i));
-    }
-    order.sort();
-    let mut next = order.iter().map(|&(_, i)| &checkpoints[i]).peekable();
+    let mut feed = CheckpointFeed::new(checkpoints)?;
     let mut auditor = Auditor::new(trust)?;
     for leaf in leaves {
         auditor.push_leaf(&leaf)?;
-        // Give the next checkpoints while none is awaited: at least one, so that the
-        // leaves to come are bounded by the checkpoint that covers them.
-        while auditor.awaiting().is_none() {
-            let Some(note) = next.next() else { break };
-            auditor.check_checkpoint(note)?;
-        }
+        // At least one checkpoint is then awaited, so that the leaves to come are bounded
+        // by the checkpoint that covers them.
+        feed.give_due(&mut auditor)?;
     }
-    for note in next {
-        auditor.check_checkpoint(note)?;
-    }
+    feed.give_rest(&mut auditor)?;
     auditor.finish()
 }
 
