@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `V` | the store format, `dyad-store/2` |
 //! | `H` | the head: size (u64) then root (32 bytes) |
+//! | `S` | how many commits the store has made (u64); absent in stores of older builds, meaning 0 |
 //! | `B` bundle:u64 | a *full* entry bundle: entries `bundle·256 .. bundle·256+255`, each as a u16 length then its bytes (exactly the tlog-tiles entry bundle) |
 //! | `e` index:u64 | entry `index` (its bytes, at most 65535), only while its bundle is not full: at most 255 such records |
 //! | `T` tile level:u8 tile:u64 | a *full* stored tile: see below |
@@ -55,6 +56,12 @@
 //! a store changed behind its back with a [`Damage`] naming what is wrong.
 //! [`Store::verify_all`] streams through everything.
 //!
+//! sled's recovery treats a damaged log record like a torn write at the end of its log:
+//! it drops that record and every later one, and the database opens at an earlier state
+//! that is consistent in itself. So the last durable commit's count, size and root are
+//! also kept outside sled, in `<dir>/head` (see `HeadFile`), and open refuses a database
+//! behind that record ([`Damage::RolledBack`]) or off it ([`Damage::ForkedFromRecord`]).
+//!
 //! sled itself does O(records) work when it opens: it reads its page table snapshot and
 //! replays its log written since the last open (it takes a new snapshot when it opens).
 
@@ -78,6 +85,10 @@ const FORMAT: &[u8] = b"dyad-store/2";
 const OLD_FORMATS: &[&[u8]] = &[b"dyad-store/1"];
 const FORMAT_KEY: &[u8] = b"V";
 const HEAD_KEY: &[u8] = b"H";
+/// How many commits the store has made (u64): lets the head record outside sled notice a
+/// lost commit that changed no entries (checkpoints, metadata). Absent in stores written
+/// before it existed, which is the same as 0.
+const COMMITS_KEY: &[u8] = b"S";
 const ENTRY: u8 = b'e';
 const BUNDLE: u8 = b'B';
 const NODE: u8 = b'n';
@@ -234,6 +245,36 @@ impl Head {
     }
 }
 
+/// How far a store got: how many commits, and how many entries after the last of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub commits: u64,
+    pub size: u64,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} commits and {} entries", self.commits, self.size)
+    }
+}
+
+/// A state of the store as the `head` file records it: how many commits, and the tree head
+/// after the last of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Recorded {
+    commits: u64,
+    head: Head,
+}
+
+impl Recorded {
+    fn progress(&self) -> Progress {
+        Progress {
+            commits: self.commits,
+            size: self.head.size,
+        }
+    }
+}
+
 /// Why a checkpoint does not fit the log (at commit) or the stored tree (at open).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CheckpointProblem {
@@ -314,6 +355,25 @@ pub enum Damage {
     },
     #[error("a record has a malformed key {}", to_hex(key))]
     MalformedKey { key: Vec<u8> },
+    #[error(
+        "the store was rolled back: it last committed {} (recorded in its `head` file), but the database holds only {}; a damaged database file can make it lose its latest writes like this. Restore the store from a backup, or re-create it and re-sync it from the peer",
+        recorded, found
+    )]
+    RolledBack { recorded: Progress, found: Progress },
+    #[error(
+        "the database holds another log than the store committed: its `head` file records root {} at {size} entries, the database gives {} there. Restore the store from a backup, or re-create it and re-sync it from the peer",
+        to_hex(recorded_root),
+        to_hex(found_root)
+    )]
+    ForkedFromRecord {
+        size: u64,
+        recorded_root: Hash,
+        found_root: Hash,
+    },
+    #[error("the `head` file holds no readable record (both copies are damaged); if `verify` finds the store intact otherwise, remove the file to accept the database's state")]
+    HeadRecordUnreadable,
+    #[error("the commit count record is {len} bytes, not 8")]
+    MalformedCommitCount { len: usize },
     #[error("the metadata name {} is not UTF-8", to_hex(name))]
     MetaNameNotUtf8 { name: Vec<u8> },
 }
@@ -455,6 +515,9 @@ pub struct Store {
     db_file: File,
     frontier: Frontier,
     blobs: BlobSync,
+    head_file: HeadFile,
+    /// Commits made, as sled holds them (`S`).
+    commits: u64,
     poisoned: bool,
     #[cfg(test)]
     fault: Option<tests::Fault>,
@@ -502,9 +565,22 @@ impl Store {
             }
             .encode()[..],
         );
+        init.insert(COMMITS_KEY, &0u64.to_be_bytes()[..]);
+        // The head file first: its record (nothing committed) can never be ahead of sled.
+        let head_file = HeadFile::create(
+            dir,
+            Recorded {
+                commits: 0,
+                head: Head {
+                    size: 0,
+                    root: tree::EMPTY_ROOT,
+                },
+            },
+        )?;
         db.apply_batch(init)?;
         db.flush()?;
-        let store = Store::with_db(dir, db)?;
+        let mut store = Store::with_db(dir, db)?;
+        store.head_file = head_file;
         store
             .db_file
             .sync_all()
@@ -562,7 +638,17 @@ impl Store {
             }
             Some(raw) => Head::decode(&raw).ok_or(Damage::MalformedHead { len: raw.len() })?,
         };
+        let commits = match db.get(COMMITS_KEY)? {
+            None => 0,
+            Some(raw) => u64::from_be_bytes(
+                raw.as_ref()
+                    .try_into()
+                    .map_err(|_| Damage::MalformedCommitCount { len: raw.len() })?,
+            ),
+        };
+        let recorded = HeadFile::read(dir)?;
         let mut store = Store::with_db(dir, db)?;
+        store.commits = commits;
         store.blobs.sync_all_existing()?;
         // Whatever sled recovered from an interrupted run becomes durable before use.
         store
@@ -571,7 +657,57 @@ impl Store {
             .map_err(io_error(&dir.join("db")))?;
         store.blobs.record_durable();
         store.check_on_open(head)?;
+        store.check_head_record(recorded)?;
         Ok(store)
+    }
+
+    /// Refuses a database that recovered an earlier state than the last one committed:
+    /// sled's recovery drops everything after a damaged log record as if it were a torn
+    /// write, which the checks of the database alone cannot tell from a shorter log.
+    /// Records the state found when it is newer (a crash between sled's fsync and the
+    /// head file's update) or when there was no head file (a store of an older build).
+    fn check_head_record(&mut self, recorded: HeadRead) -> Result<(), StoreError> {
+        let found = self.recorded();
+        let recorded = match recorded {
+            HeadRead::Missing => {
+                self.head_file = HeadFile::create(&self.dir, found)?;
+                return Ok(());
+            }
+            HeadRead::Unreadable => return Err(Damage::HeadRecordUnreadable.into()),
+            HeadRead::Found(file, recorded) => {
+                self.head_file = file;
+                recorded
+            }
+        };
+        if found.commits < recorded.commits || found.head.size < recorded.head.size {
+            return Err(Damage::RolledBack {
+                recorded: recorded.progress(),
+                found: found.progress(),
+            }
+            .into());
+        }
+        let found_root = self.root_at(recorded.head.size)?;
+        if found_root != recorded.head.root
+            || (found.commits == recorded.commits && found.head != recorded.head)
+        {
+            return Err(Damage::ForkedFromRecord {
+                size: recorded.head.size,
+                recorded_root: recorded.head.root,
+                found_root,
+            }
+            .into());
+        }
+        if found != recorded {
+            self.head_file.write(found);
+        }
+        Ok(())
+    }
+
+    fn recorded(&self) -> Recorded {
+        Recorded {
+            commits: self.commits,
+            head: self.head(),
+        }
     }
 
     /// A store of size 0 until `check_on_open` loads the head's frontier.
@@ -584,6 +720,8 @@ impl Store {
             db_file,
             frontier: Frontier::new(),
             blobs: BlobSync::new(dir.join("blobs"), dir.join("blobs.synced")),
+            head_file: HeadFile::detached(),
+            commits: 0,
             poisoned: false,
             #[cfg(test)]
             fault: None,
@@ -923,6 +1061,8 @@ impl Store {
             }
         }
         ops.insert(HEAD_KEY, &head.encode()[..]);
+        let commits = self.commits + 1;
+        ops.insert(COMMITS_KEY, &commits.to_be_bytes()[..]);
 
         self.fault_point(FaultPoint::BeforeApply)?;
         // From here on a failure may leave the disk at the new state while memory holds
@@ -940,6 +1080,9 @@ impl Store {
         self.fault_point(FaultPoint::AfterSync)?;
         self.poisoned = false;
         self.frontier = frontier;
+        self.commits = commits;
+        // Only now that sled holds the commit durably: the record must never be ahead of it.
+        self.head_file.write(self.recorded());
         Ok(head)
     }
 
@@ -1815,6 +1958,123 @@ impl BlobSync {
             .is_ok_and(|age| age > Duration::from_secs(2));
         self.settled_mtime = settled.then_some(mtime);
         Ok(())
+    }
+}
+
+/// What `<dir>/head` held when the store was opened.
+enum HeadRead {
+    Missing,
+    Unreadable,
+    Found(HeadFile, Recorded),
+}
+
+/// `<dir>/head`: the last durable commit's count and tree head, kept outside sled so that
+/// open can tell a database that lost commits from one that never had them.
+///
+/// Two copies, 4 KiB apart, each with a SHA-256 over its bytes; commit `n` overwrites
+/// copy `n % 2` in place, so a torn write spoils at most one copy and the other still
+/// holds the commit before. It is written only after sled's commit is durable, never
+/// ahead of it, and not fsynced: after a power loss it may name an older commit than sled
+/// holds, which open accepts and brings forward; it cannot name a newer one. The file
+/// is fsynced when created, so its length and place in the directory are durable.
+struct HeadFile {
+    file: Option<File>,
+}
+
+const HEAD_FILE: &str = "head";
+const HEAD_MAGIC: &[u8; 16] = b"dyad-head/1\0\0\0\0\0";
+/// magic, commits, size, root, SHA-256 of what precedes it.
+const HEAD_COPY_BYTES: usize = 16 + 8 + 8 + 32 + 32;
+const HEAD_COPY_STRIDE: u64 = 4096;
+
+impl HeadFile {
+    /// A store without a head file yet (between `with_db` and the checks of open).
+    fn detached() -> HeadFile {
+        HeadFile { file: None }
+    }
+
+    fn encode(r: Recorded) -> [u8; HEAD_COPY_BYTES] {
+        use sha2::Digest as _;
+        let mut b = [0; HEAD_COPY_BYTES];
+        b[..16].copy_from_slice(HEAD_MAGIC);
+        b[16..24].copy_from_slice(&r.commits.to_be_bytes());
+        b[24..32].copy_from_slice(&r.head.size.to_be_bytes());
+        b[32..64].copy_from_slice(&r.head.root);
+        let sum = sha2::Sha256::digest(&b[..64]);
+        b[64..].copy_from_slice(&sum);
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Recorded> {
+        use sha2::Digest as _;
+        let b = b.get(..HEAD_COPY_BYTES)?;
+        if &b[..16] != HEAD_MAGIC || sha2::Sha256::digest(&b[..64])[..] != b[64..] {
+            return None;
+        }
+        Some(Recorded {
+            commits: u64::from_be_bytes(b[16..24].try_into().ok()?),
+            head: Head {
+                size: u64::from_be_bytes(b[24..32].try_into().ok()?),
+                root: b[32..64].try_into().ok()?,
+            },
+        })
+    }
+
+    /// Writes a new head file holding `r` in both copies, durably: a temporary file
+    /// fsynced, renamed over the old one, the directory fsynced.
+    fn create(dir: &Path, r: Recorded) -> Result<HeadFile, StoreError> {
+        use std::io::Write as _;
+        let path = dir.join(HEAD_FILE);
+        let tmp = dir.join("head.tmp");
+        let copy = HeadFile::encode(r);
+        let mut bytes = vec![0; HEAD_COPY_STRIDE as usize + HEAD_COPY_BYTES];
+        bytes[..HEAD_COPY_BYTES].copy_from_slice(&copy);
+        bytes[HEAD_COPY_STRIDE as usize..].copy_from_slice(&copy);
+        let mut f = File::create(&tmp).map_err(io_error(&tmp))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io_error(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
+        sync_path(dir)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        Ok(HeadFile { file: Some(file) })
+    }
+
+    /// The newest readable copy of the record.
+    fn read(dir: &Path) -> Result<HeadRead, StoreError> {
+        let path = dir.join(HEAD_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HeadRead::Missing),
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        let copies = [0, HEAD_COPY_STRIDE as usize]
+            .into_iter()
+            .filter_map(|at| HeadFile::decode(bytes.get(at..)?));
+        let Some(newest) = copies.max_by_key(|r| r.commits) else {
+            return Ok(HeadRead::Unreadable);
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        Ok(HeadRead::Found(HeadFile { file: Some(file) }, newest))
+    }
+
+    /// Best effort: a write that fails or is torn leaves the other copy, an older commit,
+    /// which open accepts; so the commit already made durable is not failed for it.
+    fn write(&mut self, r: Recorded) {
+        use std::os::unix::fs::FileExt as _;
+        let Some(file) = &self.file else {
+            return;
+        };
+        let at = (r.commits % 2) * HEAD_COPY_STRIDE;
+        if let Err(e) = file.write_all_at(&HeadFile::encode(r), at) {
+            tracing::warn!(error = %e, "could not update the store's head file");
+        }
     }
 }
 

@@ -5,10 +5,11 @@
 //! the one written; and no inclusion proof it serves verifies against the checkpoint's
 //! root for anything but the original entry (issue 6, "Tampering and bad input").
 //!
-//! What it also shows (printed, not failed on): damage in sled's `db` file often makes
-//! the store open at an earlier state, every later batch gone, without an error
-//! (`RolledBack`). sled's log recovery treats a bad record like a torn write at the end of
-//! the log. Refusing that would need a durable record of the head outside sled.
+//! Nor does it ever open at an earlier state: damage in sled's `db` file can make sled's
+//! recovery stop at the damaged record and drop every later batch, as it does for a torn
+//! write at the end of its log; the store's `head` file, outside sled, records the last
+//! commit, and open refuses such a store with `Damage::RolledBack`. The test fails on any
+//! store that opens, verifies and holds fewer entries than written.
 //!
 //! `DYAD_TAMPER_TRIALS` (default 60) sets the number of damaged copies, `DYAD_TAMPER_SEED`
 //! the schedule (printed by every run).
@@ -107,15 +108,18 @@ enum Outcome {
     /// hit bytes sled no longer uses).
     Intact,
     /// It opened and verified, serving exactly the first this-many entries written: sled's
-    /// recovery stopped at the damaged record and dropped every later batch, as it does
-    /// for a torn write at the end of its log. dyad cannot tell this from a store that
-    /// never had the later batches (see docs/bad-inputs.md, "Tampered store").
+    /// recovery stopped at the damaged record and dropped every later batch, and the
+    /// store did not notice. Never acceptable (see docs/bad-inputs.md, "Tampered store").
     RolledBack(u64),
 }
 
+/// The error's variant name, and for `Damaged` the damage's too (`Damaged(RolledBack)`).
 fn variant(e: &StoreError) -> String {
-    let s = format!("{e:?}");
-    s.split(['(', ' ', '{']).next().unwrap_or("").to_owned()
+    let name = |s: &str| s.split(['(', ' ', '{']).next().unwrap_or("").to_owned();
+    match e {
+        StoreError::Damaged(d) => format!("Damaged({})", name(&format!("{d:?}"))),
+        other => name(&format!("{other:?}")),
+    }
 }
 
 /// Opens the damaged store and checks what it serves.
@@ -243,4 +247,12 @@ fn damaged_files_are_refused_reported_or_harmless_never_served() {
         println!("store_tamper_bytes: {n:3} x {what}: {outcome:?}");
     }
     assert_eq!(tally.values().sum::<u64>(), trials);
+    let rolled_back: Vec<_> = tally
+        .iter()
+        .filter(|((_, o), _)| matches!(o, Outcome::RolledBack(_)))
+        .collect();
+    assert!(
+        rolled_back.is_empty(),
+        "damaged stores opened at an earlier state without an error: {rolled_back:?} (DYAD_TAMPER_SEED={seed})"
+    );
 }
