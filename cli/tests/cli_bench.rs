@@ -1,7 +1,7 @@
 //! `dyad bench` at the smoke scale: a structure check, not a timing assertion. Every key
 //! issue 7 names is in the JSON object and is a positive number, the machine is described,
-//! `--plots` writes two SVG documents with their data drawn, and `--dir` refuses a
-//! directory that already holds something.
+//! `--plots` writes two SVG documents with their data drawn, `--from` prints the table of a
+//! saved run, and `--dir` refuses a directory that already holds something.
 
 use std::time::Duration;
 
@@ -110,6 +110,25 @@ fn smoke_json_has_every_figure_and_the_plots_are_svg() {
             "{name}"
         );
     }
+
+    // The saved JSON gives the table back without measuring anything.
+    let saved = plots.path().join("run.json");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let table = dyad()
+        .args(["bench", "--from"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("(scale smoke): 4,000 entries"), "{table}");
+    assert!(table.contains("Targets (issue 7)"), "{table}");
+    let bad = dyad()
+        .args(["bench", "--from"])
+        .arg(plots.path().join("throughput-vs-batch.svg"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]

@@ -42,6 +42,7 @@ Examples:
   dyad bench --scale smoke                    # a few seconds, checks that every stage runs
   dyad bench --plots docs/bench               # also draw the SVG plots there
   dyad bench --dir /var/tmp/dyad-bench        # keep the stores it built
+  dyad bench --from bench.json --plots plots/ # table and plots of a saved run
 
 The figures are noisy on a shared machine: compare the ratios to the ceilings measured
 in the same run, and look at the load average printed with them. BENCHMARKS.md says what
@@ -58,6 +59,10 @@ pub struct BenchArgs {
     /// Draw the plots (SVG) into DIR: throughput vs batch size, latency vs offered load.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+    /// Measure nothing: print the table (or JSON) and draw the plots of a run saved
+    /// with --json.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dir", "scale"])]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -313,7 +318,32 @@ fn work_dir(dir: Option<&Path>) -> Result<Work> {
     Ok(Work::Kept(dir.to_owned()))
 }
 
+/// Prints the figures (and draws the plots, if asked).
+fn show(ctx: &Ctx, args: &BenchArgs, figures: &report::Figures) -> Result<()> {
+    if let Some(dir) = &args.plots {
+        for path in plot::draw(dir, figures)? {
+            eprintln!("dyad bench: wrote {}", path.display());
+        }
+    }
+    if ctx.json {
+        crate::output::json(&figures.to_json())
+    } else {
+        crate::output::out(&report::table(figures))
+    }
+}
+
 pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.from {
+        let bytes = std::fs::read(path).map_err(CliError::read(path))?;
+        let figures = serde_json::from_slice(&bytes)
+            .ok()
+            .and_then(report::Figures::from_json)
+            .ok_or_else(|| {
+                CliError::malformed(path, "not the JSON object of `dyad bench --json`")
+            })?;
+        show(ctx, args, &figures)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let sizes = args.scale.sizes();
     let work = work_dir(args.dir.as_deref())?;
     let progress = Progress::new();
@@ -351,16 +381,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
 
     figures.set("bench_seconds", started.elapsed().as_secs_f64());
     report::finish(&mut figures);
-    if let Some(dir) = &args.plots {
-        for path in plot::draw(dir, &figures)? {
-            eprintln!("dyad bench: wrote {}", path.display());
-        }
-    }
-    if ctx.json {
-        crate::output::json(&figures.to_json())?;
-    } else {
-        crate::output::out(&report::table(&figures))?;
-    }
+    show(ctx, args, &figures)?;
     if let Work::Kept(dir) = &work {
         eprintln!("dyad bench: the stores are kept in {}", dir.display());
     }

@@ -168,7 +168,9 @@ fn latency(root: &DrawingArea<SVGBackend, Shift>, f: &Figures) -> Result<(), Str
     let p50 = points(f, &loads, |r| format!("load_{r}_p50_ms"));
     let p99 = points(f, &loads, |r| format!("load_{r}_p99_ms"));
     let right = loads.last().map_or(2000.0, |&r| f64::from(r)) * 1.1;
-    let top = p99.iter().map(|p| p.1).fold(60.0, f64::max) * 1.15;
+    // Logarithmic: an overloaded stage's seconds must not flatten the milliseconds.
+    let top = p99.iter().map(|p| p.1).fold(60.0, f64::max) * 2.0;
+    let bottom = p50.iter().map(|p| p.1).fold(50.0, f64::min) / 2.0;
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let mut chart = ChartBuilder::on(root)
         .caption(
@@ -178,7 +180,7 @@ fn latency(root: &DrawingArea<SVGBackend, Shift>, f: &Figures) -> Result<(), Str
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..right, 0f64..top)
+        .build_cartesian_2d(0f64..right, (bottom..top).log_scale())
         .map_err(|x| e(&x))?;
     chart
         .configure_mesh()

@@ -18,6 +18,17 @@ impl Figures {
         Figures { values: Map::new() }
     }
 
+    /// The figures of a saved `dyad bench --json` run.
+    pub fn from_json(value: Value) -> Option<Figures> {
+        match value {
+            Value::Object(mut values) => {
+                values.remove("targets");
+                Some(Figures { values })
+            }
+            _ => None,
+        }
+    }
+
     pub fn set(&mut self, key: &str, value: f64) {
         self.values.insert(key.to_owned(), json!(round(value)));
     }
