@@ -1,53 +1,65 @@
 //! The log on disk: entries, the Merkle tree's complete nodes, checkpoints and the
-//! channel's metadata in one sled database, changed only by atomic, durable batches.
+//! channel's metadata in one sled database and a few append-only flat files, changed only
+//! by atomic, durable commits. The format (`dyad-store/3`) is specified in spec/store.md.
 //!
 //! # Layout
 //!
-//! One sled database at `<dir>/` (sled keeps `<dir>/db`, `<dir>/conf`, `<dir>/blobs/`
-//! and `snap.*` there), and in it only the default tree. Keys start with one byte naming
-//! their kind, so that every change of state, however many kinds it touches, is a single
-//! `apply_batch`. Integers are big-endian, so sled's key order is numeric order.
-//!
 //! The entries and the tree are kept in the shape of C2SP tlog-tiles (tiles of height 8,
-//! 256 wide), so that sled holds about one record per 256 entries: sled's open time and
-//! per-record costs grow with the number of records, not with their size.
+//! 256 wide). What is complete never changes, so it lives in flat files beside sled:
+//!
+//! - `<dir>/bundles`: every *full* entry bundle (entries `b·256 .. b·256+255`, each as a
+//!   u16 length then its bytes, exactly the tlog-tiles entry bundle), back to back in
+//!   bundle order;
+//! - `<dir>/tiles-L`: every *full* stored tile of tile level `L`, tile `N` at byte
+//!   `N·16320` (see below).
+//!
+//! sled (at `<dir>/`: `db`, `conf`, `snap.*`; only the default tree) holds the small
+//! records: the head, where each full bundle lies, and the right edge that is still
+//! filling. Values stay far below sled's page size, so sled never writes `blobs/`, a read
+//! of a full tile is one `pread` of the bytes needed, and sled's open and per-record costs
+//! stay small (about one record per 256 entries). Keys start with one byte naming their
+//! kind; integers are big-endian, so sled's key order is numeric order.
 //!
 //! | key | value |
 //! |---|---|
-//! | `V` | the store format, `dyad-store/2` |
+//! | `V` | the store format, `dyad-store/3` |
 //! | `H` | the head: size (u64) then root (32 bytes) |
-//! | `S` | how many commits the store has made (u64); absent in stores of older builds, meaning 0 |
-//! | `B` bundle:u64 | a *full* entry bundle: entries `bundle·256 .. bundle·256+255`, each as a u16 length then its bytes (exactly the tlog-tiles entry bundle) |
+//! | `S` | how many commits the store has made (u64) |
+//! | `B` bundle:u64 | where full bundle `bundle` lies in `bundles`: start (u64), length (u64) |
 //! | `e` index:u64 | entry `index` (its bytes, at most 65535), only while its bundle is not full: at most 255 such records |
-//! | `T` tile level:u8 tile:u64 | a *full* stored tile: see below |
 //! | `n` level:u8 index:u64 | the complete subtree root over leaves `[index << level, (index + 1) << level)` (see [`crate::tree`]), only while the stored tile it belongs to is not full |
 //! | `c` size:u64 | a checkpoint note (signed-note bytes) for the tree of `size` entries |
 //! | `m` name | a metadata value of the channel layer |
 //!
 //! Node `(level, index)` belongs to the stored tile of tile level `L = level / 8` and
 //! tile index `N = index >> (8 - level % 8)`. A stored tile is full once all 256 nodes
-//! of tree level `8L` with indexes `N·256 ..` exist; its value is then 510 hashes of 32
-//! bytes, level by level from the bottom: the 256 hashes of level `8L` (the tlog-tiles
-//! tile), then the 128 of level `8L+1` over them, then 64, ... and the 2 of level `8L+7`
-//! (the tile's own root is node `(8L+8, N)`, which belongs to the tile above). Sub-level
-//! `s` starts at hash `512 - (512 >> s)`. So every complete subtree is one read and an
-//! offset. The commit that fills a bundle or a tile writes its `B` or `T` record and
-//! removes its `e` or `n` records in the same atomic batch; a complete node never
-//! changes, so nothing else is ever rewritten.
+//! of tree level `8L` with indexes `N·256 ..` exist; it is then 510 hashes of 32 bytes,
+//! level by level from the bottom: the 256 hashes of level `8L` (the tlog-tiles tile),
+//! then the 128 of level `8L+1` over them, then 64, ... and the 2 of level `8L+7` (the
+//! tile's own root is node `(8L+8, N)`, which belongs to the tile above). Sub-level `s`
+//! starts at hash `512 - (512 >> s)`. So every complete node is at a computed offset. The
+//! commit that fills a bundle or a tile appends it to its file and, in one atomic sled
+//! batch, writes the bundle's `B` record and removes the `e` or `n` records it replaces.
 //!
 //! # Durability
 //!
-//! sled 0.34's `flush` ends in `sync_file_range` on Linux, which neither flushes the
-//! drive's cache nor the file's metadata, and it writes large pages to `<dir>/blobs/`
-//! without syncing them. A commit therefore syncs new blob files, flushes, then
-//! `fsync`s `<dir>/db` itself: one fsync per batch (group commit), never per entry. A
-//! commit returns only once its batch is durable; a crash at any point leaves the old or
-//! the new state, since sled applies a batch atomically.
+//! A commit writes the full bundles and tiles it completes to their files and
+//! `fdatasync`s them, then applies one sled batch, flushes, and `fsync`s `<dir>/db`
+//! itself (sled 0.34's `flush` ends in `sync_file_range` on Linux, which neither flushes
+//! the drive's cache nor the file's metadata): one fsync per batch (group commit), never
+//! per entry, plus one per flat file the batch extended. A commit returns only once its
+//! batch is durable; a crash at any point leaves the old or the new state, since sled
+//! applies a batch atomically and sled's records never point past what the files durably
+//! hold. Bytes a crashed commit left beyond the files' covered ends are cut off on open.
+//!
+//! sled writes pages too large for its log to `<dir>/blobs/` without syncing them; the
+//! store's own values never get there, but a metadata value or note near the 1 MiB limit
+//! could: so a commit syncs new blob files (it looks only when the directory changed),
+//! and opening syncs those not yet recorded as synced (`<dir>/blobs.synced`).
 //!
 //! A crash during [`Store::create`] leaves a database without records, which `create`
-//! takes over when run again. Opening fsyncs the database file and the blob files not
-//! yet recorded as synced (`<dir>/blobs.synced`), so what sled recovered from an
-//! interrupted run is durable before it is built upon.
+//! takes over when run again. Opening fsyncs the database file, so what sled recovered
+//! from an interrupted run is durable before it is built upon.
 //!
 //! # Integrity
 //!
@@ -80,9 +92,9 @@ pub const MAX_LEAF_BYTES: usize = 65535;
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const MAX_META_NAME_BYTES: usize = 1024;
 
-const FORMAT: &[u8] = b"dyad-store/2";
+const FORMAT: &[u8] = b"dyad-store/3";
 /// Formats this build recognises but no longer reads.
-const OLD_FORMATS: &[&[u8]] = &[b"dyad-store/1"];
+const OLD_FORMATS: &[&[u8]] = &[b"dyad-store/1", b"dyad-store/2"];
 const FORMAT_KEY: &[u8] = b"V";
 const HEAD_KEY: &[u8] = b"H";
 /// How many commits the store has made (u64): lets the head record outside sled notice a
@@ -92,7 +104,6 @@ const COMMITS_KEY: &[u8] = b"S";
 const ENTRY: u8 = b'e';
 const BUNDLE: u8 = b'B';
 const NODE: u8 = b'n';
-const TILE: u8 = b'T';
 const CHECKPOINT: u8 = b'c';
 const META: u8 = b'm';
 
@@ -122,13 +133,6 @@ fn bundle_key(index: u64) -> [u8; 9] {
 fn node_key(level: u8, index: u64) -> [u8; 10] {
     let mut k = [NODE; 10];
     k[1] = level;
-    k[2..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-fn tile_key(tile_level: u8, index: u64) -> [u8; 10] {
-    let mut k = [TILE; 10];
-    k[1] = tile_level;
     k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
@@ -332,18 +336,6 @@ pub enum Damage {
     BundleBeyondHead { index: u64, size: u64 },
     #[error("stored tile (tile level {tile_level}, index {index}) is missing")]
     MissingTile { tile_level: u8, index: u64 },
-    #[error("stored tile (tile level {tile_level}, index {index}) is {len} bytes, not 16320")]
-    MalformedTile {
-        tile_level: u8,
-        index: u64,
-        len: usize,
-    },
-    #[error("stored tile (tile level {tile_level}, index {index}) lies beyond the head's {size} entries")]
-    TileBeyondHead {
-        tile_level: u8,
-        index: u64,
-        size: u64,
-    },
     #[error(
         "tree node (level {level}, index {index}) is stored both in its full tile and on its own"
     )]
@@ -372,6 +364,18 @@ pub enum Damage {
     },
     #[error("the `head` file holds no readable record (both copies are damaged); if `verify` finds the store intact otherwise, remove the file to accept the database's state")]
     HeadRecordUnreadable,
+    #[error("the file {file} is {len} bytes, shorter than the {expected} its records cover")]
+    FileTooShort {
+        file: String,
+        len: u64,
+        expected: u64,
+    },
+    #[error("the file {file} is {len} bytes, not the {expected} its records cover")]
+    FileLength {
+        file: String,
+        len: u64,
+        expected: u64,
+    },
     #[error("the commit count record is {len} bytes, not 8")]
     MalformedCommitCount { len: usize },
     #[error("the metadata name {} is not UTF-8", to_hex(name))]
@@ -516,6 +520,12 @@ pub struct Store {
     frontier: Frontier,
     blobs: BlobSync,
     head_file: HeadFile,
+    files: std::sync::Arc<Files>,
+    /// The `n` records (nodes of the stored tiles still filling: a few thousand at most),
+    /// kept in memory so that a proof reads sled not at all.
+    edge: HashMap<(u8, u64), Hash>,
+    /// Where the next full bundle goes in the bundles file: the end of the last one.
+    bundles_end: u64,
     /// Commits made, as sled holds them (`S`).
     commits: u64,
     poisoned: bool,
@@ -566,6 +576,8 @@ impl Store {
             .encode()[..],
         );
         init.insert(COMMITS_KEY, &0u64.to_be_bytes()[..]);
+        // Files of full bundles and tiles left by an earlier store here are not this one's.
+        Files::new(dir).remove_all()?;
         // The head file first: its record (nothing committed) can never be ahead of sled.
         let head_file = HeadFile::create(
             dir,
@@ -658,6 +670,7 @@ impl Store {
         store.blobs.record_durable();
         store.check_on_open(head)?;
         store.check_head_record(recorded)?;
+        store.cut_interrupted_writes()?;
         Ok(store)
     }
 
@@ -703,6 +716,18 @@ impl Store {
         Ok(())
     }
 
+    /// Cuts the files back to what sled's records cover: bytes beyond were written by a
+    /// commit that was interrupted before sled held it durably. Not fsynced: if the cut is
+    /// lost, the next open makes it again.
+    fn cut_interrupted_writes(&self) -> Result<(), StoreError> {
+        self.files.cut(FileId::Bundles, self.bundles_end)?;
+        for tile_level in 0..TILE_LEVELS {
+            let end = full_tiles(self.size(), tile_level) * STORED_TILE_BYTES as u64;
+            self.files.cut(FileId::Tiles(tile_level), end)?;
+        }
+        Ok(())
+    }
+
     fn recorded(&self) -> Recorded {
         Recorded {
             commits: self.commits,
@@ -721,6 +746,9 @@ impl Store {
             frontier: Frontier::new(),
             blobs: BlobSync::new(dir.join("blobs"), dir.join("blobs.synced")),
             head_file: HeadFile::detached(),
+            files: std::sync::Arc::new(Files::new(dir)),
+            bundles_end: 0,
+            edge: HashMap::new(),
             commits: 0,
             poisoned: false,
             #[cfg(test)]
@@ -755,26 +783,31 @@ impl Store {
             }
             .into());
         }
-        // The tiles: the last full one of each tile level is there, none beyond.
+        // The files: long enough for every full bundle and tile. Bytes beyond are what an
+        // interrupted commit wrote before sled held it; open cuts them off once all checks
+        // passed.
+        self.bundles_end = match last_bundle {
+            None => 0,
+            Some(index) => read_bundle_record(&self.db, index)?.end(),
+        };
+        let len = self.files.len(FileId::Bundles)?;
+        if len < self.bundles_end {
+            return Err(Damage::FileTooShort {
+                file: FileId::Bundles.name(),
+                len,
+                expected: self.bundles_end,
+            }
+            .into());
+        }
         for tile_level in 0..TILE_LEVELS {
-            let count = full_tiles(size, tile_level);
-            match (self.last_key(&[TILE, tile_level])?, count.checked_sub(1)) {
-                (Some(index), expected) if expected.is_none_or(|e| index > e) => {
-                    return Err(Damage::TileBeyondHead {
-                        tile_level,
-                        index,
-                        size,
-                    }
-                    .into())
+            let expected = full_tiles(size, tile_level) * STORED_TILE_BYTES as u64;
+            let len = self.files.len(FileId::Tiles(tile_level))?;
+            if len < expected {
+                return Err(Damage::MissingTile {
+                    tile_level,
+                    index: len / STORED_TILE_BYTES as u64,
                 }
-                (found, Some(expected)) if found.is_none_or(|i| i < expected) => {
-                    return Err(Damage::MissingTile {
-                        tile_level,
-                        index: expected,
-                    }
-                    .into())
-                }
-                _ => {}
+                .into());
             }
         }
         // The nodes of tiles not yet full: the last one of each level is there, none
@@ -802,6 +835,16 @@ impl Store {
                 }
                 _ => {}
             }
+        }
+        // Bounded by the checks above: at most 255 nodes per level.
+        for kv in self.db.scan_prefix([NODE]) {
+            let (k, v) = kv?;
+            let level = *k
+                .get(1)
+                .ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            self.edge
+                .insert((level, index), node_value(level, index, &v)?);
         }
         let frontier = Frontier::load(size, &SizedNodes { store: self, size })?;
         let computed = frontier.root();
@@ -956,6 +999,8 @@ impl Store {
         }
 
         // Entries: bundles this batch fills, then single entries of the last bundle.
+        let mut bundles_end = self.bundles_end;
+        let mut new_bundles = Vec::new();
         let first_single = new_size - new_size % BUNDLE_WIDTH;
         for bundle in size / BUNDLE_WIDTH..new_size / BUNDLE_WIDTH {
             let mut bytes = Vec::new();
@@ -971,13 +1016,20 @@ impl Store {
                     push_bundle_entry(&mut bytes, &leaves[(index - size) as usize]);
                 }
             }
-            ops.insert(&bundle_key(bundle)[..], bytes);
+            let record = BundleRecord {
+                start: bundles_end,
+                len: bytes.len() as u64,
+            };
+            bundles_end = record.end();
+            ops.insert(&bundle_key(bundle)[..], &record.encode()[..]);
+            new_bundles.extend_from_slice(&bytes);
         }
         for index in size.max(first_single)..new_size {
             ops.insert(&entry_key(index)[..], &leaves[(index - size) as usize][..]);
         }
 
         // Nodes: tiles this batch fills, then single nodes of tiles still filling.
+        let mut tiled = Vec::new();
         let mut new_tiles: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
         for tile_level in 0..TILE_LEVELS {
             for tile in full_tiles(size, tile_level)..full_tiles(new_size, tile_level) {
@@ -989,12 +1041,12 @@ impl Store {
                         let hash = match new_nodes.remove(&(level, index)) {
                             Some(hash) => hash,
                             None => {
-                                let key = node_key(level, index);
-                                let hash = match self.db.get(key)? {
-                                    Some(v) => node_value(level, index, &v)?,
-                                    None => return Err(Damage::MissingNode { level, index }.into()),
-                                };
-                                ops.remove(&key[..]);
+                                let hash = *self
+                                    .edge
+                                    .get(&(level, index))
+                                    .ok_or(Damage::MissingNode { level, index })?;
+                                ops.remove(&node_key(level, index)[..]);
+                                tiled.push((level, index));
                                 hash
                             }
                         };
@@ -1038,9 +1090,6 @@ impl Store {
             }
             ops.insert(&checkpoint_key(cp_size)[..], note);
         }
-        for ((tile_level, tile), bytes) in new_tiles {
-            ops.insert(&tile_key(tile_level, tile)[..], bytes);
-        }
         for (name, value) in meta {
             if name.is_empty() || name.len() > MAX_META_NAME_BYTES {
                 return Err(StoreError::BadMetaName {
@@ -1068,6 +1117,25 @@ impl Store {
         // From here on a failure may leave the disk at the new state while memory holds
         // the old one; appending from the old frontier would then overwrite entries.
         self.poisoned = true;
+        // The files first, durably: sled's records must never point past their ends.
+        self.files
+            .write_at(FileId::Bundles, self.bundles_end, &new_bundles)?;
+        let mut written = Vec::new();
+        if !new_bundles.is_empty() {
+            written.push(FileId::Bundles);
+        }
+        let mut tiles: Vec<_> = new_tiles.into_iter().collect();
+        tiles.sort_unstable_by_key(|&(k, _)| k);
+        for ((tile_level, tile), bytes) in tiles {
+            let at = tile * STORED_TILE_BYTES as u64;
+            self.files.write_at(FileId::Tiles(tile_level), at, &bytes)?;
+            if !written.contains(&FileId::Tiles(tile_level)) {
+                written.push(FileId::Tiles(tile_level));
+            }
+        }
+        for file in written {
+            self.files.sync(file)?;
+        }
         self.db.apply_batch(ops)?;
         self.fault_point(FaultPoint::AfterApply)?;
         self.blobs.sync_new()?;
@@ -1081,6 +1149,11 @@ impl Store {
         self.poisoned = false;
         self.frontier = frontier;
         self.commits = commits;
+        self.bundles_end = bundles_end;
+        for id in tiled {
+            self.edge.remove(&id);
+        }
+        self.edge.extend(new_nodes);
         // Only now that sled holds the commit durably: the record must never be ahead of it.
         self.head_file.write(self.recorded());
         Ok(head)
@@ -1097,7 +1170,7 @@ impl Store {
     /// Entry `index`: for a full bundle, one read and at most 256 length prefixes walked.
     pub fn leaf(&self, index: u64) -> Result<Vec<u8>, StoreError> {
         self.check_index(index)?;
-        read_leaf(&self.db, self.size(), index)
+        read_leaf(&self.db, &self.files, self.size(), index)
     }
 
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
@@ -1126,6 +1199,7 @@ impl Store {
         let start = range.start.min(range.end);
         Ok(Leaves {
             db: self.db.clone(),
+            files: self.files.clone(),
             size,
             bundle: None,
             next: start,
@@ -1151,28 +1225,102 @@ impl Store {
         }
         let (tile_level, tile, sub, pos) = locate(level, index);
         if tile_full(size, tile_level, tile) {
-            let bytes = self.stored_tile(tile_level, tile)?;
-            let at = tile_offset(sub, pos);
-            return Ok(bytes[at..at + 32].try_into().expect("32 bytes"));
+            let mut hash = [0; 32];
+            let at = tile * STORED_TILE_BYTES as u64 + tile_offset(sub, pos) as u64;
+            if !self
+                .files
+                .read_at(FileId::Tiles(tile_level), at, &mut hash)?
+            {
+                return Err(Damage::MissingTile {
+                    tile_level,
+                    index: tile,
+                }
+                .into());
+            }
+            return Ok(hash);
         }
-        match self.db.get(node_key(level, index))? {
-            Some(v) => node_value(level, index, &v),
+        match self.edge.get(&(level, index)) {
+            Some(hash) => Ok(*hash),
             None => Err(Damage::MissingNode { level, index }.into()),
         }
     }
 
-    /// The value of a full stored tile, checked for length.
-    fn stored_tile(&self, tile_level: u8, index: u64) -> Result<sled::IVec, StoreError> {
-        match self.db.get(tile_key(tile_level, index))? {
-            Some(v) if v.len() == STORED_TILE_BYTES => Ok(v),
-            Some(v) => Err(Damage::MalformedTile {
-                tile_level,
-                index,
-                len: v.len(),
+    /// [`Store::read_node`] for many nodes: those in full tiles sorted by offset and read
+    /// in runs of nearby bytes, one `pread` per run. A proof's nodes in one stored tile
+    /// take about three: the leaf's sibling, the sibling one level up, and the upper six
+    /// sub-levels, which lie within the tile's last 4 KiB.
+    fn read_nodes(
+        &self,
+        size: u64,
+        ids: &[(u8, u64)],
+        out: &mut Vec<Hash>,
+    ) -> Result<(), StoreError> {
+        /// Nodes whose offsets lie within this many bytes are read together.
+        const RUN_BYTES: u64 = 4096;
+        let base = out.len();
+        out.resize(base + ids.len(), [0; 32]);
+        // (tile level, offset in its file, position in `ids`) of the nodes in full tiles.
+        let mut wanted = Vec::with_capacity(ids.len());
+        for (slot, &(level, index)) in ids.iter().enumerate() {
+            if level > tree::MAX_LEVEL {
+                return Err(Damage::MissingNode { level, index }.into());
             }
-            .into()),
-            None => Err(Damage::MissingTile { tile_level, index }.into()),
+            let (tile_level, tile, sub, pos) = locate(level, index);
+            if tile_full(size, tile_level, tile) {
+                let at = tile * STORED_TILE_BYTES as u64 + tile_offset(sub, pos) as u64;
+                wanted.push((tile_level, at, slot));
+            } else {
+                out[base + slot] = *self
+                    .edge
+                    .get(&(level, index))
+                    .ok_or(Damage::MissingNode { level, index })?;
+            }
         }
+        wanted.sort_unstable();
+        let mut buf = [0u8; RUN_BYTES as usize + 32];
+        let mut rest = &wanted[..];
+        while let Some(&(tile_level, start, _)) = rest.first() {
+            let run = rest
+                .iter()
+                .take_while(|&&(l, at, _)| l == tile_level && at - start <= RUN_BYTES)
+                .count();
+            let end = rest[run - 1].1 + 32;
+            let bytes = &mut buf[..(end - start) as usize];
+            if !self
+                .files
+                .read_at(FileId::Tiles(tile_level), start, bytes)?
+            {
+                return Err(Damage::MissingTile {
+                    tile_level,
+                    index: start / STORED_TILE_BYTES as u64,
+                }
+                .into());
+            }
+            for &(_, at, slot) in &rest[..run] {
+                let from = (at - start) as usize;
+                out[base + slot] = bytes[from..from + 32].try_into().expect("32 bytes");
+            }
+            rest = &rest[run..];
+        }
+        Ok(())
+    }
+
+    /// The first `hashes` hashes of a full stored tile.
+    fn stored_tile(
+        &self,
+        tile_level: u8,
+        index: u64,
+        hashes: usize,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut bytes = vec![0; hashes * 32];
+        let at = index * STORED_TILE_BYTES as u64;
+        if !self
+            .files
+            .read_at(FileId::Tiles(tile_level), at, &mut bytes)?
+        {
+            return Err(Damage::MissingTile { tile_level, index }.into());
+        }
+        Ok(bytes)
     }
 
     /// The hashes of C2SP tlog-tiles tile `tile_level`/`index` of `width` hashes: tree
@@ -1208,8 +1356,8 @@ impl Store {
             .into());
         }
         if tile_full(size, tile_level, index) {
-            let bytes = self.stored_tile(tile_level, index)?;
-            return Ok(bytes[..usize::from(width) * 32]
+            let bytes = self.stored_tile(tile_level, index, usize::from(width))?;
+            return Ok(bytes
                 .chunks_exact(32)
                 .map(|h| h.try_into().expect("32 bytes"))
                 .collect());
@@ -1259,9 +1407,9 @@ impl Store {
         }
         let first = index * BUNDLE_WIDTH;
         if (index + 1) * BUNDLE_WIDTH <= size {
-            let bytes = read_bundle(&self.db, index)?;
+            let bytes = read_bundle(&self.db, &self.files, index)?;
             if width == TILE_WIDTH {
-                return Ok(bytes.to_vec());
+                return Ok(bytes);
             }
             let entries = split_bundle(&bytes, BUNDLE_WIDTH as usize)
                 .ok_or(Damage::MalformedBundle { index })?;
@@ -1361,27 +1509,38 @@ impl Store {
         {
             return Err(Damage::StrayEntry { index }.into());
         }
-        let mut hashes = LevelStream::new(&self.db, 0, size);
+        let mut hashes = LevelStream::new(self, 0, size);
         let mut bundles = self.db.scan_prefix([BUNDLE]);
         let mut singles = self.db.scan_prefix([ENTRY]);
-        let mut current: Option<sled::IVec> = None;
+        let mut current = Vec::new();
         let mut cursor = 0usize;
+        // The bundles lie back to back in the file, in order, from its start to its end.
+        let mut offset = 0;
         for index in 0..size {
             let bytes: Vec<u8> = if index < full * BUNDLE_WIDTH {
                 let bundle = index / BUNDLE_WIDTH;
                 if index % BUNDLE_WIDTH == 0 {
-                    current = match bundles.next().transpose()? {
+                    let record = match bundles.next().transpose()? {
                         Some((k, v)) if key_u64(&k, 0) == Some(bundle) => {
-                            if split_bundle(&v, BUNDLE_WIDTH as usize).is_none() {
-                                return Err(Damage::MalformedBundle { index: bundle }.into());
-                            }
-                            Some(v)
+                            BundleRecord::decode(&v).filter(|r| r.start == offset)
                         }
                         _ => return Err(Damage::MissingBundle { index: bundle }.into()),
                     };
+                    let record = record.ok_or(Damage::MalformedBundle { index: bundle })?;
+                    current.resize(record.len as usize, 0);
+                    if !self
+                        .files
+                        .read_at(FileId::Bundles, record.start, &mut current)?
+                    {
+                        return Err(Damage::MissingBundle { index: bundle }.into());
+                    }
+                    if split_bundle(&current, BUNDLE_WIDTH as usize).is_none() {
+                        return Err(Damage::MalformedBundle { index: bundle }.into());
+                    }
+                    offset = record.end();
                     cursor = 0;
                 }
-                let v = current.as_ref().expect("loaded at the bundle's start");
+                let v = &current;
                 let len = usize::from(u16::from_be_bytes([v[cursor], v[cursor + 1]]));
                 let leaf = v[cursor + 2..cursor + 2 + len].to_vec();
                 cursor += 2 + len;
@@ -1403,6 +1562,15 @@ impl Store {
             let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
             return Err(Damage::BundleBeyondHead { index, size }.into());
         }
+        let len = self.files.len(FileId::Bundles)?;
+        if len != offset {
+            return Err(Damage::FileLength {
+                file: FileId::Bundles.name(),
+                len,
+                expected: offset,
+            }
+            .into());
+        }
         if let Some((k, _)) = singles.next().transpose()? {
             let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
             return Err(Damage::HeadSizeMismatch {
@@ -1416,8 +1584,8 @@ impl Store {
         // Each level against the one below: two streams side by side.
         let mut nodes = size;
         for level in 1..=tree::MAX_LEVEL {
-            let mut below = LevelStream::new(&self.db, level - 1, size);
-            let mut here = LevelStream::new(&self.db, level, size);
+            let mut below = LevelStream::new(self, level - 1, size);
+            let mut here = LevelStream::new(self, level, size);
             for index in 0..size >> level {
                 let left = below.next_hash()?;
                 let right = below.next_hash()?;
@@ -1525,18 +1693,34 @@ impl NodeReader for Store {
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
         self.read_node(self.size(), level, index)
     }
+
+    fn nodes(&self, ids: &[(u8, u64)], out: &mut Vec<Hash>) -> Result<(), StoreError> {
+        self.read_nodes(self.size(), ids, out)
+    }
 }
 
-fn read_bundle(db: &sled::Db, index: u64) -> Result<sled::IVec, StoreError> {
-    db.get(bundle_key(index))?
-        .ok_or_else(|| Damage::MissingBundle { index }.into())
+/// Where full bundle `index` lies in the bundles file.
+fn read_bundle_record(db: &sled::Db, index: u64) -> Result<BundleRecord, StoreError> {
+    let raw = db
+        .get(bundle_key(index))?
+        .ok_or(Damage::MissingBundle { index })?;
+    Ok(BundleRecord::decode(&raw).ok_or(Damage::MalformedBundle { index })?)
+}
+
+fn read_bundle(db: &sled::Db, files: &Files, index: u64) -> Result<Vec<u8>, StoreError> {
+    let record = read_bundle_record(db, index)?;
+    let mut bytes = vec![0; record.len as usize];
+    if !files.read_at(FileId::Bundles, record.start, &mut bytes)? {
+        return Err(Damage::MissingBundle { index }.into());
+    }
+    Ok(bytes)
 }
 
 /// Entry `index` of a log of `size` entries.
-fn read_leaf(db: &sled::Db, size: u64, index: u64) -> Result<Vec<u8>, StoreError> {
+fn read_leaf(db: &sled::Db, files: &Files, size: u64, index: u64) -> Result<Vec<u8>, StoreError> {
     let bundle = index / BUNDLE_WIDTH;
     if (bundle + 1) * BUNDLE_WIDTH <= size {
-        let bytes = read_bundle(db, bundle)?;
+        let bytes = read_bundle(db, files, bundle)?;
         let pos = (index % BUNDLE_WIDTH) as usize;
         return bundle_entry(&bytes, pos)
             .map(<[u8]>::to_vec)
@@ -1550,7 +1734,8 @@ fn read_leaf(db: &sled::Db, size: u64, index: u64) -> Result<Vec<u8>, StoreError
 
 /// The stored hashes of one tree level in index order, from full tiles and then from
 /// single nodes, checking that each record is where the layout puts it.
-struct LevelStream {
+struct LevelStream<'a> {
+    files: &'a Files,
     level: u8,
     tile_level: u8,
     sub: u8,
@@ -1559,15 +1744,15 @@ struct LevelStream {
     count: u64,
     size: u64,
     next: u64,
-    tiles: sled::Iter,
     singles: sled::Iter,
-    tile: Option<sled::IVec>,
+    tile: Vec<u8>,
 }
 
-impl LevelStream {
-    fn new(db: &sled::Db, level: u8, size: u64) -> LevelStream {
+impl<'a> LevelStream<'a> {
+    fn new(store: &'a Store, level: u8, size: u64) -> LevelStream<'a> {
         let (tile_level, _, sub, _) = locate(level, 0);
         LevelStream {
+            files: &store.files,
             level,
             tile_level,
             sub,
@@ -1575,9 +1760,8 @@ impl LevelStream {
             count: size >> level,
             size,
             next: 0,
-            tiles: db.scan_prefix([TILE, tile_level]),
-            singles: db.scan_prefix([NODE, level]),
-            tile: None,
+            singles: store.db.scan_prefix([NODE, level]),
+            tile: vec![0; STORED_TILE_BYTES],
         }
     }
 
@@ -1590,30 +1774,20 @@ impl LevelStream {
         if index < self.in_tiles {
             let (tile_level, tile, sub, pos) = locate(level, index);
             if pos == 0 {
-                self.tile = match self.tiles.next().transpose()? {
-                    Some((k, v)) if key_u64(&k, 1) == Some(tile) => {
-                        if v.len() != STORED_TILE_BYTES {
-                            return Err(Damage::MalformedTile {
-                                tile_level,
-                                index: tile,
-                                len: v.len(),
-                            }
-                            .into());
-                        }
-                        Some(v)
+                let at = tile * STORED_TILE_BYTES as u64;
+                if !self
+                    .files
+                    .read_at(FileId::Tiles(tile_level), at, &mut self.tile)?
+                {
+                    return Err(Damage::MissingTile {
+                        tile_level,
+                        index: tile,
                     }
-                    _ => {
-                        return Err(Damage::MissingTile {
-                            tile_level,
-                            index: tile,
-                        }
-                        .into())
-                    }
-                };
+                    .into());
+                }
             }
             let at = tile_offset(sub, pos);
-            let bytes = self.tile.as_ref().expect("loaded at the tile's start");
-            return Ok(bytes[at..at + 32].try_into().expect("32 bytes"));
+            return Ok(self.tile[at..at + 32].try_into().expect("32 bytes"));
         }
         match self.singles.next().transpose()? {
             Some((k, v)) => match key_u64(&k, 1) {
@@ -1630,15 +1804,15 @@ impl LevelStream {
     fn finish(mut self) -> Result<(), StoreError> {
         let size = self.size;
         if self.sub == 0 {
-            // Every full tile of this tile level was consumed: any other is beyond the head.
-            if let Some(kv) = self.tiles.next() {
-                let (k, _) = kv?;
-                let index =
-                    key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-                return Err(Damage::TileBeyondHead {
-                    tile_level: self.tile_level,
-                    index,
-                    size,
+            // Every full tile of this tile level was read: the file holds nothing more.
+            let file = FileId::Tiles(self.tile_level);
+            let len = self.files.len(file)?;
+            let expected = full_tiles(size, self.tile_level) * STORED_TILE_BYTES as u64;
+            if len != expected {
+                return Err(Damage::FileLength {
+                    file: file.name(),
+                    len,
+                    expected,
                 }
                 .into());
             }
@@ -1671,6 +1845,10 @@ impl NodeReader for SizedNodes<'_> {
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
         self.store.read_node(self.size, level, index)
+    }
+
+    fn nodes(&self, ids: &[(u8, u64)], out: &mut Vec<Hash>) -> Result<(), StoreError> {
+        self.store.read_nodes(self.size, ids, out)
     }
 }
 
@@ -1755,9 +1933,10 @@ fn checkpoint_body(note: &[u8]) -> Result<(u64, Hash), CheckpointProblem> {
 /// A full bundle is read once for all its entries.
 pub struct Leaves {
     db: sled::Db,
+    files: std::sync::Arc<Files>,
     size: u64,
     /// The bundle being walked: its index, bytes and the offset of the next entry.
-    bundle: Option<(u64, sled::IVec, usize)>,
+    bundle: Option<(u64, Vec<u8>, usize)>,
     next: u64,
     end: u64,
 }
@@ -1787,7 +1966,7 @@ impl Leaves {
                 Ok(entry.to_vec())
             }
             _ => {
-                let bytes = read_bundle(&self.db, bundle)?;
+                let bytes = read_bundle(&self.db, &self.files, bundle)?;
                 // Walk to the entry once; the following ones continue from there.
                 let mut offset = 0;
                 for _ in 0..pos {
@@ -1957,6 +2136,184 @@ impl BlobSync {
             .duration_since(mtime)
             .is_ok_and(|age| age > Duration::from_secs(2));
         self.settled_mtime = settled.then_some(mtime);
+        Ok(())
+    }
+}
+
+/// Where a full entry bundle lies in `<dir>/bundles`: the value of its `B` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BundleRecord {
+    start: u64,
+    len: u64,
+}
+
+impl BundleRecord {
+    fn end(&self) -> u64 {
+        self.start + self.len
+    }
+
+    fn encode(&self) -> [u8; 16] {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&self.start.to_be_bytes());
+        b[8..].copy_from_slice(&self.len.to_be_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<BundleRecord> {
+        let b: &[u8; 16] = b.try_into().ok()?;
+        let r = BundleRecord {
+            start: u64::from_be_bytes(b[..8].try_into().ok()?),
+            len: u64::from_be_bytes(b[8..].try_into().ok()?),
+        };
+        // 256 entries of at most 65535 bytes and their length prefixes.
+        (r.len <= BUNDLE_WIDTH * (MAX_LEAF_BYTES as u64 + 2)
+            && r.start.checked_add(r.len).is_some())
+        .then_some(r)
+    }
+}
+
+/// One of the flat files beside sled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileId {
+    Bundles,
+    Tiles(u8),
+}
+
+impl FileId {
+    fn name(self) -> String {
+        match self {
+            FileId::Bundles => "bundles".to_owned(),
+            FileId::Tiles(level) => format!("tiles-{level}"),
+        }
+    }
+}
+
+/// The flat files of full bundles (`<dir>/bundles`) and full stored tiles (`<dir>/tiles-L`),
+/// each opened on first use. Full tiles and bundles never change, so they live outside
+/// sled: a proof reads the hashes it needs at computed offsets, and sled holds only small
+/// records (see the module doc).
+pub(crate) struct Files {
+    dir: PathBuf,
+    bundles: std::sync::OnceLock<File>,
+    tiles: [std::sync::OnceLock<File>; TILE_LEVELS as usize],
+}
+
+impl Files {
+    fn new(dir: &Path) -> Files {
+        Files {
+            dir: dir.to_owned(),
+            bundles: std::sync::OnceLock::new(),
+            tiles: std::array::from_fn(|_| std::sync::OnceLock::new()),
+        }
+    }
+
+    fn slot(&self, id: FileId) -> &std::sync::OnceLock<File> {
+        match id {
+            FileId::Bundles => &self.bundles,
+            FileId::Tiles(level) => &self.tiles[usize::from(level)],
+        }
+    }
+
+    fn path(&self, id: FileId) -> PathBuf {
+        self.dir.join(id.name())
+    }
+
+    /// The open file, or None if it does not exist.
+    fn get(&self, id: FileId) -> Result<Option<&File>, StoreError> {
+        let slot = self.slot(id);
+        if let Some(f) = slot.get() {
+            return Ok(Some(f));
+        }
+        let path = self.path(id);
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        {
+            Ok(f) => Ok(Some(slot.get_or_init(|| f))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// The file, created (and its directory entry made durable) if missing.
+    fn get_or_create(&self, id: FileId) -> Result<&File, StoreError> {
+        if let Some(f) = self.get(id)? {
+            return Ok(f);
+        }
+        let path = self.path(id);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        sync_path(&self.dir)?;
+        Ok(self.slot(id).get_or_init(|| f))
+    }
+
+    fn len(&self, id: FileId) -> Result<u64, StoreError> {
+        match self.get(id)? {
+            None => Ok(0),
+            Some(f) => Ok(f.metadata().map_err(io_error(&self.path(id)))?.len()),
+        }
+    }
+
+    /// Fills `buf` from offset `at`; false if the file ends (or does not exist) before.
+    fn read_at(&self, id: FileId, at: u64, buf: &mut [u8]) -> Result<bool, StoreError> {
+        use std::os::unix::fs::FileExt as _;
+        let Some(f) = self.get(id)? else {
+            return Ok(false);
+        };
+        match f.read_exact_at(buf, at) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(StoreError::Io {
+                path: self.path(id),
+                source: e,
+            }),
+        }
+    }
+
+    fn write_at(&self, id: FileId, at: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt as _;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.get_or_create(id)?
+            .write_all_at(bytes, at)
+            .map_err(io_error(&self.path(id)))
+    }
+
+    fn sync(&self, id: FileId) -> Result<(), StoreError> {
+        match self.get(id)? {
+            Some(f) => f.sync_data().map_err(io_error(&self.path(id))),
+            None => Ok(()),
+        }
+    }
+
+    /// Shortens the file to `len` bytes if it is longer.
+    fn cut(&self, id: FileId, len: u64) -> Result<(), StoreError> {
+        if self.len(id)? > len {
+            if let Some(f) = self.get(id)? {
+                f.set_len(len).map_err(io_error(&self.path(id)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every file, for a new store.
+    fn remove_all(&self) -> Result<(), StoreError> {
+        let ids = std::iter::once(FileId::Bundles).chain((0..TILE_LEVELS).map(FileId::Tiles));
+        for id in ids {
+            let path = self.path(id);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::Io { path, source: e }),
+            }
+        }
         Ok(())
     }
 }

@@ -67,6 +67,53 @@ pub trait NodeReader {
 
     /// The root of the complete subtree over leaves `[index << level, (index + 1) << level)`.
     fn node(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
+
+    /// The nodes `ids` (level, index), appended to `out` in order. A proof asks for all
+    /// its nodes at once, so that a reader that keeps neighbours together (a store's
+    /// tiles) can fetch each group in one read.
+    fn nodes(&self, ids: &[(u8, u64)], out: &mut Vec<Hash>) -> Result<(), Self::Error> {
+        for &(level, index) in ids {
+            out.push(self.node(level, index)?);
+        }
+        Ok(())
+    }
+}
+
+/// The subtree hashes a proof is made of, as the complete nodes each is folded from:
+/// collected first, then read in one [`NodeReader::nodes`] call.
+struct ProofPlan {
+    ids: Vec<(u8, u64)>,
+    /// Where each proof hash's nodes end in `ids`.
+    ends: Vec<usize>,
+}
+
+impl ProofPlan {
+    fn new() -> ProofPlan {
+        ProofPlan {
+            ids: Vec::with_capacity(128),
+            ends: Vec::with_capacity(64),
+        }
+    }
+
+    /// MTH(D[lo:hi]) for a subtree of the RFC 9162 recursion.
+    fn subtree(&mut self, lo: u64, hi: u64) {
+        self.ids.extend(decompose(lo, hi));
+        self.ends.push(self.ids.len());
+    }
+
+    /// Reads the nodes and folds each subtree's, in reverse order of planning.
+    fn read_reversed<R: NodeReader + ?Sized>(self, reader: &R) -> Result<Vec<Hash>, R::Error> {
+        let mut hashes = Vec::with_capacity(self.ids.len());
+        reader.nodes(&self.ids, &mut hashes)?;
+        let mut out = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for &end in &self.ends {
+            out.push(fold_right(&hashes[start..end]));
+            start = end;
+        }
+        out.reverse();
+        Ok(out)
+    }
 }
 
 /// A complete node, as handed to storage when it comes into existence.
@@ -229,19 +276,18 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
     // The recursion walks down from the root; its outputs are appended on the way back
     // up, so collect top-down and reverse.
     let (mut lo, mut hi) = (0, size);
-    let mut path = Vec::with_capacity(64);
+    let mut plan = ProofPlan::new();
     while hi - lo > 1 {
         let k = split(hi - lo);
         if index < lo + k {
-            path.push(subtree_hash(lo + k, hi, reader)?);
+            plan.subtree(lo + k, hi);
             hi = lo + k;
         } else {
-            path.push(subtree_hash(lo, lo + k, reader)?);
+            plan.subtree(lo, lo + k);
             lo += k;
         }
     }
-    path.reverse();
-    Ok(path)
+    plan.read_reversed(reader)
 }
 
 /// RFC 9162 section 2.1.4.1: PROOF(old, D[new]), the consistency proof between the trees
@@ -260,27 +306,26 @@ pub fn consistency_proof<R: NodeReader + ?Sized>(
     }
     // SUBPROOF(m, D[lo:hi], b), unrolled: `m` is relative to `lo`, `whole` is b.
     let (mut lo, mut hi, mut m, mut whole) = (0, new, old, true);
-    let mut proof = Vec::with_capacity(64);
+    let mut plan = ProofPlan::new();
     loop {
         if m == hi - lo {
             if !whole {
-                proof.push(subtree_hash(lo, hi, reader)?);
+                plan.subtree(lo, hi);
             }
             break;
         }
         let k = split(hi - lo);
         if m <= k {
-            proof.push(subtree_hash(lo + k, hi, reader)?);
+            plan.subtree(lo + k, hi);
             hi = lo + k;
         } else {
-            proof.push(subtree_hash(lo, lo + k, reader)?);
+            plan.subtree(lo, lo + k);
             lo += k;
             m -= k;
             whole = false;
         }
     }
-    proof.reverse();
-    Ok(proof)
+    plan.read_reversed(reader)
 }
 
 /// A tree kept in memory: the complete nodes in a map. For tests, fuzzing and tools

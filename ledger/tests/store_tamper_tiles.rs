@@ -1,7 +1,8 @@
-//! Damage to the tlog-tiles layout: full entry bundles (`B`), full stored tiles (`T`)
-//! and the single records of the right edge (`e`, `n`), each refused on open or found
-//! by `verify_all` with a specific error. The tests edit the sled database directly,
-//! using the key layout documented in `store`.
+//! Damage to the tlog-tiles layout: full entry bundles (the `bundles` file and their `B`
+//! records), full stored tiles (the `tiles-L` files) and the single records of the right
+//! edge (`e`, `n`), each refused on open or found by `verify_all` with a specific error.
+//! The tests edit the files and the sled database directly, using the layout documented
+//! in `store` and spec/store.md.
 
 use std::path::Path;
 
@@ -66,7 +67,8 @@ fn build(dir: &Path, size: u64, cp: bool) {
     store.verify_all(|_, _| {}).unwrap();
 }
 
-fn tamper(dir: &Path, edit: impl FnOnce(&sled::Db)) {
+/// Opens sled directly (its threads may hold the lock a moment after the store closed).
+fn with_db(dir: &Path, edit: impl FnOnce(&sled::Db)) {
     let mut tries = 0;
     let db = loop {
         match sled::Config::new().path(dir).open() {
@@ -92,26 +94,47 @@ fn flip(db: &sled::Db, key: &[u8], at: usize) {
     db.insert(key, v).unwrap();
 }
 
-fn swap(db: &sled::Db, a: &[u8], b: &[u8]) {
-    let va = db.get(a).unwrap().unwrap();
-    let vb = db.get(b).unwrap().unwrap();
-    db.insert(a, vb).unwrap();
-    db.insert(b, va).unwrap();
+/// Flips one bit of byte `at` of a file of the store.
+fn flip_file(dir: &Path, name: &str, at: usize) {
+    let path = dir.join(name);
+    let mut b = std::fs::read(&path).unwrap();
+    b[at] ^= 0x01;
+    std::fs::write(path, b).unwrap();
+}
+
+/// Changes a file of the store with `edit`.
+fn edit_file(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) {
+    let path = dir.join(name);
+    let mut b = std::fs::read(&path).unwrap_or_default();
+    edit(&mut b);
+    std::fs::write(path, b).unwrap();
+}
+
+const TILE: usize = 510 * 32;
+
+/// Bytes of full bundle `b` (256 entries, each with a u16 length prefix).
+fn bundle_len(b: u64) -> usize {
+    (b * 256..(b + 1) * 256).map(|j| 2 + leaf(j).len()).sum()
+}
+
+/// Offset of full bundle `b` in the bundles file.
+fn bundle_start(b: u64) -> usize {
+    (0..b).map(bundle_len).sum()
 }
 
 fn damaged_store(
     size: u64,
     cp: bool,
-    edit: impl FnOnce(&sled::Db),
+    edit: impl FnOnce(&Path),
 ) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
     build(&dir, size, cp);
-    tamper(&dir, edit);
+    edit(&dir);
     (tmp, dir)
 }
 
-fn open_damage_at(size: u64, edit: impl FnOnce(&sled::Db)) -> Damage {
+fn open_damage_at(size: u64, edit: impl FnOnce(&Path)) -> Damage {
     let (_tmp, dir) = damaged_store(size, true, edit);
     match Store::open(&dir) {
         Err(StoreError::Damaged(d)) => d,
@@ -119,16 +142,16 @@ fn open_damage_at(size: u64, edit: impl FnOnce(&sled::Db)) -> Damage {
     }
 }
 
-fn open_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+fn open_damage(edit: impl FnOnce(&Path)) -> Damage {
     open_damage_at(SIZE, edit)
 }
 
-fn scan_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
+fn scan_damage(edit: impl FnOnce(&Path)) -> Damage {
     scan_damage_cp(true, edit)
 }
 
 /// Without the checkpoint at 64, open reads no full tile at all.
-fn scan_damage_cp(cp: bool, edit: impl FnOnce(&sled::Db)) -> Damage {
+fn scan_damage_cp(cp: bool, edit: impl FnOnce(&Path)) -> Damage {
     let (_tmp, dir) = damaged_store(SIZE, cp, edit);
     let store = Store::open(&dir).expect("this damage is beyond the O(log n) checks of open");
     match store.verify_all(|_, _| {}) {
@@ -140,52 +163,55 @@ fn scan_damage_cp(cp: bool, edit: impl FnOnce(&sled::Db)) -> Damage {
 #[test]
 fn a_flipped_byte_inside_a_full_bundle() {
     assert_eq!(
-        scan_damage(|db| flip(db, &key(b'B', 1), bundle_at(300) + 1)),
+        scan_damage(|d| flip_file(d, "bundles", bundle_start(1) + bundle_at(300) + 1)),
         Damage::LeafHashMismatch { index: 300 }
     );
     // A length prefix: the bundle no longer holds 256 entries.
     assert_eq!(
-        scan_damage(|db| flip(db, &key(b'B', 0), 0)),
+        scan_damage(|d| flip_file(d, "bundles", 0)),
         Damage::MalformedBundle { index: 0 }
     );
     // When the last entry is in a full bundle, open reads it.
     assert_eq!(
-        open_damage_at(512, |db| flip(db, &key(b'B', 1), bundle_at(511))),
+        open_damage_at(512, |d| flip_file(
+            d,
+            "bundles",
+            bundle_start(1) + bundle_at(511)
+        )),
         Damage::LeafHashMismatch { index: 511 }
     );
+    // A bundle's record that points elsewhere in the file: not where the one before
+    // ended, or (the last one) past the file's end.
+    assert_eq!(
+        scan_damage(|d| with_db(d, |db| flip(db, &key(b'B', 0), 7))),
+        Damage::MalformedBundle { index: 0 }
+    );
+    assert!(matches!(
+        open_damage(|d| with_db(d, |db| flip(db, &key(b'B', 1), 7))),
+        Damage::FileTooShort { .. }
+    ));
 }
 
 #[test]
 fn a_flipped_byte_inside_a_full_tile() {
-    let t0 = key2(b'T', 0, 0);
     assert_eq!(
-        scan_damage(|db| flip(db, &t0, tile_at(0, 10) + 5)),
+        scan_damage(|d| flip_file(d, "tiles-0", tile_at(0, 10) + 5)),
         Damage::LeafHashMismatch { index: 10 }
     );
     assert_eq!(
-        scan_damage(|db| flip(db, &t0, tile_at(3, 2))),
+        scan_damage(|d| flip_file(d, "tiles-0", tile_at(3, 2))),
         Damage::NodeMismatch { level: 3, index: 2 }
     );
     assert_eq!(
-        scan_damage(|db| flip(db, &key2(b'T', 0, 1), tile_at(7, 1) + 31)),
+        scan_damage(|d| flip_file(d, "tiles-0", TILE + tile_at(7, 1) + 31)),
         Damage::NodeMismatch { level: 7, index: 3 }
     );
     // Node (6, 0) is the root of the newest checkpoint, which open checks.
     assert_eq!(
-        open_damage(|db| flip(db, &t0, tile_at(6, 0))),
+        open_damage(|d| flip_file(d, "tiles-0", tile_at(6, 0))),
         Damage::Checkpoint {
             size: 64,
             problem: CheckpointProblem::RootMismatch
-        }
-    );
-    assert_eq!(
-        open_damage(|db| {
-            db.insert(key2(b'T', 0, 0), vec![0u8; 100]).unwrap();
-        }),
-        Damage::MalformedTile {
-            tile_level: 0,
-            index: 0,
-            len: 100
         }
     );
 }
@@ -193,40 +219,40 @@ fn a_flipped_byte_inside_a_full_tile() {
 #[test]
 fn the_single_records_of_the_right_edge() {
     assert_eq!(
-        scan_damage(|db| flip(db, &key(b'e', 520), 2)),
+        scan_damage(|d| with_db(d, |db| flip(db, &key(b'e', 520), 2))),
         Damage::LeafHashMismatch { index: 520 }
     );
     assert_eq!(
-        open_damage(|db| flip(db, &key(b'e', SIZE - 1), 0)),
+        open_damage(|d| with_db(d, |db| flip(db, &key(b'e', SIZE - 1), 0))),
         Damage::LeafHashMismatch { index: SIZE - 1 }
     );
     assert_eq!(
-        scan_damage(|db| flip(db, &key2(b'n', 0, 530), 4)),
+        scan_damage(|d| with_db(d, |db| flip(db, &key2(b'n', 0, 530), 4))),
         Damage::LeafHashMismatch { index: 530 }
     );
     assert_eq!(
-        scan_damage(|db| flip(db, &key2(b'n', 2, 130), 4)),
+        scan_damage(|d| with_db(d, |db| flip(db, &key2(b'n', 2, 130), 4))),
         Damage::NodeMismatch {
             level: 2,
             index: 130
         }
     );
     assert!(matches!(
-        open_damage(|db| flip(db, &key2(b'n', 9, 0), 4)),
+        open_damage(|d| with_db(d, |db| flip(db, &key2(b'n', 9, 0), 4))),
         Damage::HeadRootMismatch { size: SIZE, .. }
     ));
     // Records a full bundle or tile replaced must not linger or come back.
     assert_eq!(
-        open_damage(|db| {
+        open_damage(|d| with_db(d, |db| {
             db.insert(key(b'e', 10), leaf(10)).unwrap();
-        }),
+        })),
         Damage::StrayEntry { index: 10 }
     );
     assert_eq!(
-        open_damage(|db| {
+        open_damage(|d| with_db(d, |db| {
             db.insert(key2(b'n', 0, 5), &leaf_hash(&leaf(5))[..])
                 .unwrap();
-        }),
+        })),
         Damage::StrayNode { level: 0, index: 5 }
     );
 }
@@ -234,62 +260,76 @@ fn the_single_records_of_the_right_edge() {
 #[test]
 fn a_deleted_bundle_or_tile() {
     assert_eq!(
-        scan_damage(|db| {
+        scan_damage(|d| with_db(d, |db| {
             db.remove(key(b'B', 1)).unwrap();
-        }),
+        })),
         Damage::MissingBundle { index: 1 }
     );
     assert_eq!(
-        open_damage_at(512, |db| {
+        open_damage_at(512, |d| with_db(d, |db| {
             db.remove(key(b'B', 1)).unwrap();
-        }),
+        })),
         Damage::HeadSizeMismatch {
             head_size: 512,
             last_entry: Some(255)
         }
     );
+    // The bundles file cut short, or gone.
+    let short = bundle_start(2) as u64 - 1;
     assert_eq!(
-        scan_damage_cp(false, |db| {
-            db.remove(key2(b'T', 0, 0)).unwrap();
-        }),
-        Damage::MissingTile {
-            tile_level: 0,
-            index: 0
+        open_damage(|d| edit_file(d, "bundles", |b| b.truncate(short as usize))),
+        Damage::FileTooShort {
+            file: "bundles".into(),
+            len: short,
+            expected: short + 1
         }
     );
-    // The newest checkpoint's root is node (6, 0), in tile 0.
+    assert!(matches!(
+        open_damage(|d| std::fs::remove_file(d.join("bundles")).unwrap()),
+        Damage::FileTooShort { len: 0, .. }
+    ));
+    // The tiles file cut inside tile 1, or gone: the newest checkpoint's root is node
+    // (6, 0), in tile 0, and open checks that every full tile is there.
     assert_eq!(
-        open_damage(|db| {
-            db.remove(key2(b'T', 0, 0)).unwrap();
-        }),
-        Damage::MissingTile {
-            tile_level: 0,
-            index: 0
-        }
-    );
-    assert_eq!(
-        open_damage(|db| {
-            db.remove(key2(b'T', 0, 1)).unwrap();
-        }),
+        open_damage(|d| edit_file(d, "tiles-0", |b| b.truncate(TILE + 5))),
         Damage::MissingTile {
             tile_level: 0,
             index: 1
+        }
+    );
+    assert_eq!(
+        open_damage(|d| std::fs::remove_file(d.join("tiles-0")).unwrap()),
+        Damage::MissingTile {
+            tile_level: 0,
+            index: 0
         }
     );
 }
 
 #[test]
 fn bundles_or_tiles_swapped() {
+    let swap = |from: usize, mid: usize, end: usize| {
+        move |b: &mut Vec<u8>| {
+            let swapped = [&b[mid..end], &b[from..mid]].concat();
+            b[from..end].copy_from_slice(&swapped);
+        }
+    };
+    // Swapped in the file, their records unchanged: bundle 0's record now covers bytes
+    // that do not hold exactly 256 entries, or other entries.
+    let err = scan_damage(|d| edit_file(d, "bundles", swap(0, bundle_start(1), bundle_start(2))));
+    assert!(
+        matches!(
+            err,
+            Damage::MalformedBundle { index: 0 } | Damage::LeafHashMismatch { index: 0 }
+        ),
+        "{err:?}"
+    );
     assert_eq!(
-        scan_damage(|db| swap(db, &key(b'B', 0), &key(b'B', 1))),
+        scan_damage_cp(false, |d| edit_file(d, "tiles-0", swap(0, TILE, 2 * TILE))),
         Damage::LeafHashMismatch { index: 0 }
     );
     assert_eq!(
-        scan_damage_cp(false, |db| swap(db, &key2(b'T', 0, 0), &key2(b'T', 0, 1))),
-        Damage::LeafHashMismatch { index: 0 }
-    );
-    assert_eq!(
-        open_damage(|db| swap(db, &key2(b'T', 0, 0), &key2(b'T', 0, 1))),
+        open_damage(|d| edit_file(d, "tiles-0", swap(0, TILE, 2 * TILE))),
         Damage::Checkpoint {
             size: 64,
             problem: CheckpointProblem::RootMismatch
@@ -300,32 +340,33 @@ fn bundles_or_tiles_swapped() {
 #[test]
 fn bundles_or_tiles_beyond_the_head() {
     assert_eq!(
-        open_damage(|db| {
-            db.insert(key(b'B', 2), &b"x"[..]).unwrap();
-        }),
+        open_damage(|d| with_db(d, |db| {
+            db.insert(key(b'B', 2), &[0u8; 16][..]).unwrap();
+        })),
         Damage::BundleBeyondHead {
             index: 2,
             size: SIZE
         }
     );
-    assert_eq!(
-        open_damage(|db| {
-            db.insert(key2(b'T', 0, 2), vec![0u8; 510 * 32]).unwrap();
-        }),
-        Damage::TileBeyondHead {
-            tile_level: 0,
-            index: 2,
-            size: SIZE
-        }
-    );
-    assert_eq!(
-        open_damage(|db| {
-            db.insert(key2(b'T', 1, 0), vec![0u8; 510 * 32]).unwrap();
-        }),
-        Damage::TileBeyondHead {
-            tile_level: 1,
-            index: 0,
-            size: SIZE
-        }
-    );
+    // Bytes after the last full bundle or tile are what an interrupted commit leaves:
+    // open cuts them off, and nothing of them is ever served.
+    for name in ["bundles", "tiles-0", "tiles-1"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        build(&dir, SIZE, true);
+        let before = std::fs::read(dir.join(name)).unwrap_or_default();
+        edit_file(&dir, name, |b| b.extend_from_slice(&[7u8; 2 * TILE]));
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(std::fs::read(dir.join(name)).unwrap(), before, "{name}");
+        store.verify_all(|_, _| {}).unwrap();
+        // Appended while the store is open (behind its back): verify_all names the file.
+        edit_file(&dir, name, |b| b.push(1));
+        assert!(
+            matches!(
+                store.verify_all(|_, _| {}),
+                Err(StoreError::Damaged(Damage::FileLength { ref file, .. })) if file == name
+            ),
+            "{name}"
+        );
+    }
 }
