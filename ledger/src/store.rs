@@ -596,6 +596,7 @@ impl Store {
         db.flush()?;
         let mut store = Store::with_db(dir, db)?;
         store.head_file = head_file;
+        store.blobs.sync_all_existing()?;
         store
             .db_file
             .sync_all()
@@ -2070,7 +2071,20 @@ impl BlobSync {
             .and_then(|s| s.trim().parse().ok());
         self.synced_up_to = self.recorded;
         self.settled_mtime = None;
+        self.backdate();
         self.sync_new()
+    }
+
+    /// Sets the directory's modification time far into the past, before it is listed:
+    /// any blob sled creates afterwards moves it to the present, so the listing's time is
+    /// settled at once, and commits made within seconds of sled creating `blobs/` (every
+    /// new store) need not list it each time. Best effort: without it, a time counts as
+    /// settled two seconds after it was set.
+    fn backdate(&self) {
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.set_modified(past);
+        }
     }
 
     /// Records the blobs synced so far, once the log records pointing at them are durable
