@@ -11,16 +11,22 @@
 //!   fuzzer reaches the text's parser; a verified promise signs back to the same note;
 //! - 4: a promise note as is (signature lines included);
 //! - 5: an `/admin/append` request body (`AppendRequest`, JSON, unknown fields refused);
-//! - 6: an `/admin/append` answer (`AppendResponse`, what `dyad append` reads).
+//! - 6: an `/admin/append` answer (`AppendResponse`, what `dyad append` reads);
+//! - 7: a `POST /submit-batch` body (`submit::parse_batch`): framed back byte for byte;
+//! - 8: a `POST /submit-batch` answer (`SubmitResults::parse`): the next byte is the
+//!   number of entries asked about, the rest the body; an accepted one encodes back;
+//! - 9: a promise covering several entries (`BatchPromise::verify`): like 3, the rest is
+//!   the note's text, signed here.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use dyad_ledger::keys::SignerKey;
+use dyad_ledger::node::submit::{encode_batch, parse_batch, SubmitResults, MAX_SUBMIT_BATCH};
 use dyad_ledger::node::witness::{
     parse_cosignature_response, parse_size_body, size_body, AddCheckpoint, MAX_PROOF_LINES,
 };
-use dyad_ledger::node::{AppendRequest, AppendResponse, Promise};
+use dyad_ledger::node::{AppendRequest, AppendResponse, BatchPromise, Promise};
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::signature_line;
 use libfuzzer_sys::fuzz_target;
@@ -43,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    match mode % 7 {
+    match mode % 10 {
         0 => {
             let Ok(req) = AddCheckpoint::parse(body) else {
                 return;
@@ -97,7 +103,38 @@ fuzz_target!(|data: &[u8]| {
                 Some(req)
             );
         }
-        _ => {
+        7 => {
+            if let Ok(entries) = parse_batch(body) {
+                assert!(!entries.is_empty() && entries.len() <= MAX_SUBMIT_BATCH);
+                let again = encode_batch(entries.iter().copied()).expect("parsed entries frame");
+                assert_eq!(again, body, "an accepted batch is not canonical");
+            }
+        }
+        8 => {
+            let Some((&count, body)) = body.split_first() else {
+                return;
+            };
+            if let Ok(parsed) = SubmitResults::parse(body, usize::from(count)) {
+                assert_eq!(parsed.results.len(), usize::from(count));
+                assert_eq!(parsed.encode(), body, "an accepted answer is not canonical");
+            }
+        }
+        9 => {
+            let (key, log_key) = keys();
+            let Ok(text) = std::str::from_utf8(body) else {
+                return;
+            };
+            let note = format!(
+                "{text}\n{}",
+                signature_line(log_key.name(), log_key.key_id(), &key.sign(text.as_bytes()))
+            );
+            if let Ok(p) = BatchPromise::verify(note.as_bytes(), log_key) {
+                assert_eq!(p.text(), text, "an accepted promise is not canonical");
+                assert!(p.entries.windows(2).all(|w| w[0].0 < w[1].0));
+                assert_eq!(p.sign(key, log_key), note.as_bytes());
+            }
+        }
+        6 => {
             let Ok(answer) = serde_json::from_slice::<AppendResponse>(body) else {
                 return;
             };
@@ -107,5 +144,6 @@ fuzz_target!(|data: &[u8]| {
                 Some(answer)
             );
         }
+        _ => {}
     }
 });

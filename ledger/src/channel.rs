@@ -189,6 +189,39 @@ struct EntryKey {
     sequencer: bool,
 }
 
+/// What staging does with an entry the channel rules refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnRefusal {
+    /// The whole batch is refused.
+    Abort,
+    /// The entry is left out; the others are judged without it.
+    Skip,
+}
+
+/// Each entry's fate when entries are judged one by one: where it landed, or why not.
+pub type EachAppended = Vec<Result<Appended, ChannelError>>;
+
+/// Entries checked one by one and staged by [`Channel::stage_each`], not yet written.
+pub struct Staged {
+    batch: Batch,
+    results: EachAppended,
+    senders: HashMap<u32, SenderState>,
+    /// The log's size when staged: a later change makes the staging stale.
+    base: u64,
+}
+
+impl Staged {
+    /// Each entry's fate, in the order given: where it will land, or why it is refused.
+    pub fn results(&self) -> &[Result<Appended, ChannelError>] {
+        &self.results
+    }
+
+    /// Whether any entry is refused.
+    pub fn any_refused(&self) -> bool {
+        self.results.iter().any(Result::is_err)
+    }
+}
+
 /// Below this many entries a batch's signatures are checked on the calling thread: a
 /// thread costs more to start than a few verifications.
 const PARALLEL_VERIFY_MIN: usize = 4;
@@ -512,13 +545,31 @@ impl Channel {
         Ok(())
     }
 
-    /// Checks `entries` as the next entries of the log and stages them in `batch`.
+    /// Checks `entries` as the next entries of the log and stages them in `batch`; the
+    /// first refused entry refuses them all.
     fn stage_entries(
         &self,
         batch: &mut Batch,
         entries: &[SignedEntry],
         now_ms: u64,
     ) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
+        let (results, senders) = self.stage(batch, entries, now_ms, OnRefusal::Abort)?;
+        let appended = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok((appended, senders))
+    }
+
+    /// Checks `entries` in order as the next entries of the log and stages the accepted
+    /// ones in `batch`. With [`OnRefusal::Skip`] a refused entry is left out and reported
+    /// in its slot, and the later ones are judged as if it had never been submitted; with
+    /// [`OnRefusal::Abort`] the first refusal is the error. The outer error is a store
+    /// failure: then nothing can be judged.
+    fn stage(
+        &self,
+        batch: &mut Batch,
+        entries: &[SignedEntry],
+        now_ms: u64,
+        on_refusal: OnRefusal,
+    ) -> Result<(EachAppended, HashMap<u32, SenderState>), ChannelError> {
         let mut senders = self.senders.clone();
         let mut appended = Vec::with_capacity(entries.len());
         let mut next = self.store.size();
@@ -548,23 +599,31 @@ impl Channel {
                     hash = self.store.leaf_hash(index)?;
                 }
                 if hash == e.leaf_hash {
-                    appended.push(Appended {
+                    appended.push(Ok(Appended {
                         index,
                         leaf_hash: e.leaf_hash,
                         existing: true,
-                    });
+                    }));
                     continue;
                 }
             }
-            self.check_entry(e, next, &mut senders, now_ms, signature_ok)?;
+            if let Err(refused) = self.check_entry(e, next, &mut senders, now_ms, signature_ok) {
+                match on_refusal {
+                    OnRefusal::Abort => return Err(refused),
+                    OnRefusal::Skip => {
+                        appended.push(Err(refused));
+                        continue;
+                    }
+                }
+            }
             let index = batch.append_leaf(e.bytes.clone());
             debug_assert_eq!(index, next);
             staged.insert(key, (index, e.leaf_hash));
-            appended.push(Appended {
+            appended.push(Ok(Appended {
                 index,
                 leaf_hash: e.leaf_hash,
                 existing: false,
-            });
+            }));
             next += 1;
         }
         for (id, state) in &senders {
@@ -661,20 +720,92 @@ impl Channel {
         self.require_own_key(key)?;
         let mut batch = self.store.batch();
         let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
-        if !appended.iter().any(|a| !a.existing) {
+        let new = appended.iter().filter(|a| !a.existing);
+        let Some(note) = self.sign_new_tree(key, &mut batch, new)? else {
             return Ok((appended, None));
-        }
-        // The new tree's head, from the leaf hashes in hand; commit recomputes it and
-        // refuses nothing here, since the note is metadata to the store.
-        let mut frontier = self.store.frontier().clone();
-        for a in appended.iter().filter(|a| !a.existing) {
-            frontier.push(a.leaf_hash);
-        }
-        let note = self.log_signed_note(key, frontier.size(), frontier.root())?;
-        batch.put_meta(META_SIGNED, note.clone());
+        };
         self.store.commit(batch)?;
         self.senders = senders;
         Ok((appended, Some(note)))
+    }
+
+    /// Sequencer, for group commit with an answer per entry: checks each entry on its own,
+    /// in order, exactly as appending them one by one would (a refused entry is left out and
+    /// the later ones are judged without it), and stages the accepted ones. Nothing is
+    /// written: [`Self::commit_staged_and_sign`] writes them, or the staging is dropped.
+    /// Every signature is verified (strictly, over the machine's cores) before an entry is
+    /// staged.
+    pub fn stage_each(&self, entries: &[SignedEntry], now_ms: u64) -> Result<Staged, ChannelError> {
+        self.store.check_writable()?;
+        self.require_role(Role::Sequencer)?;
+        let mut batch = self.store.batch();
+        let (results, senders) = self.stage(&mut batch, entries, now_ms, OnRefusal::Skip)?;
+        Ok(Staged {
+            batch,
+            results,
+            senders,
+            base: self.store.size(),
+        })
+    }
+
+    /// Sequencer: writes what [`Self::stage_each`] accepted and the log-signed checkpoint of
+    /// the new tree as ONE durable store batch (one fsync). Returns each entry's result and,
+    /// when any entry is new, the checkpoint note (which still needs the co-signature).
+    /// Refused if the log changed since the staging.
+    pub fn commit_staged_and_sign(
+        &mut self,
+        key: &SignerKey,
+        staged: Staged,
+    ) -> Result<(EachAppended, Option<Vec<u8>>), ChannelError> {
+        self.store.check_writable()?;
+        self.require_role(Role::Sequencer)?;
+        self.require_own_key(key)?;
+        let Staged {
+            mut batch,
+            results,
+            senders,
+            base,
+        } = staged;
+        if base != self.store.size() {
+            return Err(StoreError::StaleBatch {
+                batch_base: base,
+                size: self.store.size(),
+            }
+            .into());
+        }
+        let new = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter(|a| !a.existing);
+        let Some(note) = self.sign_new_tree(key, &mut batch, new)? else {
+            return Ok((results, None));
+        };
+        self.store.commit(batch)?;
+        self.senders = senders;
+        Ok((results, Some(note)))
+    }
+
+    /// Stages the log-signed checkpoint of the tree the `new` appended entries make, if
+    /// there are any; returns its note.
+    fn sign_new_tree<'a>(
+        &self,
+        key: &SignerKey,
+        batch: &mut Batch,
+        new: impl Iterator<Item = &'a Appended>,
+    ) -> Result<Option<Vec<u8>>, ChannelError> {
+        // The new tree's head, from the leaf hashes in hand; commit recomputes it and
+        // refuses nothing here, since the note is metadata to the store.
+        let mut frontier = self.store.frontier().clone();
+        let before = frontier.size();
+        for a in new {
+            frontier.push(a.leaf_hash);
+        }
+        if frontier.size() == before {
+            return Ok(None);
+        }
+        let note = self.log_signed_note(key, frontier.size(), frontier.root())?;
+        batch.put_meta(META_SIGNED, note.clone());
+        Ok(Some(note))
     }
 
     /// Sequencer: signs and appends its own messages as one durable batch.
@@ -722,6 +853,34 @@ impl Channel {
         batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
         self.store.commit(batch)?;
         Ok(e)
+    }
+
+    /// Co-signer: [`Self::queue_own`] for several messages, with consecutive sequence
+    /// numbers, in one durable store batch. Nothing is queued unless every draft signs.
+    pub fn queue_own_batch(
+        &mut self,
+        key: &SignerKey,
+        drafts: Vec<Draft>,
+        now_ms: u64,
+    ) -> Result<Vec<SignedEntry>, ChannelError> {
+        self.store.check_writable()?;
+        self.require_role(Role::Cosigner)?;
+        self.require_own_key(key)?;
+        let first = self.next_sequence(key.key_id())?;
+        let mut batch = self.store.batch();
+        let mut out = Vec::with_capacity(drafts.len());
+        for (sequence, draft) in (first..).zip(drafts) {
+            let e = draft
+                .sign(key, &self.genesis.origin, sequence, now_ms)
+                .map_err(|source| ChannelError::Entry {
+                    index: self.size(),
+                    source,
+                })?;
+            batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
+            out.push(e);
+        }
+        self.store.commit(batch)?;
+        Ok(out)
     }
 
     /// Co-signer: its signed messages not yet seen in the log, oldest first.

@@ -2,9 +2,9 @@
 //!
 //! - The **batcher** collects submissions (the co-signer's signed entries) and the
 //!   operator's own drafts for at most `max_delay` after the first, or `max_batch` of them,
-//!   writes them with one `Channel::append_signed` (one durable store batch, one fsync),
-//!   answers each (only now is anything acknowledged), signs one checkpoint for the new
-//!   tree and wakes the committer.
+//!   checks each on its own (`Channel::stage_each`), writes the accepted ones and the
+//!   checkpoint of the new tree, signed as the log, with one durable store batch (one
+//!   fsync), answers each (only now is anything acknowledged) and wakes the committer.
 //! - The **committer** sends the newest signed checkpoint to the co-signer's tlog-witness
 //!   `add-checkpoint` (old size = the co-signer's last known size, with the consistency
 //!   proof from there), adds the returned cosignature line to the note and stores it as
@@ -164,16 +164,23 @@ fn apply_batch(
         // The first own message since start: `append_own` finds the sequence number.
         one_by_one(ch, shared, batch, None, now)
     } else {
-        match try_whole(ch, shared, &batch, own_next, now) {
-            Ok((appended, next, note)) => {
+        match try_each(ch, shared, &batch, own_next, now) {
+            Ok(Some((replies, next, note))) => {
                 signed = note.is_some();
-                for (s, a) in batch.into_iter().zip(appended) {
-                    let _ = s.reply.send(a);
+                for (s, reply) in batch.into_iter().zip(replies) {
+                    if let Err(r) = &reply {
+                        refused(shared, r);
+                    }
+                    let _ = s.reply.send(reply);
                 }
                 next
             }
+            Ok(None) => {
+                tracing::info!(entries = count, "one of the operator's own messages was refused; appending the batch one by one");
+                one_by_one(ch, shared, batch, own_next, now)
+            }
             Err(e) => {
-                tracing::info!(error = %e, entries = count, "batch refused as a whole; appending its entries one by one");
+                tracing::warn!(error = %e, entries = count, "the batch could not be written; appending its entries one by one");
                 one_by_one(ch, shared, batch, own_next, now)
             }
         }
@@ -201,46 +208,62 @@ fn apply_batch(
     own_next
 }
 
-/// What `try_whole` wrote: the replies, the next own sequence number, and the signed
-/// checkpoint note when the batch appended anything.
-type Whole = (Vec<Reply>, Option<u64>, Option<Vec<u8>>);
+/// What `try_each` wrote: a reply per submission, the next own sequence number, and the
+/// signed checkpoint note when the batch appended anything.
+type Each = (Vec<Reply>, Option<u64>, Option<Vec<u8>>);
 
-/// The whole batch and its checkpoint as one durable commit
-/// (`Channel::append_signed_and_sign`). Own drafts are signed with consecutive sequence
-/// numbers from `own_next`. Nothing is written on error.
-fn try_whole(
+/// The whole batch and its checkpoint as one durable commit, each entry judged on its own
+/// (`Channel::stage_each`): a refused submission is answered alone and the others still
+/// go in with the one fsync (spec/node.md 4.2). Own drafts are signed with consecutive
+/// sequence numbers from `own_next`; if one of them is refused the later ones would
+/// break their sequence, so nothing is written and `None` is returned (the caller goes
+/// one by one).
+fn try_each(
     ch: &mut Channel,
     shared: &Shared,
     batch: &[Submission],
     own_next: Option<u64>,
     now: u64,
-) -> Result<Whole, ChannelError> {
+) -> Result<Option<Each>, ChannelError> {
     let mut next = own_next.unwrap_or(0);
     let mut entries = Vec::with_capacity(batch.len());
     for s in batch {
         let e = match &s.item {
             Item::Signed(e) => e.clone(),
-            Item::Own(d) => {
-                let e = d
-                    .clone()
-                    .sign(&shared.key, &shared.origin, next, now)
-                    .map_err(|source| ChannelError::Entry {
-                        index: ch.size(),
-                        source,
-                    })?;
-                next += 1;
-                e
-            }
+            Item::Own(d) => match d.clone().sign(&shared.key, &shared.origin, next, now) {
+                Ok(e) => {
+                    next += 1;
+                    e
+                }
+                Err(_) => return Ok(None),
+            },
         };
         entries.push(e);
     }
-    let (appended, note) = ch.append_signed_and_sign(&shared.key, &entries, now)?;
-    let next = own_next.map(|_| next);
-    Ok((appended.into_iter().map(Ok).collect(), next, note))
+    let staged = ch.stage_each(&entries, now)?;
+    let own_refused = batch
+        .iter()
+        .zip(staged.results())
+        .any(|(s, r)| matches!(s.item, Item::Own(_)) && r.is_err());
+    if own_refused {
+        return Ok(None);
+    }
+    let (results, note) = ch.commit_staged_and_sign(&shared.key, staged)?;
+    let replies = results
+        .into_iter()
+        .map(|r| r.map_err(|e| rejection(&e)))
+        .collect();
+    Ok(Some((replies, own_next.map(|_| next), note)))
 }
 
-/// Each submission on its own (one store batch each): a bad one is refused alone. Used
-/// when the whole batch was refused, and for the first own message after a start.
+/// Counts and logs an entry the channel refused.
+fn refused(shared: &Shared, r: &Rejection) {
+    shared.metrics.reject("append", r.reason);
+    tracing::warn!(status = r.status, reason = r.reason, message = %r.message, "entry refused by the channel rules");
+}
+
+/// Each submission on its own (one store batch each). Used for the first own message
+/// after a start, when an own message was refused, and after a failed write.
 fn one_by_one(
     ch: &mut Channel,
     shared: &Shared,
@@ -280,8 +303,7 @@ fn one_by_one(
             },
         };
         if let Err(r) = &reply {
-            shared.metrics.reject("append", r.reason);
-            tracing::warn!(status = r.status, reason = r.reason, message = %r.message, "entry refused by the channel rules");
+            refused(shared, r);
         }
         let _ = s.reply.send(reply);
     }

@@ -11,10 +11,10 @@ use dyad_verifier::equivocation::{self, Contradiction};
 use dyad_verifier::proof::verify_consistency;
 use sha2::{Digest, Sha256};
 
-use super::client::{read_bounded, TileClient};
+use super::client::TileClient;
 use super::metrics::Metrics;
-use super::promise::{Promise, MAX_PROMISE_BYTES};
 use super::server::{reject, size_conflict, text};
+use super::submit::{self, SubmitResult, MAX_SUBMIT_BATCH, MAX_SUBMIT_BATCH_BYTES};
 use super::witness::AddCheckpoint;
 use super::{lock, now_ms, NodeError, PromiseRecord, Shared, EVIDENCE_DIR, PROMISES_DIR};
 use crate::channel::{ChannelError, Role};
@@ -291,10 +291,12 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     }
 }
 
-/// Submits this co-signer's queued messages to the sequencer, oldest first, one at a time
-/// (their sequence numbers must arrive in order), until each has a verified promise.
-/// Retries with bounded exponential backoff. After a restart everything still queued is
-/// submitted again: the sequencer answers an entry it holds with the same index.
+/// Submits this co-signer's queued messages to the sequencer, oldest first, in batches
+/// (`POST /submit-batch`, one request in flight: their sequence numbers must arrive in
+/// order), until each has a verified promise. A batch stops at its first refused entry;
+/// the pass then starts again from there after a pause, with bounded exponential backoff.
+/// After a restart everything still queued is submitted again: the sequencer answers an
+/// entry it holds with the same index.
 pub(crate) async fn run_submitter(shared: Arc<Shared>) {
     let mut backoff = shared.config.retry_initial;
     let mut stop = shared.shutdown_signal();
@@ -333,30 +335,26 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
             continue;
         }
         // One pass over the queue, in order; any failure starts a new pass after a pause.
-        for entry in todo {
+        let mut rest = &todo[..];
+        while !rest.is_empty() {
+            let n = batch_len(rest);
+            let (batch, later) = rest.split_at(n);
+            rest = later;
             let outcome = tokio::select! {
-                o = submit(&shared, &peer, &entry) => o,
+                o = submit_batch(&shared, &peer, batch) => o,
                 _ = shared.stopped() => break 'passes,
             };
-            match outcome {
-                Ok(record) => {
-                    let name = format!("{:020}-{}.promise", record.index, hex(&entry.leaf_hash));
-                    if let Err(e) = shared.keep_file(PROMISES_DIR, &name, &record.note) {
-                        tracing::error!(error = %e, "cannot keep the promise");
-                    }
-                    tracing::debug!(
-                        index = record.index,
-                        sequence = entry.entry.body.sequence,
-                        "promised"
-                    );
-                    lock(&shared.promises).insert(entry.leaf_hash, record);
-                    Metrics::inc(&shared.metrics.promises, 1);
-                    shared.promise_events.send_modify(|n| *n += 1);
+            let failure = match outcome {
+                Ok(outcome) => keep_promises(&shared, batch, outcome),
+                Err(e) => Some(e.to_string()),
+            };
+            match failure {
+                None => {
                     shared.peer_ok();
                     backoff = shared.config.retry_initial;
                 }
-                Err(why) => {
-                    tracing::warn!(peer = %peer, sequence = entry.entry.body.sequence, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
+                Some(why) => {
+                    tracing::warn!(peer = %peer, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
                     shared.peer_failed(why);
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -370,6 +368,71 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
     }
 }
 
+/// How many of `entries` (from the first) go in the next batch: at most
+/// `MAX_SUBMIT_BATCH`, and their framing within the sequencer's body limit.
+fn batch_len(entries: &[SignedEntry]) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for e in entries.iter().take(MAX_SUBMIT_BATCH) {
+        bytes += 2 + e.bytes.len();
+        if bytes > MAX_SUBMIT_BATCH_BYTES && n > 0 {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Keeps the promise of a batch (one file, named by its first entry) and records each
+/// promised entry; the reason of the first refused entry, if any (the rest of the pass
+/// waits for a retry).
+fn keep_promises(
+    shared: &Shared,
+    batch: &[SignedEntry],
+    outcome: submit::SubmitOutcome,
+) -> Option<String> {
+    if let Some((promise, note)) = &outcome.promise {
+        let (first, first_hash) = promise.entries[0];
+        let name = format!("{first:020}-{}.promise", hex(&first_hash));
+        if let Err(e) = shared.keep_file(PROMISES_DIR, &name, note) {
+            tracing::error!(error = %e, "cannot keep the promise");
+        }
+        let note = Arc::new(note.clone());
+        let mut promises = lock(&shared.promises);
+        for (entry, result) in batch.iter().zip(&outcome.results) {
+            if let SubmitResult::Accepted { index } = result {
+                promises.insert(
+                    entry.leaf_hash,
+                    PromiseRecord {
+                        index: *index,
+                        note: note.clone(),
+                    },
+                );
+            }
+        }
+    }
+    let accepted = outcome
+        .results
+        .iter()
+        .filter(|r| matches!(r, SubmitResult::Accepted { .. }))
+        .count();
+    if accepted > 0 {
+        tracing::debug!(entries = accepted, "promised");
+        Metrics::inc(&shared.metrics.promises, accepted as u64);
+        shared.promise_events.send_modify(|n| *n += 1);
+    }
+    batch
+        .iter()
+        .zip(&outcome.results)
+        .find_map(|(e, r)| match r {
+            SubmitResult::Refused { status, message } => Some(format!(
+                "the sequencer refused message {} with {status}: {message}",
+                e.entry.body.sequence
+            )),
+            SubmitResult::Accepted { .. } => None,
+        })
+}
+
 async fn idle(shared: &Shared) {
     tokio::select! {
         _ = shared.wake_submitter.notified() => {}
@@ -378,42 +441,12 @@ async fn idle(shared: &Shared) {
     }
 }
 
-/// `POST <sequencer>/submit` of one entry; a verified promise for exactly this entry.
-async fn submit(shared: &Shared, peer: &str, entry: &SignedEntry) -> Result<PromiseRecord, String> {
-    let url = format!("{peer}/submit");
-    let resp = shared
-        .http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(entry.bytes.clone())
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    let fetched = read_bounded(&url, resp, MAX_PROMISE_BYTES.max(4096))
-        .await
-        .map_err(|e| e.to_string())?;
-    if fetched.status != reqwest::StatusCode::OK {
-        return Err(format!(
-            "{url}: HTTP {}: {}",
-            fetched.status.as_u16(),
-            String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(300)]).trim_end()
-        ));
-    }
-    let promise =
-        Promise::verify(&fetched.body, &shared.log_key).map_err(|e| format!("{url}: {e}"))?;
-    check_promise(shared, &promise, &entry.leaf_hash).map_err(|e| format!("{url}: {e}"))?;
-    Ok(PromiseRecord {
-        index: promise.index,
-        note: fetched.body,
-    })
-}
-
-fn check_promise(shared: &Shared, promise: &Promise, leaf_hash: &Hash) -> Result<(), String> {
-    if promise.origin != shared.origin || promise.leaf_hash != *leaf_hash {
-        return Err("the promise is for another entry or channel".into());
-    }
-    if promise.index == 0 {
-        return Err("the promise names index 0, the genesis".into());
-    }
-    Ok(())
+/// `POST <sequencer>/submit-batch` of `batch`: each entry's result and the verified
+/// promise covering the accepted ones, checked against the entries.
+async fn submit_batch(
+    shared: &Shared,
+    peer: &str,
+    batch: &[SignedEntry],
+) -> Result<submit::SubmitOutcome, submit::SubmitError> {
+    submit::submit_batch(&shared.http, peer, batch, &shared.origin, &shared.log_key).await
 }

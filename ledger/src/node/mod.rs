@@ -40,6 +40,7 @@ pub mod admin;
 pub mod client;
 pub mod metrics;
 pub mod promise;
+pub mod submit;
 pub mod tiles;
 pub mod witness;
 
@@ -72,7 +73,8 @@ pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
 };
 pub use metrics::Metrics;
-pub use promise::Promise;
+pub use promise::{BatchPromise, Promise};
+pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
 pub use tiles::{export_tiles, export_tiles_with, ExportError, ExportOptions, Exported};
 
 /// The admin bearer token, created (mode 0600) on first start.
@@ -192,7 +194,8 @@ pub(crate) fn now_ms() -> u64 {
 #[derive(Clone, Debug)]
 pub(crate) struct PromiseRecord {
     pub index: u64,
-    pub note: Vec<u8>,
+    /// The promise note, shared by the entries of one batch.
+    pub note: Arc<Vec<u8>>,
 }
 
 /// What the node knows of its peer.
@@ -230,9 +233,8 @@ pub(crate) struct Shared {
     pub role: Role,
     pub origin: String,
     pub log_key: VerifierKey,
-    /// The co-signer's entry key: `/submit` takes entries from it only.
+    /// The co-signer's entry key id: `/submit` takes entries from it only.
     pub cosigner_key_id: u32,
-    pub cosigner_key: ed25519_dalek::VerifyingKey,
     pub config: NodeConfig,
     pub data_dir: PathBuf,
     pub admin_token: String,
@@ -555,7 +557,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let log_key = channel.genesis().log_key().map_err(ChannelError::from)?;
     let cosigner = &channel.genesis().cosigner;
     let cosigner_key_id = cosigner.entry_key().map_err(ChannelError::from)?.key_id();
-    let cosigner_key = cosigner.verifying_key().map_err(ChannelError::from)?;
     let (batch_tx, batch_rx) = match role {
         Role::Sequencer => {
             let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
@@ -577,7 +578,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         origin: origin.clone(),
         log_key,
         cosigner_key_id,
-        cosigner_key,
         data_dir: config.data_dir.clone(),
         admin_token: token,
         published: AtomicU64::new(published),
