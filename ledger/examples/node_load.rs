@@ -1,76 +1,233 @@
-//! Figures for two nodes on loopback: group-commit throughput, submit-to-committed latency,
-//! and catch-up of a co-signer that was down. A measurement, not a check:
-//! `cargo run --release -p dyad-ledger --example node_load`
+//! Figures for two nodes on loopback. A measurement, not a check:
+//!
+//! ```text
+//! cargo run --release -p dyad-ledger --example node_load [-- MODE ...]
+//! ```
+//!
+//! Modes (default: `all`):
+//! - `saturate [N] [CLIENTS]`: both parties' messages at once, as fast as the pair takes
+//!   them: N co-signer messages queued in its replica before it starts (default 20000; its
+//!   node submits them in batches) while CLIENTS admin clients (default 32) append the
+//!   sequencer's own messages; prints co-signed (committed) entries/s, overall and for
+//!   each party's messages alone;
+//! - `offered [RATE] [SECS]`: open loop, RATE messages/s (default 1000) for SECS seconds
+//!   (default 5), alternating the sequencer's and the co-signer's admin API with
+//!   `wait: committed`; prints submit-to-committed p50/p99/max per party;
+//! - `catchup [N]`: the co-signer is down while N messages are appended, then catches up;
+//! - `all`: each of the above with its defaults.
 
 #[path = "../tests/node_support/mod.rs"]
 mod node_support;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dyad_ledger::channel::Channel;
+use dyad_ledger::entry::{Draft, Kind};
 use node_support::*;
 
+fn arg(args: &[String], i: usize, default: u64) -> u64 {
+    args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or("all", String::as_str);
     runtime().block_on(async {
-        let mut pair = Pair::start().await;
-
-        // Throughput of the sequencer's own appends with many clients (group commit).
-        let (clients, each) = (32, 50);
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let client = admin(pair.seq());
-            tasks.push(tokio::spawn(async move {
-                for i in 0..each {
-                    assert_eq!(client.append(&request(&format!("{c}/{i}"), "accepted")).await.unwrap().0, 200);
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let n = clients * each;
-        let elapsed = t.elapsed();
-        let size = pair.wait_converged(Duration::from_secs(60)).await;
-        let batches = pair.seq().metrics().batches.load(Ordering::Relaxed);
-        println!("sequencer appends: {n} by {clients} clients in {elapsed:?}: {:.0}/s, {batches} batches ({:.1} entries per batch); all committed {:?} after start", n as f64 / elapsed.as_secs_f64(), n as f64 / batches as f64, t.elapsed());
-
-        // Latency of one message until committed, each way.
-        for (name, node) in [("sequencer", pair.seq()), ("co-signer", pair.cos())] {
-            let mut times = Vec::new();
-            for i in 0..20 {
-                let t = Instant::now();
-                let (status, r) = append(node, &format!("{name} latency {i}"), "committed").await;
-                assert_eq!((status, r.state.as_str()), (200, "committed"));
-                times.push(t.elapsed());
+        match mode {
+            "saturate" => saturate(arg(&args, 1, 20_000), arg(&args, 2, 32) as usize).await,
+            "offered" => offered(arg(&args, 1, 1000), arg(&args, 2, 5)).await,
+            "catchup" => catchup(arg(&args, 1, 5000)).await,
+            "all" => {
+                saturate(20_000, 0).await;
+                saturate(0, 32).await;
+                saturate(20_000, 32).await;
+                offered(1000, 5).await;
+                catchup(5000).await;
             }
-            times.sort();
-            println!("{name} message until committed: median {:?}, max {:?}", times[10], times[19]);
+            other => eprintln!("unknown mode {other:?}: saturate, offered, catchup or all"),
         }
-
-        // Catching up a co-signer that was down for many entries.
-        pair.kill_cos().await;
-        let missed = 5000;
-        let mut tasks = Vec::new();
-        for c in 0..50 {
-            let client = admin(pair.seq());
-            tasks.push(tokio::spawn(async move {
-                for i in 0..missed / 50 {
-                    client.append(&request(&format!("missed {c}/{i}"), "accepted")).await.unwrap();
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let t = Instant::now();
-        pair.start_cos().await;
-        let total = pair.wait_converged(Duration::from_secs(120)).await;
-        println!("co-signer back after {missed} entries: caught up to {total} in {:?} (before: {size})", t.elapsed());
-        let metrics = reqwest::get(format!("{}/metrics", pair.seq().url())).await.unwrap().text().await.unwrap();
-        for line in metrics.lines().filter(|l| l.starts_with("dyad_cosign_latency_seconds_sum") || l.starts_with("dyad_cosign_latency_seconds_count")) {
-            println!("{line}");
-        }
-        pair.stop().await;
     });
+}
+
+/// Queues `n` co-signer messages in bravo's replica (closed), in one store batch per 1000.
+fn preload_cosigner_queue(pair_dir: &std::path::Path, n: u64) {
+    let mut ch = Channel::open(&pair_dir.join("bravo/ledger")).unwrap();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(1000);
+        let drafts = (0..k)
+            .map(|i| {
+                Draft::new(
+                    Kind::Notification,
+                    &format!("queued {}", n - left + i),
+                    "text/plain",
+                    format!("body of queued message {}", n - left + i).into_bytes(),
+                )
+            })
+            .collect();
+        ch.queue_own_batch(&bravo(), drafts, now_ms()).unwrap();
+        left -= k;
+    }
+}
+
+async fn saturate(queued: u64, clients: usize) {
+    let pair = Pair::start_with(|c| c.max_delay = std::time::Duration::from_millis(10)).await;
+    // The co-signer restarts with its queue preloaded (its store is closed meanwhile).
+    let mut pair = pair;
+    pair.kill_cos().await;
+    preload_cosigner_queue(pair.dir.path(), queued);
+    let start_size = pair.seq().status().await.unwrap().size;
+    let t = Instant::now();
+    pair.start_cos().await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let appended = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = admin(pair.seq());
+        let (stop, appended) = (stop.clone(), appended.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _) = client
+                    .append(&request(&format!("{c}/{i}"), "accepted"))
+                    .await
+                    .unwrap();
+                assert_eq!(status, 200);
+                appended.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    // With only the sequencer's clients, run them for a fixed time; otherwise until the
+    // co-signer's queue has drained into the log.
+    let run_for = Duration::from_secs(5);
+    let committed_at_stop = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let s = pair.cos().status().await.unwrap();
+        let drained = queued > 0 && s.queued == 0;
+        if drained
+            || (queued == 0 && t.elapsed() >= run_for)
+            || t.elapsed() > Duration::from_secs(300)
+        {
+            break s.committed_size;
+        }
+    };
+    let elapsed = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let committed = committed_at_stop - start_size;
+    let seq_batches = pair.seq().metrics().batches.load(Ordering::Relaxed);
+    let cosigns = pair
+        .seq()
+        .metrics()
+        .checkpoints_committed
+        .load(Ordering::Relaxed);
+    println!(
+        "saturate: {queued} queued co-signer messages + {clients} sequencer clients: {committed} entries co-signed in {:.2?}: {:.0} committed entries/s ({} sequencer messages appended; {seq_batches} sequencer batches, {cosigns} co-signed checkpoints)",
+        elapsed,
+        committed as f64 / elapsed.as_secs_f64(),
+        appended.load(Ordering::Relaxed),
+    );
+    let size = pair.wait_converged(Duration::from_secs(120)).await;
+    assert!(size >= start_size + queued);
+    pair.stop().await;
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn offered(rate: u64, secs: u64) {
+    let pair = Pair::start_with(|c| c.max_delay = std::time::Duration::from_millis(10)).await;
+    // Warm up connections and caches.
+    append(pair.seq(), "warm-up", "committed").await;
+    append(pair.cos(), "warm-up", "committed").await;
+    let total = rate * secs;
+    let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let clients = [admin(pair.seq()), admin(pair.cos())];
+    let mut tasks = Vec::new();
+    let t = Instant::now();
+    for i in 0..total {
+        interval.tick().await;
+        let party = (i % 2) as usize;
+        let client = clients[party].clone();
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let (status, r) = client
+                .append(&request(&format!("offered {i}"), "committed"))
+                .await
+                .unwrap();
+            (
+                party,
+                status == 200 && r.state == "committed",
+                sent.elapsed(),
+            )
+        }));
+    }
+    let sending = t.elapsed();
+    let mut times = [Vec::new(), Vec::new()];
+    let mut failed = 0;
+    for task in tasks {
+        let (party, ok, latency) = task.await.unwrap();
+        if ok {
+            times[party].push(latency);
+        } else {
+            failed += 1;
+        }
+    }
+    let mut all: Vec<Duration> = times.iter().flatten().copied().collect();
+    all.sort();
+    for t in &mut times {
+        t.sort();
+    }
+    println!(
+        "offered {rate}/s for {secs} s ({total} messages sent in {sending:.2?}, {failed} not committed in time): submit-to-committed p50 {:.1?} p99 {:.1?} max {:.1?}; sequencer's messages p50 {:.1?} p99 {:.1?}; co-signer's messages p50 {:.1?} p99 {:.1?}",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or_default(),
+        percentile(&times[0], 0.5),
+        percentile(&times[0], 0.99),
+        percentile(&times[1], 0.5),
+        percentile(&times[1], 0.99),
+    );
+    pair.wait_converged(Duration::from_secs(60)).await;
+    pair.stop().await;
+}
+
+async fn catchup(missed: u64) {
+    let mut pair = Pair::start().await;
+    pair.kill_cos().await;
+    let mut tasks = Vec::new();
+    for c in 0..50 {
+        let client = admin(pair.seq());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..missed / 50 {
+                client
+                    .append(&request(&format!("missed {c}/{i}"), "accepted"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let t = Instant::now();
+    pair.start_cos().await;
+    let total = pair.wait_converged(Duration::from_secs(120)).await;
+    println!(
+        "catch-up: the co-signer, back after {missed} entries, co-signed up to {total} in {:.2?} ({:.0} entries/s)",
+        t.elapsed(),
+        (total - 1) as f64 / t.elapsed().as_secs_f64(),
+    );
+    pair.stop().await;
 }
