@@ -15,6 +15,10 @@
 //!   `wait: committed`; prints submit-to-committed p50/p99/max per party;
 //! - `catchup [N]`: the co-signer is down while N messages are appended, then catches up;
 //! - `all`: each of the above with its defaults.
+//!
+//! `DYAD_MAX_DELAY_MS` sets both nodes' group-commit delay (default 10, the node's
+//! default). Each figure comes with the CPU time the process (both nodes and the load
+//! generator) used meanwhile: the cores it kept busy, and CPU microseconds per entry.
 
 #[path = "../tests/node_support/mod.rs"]
 mod node_support;
@@ -26,6 +30,41 @@ use std::time::{Duration, Instant};
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use node_support::*;
+
+/// CPU time (user + system) used by this process so far, from /proc/self/stat (Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the state field.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// "cores busy, µs of CPU per entry" over a window.
+fn cpu_note(cpu: Duration, wall: Duration, entries: u64) -> String {
+    format!(
+        "CPU {:.2} cores, {:.0} us/entry",
+        cpu.as_secs_f64() / wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / entries.max(1) as f64
+    )
+}
+
+fn max_delay() -> Duration {
+    Duration::from_millis(
+        std::env::var("DYAD_MAX_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+    )
+}
 
 fn arg(args: &[String], i: usize, default: u64) -> u64 {
     args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
@@ -73,13 +112,14 @@ fn preload_cosigner_queue(pair_dir: &std::path::Path, n: u64) {
 }
 
 async fn saturate(queued: u64, clients: usize) {
-    let pair = Pair::start_with(|c| c.max_delay = std::time::Duration::from_millis(10)).await;
+    let pair = Pair::start_with(|c| c.max_delay = max_delay()).await;
     // The co-signer restarts with its queue preloaded (its store is closed meanwhile).
     let mut pair = pair;
     pair.kill_cos().await;
     preload_cosigner_queue(pair.dir.path(), queued);
     let start_size = pair.seq().status().await.unwrap().size;
     let t = Instant::now();
+    let cpu = cpu_time();
     pair.start_cos().await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -116,6 +156,7 @@ async fn saturate(queued: u64, clients: usize) {
         }
     };
     let elapsed = t.elapsed();
+    let cpu = cpu_time() - cpu;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.unwrap();
@@ -128,10 +169,11 @@ async fn saturate(queued: u64, clients: usize) {
         .checkpoints_committed
         .load(Ordering::Relaxed);
     println!(
-        "saturate: {queued} queued co-signer messages + {clients} sequencer clients: {committed} entries co-signed in {:.2?}: {:.0} committed entries/s ({} sequencer messages appended; {seq_batches} sequencer batches, {cosigns} co-signed checkpoints)",
+        "saturate: {queued} queued co-signer messages + {clients} sequencer clients: {committed} entries co-signed in {:.2?}: {:.0} committed entries/s ({} sequencer messages appended; {seq_batches} sequencer batches, {cosigns} co-signed checkpoints; {})",
         elapsed,
         committed as f64 / elapsed.as_secs_f64(),
         appended.load(Ordering::Relaxed),
+        cpu_note(cpu, elapsed, committed),
     );
     let size = pair.wait_converged(Duration::from_secs(120)).await;
     assert!(size >= start_size + queued);
@@ -146,7 +188,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn offered(rate: u64, secs: u64) {
-    let pair = Pair::start_with(|c| c.max_delay = std::time::Duration::from_millis(10)).await;
+    let pair = Pair::start_with(|c| c.max_delay = max_delay()).await;
     // Warm up connections and caches.
     append(pair.seq(), "warm-up", "committed").await;
     append(pair.cos(), "warm-up", "committed").await;
@@ -156,6 +198,7 @@ async fn offered(rate: u64, secs: u64) {
     let clients = [admin(pair.seq()), admin(pair.cos())];
     let mut tasks = Vec::new();
     let t = Instant::now();
+    let cpu = cpu_time();
     for i in 0..total {
         interval.tick().await;
         let party = (i % 2) as usize;
@@ -184,13 +227,15 @@ async fn offered(rate: u64, secs: u64) {
             failed += 1;
         }
     }
+    let cpu = cpu_time() - cpu;
+    let wall = t.elapsed();
     let mut all: Vec<Duration> = times.iter().flatten().copied().collect();
     all.sort();
     for t in &mut times {
         t.sort();
     }
     println!(
-        "offered {rate}/s for {secs} s ({total} messages sent in {sending:.2?}, {failed} not committed in time): submit-to-committed p50 {:.1?} p99 {:.1?} max {:.1?}; sequencer's messages p50 {:.1?} p99 {:.1?}; co-signer's messages p50 {:.1?} p99 {:.1?}",
+        "offered {rate}/s for {secs} s ({total} messages sent in {sending:.2?}, {failed} not committed in time): submit-to-committed p50 {:.1?} p99 {:.1?} max {:.1?}; sequencer's messages p50 {:.1?} p99 {:.1?}; co-signer's messages p50 {:.1?} p99 {:.1?}; max_delay {:?}; {}",
         percentile(&all, 0.5),
         percentile(&all, 0.99),
         all.last().copied().unwrap_or_default(),
@@ -198,6 +243,8 @@ async fn offered(rate: u64, secs: u64) {
         percentile(&times[0], 0.99),
         percentile(&times[1], 0.5),
         percentile(&times[1], 0.99),
+        max_delay(),
+        cpu_note(cpu, wall, total),
     );
     pair.wait_converged(Duration::from_secs(60)).await;
     pair.stop().await;

@@ -1240,4 +1240,47 @@ mod tests {
             assert_eq!(ch.size(), 1 + bad as u64);
         }
     }
+
+    /// Entries judged one by one in one batch: a bad signature is refused alone, the later
+    /// entries of its sender meet the gap it leaves, the others go in with one commit; a
+    /// staging made before the log changed is refused.
+    #[test]
+    fn stage_each_refuses_bad_entries_alone_and_a_stale_staging() {
+        let t0 = 1_767_225_600_000;
+        let (alpha, bravo) = keys();
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = sequencer(dir.path(), t0);
+        let mut batch = messages(&bravo, 4, t0);
+        batch[1].entry.signatures[0].signature[3] ^= 1;
+        batch[1] = SignedEntry::new(batch[1].entry.clone()).unwrap();
+        batch.extend(messages(&alpha, 1, t0));
+        let staged = ch.stage_each(&batch, t0).unwrap();
+        assert!(staged.any_refused());
+        let (results, note) = ch.commit_staged_and_sign(&alpha, staged).unwrap();
+        let kinds: Vec<&str> = results
+            .iter()
+            .map(|r| match r {
+                Ok(_) => "ok",
+                Err(ChannelError::BadSignature { .. }) => "signature",
+                Err(ChannelError::SequenceGap { .. }) => "gap",
+                Err(_) => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["ok", "signature", "gap", "gap", "ok"]);
+        assert_eq!(results[4].as_ref().unwrap().index, 2);
+        assert_eq!(ch.size(), 3);
+        let note = String::from_utf8(note.unwrap()).unwrap();
+        assert!(note.starts_with(&ch.checkpoint_text()), "{note}");
+
+        // Message 2 again, now well signed, staged; then the log grows before the commit.
+        let fresh = messages(&bravo, 2, t0);
+        let stale = ch.stage_each(&fresh[1..], t0).unwrap();
+        assert!(!stale.any_refused());
+        ch.append_signed(&fresh[1..], t0).unwrap();
+        assert!(matches!(
+            ch.commit_staged_and_sign(&alpha, stale),
+            Err(ChannelError::Store(StoreError::StaleBatch { .. }))
+        ));
+        assert_eq!(ch.size(), 4);
+    }
 }

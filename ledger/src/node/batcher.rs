@@ -23,7 +23,7 @@ use super::client::{read_bounded, ClientError};
 use super::metrics::Metrics;
 use super::witness::{self, AddCheckpoint};
 use super::{now_ms, NodeError, Shared};
-use crate::channel::{Appended, Channel, ChannelError};
+use crate::channel::{Appended, Channel, ChannelError, Staged};
 use crate::entry::{Draft, EntryError, SignedEntry};
 
 /// What the batcher appends.
@@ -127,104 +127,66 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
     }
 }
 
-/// Writes one batch on a blocking thread and answers every submission in it. Returns the
+/// Writes one batch on blocking threads and answers every submission in it. Returns the
 /// sequencer's next own sequence number, when known.
+///
+/// The costly part (signing own drafts, checking every entry, signatures over all cores)
+/// runs under the shared lock, so that the co-signer's tile reads (replicating the previous
+/// batch) go on meanwhile; only the store commit takes the exclusive lock. The batcher is
+/// the only task that appends, so the log cannot change in between (and if it did, the
+/// commit would refuse the stale staging and the batch would go one by one).
 async fn write_batch(
     shared: &Arc<Shared>,
     batch: Vec<Submission>,
     own_next: Option<u64>,
 ) -> Option<u64> {
+    let now = now_ms();
+    let s = shared.clone();
+    let prepared = shared
+        .read(move |ch| {
+            let prepared = prepare(ch, &s, &batch, own_next, now);
+            Ok((batch, prepared))
+        })
+        .await;
+    let (batch, prepared) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // The replies' senders were dropped with the batch: the handlers answer 503.
+            tracing::error!(error = %e, "a batch could not be checked");
+            return None;
+        }
+    };
     let s = shared.clone();
     match shared
-        .write(move |ch| Ok(apply_batch(ch, &s, batch, own_next)))
+        .write(move |ch| Ok(apply_batch(ch, &s, batch, own_next, now, prepared)))
         .await
     {
         Ok(next) => next,
         Err(e) => {
-            // The replies' senders were dropped with the batch: the handlers answer 503.
             tracing::error!(error = %e, "a batch could not be written");
             None
         }
     }
 }
 
-fn apply_batch(
-    ch: &mut Channel,
-    shared: &Shared,
-    batch: Vec<Submission>,
-    own_next: Option<u64>,
-) -> Option<u64> {
-    let now = now_ms();
-    let count = batch.len();
-    let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
-    let size_before = ch.size();
-    // Whether the batch's checkpoint was signed in the batch's own store commit.
-    let mut signed = false;
-    let own_next = if has_own && own_next.is_none() {
-        // The first own message since start: `append_own` finds the sequence number.
-        one_by_one(ch, shared, batch, None, now)
-    } else {
-        match try_each(ch, shared, &batch, own_next, now) {
-            Ok(Some((replies, next, note))) => {
-                signed = note.is_some();
-                for (s, reply) in batch.into_iter().zip(replies) {
-                    if let Err(r) = &reply {
-                        refused(shared, r);
-                    }
-                    let _ = s.reply.send(reply);
-                }
-                next
-            }
-            Ok(None) => {
-                tracing::info!(entries = count, "one of the operator's own messages was refused; appending the batch one by one");
-                one_by_one(ch, shared, batch, own_next, now)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, entries = count, "the batch could not be written; appending its entries one by one");
-                one_by_one(ch, shared, batch, own_next, now)
-            }
-        }
-    };
-    let added = ch.size() - size_before;
-    Metrics::set(&shared.metrics.log_size, ch.size());
-    if added > 0 {
-        Metrics::inc(&shared.metrics.entries, added);
-        Metrics::inc(&shared.metrics.batches, 1);
-        tracing::debug!(entries = added, size = ch.size(), "batch durable");
-        let signed = signed
-            || match ch.sign_checkpoint(&shared.key) {
-                Ok(_) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will");
-                    false
-                }
-            };
-        if signed {
-            Metrics::inc(&shared.metrics.checkpoints_signed, 1);
-            shared.set_published(ch.size());
-            shared.wake_committer.notify_one();
-        }
-    }
-    own_next
-}
+/// A batch checked and staged, with the next own sequence number after it.
+type Prepared = Result<Option<(Staged, Option<u64>)>, ChannelError>;
 
-/// What `try_each` wrote: a reply per submission, the next own sequence number, and the
-/// signed checkpoint note when the batch appended anything.
-type Each = (Vec<Reply>, Option<u64>, Option<Vec<u8>>);
-
-/// The whole batch and its checkpoint as one durable commit, each entry judged on its own
-/// (`Channel::stage_each`): a refused submission is answered alone and the others still
-/// go in with the one fsync (spec/node.md 4.2). Own drafts are signed with consecutive
-/// sequence numbers from `own_next`; if one of them is refused the later ones would
-/// break their sequence, so nothing is written and `None` is returned (the caller goes
-/// one by one).
-fn try_each(
-    ch: &mut Channel,
+/// Signs the batch's own drafts with consecutive sequence numbers from `own_next` and
+/// judges every entry on its own (`Channel::stage_each`). `None` when the batch must go
+/// one by one: the first own message since start (`append_own` finds its sequence
+/// number), or an own message refused (the later ones would break their sequence).
+fn prepare(
+    ch: &Channel,
     shared: &Shared,
     batch: &[Submission],
     own_next: Option<u64>,
     now: u64,
-) -> Result<Option<Each>, ChannelError> {
+) -> Prepared {
+    let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
+    if has_own && own_next.is_none() {
+        return Ok(None);
+    }
     let mut next = own_next.unwrap_or(0);
     let mut entries = Vec::with_capacity(batch.len());
     for s in batch {
@@ -248,12 +210,66 @@ fn try_each(
     if own_refused {
         return Ok(None);
     }
-    let (results, note) = ch.commit_staged_and_sign(&shared.key, staged)?;
-    let replies = results
-        .into_iter()
-        .map(|r| r.map_err(|e| rejection(&e)))
-        .collect();
-    Ok(Some((replies, own_next.map(|_| next), note)))
+    Ok(Some((staged, own_next.map(|_| next))))
+}
+
+fn apply_batch(
+    ch: &mut Channel,
+    shared: &Shared,
+    batch: Vec<Submission>,
+    own_next: Option<u64>,
+    now: u64,
+    prepared: Prepared,
+) -> Option<u64> {
+    let count = batch.len();
+    let size_before = ch.size();
+    // Whether the batch's checkpoint was signed in the batch's own store commit.
+    let mut signed = false;
+    let own_next = match prepared {
+        Ok(Some((staged, next))) => match ch.commit_staged_and_sign(&shared.key, staged) {
+            Ok((results, note)) => {
+                signed = note.is_some();
+                for (s, result) in batch.into_iter().zip(results) {
+                    let reply = result.map_err(|e| rejection(&e));
+                    if let Err(r) = &reply {
+                        refused(shared, r);
+                    }
+                    let _ = s.reply.send(reply);
+                }
+                next
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, entries = count, "the batch could not be written; appending its entries one by one");
+                one_by_one(ch, shared, batch, own_next, now)
+            }
+        },
+        Ok(None) => one_by_one(ch, shared, batch, own_next, now),
+        Err(e) => {
+            tracing::warn!(error = %e, entries = count, "the batch could not be checked; appending its entries one by one");
+            one_by_one(ch, shared, batch, own_next, now)
+        }
+    };
+    let added = ch.size() - size_before;
+    Metrics::set(&shared.metrics.log_size, ch.size());
+    if added > 0 {
+        Metrics::inc(&shared.metrics.entries, added);
+        Metrics::inc(&shared.metrics.batches, 1);
+        tracing::debug!(entries = added, size = ch.size(), "batch durable");
+        let signed = signed
+            || match ch.sign_checkpoint(&shared.key) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will");
+                    false
+                }
+            };
+        if signed {
+            Metrics::inc(&shared.metrics.checkpoints_signed, 1);
+            shared.set_published(ch.size());
+            shared.wake_committer.notify_one();
+        }
+    }
+    own_next
 }
 
 /// Counts and logs an entry the channel refused.
