@@ -97,8 +97,8 @@ impl Scale {
                 sig_batch: 64,
                 sled_entries: [40, 200, 600, 2000],
                 hashes: 100_000,
-                node_saturation: Duration::from_millis(600),
-                node_clients: 32,
+                node_queued: 600,
+                node_clients: 8,
                 node_loads: vec![250, 1000],
                 node_load_time: Duration::from_millis(300),
             },
@@ -112,8 +112,8 @@ impl Scale {
                 sig_batch: 64,
                 sled_entries: [500, 3000, 10_000, 100_000],
                 hashes: 2_000_000,
-                node_saturation: Duration::from_secs(3),
-                node_clients: 256,
+                node_queued: 20_000,
+                node_clients: 32,
                 node_loads: vec![250, 500, 1000, 2000],
                 node_load_time: Duration::from_secs(2),
             },
@@ -127,8 +127,8 @@ impl Scale {
                 sig_batch: 64,
                 sled_entries: [3000, 20_000, 100_000, 500_000],
                 hashes: 10_000_000,
-                node_saturation: Duration::from_secs(15),
-                node_clients: 512,
+                node_queued: 100_000,
+                node_clients: 64,
                 node_loads: vec![250, 500, 1000, 2000, 4000],
                 node_load_time: Duration::from_secs(8),
             },
@@ -159,8 +159,10 @@ pub struct Sizes {
     pub sled_entries: [u64; 4],
     /// Node hashes timed for the SHA-256 ceiling.
     pub hashes: u64,
-    pub node_saturation: Duration,
-    /// Concurrent clients at saturation.
+    /// Saturation: the co-signer's messages queued in its replica before its node starts.
+    pub node_queued: u64,
+    /// Saturation: concurrent admin clients posting the sequencer's own messages until the
+    /// co-signer's queue has drained.
     pub node_clients: usize,
     /// Offered loads (entries/s) for the latency figures.
     pub node_loads: Vec<u32>,

@@ -2,45 +2,58 @@
 //! (`dyad_ledger::node`, as `dyad serve` runs it, with its default group commit: up to
 //! 512 entries or 10 ms per batch).
 //!
-//! Clients post messages to the sequencer's admin API (`POST /admin/append`, which signs
-//! the message as the sequencer's own) with `wait: committed`: the answer comes once the
-//! entry is covered by a checkpoint that both parties signed, i.e. after the sequencer
-//! made the batch durable, signed the checkpoint, and the co-signer fetched the new
-//! entries over the tiles API, checked and stored them and returned its cosignature.
-//! That answer is what "committed" means here.
+//! An entry is committed once it is covered by a checkpoint that both parties signed, i.e.
+//! after the sequencer made the batch durable, signed the checkpoint, and the co-signer
+//! fetched the new entries over the tiles API, checked and stored them and returned its
+//! cosignature.
 //!
-//! - saturation: many clients post back to back for a fixed time, each waiting only until
-//!   its message is durable in the log (`wait: accepted`), so that the node always has
-//!   more to take than it can; committed entries/s is the growth of the committed size
-//!   (the sequencer's newest co-signed checkpoint) from the first post until everything
-//!   posted is committed;
-//! - latency: at each offered load (entries/s), messages are posted on a fixed schedule
-//!   (open loop: a slow answer does not delay the next post), and submit-to-committed
-//!   latency is each post's time until its committed answer.
+//! - saturation: both parties' messages at once, as `ledger/examples/node_load.rs
+//!   saturate` sends them. The co-signer's messages are queued in its replica before its
+//!   node starts (`Channel::queue_own_batch`), so its node submits them in batches
+//!   (`POST /submit-batch`, spec/node.md 4.3) as fast as the sequencer takes them, while
+//!   admin clients post the sequencer's own messages back to back (`POST /admin/append`,
+//!   `wait: accepted`) until the co-signer's queue has drained. The figure is the growth
+//!   of the sequencer's committed size (its newest co-signed checkpoint) from its first
+//!   growth to its last one, over that time;
+//! - latency: at each offered load (entries/s), messages are posted to the sequencer's
+//!   admin API on a fixed schedule (open loop: a slow answer does not delay the next
+//!   post), and submit-to-committed latency is each post's time until its committed
+//!   answer (`wait: committed`).
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use dyad_ledger::channel::Channel;
+use dyad_ledger::entry::{Draft, Kind};
+use dyad_ledger::keys::SignerKey;
 use dyad_ledger::node::{self, AdminClient, AppendRequest, NodeConfig, RunningNode};
 use tokio::time::Instant;
 
 use super::fixture::{self, Parties, PAYLOAD_LEN};
 use super::report::{set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
-use crate::output::b64;
+use crate::output::{b64, now_ms};
+
+/// How long the saturation stage may take before the bench gives up on it.
+const SATURATION_LIMIT: Duration = Duration::from_secs(300);
 
 /// How long a node's graceful stop may take.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
-fn request(n: u64, wait: &str) -> AppendRequest {
+fn payload(n: u64) -> Vec<u8> {
     let mut payload = format!("Load message {n}: nothing new on our side. ").into_bytes();
     payload.resize(PAYLOAD_LEN, b'.');
+    payload
+}
+
+fn request(n: u64, wait: &str) -> AppendRequest {
     AppendRequest {
         kind: "notification".into(),
         subject: format!("load message {n}"),
         content_type: "text/plain".into(),
-        payload: b64(&payload),
+        payload: b64(&payload(n)),
         wait: Some(wait.into()),
         timeout_ms: Some(15_000),
         ..AppendRequest::default()
@@ -61,21 +74,60 @@ async fn post_accepted(client: &AdminClient, n: u64) -> bool {
     matches!(client.append(&request(n, "accepted")).await, Ok((200, _)))
 }
 
-/// Waits (bounded) until the sequencer's committed size reaches `size`; returns when.
-async fn committed_at(seq: &RunningNode, size: u64) -> BenchResult<Instant> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = seq.status().await?;
-        if s.committed_size >= size {
-            return Ok(Instant::now());
+/// Queues `n` messages of the co-signer in its replica (closed), signed as its node would
+/// sign them, in store batches of 1000: its node submits them once it starts.
+fn preload_cosigner_queue(ledger: &Path, key: &SignerKey, n: u64) -> BenchResult<()> {
+    let mut channel = Channel::open(ledger)?;
+    for from in (0..n).step_by(1000) {
+        let drafts = (from..(from + 1000).min(n))
+            .map(|i| {
+                Draft::new(
+                    Kind::Notification,
+                    &format!("queued message {i}"),
+                    "text/plain",
+                    payload(i),
+                )
+            })
+            .collect();
+        channel.queue_own_batch(key, drafts, now_ms())?;
+    }
+    Ok(())
+}
+
+/// The sequencer's committed size as sampled over a run: where it stood, and when it
+/// first and last grew.
+struct Growth {
+    start: (Instant, u64),
+    first: Option<(Instant, u64)>,
+    last: Option<(Instant, u64)>,
+}
+
+impl Growth {
+    fn new(size: u64) -> Growth {
+        Growth {
+            start: (Instant::now(), size),
+            first: None,
+            last: None,
         }
-        if Instant::now() >= deadline {
-            return Err(BenchError::Nodes(format!(
-                "{} of {size} entries committed after 120 s",
-                s.committed_size
-            )));
+    }
+
+    fn sample(&mut self, seq: &RunningNode) -> u64 {
+        let size = seq.metrics().committed_size.load(Ordering::Relaxed);
+        let seen = self.last.map_or(self.start.1, |(_, s)| s);
+        if size > seen {
+            let now = Instant::now();
+            self.first.get_or_insert((now, size));
+            self.last = Some((now, size));
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        size
+    }
+
+    /// (entries, seconds) from the first growth to the last; from the start instead if
+    /// the size grew only once.
+    fn window(&self) -> Option<(u64, f64)> {
+        let (first, last) = (self.first?, self.last?);
+        let from = if last.0 > first.0 { first } else { self.start };
+        Some((last.1 - from.1, (last.0 - from.0).as_secs_f64()))
     }
 }
 
@@ -115,6 +167,12 @@ pub fn run(
 ) -> BenchResult<()> {
     let dir = work.join("nodes");
     drop(fixture::create_channel(&dir, parties, true)?);
+    let bar = progress.step(&format!(
+        "two nodes: queueing {} co-signer messages",
+        sizes.node_queued
+    ));
+    preload_cosigner_queue(&dir.join("bravo/ledger"), &parties.bravo, sizes.node_queued)?;
+    bar.finish_and_clear();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -165,60 +223,7 @@ async fn measure(
     figures: &mut Figures,
 ) -> BenchResult<()> {
     let client = AdminClient::new(&seq.admin_url(), seq.admin_token())?;
-    if post(&client, 0).await.is_none() {
-        return Err(BenchError::Nodes(
-            "a first message was not committed within 15 s".into(),
-        ));
-    }
-
-    let bar = progress.step(&format!(
-        "two nodes: saturation, {} clients for {:.1} s",
-        sizes.node_clients,
-        sizes.node_saturation.as_secs_f64()
-    ));
-    let batches_before = seq.metrics().batches.load(Ordering::Relaxed);
-    let committed_before = seq.status().await?.committed_size;
-    let start = Instant::now();
-    let deadline = start + sizes.node_saturation;
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..sizes.node_clients as u64 {
-        let client = client.clone();
-        tasks.spawn(async move {
-            let mut failed = 0u64;
-            let mut n = 1_000_000 * (c + 1);
-            while Instant::now() < deadline {
-                if !post_accepted(&client, n).await {
-                    failed += 1;
-                }
-                n += 1;
-            }
-            failed
-        });
-    }
-    let mut failed = 0u64;
-    while let Some(r) = tasks.join_next().await {
-        failed += r.map_err(|e| BenchError::Nodes(format!("a client task: {e}")))?;
-    }
-    let size = seq.status().await?.size;
-    let done = committed_at(seq, size).await?;
-    let committed = size.saturating_sub(committed_before);
-    let batches = seq.metrics().batches.load(Ordering::Relaxed) - batches_before;
-    bar.finish_and_clear();
-    if committed == 0 {
-        return Err(BenchError::Nodes(
-            "no message was committed at saturation".into(),
-        ));
-    }
-    figures.set(
-        "cosigned_committed_per_s",
-        committed as f64 / (done - start).as_secs_f64(),
-    );
-    figures.set("node_saturation_entries", committed as f64);
-    figures.set("node_saturation_failed", failed as f64);
-    figures.set(
-        "node_entries_per_batch",
-        committed as f64 / batches.max(1) as f64,
-    );
+    saturate(seq, cos, &client, sizes, progress, figures).await?;
     settle(seq, cos).await?;
 
     for &rate in &sizes.node_loads {
@@ -267,5 +272,99 @@ async fn measure(
         }
         settle(seq, cos).await?;
     }
+    Ok(())
+}
+
+/// The saturation stage. The co-signer's node has been submitting its preloaded queue since
+/// it started; the sequencer's clients post until all of it is in the log.
+async fn saturate(
+    seq: &RunningNode,
+    cos: &RunningNode,
+    client: &AdminClient,
+    sizes: &Sizes,
+    progress: &Progress,
+    figures: &mut Figures,
+) -> BenchResult<()> {
+    let bar = progress.step(&format!(
+        "two nodes: saturation, {} co-signer messages and {} sequencer clients",
+        sizes.node_queued, sizes.node_clients
+    ));
+    let deadline = Instant::now() + SATURATION_LIMIT;
+    let batches_before = seq.metrics().batches.load(Ordering::Relaxed);
+    let mut growth = Growth::new(seq.metrics().committed_size.load(Ordering::Relaxed));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..sizes.node_clients as u64 {
+        let client = client.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let (mut posted, mut failed) = (0u64, 0u64);
+            let mut n = 1_000_000 * (c + 1);
+            while !stop.load(Ordering::Relaxed) {
+                if post_accepted(&client, n).await {
+                    posted += 1;
+                } else {
+                    failed += 1;
+                }
+                n += 1;
+            }
+            (posted, failed)
+        });
+    }
+    // The co-signer's messages are all in the sequencer's log once every one is promised
+    // (spec/node.md 4.1). Its counter of promises is cheap to read; its queue's length
+    // costs a scan of the queue, so that is read only now and then, in case a batch was
+    // submitted twice (after a timeout) and promised under the first submission only.
+    let promised = || cos.metrics().promises.load(Ordering::Relaxed) >= sizes.node_queued;
+    let mut drained = sizes.node_queued == 0;
+    let mut next_scan = Instant::now() + Duration::from_millis(500);
+    while !drained && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        growth.sample(seq);
+        drained = promised();
+        if !drained && Instant::now() >= next_scan {
+            drained = cos.status().await?.queued == 0;
+            next_scan = Instant::now() + Duration::from_millis(500);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut posted, mut failed) = (0u64, 0u64);
+    while let Some(r) = tasks.join_next().await {
+        let (p, f) = r.map_err(|e| BenchError::Nodes(format!("a client task: {e}")))?;
+        posted += p;
+        failed += f;
+    }
+    let size = seq.status().await?.size;
+    while growth.sample(seq) < size && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let committed = growth.sample(seq);
+    let batches = seq.metrics().batches.load(Ordering::Relaxed) - batches_before;
+    bar.finish_and_clear();
+    if !drained || committed < size {
+        return Err(BenchError::Nodes(format!(
+            "saturation did not finish within {} s: {committed} of {size} entries committed",
+            SATURATION_LIMIT.as_secs()
+        )));
+    }
+    let (entries, secs) = growth
+        .window()
+        .ok_or_else(|| BenchError::Nodes("no message was committed at saturation".into()))?;
+    figures.set("cosigned_committed_per_s", entries as f64 / secs);
+    figures.set("node_saturation_entries", entries as f64);
+    figures.set(
+        "node_saturation_cosigner_messages",
+        sizes.node_queued as f64,
+    );
+    figures.set("node_saturation_sequencer_messages", posted as f64);
+    figures.set(
+        "cosigned_committed_cosigner_share",
+        sizes.node_queued as f64 / (sizes.node_queued + posted).max(1) as f64,
+    );
+    figures.set("node_saturation_failed", failed as f64);
+    figures.set(
+        "node_entries_per_batch",
+        (sizes.node_queued + posted) as f64 / batches.max(1) as f64,
+    );
     Ok(())
 }
