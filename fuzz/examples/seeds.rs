@@ -1001,6 +1001,28 @@ fn node_seeds(c: &mut Corpus) {
         ),
     );
 
+    // POST /submit-batch (node_bodies modes 7-9): the vectors' entries framed, an answer
+    // with one refusal among acceptances, and a promise covering several entries.
+    c.add(
+        &["node_bodies"],
+        "submit-batch-body",
+        with(7, &bundle_bytes),
+    );
+    let mut answer = vec![3u8];
+    answer.extend_from_slice(b"200 7\n409 sequence number 2 is not the next one\n200 8\n\n");
+    answer.extend_from_slice(&signed);
+    c.add(&["node_bodies"], "submit-batch-answer", with(8, &answer));
+    let batch_promise = format!(
+        "dyad-promise/v1\nexample.org/dyad/test\n7\n{}\n8\n{}\n",
+        BASE64.encode(leaves[0]),
+        BASE64.encode(leaves[1])
+    );
+    c.add(
+        &["node_bodies"],
+        "batch-promise-text",
+        with(9, batch_promise.as_bytes()),
+    );
+
     // Submissions: entries of the vectors' channel (another origin to node_http), and an
     // entry signed by node_http's co-signer for its channel. node_http's genesis is
     // created when it starts, so no fixed timestamp is valid: this one, ten years after

@@ -106,16 +106,19 @@ pub struct SubmitResults {
 
 /// One line of printable text: control characters become spaces, the length is bounded.
 fn one_line(message: &str) -> String {
-    let line: String = message
+    let mapped: String = message
         .trim()
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_RESULT_MESSAGE)
         .collect();
+    // Trimmed again after mapping and cutting, so that the result is a fixed point:
+    // `parse` accepts a message only if this function leaves it unchanged.
+    let line = mapped.trim();
     if line.is_empty() {
         "refused".into()
     } else {
-        line
+        line.to_owned()
     }
 }
 
@@ -149,7 +152,9 @@ impl SubmitResults {
             let line = std::str::from_utf8(&rest[..end]).map_err(|_| bad())?;
             rest = &rest[end + 1..];
             let (status, text) = line.split_once(' ').ok_or_else(bad)?;
-            if status.len() != 3 || text.is_empty() || text.chars().any(char::is_control) {
+            // Only what `encode` writes is accepted, so that a response has one reading:
+            // a message is one trimmed line of at most MAX_RESULT_MESSAGE characters.
+            if status.len() != 3 || one_line(text) != text {
                 return Err(bad());
             }
             let status = parse_decimal(status.as_bytes())
@@ -262,6 +267,39 @@ pub async fn submit_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/fuzz_targets/node_bodies.rs: a refusal message with spaces around it,
+    /// or longer than `encode` writes, was accepted and then written back differently.
+    #[test]
+    fn result_messages_are_accepted_only_as_encode_writes_them() {
+        let long = "x".repeat(MAX_RESULT_MESSAGE + 1);
+        for message in ["  padded", "padded ", long.as_str(), "tab\there"] {
+            let body = format!("409 {message}\n\n");
+            assert!(
+                matches!(
+                    SubmitResults::parse(body.as_bytes(), 1),
+                    Err(SubmitError::BadResults(1))
+                ),
+                "accepted {message:?}"
+            );
+        }
+        // What `encode` writes for any message parses back.
+        let cut = format!("{} y", "x".repeat(MAX_RESULT_MESSAGE - 1));
+        for message in ["\u{1}odd\u{1}", cut.as_str(), "", " "] {
+            let results = SubmitResults {
+                results: vec![SubmitResult::Refused {
+                    status: 422,
+                    message: message.into(),
+                }],
+                promise: None,
+            };
+            let body = results.encode();
+            assert!(SubmitResults::parse(&body, 1).is_ok(), "{message:?}");
+        }
+        let body = b"409 sequence number 2 is not the next one\n\n";
+        let parsed = SubmitResults::parse(body, 1).unwrap();
+        assert_eq!(parsed.encode(), body);
+    }
 
     #[test]
     fn batches_frame_and_parse_strictly() {
