@@ -50,59 +50,37 @@ pub enum PromiseError {
 
 impl Promise {
     pub fn text(&self) -> String {
-        format!(
-            "{PROMISE_HEADER}\n{}\n{}\n{}\n",
-            self.origin,
-            self.index,
-            STANDARD.encode(self.leaf_hash)
-        )
+        self.as_batch().text()
     }
 
     /// Signs the promise as the log: `key` is the sequencer's party key and `log_key` its
     /// verifier key under the origin's name (`Genesis::log_key`).
     pub fn sign(&self, key: &SignerKey, log_key: &VerifierKey) -> Vec<u8> {
-        let text = self.text();
-        let sig = key.sign(text.as_bytes());
-        format!(
-            "{text}\n{}",
-            note::signature_line(log_key.name(), log_key.key_id(), &sig)
-        )
-        .into_bytes()
+        self.as_batch().sign(key, log_key)
     }
 
-    /// Verifies a promise note under the log key and reads it.
+    /// Verifies a promise note under the log key and reads it: a promise of exactly one
+    /// entry (a promise of one entry is the one-entry case of [`BatchPromise`]).
     pub fn verify(note_bytes: &[u8], log_key: &VerifierKey) -> Result<Promise, PromiseError> {
         if note_bytes.len() > MAX_PROMISE_BYTES {
             return Err(PromiseError::TooLarge);
         }
-        let verified = note::verify(note_bytes, std::slice::from_ref(log_key))?;
-        if !verified.verified.iter().any(|v| v.key == *log_key) {
-            return Err(PromiseError::Note(NoteError::NoVerifiedSignature));
-        }
-        let lines: Vec<&str> = verified.text.split_terminator('\n').collect();
-        let [header, origin, index, hash] = lines[..] else {
+        let batch = BatchPromise::verify(note_bytes, log_key)?;
+        let [(index, leaf_hash)] = batch.entries[..] else {
             return Err(PromiseError::Malformed);
         };
-        if header != PROMISE_HEADER || origin.is_empty() {
-            return Err(PromiseError::Malformed);
-        }
-        let index =
-            crate::node::witness::parse_decimal(index.as_bytes()).ok_or(PromiseError::Malformed)?;
-        let leaf_hash: Hash = STANDARD
-            .decode(hash)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(PromiseError::Malformed)?;
-        let promise = Promise {
-            origin: origin.to_owned(),
+        Ok(Promise {
+            origin: batch.origin,
             index,
             leaf_hash,
-        };
-        // Exactly one encoding: the text must be what we would write.
-        if promise.text() != verified.text {
-            return Err(PromiseError::Malformed);
+        })
+    }
+
+    fn as_batch(&self) -> BatchPromise {
+        BatchPromise {
+            origin: self.origin.clone(),
+            entries: vec![(self.index, self.leaf_hash)],
         }
-        Ok(promise)
     }
 }
 
