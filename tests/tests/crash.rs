@@ -33,9 +33,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{base64_decode, dyad, env_u64, free_port, hex, http, Node, Rng};
+use support::{
+    base64_decode, demo_channel, dyad, env_u64, free_port, hex, http, Node, Rng, COMMAND_TIMEOUT,
+};
 
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const PARTIES: [&str; 2] = ["alpha", "bravo"];
 
 /// What a load thread saw.
@@ -295,21 +296,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
     let dir_buf = tmp.path().to_owned();
     let dir = dir_buf.as_path();
     let _keep = KeepOnPanic(Some(tmp));
-    let demo = dir.join("demo");
-    let out = dyad(
-        dir,
-        &[
-            "--json",
-            "demo",
-            "--dir",
-            demo.to_str().unwrap(),
-            "--messages",
-            "2",
-        ],
-        None,
-        COMMAND_TIMEOUT,
-    );
-    assert_eq!(out.code, Some(0), "dyad demo: {}{}", out.stdout, out.stderr);
+    let demo = demo_channel(dir, 2);
     let keys = demo.join("keys");
 
     let mut parties: Vec<Party> = PARTIES

@@ -34,9 +34,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{base64_decode, dyad, hex, http, Node};
-
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+use support::{base64_decode, demo_channel, dyad, hex, http, Node, COMMAND_TIMEOUT};
 
 /// A tmpfs mounted for the test, unmounted on drop (lazily, so a straggler cannot block it).
 struct Tmpfs(PathBuf);
@@ -161,21 +159,7 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
         println!("disk_full: SKIPPED: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)");
         return;
     };
-    let demo = dir.join("demo");
-    let out = dyad(
-        dir,
-        &[
-            "--json",
-            "demo",
-            "--dir",
-            demo.to_str().unwrap(),
-            "--messages",
-            "0",
-        ],
-        None,
-        COMMAND_TIMEOUT,
-    );
-    assert_eq!(out.code, Some(0), "dyad demo: {}{}", out.stdout, out.stderr);
+    let demo = demo_channel(dir, 0);
     let keys = demo.join("keys");
     let data = disk.0.join("alpha");
     copy_dir(&demo.join("alpha"), &data);
@@ -345,21 +329,7 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
         println!("disk_full (co-signer): SKIPPED: cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)");
         return;
     };
-    let demo = dir.join("demo");
-    let out = dyad(
-        dir,
-        &[
-            "--json",
-            "demo",
-            "--dir",
-            demo.to_str().unwrap(),
-            "--messages",
-            "0",
-        ],
-        None,
-        COMMAND_TIMEOUT,
-    );
-    assert_eq!(out.code, Some(0), "dyad demo: {}{}", out.stdout, out.stderr);
+    let demo = demo_channel(dir, 0);
     let keys = demo.join("keys");
     let alpha = dir.join("alpha");
     let bravo = disk.0.join("bravo");

@@ -147,6 +147,32 @@ pub fn dyad(dir: &Path, args: &[&str], data: Option<&Path>, limit: Duration) -> 
 }
 
 /// A free loopback port (bound, then released).
+/// How long one `dyad` command of a harness may take before it counts as hung.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `dyad demo --dir <dir>/demo --messages <messages>` (a genesis both parties signed,
+/// their keys and data directories) and returns that directory; the harnesses start
+/// their nodes from copies of it.
+pub fn demo_channel(dir: &Path, messages: u32) -> PathBuf {
+    let demo = dir.join("demo");
+    let messages = messages.to_string();
+    let out = dyad(
+        dir,
+        &[
+            "--json",
+            "demo",
+            "--dir",
+            demo.to_str().expect("a UTF-8 temp path"),
+            "--messages",
+            &messages,
+        ],
+        None,
+        COMMAND_TIMEOUT,
+    );
+    assert_eq!(out.code, Some(0), "dyad demo: {}{}", out.stdout, out.stderr);
+    demo
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
