@@ -28,6 +28,8 @@ pub struct Metrics {
     pub promises: AtomicU64,
     pub log_size: AtomicU64,
     pub committed_size: AtomicU64,
+    /// The listeners' connections and the request-body budget.
+    pub listen: std::sync::Arc<super::listen::ListenMetrics>,
     latency: Mutex<Histogram>,
     rejected: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
@@ -151,6 +153,7 @@ impl Metrics {
                 h.count, h.sum, h.count
             );
         }
+        self.listen.render(&mut out);
         let name = "dyad_rejected_requests_total";
         let _ = writeln!(
             out,

@@ -46,6 +46,7 @@ pub mod witness;
 
 mod batcher;
 mod cosigner;
+mod listen;
 mod server;
 
 use std::collections::HashMap;
@@ -72,6 +73,7 @@ pub use admin::{AdminClient, AppendRequest, AppendResponse};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
 };
+pub use listen::ListenMetrics;
 pub use metrics::Metrics;
 pub use promise::{BatchPromise, Promise};
 pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
@@ -121,6 +123,21 @@ pub struct NodeConfig {
     pub peer_timeout: Duration,
     /// The longest an admin request may wait for its entry to be committed.
     pub max_wait: Duration,
+    /// Most connections each listener holds open. When all are open, a new connection
+    /// takes the place of the quietest one the node is not working for (one waiting for a
+    /// request or still sending its body), so held connections cannot keep the peer out.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, counted from the connection's start or the end
+    /// of the previous request on it (so also the keep-alive idle timeout).
+    pub header_timeout: Duration,
+    /// Longest time to receive one request body.
+    pub body_timeout: Duration,
+    /// A connection on which no byte moves for this long while no request is being worked
+    /// on is closed; a request body that pauses this long is refused with 408.
+    pub idle_timeout: Duration,
+    /// Most request-body bytes held in memory at once, over all connections; a body waits
+    /// (until the body timeout) for its share.
+    pub max_body_bytes: usize,
 }
 
 impl NodeConfig {
@@ -141,6 +158,11 @@ impl NodeConfig {
             retry_max: Duration::from_secs(10),
             peer_timeout: Duration::from_secs(30),
             max_wait: Duration::from_secs(60),
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(10),
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -258,6 +280,8 @@ pub(crate) struct Shared {
     pub promise_events: watch::Sender<u64>,
     /// Co-signer: one add-checkpoint at a time (check `old`, fetch, store: atomically).
     pub cosign_lock: tokio::sync::Mutex<()>,
+    /// Request bodies being buffered, over all connections, take their bytes from here.
+    pub body_budget: listen::BodyBudget,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -496,6 +520,7 @@ pub struct RunningNode {
 /// node serves requests. Stop it with [`RunningNode::shutdown`] (or [`RunningNode::kill`]).
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
+    listen::raise_nofile_limit();
     let token = admin_token(&config.data_dir)?;
     let ledger_dir = config.ledger_dir.clone();
     let key = config.key.clone();
@@ -594,6 +619,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         promises: Mutex::new(HashMap::new()),
         promise_events: watch::Sender::new(0),
         cosign_lock: tokio::sync::Mutex::new(()),
+        // At least one largest body, or it could never be received.
+        body_budget: listen::BodyBudget::new(
+            config.max_body_bytes.max(submit::MAX_SUBMIT_BATCH_BYTES),
+        ),
         config,
     });
 

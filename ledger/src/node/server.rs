@@ -6,16 +6,15 @@
 #![allow(clippy::result_large_err)]
 
 use std::fmt::Display;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +26,7 @@ use tokio::sync::oneshot;
 
 use super::admin::{AppendRequest, AppendResponse};
 use super::batcher::{Item, Rejection, Reply, Submission};
+use super::listen;
 use super::promise::{BatchPromise, Promise};
 use super::submit::{self, MAX_SUBMIT_BATCH_BYTES};
 use super::tiles::{self, Tile};
@@ -93,25 +93,22 @@ pub(crate) fn size_conflict(
     )
 }
 
-/// Runs one listener until the node stops, then closes its connections gracefully.
+/// Runs one listener until the node stops, then closes its connections gracefully. Its
+/// connections are limited and timed out as [`listen`] says.
 pub(crate) async fn run(
     listener: tokio::net::TcpListener,
     router: Router,
     shared: Arc<Shared>,
     name: &'static str,
 ) {
-    let stop = {
-        let shared = shared.clone();
-        async move { shared.stopped().await }
+    let limits = listen::Limits {
+        max_connections: shared.config.max_connections,
+        header_timeout: shared.config.header_timeout,
+        idle_timeout: shared.config.idle_timeout,
     };
-    drop(shared);
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, service)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!(listener = name, error = %e, "server failed");
-    }
+    let metrics = shared.metrics.listen.clone();
+    let stop = async move { shared.stopped().await };
+    listen::serve(listener, router, limits, metrics, stop, name).await;
 }
 
 pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
@@ -145,6 +142,24 @@ async fn not_found() -> Response {
 enum BodyError {
     TooLarge,
     Broken(String),
+    /// The body did not arrive within the body timeout, or stalled for the idle timeout.
+    Timeout,
+    /// The byte budget for bodies being received stayed spent until the body timeout.
+    Busy,
+}
+
+/// A request body held in memory, with its share of the node's body budget: the share is
+/// given back when the request is done with it.
+pub(crate) struct Buffered {
+    bytes: Bytes,
+    _permit: listen::BudgetPermit,
+}
+
+impl std::ops::Deref for Buffered {
+    type Target = Bytes;
+    fn deref(&self) -> &Bytes {
+        &self.bytes
+    }
 }
 
 /// A too-large body is read and thrown away up to this much, so that the client sees the
@@ -153,8 +168,15 @@ const DRAIN_LIMIT: usize = 8 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads a body of at most `limit` bytes; a declared or actual larger one is refused
-/// without being stored (or kept in memory beyond the limit).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+/// without being stored (or kept in memory beyond the limit). The body must arrive within
+/// the body timeout, with no pause longer than the idle timeout, and the memory it takes
+/// is taken from the node's body budget before it is allocated.
+async fn read_body(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Buffered, BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -165,16 +187,50 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         }
         return Err(BodyError::TooLarge);
     }
+    let budget = &shared.body_budget;
+    let mut permit = budget.empty(shared.metrics.listen.clone());
+    let cut = permit.cut_signal();
+    let deadline = tokio::time::Instant::now() + shared.config.body_timeout;
+    let stall = shared.config.idle_timeout;
     let mut body = body;
     let mut out = Vec::new();
+    // Bytes of `out`'s capacity already taken from the budget.
+    let mut taken = 0usize;
     loop {
-        match body.frame().await {
-            None => return Ok(Bytes::from(out)),
+        let wait = deadline.min(tokio::time::Instant::now() + stall);
+        let frame = tokio::select! {
+            f = tokio::time::timeout_at(wait, body.frame()) => match f {
+                Err(_) => return Err(BodyError::Timeout),
+                Ok(f) => f,
+            },
+            _ = cut.cut() => return Err(BodyError::Timeout),
+        };
+        match frame {
+            None => {
+                return Ok(Buffered {
+                    bytes: Bytes::from(out),
+                    _permit: permit,
+                })
+            }
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    if out.len() + data.len() > limit {
+                    let need = out.len() + data.len();
+                    if need > limit {
                         drain(body).await;
                         return Err(BodyError::TooLarge);
+                    }
+                    if need > taken {
+                        // Grow geometrically (within the limit), paying before allocating.
+                        let grow_to = need.max(taken.saturating_mul(2)).min(limit);
+                        let took = tokio::select! {
+                            t = budget.take(&mut permit, grow_to - taken, deadline) => t,
+                            _ = cut.cut() => return Err(BodyError::Timeout),
+                        };
+                        if !took {
+                            return Err(BodyError::Busy);
+                        }
+                        taken = grow_to;
+                        out.reserve_exact(taken - out.len());
                     }
                     out.extend_from_slice(&data);
                 }
@@ -213,6 +269,20 @@ fn body_error(shared: &Shared, endpoint: &'static str, e: BodyError, limit: usiz
             StatusCode::BAD_REQUEST,
             "broken-body",
             format!("cannot read the body: {why}"),
+        ),
+        BodyError::Timeout => reject(
+            shared,
+            endpoint,
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "the body did not arrive in time (or paused too long); send it again",
+        ),
+        BodyError::Busy => reject(
+            shared,
+            endpoint,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "body-budget",
+            "too many request bodies are being received now; retry later",
         ),
     }
 }
@@ -256,8 +326,9 @@ async fn checkpoint(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn tile(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Response {
-    let tile = match Tile::parse_path(&format!("tile/{path}")) {
+async fn tile(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    // The path as sent, not percent-decoded: only the canonical form names a tile.
+    let tile = match Tile::parse_path(uri.path().strip_prefix('/').unwrap_or_default()) {
         Ok(t) => t,
         Err(e) => {
             shared.metrics.reject("tile", "bad-path");
@@ -311,8 +382,8 @@ async fn add_checkpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match read_body(&headers, body, MAX_REQUEST_BYTES).await {
-        Ok(body) => cosigner::add_checkpoint(shared, body).await,
+    match read_body(&shared, &headers, body, MAX_REQUEST_BYTES).await {
+        Ok(body) => cosigner::add_checkpoint(shared.clone(), body.bytes.clone()).await,
         Err(e) => body_error(&shared, "add-checkpoint", e, MAX_REQUEST_BYTES),
     }
 }
@@ -374,7 +445,7 @@ async fn submit(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     if shared.role != Role::Sequencer {
         return not_sequencer(&shared, EP);
     }
-    let body = match read_body(&headers, body, MAX_ENTRY_LEN).await {
+    let body = match read_body(&shared, &headers, body, MAX_ENTRY_LEN).await {
         Ok(b) => b,
         Err(e) => return body_error(&shared, EP, e, MAX_ENTRY_LEN),
     };
@@ -417,7 +488,7 @@ async fn submit_batch(
     if shared.role != Role::Sequencer {
         return not_sequencer(&shared, EP);
     }
-    let body = match read_body(&headers, body, MAX_SUBMIT_BATCH_BYTES).await {
+    let body = match read_body(&shared, &headers, body, MAX_SUBMIT_BATCH_BYTES).await {
         Ok(b) => b,
         Err(e) => return body_error(&shared, EP, e, MAX_SUBMIT_BATCH_BYTES),
     };
@@ -549,7 +620,7 @@ fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_credentials);
     let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), shared.admin_token.as_bytes()));
     if ok {
         return Ok(());
@@ -564,6 +635,15 @@ fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     r.headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     Err(r)
+}
+
+/// The credentials of an `Authorization: Bearer <token>` header; the scheme name is
+/// case-insensitive (RFC 7235 section 2.1).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start_matches(' '))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -605,7 +685,7 @@ async fn admin_append(
     if let Err(r) = check_token(&shared, &headers) {
         return r;
     }
-    let body = match read_body(&headers, body, MAX_ADMIN_BODY).await {
+    let body = match read_body(&shared, &headers, body, MAX_ADMIN_BODY).await {
         Ok(b) => b,
         Err(e) => return body_error(&shared, EP, e, MAX_ADMIN_BODY),
     };
@@ -829,6 +909,27 @@ async fn wait_promise(
             r = rx.changed() => if r.is_err() { return None },
             _ = tokio::time::sleep_until(deadline) => return None,
             _ = shared.stopped() => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (header, want) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER abc", Some("abc")),
+            ("bEaReR  abc", Some("abc")),
+            ("Basic abc", None),
+            ("Bearerabc", None),
+            ("Bearer", None),
+            ("Bearers abc", None),
+        ] {
+            assert_eq!(bearer_credentials(header), want, "{header:?}");
         }
     }
 }
