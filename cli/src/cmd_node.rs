@@ -315,13 +315,18 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
             // Nobody reads standard output any more; keep serving regardless.
             tracing::debug!(error = %e, "cannot print the listening address");
         }
-        stop_signal().await;
-        tracing::info!("stopping");
+        tokio::select! {
+            _ = stop_signal() => tracing::info!("stopping"),
+            why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
+        }
         let _ = std::fs::remove_file(&url_file);
         running.shutdown().await?;
         Ok::<(), CliError>(())
     });
     let _ = std::fs::remove_file(&url_file);
+    // A store close or request that hangs on a failing disk must not keep the process:
+    // the node's shutdown is bounded, and so is waiting for its threads.
+    rt.shutdown_timeout(Duration::from_secs(2));
     result?;
     Ok(ExitCode::SUCCESS)
 }

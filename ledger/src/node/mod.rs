@@ -46,6 +46,7 @@ pub mod witness;
 
 mod batcher;
 mod cosigner;
+mod failure;
 mod listen;
 mod server;
 
@@ -195,6 +196,13 @@ pub enum NodeError {
     BadToken(String),
     #[error("the node is stopping")]
     Stopped,
+    /// A commit failed after writing began: the node stopped itself (restart it; the
+    /// store is reopened from what is on disk).
+    #[error("the node stopped because a write to its store failed: {0}; restart it once the cause (e.g. a full disk) is fixed")]
+    StoreFailed(String),
+    /// Closing the store did not finish in time (sled's flush may hang on a failing disk).
+    #[error("the store did not close within {0:?}; the node stopped without waiting for it (check the disk; the store is reopened from what is on disk)")]
+    CloseTimeout(Duration),
     #[error("a node task failed: {0}")]
     Task(String),
 }
@@ -282,6 +290,8 @@ pub(crate) struct Shared {
     pub cosign_lock: tokio::sync::Mutex<()>,
     /// Request bodies being buffered, over all connections, take their bytes from here.
     pub body_budget: listen::BodyBudget,
+    /// Set when the node stopped itself because its store cannot be written safely.
+    failure: failure::Failure,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -319,7 +329,11 @@ impl Shared {
                 .ledger
                 .write()
                 .map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
-            f(guard.as_mut().ok_or(NodeError::Stopped)?)
+            let ch = guard.as_mut().ok_or(NodeError::Stopped)?;
+            let result = f(ch);
+            // A failed commit may be answered inside `f` (e.g. as refusals): look anyway.
+            failure::check_after_write(&shared, ch);
+            result
         })
         .await
         .map_err(|e| NodeError::Task(e.to_string()))?
@@ -623,6 +637,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         body_budget: listen::BodyBudget::new(
             config.max_body_bytes.max(submit::MAX_SUBMIT_BATCH_BYTES),
         ),
+        failure: failure::Failure::default(),
         config,
     });
 
@@ -670,7 +685,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let node = start(config).await?;
-    shutdown.await;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = node.failed() => {}
+    }
     node.shutdown().await
 }
 
@@ -741,9 +759,23 @@ impl RunningNode {
             join_within(task, Duration::from_secs(5)).await;
         }
         let _ = fs::remove_file(self.shared.data_dir.join(ADMIN_URL_FILE));
-        close_ledger(&self.shared).await;
+        let closed = failure::close_ledger(&self.shared).await;
         tracing::info!(role = self.shared.role.as_str(), "node stopped");
-        Ok(())
+        if let Some(why) = self.shared.failure.get() {
+            return Err(NodeError::StoreFailed(why));
+        }
+        closed
+    }
+
+    /// Resolves once the node has stopped itself because its store cannot be written
+    /// safely any more (a commit failed after writing began), with the reason; never if it
+    /// stops otherwise. Then call [`RunningNode::shutdown`], which returns the failure.
+    pub async fn failed(&self) -> String {
+        self.shared.stopped().await;
+        match self.shared.failure.get() {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
     }
 
     /// Stops at once, as a crash would as far as the log is concerned: the batcher,
@@ -758,7 +790,7 @@ impl RunningNode {
         for task in std::mem::take(&mut self.servers) {
             join_within(task, Duration::from_secs(2)).await;
         }
-        close_ledger(&self.shared).await;
+        let _ = failure::close_ledger(&self.shared).await;
         tracing::info!(role = self.shared.role.as_str(), "node killed");
     }
 }
@@ -769,15 +801,4 @@ impl Drop for RunningNode {
     fn drop(&mut self) {
         self.shared.begin_stop();
     }
-}
-
-/// Takes the replica out of the shared state and drops it (closing the store), once any
-/// blocking work on it has finished. Later requests find no replica and fail with 503.
-async fn close_ledger(shared: &Arc<Shared>) {
-    let shared = shared.clone();
-    let _ = tokio::task::spawn_blocking(move || {
-        let mut guard = shared.ledger.write().unwrap_or_else(|p| p.into_inner());
-        drop(guard.take());
-    })
-    .await;
 }
