@@ -1,5 +1,5 @@
 //! Held and slow connections: the listeners' timeouts, connection table and body budget
-//! keep the peer's traffic flowing (spec/node.md 6.1).
+//! keep the peer's traffic flowing (spec/node.md 1.1).
 
 mod node_support;
 

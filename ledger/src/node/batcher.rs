@@ -353,8 +353,9 @@ fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan
         )));
     }
     let step = shared.config.max_cosign_step.max(1);
-    let (size, note) = if signed - old > step {
-        let size = old + step;
+    let size = super::fetch::fit_step(ch, shared, old, signed.min(old.saturating_add(step)))
+        .map_err(NodeError::from)?;
+    let (size, note) = if size < signed {
         let text = Checkpoint {
             origin: shared.origin.clone(),
             size,

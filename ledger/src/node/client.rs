@@ -140,6 +140,9 @@ pub(crate) fn http_client(
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
+        // Below a node's keep-alive (header) timeout, so that a pooled connection is not
+        // reused just as the node closes it.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .map_err(|source| ClientError::Http {
             url: String::new(),

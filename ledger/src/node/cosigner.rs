@@ -11,7 +11,6 @@ use dyad_verifier::equivocation::{self, Contradiction};
 use dyad_verifier::proof::verify_consistency;
 use sha2::{Digest, Sha256};
 
-use super::client::TileClient;
 use super::metrics::Metrics;
 use super::server::{reject, size_conflict, text};
 use super::submit::{self, SubmitResult, MAX_SUBMIT_BATCH, MAX_SUBMIT_BATCH_BYTES};
@@ -236,12 +235,26 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
                 "this co-signer does not know the sequencer's URL to fetch the entries from",
             );
         };
-        let fetched = match TileClient::with_http(&peer, shared.http.clone()) {
-            Ok(client) => client.fetch_entries(held, size).await,
-            Err(e) => Err(e),
-        };
-        match fetched {
+        match super::fetch::new_entries(&shared, &peer, held, size).await {
             Ok(entries) => entries,
+            Err(e @ super::fetch::FetchError::TooLarge { .. }) => {
+                return reject(
+                    &shared,
+                    EP,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "step-too-large",
+                    e,
+                )
+            }
+            Err(e @ super::fetch::FetchError::Malformed { .. }) => {
+                return reject(
+                    &shared,
+                    EP,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad-entries",
+                    e,
+                )
+            }
             Err(e) => {
                 return reject(
                     &shared,

@@ -1,4 +1,4 @@
-//! The listeners' accept loop (spec/node.md 6.1): every connection gets a header-read
+//! The listeners' accept loop (spec/node.md 1.1): every connection gets a header-read
 //! timeout (which is also its keep-alive idle timeout), an idle timeout while no request is
 //! being worked on, and a place in a bounded table of connections. When the table is full,
 //! a new connection takes the place of the connection that has shown the least activity

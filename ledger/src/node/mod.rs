@@ -47,6 +47,7 @@ pub mod witness;
 mod batcher;
 mod cosigner;
 mod failure;
+mod fetch;
 mod listen;
 mod server;
 
@@ -117,6 +118,10 @@ pub struct NodeConfig {
     /// in steps of this many, and the co-signer refuses bigger steps (they are held in
     /// memory while checked).
     pub max_cosign_step: u64,
+    /// Most bytes of new entries one add-checkpoint may cover (default 32 MiB): the
+    /// co-signer holds them in memory while it checks them, and refuses bigger steps; the
+    /// sequencer signs intermediate checkpoints to stay within it.
+    pub max_cosign_bytes: usize,
     /// Retries to the peer back off exponentially from `retry_initial` to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
@@ -155,6 +160,7 @@ impl NodeConfig {
             max_delay: Duration::from_millis(10),
             queue_capacity: 8192,
             max_cosign_step: 4096,
+            max_cosign_bytes: 32 << 20,
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
             peer_timeout: Duration::from_secs(30),
