@@ -19,6 +19,11 @@
 //!   text), so that the fuzzer gets past the signature check to the co-signer's checks of
 //!   sizes, proofs and the sequencer's tiles. The co-signer then may also answer 502 (it
 //!   could not fetch the entries such a checkpoint claims from the sequencer).
+//! - 9: `POST /submit-batch` on the sequencer, the rest as the body;
+//! - 10: `POST /submit-batch` on the sequencer, the rest cut at each 0xFF byte into
+//!   entries framed as a batch (`submit::encode_batch`), so that the fuzzer gets past the
+//!   framing to the checks of each entry (an empty body when it cannot be framed);
+//! - 11: `POST /submit-batch` on the co-signer (refused: not the sequencer).
 //!
 //! Accepted admin appends really append (both nodes then replicate and co-sign), so the
 //! log grows while the target runs; that is what the node does in service.
@@ -31,6 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
+use dyad_ledger::node::submit::encode_batch;
 use dyad_ledger::node::witness::AddCheckpoint;
 use dyad_ledger::node::{self, NodeConfig, RunningNode};
 use dyad_verifier::key::VerifierKey;
@@ -165,7 +171,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let w = world();
-    let which = which % 9;
+    let which = which % 12;
     let request = match which {
         0 => w.http.post(format!("{}/submit", w.seq.url())),
         1 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
@@ -182,15 +188,22 @@ fuzz_target!(|data: &[u8]| {
             .get(format!("{}/tile/{}", w.seq.url(), percent_encode(body))),
         5 => w.http.post(format!("{}/submit", w.cos.url())),
         6 => w.http.post(format!("{}/add-checkpoint", w.seq.url())),
-        8 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
-        _ => w
+        7 => w
             .http
             .post(format!("{}/admin/append", w.seq.admin_url()))
             .bearer_auth("not-the-token"),
+        8 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
+        9 | 10 => w.http.post(format!("{}/submit-batch", w.seq.url())),
+        _ => w.http.post(format!("{}/submit-batch", w.cos.url())),
     };
     let request = match which {
         4 => request,
         8 => request.body(signed_checkpoint(w, body)),
+        10 => {
+            // An entry too long to frame is cut: the batch stays well framed.
+            let entries = body.split(|&b| b == 0xFF).map(|e| &e[..e.len().min(65_535)]);
+            request.body(encode_batch(entries).unwrap_or_default())
+        }
         _ => request.body(body.to_vec()),
     };
     let (status, text) = w.rt.block_on(async {
@@ -206,7 +219,7 @@ fuzz_target!(|data: &[u8]| {
         "request {which} answered {status}: {text}"
     );
     match which {
-        5 | 6 => assert_eq!(status, 404, "{text}"),
+        5 | 6 | 11 => assert_eq!(status, 404, "{text}"),
         7 => assert_eq!(status, 401, "{text}"),
         _ => {}
     }
