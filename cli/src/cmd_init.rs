@@ -170,9 +170,10 @@ pub fn propose(
         .validate()
         .map_err(|e| CliError::usage(format!("the channel's terms are not valid: {e}")))?;
     let proposal = genesis.propose(&key, now_ms())?;
-    std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+    data.create_private()?;
     let proposal_path = data.proposal_path();
     bundle::write_file(&proposal_path, origin, [Record::Proposal(proposal.bytes)])?;
+    dyad_ledger::private_dir::restrict_file(&proposal_path)?;
     data.write_config(&Config {
         format: CONFIG_FORMAT.into(),
         role: Role::Sequencer.as_str().into(),
@@ -245,7 +246,7 @@ pub fn cosign(
         )));
     }
     let (signed, genesis) = cosign_proposal(&bytes, &key)?;
-    std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+    data.create_private()?;
     Channel::create(&data.ledger_path(), &signed, Role::Cosigner)?;
     let signed_path = data.signed_genesis_path();
     bundle::write_file(
@@ -253,6 +254,7 @@ pub fn cosign(
         origin,
         [Record::Genesis(signed.bytes.clone())],
     )?;
+    dyad_ledger::private_dir::restrict_file(&signed_path)?;
     data.write_config(&Config {
         format: CONFIG_FORMAT.into(),
         role: Role::Cosigner.as_str().into(),
@@ -495,7 +497,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
         check_origin(origin)?;
         let peer = read_party_key(peer)?;
         read_signer_key(key)?;
-        std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+        data.create_private()?;
         let config = Config {
             format: CONFIG_FORMAT.into(),
             role: Role::Sequencer.as_str().into(),

@@ -10,6 +10,7 @@ use dyad_ledger::channel::ChannelError;
 use dyad_ledger::genesis::GenesisError;
 use dyad_ledger::keys::KeyError;
 use dyad_ledger::node::{ClientError, ExportError, NodeError};
+use dyad_ledger::private_dir::PrivateDirError;
 use dyad_ledger::store::StoreError;
 
 use crate::bundle::BundleError;
@@ -76,6 +77,9 @@ pub enum CliError {
     Export(#[from] ExportError),
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
+    /// The data directory, or a file in it, is not its owner's only.
+    #[error("{0}")]
+    PrivateDir(#[from] PrivateDirError),
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -146,7 +150,8 @@ impl CliError {
             | CliError::Bundle(_)
             | CliError::Attachment(_)
             | CliError::Client(_)
-            | CliError::Output(_) => EXIT_USAGE,
+            | CliError::Output(_)
+            | CliError::PrivateDir(_) => EXIT_USAGE,
             CliError::Node(NodeError::Channel(e)) => channel_exit_code(e),
             CliError::Node(_) => EXIT_USAGE,
             CliError::Export(ExportError::Store(e)) => store_exit_code(e),
