@@ -13,9 +13,10 @@ use clap::Args;
 use dyad_ledger::channel::{ChannelError, Role};
 use dyad_ledger::entry::{Attachment, Draft, EntryError, Kind};
 
+use crate::bounded::{read_bounded, MAX_PAYLOAD_FILE};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
-use crate::output::{b64, json, now_ms, outln, read_input};
+use crate::output::{b64, json, now_ms, outln};
 use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
@@ -259,7 +260,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
     let kind = Kind::parse(&args.kind)
         .ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
     let payload = match &args.payload {
-        Some(path) => read_input(path)?,
+        Some(path) => read_bounded(path, MAX_PAYLOAD_FILE)?,
         None => Vec::new(),
     };
     let message = Message {

@@ -190,7 +190,7 @@ pub fn propose(
 
 /// The data of the one record of a proposal or signed-genesis file.
 fn read_single(path: &Path, want: &str) -> Result<(String, Vec<u8>)> {
-    let b = Bundle::read(path)?;
+    let b = Bundle::read_at_most(path, crate::bounded::MAX_GENESIS_FILE)?;
     match <[Record; 1]>::try_from(b.records) {
         Ok([Record::Proposal(bytes)]) if want == "proposal" => Ok((b.origin, bytes)),
         Ok([Record::Genesis(bytes)]) if want == "genesis" => Ok((b.origin, bytes)),
@@ -362,7 +362,7 @@ fn terms_json(genesis: &Genesis) -> serde_json::Value {
 
 fn copy_out(from: &Path, out: &Option<PathBuf>) -> Result<()> {
     if let Some(out) = out {
-        let bytes = std::fs::read(from).map_err(CliError::read(from))?;
+        let bytes = crate::bounded::read_bounded(from, crate::bounded::MAX_GENESIS_FILE)?;
         crate::output::write_file(out, &bytes, false)?;
     }
     Ok(())

@@ -168,7 +168,9 @@ pub fn probe(data: &DataDir) -> Result<Probe> {
 }
 
 fn read_public_url(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(NODE_URL_FILE)).ok()?;
+    let text =
+        crate::bounded::read_bounded_text(&dir.join(NODE_URL_FILE), crate::bounded::MAX_DATA_FILE)
+            .ok()?;
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 

@@ -121,7 +121,7 @@ impl DataDir {
             });
         }
         self.check_private()?;
-        let bytes = std::fs::read(&path).map_err(CliError::read(&path))?;
+        let bytes = crate::bounded::read_bounded(&path, crate::bounded::MAX_DATA_FILE)?;
         let config: Config = serde_json::from_slice(&bytes).map_err(|e| CliError::BadConfig {
             dir: self.dir.clone(),
             reason: format!("{CONFIG_FILE}: {e}"),
@@ -242,7 +242,7 @@ pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
 /// `dyad keygen` writes); a private key file given by mistake is refused without
 /// echoing it.
 pub fn read_public_key(path: &Path) -> Result<VerifierKey> {
-    let bytes = std::fs::read(path).map_err(CliError::read(path))?;
+    let bytes = crate::bounded::read_bounded(path, crate::bounded::MAX_KEY_FILE)?;
     let text =
         String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
     let line = text.trim();

@@ -36,6 +36,9 @@ pub enum CliError {
     Exists { path: PathBuf },
     #[error("{}: {reason}", path.display())]
     Malformed { path: PathBuf, reason: String },
+    /// An input file larger than this kind of input can be (read no further than that).
+    #[error("{} is larger than the {limit} bytes accepted for it", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("no dyad data directory at {} (it has no dyad.json)", dir.display())]
     NotInitialised { dir: PathBuf },
     #[error("{} is already initialised for channel {origin:?}", dir.display())]
@@ -141,6 +144,7 @@ impl CliError {
             | CliError::Write { .. }
             | CliError::Exists { .. }
             | CliError::Malformed { .. }
+            | CliError::TooLarge { .. }
             | CliError::NotInitialised { .. }
             | CliError::AlreadyInitialised { .. }
             | CliError::AwaitingGenesis { .. }
@@ -179,6 +183,7 @@ impl CliError {
                 dir.display()
             )),
             CliError::Exists { .. } => Some("choose another file name or move the existing file away".into()),
+            CliError::TooLarge { .. } => Some("check that this is the right file; nothing of this kind is that large".into()),
             CliError::Channel(ChannelError::WrongRole { needed, .. }) => {
                 Some(format!("run this on the {needed}'s data directory"))
             }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bounded;
 mod bundle;
 mod cmd_append;
 mod cmd_audit;

@@ -451,7 +451,7 @@ fn admin_token(data_dir: &Path) -> Result<String, NodeError> {
             });
         }
     }
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    let text = crate::keys::read_small_text(&path, 4096).map_err(io_err(&path))?;
     let token = text.trim();
     if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(NodeError::BadToken(display));
