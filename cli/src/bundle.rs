@@ -156,6 +156,25 @@ impl Bundle {
         })
     }
 
+    /// [`Bundle::read`] for a file that holds at most `limit` bytes (a proposal, a signed
+    /// genesis): more is refused as soon as it is read.
+    pub fn read_at_most(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
+        let file = File::open(path).map_err(|source| BundleError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let b = sync::Bundle::read(BufReader::with_capacity(
+            1 << 16,
+            crate::bounded::Limited::new(file, limit),
+        ))
+        .map_err(|e| BundleError::at(path, e))?;
+        Ok(Bundle {
+            path: path.to_owned(),
+            origin: b.origin,
+            records: b.records,
+        })
+    }
+
     pub fn expect_origin(&self, origin: &str) -> Result<(), BundleError> {
         if self.origin != origin {
             return Err(BundleError::WrongOrigin {

@@ -1,5 +1,5 @@
 //! `dyad append`: sign a message. With a node running on the data directory (`dyad
-//! serve`: `admin.url` and `admin.token` there, and the node answers), the message goes
+//! serve`: `admin.sock` and `admin.token` there, and the node answers), the message goes
 //! through the node's admin API: the sequencer's node appends it with its next batch, the
 //! co-signer's node queues it and submits it to the sequencer. Without a node, the
 //! sequencer appends it to the log at once (one durable batch); the co-signer queues it,
@@ -13,9 +13,10 @@ use clap::Args;
 use dyad_ledger::channel::{ChannelError, Role};
 use dyad_ledger::entry::{Attachment, Draft, EntryError, Kind};
 
+use crate::bounded::{read_bounded, MAX_PAYLOAD_FILE};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
-use crate::output::{b64, json, now_ms, outln, read_input};
+use crate::output::{b64, json, now_ms, outln};
 use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
@@ -259,7 +260,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
     let kind = Kind::parse(&args.kind)
         .ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
     let payload = match &args.payload {
-        Some(path) => read_input(path)?,
+        Some(path) => read_bounded(path, MAX_PAYLOAD_FILE)?,
         None => Vec::new(),
     };
     let message = Message {
@@ -271,14 +272,17 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         attachments: args.attach.clone(),
     };
     let data = ctx.data_dir();
-    match crate::cmd_node::probe(&data) {
+    match crate::cmd_node::probe(&data)? {
         crate::cmd_node::Probe::Running(node) => {
             return append_through_node(ctx, &node, message, args);
         }
-        crate::cmd_node::Probe::Silent { admin_url, error } => {
+        crate::cmd_node::Probe::Silent {
+            admin_socket,
+            error,
+        } => {
             eprintln!(
-                "dyad: warning: a node is registered in {} ({admin_url}) but does not answer: {error}",
-                data.dir.join(dyad_ledger::node::ADMIN_URL_FILE).display()
+                "dyad: warning: a node's admin socket {} is there but does not answer: {error}",
+                admin_socket.display()
             );
             if let Err(e) = dyad_ledger::channel::Channel::open(&data.ledger_path()) {
                 return Err(CliError::usage_hint(
@@ -325,7 +329,7 @@ fn append_through_node(
     message: Message,
     args: &AppendArgs,
 ) -> Result<ExitCode> {
-    use dyad_ledger::node::{admin::append_blocking, AppendRequest, ClientError};
+    use dyad_ledger::node::{AppendRequest, ClientError};
     if !message.attachments.is_empty() {
         return Err(CliError::usage_hint(
             "attachments cannot be sent through a running node yet",
@@ -345,21 +349,20 @@ fn append_through_node(
         wait: Some(args.wait.clone()),
         timeout_ms: Some(args.timeout.saturating_mul(1000)),
     };
-    let (status, answer) =
-        append_blocking(&node.admin_url, &node.token, &req).map_err(|e| match e {
-            ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
-                CliError::usage(format!(
-                    "the node refused the message (HTTP {status}): {body}"
-                ))
-            }
-            ClientError::Status {
-                status: 503, body, ..
-            } => CliError::usage_hint(
-                format!("the node is not accepting messages now: {body}"),
-                "it is stopping or overloaded; try again in a moment",
-            ),
-            other => CliError::Client(other),
-        })?;
+    let (status, answer) = node.admin.append_blocking(&req).map_err(|e| match e {
+        ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
+            CliError::usage(format!(
+                "the node refused the message (HTTP {status}): {body}"
+            ))
+        }
+        ClientError::Status {
+            status: 503, body, ..
+        } => CliError::usage_hint(
+            format!("the node is not accepting messages now: {body}"),
+            "it is stopping or overloaded; try again in a moment",
+        ),
+        other => CliError::Client(other),
+    })?;
     let leaf_hash = crate::output::unhex(&answer.leaf_hash)
         .map_or_else(|| answer.leaf_hash.clone(), |h| b64(&h));
     if ctx.json {
@@ -367,7 +370,7 @@ fn append_through_node(
             "index": answer.index,
             "leaf_hash": leaf_hash,
             "status": answer.state,
-            "via_node": node.admin_url,
+            "via_node": node.admin_socket,
             "promise": answer.promise,
             "wait_timed_out": status == 202,
         }))?;
@@ -387,7 +390,10 @@ fn append_through_node(
         let at = answer
             .index
             .map_or_else(String::new, |i| format!(" as entry {i}"));
-        eprintln!("sent through the node at {}{at}; {what}", node.admin_url);
+        eprintln!(
+            "sent through the node at {}{at}; {what}",
+            node.admin_socket.display()
+        );
         if status == 202 {
             eprintln!("(the wait for {} ran out; the node carries on)", args.wait);
         }

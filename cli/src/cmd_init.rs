@@ -170,9 +170,10 @@ pub fn propose(
         .validate()
         .map_err(|e| CliError::usage(format!("the channel's terms are not valid: {e}")))?;
     let proposal = genesis.propose(&key, now_ms())?;
-    std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+    data.create_private()?;
     let proposal_path = data.proposal_path();
     bundle::write_file(&proposal_path, origin, [Record::Proposal(proposal.bytes)])?;
+    dyad_ledger::private_dir::restrict_file(&proposal_path)?;
     data.write_config(&Config {
         format: CONFIG_FORMAT.into(),
         role: Role::Sequencer.as_str().into(),
@@ -189,7 +190,7 @@ pub fn propose(
 
 /// The data of the one record of a proposal or signed-genesis file.
 fn read_single(path: &Path, want: &str) -> Result<(String, Vec<u8>)> {
-    let b = Bundle::read(path)?;
+    let b = Bundle::read_at_most(path, crate::bounded::MAX_GENESIS_FILE)?;
     match <[Record; 1]>::try_from(b.records) {
         Ok([Record::Proposal(bytes)]) if want == "proposal" => Ok((b.origin, bytes)),
         Ok([Record::Genesis(bytes)]) if want == "genesis" => Ok((b.origin, bytes)),
@@ -245,7 +246,7 @@ pub fn cosign(
         )));
     }
     let (signed, genesis) = cosign_proposal(&bytes, &key)?;
-    std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+    data.create_private()?;
     Channel::create(&data.ledger_path(), &signed, Role::Cosigner)?;
     let signed_path = data.signed_genesis_path();
     bundle::write_file(
@@ -253,6 +254,7 @@ pub fn cosign(
         origin,
         [Record::Genesis(signed.bytes.clone())],
     )?;
+    dyad_ledger::private_dir::restrict_file(&signed_path)?;
     data.write_config(&Config {
         format: CONFIG_FORMAT.into(),
         role: Role::Cosigner.as_str().into(),
@@ -360,7 +362,7 @@ fn terms_json(genesis: &Genesis) -> serde_json::Value {
 
 fn copy_out(from: &Path, out: &Option<PathBuf>) -> Result<()> {
     if let Some(out) = out {
-        let bytes = std::fs::read(from).map_err(CliError::read(from))?;
+        let bytes = crate::bounded::read_bounded(from, crate::bounded::MAX_GENESIS_FILE)?;
         crate::output::write_file(out, &bytes, false)?;
     }
     Ok(())
@@ -495,7 +497,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
         check_origin(origin)?;
         let peer = read_party_key(peer)?;
         read_signer_key(key)?;
-        std::fs::create_dir_all(&data.dir).map_err(CliError::write(&data.dir))?;
+        data.create_private()?;
         let config = Config {
             format: CONFIG_FORMAT.into(),
             role: Role::Sequencer.as_str().into(),

@@ -3,9 +3,10 @@
 //! [`probe`] lets the other commands find a node running on their data directory (whose
 //! store it holds locked) and talk to it instead of the store.
 //!
-//! While it runs, `dyad serve` leaves in the data directory `admin.url` and `admin.token`
-//! (written by the node: its loopback admin API and the bearer token it requires) and
-//! `node.url` (written here: its public URL, the tiles API).
+//! While it runs, `dyad serve` leaves in the data directory `admin.sock` and `admin.token`
+//! (written by the node: its admin API on a Unix socket, which only the owner of the 0700
+//! directory can create or reach, and the bearer token it requires, new at every start)
+//! and `node.url` (written here, 0600: its public URL, the tiles API).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -14,9 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use dyad_ledger::node::{
-    self, read_admin_token, read_admin_url, AdminClient, ClientError, ExportOptions, NodeConfig,
-};
+use dyad_ledger::node::{self, AdminClient, ClientError, ExportOptions, NodeConfig};
 use dyad_ledger::store::{Store, StoreError};
 use serde_json::{json as j, Value};
 
@@ -38,7 +37,9 @@ Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch 
 collected is written and answered, the store is closed). The public listener serves the
 C2SP tlog-tiles read API (/checkpoint, /tile/...), /metrics, and POST /add-checkpoint
 (co-signer) or POST /submit (sequencer). The admin API (for `dyad append` on this machine)
-listens on --admin-listen, loopback by default, and needs the token in DIR/admin.token.
+listens on the Unix socket DIR/admin.sock (and also on --admin-listen ADDR if given, for
+other tools; keep it on loopback) and needs the token in DIR/admin.token, new at every
+start. DIR must be 0700 and its files 0600.
 --peer URL is saved in DIR/dyad.json and used when --peer is omitted next time.
 The first line on standard output says where the node listens (JSON with --json);
 logs go to standard error, filtered by RUST_LOG (default: info).
@@ -64,9 +65,10 @@ pub struct ServeArgs {
     /// The peer node's base URL (saved in dyad.json; default: the saved one).
     #[arg(long, value_name = "URL")]
     pub peer: Option<String>,
-    /// The admin listener's address; keep it on loopback.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
-    pub admin_listen: SocketAddr,
+    /// Also serve the admin API on this TCP address (keep it on loopback); the CLI itself
+    /// uses the Unix socket DIR/admin.sock only.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
     /// Group commit: most entries in one batch.
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub max_batch: usize,
@@ -102,8 +104,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// A node found running on a data directory.
 pub struct Running {
-    pub admin_url: String,
-    pub token: String,
+    /// Its admin socket, `DIR/admin.sock`.
+    pub admin_socket: PathBuf,
+    /// A client for its admin API over that socket.
+    pub admin: AdminClient,
     /// Its public URL (tiles API), if it was started by `dyad serve`.
     pub public_url: Option<String>,
     /// `GET /admin/status`.
@@ -116,27 +120,31 @@ pub enum Probe {
     Absent,
     /// A node answers.
     Running(Box<Running>),
-    /// `admin.url` names a node that does not answer (stopped uncleanly, or hung).
-    Silent { admin_url: String, error: String },
+    /// `admin.sock` is there but nothing answers on it (a node stopped uncleanly, or hung).
+    Silent {
+        admin_socket: PathBuf,
+        error: String,
+    },
 }
 
-/// Looks for a node running on `data` (its `admin.url` and `admin.token`) and asks it for
-/// its status.
-pub fn probe(data: &DataDir) -> Probe {
-    let Some(admin_url) = read_admin_url(&data.dir) else {
-        return Probe::Absent;
-    };
-    let token = match read_admin_token(&data.dir) {
-        Ok(t) => t,
+/// Looks for a node running on `data` (its `admin.sock` and `admin.token`) and asks it for
+/// its status. The data directory must be private first (0700, files 0600): then only its
+/// owner can have made the socket, so the token goes to the owner's own node. An insecure
+/// directory is an error, not a missing node.
+pub fn probe(data: &DataDir) -> Result<Probe> {
+    let admin_socket = node::admin_socket_path(&data.dir);
+    let admin = match AdminClient::for_data_dir(&data.dir) {
+        Ok(Some(admin)) => admin,
+        Ok(None) => return Ok(Probe::Absent),
+        Err(e @ dyad_ledger::node::NodeError::PrivateDir(_)) => return Err(e.into()),
         Err(e) => {
-            return Probe::Silent {
-                admin_url,
+            return Ok(Probe::Silent {
+                admin_socket,
                 error: e.to_string(),
-            }
+            })
         }
     };
     let asked = (|| -> std::result::Result<Value, String> {
-        let admin = AdminClient::new(&admin_url, &token).map_err(|e| e.to_string())?;
         let rt = runtime().map_err(|e| e.to_string())?;
         rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(5), admin.status())
@@ -145,19 +153,24 @@ pub fn probe(data: &DataDir) -> Probe {
                 .map_err(|e| e.to_string())
         })
     })();
-    match asked {
+    Ok(match asked {
         Ok(status) => Probe::Running(Box::new(Running {
             public_url: read_public_url(&data.dir),
-            admin_url,
-            token,
+            admin_socket,
+            admin,
             status,
         })),
-        Err(error) => Probe::Silent { admin_url, error },
-    }
+        Err(error) => Probe::Silent {
+            admin_socket,
+            error,
+        },
+    })
 }
 
 fn read_public_url(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(NODE_URL_FILE)).ok()?;
+    let text =
+        crate::bounded::read_bounded_text(&dir.join(NODE_URL_FILE), crate::bounded::MAX_DATA_FILE)
+            .ok()?;
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
@@ -242,12 +255,12 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     if args.max_batch == 0 {
         return Err(CliError::usage("--max-batch must be at least 1"));
     }
-    if let Probe::Running(r) = probe(&data) {
+    if let Probe::Running(r) = probe(&data)? {
         return Err(CliError::usage_hint(
             format!(
-                "a node already serves {} (admin API {})",
+                "a node already serves {} (admin socket {})",
                 data.dir.display(),
-                r.admin_url
+                r.admin_socket.display()
             ),
             "stop it first (Ctrl-C or SIGTERM), or use another data directory",
         ));
@@ -281,30 +294,34 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let result = rt.block_on(async {
         let running = node::start(node_config).await?;
         let url = public_url(running.addr());
-        let tmp = data.dir.join(format!(".{NODE_URL_FILE}.tmp"));
-        let written = std::fs::write(&tmp, format!("{url}\n"))
-            .and_then(|()| std::fs::rename(&tmp, &url_file));
+        let written =
+            dyad_ledger::private_dir::write_file(&url_file, format!("{url}\n").as_bytes());
         if let Err(e) = written {
             let _ = running.shutdown().await;
-            return Err(CliError::Write {
-                path: url_file.clone(),
-                source: e,
-            });
+            return Err(e.into());
         }
+        let admin_url = running.admin_addr().map(|_| running.admin_url());
         let announced = if ctx.json {
-            json(&j!({
+            let mut v = j!({
                 "url": url,
                 "listen": running.addr().to_string(),
-                "admin_url": running.admin_url(),
+                "admin_socket": running.admin_socket(),
                 "role": running.role().as_str(),
                 "peer_url": peer_url,
                 "data": data.dir,
-            }))
+            });
+            if let Some(a) = &admin_url {
+                v["admin_url"] = j!(a);
+            }
+            json(&v)
         } else {
+            let admin = match &admin_url {
+                Some(a) => format!("{} and {a}", running.admin_socket().display()),
+                None => running.admin_socket().display().to_string(),
+            };
             outln(&format!(
-                "dyad node ({}) listening on {url} (admin API {}); peer {}; Ctrl-C to stop",
+                "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
                 running.role().as_str(),
-                running.admin_url(),
                 peer_url.as_deref().unwrap_or("not set (--peer URL)")
             ))
         };
@@ -353,7 +370,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let (exported, from) = match probe(&data) {
+    let (exported, from) = match probe(&data)? {
         Probe::Running(r) => {
             let Some(url) = r.public_url.clone() else {
                 return Err(CliError::usage_hint(
@@ -373,7 +390,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                 Err(StoreError::Locked { path }) => {
                     return Err(CliError::usage_hint(
                         format!("the store {} is in use by another process", path.display()),
-                        "if a node (`dyad serve`) runs here it writes DIR/admin.url and DIR/node.url; stop it or wait for the other command",
+                        "if a node (`dyad serve`) runs here it has DIR/admin.sock and DIR/node.url; stop it or wait for the other command",
                     ))
                 }
                 Err(e) => return Err(e.into()),

@@ -140,7 +140,7 @@ fn read_entry(index: u64, bytes: &[u8]) -> Result<SignedEntry> {
 
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data) {
+    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data)? {
         return log_via_node(ctx, args, &node);
     }
     let (_, channel) = data.open()?;
@@ -217,8 +217,8 @@ fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &crate::cmd_node::Running) -> R
     let Some(url) = node.public_url.as_deref() else {
         return Err(CliError::usage_hint(
             format!(
-                "a node runs on this data directory (admin API {}) and holds the store",
-                node.admin_url
+                "a node runs on this data directory (admin socket {}) and holds the store",
+                node.admin_socket.display()
             ),
             "read the log from the node's tiles API (dyad audit --url URL), or stop the node",
         ));
@@ -506,7 +506,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data) {
+    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data)? {
         return status_via_node(ctx, &config, &node);
     }
     let (config, channel) = data.open()?;
@@ -596,7 +596,7 @@ fn status_via_node(
             "key_file": config.key_file,
             "node": {
                 "url": node.public_url,
-                "admin_url": node.admin_url,
+                "admin_socket": node.admin_socket,
                 "peer_url": st.get("peer_url"),
                 "peer": peer,
             },
@@ -606,9 +606,9 @@ fn status_via_node(
     outln(&format!("channel     {}", config.origin))?;
     outln(&format!("role        {role}"))?;
     outln(&format!(
-        "node        running at {} (admin API {})",
+        "node        running at {} (admin socket {})",
         node.public_url.as_deref().unwrap_or("(public URL unknown)"),
-        node.admin_url
+        node.admin_socket.display()
     ))?;
     outln(&format!(
         "entries     {size} ({committed} committed, {} pending)",

@@ -14,9 +14,10 @@ use dyad_verifier::{note, proof};
 use serde::{Deserialize, Serialize};
 use serde_json::{json as j, Value};
 
+use crate::bounded::{read_bounded, MAX_CHECKPOINT, MAX_EVIDENCE, MAX_PROOF_JSON, MAX_RECEIPT};
 use crate::data::read_public_key;
 use crate::error::{CliError, Result};
-use crate::output::{b64, format_ms, format_s, hash_from_b64, json, outln, printable, read_input};
+use crate::output::{b64, format_ms, format_s, hash_from_b64, json, outln, printable};
 use crate::Ctx;
 
 const EXAMPLES: &str = "\
@@ -30,8 +31,10 @@ Examples:
 --trust takes the parties' .pub files (type 0x01 keys under the party names). From each the
 verifier derives the keys it signs with (spec/dyad.md section 2.2): the same key named by
 the channel's origin for checkpoints signed as the log, and the cosignature/v1 key (type
-0x04) for co-signatures. Exit 0: it verifies. Exit 1: it does not (the message says why).
-Exit 2: the file cannot be read or is not of the expected kind.";
+0x04) for co-signatures. Exit 0: it verifies. Exit 1: it is of the expected form but does
+not verify (the message says why). Exit 2: the file cannot be read, is larger than any
+such file can be, or is not of the expected form (not a signed note, not a checkpoint, not
+a receipt, not evidence).";
 
 #[derive(Subcommand, Debug)]
 pub enum VerifyCommand {
@@ -105,7 +108,7 @@ pub struct ConsistencyJson {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T> {
-    let bytes = read_input(path)?;
+    let bytes = read_bounded(path, MAX_PROOF_JSON)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| CliError::malformed(path, format!("not {what} JSON: {e}")))
 }
@@ -133,6 +136,15 @@ fn hashes(path: &Path, list: &[String]) -> Result<Vec<[u8; 32]>> {
         .enumerate()
         .map(|(i, h)| hash(path, &format!("proof[{i}]"), h))
         .collect()
+}
+
+/// Reports input that is not of the expected form at all (exit 2): as JSON on stdout when
+/// asked, and as the error.
+fn malformed(ctx: &Ctx, path: &Path, message: String) -> CliError {
+    if ctx.json {
+        let _ = json(&j!({"valid": false, "malformed": true, "error": message}));
+    }
+    CliError::malformed(path, message)
 }
 
 /// Reports a failed verification: as JSON on stdout when asked, and as the error.
@@ -264,11 +276,11 @@ fn consistency(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
 
 fn checkpoint(ctx: &Ctx, file: &Path, trust: &[PathBuf], origin: Option<&str>) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
-    let bytes = read_input(file)?;
+    let bytes = read_bounded(file, MAX_CHECKPOINT)?;
     let parsed =
-        note::parse(&bytes).map_err(|e| failed(ctx, format!("not a valid signed note: {e}")))?;
+        note::parse(&bytes).map_err(|e| malformed(ctx, file, format!("not a signed note: {e}")))?;
     let cp = dyad_verifier::checkpoint::parse(&parsed.text)
-        .map_err(|e| failed(ctx, format!("not a valid checkpoint: {e}")))?;
+        .map_err(|e| malformed(ctx, file, format!("not a checkpoint: {e}")))?;
     if let Some(expected) = origin {
         if cp.origin != expected {
             return Err(failed(
@@ -376,7 +388,28 @@ fn verify_receipt(
     origin: Option<&str>,
 ) -> Result<ExitCode> {
     let (a, b) = read_two_parties(trust)?;
-    let bytes = read_input(file)?;
+    let bytes = read_bounded(file, MAX_RECEIPT)?;
+    // Its form first (exit 2 if it is not a receipt at all): the receipt's lines, and the
+    // checkpoint note it ends with. What the signatures cover is then verified (exit 1).
+    let parsed =
+        receipt::parse(&bytes).map_err(|e| malformed(ctx, file, format!("not a receipt: {e}")))?;
+    note::parse(&parsed.checkpoint_note)
+        .map_err(|e| {
+            malformed(
+                ctx,
+                file,
+                format!("the receipt's checkpoint is not a signed note: {e}"),
+            )
+        })
+        .and_then(|n| {
+            dyad_verifier::checkpoint::parse(&n.text).map_err(|e| {
+                malformed(
+                    ctx,
+                    file,
+                    format!("the receipt's checkpoint is not a checkpoint: {e}"),
+                )
+            })
+        })?;
     let r = check_receipt(&bytes, a, b, origin).map_err(|e| failed(ctx, e))?;
     let e = &r.entry;
     let payload_text = std::str::from_utf8(&e.payload)
@@ -432,16 +465,17 @@ fn verify_receipt(
 
 fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
-    let bytes = read_input(file)?;
-    let parsed =
-        equivocation::parse(&bytes).map_err(|e| failed(ctx, format!("not valid evidence: {e}")))?;
+    let bytes = read_bounded(file, MAX_EVIDENCE)?;
+    let parsed = equivocation::parse(&bytes)
+        .map_err(|e| malformed(ctx, file, format!("not valid evidence: {e}")))?;
     let origin = note::parse(&parsed.first_note)
         .ok()
         .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
         .map(|c| c.origin)
         .ok_or_else(|| {
-            failed(
+            malformed(
                 ctx,
+                file,
                 "the evidence's first checkpoint is not readable".to_owned(),
             )
         })?;

@@ -7,8 +7,13 @@
 //! | `attachments/` | content-addressed attachment files |
 //! | `genesis.proposal` | the sequencer's genesis proposal, while it waits for the co-signer's signature |
 //! | `genesis.signed` | the co-signer's copy of the signed genesis, to send back to the sequencer |
-//! | `admin.url`, `admin.token` | a running node's admin API and its bearer token (`dyad serve`) |
+//! | `admin.sock`, `admin.token` | a running node's admin API (a Unix socket) and its bearer token, new at every start (`dyad serve`) |
 //! | `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
+//!
+//! The directory is its owner's only: mode 0700, and the files at its top level 0600.
+//! `dyad init` creates it so, and every command that reads its configuration (and the node
+//! at start) refuses it otherwise, naming the `chmod` that fixes it
+//! ([`dyad_ledger::private_dir`]).
 //!
 //! The private key stays where the operator keeps it: the configuration names the file,
 //! and every command that signs reads it from there (refusing a file others can read).
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 use dyad_ledger::attachments::Attachments;
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::keys::SignerKey;
+use dyad_ledger::private_dir;
 use dyad_verifier::key::{SignatureType, VerifierKey};
 use serde::{Deserialize, Serialize};
 
@@ -114,7 +120,8 @@ impl DataDir {
                 dir: self.dir.clone(),
             });
         }
-        let bytes = std::fs::read(&path).map_err(CliError::read(&path))?;
+        self.check_private()?;
+        let bytes = crate::bounded::read_bounded(&path, crate::bounded::MAX_DATA_FILE)?;
         let config: Config = serde_json::from_slice(&bytes).map_err(|e| CliError::BadConfig {
             dir: self.dir.clone(),
             reason: format!("{CONFIG_FILE}: {e}"),
@@ -144,19 +151,42 @@ impl DataDir {
         let mut text =
             serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
-        crate::output::write_file(&self.config_path(), text.as_bytes(), false)
+        let path = self.config_path();
+        if path.exists() {
+            return Err(CliError::Exists { path });
+        }
+        Ok(private_dir::write_file(&path, text.as_bytes())?)
     }
 
-    /// Replaces the configuration of an initialised directory (written aside, synced,
-    /// then renamed over `dyad.json`).
+    /// Replaces the configuration of an initialised directory (written aside with mode
+    /// 0600, synced, then renamed over `dyad.json`).
     pub fn update_config(&self, config: &Config) -> Result<()> {
         let mut text =
             serde_json::to_string_pretty(config).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
-        let tmp = self.dir.join(format!(".{CONFIG_FILE}.tmp"));
-        crate::output::write_file(&tmp, text.as_bytes(), true)?;
-        let path = self.config_path();
-        std::fs::rename(&tmp, &path).map_err(CliError::write(&path))
+        Ok(private_dir::write_file(
+            &self.config_path(),
+            text.as_bytes(),
+        )?)
+    }
+
+    /// Refuses a directory group or others can reach, or a file at its top level they can
+    /// read or write (the error names the `chmod` that fixes it).
+    pub fn check_private(&self) -> Result<()> {
+        Ok(private_dir::check(&self.dir)?)
+    }
+
+    /// Creates the directory with mode 0700 (`dyad init`); an existing one, which is being
+    /// made a data directory, is set to 0700.
+    pub fn create_private(&self) -> Result<()> {
+        private_dir::create_dir(&self.dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(CliError::write(&self.dir))?;
+        }
+        Ok(())
     }
 
     /// The configuration and the open replica. Fails with a clear message when the
@@ -172,7 +202,7 @@ impl DataDir {
             Ok(c) => c,
             Err(dyad_ledger::channel::ChannelError::Store(
                 dyad_ledger::store::StoreError::Locked { .. },
-            )) if self.dir.join(dyad_ledger::node::ADMIN_URL_FILE).is_file() => {
+            )) if self.dir.join(dyad_ledger::node::ADMIN_SOCKET_FILE).exists() => {
                 return Err(CliError::usage_hint(
                     format!(
                         "a node (`dyad serve`) runs on {} and holds its store",
@@ -212,7 +242,7 @@ pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
 /// `dyad keygen` writes); a private key file given by mistake is refused without
 /// echoing it.
 pub fn read_public_key(path: &Path) -> Result<VerifierKey> {
-    let bytes = std::fs::read(path).map_err(CliError::read(path))?;
+    let bytes = crate::bounded::read_bounded(path, crate::bounded::MAX_KEY_FILE)?;
     let text =
         String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
     let line = text.trim();

@@ -10,6 +10,7 @@ use dyad_ledger::channel::ChannelError;
 use dyad_ledger::genesis::GenesisError;
 use dyad_ledger::keys::KeyError;
 use dyad_ledger::node::{ClientError, ExportError, NodeError};
+use dyad_ledger::private_dir::PrivateDirError;
 use dyad_ledger::store::StoreError;
 
 use crate::bundle::BundleError;
@@ -35,6 +36,9 @@ pub enum CliError {
     Exists { path: PathBuf },
     #[error("{}: {reason}", path.display())]
     Malformed { path: PathBuf, reason: String },
+    /// An input file larger than this kind of input can be (read no further than that).
+    #[error("{} is larger than the {limit} bytes accepted for it", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("no dyad data directory at {} (it has no dyad.json)", dir.display())]
     NotInitialised { dir: PathBuf },
     #[error("{} is already initialised for channel {origin:?}", dir.display())]
@@ -76,6 +80,9 @@ pub enum CliError {
     Export(#[from] ExportError),
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
+    /// The data directory, or a file in it, is not its owner's only.
+    #[error("{0}")]
+    PrivateDir(#[from] PrivateDirError),
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -137,6 +144,7 @@ impl CliError {
             | CliError::Write { .. }
             | CliError::Exists { .. }
             | CliError::Malformed { .. }
+            | CliError::TooLarge { .. }
             | CliError::NotInitialised { .. }
             | CliError::AlreadyInitialised { .. }
             | CliError::AwaitingGenesis { .. }
@@ -146,7 +154,8 @@ impl CliError {
             | CliError::Bundle(_)
             | CliError::Attachment(_)
             | CliError::Client(_)
-            | CliError::Output(_) => EXIT_USAGE,
+            | CliError::Output(_)
+            | CliError::PrivateDir(_) => EXIT_USAGE,
             CliError::Node(NodeError::Channel(e)) => channel_exit_code(e),
             CliError::Node(_) => EXIT_USAGE,
             CliError::Export(ExportError::Store(e)) => store_exit_code(e),
@@ -174,6 +183,7 @@ impl CliError {
                 dir.display()
             )),
             CliError::Exists { .. } => Some("choose another file name or move the existing file away".into()),
+            CliError::TooLarge { .. } => Some("check that this is the right file; nothing of this kind is that large".into()),
             CliError::Channel(ChannelError::WrongRole { needed, .. }) => {
                 Some(format!("run this on the {needed}'s data directory"))
             }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bounded;
 mod bundle;
 mod cmd_append;
 mod cmd_audit;
@@ -63,8 +64,9 @@ Exit codes: 0 ok, 1 a verification failed or a check did not hold,
             2 bad usage or unreadable input.
 Data directory: --data DIR, or $DYAD_DATA, or ./dyad-data. It holds dyad.json (role, origin,
 the path of the party's private key file, the peer's public key), ledger/ (the replica),
-attachments/, the genesis files while the channel is being created, and admin.url,
-admin.token and node.url while a node (`dyad serve`) runs. The private key
+attachments/, the genesis files while the channel is being created, and admin.sock,
+admin.token and node.url while a node (`dyad serve`) runs. It must be the owner's only
+(chmod 700 DIR, its files 600); commands refuse it otherwise. The private key
 stays where the operator keeps it; it is never copied, printed or logged.";
 
 #[derive(Parser, Debug)]

@@ -1,7 +1,7 @@
 //! Output helpers: standard output that survives a closed pipe, JSON, base64, times,
 //! reading inputs, and progress bars that appear only on a terminal.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
@@ -68,17 +68,12 @@ pub fn json(value: &serde_json::Value) -> Result<()> {
     outln(&value.to_string())
 }
 
-/// Reads a whole input file, `-` meaning standard input.
+/// Reads a whole input file, `-` meaning standard input, of at most
+/// [`crate::bounded::MAX_EVIDENCE`] bytes; callers that know their kind of input use
+/// [`crate::bounded::read_bounded`] with its own limit.
+#[allow(dead_code)] // kept for callers without a kind-specific limit
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(CliError::read(path))?;
-        return Ok(buf);
-    }
-    std::fs::read(path).map_err(CliError::read(path))
+    crate::bounded::read_bounded(path, crate::bounded::MAX_EVIDENCE)
 }
 
 /// Writes a new file in full and syncs it; refuses to overwrite unless `overwrite`.

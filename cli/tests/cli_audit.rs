@@ -316,12 +316,12 @@ fn conflicting_checkpoints_become_evidence_of_equivocation() {
         .assert()
         .code(1)
         .stderr(contains("does not prove equivocation"));
-    // Not evidence at all.
+    // Not evidence at all: unreadable input, exit 2.
     env.dyad()
         .args(["verify", "evidence", "full.dyad-sync"])
         .args(&t)
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("not valid evidence"));
     // Without --evidence-out the evidence is printed.
     env.dyad()

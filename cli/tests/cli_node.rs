@@ -380,7 +380,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     // Graceful stops (SIGTERM): exit 0, the stores closed.
     assert!(bravo_node.stop(), "bravo's node did not stop gracefully");
     assert!(alpha_node.stop(), "alpha's node did not stop gracefully");
-    assert!(!alpha.join("admin.url").exists());
+    assert!(!alpha.join("admin.sock").exists());
     assert!(!alpha.join("node.url").exists());
 
     // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror.
@@ -478,12 +478,33 @@ fn append_falls_back_when_the_registered_node_is_gone() {
         .assert()
         .success();
     let alpha = demo.join("alpha");
-    // The node ran during the demo (its token is there); pretend it crashed, leaving a
-    // stale admin.url behind.
+    // The node ran during the demo (its token is there); pretend it crashed, leaving its
+    // admin socket behind, and an admin.url (as older versions wrote) naming a loopback
+    // port another local user has since taken: a squatter that records what it is sent.
     assert!(alpha.join("admin.token").is_file());
-    std::fs::write(
+    let token = std::fs::read_to_string(alpha.join("admin.token")).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(alpha.join("admin.sock")).unwrap());
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let squatter_addr = squatter.local_addr().unwrap();
+    let (seen_tx, seen_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for conn in squatter.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 65536];
+            let n = std::io::Read::read(&mut conn, &mut buf).unwrap_or(0);
+            buf.truncate(n);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 71\r\n\r\n{\"state\":\"committed\",\"index\":7,\"leaf_hash\":\"00\",\"promise\":null,\"x\":\"\"}",
+            );
+            let _ = seen_tx.send(buf);
+        }
+    });
+    std::fs::write(alpha.join("admin.url"), format!("http://{squatter_addr}\n")).unwrap();
+    // Private, as every file of the data directory must be (else the CLI refuses it).
+    std::fs::set_permissions(
         alpha.join("admin.url"),
-        format!("http://127.0.0.1:{}\n", free_port()),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
     let out = env
@@ -501,6 +522,14 @@ fn append_falls_back_when_the_registered_node_is_gone() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not answer"), "{err}");
     assert!(stdout(&out).contains("pending"), "{}", stdout(&out));
+    // The squatter got nothing: no connection, so neither the token nor the message.
+    if let Ok(seen) = seen_rx.recv_timeout(Duration::from_millis(300)) {
+        panic!(
+            "the CLI connected to the squatter (token sent: {}): {}",
+            String::from_utf8_lossy(&seen).contains(token.trim()),
+            String::from_utf8_lossy(&seen)
+        );
+    }
 
     // `dyad serve` refuses a second node on a data directory that has one running.
     let node = Node::start(&alpha, "127.0.0.1:0", "http://127.0.0.1:9");
@@ -526,4 +555,73 @@ fn append_falls_back_when_the_registered_node_is_gone() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("attachments"));
     assert!(node.stop());
+}
+
+#[test]
+fn a_data_directory_others_can_reach_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let env = Env::new();
+    let demo = env.path("demo");
+    env.dyad()
+        .args(["--json", "demo", "--messages", "0", "--dir"])
+        .arg(&demo)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    // `dyad init` (which the demo runs) makes the directories 0700 and their files 0600.
+    for party in ["alpha", "bravo"] {
+        let data = demo.join(party);
+        assert_eq!(mode(&data), 0o700, "{party}");
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+            }
+        }
+    }
+    let alpha = demo.join("alpha");
+    let status = || {
+        env.dyad()
+            .env("DYAD_DATA", &alpha)
+            .args(["status"])
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .unwrap()
+    };
+    assert!(status().status.success());
+    set(&alpha, 0o755);
+    let out = status();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("chmod 700 {}", alpha.display())),
+        "{err}"
+    );
+    // `dyad serve` refuses it too, before it starts anything.
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", &alpha)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 700"));
+    assert!(!alpha.join("admin.sock").exists());
+    set(&alpha, 0o700);
+    let config = alpha.join("dyad.json");
+    set(&config, 0o644);
+    let out = status();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("chmod 600 {}", config.display())),
+        "{err}"
+    );
+    set(&config, 0o600);
+    assert!(status().status.success());
 }

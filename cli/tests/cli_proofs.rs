@@ -340,8 +340,6 @@ fn receipts_verify_offline_and_refuse_corruption() {
             1,
         ),
     ));
-    variants.push(("truncated", text[..text.len() - 20].to_owned()));
-    variants.push(("header", text.replacen("tlog-proof@v1", "tlog-proof@v9", 1)));
     for (what, body) in variants {
         std::fs::write(env.path("bad.tlog-proof"), body).unwrap();
         let out = env
@@ -352,6 +350,25 @@ fn receipts_verify_offline_and_refuse_corruption() {
             .code(1);
         assert!(
             stderr(out.get_output()).contains("the receipt does not verify"),
+            "{what}: {}",
+            stderr(out.get_output())
+        );
+    }
+    // Not of a receipt's form at all: unreadable input, exit 2.
+    for (what, body) in [
+        ("truncated", text[..text.len() - 20].to_owned()),
+        ("header", text.replacen("tlog-proof@v1", "tlog-proof@v9", 1)),
+    ] {
+        std::fs::write(env.path("bad.tlog-proof"), body).unwrap();
+        let out = env
+            .dyad()
+            .args(["verify", "receipt", "bad.tlog-proof"])
+            .args(&t)
+            .assert()
+            .code(2);
+        assert!(
+            stderr(out.get_output()).contains("not a receipt")
+                || stderr(out.get_output()).contains("checkpoint is not"),
             "{what}: {}",
             stderr(out.get_output())
         );

@@ -99,6 +99,9 @@ fn world() -> &'static World {
         let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
         let proposal = genesis.propose(&alpha, now - 1000).expect("propose");
         let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).expect("co-sign");
+        for party in ["alpha", "bravo"] {
+            dyad_ledger::private_dir::create_dir(&dir.join(party)).expect("data directory");
+        }
         Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).expect("create");
         Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).expect("create");
         let config = |party: &str, key: SignerKey| {

@@ -183,7 +183,7 @@ impl SignerKey {
                 });
             }
         }
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+        let text = read_small_text(path, MAX_KEY_FILE_BYTES).map_err(|source| KeyError::Read {
             path: display,
             source,
         })?;
@@ -198,6 +198,28 @@ impl fmt::Debug for SignerKey {
             .field("verifier", &self.verifier.to_string())
             .finish_non_exhaustive()
     }
+}
+
+/// The most a private key file can hold (one line of a name and base64): larger files are
+/// refused after reading this much.
+pub const MAX_KEY_FILE_BYTES: u64 = 16 << 10;
+
+/// Reads a small UTF-8 text file, reading at most `limit + 1` bytes: a larger (or endless)
+/// file is an `InvalidData` error naming the limit.
+pub(crate) fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {limit} bytes accepted"),
+        ));
+    }
+    String::from_utf8(buf)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
 //! - [`attachments`]: content-addressed attachment files beside the log;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
-//! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md).
+//! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md);
+//! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600).
 #![forbid(unsafe_code)]
 
 pub mod attachments;
@@ -16,6 +17,7 @@ pub mod entry;
 pub mod genesis;
 pub mod keys;
 pub mod node;
+pub mod private_dir;
 pub mod store;
 pub mod sync;
 pub mod tree;

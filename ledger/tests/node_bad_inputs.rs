@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::genesis::DEFAULT_MAX_CLOCK_SKEW_S;
-use dyad_ledger::node::{self, NodeError, Promise, ADMIN_TOKEN_FILE, ADMIN_URL_FILE};
+use dyad_ledger::node::{self, NodeError, Promise, ADMIN_SOCKET_FILE, ADMIN_TOKEN_FILE};
+use dyad_ledger::private_dir::PrivateDirError;
 use node_support::*;
 
 #[test]
@@ -26,15 +27,28 @@ fn an_admin_token_readable_by_group_or_others_keeps_the_node_from_starting() {
                 panic!("the node started with the token file at mode {mode:o}");
             };
             match &e {
-                NodeError::InsecureToken { mode: m, path } => {
+                NodeError::PrivateDir(PrivateDirError::Insecure {
+                    mode: m,
+                    path,
+                    want,
+                }) => {
                     assert_eq!(*m, mode);
-                    assert_eq!(path, &token_path.display().to_string());
+                    assert_eq!(*want, 0o600);
+                    assert_eq!(path, &token_path);
                 }
-                other => panic!("mode {mode:o}: expected InsecureToken, got {other:?}"),
+                other => panic!("mode {mode:o}: expected PrivateDir(Insecure), got {other:?}"),
             }
-            assert!(e.to_string().contains("chmod 600"), "{e}");
-            // It refused before announcing itself or touching the token.
-            assert!(!cfg.data_dir.join(ADMIN_URL_FILE).exists());
+            assert!(
+                e.to_string()
+                    .contains(&format!("chmod 600 {}", token_path.display())),
+                "{e}"
+            );
+            // It refused before binding its socket or touching the token.
+            assert!(!cfg.data_dir.join(ADMIN_SOCKET_FILE).exists());
+            assert_eq!(
+                std::fs::read_to_string(&token_path).unwrap(),
+                "0123456789abcdef0123456789abcdef\n"
+            );
             assert_eq!(
                 std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777,
                 mode
@@ -45,12 +59,21 @@ fn an_admin_token_readable_by_group_or_others_keeps_the_node_from_starting() {
                 Err(NodeError::InsecureToken { .. })
             ));
         }
-        // Owner-only modes are fine: the node starts with the file's token.
+        // Owner-only modes are fine: the node starts, with a new token of its own (0600).
         for mode in [0o600, 0o400] {
             std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(mode)).unwrap();
             let n = node::start(cfg.clone()).await.unwrap();
-            assert_eq!(n.admin_token(), "0123456789abcdef0123456789abcdef");
+            assert_ne!(n.admin_token(), "0123456789abcdef0123456789abcdef");
+            assert_eq!(
+                std::fs::read_to_string(&token_path).unwrap().trim(),
+                n.admin_token()
+            );
+            assert_eq!(
+                std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
             n.shutdown().await.unwrap();
+            std::fs::write(&token_path, "0123456789abcdef0123456789abcdef\n").unwrap();
         }
 
         // A token the node creates itself is owner-only.

@@ -4,7 +4,7 @@
 //! co-signs); each is served by a `dyad serve` process on a fixed loopback port, so a
 //! restarted node keeps its URL. A few load threads per party append messages through its
 //! node's admin API (`POST /admin/append`, `wait: accepted`, bearer token from
-//! `<data>/admin.token`) while the main thread repeatedly SIGKILLs alpha, bravo or both at
+//! `<data>/admin.token`, new at every start) while the main thread repeatedly SIGKILLs alpha, bravo or both at
 //! moments drawn from a seeded PRNG (during group commit, replication and co-signing,
 //! statistically) and restarts them. At the end both nodes are left to converge, stopped
 //! gracefully, and the stores are checked offline:
@@ -59,8 +59,9 @@ struct Party {
     port: u16,
     log: PathBuf,
     node: Option<Node>,
-    /// The admin URL the load thread uses; None while the node is down.
-    admin: Arc<Mutex<Option<String>>>,
+    /// The admin URL and token (new at every start) the load threads use; None while the
+    /// node is down.
+    admin: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Party {
@@ -80,7 +81,8 @@ impl Party {
             ) {
                 Ok(node) => {
                     assert_eq!(node.url, self.url());
-                    *self.admin.lock().unwrap() = Some(node.admin_url.clone());
+                    *self.admin.lock().unwrap() =
+                        Some((node.admin_url.clone(), node.admin_token.clone()));
                     self.node = Some(node);
                     return;
                 }
@@ -119,15 +121,14 @@ fn log_tail(log: &Path) -> String {
 fn load_thread(
     party: &'static str,
     client: u64,
-    admin: Arc<Mutex<Option<String>>>,
-    token: String,
+    admin: Arc<Mutex<Option<(String, String)>>>,
     stop: Arc<AtomicBool>,
 ) -> JoinHandle<Load> {
     std::thread::spawn(move || {
         let mut load = Load::default();
         let mut n = 0u64;
         while !stop.load(Ordering::SeqCst) {
-            let Some(url) = admin.lock().unwrap().clone() else {
+            let Some((url, token)) = admin.lock().unwrap().clone() else {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             };
@@ -181,21 +182,13 @@ fn load_thread(
 /// Waits until both replicas have the same size, all committed, bravo's queue empty, twice
 /// in a row. Bounded: Err with the last statuses seen once nothing has moved (alpha's size
 /// and committed size, bravo's size and queue) for `stall`, or after `limit` in all.
-fn converge(
-    parties: &[Party],
-    tokens: &[String],
-    stall: Duration,
-    limit: Duration,
-) -> Result<Duration, String> {
+fn converge(parties: &[Party], stall: Duration, limit: Duration) -> Result<Duration, String> {
     let started = Instant::now();
     let mut last_move = Instant::now();
     let mut last_progress = Value::Null;
     let mut stable = 0;
     loop {
-        let (a, b) = (
-            admin_status(&parties[0], &tokens[0]),
-            admin_status(&parties[1], &tokens[1]),
-        );
+        let (a, b) = (admin_status(&parties[0]), admin_status(&parties[1]));
         if let (Some(a), Some(b)) = (&a, &b) {
             let converged = a["size"] == a["committed_size"]
                 && a["size"] == b["size"]
@@ -258,12 +251,12 @@ impl Drop for KeepOnPanic {
     }
 }
 
-fn admin_status(party: &Party, token: &str) -> Option<Value> {
-    let url = party.admin.lock().unwrap().clone()?;
+fn admin_status(party: &Party) -> Option<Value> {
+    let (url, token) = party.admin.lock().unwrap().clone()?;
     let (status, body) = http(
         "GET",
         &format!("{url}/admin/status"),
-        Some(token),
+        Some(&token),
         b"",
         Duration::from_secs(5),
     )
@@ -310,15 +303,6 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
             admin: Arc::new(Mutex::new(None)),
         })
         .collect();
-    let tokens: Vec<String> = parties
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p.data.join("admin.token"))
-                .expect("admin.token (made when the demo ran the nodes)")
-                .trim()
-                .to_owned()
-        })
-        .collect();
     let peer_urls = [parties[1].url(), parties[0].url()];
     for (i, p) in parties.iter_mut().enumerate() {
         p.start(&peer_urls[i]);
@@ -326,15 +310,9 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut loaders: Vec<JoinHandle<Load>> = Vec::new();
-    for (p, t) in parties.iter().zip(&tokens) {
+    for p in &parties {
         for client in 0..clients {
-            loaders.push(load_thread(
-                p.name,
-                client,
-                p.admin.clone(),
-                t.clone(),
-                stop.clone(),
-            ));
+            loaders.push(load_thread(p.name, client, p.admin.clone(), stop.clone()));
         }
     }
 
@@ -374,12 +352,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
         .collect();
 
     // Convergence (bounded): same size on both, everything committed, bravo's queue empty.
-    let converged = converge(
-        &parties,
-        &tokens,
-        Duration::from_secs(60),
-        Duration::from_secs(600),
-    );
+    let converged = converge(&parties, Duration::from_secs(60), Duration::from_secs(600));
     if let Err(stuck) = &converged {
         // Diagnose before failing: the nodes' metrics, and whether restarting both heals it
         // (a state stuck in memory) or not (a state stuck on disk).
@@ -390,12 +363,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
         for (p, peer) in parties.iter_mut().zip(&peer_urls) {
             p.start(peer);
         }
-        let healed = converge(
-            &parties,
-            &tokens,
-            Duration::from_secs(30),
-            Duration::from_secs(120),
-        );
+        let healed = converge(&parties, Duration::from_secs(30), Duration::from_secs(120));
         panic!(
             "the replicas did not converge (seed {seed}):\n{stuck}\n\
              metrics alpha:\n{}\nmetrics bravo:\n{}\n\

@@ -71,6 +71,7 @@ impl Drop for Tmpfs {
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::metadata(from).unwrap().permissions()).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
@@ -163,14 +164,11 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     let keys = demo.join("keys");
     let data = disk.0.join("alpha");
     copy_dir(&demo.join("alpha"), &data);
-    let token = std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
     let log = dir.join("alpha.log");
     // No co-signer: appends are acknowledged once durable in the log (pending).
     let peer = format!("http://127.0.0.1:{}", support::free_port());
     let node = Node::start(&data, "127.0.0.1:0", &peer, &log).expect("dyad serve");
+    let token = node.admin_token.clone();
 
     let mut acked: Vec<(u64, String)> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
@@ -310,13 +308,6 @@ fn offline_status(dir: &Path, data: &Path) -> Value {
     st.json()
 }
 
-fn token_of(data: &Path) -> String {
-    std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 /// The co-signer's data directory on a full disk while the sequencer (on a roomy disk)
 /// keeps appending, so that the co-signer fails at whatever it is doing when space runs
 /// out: storing replicated entries and the checkpoint it co-signs (`add-checkpoint`), or
@@ -335,7 +326,6 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
     let bravo = disk.0.join("bravo");
     copy_dir(&demo.join("alpha"), &alpha);
     copy_dir(&demo.join("bravo"), &bravo);
-    let (alpha_token, bravo_token) = (token_of(&alpha), token_of(&bravo));
     let (alpha_log, bravo_log) = (dir.join("alpha.log"), dir.join("bravo.log"));
     let (pa, pb) = (support::free_port(), support::free_port());
     let (alpha_listen, bravo_listen) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
@@ -360,14 +350,26 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
         if after_full >= 8 || Instant::now() > deadline {
             break;
         }
-        match append_with(&seq, &alpha_token, &format!("seq #{n}"), &big, "accepted") {
+        match append_with(
+            &seq,
+            &seq.admin_token,
+            &format!("seq #{n}"),
+            &big,
+            "accepted",
+        ) {
             Some((200, v)) => seq_acked.push((
                 v["index"].as_u64().expect("index"),
                 v["leaf_hash"].as_str().expect("leaf_hash").to_owned(),
             )),
             other => seq_refused.push(format!("{other:?}")),
         }
-        match append_with(&cos, &bravo_token, &format!("cos #{n}"), &small, "queued") {
+        match append_with(
+            &cos,
+            &cos.admin_token,
+            &format!("cos #{n}"),
+            &small,
+            "queued",
+        ) {
             // Acknowledged as durably queued (or already promised by the sequencer).
             Some((200, v)) => cos_acked.push(v["leaf_hash"].as_str().expect("leaf_hash").into()),
             Some((status, v)) => cos_refused.push(format!("{status} {v}")),
@@ -462,7 +464,7 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
                     .flatten()
             })
         };
-        if let (Some(s), Some(c)) = (st(&seq, &alpha_token), st(&cos, &bravo_token)) {
+        if let (Some(s), Some(c)) = (st(&seq, &seq.admin_token), st(&cos, &cos.admin_token)) {
             let size = s["size"].as_u64();
             if let Some(n) = size.filter(|_| {
                 s["committed_size"].as_u64() == size
@@ -482,7 +484,7 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
     // One more message from the co-signer goes through and is committed.
     let v = append_with(
         &cos,
-        &bravo_token,
+        &cos.admin_token,
         "after the disk was freed",
         "aGk=",
         "committed",

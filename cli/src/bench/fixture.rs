@@ -59,6 +59,11 @@ pub fn create_channel(dir: &Path, parties: &Parties, with_cosigner: bool) -> Ben
     let genesis = Genesis::new(ORIGIN, Party::of(&parties.alpha), Party::of(&parties.bravo));
     let proposal = genesis.propose(&parties.alpha, now_ms().saturating_sub(1000))?;
     let (entry, _) = cosign_proposal(&proposal.bytes, &parties.bravo)?;
+    // Data directories are their owner's only (a node refuses to start otherwise).
+    for party in ["alpha", "bravo"] {
+        let d = dir.join(party);
+        dyad_ledger::private_dir::create_dir(&d).map_err(dyad_ledger::node::NodeError::from)?;
+    }
     let seq = Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer)?;
     if with_cosigner {
         Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner)?;

@@ -1,9 +1,12 @@
 //! The operator's admin API (spec/node.md, "Admin API"): its request and response bodies,
 //! and a small client for the CLI.
 //!
-//! The admin listener is on loopback by default, and every request needs
-//! `Authorization: Bearer <token>`, the token being the content of `<data_dir>/admin.token`
-//! (created with mode 0600 when the node first starts).
+//! The admin API is served on the Unix socket `<data_dir>/admin.sock` (only the owner of
+//! the 0700 data directory can create or reach it), optionally also on a loopback TCP
+//! listener, and every request needs `Authorization: Bearer <token>`, the token being the
+//! content of `<data_dir>/admin.token` (written anew, mode 0600, at every start). The
+//! operator's tools find the node through the socket only: a TCP port can be taken by
+//! anyone on the machine once the node is gone, the socket cannot.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::client::{base_url, http_client, http_error, read_bounded, status_error, ClientError};
-use super::{read_admin_token, read_admin_url, NodeError};
+use super::{admin_socket_path, read_admin_token, NodeError};
 
 /// The body of `POST /admin/append`: the operator's own message.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -68,14 +71,43 @@ impl AdminClient {
         })
     }
 
-    /// The client for the node running on a data directory: its `admin.url` and
-    /// `admin.token`. `None` when no node has announced itself there.
+    /// A client for the admin API on the Unix socket `socket` (a node's
+    /// `<data_dir>/admin.sock`).
+    #[cfg(unix)]
+    pub fn over_socket(socket: &Path, token: &str) -> Result<AdminClient, ClientError> {
+        let http = reqwest::Client::builder()
+            .unix_socket(socket)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|source| ClientError::Http {
+                url: socket.display().to_string(),
+                source,
+            })?;
+        Ok(AdminClient {
+            http,
+            // The host is not used: every request goes over the socket.
+            base: "http://localhost".to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    /// The client for the node running on a data directory: its admin socket and
+    /// `admin.token`, once the directory is checked private (0700, files 0600), so that
+    /// the socket can only be the owner's. `None` when there is no such directory or no
+    /// socket in it (no node runs, or none has since the directory was created).
+    #[cfg(unix)]
     pub fn for_data_dir(data_dir: &Path) -> Result<Option<AdminClient>, NodeError> {
-        let Some(url) = read_admin_url(data_dir) else {
+        if !data_dir.is_dir() {
             return Ok(None);
-        };
+        }
+        crate::private_dir::check(data_dir)?;
+        let socket = admin_socket_path(data_dir);
+        if std::fs::symlink_metadata(&socket).is_err() {
+            return Ok(None);
+        }
         let token = read_admin_token(data_dir)?;
-        Ok(Some(AdminClient::new(&url, &token)?))
+        Ok(Some(AdminClient::over_socket(&socket, &token)?))
     }
 
     /// Appends a message through the node. Returns the HTTP status (200 or 202) with the
@@ -126,7 +158,21 @@ impl AdminClient {
     }
 }
 
-/// For synchronous callers (the CLI): appends through the node at `admin_url`.
+impl AdminClient {
+    /// For synchronous callers (the CLI): [`AdminClient::append`] on a runtime of its own.
+    pub fn append_blocking(
+        &self,
+        req: &AppendRequest,
+    ) -> Result<(u16, AppendResponse), ClientError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ClientError::Runtime)?;
+        rt.block_on(self.append(req))
+    }
+}
+
+/// For synchronous callers: appends through the node at the TCP `admin_url`.
 pub fn append_blocking(
     admin_url: &str,
     token: &str,

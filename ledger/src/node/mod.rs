@@ -11,8 +11,9 @@
 //! - on the **sequencer**: `POST /submit`, where the co-signer posts its signed messages and
 //!   gets back a signed promise of inclusion ([`promise`]) once the entry is durable;
 //! - `GET /metrics` (Prometheus text), and on a separate, loopback-only listener the
-//!   operator's admin API (`POST /admin/append`, `GET /admin/status`), which needs the
-//!   bearer token in `<data_dir>/admin.token`.
+//!   operator's admin API (`POST /admin/append`, `GET /admin/status`) on the Unix socket
+//!   `<data_dir>/admin.sock` (and, if configured, a loopback TCP listener), which needs the
+//!   bearer token in `<data_dir>/admin.token`, replaced at every start ([`admin_listener`]).
 //!
 //! The sequencer batches (group commit): submissions and its own messages are collected
 //! for at most `max_delay` or `max_batch` entries, written with one `append_signed` (one
@@ -44,6 +45,7 @@ pub mod submit;
 pub mod tiles;
 pub mod witness;
 
+mod admin_listener;
 mod batcher;
 mod cosigner;
 mod failure;
@@ -72,6 +74,7 @@ use crate::keys::SignerKey;
 use crate::tree::Hash;
 
 pub use admin::{AdminClient, AppendRequest, AppendResponse};
+pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
 };
@@ -81,9 +84,10 @@ pub use promise::{BatchPromise, Promise};
 pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
 pub use tiles::{export_tiles, export_tiles_with, ExportError, ExportOptions, Exported};
 
-/// The admin bearer token, created (mode 0600) on first start.
+/// The admin bearer token, written anew (mode 0600) at every start.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
-/// The admin API's URL, written while the node runs (`http://127.0.0.1:PORT`).
+/// Where older versions announced a TCP admin URL. No longer written nor read: a node
+/// removes it at start (the CLI finds the node by its [`ADMIN_SOCKET_FILE`]).
 pub const ADMIN_URL_FILE: &str = "admin.url";
 /// Sequencer-signed checkpoints that conflict with this replica, kept as evidence.
 pub const EVIDENCE_DIR: &str = "evidence";
@@ -93,8 +97,9 @@ pub const PROMISES_DIR: &str = "promises";
 /// How a node runs. [`NodeConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
-    /// The party's data directory: the node keeps [`ADMIN_TOKEN_FILE`], [`ADMIN_URL_FILE`],
-    /// [`EVIDENCE_DIR`] and [`PROMISES_DIR`] there.
+    /// The party's data directory (mode 0700, its files 0600; checked at start): the node
+    /// keeps [`ADMIN_TOKEN_FILE`], [`ADMIN_SOCKET_FILE`], [`EVIDENCE_DIR`] and
+    /// [`PROMISES_DIR`] there.
     pub data_dir: PathBuf,
     /// The replica's store (what `Channel::open` opens), e.g. `<data_dir>/ledger`.
     pub ledger_dir: PathBuf,
@@ -103,8 +108,10 @@ pub struct NodeConfig {
     /// The public listener: tiles API, add-checkpoint (co-signer), submit (sequencer),
     /// metrics. Default `127.0.0.1:0` (an ephemeral port).
     pub listen: SocketAddr,
-    /// The admin listener. Default `127.0.0.1:0`; it should stay on loopback.
-    pub admin_listen: SocketAddr,
+    /// An admin listener on TCP besides the admin socket (`<data_dir>/admin.sock`, always
+    /// served). Default `Some(127.0.0.1:0)`; it should stay on loopback. `None`: the
+    /// socket only (what `dyad serve` does unless `--admin-listen` is given).
+    pub admin_listen: Option<SocketAddr>,
     /// The peer's base URL: the co-signer's (for the sequencer, to get co-signatures) or
     /// the sequencer's (for the co-signer, to fetch entries and submit messages).
     pub peer_url: Option<String>,
@@ -154,7 +161,7 @@ impl NodeConfig {
             ledger_dir,
             key,
             listen: loopback,
-            admin_listen: loopback,
+            admin_listen: Some(loopback),
             peer_url: None,
             max_batch: 512,
             max_delay: Duration::from_millis(10),
@@ -200,6 +207,16 @@ pub enum NodeError {
     InsecureToken { path: String, mode: u32 },
     #[error("the admin token file {0} is empty or malformed")]
     BadToken(String),
+    #[error(transparent)]
+    PrivateDir(#[from] crate::private_dir::PrivateDirError),
+    #[error("a node already answers on the admin socket {0}; stop it first, or use another data directory")]
+    AdminSocketInUse(String),
+    #[error("cannot serve the admin socket {path}: {source} (a Unix socket path has at most about 100 bytes)")]
+    AdminSocket {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the node is stopping")]
     Stopped,
     /// A commit failed after writing began: the node stopped itself (restart it; the
@@ -459,29 +476,10 @@ fn signed_size(ch: &Channel) -> Result<u64, NodeError> {
     Ok(from_note.unwrap_or(0).max(ch.committed_size()?))
 }
 
-/// Reads the admin token, creating it (32 random bytes, hex, mode 0600) if missing.
+/// Reads an admin token file, refusing one group or others can read.
 fn admin_token(data_dir: &Path) -> Result<String, NodeError> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     let display = path.display().to_string();
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(mut f) => {
-                f.write_all(format!("{token}\n").as_bytes())
-                    .map_err(io_err(&path))?;
-                f.sync_all().map_err(io_err(&path))?;
-                return Ok(token);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err(&path)(e)),
-        }
-    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -497,7 +495,7 @@ fn admin_token(data_dir: &Path) -> Result<String, NodeError> {
             });
         }
     }
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    let text = crate::keys::read_small_text(&path, 4096).map_err(io_err(&path))?;
     let token = text.trim();
     if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(NodeError::BadToken(display));
@@ -520,8 +518,9 @@ pub fn read_admin_token(data_dir: &Path) -> Result<String, NodeError> {
     admin_token(data_dir)
 }
 
-/// The admin URL a running node wrote to its data directory, if any (it may be stale
-/// after a crash: a connection error then means the node is not running).
+/// The admin URL an older version wrote to its data directory, if any. Nothing here
+/// authenticates the listener it names: the CLI no longer uses it (see
+/// [`AdminClient::for_data_dir`], which uses the admin socket).
 pub fn read_admin_url(data_dir: &Path) -> Option<String> {
     let text = fs::read_to_string(data_dir.join(ADMIN_URL_FILE)).ok()?;
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
@@ -531,17 +530,18 @@ pub fn read_admin_url(data_dir: &Path) -> Option<String> {
 pub struct RunningNode {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    admin_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     servers: Vec<JoinHandle<()>>,
     workers: Vec<JoinHandle<()>>,
 }
 
-/// Opens the replica, binds both listeners and starts the node's tasks. Returns once the
-/// node serves requests. Stop it with [`RunningNode::shutdown`] (or [`RunningNode::kill`]).
+/// Checks that the data directory is private, opens the replica, binds the listeners and
+/// starts the node's tasks. Returns once the node serves requests. Stop it with
+/// [`RunningNode::shutdown`] (or [`RunningNode::kill`]).
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
-    fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
+    admin_listener::prepare_data_dir(&config.data_dir)?;
     listen::raise_nofile_limit();
-    let token = admin_token(&config.data_dir)?;
+    admin_listener::clear_stale_socket(&config.data_dir).await?;
     let ledger_dir = config.ledger_dir.clone();
     let key = config.key.clone();
     let (channel, published, committed) =
@@ -571,29 +571,38 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             addr: config.listen,
             source,
         })?;
-    let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|source| NodeError::Bind {
-            addr: config.admin_listen,
-            source,
-        })?;
+    let admin_tcp = match config.admin_listen {
+        Some(admin_listen) => {
+            let l = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .map_err(|source| NodeError::Bind {
+                    addr: admin_listen,
+                    source,
+                })?;
+            let a = l.local_addr().map_err(|source| NodeError::Bind {
+                addr: admin_listen,
+                source,
+            })?;
+            Some((l, a))
+        }
+        None => None,
+    };
     let addr = listener.local_addr().map_err(|source| NodeError::Bind {
         addr: config.listen,
         source,
     })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| NodeError::Bind {
-            addr: config.admin_listen,
-            source,
-        })?;
+    let admin_addr = admin_tcp.as_ref().map(|(_, a)| *a);
+    // Replaced at every start, once no other node runs here (the socket was free and the
+    // store opened): a token from an earlier run is worthless.
+    let token = admin_listener::rotate_token(&config.data_dir)?;
+    let admin_socket = admin_listener::bind(&config.data_dir)?;
     if channel.genesis().witness_threshold > 0 {
         tracing::warn!(
             threshold = channel.genesis().witness_threshold,
             "the genesis requires witness co-signatures, which this node does not collect: checkpoints will not become committed"
         );
     }
-    if !admin_addr.ip().is_loopback() {
+    if let Some(admin_addr) = admin_addr.filter(|a| !a.ip().is_loopback()) {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by its token only");
     }
 
@@ -647,20 +656,27 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         config,
     });
 
-    let servers = vec![
+    let mut servers = vec![
         tokio::spawn(server::run(
             listener,
             server::public_router(shared.clone()),
             shared.clone(),
             "public",
         )),
-        tokio::spawn(server::run(
+        tokio::spawn(admin_listener::run(
+            admin_socket,
+            server::admin_router(shared.clone()),
+            shared.clone(),
+        )),
+    ];
+    if let Some((admin_listener, _)) = admin_tcp {
+        servers.push(tokio::spawn(server::run(
             admin_listener,
             server::admin_router(shared.clone()),
             shared.clone(),
             "admin",
-        )),
-    ];
+        )));
+    }
     let mut workers = Vec::new();
     match role {
         Role::Sequencer => {
@@ -670,11 +686,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         }
         Role::Cosigner => workers.push(tokio::spawn(cosigner::run_submitter(shared.clone()))),
     }
-    let url_file = shared.data_dir.join(ADMIN_URL_FILE);
-    let tmp = shared.data_dir.join(format!(".{ADMIN_URL_FILE}.tmp"));
-    fs::write(&tmp, format!("http://{admin_addr}\n")).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, &url_file).map_err(io_err(&url_file))?;
-    tracing::info!(role = role.as_str(), %origin, %addr, %admin_addr, published, committed, "node started");
+    let admin_socket = admin_socket_path(&shared.data_dir);
+    tracing::info!(role = role.as_str(), %origin, %addr, admin_socket = %admin_socket.display(), admin_addr = ?admin_addr, published, committed, "node started");
     Ok(RunningNode {
         shared,
         addr,
@@ -717,12 +730,26 @@ impl RunningNode {
         format!("http://{}", self.addr)
     }
 
-    pub fn admin_addr(&self) -> SocketAddr {
+    /// The TCP admin listener's address, if [`NodeConfig::admin_listen`] asked for one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
     }
 
+    /// `http://<TCP admin address>`.
+    ///
+    /// # Panics
+    /// If the node has no TCP admin listener ([`NodeConfig::admin_listen`] `None`); use
+    /// [`RunningNode::admin_socket`] with [`AdminClient::over_socket`] then.
     pub fn admin_url(&self) -> String {
-        format!("http://{}", self.admin_addr)
+        let addr = self
+            .admin_addr
+            .expect("this node has no TCP admin listener (NodeConfig::admin_listen is None)");
+        format!("http://{addr}")
+    }
+
+    /// The admin API's Unix socket, `<data_dir>/admin.sock`.
+    pub fn admin_socket(&self) -> PathBuf {
+        admin_socket_path(&self.shared.data_dir)
     }
 
     /// The bearer token the admin API requires.
@@ -764,7 +791,6 @@ impl RunningNode {
         for task in std::mem::take(&mut self.servers) {
             join_within(task, Duration::from_secs(5)).await;
         }
-        let _ = fs::remove_file(self.shared.data_dir.join(ADMIN_URL_FILE));
         let closed = failure::close_ledger(&self.shared).await;
         tracing::info!(role = self.shared.role.as_str(), "node stopped");
         if let Some(why) = self.shared.failure.get() {
@@ -787,7 +813,7 @@ impl RunningNode {
     /// Stops at once, as a crash would as far as the log is concerned: the batcher,
     /// committer and submitter are aborted wherever they are (a store batch being written
     /// completes or not, atomically), requests in flight fail, and the store is closed.
-    /// Returns once the store may be reopened. The admin URL file is left behind.
+    /// Returns once the store may be reopened.
     pub async fn kill(mut self) {
         for task in &self.workers {
             task.abort();

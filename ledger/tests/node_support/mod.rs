@@ -42,11 +42,15 @@ pub fn bravo() -> SignerKey {
 }
 
 /// Creates both replicas of a new channel (alpha sequences) under `dir`, as `dyad init`
-/// would: `dir/alpha/ledger` and `dir/bravo/ledger`.
+/// would: `dir/alpha/ledger` and `dir/bravo/ledger`, in data directories of mode 0700.
 pub fn create_channel(dir: &Path) {
     let genesis = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
     let proposal = genesis.propose(&alpha(), now_ms() - 1000).unwrap();
     let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
+    // Data directories are their owner's only (0700): a node refuses to start otherwise.
+    for party in ["alpha", "bravo"] {
+        dyad_ledger::private_dir::create_dir(&dir.join(party)).unwrap();
+    }
     Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).unwrap();
     Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).unwrap();
 }

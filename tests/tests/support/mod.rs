@@ -184,7 +184,10 @@ pub fn free_port() -> u16 {
 pub struct Node {
     child: Option<Child>,
     pub url: String,
+    /// The node's TCP admin listener (started with `--admin-listen 127.0.0.1:0`).
     pub admin_url: String,
+    /// The bearer token the node wrote at this start (a new one at every start).
+    pub admin_token: String,
 }
 
 impl Node {
@@ -197,7 +200,16 @@ impl Node {
             .open(log)
             .map_err(|e| e.to_string())?;
         let mut child = Command::new(dyad_bin())
-            .args(["--json", "serve", "--listen", listen, "--peer", peer])
+            .args([
+                "--json",
+                "serve",
+                "--listen",
+                listen,
+                "--peer",
+                peer,
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .env("DYAD_DATA", data)
             .env(
                 "RUST_LOG",
@@ -213,6 +225,7 @@ impl Node {
             child: Some(child),
             url: String::new(),
             admin_url: String::new(),
+            admin_token: String::new(),
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -231,6 +244,10 @@ impl Node {
             .map_err(|e| format!("dyad serve printed {line:?}: {e}"))?;
         node.url = v["url"].as_str().ok_or("no url")?.to_owned();
         node.admin_url = v["admin_url"].as_str().ok_or("no admin_url")?.to_owned();
+        node.admin_token = std::fs::read_to_string(data.join("admin.token"))
+            .map_err(|e| format!("admin.token: {e}"))?
+            .trim()
+            .to_owned();
         Ok(node)
     }
 
