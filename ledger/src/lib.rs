@@ -17,5 +17,6 @@ pub mod genesis;
 pub mod keys;
 pub mod node;
 pub mod store;
+pub mod store_check;
 pub mod sync;
 pub mod tree;
