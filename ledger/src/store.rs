@@ -370,7 +370,7 @@ pub enum Damage {
         recorded_root: Hash,
         found_root: Hash,
     },
-    #[error("the `head` file holds no readable record (both copies are damaged); if `dyad verify store` finds the store intact otherwise, remove the file to accept the database's state")]
+    #[error("the `head` file holds no readable record (both copies are damaged); move the file aside and run `dyad verify store`: opening without it writes a new one from the database's state, and the full check tells whether the rest is intact")]
     HeadRecordUnreadable,
     #[error("the file {file} is {len} bytes, shorter than the {expected} its records cover")]
     FileTooShort {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
-use dyad_ledger::node::tiles::{parse_hash_tile, tiles_of_tree};
+use dyad_ledger::node::tiles::{export_tiles, parse_hash_tile, tiles_of_tree, ExportError};
 use dyad_ledger::store::{Damage, Store, StoreError};
 use dyad_ledger::store_check::{recorded_damage, DAMAGE_FILE};
 use node_support::*;
@@ -173,8 +173,17 @@ fn a_flipped_byte_in_a_stored_hash_tile_is_not_served() {
         record.contains("tile level 0, index 1") && record.contains("tiles-0"),
         "{record}"
     );
-    // The full check finds it too: the leaf hash of entry 273 is wrong.
+    // The static export refuses it too: its files are cached for good.
     let store = Store::open(&ledger).unwrap();
+    let out = dir.path().join("export");
+    match export_tiles(&store, &out) {
+        Err(ExportError::Store(StoreError::Damaged(Damage::TileMismatch {
+            tile_level: 0,
+            index: 1,
+        }))) => {}
+        other => panic!("{other:?}"),
+    }
+    // The full check finds it too: the leaf hash of entry 273 is wrong.
     match store.verify_all(|_, _| {}) {
         Err(StoreError::Damaged(Damage::LeafHashMismatch { index: 273 })) => {}
         other => panic!("{other:?}"),

@@ -47,7 +47,7 @@ pub mod witness;
 mod batcher;
 mod cosigner;
 mod server;
-mod tile_check;
+pub mod tile_check;
 
 use std::collections::HashMap;
 use std::fs;

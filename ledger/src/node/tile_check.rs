@@ -10,7 +10,13 @@
 //! - An entry bundle: its level-0 tile is checked, then each entry against its leaf hash.
 //!
 //! A full tile or bundle checked once is remembered (a bounded set, [`VERIFIED_CAPACITY`]
-//! of them), so a tile requested again costs a set lookup; see BENCHMARKS.md for the cost.
+//! of them), so a tile requested again costs a set lookup. Measured with
+//! `cargo bench -p dyad-ledger --bench tile_check` (400-byte entries, page cache warm):
+//! a full level-0 tile read costs 4.3 us as read, 76 us checked the first time (255 node
+//! hashes), 4.0 us when remembered; a full bundle 38 us, 271 us the first time (256 leaf
+//! hashes and its tile's check), 47 us when remembered. So the check costs once per tile
+//! and then nothing measurable; the static export (which reads each tile once) pays the
+//! first-time cost for every tile.
 //! On damage the tile is refused (by the handler), and the damage is logged and recorded in
 //! the store's directory ([`crate::store_check::record_damage`]) for `dyad status`.
 
