@@ -542,38 +542,21 @@ impl From<dyad_ledger::node::ClientError> for TileCheck {
     }
 }
 
-/// Root of a perfect tree over 2^k hashes (here 256: one full tile).
-fn perfect_root(hashes: &[dyad_verifier::Hash]) -> dyad_verifier::Hash {
-    use dyad_verifier::hash::node_hash;
-    let mut level: Vec<_> = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| {
-                if p.len() == 2 {
-                    node_hash(&p[0], &p[1])
-                } else {
-                    p[0]
-                }
-            })
-            .collect();
-    }
-    level.first().copied().unwrap_or([0; 32])
-}
-
 /// Checks the hash tiles a tlog-tiles server publishes for the tree of `size` leaves,
-/// which readers use for proofs but a whole-log audit does not need: each level-0 hash
-/// is the leaf hash of the entry in the same place (entries read again, and their tree's
-/// root must be the audited `root`), and each higher hash the root of the 256 hashes of
-/// the full tile below it. Memory: one tile, plus one hash per full tile of a level.
+/// which readers use for proofs but a whole-log audit does not need: the entries are read
+/// again, bundle by bundle, and the verifier's `TileChecker` asks for each hash tile as
+/// soon as what it must hold is known (level 0: the entries' leaf hashes; above: the roots
+/// of the full tiles below); the entries' tree must give the audited `root`. Memory: one
+/// bundle, and at most 256 hashes per tile level.
 fn check_hash_tiles(
     url: &str,
     size: u64,
     root: &dyad_verifier::Hash,
 ) -> std::result::Result<(), TileCheck> {
     use dyad_ledger::node::{ClientError, TileClient};
-    use dyad_verifier::hash::{leaf_hash, node_hash};
-    let bad = TileCheck::Mismatch;
+    use dyad_verifier::hash::leaf_hash;
+    use dyad_verifier::tiles::TileChecker;
+    let bad = |e: dyad_verifier::tiles::TileError| TileCheck::Mismatch(e.to_string());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -581,59 +564,25 @@ fn check_hash_tiles(
     let bar = progress(size.div_ceil(256), "checking hash tiles");
     let result = rt.block_on(async {
         let client = TileClient::new(url)?;
-        // Level 0, with the entries, and the RFC 9162 root of the leaves (compact range).
-        let mut below: Vec<dyad_verifier::Hash> = Vec::new();
-        let mut stack: Vec<(u32, dyad_verifier::Hash)> = Vec::new();
-        let mut level = 0u8;
-        let mut count = size;
-        while count > 0 {
-            let (full, partial) = (count / 256, (count % 256) as u16);
-            let tiles = (0..full).map(|n| (n, 256u16)).chain((partial > 0).then_some((full, partial)));
-            let mut roots = Vec::new();
-            for (n, width) in tiles {
-                let hashes = client.hash_tile(level, n, width).await?;
-                let expected: Vec<dyad_verifier::Hash> = if level == 0 {
-                    let entries = client.entry_bundle(n, width).await?;
-                    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(e)).collect();
-                    for leaf in &leaves {
-                        let mut item = (0u32, *leaf);
-                        while let Some(&(h, left)) = stack.last() {
-                            if h != item.0 {
-                                break;
-                            }
-                            stack.pop();
-                            item = (h + 1, node_hash(&left, &item.1));
-                        }
-                        stack.push(item);
-                    }
-                    bar.inc(1);
-                    leaves
-                } else {
-                    let from = (n * 256) as usize;
-                    below
-                        .get(from..from + usize::from(width))
-                        .ok_or_else(|| bad(format!("tile {level}/{n}: no tiles below it")))?
-                        .to_vec()
-                };
-                if let Some(i) = (0..hashes.len()).find(|&i| hashes[i] != expected[i]) {
-                    return Err(bad(format!(
-                        "hash {i} of tile {level}/{n} (width {width}) is not the hash of what it covers"
-                    )));
-                }
-                if width == 256 {
-                    roots.push(perfect_root(&hashes));
+        let mut checker = TileChecker::new();
+        for n in 0..size.div_ceil(256) {
+            let width = (size - n * 256).min(256) as u16;
+            let entries = client.entry_bundle(n, width).await?;
+            for entry in &entries {
+                let mut due = checker.push_leaf(&leaf_hash(entry)).map_err(bad)?;
+                while let Some(tile) = due {
+                    let hashes = client.hash_tile(tile.level, tile.index, tile.width).await?;
+                    due = checker.check(tile, &hashes).map_err(bad)?;
                 }
             }
-            below = roots;
-            level += 1;
-            count >>= 8;
+            bar.inc(1);
         }
-        let mut acc = stack.pop().map(|(_, h)| h);
-        while let Some((_, left)) = stack.pop() {
-            acc = acc.map(|right| node_hash(&left, &right));
+        for tile in checker.partial_tiles() {
+            let hashes = client.hash_tile(tile.level, tile.index, tile.width).await?;
+            checker.check(tile, &hashes).map_err(bad)?;
         }
-        if size > 0 && acc.as_ref() != Some(root) {
-            return Err(bad(
+        if size > 0 && checker.root() != *root {
+            return Err(TileCheck::Mismatch(
                 "the entries read with the hash tiles do not give the audited root (the server changed them)".into(),
             ));
         }
@@ -687,16 +636,84 @@ fn raw_log(store_dir: &Path) -> std::result::Result<RawLog, RawError> {
         .leaves(0..size)
         .map_err(|e| RawError::Damaged(format!("the store's entries cannot be read: {e}")))?;
     // The iterator keeps the store open until the audit has read every leaf.
-    let leaves = leaves.map(move |item| {
-        let _keep_open = &store;
-        item.map(|(_, bytes)| bytes)
-            .map_err(|e| format!("the store's entries cannot be read: {e}"))
-    });
+    let leaves = TiledLeaves {
+        store,
+        leaves,
+        tiles: dyad_verifier::tiles::TileChecker::new(),
+        done: false,
+    };
     Ok(RawLog {
         size,
         leaves: Box::new(leaves),
         checkpoints,
     })
+}
+
+/// A store's leaves in order, with its hash tiles checked on the way: each leaf's hash goes
+/// to the verifier's `TileChecker`, which asks for each tile as soon as what it must hold
+/// is known. A tile that does not match (or cannot be read) ends the stream with an error
+/// naming it, which fails the audit. Costs a SHA-256 per entry and one read per 256 hashes.
+struct TiledLeaves {
+    store: dyad_ledger::store::Store,
+    leaves: dyad_ledger::store::Leaves,
+    tiles: dyad_verifier::tiles::TileChecker,
+    done: bool,
+}
+
+impl TiledLeaves {
+    fn check(
+        &mut self,
+        mut due: Option<dyad_verifier::tiles::TileId>,
+    ) -> std::result::Result<(), String> {
+        while let Some(tile) = due {
+            let hashes = self
+                .store
+                .tile(tile.level, tile.index, tile.width)
+                .map_err(|e| format!("the store's hash {tile} cannot be read: {e}"))?;
+            due = self.tiles.check(tile, &hashes).map_err(damaged)?;
+        }
+        Ok(())
+    }
+}
+
+fn damaged(e: dyad_verifier::tiles::TileError) -> String {
+    format!("the store's hash tiles do not match its entries: {e}; the store is damaged (run `dyad verify store` on it)")
+}
+
+impl Iterator for TiledLeaves {
+    type Item = std::result::Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let step = match self.leaves.next() {
+            Some(Ok((_, bytes))) => self
+                .tiles
+                .push_leaf(&dyad_verifier::hash::leaf_hash(&bytes))
+                .map_err(damaged)
+                .and_then(|due| self.check(due))
+                .map(|()| Some(bytes)),
+            Some(Err(e)) => Err(format!("the store's entries cannot be read: {e}")),
+            None => self
+                .tiles
+                .partial_tiles()
+                .into_iter()
+                .try_for_each(|tile| self.check(Some(tile)))
+                .map(|()| None),
+        };
+        match step {
+            Ok(Some(bytes)) => Some(Ok(bytes)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -506,8 +506,18 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // Damage the node found while serving (or `dyad verify store` found): exit 1.
+    let damage = crate::cmd_verify_store::recorded_damage(&data.dir);
+    let code = if damage.is_some() {
+        ExitCode::from(crate::error::EXIT_CHECK)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if let Some(d) = damage.as_deref().filter(|_| !ctx.json) {
+        outln(&crate::cmd_verify_store::damage_line(d))?;
+    }
     if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data)? {
-        return status_via_node(ctx, &config, &node);
+        return status_via_node(ctx, &config, &node, damage).map(|_| code);
     }
     let (config, channel) = data.open()?;
     let size = channel.size();
@@ -536,8 +546,9 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
             "queued": queued,
             "signed_checkpoint_size": signed,
             "key_file": config.key_file,
+            "damage": damage,
         }))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     outln(&format!("channel     {}", genesis.origin))?;
     outln(&format!(
@@ -565,7 +576,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         _ => "nothing waits to be synced",
     };
     outln(&format!("next        {next}"))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// `dyad status` while a node runs on the data directory: its admin status.
@@ -573,6 +584,7 @@ fn status_via_node(
     ctx: &Ctx,
     config: &crate::data::Config,
     node: &crate::cmd_node::Running,
+    damage: Option<String>,
 ) -> Result<ExitCode> {
     let st = &node.status;
     let num = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -594,6 +606,7 @@ fn status_via_node(
             "queued": queued,
             "signed_checkpoint_size": st.get("published_size"),
             "key_file": config.key_file,
+            "damage": damage,
             "node": {
                 "url": node.public_url,
                 "admin_socket": node.admin_socket,

@@ -83,6 +83,9 @@ pub enum VerifyCommand {
         #[arg(long = "trust", value_name = "KEY.pub", required = true)]
         trust: Vec<PathBuf>,
     },
+    /// Check a replica's store on disk in full: every entry, bundle, hash tile and node.
+    #[command(after_help = crate::cmd_verify_store::EXAMPLES)]
+    Store(crate::cmd_verify_store::VerifyStoreArgs),
 }
 
 /// `dyad prove inclusion --json`, field for field.
@@ -231,6 +234,7 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             origin,
         } => verify_receipt(ctx, file, trust, origin.as_deref()),
         VerifyCommand::Evidence { file, trust } => evidence(ctx, file, trust),
+        VerifyCommand::Store(args) => crate::cmd_verify_store::run(ctx, args),
     }
 }
 

@@ -193,6 +193,11 @@ impl CliError {
             | CliError::Export(ExportError::Store(StoreError::Locked { .. })) => {
                 Some("another dyad process is using this data directory (a node started with `dyad serve`?); stop it, or wait for it to finish".into())
             }
+            CliError::Store(StoreError::Damaged(_))
+            | CliError::Channel(ChannelError::Store(StoreError::Damaged(_)))
+            | CliError::Export(ExportError::Store(StoreError::Damaged(_))) => Some(
+                "stop the node if it runs, then `dyad verify store` checks every byte and names what is damaged and where; restore the store from a backup, or re-create it and re-sync it from the peer".into(),
+            ),
             CliError::Client(ClientError::Http { .. }) => {
                 Some("check the URL, and that the server (`dyad serve`) is running and reachable".into())
             }

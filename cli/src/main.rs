@@ -19,6 +19,7 @@ mod cmd_prove;
 mod cmd_read;
 mod cmd_sync;
 mod cmd_verify;
+mod cmd_verify_store;
 mod data;
 mod error;
 mod output;

@@ -19,5 +19,6 @@ pub mod keys;
 pub mod node;
 pub mod private_dir;
 pub mod store;
+pub mod store_check;
 pub mod sync;
 pub mod tree;

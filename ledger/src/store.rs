@@ -340,6 +340,11 @@ pub enum Damage {
     #[error("stored tile (tile level {tile_level}, index {index}) is missing")]
     MissingTile { tile_level: u8, index: u64 },
     #[error(
+        "stored tile (tile level {tile_level}, index {index}) does not hash to tree node (level {}, index {index}) above it: one of them is damaged (in the file tiles-{tile_level} or the level above)",
+        u32::from(*tile_level) * 8 + 8
+    )]
+    TileMismatch { tile_level: u8, index: u64 },
+    #[error(
         "tree node (level {level}, index {index}) is stored both in its full tile and on its own"
     )]
     StrayNode { level: u8, index: u64 },
@@ -365,7 +370,7 @@ pub enum Damage {
         recorded_root: Hash,
         found_root: Hash,
     },
-    #[error("the `head` file holds no readable record (both copies are damaged); if `verify` finds the store intact otherwise, remove the file to accept the database's state")]
+    #[error("the `head` file holds no readable record (both copies are damaged); move the file aside and run `dyad verify store`: opening without it writes a new one from the database's state, and the full check tells whether the rest is intact")]
     HeadRecordUnreadable,
     #[error("the file {file} is {len} bytes, shorter than the {expected} its records cover")]
     FileTooShort {

@@ -18,6 +18,7 @@
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
 //! | [`audit`] | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
+//! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod note;
 pub mod policy;
 pub mod proof;
 pub mod receipt;
+pub mod tiles;
 
 /// A SHA-256 digest: a Merkle tree node, leaf hash or root.
 pub type Hash = [u8; 32];

@@ -52,6 +52,7 @@ mod failure;
 mod fetch;
 mod listen;
 mod server;
+pub mod tile_check;
 
 use std::collections::HashMap;
 use std::fs;
@@ -298,6 +299,8 @@ pub(crate) struct Shared {
     pub peer: Mutex<PeerStatus>,
     pub http: reqwest::Client,
     pub metrics: Metrics,
+    /// Full tiles and bundles checked against the tree before they were served.
+    pub tile_checks: tile_check::TileChecks,
     stopping: AtomicBool,
     shutdown: watch::Sender<bool>,
     /// Sequencer: the batcher's input.
@@ -640,6 +643,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         peer: Mutex::new(PeerStatus::default()),
         http,
         metrics,
+        tile_checks: tile_check::TileChecks::default(),
         stopping: AtomicBool::new(false),
         shutdown: watch::Sender::new(false),
         batcher: batch_tx,

@@ -29,11 +29,12 @@ use super::batcher::{Item, Rejection, Reply, Submission};
 use super::listen;
 use super::promise::{BatchPromise, Promise};
 use super::submit::{self, MAX_SUBMIT_BATCH_BYTES};
-use super::tiles::{self, Tile};
+use super::tiles::Tile;
 use super::witness::{self, MAX_REQUEST_BYTES};
 use super::{cosigner, lock, now_ms, NodeError, PromiseRecord, Shared};
 use crate::channel::{ChannelError, Role};
 use crate::entry::{Draft, Kind, SignedEntry, MAX_ENTRY_LEN};
+use crate::store::StoreError;
 use crate::tree::Hash;
 
 /// Full tiles and bundles never change.
@@ -348,10 +349,14 @@ async fn tile(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             "no such tile in the published tree\n",
         );
     }
-    match shared
-        .read(move |ch| Ok(tiles::read_tile(ch.store(), &tile).map_err(ChannelError::from)?))
-        .await
-    {
+    let checker = shared.clone();
+    let read = move |ch: &crate::channel::Channel| {
+        Ok(checker
+            .tile_checks
+            .read(ch.store(), &tile)
+            .map_err(ChannelError::from)?)
+    };
+    match shared.read(read).await {
         Ok(bytes) => {
             let mut r = (StatusCode::OK, bytes).into_response();
             let h = r.headers_mut();
@@ -365,6 +370,13 @@ async fn tile(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
             );
             r
         }
+        Err(NodeError::Channel(ChannelError::Store(StoreError::Damaged(d)))) => reject(
+            &shared,
+            "tile",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "damaged",
+            format!("this node's store is damaged, so it does not serve {tile}: {d}; the operator must run `dyad verify store`"),
+        ),
         Err(e) => unavailable(&shared, "tile", e),
     }
 }

@@ -391,12 +391,14 @@ pub fn export_tiles_with(
         ..Exported::default()
     };
     progress(0, total);
+    // Published files are cached for good: each is checked against the tree first.
+    let checks = super::tile_check::TileChecks::default();
     for (i, tile) in tiles_of_tree(size).enumerate() {
         let path = out_dir.join(tile.path());
         if options.reuse_full_tiles && tile.is_full() && path.is_file() {
             done.files_kept += 1;
         } else {
-            let bytes = read_tile(store, &tile)?;
+            let bytes = checks.read(store, &tile)?;
             write_atomically(&path, &bytes)?;
             done.files_written += 1;
             done.bytes_written += bytes.len() as u64;
