@@ -259,6 +259,19 @@ impl Node {
         }
     }
 
+    /// SIGTERM (if it still runs), then a bounded wait; its exit status, None if it had to
+    /// be killed.
+    pub fn stop_status(mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        wait_bounded(&mut child, Duration::from_secs(20))
+    }
+
     /// SIGTERM, then a bounded wait for a graceful exit; whether it exited 0.
     pub fn stop(mut self) -> bool {
         let Some(mut child) = self.child.take() else {
