@@ -14,6 +14,7 @@ pub mod attachments;
 pub mod channel;
 pub mod entry;
 pub mod genesis;
+mod kept_note;
 pub mod keys;
 pub mod node;
 pub mod store;

@@ -931,6 +931,11 @@ impl Store {
         }
     }
 
+    /// How many commits the store has made (the `S` record).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
     /// The right edge of the current tree, e.g. to compute the root a batch would give.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
