@@ -17,6 +17,7 @@ use ed25519_dalek::VerifyingKey;
 use crate::entry::{Draft, Entry, EntryError, Kind, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, GenesisError, Party};
 use crate::keys::SignerKey;
+use crate::replica_record::ReplicaRecord;
 use crate::store::{Batch, Store, StoreError, StoreOptions};
 use crate::tree::{Frontier, Hash};
 
@@ -194,7 +195,24 @@ pub struct Channel {
     /// The size of a stored checkpoint that did not verify and was rebuilt on open from
     /// its lines that verify.
     repaired: Option<u64>,
+    /// The data directory whose `replica.head` this replica keeps up to date, and when
+    /// it last wrote it.
+    record: Option<(std::path::PathBuf, std::time::Instant)>,
+    /// A commit changed the head since `replica.head` was last written.
+    record_stale: bool,
 }
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        if self.record_stale {
+            self.write_replica_record();
+        }
+    }
+}
+
+/// The least time between two writes of `replica.head` after commits: it records that
+/// the replica exists and about where its head is, not every commit.
+const RECORD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -341,6 +359,8 @@ impl Channel {
             threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             damage: None,
             repaired: None,
+            record: None,
+            record_stale: false,
         };
         // The store checked that its newest checkpoint matches its tree; here we check that
         // the checkpoint is really committed by the parties named in the genesis.
@@ -381,6 +401,69 @@ impl Channel {
             }
         }
         Ok(())
+    }
+
+    /// This replica's head as `replica.head` records it.
+    pub fn replica_record(&self) -> Result<ReplicaRecord, ChannelError> {
+        Ok(ReplicaRecord {
+            origin: self.genesis.origin.clone(),
+            role: self.role.as_str().to_owned(),
+            size: self.store.size(),
+            root: self.store.root(),
+            committed: self.committed_size()?,
+        })
+    }
+
+    /// Writes `replica.head` in the data directory `dir` (outside the store) now if it
+    /// does not hold this head, and keeps it up to date after commits of a committed
+    /// checkpoint (at most once per [`RECORD_INTERVAL`], and when the replica is closed).
+    pub fn keep_replica_record(&mut self, dir: &Path) -> Result<(), ChannelError> {
+        let current = self.replica_record()?;
+        if ReplicaRecord::read(dir).ok().flatten().as_ref() != Some(&current) {
+            current.write(dir).map_err(|source| StoreError::Io {
+                path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
+                source,
+            })?;
+        }
+        self.record = Some((dir.to_owned(), std::time::Instant::now()));
+        Ok(())
+    }
+
+    /// After a commit that changed the committed checkpoint: `replica.head` follows, if
+    /// kept and not written within the last [`RECORD_INTERVAL`]. A failure is logged: the
+    /// commit itself is durable.
+    fn update_replica_record(&mut self) {
+        let Some((_, at)) = &self.record else {
+            return;
+        };
+        if at.elapsed() < RECORD_INTERVAL {
+            // Written soon after, or when the replica is closed.
+            self.record_stale = true;
+            return;
+        }
+        self.write_replica_record();
+    }
+
+    fn write_replica_record(&mut self) {
+        let Some((dir, _)) = &self.record else {
+            return;
+        };
+        let dir = dir.clone();
+        let written = self.replica_record().and_then(|r| {
+            r.write(&dir).map_err(|source| {
+                ChannelError::from(StoreError::Io {
+                    path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
+                    source,
+                })
+            })
+        });
+        match written {
+            Ok(()) => {
+                self.record = Some((dir, std::time::Instant::now()));
+                self.record_stale = false;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot update the replica record"),
+        }
     }
 
     /// Why this replica is read-only, if it is: its newest checkpoint does not verify.
@@ -1126,6 +1209,7 @@ impl Channel {
             let mut batch = self.store.batch();
             batch.put_checkpoint(checkpoint.size, kept);
             self.store.commit(batch)?;
+            self.update_replica_record();
         }
         Ok(checkpoint)
     }
@@ -1296,6 +1380,7 @@ impl Channel {
         }
         self.store.commit(batch)?;
         self.senders = senders;
+        self.update_replica_record();
         Ok(cosigned)
     }
 

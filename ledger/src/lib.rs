@@ -6,6 +6,7 @@
 //! - [`tree`]: RFC 9162 tree hashing and proof construction (spec section 5);
 //! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
 //! - [`attachments`]: content-addressed attachment files beside the log;
+//! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
 //! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md).
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod genesis;
 mod kept_note;
 pub mod keys;
 pub mod node;
+pub mod replica_record;
 pub mod store;
 pub mod sync;
 pub mod tree;

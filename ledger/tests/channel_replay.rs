@@ -165,7 +165,7 @@ fn a_conflicting_root_is_kept_once() {
             .cos
             .accept_and_cosign(
                 &p.bravo,
-                &[other.clone()],
+                std::slice::from_ref(&other),
                 &with(&signed, &extra),
                 T0 + 3000,
             )

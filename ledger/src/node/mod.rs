@@ -498,10 +498,12 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
     let token = admin_token(&config.data_dir)?;
     let ledger_dir = config.ledger_dir.clone();
+    let data_dir = config.data_dir.clone();
     let key = config.key.clone();
     let (channel, published, committed) =
         tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let mut channel = Channel::open(&ledger_dir)?;
+            channel.keep_replica_record(&data_dir)?;
             if Party::of(&key) != *channel.own_party() {
                 return Err(NodeError::NotOurKey(key.name().to_owned()));
             }
