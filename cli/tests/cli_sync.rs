@@ -452,3 +452,39 @@ fn an_emptied_ledger_is_reported_missing_not_recreated() {
     assert_eq!(size(&env, "alpha"), 1);
     assert!(env.path("alpha").join("replica.head").is_file());
 }
+
+/// A replica whose newest checkpoint does not verify and cannot be rebuilt (here: the
+/// co-signer's line is gone) still opens: reads work and warn loudly, writes are refused
+/// with a message naming the problem and the way out.
+#[test]
+fn a_replica_whose_checkpoint_does_not_verify_opens_read_only() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "inquiry", "one", "1");
+    env.sync_all();
+    {
+        let mut store = dyad_ledger::store::Store::open(&env.path("bravo").join("ledger")).unwrap();
+        let (size, note) = store.latest_checkpoint().unwrap().unwrap();
+        let text = String::from_utf8(note).unwrap();
+        let log_only: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("\u{2014} cert.bravo.example "))
+            .collect();
+        assert_ne!(log_only, text);
+        let mut batch = store.batch();
+        batch.put_checkpoint(size, log_only.into_bytes());
+        store.commit(batch).unwrap();
+    }
+    env.at("bravo")
+        .arg("status")
+        .assert()
+        .success()
+        .stderr(contains("READ-ONLY"));
+    env.at("bravo")
+        .args(["append", "--kind", "inquiry", "--subject", "x", "-"])
+        .write_stdin("x")
+        .assert()
+        .failure()
+        .stderr(contains("read-only"))
+        .stderr(contains("restore the data directory"));
+}
