@@ -239,7 +239,10 @@ impl DataDir {
                 self.dir.display()
             );
         }
-        channel.keep_replica_record(&self.dir)?;
+        // A full disk must not keep the replica from being read: the record can wait.
+        if let Err(e) = channel.keep_replica_record(&self.dir) {
+            eprintln!("warning: cannot record the replica's head: {e}");
+        }
         Ok((config, channel))
     }
 

@@ -417,15 +417,22 @@ impl Channel {
     /// Writes `replica.head` in the data directory `dir` (outside the store) now if it
     /// does not hold this head, and keeps it up to date after commits of a committed
     /// checkpoint (at most once per [`RECORD_INTERVAL`], and when the replica is closed).
+    /// A failure to write it now (e.g. a full disk) is returned, and the write is tried
+    /// again later.
     pub fn keep_replica_record(&mut self, dir: &Path) -> Result<(), ChannelError> {
+        self.record = Some((dir.to_owned(), std::time::Instant::now()));
         let current = self.replica_record()?;
         if ReplicaRecord::read(dir).ok().flatten().as_ref() != Some(&current) {
-            current.write(dir).map_err(|source| StoreError::Io {
-                path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
-                source,
-            })?;
+            if let Err(source) = current.write(dir) {
+                // Tried again after the next commit, or when the replica is closed.
+                self.record_stale = true;
+                return Err(StoreError::Io {
+                    path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
+                    source,
+                }
+                .into());
+            }
         }
-        self.record = Some((dir.to_owned(), std::time::Instant::now()));
         Ok(())
     }
 

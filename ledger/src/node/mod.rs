@@ -503,7 +503,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let (channel, published, committed) =
         tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let mut channel = Channel::open(&ledger_dir)?;
-            channel.keep_replica_record(&data_dir)?;
+            if let Err(e) = channel.keep_replica_record(&data_dir) {
+                tracing::warn!(error = %e, "cannot record the replica's head");
+            }
             if Party::of(&key) != *channel.own_party() {
                 return Err(NodeError::NotOurKey(key.name().to_owned()));
             }
