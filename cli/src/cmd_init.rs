@@ -247,7 +247,8 @@ pub fn cosign(
     }
     let (signed, genesis) = cosign_proposal(&bytes, &key)?;
     data.create_private()?;
-    Channel::create(&data.ledger_path(), &signed, Role::Cosigner)?;
+    Channel::create(&data.ledger_path(), &signed, Role::Cosigner)?
+        .keep_replica_record(&data.dir)?;
     let signed_path = data.signed_genesis_path();
     bundle::write_file(
         &signed_path,
@@ -290,7 +291,7 @@ pub fn import_genesis(data: &DataDir, config: &Config, bytes: &[u8]) -> Result<G
             genesis.origin, config.origin
         )));
     }
-    if data.has_ledger() {
+    if data.ledger_exists()? {
         let channel = Channel::open(&data.ledger_path())?;
         if channel.store().leaf(0)? != bytes {
             return Err(CliError::check(
@@ -332,7 +333,8 @@ pub fn import_genesis(data: &DataDir, config: &Config, bytes: &[u8]) -> Result<G
             )));
         }
     }
-    Channel::create(&data.ledger_path(), &signed, Role::Sequencer)?;
+    Channel::create(&data.ledger_path(), &signed, Role::Sequencer)?
+        .keep_replica_record(&data.dir)?;
     // The proposal has served its purpose; its presence would only suggest a pending step.
     let _ = std::fs::remove_file(&proposal_path);
     Ok(GenesisImport::Created)

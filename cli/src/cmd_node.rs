@@ -247,7 +247,7 @@ async fn stop_signal() {
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     let mut config = data.read_config()?;
-    if !data.has_ledger() {
+    if !data.ledger_exists()? {
         return Err(CliError::AwaitingGenesis {
             dir: data.dir.clone(),
         });
@@ -357,7 +357,7 @@ pub fn run_export(ctx: &Ctx, command: &ExportCommand) -> Result<ExitCode> {
 fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     data.read_config()?;
-    if !data.has_ledger() {
+    if !data.ledger_exists()? {
         return Err(CliError::AwaitingGenesis {
             dir: data.dir.clone(),
         });

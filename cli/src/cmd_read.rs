@@ -489,7 +489,7 @@ pub fn checkpoint(ctx: &Ctx, args: &CheckpointArgs) -> Result<ExitCode> {
 pub fn status(ctx: &Ctx) -> Result<ExitCode> {
     let data = ctx.data_dir();
     let config = data.read_config()?;
-    if !data.has_ledger() {
+    if !data.ledger_exists()? {
         if ctx.json {
             json(
                 &j!({"origin": config.origin, "role": config.role, "state": "awaiting-genesis", "peer": config.peer}),

@@ -7,6 +7,7 @@
 //! | `attachments/` | content-addressed attachment files |
 //! | `genesis.proposal` | the sequencer's genesis proposal, while it waits for the co-signer's signature |
 //! | `genesis.signed` | the co-signer's copy of the signed genesis, to send back to the sequencer |
+//! | `replica.head` | that the replica exists, and its last head (`dyad_ledger::replica_record`): with it and no `ledger/`, the replica is missing, not yet to be created |
 //! | `admin.sock`, `admin.token` | a running node's admin API (a Unix socket) and its bearer token, new at every start (`dyad serve`) |
 //! | `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
 //!
@@ -24,6 +25,7 @@ use dyad_ledger::attachments::Attachments;
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::keys::SignerKey;
 use dyad_ledger::private_dir;
+use dyad_ledger::replica_record::{ReplicaRecord, REPLICA_RECORD_FILE};
 use dyad_verifier::key::{SignatureType, VerifierKey};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +115,35 @@ impl DataDir {
         self.ledger_path().join("db").is_file()
     }
 
+    /// Whether the replica exists; refuses when it does not but `replica.head` says it
+    /// did: the store was lost, and creating a new one would fork the log.
+    pub fn ledger_exists(&self) -> Result<bool> {
+        if self.has_ledger() {
+            return Ok(true);
+        }
+        let record_path = self.dir.join(REPLICA_RECORD_FILE);
+        let record = match ReplicaRecord::read(&self.dir) {
+            Ok(None) => return Ok(false),
+            Ok(Some(r)) => format!(
+                "the {} of {:?} held {} entries, {} of them co-signed",
+                r.role, r.origin, r.size, r.committed
+            ),
+            Err(e) => format!("{e}"),
+        };
+        Err(CliError::usage_hint(
+            format!(
+                "the replica in {} is missing, but {} records that it existed ({record})",
+                self.ledger_path().display(),
+                record_path.display()
+            ),
+            format!(
+                "restore the data directory {} from a backup, or recover the log from the peer; starting a new, empty replica forks the log the peer co-signed: only to do that on purpose, delete {} and run the command again",
+                self.dir.display(),
+                record_path.display()
+            ),
+        ))
+    }
+
     pub fn read_config(&self) -> Result<Config> {
         let path = self.config_path();
         if !path.is_file() {
@@ -193,12 +224,12 @@ impl DataDir {
     /// directory is not initialised or still waits for the signed genesis.
     pub fn open(&self) -> Result<(Config, Channel)> {
         let config = self.read_config()?;
-        if !self.has_ledger() {
+        if !self.ledger_exists()? {
             return Err(CliError::AwaitingGenesis {
                 dir: self.dir.clone(),
             });
         }
-        let channel = match Channel::open(&self.ledger_path()) {
+        let mut channel = match Channel::open(&self.ledger_path()) {
             Ok(c) => c,
             Err(dyad_ledger::channel::ChannelError::Store(
                 dyad_ledger::store::StoreError::Locked { .. },
@@ -224,6 +255,23 @@ impl DataDir {
                     channel.origin()
                 ),
             });
+        }
+        if let Some(size) = channel.repaired_checkpoint() {
+            eprintln!(
+                "warning: the stored checkpoint of size {size} did not verify; it was rebuilt from its signature lines that do"
+            );
+        }
+        if let Some(d) = channel.checkpoint_damage() {
+            eprintln!(
+                "warning: this replica is READ-ONLY: its newest checkpoint (size {}) does not verify ({}); restore the data directory {} from a backup, or recover the replica from the peer",
+                d.size,
+                d.reason,
+                self.dir.display()
+            );
+        }
+        // A full disk must not keep the replica from being read: the record can wait.
+        if let Err(e) = channel.keep_replica_record(&self.dir) {
+            eprintln!("warning: cannot record the replica's head: {e}");
         }
         Ok((config, channel))
     }

@@ -321,3 +321,170 @@ fn export_reports_what_it_wrote() {
         .assert()
         .code(2);
 }
+
+/// Lines of keys nobody knows, well formed, to pad a note with.
+fn unknown_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let mut sig = vec![i as u8; 68];
+            sig[..4].copy_from_slice(&(0x3000_0000u32 + i as u32).to_be_bytes());
+            format!("\u{2014} example.org/junk{i} {}\n", b64e(&sig))
+        })
+        .collect()
+}
+
+/// The co-signer's own committed checkpoint, sent back to it in a bundle's `checkpoint`
+/// record (as is, and padded with lines of unknown keys): the import writes nothing and
+/// the replica keeps a checkpoint that verifies.
+#[test]
+fn a_replayed_checkpoint_record_changes_nothing_on_the_cosigner() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "inquiry", "one", "1");
+    env.sync_all();
+    let size = committed(&env, "bravo");
+    assert_eq!(size, 2);
+    let head_file = env.path("bravo").join("ledger").join("head");
+    let head_before = std::fs::read(&head_file).unwrap();
+    let checkpoint_before = env
+        .at("bravo")
+        .arg("checkpoint")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    for pad in [0, 98] {
+        let path = env.path(&format!("replay-{pad}.dyad-sync"));
+        env.at("alpha")
+            .args(["sync", "export", "--out"])
+            .arg(&path)
+            .assert()
+            .success();
+        rewrite_bundle(&path, |records| {
+            let cosigned: Vec<String> = records
+                .iter()
+                .filter_map(|r| r.strip_prefix("cosigned "))
+                .map(|b| {
+                    let mut note = b64d(b);
+                    note.extend_from_slice(unknown_lines(pad).as_bytes());
+                    b64e(&note)
+                })
+                .collect();
+            assert_eq!(cosigned.len(), 1, "{records:?}");
+            records.retain(|r| !r.starts_with("cosigned "));
+            records.push(format!("checkpoint {}", cosigned[0]));
+            records.push(format!("cosigned {}", cosigned[0]));
+        });
+        for _ in 0..2 {
+            env.at("bravo")
+                .args(["sync", "import"])
+                .arg(&path)
+                .assert()
+                .success();
+        }
+    }
+    assert_eq!(
+        std::fs::read(&head_file).unwrap(),
+        head_before,
+        "a replay cost a commit"
+    );
+    env.at("bravo")
+        .arg("checkpoint")
+        .assert()
+        .success()
+        .stdout(predicates::ord::eq(checkpoint_before));
+    assert_eq!(committed(&env, "bravo"), size);
+    env.at("bravo")
+        .arg("audit")
+        .args(env.trust())
+        .assert()
+        .success();
+    // The channel goes on.
+    env.append("alpha", "inquiry", "two", "2");
+    env.sync_all();
+    assert_eq!(committed(&env, "bravo"), size + 1);
+}
+
+/// A data directory whose `ledger/` was emptied: every command that would read or
+/// re-create the replica says it is missing and points at restoring it; re-creating it
+/// from the signed genesis takes the explicit step of deleting `replica.head`.
+#[test]
+fn an_emptied_ledger_is_reported_missing_not_recreated() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "inquiry", "one", "1");
+    env.sync_all();
+    for side in ["alpha", "bravo"] {
+        let record = std::fs::read_to_string(env.path(side).join("replica.head")).unwrap();
+        assert!(record.starts_with("dyad-replica/1\n"), "{record}");
+        assert!(record.contains("\ncommitted 2\n"), "{record}");
+    }
+    let ledger = env.path("alpha").join("ledger");
+    std::fs::remove_dir_all(&ledger).unwrap();
+    std::fs::create_dir(&ledger).unwrap();
+    let signed = env.path("bravo").join("genesis.signed");
+    let missing = |cmd: &mut assert_cmd::Command| {
+        cmd.assert()
+            .code(2)
+            .stderr(contains("is missing"))
+            .stderr(contains("held 2 entries, 2 of them co-signed"))
+            .stderr(contains("restore the data directory"))
+            .stderr(contains("replica.head"));
+    };
+    missing(env.at("alpha").arg("status"));
+    missing(
+        env.at("alpha")
+            .args(["append", "--kind", "inquiry", "--subject", "x", "-"])
+            .write_stdin("x"),
+    );
+    missing(env.at("alpha").args(["sync", "import"]).arg(&signed));
+    missing(env.at("alpha").args(["serve", "--listen", "127.0.0.1:0"]));
+    assert!(!ledger.join("db").exists(), "no replica was created");
+
+    // The explicit step: the record deleted, the signed genesis creates a new replica.
+    std::fs::remove_file(env.path("alpha").join("replica.head")).unwrap();
+    env.at("alpha")
+        .args(["sync", "import"])
+        .arg(&signed)
+        .assert()
+        .success();
+    assert_eq!(size(&env, "alpha"), 1);
+    assert!(env.path("alpha").join("replica.head").is_file());
+}
+
+/// A replica whose newest checkpoint does not verify and cannot be rebuilt (here: the
+/// co-signer's line is gone) still opens: reads work and warn loudly, writes are refused
+/// with a message naming the problem and the way out.
+#[test]
+fn a_replica_whose_checkpoint_does_not_verify_opens_read_only() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "inquiry", "one", "1");
+    env.sync_all();
+    {
+        let mut store = dyad_ledger::store::Store::open(&env.path("bravo").join("ledger")).unwrap();
+        let (size, note) = store.latest_checkpoint().unwrap().unwrap();
+        let text = String::from_utf8(note).unwrap();
+        let log_only: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("\u{2014} cert.bravo.example "))
+            .collect();
+        assert_ne!(log_only, text);
+        let mut batch = store.batch();
+        batch.put_checkpoint(size, log_only.into_bytes());
+        store.commit(batch).unwrap();
+    }
+    env.at("bravo")
+        .arg("status")
+        .assert()
+        .success()
+        .stderr(contains("READ-ONLY"));
+    env.at("bravo")
+        .args(["append", "--kind", "inquiry", "--subject", "x", "-"])
+        .write_stdin("x")
+        .assert()
+        .failure()
+        .stderr(contains("read-only"))
+        .stderr(contains("restore the data directory"));
+}

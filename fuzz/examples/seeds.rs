@@ -333,6 +333,13 @@ fn main() {
         );
     }
 
+    // --- replica.head.
+    c.add(
+        &["replica_record"],
+        "replica-head",
+        "dyad-replica/1\norigin example.org/dyad/test\nrole cosigner\nsize 308\nroot AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ncommitted 300\n",
+    );
+
     // --- Keys.
     for (i, k) in v.verifier_keys.iter().enumerate() {
         c.add(&["vkey_parse"], format!("vkey-{i:02}"), k.as_bytes());

@@ -17,6 +17,7 @@ use ed25519_dalek::VerifyingKey;
 use crate::entry::{Draft, Entry, EntryError, Kind, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, GenesisError, Party};
 use crate::keys::SignerKey;
+use crate::replica_record::ReplicaRecord;
 use crate::store::{Batch, Store, StoreError, StoreOptions};
 use crate::tree::{Frontier, Hash};
 
@@ -131,6 +132,16 @@ pub enum ChannelError {
     DuplicateEntry { index: u64 },
     #[error("the stored genesis is not valid: {0}")]
     BadStoredGenesis(String),
+    #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); restore the data directory from a backup, or recover the replica from the peer")]
+    CheckpointDamaged { size: u64, reason: String },
+}
+
+/// Why a replica opened read-only: its newest stored checkpoint does not verify as
+/// committed, and no note could be rebuilt from the lines that do verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointDamage {
+    pub size: u64,
+    pub reason: String,
 }
 
 /// What the replica remembers about each sender, to enforce spec 3.3.
@@ -179,7 +190,29 @@ pub struct Channel {
     entry_keys: [EntryKey; 2],
     /// Threads for checking a batch's signatures.
     threads: usize,
+    /// Set when the newest stored checkpoint does not verify: the replica is read-only.
+    damage: Option<CheckpointDamage>,
+    /// The size of a stored checkpoint that did not verify and was rebuilt on open from
+    /// its lines that verify.
+    repaired: Option<u64>,
+    /// The data directory whose `replica.head` this replica keeps up to date, and when
+    /// it last wrote it.
+    record: Option<(std::path::PathBuf, std::time::Instant)>,
+    /// A commit changed the head since `replica.head` was last written.
+    record_stale: bool,
 }
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        if self.record_stale {
+            self.write_replica_record();
+        }
+    }
+}
+
+/// The least time between two writes of `replica.head` after commits: it records that
+/// the replica exists and about where its head is, not every commit.
+const RECORD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -315,7 +348,7 @@ impl Channel {
                 senders.insert(id, state);
             }
         }
-        let channel = Channel {
+        let mut channel = Channel {
             store,
             genesis,
             genesis_timestamp_ms: entry.body.timestamp_ms,
@@ -324,13 +357,151 @@ impl Channel {
             cosignature_keys,
             entry_keys,
             threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            damage: None,
+            repaired: None,
+            record: None,
+            record_stale: false,
         };
         // The store checked that its newest checkpoint matches its tree; here we check that
         // the checkpoint is really committed by the parties named in the genesis.
-        if let Some((_, note)) = channel.store.latest_checkpoint()? {
-            channel.verify_committed(&note)?;
+        if let Some((size, note)) = channel.store.latest_checkpoint()? {
+            if let Err(e) = channel.verify_committed(&note) {
+                channel.repair_checkpoint(size, &note, e)?;
+            }
         }
         Ok(channel)
+    }
+
+    /// The newest stored checkpoint did not verify (`problem`): if the lines of it that
+    /// verify on their own make a committed note, that note replaces it (a note stored by
+    /// an older build may carry extra lines); otherwise the replica stays open, read-only.
+    fn repair_checkpoint(
+        &mut self,
+        size: u64,
+        note_bytes: &[u8],
+        problem: ChannelError,
+    ) -> Result<(), ChannelError> {
+        let rebuilt = crate::kept_note::salvage(note_bytes, &self.note_keys()?)
+            .filter(|n| self.verify_committed(n).is_ok());
+        match rebuilt {
+            Some(rebuilt) => {
+                tracing::warn!(size, problem = %problem, "the newest stored checkpoint does not verify; rebuilt it from its signature lines that do");
+                let mut batch = self.store.batch();
+                batch.put_checkpoint(size, rebuilt);
+                self.store.commit(batch)?;
+                self.repaired = Some(size);
+            }
+            None => {
+                let damage = CheckpointDamage {
+                    size,
+                    reason: problem.to_string(),
+                };
+                tracing::error!(size, problem = %damage.reason, "the newest stored checkpoint does not verify: the replica is read-only");
+                self.damage = Some(damage);
+            }
+        }
+        Ok(())
+    }
+
+    /// This replica's head as `replica.head` records it.
+    pub fn replica_record(&self) -> Result<ReplicaRecord, ChannelError> {
+        Ok(ReplicaRecord {
+            origin: self.genesis.origin.clone(),
+            role: self.role.as_str().to_owned(),
+            size: self.store.size(),
+            root: self.store.root(),
+            committed: self.committed_size()?,
+        })
+    }
+
+    /// Writes `replica.head` in the data directory `dir` (outside the store) now if it
+    /// does not hold this head, and keeps it up to date after commits of a committed
+    /// checkpoint (at most once per [`RECORD_INTERVAL`], and when the replica is closed).
+    /// A failure to write it now (e.g. a full disk) is returned, and the write is tried
+    /// again later.
+    pub fn keep_replica_record(&mut self, dir: &Path) -> Result<(), ChannelError> {
+        self.record = Some((dir.to_owned(), std::time::Instant::now()));
+        let current = self.replica_record()?;
+        if ReplicaRecord::read(dir).ok().flatten().as_ref() != Some(&current) {
+            if let Err(source) = current.write(dir) {
+                // Tried again after the next commit, or when the replica is closed.
+                self.record_stale = true;
+                return Err(StoreError::Io {
+                    path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
+                    source,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// After a commit that changed the committed checkpoint: `replica.head` follows, if
+    /// kept and not written within the last [`RECORD_INTERVAL`]. A failure is logged: the
+    /// commit itself is durable.
+    fn update_replica_record(&mut self) {
+        let Some((_, at)) = &self.record else {
+            return;
+        };
+        if at.elapsed() < RECORD_INTERVAL {
+            // Written soon after, or when the replica is closed.
+            self.record_stale = true;
+            return;
+        }
+        self.write_replica_record();
+    }
+
+    fn write_replica_record(&mut self) {
+        let Some((dir, _)) = &self.record else {
+            return;
+        };
+        let dir = dir.clone();
+        let written = self.replica_record().and_then(|r| {
+            r.write(&dir).map_err(|source| {
+                ChannelError::from(StoreError::Io {
+                    path: dir.join(crate::replica_record::REPLICA_RECORD_FILE),
+                    source,
+                })
+            })
+        });
+        match written {
+            Ok(()) => {
+                self.record = Some((dir, std::time::Instant::now()));
+                self.record_stale = false;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot update the replica record"),
+        }
+    }
+
+    /// Why this replica is read-only, if it is: its newest checkpoint does not verify.
+    pub fn checkpoint_damage(&self) -> Option<&CheckpointDamage> {
+        self.damage.as_ref()
+    }
+
+    /// The size of the stored checkpoint that opening rebuilt from the signature lines
+    /// that verify, if it had to.
+    pub fn repaired_checkpoint(&self) -> Option<u64> {
+        self.repaired
+    }
+
+    /// Fails unless the store takes commits and the replica is not read-only.
+    fn check_writable(&self) -> Result<(), ChannelError> {
+        self.store.check_writable()?;
+        if let Some(d) = &self.damage {
+            return Err(ChannelError::CheckpointDamaged {
+                size: d.size,
+                reason: d.reason.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The keys whose signature lines a stored note may carry, in the order it carries
+    /// them: the log's, the co-signer's, the witnesses'.
+    fn note_keys(&self) -> Result<Vec<VerifierKey>, ChannelError> {
+        let mut keys = vec![self.genesis.log_key()?];
+        keys.extend(self.cosignature_keys.iter().cloned());
+        Ok(keys)
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -694,7 +865,7 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
     ) -> Result<Vec<Appended>, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
@@ -715,7 +886,7 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
     ) -> Result<(Vec<Appended>, Option<Vec<u8>>), ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let mut batch = self.store.batch();
@@ -736,7 +907,7 @@ impl Channel {
     /// Every signature is verified (strictly, over the machine's cores) before an entry is
     /// staged.
     pub fn stage_each(&self, entries: &[SignedEntry], now_ms: u64) -> Result<Staged, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (results, senders) = self.stage(&mut batch, entries, now_ms, OnRefusal::Skip)?;
@@ -757,7 +928,7 @@ impl Channel {
         key: &SignerKey,
         staged: Staged,
     ) -> Result<(EachAppended, Option<Vec<u8>>), ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let Staged {
@@ -839,7 +1010,7 @@ impl Channel {
         draft: Draft,
         now_ms: u64,
     ) -> Result<SignedEntry, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let sequence = self.next_sequence(key.key_id())?;
@@ -863,7 +1034,7 @@ impl Channel {
         drafts: Vec<Draft>,
         now_ms: u64,
     ) -> Result<Vec<SignedEntry>, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let first = self.next_sequence(key.key_id())?;
@@ -911,7 +1082,7 @@ impl Channel {
     /// Sequencer: signs the current tree head as the log and remembers it as the newest
     /// signed checkpoint. Returns the note, which still needs the co-signature.
     pub fn sign_checkpoint(&mut self, key: &SignerKey) -> Result<Vec<u8>, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let note = self.log_signed_note(key, self.store.size(), self.store.root())?;
@@ -970,9 +1141,8 @@ impl Channel {
         &self,
         note_bytes: &[u8],
     ) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
-        let log_key = self.genesis.log_key()?;
-        let mut keys = vec![log_key.clone()];
-        keys.extend(self.cosignature_keys.iter().cloned());
+        let keys = self.note_keys()?;
+        let log_key = &keys[0];
         let verified = note::verify(note_bytes, &keys)?;
         let checkpoint = dyad_verifier::checkpoint::parse(&verified.text)?;
         if checkpoint.origin != self.genesis.origin {
@@ -982,7 +1152,7 @@ impl Channel {
             });
         }
         let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
-        let has_log = signed_by(&log_key);
+        let has_log = signed_by(log_key);
         let has_cosigner = signed_by(&self.cosignature_keys[0]);
         let witnesses = self.cosignature_keys[1..]
             .iter()
@@ -1036,15 +1206,84 @@ impl Channel {
         &mut self,
         note_bytes: &[u8],
     ) -> Result<Checkpoint, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         let checkpoint = self.verify_committed(note_bytes)?;
         self.check_against_tree(&checkpoint)?;
         if checkpoint.size > self.committed_size()? {
+            // Only the lines verified here are kept, and the note kept must verify.
+            let kept = self.kept_note(note_bytes, None)?;
+            self.verify_committed(&kept)?;
             let mut batch = self.store.batch();
-            batch.put_checkpoint(checkpoint.size, note_bytes.to_vec());
+            batch.put_checkpoint(checkpoint.size, kept);
             self.store.commit(batch)?;
+            self.update_replica_record();
         }
         Ok(checkpoint)
+    }
+
+    /// `note_bytes` with only the signature lines of this channel's keys, each verified
+    /// (see [`crate::kept_note`]), leaving out the line of `skip`.
+    fn kept_note(
+        &self,
+        note_bytes: &[u8],
+        skip: Option<&VerifierKey>,
+    ) -> Result<Vec<u8>, ChannelError> {
+        Ok(crate::kept_note::rebuild(
+            note_bytes,
+            &self.note_keys()?,
+            skip,
+        )?)
+    }
+
+    /// Checks a note this replica is about to store as its co-signed checkpoint: committed
+    /// when the channel needs no witnesses, else signed by the log and the co-signer.
+    fn check_cosigned(&self, note_bytes: &[u8]) -> Result<(), ChannelError> {
+        if self.genesis.witness_threshold == 0 {
+            self.verify_committed(note_bytes)?;
+            return Ok(());
+        }
+        let (_, has_log, has_cosigner, _) = self.verify_note(note_bytes)?;
+        if !has_log {
+            return Err(ChannelError::MissingLogSignature);
+        }
+        if !has_cosigner {
+            return Err(ChannelError::MissingCosignature);
+        }
+        Ok(())
+    }
+
+    /// The co-signed note this replica already holds for the tree of `size` entries with
+    /// checkpoint `text`, if any: the committed checkpoint, or the one awaiting witnesses.
+    fn held_cosigned(&self, size: u64, text: &str) -> Result<Option<Vec<u8>>, ChannelError> {
+        let candidates = [
+            self.store.checkpoint(size)?,
+            self.store.meta(META_AWAITING_WITNESSES)?,
+        ];
+        for note_bytes in candidates.into_iter().flatten() {
+            let Ok(parsed) = note::parse(&note_bytes) else {
+                continue;
+            };
+            if parsed.text == text && self.check_cosigned(&note_bytes).is_ok() {
+                return Ok(Some(note_bytes));
+            }
+        }
+        Ok(None)
+    }
+
+    /// This party's own cosignature line(s) in a co-signed note (what `add-checkpoint`
+    /// answers with): the lines of its cosignature key.
+    pub fn own_cosignature_lines(&self, note_bytes: &[u8]) -> Result<Vec<u8>, ChannelError> {
+        let own = self.own_party().cosignature_key()?;
+        let parsed = note::parse(note_bytes)?;
+        let mut out = Vec::new();
+        for sig in &parsed.signatures {
+            if sig.name == own.name() && sig.key_id == own.key_id() {
+                out.extend_from_slice(
+                    note::signature_line(&sig.name, sig.key_id, &sig.signature).as_bytes(),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Co-signer: accepts the entries from its size up to a sequencer-signed checkpoint,
@@ -1058,7 +1297,7 @@ impl Channel {
         signed_note: &[u8],
         now_ms: u64,
     ) -> Result<Vec<u8>, ChannelError> {
-        self.store.check_writable()?;
+        self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
         let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;
@@ -1081,6 +1320,24 @@ impl Channel {
                 size: checkpoint.size,
             });
         }
+        // The incoming note with only the lines verified here; our own line, if the note
+        // carries one, makes way for the one added below.
+        let own_key = self.cosignature_keys[0].clone();
+        let incoming = self.kept_note(signed_note, Some(&own_key))?;
+        let text = note::parse(&incoming)?.text;
+        if entries.is_empty() {
+            // A size already held: it must be our tree, and is answered without a write,
+            // with the co-signed note already held or, failing that, a fresh cosignature.
+            self.check_against_tree(&checkpoint)?;
+            if let Some(held_note) = self.held_cosigned(checkpoint.size, &text)? {
+                return Ok(held_note);
+            }
+            if self.committed_size()? >= checkpoint.size {
+                let fresh = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
+                self.check_cosigned(&fresh)?;
+                return Ok(fresh);
+            }
+        }
         let mut signed = Vec::with_capacity(entries.len());
         for (i, bytes) in entries.iter().enumerate() {
             signed.push(
@@ -1100,26 +1357,29 @@ impl Channel {
             frontier.push(e.leaf_hash);
         }
         if frontier.root() != checkpoint.root {
-            let mut conflict = self.store.batch();
-            conflict.put_meta(
-                &format!("{CONFLICT_PREFIX}{:020}", checkpoint.size),
-                signed_note.to_vec(),
-            );
-            self.store.commit(conflict)?;
+            // The log signed this root: evidence, kept once per size, its verified lines only.
+            let name = format!("{CONFLICT_PREFIX}{:020}", checkpoint.size);
+            if self.store.meta(&name)?.is_none() {
+                let mut conflict = self.store.batch();
+                conflict.put_meta(&name, incoming.clone());
+                self.store.commit(conflict)?;
+            }
             return Err(ChannelError::RootMismatch {
                 size: checkpoint.size,
                 claimed: hex(&checkpoint.root),
                 computed: hex(&frontier.root()),
             });
         }
-        let cosigned = self.cosign_note(key, signed_note, &checkpoint, now_ms / 1000)?;
+        let cosigned = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
+        // Nothing is stored that would not verify.
+        self.check_cosigned(&cosigned)?;
         // Our own queued messages that are now in the log leave the queue.
         for e in &signed {
             if e.entry.body.sender == key.key_id() {
                 batch.remove_meta(&format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence));
             }
         }
-        batch.put_meta(META_SIGNED, signed_note.to_vec());
+        batch.put_meta(META_SIGNED, incoming);
         if self.genesis.witness_threshold == 0 {
             batch.put_checkpoint(checkpoint.size, cosigned.clone());
         } else {
@@ -1127,10 +1387,12 @@ impl Channel {
         }
         self.store.commit(batch)?;
         self.senders = senders;
+        self.update_replica_record();
         Ok(cosigned)
     }
 
-    /// Adds this party's cosignature/v1 line to a checkpoint note (C2SP tlog-cosignature).
+    /// Adds this party's cosignature/v1 line to a checkpoint note (C2SP tlog-cosignature)
+    /// that holds only verified lines of the other keys: see [`Self::kept_note`].
     fn cosign_note(
         &self,
         key: &SignerKey,

@@ -6,6 +6,7 @@
 //! - [`tree`]: RFC 9162 tree hashing and proof construction (spec section 5);
 //! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
 //! - [`attachments`]: content-addressed attachment files beside the log;
+//! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
 //! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md);
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600).
@@ -15,9 +16,11 @@ pub mod attachments;
 pub mod channel;
 pub mod entry;
 pub mod genesis;
+mod kept_note;
 pub mod keys;
 pub mod node;
 pub mod private_dir;
+pub mod replica_record;
 pub mod store;
 pub mod store_check;
 pub mod sync;

@@ -936,6 +936,11 @@ impl Store {
         }
     }
 
+    /// How many commits the store has made (the `S` record).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
     /// The right edge of the current tree, e.g. to compute the root a batch would give.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
@@ -957,6 +962,14 @@ impl Store {
             return Err(StoreError::Poisoned);
         }
         Ok(())
+    }
+
+    /// Fails with [`StoreError::Poisoned`] once a commit failed after writing began: sled's
+    /// memory may then hold records of that batch (entries, checkpoints, metadata) that
+    /// are not durable, or that the head does not cover. The size, the root and the nodes
+    /// of the tree of that size (kept in memory and in the tile files) stay readable.
+    fn check_readable(&self) -> Result<(), StoreError> {
+        self.check_writable()
     }
 
     /// Writes a batch atomically and durably (one fsync), and returns the new head.
@@ -1180,6 +1193,7 @@ impl Store {
 
     /// Entry `index`: for a full bundle, one read and at most 256 length prefixes walked.
     pub fn leaf(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        self.check_readable()?;
         self.check_index(index)?;
         read_leaf(&self.db, &self.files, self.size(), index)
     }
@@ -1199,6 +1213,7 @@ impl Store {
 
     /// The entries with indexes in `range`, in order, a full bundle per read.
     pub fn leaves(&self, range: Range<u64>) -> Result<Leaves, StoreError> {
+        self.check_readable()?;
         let size = self.size();
         if range.end > size {
             return Err(TreeError::SizeBeyondLog {
@@ -1403,6 +1418,7 @@ impl Store {
     /// C2SP tlog-tiles entry bundle `index` with its first `width` entries: each entry as
     /// a u16 length then its bytes. A full bundle is one read.
     pub fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<u8>, StoreError> {
+        self.check_readable()?;
         if width == 0 || width > TILE_WIDTH {
             return Err(StoreError::BadTileWidth { width });
         }
@@ -1439,6 +1455,7 @@ impl Store {
     }
 
     pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_readable()?;
         Ok(self.db.get(checkpoint_key(size))?.map(|v| v.to_vec()))
     }
 
@@ -1451,10 +1468,13 @@ impl Store {
     pub fn checkpoints(&self) -> Checkpoints {
         Checkpoints {
             iter: self.db.scan_prefix([CHECKPOINT]),
+            poisoned: self.poisoned,
+            done: false,
         }
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_readable()?;
         Ok(self.db.get(meta_key(name))?.map(|v| v.to_vec()))
     }
 
@@ -1463,6 +1483,7 @@ impl Store {
         &self,
         prefix: &str,
     ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        self.check_readable()?;
         let Some(kv) = self.db.scan_prefix(meta_key(prefix)).next_back() else {
             return Ok(None);
         };
@@ -1475,6 +1496,7 @@ impl Store {
 
     /// How many metadata records have a name starting with `prefix` (nothing is copied).
     pub fn count_meta_with_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
+        self.check_readable()?;
         let mut n = 0;
         for kv in self.db.scan_prefix(meta_key(prefix)) {
             kv?;
@@ -1485,6 +1507,7 @@ impl Store {
 
     /// Every metadata record whose name starts with `prefix`, by name.
     pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.check_readable()?;
         let mut out = Vec::new();
         for kv in self.db.scan_prefix(meta_key(prefix)) {
             let (k, v) = kv?;
@@ -1502,6 +1525,7 @@ impl Store {
     /// index of the lowest level. `progress(done, total)` is called now and then; memory
     /// stays flat (a bundle and a tile or two at a time).
     pub fn verify_all(&self, mut progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
+        self.check_readable()?;
         let size = self.size();
         let levels = 64 - u64::from(size.leading_zeros());
         let total = (0..levels).map(|l| size >> l).sum::<u64>() + size;
@@ -2014,6 +2038,19 @@ impl Iterator for Leaves {
 /// Stored checkpoints by size.
 pub struct Checkpoints {
     iter: sled::Iter,
+    /// The store was poisoned: the only item is that error.
+    poisoned: bool,
+    /// The error was yielded.
+    done: bool,
+}
+
+impl Checkpoints {
+    fn poisoned_once(&mut self) -> Option<Result<(u64, Vec<u8>), StoreError>> {
+        if std::mem::replace(&mut self.done, true) {
+            return None;
+        }
+        Some(Err(StoreError::Poisoned))
+    }
 }
 
 fn checkpoint_record(
@@ -2028,12 +2065,18 @@ impl Iterator for Checkpoints {
     type Item = Result<(u64, Vec<u8>), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.poisoned {
+            return self.poisoned_once();
+        }
         self.iter.next().map(checkpoint_record)
     }
 }
 
 impl DoubleEndedIterator for Checkpoints {
     fn next_back(&mut self) -> Option<Self::Item> {
+        if self.poisoned {
+            return self.poisoned_once();
+        }
         self.iter.next_back().map(checkpoint_record)
     }
 }
@@ -2759,6 +2802,58 @@ mod tests {
         }
         assert_eq!(commit_batch(&mut store).unwrap().size, store.size());
         store.verify_all(|_, _| {}).unwrap();
+    }
+
+    /// A commit that fails after sled took its batch: nothing of the batch is read back
+    /// (not its checkpoint of a tree larger than the store's, nor its metadata), while the
+    /// size, root and proofs of the last durable commit still answer.
+    #[test]
+    fn nothing_of_a_failed_commit_is_read_back() {
+        for point in [
+            FaultPoint::AfterApply,
+            FaultPoint::AfterFlush,
+            FaultPoint::AfterSync,
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("log");
+            let mut store = Store::create(&dir).unwrap();
+            commit_batch(&mut store).unwrap();
+            commit_batch(&mut store).unwrap();
+            let head = store.head();
+            set_fault(&mut store, point, 1, false);
+            let mut batch = store.batch();
+            for i in head.size..head.size + 300 {
+                batch.append_leaf(leaf(i));
+            }
+            let new_size = head.size + 300;
+            batch.put_checkpoint(new_size, note(new_size, &reference_root(new_size)));
+            batch.put_meta("batches", 99u64.to_be_bytes().to_vec());
+            assert!(store.commit(batch).is_err(), "{point:?}");
+            assert_eq!(store.head(), head);
+            let poisoned = |r: Result<(), StoreError>| {
+                assert!(matches!(r, Err(StoreError::Poisoned)), "{point:?}: {r:?}");
+            };
+            poisoned(store.latest_checkpoint().map(drop));
+            poisoned(store.checkpoint(new_size).map(drop));
+            let mut all = store.checkpoints();
+            poisoned(all.next().unwrap().map(drop));
+            assert!(all.next().is_none());
+            drop(all);
+            poisoned(store.meta("batches").map(drop));
+            poisoned(store.meta_with_prefix("b").map(drop));
+            poisoned(store.last_meta_with_prefix("b").map(drop));
+            poisoned(store.count_meta_with_prefix("b").map(drop));
+            poisoned(store.leaf(0).map(drop));
+            poisoned(store.leaves(0..1).map(drop));
+            poisoned(store.entry_bundle(0, 1).map(drop));
+            poisoned(store.verify_all(|_, _| {}).map(drop));
+            // The tree of the last durable commit still answers.
+            assert_eq!(store.root_at(head.size).unwrap(), head.root);
+            assert!(store.consistency_proof(K, head.size).is_ok());
+            drop(store);
+            let store = Store::open(&dir).unwrap();
+            assert!(store.size() == head.size || store.size() == new_size);
+        }
     }
 
     #[test]

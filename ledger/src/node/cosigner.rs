@@ -273,12 +273,12 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     let result = shared
         .write(move |ch| {
             let cosigned = ch.accept_and_cosign(&key, &entries, &note, now_ms())?;
-            Ok((cosigned, ch.committed_size()?, ch.size()))
+            let lines = ch.own_cosignature_lines(&cosigned)?;
+            Ok((lines, ch.committed_size()?, ch.size()))
         })
         .await;
     match result {
-        Ok((cosigned, committed, new_size)) => {
-            let lines = cosigned[req.note.len()..].to_vec();
+        Ok((lines, committed, new_size)) => {
             Metrics::inc(&shared.metrics.entries, new_size - held);
             Metrics::inc(&shared.metrics.checkpoints_committed, 1);
             Metrics::set(&shared.metrics.log_size, new_size);

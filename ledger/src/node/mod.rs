@@ -546,10 +546,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     listen::raise_nofile_limit();
     admin_listener::clear_stale_socket(&config.data_dir).await?;
     let ledger_dir = config.ledger_dir.clone();
+    let data_dir = config.data_dir.clone();
     let key = config.key.clone();
     let (channel, published, committed) =
         tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let mut channel = Channel::open(&ledger_dir)?;
+            if let Err(e) = channel.keep_replica_record(&data_dir) {
+                tracing::warn!(error = %e, "cannot record the replica's head");
+            }
             if Party::of(&key) != *channel.own_party() {
                 return Err(NodeError::NotOurKey(key.name().to_owned()));
             }

@@ -1,0 +1,146 @@
+//! `replica.head`: a small file in a party's data directory, beside (not inside) the
+//! replica's store, that remembers that the replica exists and its last head. When the
+//! store is lost (an emptied or deleted `ledger/`), the file tells the tools that a replica
+//! existed, so that they refuse to start a new, empty one (a fork of the log) without an
+//! explicit step.
+//!
+//! The file is text, written whole (temp file, fsync, rename, fsync of the directory):
+//!
+//! ```text
+//! dyad-replica/1
+//! origin <origin>
+//! role <sequencer|cosigner>
+//! size <entries>
+//! root <base64 root>
+//! committed <size of the newest committed checkpoint>
+//! ```
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// The file's name in the data directory.
+pub const REPLICA_RECORD_FILE: &str = "replica.head";
+
+const FORMAT: &str = "dyad-replica/1";
+/// The file is a few hundred bytes; anything much larger is not one.
+const MAX_BYTES: u64 = 4096;
+
+/// What `replica.head` holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaRecord {
+    pub origin: String,
+    pub role: String,
+    pub size: u64,
+    pub root: [u8; 32],
+    pub committed: u64,
+}
+
+impl ReplicaRecord {
+    pub fn encode(&self) -> String {
+        format!(
+            "{FORMAT}\norigin {}\nrole {}\nsize {}\nroot {}\ncommitted {}\n",
+            self.origin,
+            self.role,
+            self.size,
+            STANDARD.encode(self.root),
+            self.committed
+        )
+    }
+
+    /// Parses the file's text; `None` if it is not a record of this format.
+    pub fn decode(text: &str) -> Option<ReplicaRecord> {
+        let mut lines = text.lines();
+        if lines.next()? != FORMAT {
+            return None;
+        }
+        let mut field = |name: &str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| l.strip_prefix(' '))
+                .map(str::to_owned)
+        };
+        let origin = field("origin")?;
+        let role = field("role")?;
+        let size = field("size")?.parse().ok()?;
+        let root = STANDARD.decode(field("root")?).ok()?.try_into().ok()?;
+        let committed = field("committed")?.parse().ok()?;
+        Some(ReplicaRecord {
+            origin,
+            role,
+            size,
+            root,
+            committed,
+        })
+    }
+
+    /// Reads `dir/replica.head`: `Ok(None)` if there is none; a file that is there but
+    /// unreadable or not a record is an error naming it.
+    pub fn read(dir: &Path) -> io::Result<Option<ReplicaRecord>> {
+        let path = dir.join(REPLICA_RECORD_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut text = String::new();
+        io::Read::read_to_string(&mut io::Read::take(file, MAX_BYTES), &mut text)?;
+        ReplicaRecord::decode(&text).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a {FORMAT} record", path.display()),
+            )
+        })
+    }
+
+    /// Writes `dir/replica.head` durably: a temporary file, synced, renamed over the old
+    /// one, and the directory synced.
+    pub fn write(&self, dir: &Path) -> io::Result<()> {
+        let path = dir.join(REPLICA_RECORD_FILE);
+        let tmp = dir.join(format!(".{REPLICA_RECORD_FILE}.tmp"));
+        let result = (|| {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp)?;
+            f.write_all(self.encode().as_bytes())?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, &path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_text() {
+        let r = ReplicaRecord {
+            origin: "example.org/o".into(),
+            role: "cosigner".into(),
+            size: 308,
+            root: [7; 32],
+            committed: 300,
+        };
+        assert_eq!(ReplicaRecord::decode(&r.encode()), Some(r.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(ReplicaRecord::read(dir.path()).unwrap(), None);
+        r.write(dir.path()).unwrap();
+        assert_eq!(ReplicaRecord::read(dir.path()).unwrap(), Some(r));
+        for bad in ["", "dyad-replica/1\n", "other\norigin o\n"] {
+            assert_eq!(ReplicaRecord::decode(bad), None);
+        }
+    }
+}
