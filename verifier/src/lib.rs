@@ -18,6 +18,7 @@
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
 //! | [`audit`] | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
+//! | [`promise_evidence`] | portable evidence of a broken promise of inclusion (spec/evidence.md) |
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,7 @@ pub mod hash;
 pub mod key;
 pub mod note;
 pub mod policy;
+pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
 
