@@ -321,7 +321,7 @@ fn conflicting_checkpoints_become_evidence_of_equivocation() {
         .args(["verify", "evidence", "full.dyad-sync"])
         .args(&t)
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("not valid evidence"));
     // Without --evidence-out the evidence is printed.
     env.dyad()
