@@ -34,6 +34,9 @@ struct Proxy {
     forwarded: AtomicU64,
     /// (index, leaf promised) of the lie.
     lie: std::sync::Mutex<Option<(u64, [u8; 32])>>,
+    /// Wait until the sequencer's own message is committed (co-signed) before answering
+    /// with the promise: the co-signer learns of the promise only after it co-signed.
+    commit_first: bool,
 }
 
 async fn submit_batch(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
@@ -43,7 +46,14 @@ async fn submit_batch(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
         // The sequencer's own message takes the next index...
         let (_, own) = p
             .seq_admin
-            .append(&request("the sequencer's own message", "accepted"))
+            .append(&request(
+                "the sequencer's own message",
+                if p.commit_first {
+                    "committed"
+                } else {
+                    "accepted"
+                },
+            ))
             .await
             .unwrap();
         let index = own.index.unwrap();
@@ -103,32 +113,43 @@ fn evidence_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
+/// A sequencer and a co-signer whose way to the sequencer goes through the lying proxy.
+/// Unless `commit_first`, the sequencer does not know the co-signer's URL yet.
+async fn lying_pair(
+    dir: &std::path::Path,
+    commit_first: bool,
+) -> (node::RunningNode, node::RunningNode, Arc<Proxy>) {
+    create_channel(dir);
+    let seq = node::start(config(dir, "alpha", alpha())).await.unwrap();
+    let proxy = Arc::new(Proxy {
+        seq_url: seq.url(),
+        seq_admin: admin(&seq),
+        lies: AtomicU64::new(0),
+        forwarded: AtomicU64::new(0),
+        lie: std::sync::Mutex::new(None),
+        commit_first,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/submit-batch", post(submit_batch))
+        .fallback(forward)
+        .with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut cos_config = config(dir, "bravo", bravo());
+    cos_config.peer_url = Some(proxy_url);
+    let cos = node::start(cos_config).await.unwrap();
+    if commit_first {
+        seq.set_peer_url(Some(cos.url()));
+    }
+    (seq, cos, proxy)
+}
+
 #[test]
 fn a_broken_promise_is_refused_kept_as_evidence_and_the_message_submitted_again() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        create_channel(dir.path());
-        let seq = node::start(config(dir.path(), "alpha", alpha()))
-            .await
-            .unwrap();
-        let proxy = Arc::new(Proxy {
-            seq_url: seq.url(),
-            seq_admin: admin(&seq),
-            lies: AtomicU64::new(0),
-            forwarded: AtomicU64::new(0),
-            lie: std::sync::Mutex::new(None),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy_url = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new()
-            .route("/submit-batch", post(submit_batch))
-            .fallback(forward)
-            .with_state(proxy.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let mut cos_config = config(dir.path(), "bravo", bravo());
-        cos_config.peer_url = Some(proxy_url);
-        let cos = node::start(cos_config).await.unwrap();
-        seq.set_peer_url(Some(cos.url()));
+        let (seq, cos, proxy) = lying_pair(dir.path(), false).await;
 
         // The co-signer's message, waited for until committed: it never is.
         let mut req = request("the co-signer's message", "committed");
@@ -137,6 +158,17 @@ fn a_broken_promise_is_refused_kept_as_evidence_and_the_message_submitted_again(
             let client = admin(&cos);
             tokio::spawn(async move { client.append(&req).await.unwrap() })
         };
+        // Once the co-signer holds the promise, the sequencer asks it to co-sign.
+        assert!(
+            wait_until(Duration::from_secs(15), || async {
+                cos.metrics()
+                    .promises
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    > 0
+            })
+            .await
+        );
+        seq.set_peer_url(Some(cos.url()));
         let evidence_dir = dir.path().to_owned();
         assert!(
             wait_until(Duration::from_secs(15), || {
@@ -212,5 +244,63 @@ fn a_broken_promise_is_refused_kept_as_evidence_and_the_message_submitted_again(
         assert!(cos.status().await.unwrap().committed_size <= index);
         cos.shutdown().await.unwrap();
         seq.shutdown().await.unwrap();
+    });
+}
+
+/// The log co-signs another entry at an index first, and promises that index afterwards:
+/// the promise is broken as it is made. The co-signer keeps the evidence at once and
+/// never reports the message committed, although the index is.
+#[test]
+fn a_promise_of_an_index_already_cosigned_with_another_leaf_is_broken_at_once() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, cos, proxy) = lying_pair(dir.path(), true).await;
+        let mut req = request("the co-signer's message", "committed");
+        req.timeout_ms = Some(4_000);
+        let (status, answer) = admin(&cos).append(&req).await.unwrap();
+        let evidence_dir = dir.path().to_owned();
+        assert!(
+            wait_until(Duration::from_secs(15), || {
+                let d = evidence_dir.clone();
+                async move { !evidence_files(&d).is_empty() }
+            })
+            .await,
+            "no broken-promise evidence was kept"
+        );
+        let (index, promised) = proxy.lie.lock().unwrap().unwrap();
+        assert!(cos.status().await.unwrap().committed_size > index);
+        // Never committed at the index the log broke its word on; committed only where the
+        // sequencer really put it once submitted again.
+        assert_ne!(answer.index, Some(index), "{answer:?}");
+        assert!(
+            (status, answer.state.as_str()) == (200, "committed")
+                || (status == 202 && answer.state != "committed"),
+            "{status} {answer:?}"
+        );
+        let files = evidence_files(dir.path());
+        assert_eq!(files.len(), 1, "{files:?}");
+        let log_key = alpha().verifier_key().with_name(ORIGIN).unwrap();
+        let proven =
+            promise_evidence::verify(&std::fs::read(&files[0]).unwrap(), &log_key).unwrap();
+        assert_eq!((proven.index, proven.promised_leaf), (index, promised));
+        // Submitted again, to the real sequencer this time, and committed there.
+        assert!(
+            wait_until(Duration::from_secs(15), || async {
+                proxy.forwarded.load(Ordering::SeqCst) > 0
+                    && cos.status().await.unwrap().queued == 0
+            })
+            .await,
+            "the message was not submitted again"
+        );
+        cos.shutdown().await.unwrap();
+        seq.shutdown().await.unwrap();
+        let in_log = subjects(&dir.path().join("bravo/ledger"));
+        let at = in_log
+            .iter()
+            .position(|s| s == "the co-signer's message")
+            .expect("the message is in the co-signer's replica") as u64
+            + 1;
+        assert_ne!(at, index);
+        assert_eq!(in_log[index as usize - 1], "the sequencer's own message");
     });
 }

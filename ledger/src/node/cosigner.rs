@@ -379,10 +379,15 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
             };
             let failure = match outcome {
                 Ok(outcome) => {
-                    let promise = outcome.promise.clone();
+                    // Recorded by index before anything else can wait on the promise.
+                    let promise = outcome.promise.clone().map(|(promise, note)| {
+                        let note = Arc::new(note);
+                        shared.promise_book.record(&promise.entries, &note);
+                        (promise, note)
+                    });
                     let failure = keep_promises(&shared, batch, outcome);
                     if let Some((promise, note)) = promise {
-                        promise_check::promised(&shared, &promise, &Arc::new(note)).await;
+                        promise_check::check_held(&shared, &promise, &note).await;
                     }
                     failure
                 }

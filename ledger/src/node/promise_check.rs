@@ -286,11 +286,10 @@ pub(crate) async fn check_new_entries(
     ))
 }
 
-/// Records a promise just received, and checks at once the indexes it lists that this
-/// replica already holds under a co-signed checkpoint: a promise of an index already
-/// taken by another leaf is broken as it is made.
-pub(crate) async fn promised(shared: &Arc<Shared>, promise: &BatchPromise, note: &Arc<Vec<u8>>) {
-    shared.promise_book.record(&promise.entries, note);
+/// Checks a promise just received (and recorded) against the indexes this replica already
+/// holds under a co-signed checkpoint: a promise of an index already taken by another
+/// leaf (co-signed before the promise arrived) is broken as it is made.
+pub(crate) async fn check_held(shared: &Arc<Shared>, promise: &BatchPromise, note: &Arc<Vec<u8>>) {
     let entries = promise.entries.clone();
     let note = note.clone();
     let held = shared
