@@ -8,7 +8,7 @@
 //! conflict is logged and counted (`dyad_evidence_dropped_total`) and the files already
 //! kept stay as they are.
 //!
-//! A file is written to a temporary name in the same directory, synced, renamed into
+//! A file is written to a temporary name in the same directory, synced, linked into
 //! place and the directory synced; on any error the temporary file is removed. So a full
 //! disk leaves no empty or partial file, and the files counted are the files kept.
 
@@ -54,9 +54,9 @@ fn is_temporary(name: &str) -> bool {
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file in the same directory,
-/// synced, then renamed to `path` (which must not exist: an existing file is kept and
-/// `Ok(false)` returned), then the directory synced. The temporary file is removed on any
-/// error.
+/// synced, then hard-linked to `path` (which must not exist: an existing file is kept and
+/// `Ok(false)` returned), then the directory synced. The temporary name is removed
+/// whatever happens, so an error (a full disk) leaves nothing behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     write_atomic_with(path, bytes, |f, bytes| f.write_all(bytes))
 }

@@ -393,7 +393,7 @@ impl Shared {
     }
 
     /// Writes `bytes` to `<data_dir>/<dir>/<name>` unless it exists (first copy wins),
-    /// whole or not at all (temporary file, fsync, rename, fsync of the directory).
+    /// whole or not at all (temporary file, fsync, link into place, fsync of the directory).
     pub fn keep_file(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), NodeError> {
         let dir = self.data_dir.join(dir);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
