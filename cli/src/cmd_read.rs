@@ -547,6 +547,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
             "signed_checkpoint_size": signed,
             "key_file": config.key_file,
             "damage": damage,
+            "broken_promises": broken_promises_json(&data.dir),
         }))?;
         return Ok(code);
     }
@@ -568,6 +569,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
             "queued      {queued} of this party's messages await the sequencer"
         ))?;
     }
+    broken_promises_line(&data.dir)?;
     let next = match channel.role() {
         Role::Sequencer if size > committed => {
             "export the pending entries for co-signing: `dyad sync export --out FILE`"
@@ -607,6 +609,7 @@ fn status_via_node(
             "signed_checkpoint_size": st.get("published_size"),
             "key_file": config.key_file,
             "damage": damage,
+            "broken_promises": broken_promises_json(&ctx.data_dir().dir),
             "node": {
                 "url": node.public_url,
                 "admin_socket": node.admin_socket,
@@ -642,5 +645,51 @@ fn status_via_node(
         _ => "ok".to_owned(),
     };
     outln(&format!("peer        {peer_url} ({health})"))?;
+    broken_promises_line(&ctx.data_dir().dir)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The broken-promise evidence the co-signer kept in `<data dir>/evidence`: how many
+/// files, and the newest (by modification time).
+fn broken_promises(data_dir: &std::path::Path) -> (usize, Option<std::path::PathBuf>) {
+    let Ok(dir) = std::fs::read_dir(data_dir.join(dyad_ledger::node::EVIDENCE_DIR)) else {
+        return (0, None);
+    };
+    let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = dir
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(dyad_ledger::node::BROKEN_PROMISE_PREFIX)
+                && name.ends_with(dyad_ledger::node::BROKEN_PROMISE_EXT)
+        })
+        .map(|e| {
+            let time = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (time, e.path())
+        })
+        .collect();
+    found.sort();
+    (found.len(), found.pop().map(|(_, p)| p))
+}
+
+fn broken_promises_json(data_dir: &std::path::Path) -> Value {
+    let (count, newest) = broken_promises(data_dir);
+    j!({"count": count, "newest": newest})
+}
+
+/// A `broken` line in the human status, when the sequencer broke a promise.
+fn broken_promises_line(data_dir: &std::path::Path) -> Result<()> {
+    if let (count @ 1.., Some(newest)) = broken_promises(data_dir) {
+        outln(&format!(
+            "broken      {count} promise(s) of inclusion broken by the sequencer; newest: {}",
+            newest.display()
+        ))?;
+        outln(&format!(
+            "            check it: dyad verify evidence {} --trust SEQUENCER.pub",
+            newest.display()
+        ))?;
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::equivocation::{self, Contradiction};
 use dyad_verifier::key::{SignatureType, VerifierKey};
+use dyad_verifier::promise_evidence;
 use dyad_verifier::receipt::{self, ReceiptTrust};
 use dyad_verifier::{note, proof};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ Examples:
   dyad verify checkpoint latest.checkpoint --trust alpha.pub --trust bravo.pub
   dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
   dyad verify evidence conflict.dyad-equivocation --trust alpha.pub
+  dyad verify evidence data/bravo/evidence/broken-promise-*.dyad-broken-promise --trust alpha.pub
 
 --trust takes the parties' .pub files (type 0x01 keys under the party names). From each the
 verifier derives the keys it signs with (spec/dyad.md section 2.2): the same key named by
@@ -74,10 +76,11 @@ pub enum VerifyCommand {
         #[arg(long)]
         origin: Option<String>,
     },
-    /// Check evidence of equivocation (spec/evidence.md) against the accused party's key.
+    /// Check evidence of equivocation or of a broken promise (spec/evidence.md) against the
+    /// accused party's key. Exit 0: proven; 1: not proven; 2: unreadable or not evidence.
     #[command(after_help = EXAMPLES)]
     Evidence {
-        /// The evidence file (dyad-equivocation/v1), or '-'.
+        /// The evidence file (dyad-equivocation/v1 or dyad-broken-promise/v1), or '-'.
         file: PathBuf,
         /// Verifier key files of the parties who may be accused (repeatable).
         #[arg(long = "trust", value_name = "KEY.pub", required = true)]
@@ -470,6 +473,9 @@ fn verify_receipt(
 fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
     let bytes = read_bounded(file, MAX_EVIDENCE)?;
+    if bytes.starts_with(format!("{}\n", promise_evidence::HEADER).as_bytes()) {
+        return broken_promise(ctx, file, &bytes, &trusted);
+    }
     let parsed = equivocation::parse(&bytes)
         .map_err(|e| malformed(ctx, file, format!("not valid evidence: {e}")))?;
     let origin = note::parse(&parsed.first_note)
@@ -497,6 +503,7 @@ fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
                     if ctx.json {
                         json(&j!({
                             "valid": true,
+                            "evidence": "equivocation",
                             "accused": party.name(),
                             "as": role,
                             "key": key.to_string(),
@@ -530,6 +537,78 @@ fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
         format!(
             "the evidence does not prove equivocation by any trusted key: {}",
             last_error.unwrap_or_else(|| "no trusted key".into())
+        ),
+    ))
+}
+
+/// `dyad verify evidence` of a `dyad-broken-promise/v1` file: the log key of some trusted
+/// party signed both the promise and the tree that breaks it.
+fn broken_promise(
+    ctx: &Ctx,
+    file: &Path,
+    bytes: &[u8],
+    trusted: &[VerifierKey],
+) -> Result<ExitCode> {
+    let parsed = promise_evidence::parse(bytes)
+        .map_err(|e| malformed(ctx, file, format!("not valid evidence: {e}")))?;
+    let origin = note::parse(&parsed.promise_note)
+        .ok()
+        .and_then(|n| promise_evidence::parse_promise_text(&n.text).ok())
+        .map(|p| p.origin)
+        .ok_or_else(|| {
+            malformed(
+                ctx,
+                file,
+                "the evidence's promise is not a readable dyad-promise/v1 note".to_owned(),
+            )
+        })?;
+    let mut last_error = None;
+    for party in trusted {
+        if party.signature_type() != SignatureType::Ed25519 {
+            continue;
+        }
+        let Ok(log_key) = party.with_name(&origin) else {
+            continue;
+        };
+        match promise_evidence::verify(bytes, &log_key) {
+            Ok(v) => {
+                if ctx.json {
+                    json(&j!({
+                        "valid": true,
+                        "evidence": "broken-promise",
+                        "accused": party.name(),
+                        "as": "log",
+                        "key": log_key.to_string(),
+                        "index": v.index,
+                        "promised_leaf_hash": b64(&v.promised_leaf),
+                        "found_leaf_hash": b64(&v.found_leaf),
+                        "promised_entries": v.promised_entries,
+                        "checkpoint": cp_json(&v.checkpoint),
+                    }))?;
+                } else {
+                    outln(&format!(
+                        "BROKEN PROMISE PROVEN: {} (as the log of {origin}) promised a message at index {} and signed a tree holding another entry there:",
+                        party.name(),
+                        v.index
+                    ))?;
+                    outln(&format!("  promised leaf hash {}", b64(&v.promised_leaf)))?;
+                    outln(&format!("  found leaf hash    {}", b64(&v.found_leaf)))?;
+                    outln(&format!(
+                        "  in the checkpoint of size {} with root {}",
+                        v.checkpoint.size,
+                        b64(&v.checkpoint.root)
+                    ))?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => last_error = Some(e.to_string()),
+        }
+    }
+    Err(failed(
+        ctx,
+        format!(
+            "the evidence does not prove a broken promise by any trusted key: {}",
+            last_error.unwrap_or_else(|| "no trusted party key (type 0x01)".into())
         ),
     ))
 }

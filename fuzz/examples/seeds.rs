@@ -23,7 +23,7 @@ use dyad_fuzz::vectors::{
 use dyad_fuzz::Hash;
 use dyad_verifier::equivocation::{self, Contradiction, LeafInclusion};
 use dyad_verifier::key::{key_id, SignatureType};
-use dyad_verifier::{genesis, note, receipt};
+use dyad_verifier::{genesis, note, promise_evidence, receipt};
 
 const GENESIS_MS: u64 = 1_767_225_600_000;
 const GENESIS_S: u64 = GENESIS_MS / 1000;
@@ -650,6 +650,30 @@ fn main() {
     ] {
         c.add(&["evidence_parse", "evidence_verify"], name, e);
     }
+    // Broken promises: the log promised another leaf at index 3 of the forked tree.
+    let promised = leaf_hash(b"the promised entry");
+    let promise_text = format!(
+        "dyad-promise/v1\n{}\n2\n{}\n3\n{}\n",
+        v.origin,
+        BASE64.encode(vector_leaves[2]),
+        BASE64.encode(promised)
+    );
+    let promise_note = sign_note(
+        &promise_text,
+        &[NoteSigner::Ed25519 {
+            key: &v.sequencer,
+            name: &v.origin,
+        }],
+    );
+    let broken = promise_evidence::build(
+        3,
+        &forked_leaves[3],
+        &reference::path(3, &forked_leaves[..5]),
+        &promise_note,
+        &forked5,
+    );
+    promise_evidence::verify(&broken, &log_key).expect("seed broken-promise evidence verifies");
+    c.add(&["evidence_broken_promise"], "broken-promise", broken);
     for (name, n) in [
         ("honest5", &honest5),
         ("forked5", &forked5),

@@ -19,6 +19,7 @@
 //! | [`audit`] | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 //! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
+//! | [`promise_evidence`] | portable evidence of a broken promise of inclusion (spec/evidence.md) |
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,7 @@ pub mod hash;
 pub mod key;
 pub mod note;
 pub mod policy;
+pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
 pub mod tiles;

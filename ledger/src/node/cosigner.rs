@@ -9,13 +9,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use dyad_verifier::equivocation::{self, Contradiction};
 use dyad_verifier::proof::verify_consistency;
-use sha2::{Digest, Sha256};
 
+use super::evidence_store::Kept;
 use super::metrics::Metrics;
+use super::promise_check;
 use super::server::{reject, size_conflict, text};
 use super::submit::{self, SubmitResult, MAX_SUBMIT_BATCH, MAX_SUBMIT_BATCH_BYTES};
 use super::witness::AddCheckpoint;
-use super::{lock, now_ms, NodeError, PromiseRecord, Shared, EVIDENCE_DIR, PROMISES_DIR};
+use super::{lock, now_ms, NodeError, PromiseRecord, Shared, PROMISES_DIR};
 use crate::channel::{ChannelError, Role};
 use crate::entry::SignedEntry;
 use crate::tree::Hash;
@@ -30,36 +31,55 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Keeps a request whose checkpoint the log signed but which conflicts with this replica
-/// (or comes with a proof that does not verify): it may be evidence of equivocation.
-fn keep_evidence(shared: &Shared, reason: &str, size: u64, body: &[u8]) {
-    let digest = Sha256::digest(body);
-    let name = format!("{reason}-{size}-{}.txt", hex(&digest[..8]));
-    match shared.keep_file(EVIDENCE_DIR, &name, body) {
-        Ok(()) => {
+/// (or comes with a proof that does not verify): it may be evidence of equivocation. The
+/// file is named by what conflicts (`reason`, the sizes, the log's root and this
+/// replica's), so the same conflict in other request bodies keeps the first file only.
+fn keep_evidence(shared: &Shared, reason: &str, sizes: &str, roots: (&Hash, &Hash), body: &[u8]) {
+    let name = format!(
+        "{reason}-{sizes}-{}-{}.txt",
+        hex(&roots.0[..8]),
+        hex(&roots.1[..8])
+    );
+    match shared
+        .evidence
+        .keep(&name, body, &shared.metrics, "conflicting checkpoint")
+    {
+        Ok(Kept::New) => {
             tracing::warn!(file = %name, "kept a sequencer-signed checkpoint that conflicts with this replica as evidence")
         }
-        Err(e) => tracing::error!(error = %e, "cannot keep evidence"),
+        Ok(Kept::Exists | Kept::Full) => {}
+        Err(e) => tracing::error!(error = %e, file = %name, "cannot keep evidence"),
     }
 }
 
 /// Two notes signed by the log for one size with different roots: a portable
 /// `dyad-equivocation/v1` file (spec/evidence.md) that anyone can check with the log key.
-fn keep_equivocation(shared: &Shared, size: u64, ours: &[u8], theirs: &[u8]) {
+fn keep_equivocation(
+    shared: &Shared,
+    size: u64,
+    roots: (&Hash, &Hash),
+    ours: &[u8],
+    theirs: &[u8],
+) {
     let evidence = equivocation::build(ours, theirs, &Contradiction::SameSize);
     if let Err(e) = equivocation::verify(&evidence, &shared.log_key) {
         tracing::error!(error = %e, size, "the conflicting checkpoints do not make verifiable evidence");
         return;
     }
-    let digest = Sha256::digest(&evidence);
     let name = format!(
-        "equivocation-{size}-{}.dyad-equivocation",
-        hex(&digest[..8])
+        "equivocation-{size}-{}-{}.dyad-equivocation",
+        hex(&roots.0[..8]),
+        hex(&roots.1[..8])
     );
-    match shared.keep_file(EVIDENCE_DIR, &name, &evidence) {
-        Ok(()) => {
+    match shared
+        .evidence
+        .keep(&name, &evidence, &shared.metrics, "equivocation")
+    {
+        Ok(Kept::New) => {
             tracing::error!(file = %name, size, "the log signed two different trees of one size: evidence of equivocation kept")
         }
-        Err(e) => tracing::error!(error = %e, "cannot keep evidence"),
+        Ok(Kept::Exists | Kept::Full) => {}
+        Err(e) => tracing::error!(error = %e, file = %name, "cannot keep evidence"),
     }
 }
 
@@ -178,9 +198,10 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     };
     if let Some(root) = root_there {
         if root != checkpoint.root {
-            keep_evidence(&shared, "conflict", size, &body);
+            let roots = (&checkpoint.root, &root);
+            keep_evidence(&shared, "conflict", &size.to_string(), roots, &body);
             if let Some(ours) = ours {
-                keep_equivocation(&shared, size, &ours, &req.note);
+                keep_equivocation(&shared, size, (&root, &checkpoint.root), &ours, &req.note);
             }
             return size_conflict(
                 &shared,
@@ -202,7 +223,14 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     }
     if size > held {
         if let Err(e) = verify_consistency(held, size, &our_root, &checkpoint.root, &req.proof) {
-            keep_evidence(&shared, "inconsistent", size, &body);
+            let sizes = format!("{size}-from-{held}");
+            keep_evidence(
+                &shared,
+                "inconsistent",
+                &sizes,
+                (&checkpoint.root, &our_root),
+                &body,
+            );
             return reject(
                 &shared,
                 EP,
@@ -268,6 +296,10 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
     } else {
         Vec::new()
     };
+    if let Err(refused) = promise_check::check_new_entries(&shared, held, &entries, &req.note).await
+    {
+        return refused;
+    }
     let note = req.note.clone();
     let key = shared.key.clone();
     let result = shared
@@ -284,6 +316,7 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
             Metrics::set(&shared.metrics.log_size, new_size);
             shared.set_published(new_size);
             shared.set_committed(committed);
+            shared.promise_book.settle(new_size);
             tracing::debug!(size, new_entries = new_size - held, "co-signed");
             text(StatusCode::OK, "text/plain; charset=utf-8", lines)
         }
@@ -358,7 +391,19 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
                 _ = shared.stopped() => break 'passes,
             };
             let failure = match outcome {
-                Ok(outcome) => keep_promises(&shared, batch, outcome),
+                Ok(outcome) => {
+                    // Recorded by index before anything else can wait on the promise.
+                    let promise = outcome.promise.clone().map(|(promise, note)| {
+                        let note = Arc::new(note);
+                        shared.promise_book.record(&promise.entries, &note);
+                        (promise, note)
+                    });
+                    let failure = keep_promises(&shared, batch, outcome);
+                    if let Some((promise, note)) = promise {
+                        promise_check::check_held(&shared, &promise, &note).await;
+                    }
+                    failure
+                }
                 Err(e) => Some(e.to_string()),
             };
             match failure {

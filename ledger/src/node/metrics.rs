@@ -26,6 +26,12 @@ pub struct Metrics {
     pub cosign_failures: AtomicU64,
     /// Entries submitted to the sequencer by the co-signer and promised.
     pub promises: AtomicU64,
+    /// Evidence files written (only those really kept), and conflicts not kept because
+    /// the evidence directory is full.
+    pub evidence_kept: AtomicU64,
+    pub evidence_dropped: AtomicU64,
+    /// Co-signer: checkpoints refused because they break one of the sequencer's promises.
+    pub broken_promises: AtomicU64,
     pub log_size: AtomicU64,
     pub committed_size: AtomicU64,
     /// The listeners' connections and the request-body budget.
@@ -123,6 +129,21 @@ impl Metrics {
             "dyad_promises_total",
             "Promises of inclusion received for own submissions.",
             get(&self.promises),
+        );
+        counter(
+            "dyad_evidence_kept_total",
+            "Evidence files written to the evidence directory.",
+            get(&self.evidence_kept),
+        );
+        counter(
+            "dyad_evidence_dropped_total",
+            "Conflicts not kept as evidence because the evidence directory is full.",
+            get(&self.evidence_dropped),
+        );
+        counter(
+            "dyad_broken_promises_total",
+            "Checkpoints refused because the tree breaks a promise of inclusion.",
+            get(&self.broken_promises),
         );
         let mut gauge = |name: &str, help: &str, value: u64| {
             let _ = writeln!(

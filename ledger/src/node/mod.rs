@@ -48,16 +48,17 @@ pub mod witness;
 mod admin_listener;
 mod batcher;
 mod cosigner;
+mod evidence_store;
 mod failure;
 mod fetch;
 mod listen;
+mod promise_check;
 mod server;
 pub mod tile_check;
 
 use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,9 +80,11 @@ pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
 };
+pub use evidence_store::{MAX_EVIDENCE_FILES, MAX_EVIDENCE_TOTAL_BYTES};
 pub use listen::ListenMetrics;
 pub use metrics::Metrics;
 pub use promise::{BatchPromise, Promise};
+pub use promise_check::{BROKEN_PROMISE_EXT, BROKEN_PROMISE_PREFIX};
 pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
 pub use tiles::{export_tiles, export_tiles_with, ExportError, ExportOptions, Exported};
 
@@ -318,6 +321,10 @@ pub(crate) struct Shared {
     pub body_budget: listen::BodyBudget,
     /// Set when the node stopped itself because its store cannot be written safely.
     failure: failure::Failure,
+    /// The evidence directory, with its cap.
+    pub evidence: evidence_store::EvidenceStore,
+    /// Co-signer: the sequencer's promises by index, checked before co-signing.
+    pub promise_book: promise_check::PromiseBook,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -448,23 +455,15 @@ impl Shared {
         })
     }
 
-    /// Writes `bytes` to `<data_dir>/<dir>/<name>` unless it exists (first copy wins).
+    /// Writes `bytes` to `<data_dir>/<dir>/<name>` unless it exists (first copy wins),
+    /// whole or not at all (temporary file, fsync, link into place, fsync of the directory).
     pub fn keep_file(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), NodeError> {
         let dir = self.data_dir.join(dir);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join(name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(bytes).map_err(io_err(&path))?;
-                f.sync_all().map_err(io_err(&path))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        evidence_store::write_atomic(&path, bytes)
+            .map(|_| ())
+            .map_err(io_err(&path))
     }
 }
 
@@ -661,8 +660,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             config.max_body_bytes.max(submit::MAX_SUBMIT_BATCH_BYTES),
         ),
         failure: failure::Failure::default(),
+        evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
+        promise_book: promise_check::PromiseBook::default(),
         config,
     });
+    if role == Role::Cosigner {
+        let guard = shared.ledger.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(ch) = guard.as_ref() {
+            promise_check::load(&shared, ch);
+        }
+    }
 
     let mut servers = vec![
         tokio::spawn(server::run(

@@ -831,18 +831,26 @@ async fn admin_append(
             };
             shared.wake_submitter.notify_one();
             let leaf = entry.leaf_hash;
-            let promise = if wait >= Wait::Accepted {
+            let mut promise = if wait >= Wait::Accepted {
                 wait_promise(&shared, &leaf, deadline).await
             } else {
                 None
             };
-            let committed = match &promise {
+            let mut committed = match &promise {
                 Some(p) if wait == Wait::Committed => {
                     wait_committed(&shared, p.index, deadline).await
                 }
                 Some(p) => *shared.committed.borrow() > p.index,
                 None => false,
             };
+            // Committed means this message is at its index, not merely that the index is.
+            if let Some(p) = promise.as_ref().filter(|_| committed) {
+                if !super::promise_check::holds(&shared, p.index, leaf).await {
+                    tracing::error!(index = p.index, "the co-signed tree holds another leaf where the sequencer promised this message");
+                    committed = false;
+                    promise = None;
+                }
+            }
             let state = match (&promise, committed) {
                 (_, true) => "committed",
                 (Some(_), false) => "pending",
