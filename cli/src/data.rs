@@ -207,17 +207,14 @@ impl DataDir {
         Ok(private_dir::check(&self.dir)?)
     }
 
-    /// Creates the directory with mode 0700 (`dyad init`); an existing one, which is being
-    /// made a data directory, is set to 0700.
+    /// Creates the directory with mode 0700 (`dyad init`). An existing directory is left
+    /// as it is and must already be private (the error names the `chmod` that fixes it):
+    /// dyad does not change the mode of a directory it did not create.
     pub fn create_private(&self) -> Result<()> {
-        private_dir::create_dir(&self.dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(CliError::write(&self.dir))?;
+        if self.dir.exists() {
+            return self.check_private();
         }
-        Ok(())
+        Ok(private_dir::create_dir(&self.dir)?)
     }
 
     /// The configuration and the open replica. Fails with a clear message when the

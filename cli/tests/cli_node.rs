@@ -572,9 +572,11 @@ fn a_data_directory_others_can_reach_is_refused_with_the_fix() {
         .timeout(Duration::from_secs(60))
         .assert()
         .success();
-    // `dyad init` (which the demo runs) makes the directories 0700 and their files 0600.
+    // `dyad init` (which the demo runs) makes the directories 0700 and their files 0600;
+    // the demo's nodes stopped gracefully, which removes their admin sockets.
     for party in ["alpha", "bravo"] {
         let data = demo.join(party);
+        assert!(!data.join("admin.sock").exists(), "{party}");
         assert_eq!(mode(&data), 0o700, "{party}");
         for entry in std::fs::read_dir(&data).unwrap() {
             let entry = entry.unwrap();
@@ -624,4 +626,35 @@ fn a_data_directory_others_can_reach_is_refused_with_the_fix() {
     );
     set(&config, 0o600);
     assert!(status().status.success());
+
+    // `dyad init` does not take over an existing directory others can reach.
+    let charlie = env.path("charlie");
+    std::fs::create_dir(&charlie).unwrap();
+    set(&charlie, 0o755);
+    let keys = demo.join("keys");
+    let out = env
+        .dyad()
+        .arg("--data")
+        .arg(&charlie)
+        .args([
+            "init",
+            "--origin",
+            "example.org/x",
+            "--role",
+            "sequencer",
+            "--key",
+        ])
+        .arg(keys.join("alpha.key"))
+        .arg("--peer")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("chmod 700 {}", charlie.display())),
+        "{err}"
+    );
+    assert!(!charlie.join("dyad.json").exists());
 }

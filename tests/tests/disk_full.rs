@@ -75,9 +75,10 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
             copy_dir(&entry.path(), &target);
-        } else {
+        } else if kind.is_file() {
             std::fs::copy(entry.path(), &target).unwrap();
             std::fs::set_permissions(&target, entry.metadata().unwrap().permissions()).unwrap();
         }
@@ -244,9 +245,10 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     // A few tries (bounded): any refusal on the way is printed, one 200 is required.
     let mut landed = None;
     for attempt in 0..3 {
+        // The restarted node has a new token.
         match append(
             &node,
-            &token,
+            &node.admin_token,
             &format!("after the disk was freed #{attempt}"),
         ) {
             Some((200, v)) => {

@@ -10,10 +10,11 @@
 //!   checked them and stored them (`Channel::accept_and_cosign`);
 //! - on the **sequencer**: `POST /submit`, where the co-signer posts its signed messages and
 //!   gets back a signed promise of inclusion ([`promise`]) once the entry is durable;
-//! - `GET /metrics` (Prometheus text), and on a separate, loopback-only listener the
-//!   operator's admin API (`POST /admin/append`, `GET /admin/status`) on the Unix socket
-//!   `<data_dir>/admin.sock` (and, if configured, a loopback TCP listener), which needs the
-//!   bearer token in `<data_dir>/admin.token`, replaced at every start ([`admin_listener`]).
+//! - `GET /metrics` (Prometheus text), and, separately, the operator's admin API
+//!   (`POST /admin/append`, `GET /admin/status`) on the Unix socket
+//!   `<data_dir>/admin.sock` in the owner-only data directory (and, if configured, on a
+//!   loopback TCP listener), which needs the bearer token in `<data_dir>/admin.token`,
+//!   replaced at every start (`admin_listener.rs`).
 //!
 //! The sequencer batches (group commit): submissions and its own messages are collected
 //! for at most `max_delay` or `max_batch` entries, written with one `append_signed` (one
@@ -806,6 +807,7 @@ impl RunningNode {
         for task in std::mem::take(&mut self.servers) {
             join_within(task, Duration::from_secs(5)).await;
         }
+        let _ = fs::remove_file(admin_socket_path(&self.shared.data_dir));
         let closed = failure::close_ledger(&self.shared).await;
         tracing::info!(role = self.shared.role.as_str(), "node stopped");
         if let Some(why) = self.shared.failure.get() {
