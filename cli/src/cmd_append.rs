@@ -329,7 +329,7 @@ fn append_through_node(
     message: Message,
     args: &AppendArgs,
 ) -> Result<ExitCode> {
-    use dyad_ledger::node::{AppendRequest, ClientError};
+    use dyad_node::{AppendRequest, ClientError};
     if !message.attachments.is_empty() {
         return Err(CliError::usage_hint(
             "attachments cannot be sent through a running node yet",

@@ -4,7 +4,7 @@
 //!
 //! Every check is `dyad_verifier::audit`'s. This module uses `dyad-ledger` in exactly two
 //! places, [`raw_log`] and [`audit_url`], and only to read raw bytes: out of a replica's
-//! store, or from a tlog-tiles server (`dyad_ledger::node::audit_url` fetches and feeds
+//! store, or from a tlog-tiles server (`dyad_node::audit_url` fetches and feeds
 //! them to the verifier's `Auditor`). The auditor does not trust the party's software,
 //! only the bytes it can recompute.
 
@@ -482,7 +482,7 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
 }
 
 /// Audits the log served at `url` (a node's tiles API or a static export). The fetching
-/// and strict tile parsing are `dyad_ledger::node::client`'s; every check is the
+/// and strict tile parsing are `dyad_node::client`'s; every check is the
 /// verifier's `Auditor`, fed one entry at a time. An unreachable server or a missing
 /// checkpoint is unreadable input (exit 2); anything wrong in what it serves fails the
 /// audit (exit 1).
@@ -491,12 +491,12 @@ pub fn audit_url(
     a: dyad_verifier::key::VerifierKey,
     b: dyad_verifier::key::VerifierKey,
 ) -> Result<AuditOutcome> {
-    use dyad_ledger::node::client::AuditUrlError;
-    use dyad_ledger::node::ClientError;
+    use dyad_node::client::AuditUrlError;
+    use dyad_node::ClientError;
     let url = crate::cmd_node::check_url(url, "--url")?;
     let source = format!("log at {url}");
     let bar = progress(0, "auditing");
-    let result = dyad_ledger::node::audit_url(&url, AuditTrust::Parties([a, b]), |done, total| {
+    let result = dyad_node::audit_url(&url, AuditTrust::Parties([a, b]), |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -532,12 +532,12 @@ pub fn audit_url(
 
 /// Why the hash tiles did not check out.
 enum TileCheck {
-    Client(dyad_ledger::node::ClientError),
+    Client(dyad_node::ClientError),
     Mismatch(String),
 }
 
-impl From<dyad_ledger::node::ClientError> for TileCheck {
-    fn from(e: dyad_ledger::node::ClientError) -> TileCheck {
+impl From<dyad_node::ClientError> for TileCheck {
+    fn from(e: dyad_node::ClientError) -> TileCheck {
         TileCheck::Client(e)
     }
 }
@@ -553,7 +553,7 @@ fn check_hash_tiles(
     size: u64,
     root: &dyad_verifier::Hash,
 ) -> std::result::Result<(), TileCheck> {
-    use dyad_ledger::node::{ClientError, TileClient};
+    use dyad_node::{ClientError, TileClient};
     use dyad_verifier::hash::leaf_hash;
     use dyad_verifier::tiles::TileChecker;
     let bad = |e: dyad_verifier::tiles::TileError| TileCheck::Mismatch(e.to_string());

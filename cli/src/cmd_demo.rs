@@ -69,20 +69,20 @@ pub struct DemoArgs {
 /// The two nodes of the live demo, on loopback ports, in this process.
 struct Live {
     rt: tokio::runtime::Runtime,
-    alpha: Option<dyad_ledger::node::RunningNode>,
-    bravo: Option<dyad_ledger::node::RunningNode>,
-    alpha_admin: dyad_ledger::node::AdminClient,
-    bravo_admin: dyad_ledger::node::AdminClient,
+    alpha: Option<dyad_node::RunningNode>,
+    bravo: Option<dyad_node::RunningNode>,
+    alpha_admin: dyad_node::AdminClient,
+    bravo_admin: dyad_node::AdminClient,
 }
 
 impl Live {
     fn start(alpha: &DataDir, bravo: &DataDir) -> Result<Live> {
-        use dyad_ledger::node::{start, AdminClient, NodeConfig};
+        use dyad_node::{start, AdminClient, NodeConfig};
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(|e| CliError::Client(dyad_ledger::node::ClientError::Runtime(e)))?;
+            .map_err(|e| CliError::Client(dyad_node::ClientError::Runtime(e)))?;
         let config = |data: &DataDir| -> Result<NodeConfig> {
             let key = data.read_config()?.signer_key()?;
             let mut c = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
@@ -119,9 +119,8 @@ impl Live {
     }
 
     fn urls(&self) -> (String, String) {
-        let url = |n: &Option<dyad_ledger::node::RunningNode>| {
-            n.as_ref().map(|n| n.url()).unwrap_or_default()
-        };
+        let url =
+            |n: &Option<dyad_node::RunningNode>| n.as_ref().map(|n| n.url()).unwrap_or_default();
         (url(&self.alpha), url(&self.bravo))
     }
 
@@ -165,7 +164,7 @@ impl Live {
             if let Some(a) = a {
                 a.shutdown().await?;
             }
-            Ok::<(), dyad_ledger::node::NodeError>(())
+            Ok::<(), dyad_node::NodeError>(())
         })?;
         Ok(())
     }
@@ -360,7 +359,7 @@ impl Demo {
         reply: &str,
         to: &str,
     ) -> Result<()> {
-        use dyad_ledger::node::AppendRequest;
+        use dyad_node::AppendRequest;
         let live = self
             .live
             .as_ref()

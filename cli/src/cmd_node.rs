@@ -1,4 +1,4 @@
-//! The live node from the command line: `dyad serve` runs `dyad_ledger::node` for a data
+//! The live node from the command line: `dyad serve` runs `dyad_node` for a data
 //! directory, `dyad export tiles` writes the log as static C2SP tlog-tiles files, and
 //! [`probe`] lets the other commands find a node running on their data directory (whose
 //! store it holds locked) and talk to it instead of the store.
@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use dyad_ledger::node::{self, AdminClient, ClientError, ExportOptions, NodeConfig};
 use dyad_ledger::store::{Store, StoreError};
+use dyad_node::{AdminClient, ClientError, ExportOptions, NodeConfig};
 use serde_json::{json as j, Value};
 
 use crate::data::DataDir;
@@ -132,11 +132,11 @@ pub enum Probe {
 /// owner can have made the socket, so the token goes to the owner's own node. An insecure
 /// directory is an error, not a missing node.
 pub fn probe(data: &DataDir) -> Result<Probe> {
-    let admin_socket = node::admin_socket_path(&data.dir);
+    let admin_socket = dyad_node::admin_socket_path(&data.dir);
     let admin = match AdminClient::for_data_dir(&data.dir) {
         Ok(Some(admin)) => admin,
         Ok(None) => return Ok(Probe::Absent),
-        Err(e @ dyad_ledger::node::NodeError::PrivateDir(_)) => return Err(e.into()),
+        Err(e @ dyad_node::NodeError::PrivateDir(_)) => return Err(e.into()),
         Err(e) => {
             return Ok(Probe::Silent {
                 admin_socket,
@@ -292,7 +292,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
         .map_err(|e| CliError::Client(ClientError::Runtime(e)))?;
     let url_file = data.dir.join(NODE_URL_FILE);
     let result = rt.block_on(async {
-        let running = node::start(node_config).await?;
+        let running = dyad_node::start(node_config).await?;
         let url = public_url(running.addr());
         let written =
             dyad_ledger::private_dir::write_file(&url_file, format!("{url}\n").as_bytes());
@@ -381,7 +381,8 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                     "mirror it from its public URL with a tile client, or stop the node and export again",
                 ));
             };
-            let e = node::client::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
+            let e =
+                dyad_node::client::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
             (e, format!("the running node at {url}"))
         }
         Probe::Absent | Probe::Silent { .. } => {
@@ -395,7 +396,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let e = node::tiles::export_tiles_with(&store, &args.out, &options, on_progress)?;
+            let e = dyad_node::tiles::export_tiles_with(&store, &args.out, &options, on_progress)?;
             (e, format!("the store {}", data.ledger_path().display()))
         }
     };

@@ -239,7 +239,7 @@ fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &crate::cmd_node::Running) -> R
         if from >= to {
             return Ok(entries);
         }
-        for item in dyad_ledger::node::fetch_entries(url, from, to)? {
+        for item in dyad_node::fetch_entries(url, from, to)? {
             let (index, bytes) = item?;
             entries.push((index, read_entry(index, &bytes)?));
         }
@@ -652,15 +652,15 @@ fn status_via_node(
 /// The broken-promise evidence the co-signer kept in `<data dir>/evidence`: how many
 /// files, and the newest (by modification time).
 fn broken_promises(data_dir: &std::path::Path) -> (usize, Option<std::path::PathBuf>) {
-    let Ok(dir) = std::fs::read_dir(data_dir.join(dyad_ledger::node::EVIDENCE_DIR)) else {
+    let Ok(dir) = std::fs::read_dir(data_dir.join(dyad_node::EVIDENCE_DIR)) else {
         return (0, None);
     };
     let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = dir
         .flatten()
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(dyad_ledger::node::BROKEN_PROMISE_PREFIX)
-                && name.ends_with(dyad_ledger::node::BROKEN_PROMISE_EXT)
+            name.starts_with(dyad_node::BROKEN_PROMISE_PREFIX)
+                && name.ends_with(dyad_node::BROKEN_PROMISE_EXT)
         })
         .map(|e| {
             let time = e

@@ -230,7 +230,7 @@ impl DataDir {
             Ok(c) => c,
             Err(dyad_ledger::channel::ChannelError::Store(
                 dyad_ledger::store::StoreError::Locked { .. },
-            )) if self.dir.join(dyad_ledger::node::ADMIN_SOCKET_FILE).exists() => {
+            )) if self.dir.join(dyad_node::ADMIN_SOCKET_FILE).exists() => {
                 return Err(CliError::usage_hint(
                     format!(
                         "a node (`dyad serve`) runs on {} and holds its store",

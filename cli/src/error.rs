@@ -9,9 +9,9 @@ use dyad_ledger::attachments::AttachmentError;
 use dyad_ledger::channel::ChannelError;
 use dyad_ledger::genesis::GenesisError;
 use dyad_ledger::keys::KeyError;
-use dyad_ledger::node::{ClientError, ExportError, NodeError};
 use dyad_ledger::private_dir::PrivateDirError;
 use dyad_ledger::store::StoreError;
+use dyad_node::{ClientError, ExportError, NodeError};
 
 use crate::bundle::BundleError;
 

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use dyad_ledger::keys::SignerKey;
-use dyad_ledger::node::BatchPromise;
 use dyad_ledger::tree::{self, leaf_hash, MemoryTree};
+use dyad_node::BatchPromise;
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::note::signature_line;
 use dyad_verifier::promise_evidence;
@@ -50,7 +50,7 @@ fn verify_evidence_proves_a_broken_promise_and_status_shows_it() {
     let bytes = evidence(&alpha);
     let file = env.path("bravo/evidence").join(format!(
         "broken-promise-5-aa-bb{}",
-        dyad_ledger::node::BROKEN_PROMISE_EXT
+        dyad_node::BROKEN_PROMISE_EXT
     ));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, &bytes).unwrap();

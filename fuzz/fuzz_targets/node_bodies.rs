@@ -1,4 +1,4 @@
-//! The node's HTTP bodies at the parse level (`dyad_ledger::node`): what it reads from
+//! The node's HTTP bodies at the parse level (`dyad_node`): what it reads from
 //! requests and what its clients read from the peer's answers. Never panics; every
 //! accepted body is canonical where the format is (written back byte for byte).
 //!
@@ -22,11 +22,11 @@
 use std::sync::OnceLock;
 
 use dyad_ledger::keys::SignerKey;
-use dyad_ledger::node::submit::{encode_batch, parse_batch, SubmitResults, MAX_SUBMIT_BATCH};
-use dyad_ledger::node::witness::{
+use dyad_node::submit::{encode_batch, parse_batch, SubmitResults, MAX_SUBMIT_BATCH};
+use dyad_node::witness::{
     parse_cosignature_response, parse_size_body, size_body, AddCheckpoint, MAX_PROOF_LINES,
 };
-use dyad_ledger::node::{AppendRequest, AppendResponse, BatchPromise, Promise};
+use dyad_node::{AppendRequest, AppendResponse, BatchPromise, Promise};
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::signature_line;
 use libfuzzer_sys::fuzz_target;

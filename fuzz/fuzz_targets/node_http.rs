@@ -36,9 +36,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
-use dyad_ledger::node::submit::encode_batch;
-use dyad_ledger::node::witness::AddCheckpoint;
-use dyad_ledger::node::{self, NodeConfig, RunningNode};
+use dyad_node::submit::encode_batch;
+use dyad_node::witness::AddCheckpoint;
+use dyad_node::{NodeConfig, RunningNode};
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::signature_line;
 use libfuzzer_sys::fuzz_target;
@@ -120,12 +120,12 @@ fn world() -> &'static World {
             .build()
             .expect("runtime");
         let (seq, cos) = rt.block_on(async {
-            let seq = node::start(config("alpha", alpha.clone()))
+            let seq = dyad_node::start(config("alpha", alpha.clone()))
                 .await
                 .expect("sequencer");
             let mut cc = config("bravo", bravo);
             cc.peer_url = Some(seq.url());
-            let cos = node::start(cc).await.expect("co-signer");
+            let cos = dyad_node::start(cc).await.expect("co-signer");
             seq.set_peer_url(Some(cos.url()));
             (seq, cos)
         });

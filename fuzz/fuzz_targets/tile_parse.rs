@@ -1,4 +1,4 @@
-//! C2SP tlog-tiles parsing (`dyad_ledger::node::tiles`): the server's tile path parser and
+//! C2SP tlog-tiles parsing (`dyad_node::tiles`): the server's tile path parser and
 //! the client's readers of fetched hash tiles and entry bundles. Never panics; every
 //! accepted path, tile and bundle is canonical (written back byte for byte); the tile
 //! geometry (`min_tree_size`, `exists_in`, `tiles_of_tree`) is self-consistent.
@@ -12,7 +12,7 @@
 #![no_main]
 
 use dyad_fuzz::Cursor;
-use dyad_ledger::node::tiles::{
+use dyad_node::tiles::{
     encode_index, parse_entry_bundle, parse_hash_tile, parse_index, tiles_of_tree, Tile, TileKind,
     FULL_WIDTH, MAX_PATH_LEVEL,
 };

@@ -206,7 +206,7 @@ pub const MAX_KEY_FILE_BYTES: u64 = 16 << 10;
 
 /// Reads a small UTF-8 text file, reading at most `limit + 1` bytes: a larger (or endless)
 /// file is an `InvalidData` error naming the limit.
-pub(crate) fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
+pub fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
     use std::io::Read;
     let mut buf = Vec::new();
     std::fs::File::open(path)?

@@ -9,7 +9,11 @@
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
 //! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md);
-//! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600).
+//! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
+//! - [`wire`]: pure wire formats (tlog-tiles paths, hash tiles, entry bundles).
+//!
+//! The ledger is synchronous; the HTTP node that serves and replicates it is the
+//! `dyad-node` crate.
 #![forbid(unsafe_code)]
 
 pub mod attachments;
@@ -18,10 +22,10 @@ pub mod entry;
 pub mod genesis;
 mod kept_note;
 pub mod keys;
-pub mod node;
 pub mod private_dir;
 pub mod replica_record;
 pub mod store;
 pub mod store_check;
 pub mod sync;
 pub mod tree;
+pub mod wire;

@@ -67,7 +67,7 @@ pub fn check_bundle(
     bundle: &[u8],
     leaf_hashes: &[Hash],
 ) -> Result<(), StoreError> {
-    let entries = crate::node::tiles::parse_entry_bundle(bundle, width)
+    let entries = crate::wire::tiles::parse_entry_bundle(bundle, width)
         .map_err(|_| Damage::MalformedBundle { index })?;
     let tile = dyad_verifier::tiles::TileId {
         level: 0,

@@ -62,7 +62,7 @@ pub fn create_channel(dir: &Path, parties: &Parties, with_cosigner: bool) -> Ben
     // Data directories are their owner's only (a node refuses to start otherwise).
     for party in ["alpha", "bravo"] {
         let d = dir.join(party);
-        dyad_ledger::private_dir::create_dir(&d).map_err(dyad_ledger::node::NodeError::from)?;
+        dyad_ledger::private_dir::create_dir(&d).map_err(dyad_node::NodeError::from)?;
     }
     let seq = Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer)?;
     if with_cosigner {

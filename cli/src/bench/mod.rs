@@ -188,9 +188,9 @@ pub enum BenchError {
     #[error("an entry: {0}")]
     Entry(#[from] dyad_ledger::entry::EntryError),
     #[error("the node: {0}")]
-    Node(#[from] dyad_ledger::node::NodeError),
+    Node(#[from] dyad_node::NodeError),
     #[error("a node client: {0}")]
-    Client(#[from] dyad_ledger::node::ClientError),
+    Client(#[from] dyad_node::ClientError),
     #[error("raw sled ceiling: {0}")]
     Sled(#[from] sled::Error),
     /// Something the bench produced did not verify: the figures would be meaningless.

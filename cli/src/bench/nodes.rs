@@ -1,5 +1,5 @@
 //! Measurement 2 of issue 7: two live nodes on loopback, in this process
-//! (`dyad_ledger::node`, as `dyad serve` runs it, with its default group commit: up to
+//! (`dyad_node`, as `dyad serve` runs it, with its default group commit: up to
 //! 512 entries or 10 ms per batch).
 //!
 //! An entry is committed once it is covered by a checkpoint that both parties signed, i.e.
@@ -28,7 +28,7 @@ use std::time::Duration;
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::keys::SignerKey;
-use dyad_ledger::node::{self, AdminClient, AppendRequest, NodeConfig, RunningNode};
+use dyad_node::{AdminClient, AppendRequest, NodeConfig, RunningNode};
 use tokio::time::Instant;
 
 use super::fixture::{self, Parties, PAYLOAD_LEN};
@@ -179,10 +179,10 @@ pub fn run(
         .build()
         .map_err(BenchError::io("start the tokio runtime"))?;
     let outcome = rt.block_on(async {
-        let seq = node::start(config(&dir, "alpha", parties.alpha.clone())).await?;
+        let seq = dyad_node::start(config(&dir, "alpha", parties.alpha.clone())).await?;
         let mut cos_config = config(&dir, "bravo", parties.bravo.clone());
         cos_config.peer_url = Some(seq.url());
-        let cos = match node::start(cos_config).await {
+        let cos = match dyad_node::start(cos_config).await {
             Ok(cos) => cos,
             Err(e) => {
                 let _ = seq.shutdown().await;

@@ -1,0 +1,553 @@
+//! The sequencer's group commit and co-signing loop.
+//!
+//! - The **batcher** collects submissions (the co-signer's signed entries) and the
+//!   operator's own drafts for at most `max_delay` after the first, or `max_batch` of them,
+//!   checks each on its own (`Channel::stage_each`), writes the accepted ones and the
+//!   checkpoint of the new tree, signed as the log, with one durable store batch (one
+//!   fsync), answers each (only now is anything acknowledged) and wakes the committer.
+//! - The **committer** sends the newest signed checkpoint to the co-signer's tlog-witness
+//!   `add-checkpoint` (old size = the co-signer's last known size, with the consistency
+//!   proof from there), adds the returned cosignature line to the note and stores it as
+//!   committed. On 409 it learns the co-signer's size and tries again; when the co-signer
+//!   is down or slow it backs off exponentially (bounded) while the batcher goes on, and
+//!   catches up when the co-signer is back, in steps of at most `max_cosign_step` entries.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dyad_verifier::checkpoint::Checkpoint;
+use dyad_verifier::note;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::{read_bounded, ClientError};
+use crate::metrics::Metrics;
+use crate::witness::{self, AddCheckpoint};
+use crate::{now_ms, NodeError, Shared};
+use dyad_ledger::channel::{Appended, Channel, ChannelError, Staged};
+use dyad_ledger::entry::{Draft, EntryError, SignedEntry};
+
+/// What the batcher appends.
+pub(crate) enum Item {
+    /// An entry signed by the co-signer, already checked statelessly.
+    Signed(SignedEntry),
+    /// The operator's own message, signed by the batcher as the sequencer.
+    Own(Draft),
+}
+
+/// A request refused, with the HTTP status and a short label for the metrics.
+#[derive(Clone, Debug)]
+pub(crate) struct Rejection {
+    pub status: u16,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub(crate) type Reply = Result<Appended, Rejection>;
+
+pub(crate) struct Submission {
+    pub item: Item,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// How an entry the channel refused is answered.
+pub(crate) fn classify(e: &ChannelError) -> (u16, &'static str) {
+    use ChannelError as E;
+    match e {
+        E::SequenceGap { .. } => (409, "sequence"),
+        E::BadSignature { .. } => (403, "bad-signature"),
+        E::UnknownSender { .. } => (403, "unknown-sender"),
+        E::WrongOrigin { .. } => (422, "wrong-origin"),
+        E::Entry { .. } => (422, "invalid-entry"),
+        E::GenesisNotFirst { .. }
+        | E::TimestampBackwards { .. }
+        | E::TimestampInFuture { .. }
+        | E::ReplyToNotEarlier { .. }
+        | E::ResponseWithoutReplyTo { .. }
+        | E::PayloadTooLarge { .. }
+        | E::AttachmentTooLarge { .. } => (422, "channel-rule"),
+        _ => (500, "internal"),
+    }
+}
+
+fn rejection(e: &ChannelError) -> Rejection {
+    let (status, reason) = classify(e);
+    Rejection {
+        status,
+        reason,
+        message: e.to_string(),
+    }
+}
+
+fn draft_rejection(e: &EntryError) -> Rejection {
+    Rejection {
+        status: 422,
+        reason: "invalid-draft",
+        message: e.to_string(),
+    }
+}
+
+pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
+    let max_batch = shared.config.max_batch.max(1);
+    let max_delay = shared.config.max_delay;
+    let mut stop = shared.shutdown_signal();
+    let mut own_next: Option<u64> = None;
+    loop {
+        let first = tokio::select! {
+            biased;
+            s = rx.recv() => match s {
+                Some(s) => s,
+                None => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + max_delay;
+        while batch.len() < max_batch {
+            tokio::select! {
+                s = rx.recv() => match s {
+                    Some(s) => batch.push(s),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        own_next = write_batch(&shared, batch, own_next).await;
+    }
+    // Stopping: what was already queued is still written and answered.
+    rx.close();
+    let mut rest = Vec::new();
+    while let Some(s) = rx.recv().await {
+        rest.push(s);
+        if rest.len() == max_batch {
+            own_next = write_batch(&shared, std::mem::take(&mut rest), own_next).await;
+        }
+    }
+    if !rest.is_empty() {
+        write_batch(&shared, rest, own_next).await;
+    }
+}
+
+/// Writes one batch on blocking threads and answers every submission in it. Returns the
+/// sequencer's next own sequence number, when known.
+///
+/// The costly part (signing own drafts, checking every entry, signatures over all cores)
+/// runs under the shared lock, so that the co-signer's tile reads (replicating the previous
+/// batch) go on meanwhile; only the store commit takes the exclusive lock. The batcher is
+/// the only task that appends, so the log cannot change in between (and if it did, the
+/// commit would refuse the stale staging and the batch would go one by one).
+async fn write_batch(
+    shared: &Arc<Shared>,
+    batch: Vec<Submission>,
+    own_next: Option<u64>,
+) -> Option<u64> {
+    let now = now_ms();
+    let s = shared.clone();
+    let prepared = shared
+        .read(move |ch| {
+            let prepared = prepare(ch, &s, &batch, own_next, now);
+            Ok((batch, prepared))
+        })
+        .await;
+    let (batch, prepared) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // The replies' senders were dropped with the batch: the handlers answer 503.
+            tracing::error!(error = %e, "a batch could not be checked");
+            return None;
+        }
+    };
+    let s = shared.clone();
+    match shared
+        .write(move |ch| Ok(apply_batch(ch, &s, batch, own_next, now, prepared)))
+        .await
+    {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::error!(error = %e, "a batch could not be written");
+            None
+        }
+    }
+}
+
+/// A batch checked and staged, with the next own sequence number after it.
+type Prepared = Result<Option<(Staged, Option<u64>)>, ChannelError>;
+
+/// Signs the batch's own drafts with consecutive sequence numbers from `own_next` and
+/// judges every entry on its own (`Channel::stage_each`). `None` when the batch must go
+/// one by one: the first own message since start (`append_own` finds its sequence
+/// number), or an own message refused (the later ones would break their sequence).
+fn prepare(
+    ch: &Channel,
+    shared: &Shared,
+    batch: &[Submission],
+    own_next: Option<u64>,
+    now: u64,
+) -> Prepared {
+    let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
+    if has_own && own_next.is_none() {
+        return Ok(None);
+    }
+    let mut next = own_next.unwrap_or(0);
+    let mut entries = Vec::with_capacity(batch.len());
+    for s in batch {
+        let e = match &s.item {
+            Item::Signed(e) => e.clone(),
+            Item::Own(d) => match d.clone().sign(&shared.key, &shared.origin, next, now) {
+                Ok(e) => {
+                    next += 1;
+                    e
+                }
+                Err(_) => return Ok(None),
+            },
+        };
+        entries.push(e);
+    }
+    let staged = ch.stage_each(&entries, now)?;
+    let own_refused = batch
+        .iter()
+        .zip(staged.results())
+        .any(|(s, r)| matches!(s.item, Item::Own(_)) && r.is_err());
+    if own_refused {
+        return Ok(None);
+    }
+    Ok(Some((staged, own_next.map(|_| next))))
+}
+
+fn apply_batch(
+    ch: &mut Channel,
+    shared: &Shared,
+    batch: Vec<Submission>,
+    own_next: Option<u64>,
+    now: u64,
+    prepared: Prepared,
+) -> Option<u64> {
+    let count = batch.len();
+    let size_before = ch.size();
+    // Whether the batch's checkpoint was signed in the batch's own store commit.
+    let mut signed = false;
+    let own_next = match prepared {
+        Ok(Some((staged, next))) => match ch.commit_staged_and_sign(&shared.key, staged) {
+            Ok((results, note)) => {
+                signed = note.is_some();
+                for (s, result) in batch.into_iter().zip(results) {
+                    let reply = result.map_err(|e| rejection(&e));
+                    if let Err(r) = &reply {
+                        refused(shared, r);
+                    }
+                    let _ = s.reply.send(reply);
+                }
+                next
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, entries = count, "the batch could not be written; appending its entries one by one");
+                one_by_one(ch, shared, batch, own_next, now)
+            }
+        },
+        Ok(None) => one_by_one(ch, shared, batch, own_next, now),
+        Err(e) => {
+            tracing::warn!(error = %e, entries = count, "the batch could not be checked; appending its entries one by one");
+            one_by_one(ch, shared, batch, own_next, now)
+        }
+    };
+    let added = ch.size() - size_before;
+    Metrics::set(&shared.metrics.log_size, ch.size());
+    if added > 0 {
+        Metrics::inc(&shared.metrics.entries, added);
+        Metrics::inc(&shared.metrics.batches, 1);
+        tracing::debug!(entries = added, size = ch.size(), "batch durable");
+        let signed = signed
+            || match ch.sign_checkpoint(&shared.key) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will");
+                    false
+                }
+            };
+        if signed {
+            Metrics::inc(&shared.metrics.checkpoints_signed, 1);
+            shared.set_published(ch.size());
+            shared.wake_committer.notify_one();
+        }
+    }
+    own_next
+}
+
+/// Counts and logs an entry the channel refused.
+fn refused(shared: &Shared, r: &Rejection) {
+    shared.metrics.reject("append", r.reason);
+    tracing::warn!(status = r.status, reason = r.reason, message = %r.message, "entry refused by the channel rules");
+}
+
+/// Each submission on its own (one store batch each). Used for the first own message
+/// after a start, when an own message was refused, and after a failed write.
+fn one_by_one(
+    ch: &mut Channel,
+    shared: &Shared,
+    batch: Vec<Submission>,
+    mut own_next: Option<u64>,
+    now: u64,
+) -> Option<u64> {
+    for s in batch {
+        let reply = match s.item {
+            Item::Signed(e) => ch
+                .append_signed(std::slice::from_ref(&e), now)
+                .map(|a| a[0])
+                .map_err(|e| rejection(&e)),
+            Item::Own(d) => match own_next {
+                Some(seq) => match d.sign(&shared.key, &shared.origin, seq, now) {
+                    Ok(e) => match ch.append_signed(std::slice::from_ref(&e), now) {
+                        Ok(a) => {
+                            own_next = Some(seq + 1);
+                            Ok(a[0])
+                        }
+                        Err(e) => Err(rejection(&e)),
+                    },
+                    Err(e) => Err(draft_rejection(&e)),
+                },
+                None => match ch.append_own(&shared.key, vec![d], now) {
+                    Ok(a) => {
+                        match ch.entry(a[0].index) {
+                            Ok(e) => own_next = Some(e.entry.body.sequence + 1),
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot read back an appended entry")
+                            }
+                        }
+                        Ok(a[0])
+                    }
+                    Err(e) => Err(rejection(&e)),
+                },
+            },
+        };
+        if let Err(r) = &reply {
+            refused(shared, r);
+        }
+        let _ = s.reply.send(reply);
+    }
+    own_next
+}
+
+/// One add-checkpoint to send.
+struct Plan {
+    request: AddCheckpoint,
+    size: u64,
+}
+
+/// Decides what to send: the newest signed checkpoint, or (when the co-signer is more
+/// than `step` behind) one signed now for `old + step`.
+fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan>, NodeError> {
+    let committed = ch.committed_size()?;
+    let Some(signed_note) = ch.latest_signed_checkpoint()? else {
+        return Ok(None);
+    };
+    let signed = dyad_verifier::note::parse(&signed_note)
+        .ok()
+        .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
+        .map_or(0, |c| c.size);
+    if committed >= signed {
+        return Ok(None);
+    }
+    let old = known.unwrap_or(committed);
+    if old > signed {
+        return Err(NodeError::Task(format!(
+            "the co-signer has co-signed {old} entries but this log has signed only {signed}: was this replica restored from an old copy?"
+        )));
+    }
+    let step = shared.config.max_cosign_step.max(1);
+    let size = crate::fetch::fit_step(ch, shared, old, signed.min(old.saturating_add(step)))
+        .map_err(NodeError::from)?;
+    let (size, note) = if size < signed {
+        let text = Checkpoint {
+            origin: shared.origin.clone(),
+            size,
+            root: ch.store().root_at(size).map_err(ChannelError::from)?,
+            extensions: Vec::new(),
+        }
+        .to_text();
+        let sig = shared.key.sign(text.as_bytes());
+        let line = note::signature_line(shared.log_key.name(), shared.log_key.key_id(), &sig);
+        (size, format!("{text}\n{line}").into_bytes())
+    } else {
+        (signed, signed_note)
+    };
+    let proof = if old == 0 || old >= size {
+        Vec::new()
+    } else {
+        ch.store()
+            .consistency_proof(old, size)
+            .map_err(ChannelError::from)?
+    };
+    Ok(Some(Plan {
+        request: AddCheckpoint { old, proof, note },
+        size,
+    }))
+}
+
+/// What one add-checkpoint round trip gave.
+enum Outcome {
+    Committed,
+    /// 409: the co-signer's size.
+    Conflict(u64),
+    Failed(String),
+}
+
+pub(crate) async fn run_committer(shared: Arc<Shared>) {
+    let mut known: Option<u64> = None;
+    let mut backoff = shared.config.retry_initial;
+    let mut conflicts = 0u32;
+    let mut stop = shared.shutdown_signal();
+    loop {
+        if shared.is_stopping() {
+            break;
+        }
+        let Some(peer) = shared.peer_url() else {
+            idle(&shared, Duration::from_secs(5)).await;
+            continue;
+        };
+        let s = shared.clone();
+        let plan = match shared.read(move |ch| plan(ch, &s, known)).await {
+            Ok(Some(plan)) => plan,
+            Ok(None) => {
+                idle(&shared, Duration::from_secs(5)).await;
+                continue;
+            }
+            Err(NodeError::Stopped) => break,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot prepare a checkpoint for the co-signer");
+                shared.peer_failed(e.to_string());
+                known = None;
+                sleep_or_stop(&mut stop, backoff).await;
+                backoff = (backoff * 2).min(shared.config.retry_max);
+                continue;
+            }
+        };
+        let started = Instant::now();
+        Metrics::inc(&shared.metrics.cosign_requests, 1);
+        let outcome = tokio::select! {
+            o = send(&shared, &peer, &plan) => o,
+            _ = shared.stopped() => break,
+        };
+        match outcome {
+            Outcome::Committed => {
+                shared.metrics.observe_cosign_latency(started.elapsed());
+                tracing::debug!(
+                    size = plan.size,
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "checkpoint co-signed"
+                );
+                known = Some(plan.size);
+                shared.set_committed(plan.size);
+                shared.peer_ok();
+                backoff = shared.config.retry_initial;
+                conflicts = 0;
+            }
+            Outcome::Conflict(size) => {
+                Metrics::inc(&shared.metrics.cosign_failures, 1);
+                lock_peer(&shared, size);
+                conflicts += 1;
+                if Some(size) == Some(plan.request.old) || conflicts > 3 {
+                    let why = format!(
+                        "the co-signer answered 409 (its size {size}) to old size {}: it holds a different tree",
+                        plan.request.old
+                    );
+                    tracing::error!(%why, "co-signing conflict");
+                    shared.peer_failed(why);
+                    sleep_or_stop(&mut stop, backoff).await;
+                    backoff = (backoff * 2).min(shared.config.retry_max);
+                } else {
+                    tracing::info!(
+                        cosigner_size = size,
+                        "the co-signer is at another size; retrying from there"
+                    );
+                }
+                known = Some(size);
+            }
+            Outcome::Failed(why) => {
+                Metrics::inc(&shared.metrics.cosign_failures, 1);
+                tracing::warn!(peer = %peer, error = %why, retry_in_ms = backoff.as_millis() as u64, "co-signing failed; will retry");
+                shared.peer_failed(why);
+                // After a failure the co-signer may have stored the checkpoint anyway.
+                known = None;
+                sleep_or_stop(&mut stop, backoff).await;
+                backoff = (backoff * 2).min(shared.config.retry_max);
+            }
+        }
+    }
+}
+
+fn lock_peer(shared: &Shared, size: u64) {
+    crate::lock(&shared.peer).cosigner_size = Some(size);
+}
+
+/// Waits for new work, the stop signal, or `poll`.
+async fn idle(shared: &Shared, poll: Duration) {
+    tokio::select! {
+        _ = shared.wake_committer.notified() => {}
+        _ = shared.stopped() => {}
+        _ = tokio::time::sleep(poll) => {}
+    }
+}
+
+async fn sleep_or_stop(stop: &mut tokio::sync::watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+async fn send(shared: &Arc<Shared>, peer: &str, plan: &Plan) -> Outcome {
+    let url = format!("{peer}/add-checkpoint");
+    let resp = match shared
+        .http
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(plan.request.encode())
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(ClientError::Http { url, source: e }.to_string()),
+    };
+    let fetched = match read_bounded(&url, resp, witness::MAX_RESPONSE_BYTES).await {
+        Ok(f) => f,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    match fetched.status.as_u16() {
+        200 => {
+            let lines = match witness::parse_cosignature_response(&fetched.body) {
+                Ok(l) => l.to_vec(),
+                Err(e) => return Outcome::Failed(format!("{url}: {e}")),
+            };
+            let mut merged = plan.request.note.clone();
+            merged.extend_from_slice(&lines);
+            match shared
+                .write(move |ch| Ok(ch.add_committed_checkpoint(&merged)?))
+                .await
+            {
+                Ok(_) => {
+                    Metrics::inc(&shared.metrics.checkpoints_committed, 1);
+                    Outcome::Committed
+                }
+                Err(e) => Outcome::Failed(format!(
+                    "the co-signer's answer does not commit the checkpoint: {e}"
+                )),
+            }
+        }
+        409 => {
+            let is_size = fetched
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with(witness::SIZE_CONTENT_TYPE));
+            match witness::parse_size_body(&fetched.body) {
+                Ok(size) if is_size => Outcome::Conflict(size),
+                _ => Outcome::Failed(format!(
+                    "{url}: 409 without a size: {}",
+                    String::from_utf8_lossy(&fetched.body).trim_end()
+                )),
+            }
+        }
+        status => Outcome::Failed(format!(
+            "{url}: HTTP {status}: {}",
+            String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(300)]).trim_end()
+        )),
+    }
+}

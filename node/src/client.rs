@@ -1,0 +1,618 @@
+//! A client for the C2SP tlog-tiles read API of a dyad node, or of a static tile export
+//! served by any web server: the checkpoint, hash tiles, entry bundles, and a streaming
+//! audit of a whole log.
+//!
+//! Everything read is untrusted: every response is size-bounded before it is read, and
+//! tiles and bundles are parsed strictly ([`crate::tiles`]). Entries are only
+//! trustworthy once checked, e.g. by [`dyad_verifier::audit::Auditor`] ([`audit_url`]),
+//! or by `Channel::accept_and_cosign` (the co-signer).
+//!
+//! [`TileClient`] is async (tokio). [`BlockingClient`], [`fetch_checkpoint`],
+//! [`fetch_entries`] and [`audit_url`] run their own small runtime, for synchronous callers
+//! such as the CLI; they must not be called from inside a tokio runtime.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust, Auditor};
+use dyad_verifier::note::MAX_NOTE_BYTES;
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use crate::tiles::{
+    parse_entry_bundle, parse_hash_tile, Tile, TileError, FULL_WIDTH, MAX_BUNDLE_BYTES,
+    MAX_HASH_TILE_BYTES,
+};
+use dyad_ledger::tree::Hash;
+
+/// Bundles fetched ahead of the one being read.
+const PREFETCH: usize = 4;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid URL {0:?}: it must start with http:// or https://")]
+    BadUrl(String),
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{url}: the response is larger than {max} bytes")]
+    TooLarge { url: String, max: usize },
+    #[error("{url}: {source}")]
+    Tile {
+        url: String,
+        #[source]
+        source: TileError,
+    },
+    #[error("{url}: the checkpoint cannot be read: {reason}")]
+    BadCheckpoint { url: String, reason: String },
+    #[error("cannot start the HTTP client's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("a tile fetch task failed: {0}")]
+    Task(String),
+}
+
+impl ClientError {
+    /// The HTTP status, when the server answered with one other than 200.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A response read in full, bounded.
+pub(crate) struct Fetched {
+    pub status: reqwest::StatusCode,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Reads a response body, refusing more than `max` bytes (without reading them).
+pub(crate) async fn read_bounded(
+    url: &str,
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Fetched, ClientError> {
+    let too_large = || ClientError::TooLarge {
+        url: url.to_owned(),
+        max,
+    };
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|source| ClientError::Http {
+        url: url.to_owned(),
+        source,
+    })? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        content_type,
+        body,
+    })
+}
+
+pub(crate) fn http_error(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
+    move |source| ClientError::Http {
+        url: url.to_owned(),
+        source,
+    }
+}
+
+pub(crate) fn status_error(url: &str, f: &Fetched) -> ClientError {
+    ClientError::Status {
+        url: url.to_owned(),
+        status: f.status.as_u16(),
+        body: String::from_utf8_lossy(&f.body[..f.body.len().min(200)])
+            .trim_end()
+            .to_owned(),
+    }
+}
+
+/// An HTTP client with the node's timeouts.
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        // Below a node's keep-alive (header) timeout, so that a pooled connection is not
+        // reused just as the node closes it.
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|source| ClientError::Http {
+            url: String::new(),
+            source,
+        })
+}
+
+/// Normalises a base URL: an `http://` or `https://` prefix, no trailing slash.
+pub(crate) fn base_url(url: &str) -> Result<String, ClientError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+        || trimmed.len() <= "https://".len()
+        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ClientError::BadUrl(url.to_owned()));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An async client for one log's tiles API (a node, or a static export).
+#[derive(Clone, Debug)]
+pub struct TileClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl TileClient {
+    /// A client for the log served at `base_url` (e.g. `http://127.0.0.1:7380`, or the
+    /// URL of the directory a tile export is served from).
+    pub fn new(base_url: &str) -> Result<TileClient, ClientError> {
+        Self::with_http(base_url, http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)?)
+    }
+
+    /// The same, sharing an existing HTTP client (its connection pool and timeouts).
+    pub fn with_http(url: &str, http: reqwest::Client) -> Result<TileClient, ClientError> {
+        Ok(TileClient {
+            http,
+            base: base_url(url)?,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn get(&self, path: &str, max: usize) -> Result<Vec<u8>, ClientError> {
+        let url = format!("{}/{path}", self.base);
+        let resp = self.http.get(&url).send().await.map_err(http_error(&url))?;
+        let fetched = read_bounded(&url, resp, max).await?;
+        if fetched.status != reqwest::StatusCode::OK {
+            return Err(status_error(&url, &fetched));
+        }
+        Ok(fetched.body)
+    }
+
+    /// The log's latest checkpoint note (for a dyad node: the latest co-signed one),
+    /// unverified.
+    pub async fn checkpoint(&self) -> Result<Vec<u8>, ClientError> {
+        self.get("checkpoint", MAX_NOTE_BYTES).await
+    }
+
+    /// A hash tile's hashes.
+    pub async fn hash_tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: u16,
+    ) -> Result<Vec<Hash>, ClientError> {
+        let tile = Tile::hashes(level, index, width);
+        let bytes = self.get(&tile.path(), MAX_HASH_TILE_BYTES).await?;
+        parse_hash_tile(&bytes, width).map_err(|source| ClientError::Tile {
+            url: format!("{}/{}", self.base, tile.path()),
+            source,
+        })
+    }
+
+    /// An entry bundle's entries. A partial bundle that is gone (a static export keeps
+    /// only the partial bundles of the sizes it exported) is read from the full bundle
+    /// instead, if that exists.
+    pub async fn entry_bundle(&self, index: u64, width: u16) -> Result<Vec<Vec<u8>>, ClientError> {
+        match self.entry_bundle_exact(index, width).await {
+            Err(e) if width < FULL_WIDTH && e.status() == Some(404) => {
+                let mut full = self
+                    .entry_bundle_exact(index, FULL_WIDTH)
+                    .await
+                    .map_err(|_| e)?;
+                full.truncate(usize::from(width));
+                Ok(full)
+            }
+            other => other,
+        }
+    }
+
+    async fn entry_bundle_exact(
+        &self,
+        index: u64,
+        width: u16,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
+        let tile = Tile::entries(index, width);
+        let bytes = self.get(&tile.path(), MAX_BUNDLE_BYTES).await?;
+        parse_entry_bundle(&bytes, width).map_err(|source| ClientError::Tile {
+            url: format!("{}/{}", self.base, tile.path()),
+            source,
+        })
+    }
+
+    /// The entries `[from, to)`, in order, fetched bundle by bundle with a few bundles in
+    /// flight: memory stays flat whatever the range. The server must hold at least `to`
+    /// entries.
+    pub fn entries(&self, from: u64, to: u64) -> EntryStream {
+        EntryStream {
+            client: self.clone(),
+            next_bundle_from: from,
+            end: to.max(from),
+            inflight: VecDeque::new(),
+            current: Vec::new().into_iter(),
+            next_index: from,
+            failed: false,
+        }
+    }
+
+    /// All the entries `[from, to)` at once. For small ranges: see [`TileClient::entries`].
+    pub async fn fetch_entries(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+        let mut out = Vec::with_capacity(to.saturating_sub(from).min(1 << 16) as usize);
+        let mut stream = self.entries(from, to);
+        while let Some(e) = stream.next().await {
+            out.push(e?.1);
+        }
+        Ok(out)
+    }
+}
+
+type BundleTask = JoinHandle<Result<Vec<Vec<u8>>, ClientError>>;
+
+/// Entries of a range, streamed; see [`TileClient::entries`].
+pub struct EntryStream {
+    client: TileClient,
+    /// The first index not yet requested.
+    next_bundle_from: u64,
+    end: u64,
+    inflight: VecDeque<BundleTask>,
+    current: std::vec::IntoIter<Vec<u8>>,
+    next_index: u64,
+    failed: bool,
+}
+
+impl EntryStream {
+    /// Requests bundles until `PREFETCH` are in flight or the range is covered.
+    fn schedule(&mut self) {
+        let width = u64::from(FULL_WIDTH);
+        while self.inflight.len() < PREFETCH && self.next_bundle_from < self.end {
+            let from = self.next_bundle_from;
+            let bundle = from / width;
+            let bundle_start = bundle * width;
+            let to = (bundle_start + width).min(self.end);
+            let fetch_width = (to - bundle_start) as u16;
+            let skip = (from - bundle_start) as usize;
+            let client = self.client.clone();
+            self.inflight.push_back(tokio::spawn(async move {
+                let mut entries = client.entry_bundle(bundle, fetch_width).await?;
+                entries.drain(..skip);
+                Ok(entries)
+            }));
+            self.next_bundle_from = to;
+        }
+    }
+
+    /// The next entry and its index; `None` at the end of the range or after an error.
+    pub async fn next(&mut self) -> Option<Result<(u64, Vec<u8>), ClientError>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some(entry) = self.current.next() {
+                let index = self.next_index;
+                self.next_index += 1;
+                return Some(Ok((index, entry)));
+            }
+            self.schedule();
+            let task = self.inflight.pop_front()?;
+            match task.await {
+                Ok(Ok(entries)) => self.current = entries.into_iter(),
+                Ok(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(ClientError::Task(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EntryStream {
+    fn drop(&mut self) {
+        for task in &self.inflight {
+            task.abort();
+        }
+    }
+}
+
+fn small_runtime() -> Result<Runtime, ClientError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("dyad-http-client")
+        .enable_all()
+        .build()
+        .map_err(ClientError::Runtime)
+}
+
+/// A synchronous [`TileClient`] with its own runtime (one worker thread, which keeps
+/// fetching ahead while the caller works on what it got).
+pub struct BlockingClient {
+    client: TileClient,
+    rt: Runtime,
+}
+
+impl BlockingClient {
+    pub fn new(base_url: &str) -> Result<BlockingClient, ClientError> {
+        let rt = small_runtime()?;
+        let client = {
+            let _guard = rt.enter();
+            TileClient::new(base_url)?
+        };
+        Ok(BlockingClient { client, rt })
+    }
+
+    pub fn checkpoint(&self) -> Result<Vec<u8>, ClientError> {
+        self.rt.block_on(self.client.checkpoint())
+    }
+
+    /// The entries `[from, to)` as an iterator; see [`TileClient::entries`].
+    pub fn entries(&self, from: u64, to: u64) -> BlockingEntries<'_> {
+        let _guard = self.rt.enter();
+        BlockingEntries {
+            stream: self.client.entries(from, to),
+            rt: &self.rt,
+        }
+    }
+}
+
+/// Entries streamed synchronously; see [`BlockingClient::entries`].
+pub struct BlockingEntries<'a> {
+    stream: EntryStream,
+    rt: &'a Runtime,
+}
+
+impl Iterator for BlockingEntries<'_> {
+    type Item = Result<(u64, Vec<u8>), ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rt.block_on(self.stream.next())
+    }
+}
+
+/// Fetches the checkpoint of the log at `url` (blocking).
+pub fn fetch_checkpoint(url: &str) -> Result<Vec<u8>, ClientError> {
+    BlockingClient::new(url)?.checkpoint()
+}
+
+/// Streams the entries `[from, to)` of the log at `url` (blocking iterator, flat memory).
+pub fn fetch_entries(url: &str, from: u64, to: u64) -> Result<OwnedEntries, ClientError> {
+    let client = BlockingClient::new(url)?;
+    let stream = {
+        let _guard = client.rt.enter();
+        client.client.entries(from, to)
+    };
+    Ok(OwnedEntries {
+        stream,
+        rt: client.rt,
+    })
+}
+
+/// [`BlockingEntries`] that own their runtime; see [`fetch_entries`].
+pub struct OwnedEntries {
+    // Dropped first: its tasks are aborted while the runtime still exists.
+    stream: EntryStream,
+    rt: Runtime,
+}
+
+impl Iterator for OwnedEntries {
+    type Item = Result<(u64, Vec<u8>), ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rt.block_on(self.stream.next())
+    }
+}
+
+/// Copies the log served at `client`'s URL (e.g. a running node, whose store cannot be
+/// opened meanwhile) into `out_dir` as static tlog-tiles files, exactly as
+/// [`export_tiles`](crate::tiles::export_tiles) lays them out from a store: every tile of
+/// the tree of the served checkpoint, then the checkpoint. Nothing fetched is verified
+/// here: audit the copy ([`audit_url`]) before trusting it.
+pub async fn mirror_tiles(
+    client: &TileClient,
+    out_dir: &std::path::Path,
+    options: &crate::tiles::ExportOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<crate::tiles::Exported, crate::tiles::ExportError> {
+    use crate::tiles::{tiles_of_tree, write_atomically, Exported, TileKind};
+    let note = client.checkpoint().await?;
+    let size = claimed_size(client.base_url(), &note)?;
+    let total = tiles_of_tree(size).count() as u64 + 1;
+    let mut done = Exported {
+        size,
+        ..Exported::default()
+    };
+    progress(0, total);
+    for (i, tile) in tiles_of_tree(size).enumerate() {
+        let path = out_dir.join(tile.path());
+        if options.reuse_full_tiles && tile.is_full() && path.is_file() {
+            done.files_kept += 1;
+        } else {
+            let max = match tile.kind {
+                TileKind::Hashes { .. } => MAX_HASH_TILE_BYTES,
+                TileKind::Entries => MAX_BUNDLE_BYTES,
+            };
+            let bytes = client.get(&tile.path(), max).await?;
+            let parsed = match tile.kind {
+                TileKind::Hashes { .. } => parse_hash_tile(&bytes, tile.width).map(|_| ()),
+                TileKind::Entries => parse_entry_bundle(&bytes, tile.width).map(|_| ()),
+            };
+            parsed.map_err(|source| ClientError::Tile {
+                url: format!("{}/{}", client.base_url(), tile.path()),
+                source,
+            })?;
+            write_atomically(&path, &bytes)?;
+            done.files_written += 1;
+            done.bytes_written += bytes.len() as u64;
+        }
+        progress(i as u64 + 1, total);
+    }
+    write_atomically(&out_dir.join("checkpoint"), &note)?;
+    done.files_written += 1;
+    done.bytes_written += note.len() as u64;
+    progress(total, total);
+    Ok(done)
+}
+
+/// [`mirror_tiles`] for synchronous callers (the CLI's `dyad export tiles` while the
+/// node runs).
+pub fn mirror_tiles_blocking(
+    url: &str,
+    out_dir: &std::path::Path,
+    options: &crate::tiles::ExportOptions,
+    progress: impl FnMut(u64, u64),
+) -> Result<crate::tiles::Exported, crate::tiles::ExportError> {
+    let client = BlockingClient::new(url)?;
+    client
+        .rt
+        .block_on(mirror_tiles(&client.client, out_dir, options, progress))
+}
+
+/// Why an audit over the tiles API failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditUrlError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("the log does not verify: {0}")]
+    Audit(#[from] AuditError),
+}
+
+/// The size a checkpoint note claims (unverified: the auditor checks it).
+fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientError> {
+    let bad = |reason: String| ClientError::BadCheckpoint {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = dyad_verifier::note::parse(note_bytes).map_err(|e| bad(e.to_string()))?;
+    let checkpoint =
+        dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(e.to_string()))?;
+    Ok(checkpoint.size)
+}
+
+/// Audits the whole log served at `url` (a node or a static tile export) up to its
+/// checkpoint: streams every entry into an [`Auditor`] (flat memory) and checks the
+/// checkpoint (committed under `trust`, root recomputed). `progress(done, total)` is
+/// called every 256 entries and at the end. Blocking.
+pub fn audit_url(
+    url: &str,
+    trust: AuditTrust,
+    progress: impl FnMut(u64, u64),
+) -> Result<AuditReport, AuditUrlError> {
+    let client = BlockingClient::new(url)?;
+    let note = client.checkpoint()?;
+    let size = claimed_size(url, &note)?;
+    let mut auditor = Auditor::new(trust)?;
+    let entries = client.entries(0, size);
+    audit_entries(&mut auditor, &note, size, entries, progress)?;
+    Ok(auditor.finish()?)
+}
+
+/// [`audit_url`] for async callers.
+pub async fn audit(
+    client: &TileClient,
+    trust: AuditTrust,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<AuditReport, AuditUrlError> {
+    let note = client.checkpoint().await?;
+    let size = claimed_size(client.base_url(), &note)?;
+    let mut auditor = Auditor::new(trust)?;
+    let mut stream = client.entries(0, size);
+    let mut given = false;
+    progress(0, size);
+    while let Some(entry) = stream.next().await {
+        let (index, bytes) = entry?;
+        feed(
+            &mut auditor,
+            &note,
+            &mut given,
+            index,
+            &bytes,
+            size,
+            &mut progress,
+        )?;
+    }
+    if !given {
+        auditor.check_checkpoint(&note)?;
+    }
+    progress(size, size);
+    Ok(auditor.finish()?)
+}
+
+fn audit_entries(
+    auditor: &mut Auditor,
+    note: &[u8],
+    size: u64,
+    entries: impl Iterator<Item = Result<(u64, Vec<u8>), ClientError>>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(), AuditUrlError> {
+    let mut given = false;
+    progress(0, size);
+    for entry in entries {
+        let (index, bytes) = entry?;
+        feed(
+            auditor,
+            note,
+            &mut given,
+            index,
+            &bytes,
+            size,
+            &mut progress,
+        )?;
+    }
+    if !given {
+        auditor.check_checkpoint(note)?;
+    }
+    progress(size, size);
+    Ok(())
+}
+
+/// Leaf 0 first (it defines the channel), then the checkpoint, then the other leaves.
+fn feed(
+    auditor: &mut Auditor,
+    note: &[u8],
+    given: &mut bool,
+    index: u64,
+    bytes: &[u8],
+    size: u64,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<(), AuditUrlError> {
+    auditor.push_leaf(bytes)?;
+    if index == 0 {
+        auditor.check_checkpoint(note)?;
+        *given = true;
+    }
+    if (index + 1) % 256 == 0 {
+        progress(index + 1, size);
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Two nodes of one channel on 127.0.0.1, over temporary directories, for the node tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
+use dyad_ledger::keys::SignerKey;
+use dyad_node::{self, AdminClient, AppendRequest, AppendResponse, NodeConfig, RunningNode};
+
+pub const ORIGIN: &str = "example.org/dyad/test";
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A tokio runtime like a small server's: two workers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+pub fn alpha() -> SignerKey {
+    SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap()
+}
+
+pub fn bravo() -> SignerKey {
+    SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap()
+}
+
+/// Creates both replicas of a new channel (alpha sequences) under `dir`, as `dyad init`
+/// would: `dir/alpha/ledger` and `dir/bravo/ledger`, in data directories of mode 0700.
+pub fn create_channel(dir: &Path) {
+    let genesis = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
+    let proposal = genesis.propose(&alpha(), now_ms() - 1000).unwrap();
+    let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
+    // Data directories are their owner's only (0700): a node refuses to start otherwise.
+    for party in ["alpha", "bravo"] {
+        dyad_ledger::private_dir::create_dir(&dir.join(party)).unwrap();
+    }
+    Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).unwrap();
+    Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).unwrap();
+}
+
+/// Fast timings for tests.
+pub fn config(dir: &Path, party: &str, key: SignerKey) -> NodeConfig {
+    let data = dir.join(party);
+    let mut c = NodeConfig::new(data.clone(), data.join("ledger"), key);
+    c.max_delay = Duration::from_millis(5);
+    c.retry_initial = Duration::from_millis(20);
+    c.retry_max = Duration::from_millis(250);
+    c.peer_timeout = Duration::from_secs(5);
+    c.max_wait = Duration::from_secs(20);
+    c
+}
+
+/// Two running nodes: alpha the sequencer, bravo the co-signer.
+pub struct Pair {
+    pub dir: tempfile::TempDir,
+    pub seq: Option<RunningNode>,
+    pub cos: Option<RunningNode>,
+    pub seq_addr: SocketAddr,
+    pub cos_addr: SocketAddr,
+    pub seq_config: NodeConfig,
+    pub cos_config: NodeConfig,
+}
+
+impl Pair {
+    pub async fn start() -> Pair {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl Fn(&mut NodeConfig)) -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        create_channel(dir.path());
+        let mut seq_config = config(dir.path(), "alpha", alpha());
+        let mut cos_config = config(dir.path(), "bravo", bravo());
+        tweak(&mut seq_config);
+        tweak(&mut cos_config);
+        let seq = dyad_node::start(seq_config.clone()).await.unwrap();
+        cos_config.peer_url = Some(seq.url());
+        let cos = dyad_node::start(cos_config.clone()).await.unwrap();
+        seq.set_peer_url(Some(cos.url()));
+        seq_config.peer_url = Some(cos.url());
+        // Restarts listen where they listened before, so the peer's URL stays right.
+        seq_config.listen = seq.addr();
+        cos_config.listen = cos.addr();
+        seq_config.admin_listen = seq.admin_addr();
+        cos_config.admin_listen = cos.admin_addr();
+        Pair {
+            dir,
+            seq_addr: seq.addr(),
+            cos_addr: cos.addr(),
+            seq: Some(seq),
+            cos: Some(cos),
+            seq_config,
+            cos_config,
+        }
+    }
+
+    pub fn seq(&self) -> &RunningNode {
+        self.seq.as_ref().expect("the sequencer runs")
+    }
+
+    pub fn cos(&self) -> &RunningNode {
+        self.cos.as_ref().expect("the co-signer runs")
+    }
+
+    pub fn seq_ledger(&self) -> PathBuf {
+        self.dir.path().join("alpha/ledger")
+    }
+
+    pub fn cos_ledger(&self) -> PathBuf {
+        self.dir.path().join("bravo/ledger")
+    }
+
+    pub async fn kill_seq(&mut self) {
+        self.seq.take().unwrap().kill().await;
+    }
+
+    pub async fn kill_cos(&mut self) {
+        self.cos.take().unwrap().kill().await;
+    }
+
+    pub async fn start_seq(&mut self) {
+        assert!(self.seq.is_none());
+        self.seq = Some(start_retrying(self.seq_config.clone()).await);
+    }
+
+    pub async fn start_cos(&mut self) {
+        assert!(self.cos.is_none());
+        self.cos = Some(start_retrying(self.cos_config.clone()).await);
+    }
+
+    /// Stops both gracefully.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(n) = self.cos.take() {
+            n.shutdown().await.unwrap();
+        }
+        if let Some(n) = self.seq.take() {
+            n.shutdown().await.unwrap();
+        }
+        self.dir
+    }
+
+    /// Waits until both replicas hold the same tree, all of it committed.
+    pub async fn wait_converged(&self, limit: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let s = self.seq().status().await.unwrap();
+            let c = self.cos().status().await.unwrap();
+            if s.committed_size == s.size
+                && c.size == s.size
+                && c.committed_size == s.size
+                && c.queued == 0
+            {
+                return s.size;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replicas did not converge within {limit:?}: sequencer {s:?}, co-signer {c:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Starts a node, retrying briefly while its old port is still being released.
+pub async fn start_retrying(config: NodeConfig) -> RunningNode {
+    let mut tries = 0;
+    loop {
+        match dyad_node::start(config.clone()).await {
+            Ok(n) => return n,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("restart attempt {tries}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot restart the node: {e}"),
+        }
+    }
+}
+
+/// Polls `f` every 20 ms until it holds or `limit` passes.
+pub async fn wait_until<F, Fut>(limit: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn admin(node: &RunningNode) -> AdminClient {
+    AdminClient::new(&node.admin_url(), node.admin_token()).unwrap()
+}
+
+pub fn request(subject: &str, wait: &str) -> AppendRequest {
+    AppendRequest {
+        kind: "notification".into(),
+        subject: subject.into(),
+        content_type: "text/plain".into(),
+        payload: STANDARD.encode(format!("body of {subject}")),
+        wait: Some(wait.into()),
+        timeout_ms: Some(15_000),
+        ..AppendRequest::default()
+    }
+}
+
+pub async fn append(node: &RunningNode, subject: &str, wait: &str) -> (u16, AppendResponse) {
+    admin(node).append(&request(subject, wait)).await.unwrap()
+}
+
+/// The subjects of all entries after the genesis, in log order.
+pub fn subjects(ledger: &Path) -> Vec<String> {
+    let ch = Channel::open(ledger).unwrap();
+    (1..ch.size())
+        .map(|i| ch.entry(i).unwrap().entry.body.subject)
+        .collect()
+}
+
+/// (size, root, committed size) of a closed replica.
+pub fn head(ledger: &Path) -> (u64, [u8; 32], u64) {
+    let ch = Channel::open(ledger).unwrap();
+    (ch.size(), ch.store().root(), ch.committed_size().unwrap())
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
