@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::SignedEntry;
 
-use super::fixture::{self, Parties};
+use super::fixture::{self, now_ms, Parties};
 use super::report::{per_s, set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
-use crate::output::now_ms;
 
 /// The channel log the appends built, closed.
 pub struct Log {
