@@ -1,4 +1,4 @@
-//! Measurement 1 of issue 7: durable appends of signed entries on one node, at batch
+//! Measurement 1: durable appends of signed entries on one node, at batch
 //! sizes 1, 10, 100 and 1000.
 //!
 //! The entries arrive as bytes, signed by their senders (alternately both parties), as

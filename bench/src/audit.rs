@@ -1,7 +1,7 @@
-//! Measurement 5 of issue 7: an audit of the whole log through the verifier,
+//! Measurement 5: an audit of the whole log through the verifier,
 //! `dyad audit --data LOG --trust alpha.pub --trust bravo.pub --json`, run as a child
-//! process of this same binary, so that its peak memory is its own and not what the
-//! bench built before it.
+//! process (the dyad binary given to the bench), so that its peak memory is its own and
+//! not what the bench built before it.
 //!
 //! The time is the child's whole run (start, store open, every entry decoded and its
 //! signature and channel rules checked, the tree recomputed, every co-signed checkpoint

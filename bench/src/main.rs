@@ -1,5 +1,5 @@
-//! `dyad bench`: measures, in one run, what issue 7 asks of dyad on this machine, next to
-//! the ceilings and peer libraries that give each figure its meaning.
+//! `dyad-bench`: measures dyad on this machine, in one run, against its targets and next
+//! to the ceilings and peer libraries that give each figure its meaning.
 //!
 //! | module | what it measures |
 //! |---|---|

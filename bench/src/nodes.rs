@@ -1,4 +1,4 @@
-//! Measurement 2 of issue 7: two live nodes on loopback, in this process
+//! Measurement 2: two live nodes on loopback, in this process
 //! (`dyad_ledger::node`, as `dyad serve` runs it, with its default group commit: up to
 //! 512 entries or 10 ms per batch).
 //!
@@ -202,7 +202,7 @@ pub fn run(
                 Err(_) => {
                     stuck += 1;
                     eprintln!(
-                        "dyad bench: the {name} node did not stop within {} s; going on",
+                        "dyad-bench: the {name} node did not stop within {} s; going on",
                         SHUTDOWN_LIMIT.as_secs()
                     );
                 }
