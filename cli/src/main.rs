@@ -6,7 +6,6 @@
 //! unreadable input). Nothing here panics on bad input.
 #![forbid(unsafe_code)]
 
-mod bench;
 mod bounded;
 mod bundle;
 mod cmd_append;
@@ -137,10 +136,6 @@ pub enum Command {
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
     Export(cmd_node::ExportCommand),
-    /// Measure this machine: appends, two live nodes, proofs, verification, audit, store,
-    /// against the ceilings and peer libraries measured in the same run.
-    #[command(after_help = bench::EXAMPLES)]
-    Bench(bench::BenchArgs),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = cmd_demo::EXAMPLES)]
     Demo(cmd_demo::DemoArgs),
@@ -208,7 +203,6 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Serve(args) => cmd_node::serve(&ctx, &args),
         Command::Export(command) => cmd_node::run_export(&ctx, &command),
         Command::Demo(args) => cmd_demo::run(&ctx, &args),
-        Command::Bench(args) => bench::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

@@ -2,7 +2,7 @@
 //!
 //! Tree hashing and appending, proof building from an in-memory tree of a million leaves,
 //! and entry encoding, decoding, signing and strict signature checking. The store's own
-//! figures (durable appends, proofs from disk, open time) are `dyad bench`'s and
+//! figures (durable appends, proofs from disk, open time) are `dyad-bench`'s and
 //! examples/store_scale's, which need a disk and minutes, not a micro-benchmark.
 
 use std::hint::black_box;

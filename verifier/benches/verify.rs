@@ -2,7 +2,7 @@
 //!
 //! Inputs are built with the tests' hand-written encoder (tests/entry_support), so what is
 //! timed is exactly what an auditor or a receipt checker runs. Figures go to BENCHMARKS.md
-//! with the machine's load; `dyad bench` measures the same operations end to end.
+//! with the machine's load; `dyad-bench` measures the same operations end to end.
 
 #[path = "../tests/entry_support/mod.rs"]
 mod entry_support;

@@ -1,4 +1,4 @@
-//! Measurement 2 of issue 7: two live nodes on loopback, in this process
+//! Measurement 2: two live nodes on loopback, in this process
 //! (`dyad_node`, as `dyad serve` runs it, with its default group commit: up to
 //! 512 entries or 10 ms per batch).
 //!
@@ -25,16 +25,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::keys::SignerKey;
 use dyad_node::{AdminClient, AppendRequest, NodeConfig, RunningNode};
 use tokio::time::Instant;
 
-use super::fixture::{self, Parties, PAYLOAD_LEN};
+use super::fixture::{self, now_ms, Parties, PAYLOAD_LEN};
 use super::report::{set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
-use crate::output::{b64, now_ms};
 
 /// How long the saturation stage may take before the bench gives up on it.
 const SATURATION_LIMIT: Duration = Duration::from_secs(300);
@@ -53,7 +54,7 @@ fn request(n: u64, wait: &str) -> AppendRequest {
         kind: "notification".into(),
         subject: format!("load message {n}"),
         content_type: "text/plain".into(),
-        payload: b64(&payload(n)),
+        payload: STANDARD.encode(payload(n)),
         wait: Some(wait.into()),
         timeout_ms: Some(15_000),
         ..AppendRequest::default()
@@ -201,7 +202,7 @@ pub fn run(
                 Err(_) => {
                     stuck += 1;
                     eprintln!(
-                        "dyad bench: the {name} node did not stop within {} s; going on",
+                        "dyad-bench: the {name} node did not stop within {} s; going on",
                         SHUTDOWN_LIMIT.as_secs()
                     );
                 }

@@ -1,4 +1,4 @@
-//! Measurement 4 of issue 7: verification on one core, with dyad-verifier only:
+//! Measurement 4: verification on one core, with dyad-verifier only:
 //! inclusion proofs, consistency proofs, co-signed checkpoints (the committed rule of
 //! spec section 7 under the channel's genesis) and receipts (spec section 8: checkpoint,
 //! entry signature, inclusion proof).

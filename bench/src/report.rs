@@ -1,6 +1,6 @@
 //! The figures of one run: collected by key, turned into ratios, targets and the machine
-//! description, then printed as a table or as one JSON object (the keys issue 7 names,
-//! plus the rest, so that runs can be compared over time).
+//! description, then printed as a table or as one JSON object (the keys the targets
+//! name, plus the rest, so that runs can be compared over time).
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ impl Figures {
         Figures { values: Map::new() }
     }
 
-    /// The figures of a saved `dyad bench --json` run.
+    /// The figures of a saved `dyad-bench --json` run.
     pub fn from_json(value: Value) -> Option<Figures> {
         match value {
             Value::Object(mut values) => {
@@ -214,7 +214,7 @@ pub fn finish(f: &mut Figures) {
     );
 }
 
-/// A target from issue 7: `key` at least (or at most) `bound`.
+/// A target for a 2-core machine (BENCHMARKS.md): `key` at least (or at most) `bound`.
 struct Target {
     what: &'static str,
     key: &'static str,
@@ -624,7 +624,7 @@ pub fn table(f: &Figures) -> String {
     let text = |k: &str| f.text(k).unwrap_or("?").to_owned();
     let num = |k: &str| f.get(k).map_or("?".to_owned(), human);
     out.push_str(&format!(
-        "dyad bench {} (scale {}): {} entries; {} cores, {}; load average {} at start, {} at end; {} s\n",
+        "dyad-bench {} (scale {}): {} entries; {} cores, {}; load average {} at start, {} at end; {} s\n",
         text("dyad_version"),
         text("scale"),
         num("entries"),
@@ -651,7 +651,7 @@ pub fn table(f: &Figures) -> String {
             out.push_str(&offered_loads(f));
         }
     }
-    out.push_str("\nTargets (issue 7)\n");
+    out.push_str("\nTargets\n");
     for t in TARGETS {
         let Some(v) = f.get(t.key) else { continue };
         out.push_str(&format!(

@@ -136,7 +136,7 @@ fn throughput(root: &DrawingArea<SVGBackend, Shift>, f: &Figures) -> Result<(), 
                 .map(|p| TriangleMarker::new(p, 7, green.filled())),
         )
         .map_err(|x| e(&x))?
-        .label("targets (issue 7): 2,000/s at batch 1, 50,000/s at batch 1000")
+        .label("targets: 2,000/s at batch 1, 50,000/s at batch 1000")
         .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, green.filled()));
     chart
         .configure_series_labels()
@@ -212,7 +212,7 @@ fn latency(root: &DrawingArea<SVGBackend, Shift>, f: &Figures) -> Result<(), Str
             RED.stroke_width(1),
         ))
         .map_err(|x| e(&x))?
-        .label("target (issue 7): p99 <= 50 ms at 1,000/s")
+        .label("target: p99 <= 50 ms at 1,000/s")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
         .configure_series_labels()

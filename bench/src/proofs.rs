@@ -1,4 +1,4 @@
-//! Measurements 3 and 6 of issue 7: proofs from the store, and store open time and disk
+//! Measurements 3 and 6: proofs from the store, and store open time and disk
 //! bytes per entry.
 //!
 //! The store is opened as a replica opens it (`Store::open`), and proofs are built at the

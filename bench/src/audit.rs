@@ -1,7 +1,7 @@
-//! Measurement 5 of issue 7: an audit of the whole log through the verifier,
+//! Measurement 5: an audit of the whole log through the verifier,
 //! `dyad audit --data LOG --trust alpha.pub --trust bravo.pub --json`, run as a child
-//! process of this same binary, so that its peak memory is its own and not what the
-//! bench built before it.
+//! process (the dyad binary given to the bench), so that its peak memory is its own and
+//! not what the bench built before it.
 //!
 //! The time is the child's whole run (start, store open, every entry decoded and its
 //! signature and channel rules checked, the tree recomputed, every co-signed checkpoint
@@ -32,6 +32,7 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
 }
 
 pub fn run(
+    dyad: &Path,
     log: &Log,
     parties: &Parties,
     work: &Path,
@@ -40,7 +41,6 @@ pub fn run(
 ) -> BenchResult<()> {
     let bar = progress.step(&format!("audit of {} entries (dyad audit)", log.entries));
     let [alpha, bravo] = parties.write_pub_files(work)?;
-    let exe = std::env::current_exe().map_err(BenchError::io("find the dyad binary"))?;
     // Files, not pipes: a pipe nobody reads while the child runs could fill and stall it.
     let out_path = work.join("audit.json");
     let err_path = work.join("audit.stderr");
@@ -49,7 +49,7 @@ pub fn run(
     };
     let (out_file, err_file) = (create(&out_path)?, create(&err_path)?);
     let start = Instant::now();
-    let mut child = Command::new(&exe)
+    let mut child = Command::new(dyad)
         .arg("audit")
         .arg("--data")
         .arg(&log.store_dir)
@@ -62,7 +62,7 @@ pub fn run(
         .stdout(out_file)
         .stderr(err_file)
         .spawn()
-        .map_err(BenchError::io(format!("start {} audit", exe.display())))?;
+        .map_err(BenchError::io(format!("start {} audit", dyad.display())))?;
     let mut peak_kb = 0;
     let status = loop {
         if let Some(kb) = vm_hwm_kb(child.id()) {

@@ -1,4 +1,4 @@
-//! Measurement 1 of issue 7: durable appends of signed entries on one node, at batch
+//! Measurement 1: durable appends of signed entries on one node, at batch
 //! sizes 1, 10, 100 and 1000.
 //!
 //! The entries arrive as bytes, signed by their senders (alternately both parties), as
@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::SignedEntry;
 
-use super::fixture::{self, Parties};
+use super::fixture::{self, now_ms, Parties};
 use super::report::{per_s, set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
-use crate::output::now_ms;
 
 /// The channel log the appends built, closed.
 pub struct Log {

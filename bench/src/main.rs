@@ -1,5 +1,5 @@
-//! `dyad bench`: measures, in one run, what issue 7 asks of dyad on this machine, next to
-//! the ceilings and peer libraries that give each figure its meaning.
+//! `dyad-bench`: measures dyad on this machine, in one run, against its targets and next
+//! to the ceilings and peer libraries that give each figure its meaning.
 //!
 //! | module | what it measures |
 //! |---|---|
@@ -24,31 +24,41 @@ mod proofs;
 mod report;
 mod verify;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
+use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::error::{CliError, Result};
-use crate::Ctx;
-
-pub const EXAMPLES: &str = "\
+const EXAMPLES: &str = "\
 Examples:
-  dyad bench                                  # quick: under a minute
-  dyad bench --scale full --json > bench.json # ~10 minutes: 1M-entry log, 10M-entry store
-  dyad bench --scale smoke                    # a few seconds, checks that every stage runs
-  dyad bench --plots docs/bench               # also draw the SVG plots there
-  dyad bench --dir /var/tmp/dyad-bench        # keep the stores it built
-  dyad bench --from bench.json --plots plots/ # table and plots of a saved run
+  dyad-bench                                  # quick: under a minute
+  dyad-bench --scale full --json > bench.json # ~10 minutes: 1M-entry log, 10M-entry store
+  dyad-bench --scale smoke                    # a few seconds, checks that every stage runs
+  dyad-bench --plots docs/bench               # also draw the SVG plots there
+  dyad-bench --dir /var/tmp/dyad-bench        # keep the stores it built
+  dyad-bench --from bench.json --plots plots/ # table and plots of a saved run
+
+From a checkout, build the dyad binary it audits with and run it:
+  cargo build --release -p dyad-cli && cargo run --release -p dyad-bench -- --scale smoke
+
+The audit stage runs `dyad audit` as a child process: the dyad binary beside this one
+(Cargo builds both into target/<profile>/), or --dyad PATH.
 
 The figures are noisy on a shared machine: compare the ratios to the ceilings measured
 in the same run, and look at the load average printed with them. BENCHMARKS.md says what
 every figure means and how it is measured.";
 
-#[derive(Args, Debug)]
+#[derive(Parser, Debug)]
+#[command(
+    name = "dyad-bench",
+    version,
+    about = "Measure dyad on this machine: appends, two live nodes, proofs, verification, \
+audit, store, against the ceilings and peer libraries measured in the same run",
+    after_help = EXAMPLES
+)]
 pub struct BenchArgs {
     /// How big: smoke (seconds, for CI), quick (under a minute), full (~10 minutes).
     #[arg(long, value_enum, default_value_t = Scale::Quick)]
@@ -61,8 +71,15 @@ pub struct BenchArgs {
     pub plots: Option<PathBuf>,
     /// Measure nothing: print the table (or JSON) and draw the plots of a run saved
     /// with --json.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["dir", "scale"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dir", "scale", "dyad"])]
     pub from: Option<PathBuf>,
+    /// The dyad binary whose `dyad audit` is measured (default: the `dyad` beside this
+    /// executable).
+    #[arg(long, env = "DYAD_BIN", value_name = "PATH")]
+    pub dyad: Option<PathBuf>,
+    /// Print the figures as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -204,6 +221,14 @@ pub enum BenchError {
     AuditChild(String),
     #[error("drawing {}: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
 }
 
 impl BenchError {
@@ -218,16 +243,11 @@ impl BenchError {
             reason: reason.to_string(),
         }
     }
-}
 
-impl From<BenchError> for CliError {
-    fn from(e: BenchError) -> CliError {
-        match e {
-            BenchError::Channel(e) => CliError::Channel(e),
-            BenchError::Store(e) => CliError::Store(e),
-            BenchError::Node(e) => CliError::Node(e),
-            BenchError::Client(e) => CliError::Client(e),
-            other => CliError::check(format!("bench: {other}")),
+    pub fn usage(message: impl Into<String>, hint: Option<&str>) -> BenchError {
+        BenchError::Usage {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
         }
     }
 }
@@ -252,7 +272,7 @@ impl Progress {
     pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
         if !self.tty {
             eprintln!(
-                "dyad bench [{:>5.1}s] {message}",
+                "dyad-bench [{:>5.1}s] {message}",
                 self.started.elapsed().as_secs_f64()
             );
             return ProgressBar::hidden();
@@ -296,56 +316,89 @@ impl Work {
     }
 }
 
-fn work_dir(dir: Option<&Path>) -> Result<Work> {
+fn work_dir(dir: Option<&Path>) -> BenchResult<Work> {
     let Some(dir) = dir else {
         let t = tempfile::Builder::new()
             .prefix("dyad-bench-")
             .tempdir()
-            .map_err(|e| CliError::Write {
-                path: std::env::temp_dir(),
-                source: e,
-            })?;
+            .map_err(BenchError::io("create a temporary directory"))?;
         return Ok(Work::Temp(t));
     };
     if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(CliError::read(dir))?;
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(|e| BenchError::usage(format!("cannot read {}: {e}", dir.display()), None))?;
         if entries.next().is_some() {
-            return Err(CliError::usage_hint(
+            return Err(BenchError::usage(
                 format!("{} is not empty", dir.display()),
-                "give --dir a new or empty directory: the bench builds its stores there",
+                Some("give --dir a new or empty directory: the bench builds its stores there"),
             ));
         }
     }
-    std::fs::create_dir_all(dir).map_err(CliError::write(dir))?;
+    std::fs::create_dir_all(dir).map_err(BenchError::io(format!("create {}", dir.display())))?;
     Ok(Work::Kept(dir.to_owned()))
 }
 
+/// The dyad binary whose `dyad audit` the audit stage runs: --dyad (or $DYAD_BIN), or the
+/// `dyad` beside this executable.
+fn dyad_bin(given: Option<&Path>) -> BenchResult<PathBuf> {
+    let bin = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .map_err(BenchError::io("find this executable"))?
+            .with_file_name(format!("dyad{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !bin.is_file() {
+        return Err(BenchError::usage(
+            format!("no dyad binary at {}", bin.display()),
+            Some("build it beside this one (`cargo build --release -p dyad-cli`), or give its path with --dyad PATH"),
+        ));
+    }
+    Ok(bin)
+}
+
+/// Writes to standard output. A reader that went away is not an error worth a message:
+/// main exits quietly on `BrokenPipe`.
+fn out(text: &str) -> BenchResult<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(BenchError::Output)
+}
+
 /// Prints the figures (and draws the plots, if asked).
-fn show(ctx: &Ctx, args: &BenchArgs, figures: &report::Figures) -> Result<()> {
+fn show(args: &BenchArgs, figures: &report::Figures) -> BenchResult<()> {
     if let Some(dir) = &args.plots {
         for path in plot::draw(dir, figures)? {
-            eprintln!("dyad bench: wrote {}", path.display());
+            eprintln!("dyad-bench: wrote {}", path.display());
         }
     }
-    if ctx.json {
-        crate::output::json(&figures.to_json())
+    if args.json {
+        out(&format!("{}\n", figures.to_json()))
     } else {
-        crate::output::out(&report::table(figures))
+        out(&report::table(figures))
     }
 }
 
-pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
+fn run(args: &BenchArgs) -> BenchResult<()> {
     if let Some(path) = &args.from {
-        let bytes = std::fs::read(path).map_err(CliError::read(path))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| BenchError::usage(format!("cannot read {}: {e}", path.display()), None))?;
         let figures = serde_json::from_slice(&bytes)
             .ok()
             .and_then(report::Figures::from_json)
             .ok_or_else(|| {
-                CliError::malformed(path, "not the JSON object of `dyad bench --json`")
+                BenchError::usage(
+                    format!(
+                        "{}: not the JSON object of `dyad-bench --json`",
+                        path.display()
+                    ),
+                    None,
+                )
             })?;
-        show(ctx, args, &figures)?;
-        return Ok(ExitCode::SUCCESS);
+        return show(args, &figures);
     }
+    let dyad = dyad_bin(args.dyad.as_deref())?;
     let sizes = args.scale.sizes();
     let work = work_dir(args.dir.as_deref())?;
     let progress = Progress::new();
@@ -354,7 +407,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
 
     let parties = fixture::Parties::generate()?;
-    let entry_len = fixture::signed_messages(&parties, 0, 1, crate::output::now_ms())?
+    let entry_len = fixture::signed_messages(&parties, 0, 1, fixture::now_ms())?
         .first()
         .map_or(0, Vec::len);
     baselines::ceilings(&sizes, entry_len, work.path(), &progress, &mut figures)?;
@@ -368,7 +421,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
     };
     proofs::run(&log.store_dir, log_prefix, &sizes, &progress, &mut figures)?;
     verify::run(&log, &parties, &sizes, &progress, &mut figures)?;
-    audit::run(&log, &parties, work.path(), &progress, &mut figures)?;
+    audit::run(&dyad, &log, &parties, work.path(), &progress, &mut figures)?;
     let entries = match sizes.big_store {
         Some(n) => {
             let dir = proofs::build_big_store(work.path(), &log, n, &progress)?;
@@ -383,9 +436,34 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
 
     figures.set("bench_seconds", started.elapsed().as_secs_f64());
     report::finish(&mut figures);
-    show(ctx, args, &figures)?;
+    show(args, &figures)?;
     if let Work::Kept(dir) = &work {
-        eprintln!("dyad bench: the stores are kept in {}", dir.display());
+        eprintln!("dyad-bench: the stores are kept in {}", dir.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = BenchArgs::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BenchError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dyad-bench: error: {e}");
+            // Bad usage or unreadable input exits 2 (as clap does); a stage that could not
+            // run to its end, 1.
+            let code = match e {
+                BenchError::Usage { hint, .. } => {
+                    if let Some(hint) = hint {
+                        eprintln!("  hint: {hint}");
+                    }
+                    2
+                }
+                _ => 1,
+            };
+            ExitCode::from(code)
+        }
+    }
 }

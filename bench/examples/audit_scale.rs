@@ -3,7 +3,7 @@
 //! `/usr/bin/time -v`):
 //!
 //! ```text
-//! cargo run --release -p dyad-cli --example audit_scale -- DIR ENTRIES
+//! cargo run --release -p dyad-bench --example audit_scale -- DIR ENTRIES
 //! /usr/bin/time -v target/release/dyad audit --data DIR --trust DIR/alpha.pub --trust DIR/bravo.pub
 //! ```
 //!

@@ -1,8 +1,10 @@
-//! `dyad bench` at the smoke scale: a structure check, not a timing assertion. Every key
-//! issue 7 names is in the JSON object and is a positive number, the machine is described,
-//! `--plots` writes two SVG documents with their data drawn, `--from` prints the table of a
-//! saved run, and `--dir` refuses a directory that already holds something.
+//! `dyad-bench` at the smoke scale: a structure check, not a timing assertion. Every key
+//! the targets name is in the JSON object and is a positive number, the machine is
+//! described, `--plots` writes two SVG documents with their data drawn, `--from` prints the
+//! table of a saved run, and `--dir` refuses a directory that already holds something.
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -56,8 +58,43 @@ const ALSO: &[&str] = &[
     "load_average_end",
 ];
 
-fn dyad() -> Command {
-    let mut c = Command::cargo_bin("dyad").expect("the dyad binary is built");
+/// The `dyad` binary whose `dyad audit` the bench runs: `DYAD_BIN` if set; otherwise
+/// `cargo build -p dyad-cli --bin dyad` is run once, with the Cargo and the profile that
+/// run these tests and into their target directory (a no-op when it is fresh; Cargo tells
+/// only the tests of the package that owns a binary where it is), and the `dyad` beside
+/// `dyad-bench` is used.
+fn dyad_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("DYAD_BIN") {
+            return PathBuf::from(bin);
+        }
+        let profile_dir = Path::new(env!("CARGO_BIN_EXE_dyad-bench"))
+            .parent()
+            .expect("dyad-bench lives in target/<profile>");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .args(["build", "--quiet", "-p", "dyad-cli", "--bin", "dyad"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // The profile of these tests: `test` (in target/debug) or, with --release, `release`.
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        } else {
+            build.args(["--profile", "test"]);
+        }
+        if let Some(target) = profile_dir.parent() {
+            build.env("CARGO_TARGET_DIR", target);
+        }
+        let status = build.status().expect("run cargo build -p dyad-cli");
+        assert!(status.success(), "cargo build -p dyad-cli: {status}");
+        profile_dir.join(format!("dyad{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// The `dyad-bench` binary, with a time limit.
+fn dyad_bench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dyad-bench"));
     c.timeout(Duration::from_secs(240));
     c
 }
@@ -65,14 +102,16 @@ fn dyad() -> Command {
 #[test]
 fn smoke_json_has_every_figure_and_the_plots_are_svg() {
     let plots = tempfile::tempdir().unwrap();
-    let out = dyad()
-        .args(["bench", "--scale", "smoke", "--json", "--plots"])
+    let out = dyad_bench()
+        .arg("--dyad")
+        .arg(dyad_bin())
+        .args(["--scale", "smoke", "--json", "--plots"])
         .arg(plots.path())
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "dyad bench failed: {}",
+        "dyad-bench failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
@@ -114,17 +153,13 @@ fn smoke_json_has_every_figure_and_the_plots_are_svg() {
     // The saved JSON gives the table back without measuring anything.
     let saved = plots.path().join("run.json");
     std::fs::write(&saved, &out.stdout).unwrap();
-    let table = dyad()
-        .args(["bench", "--from"])
-        .arg(&saved)
-        .output()
-        .unwrap();
+    let table = dyad_bench().arg("--from").arg(&saved).output().unwrap();
     assert!(table.status.success());
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("(scale smoke): 4,000 entries"), "{table}");
-    assert!(table.contains("Targets (issue 7)"), "{table}");
-    let bad = dyad()
-        .args(["bench", "--from"])
+    assert!(table.contains("\nTargets\n"), "{table}");
+    let bad = dyad_bench()
+        .arg("--from")
         .arg(plots.path().join("throughput-vs-batch.svg"))
         .output()
         .unwrap();
@@ -135,8 +170,10 @@ fn smoke_json_has_every_figure_and_the_plots_are_svg() {
 fn dir_must_be_new_or_empty() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("precious"), b"keep me").unwrap();
-    let out = dyad()
-        .args(["bench", "--scale", "smoke", "--dir"])
+    let out = dyad_bench()
+        .arg("--dyad")
+        .arg(dyad_bin())
+        .args(["--scale", "smoke", "--dir"])
         .arg(dir.path())
         .output()
         .unwrap();
