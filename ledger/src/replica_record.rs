@@ -51,9 +51,12 @@ impl ReplicaRecord {
         )
     }
 
-    /// Parses the file's text; `None` if it is not a record of this format.
+    /// Parses the file's text; `None` if it is not a record of this format. Strict, so that
+    /// what is accepted is exactly what [`ReplicaRecord::encode`] writes: lines end in `\n`
+    /// alone, names have no control characters, numbers are canonical decimals and the root
+    /// canonical base64.
     pub fn decode(text: &str) -> Option<ReplicaRecord> {
-        let mut lines = text.lines();
+        let mut lines = text.strip_suffix('\n')?.split('\n');
         if lines.next()? != FORMAT {
             return None;
         }
@@ -62,13 +65,16 @@ impl ReplicaRecord {
                 .next()
                 .and_then(|l| l.strip_prefix(name))
                 .and_then(|l| l.strip_prefix(' '))
-                .map(str::to_owned)
         };
-        let origin = field("origin")?;
-        let role = field("role")?;
-        let size = field("size")?.parse().ok()?;
-        let root = STANDARD.decode(field("root")?).ok()?.try_into().ok()?;
-        let committed = field("committed")?.parse().ok()?;
+        let origin = name(field("origin")?)?;
+        let role = name(field("role")?)?;
+        let size = decimal(field("size")?)?;
+        let root_b64 = field("root")?;
+        let root: [u8; 32] = STANDARD.decode(root_b64).ok()?.try_into().ok()?;
+        let committed = decimal(field("committed")?)?;
+        if lines.next().is_some() || STANDARD.encode(root) != root_b64 {
+            return None;
+        }
         Some(ReplicaRecord {
             origin,
             role,
@@ -121,6 +127,19 @@ impl ReplicaRecord {
     }
 }
 
+/// A non-empty name without control characters (origins and roles are printable text).
+fn name(s: &str) -> Option<String> {
+    (!s.is_empty() && !s.chars().any(char::is_control)).then(|| s.to_owned())
+}
+
+/// A canonical decimal: digits only, no sign, no leading zero (but `0` itself).
+fn decimal(s: &str) -> Option<u64> {
+    let canonical = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,9 +157,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(ReplicaRecord::read(dir.path()).unwrap(), None);
         r.write(dir.path()).unwrap();
-        assert_eq!(ReplicaRecord::read(dir.path()).unwrap(), Some(r));
+        assert_eq!(ReplicaRecord::read(dir.path()).unwrap(), Some(r.clone()));
         for bad in ["", "dyad-replica/1\n", "other\norigin o\n"] {
             assert_eq!(ReplicaRecord::decode(bad), None);
+        }
+        // Anything encode would not write is refused, so that an accepted record is written
+        // back as the same text (found by the replica_record fuzz target: `\r` before `\n`).
+        let good = r.encode();
+        for (from, to) in [
+            ("\n", "\r\n"),
+            ("role cosigner", "role cosigner\r"),
+            ("role cosigner", "role co\tsigner"),
+            ("role cosigner", "role "),
+            ("size 308", "size 0308"),
+            ("size 308", "size +308"),
+            ("committed 300\n", "committed 300"),
+            ("committed 300\n", "committed 300\n\n"),
+            ("committed 300\n", "committed 300\nextra\n"),
+            ("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd="),
+        ] {
+            let bad = good.replacen(from, to, 1);
+            assert_ne!(bad, good, "{from:?} is not in the record");
+            assert_eq!(ReplicaRecord::decode(&bad), None, "{bad:?}");
         }
     }
 }
