@@ -51,10 +51,9 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::entry::{self, Entry, EntryError, Kind};
 use crate::equivocation::{self, Contradiction};
 use crate::genesis::{self, ChannelParams, CommitError, Genesis, PartyRole};
-use crate::hash::{leaf_hash, node_hash, EMPTY_ROOT};
+use crate::hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
 use crate::key::{SignatureType, VerifierKey};
 use crate::note;
-use crate::Hash;
 
 /// Whom the auditor trusts to define the channel.
 // Made once per audit: boxing the larger variant would buy nothing.

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::Hash;
+use crate::hash::Hash;
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

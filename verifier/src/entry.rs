@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::genesis::{self, ChannelParams, GenesisError};
+use crate::hash::Hash;
 use crate::key::{SignatureType, VerifierKey};
-use crate::Hash;
 
 /// The only entry version (field 1).
 pub const VERSION: u8 = 0x01;

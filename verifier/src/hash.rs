@@ -2,7 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::Hash;
+/// A SHA-256 digest: a Merkle tree node, leaf hash or root.
+pub type Hash = [u8; 32];
 
 /// Prefix of a leaf hash input; keeps leaves and interior nodes in separate domains
 /// so that no interior node can be presented as a leaf (second preimage).

@@ -40,10 +40,8 @@ pub mod proof;
 pub mod receipt;
 pub mod tiles;
 
-/// A SHA-256 digest: a Merkle tree node, leaf hash or root.
-pub type Hash = [u8; 32];
-
 pub use checkpoint::CheckpointError;
+pub use hash::Hash;
 pub use key::KeyError;
 pub use note::NoteError;
 pub use policy::PolicyError;

@@ -16,10 +16,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::Hash;
 
 /// The first line of a broken-promise evidence file.
 pub const HEADER: &str = "dyad-broken-promise/v1";

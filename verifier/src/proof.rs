@@ -14,8 +14,7 @@
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
-use crate::hash::{node_hash, EMPTY_ROOT};
-use crate::Hash;
+use crate::hash::{node_hash, Hash, EMPTY_ROOT};
 
 /// Longest inclusion proof: one hash per level of a tree of up to 2^64 - 1 leaves.
 pub const MAX_INCLUSION_PROOF_HASHES: usize = 64;

@@ -23,12 +23,11 @@ use base64::Engine as _;
 
 use crate::entry::{self, Entry, EntryError, Kind};
 use crate::genesis::{self, CommitError, CommitKeys, Committed, Genesis, GenesisError, PartyRole};
-use crate::hash::leaf_hash;
+use crate::hash::{leaf_hash, Hash};
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
-use crate::Hash;
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";

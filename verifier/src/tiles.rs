@@ -13,8 +13,7 @@
 
 use alloc::vec::Vec;
 
-use crate::hash::{leaf_hash, node_hash};
-use crate::Hash;
+use crate::hash::{leaf_hash, node_hash, Hash};
 
 /// Hashes in a full tile.
 pub const TILE_WIDTH: usize = 256;
