@@ -8,7 +8,6 @@
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::entry::{self, Entry, EntryError, Kind, Reader};
@@ -16,17 +15,10 @@ use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::policy::{Policy, PolicyError, Threshold};
 
-/// The only genesis record version (field 1).
-pub const RECORD_VERSION: u8 = 0x01;
-/// The genesis entry's content type (section 4).
-pub const CONTENT_TYPE: &str = "application/vnd.dyad.genesis.v1";
-/// Most witnesses a genesis may name (field 5).
-pub const MAX_WITNESSES: u64 = 32;
-/// Largest `max_payload` (field 7): a payload this size still fits in a 65535-byte entry
-/// with room for the other fields.
-pub const MAX_MAX_PAYLOAD: u32 = 61440;
-/// Largest `max_clock_skew_s` (field 9): one day.
-pub const MAX_CLOCK_SKEW_S: u32 = 86400;
+pub use crate::rules::{
+    GenesisError, Identifier, PartyRole, CONTENT_TYPE, MAX_CLOCK_SKEW_S, MAX_MAX_PAYLOAD,
+    MAX_WITNESSES, RECORD_VERSION,
+};
 
 /// A party or witness as the genesis names it: `party = name: string || public_key: 32 bytes`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -82,140 +74,6 @@ pub struct Genesis {
     pub max_attachment_size: u64,
     /// Tolerated clock skew in seconds.
     pub max_clock_skew_s: u32,
-}
-
-/// Which party of a genesis a problem is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PartyRole {
-    /// The sequencer.
-    Sequencer,
-    /// The co-signer.
-    Cosigner,
-    /// The witness at this position in field 5.
-    Witness(usize),
-}
-
-impl fmt::Display for PartyRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PartyRole::Sequencer => f.write_str("sequencer"),
-            PartyRole::Cosigner => f.write_str("co-signer"),
-            PartyRole::Witness(i) => write!(f, "witness {i}"),
-        }
-    }
-}
-
-/// Which of a party's identifiers collide with another's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Identifier {
-    /// The key name.
-    Name,
-    /// The public key.
-    PublicKey,
-    /// A key ID (type 0x01 or 0x04).
-    KeyId,
-}
-
-impl fmt::Display for Identifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Identifier::Name => "name",
-            Identifier::PublicKey => "public key",
-            Identifier::KeyId => "key ID",
-        })
-    }
-}
-
-/// Why a genesis entry or record breaks section 4.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GenesisError {
-    /// The record's bytes are malformed (offsets are within the payload).
-    #[error("genesis record: {0}")]
-    Record(Box<EntryError>),
-    /// Record field 1 is not [`RECORD_VERSION`].
-    #[error("unknown genesis record version {0}")]
-    UnknownVersion(u8),
-    /// The record's origin differs from the entry's.
-    #[error("genesis record origin {record:?} differs from the entry origin {entry:?}")]
-    OriginMismatch {
-        /// The record's origin.
-        record: String,
-        /// The entry's origin.
-        entry: String,
-    },
-    /// The origin cannot be a key name, so the log key (named by the origin, section 2.2)
-    /// cannot exist.
-    #[error("origin is not a valid key name: {0}")]
-    InvalidOrigin(KeyError),
-    /// The origin starts with a prefix reserved for the other texts signed with party keys
-    /// (section 4: `dyad-` or `cosignature/`), so a checkpoint text could be confused with
-    /// them.
-    #[error("origin {0:?} starts with a reserved prefix (dyad- or cosignature/)")]
-    ReservedOrigin(String),
-    /// A party's name or public key is not a valid key (section 2.1).
-    #[error("{role}: {error}")]
-    InvalidParty {
-        /// Which party.
-        role: PartyRole,
-        /// What is wrong.
-        error: KeyError,
-    },
-    /// Two parties or witnesses share a name, public key or key ID.
-    #[error("{role} has the same {identifier} as {other}")]
-    Duplicate {
-        /// The later of the two.
-        role: PartyRole,
-        /// The earlier.
-        other: PartyRole,
-        /// What they share.
-        identifier: Identifier,
-    },
-    /// More than [`MAX_WITNESSES`] witnesses.
-    #[error("{count} witnesses, more than {MAX_WITNESSES}")]
-    TooManyWitnesses {
-        /// The count read.
-        count: u64,
-    },
-    /// `witness_threshold` exceeds the number of witnesses.
-    #[error("witness threshold {threshold} exceeds the {witnesses} witnesses")]
-    ThresholdTooHigh {
-        /// The threshold.
-        threshold: u8,
-        /// The number of witnesses.
-        witnesses: usize,
-    },
-    /// `max_payload` above [`MAX_MAX_PAYLOAD`].
-    #[error("max_payload {0} exceeds {MAX_MAX_PAYLOAD}")]
-    MaxPayloadTooLarge(u32),
-    /// `max_clock_skew_s` outside 1..=[`MAX_CLOCK_SKEW_S`].
-    #[error("max_clock_skew_s {0} is outside 1..={MAX_CLOCK_SKEW_S}")]
-    ClockSkewOutOfRange(u32),
-    /// The genesis entry's content type is not [`CONTENT_TYPE`].
-    #[error("genesis content type is {0:?}, not {CONTENT_TYPE:?}")]
-    WrongContentType(String),
-    /// The genesis entry's sequence is not 0.
-    #[error("genesis sequence is {0}, not 0")]
-    NonZeroSequence(u64),
-    /// The genesis entry has a `reply_to`.
-    #[error("genesis has reply_to {0}")]
-    HasReplyTo(u64),
-    /// The genesis entry names attachments.
-    #[error("genesis names {0} attachments")]
-    HasAttachments(usize),
-    /// The genesis entry's sender is not the sequencer.
-    #[error("genesis sender {found:08x} is not the sequencer's key ID {expected:08x}")]
-    SenderNotSequencer {
-        /// The sequencer's type-0x01 key ID.
-        expected: u32,
-        /// The entry's `sender`.
-        found: u32,
-    },
-}
-
-impl From<EntryError> for GenesisError {
-    fn from(e: EntryError) -> Self {
-        GenesisError::Record(Box::new(e))
-    }
 }
 
 fn party(r: &mut Reader<'_>, role: PartyRole) -> Result<Party, GenesisError> {

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
+mod rules;
 pub mod tiles;
 
 pub use checkpoint::CheckpointError;
