@@ -10,10 +10,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::entry::{self, Entry, EntryError, Kind, Reader};
+use crate::entry::{self, Entry, EntryError, Kind};
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::policy::{Policy, PolicyError, Threshold};
+use crate::wire::Reader;
 
 pub use crate::rules::{
     GenesisError, Identifier, PartyRole, CONTENT_TYPE, MAX_CLOCK_SKEW_S, MAX_MAX_PAYLOAD,

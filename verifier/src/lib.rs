@@ -40,6 +40,7 @@ pub mod proof;
 pub mod receipt;
 mod rules;
 pub mod tiles;
+mod wire;
 
 pub use checkpoint::CheckpointError;
 pub use hash::Hash;
