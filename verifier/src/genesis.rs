@@ -10,10 +10,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::entry::{self, Entry, EntryError, Kind};
+use crate::entry_codec::{self, Entry};
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::policy::{Policy, PolicyError, Threshold};
+use crate::rules::{EntryError, Kind, MAX_ORIGIN_LEN};
 use crate::wire::Reader;
 
 pub use crate::rules::{
@@ -101,7 +102,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<Genesis, GenesisError> {
     if version != RECORD_VERSION {
         return Err(GenesisError::UnknownVersion(version));
     }
-    let (origin, _) = r.string("origin", 1, entry::MAX_ORIGIN_LEN)?;
+    let (origin, _) = r.string("origin", 1, MAX_ORIGIN_LEN)?;
     let origin = String::from(origin);
     check_origin(&origin)?;
     let sequencer = party(&mut r, PartyRole::Sequencer)?;
@@ -280,7 +281,7 @@ impl Genesis {
 /// signatures over the entry message (3.4) that verify strictly: first the sequencer's,
 /// then the co-signer's.
 pub fn check_genesis(entry_bytes: &[u8]) -> Result<(Entry, Genesis), EntryError> {
-    let entry = entry::decode(entry_bytes)?;
+    let entry = entry_codec::decode(entry_bytes)?;
     if entry.kind != Kind::Genesis {
         return Err(EntryError::FirstNotGenesis { kind: entry.kind });
     }
@@ -326,7 +327,7 @@ pub fn check_genesis(entry_bytes: &[u8]) -> Result<(Entry, Genesis), EntryError>
                 found,
             });
         }
-        entry::verify_signature(entry_bytes, &entry, key)?;
+        entry_codec::verify_signature(entry_bytes, &entry, key)?;
     }
     Ok((entry, params.genesis))
 }
@@ -352,13 +353,13 @@ impl ChannelParams {
     /// a rule of section 4 (as one built by hand might).
     pub fn new(genesis: Genesis) -> Result<ChannelParams, GenesisError> {
         check_origin(&genesis.origin)?;
-        if genesis.origin.is_empty() || genesis.origin.len() as u64 > entry::MAX_ORIGIN_LEN {
+        if genesis.origin.is_empty() || genesis.origin.len() as u64 > MAX_ORIGIN_LEN {
             return Err(GenesisError::Record(Box::new(EntryError::Length {
                 field: "origin",
                 offset: 0,
                 len: genesis.origin.len() as u64,
                 min: 1,
-                max: entry::MAX_ORIGIN_LEN,
+                max: MAX_ORIGIN_LEN,
             })));
         }
         let key = |role: PartyRole, p: &Party| {

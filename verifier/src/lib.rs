@@ -29,6 +29,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
+mod entry_codec;
 pub mod equivocation;
 pub mod genesis;
 pub mod hash;

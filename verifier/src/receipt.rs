@@ -22,6 +22,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::entry::{self, Entry, EntryError, Kind};
+use crate::entry_codec;
 use crate::genesis::{self, CommitError, CommitKeys, Committed, Genesis, GenesisError, PartyRole};
 use crate::hash::{leaf_hash, Hash};
 use crate::key::{KeyError, SignatureType, VerifierKey};
@@ -559,7 +560,7 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             }
             .into());
         }
-        entry::check_reply_to(&entry, receipt.index)?;
+        entry_codec::check_reply_to(&entry, receipt.index)?;
         entry::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
     }
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
