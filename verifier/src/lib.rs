@@ -32,6 +32,7 @@ pub mod entry;
 mod entry_codec;
 pub mod equivocation;
 pub mod genesis;
+mod genesis_record;
 pub mod hash;
 pub mod key;
 pub mod note;
