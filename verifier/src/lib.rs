@@ -26,6 +26,7 @@
 extern crate alloc;
 
 pub mod audit;
+mod channel;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
