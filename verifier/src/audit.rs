@@ -32,7 +32,7 @@
 //!
 //! Nearly all of an audit's time is the strict signature check of each entry, which needs
 //! only the channel, not the entries before it. After leaf 0, [`Auditor::leaf_checker`]
-//! gives a [`LeafChecker`] that does everything [`entry::check_entry`] does for a leaf at a
+//! gives a [`LeafChecker`] that does everything [`entry::check_entry`](crate::entry::check_entry) does for a leaf at a
 //! given index and returns a [`CheckedLeaf`]; the caller may run it on as many threads as it
 //! likes and then gives the results to [`Auditor::push_checked`] in index order, which
 //! applies the order-dependent rules and the tree exactly as [`Auditor::push_leaf`] does, so
@@ -47,13 +47,15 @@ use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::channel::{self, ChannelParams, CommitError};
 use crate::checkpoint::{self, Checkpoint};
-use crate::entry::{self, Entry, EntryError, Kind};
+use crate::entry_codec::Entry;
 use crate::equivocation::{self, Contradiction};
-use crate::genesis::{self, ChannelParams, CommitError, Genesis, PartyRole};
+use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
 use crate::key::{SignatureType, VerifierKey};
 use crate::note;
+use crate::rules::{EntryError, Kind, PartyRole};
 
 /// Whom the auditor trusts to define the channel.
 // Made once per audit: boxing the larger variant would buy nothing.
@@ -406,7 +408,7 @@ impl Auditor {
         let timestamp_ms = match &self.channel {
             None => self.check_genesis_leaf(bytes)?,
             Some(channel) => {
-                let entry = entry::check_entry(bytes, index, channel)
+                let entry = channel::check_entry(bytes, index, channel)
                     .map_err(|error| AuditError::Entry { index, error })?;
                 let facts = LeafFacts::of(&entry);
                 check_in_order(
@@ -483,7 +485,7 @@ impl Auditor {
     /// Leaf 0: a valid genesis of the trusted channel.
     fn check_genesis_leaf(&mut self, bytes: &[u8]) -> Result<u64, AuditError> {
         let (entry, genesis) =
-            genesis::check_genesis(bytes).map_err(|error| AuditError::Entry { index: 0, error })?;
+            channel::check_genesis(bytes).map_err(|error| AuditError::Entry { index: 0, error })?;
         let trusted = match &self.trust {
             AuditTrust::Parties([a, b]) => genesis.names_parties(a, b),
             AuditTrust::Genesis(pinned) => *pinned == genesis,
@@ -778,11 +780,11 @@ pub struct LeafChecker {
 }
 
 impl LeafChecker {
-    /// Checks `bytes` as the leaf at `index` ([`entry::check_entry`]), with the same
+    /// Checks `bytes` as the leaf at `index` ([`entry::check_entry`](crate::entry::check_entry)), with the same
     /// error as [`Auditor::push_leaf`] would give for this check. The result is for the
     /// auditor that made this checker, at that index.
     pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
-        let entry = entry::check_entry(bytes, index, &self.channel)
+        let entry = channel::check_entry(bytes, index, &self.channel)
             .map_err(|error| AuditError::Entry { index, error })?;
         Ok(CheckedLeaf {
             index,
@@ -917,11 +919,11 @@ mod tests {
         }
         let mut auditor = Auditor::from_genesis(Genesis {
             origin: String::from("o"),
-            sequencer: genesis::Party {
+            sequencer: crate::genesis_record::Party {
                 name: String::from("a"),
                 public_key: [0; 32],
             },
-            cosigner: genesis::Party {
+            cosigner: crate::genesis_record::Party {
                 name: String::from("b"),
                 public_key: [1; 32],
             },

@@ -21,14 +21,15 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::entry::{self, Entry, EntryError, Kind};
-use crate::entry_codec;
-use crate::genesis::{self, CommitError, CommitKeys, Committed, Genesis, GenesisError, PartyRole};
+use crate::channel::{self, ChannelParams, CommitError, CommitKeys, Committed};
+use crate::entry_codec::{self, Entry};
+use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, Hash};
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
+use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -78,7 +79,7 @@ pub enum ReceiptError {
     /// The `extra` data is longer than an entry can be.
     #[error(
         "the extra line holds {len} bytes, more than an entry's {}",
-        entry::MAX_ENTRY_SIZE
+        MAX_ENTRY_SIZE
     )]
     EntryTooLarge {
         /// Its decoded length.
@@ -212,7 +213,7 @@ impl ReceiptTrust {
     /// Trusts the channel a genesis describes: its origin, parties in their roles, and its
     /// witnesses with its threshold.
     pub fn genesis(genesis: &Genesis) -> Result<ReceiptTrust, GenesisError> {
-        let params = genesis::ChannelParams::new(genesis.clone())?;
+        let params = ChannelParams::new(genesis.clone())?;
         let keys = params.commit_keys();
         Ok(ReceiptTrust {
             parties: [
@@ -440,7 +441,7 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
         .strip_prefix(b"extra ")
         .ok_or(ReceiptError::MissingExtra)?;
     // Bound the decoded size before decoding: 4 base64 characters per 3 bytes.
-    let max_encoded = entry::MAX_ENTRY_SIZE.div_ceil(3) * 4;
+    let max_encoded = MAX_ENTRY_SIZE.div_ceil(3) * 4;
     if encoded.len() > max_encoded {
         return Err(ReceiptError::EntryTooLarge {
             len: encoded.len() / 4 * 3,
@@ -449,7 +450,7 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
     let entry_bytes = BASE64
         .decode(encoded)
         .map_err(|_| ReceiptError::ExtraNotBase64)?;
-    if entry_bytes.len() > entry::MAX_ENTRY_SIZE {
+    if entry_bytes.len() > MAX_ENTRY_SIZE {
         return Err(ReceiptError::EntryTooLarge {
             len: entry_bytes.len(),
         });
@@ -522,7 +523,7 @@ pub fn format(entry_bytes: &[u8], index: u64, proof: &[Hash], checkpoint_note: &
 pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, ReceiptError> {
     let receipt = parse(bytes)?;
     let (committed, sequencer) = trust.committed(&receipt.checkpoint_note)?;
-    let entry = entry::decode(&receipt.entry_bytes)?;
+    let entry = entry_codec::decode(&receipt.entry_bytes)?;
     if entry.origin != committed.checkpoint.origin {
         return Err(ReceiptError::OriginMismatch {
             entry: entry.origin,
@@ -547,7 +548,7 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             }
             .into());
         }
-        let (_, genesis) = genesis::check_genesis(&receipt.entry_bytes)?;
+        let (_, genesis) = channel::check_genesis(&receipt.entry_bytes)?;
         if !genesis.sequencer.is_key(roles[0].1) || !genesis.cosigner.is_key(roles[1].1) {
             return Err(ReceiptError::GenesisNotTrusted);
         }
@@ -561,7 +562,7 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             .into());
         }
         entry_codec::check_reply_to(&entry, receipt.index)?;
-        entry::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
+        entry_codec::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
     }
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
     proof::verify_inclusion(
