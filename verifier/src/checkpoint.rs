@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::hash::Hash;
+use crate::text;
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,11 +88,10 @@ pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
 /// ASCII decimal with no leading zeros unless the tree is empty (tlog-checkpoint,
 /// "Note text"); `u64::from_str` alone would also take a '+' sign and leading zeros.
 fn parse_size(line: &str) -> Result<u64, CheckpointError> {
-    let digits_only = !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit());
-    if !digits_only || (line.len() > 1 && line.starts_with('0')) {
+    if !text::is_canonical_decimal(line.as_bytes()) {
         return Err(CheckpointError::MalformedSize);
     }
-    line.parse().map_err(|_| CheckpointError::SizeOverflow)
+    text::parse_decimal(line.as_bytes()).ok_or(CheckpointError::SizeOverflow)
 }
 
 fn parse_root(line: &str) -> Result<Hash, CheckpointError> {

@@ -27,6 +27,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
+use crate::text::{parse_decimal, parse_hash};
 
 /// The first line of an evidence file.
 pub const HEADER: &str = "dyad-equivocation/v1";
@@ -274,29 +275,6 @@ impl<'a> Lines<'a> {
         }
         Ok(LeafInclusion { leaf_hash, proof })
     }
-}
-
-/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Canonical standard base64 of exactly 32 bytes.
-fn parse_hash(text: &[u8]) -> Option<Hash> {
-    // 32 bytes are 44 base64 characters; checking first bounds the allocation.
-    if text.len() != 44 {
-        return None;
-    }
-    let bytes = BASE64.decode(text).ok()?;
-    Hash::try_from(bytes.as_slice()).ok()
 }
 
 /// Parses an evidence file exactly as spec/evidence.md lays it out. Nothing is verified:

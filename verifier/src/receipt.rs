@@ -30,6 +30,7 @@ use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
+use crate::text::{parse_decimal, parse_hash};
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -413,19 +414,6 @@ fn split_line(bytes: &[u8], line: usize) -> Result<(&[u8], &[u8]), ReceiptError>
     Ok((&bytes[..end], &bytes[end + 1..]))
 }
 
-/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
 /// Parses a receipt exactly as section 8 lays it out; the `extra` line is required.
 /// Nothing is verified: see [`verify`].
 pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
@@ -471,11 +459,7 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
         if proof.len() == MAX_PROOF_HASHES {
             return Err(ReceiptError::TooManyProofHashes);
         }
-        let hash = BASE64
-            .decode(hash_line)
-            .ok()
-            .and_then(|h| Hash::try_from(h.as_slice()).ok())
-            .ok_or(ReceiptError::MalformedProofHash { line })?;
+        let hash = parse_hash(hash_line).ok_or(ReceiptError::MalformedProofHash { line })?;
         proof.push(hash);
         line += 1;
     }

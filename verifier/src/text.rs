@@ -1,0 +1,152 @@
+//! The text the line-based formats share (receipts, evidence files, promises,
+//! checkpoints): canonical decimals and base64 hashes, each with exactly one accepted
+//! spelling.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use crate::hash::Hash;
+
+/// ASCII decimal digits, no sign, no leading zeros unless it is `0`; of any length.
+pub(crate) fn is_canonical_decimal(digits: &[u8]) -> bool {
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits.len() == 1 || digits[0] != b'0')
+}
+
+/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
+pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if !is_canonical_decimal(digits) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Canonical standard base64 of exactly 32 bytes.
+pub(crate) fn parse_hash(text: &[u8]) -> Option<Hash> {
+    // 32 bytes are 44 base64 characters; checking first bounds the allocation.
+    if text.len() != 44 {
+        return None;
+    }
+    let bytes = BASE64.decode(text).ok()?;
+    if BASE64.encode(&bytes).as_bytes() != text {
+        return None;
+    }
+    Hash::try_from(bytes.as_slice()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    // The copies these helpers replaced, kept here to show that every caller accepts and
+    // rejects exactly what it did before.
+
+    /// checkpoint.rs: `Err(0)` for a malformed size, `Err(1)` for one above u64.
+    fn checkpoint_size(line: &str) -> Result<u64, u8> {
+        let digits_only = !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit());
+        if !digits_only || (line.len() > 1 && line.starts_with('0')) {
+            return Err(0);
+        }
+        line.parse().map_err(|_| 1)
+    }
+
+    /// equivocation.rs: no re-encoding check.
+    fn equivocation_hash(text: &[u8]) -> Option<Hash> {
+        if text.len() != 44 {
+            return None;
+        }
+        let bytes = BASE64.decode(text).ok()?;
+        Hash::try_from(bytes.as_slice()).ok()
+    }
+
+    /// receipt.rs: no length check before decoding.
+    fn receipt_hash(text: &[u8]) -> Option<Hash> {
+        BASE64
+            .decode(text)
+            .ok()
+            .and_then(|h| Hash::try_from(h.as_slice()).ok())
+    }
+
+    fn decimals() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{0,21}",
+            "0[0-9]{0,3}",
+            "1844674407370955161[0-9]",
+            "[-+ 0-9a]{0,4}",
+        ]
+    }
+
+    /// Canonical encodings of 32 bytes, and encodings with one change: a character
+    /// replaced (which may leave non-zero trailing bits), cut short, or added.
+    fn hash_texts() -> impl Strategy<Value = Vec<u8>> {
+        const ALPHABET: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+        (any::<[u8; 32]>(), 0usize..46, any::<u8>(), 0u8..4).prop_map(|(hash, at, byte, change)| {
+            let mut text = BASE64.encode(hash).into_bytes();
+            let c = ALPHABET[usize::from(byte) % ALPHABET.len()];
+            match change {
+                0 => {}
+                1 => text[at % 44] = c,
+                2 => text.truncate(at),
+                _ => text.insert(at % 45, c),
+            }
+            text
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_are_read_as_before(text in decimals()) {
+            let bytes = text.as_bytes();
+            let now = if is_canonical_decimal(bytes) {
+                parse_decimal(bytes).ok_or(1)
+            } else {
+                Err(0)
+            };
+            prop_assert_eq!(now, checkpoint_size(&text));
+        }
+
+        #[test]
+        fn hashes_are_read_as_before(text in hash_texts()) {
+            let now = parse_hash(&text);
+            prop_assert_eq!(now, equivocation_hash(&text));
+            prop_assert_eq!(now, receipt_hash(&text));
+        }
+    }
+
+    #[test]
+    fn decimals_have_one_spelling() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        for text in [
+            "",
+            "00",
+            "01",
+            "+1",
+            "-0",
+            " 1",
+            "1 ",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_decimal(text.as_bytes()), None, "{text:?}");
+        }
+        assert!(is_canonical_decimal(b"18446744073709551616"));
+    }
+
+    #[test]
+    fn hashes_have_one_spelling() {
+        let text = BASE64.encode([0xffu8; 32]);
+        assert_eq!(parse_hash(text.as_bytes()), Some([0xff; 32]));
+        // The last character carries two bits past the 32 bytes: they must be zero.
+        let mut changed = text.clone().into_bytes();
+        changed[42] = b'/';
+        assert_eq!(parse_hash(&changed), None);
+        assert_eq!(parse_hash(text.trim_end_matches('=').as_bytes()), None);
+    }
+}
