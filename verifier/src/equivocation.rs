@@ -27,7 +27,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_decimal, parse_hash};
+use crate::text::{parse_hash, LineError, Lines};
 
 /// The first line of an evidence file.
 pub const HEADER: &str = "dyad-equivocation/v1";
@@ -215,66 +215,34 @@ pub fn build(first_note: &[u8], second_note: &[u8], contradiction: &Contradictio
     out
 }
 
-/// Reads the line-based head of an evidence file.
-struct Lines<'a> {
-    rest: &'a [u8],
-    /// The number of the next line, from 1.
-    line: usize,
+impl From<LineError> for EvidenceError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::Truncated { line } => EvidenceError::Truncated { line },
+            LineError::Unexpected { line, expected } => {
+                EvidenceError::UnexpectedLine { line, expected }
+            }
+        }
+    }
 }
 
-impl<'a> Lines<'a> {
-    fn next(&mut self) -> Result<&'a [u8], EvidenceError> {
-        let line = self.line;
-        let end = self
-            .rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(EvidenceError::Truncated { line })?;
-        let out = &self.rest[..end];
-        self.rest = &self.rest[end + 1..];
-        self.line += 1;
-        Ok(out)
-    }
-
-    /// The next line, which must be `<keyword> <value>`; returns the value.
-    fn field(&mut self, keyword: &str, expected: &'static str) -> Result<&'a [u8], EvidenceError> {
-        let line = self.line;
-        let text = self.next()?;
-        text.strip_prefix(keyword.as_bytes())
-            .and_then(|t| t.strip_prefix(b" "))
-            .ok_or(EvidenceError::UnexpectedLine { line, expected })
-    }
-
-    fn decimal(&mut self, keyword: &str, expected: &'static str) -> Result<u64, EvidenceError> {
-        let line = self.line;
-        let value = self.field(keyword, expected)?;
-        parse_decimal(value).ok_or(EvidenceError::UnexpectedLine { line, expected })
-    }
-
-    /// `leaf <base64>` then zero or more base64 hash lines, up to the next `note` line or
-    /// the blank line.
-    fn leaf(&mut self) -> Result<LeafInclusion, EvidenceError> {
-        const EXPECTED: &str = "'leaf <base64 leaf hash>'";
-        let line = self.line;
-        let leaf_hash =
-            parse_hash(self.field("leaf", EXPECTED)?).ok_or(EvidenceError::UnexpectedLine {
-                line,
-                expected: EXPECTED,
-            })?;
-        let mut proof = Vec::new();
-        while !self.rest.starts_with(b"note ") && !self.rest.starts_with(b"\n") {
-            let line = self.line;
-            if proof.len() == MAX_PROOF_HASHES {
-                return Err(EvidenceError::TooManyProofHashes { line });
-            }
-            let hash = parse_hash(self.next()?).ok_or(EvidenceError::UnexpectedLine {
-                line,
-                expected: "a base64 proof hash, 'note <length>' or the blank line",
-            })?;
-            proof.push(hash);
+/// `leaf <base64>` then zero or more base64 hash lines, up to the next `note` line or the
+/// blank line.
+fn leaf(lines: &mut Lines<'_>) -> Result<LeafInclusion, EvidenceError> {
+    let leaf_hash = lines.hash("leaf", "'leaf <base64 leaf hash>'")?;
+    let mut proof = Vec::new();
+    while !lines.rest().starts_with(b"note ") && !lines.rest().starts_with(b"\n") {
+        let line = lines.line();
+        if proof.len() == MAX_PROOF_HASHES {
+            return Err(EvidenceError::TooManyProofHashes { line });
         }
-        Ok(LeafInclusion { leaf_hash, proof })
+        let hash = parse_hash(lines.next()?).ok_or(EvidenceError::UnexpectedLine {
+            line,
+            expected: "a base64 proof hash, 'note <length>' or the blank line",
+        })?;
+        proof.push(hash);
     }
+    Ok(LeafInclusion { leaf_hash, proof })
 }
 
 /// Parses an evidence file exactly as spec/evidence.md lays it out. Nothing is verified:
@@ -284,14 +252,11 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
     if bytes.len() > MAX_EVIDENCE_BYTES {
         return Err(EvidenceError::TooLarge { len: bytes.len() });
     }
-    let mut lines = Lines {
-        rest: bytes,
-        line: 1,
-    };
+    let mut lines = Lines::new(bytes);
     if lines.next().map_err(|_| EvidenceError::NotEvidence)? != HEADER.as_bytes() {
         return Err(EvidenceError::NotEvidence);
     }
-    let line = lines.line;
+    let line = lines.line();
     let kind = lines.field("kind", "'kind same-size' or 'kind different-leaf'")?;
     let (contradiction, first_len, second_len) = if kind == KIND_SAME_SIZE.as_bytes() {
         let first_len = lines.decimal("note", NOTE)?;
@@ -300,9 +265,9 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
     } else if kind == KIND_DIFFERENT_LEAF.as_bytes() {
         let index = lines.decimal("index", "'index <leaf index in decimal>'")?;
         let first_len = lines.decimal("note", NOTE)?;
-        let first = lines.leaf()?;
+        let first = leaf(&mut lines)?;
         let second_len = lines.decimal("note", NOTE)?;
-        let second = lines.leaf()?;
+        let second = leaf(&mut lines)?;
         let contradiction = Contradiction::DifferentLeaf {
             index,
             first,
@@ -315,14 +280,14 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
             expected: "'kind same-size' or 'kind different-leaf'",
         });
     };
-    let line = lines.line;
+    let line = lines.line();
     if !lines.next()?.is_empty() {
         return Err(EvidenceError::UnexpectedLine {
             line,
             expected: "the blank line before the notes",
         });
     }
-    let notes = lines.rest;
+    let notes = lines.rest();
     let stated = first_len.saturating_add(second_len);
     if stated != notes.len() as u64 {
         return Err(EvidenceError::LengthMismatch {

@@ -20,7 +20,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_decimal, parse_hash};
+use crate::text::{parse_decimal, parse_hash, LineError, Lines};
 
 /// The first line of a broken-promise evidence file.
 pub const HEADER: &str = "dyad-broken-promise/v1";
@@ -191,74 +191,34 @@ pub fn build(
     out
 }
 
-struct Lines<'a> {
-    rest: &'a [u8],
-    line: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn next(&mut self) -> Result<&'a [u8], BrokenPromiseError> {
-        let line = self.line;
-        let end = self
-            .rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(BrokenPromiseError::Truncated { line })?;
-        let out = &self.rest[..end];
-        self.rest = &self.rest[end + 1..];
-        self.line += 1;
-        Ok(out)
-    }
-
-    fn field(
-        &mut self,
-        keyword: &str,
-        expected: &'static str,
-    ) -> Result<&'a [u8], BrokenPromiseError> {
-        let line = self.line;
-        let text = self.next()?;
-        text.strip_prefix(keyword.as_bytes())
-            .and_then(|t| t.strip_prefix(b" "))
-            .ok_or(BrokenPromiseError::UnexpectedLine { line, expected })
-    }
-
-    fn decimal(
-        &mut self,
-        keyword: &str,
-        expected: &'static str,
-    ) -> Result<u64, BrokenPromiseError> {
-        let line = self.line;
-        let value = self.field(keyword, expected)?;
-        parse_decimal(value).ok_or(BrokenPromiseError::UnexpectedLine { line, expected })
+impl From<LineError> for BrokenPromiseError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::Truncated { line } => BrokenPromiseError::Truncated { line },
+            LineError::Unexpected { line, expected } => {
+                BrokenPromiseError::UnexpectedLine { line, expected }
+            }
+        }
     }
 }
 
 /// Parses a broken-promise evidence file exactly as spec/evidence.md lays it out. Nothing
 /// is verified: see [`verify`].
 pub fn parse(bytes: &[u8]) -> Result<BrokenPromise, BrokenPromiseError> {
-    const LEAF: &str = "'leaf <base64 leaf hash>'";
     if bytes.len() > MAX_EVIDENCE_BYTES {
         return Err(BrokenPromiseError::TooLarge { len: bytes.len() });
     }
-    let mut lines = Lines {
-        rest: bytes,
-        line: 1,
-    };
+    let mut lines = Lines::new(bytes);
     if lines.next().map_err(|_| BrokenPromiseError::NotEvidence)? != HEADER.as_bytes() {
         return Err(BrokenPromiseError::NotEvidence);
     }
     let index = lines.decimal("index", "'index <promised index in decimal>'")?;
     let promise_len = lines.decimal("promise", "'promise <length in decimal>'")?;
     let checkpoint_len = lines.decimal("checkpoint", "'checkpoint <length in decimal>'")?;
-    let line = lines.line;
-    let found_leaf =
-        parse_hash(lines.field("leaf", LEAF)?).ok_or(BrokenPromiseError::UnexpectedLine {
-            line,
-            expected: LEAF,
-        })?;
+    let found_leaf = lines.hash("leaf", "'leaf <base64 leaf hash>'")?;
     let mut proof = Vec::new();
     loop {
-        let line = lines.line;
+        let line = lines.line();
         let text = lines.next()?;
         if text.is_empty() {
             break;
@@ -271,7 +231,7 @@ pub fn parse(bytes: &[u8]) -> Result<BrokenPromise, BrokenPromiseError> {
             expected: "a base64 proof hash or the blank line",
         })?);
     }
-    let notes = lines.rest;
+    let notes = lines.rest();
     let stated = promise_len.saturating_add(checkpoint_len);
     if stated != notes.len() as u64 {
         return Err(BrokenPromiseError::LengthMismatch {

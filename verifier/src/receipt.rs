@@ -30,7 +30,7 @@ use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
-use crate::text::{parse_decimal, parse_hash};
+use crate::text::{parse_decimal, parse_hash, LineError, Lines};
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -406,12 +406,14 @@ pub struct VerifiedReceipt {
     pub committed: Committed,
 }
 
-fn split_line(bytes: &[u8], line: usize) -> Result<(&[u8], &[u8]), ReceiptError> {
-    let end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(ReceiptError::Truncated { line })?;
-    Ok((&bytes[..end], &bytes[end + 1..]))
+/// A receipt's lines are read with [`Lines::next`] alone, which fails only at a line
+/// without a newline.
+fn truncated(error: LineError) -> ReceiptError {
+    match error {
+        LineError::Truncated { line } | LineError::Unexpected { line, .. } => {
+            ReceiptError::Truncated { line }
+        }
+    }
 }
 
 /// Parses a receipt exactly as section 8 lays it out; the `extra` line is required.
@@ -420,11 +422,12 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
     if bytes.len() > MAX_RECEIPT_BYTES {
         return Err(ReceiptError::TooLarge { len: bytes.len() });
     }
-    let (header, rest) = split_line(bytes, 1).map_err(|_| ReceiptError::NotATlogProof)?;
+    let mut lines = Lines::new(bytes);
+    let header = lines.next().map_err(|_| ReceiptError::NotATlogProof)?;
     if header != HEADER.as_bytes() {
         return Err(ReceiptError::NotATlogProof);
     }
-    let (extra, rest) = split_line(rest, 2)?;
+    let extra = lines.next().map_err(truncated)?;
     let encoded = extra
         .strip_prefix(b"extra ")
         .ok_or(ReceiptError::MissingExtra)?;
@@ -443,16 +446,15 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
             len: entry_bytes.len(),
         });
     }
-    let (index_line, mut rest) = split_line(rest, 3)?;
+    let index_line = lines.next().map_err(truncated)?;
     let index = index_line
         .strip_prefix(b"index ")
         .and_then(parse_decimal)
         .ok_or(ReceiptError::MalformedIndex)?;
     let mut proof = Vec::new();
-    let mut line = 4;
     loop {
-        let (hash_line, after) = split_line(rest, line)?;
-        rest = after;
+        let line = lines.line();
+        let hash_line = lines.next().map_err(truncated)?;
         if hash_line.is_empty() {
             break;
         }
@@ -461,8 +463,8 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
         }
         let hash = parse_hash(hash_line).ok_or(ReceiptError::MalformedProofHash { line })?;
         proof.push(hash);
-        line += 1;
     }
+    let rest = lines.rest();
     if rest.is_empty() {
         return Err(ReceiptError::MissingCheckpoint);
     }

@@ -37,6 +37,98 @@ pub(crate) fn parse_hash(text: &[u8]) -> Option<Hash> {
     Hash::try_from(bytes.as_slice()).ok()
 }
 
+/// What a [`Lines`] reader found wrong; each format turns it into its own error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LineError {
+    /// A line ends without a newline: the input is truncated.
+    Truncated {
+        /// The line number, from 1.
+        line: usize,
+    },
+    /// A line is not what the format has at that place.
+    Unexpected {
+        /// The line number, from 1.
+        line: usize,
+        /// What the format has there.
+        expected: &'static str,
+    },
+}
+
+/// Reads newline-ended lines off the front of a byte slice, numbering them from 1.
+pub(crate) struct Lines<'a> {
+    rest: &'a [u8],
+    /// The number of the next line, from 1.
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            rest: bytes,
+            line: 1,
+        }
+    }
+
+    /// The number of the next line, from 1.
+    pub(crate) fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The bytes after the lines read so far.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// The next line, without its newline.
+    pub(crate) fn next(&mut self) -> Result<&'a [u8], LineError> {
+        let line = self.line;
+        let end = self
+            .rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(LineError::Truncated { line })?;
+        let out = &self.rest[..end];
+        self.rest = &self.rest[end + 1..];
+        self.line += 1;
+        Ok(out)
+    }
+
+    /// The next line, which must be `<keyword> <value>`; returns the value.
+    pub(crate) fn field(
+        &mut self,
+        keyword: &str,
+        expected: &'static str,
+    ) -> Result<&'a [u8], LineError> {
+        let line = self.line;
+        let text = self.next()?;
+        text.strip_prefix(keyword.as_bytes())
+            .and_then(|t| t.strip_prefix(b" "))
+            .ok_or(LineError::Unexpected { line, expected })
+    }
+
+    /// The next line, which must be `<keyword> <canonical decimal>`.
+    pub(crate) fn decimal(
+        &mut self,
+        keyword: &str,
+        expected: &'static str,
+    ) -> Result<u64, LineError> {
+        let line = self.line;
+        let value = self.field(keyword, expected)?;
+        parse_decimal(value).ok_or(LineError::Unexpected { line, expected })
+    }
+
+    /// The next line, which must be `<keyword> <canonical base64 of 32 bytes>`.
+    pub(crate) fn hash(
+        &mut self,
+        keyword: &str,
+        expected: &'static str,
+    ) -> Result<Hash, LineError> {
+        let line = self.line;
+        let value = self.field(keyword, expected)?;
+        parse_hash(value).ok_or(LineError::Unexpected { line, expected })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
