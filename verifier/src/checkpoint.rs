@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::hash::Hash;
-use crate::text;
+use crate::text::{control_byte, is_canonical_decimal, parse_decimal};
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,11 +46,7 @@ pub struct Checkpoint {
 
 /// Parses a checkpoint body (the note text, final newline included).
 pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
-    if let Some((offset, byte)) = text
-        .bytes()
-        .enumerate()
-        .find(|&(_, b)| b < 0x20 && b != b'\n')
-    {
+    if let Some((offset, byte)) = control_byte(text) {
         return Err(CheckpointError::ControlCharacter { offset, byte });
     }
     let body = text
@@ -88,10 +84,10 @@ pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
 /// ASCII decimal with no leading zeros unless the tree is empty (tlog-checkpoint,
 /// "Note text"); `u64::from_str` alone would also take a '+' sign and leading zeros.
 fn parse_size(line: &str) -> Result<u64, CheckpointError> {
-    if !text::is_canonical_decimal(line.as_bytes()) {
+    if !is_canonical_decimal(line.as_bytes()) {
         return Err(CheckpointError::MalformedSize);
     }
-    text::parse_decimal(line.as_bytes()).ok_or(CheckpointError::SizeOverflow)
+    parse_decimal(line.as_bytes()).ok_or(CheckpointError::SizeOverflow)
 }
 
 fn parse_root(line: &str) -> Result<Hash, CheckpointError> {

@@ -27,7 +27,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_hash, LineError, Lines};
+use crate::text::{parse_hash, push_hash_lines, LineError, Lines};
 
 /// The first line of an evidence file.
 pub const HEADER: &str = "dyad-equivocation/v1";
@@ -185,10 +185,7 @@ pub fn build(first_note: &[u8], second_note: &[u8], contradiction: &Contradictio
         head.push_str(&format!("note {}\n", note.len()));
         if let Some(leaf) = leaf {
             head.push_str(&format!("leaf {}\n", BASE64.encode(leaf.leaf_hash)));
-            for hash in &leaf.proof {
-                head.push_str(&BASE64.encode(hash));
-                head.push('\n');
-            }
+            push_hash_lines(head, &leaf.proof);
         }
     }
     let mut head = format!("{HEADER}\n");

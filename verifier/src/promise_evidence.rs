@@ -20,7 +20,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_decimal, parse_hash, LineError, Lines};
+use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
 
 /// The first line of a broken-promise evidence file.
 pub const HEADER: &str = "dyad-broken-promise/v1";
@@ -180,10 +180,7 @@ pub fn build(
         checkpoint_note.len(),
         BASE64.encode(found_leaf)
     );
-    for hash in proof {
-        head.push_str(&BASE64.encode(hash));
-        head.push('\n');
-    }
+    push_hash_lines(&mut head, proof);
     head.push('\n');
     let mut out = head.into_bytes();
     out.extend_from_slice(promise_note);

@@ -30,7 +30,7 @@ use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
-use crate::text::{parse_decimal, parse_hash, LineError, Lines};
+use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -485,10 +485,7 @@ pub fn format(entry_bytes: &[u8], index: u64, proof: &[Hash], checkpoint_note: &
     out.push_str("\nindex ");
     out.push_str(&alloc::format!("{index}"));
     out.push('\n');
-    for hash in proof {
-        out.push_str(&BASE64.encode(hash));
-        out.push('\n');
-    }
+    push_hash_lines(&mut out, proof);
     out.push('\n');
     let mut out = out.into_bytes();
     out.extend_from_slice(checkpoint_note);

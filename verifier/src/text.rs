@@ -2,6 +2,8 @@
 //! checkpoints): canonical decimals and base64 hashes, each with exactly one accepted
 //! spelling.
 
+use alloc::string::String;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
@@ -35,6 +37,22 @@ pub(crate) fn parse_hash(text: &[u8]) -> Option<Hash> {
         return None;
     }
     Hash::try_from(bytes.as_slice()).ok()
+}
+
+/// Appends each hash in canonical base64 on a line of its own, as [`parse_hash`] reads it.
+pub(crate) fn push_hash_lines(out: &mut String, hashes: &[Hash]) {
+    for hash in hashes {
+        out.push_str(&BASE64.encode(hash));
+        out.push('\n');
+    }
+}
+
+/// The first control character (below 0x20) other than a newline, with its offset: the
+/// bytes a signed note, and so a checkpoint, may not contain.
+pub(crate) fn control_byte(text: &str) -> Option<(usize, u8)> {
+    text.bytes()
+        .enumerate()
+        .find(|&(_, b)| b < 0x20 && b != b'\n')
 }
 
 /// What a [`Lines`] reader found wrong; each format turns it into its own error.
@@ -132,7 +150,6 @@ impl<'a> Lines<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::string::String;
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
