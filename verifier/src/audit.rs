@@ -48,13 +48,12 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::channel::{self, ChannelParams, CommitError};
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint::Checkpoint;
 use crate::entry_codec::Entry;
 use crate::equivocation::{self, Contradiction};
 use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
 use crate::key::{SignatureType, VerifierKey};
-use crate::note;
 use crate::rules::{EntryError, Kind, PartyRole};
 
 /// Whom the auditor trusts to define the channel.
@@ -827,7 +826,7 @@ impl<'a> CheckpointFeed<'a> {
     pub fn new(checkpoints: &'a [Vec<u8>]) -> Result<CheckpointFeed<'a>, AuditError> {
         let mut order: Vec<(u64, usize)> = Vec::with_capacity(checkpoints.len());
         for (i, note) in checkpoints.iter().enumerate() {
-            let size = read_checkpoint(note)
+            let size = channel::read_checkpoint(note)
                 .map_err(|error| AuditError::NotCommitted { size: None, error })?
                 .size;
             order.push((size, i));
@@ -864,15 +863,9 @@ impl<'a> CheckpointFeed<'a> {
     }
 }
 
-/// A note's checkpoint, unverified.
-fn read_checkpoint(note_bytes: &[u8]) -> Result<Checkpoint, CommitError> {
-    let parsed = note::parse(note_bytes)?;
-    Ok(checkpoint::parse(&parsed.text)?)
-}
-
 /// The size line of a note's checkpoint, if it gets that far, for error messages.
 fn readable_size(note_bytes: &[u8]) -> Option<u64> {
-    read_checkpoint(note_bytes).ok().map(|c| c.size)
+    channel::read_checkpoint(note_bytes).ok().map(|c| c.size)
 }
 
 /// Audits a whole log: `leaves` in index order and `checkpoints` (notes) in any order.

@@ -252,6 +252,12 @@ pub enum CommitError {
     },
 }
 
+/// A note's checkpoint, unverified.
+pub(crate) fn read_checkpoint(note_bytes: &[u8]) -> Result<Checkpoint, CommitError> {
+    let parsed = note::parse(note_bytes)?;
+    Ok(checkpoint::parse(&parsed.text)?)
+}
+
 impl CommitKeys {
     /// Every key whose signature lines count, for `note::verify`.
     pub fn keys(&self) -> Vec<VerifierKey> {

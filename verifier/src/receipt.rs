@@ -342,10 +342,7 @@ impl ReceiptTrust {
             return self.committed_by_policy(policy, note_bytes);
         }
         // The origin comes from the note itself: the log key is named by it.
-        let parsed = note::parse(note_bytes).map_err(CommitError::Note)?;
-        let origin = crate::checkpoint::parse(&parsed.text)
-            .map_err(CommitError::Checkpoint)?
-            .origin;
+        let origin = channel::read_checkpoint(note_bytes)?.origin;
         if let Some(expected) = &self.origin {
             if *expected != origin {
                 return Err(ReceiptError::WrongOrigin {
