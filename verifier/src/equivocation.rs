@@ -27,7 +27,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_hash, push_hash_lines, LineError, Lines};
+use crate::text::{parse_hash, push_hash_lines, split_notes, LineError, Lines};
 
 /// The first line of an evidence file.
 pub const HEADER: &str = "dyad-equivocation/v1";
@@ -285,15 +285,13 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
         });
     }
     let notes = lines.rest();
-    let stated = first_len.saturating_add(second_len);
-    if stated != notes.len() as u64 {
-        return Err(EvidenceError::LengthMismatch {
-            stated,
-            found: notes.len(),
-        });
-    }
-    // first_len <= stated == notes.len(), so it fits in usize and the split is in range.
-    let (first_note, second_note) = notes.split_at(first_len as usize);
+    let (first_note, second_note) =
+        split_notes(notes, first_len, second_len).map_err(|stated| {
+            EvidenceError::LengthMismatch {
+                stated,
+                found: notes.len(),
+            }
+        })?;
     Ok(Evidence {
         contradiction,
         first_note: first_note.to_vec(),

@@ -20,7 +20,7 @@ use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
+use crate::text::{parse_decimal, parse_hash, push_hash_lines, split_notes, LineError, Lines};
 
 /// The first line of a broken-promise evidence file.
 pub const HEADER: &str = "dyad-broken-promise/v1";
@@ -229,15 +229,13 @@ pub fn parse(bytes: &[u8]) -> Result<BrokenPromise, BrokenPromiseError> {
         })?);
     }
     let notes = lines.rest();
-    let stated = promise_len.saturating_add(checkpoint_len);
-    if stated != notes.len() as u64 {
-        return Err(BrokenPromiseError::LengthMismatch {
-            stated,
-            found: notes.len(),
-        });
-    }
-    // promise_len <= stated == notes.len(): in range.
-    let (promise_note, checkpoint_note) = notes.split_at(promise_len as usize);
+    let (promise_note, checkpoint_note) =
+        split_notes(notes, promise_len, checkpoint_len).map_err(|stated| {
+            BrokenPromiseError::LengthMismatch {
+                stated,
+                found: notes.len(),
+            }
+        })?;
     Ok(BrokenPromise {
         index,
         found_leaf,

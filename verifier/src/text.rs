@@ -55,6 +55,18 @@ pub(crate) fn control_byte(text: &str) -> Option<(usize, u8)> {
         .find(|&(_, b)| b < 0x20 && b != b'\n')
 }
 
+/// The two notes that follow an evidence file's head: `rest` split after `first` bytes,
+/// when the stated lengths add up to exactly its length. Otherwise, the stated sum
+/// (saturating), for the error.
+pub(crate) fn split_notes(rest: &[u8], first: u64, second: u64) -> Result<(&[u8], &[u8]), u64> {
+    let stated = first.saturating_add(second);
+    if stated != rest.len() as u64 {
+        return Err(stated);
+    }
+    // first <= stated == rest.len(), so it fits in usize and the split is in range.
+    Ok(rest.split_at(first as usize))
+}
+
 /// What a [`Lines`] reader found wrong; each format turns it into its own error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LineError {
