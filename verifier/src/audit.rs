@@ -72,6 +72,7 @@ pub enum AuditTrust {
 
 /// The first thing wrong with the log, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuditError {
     /// A trusted key cannot be a party's entry key.
     #[error("trusted key {0} is not an Ed25519 (type 0x01) party key")]

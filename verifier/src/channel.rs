@@ -220,6 +220,7 @@ pub struct Committed {
 
 /// Why a checkpoint is not committed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CommitError {
     /// The signed note is malformed, a known key's signature fails, a known key signs
     /// twice, or no known key signed it.

@@ -13,6 +13,7 @@ use crate::text::{control_byte, is_canonical_decimal, parse_decimal};
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     #[error("checkpoint contains control character 0x{byte:02x} at byte {offset}")]
     ControlCharacter { offset: usize, byte: u8 },

@@ -92,6 +92,7 @@ pub struct VerifiedEvidence {
 
 /// Why evidence was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvidenceError {
     /// Larger than [`MAX_EVIDENCE_BYTES`].
     #[error("evidence is {len} bytes, more than the {MAX_EVIDENCE_BYTES} accepted")]

@@ -34,6 +34,7 @@ const KEY_ID_LEN: usize = 4;
 
 /// Why a note was rejected. Line numbers count signature lines from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoteError {
     #[error("note has {length} bytes, at most {MAX_NOTE_BYTES} are accepted")]
     TooLarge { length: usize },

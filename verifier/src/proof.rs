@@ -29,6 +29,7 @@ pub const MAX_PROOF_HASHES: usize = MAX_CONSISTENCY_PROOF_HASHES;
 
 /// Why a proof was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProofError {
     #[error("the tree is empty: it includes no leaf")]
     EmptyTree,

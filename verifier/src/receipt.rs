@@ -55,6 +55,7 @@ pub struct Receipt {
 
 /// Why a receipt was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiptError {
     /// Larger than [`MAX_RECEIPT_BYTES`].
     #[error("receipt is {len} bytes, more than the {MAX_RECEIPT_BYTES} accepted")]

@@ -169,6 +169,7 @@ impl fmt::Display for Identifier {
 
 /// Why an entry was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EntryError {
     /// The encoding is longer than [`MAX_ENTRY_SIZE`].
     #[error("entry is {len} bytes, more than the {MAX_ENTRY_SIZE} allowed (spec 3.1)")]
@@ -381,6 +382,7 @@ pub enum EntryError {
 
 /// Why a genesis entry or record breaks section 4.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GenesisError {
     /// The record's bytes are malformed (offsets are within the payload).
     #[error("genesis record: {0}")]

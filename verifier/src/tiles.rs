@@ -45,6 +45,7 @@ impl core::fmt::Display for TileId {
 
 /// Why a hash tile does not check out.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TileError {
     /// A hash differs from the hash of what it covers: for level 0 the leaf hash of entry
     /// `index·256 + position`, above it the root of the full tile below.
