@@ -52,7 +52,7 @@ use crate::checkpoint::Checkpoint;
 use crate::entry_codec::Entry;
 use crate::equivocation::{self, Contradiction};
 use crate::genesis_record::Genesis;
-use crate::hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
+use crate::hash::{leaf_hash, Frontier, Hash};
 use crate::key::{SignatureType, VerifierKey};
 use crate::rules::{EntryError, Kind, PartyRole};
 
@@ -307,10 +307,8 @@ pub struct Auditor {
     /// The leaf hash of the genesis entry (zero before it): names the channel.
     genesis_leaf: Hash,
     genesis_ms: u64,
-    leaves: u64,
-    /// Roots of the perfect subtrees that make up the tree, largest (leftmost) first: one
-    /// per set bit of `leaves`.
-    frontier: Vec<Hash>,
+    /// The leaves pushed so far, as the tree's compact frontier.
+    tree: Frontier,
     senders: [Sender; 2],
     awaiting: VecDeque<Awaiting>,
     uncovered: Option<Uncovered>,
@@ -336,8 +334,7 @@ impl Auditor {
             channel: None,
             genesis_leaf: [0; 32],
             genesis_ms: 0,
-            leaves: 0,
-            frontier: Vec::new(),
+            tree: Frontier::default(),
             senders: [Sender::default(), Sender::default()],
             awaiting: VecDeque::new(),
             uncovered: None,
@@ -361,16 +358,12 @@ impl Auditor {
 
     /// Leaves pushed so far.
     pub fn leaves(&self) -> u64 {
-        self.leaves
+        self.tree.leaves()
     }
 
     /// The root of the leaves pushed so far (RFC 9162; SHA-256 of nothing when empty).
     pub fn root(&self) -> Hash {
-        let mut hashes = self.frontier.iter().rev();
-        let Some(&last) = hashes.next() else {
-            return EMPTY_ROOT;
-        };
-        hashes.fold(last, |right, left| node_hash(left, &right))
+        self.tree.root()
     }
 
     /// The channel's parameters, once leaf 0 has been checked.
@@ -401,7 +394,7 @@ impl Auditor {
     }
 
     fn check_leaf(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
-        let index = self.leaves;
+        let index = self.tree.leaves();
         if index == u64::MAX {
             return Err(AuditError::LogFull);
         }
@@ -422,7 +415,7 @@ impl Auditor {
             }
         };
         self.bound_timestamp(index, timestamp_ms)?;
-        self.append(leaf_hash(bytes));
+        self.append(leaf_hash(bytes))?;
         self.check_reached()
     }
 
@@ -450,7 +443,7 @@ impl Auditor {
     }
 
     fn check_checked(&mut self, leaf: &CheckedLeaf) -> Result<(), AuditError> {
-        let index = self.leaves;
+        let index = self.tree.leaves();
         if index == u64::MAX {
             return Err(AuditError::LogFull);
         }
@@ -478,7 +471,7 @@ impl Auditor {
             &leaf.facts,
         )?;
         self.bound_timestamp(index, timestamp_ms)?;
-        self.append(leaf.leaf_hash);
+        self.append(leaf.leaf_hash)?;
         self.check_reached()
     }
 
@@ -549,25 +542,19 @@ impl Auditor {
         Ok(())
     }
 
-    fn append(&mut self, leaf: Hash) {
-        // Merge the new leaf with the perfect subtrees it completes: one per trailing
-        // set bit of the old leaf count.
-        let mut hash = leaf;
-        let mut n = self.leaves;
-        while n & 1 == 1 {
-            if let Some(left) = self.frontier.pop() {
-                hash = node_hash(&left, &hash);
-            }
-            n >>= 1;
+    /// Adds a checked leaf to the tree (the callers have already refused a full log).
+    fn append(&mut self, leaf: Hash) -> Result<(), AuditError> {
+        if self.tree.push(leaf) {
+            Ok(())
+        } else {
+            Err(AuditError::LogFull)
         }
-        self.frontier.push(hash);
-        self.leaves += 1;
     }
 
     /// Compares the roots of the given checkpoints that the leaf count has reached.
     fn check_reached(&mut self) -> Result<(), AuditError> {
         while let Some(front) = self.awaiting.front() {
-            if front.size != self.leaves {
+            if front.size != self.tree.leaves() {
                 break;
             }
             let computed_root = self.root();
@@ -630,14 +617,14 @@ impl Auditor {
                 return Ok(CheckpointVerdict {
                     checkpoint,
                     cosigned_at: committed.cosigned_at,
-                    root_checked: size <= self.leaves,
+                    root_checked: size <= self.tree.leaves(),
                 });
             }
         }
-        if size < self.leaves {
+        if size < self.tree.leaves() {
             return Err(AuditError::CheckpointTooLate {
                 size,
-                leaves: self.leaves,
+                leaves: self.tree.leaves(),
             });
         }
         // This is the first checkpoint covering the leaves pushed while none was given.
@@ -660,7 +647,7 @@ impl Auditor {
         });
         self.check_reached()?;
         Ok(CheckpointVerdict {
-            root_checked: size == self.leaves,
+            root_checked: size == self.tree.leaves(),
             checkpoint,
             cosigned_at: committed.cosigned_at,
         })
@@ -678,15 +665,15 @@ impl Auditor {
         if let Some(front) = self.awaiting.front() {
             return Err(AuditError::CheckpointBeyondLog {
                 size: front.size,
-                leaves: self.leaves,
+                leaves: self.tree.leaves(),
             });
         }
         Ok(AuditReport {
             genesis: channel.genesis().clone(),
-            leaves: self.leaves,
+            leaves: self.tree.leaves(),
             root,
             committed_size: self.committed_size,
-            pending: self.leaves - self.committed_size,
+            pending: self.tree.leaves() - self.committed_size,
             checkpoints: self.checkpoints,
             latest_checkpoint: self.last.map(|l| l.checkpoint),
             kinds: self.kinds,
@@ -893,49 +880,4 @@ where
     }
     feed.give_rest(&mut auditor)?;
     auditor.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frontier_root_matches_the_recursive_definition() {
-        fn mth(leaves: &[Hash]) -> Hash {
-            match leaves.len() {
-                0 => EMPTY_ROOT,
-                1 => leaves[0],
-                n => {
-                    let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
-                    node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-                }
-            }
-        }
-        let mut auditor = Auditor::from_genesis(Genesis {
-            origin: String::from("o"),
-            sequencer: crate::genesis_record::Party {
-                name: String::from("a"),
-                public_key: [0; 32],
-            },
-            cosigner: crate::genesis_record::Party {
-                name: String::from("b"),
-                public_key: [1; 32],
-            },
-            witnesses: Vec::new(),
-            witness_threshold: 0,
-            max_payload: 0,
-            max_attachment_size: 0,
-            max_clock_skew_s: 1,
-        })
-        .unwrap();
-        let mut leaves = Vec::new();
-        assert_eq!(auditor.root(), EMPTY_ROOT);
-        for i in 0..70u32 {
-            let leaf = leaf_hash(&i.to_be_bytes());
-            leaves.push(leaf);
-            auditor.append(leaf);
-            assert_eq!(auditor.root(), mth(&leaves), "size {}", i + 1);
-            assert_eq!(auditor.frontier.len(), (i + 1).count_ones() as usize);
-        }
-    }
 }
