@@ -16,10 +16,28 @@
 //! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
-//! | [`audit`] | streaming audit of a whole log |
+//! | [`audit`](mod@audit) | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 //! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
 //! | [`promise_evidence`] | portable evidence of a broken promise of inclusion (spec/evidence.md) |
+//!
+//! `entry` and `genesis` gather public paths; what they name is defined in inner modules,
+//! which the rest of the crate uses directly:
+//!
+//! | inner module | holds |
+//! |---|---|
+//! | `rules` | constants, entry kinds, party roles, entry and genesis errors (spec 3, 4) |
+//! | `wire` | the reader of the primitive encodings (spec 3.1) |
+//! | `entry_codec` | entry decoding, signed message and signature checks (spec 3.1, 3.4) |
+//! | `genesis_record` | the genesis record and the rules it alone determines (spec 4) |
+//! | `channel` | channel parameters, committed checkpoints, `check_genesis`, `check_entry` |
+//! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
+//!
+//! Imports go one way. In this order each module imports only modules before it: `hash`,
+//! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
+//! `entry_codec`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
+//! `equivocation`, `promise_evidence`, `receipt`, `audit` (tests/module_graph.rs checks
+//! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
