@@ -1,6 +1,7 @@
 //! The text the line-based formats share (receipts, evidence files, promises,
-//! checkpoints): canonical decimals and base64 hashes, each with exactly one accepted
-//! spelling.
+//! checkpoints, signed notes): canonical decimals and base64 hashes, each with exactly one
+//! accepted spelling, a reader of numbered lines, the writer of hash lines, and the control
+//! bytes a note may not contain.
 
 use alloc::string::String;
 
@@ -177,6 +178,19 @@ mod tests {
         line.parse().map_err(|_| 1)
     }
 
+    /// promise_evidence.rs, equivocation.rs and receipt.rs: one check after another.
+    fn evidence_decimal(digits: &[u8]) -> Option<u64> {
+        if digits.is_empty()
+            || !digits.iter().all(u8::is_ascii_digit)
+            || (digits.len() > 1 && digits[0] == b'0')
+        {
+            return None;
+        }
+        digits.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+    }
+
     /// equivocation.rs: no re-encoding check.
     fn equivocation_hash(text: &[u8]) -> Option<Hash> {
         if text.len() != 44 {
@@ -231,6 +245,7 @@ mod tests {
                 Err(0)
             };
             prop_assert_eq!(now, checkpoint_size(&text));
+            prop_assert_eq!(parse_decimal(bytes), evidence_decimal(bytes));
         }
 
         #[test]
