@@ -42,238 +42,27 @@
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
 //! evidence of equivocation), and one small record per checkpoint given ahead of its
 //! leaves: flat in the number of leaves.
+//!
+//! [`entry::check_entry`]: crate::entry::check_entry
 
 use alloc::collections::VecDeque;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use crate::checkpoint::{self, Checkpoint};
-use crate::entry::{self, Entry, EntryError, Kind};
+use crate::channel::{self, ChannelParams};
+use crate::checkpoint::Checkpoint;
 use crate::equivocation::{self, Contradiction};
-use crate::genesis::{self, ChannelParams, CommitError, Genesis, PartyRole};
-use crate::hash::{leaf_hash, node_hash, EMPTY_ROOT};
+use crate::genesis_record::Genesis;
+use crate::hash::{leaf_hash, Frontier, Hash};
 use crate::key::{SignatureType, VerifierKey};
-use crate::note;
-use crate::Hash;
+use crate::rules::{EntryError, Kind};
 
-/// Whom the auditor trusts to define the channel.
-// Made once per audit: boxing the larger variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuditTrust {
-    /// The two parties' entry keys (type 0x01 under their names), in either order: leaf 0
-    /// must be a genesis naming exactly these two parties. The genesis, signed by both,
-    /// then fixes roles, witnesses and limits.
-    Parties([VerifierKey; 2]),
-    /// A genesis record the caller pins: leaf 0 must be a valid genesis entry with exactly
-    /// this record.
-    Genesis(Genesis),
-}
+mod leaf;
+mod report;
 
-/// The first thing wrong with the log, with where it is.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AuditError {
-    /// A trusted key cannot be a party's entry key.
-    #[error("trusted key {0} is not an Ed25519 (type 0x01) party key")]
-    BadTrustedKey(String),
-    /// An entry breaks a rule of sections 3 or 4.
-    #[error("entry {index}: {error}")]
-    Entry {
-        /// The entry's index.
-        index: u64,
-        /// What is wrong.
-        error: EntryError,
-    },
-    /// Leaf 0 is a valid genesis, but not of the trusted parties or the pinned record.
-    #[error("entry 0: the genesis does not name the trusted parties or is not the pinned one")]
-    UntrustedGenesis,
-    /// A sender's sequence number is not one more than its previous one (section 3.3).
-    #[error("entry {index}: sender {sender:08x} has sequence {found}, expected {expected}")]
-    SequenceGap {
-        /// The entry's index.
-        index: u64,
-        /// The sender's key ID.
-        sender: u32,
-        /// One more than the sender's previous sequence.
-        expected: u64,
-        /// The entry's sequence.
-        found: u64,
-    },
-    /// A timestamp earlier than the genesis's minus the allowed skew (section 3.3).
-    #[error("entry {index}: timestamp {timestamp_ms} ms is before the genesis ({minimum_ms} ms with skew)")]
-    TimestampBeforeGenesis {
-        /// The entry's index.
-        index: u64,
-        /// Its timestamp.
-        timestamp_ms: u64,
-        /// The earliest allowed.
-        minimum_ms: u64,
-    },
-    /// A timestamp earlier than the same sender's previous entry (section 3.3).
-    #[error("entry {index}: timestamp {timestamp_ms} ms is before the sender's previous entry {previous_index} ({previous_ms} ms)")]
-    TimestampBeforePrevious {
-        /// The entry's index.
-        index: u64,
-        /// Its timestamp.
-        timestamp_ms: u64,
-        /// The sender's previous entry.
-        previous_index: u64,
-        /// That entry's timestamp.
-        previous_ms: u64,
-    },
-    /// A timestamp later than the allowed skew after the first co-signature covering the
-    /// entry (section 3.3).
-    #[error("entry {index}: timestamp {timestamp_ms} ms is more than the allowed skew after the co-signature at {cosigned_at} s on checkpoint {checkpoint_size}")]
-    TimestampAfterCosignature {
-        /// The entry's index.
-        index: u64,
-        /// Its timestamp.
-        timestamp_ms: u64,
-        /// The size of the first checkpoint covering it.
-        checkpoint_size: u64,
-        /// The co-signer's timestamp on that checkpoint (POSIX seconds).
-        cosigned_at: u64,
-    },
-    /// A checkpoint was given before the genesis leaf, so its keys are not yet known.
-    #[error("checkpoint given before leaf 0 (the genesis)")]
-    CheckpointBeforeGenesis,
-    /// A checkpoint is not committed under the channel's terms (section 7).
-    #[error("checkpoint {}: {error}", DisplaySize(*size))]
-    NotCommitted {
-        /// Its size, if the note could be read that far.
-        size: Option<u64>,
-        /// What is wrong.
-        error: CommitError,
-    },
-    /// A checkpoint is smaller than one given before it.
-    #[error("checkpoint {size} given after checkpoint {previous}: checkpoints go in size order")]
-    CheckpointBackwards {
-        /// Its size.
-        size: u64,
-        /// The size of the one before it.
-        previous: u64,
-    },
-    /// A checkpoint was given after more leaves than its size: its root can no longer be
-    /// recomputed (see the module documentation).
-    #[error("checkpoint {size} given after {leaves} leaves: give it before leaf {size}")]
-    CheckpointTooLate {
-        /// Its size.
-        size: u64,
-        /// Leaves pushed before it.
-        leaves: u64,
-    },
-    /// Two validly signed checkpoints of the same size with different roots: the log
-    /// equivocated. `evidence` is a `dyad-equivocation/v1` file proving it (spec/evidence.md).
-    #[error("checkpoints of size {size} with different roots: equivocation")]
-    ConflictingCheckpoints {
-        /// The size.
-        size: u64,
-        /// Self-verifying evidence of the conflict.
-        evidence: Vec<u8>,
-    },
-    /// A checkpoint's root is not the root of the leaves (section 6).
-    #[error(
-        "checkpoint {size}: root {} is not the recomputed root {}",
-        Hex(checkpoint_root),
-        Hex(computed_root)
-    )]
-    RootMismatch {
-        /// Its size.
-        size: u64,
-        /// The root it states.
-        checkpoint_root: Hash,
-        /// The root of the first `size` leaves.
-        computed_root: Hash,
-    },
-    /// The log ended before a checkpoint's size: leaves it commits to are missing.
-    #[error("checkpoint {size} commits to {size} leaves, the log has {leaves}")]
-    CheckpointBeyondLog {
-        /// Its size.
-        size: u64,
-        /// Leaves pushed.
-        leaves: u64,
-    },
-    /// A [`CheckedLeaf`] was pushed out of turn, or was checked for another channel.
-    #[error("checked leaf {found} pushed as leaf {index} (out of order, or of another channel)")]
-    CheckedLeafMismatch {
-        /// The index of the next leaf.
-        index: u64,
-        /// The index the leaf was checked at.
-        found: u64,
-    },
-    /// No leaves at all.
-    #[error("the log is empty: no genesis entry")]
-    EmptyLog,
-    /// The log has 2^64 - 1 leaves already.
-    #[error("the log is full")]
-    LogFull,
-}
-
-struct DisplaySize(Option<u64>);
-
-impl core::fmt::Display for DisplaySize {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            Some(size) => write!(f, "{size}"),
-            None => f.write_str("(unreadable)"),
-        }
-    }
-}
-
-struct Hex<'a>(&'a Hash);
-
-impl core::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-/// What [`Auditor::check_checkpoint`] concluded about a checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckpointVerdict {
-    /// The checkpoint.
-    pub checkpoint: Checkpoint,
-    /// The co-signer's timestamp on it.
-    pub cosigned_at: u64,
-    /// Whether its root was already compared with the recomputed root (true) or will be
-    /// when the leaf count reaches its size (false).
-    pub root_checked: bool,
-}
-
-/// The summary of a log that passed the audit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditReport {
-    /// The channel's genesis record.
-    pub genesis: Genesis,
-    /// Number of leaves (entries), genesis included.
-    pub leaves: u64,
-    /// The root of all the leaves.
-    pub root: Hash,
-    /// The largest checkpoint size checked: entries below it are committed (section 7).
-    pub committed_size: u64,
-    /// Entries above the last checkpoint: in the log but not committed.
-    pub pending: u64,
-    /// Checkpoints checked (duplicates included).
-    pub checkpoints: u64,
-    /// The largest checkpoint, if any was given.
-    pub latest_checkpoint: Option<Checkpoint>,
-    /// Entries per kind, indexed by the kind's value.
-    pub kinds: [u64; 5],
-    /// Entries sent by the sequencer (genesis included) and by the co-signer.
-    pub entries_by_sequencer: u64,
-    /// Entries sent by the co-signer.
-    pub entries_by_cosigner: u64,
-}
-
-/// Per-sender state for section 3.3.
-#[derive(Clone, Debug, Default)]
-struct Sender {
-    /// The sender's last sequence (0 before its first entry; the genesis is 0).
-    sequence: u64,
-    /// Index and timestamp of its last entry.
-    last: Option<(u64, u64)>,
-    count: u64,
-}
+use leaf::{check_in_order, LeafFacts, Sender};
+pub use leaf::{CheckedLeaf, LeafChecker};
+pub use report::{AuditError, AuditReport, AuditTrust, CheckpointVerdict};
 
 /// A given checkpoint whose size the leaves have not reached yet.
 #[derive(Clone, Debug)]
@@ -306,10 +95,8 @@ pub struct Auditor {
     /// The leaf hash of the genesis entry (zero before it): names the channel.
     genesis_leaf: Hash,
     genesis_ms: u64,
-    leaves: u64,
-    /// Roots of the perfect subtrees that make up the tree, largest (leftmost) first: one
-    /// per set bit of `leaves`.
-    frontier: Vec<Hash>,
+    /// The leaves pushed so far, as the tree's compact frontier.
+    tree: Frontier,
     senders: [Sender; 2],
     awaiting: VecDeque<Awaiting>,
     uncovered: Option<Uncovered>,
@@ -335,8 +122,7 @@ impl Auditor {
             channel: None,
             genesis_leaf: [0; 32],
             genesis_ms: 0,
-            leaves: 0,
-            frontier: Vec::new(),
+            tree: Frontier::default(),
             senders: [Sender::default(), Sender::default()],
             awaiting: VecDeque::new(),
             uncovered: None,
@@ -360,16 +146,12 @@ impl Auditor {
 
     /// Leaves pushed so far.
     pub fn leaves(&self) -> u64 {
-        self.leaves
+        self.tree.leaves()
     }
 
     /// The root of the leaves pushed so far (RFC 9162; SHA-256 of nothing when empty).
     pub fn root(&self) -> Hash {
-        let mut hashes = self.frontier.iter().rev();
-        let Some(&last) = hashes.next() else {
-            return EMPTY_ROOT;
-        };
-        hashes.fold(last, |right, left| node_hash(left, &right))
+        self.tree.root()
     }
 
     /// The channel's parameters, once leaf 0 has been checked.
@@ -400,14 +182,14 @@ impl Auditor {
     }
 
     fn check_leaf(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
-        let index = self.leaves;
+        let index = self.tree.leaves();
         if index == u64::MAX {
             return Err(AuditError::LogFull);
         }
         let timestamp_ms = match &self.channel {
             None => self.check_genesis_leaf(bytes)?,
             Some(channel) => {
-                let entry = entry::check_entry(bytes, index, channel)
+                let entry = channel::check_entry(bytes, index, channel)
                     .map_err(|error| AuditError::Entry { index, error })?;
                 let facts = LeafFacts::of(&entry);
                 check_in_order(
@@ -421,7 +203,7 @@ impl Auditor {
             }
         };
         self.bound_timestamp(index, timestamp_ms)?;
-        self.append(leaf_hash(bytes));
+        self.append(leaf_hash(bytes))?;
         self.check_reached()
     }
 
@@ -449,7 +231,7 @@ impl Auditor {
     }
 
     fn check_checked(&mut self, leaf: &CheckedLeaf) -> Result<(), AuditError> {
-        let index = self.leaves;
+        let index = self.tree.leaves();
         if index == u64::MAX {
             return Err(AuditError::LogFull);
         }
@@ -477,14 +259,14 @@ impl Auditor {
             &leaf.facts,
         )?;
         self.bound_timestamp(index, timestamp_ms)?;
-        self.append(leaf.leaf_hash);
+        self.append(leaf.leaf_hash)?;
         self.check_reached()
     }
 
     /// Leaf 0: a valid genesis of the trusted channel.
     fn check_genesis_leaf(&mut self, bytes: &[u8]) -> Result<u64, AuditError> {
         let (entry, genesis) =
-            genesis::check_genesis(bytes).map_err(|error| AuditError::Entry { index: 0, error })?;
+            channel::check_genesis(bytes).map_err(|error| AuditError::Entry { index: 0, error })?;
         let trusted = match &self.trust {
             AuditTrust::Parties([a, b]) => genesis.names_parties(a, b),
             AuditTrust::Genesis(pinned) => *pinned == genesis,
@@ -548,25 +330,19 @@ impl Auditor {
         Ok(())
     }
 
-    fn append(&mut self, leaf: Hash) {
-        // Merge the new leaf with the perfect subtrees it completes: one per trailing
-        // set bit of the old leaf count.
-        let mut hash = leaf;
-        let mut n = self.leaves;
-        while n & 1 == 1 {
-            if let Some(left) = self.frontier.pop() {
-                hash = node_hash(&left, &hash);
-            }
-            n >>= 1;
+    /// Adds a checked leaf to the tree (the callers have already refused a full log).
+    fn append(&mut self, leaf: Hash) -> Result<(), AuditError> {
+        if self.tree.push(leaf) {
+            Ok(())
+        } else {
+            Err(AuditError::LogFull)
         }
-        self.frontier.push(hash);
-        self.leaves += 1;
     }
 
     /// Compares the roots of the given checkpoints that the leaf count has reached.
     fn check_reached(&mut self) -> Result<(), AuditError> {
         while let Some(front) = self.awaiting.front() {
-            if front.size != self.leaves {
+            if front.size != self.tree.leaves() {
                 break;
             }
             let computed_root = self.root();
@@ -629,14 +405,14 @@ impl Auditor {
                 return Ok(CheckpointVerdict {
                     checkpoint,
                     cosigned_at: committed.cosigned_at,
-                    root_checked: size <= self.leaves,
+                    root_checked: size <= self.tree.leaves(),
                 });
             }
         }
-        if size < self.leaves {
+        if size < self.tree.leaves() {
             return Err(AuditError::CheckpointTooLate {
                 size,
-                leaves: self.leaves,
+                leaves: self.tree.leaves(),
             });
         }
         // This is the first checkpoint covering the leaves pushed while none was given.
@@ -659,7 +435,7 @@ impl Auditor {
         });
         self.check_reached()?;
         Ok(CheckpointVerdict {
-            root_checked: size == self.leaves,
+            root_checked: size == self.tree.leaves(),
             checkpoint,
             cosigned_at: committed.cosigned_at,
         })
@@ -677,137 +453,21 @@ impl Auditor {
         if let Some(front) = self.awaiting.front() {
             return Err(AuditError::CheckpointBeyondLog {
                 size: front.size,
-                leaves: self.leaves,
+                leaves: self.tree.leaves(),
             });
         }
         Ok(AuditReport {
             genesis: channel.genesis().clone(),
-            leaves: self.leaves,
+            leaves: self.tree.leaves(),
             root,
             committed_size: self.committed_size,
-            pending: self.leaves - self.committed_size,
+            pending: self.tree.leaves() - self.committed_size,
             checkpoints: self.checkpoints,
             latest_checkpoint: self.last.map(|l| l.checkpoint),
             kinds: self.kinds,
             entries_by_sequencer: self.senders[0].count,
             entries_by_cosigner: self.senders[1].count,
         })
-    }
-}
-
-/// What the order-dependent rules need of an entry.
-#[derive(Clone, Copy, Debug)]
-struct LeafFacts {
-    sender: u32,
-    sequence: u64,
-    timestamp_ms: u64,
-    kind: Kind,
-}
-
-impl LeafFacts {
-    fn of(entry: &Entry) -> LeafFacts {
-        LeafFacts {
-            sender: entry.sender,
-            sequence: entry.sequence,
-            timestamp_ms: entry.timestamp_ms,
-            kind: entry.kind,
-        }
-    }
-}
-
-/// The rules of section 3.3 that depend on the sender's earlier entries; counts the entry.
-/// Returns its timestamp.
-fn check_in_order(
-    channel: &ChannelParams,
-    genesis_ms: u64,
-    senders: &mut [Sender; 2],
-    kinds: &mut [u64; 5],
-    index: u64,
-    entry: &LeafFacts,
-) -> Result<u64, AuditError> {
-    let (role, _) = channel
-        .party_by_key_id(entry.sender)
-        .ok_or(AuditError::Entry {
-            index,
-            error: EntryError::SenderNotAParty {
-                key_id: entry.sender,
-            },
-        })?;
-    let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
-    let minimum_ms = genesis_ms.saturating_sub(skew_ms);
-    let sender = &mut senders[usize::from(role != PartyRole::Sequencer)];
-    let expected = sender.sequence.saturating_add(1);
-    if entry.sequence != expected {
-        return Err(AuditError::SequenceGap {
-            index,
-            sender: entry.sender,
-            expected,
-            found: entry.sequence,
-        });
-    }
-    if entry.timestamp_ms < minimum_ms {
-        return Err(AuditError::TimestampBeforeGenesis {
-            index,
-            timestamp_ms: entry.timestamp_ms,
-            minimum_ms,
-        });
-    }
-    if let Some((previous_index, previous_ms)) = sender.last {
-        if entry.timestamp_ms < previous_ms {
-            return Err(AuditError::TimestampBeforePrevious {
-                index,
-                timestamp_ms: entry.timestamp_ms,
-                previous_index,
-                previous_ms,
-            });
-        }
-    }
-    sender.sequence = entry.sequence;
-    sender.last = Some((index, entry.timestamp_ms));
-    sender.count += 1;
-    kinds[usize::from(entry.kind.as_u8())] += 1;
-    Ok(entry.timestamp_ms)
-}
-
-/// Checks leaves after the genesis against the channel alone (see
-/// [`Auditor::leaf_checker`]): decoding, the channel's rules, the sender's signature.
-/// Cloning it is cheap enough to give one to each thread; it holds no state.
-#[derive(Clone, Debug)]
-pub struct LeafChecker {
-    channel: ChannelParams,
-    genesis_leaf: Hash,
-}
-
-impl LeafChecker {
-    /// Checks `bytes` as the leaf at `index` ([`entry::check_entry`]), with the same
-    /// error as [`Auditor::push_leaf`] would give for this check. The result is for the
-    /// auditor that made this checker, at that index.
-    pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
-        let entry = entry::check_entry(bytes, index, &self.channel)
-            .map_err(|error| AuditError::Entry { index, error })?;
-        Ok(CheckedLeaf {
-            index,
-            genesis_leaf: self.genesis_leaf,
-            facts: LeafFacts::of(&entry),
-            leaf_hash: leaf_hash(bytes),
-        })
-    }
-}
-
-/// A leaf that passed [`LeafChecker::check`]: what the auditor still needs of it. Only a
-/// checker makes one, so holding one means the entry's signature verified.
-#[derive(Clone, Debug)]
-pub struct CheckedLeaf {
-    index: u64,
-    genesis_leaf: Hash,
-    facts: LeafFacts,
-    leaf_hash: Hash,
-}
-
-impl CheckedLeaf {
-    /// The index it was checked at.
-    pub fn index(&self) -> u64 {
-        self.index
     }
 }
 
@@ -826,7 +486,7 @@ impl<'a> CheckpointFeed<'a> {
     pub fn new(checkpoints: &'a [Vec<u8>]) -> Result<CheckpointFeed<'a>, AuditError> {
         let mut order: Vec<(u64, usize)> = Vec::with_capacity(checkpoints.len());
         for (i, note) in checkpoints.iter().enumerate() {
-            let size = read_checkpoint(note)
+            let size = channel::read_checkpoint(note)
                 .map_err(|error| AuditError::NotCommitted { size: None, error })?
                 .size;
             order.push((size, i));
@@ -863,15 +523,9 @@ impl<'a> CheckpointFeed<'a> {
     }
 }
 
-/// A note's checkpoint, unverified.
-fn read_checkpoint(note_bytes: &[u8]) -> Result<Checkpoint, CommitError> {
-    let parsed = note::parse(note_bytes)?;
-    Ok(checkpoint::parse(&parsed.text)?)
-}
-
 /// The size line of a note's checkpoint, if it gets that far, for error messages.
 fn readable_size(note_bytes: &[u8]) -> Option<u64> {
-    read_checkpoint(note_bytes).ok().map(|c| c.size)
+    channel::read_checkpoint(note_bytes).ok().map(|c| c.size)
 }
 
 /// Audits a whole log: `leaves` in index order and `checkpoints` (notes) in any order.
@@ -898,49 +552,4 @@ where
     }
     feed.give_rest(&mut auditor)?;
     auditor.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frontier_root_matches_the_recursive_definition() {
-        fn mth(leaves: &[Hash]) -> Hash {
-            match leaves.len() {
-                0 => EMPTY_ROOT,
-                1 => leaves[0],
-                n => {
-                    let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
-                    node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-                }
-            }
-        }
-        let mut auditor = Auditor::from_genesis(Genesis {
-            origin: String::from("o"),
-            sequencer: genesis::Party {
-                name: String::from("a"),
-                public_key: [0; 32],
-            },
-            cosigner: genesis::Party {
-                name: String::from("b"),
-                public_key: [1; 32],
-            },
-            witnesses: Vec::new(),
-            witness_threshold: 0,
-            max_payload: 0,
-            max_attachment_size: 0,
-            max_clock_skew_s: 1,
-        })
-        .unwrap();
-        let mut leaves = Vec::new();
-        assert_eq!(auditor.root(), EMPTY_ROOT);
-        for i in 0..70u32 {
-            let leaf = leaf_hash(&i.to_be_bytes());
-            leaves.push(leaf);
-            auditor.append(leaf);
-            assert_eq!(auditor.root(), mth(&leaves), "size {}", i + 1);
-            assert_eq!(auditor.frontier.len(), (i + 1).count_ones() as usize);
-        }
-    }
 }

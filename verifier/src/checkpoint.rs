@@ -8,10 +8,12 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::Hash;
+use crate::hash::Hash;
+use crate::text::{control_byte, is_canonical_decimal, parse_decimal};
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     #[error("checkpoint contains control character 0x{byte:02x} at byte {offset}")]
     ControlCharacter { offset: usize, byte: u8 },
@@ -45,11 +47,7 @@ pub struct Checkpoint {
 
 /// Parses a checkpoint body (the note text, final newline included).
 pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
-    if let Some((offset, byte)) = text
-        .bytes()
-        .enumerate()
-        .find(|&(_, b)| b < 0x20 && b != b'\n')
-    {
+    if let Some((offset, byte)) = control_byte(text) {
         return Err(CheckpointError::ControlCharacter { offset, byte });
     }
     let body = text
@@ -87,11 +85,10 @@ pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
 /// ASCII decimal with no leading zeros unless the tree is empty (tlog-checkpoint,
 /// "Note text"); `u64::from_str` alone would also take a '+' sign and leading zeros.
 fn parse_size(line: &str) -> Result<u64, CheckpointError> {
-    let digits_only = !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit());
-    if !digits_only || (line.len() > 1 && line.starts_with('0')) {
+    if !is_canonical_decimal(line.as_bytes()) {
         return Err(CheckpointError::MalformedSize);
     }
-    line.parse().map_err(|_| CheckpointError::SizeOverflow)
+    parse_decimal(line.as_bytes()).ok_or(CheckpointError::SizeOverflow)
 }
 
 fn parse_root(line: &str) -> Result<Hash, CheckpointError> {

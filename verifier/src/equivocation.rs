@@ -23,10 +23,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::Hash;
+use crate::text::{parse_hash, push_hash_lines, split_notes, LineError, Lines};
 
 /// The first line of an evidence file.
 pub const HEADER: &str = "dyad-equivocation/v1";
@@ -91,6 +92,7 @@ pub struct VerifiedEvidence {
 
 /// Why evidence was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvidenceError {
     /// Larger than [`MAX_EVIDENCE_BYTES`].
     #[error("evidence is {len} bytes, more than the {MAX_EVIDENCE_BYTES} accepted")]
@@ -184,10 +186,7 @@ pub fn build(first_note: &[u8], second_note: &[u8], contradiction: &Contradictio
         head.push_str(&format!("note {}\n", note.len()));
         if let Some(leaf) = leaf {
             head.push_str(&format!("leaf {}\n", BASE64.encode(leaf.leaf_hash)));
-            for hash in &leaf.proof {
-                head.push_str(&BASE64.encode(hash));
-                head.push('\n');
-            }
+            push_hash_lines(head, &leaf.proof);
         }
     }
     let mut head = format!("{HEADER}\n");
@@ -214,89 +213,34 @@ pub fn build(first_note: &[u8], second_note: &[u8], contradiction: &Contradictio
     out
 }
 
-/// Reads the line-based head of an evidence file.
-struct Lines<'a> {
-    rest: &'a [u8],
-    /// The number of the next line, from 1.
-    line: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn next(&mut self) -> Result<&'a [u8], EvidenceError> {
-        let line = self.line;
-        let end = self
-            .rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(EvidenceError::Truncated { line })?;
-        let out = &self.rest[..end];
-        self.rest = &self.rest[end + 1..];
-        self.line += 1;
-        Ok(out)
-    }
-
-    /// The next line, which must be `<keyword> <value>`; returns the value.
-    fn field(&mut self, keyword: &str, expected: &'static str) -> Result<&'a [u8], EvidenceError> {
-        let line = self.line;
-        let text = self.next()?;
-        text.strip_prefix(keyword.as_bytes())
-            .and_then(|t| t.strip_prefix(b" "))
-            .ok_or(EvidenceError::UnexpectedLine { line, expected })
-    }
-
-    fn decimal(&mut self, keyword: &str, expected: &'static str) -> Result<u64, EvidenceError> {
-        let line = self.line;
-        let value = self.field(keyword, expected)?;
-        parse_decimal(value).ok_or(EvidenceError::UnexpectedLine { line, expected })
-    }
-
-    /// `leaf <base64>` then zero or more base64 hash lines, up to the next `note` line or
-    /// the blank line.
-    fn leaf(&mut self) -> Result<LeafInclusion, EvidenceError> {
-        const EXPECTED: &str = "'leaf <base64 leaf hash>'";
-        let line = self.line;
-        let leaf_hash =
-            parse_hash(self.field("leaf", EXPECTED)?).ok_or(EvidenceError::UnexpectedLine {
-                line,
-                expected: EXPECTED,
-            })?;
-        let mut proof = Vec::new();
-        while !self.rest.starts_with(b"note ") && !self.rest.starts_with(b"\n") {
-            let line = self.line;
-            if proof.len() == MAX_PROOF_HASHES {
-                return Err(EvidenceError::TooManyProofHashes { line });
+impl From<LineError> for EvidenceError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::Truncated { line } => EvidenceError::Truncated { line },
+            LineError::Unexpected { line, expected } => {
+                EvidenceError::UnexpectedLine { line, expected }
             }
-            let hash = parse_hash(self.next()?).ok_or(EvidenceError::UnexpectedLine {
-                line,
-                expected: "a base64 proof hash, 'note <length>' or the blank line",
-            })?;
-            proof.push(hash);
         }
-        Ok(LeafInclusion { leaf_hash, proof })
     }
 }
 
-/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return None;
+/// `leaf <base64>` then zero or more base64 hash lines, up to the next `note` line or the
+/// blank line.
+fn leaf(lines: &mut Lines<'_>) -> Result<LeafInclusion, EvidenceError> {
+    let leaf_hash = lines.hash("leaf", "'leaf <base64 leaf hash>'")?;
+    let mut proof = Vec::new();
+    while !lines.rest().starts_with(b"note ") && !lines.rest().starts_with(b"\n") {
+        let line = lines.line();
+        if proof.len() == MAX_PROOF_HASHES {
+            return Err(EvidenceError::TooManyProofHashes { line });
+        }
+        let hash = parse_hash(lines.next()?).ok_or(EvidenceError::UnexpectedLine {
+            line,
+            expected: "a base64 proof hash, 'note <length>' or the blank line",
+        })?;
+        proof.push(hash);
     }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Canonical standard base64 of exactly 32 bytes.
-fn parse_hash(text: &[u8]) -> Option<Hash> {
-    // 32 bytes are 44 base64 characters; checking first bounds the allocation.
-    if text.len() != 44 {
-        return None;
-    }
-    let bytes = BASE64.decode(text).ok()?;
-    Hash::try_from(bytes.as_slice()).ok()
+    Ok(LeafInclusion { leaf_hash, proof })
 }
 
 /// Parses an evidence file exactly as spec/evidence.md lays it out. Nothing is verified:
@@ -306,14 +250,11 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
     if bytes.len() > MAX_EVIDENCE_BYTES {
         return Err(EvidenceError::TooLarge { len: bytes.len() });
     }
-    let mut lines = Lines {
-        rest: bytes,
-        line: 1,
-    };
+    let mut lines = Lines::new(bytes);
     if lines.next().map_err(|_| EvidenceError::NotEvidence)? != HEADER.as_bytes() {
         return Err(EvidenceError::NotEvidence);
     }
-    let line = lines.line;
+    let line = lines.line();
     let kind = lines.field("kind", "'kind same-size' or 'kind different-leaf'")?;
     let (contradiction, first_len, second_len) = if kind == KIND_SAME_SIZE.as_bytes() {
         let first_len = lines.decimal("note", NOTE)?;
@@ -322,9 +263,9 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
     } else if kind == KIND_DIFFERENT_LEAF.as_bytes() {
         let index = lines.decimal("index", "'index <leaf index in decimal>'")?;
         let first_len = lines.decimal("note", NOTE)?;
-        let first = lines.leaf()?;
+        let first = leaf(&mut lines)?;
         let second_len = lines.decimal("note", NOTE)?;
-        let second = lines.leaf()?;
+        let second = leaf(&mut lines)?;
         let contradiction = Contradiction::DifferentLeaf {
             index,
             first,
@@ -337,23 +278,21 @@ pub fn parse(bytes: &[u8]) -> Result<Evidence, EvidenceError> {
             expected: "'kind same-size' or 'kind different-leaf'",
         });
     };
-    let line = lines.line;
+    let line = lines.line();
     if !lines.next()?.is_empty() {
         return Err(EvidenceError::UnexpectedLine {
             line,
             expected: "the blank line before the notes",
         });
     }
-    let notes = lines.rest;
-    let stated = first_len.saturating_add(second_len);
-    if stated != notes.len() as u64 {
-        return Err(EvidenceError::LengthMismatch {
-            stated,
-            found: notes.len(),
-        });
-    }
-    // first_len <= stated == notes.len(), so it fits in usize and the split is in range.
-    let (first_note, second_note) = notes.split_at(first_len as usize);
+    let notes = lines.rest();
+    let (first_note, second_note) =
+        split_notes(notes, first_len, second_len).map_err(|stated| {
+            EvidenceError::LengthMismatch {
+                stated,
+                found: notes.len(),
+            }
+        })?;
     Ok(Evidence {
         contradiction,
         first_note: first_note.to_vec(),

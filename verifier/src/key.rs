@@ -46,6 +46,7 @@ impl SignatureType {
 
 /// Why a key name or vkey was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     #[error("key name is empty")]
     EmptyName,

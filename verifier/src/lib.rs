@@ -16,21 +16,42 @@
 //! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
-//! | [`audit`] | streaming audit of a whole log |
+//! | [`audit`](mod@audit) | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 //! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
 //! | [`promise_evidence`] | portable evidence of a broken promise of inclusion (spec/evidence.md) |
+//!
+//! `entry` and `genesis` gather public paths; what they name is defined in inner modules,
+//! which the rest of the crate uses directly:
+//!
+//! | inner module | holds |
+//! |---|---|
+//! | `rules` | constants, entry kinds, party roles, entry and genesis errors (spec 3, 4) |
+//! | `wire` | the reader of the primitive encodings (spec 3.1) |
+//! | `entry_codec` | entry decoding, signed message and signature checks (spec 3.1, 3.4) |
+//! | `genesis_record` | the genesis record and the rules it alone determines (spec 4) |
+//! | `channel` | channel parameters, committed checkpoints, `check_genesis`, `check_entry` |
+//! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
+//!
+//! Imports go one way. In this order each module imports only modules before it: `hash`,
+//! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
+//! `entry_codec`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
+//! `equivocation`, `promise_evidence`, `receipt`, `audit` (tests/module_graph.rs checks
+//! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod audit;
+mod channel;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
+mod entry_codec;
 pub mod equivocation;
 pub mod genesis;
+mod genesis_record;
 pub mod hash;
 pub mod key;
 pub mod note;
@@ -38,12 +59,13 @@ pub mod policy;
 pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
+mod rules;
+mod text;
 pub mod tiles;
-
-/// A SHA-256 digest: a Merkle tree node, leaf hash or root.
-pub type Hash = [u8; 32];
+mod wire;
 
 pub use checkpoint::CheckpointError;
+pub use hash::Hash;
 pub use key::KeyError;
 pub use note::NoteError;
 pub use policy::PolicyError;

@@ -17,6 +17,7 @@ use ed25519_dalek::Signature;
 
 use crate::cosignature::{self, MAX_TIMESTAMP};
 use crate::key::{self, KeyError, SignatureType, VerifierKey};
+use crate::text::control_byte;
 
 /// Largest note accepted, in bytes.
 pub const MAX_NOTE_BYTES: usize = 1 << 20;
@@ -33,6 +34,7 @@ const KEY_ID_LEN: usize = 4;
 
 /// Why a note was rejected. Line numbers count signature lines from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoteError {
     #[error("note has {length} bytes, at most {MAX_NOTE_BYTES} are accepted")]
     TooLarge { length: usize },
@@ -122,11 +124,7 @@ pub fn parse(note: &[u8]) -> Result<Note, NoteError> {
     let note = core::str::from_utf8(note).map_err(|e| NoteError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
-    if let Some((offset, byte)) = note
-        .bytes()
-        .enumerate()
-        .find(|&(_, b)| b < 0x20 && b != b'\n')
-    {
+    if let Some((offset, byte)) = control_byte(note) {
         return Err(NoteError::ControlCharacter { offset, byte });
     }
 

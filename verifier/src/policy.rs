@@ -44,6 +44,7 @@ pub const BUILDER_LINE: usize = 0;
 /// Why a policy was rejected, or why a checkpoint does not satisfy it. `line`
 /// counts policy lines from 1; [`BUILDER_LINE`] (0) marks a builder call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PolicyError {
     #[error("line {line}: forbidden control character 0x{byte:02x}")]
     ForbiddenCharacter { line: usize, byte: u8 },

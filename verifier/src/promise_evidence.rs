@@ -16,10 +16,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 use crate::proof::{self, ProofError};
-use crate::Hash;
+use crate::text::{parse_decimal, parse_hash, push_hash_lines, split_notes, LineError, Lines};
 
 /// The first line of a broken-promise evidence file.
 pub const HEADER: &str = "dyad-broken-promise/v1";
@@ -179,10 +180,7 @@ pub fn build(
         checkpoint_note.len(),
         BASE64.encode(found_leaf)
     );
-    for hash in proof {
-        head.push_str(&BASE64.encode(hash));
-        head.push('\n');
-    }
+    push_hash_lines(&mut head, proof);
     head.push('\n');
     let mut out = head.into_bytes();
     out.extend_from_slice(promise_note);
@@ -190,99 +188,34 @@ pub fn build(
     out
 }
 
-/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Canonical standard base64 of exactly 32 bytes.
-fn parse_hash(text: &[u8]) -> Option<Hash> {
-    if text.len() != 44 {
-        return None;
-    }
-    let bytes = BASE64.decode(text).ok()?;
-    if BASE64.encode(&bytes).as_bytes() != text {
-        return None;
-    }
-    Hash::try_from(bytes.as_slice()).ok()
-}
-
-struct Lines<'a> {
-    rest: &'a [u8],
-    line: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn next(&mut self) -> Result<&'a [u8], BrokenPromiseError> {
-        let line = self.line;
-        let end = self
-            .rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(BrokenPromiseError::Truncated { line })?;
-        let out = &self.rest[..end];
-        self.rest = &self.rest[end + 1..];
-        self.line += 1;
-        Ok(out)
-    }
-
-    fn field(
-        &mut self,
-        keyword: &str,
-        expected: &'static str,
-    ) -> Result<&'a [u8], BrokenPromiseError> {
-        let line = self.line;
-        let text = self.next()?;
-        text.strip_prefix(keyword.as_bytes())
-            .and_then(|t| t.strip_prefix(b" "))
-            .ok_or(BrokenPromiseError::UnexpectedLine { line, expected })
-    }
-
-    fn decimal(
-        &mut self,
-        keyword: &str,
-        expected: &'static str,
-    ) -> Result<u64, BrokenPromiseError> {
-        let line = self.line;
-        let value = self.field(keyword, expected)?;
-        parse_decimal(value).ok_or(BrokenPromiseError::UnexpectedLine { line, expected })
+impl From<LineError> for BrokenPromiseError {
+    fn from(error: LineError) -> Self {
+        match error {
+            LineError::Truncated { line } => BrokenPromiseError::Truncated { line },
+            LineError::Unexpected { line, expected } => {
+                BrokenPromiseError::UnexpectedLine { line, expected }
+            }
+        }
     }
 }
 
 /// Parses a broken-promise evidence file exactly as spec/evidence.md lays it out. Nothing
 /// is verified: see [`verify`].
 pub fn parse(bytes: &[u8]) -> Result<BrokenPromise, BrokenPromiseError> {
-    const LEAF: &str = "'leaf <base64 leaf hash>'";
     if bytes.len() > MAX_EVIDENCE_BYTES {
         return Err(BrokenPromiseError::TooLarge { len: bytes.len() });
     }
-    let mut lines = Lines {
-        rest: bytes,
-        line: 1,
-    };
+    let mut lines = Lines::new(bytes);
     if lines.next().map_err(|_| BrokenPromiseError::NotEvidence)? != HEADER.as_bytes() {
         return Err(BrokenPromiseError::NotEvidence);
     }
     let index = lines.decimal("index", "'index <promised index in decimal>'")?;
     let promise_len = lines.decimal("promise", "'promise <length in decimal>'")?;
     let checkpoint_len = lines.decimal("checkpoint", "'checkpoint <length in decimal>'")?;
-    let line = lines.line;
-    let found_leaf =
-        parse_hash(lines.field("leaf", LEAF)?).ok_or(BrokenPromiseError::UnexpectedLine {
-            line,
-            expected: LEAF,
-        })?;
+    let found_leaf = lines.hash("leaf", "'leaf <base64 leaf hash>'")?;
     let mut proof = Vec::new();
     loop {
-        let line = lines.line;
+        let line = lines.line();
         let text = lines.next()?;
         if text.is_empty() {
             break;
@@ -295,16 +228,14 @@ pub fn parse(bytes: &[u8]) -> Result<BrokenPromise, BrokenPromiseError> {
             expected: "a base64 proof hash or the blank line",
         })?);
     }
-    let notes = lines.rest;
-    let stated = promise_len.saturating_add(checkpoint_len);
-    if stated != notes.len() as u64 {
-        return Err(BrokenPromiseError::LengthMismatch {
-            stated,
-            found: notes.len(),
-        });
-    }
-    // promise_len <= stated == notes.len(): in range.
-    let (promise_note, checkpoint_note) = notes.split_at(promise_len as usize);
+    let notes = lines.rest();
+    let (promise_note, checkpoint_note) =
+        split_notes(notes, promise_len, checkpoint_len).map_err(|stated| {
+            BrokenPromiseError::LengthMismatch {
+                stated,
+                found: notes.len(),
+            }
+        })?;
     Ok(BrokenPromise {
         index,
         found_leaf,

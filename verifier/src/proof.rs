@@ -14,8 +14,7 @@
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
-use crate::hash::{node_hash, EMPTY_ROOT};
-use crate::Hash;
+use crate::hash::{node_hash, Hash, EMPTY_ROOT};
 
 /// Longest inclusion proof: one hash per level of a tree of up to 2^64 - 1 leaves.
 pub const MAX_INCLUSION_PROOF_HASHES: usize = 64;
@@ -30,6 +29,7 @@ pub const MAX_PROOF_HASHES: usize = MAX_CONSISTENCY_PROOF_HASHES;
 
 /// Why a proof was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProofError {
     #[error("the tree is empty: it includes no leaf")]
     EmptyTree,

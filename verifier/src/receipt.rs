@@ -21,14 +21,16 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::entry::{self, Entry, EntryError, Kind};
-use crate::genesis::{self, CommitError, CommitKeys, Committed, Genesis, GenesisError, PartyRole};
-use crate::hash::leaf_hash;
+use crate::channel::{self, ChannelParams, CommitError, CommitKeys, Committed};
+use crate::entry_codec::{self, Entry};
+use crate::genesis_record::Genesis;
+use crate::hash::{leaf_hash, Hash};
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note;
 use crate::policy::{Policy, PolicyError};
 use crate::proof::{self, ProofError};
-use crate::Hash;
+use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
+use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -53,6 +55,7 @@ pub struct Receipt {
 
 /// Why a receipt was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiptError {
     /// Larger than [`MAX_RECEIPT_BYTES`].
     #[error("receipt is {len} bytes, more than the {MAX_RECEIPT_BYTES} accepted")]
@@ -78,7 +81,7 @@ pub enum ReceiptError {
     /// The `extra` data is longer than an entry can be.
     #[error(
         "the extra line holds {len} bytes, more than an entry's {}",
-        entry::MAX_ENTRY_SIZE
+        MAX_ENTRY_SIZE
     )]
     EntryTooLarge {
         /// Its decoded length.
@@ -212,7 +215,7 @@ impl ReceiptTrust {
     /// Trusts the channel a genesis describes: its origin, parties in their roles, and its
     /// witnesses with its threshold.
     pub fn genesis(genesis: &Genesis) -> Result<ReceiptTrust, GenesisError> {
-        let params = genesis::ChannelParams::new(genesis.clone())?;
+        let params = ChannelParams::new(genesis.clone())?;
         let keys = params.commit_keys();
         Ok(ReceiptTrust {
             parties: [
@@ -340,10 +343,7 @@ impl ReceiptTrust {
             return self.committed_by_policy(policy, note_bytes);
         }
         // The origin comes from the note itself: the log key is named by it.
-        let parsed = note::parse(note_bytes).map_err(CommitError::Note)?;
-        let origin = crate::checkpoint::parse(&parsed.text)
-            .map_err(CommitError::Checkpoint)?
-            .origin;
+        let origin = channel::read_checkpoint(note_bytes)?.origin;
         if let Some(expected) = &self.origin {
             if *expected != origin {
                 return Err(ReceiptError::WrongOrigin {
@@ -404,25 +404,14 @@ pub struct VerifiedReceipt {
     pub committed: Committed,
 }
 
-fn split_line(bytes: &[u8], line: usize) -> Result<(&[u8], &[u8]), ReceiptError> {
-    let end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(ReceiptError::Truncated { line })?;
-    Ok((&bytes[..end], &bytes[end + 1..]))
-}
-
-/// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty()
-        || !digits.iter().all(u8::is_ascii_digit)
-        || (digits.len() > 1 && digits[0] == b'0')
-    {
-        return None;
+/// A receipt's lines are read with [`Lines::next`] alone, which fails only at a line
+/// without a newline.
+fn truncated(error: LineError) -> ReceiptError {
+    match error {
+        LineError::Truncated { line } | LineError::Unexpected { line, .. } => {
+            ReceiptError::Truncated { line }
+        }
     }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// Parses a receipt exactly as section 8 lays it out; the `extra` line is required.
@@ -431,16 +420,17 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
     if bytes.len() > MAX_RECEIPT_BYTES {
         return Err(ReceiptError::TooLarge { len: bytes.len() });
     }
-    let (header, rest) = split_line(bytes, 1).map_err(|_| ReceiptError::NotATlogProof)?;
+    let mut lines = Lines::new(bytes);
+    let header = lines.next().map_err(|_| ReceiptError::NotATlogProof)?;
     if header != HEADER.as_bytes() {
         return Err(ReceiptError::NotATlogProof);
     }
-    let (extra, rest) = split_line(rest, 2)?;
+    let extra = lines.next().map_err(truncated)?;
     let encoded = extra
         .strip_prefix(b"extra ")
         .ok_or(ReceiptError::MissingExtra)?;
     // Bound the decoded size before decoding: 4 base64 characters per 3 bytes.
-    let max_encoded = entry::MAX_ENTRY_SIZE.div_ceil(3) * 4;
+    let max_encoded = MAX_ENTRY_SIZE.div_ceil(3) * 4;
     if encoded.len() > max_encoded {
         return Err(ReceiptError::EntryTooLarge {
             len: encoded.len() / 4 * 3,
@@ -449,35 +439,30 @@ pub fn parse(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
     let entry_bytes = BASE64
         .decode(encoded)
         .map_err(|_| ReceiptError::ExtraNotBase64)?;
-    if entry_bytes.len() > entry::MAX_ENTRY_SIZE {
+    if entry_bytes.len() > MAX_ENTRY_SIZE {
         return Err(ReceiptError::EntryTooLarge {
             len: entry_bytes.len(),
         });
     }
-    let (index_line, mut rest) = split_line(rest, 3)?;
+    let index_line = lines.next().map_err(truncated)?;
     let index = index_line
         .strip_prefix(b"index ")
         .and_then(parse_decimal)
         .ok_or(ReceiptError::MalformedIndex)?;
     let mut proof = Vec::new();
-    let mut line = 4;
     loop {
-        let (hash_line, after) = split_line(rest, line)?;
-        rest = after;
+        let line = lines.line();
+        let hash_line = lines.next().map_err(truncated)?;
         if hash_line.is_empty() {
             break;
         }
         if proof.len() == MAX_PROOF_HASHES {
             return Err(ReceiptError::TooManyProofHashes);
         }
-        let hash = BASE64
-            .decode(hash_line)
-            .ok()
-            .and_then(|h| Hash::try_from(h.as_slice()).ok())
-            .ok_or(ReceiptError::MalformedProofHash { line })?;
+        let hash = parse_hash(hash_line).ok_or(ReceiptError::MalformedProofHash { line })?;
         proof.push(hash);
-        line += 1;
     }
+    let rest = lines.rest();
     if rest.is_empty() {
         return Err(ReceiptError::MissingCheckpoint);
     }
@@ -498,10 +483,7 @@ pub fn format(entry_bytes: &[u8], index: u64, proof: &[Hash], checkpoint_note: &
     out.push_str("\nindex ");
     out.push_str(&alloc::format!("{index}"));
     out.push('\n');
-    for hash in proof {
-        out.push_str(&BASE64.encode(hash));
-        out.push('\n');
-    }
+    push_hash_lines(&mut out, proof);
     out.push('\n');
     let mut out = out.into_bytes();
     out.extend_from_slice(checkpoint_note);
@@ -522,7 +504,7 @@ pub fn format(entry_bytes: &[u8], index: u64, proof: &[Hash], checkpoint_note: &
 pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, ReceiptError> {
     let receipt = parse(bytes)?;
     let (committed, sequencer) = trust.committed(&receipt.checkpoint_note)?;
-    let entry = entry::decode(&receipt.entry_bytes)?;
+    let entry = entry_codec::decode(&receipt.entry_bytes)?;
     if entry.origin != committed.checkpoint.origin {
         return Err(ReceiptError::OriginMismatch {
             entry: entry.origin,
@@ -547,7 +529,7 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             }
             .into());
         }
-        let (_, genesis) = genesis::check_genesis(&receipt.entry_bytes)?;
+        let (_, genesis) = channel::check_genesis(&receipt.entry_bytes)?;
         if !genesis.sequencer.is_key(roles[0].1) || !genesis.cosigner.is_key(roles[1].1) {
             return Err(ReceiptError::GenesisNotTrusted);
         }
@@ -560,8 +542,8 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             }
             .into());
         }
-        entry::check_reply_to(&entry, receipt.index)?;
-        entry::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
+        entry_codec::check_reply_to(&entry, receipt.index)?;
+        entry_codec::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
     }
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
     proof::verify_inclusion(

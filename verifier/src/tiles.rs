@@ -13,8 +13,7 @@
 
 use alloc::vec::Vec;
 
-use crate::hash::{leaf_hash, node_hash};
-use crate::Hash;
+use crate::hash::{leaf_hash, node_hash, Frontier, Hash};
 
 /// Hashes in a full tile.
 pub const TILE_WIDTH: usize = 256;
@@ -46,6 +45,7 @@ impl core::fmt::Display for TileId {
 
 /// Why a hash tile does not check out.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TileError {
     /// A hash differs from the hash of what it covers: for level 0 the leaf hash of entry
     /// `index·256 + position`, above it the root of the full tile below.
@@ -146,10 +146,8 @@ pub struct TileChecker {
     pending: [Vec<Hash>; TILE_LEVELS],
     /// Full tiles checked per level: the index of the next one.
     next_index: [u64; TILE_LEVELS],
-    leaves: u64,
-    /// The compact range of the leaves pushed: the roots of the perfect subtrees, largest
-    /// first, with their heights.
-    range: Vec<(u8, Hash)>,
+    /// The leaves pushed, as the tree's compact frontier.
+    tree: Frontier,
 }
 
 impl TileChecker {
@@ -159,7 +157,7 @@ impl TileChecker {
 
     /// How many leaf hashes were pushed.
     pub fn leaves(&self) -> u64 {
-        self.leaves
+        self.tree.leaves()
     }
 
     /// The full tile that must be checked next, if any.
@@ -182,25 +180,15 @@ impl TileChecker {
                 expected,
                 got: TileId {
                     level: 0,
-                    index: self.leaves / TILE_WIDTH as u64,
+                    index: self.tree.leaves() / TILE_WIDTH as u64,
                     width: 1,
                 },
             });
         }
-        self.leaves = self
-            .leaves
-            .checked_add(1)
-            .ok_or(TileError::TooManyEntries)?;
-        self.pending[0].push(*leaf);
-        let mut item = (0u8, *leaf);
-        while let Some(&(height, left)) = self.range.last() {
-            if height != item.0 {
-                break;
-            }
-            self.range.pop();
-            item = (height + 1, node_hash(&left, &item.1));
+        if !self.tree.push(*leaf) {
+            return Err(TileError::TooManyEntries);
         }
-        self.range.push(item);
+        self.pending[0].push(*leaf);
         Ok(self.due())
     }
 
@@ -253,14 +241,7 @@ impl TileChecker {
 
     /// The RFC 9162 root of the leaves pushed (the empty tree's root when none).
     pub fn root(&self) -> Hash {
-        let mut acc: Option<Hash> = None;
-        for (_, h) in self.range.iter().rev() {
-            acc = Some(match acc {
-                None => *h,
-                Some(right) => node_hash(h, &right),
-            });
-        }
-        acc.unwrap_or(crate::hash::EMPTY_ROOT)
+        self.tree.root()
     }
 }
 

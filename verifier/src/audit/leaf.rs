@@ -1,0 +1,141 @@
+//! The checks of one leaf after the genesis: what needs only the channel
+//! ([`LeafChecker`], on any thread) and the rules of section 3.3 that need the sender's
+//! earlier entries (`check_in_order`, in index order).
+
+use crate::channel::{self, ChannelParams};
+use crate::entry_codec::Entry;
+use crate::hash::{leaf_hash, Hash};
+use crate::rules::{EntryError, Kind, PartyRole};
+
+use super::report::AuditError;
+
+/// Per-sender state for section 3.3.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Sender {
+    /// The sender's last sequence (0 before its first entry; the genesis is 0).
+    pub(super) sequence: u64,
+    /// Index and timestamp of its last entry.
+    pub(super) last: Option<(u64, u64)>,
+    pub(super) count: u64,
+}
+
+/// What the order-dependent rules need of an entry.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LeafFacts {
+    sender: u32,
+    sequence: u64,
+    timestamp_ms: u64,
+    kind: Kind,
+}
+
+impl LeafFacts {
+    pub(super) fn of(entry: &Entry) -> LeafFacts {
+        LeafFacts {
+            sender: entry.sender,
+            sequence: entry.sequence,
+            timestamp_ms: entry.timestamp_ms,
+            kind: entry.kind,
+        }
+    }
+}
+
+/// The rules of section 3.3 that depend on the sender's earlier entries; counts the entry.
+/// Returns its timestamp.
+pub(super) fn check_in_order(
+    channel: &ChannelParams,
+    genesis_ms: u64,
+    senders: &mut [Sender; 2],
+    kinds: &mut [u64; 5],
+    index: u64,
+    entry: &LeafFacts,
+) -> Result<u64, AuditError> {
+    let (role, _) = channel
+        .party_by_key_id(entry.sender)
+        .ok_or(AuditError::Entry {
+            index,
+            error: EntryError::SenderNotAParty {
+                key_id: entry.sender,
+            },
+        })?;
+    let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
+    let minimum_ms = genesis_ms.saturating_sub(skew_ms);
+    let sender = &mut senders[usize::from(role != PartyRole::Sequencer)];
+    let expected = sender.sequence.saturating_add(1);
+    if entry.sequence != expected {
+        return Err(AuditError::SequenceGap {
+            index,
+            sender: entry.sender,
+            expected,
+            found: entry.sequence,
+        });
+    }
+    if entry.timestamp_ms < minimum_ms {
+        return Err(AuditError::TimestampBeforeGenesis {
+            index,
+            timestamp_ms: entry.timestamp_ms,
+            minimum_ms,
+        });
+    }
+    if let Some((previous_index, previous_ms)) = sender.last {
+        if entry.timestamp_ms < previous_ms {
+            return Err(AuditError::TimestampBeforePrevious {
+                index,
+                timestamp_ms: entry.timestamp_ms,
+                previous_index,
+                previous_ms,
+            });
+        }
+    }
+    sender.sequence = entry.sequence;
+    sender.last = Some((index, entry.timestamp_ms));
+    sender.count += 1;
+    kinds[usize::from(entry.kind.as_u8())] += 1;
+    Ok(entry.timestamp_ms)
+}
+
+/// Checks leaves after the genesis against the channel alone (see
+/// [`Auditor::leaf_checker`]): decoding, the channel's rules, the sender's signature.
+/// Cloning it is cheap enough to give one to each thread; it holds no state.
+///
+/// [`Auditor::leaf_checker`]: super::Auditor::leaf_checker
+#[derive(Clone, Debug)]
+pub struct LeafChecker {
+    pub(super) channel: ChannelParams,
+    pub(super) genesis_leaf: Hash,
+}
+
+impl LeafChecker {
+    /// Checks `bytes` as the leaf at `index` ([`entry::check_entry`]), with the same
+    /// error as [`Auditor::push_leaf`] would give for this check. The result is for the
+    /// auditor that made this checker, at that index.
+    ///
+    /// [`entry::check_entry`]: crate::entry::check_entry
+    /// [`Auditor::push_leaf`]: super::Auditor::push_leaf
+    pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
+        let entry = channel::check_entry(bytes, index, &self.channel)
+            .map_err(|error| AuditError::Entry { index, error })?;
+        Ok(CheckedLeaf {
+            index,
+            genesis_leaf: self.genesis_leaf,
+            facts: LeafFacts::of(&entry),
+            leaf_hash: leaf_hash(bytes),
+        })
+    }
+}
+
+/// A leaf that passed [`LeafChecker::check`]: what the auditor still needs of it. Only a
+/// checker makes one, so holding one means the entry's signature verified.
+#[derive(Clone, Debug)]
+pub struct CheckedLeaf {
+    pub(super) index: u64,
+    pub(super) genesis_leaf: Hash,
+    pub(super) facts: LeafFacts,
+    pub(super) leaf_hash: Hash,
+}
+
+impl CheckedLeaf {
+    /// The index it was checked at.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+}
