@@ -21,6 +21,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use dyad_verifier::text::parse_decimal;
 
 /// The file's name in the data directory.
 pub const REPLICA_RECORD_FILE: &str = "replica.head";
@@ -68,10 +69,10 @@ impl ReplicaRecord {
         };
         let origin = name(field("origin")?)?;
         let role = name(field("role")?)?;
-        let size = decimal(field("size")?)?;
+        let size = parse_decimal(field("size")?.as_bytes())?;
         let root_b64 = field("root")?;
         let root: [u8; 32] = STANDARD.decode(root_b64).ok()?.try_into().ok()?;
-        let committed = decimal(field("committed")?)?;
+        let committed = parse_decimal(field("committed")?.as_bytes())?;
         if lines.next().is_some() || STANDARD.encode(root) != root_b64 {
             return None;
         }
@@ -132,14 +133,6 @@ fn name(s: &str) -> Option<String> {
     (!s.is_empty() && !s.chars().any(char::is_control)).then(|| s.to_owned())
 }
 
-/// A canonical decimal: digits only, no sign, no leading zero (but `0` itself).
-fn decimal(s: &str) -> Option<u64> {
-    let canonical = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
-    canonical.then(|| s.parse().ok()).flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +167,10 @@ mod tests {
             ("committed 300\n", "committed 300"),
             ("committed 300\n", "committed 300\n\n"),
             ("committed 300\n", "committed 300\nextra\n"),
-            ("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd="),
+            (
+                "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+                "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwd=",
+            ),
         ] {
             let bad = good.replacen(from, to, 1);
             assert_ne!(bad, good, "{from:?} is not in the record");

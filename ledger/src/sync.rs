@@ -15,6 +15,7 @@ use std::io::{self, BufRead, Read, Write};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use dyad_verifier::text::parse_decimal;
 use sha2::{Digest, Sha256};
 
 /// The first line of every bundle.
@@ -365,8 +366,8 @@ impl<R: BufRead> Decoder<R> {
                 let (index, encoded) = rest
                     .split_once(' ')
                     .ok_or_else(|| self.malformed(Malformed::MissingIndex))?;
-                let index =
-                    parse_decimal(index).ok_or_else(|| self.malformed(Malformed::BadIndex))?;
+                let index = parse_decimal(index.as_bytes())
+                    .ok_or_else(|| self.malformed(Malformed::BadIndex))?;
                 Record::Entry {
                     index,
                     bytes: data("entry", encoded)?,
@@ -384,7 +385,8 @@ impl<R: BufRead> Decoder<R> {
         let (count, digest) = text
             .split_once(' ')
             .ok_or_else(|| self.malformed(Malformed::BadEndLine))?;
-        let stated = parse_decimal(count).ok_or_else(|| self.malformed(Malformed::BadEndCount))?;
+        let stated = parse_decimal(count.as_bytes())
+            .ok_or_else(|| self.malformed(Malformed::BadEndCount))?;
         let digest: [u8; 32] = STANDARD
             .decode(digest)
             .ok()
@@ -411,15 +413,6 @@ impl<R: BufRead> Decoder<R> {
         self.checksum_ok = Some(computed == digest);
         Ok(())
     }
-}
-
-/// A decimal with no sign and no leading zeros ("0" itself is fine) that fits in a u64.
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 /// A whole bundle in memory.

@@ -136,7 +136,7 @@ impl BatchPromise {
             if entries.len() == MAX_PROMISED_ENTRIES {
                 return Err(PromiseError::Malformed);
             }
-            let index = crate::witness::parse_decimal(index.as_bytes())
+            let index = dyad_verifier::text::parse_decimal(index.as_bytes())
                 .filter(|&i| entries.last().is_none_or(|&(prev, _)| i > prev))
                 .ok_or(PromiseError::Malformed)?;
             let hash: Hash = lines

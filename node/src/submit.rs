@@ -12,8 +12,8 @@ use dyad_verifier::key::VerifierKey;
 
 use crate::client::{http_error, read_bounded, ClientError};
 use crate::promise::{BatchPromise, PromiseError, MAX_BATCH_PROMISE_BYTES};
-use crate::witness::parse_decimal;
 use dyad_ledger::entry::SignedEntry;
+use dyad_verifier::text::parse_decimal;
 
 /// Most entries in one `POST /submit-batch`.
 pub const MAX_SUBMIT_BATCH: usize = 1024;

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use dyad_ledger::tree::Hash;
+use dyad_verifier::text::parse_decimal;
 
 /// tlog-witness: a client MUST NOT send more than 63 consistency proof lines.
 pub const MAX_PROOF_LINES: usize = 63;
@@ -47,14 +48,6 @@ pub enum WitnessError {
     BadResponse,
     #[error("the size body is not \"<decimal>\\n\"")]
     BadSizeBody,
-}
-
-/// A decimal with no sign and no leading zeros ("0" itself is fine) that fits in a u64.
-pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) || (s.len() > 1 && s[0] == b'0') {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok()
 }
 
 impl AddCheckpoint {

@@ -60,7 +60,7 @@ pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
 mod rules;
-mod text;
+pub mod text;
 pub mod tiles;
 mod wire;
 

@@ -11,14 +11,14 @@ use base64::Engine as _;
 use crate::hash::Hash;
 
 /// ASCII decimal digits, no sign, no leading zeros unless it is `0`; of any length.
-pub(crate) fn is_canonical_decimal(digits: &[u8]) -> bool {
+pub fn is_canonical_decimal(digits: &[u8]) -> bool {
     !digits.is_empty()
         && digits.iter().all(u8::is_ascii_digit)
         && (digits.len() == 1 || digits[0] != b'0')
 }
 
 /// ASCII decimal, no sign, no leading zeros unless it is `0`, fits in u64.
-pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
+pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if !is_canonical_decimal(digits) {
         return None;
     }

@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use dyad_verifier::text::parse_decimal;
+
 use crate::store::{TILE_HEIGHT, TILE_WIDTH};
 use crate::tree::Hash;
 
@@ -142,7 +144,7 @@ impl Tile {
         let kind = if level == "entries" {
             TileKind::Entries
         } else {
-            let l = parse_decimal(level).ok_or_else(bad)?;
+            let l = parse_decimal(level.as_bytes()).ok_or_else(bad)?;
             if l > u64::from(MAX_PATH_LEVEL) {
                 return Err(bad());
             }
@@ -150,7 +152,7 @@ impl Tile {
         };
         let (index_part, width) = match rest.split_once(".p/") {
             Some((index_part, w)) => {
-                let w = parse_decimal(w).ok_or_else(bad)?;
+                let w = parse_decimal(w.as_bytes()).ok_or_else(bad)?;
                 if w == 0 || w >= u64::from(FULL_WIDTH) {
                     return Err(bad());
                 }
@@ -171,15 +173,6 @@ impl fmt::Display for Tile {
 
 fn truncate(s: &str) -> String {
     s.chars().take(120).collect()
-}
-
-/// A decimal with no sign and no leading zeros ("0" itself is fine) that fits in a u64.
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 /// The tile index in 3-digit path elements: `x001/x234/067` for 1234067.
