@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use dyad_ledger::durable::{self, WriteOptions, Written};
 use dyad_ledger::sync::{self, Decoder, Encoder, SyncError};
 
 pub use dyad_ledger::sync::Record;
@@ -62,35 +63,33 @@ impl<W: Write> BundleWriter<W> {
     }
 }
 
-/// Writes a whole bundle to `path` atomically: to a temporary file beside it, synced,
-/// then renamed, so a half-written bundle never carries the final name.
+/// Writes a whole bundle to `path` atomically and durably
+/// ([`dyad_ledger::durable`]), so a half-written bundle never carries the final name.
 pub fn write_file(
     path: &Path,
     origin: &str,
     records: impl IntoIterator<Item = Record>,
 ) -> Result<u64, crate::error::CliError> {
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(format!(".tmp-{}", std::process::id()));
-    let temp = PathBuf::from(temp);
-    let written = (|| -> io::Result<u64> {
-        let file = File::create(&temp)?;
+    let written = durable::write_with(path, WriteOptions::SHARED, |file| {
         let mut w = BundleWriter::new(io::BufWriter::new(file), origin)?;
         for r in records {
             w.record(&r)?;
         }
-        let (buf, count) = w.finish()?;
-        let file = buf.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
+        let (mut buf, count) = w.finish()?;
+        buf.flush()?;
         Ok(count)
-    })();
-    written.map_err(|source| {
-        let _ = std::fs::remove_file(&temp);
-        crate::error::CliError::Write {
+    });
+    match written {
+        Ok(Written::Written(count)) => Ok(count),
+        // Only a write that keeps an existing file can keep one; SHARED replaces.
+        Ok(Written::Kept) => Err(crate::error::CliError::Exists {
+            path: path.to_owned(),
+        }),
+        Err(source) => Err(crate::error::CliError::Write {
             path: path.to_owned(),
             source,
-        }
-    })
+        }),
+    }
 }
 
 /// Reads a bundle file record by record (see [`Decoder`]): form and order as it goes,

@@ -363,7 +363,8 @@ fn append_through_node(
         ),
         other => CliError::Client(other),
     })?;
-    let leaf_hash = crate::output::unhex(&answer.leaf_hash)
+    let leaf_hash = hex::decode(&answer.leaf_hash)
+        .ok()
         .map_or_else(|| answer.leaf_hash.clone(), |h| b64(&h));
     if ctx.json {
         json(&serde_json::json!({

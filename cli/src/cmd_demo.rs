@@ -210,7 +210,7 @@ struct Demo {
 
 fn uuid(seed: &str) -> String {
     let h: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
-    let x = crate::output::hex(&h[..16]);
+    let x = hex::encode(&h[..16]);
     format!(
         "{}-{}-4{}-a{}-{}",
         &x[0..8],

@@ -11,7 +11,7 @@ use dyad_verifier::checkpoint::Checkpoint;
 use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
-use crate::output::{b64, format_ms, hex, json, out, out_bytes, outln, printable};
+use crate::output::{b64, format_ms, json, out, out_bytes, outln, printable};
 use crate::Ctx;
 
 pub const LOG_EXAMPLES: &str = "\
@@ -361,7 +361,7 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
     let attachments: Vec<(String, bool)> = b
         .attachments
         .iter()
-        .map(|a| (hex(&a.sha256), store.get(&a.sha256).is_ok()))
+        .map(|a| (hex::encode(a.sha256), store.get(&a.sha256).is_ok()))
         .collect();
     if ctx.json {
         let mut v = summary_json(&genesis, &e, Some(args.index), st);

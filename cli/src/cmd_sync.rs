@@ -8,13 +8,13 @@
 //!   parses, that it is meant for this party) before it touches the store; then every
 //!   change is one of the replica's atomic, durable batches, each verified in full.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::durable::{self, WriteOptions, Written};
 use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::keys::SignerKey;
 use serde_json::json as j;
@@ -163,34 +163,36 @@ fn write_export<W: Write>(
     Ok((w, summary))
 }
 
-/// Exports into a file atomically: a temporary file beside it, synced, then renamed.
+/// Exports into a file atomically and durably ([`dyad_ledger::durable`]): a half-written
+/// bundle never carries the final name.
 pub fn export_to_file(data: &DataDir, from: Option<u64>, path: &Path) -> Result<ExportSummary> {
     let (config, mut channel) = data.open()?;
     let key = config.signer_key()?;
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(format!(".tmp-{}", std::process::id()));
-    let temp = PathBuf::from(temp);
-    let file = File::create(&temp).map_err(CliError::write(path))?;
-    let result =
-        write_export(&mut channel, &key, from, BufWriter::new(file)).and_then(|(buf, summary)| {
-            let file = buf.into_inner().map_err(|e| CliError::Write {
-                path: path.to_owned(),
-                source: e.into_error(),
-            })?;
-            file.sync_all().map_err(CliError::write(path))?;
-            std::fs::rename(&temp, path).map_err(CliError::write(path))?;
-            Ok(summary)
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(|e| match e {
-        CliError::Output(source) => CliError::Write {
+    // The export's own error (a store read, say) is kept whole; the I/O error handed to the
+    // durable writer only makes it discard the temporary file.
+    let mut export_error = None;
+    let written = durable::write_with(path, WriteOptions::SHARED, |file| {
+        match write_export(&mut channel, &key, from, BufWriter::new(file)) {
+            Ok((mut buf, summary)) => buf.flush().map(|()| summary),
+            Err(e) => {
+                export_error = Some(e);
+                Err(io::Error::other("export failed"))
+            }
+        }
+    });
+    let write_error = |source| CliError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    match (export_error, written) {
+        (Some(CliError::Output(source)), _) => Err(write_error(source)),
+        (Some(other), _) => Err(other),
+        (None, Ok(Written::Written(summary))) => Ok(summary),
+        (None, Ok(Written::Kept)) => Err(CliError::Exists {
             path: path.to_owned(),
-            source,
-        },
-        other => other,
-    })
+        }),
+        (None, Err(source)) => Err(write_error(source)),
+    }
 }
 
 fn describe_export(s: &ExportSummary) -> Vec<String> {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use dyad_ledger::durable::{self, WriteOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{CliError, Result};
@@ -21,21 +22,6 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
 /// A 32-byte hash from standard base64, for the proof JSON files.
 pub fn hash_from_b64(text: &str) -> Option<[u8; 32]> {
     unb64(text).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Lower- or upper-case hex to bytes.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// Writes to standard output. A reader that went away (`dyad log | head`) is not an
@@ -76,27 +62,24 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     crate::bounded::read_bounded(path, crate::bounded::MAX_EVIDENCE)
 }
 
-/// Writes a new file in full and syncs it; refuses to overwrite unless `overwrite`.
+/// Writes a file atomically and durably (mode 0644 less the umask); refuses to replace an
+/// existing one unless `overwrite`.
 pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if overwrite {
-        options.create(true).truncate(true);
+    let options = if overwrite {
+        WriteOptions::SHARED
     } else {
-        options.create_new(true);
-    }
-    let mut file = options.open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::AlreadyExists => CliError::Exists {
+        WriteOptions::SHARED.keep_existing()
+    };
+    match durable::write(path, bytes, options) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CliError::Exists {
             path: path.to_owned(),
-        },
-        _ => CliError::Write {
+        }),
+        Err(source) => Err(CliError::Write {
             path: path.to_owned(),
             source,
-        },
-    })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(CliError::write(path))
+        }),
+    }
 }
 
 pub fn absolute(path: &Path) -> Result<PathBuf> {

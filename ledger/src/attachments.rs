@@ -25,11 +25,11 @@ pub enum AttachmentError {
     Io { path: PathBuf, source: io::Error },
     #[error("reading the attachment's source: {0}")]
     Source(io::Error),
-    #[error("attachment {} is not stored", hex(hash))]
+    #[error("attachment {} is not stored", hex::encode(hash))]
     NotFound { hash: Hash },
     #[error(
         "attachment {} is corrupted: its content no longer has that hash",
-        hex(hash)
+        hex::encode(hash)
     )]
     AttachmentCorrupted { hash: Hash },
     #[error("an attachment of {size} bytes or more is over the limit of {max} bytes")]
@@ -41,10 +41,6 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AttachmentError + '_ {
         path: path.to_owned(),
         source,
     }
-}
-
-pub fn hex(hash: &Hash) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The hash named by a lowercase hex file name, if it is one.
@@ -90,7 +86,7 @@ impl Attachments {
     }
 
     pub fn path_of(&self, hash: &Hash) -> PathBuf {
-        self.dir.join(hex(hash))
+        self.dir.join(hex::encode(hash))
     }
 
     /// Stores `bytes` and returns their SHA-256. Storing what is already there (intact)
@@ -277,8 +273,8 @@ mod tests {
     #[test]
     fn hex_names_round_trip_and_reject_other_names() {
         let h: Hash = Sha256::digest(b"x").into();
-        assert_eq!(parse_hex(&hex(&h)), Some(h));
-        assert_eq!(parse_hex(&hex(&h).to_uppercase()), None);
+        assert_eq!(parse_hex(&hex::encode(h)), Some(h));
+        assert_eq!(parse_hex(&hex::encode(h).to_uppercase()), None);
         assert_eq!(parse_hex(".tmp-1-2"), None);
         assert_eq!(parse_hex(&"g".repeat(64)), None);
         assert_eq!(parse_hex(&"a".repeat(63)), None);

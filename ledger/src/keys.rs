@@ -2,7 +2,6 @@
 //! their verifier keys, and the private key file (mode 0600). Spec section 2.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
@@ -139,30 +138,22 @@ impl SignerKey {
         )
     }
 
-    /// Writes the key to a new file with mode 0600; refuses to overwrite.
+    /// Writes the key to a new file with mode 0600, atomically and durably; refuses to
+    /// overwrite.
     pub fn write_private_file(&self, path: &Path) -> Result<(), KeyError> {
-        let display = path.display().to_string();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::FileExists {
-                path: display.clone(),
-            },
-            _ => KeyError::Write {
-                path: display.clone(),
-                source,
-            },
-        })?;
         let mut line = self.to_private_string();
         line.push('\n');
-        file.write_all(line.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|source| KeyError::Write {
-                path: display,
+        let options = crate::durable::WriteOptions::PRIVATE.keep_existing();
+        match crate::durable::write(path, line.as_bytes(), options) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(KeyError::FileExists {
+                path: path.display().to_string(),
+            }),
+            Err(source) => Err(KeyError::Write {
+                path: path.display().to_string(),
                 source,
-            })
+            }),
+        }
     }
 
     /// Reads a private key file, refusing one that group or others can read.

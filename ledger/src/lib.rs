@@ -9,6 +9,7 @@
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
 //! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md);
+//! - [`durable`]: every whole-file write outside the store, atomic and as durable as its caller asks;
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
 //! - [`wire`]: pure wire formats (tlog-tiles paths, hash tiles, entry bundles).
 //!
@@ -18,6 +19,7 @@
 
 pub mod attachments;
 pub mod channel;
+pub mod durable;
 pub mod entry;
 pub mod genesis;
 mod kept_note;

@@ -10,7 +10,7 @@
 //! created 0600 inside the directory).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// What [`check`] refuses.
@@ -107,37 +107,12 @@ pub fn restrict_file(path: &Path) -> Result<(), PrivateDirError> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600: to `.<name>.tmp` beside it (created
-/// 0600), synced, renamed over `path`, and the directory synced.
+/// Writes `bytes` to `path` atomically and durably with mode 0600
+/// ([`crate::durable::WriteOptions::PRIVATE`]).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PrivateDirError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let _ = fs::remove_file(&tmp);
-    let written = (|| -> io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    written.map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        PrivateDirError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })
+    crate::durable::write(path, bytes, crate::durable::WriteOptions::PRIVATE)
+        .map(drop)
+        .map_err(io_err(path))
 }
 
 #[cfg(all(test, unix))]

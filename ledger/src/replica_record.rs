@@ -15,13 +15,15 @@
 //! committed <size of the newest committed checkpoint>
 //! ```
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use dyad_verifier::text::parse_decimal;
+
+use crate::durable::WriteOptions;
 
 /// The file's name in the data directory.
 pub const REPLICA_RECORD_FILE: &str = "replica.head";
@@ -104,27 +106,10 @@ impl ReplicaRecord {
         })
     }
 
-    /// Writes `dir/replica.head` durably: a temporary file, synced, renamed over the old
-    /// one, and the directory synced.
+    /// Writes `dir/replica.head` atomically and durably, mode 0600.
     pub fn write(&self, dir: &Path) -> io::Result<()> {
         let path = dir.join(REPLICA_RECORD_FILE);
-        let tmp = dir.join(format!(".{REPLICA_RECORD_FILE}.tmp"));
-        let result = (|| {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options.open(&tmp)?;
-            f.write_all(self.encode().as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &path)?;
-            File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        crate::durable::write(&path, self.encode().as_bytes(), WriteOptions::PRIVATE).map(drop)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use dyad_ledger::attachments::{hex, AttachmentError, Attachments};
+use dyad_ledger::attachments::{AttachmentError, Attachments};
 use sha2::{Digest, Sha256};
 
 fn files(dir: &Path) -> Vec<String> {
@@ -23,7 +23,7 @@ fn put_then_get_by_sha256() {
     let hash = a.put(&data).unwrap();
     assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(&data)));
     assert_eq!(a.dir(), tmp.path().join("attachments"));
-    assert_eq!(files(a.dir()), vec![hex(&hash)]);
+    assert_eq!(files(a.dir()), vec![hex::encode(hash)]);
     assert_eq!(std::fs::read(a.path_of(&hash)).unwrap(), data);
     assert_eq!(a.get(&hash).unwrap(), data);
     assert!(a.contains(&hash).unwrap());
@@ -31,7 +31,7 @@ fn put_then_get_by_sha256() {
 
     // Idempotent: the same content again changes nothing.
     assert_eq!(a.put(&data).unwrap(), hash);
-    assert_eq!(files(a.dir()), vec![hex(&hash)]);
+    assert_eq!(files(a.dir()), vec![hex::encode(hash)]);
     // Reopening finds it.
     let again = Attachments::open(tmp.path(), 1 << 20).unwrap();
     assert_eq!(again.get(&hash).unwrap(), data);
@@ -60,7 +60,7 @@ fn every_read_rehashes_and_a_put_repairs() {
     std::fs::write(a.path_of(&hash), &damaged).unwrap();
     match a.get(&hash) {
         Err(e @ AttachmentError::AttachmentCorrupted { .. }) => {
-            assert!(e.to_string().contains(&hex(&hash)), "{e}")
+            assert!(e.to_string().contains(&hex::encode(hash)), "{e}")
         }
         other => panic!("{other:?}"),
     }
@@ -148,7 +148,7 @@ fn streaming_put_hashes_while_copying() {
     assert_eq!(len, data.len() as u64);
     assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(&data)));
     assert_eq!(a.get(&hash).unwrap(), data);
-    assert_eq!(files(a.dir()), vec![hex(&hash)]);
+    assert_eq!(files(a.dir()), vec![hex::encode(hash)]);
 
     let broken = a.put_reader(Trickle {
         data: b"partial".to_vec(),
@@ -159,7 +159,7 @@ fn streaming_put_hashes_while_copying() {
     assert!(matches!(broken, Err(AttachmentError::Source(_))));
     assert_eq!(
         files(a.dir()),
-        vec![hex(&hash)],
+        vec![hex::encode(hash)],
         "a failed put leaves no file behind"
     );
 }

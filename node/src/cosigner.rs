@@ -26,10 +26,6 @@ const EP: &str = "add-checkpoint";
 /// queued are let go (they stay on disk).
 const MAX_PROMISES_KEPT: usize = 65_536;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Keeps a request whose checkpoint the log signed but which conflicts with this replica
 /// (or comes with a proof that does not verify): it may be evidence of equivocation. The
 /// file is named by what conflicts (`reason`, the sizes, the log's root and this
@@ -37,8 +33,8 @@ fn hex(bytes: &[u8]) -> String {
 fn keep_evidence(shared: &Shared, reason: &str, sizes: &str, roots: (&Hash, &Hash), body: &[u8]) {
     let name = format!(
         "{reason}-{sizes}-{}-{}.txt",
-        hex(&roots.0[..8]),
-        hex(&roots.1[..8])
+        hex::encode(&roots.0[..8]),
+        hex::encode(&roots.1[..8])
     );
     match shared
         .evidence
@@ -68,8 +64,8 @@ fn keep_equivocation(
     }
     let name = format!(
         "equivocation-{size}-{}-{}.dyad-equivocation",
-        hex(&roots.0[..8]),
-        hex(&roots.1[..8])
+        hex::encode(&roots.0[..8]),
+        hex::encode(&roots.1[..8])
     );
     match shared
         .evidence
@@ -451,7 +447,7 @@ fn keep_promises(
 ) -> Option<String> {
     if let Some((promise, note)) = &outcome.promise {
         let (first, first_hash) = promise.entries[0];
-        let name = format!("{first:020}-{}.promise", hex(&first_hash));
+        let name = format!("{first:020}-{}.promise", hex::encode(first_hash));
         if let Err(e) = shared.keep_file(PROMISES_DIR, &name, note) {
             tracing::error!(error = %e, "cannot keep the promise");
         }

@@ -17,6 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use dyad_ledger::durable::{self, WriteOptions, Written};
+
 use crate::metrics::Metrics;
 
 /// Most files kept in the evidence directory.
@@ -48,15 +50,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether `name` is a temporary file of [`write_atomic`].
+/// Whether `name` is a temporary file of [`write_atomic`] (`dyad_ledger::durable`'s
+/// `.<name>.<random>.tmp`), left by a crash.
 fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
-/// Writes `bytes` to `path` whole or not at all: a temporary file in the same directory,
-/// synced, then hard-linked to `path` (which must not exist: an existing file is kept and
-/// `Ok(false)` returned), then the directory synced. The temporary name is removed
-/// whatever happens, so an error (a full disk) leaves nothing behind.
+/// Writes `bytes` to `path` whole or not at all, durably, mode 0600; an existing file is
+/// kept (the first copy wins, even between two writers) and `Ok(false)` returned. An error
+/// (a full disk) leaves nothing behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     write_atomic_with(path, bytes, |f, bytes| f.write_all(bytes))
 }
@@ -67,36 +69,9 @@ fn write_atomic_with(
     bytes: &[u8],
     write: impl FnOnce(&mut fs::File, &[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<bool> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let mut nonce = [0u8; 8];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!(".{name}.{nonce}.tmp"));
-    let result = (|| {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(&tmp)?;
-        write(&mut f, bytes)?;
-        f.sync_all()?;
-        drop(f);
-        // A hard link fails if `path` exists, so the first copy wins even between two
-        // writers; the temporary name is removed below either way.
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(e),
-        }
-        fs::File::open(dir)?.sync_all()?;
-        Ok(true)
-    })();
-    let _ = fs::remove_file(&tmp);
-    if result.is_err() && !path.exists() {
-        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
-    }
-    result
+    let options = WriteOptions::PRIVATE.keep_existing();
+    let written = durable::write_with(path, options, |f| write(f, bytes))?;
+    Ok(matches!(written, Written::Written(())))
 }
 
 impl EvidenceStore {

@@ -169,17 +169,13 @@ fn only_signed_by(note: &[u8], key: &VerifierKey) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The evidence file's name: what conflicts (the index and the two leaves), so one
 /// broken promise keeps one file however often the tree is offered.
 pub fn evidence_name(index: u64, promised: &Hash, found: &Hash) -> String {
     format!(
         "{BROKEN_PROMISE_PREFIX}{index}-{}-{}{BROKEN_PROMISE_EXT}",
-        hex(&promised[..8]),
-        hex(&found[..8])
+        hex::encode(&promised[..8]),
+        hex::encode(&found[..8])
     )
 }
 

@@ -684,10 +684,6 @@ enum Wait {
     Committed,
 }
 
-fn hex(h: &Hash) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 async fn admin_append(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -805,7 +801,7 @@ async fn admin_append(
                 &AppendResponse {
                     state: state.into(),
                     index: Some(appended.index),
-                    leaf_hash: hex(&appended.leaf_hash),
+                    leaf_hash: hex::encode(appended.leaf_hash),
                     promise: None,
                 },
             )
@@ -871,7 +867,7 @@ async fn admin_append(
                 &AppendResponse {
                     state: state.into(),
                     index: promise.as_ref().map(|p| p.index),
-                    leaf_hash: hex(&leaf),
+                    leaf_hash: hex::encode(leaf),
                     promise: promise.map(|p| String::from_utf8_lossy(&p.note).into_owned()),
                 },
             )

@@ -2,10 +2,10 @@
 //! the static export of a whole log to a directory that any web server can serve. The
 //! format itself (paths, strict parsing) is `dyad_ledger::wire::tiles`.
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use dyad_ledger::durable::{self, Durability, WriteOptions};
 use dyad_ledger::store::{Store, StoreError};
 
 pub use dyad_ledger::wire::tiles::*;
@@ -128,21 +128,15 @@ pub fn export_tiles_with(
     Ok(done)
 }
 
+/// Writes one published file: atomically and durably (synced, renamed, directory synced),
+/// so that after a crash the checkpoint, written last, never names a tile that is missing.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ExportError::Io { path, source }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io(path))?;
+    durable::create_dir_all(dir, Durability::Durable).map_err(io(dir))?;
+    durable::write(path, bytes, WriteOptions::SHARED).map_err(io(path))?;
     Ok(())
 }
