@@ -1,0 +1,94 @@
+//! How a node runs: [`NodeConfig`] and its defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dyad_ledger::keys::SignerKey;
+
+/// How a node runs. [`NodeConfig::new`] fills in the defaults.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The party's data directory (mode 0700, its files 0600; checked at start): the node
+    /// keeps [`ADMIN_TOKEN_FILE`], [`ADMIN_SOCKET_FILE`], [`EVIDENCE_DIR`] and
+    /// [`PROMISES_DIR`] there.
+    pub data_dir: PathBuf,
+    /// The replica's store (what `Channel::open` opens), e.g. `<data_dir>/ledger`.
+    pub ledger_dir: PathBuf,
+    /// This party's key; it must be the replica's own party in the genesis.
+    pub key: SignerKey,
+    /// The public listener: tiles API, add-checkpoint (co-signer), submit (sequencer),
+    /// metrics. Default `127.0.0.1:0` (an ephemeral port).
+    pub listen: SocketAddr,
+    /// An admin listener on TCP besides the admin socket (`<data_dir>/admin.sock`, always
+    /// served). Default `Some(127.0.0.1:0)`; it should stay on loopback. `None`: the
+    /// socket only (what `dyad serve` does unless `--admin-listen` is given).
+    pub admin_listen: Option<SocketAddr>,
+    /// The peer's base URL: the co-signer's (for the sequencer, to get co-signatures) or
+    /// the sequencer's (for the co-signer, to fetch entries and submit messages).
+    pub peer_url: Option<String>,
+    /// Group commit: most entries in one batch.
+    pub max_batch: usize,
+    /// Group commit: longest wait for more entries after the first of a batch.
+    pub max_delay: Duration,
+    /// Submissions waiting for the batcher beyond this are refused with 503.
+    pub queue_capacity: usize,
+    /// Most new entries one add-checkpoint may cover: the sequencer catches a co-signer up
+    /// in steps of this many, and the co-signer refuses bigger steps (they are held in
+    /// memory while checked).
+    pub max_cosign_step: u64,
+    /// Most bytes of new entries one add-checkpoint may cover (default 32 MiB): the
+    /// co-signer holds them in memory while it checks them, and refuses bigger steps; the
+    /// sequencer signs intermediate checkpoints to stay within it.
+    pub max_cosign_bytes: usize,
+    /// Retries to the peer back off exponentially from `retry_initial` to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// Timeout of one request to the peer.
+    pub peer_timeout: Duration,
+    /// The longest an admin request may wait for its entry to be committed.
+    pub max_wait: Duration,
+    /// Most connections each listener holds open. When all are open, a new connection
+    /// takes the place of the quietest one the node is not working for (one waiting for a
+    /// request or still sending its body), so held connections cannot keep the peer out.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, counted from the connection's start or the end
+    /// of the previous request on it (so also the keep-alive idle timeout).
+    pub header_timeout: Duration,
+    /// Longest time to receive one request body.
+    pub body_timeout: Duration,
+    /// A connection on which no byte moves for this long while no request is being worked
+    /// on is closed; a request body that pauses this long is refused with 408.
+    pub idle_timeout: Duration,
+    /// Most request-body bytes held in memory at once, over all connections; a body waits
+    /// (until the body timeout) for its share.
+    pub max_body_bytes: usize,
+}
+
+impl NodeConfig {
+    pub fn new(data_dir: PathBuf, ledger_dir: PathBuf, key: SignerKey) -> NodeConfig {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        NodeConfig {
+            data_dir,
+            ledger_dir,
+            key,
+            listen: loopback,
+            admin_listen: Some(loopback),
+            peer_url: None,
+            max_batch: 512,
+            max_delay: Duration::from_millis(10),
+            queue_capacity: 8192,
+            max_cosign_step: 4096,
+            max_cosign_bytes: 32 << 20,
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(10),
+            peer_timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(60),
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(10),
+            max_body_bytes: 64 << 20,
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Starting, running and stopping a node: [`start`], [`serve`], [`RunningNode`].
+
+use std::collections::HashMap;
+use std::fs;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::genesis::Party;
+
+use crate::{
+    admin_listener, admin_socket_path, batcher, client, cosigner, evidence_store, failure, listen,
+    promise_check, server, signed_size, submit, tile_check, Metrics, NodeConfig, NodeError,
+    NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
+};
+
+/// A running node; see [`start`].
+pub struct RunningNode {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    servers: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Checks that the data directory is private, opens the replica, binds the listeners and
+/// starts the node's tasks. Returns once the node serves requests. Stop it with
+/// [`RunningNode::shutdown`] (or [`RunningNode::kill`]).
+pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    admin_listener::prepare_data_dir(&config.data_dir)?;
+    listen::raise_nofile_limit();
+    admin_listener::clear_stale_socket(&config.data_dir).await?;
+    let opened = open_replica(&config).await?;
+    let listeners = Listeners::bind(&config).await?;
+    // Replaced at every start, once no other node runs here (the socket was free and the
+    // store opened): a token from an earlier run is worthless.
+    let token = admin_listener::rotate_token(&config.data_dir)?;
+    let admin_socket = admin_listener::bind(&config.data_dir)?;
+    warn_about_setup(&opened.channel, listeners.admin_addr());
+    let (shared, batch_rx) = shared_state(config, opened, token)?;
+    let admin_addr = listeners.admin_addr();
+    let addr = listeners.public_addr;
+    let servers = spawn_servers(&shared, listeners, admin_socket);
+    let workers = spawn_workers(&shared, batch_rx);
+    let admin_socket = admin_socket_path(&shared.data_dir);
+    tracing::info!(
+        role = shared.role.as_str(),
+        origin = %shared.origin,
+        %addr,
+        admin_socket = %admin_socket.display(),
+        admin_addr = ?admin_addr,
+        published = shared.published.load(std::sync::atomic::Ordering::Relaxed),
+        committed = *shared.committed.borrow(),
+        "node started"
+    );
+    Ok(RunningNode {
+        shared,
+        addr,
+        admin_addr,
+        servers,
+        workers,
+    })
+}
+
+/// The replica as the node starts with it.
+struct Opened {
+    channel: Channel,
+    /// The size the tiles API serves (see [`Shared::published`]).
+    published: u64,
+    committed: u64,
+}
+
+/// Opens the replica on a blocking thread, checks it is this key's party, and (sequencer)
+/// signs the entries made durable before a stop but not yet covered by a checkpoint.
+async fn open_replica(config: &NodeConfig) -> Result<Opened, NodeError> {
+    let ledger_dir = config.ledger_dir.clone();
+    let data_dir = config.data_dir.clone();
+    let key = config.key.clone();
+    tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+        let mut channel = Channel::open(&ledger_dir)?;
+        if let Err(e) = channel.keep_replica_record(&data_dir) {
+            tracing::warn!(error = %e, "cannot record the replica's head");
+        }
+        if Party::of(&key) != *channel.own_party() {
+            return Err(NodeError::NotOurKey(key.name().to_owned()));
+        }
+        let mut published = signed_size(&channel)?;
+        if channel.role() == Role::Sequencer && channel.size() > published {
+            // Entries made durable (and perhaps promised) before a stop, not yet signed.
+            channel.sign_checkpoint(&key)?;
+            published = channel.size();
+        }
+        if channel.role() == Role::Cosigner {
+            published = channel.size();
+        }
+        let committed = channel.committed_size()?;
+        Ok(Opened {
+            channel,
+            published,
+            committed,
+        })
+    })
+    .await
+    .map_err(|e| NodeError::Task(e.to_string()))?
+}
+
+/// The node's TCP listeners (the admin socket is bound apart, after the token rotates).
+struct Listeners {
+    public: tokio::net::TcpListener,
+    public_addr: SocketAddr,
+    admin: Option<(tokio::net::TcpListener, SocketAddr)>,
+}
+
+impl Listeners {
+    async fn bind(config: &NodeConfig) -> Result<Listeners, NodeError> {
+        let (public, public_addr) = bind_tcp(config.listen).await?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(bind_tcp(addr).await?),
+            None => None,
+        };
+        Ok(Listeners {
+            public,
+            public_addr,
+            admin,
+        })
+    }
+
+    fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, a)| *a)
+    }
+}
+
+async fn bind_tcp(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), NodeError> {
+    let bind_error = |source| NodeError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Warnings about a setup that works but not as an operator may expect.
+fn warn_about_setup(channel: &Channel, admin_addr: Option<SocketAddr>) {
+    if channel.genesis().witness_threshold > 0 {
+        tracing::warn!(
+            threshold = channel.genesis().witness_threshold,
+            "the genesis requires witness co-signatures, which this node does not collect: checkpoints will not become committed"
+        );
+    }
+    if let Some(admin_addr) = admin_addr.filter(|a| !a.ip().is_loopback()) {
+        tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by its token only");
+    }
+}
+
+/// The state every task and handler shares, and (sequencer) the batcher's queue.
+fn shared_state(
+    config: NodeConfig,
+    opened: Opened,
+    token: String,
+) -> Result<(Arc<Shared>, Option<mpsc::Receiver<batcher::Submission>>), NodeError> {
+    let Opened {
+        channel,
+        published,
+        committed,
+    } = opened;
+    let role = channel.role();
+    let log_key = channel.genesis().log_key().map_err(ChannelError::from)?;
+    let cosigner = &channel.genesis().cosigner;
+    let cosigner_key_id = cosigner.entry_key().map_err(ChannelError::from)?.key_id();
+    let (batch_tx, batch_rx) = match role {
+        Role::Sequencer => {
+            let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+            (Some(tx), Some(rx))
+        }
+        Role::Cosigner => (None, None),
+    };
+    let http = client::http_client(
+        config.peer_timeout.min(Duration::from_secs(10)),
+        config.peer_timeout,
+    )?;
+    let metrics = Metrics::default();
+    Metrics::set(&metrics.log_size, channel.size());
+    Metrics::set(&metrics.committed_size, committed);
+    let shared = Arc::new(Shared {
+        origin: channel.origin().to_owned(),
+        ledger: RwLock::new(Some(channel)),
+        key: config.key.clone(),
+        role,
+        log_key,
+        cosigner_key_id,
+        data_dir: config.data_dir.clone(),
+        admin_token: token,
+        published: AtomicU64::new(published),
+        committed: watch::Sender::new(committed),
+        peer_url: RwLock::new(config.peer_url.clone()),
+        peer: Mutex::new(PeerStatus::default()),
+        http,
+        metrics,
+        tile_checks: tile_check::TileChecks::default(),
+        stopping: AtomicBool::new(false),
+        shutdown: watch::Sender::new(false),
+        batcher: batch_tx,
+        wake_committer: Notify::new(),
+        wake_submitter: Notify::new(),
+        promises: Mutex::new(HashMap::new()),
+        promise_events: watch::Sender::new(0),
+        cosign_lock: tokio::sync::Mutex::new(()),
+        // At least one largest body, or it could never be received.
+        body_budget: listen::BodyBudget::new(
+            config.max_body_bytes.max(submit::MAX_SUBMIT_BATCH_BYTES),
+        ),
+        failure: failure::Failure::default(),
+        evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
+        promise_book: promise_check::PromiseBook::default(),
+        config,
+    });
+    if role == Role::Cosigner {
+        let guard = shared.ledger.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(ch) = guard.as_ref() {
+            promise_check::load(&shared, ch);
+        }
+    }
+    Ok((shared, batch_rx))
+}
+
+/// The public listener, the admin socket and (if asked for) the admin TCP listener.
+fn spawn_servers(
+    shared: &Arc<Shared>,
+    listeners: Listeners,
+    admin_socket: tokio::net::UnixListener,
+) -> Vec<JoinHandle<()>> {
+    let mut servers = vec![
+        tokio::spawn(server::run(
+            listeners.public,
+            server::public_router(shared.clone()),
+            shared.clone(),
+            "public",
+        )),
+        tokio::spawn(admin_listener::run(
+            admin_socket,
+            server::admin_router(shared.clone()),
+            shared.clone(),
+        )),
+    ];
+    if let Some((admin_listener, _)) = listeners.admin {
+        servers.push(tokio::spawn(server::run(
+            admin_listener,
+            server::admin_router(shared.clone()),
+            shared.clone(),
+            "admin",
+        )));
+    }
+    servers
+}
+
+/// The sequencer's batcher and committer (it alone has a batch queue), or the co-signer's
+/// submitter.
+fn spawn_workers(
+    shared: &Arc<Shared>,
+    batch_rx: Option<mpsc::Receiver<batcher::Submission>>,
+) -> Vec<JoinHandle<()>> {
+    match batch_rx {
+        Some(rx) => vec![
+            tokio::spawn(batcher::run_batcher(shared.clone(), rx)),
+            tokio::spawn(batcher::run_committer(shared.clone())),
+        ],
+        None => vec![tokio::spawn(cosigner::run_submitter(shared.clone()))],
+    }
+}
+
+/// Runs a node until `shutdown` resolves, then stops it gracefully: the batch being
+/// collected is written and answered, connections are closed, the store is closed.
+pub async fn serve(
+    config: NodeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let node = start(config).await?;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = node.failed() => {}
+    }
+    node.shutdown().await
+}
+
+/// Waits for a task, aborting it after `limit`.
+async fn join_within(task: JoinHandle<()>, limit: Duration) {
+    let abort = task.abort_handle();
+    if tokio::time::timeout(limit, task).await.is_err() {
+        abort.abort();
+    }
+}
+
+impl RunningNode {
+    /// The public listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<public address>`: the URL to give the peer and auditors.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The TCP admin listener's address, if [`NodeConfig::admin_listen`] asked for one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// `http://<TCP admin address>`.
+    ///
+    /// # Panics
+    /// If the node has no TCP admin listener ([`NodeConfig::admin_listen`] `None`); use
+    /// [`RunningNode::admin_socket`] with [`AdminClient::over_socket`] then.
+    pub fn admin_url(&self) -> String {
+        let addr = self
+            .admin_addr
+            .expect("this node has no TCP admin listener (NodeConfig::admin_listen is None)");
+        format!("http://{addr}")
+    }
+
+    /// The admin API's Unix socket, `<data_dir>/admin.sock`.
+    pub fn admin_socket(&self) -> PathBuf {
+        admin_socket_path(&self.shared.data_dir)
+    }
+
+    /// The bearer token the admin API requires.
+    pub fn admin_token(&self) -> &str {
+        &self.shared.admin_token
+    }
+
+    pub fn role(&self) -> Role {
+        self.shared.role
+    }
+
+    /// Points the node at its peer (e.g. once the peer's port is known).
+    pub fn set_peer_url(&self, url: Option<String>) {
+        *self
+            .shared
+            .peer_url
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = url;
+        self.shared.wake_committer.notify_one();
+        self.shared.wake_submitter.notify_one();
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        self.shared.status().await
+    }
+
+    /// Stops gracefully: refuses new writes, writes and answers the batch being collected,
+    /// closes connections (waiting at most a few seconds for requests in flight), and
+    /// closes the store. Returns once the store is closed and may be reopened.
+    pub async fn shutdown(mut self) -> Result<(), NodeError> {
+        self.shared.begin_stop();
+        for task in std::mem::take(&mut self.workers) {
+            join_within(task, Duration::from_secs(10)).await;
+        }
+        for task in std::mem::take(&mut self.servers) {
+            join_within(task, Duration::from_secs(5)).await;
+        }
+        let _ = fs::remove_file(admin_socket_path(&self.shared.data_dir));
+        let closed = failure::close_ledger(&self.shared).await;
+        tracing::info!(role = self.shared.role.as_str(), "node stopped");
+        if let Some(why) = self.shared.failure.get() {
+            return Err(NodeError::StoreFailed(why));
+        }
+        closed
+    }
+
+    /// Resolves once the node has stopped itself because its store cannot be written
+    /// safely any more (a commit failed after writing began), with the reason; never if it
+    /// stops otherwise. Then call [`RunningNode::shutdown`], which returns the failure.
+    pub async fn failed(&self) -> String {
+        self.shared.stopped().await;
+        match self.shared.failure.get() {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops at once, as a crash would as far as the log is concerned: the batcher,
+    /// committer and submitter are aborted wherever they are (a store batch being written
+    /// completes or not, atomically), requests in flight fail, and the store is closed.
+    /// Returns once the store may be reopened.
+    pub async fn kill(mut self) {
+        for task in &self.workers {
+            task.abort();
+        }
+        self.shared.begin_stop();
+        for task in std::mem::take(&mut self.servers) {
+            join_within(task, Duration::from_secs(2)).await;
+        }
+        let _ = failure::close_ledger(&self.shared).await;
+        tracing::info!(role = self.shared.role.as_str(), "node killed");
+    }
+}
+
+impl Drop for RunningNode {
+    /// A node dropped without [`RunningNode::shutdown`] stops in the background: its tasks
+    /// wind down and the store closes when the last of them ends.
+    fn drop(&mut self) {
+        self.shared.begin_stop();
+    }
+}

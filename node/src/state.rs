@@ -1,0 +1,259 @@
+//! The state a node's tasks and request handlers share ([`Shared`]), and the status it
+//! reports.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dyad_verifier::key::VerifierKey;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch, Notify};
+
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::keys::SignerKey;
+use dyad_ledger::tree::Hash;
+
+use crate::{
+    batcher, evidence_store, failure, io_err, listen, promise_check, tile_check, Metrics,
+    NodeConfig, NodeError,
+};
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What the sequencer said about one of this co-signer's messages.
+#[derive(Clone, Debug)]
+pub(crate) struct PromiseRecord {
+    pub index: u64,
+    /// The promise note, shared by the entries of one batch.
+    pub note: Arc<Vec<u8>>,
+}
+
+/// What the node knows of its peer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PeerStatus {
+    /// The peer's latest co-signed size, as last reported (sequencer only).
+    pub cosigner_size: Option<u64>,
+    /// The last error talking to the peer, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Consecutive failed attempts.
+    pub failures: u64,
+}
+
+/// A snapshot of the node, as `GET /admin/status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeStatus {
+    pub role: &'static str,
+    pub origin: String,
+    /// Entries in this replica.
+    pub size: u64,
+    /// Entries covered by the newest checkpoint signed by the log: what the tiles API serves.
+    pub published_size: u64,
+    /// Entries covered by the newest co-signed checkpoint: committed.
+    pub committed_size: u64,
+    /// This party's messages queued for the sequencer (co-signer only).
+    pub queued: u64,
+    pub peer_url: Option<String>,
+    pub peer: PeerStatus,
+}
+
+/// State shared by the node's tasks and request handlers.
+pub(crate) struct Shared {
+    pub(crate) ledger: RwLock<Option<Channel>>,
+    pub key: SignerKey,
+    pub role: Role,
+    pub origin: String,
+    pub log_key: VerifierKey,
+    /// The co-signer's entry key id: `/submit` takes entries from it only.
+    pub cosigner_key_id: u32,
+    pub config: NodeConfig,
+    pub data_dir: PathBuf,
+    pub admin_token: String,
+    /// Tiles are served for trees up to this size.
+    pub published: AtomicU64,
+    pub committed: watch::Sender<u64>,
+    pub peer_url: RwLock<Option<String>>,
+    pub peer: Mutex<PeerStatus>,
+    pub http: reqwest::Client,
+    pub metrics: Metrics,
+    /// Full tiles and bundles checked against the tree before they were served.
+    pub tile_checks: tile_check::TileChecks,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Sequencer: the batcher's input.
+    pub batcher: Option<mpsc::Sender<batcher::Submission>>,
+    /// Sequencer: new signed checkpoints to send.
+    pub wake_committer: Notify,
+    /// Co-signer: new queued messages to submit.
+    pub wake_submitter: Notify,
+    /// Co-signer: promises received, by leaf hash; `promise_events` ticks on each.
+    pub promises: Mutex<HashMap<Hash, PromiseRecord>>,
+    pub promise_events: watch::Sender<u64>,
+    /// Co-signer: one add-checkpoint at a time (check `old`, fetch, store: atomically).
+    pub cosign_lock: tokio::sync::Mutex<()>,
+    /// Request bodies being buffered, over all connections, take their bytes from here.
+    pub body_budget: listen::BodyBudget,
+    /// Set when the node stopped itself because its store cannot be written safely.
+    pub(crate) failure: failure::Failure,
+    /// The evidence directory, with its cap.
+    pub evidence: evidence_store::EvidenceStore,
+    /// Co-signer: the sequencer's promises by index, checked before co-signing.
+    pub promise_book: promise_check::PromiseBook,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Runs `f` on the replica on a blocking thread, under the shared lock.
+    pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, NodeError>
+    where
+        F: FnOnce(&Channel) -> Result<T, NodeError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = shared
+                .ledger
+                .read()
+                .map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
+            f(guard.as_ref().ok_or(NodeError::Stopped)?)
+        })
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` on the replica on a blocking thread, under the exclusive lock.
+    pub async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, NodeError>
+    where
+        F: FnOnce(&mut Channel) -> Result<T, NodeError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = shared
+                .ledger
+                .write()
+                .map_err(|_| NodeError::Task("ledger lock poisoned".into()))?;
+            let ch = guard.as_mut().ok_or(NodeError::Stopped)?;
+            let result = f(ch);
+            // A failed commit may be answered inside `f` (e.g. as refusals): look anyway.
+            failure::check_after_write(&shared, ch);
+            result
+        })
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))?
+    }
+
+    pub fn peer_url(&self) -> Option<String> {
+        self.peer_url
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub(crate) fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.shutdown.send_replace(true);
+        self.wake_committer.notify_one();
+        self.wake_submitter.notify_one();
+    }
+
+    /// Resolves once the node is stopping.
+    pub async fn stopped(&self) {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Records a new committed size (and wakes whoever waits for it).
+    pub fn set_committed(&self, size: u64) {
+        Metrics::set(&self.metrics.committed_size, size);
+        self.committed.send_if_modified(|c| {
+            let grew = size > *c;
+            if grew {
+                *c = size;
+            }
+            grew
+        });
+    }
+
+    pub fn set_published(&self, size: u64) {
+        self.published.fetch_max(size, Ordering::SeqCst);
+    }
+
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::SeqCst)
+    }
+
+    pub fn peer_ok(&self) {
+        let mut p = lock(&self.peer);
+        p.last_error = None;
+        p.failures = 0;
+    }
+
+    pub fn peer_failed(&self, error: String) {
+        let mut p = lock(&self.peer);
+        p.last_error = Some(error);
+        p.failures += 1;
+    }
+
+    pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
+        let (size, committed_size, queued) = self
+            .read(|ch| {
+                let queued = if ch.role() == Role::Cosigner {
+                    ch.queued()?.len() as u64
+                } else {
+                    0
+                };
+                Ok((ch.size(), ch.committed_size()?, queued))
+            })
+            .await?;
+        Ok(NodeStatus {
+            role: self.role.as_str(),
+            origin: self.origin.clone(),
+            size,
+            published_size: self.published(),
+            committed_size,
+            queued,
+            peer_url: self.peer_url(),
+            peer: lock(&self.peer).clone(),
+        })
+    }
+
+    /// Writes `bytes` to `<data_dir>/<dir>/<name>` unless it exists (first copy wins),
+    /// whole or not at all (temporary file, fsync, link into place, fsync of the directory).
+    pub fn keep_file(&self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), NodeError> {
+        let dir = self.data_dir.join(dir);
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join(name);
+        evidence_store::write_atomic(&path, bytes)
+            .map(|_| ())
+            .map_err(io_err(&path))
+    }
+}
+
+/// The size of the newest checkpoint the log signed (sequencer) or this co-signer accepted.
+pub(crate) fn signed_size(ch: &Channel) -> Result<u64, NodeError> {
+    let from_note = ch.latest_signed_checkpoint()?.and_then(|note| {
+        let parsed = dyad_verifier::note::parse(&note).ok()?;
+        dyad_verifier::checkpoint::parse(&parsed.text)
+            .ok()
+            .map(|c| c.size)
+    });
+    Ok(from_note.unwrap_or(0).max(ch.committed_size()?))
+}
