@@ -3,7 +3,7 @@
 //! never panics, and it never serves data that does not match the checkpoint: either the
 //! store refuses to open, or `verify_all` reports the damage, or every entry it serves is
 //! the one written; and no inclusion proof it serves verifies against the checkpoint's
-//! root for anything but the original entry (issue 6, "Tampering and bad input").
+//! root for anything but the original entry (see docs/bad-inputs.md).
 //!
 //! Nor does it ever open at an earlier state: damage in sled's `db` file can make sled's
 //! recovery stop at the damaged record and drop every later batch, as it does for a torn

@@ -1,4 +1,4 @@
-//! Crash consistency under `kill -9` (issue 6), with the real `dyad` binary.
+//! Crash consistency under `kill -9`, with the real `dyad` binary.
 //!
 //! `dyad demo --messages 2` makes two data directories (alpha sequences the channel, bravo
 //! co-signs); each is served by a `dyad serve` process on a fixed loopback port, so a
