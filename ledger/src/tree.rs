@@ -376,55 +376,11 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    /// MTH straight from RFC 9162 section 2.1.1, recursive over the leaf hashes.
-    fn reference_root(leaves: &[Hash]) -> Hash {
-        match leaves.len() {
-            0 => EMPTY_ROOT,
-            1 => leaves[0],
-            n => {
-                let k = split(n as u64) as usize;
-                node_hash(&reference_root(&leaves[..k]), &reference_root(&leaves[k..]))
-            }
-        }
-    }
-
-    fn reference_path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
-        let n = leaves.len();
-        if n <= 1 {
-            return Vec::new();
-        }
-        let k = split(n as u64) as usize;
-        if m < k {
-            let mut p = reference_path(m, &leaves[..k]);
-            p.push(reference_root(&leaves[k..]));
-            p
-        } else {
-            let mut p = reference_path(m - k, &leaves[k..]);
-            p.push(reference_root(&leaves[..k]));
-            p
-        }
-    }
-
-    fn reference_subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
-        let n = leaves.len();
-        if m == n {
-            return if whole {
-                Vec::new()
-            } else {
-                vec![reference_root(leaves)]
-            };
-        }
-        let k = split(n as u64) as usize;
-        if m <= k {
-            let mut p = reference_subproof(m, &leaves[..k], whole);
-            p.push(reference_root(&leaves[k..]));
-            p
-        } else {
-            let mut p = reference_subproof(m - k, &leaves[k..], false);
-            p.push(reference_root(&leaves[..k]));
-            p
-        }
-    }
+    // The RFC 9162 definitions, from the one copy of the test oracles.
+    use dyad_testkit::merkle::{
+        consistency_proof as reference_consistency, inclusion_proof as reference_path,
+        root as reference_root,
+    };
 
     fn leaves(n: u64) -> Vec<Hash> {
         (0..n)
@@ -528,7 +484,7 @@ mod tests {
                 let expected = if m == n {
                     Vec::new()
                 } else {
-                    reference_subproof(m, &l[..n], true)
+                    reference_consistency(m, &l[..n])
                 };
                 assert_eq!(
                     consistency_proof(m as u64, n as u64, &full).unwrap(),

@@ -98,16 +98,7 @@ mod tests {
 
     #[test]
     fn frontier_root_matches_the_recursive_definition() {
-        fn mth(leaves: &[Hash]) -> Hash {
-            match leaves.len() {
-                0 => EMPTY_ROOT,
-                1 => leaves[0],
-                n => {
-                    let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
-                    node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
-                }
-            }
-        }
+        use dyad_testkit::merkle::root as mth;
         let mut frontier = Frontier::default();
         let mut leaves = Vec::new();
         assert_eq!(frontier.root(), EMPTY_ROOT);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use dyad_verifier::hash::{leaf_hash, node_hash, EMPTY_ROOT};
+use dyad_verifier::hash::{leaf_hash, node_hash};
 use dyad_verifier::key::{key_id, SignatureType};
 use dyad_verifier::Hash;
 use ed25519_dalek::SigningKey;
@@ -119,70 +119,13 @@ pub fn parse_signer_key(s: &str) -> Result<SignerKey, String> {
     })
 }
 
-/// Largest power of two strictly below `n` (n >= 2), the RFC 6962 split point.
-pub fn split_point(n: usize) -> usize {
-    assert!(n >= 2);
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
-    }
-    k
-}
-
-/// MTH(D[n]) from RFC 6962 section 2.1, over leaf hashes.
-pub fn reference_root(leaves: &[Hash]) -> Hash {
-    match leaves.len() {
-        0 => EMPTY_ROOT,
-        1 => leaves[0],
-        n => {
-            let k = split_point(n);
-            node_hash(&reference_root(&leaves[..k]), &reference_root(&leaves[k..]))
-        }
-    }
-}
-
-/// PATH(m, D[n]) from RFC 6962 section 2.1.1.
-pub fn reference_inclusion_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
-    let n = leaves.len();
-    if n <= 1 {
-        return Vec::new();
-    }
-    let k = split_point(n);
-    if m < k {
-        let mut path = reference_inclusion_proof(m, &leaves[..k]);
-        path.push(reference_root(&leaves[k..]));
-        path
-    } else {
-        let mut path = reference_inclusion_proof(m - k, &leaves[k..]);
-        path.push(reference_root(&leaves[..k]));
-        path
-    }
-}
-
-/// PROOF(m, D[n]) from RFC 6962 section 2.1.2, for 0 < m <= n.
-pub fn reference_consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
-    fn subproof(m: usize, leaves: &[Hash], complete: bool) -> Vec<Hash> {
-        let n = leaves.len();
-        if m == n {
-            return if complete {
-                Vec::new()
-            } else {
-                vec![reference_root(leaves)]
-            };
-        }
-        let k = split_point(n);
-        if m <= k {
-            let mut proof = subproof(m, &leaves[..k], complete);
-            proof.push(reference_root(&leaves[k..]));
-            proof
-        } else {
-            let mut proof = subproof(m - k, &leaves[k..], false);
-            proof.push(reference_root(&leaves[..k]));
-            proof
-        }
-    }
-    subproof(m, leaves, true)
-}
+// The RFC 9162 definitions, from the one copy of the test oracles.
+// (Not every test binary that includes this module uses each of them.)
+#[allow(unused_imports)]
+pub use dyad_testkit::merkle::{
+    consistency_proof as reference_consistency_proof, inclusion_proof as reference_inclusion_proof,
+    root as reference_root,
+};
 
 /// Leaf hashes of a synthetic log: leaf i is the decimal string of i.
 pub fn synthetic_leaves(n: usize) -> Vec<Hash> {
