@@ -382,7 +382,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                 ));
             };
             let e =
-                dyad_node::client::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
+                dyad_node::export::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
             (e, format!("the running node at {url}"))
         }
         Probe::Absent | Probe::Silent { .. } => {
@@ -396,7 +396,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let e = dyad_node::tiles::export_tiles_with(&store, &args.out, &options, on_progress)?;
+            let e = dyad_node::export::export_tiles_with(&store, &args.out, &options, on_progress)?;
             (e, format!("the store {}", data.ledger_path().display()))
         }
     };

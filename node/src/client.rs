@@ -3,7 +3,7 @@
 //! audit of a whole log.
 //!
 //! Everything read is untrusted: every response is size-bounded before it is read, and
-//! tiles and bundles are parsed strictly ([`crate::tiles`]). Entries are only
+//! tiles and bundles are parsed strictly (`dyad_ledger::wire::tiles`). Entries are only
 //! trustworthy once checked, e.g. by [`dyad_verifier::audit::Auditor`] ([`audit_url`]),
 //! or by `Channel::accept_and_cosign` (the co-signer).
 //!
@@ -19,11 +19,11 @@ use dyad_verifier::note::MAX_NOTE_BYTES;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use crate::tiles::{
+use dyad_ledger::tree::Hash;
+use dyad_ledger::wire::tiles::{
     parse_entry_bundle, parse_hash_tile, Tile, TileError, FULL_WIDTH, MAX_BUNDLE_BYTES,
     MAX_HASH_TILE_BYTES,
 };
-use dyad_ledger::tree::Hash;
 
 /// Bundles fetched ahead of the one being read.
 const PREFETCH: usize = 4;
@@ -188,7 +188,7 @@ impl TileClient {
         &self.base
     }
 
-    async fn get(&self, path: &str, max: usize) -> Result<Vec<u8>, ClientError> {
+    pub(crate) async fn get(&self, path: &str, max: usize) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}/{path}", self.base);
         let resp = self.http.get(&url).send().await.map_err(http_error(&url))?;
         let fetched = read_bounded(&url, resp, max).await?;
@@ -376,6 +376,16 @@ impl BlockingClient {
         self.rt.block_on(self.client.checkpoint())
     }
 
+    /// The async client, for work run with [`BlockingClient::block_on`].
+    pub fn tile_client(&self) -> &TileClient {
+        &self.client
+    }
+
+    /// Runs `job` on this client's runtime, to its end.
+    pub fn block_on<F: std::future::Future>(&self, job: F) -> F::Output {
+        self.rt.block_on(job)
+    }
+
     /// The entries `[from, to)` as an iterator; see [`TileClient::entries`].
     pub fn entries(&self, from: u64, to: u64) -> BlockingEntries<'_> {
         let _guard = self.rt.enter();
@@ -433,71 +443,6 @@ impl Iterator for OwnedEntries {
     }
 }
 
-/// Copies the log served at `client`'s URL (e.g. a running node, whose store cannot be
-/// opened meanwhile) into `out_dir` as static tlog-tiles files, exactly as
-/// [`export_tiles`](crate::tiles::export_tiles) lays them out from a store: every tile of
-/// the tree of the served checkpoint, then the checkpoint. Nothing fetched is verified
-/// here: audit the copy ([`audit_url`]) before trusting it.
-pub async fn mirror_tiles(
-    client: &TileClient,
-    out_dir: &std::path::Path,
-    options: &crate::tiles::ExportOptions,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<crate::tiles::Exported, crate::tiles::ExportError> {
-    use crate::tiles::{tiles_of_tree, write_atomically, Exported, TileKind};
-    let note = client.checkpoint().await?;
-    let size = claimed_size(client.base_url(), &note)?;
-    let total = tiles_of_tree(size).count() as u64 + 1;
-    let mut done = Exported {
-        size,
-        ..Exported::default()
-    };
-    progress(0, total);
-    for (i, tile) in tiles_of_tree(size).enumerate() {
-        let path = out_dir.join(tile.path());
-        if options.reuse_full_tiles && tile.is_full() && path.is_file() {
-            done.files_kept += 1;
-        } else {
-            let max = match tile.kind {
-                TileKind::Hashes { .. } => MAX_HASH_TILE_BYTES,
-                TileKind::Entries => MAX_BUNDLE_BYTES,
-            };
-            let bytes = client.get(&tile.path(), max).await?;
-            let parsed = match tile.kind {
-                TileKind::Hashes { .. } => parse_hash_tile(&bytes, tile.width).map(|_| ()),
-                TileKind::Entries => parse_entry_bundle(&bytes, tile.width).map(|_| ()),
-            };
-            parsed.map_err(|source| ClientError::Tile {
-                url: format!("{}/{}", client.base_url(), tile.path()),
-                source,
-            })?;
-            write_atomically(&path, &bytes)?;
-            done.files_written += 1;
-            done.bytes_written += bytes.len() as u64;
-        }
-        progress(i as u64 + 1, total);
-    }
-    write_atomically(&out_dir.join("checkpoint"), &note)?;
-    done.files_written += 1;
-    done.bytes_written += note.len() as u64;
-    progress(total, total);
-    Ok(done)
-}
-
-/// [`mirror_tiles`] for synchronous callers (the CLI's `dyad export tiles` while the
-/// node runs).
-pub fn mirror_tiles_blocking(
-    url: &str,
-    out_dir: &std::path::Path,
-    options: &crate::tiles::ExportOptions,
-    progress: impl FnMut(u64, u64),
-) -> Result<crate::tiles::Exported, crate::tiles::ExportError> {
-    let client = BlockingClient::new(url)?;
-    client
-        .rt
-        .block_on(mirror_tiles(&client.client, out_dir, options, progress))
-}
-
 /// Why an audit over the tiles API failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUrlError {
@@ -508,7 +453,7 @@ pub enum AuditUrlError {
 }
 
 /// The size a checkpoint note claims (unverified: the auditor checks it).
-fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientError> {
+pub(crate) fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientError> {
     let bad = |reason: String| ClientError::BadCheckpoint {
         url: url.to_owned(),
         reason,

@@ -40,6 +40,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod export;
 pub mod metrics;
 pub mod promise;
 pub mod submit;
@@ -77,12 +78,15 @@ pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
 };
 pub use evidence_store::{MAX_EVIDENCE_FILES, MAX_EVIDENCE_TOTAL_BYTES};
-pub use listen::ListenMetrics;
+pub use export::{
+    export_tiles, export_tiles_with, mirror_tiles, mirror_tiles_blocking, ExportError,
+    ExportOptions, Exported,
+};
+pub use metrics::ListenMetrics;
 pub use metrics::Metrics;
 pub use promise::{BatchPromise, Promise};
 pub use promise_check::{BROKEN_PROMISE_EXT, BROKEN_PROMISE_PREFIX};
 pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
-pub use tiles::{export_tiles, export_tiles_with, ExportError, ExportOptions, Exported};
 
 /// The admin bearer token, written anew (mode 0600) at every start.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";

@@ -29,7 +29,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::metrics::Metrics;
+use crate::metrics::{ListenMetrics, Metrics};
 
 /// How one listener treats its connections (from [`crate::NodeConfig`]).
 #[derive(Clone, Copy, Debug)]
@@ -37,72 +37,6 @@ pub(crate) struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
-}
-
-/// Gauges and counters of the listeners and of the body budget.
-#[derive(Default)]
-pub struct ListenMetrics {
-    /// Connections open now (all listeners).
-    pub connections_open: AtomicU64,
-    /// Connections closed to make room for a new one (the table was full).
-    pub connections_shed: AtomicU64,
-    /// Connections refused because the table was full of connections being worked for.
-    pub connections_refused: AtomicU64,
-    /// Connections closed because nothing moved on them for the idle timeout.
-    pub connections_idle_closed: AtomicU64,
-    /// Request-body bytes buffered now, and the most ever buffered at once.
-    pub body_bytes_buffered: AtomicU64,
-    pub body_bytes_peak: AtomicU64,
-}
-
-impl ListenMetrics {
-    pub(crate) fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        for (name, kind, help, value) in [
-            (
-                "dyad_connections_open",
-                "gauge",
-                "Connections open on the node's listeners.",
-                get(&self.connections_open),
-            ),
-            (
-                "dyad_connections_shed_total",
-                "counter",
-                "Connections closed to make room for new ones.",
-                get(&self.connections_shed),
-            ),
-            (
-                "dyad_connections_refused_total",
-                "counter",
-                "Connections refused: every open one was being worked for.",
-                get(&self.connections_refused),
-            ),
-            (
-                "dyad_connections_idle_closed_total",
-                "counter",
-                "Connections closed after the idle timeout.",
-                get(&self.connections_idle_closed),
-            ),
-            (
-                "dyad_body_bytes_buffered",
-                "gauge",
-                "Request-body bytes held in memory now.",
-                get(&self.body_bytes_buffered),
-            ),
-            (
-                "dyad_body_bytes_buffered_peak",
-                "gauge",
-                "The most request-body bytes ever held in memory at once.",
-                get(&self.body_bytes_peak),
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        }
-    }
 }
 
 /// One byte budget for all request bodies being buffered: a body takes permits for its

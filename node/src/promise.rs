@@ -25,8 +25,9 @@ use dyad_ledger::tree::Hash;
 pub const PROMISE_HEADER: &str = "dyad-promise/v1";
 /// The largest promise note read (a few signatures at most).
 pub const MAX_PROMISE_BYTES: usize = 4096;
-/// Most entries one promise covers: a `POST /submit-batch` of the most entries.
-pub const MAX_PROMISED_ENTRIES: usize = crate::submit::MAX_SUBMIT_BATCH;
+/// Most entries one promise covers, and so the most one `POST /submit-batch` may carry
+/// (`submit::MAX_SUBMIT_BATCH`).
+pub const MAX_PROMISED_ENTRIES: usize = 1024;
 /// The largest promise note covering several entries read: an index line (at most 20
 /// digits) and a hash line (44 characters) per entry, and room for a few signatures.
 pub const MAX_BATCH_PROMISE_BYTES: usize = MAX_PROMISED_ENTRIES * 66 + MAX_PROMISE_BYTES;

@@ -11,12 +11,12 @@
 use dyad_verifier::key::VerifierKey;
 
 use crate::client::{http_error, read_bounded, ClientError};
-use crate::promise::{BatchPromise, PromiseError, MAX_BATCH_PROMISE_BYTES};
+use crate::promise::{BatchPromise, PromiseError, MAX_BATCH_PROMISE_BYTES, MAX_PROMISED_ENTRIES};
 use dyad_ledger::entry::SignedEntry;
 use dyad_verifier::text::parse_decimal;
 
-/// Most entries in one `POST /submit-batch`.
-pub const MAX_SUBMIT_BATCH: usize = 1024;
+/// Most entries in one `POST /submit-batch`: what one promise can cover.
+pub const MAX_SUBMIT_BATCH: usize = MAX_PROMISED_ENTRIES;
 /// The largest `POST /submit-batch` body: a client splits bigger batches.
 pub const MAX_SUBMIT_BATCH_BYTES: usize = 4 << 20;
 /// The longest message of a refused entry in a response line.

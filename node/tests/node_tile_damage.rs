@@ -11,7 +11,8 @@ use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::store::{Damage, Store, StoreError};
 use dyad_ledger::store_check::{recorded_damage, DAMAGE_FILE};
-use dyad_node::tiles::{export_tiles, parse_hash_tile, tiles_of_tree, ExportError};
+use dyad_node::export::{export_tiles, ExportError};
+use dyad_node::tiles::{parse_hash_tile, tiles_of_tree};
 use node_support::*;
 
 /// Entries after the genesis: 601 in all, so level-0 tiles 0 and 1 and bundles 0 and 1

@@ -11,11 +11,9 @@ use axum::http::{StatusCode, Uri};
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::tree::{leaf_hash, MemoryTree};
-use dyad_node::client::{audit, mirror_tiles, BlockingClient, TileClient};
-use dyad_node::tiles::{
-    export_tiles, export_tiles_with, parse_entry_bundle, parse_hash_tile, tiles_of_tree,
-    ExportOptions, Tile,
-};
+use dyad_node::client::{audit, BlockingClient, TileClient};
+use dyad_node::export::{export_tiles, export_tiles_with, mirror_tiles, ExportOptions};
+use dyad_node::tiles::{parse_entry_bundle, parse_hash_tile, tiles_of_tree, Tile};
 use dyad_verifier::audit::AuditTrust;
 use node_support::*;
 
