@@ -1,0 +1,161 @@
+//! The channel rules checked on each new entry (spec 3.1–3.5): origin, sender, signature,
+//! sequence, timestamps, replies and the genesis limits.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::VerifyingKey;
+
+use super::senders::SenderState;
+use super::{Channel, ChannelError};
+use crate::entry::{Kind, SignedEntry};
+
+/// A party's entry-signing key, ready to verify with.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EntryKey {
+    pub(super) key_id: u32,
+    pub(super) key: VerifyingKey,
+    pub(super) sequencer: bool,
+}
+
+/// Below this many entries a batch's signatures are checked on the calling thread: a
+/// thread costs more to start than a few verifications.
+const PARALLEL_VERIFY_MIN: usize = 4;
+
+impl Channel {
+    fn entry_key(&self, key_id: u32) -> Option<&EntryKey> {
+        self.entry_keys.iter().find(|k| k.key_id == key_id)
+    }
+
+    /// Whether each entry's sender signature verifies (strict Ed25519, spec 3.4); false
+    /// for a sender that is not a party. A batch is split over the machine's cores.
+    pub(super) fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
+        let one = |e: &SignedEntry| {
+            self.entry_key(e.entry.body.sender)
+                .is_some_and(|k| e.signature_verifies(0, &k.key))
+        };
+        if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
+            return entries.iter().map(one).collect();
+        }
+        let chunk = entries.len().div_ceil(self.threads);
+        std::thread::scope(|scope| {
+            let mut parts = entries.chunks(chunk);
+            let first = parts.next().unwrap_or_default();
+            let workers: Vec<_> = parts
+                .map(|part| {
+                    let worker = scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>());
+                    (part.len(), worker)
+                })
+                .collect();
+            let mut out: Vec<bool> = Vec::with_capacity(entries.len());
+            out.extend(first.iter().map(one));
+            for (len, worker) in workers {
+                // Verification does not panic on any input; were it to, those entries
+                // count as unverified and are refused.
+                out.extend(worker.join().unwrap_or_else(|_| vec![false; len]));
+            }
+            out
+        })
+    }
+
+    /// The channel rules for an entry about to take `index` (spec 3.1–3.5).
+    /// `signature_ok` is the result of [`Self::verify_signatures`] for it.
+    pub(super) fn check_entry(
+        &self,
+        e: &SignedEntry,
+        index: u64,
+        senders: &mut HashMap<u32, SenderState>,
+        now_ms: u64,
+        signature_ok: bool,
+    ) -> Result<(), ChannelError> {
+        let body = &e.entry.body;
+        e.entry
+            .validate()
+            .map_err(|source| ChannelError::Entry { index, source })?;
+        if body.origin != self.genesis.origin {
+            return Err(ChannelError::WrongOrigin {
+                index,
+                expected: self.genesis.origin.clone(),
+                found: body.origin.clone(),
+            });
+        }
+        if body.kind == Kind::Genesis {
+            return Err(ChannelError::GenesisNotFirst { index });
+        }
+        let sender = self
+            .entry_key(body.sender)
+            .ok_or(ChannelError::UnknownSender {
+                index,
+                key_id: body.sender,
+            })?;
+        if !signature_ok {
+            return Err(ChannelError::BadSignature { index });
+        }
+        let state = senders.get(&body.sender).copied().unwrap_or_default();
+        let expected = state.last_sequence + 1;
+        if body.sequence != expected {
+            return Err(ChannelError::SequenceGap {
+                index,
+                sender: if sender.sequencer {
+                    self.genesis.sequencer.name.clone()
+                } else {
+                    self.genesis.cosigner.name.clone()
+                },
+                expected,
+                found: body.sequence,
+            });
+        }
+        let skew_ms = u64::from(self.genesis.max_clock_skew_s) * 1000;
+        let floor = state
+            .last_timestamp_ms
+            .max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
+        if body.timestamp_ms < floor {
+            return Err(ChannelError::TimestampBackwards {
+                index,
+                found_ms: body.timestamp_ms,
+                previous_ms: floor,
+            });
+        }
+        if body.timestamp_ms > now_ms.saturating_add(skew_ms) {
+            return Err(ChannelError::TimestampInFuture {
+                index,
+                found_ms: body.timestamp_ms,
+                now_ms,
+            });
+        }
+        match body.reply_to {
+            Some(r) if r == 0 || r >= index => {
+                return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r })
+            }
+            None if body.kind == Kind::Response => {
+                return Err(ChannelError::ResponseWithoutReplyTo { index })
+            }
+            _ => {}
+        }
+        if body.payload.len() > self.genesis.max_payload as usize {
+            return Err(ChannelError::PayloadTooLarge {
+                index,
+                len: body.payload.len(),
+                max: self.genesis.max_payload,
+            });
+        }
+        if let Some(a) = body
+            .attachments
+            .iter()
+            .find(|a| a.size > self.genesis.max_attachment_size)
+        {
+            return Err(ChannelError::AttachmentTooLarge {
+                index,
+                size: a.size,
+                max: self.genesis.max_attachment_size,
+            });
+        }
+        senders.insert(
+            body.sender,
+            SenderState {
+                last_sequence: body.sequence,
+                last_timestamp_ms: body.timestamp_ms,
+            },
+        );
+        Ok(())
+    }
+}
