@@ -9,6 +9,7 @@ use super::outbox::QUEUE_PREFIX;
 use super::{hex, Channel, ChannelError, Role};
 use crate::entry::SignedEntry;
 use crate::keys::SignerKey;
+use crate::store::Batch;
 use crate::tree::Frontier;
 
 const META_AWAITING_WITNESSES: &str = "cosigned-awaiting-witnesses";
@@ -81,6 +82,44 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
+        let checkpoint = self.check_incoming_size(signed_note, entries.len())?;
+        // The incoming note with only the lines verified here; our own line, if the note
+        // carries one, makes way for the one added below.
+        let own_key = self.cosignature_keys[0].clone();
+        let incoming = self.kept_note(signed_note, Some(&own_key))?;
+        let text = note::parse(&incoming)?.text;
+        if entries.is_empty() {
+            if let Some(answer) =
+                self.answer_held_size(key, &checkpoint, &incoming, &text, now_ms)?
+            {
+                return Ok(answer);
+            }
+        }
+        let signed = decode_incoming(self.store.size(), entries)?;
+        let mut batch = self.store.batch();
+        let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
+        if let Some(dup) = appended.iter().find(|a| a.existing) {
+            return Err(ChannelError::DuplicateEntry { index: dup.index });
+        }
+        self.check_incoming_root(&checkpoint, &signed, &incoming)?;
+        let cosigned = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
+        // Nothing is stored that would not verify.
+        self.check_cosigned(&cosigned)?;
+        self.stage_cosigned(&mut batch, key, &signed, incoming, &checkpoint, &cosigned);
+        self.store.commit(batch)?;
+        self.senders = senders;
+        self.update_replica_record();
+        Ok(cosigned)
+    }
+
+    /// The checkpoint of a log-signed note that is to cover this replica's entries and
+    /// `count` more: refused if not signed by the log, smaller than what is held (a
+    /// rollback, or a re-sent old checkpoint that must still match), or of another size.
+    fn check_incoming_size(
+        &self,
+        signed_note: &[u8],
+        count: usize,
+    ) -> Result<Checkpoint, ChannelError> {
         let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;
         if !has_log {
             return Err(ChannelError::MissingLogSignature);
@@ -94,82 +133,92 @@ impl Channel {
                 held,
             });
         }
-        let expected = held + entries.len() as u64;
+        let expected = held + count as u64;
         if checkpoint.size != expected {
             return Err(ChannelError::EntryCountMismatch {
                 expected,
                 size: checkpoint.size,
             });
         }
-        // The incoming note with only the lines verified here; our own line, if the note
-        // carries one, makes way for the one added below.
-        let own_key = self.cosignature_keys[0].clone();
-        let incoming = self.kept_note(signed_note, Some(&own_key))?;
-        let text = note::parse(&incoming)?.text;
-        if entries.is_empty() {
-            // A size already held: it must be our tree, and is answered without a write,
-            // with the co-signed note already held or, failing that, a fresh cosignature.
-            self.check_against_tree(&checkpoint)?;
-            if let Some(held_note) = self.held_cosigned(checkpoint.size, &text)? {
-                return Ok(held_note);
-            }
-            if self.committed_size()? >= checkpoint.size {
-                let fresh = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
-                self.check_cosigned(&fresh)?;
-                return Ok(fresh);
-            }
+        Ok(checkpoint)
+    }
+
+    /// A checkpoint of a size already held, with no entries: it must be our tree, and is
+    /// answered without a write, with the co-signed note already held or, failing that
+    /// and if the size is committed, a fresh cosignature. `None`: neither, so it is
+    /// accepted like any other.
+    fn answer_held_size(
+        &self,
+        key: &SignerKey,
+        checkpoint: &Checkpoint,
+        incoming: &[u8],
+        text: &str,
+        now_ms: u64,
+    ) -> Result<Option<Vec<u8>>, ChannelError> {
+        self.check_against_tree(checkpoint)?;
+        if let Some(held_note) = self.held_cosigned(checkpoint.size, text)? {
+            return Ok(Some(held_note));
         }
-        let mut signed = Vec::with_capacity(entries.len());
-        for (i, bytes) in entries.iter().enumerate() {
-            signed.push(
-                SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry {
-                    index: held + i as u64,
-                    source,
-                })?,
-            );
+        if self.committed_size()? >= checkpoint.size {
+            let fresh = self.cosign_note(key, incoming, checkpoint, now_ms / 1000)?;
+            self.check_cosigned(&fresh)?;
+            return Ok(Some(fresh));
         }
-        let mut batch = self.store.batch();
-        let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
-        if let Some(dup) = appended.iter().find(|a| a.existing) {
-            return Err(ChannelError::DuplicateEntry { index: dup.index });
-        }
+        Ok(None)
+    }
+
+    /// Fails unless the `signed` entries added to this replica's tree give the root the log
+    /// signed. A mismatch is evidence that the log signed another tree: the note (its
+    /// verified lines only) is kept, once per size.
+    fn check_incoming_root(
+        &mut self,
+        checkpoint: &Checkpoint,
+        signed: &[SignedEntry],
+        incoming: &[u8],
+    ) -> Result<(), ChannelError> {
         let mut frontier: Frontier = self.store.frontier().clone();
-        for e in &signed {
+        for e in signed {
             frontier.push(e.leaf_hash);
         }
-        if frontier.root() != checkpoint.root {
-            // The log signed this root: evidence, kept once per size, its verified lines only.
-            let name = format!("{CONFLICT_PREFIX}{:020}", checkpoint.size);
-            if self.store.meta(&name)?.is_none() {
-                let mut conflict = self.store.batch();
-                conflict.put_meta(&name, incoming.clone());
-                self.store.commit(conflict)?;
-            }
-            return Err(ChannelError::RootMismatch {
-                size: checkpoint.size,
-                claimed: hex(&checkpoint.root),
-                computed: hex(&frontier.root()),
-            });
+        if frontier.root() == checkpoint.root {
+            return Ok(());
         }
-        let cosigned = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
-        // Nothing is stored that would not verify.
-        self.check_cosigned(&cosigned)?;
-        // Our own queued messages that are now in the log leave the queue.
-        for e in &signed {
+        let name = format!("{CONFLICT_PREFIX}{:020}", checkpoint.size);
+        if self.store.meta(&name)?.is_none() {
+            let mut conflict = self.store.batch();
+            conflict.put_meta(&name, incoming.to_vec());
+            self.store.commit(conflict)?;
+        }
+        Err(ChannelError::RootMismatch {
+            size: checkpoint.size,
+            claimed: hex(&checkpoint.root),
+            computed: hex(&frontier.root()),
+        })
+    }
+
+    /// Stages what accepting writes besides the entries: our own queued messages now in
+    /// the log leave the queue, the incoming note becomes the newest signed checkpoint, and
+    /// the co-signed note is committed or, when witnesses must co-sign too, awaits them.
+    fn stage_cosigned(
+        &self,
+        batch: &mut Batch,
+        key: &SignerKey,
+        signed: &[SignedEntry],
+        incoming: Vec<u8>,
+        checkpoint: &Checkpoint,
+        cosigned: &[u8],
+    ) {
+        for e in signed {
             if e.entry.body.sender == key.key_id() {
                 batch.remove_meta(&format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence));
             }
         }
         batch.put_meta(META_SIGNED, incoming);
         if self.genesis.witness_threshold == 0 {
-            batch.put_checkpoint(checkpoint.size, cosigned.clone());
+            batch.put_checkpoint(checkpoint.size, cosigned.to_vec());
         } else {
-            batch.put_meta(META_AWAITING_WITNESSES, cosigned.clone());
+            batch.put_meta(META_AWAITING_WITNESSES, cosigned.to_vec());
         }
-        self.store.commit(batch)?;
-        self.senders = senders;
-        self.update_replica_record();
-        Ok(cosigned)
     }
 
     /// Adds this party's cosignature/v1 line to a checkpoint note (C2SP tlog-cosignature)
@@ -192,4 +241,19 @@ impl Channel {
         );
         Ok(out)
     }
+}
+
+/// The entries a log sent to extend this replica from `held`, decoded; the first that does
+/// not decode is refused at its index.
+fn decode_incoming(held: u64, entries: &[Vec<u8>]) -> Result<Vec<SignedEntry>, ChannelError> {
+    let mut signed = Vec::with_capacity(entries.len());
+    for (i, bytes) in entries.iter().enumerate() {
+        signed.push(
+            SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry {
+                index: held + i as u64,
+                source,
+            })?,
+        );
+    }
+    Ok(signed)
 }

@@ -7,7 +7,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::senders::SenderState;
 use super::{Channel, ChannelError};
-use crate::entry::{Kind, SignedEntry};
+use crate::entry::{EntryBody, Kind, SignedEntry};
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -57,8 +57,11 @@ impl Channel {
         })
     }
 
-    /// The channel rules for an entry about to take `index` (spec 3.1–3.5).
-    /// `signature_ok` is the result of [`Self::verify_signatures`] for it.
+    /// The channel rules for an entry about to take `index` (spec 3.1–3.5), in order: the
+    /// entry's own fields and who sent it, then its place in the sender's sequence and
+    /// time, then its reply and the genesis limits. On success the sender's state in
+    /// `senders` moves on to this entry. `signature_ok` is the result of
+    /// [`Self::verify_signatures`] for it.
     pub(super) fn check_entry(
         &self,
         e: &SignedEntry,
@@ -67,6 +70,29 @@ impl Channel {
         now_ms: u64,
         signature_ok: bool,
     ) -> Result<(), ChannelError> {
+        let sender = self.check_sender(e, index, signature_ok)?;
+        let body = &e.entry.body;
+        let state = senders.get(&body.sender).copied().unwrap_or_default();
+        self.check_sequence_and_time(body, index, state, sender, now_ms)?;
+        self.check_reply_and_limits(body, index)?;
+        senders.insert(
+            body.sender,
+            SenderState {
+                last_sequence: body.sequence,
+                last_timestamp_ms: body.timestamp_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// The entry's fields (spec 3.1), its origin, that it is not a second genesis (3.2),
+    /// and that a party signed it (3.4). Returns the sender's key.
+    fn check_sender(
+        &self,
+        e: &SignedEntry,
+        index: u64,
+        signature_ok: bool,
+    ) -> Result<&EntryKey, ChannelError> {
         let body = &e.entry.body;
         e.entry
             .validate()
@@ -90,7 +116,19 @@ impl Channel {
         if !signature_ok {
             return Err(ChannelError::BadSignature { index });
         }
-        let state = senders.get(&body.sender).copied().unwrap_or_default();
+        Ok(sender)
+    }
+
+    /// The entry's sequence number follows the sender's last one, and its timestamp is
+    /// plausible (spec 3.3).
+    fn check_sequence_and_time(
+        &self,
+        body: &EntryBody,
+        index: u64,
+        state: SenderState,
+        sender: &EntryKey,
+        now_ms: u64,
+    ) -> Result<(), ChannelError> {
         let expected = state.last_sequence + 1;
         if body.sequence != expected {
             return Err(ChannelError::SequenceGap {
@@ -122,6 +160,12 @@ impl Channel {
                 now_ms,
             });
         }
+        Ok(())
+    }
+
+    /// The reply rules (spec 3.3) and the genesis limits on payload and attachments (3.1,
+    /// 3.5).
+    fn check_reply_and_limits(&self, body: &EntryBody, index: u64) -> Result<(), ChannelError> {
         match body.reply_to {
             Some(r) if r == 0 || r >= index => {
                 return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r })
@@ -149,13 +193,6 @@ impl Channel {
                 max: self.genesis.max_attachment_size,
             });
         }
-        senders.insert(
-            body.sender,
-            SenderState {
-                last_sequence: body.sequence,
-                last_timestamp_ms: body.timestamp_ms,
-            },
-        );
         Ok(())
     }
 }
