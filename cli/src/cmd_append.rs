@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use dyad_ledger::channel::{ChannelError, Role};
+use dyad_ledger::channel::{ChannelError, EntryRefusal, Role};
 use dyad_ledger::entry::{Attachment, Draft, EntryError, Kind};
 
 use crate::bounded::{read_bounded, MAX_PAYLOAD_FILE};
@@ -218,14 +218,14 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
     draft.attachments = attachments;
     let own = |e: ChannelError| match e {
         // The operator's own message breaking a rule is bad input, not a failed check.
-        ChannelError::Entry {
+        ChannelError::Refused(EntryRefusal::Invalid {
             source: EntryError::TooLarge { len },
             ..
-        } => CliError::usage_hint(
+        }) => CliError::usage_hint(
             format!("the encoded entry would be {len} bytes; an entry is at most 65535"),
             "send large content as an attachment: --attach FILE",
         ),
-        ChannelError::Entry { source, .. } => {
+        ChannelError::Refused(EntryRefusal::Invalid { source, .. }) => {
             CliError::usage(format!("the message is not valid: {source}"))
         }
         ChannelError::NotOurKey { name, role } => CliError::usage(format!(

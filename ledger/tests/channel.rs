@@ -1,7 +1,7 @@
 //! Two replicas of one channel: appends, co-signing, proofs, and what each kind of
 //! tampering by the peer is rejected as.
 
-use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
@@ -167,7 +167,10 @@ fn changed_entry_byte_is_rejected() {
         b[at] ^= 0x20;
     });
     assert!(
-        matches!(err, ChannelError::BadSignature { index: 3 }),
+        matches!(
+            err,
+            ChannelError::Refused(EntryRefusal::BadSignature { index: 3 })
+        ),
         "{err}"
     );
 }
@@ -193,12 +196,12 @@ fn dropped_entry_with_forged_count_is_a_sequence_gap() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 index: 3,
                 expected: 3,
                 found: 4,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -210,12 +213,12 @@ fn reordered_entries_are_rejected() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 index: 2,
                 expected: 2,
                 found: 3,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -229,7 +232,10 @@ fn wrong_signature_is_rejected() {
         b[last] ^= 1;
     });
     assert!(
-        matches!(err, ChannelError::BadSignature { index: 1 }),
+        matches!(
+            err,
+            ChannelError::Refused(EntryRefusal::BadSignature { index: 1 })
+        ),
         "{err}"
     );
 }
@@ -298,11 +304,11 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 expected: 2,
                 found: 1,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -312,20 +318,22 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
         .unwrap();
     assert!(matches!(
         p.seq.append_signed(&[foreign], T0 + 2000),
-        Err(ChannelError::WrongOrigin { .. })
+        Err(ChannelError::Refused(EntryRefusal::WrongOrigin { .. }))
     ));
     // A message from someone who is not a party.
     let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
     let alien = note(3).sign(&stranger, ORIGIN, 1, T0 + 1500).unwrap();
     assert!(matches!(
         p.seq.append_signed(&[alien], T0 + 2000),
-        Err(ChannelError::UnknownSender { .. })
+        Err(ChannelError::Refused(EntryRefusal::UnknownSender { .. }))
     ));
     // A timestamp far in the sequencer's future.
     let future = note(4).sign(&p.bravo, ORIGIN, 2, T0 + 10_000_000).unwrap();
     assert!(matches!(
         p.seq.append_signed(&[future], T0 + 2000),
-        Err(ChannelError::TimestampInFuture { .. })
+        Err(ChannelError::Refused(
+            EntryRefusal::TimestampInFuture { .. }
+        ))
     ));
     assert_eq!(p.seq.size(), 2);
 }

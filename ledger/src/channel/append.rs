@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::checkpoints::META_SIGNED;
 use super::senders::{sender_meta, SenderState};
-use super::{Channel, ChannelError, Role};
+use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
 use crate::keys::SignerKey;
 use crate::store::{Batch, StoreError};
@@ -120,9 +120,9 @@ impl Channel {
             }
             if let Err(refused) = self.check_entry(e, next, &mut senders, now_ms, signature_ok) {
                 match on_refusal {
-                    OnRefusal::Abort => return Err(refused),
+                    OnRefusal::Abort => return Err(refused.into()),
                     OnRefusal::Skip => {
-                        appended.push(Err(refused));
+                        appended.push(Err(refused.into()));
                         continue;
                     }
                 }
@@ -288,7 +288,7 @@ impl Channel {
         for (i, draft) in drafts.into_iter().enumerate() {
             let e = draft
                 .sign(key, &self.genesis.origin, first + i as u64, now_ms)
-                .map_err(|source| ChannelError::Entry {
+                .map_err(|source| EntryRefusal::Invalid {
                     index: size + i as u64,
                     source,
                 })?;

@@ -6,7 +6,7 @@ use dyad_verifier::note;
 
 use super::checkpoints::META_SIGNED;
 use super::outbox::QUEUE_PREFIX;
-use super::{hex, Channel, ChannelError, Role};
+use super::{hex, Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::SignedEntry;
 use crate::keys::SignerKey;
 use crate::store::Batch;
@@ -249,7 +249,7 @@ fn decode_incoming(held: u64, entries: &[Vec<u8>]) -> Result<Vec<SignedEntry>, C
     let mut signed = Vec::with_capacity(entries.len());
     for (i, bytes) in entries.iter().enumerate() {
         signed.push(
-            SignedEntry::decode(bytes).map_err(|source| ChannelError::Entry {
+            SignedEntry::decode(bytes).map_err(|source| EntryRefusal::Invalid {
                 index: held + i as u64,
                 source,
             })?,

@@ -13,8 +13,9 @@ pub enum ChannelError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Genesis(#[from] GenesisError),
-    #[error("entry {index}: {source}")]
-    Entry { index: u64, source: EntryError },
+    /// An entry breaks a channel rule: it is refused, and nothing of it is written.
+    #[error(transparent)]
+    Refused(#[from] EntryRefusal),
     #[error("this replica is the {actual}; only the {needed} can do that")]
     WrongRole {
         needed: &'static str,
@@ -24,6 +25,50 @@ pub enum ChannelError {
     NotOurKey { name: String, role: &'static str },
     #[error("the store has no role record; it was not created by dyad")]
     MissingRole,
+    #[error("the checkpoint note does not verify: {0}")]
+    Note(#[from] note::NoteError),
+    #[error("the checkpoint body is invalid: {0}")]
+    Checkpoint(#[from] dyad_verifier::checkpoint::CheckpointError),
+    #[error("the checkpoint is for origin {found:?}, not {expected:?}")]
+    CheckpointOrigin { expected: String, found: String },
+    #[error("the checkpoint is not signed by the sequencer's log key")]
+    MissingLogSignature,
+    #[error("the checkpoint is not co-signed by the co-signer")]
+    MissingCosignature,
+    #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
+    WitnessQuorum { found: usize, needed: usize },
+    #[error("the checkpoint has size {size} but this replica holds {held} entries")]
+    CheckpointBeyondLog { size: u64, held: u64 },
+    #[error(
+        "the checkpoint of size {size} rolls back the replica, which already holds {held} entries"
+    )]
+    Rollback { size: u64, held: u64 },
+    #[error("the checkpoint of size {size} has root {claimed}, but the entries give {computed}: the peer equivocates or sent wrong entries")]
+    RootMismatch {
+        size: u64,
+        claimed: String,
+        computed: String,
+    },
+    #[error("expected entries for size {expected} but got a checkpoint of size {size}")]
+    EntryCountMismatch { expected: u64, size: u64 },
+    #[error("the peer sent an entry that is already in the log at index {index}")]
+    DuplicateEntry { index: u64 },
+    #[error("the stored genesis is not valid: {0}")]
+    BadStoredGenesis(String),
+    #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); restore the data directory from a backup, or recover the replica from the peer")]
+    CheckpointDamaged { size: u64, reason: String },
+}
+
+/// An entry that breaks a rule of the channel (spec 3.1–3.5), named with the index it has
+/// or would take. The refused entry is not written; a batch judged entry by entry
+/// ([`super::Channel::stage_each`]) leaves it out and judges the others without it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryRefusal {
+    /// Not a valid entry on its own (spec 3.1): it does not decode, or a field breaks its
+    /// rule (subject, content type, attachments, size, signature count). A stored leaf or
+    /// queued message that no longer decodes is reported the same way.
+    #[error("entry {index}: {source}")]
+    Invalid { index: u64, source: EntryError },
     #[error("entry {index}: its origin {found:?} is not this channel's {expected:?}")]
     WrongOrigin {
         index: u64,
@@ -65,36 +110,4 @@ pub enum ChannelError {
     PayloadTooLarge { index: u64, len: usize, max: u32 },
     #[error("entry {index}: attachment of {size} bytes exceeds the channel's limit of {max}")]
     AttachmentTooLarge { index: u64, size: u64, max: u64 },
-    #[error("the checkpoint note does not verify: {0}")]
-    Note(#[from] note::NoteError),
-    #[error("the checkpoint body is invalid: {0}")]
-    Checkpoint(#[from] dyad_verifier::checkpoint::CheckpointError),
-    #[error("the checkpoint is for origin {found:?}, not {expected:?}")]
-    CheckpointOrigin { expected: String, found: String },
-    #[error("the checkpoint is not signed by the sequencer's log key")]
-    MissingLogSignature,
-    #[error("the checkpoint is not co-signed by the co-signer")]
-    MissingCosignature,
-    #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
-    WitnessQuorum { found: usize, needed: usize },
-    #[error("the checkpoint has size {size} but this replica holds {held} entries")]
-    CheckpointBeyondLog { size: u64, held: u64 },
-    #[error(
-        "the checkpoint of size {size} rolls back the replica, which already holds {held} entries"
-    )]
-    Rollback { size: u64, held: u64 },
-    #[error("the checkpoint of size {size} has root {claimed}, but the entries give {computed}: the peer equivocates or sent wrong entries")]
-    RootMismatch {
-        size: u64,
-        claimed: String,
-        computed: String,
-    },
-    #[error("expected entries for size {expected} but got a checkpoint of size {size}")]
-    EntryCountMismatch { expected: u64, size: u64 },
-    #[error("the peer sent an entry that is already in the log at index {index}")]
-    DuplicateEntry { index: u64 },
-    #[error("the stored genesis is not valid: {0}")]
-    BadStoredGenesis(String),
-    #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); restore the data directory from a backup, or recover the replica from the peer")]
-    CheckpointDamaged { size: u64, reason: String },
 }

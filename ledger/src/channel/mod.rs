@@ -44,7 +44,7 @@ mod tests;
 
 pub use append::{Appended, EachAppended, Staged};
 pub use checkpoints::CheckpointDamage;
-pub use error::ChannelError;
+pub use error::{ChannelError, EntryRefusal};
 use rules::EntryKey;
 use senders::{sender_meta, sequence_meta, SenderState};
 
@@ -255,6 +255,6 @@ impl Channel {
     /// Entry `index`, decoded.
     pub fn entry(&self, index: u64) -> Result<SignedEntry, ChannelError> {
         let bytes = self.store.leaf(index)?;
-        SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry { index, source })
+        SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid { index, source }.into())
     }
 }

@@ -1,7 +1,7 @@
 //! The co-signer's outbox: its own messages, signed and queued durably until the
 //! sequencer's log holds them (then [`Channel::accept_and_cosign`] removes them).
 
-use super::{Channel, ChannelError, Role};
+use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
 use crate::keys::SignerKey;
 
@@ -15,7 +15,7 @@ impl Channel {
         let queued = match self.store.last_meta_with_prefix(QUEUE_PREFIX)? {
             None => 0,
             Some((_, bytes)) => {
-                let e = SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry {
+                let e = SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid {
                     index: self.size(),
                     source,
                 })?;
@@ -42,7 +42,7 @@ impl Channel {
         let sequence = self.next_sequence(key.key_id())?;
         let e = draft
             .sign(key, &self.genesis.origin, sequence, now_ms)
-            .map_err(|source| ChannelError::Entry {
+            .map_err(|source| EntryRefusal::Invalid {
                 index: self.size(),
                 source,
             })?;
@@ -69,7 +69,7 @@ impl Channel {
         for (sequence, draft) in (first..).zip(drafts) {
             let e = draft
                 .sign(key, &self.genesis.origin, sequence, now_ms)
-                .map_err(|source| ChannelError::Entry {
+                .map_err(|source| EntryRefusal::Invalid {
                     index: self.size(),
                     source,
                 })?;
@@ -85,7 +85,7 @@ impl Channel {
         let mut out = Vec::new();
         for (_, bytes) in self.store.meta_with_prefix(QUEUE_PREFIX)? {
             out.push(
-                SignedEntry::decode(&bytes).map_err(|source| ChannelError::Entry {
+                SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid {
                     index: self.size(),
                     source,
                 })?,

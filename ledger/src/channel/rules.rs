@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ed25519_dalek::VerifyingKey;
 
 use super::senders::SenderState;
-use super::{Channel, ChannelError};
+use super::{Channel, EntryRefusal};
 use crate::entry::{EntryBody, Kind, SignedEntry};
 
 /// A party's entry-signing key, ready to verify with.
@@ -69,7 +69,7 @@ impl Channel {
         senders: &mut HashMap<u32, SenderState>,
         now_ms: u64,
         signature_ok: bool,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), EntryRefusal> {
         let sender = self.check_sender(e, index, signature_ok)?;
         let body = &e.entry.body;
         let state = senders.get(&body.sender).copied().unwrap_or_default();
@@ -92,29 +92,29 @@ impl Channel {
         e: &SignedEntry,
         index: u64,
         signature_ok: bool,
-    ) -> Result<&EntryKey, ChannelError> {
+    ) -> Result<&EntryKey, EntryRefusal> {
         let body = &e.entry.body;
         e.entry
             .validate()
-            .map_err(|source| ChannelError::Entry { index, source })?;
+            .map_err(|source| EntryRefusal::Invalid { index, source })?;
         if body.origin != self.genesis.origin {
-            return Err(ChannelError::WrongOrigin {
+            return Err(EntryRefusal::WrongOrigin {
                 index,
                 expected: self.genesis.origin.clone(),
                 found: body.origin.clone(),
             });
         }
         if body.kind == Kind::Genesis {
-            return Err(ChannelError::GenesisNotFirst { index });
+            return Err(EntryRefusal::GenesisNotFirst { index });
         }
         let sender = self
             .entry_key(body.sender)
-            .ok_or(ChannelError::UnknownSender {
+            .ok_or(EntryRefusal::UnknownSender {
                 index,
                 key_id: body.sender,
             })?;
         if !signature_ok {
-            return Err(ChannelError::BadSignature { index });
+            return Err(EntryRefusal::BadSignature { index });
         }
         Ok(sender)
     }
@@ -128,10 +128,10 @@ impl Channel {
         state: SenderState,
         sender: &EntryKey,
         now_ms: u64,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), EntryRefusal> {
         let expected = state.last_sequence + 1;
         if body.sequence != expected {
-            return Err(ChannelError::SequenceGap {
+            return Err(EntryRefusal::SequenceGap {
                 index,
                 sender: if sender.sequencer {
                     self.genesis.sequencer.name.clone()
@@ -147,14 +147,14 @@ impl Channel {
             .last_timestamp_ms
             .max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
         if body.timestamp_ms < floor {
-            return Err(ChannelError::TimestampBackwards {
+            return Err(EntryRefusal::TimestampBackwards {
                 index,
                 found_ms: body.timestamp_ms,
                 previous_ms: floor,
             });
         }
         if body.timestamp_ms > now_ms.saturating_add(skew_ms) {
-            return Err(ChannelError::TimestampInFuture {
+            return Err(EntryRefusal::TimestampInFuture {
                 index,
                 found_ms: body.timestamp_ms,
                 now_ms,
@@ -165,18 +165,18 @@ impl Channel {
 
     /// The reply rules (spec 3.3) and the genesis limits on payload and attachments (3.1,
     /// 3.5).
-    fn check_reply_and_limits(&self, body: &EntryBody, index: u64) -> Result<(), ChannelError> {
+    fn check_reply_and_limits(&self, body: &EntryBody, index: u64) -> Result<(), EntryRefusal> {
         match body.reply_to {
             Some(r) if r == 0 || r >= index => {
-                return Err(ChannelError::ReplyToNotEarlier { index, reply_to: r })
+                return Err(EntryRefusal::ReplyToNotEarlier { index, reply_to: r })
             }
             None if body.kind == Kind::Response => {
-                return Err(ChannelError::ResponseWithoutReplyTo { index })
+                return Err(EntryRefusal::ResponseWithoutReplyTo { index })
             }
             _ => {}
         }
         if body.payload.len() > self.genesis.max_payload as usize {
-            return Err(ChannelError::PayloadTooLarge {
+            return Err(EntryRefusal::PayloadTooLarge {
                 index,
                 len: body.payload.len(),
                 max: self.genesis.max_payload,
@@ -187,7 +187,7 @@ impl Channel {
             .iter()
             .find(|a| a.size > self.genesis.max_attachment_size)
         {
-            return Err(ChannelError::AttachmentTooLarge {
+            return Err(EntryRefusal::AttachmentTooLarge {
                 index,
                 size: a.size,
                 max: self.genesis.max_attachment_size,

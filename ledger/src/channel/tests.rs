@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Channel, ChannelError, Role};
+use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, Kind, SignedEntry};
 use crate::genesis::{cosign_proposal, Genesis, Party};
 use crate::keys::SignerKey;
@@ -73,7 +73,7 @@ fn a_bad_signature_in_a_parallel_batch_is_found_and_nothing_is_written() {
         batch[bad] = SignedEntry::new(batch[bad].entry.clone()).unwrap();
         let err = ch.append_signed(&batch, t0).unwrap_err();
         assert!(
-            matches!(err, ChannelError::BadSignature { index } if index == 1 + bad as u64),
+            matches!(err, ChannelError::Refused(EntryRefusal::BadSignature { index }) if index == 1 + bad as u64),
             "{err}"
         );
         assert_eq!(ch.size(), 1);
@@ -106,8 +106,8 @@ fn stage_each_refuses_bad_entries_alone_and_a_stale_staging() {
         .iter()
         .map(|r| match r {
             Ok(_) => "ok",
-            Err(ChannelError::BadSignature { .. }) => "signature",
-            Err(ChannelError::SequenceGap { .. }) => "gap",
+            Err(ChannelError::Refused(EntryRefusal::BadSignature { .. })) => "signature",
+            Err(ChannelError::Refused(EntryRefusal::SequenceGap { .. })) => "gap",
             Err(_) => "other",
         })
         .collect();
