@@ -11,7 +11,7 @@ use crate::store::StoreError;
 /// the replica exists and about where its head is, not every commit.
 const RECORD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A head not yet recorded because of [`RECORD_INTERVAL`] is recorded when the replica
+/// A head not yet recorded because of `RECORD_INTERVAL` is recorded when the replica
 /// closes.
 impl Drop for Channel {
     fn drop(&mut self) {
