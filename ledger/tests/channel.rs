@@ -371,3 +371,65 @@ fn only_the_parties_own_keys_and_roles_may_act() {
     let err = p.seq.append_own(&p.bravo, vec![note(1)], T0).unwrap_err();
     assert!(matches!(err, ChannelError::NotOurKey { .. }));
 }
+
+/// `Draft::check` is the channel's own rules for a draft: each bad draft is refused by it
+/// with the refusal appending it gives, and a draft it passes is appended. (A genesis
+/// draft is refused by both, by appending already when signing: it has one signature.)
+#[test]
+fn draft_check_refuses_what_appending_refuses() {
+    let mut p = pair();
+    p.seq
+        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .unwrap();
+    let genesis = p.seq.genesis().clone();
+    let with = |f: fn(&mut Draft)| {
+        let mut d = note(2);
+        f(&mut d);
+        d
+    };
+    let bad = [
+        with(|d| d.subject = "a\u{202e}b".into()),
+        with(|d| d.subject = "bell\u{7}".into()),
+        with(|d| d.subject = "x".repeat(1025)),
+        with(|d| d.content_type = "t\u{e9}xt".into()),
+        with(|d| d.payload = vec![0; 61_441]),
+        with(|d| d.kind = Kind::Response),
+        with(|d| d.reply_to = Some(0)),
+        with(|d| d.reply_to = Some(2)),
+    ];
+    for draft in bad {
+        let index = p.seq.size();
+        let checked = draft.check(&genesis, index).unwrap_err();
+        let appended = p
+            .seq
+            .append_own(&p.alpha, vec![draft.clone()], T0 + 2000)
+            .unwrap_err();
+        assert!(
+            matches!(&appended, ChannelError::Refused(r) if *r == checked),
+            "{draft:?}: check says {checked}, appending says {appended}"
+        );
+    }
+    let genesis_kind = with(|d| d.kind = Kind::Genesis);
+    assert!(matches!(
+        genesis_kind.check(&genesis, 2),
+        Err(EntryRefusal::GenesisNotFirst { index: 2 })
+    ));
+    assert!(p
+        .seq
+        .append_own(&p.alpha, vec![genesis_kind], T0 + 2000)
+        .is_err());
+    assert!(matches!(
+        with(|d| d.subject = "a\u{202e}b".into()).check(&genesis, 2),
+        Err(EntryRefusal::Invalid {
+            index: 2,
+            source: dyad_ledger::entry::EntryError::BadSubject
+        })
+    ));
+    let good = with(|d| {
+        d.kind = Kind::Response;
+        d.reply_to = Some(1);
+    });
+    good.check(&genesis, p.seq.size()).unwrap();
+    p.seq.append_own(&p.alpha, vec![good], T0 + 2000).unwrap();
+    assert_eq!(p.seq.size(), 3);
+}

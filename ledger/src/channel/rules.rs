@@ -1,5 +1,6 @@
 //! The channel rules checked on each new entry (spec 3.1–3.5): origin, sender, signature,
-//! sequence, timestamps, replies and the genesis limits.
+//! sequence, timestamps, replies and the genesis limits; and [`Draft::check`], the same
+//! rules for a message not yet signed, which is where the node and the CLI check drafts.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,8 @@ use ed25519_dalek::VerifyingKey;
 
 use super::senders::SenderState;
 use super::{Channel, EntryRefusal};
-use crate::entry::{EntryBody, Kind, SignedEntry};
+use crate::entry::{Draft, Entry, EntryBody, EntrySignature, Kind, SignedEntry};
+use crate::genesis::Genesis;
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -74,7 +76,7 @@ impl Channel {
         let body = &e.entry.body;
         let state = senders.get(&body.sender).copied().unwrap_or_default();
         self.check_sequence_and_time(body, index, state, sender, now_ms)?;
-        self.check_reply_and_limits(body, index)?;
+        check_reply_and_limits(body, &self.genesis, index)?;
         senders.insert(
             body.sender,
             SenderState {
@@ -104,9 +106,7 @@ impl Channel {
                 found: body.origin.clone(),
             });
         }
-        if body.kind == Kind::Genesis {
-            return Err(EntryRefusal::GenesisNotFirst { index });
-        }
+        check_not_genesis(body.kind, index)?;
         let sender = self
             .entry_key(body.sender)
             .ok_or(EntryRefusal::UnknownSender {
@@ -162,37 +162,77 @@ impl Channel {
         }
         Ok(())
     }
+}
 
-    /// The reply rules (spec 3.3) and the genesis limits on payload and attachments (3.1,
-    /// 3.5).
-    fn check_reply_and_limits(&self, body: &EntryBody, index: u64) -> Result<(), EntryRefusal> {
-        match body.reply_to {
-            Some(r) if r == 0 || r >= index => {
-                return Err(EntryRefusal::ReplyToNotEarlier { index, reply_to: r })
-            }
-            None if body.kind == Kind::Response => {
-                return Err(EntryRefusal::ResponseWithoutReplyTo { index })
-            }
-            _ => {}
-        }
-        if body.payload.len() > self.genesis.max_payload as usize {
-            return Err(EntryRefusal::PayloadTooLarge {
-                index,
-                len: body.payload.len(),
-                max: self.genesis.max_payload,
-            });
-        }
-        if let Some(a) = body
-            .attachments
-            .iter()
-            .find(|a| a.size > self.genesis.max_attachment_size)
-        {
-            return Err(EntryRefusal::AttachmentTooLarge {
-                index,
-                size: a.size,
-                max: self.genesis.max_attachment_size,
-            });
-        }
-        Ok(())
+impl Draft {
+    /// Whether this draft can become the entry at `index` of the channel `genesis` opens,
+    /// by the rules that do not depend on who signs it or when (spec 3.1-3.3, 3.5): its
+    /// fields and encoded size, its kind, its reply, and the genesis limits on payload and
+    /// attachments. The channel checks every entry it appends with the same functions
+    /// (`Channel::check_entry`), so a draft that passes can be refused later only for its
+    /// sender, sequence or time. The node's admin API and the CLI call this before a
+    /// message is signed, queued or has its attachments stored, with the replica's size
+    /// as `index`: the least index the entry can take.
+    pub fn check(&self, genesis: &Genesis, index: u64) -> Result<(), EntryRefusal> {
+        let invalid = |source| EntryRefusal::Invalid { index, source };
+        // Sender, sequence, time and signature are fixed-width fields: placeholders give
+        // the entry's exact encoded size.
+        let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
+        body.validate().map_err(invalid)?;
+        let entry = Entry {
+            body,
+            signatures: vec![EntrySignature {
+                key_id: 0,
+                signature: [0; 64],
+            }],
+        };
+        entry.encode().map_err(invalid)?;
+        check_not_genesis(entry.body.kind, index)?;
+        check_reply_and_limits(&entry.body, genesis, index)
     }
+}
+
+/// Only entry 0 is a genesis entry (spec 3.2).
+fn check_not_genesis(kind: Kind, index: u64) -> Result<(), EntryRefusal> {
+    if kind == Kind::Genesis {
+        return Err(EntryRefusal::GenesisNotFirst { index });
+    }
+    Ok(())
+}
+
+/// The reply rules (spec 3.3) and the genesis limits on payload and attachments (3.1,
+/// 3.5).
+fn check_reply_and_limits(
+    body: &EntryBody,
+    genesis: &Genesis,
+    index: u64,
+) -> Result<(), EntryRefusal> {
+    match body.reply_to {
+        Some(r) if r == 0 || r >= index => {
+            return Err(EntryRefusal::ReplyToNotEarlier { index, reply_to: r })
+        }
+        None if body.kind == Kind::Response => {
+            return Err(EntryRefusal::ResponseWithoutReplyTo { index })
+        }
+        _ => {}
+    }
+    if body.payload.len() > genesis.max_payload as usize {
+        return Err(EntryRefusal::PayloadTooLarge {
+            index,
+            len: body.payload.len(),
+            max: genesis.max_payload,
+        });
+    }
+    if let Some(a) = body
+        .attachments
+        .iter()
+        .find(|a| a.size > genesis.max_attachment_size)
+    {
+        return Err(EntryRefusal::AttachmentTooLarge {
+            index,
+            size: a.size,
+            max: genesis.max_attachment_size,
+        });
+    }
+    Ok(())
 }
