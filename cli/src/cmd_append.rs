@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use dyad_ledger::channel::{ChannelError, Role};
-use dyad_ledger::entry::{Attachment, Draft, EntryError, Kind};
+use dyad_ledger::channel::{ChannelError, EntryRefusal, Role};
+use dyad_ledger::entry::{is_safe_attachment_name, Attachment, Draft, EntryError, Kind};
 
 use crate::bounded::{read_bounded, MAX_PAYLOAD_FILE};
 use crate::data::DataDir;
@@ -50,7 +50,8 @@ pub struct AppendArgs {
     /// What the message is.
     #[arg(long, value_parser = PossibleValuesParser::new(KINDS))]
     pub kind: String,
-    /// A one-line subject (at most 1024 bytes, no control characters).
+    /// A one-line subject (at most 1024 bytes, no control or bidirectional-formatting
+    /// characters).
     #[arg(long, default_value = "")]
     pub subject: String,
     /// The index of the entry this message answers (required for a response).
@@ -122,92 +123,10 @@ fn guess_content_type(path: &Path) -> &'static str {
 pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
     let (config, mut channel) = data.open()?;
     let genesis = channel.genesis().clone();
-    if message.kind == Kind::Genesis {
-        return Err(CliError::usage(
-            "a genesis entry is made by `dyad init`, not appended",
-        ));
-    }
-    if message.payload.len() > genesis.max_payload as usize {
-        return Err(CliError::usage_hint(
-            format!(
-                "the payload is {} bytes; this channel's limit is {} bytes",
-                message.payload.len(),
-                genesis.max_payload
-            ),
-            "send large content as an attachment: --attach FILE",
-        ));
-    }
-    if message.subject.len() > 1024 || message.subject.chars().any(char::is_control) {
-        return Err(CliError::usage(
-            "the subject must be at most 1024 bytes on one line, without control characters",
-        ));
-    }
     let content_type = message
         .content_type
         .clone()
         .unwrap_or_else(|| default_content_type(message.kind).to_owned());
-    if content_type.is_empty()
-        || content_type.len() > 255
-        || !content_type.bytes().all(|b| (0x20..=0x7e).contains(&b))
-    {
-        return Err(CliError::usage(
-            "--content-type must be 1 to 255 printable ASCII characters, e.g. text/plain",
-        ));
-    }
-    let size = channel.size();
-    match message.reply_to {
-        Some(0) => {
-            return Err(CliError::usage(
-                "--reply-to 0 is the genesis entry; a message answers an earlier message",
-            ))
-        }
-        Some(r) if r >= size => {
-            return Err(CliError::usage(format!(
-                "--reply-to {r}: this replica holds entries 0..{} only",
-                size.saturating_sub(1)
-            )))
-        }
-        None if message.kind == Kind::Response => {
-            return Err(CliError::usage(
-                "a response must say which entry it answers: --reply-to INDEX",
-            ))
-        }
-        _ => {}
-    }
-    if message.attachments.len() > 16 {
-        return Err(CliError::usage("an entry names at most 16 attachments"));
-    }
-    let key = config.signer_key()?;
-    let mut attachments: Vec<Attachment> = Vec::new();
-    if !message.attachments.is_empty() {
-        let store = data.attachments(genesis.max_attachment_size)?;
-        for path in &message.attachments {
-            let file = std::fs::File::open(path).map_err(CliError::read(path))?;
-            let (sha256, size) = store.put_reader(std::io::BufReader::new(file))?;
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .filter(|n| !n.is_empty() && n.len() <= 255 && !n.chars().any(char::is_control))
-                .ok_or_else(|| {
-                    CliError::usage(format!(
-                        "{}: an attachment needs a UTF-8 file name of at most 255 bytes",
-                        path.display()
-                    ))
-                })?;
-            if attachments.iter().any(|a| a.sha256 == sha256) {
-                return Err(CliError::usage(format!(
-                    "{} is attached twice (same content)",
-                    path.display()
-                )));
-            }
-            attachments.push(Attachment {
-                sha256,
-                size,
-                name: name.to_owned(),
-                content_type: guess_content_type(path).to_owned(),
-            });
-        }
-    }
     let mut draft = Draft::new(
         message.kind,
         &message.subject,
@@ -215,18 +134,35 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
         message.payload,
     );
     draft.reply_to = message.reply_to;
-    draft.attachments = attachments;
+    // The rules are checked before anything is stored: the attachments with placeholder
+    // hashes, since their real ones are known only once they are stored.
+    draft.attachments = planned_attachments(&message.attachments)?;
+    let size = channel.size();
+    draft
+        .check(&genesis, size)
+        .map_err(|refusal| refused_draft(refusal, size))?;
+    let key = config.signer_key()?;
+    if !message.attachments.is_empty() {
+        let store = data.attachments(genesis.max_attachment_size)?;
+        let mut stored = Vec::with_capacity(message.attachments.len());
+        for (attachment, path) in draft.attachments.iter_mut().zip(&message.attachments) {
+            let file = std::fs::File::open(path).map_err(CliError::read(path))?;
+            let (sha256, size) = store.put_reader(std::io::BufReader::new(file))?;
+            if stored.contains(&sha256) {
+                return Err(CliError::usage(format!(
+                    "{} is attached twice (same content)",
+                    path.display()
+                )));
+            }
+            stored.push(sha256);
+            attachment.sha256 = sha256;
+            attachment.size = size;
+        }
+    }
     let own = |e: ChannelError| match e {
         // The operator's own message breaking a rule is bad input, not a failed check.
-        ChannelError::Entry {
-            source: EntryError::TooLarge { len },
-            ..
-        } => CliError::usage_hint(
-            format!("the encoded entry would be {len} bytes; an entry is at most 65535"),
-            "send large content as an attachment: --attach FILE",
-        ),
-        ChannelError::Entry { source, .. } => {
-            CliError::usage(format!("the message is not valid: {source}"))
+        ChannelError::Refused(refusal @ EntryRefusal::Invalid { .. }) => {
+            refused_draft(refusal, size)
         }
         ChannelError::NotOurKey { name, role } => CliError::usage(format!(
             "the key file {} ({name}) is not the {role} of this channel",
@@ -252,6 +188,90 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
                 sequence: signed.entry.body.sequence,
                 leaf_hash: signed.leaf_hash,
             })
+        }
+    }
+}
+
+/// The attachments `paths` make, as far as they are known before the files are stored:
+/// each file's name and size, and a placeholder hash (distinct and ascending, as spec 3.1
+/// wants) until storing gives the real one. A file name the entry rules refuse is
+/// reported with its path.
+fn planned_attachments(paths: &[PathBuf]) -> Result<Vec<Attachment>> {
+    let mut planned = Vec::with_capacity(paths.len());
+    for (i, path) in (0u64..).zip(paths) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| is_safe_attachment_name(n))
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "{}: an attachment needs a UTF-8 file name of at most 255 bytes, without control or bidirectional-formatting characters",
+                    path.display()
+                ))
+            })?;
+        let size = std::fs::metadata(path).map_err(CliError::read(path))?.len();
+        let mut sha256 = [0; 32];
+        sha256[..8].copy_from_slice(&i.to_be_bytes());
+        planned.push(Attachment {
+            sha256,
+            size,
+            name: name.to_owned(),
+            content_type: guess_content_type(path).to_owned(),
+        });
+    }
+    Ok(planned)
+}
+
+/// The operator's message breaks a rule of [`Draft::check`]: bad input (exit 2), said in
+/// terms of the command line. `size` is the replica's size, the index checked against.
+fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
+    use EntryRefusal as R;
+    const ATTACH_HINT: &str = "send large content as an attachment: --attach FILE";
+    match refusal {
+        R::Invalid { source, .. } => match source {
+            EntryError::BadSubject => CliError::usage(
+                "the subject must be at most 1024 bytes on one line, without control or bidirectional-formatting characters",
+            ),
+            EntryError::BadContentType => CliError::usage(
+                "--content-type must be 1 to 255 printable ASCII characters, e.g. text/plain",
+            ),
+            EntryError::TooManyAttachments => {
+                CliError::usage("an entry names at most 16 attachments")
+            }
+            EntryError::TooLarge { len } => CliError::usage_hint(
+                format!("the encoded entry would be {len} bytes; an entry is at most 65535"),
+                ATTACH_HINT,
+            ),
+            other => CliError::usage(format!("the message is not valid: {other}")),
+        },
+        R::GenesisNotFirst { .. } => {
+            CliError::usage("a genesis entry is made by `dyad init`, not appended")
+        }
+        R::PayloadTooLarge { len, max, .. } => CliError::usage_hint(
+            format!("the payload is {len} bytes; this channel's limit is {max} bytes"),
+            ATTACH_HINT,
+        ),
+        R::ReplyToNotEarlier { reply_to: 0, .. } => CliError::usage(
+            "--reply-to 0 is the genesis entry; a message answers an earlier message",
+        ),
+        R::ReplyToNotEarlier { reply_to, .. } => CliError::usage(format!(
+            "--reply-to {reply_to}: this replica holds entries 0..{} only",
+            size.saturating_sub(1)
+        )),
+        R::ResponseWithoutReplyTo { .. } => {
+            CliError::usage("a response must say which entry it answers: --reply-to INDEX")
+        }
+        R::AttachmentTooLarge { size, max, .. } => CliError::usage(format!(
+            "an attachment of {size} bytes is over this channel's limit of {max} bytes"
+        )),
+        // Rules on who signed an entry and when: a draft is not signed yet.
+        R::WrongOrigin { .. }
+        | R::UnknownSender { .. }
+        | R::BadSignature { .. }
+        | R::SequenceGap { .. }
+        | R::TimestampBackwards { .. }
+        | R::TimestampInFuture { .. } => {
+            CliError::usage(format!("the message is not valid: {refusal}"))
         }
     }
 }

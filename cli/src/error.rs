@@ -227,6 +227,23 @@ fn channel_exit_code(e: &ChannelError) -> u8 {
         ChannelError::WrongRole { .. }
         | ChannelError::NotOurKey { .. }
         | ChannelError::MissingRole => EXIT_USAGE,
-        _ => EXIT_CHECK,
+        // An entry from a bundle, a peer or the store that breaks a channel rule is a check
+        // that did not hold (the operator's own message breaking one is a usage error,
+        // mapped where it is appended: cmd_append).
+        ChannelError::Refused(_) => EXIT_CHECK,
+        ChannelError::Genesis(_)
+        | ChannelError::Note(_)
+        | ChannelError::Checkpoint(_)
+        | ChannelError::CheckpointOrigin { .. }
+        | ChannelError::MissingLogSignature
+        | ChannelError::MissingCosignature
+        | ChannelError::WitnessQuorum { .. }
+        | ChannelError::CheckpointBeyondLog { .. }
+        | ChannelError::Rollback { .. }
+        | ChannelError::RootMismatch { .. }
+        | ChannelError::EntryCountMismatch { .. }
+        | ChannelError::DuplicateEntry { .. }
+        | ChannelError::BadStoredGenesis(_)
+        | ChannelError::CheckpointDamaged { .. } => EXIT_CHECK,
     }
 }

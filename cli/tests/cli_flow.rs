@@ -280,6 +280,47 @@ fn append_errors() {
     assert_eq!(log["size"], 2);
 }
 
+/// Spec 3.1 forbids bidirectional-formatting characters in a subject (U+061C, U+200E,
+/// U+200F, U+202A-U+202E, U+2066-U+2069) as it forbids control characters: `dyad append`
+/// refuses both the same way (exit 2, the same message), on either party, before anything
+/// is stored, not even an attached file.
+#[test]
+fn a_subject_with_bidi_characters_is_refused_like_one_with_control_characters() {
+    let env = Env::new();
+    env.channel();
+    std::fs::write(env.path("plan.txt"), "the plan\n").unwrap();
+    let too_long = "x".repeat(1025);
+    for side in ["alpha", "bravo"] {
+        let mut messages = Vec::new();
+        for subject in ["a\u{7}b", "a\u{202e}b", "\u{2066}x", "x\u{61c}", &too_long] {
+            let out = env
+                .at(side)
+                .args(["append", "--kind", "notification", "--subject", subject])
+                .args(["--attach", "plan.txt"])
+                .assert()
+                .code(2);
+            messages.push(String::from_utf8(out.get_output().stderr.clone()).unwrap());
+        }
+        assert!(
+            messages[0].contains("the subject must be at most 1024 bytes"),
+            "{side}: {}",
+            messages[0]
+        );
+        assert!(
+            messages.iter().all(|m| *m == messages[0]),
+            "{side}: {messages:#?}"
+        );
+        let log = env.stdout_json(env.at(side).args(["--json", "log"]));
+        assert_eq!(log["size"], 1, "{side}");
+        assert_eq!(log["queued"].as_array().map_or(0, Vec::len), 0, "{side}");
+        let stored = std::fs::read_dir(env.path(side).join("attachments")).map_or(0, |d| d.count());
+        assert_eq!(
+            stored, 0,
+            "{side}: an attachment was stored for a refused message"
+        );
+    }
+}
+
 #[test]
 fn completions_and_help() {
     let env = Env::new();

@@ -180,6 +180,17 @@ pub fn is_forbidden_char(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether `name` may name an attachment (spec 3.1): 1..=255 bytes, no forbidden
+/// characters, and a safe file name (not "." or "..", no "/" or "\\").
+pub fn is_safe_attachment_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_ATTACHMENT_NAME_LEN
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(is_forbidden_char)
+}
+
 fn printable_ascii(s: &str) -> bool {
     s.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
@@ -222,13 +233,7 @@ impl EntryBody {
             return Err(EntryError::AttachmentsUnsorted);
         }
         for a in &self.attachments {
-            let name_ok = !a.name.is_empty()
-                && a.name.len() <= MAX_ATTACHMENT_NAME_LEN
-                && a.name != "."
-                && a.name != ".."
-                && !a.name.contains(['/', '\\'])
-                && !a.name.chars().any(is_forbidden_char);
-            if !name_ok {
+            if !is_safe_attachment_name(&a.name) {
                 return Err(EntryError::BadAttachmentName);
             }
             if a.content_type.is_empty()
@@ -318,6 +323,7 @@ impl Entry {
 }
 
 /// What an operator writes; the channel fills in origin, sender, sequence and time.
+/// [`Draft::check`] (in `channel/rules.rs`) says whether it can become an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
     pub kind: Kind,
@@ -345,20 +351,20 @@ impl Draft {
         self
     }
 
-    /// Signs the draft as `key`'s `sequence`-th message in channel `origin`.
-    pub fn sign(
+    /// The body of the entry this draft makes, attachments in the order spec 3.1 wants.
+    pub(crate) fn into_body(
         mut self,
-        key: &SignerKey,
         origin: &str,
+        sender: u32,
         sequence: u64,
         timestamp_ms: u64,
-    ) -> Result<SignedEntry, EntryError> {
+    ) -> EntryBody {
         self.attachments.sort_by_key(|a| a.sha256);
-        let body = EntryBody {
+        EntryBody {
             version: VERSION,
             origin: origin.to_owned(),
             kind: self.kind,
-            sender: key.key_id(),
+            sender,
             sequence,
             timestamp_ms,
             reply_to: self.reply_to,
@@ -366,7 +372,18 @@ impl Draft {
             content_type: self.content_type,
             payload: self.payload,
             attachments: self.attachments,
-        };
+        }
+    }
+
+    /// Signs the draft as `key`'s `sequence`-th message in channel `origin`.
+    pub fn sign(
+        self,
+        key: &SignerKey,
+        origin: &str,
+        sequence: u64,
+        timestamp_ms: u64,
+    ) -> Result<SignedEntry, EntryError> {
+        let body = self.into_body(origin, key.key_id(), sequence, timestamp_ms);
         body.validate()?;
         let signature = key.sign(&body.signed_message());
         let entry = Entry {

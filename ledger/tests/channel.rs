@@ -1,7 +1,7 @@
 //! Two replicas of one channel: appends, co-signing, proofs, and what each kind of
 //! tampering by the peer is rejected as.
 
-use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
@@ -167,7 +167,10 @@ fn changed_entry_byte_is_rejected() {
         b[at] ^= 0x20;
     });
     assert!(
-        matches!(err, ChannelError::BadSignature { index: 3 }),
+        matches!(
+            err,
+            ChannelError::Refused(EntryRefusal::BadSignature { index: 3 })
+        ),
         "{err}"
     );
 }
@@ -193,12 +196,12 @@ fn dropped_entry_with_forged_count_is_a_sequence_gap() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 index: 3,
                 expected: 3,
                 found: 4,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -210,12 +213,12 @@ fn reordered_entries_are_rejected() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 index: 2,
                 expected: 2,
                 found: 3,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -229,7 +232,10 @@ fn wrong_signature_is_rejected() {
         b[last] ^= 1;
     });
     assert!(
-        matches!(err, ChannelError::BadSignature { index: 1 }),
+        matches!(
+            err,
+            ChannelError::Refused(EntryRefusal::BadSignature { index: 1 })
+        ),
         "{err}"
     );
 }
@@ -298,11 +304,11 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
     assert!(
         matches!(
             err,
-            ChannelError::SequenceGap {
+            ChannelError::Refused(EntryRefusal::SequenceGap {
                 expected: 2,
                 found: 1,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -312,20 +318,22 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
         .unwrap();
     assert!(matches!(
         p.seq.append_signed(&[foreign], T0 + 2000),
-        Err(ChannelError::WrongOrigin { .. })
+        Err(ChannelError::Refused(EntryRefusal::WrongOrigin { .. }))
     ));
     // A message from someone who is not a party.
     let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
     let alien = note(3).sign(&stranger, ORIGIN, 1, T0 + 1500).unwrap();
     assert!(matches!(
         p.seq.append_signed(&[alien], T0 + 2000),
-        Err(ChannelError::UnknownSender { .. })
+        Err(ChannelError::Refused(EntryRefusal::UnknownSender { .. }))
     ));
     // A timestamp far in the sequencer's future.
     let future = note(4).sign(&p.bravo, ORIGIN, 2, T0 + 10_000_000).unwrap();
     assert!(matches!(
         p.seq.append_signed(&[future], T0 + 2000),
-        Err(ChannelError::TimestampInFuture { .. })
+        Err(ChannelError::Refused(
+            EntryRefusal::TimestampInFuture { .. }
+        ))
     ));
     assert_eq!(p.seq.size(), 2);
 }
@@ -362,4 +370,66 @@ fn only_the_parties_own_keys_and_roles_may_act() {
     assert!(matches!(err, ChannelError::WrongRole { .. }));
     let err = p.seq.append_own(&p.bravo, vec![note(1)], T0).unwrap_err();
     assert!(matches!(err, ChannelError::NotOurKey { .. }));
+}
+
+/// `Draft::check` is the channel's own rules for a draft: each bad draft is refused by it
+/// with the refusal appending it gives, and a draft it passes is appended. (A genesis
+/// draft is refused by both, by appending already when signing: it has one signature.)
+#[test]
+fn draft_check_refuses_what_appending_refuses() {
+    let mut p = pair();
+    p.seq
+        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .unwrap();
+    let genesis = p.seq.genesis().clone();
+    let with = |f: fn(&mut Draft)| {
+        let mut d = note(2);
+        f(&mut d);
+        d
+    };
+    let bad = [
+        with(|d| d.subject = "a\u{202e}b".into()),
+        with(|d| d.subject = "bell\u{7}".into()),
+        with(|d| d.subject = "x".repeat(1025)),
+        with(|d| d.content_type = "t\u{e9}xt".into()),
+        with(|d| d.payload = vec![0; 61_441]),
+        with(|d| d.kind = Kind::Response),
+        with(|d| d.reply_to = Some(0)),
+        with(|d| d.reply_to = Some(2)),
+    ];
+    for draft in bad {
+        let index = p.seq.size();
+        let checked = draft.check(&genesis, index).unwrap_err();
+        let appended = p
+            .seq
+            .append_own(&p.alpha, vec![draft.clone()], T0 + 2000)
+            .unwrap_err();
+        assert!(
+            matches!(&appended, ChannelError::Refused(r) if *r == checked),
+            "{draft:?}: check says {checked}, appending says {appended}"
+        );
+    }
+    let genesis_kind = with(|d| d.kind = Kind::Genesis);
+    assert!(matches!(
+        genesis_kind.check(&genesis, 2),
+        Err(EntryRefusal::GenesisNotFirst { index: 2 })
+    ));
+    assert!(p
+        .seq
+        .append_own(&p.alpha, vec![genesis_kind], T0 + 2000)
+        .is_err());
+    assert!(matches!(
+        with(|d| d.subject = "a\u{202e}b".into()).check(&genesis, 2),
+        Err(EntryRefusal::Invalid {
+            index: 2,
+            source: dyad_ledger::entry::EntryError::BadSubject
+        })
+    ));
+    let good = with(|d| {
+        d.kind = Kind::Response;
+        d.reply_to = Some(1);
+    });
+    good.check(&genesis, p.seq.size()).unwrap();
+    p.seq.append_own(&p.alpha, vec![good], T0 + 2000).unwrap();
+    assert_eq!(p.seq.size(), 3);
 }

@@ -35,7 +35,7 @@ fn unhex(s: &str) -> Vec<u8> {
 /// the reason the vector names.
 #[test]
 fn ledger_accepts_valid_and_rejects_invalid_vector_entries() {
-    use dyad_ledger::channel::{Channel, ChannelError, Role};
+    use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
     use dyad_ledger::entry::{EntryError, SignedEntry};
 
     let path =
@@ -90,19 +90,36 @@ fn ledger_accepts_valid_and_rejects_invalid_vector_entries() {
                 Err((Some(EntryError::WrongSignatureCount { .. }), _)),
                 "wrong-signature-count"
             ) | (
-                Err((_, Some(ChannelError::BadSignature { .. }))),
+                Err((
+                    _,
+                    Some(ChannelError::Refused(EntryRefusal::BadSignature { .. }))
+                )),
                 "bad-signature"
             ) | (
-                Err((_, Some(ChannelError::WrongOrigin { .. }))),
+                Err((
+                    _,
+                    Some(ChannelError::Refused(EntryRefusal::WrongOrigin { .. }))
+                )),
                 "wrong-origin"
             ) | (
-                Err((_, Some(ChannelError::UnknownSender { .. }))),
+                Err((
+                    _,
+                    Some(ChannelError::Refused(EntryRefusal::UnknownSender { .. }))
+                )),
                 "sender-not-a-party"
             ) | (
-                Err((_, Some(ChannelError::ReplyToNotEarlier { .. }))),
+                Err((
+                    _,
+                    Some(ChannelError::Refused(
+                        EntryRefusal::ReplyToNotEarlier { .. }
+                    ))
+                )),
                 "reply-to-not-earlier"
             ) | (
-                Err((_, Some(ChannelError::GenesisNotFirst { .. }))),
+                Err((
+                    _,
+                    Some(ChannelError::Refused(EntryRefusal::GenesisNotFirst { .. }))
+                )),
                 "genesis-not-first"
             )
         );

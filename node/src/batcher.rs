@@ -23,7 +23,7 @@ use crate::client::{read_bounded, ClientError};
 use crate::metrics::Metrics;
 use crate::witness::{self, AddCheckpoint};
 use crate::{now_ms, NodeError, Shared};
-use dyad_ledger::channel::{Appended, Channel, ChannelError, Staged};
+use dyad_ledger::channel::{Appended, Channel, ChannelError, EntryRefusal, Staged};
 use dyad_ledger::entry::{Draft, EntryError, SignedEntry};
 
 /// What the batcher appends.
@@ -49,23 +49,50 @@ pub(crate) struct Submission {
     pub reply: oneshot::Sender<Reply>,
 }
 
-/// How an entry the channel refused is answered.
+/// How a failed append is answered: an entry the channel refused by the rule it broke
+/// (403 for who signed it, 409 for its place in the sender's sequence, 422 for the rest);
+/// any other failure is the node's own (500). Both matches are exhaustive, so a new error
+/// must be given its status here.
 pub(crate) fn classify(e: &ChannelError) -> (u16, &'static str) {
     use ChannelError as E;
     match e {
-        E::SequenceGap { .. } => (409, "sequence"),
-        E::BadSignature { .. } => (403, "bad-signature"),
-        E::UnknownSender { .. } => (403, "unknown-sender"),
-        E::WrongOrigin { .. } => (422, "wrong-origin"),
-        E::Entry { .. } => (422, "invalid-entry"),
-        E::GenesisNotFirst { .. }
-        | E::TimestampBackwards { .. }
-        | E::TimestampInFuture { .. }
-        | E::ReplyToNotEarlier { .. }
-        | E::ResponseWithoutReplyTo { .. }
-        | E::PayloadTooLarge { .. }
-        | E::AttachmentTooLarge { .. } => (422, "channel-rule"),
-        _ => (500, "internal"),
+        E::Refused(refusal) => classify_refusal(refusal),
+        E::Store(_)
+        | E::Genesis(_)
+        | E::WrongRole { .. }
+        | E::NotOurKey { .. }
+        | E::MissingRole
+        | E::Note(_)
+        | E::Checkpoint(_)
+        | E::CheckpointOrigin { .. }
+        | E::MissingLogSignature
+        | E::MissingCosignature
+        | E::WitnessQuorum { .. }
+        | E::CheckpointBeyondLog { .. }
+        | E::Rollback { .. }
+        | E::RootMismatch { .. }
+        | E::EntryCountMismatch { .. }
+        | E::DuplicateEntry { .. }
+        | E::BadStoredGenesis(_)
+        | E::CheckpointDamaged { .. } => (500, "internal"),
+    }
+}
+
+fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
+    use EntryRefusal as R;
+    match r {
+        R::SequenceGap { .. } => (409, "sequence"),
+        R::BadSignature { .. } => (403, "bad-signature"),
+        R::UnknownSender { .. } => (403, "unknown-sender"),
+        R::WrongOrigin { .. } => (422, "wrong-origin"),
+        R::Invalid { .. } => (422, "invalid-entry"),
+        R::GenesisNotFirst { .. }
+        | R::TimestampBackwards { .. }
+        | R::TimestampInFuture { .. }
+        | R::ReplyToNotEarlier { .. }
+        | R::ResponseWithoutReplyTo { .. }
+        | R::PayloadTooLarge { .. }
+        | R::AttachmentTooLarge { .. } => (422, "channel-rule"),
     }
 }
 

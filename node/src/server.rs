@@ -32,7 +32,7 @@ use crate::submit::{self, MAX_SUBMIT_BATCH_BYTES};
 use crate::tiles::Tile;
 use crate::witness::{self, MAX_REQUEST_BYTES};
 use crate::{cosigner, lock, now_ms, NodeError, PromiseRecord, Shared};
-use dyad_ledger::channel::{ChannelError, Role};
+use dyad_ledger::channel::{ChannelError, EntryRefusal, Role};
 use dyad_ledger::entry::{Draft, Kind, SignedEntry, MAX_ENTRY_LEN};
 use dyad_ledger::store::StoreError;
 use dyad_ledger::tree::Hash;
@@ -749,29 +749,24 @@ async fn admin_append(
     };
     let mut draft = Draft::new(kind, &req.subject, &req.content_type, payload);
     draft.reply_to = req.reply_to;
-    // The draft's own rules (lengths, characters), before anything is written.
-    if let Err(e) = draft.clone().sign(&shared.key, &shared.origin, 1, now_ms()) {
-        return reject(
-            &shared,
-            EP,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-draft",
-            e,
-        );
-    }
-    // The channel rules a draft can break whatever its index, checked before it is queued:
-    // a co-signer's message refused by the sequencer later would block its queue.
+    // The draft's rules (spec 3.1-3.3: its fields, its reply, the genesis limits), checked
+    // before it is queued or appended: a co-signer's message refused by the sequencer
+    // later would block its queue.
     let d = draft.clone();
-    match shared.read(move |ch| Ok(precheck(ch, &d))).await {
+    match shared
+        .read(move |ch| Ok(d.check(ch.genesis(), ch.size())))
+        .await
+    {
         Ok(Ok(())) => {}
-        Ok(Err(why)) => {
+        Ok(Err(refusal)) => {
+            let (reason, message) = draft_refusal(&refusal);
             return reject(
                 &shared,
                 EP,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "channel-rule",
-                why,
-            )
+                reason,
+                message,
+            );
         }
         Err(e) => return unavailable(&shared, EP, e),
     }
@@ -875,29 +870,35 @@ async fn admin_append(
     }
 }
 
-/// The channel rules (spec 3.3) a draft must meet wherever it lands: a reply names an entry
-/// this replica already holds (so an earlier one), a response names one, and the payload
-/// fits the genesis limit.
-fn precheck(ch: &dyad_ledger::channel::Channel, d: &Draft) -> Result<(), String> {
-    if d.kind == Kind::Response && d.reply_to.is_none() {
-        return Err("a response must say which entry it answers (reply_to)".into());
-    }
-    if let Some(r) = d.reply_to {
-        if r == 0 || r >= ch.size() {
-            return Err(format!(
-                "reply_to {r} must name an entry this replica holds, 1 to {}",
-                ch.size().saturating_sub(1)
-            ));
+/// How a draft [`Draft::check`] refuses is answered (always 422): a draft that is not a
+/// valid entry on its own is `invalid-draft`, one that breaks a channel rule is
+/// `channel-rule`. `index` in a refusal is the replica's size.
+fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
+    use EntryRefusal as R;
+    let message = match refusal {
+        R::Invalid { source, .. } => return ("invalid-draft", source.to_string()),
+        R::ResponseWithoutReplyTo { .. } => {
+            "a response must say which entry it answers (reply_to)".to_owned()
         }
-    }
-    let max = ch.genesis().max_payload;
-    if d.payload.len() > max as usize {
-        return Err(format!(
-            "the payload has {} bytes; the channel allows {max}",
-            d.payload.len()
-        ));
-    }
-    Ok(())
+        R::ReplyToNotEarlier { index, reply_to } => format!(
+            "reply_to {reply_to} must name an entry this replica holds, 1 to {}",
+            index.saturating_sub(1)
+        ),
+        R::PayloadTooLarge { len, max, .. } => {
+            format!("the payload has {len} bytes; the channel allows {max}")
+        }
+        // The kind is parsed without genesis and an admin draft has no attachments; the
+        // other rules are about who signed an entry and when, which a draft is not yet.
+        R::GenesisNotFirst { .. }
+        | R::AttachmentTooLarge { .. }
+        | R::WrongOrigin { .. }
+        | R::UnknownSender { .. }
+        | R::BadSignature { .. }
+        | R::SequenceGap { .. }
+        | R::TimestampBackwards { .. }
+        | R::TimestampInFuture { .. } => refusal.to_string(),
+    };
+    ("channel-rule", message)
 }
 
 /// Waits until a co-signed checkpoint covers `index`, the deadline, or the stop.

@@ -1,0 +1,260 @@
+//! A channel replica: the store plus the rules of spec sections 3–7.
+//!
+//! Both parties run the same code. The sequencer appends entries (its own, and the
+//! co-signer's signed submissions) and signs checkpoints as the log; the co-signer accepts
+//! entries only together with a sequencer-signed checkpoint whose root it has recomputed,
+//! then co-signs. Every state change is one atomic, durable store batch.
+//!
+//! The mechanisms, one file each:
+//!
+//! - `rules.rs`: the channel rules every new entry is checked against (spec 3.1–3.5);
+//! - `append.rs`: the sequencer's ways to append — signed entries, signed entries with the
+//!   checkpoint of the new tree, entries judged one by one (group commit), its own drafts;
+//! - `outbox.rs`: the co-signer's durable queue of its own signed messages;
+//! - `checkpoints.rs`: signing checkpoints as the log, verifying notes, storing committed
+//!   checkpoints, and the read-only state of a replica whose checkpoint does not verify;
+//! - `cosign.rs`: the co-signer accepting entries with a log-signed checkpoint and
+//!   co-signing it (spec section 6);
+//! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
+//! - `replica_head.rs`: keeping `replica.head` beside the store up to date;
+//! - `error.rs`: why a channel operation failed.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+
+use dyad_verifier::key::VerifierKey;
+
+use crate::entry::{Entry, SignedEntry};
+use crate::genesis::{check_genesis, Genesis, Party};
+use crate::keys::SignerKey;
+use crate::store::{Store, StoreOptions};
+use crate::tree::Hash;
+
+mod append;
+mod checkpoints;
+mod cosign;
+mod error;
+mod outbox;
+mod replica_head;
+mod rules;
+mod senders;
+#[cfg(test)]
+mod tests;
+
+pub use append::{Appended, EachAppended, Staged};
+pub use checkpoints::CheckpointDamage;
+pub use error::{ChannelError, EntryRefusal};
+use rules::EntryKey;
+use senders::{sender_meta, sequence_meta, SenderState};
+
+const META_ROLE: &str = "role";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Sequencer,
+    Cosigner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sequencer => "sequencer",
+            Role::Cosigner => "cosigner",
+        }
+    }
+}
+
+pub struct Channel {
+    store: Store,
+    genesis: Genesis,
+    genesis_timestamp_ms: u64,
+    role: Role,
+    senders: HashMap<u32, SenderState>,
+    cosignature_keys: Vec<VerifierKey>,
+    /// The parties' entry keys, resolved once (a key id is a hash and a key a point
+    /// decompression: too dear to redo per entry).
+    entry_keys: [EntryKey; 2],
+    /// Threads for checking a batch's signatures.
+    threads: usize,
+    /// Set when the newest stored checkpoint does not verify: the replica is read-only.
+    damage: Option<CheckpointDamage>,
+    /// The size of a stored checkpoint that did not verify and was rebuilt on open from
+    /// its lines that verify.
+    repaired: Option<u64>,
+    /// The data directory whose `replica.head` this replica keeps up to date, and when
+    /// it last wrote it.
+    record: Option<(std::path::PathBuf, std::time::Instant)>,
+    /// A commit changed the head since `replica.head` was last written.
+    record_stale: bool,
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Channel {
+    /// Creates a replica whose entry 0 is the (fully signed) genesis entry.
+    pub fn create(
+        dir: &Path,
+        genesis_entry: &SignedEntry,
+        role: Role,
+    ) -> Result<Channel, ChannelError> {
+        check_genesis(&genesis_entry.entry)?;
+        let mut store = Store::create(dir)?;
+        let mut batch = store.batch();
+        batch.append_leaf(genesis_entry.bytes.clone());
+        batch.put_meta(META_ROLE, role.as_str().as_bytes().to_vec());
+        let state = SenderState {
+            last_sequence: 0,
+            last_timestamp_ms: genesis_entry.entry.body.timestamp_ms,
+        };
+        let sequencer = genesis_entry.entry.body.sender;
+        batch.put_meta(&sender_meta(sequencer), state.to_bytes().to_vec());
+        batch.put_meta(&sequence_meta(sequencer, 0), 0u64.to_be_bytes().to_vec());
+        store.commit(batch)?;
+        Self::from_store(store)
+    }
+
+    pub fn open(dir: &Path) -> Result<Channel, ChannelError> {
+        Self::from_store(Store::open(dir)?)
+    }
+
+    /// [`Channel::open`] with store options (e.g. the page cache size).
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Channel, ChannelError> {
+        Self::from_store(Store::open_with(dir, options)?)
+    }
+
+    fn from_store(store: Store) -> Result<Channel, ChannelError> {
+        let role = match store.meta(META_ROLE)?.as_deref() {
+            Some(b"sequencer") => Role::Sequencer,
+            Some(b"cosigner") => Role::Cosigner,
+            _ => return Err(ChannelError::MissingRole),
+        };
+        let first = store.leaf(0)?;
+        let entry =
+            Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let genesis =
+            check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
+        let mut cosignature_keys = vec![genesis.cosigner.cosignature_key()?];
+        for w in &genesis.witnesses {
+            cosignature_keys.push(w.cosignature_key()?);
+        }
+        let entry_keys = [
+            EntryKey {
+                key_id: genesis.sequencer.entry_key()?.key_id(),
+                key: genesis.sequencer.verifying_key()?,
+                sequencer: true,
+            },
+            EntryKey {
+                key_id: genesis.cosigner.entry_key()?.key_id(),
+                key: genesis.cosigner.verifying_key()?,
+                sequencer: false,
+            },
+        ];
+        let mut senders = HashMap::new();
+        for party in [&genesis.sequencer, &genesis.cosigner] {
+            let id = party.entry_key()?.key_id();
+            if let Some(raw) = store.meta(&sender_meta(id))? {
+                let state = SenderState::from_bytes(&raw).ok_or_else(|| {
+                    ChannelError::BadStoredGenesis("sender state record is corrupt".into())
+                })?;
+                senders.insert(id, state);
+            }
+        }
+        let mut channel = Channel {
+            store,
+            genesis,
+            genesis_timestamp_ms: entry.body.timestamp_ms,
+            role,
+            senders,
+            cosignature_keys,
+            entry_keys,
+            threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            damage: None,
+            repaired: None,
+            record: None,
+            record_stale: false,
+        };
+        // The store checked that its newest checkpoint matches its tree; here we check that
+        // the checkpoint is really committed by the parties named in the genesis.
+        if let Some((size, note)) = channel.store.latest_checkpoint()? {
+            if let Err(e) = channel.verify_committed(&note) {
+                channel.repair_checkpoint(size, &note, e)?;
+            }
+        }
+        Ok(channel)
+    }
+
+    /// Fails unless the store takes commits and the replica is not read-only.
+    fn check_writable(&self) -> Result<(), ChannelError> {
+        self.store.check_writable()?;
+        if let Some(d) = &self.damage {
+            return Err(ChannelError::CheckpointDamaged {
+                size: d.size,
+                reason: d.reason.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.genesis.origin
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn size(&self) -> u64 {
+        self.store.size()
+    }
+
+    /// This replica's own party.
+    pub fn own_party(&self) -> &Party {
+        match self.role {
+            Role::Sequencer => &self.genesis.sequencer,
+            Role::Cosigner => &self.genesis.cosigner,
+        }
+    }
+
+    /// The size of the newest committed checkpoint: entries below it are committed.
+    pub fn committed_size(&self) -> Result<u64, ChannelError> {
+        Ok(self.store.latest_checkpoint()?.map_or(0, |(size, _)| size))
+    }
+
+    fn require_role(&self, needed: Role) -> Result<(), ChannelError> {
+        if self.role == needed {
+            Ok(())
+        } else {
+            Err(ChannelError::WrongRole {
+                needed: needed.as_str(),
+                actual: self.role.as_str(),
+            })
+        }
+    }
+
+    fn require_own_key(&self, key: &SignerKey) -> Result<(), ChannelError> {
+        if Party::of(key) != *self.own_party() {
+            return Err(ChannelError::NotOurKey {
+                name: key.name().to_owned(),
+                role: self.role.as_str(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Entry `index`, decoded.
+    pub fn entry(&self, index: u64) -> Result<SignedEntry, ChannelError> {
+        let bytes = self.store.leaf(index)?;
+        SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid { index, source }.into())
+    }
+}

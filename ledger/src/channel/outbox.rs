@@ -1,0 +1,101 @@
+//! The co-signer's outbox: its own messages, signed and queued durably until the
+//! sequencer's log holds them (then [`Channel::accept_and_cosign`] removes them).
+
+use super::{Channel, ChannelError, EntryRefusal, Role};
+use crate::entry::{Draft, SignedEntry};
+use crate::keys::SignerKey;
+
+pub(super) const QUEUE_PREFIX: &str = "queue/";
+
+impl Channel {
+    /// The next sequence number for a sender: one past its last entry in the log or queue.
+    pub fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
+        let in_log = self.senders.get(&key_id).map_or(0, |s| s.last_sequence);
+        // The queue is in sequence order: only its last message matters.
+        let queued = match self.store.last_meta_with_prefix(QUEUE_PREFIX)? {
+            None => 0,
+            Some((_, bytes)) => {
+                let e = SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid {
+                    index: self.size(),
+                    source,
+                })?;
+                if e.entry.body.sender == key_id {
+                    e.entry.body.sequence
+                } else {
+                    0
+                }
+            }
+        };
+        Ok(in_log.max(queued) + 1)
+    }
+
+    /// Co-signer: signs a message and queues it durably for submission to the sequencer.
+    pub fn queue_own(
+        &mut self,
+        key: &SignerKey,
+        draft: Draft,
+        now_ms: u64,
+    ) -> Result<SignedEntry, ChannelError> {
+        self.check_writable()?;
+        self.require_role(Role::Cosigner)?;
+        self.require_own_key(key)?;
+        let sequence = self.next_sequence(key.key_id())?;
+        let e = draft
+            .sign(key, &self.genesis.origin, sequence, now_ms)
+            .map_err(|source| EntryRefusal::Invalid {
+                index: self.size(),
+                source,
+            })?;
+        let mut batch = self.store.batch();
+        batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
+        self.store.commit(batch)?;
+        Ok(e)
+    }
+
+    /// Co-signer: [`Self::queue_own`] for several messages, with consecutive sequence
+    /// numbers, in one durable store batch. Nothing is queued unless every draft signs.
+    pub fn queue_own_batch(
+        &mut self,
+        key: &SignerKey,
+        drafts: Vec<Draft>,
+        now_ms: u64,
+    ) -> Result<Vec<SignedEntry>, ChannelError> {
+        self.check_writable()?;
+        self.require_role(Role::Cosigner)?;
+        self.require_own_key(key)?;
+        let first = self.next_sequence(key.key_id())?;
+        let mut batch = self.store.batch();
+        let mut out = Vec::with_capacity(drafts.len());
+        for (sequence, draft) in (first..).zip(drafts) {
+            let e = draft
+                .sign(key, &self.genesis.origin, sequence, now_ms)
+                .map_err(|source| EntryRefusal::Invalid {
+                    index: self.size(),
+                    source,
+                })?;
+            batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
+            out.push(e);
+        }
+        self.store.commit(batch)?;
+        Ok(out)
+    }
+
+    /// Co-signer: its signed messages not yet seen in the log, oldest first.
+    pub fn queued(&self) -> Result<Vec<SignedEntry>, ChannelError> {
+        let mut out = Vec::new();
+        for (_, bytes) in self.store.meta_with_prefix(QUEUE_PREFIX)? {
+            out.push(
+                SignedEntry::decode(&bytes).map_err(|source| EntryRefusal::Invalid {
+                    index: self.size(),
+                    source,
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// How many of this party's own messages wait to be sequenced (co-signer).
+    pub fn queued_len(&self) -> Result<usize, ChannelError> {
+        Ok(self.store.count_meta_with_prefix(QUEUE_PREFIX)?)
+    }
+}

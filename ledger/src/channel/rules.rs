@@ -1,0 +1,238 @@
+//! The channel rules checked on each new entry (spec 3.1–3.5): origin, sender, signature,
+//! sequence, timestamps, replies and the genesis limits; and [`Draft::check`], the same
+//! rules for a message not yet signed, which is where the node and the CLI check drafts.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::VerifyingKey;
+
+use super::senders::SenderState;
+use super::{Channel, EntryRefusal};
+use crate::entry::{Draft, Entry, EntryBody, EntrySignature, Kind, SignedEntry};
+use crate::genesis::Genesis;
+
+/// A party's entry-signing key, ready to verify with.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EntryKey {
+    pub(super) key_id: u32,
+    pub(super) key: VerifyingKey,
+    pub(super) sequencer: bool,
+}
+
+/// Below this many entries a batch's signatures are checked on the calling thread: a
+/// thread costs more to start than a few verifications.
+const PARALLEL_VERIFY_MIN: usize = 4;
+
+impl Channel {
+    fn entry_key(&self, key_id: u32) -> Option<&EntryKey> {
+        self.entry_keys.iter().find(|k| k.key_id == key_id)
+    }
+
+    /// Whether each entry's sender signature verifies (strict Ed25519, spec 3.4); false
+    /// for a sender that is not a party. A batch is split over the machine's cores.
+    pub(super) fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
+        let one = |e: &SignedEntry| {
+            self.entry_key(e.entry.body.sender)
+                .is_some_and(|k| e.signature_verifies(0, &k.key))
+        };
+        if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
+            return entries.iter().map(one).collect();
+        }
+        let chunk = entries.len().div_ceil(self.threads);
+        std::thread::scope(|scope| {
+            let mut parts = entries.chunks(chunk);
+            let first = parts.next().unwrap_or_default();
+            let workers: Vec<_> = parts
+                .map(|part| {
+                    let worker = scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>());
+                    (part.len(), worker)
+                })
+                .collect();
+            let mut out: Vec<bool> = Vec::with_capacity(entries.len());
+            out.extend(first.iter().map(one));
+            for (len, worker) in workers {
+                // Verification does not panic on any input; were it to, those entries
+                // count as unverified and are refused.
+                out.extend(worker.join().unwrap_or_else(|_| vec![false; len]));
+            }
+            out
+        })
+    }
+
+    /// The channel rules for an entry about to take `index` (spec 3.1–3.5), in order: the
+    /// entry's own fields and who sent it, then its place in the sender's sequence and
+    /// time, then its reply and the genesis limits. On success the sender's state in
+    /// `senders` moves on to this entry. `signature_ok` is the result of
+    /// [`Self::verify_signatures`] for it.
+    pub(super) fn check_entry(
+        &self,
+        e: &SignedEntry,
+        index: u64,
+        senders: &mut HashMap<u32, SenderState>,
+        now_ms: u64,
+        signature_ok: bool,
+    ) -> Result<(), EntryRefusal> {
+        let sender = self.check_sender(e, index, signature_ok)?;
+        let body = &e.entry.body;
+        let state = senders.get(&body.sender).copied().unwrap_or_default();
+        self.check_sequence_and_time(body, index, state, sender, now_ms)?;
+        check_reply_and_limits(body, &self.genesis, index)?;
+        senders.insert(
+            body.sender,
+            SenderState {
+                last_sequence: body.sequence,
+                last_timestamp_ms: body.timestamp_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// The entry's fields (spec 3.1), its origin, that it is not a second genesis (3.2),
+    /// and that a party signed it (3.4). Returns the sender's key.
+    fn check_sender(
+        &self,
+        e: &SignedEntry,
+        index: u64,
+        signature_ok: bool,
+    ) -> Result<&EntryKey, EntryRefusal> {
+        let body = &e.entry.body;
+        e.entry
+            .validate()
+            .map_err(|source| EntryRefusal::Invalid { index, source })?;
+        if body.origin != self.genesis.origin {
+            return Err(EntryRefusal::WrongOrigin {
+                index,
+                expected: self.genesis.origin.clone(),
+                found: body.origin.clone(),
+            });
+        }
+        check_not_genesis(body.kind, index)?;
+        let sender = self
+            .entry_key(body.sender)
+            .ok_or(EntryRefusal::UnknownSender {
+                index,
+                key_id: body.sender,
+            })?;
+        if !signature_ok {
+            return Err(EntryRefusal::BadSignature { index });
+        }
+        Ok(sender)
+    }
+
+    /// The entry's sequence number follows the sender's last one, and its timestamp is
+    /// plausible (spec 3.3).
+    fn check_sequence_and_time(
+        &self,
+        body: &EntryBody,
+        index: u64,
+        state: SenderState,
+        sender: &EntryKey,
+        now_ms: u64,
+    ) -> Result<(), EntryRefusal> {
+        let expected = state.last_sequence + 1;
+        if body.sequence != expected {
+            return Err(EntryRefusal::SequenceGap {
+                index,
+                sender: if sender.sequencer {
+                    self.genesis.sequencer.name.clone()
+                } else {
+                    self.genesis.cosigner.name.clone()
+                },
+                expected,
+                found: body.sequence,
+            });
+        }
+        let skew_ms = u64::from(self.genesis.max_clock_skew_s) * 1000;
+        let floor = state
+            .last_timestamp_ms
+            .max(self.genesis_timestamp_ms.saturating_sub(skew_ms));
+        if body.timestamp_ms < floor {
+            return Err(EntryRefusal::TimestampBackwards {
+                index,
+                found_ms: body.timestamp_ms,
+                previous_ms: floor,
+            });
+        }
+        if body.timestamp_ms > now_ms.saturating_add(skew_ms) {
+            return Err(EntryRefusal::TimestampInFuture {
+                index,
+                found_ms: body.timestamp_ms,
+                now_ms,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Draft {
+    /// Whether this draft can become the entry at `index` of the channel `genesis` opens,
+    /// by the rules that do not depend on who signs it or when (spec 3.1-3.3, 3.5): its
+    /// fields and encoded size, its kind, its reply, and the genesis limits on payload and
+    /// attachments. The channel checks every entry it appends with the same functions
+    /// (`Channel::check_entry`), so a draft that passes can be refused later only for its
+    /// sender, sequence or time. The node's admin API and the CLI call this before a
+    /// message is signed, queued or has its attachments stored, with the replica's size
+    /// as `index`: the least index the entry can take.
+    pub fn check(&self, genesis: &Genesis, index: u64) -> Result<(), EntryRefusal> {
+        let invalid = |source| EntryRefusal::Invalid { index, source };
+        // Sender, sequence, time and signature are fixed-width fields: placeholders give
+        // the entry's exact encoded size.
+        let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
+        body.validate().map_err(invalid)?;
+        let entry = Entry {
+            body,
+            signatures: vec![EntrySignature {
+                key_id: 0,
+                signature: [0; 64],
+            }],
+        };
+        entry.encode().map_err(invalid)?;
+        check_not_genesis(entry.body.kind, index)?;
+        check_reply_and_limits(&entry.body, genesis, index)
+    }
+}
+
+/// Only entry 0 is a genesis entry (spec 3.2).
+fn check_not_genesis(kind: Kind, index: u64) -> Result<(), EntryRefusal> {
+    if kind == Kind::Genesis {
+        return Err(EntryRefusal::GenesisNotFirst { index });
+    }
+    Ok(())
+}
+
+/// The reply rules (spec 3.3) and the genesis limits on payload and attachments (3.1,
+/// 3.5).
+fn check_reply_and_limits(
+    body: &EntryBody,
+    genesis: &Genesis,
+    index: u64,
+) -> Result<(), EntryRefusal> {
+    match body.reply_to {
+        Some(r) if r == 0 || r >= index => {
+            return Err(EntryRefusal::ReplyToNotEarlier { index, reply_to: r })
+        }
+        None if body.kind == Kind::Response => {
+            return Err(EntryRefusal::ResponseWithoutReplyTo { index })
+        }
+        _ => {}
+    }
+    if body.payload.len() > genesis.max_payload as usize {
+        return Err(EntryRefusal::PayloadTooLarge {
+            index,
+            len: body.payload.len(),
+            max: genesis.max_payload,
+        });
+    }
+    if let Some(a) = body
+        .attachments
+        .iter()
+        .find(|a| a.size > genesis.max_attachment_size)
+    {
+        return Err(EntryRefusal::AttachmentTooLarge {
+            index,
+            size: a.size,
+            max: genesis.max_attachment_size,
+        });
+    }
+    Ok(())
+}
