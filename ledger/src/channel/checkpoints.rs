@@ -6,7 +6,7 @@ use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note;
 
-use super::{hex, Channel, ChannelError, Role};
+use super::{Channel, ChannelError, Role};
 use crate::keys::SignerKey;
 use crate::tree::Hash;
 
@@ -191,8 +191,8 @@ impl Channel {
         if ours != checkpoint.root {
             return Err(ChannelError::RootMismatch {
                 size: checkpoint.size,
-                claimed: hex(&checkpoint.root),
-                computed: hex(&ours),
+                claimed: hex::encode(checkpoint.root),
+                computed: hex::encode(ours),
             });
         }
         Ok(())

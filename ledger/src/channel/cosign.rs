@@ -6,7 +6,7 @@ use dyad_verifier::note;
 
 use super::checkpoints::META_SIGNED;
 use super::outbox::QUEUE_PREFIX;
-use super::{hex, Channel, ChannelError, EntryRefusal, Role};
+use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::SignedEntry;
 use crate::keys::SignerKey;
 use crate::store::Batch;
@@ -191,8 +191,8 @@ impl Channel {
         }
         Err(ChannelError::RootMismatch {
             size: checkpoint.size,
-            claimed: hex(&checkpoint.root),
-            computed: hex(&frontier.root()),
+            claimed: hex::encode(checkpoint.root),
+            computed: hex::encode(frontier.root()),
         })
     }
 

@@ -29,7 +29,6 @@ use crate::entry::{Entry, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, Party};
 use crate::keys::SignerKey;
 use crate::store::{Store, StoreOptions};
-use crate::tree::Hash;
 
 mod append;
 mod checkpoints;
@@ -87,10 +86,6 @@ pub struct Channel {
     record: Option<(std::path::PathBuf, std::time::Instant)>,
     /// A commit changed the head since `replica.head` was last written.
     record_stale: bool,
-}
-
-fn hex(h: &Hash) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Channel {
