@@ -13,7 +13,7 @@ use dyad_verifier::proof::verify_consistency;
 use crate::evidence_store::Kept;
 use crate::metrics::Metrics;
 use crate::promise_check;
-use crate::server::{reject, size_conflict, text};
+use crate::response::{reject, size_conflict, text};
 use crate::submit::{self, SubmitResult, MAX_SUBMIT_BATCH, MAX_SUBMIT_BATCH_BYTES};
 use crate::witness::AddCheckpoint;
 use crate::{lock, now_ms, NodeError, PromiseRecord, Shared, PROMISES_DIR};

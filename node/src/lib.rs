@@ -53,9 +53,10 @@ mod cosigner;
 mod evidence_store;
 mod failure;
 mod fetch;
+mod http;
 mod listen;
 mod promise_check;
-mod server;
+mod response;
 pub mod tile_check;
 
 mod config;

@@ -20,7 +20,7 @@ use dyad_verifier::promise_evidence;
 use crate::evidence_store::Kept;
 use crate::metrics::Metrics;
 use crate::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
-use crate::server::reject;
+use crate::response::reject;
 use crate::{lock, NodeError, Shared, PROMISES_DIR};
 use dyad_ledger::channel::{Channel, ChannelError};
 use dyad_ledger::store::{Store, StoreError};

@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::genesis::Party;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-use dyad_ledger::channel::{Channel, ChannelError, Role};
-use dyad_ledger::genesis::Party;
-
 use crate::{
-    admin_listener, admin_socket_path, batcher, client, cosigner, evidence_store, failure, listen,
-    promise_check, server, signed_size, submit, tile_check, Metrics, NodeConfig, NodeError,
+    admin_listener, admin_socket_path, batcher, client, cosigner, evidence_store, failure, http,
+    listen, promise_check, signed_size, submit, tile_check, Metrics, NodeConfig, NodeError,
     NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
 };
 
@@ -237,22 +236,22 @@ fn spawn_servers(
     admin_socket: tokio::net::UnixListener,
 ) -> Vec<JoinHandle<()>> {
     let mut servers = vec![
-        tokio::spawn(server::run(
+        tokio::spawn(http::run(
             listeners.public,
-            server::public_router(shared.clone()),
+            http::public_router(shared.clone()),
             shared.clone(),
             "public",
         )),
         tokio::spawn(admin_listener::run(
             admin_socket,
-            server::admin_router(shared.clone()),
+            http::admin_router(shared.clone()),
             shared.clone(),
         )),
     ];
     if let Some((admin_listener, _)) = listeners.admin {
-        servers.push(tokio::spawn(server::run(
+        servers.push(tokio::spawn(http::run(
             admin_listener,
-            server::admin_router(shared.clone()),
+            http::admin_router(shared.clone()),
             shared.clone(),
             "admin",
         )));

@@ -8,13 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dyad_verifier::key::VerifierKey;
-use serde::Serialize;
-use tokio::sync::{mpsc, watch, Notify};
-
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::keys::SignerKey;
 use dyad_ledger::tree::Hash;
+use dyad_verifier::key::VerifierKey;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::{
     batcher, evidence_store, failure, io_err, listen, promise_check, tile_check, Metrics,

@@ -1,0 +1,69 @@
+//! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
+//! submit, metrics) and the admin router (append, status), with their size limits, status
+//! codes, caching headers, logs and metrics.
+
+// A refusal is a ready response; handlers return it as is, once per request.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::listen;
+use crate::response::text;
+use crate::Shared;
+
+mod add_checkpoint;
+mod admin;
+mod body;
+mod submission;
+mod tiles;
+
+/// Runs one listener until the node stops, then closes its connections gracefully. Its
+/// connections are limited and timed out as [`listen`] says.
+pub(crate) async fn run(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shared: Arc<Shared>,
+    name: &'static str,
+) {
+    let limits = listen::Limits {
+        max_connections: shared.config.max_connections,
+        header_timeout: shared.config.header_timeout,
+        idle_timeout: shared.config.idle_timeout,
+    };
+    let metrics = shared.metrics.listen.clone();
+    let stop = async move { shared.stopped().await };
+    listen::serve(listener, router, limits, metrics, stop, name).await;
+}
+
+pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/checkpoint", get(tiles::checkpoint))
+        .route("/tile/{*path}", get(tiles::tile))
+        .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
+        .route("/submit", post(submission::submit))
+        .route("/submit-batch", post(submission::submit_batch))
+        .route("/metrics", get(tiles::metrics))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/admin/append", post(admin::admin_append))
+        .route("/admin/status", get(admin::admin_status))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    text(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "not found\n",
+    )
+}

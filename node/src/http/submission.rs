@@ -1,0 +1,251 @@
+//! `POST /submit` and `POST /submit-batch` (the sequencer): the co-signer's signed
+//! messages, handed to the batcher and answered with promises of inclusion.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use dyad_ledger::channel::Role;
+use dyad_ledger::entry::{Kind, SignedEntry, MAX_ENTRY_LEN};
+use tokio::sync::oneshot;
+
+use super::body::{body_error, read_body};
+use crate::batcher::{Item, Rejection, Reply, Submission};
+use crate::promise::{BatchPromise, Promise};
+use crate::response::{reject, text};
+use crate::submit::{self, MAX_SUBMIT_BATCH_BYTES};
+use crate::Shared;
+
+/// Why a submitted entry cannot even be handed to the batcher: it does not decode, or it
+/// is not the co-signer's entry for this channel (spec/node.md section 4).
+fn precheck_submission(shared: &Shared, bytes: &[u8]) -> Result<SignedEntry, Rejection> {
+    let refuse = |status: u16, reason, message: String| Rejection {
+        status,
+        reason,
+        message,
+    };
+    let entry = SignedEntry::decode(bytes).map_err(|e| {
+        refuse(
+            400,
+            "malformed-entry",
+            format!("not a canonical dyad entry: {e}"),
+        )
+    })?;
+    let b = &entry.entry.body;
+    if b.origin != shared.origin {
+        return Err(refuse(
+            422,
+            "wrong-origin",
+            format!("the entry is for channel {:?}", b.origin),
+        ));
+    }
+    if b.sender != shared.cosigner_key_id || b.kind == Kind::Genesis {
+        return Err(refuse(
+            403,
+            "not-cosigner",
+            format!("sender {:08x} is not this channel's co-signer", b.sender),
+        ));
+    }
+    // The signature is verified by the batcher (`Channel::stage_each`, over all cores),
+    // before anything is written or promised.
+    Ok(entry)
+}
+
+fn refuse(shared: &Shared, endpoint: &'static str, r: &Rejection) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    reject(shared, endpoint, status, r.reason, &r.message)
+}
+
+fn not_sequencer(shared: &Shared, endpoint: &'static str) -> Response {
+    reject(
+        shared,
+        endpoint,
+        StatusCode::NOT_FOUND,
+        "not-sequencer",
+        "this node is a co-signer; submit to the sequencer",
+    )
+}
+
+/// `POST /submit` on the sequencer: one entry signed by the co-signer; answered with a
+/// signed promise of inclusion once the entry is durable.
+pub(super) async fn submit(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const EP: &str = "submit";
+    if shared.role != Role::Sequencer {
+        return not_sequencer(&shared, EP);
+    }
+    let body = match read_body(&shared, &headers, body, MAX_ENTRY_LEN).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&shared, EP, e, MAX_ENTRY_LEN),
+    };
+    let entry = match precheck_submission(&shared, &body) {
+        Ok(e) => e,
+        Err(r) => return refuse(&shared, EP, &r),
+    };
+    let leaf_hash = entry.leaf_hash;
+    let appended = match enqueue(&shared, EP, Item::Signed(entry)).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let promise = Promise {
+        origin: shared.origin.clone(),
+        index: appended.index,
+        leaf_hash,
+    };
+    tracing::debug!(
+        index = appended.index,
+        existing = appended.existing,
+        "submission promised"
+    );
+    text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        promise.sign(&shared.key, &shared.log_key),
+    )
+}
+
+/// `POST /submit-batch` on the sequencer (spec/node.md 4.2): up to `MAX_SUBMIT_BATCH` of
+/// the co-signer's entries, each judged as `/submit` would judge it, in order; answered
+/// once every accepted one is durable, with a result line per entry and one promise for
+/// all the accepted ones (one signature instead of one per entry).
+pub(super) async fn submit_batch(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const EP: &str = "submit-batch";
+    if shared.role != Role::Sequencer {
+        return not_sequencer(&shared, EP);
+    }
+    let body = match read_body(&shared, &headers, body, MAX_SUBMIT_BATCH_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&shared, EP, e, MAX_SUBMIT_BATCH_BYTES),
+    };
+    let framed = match submit::parse_batch(&body) {
+        Ok(f) => f,
+        Err(e) => return reject(&shared, EP, StatusCode::BAD_REQUEST, "malformed-batch", e),
+    };
+    if shared.is_stopping() {
+        return reject(
+            &shared,
+            EP,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is stopping",
+        );
+    }
+    // Handed over in order, so that the batcher appends them in sequence order. Once one
+    // cannot be handed over (the queue is full), neither are the later ones: they would
+    // only meet a gap.
+    let mut pending = Vec::with_capacity(framed.len());
+    let mut blocked: Option<Rejection> = None;
+    for bytes in framed {
+        let slot = match (&blocked, precheck_submission(&shared, bytes)) {
+            (Some(r), _) => Err(r.clone()),
+            (None, Err(r)) => Err(r),
+            (None, Ok(entry)) => {
+                let leaf_hash = entry.leaf_hash;
+                match hand_over(&shared, Item::Signed(entry)) {
+                    Ok(rx) => Ok((leaf_hash, rx)),
+                    Err(r) => {
+                        blocked = Some(r.clone());
+                        Err(r)
+                    }
+                }
+            }
+        };
+        pending.push(slot);
+    }
+    let mut results = Vec::with_capacity(pending.len());
+    let mut promised = Vec::new();
+    for slot in pending {
+        let reply = match slot {
+            Ok((leaf_hash, rx)) => outcome(rx).await.map(|a| (leaf_hash, a)),
+            Err(r) => Err(r),
+        };
+        results.push(match reply {
+            Ok((leaf_hash, a)) => {
+                promised.push((a.index, leaf_hash));
+                submit::SubmitResult::Accepted { index: a.index }
+            }
+            Err(r) => {
+                shared.metrics.reject(EP, r.reason);
+                submit::SubmitResult::Refused {
+                    status: r.status,
+                    message: r.message,
+                }
+            }
+        });
+    }
+    // A promise lists each entry once, by increasing index.
+    promised.sort_unstable();
+    promised.dedup();
+    let promise = (!promised.is_empty()).then(|| {
+        BatchPromise {
+            origin: shared.origin.clone(),
+            entries: promised,
+        }
+        .sign(&shared.key, &shared.log_key)
+    });
+    text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        submit::SubmitResults { results, promise }.encode(),
+    )
+}
+
+/// Hands an item to the batcher; the receiver gets its fate once it is durable or refused.
+fn hand_over(shared: &Shared, item: Item) -> Result<oneshot::Receiver<Reply>, Rejection> {
+    let unavailable = |reason, message: &str| Rejection {
+        status: 503,
+        reason,
+        message: message.into(),
+    };
+    if shared.is_stopping() {
+        return Err(unavailable("stopping", "the node is stopping"));
+    }
+    let Some(batcher) = &shared.batcher else {
+        return Err(Rejection {
+            status: 404,
+            reason: "not-sequencer",
+            message: "not the sequencer".into(),
+        });
+    };
+    let (tx, rx) = oneshot::channel();
+    match batcher.try_send(Submission { item, reply: tx }) {
+        Ok(()) => Ok(rx),
+        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Err(unavailable(
+            "busy",
+            "too many submissions waiting; retry later",
+        )),
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+            Err(unavailable("stopping", "the node is stopping"))
+        }
+    }
+}
+
+/// Waits for the batcher's answer about one item.
+async fn outcome(rx: oneshot::Receiver<Reply>) -> Reply {
+    rx.await.unwrap_or_else(|_| {
+        Err(Rejection {
+            status: 503,
+            reason: "stopping",
+            message: "the node stopped before the entry was written; submit it again".into(),
+        })
+    })
+}
+
+/// Hands an item to the batcher and waits until it is durable (or refused).
+pub(super) async fn enqueue(
+    shared: &Arc<Shared>,
+    endpoint: &'static str,
+    item: Item,
+) -> Result<dyad_ledger::channel::Appended, Response> {
+    let rx = hand_over(shared, item).map_err(|r| refuse(shared, endpoint, &r))?;
+    outcome(rx).await.map_err(|r| refuse(shared, endpoint, &r))
+}
