@@ -88,12 +88,14 @@ use std::time::Duration;
 
 use crate::tree::{self, Frontier, Hash, NodeReader, TreeError};
 
+mod batch;
 mod blob_sync;
 mod error;
 mod files;
 mod head_file;
 mod layout;
 
+pub use batch::Batch;
 use blob_sync::BlobSync;
 use error::io_error;
 pub use error::{CheckpointProblem, Damage, StoreError};
@@ -111,50 +113,6 @@ pub use layout::{
     Head, BUNDLE_WIDTH, MAX_LEAF_BYTES, MAX_META_NAME_BYTES, MAX_VALUE_BYTES, STORED_TILE_HASHES,
     TILE_HEIGHT, TILE_WIDTH,
 };
-
-/// Changes to make together: one atomic, durable commit.
-///
-/// Get one from [`Store::batch`], which knows where the leaves will go. `Batch::default()`
-/// is a batch for an empty log; commit refuses a batch whose leaves no longer start at
-/// the log's size, so leaves never land at indexes other than those `append_leaf` returned.
-#[derive(Clone, Debug, Default)]
-pub struct Batch {
-    base: u64,
-    leaves: Vec<Vec<u8>>,
-    checkpoints: Vec<(u64, Vec<u8>)>,
-    meta: Vec<(String, Option<Vec<u8>>)>,
-}
-
-impl Batch {
-    /// Stages an entry and returns the index it will have.
-    pub fn append_leaf(&mut self, bytes: Vec<u8>) -> u64 {
-        self.leaves.push(bytes);
-        self.base + self.leaves.len() as u64 - 1
-    }
-
-    /// Stages a checkpoint note for the tree of `size` entries. Commit checks that the
-    /// note's body names that size and the log's root at that size; signatures are the
-    /// channel layer's business.
-    pub fn put_checkpoint(&mut self, size: u64, note: Vec<u8>) {
-        self.checkpoints.push((size, note));
-    }
-
-    pub fn put_meta(&mut self, name: &str, value: Vec<u8>) {
-        self.meta.push((name.to_owned(), Some(value)));
-    }
-
-    pub fn remove_meta(&mut self, name: &str) {
-        self.meta.push((name.to_owned(), None));
-    }
-
-    pub fn leaf_count(&self) -> usize {
-        self.leaves.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty() && self.checkpoints.is_empty() && self.meta.is_empty()
-    }
-}
 
 /// How a store is opened. `StoreOptions::default()` is what [`Store::open`] and
 /// [`Store::create`] use.
@@ -561,14 +519,6 @@ impl Store {
     /// The right edge of the current tree, e.g. to compute the root a batch would give.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
-    }
-
-    /// A batch whose leaves go after the log's current last entry.
-    pub fn batch(&self) -> Batch {
-        Batch {
-            base: self.size(),
-            ..Batch::default()
-        }
     }
 
     /// Fails with [`StoreError::Poisoned`] once a commit failed after writing began: until
