@@ -90,6 +90,7 @@ use crate::tree::{self, Frontier, Hash, NodeReader, TreeError};
 
 mod batch;
 mod blob_sync;
+mod checkpoint;
 mod error;
 mod files;
 mod head_file;
@@ -97,6 +98,7 @@ mod layout;
 
 pub use batch::Batch;
 use blob_sync::BlobSync;
+use checkpoint::{check_checkpoint, CheckError};
 use error::io_error;
 pub use error::{CheckpointProblem, Damage, StoreError};
 use files::{FileId, Files};
@@ -477,18 +479,6 @@ impl Store {
                         .ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?,
                 ))
             }
-        }
-    }
-
-    fn check_stored_checkpoint(&self, size: u64, note: &[u8]) -> Result<(), StoreError> {
-        let reader = SizedNodes {
-            store: self,
-            size: self.size(),
-        };
-        match check_checkpoint(size, note, &reader) {
-            Ok(()) => Ok(()),
-            Err(CheckError::Problem(problem)) => Err(Damage::Checkpoint { size, problem }.into()),
-            Err(CheckError::Store(e)) => Err(e),
         }
     }
 
@@ -1474,53 +1464,6 @@ impl NodeReader for PendingNodes<'_> {
     }
 }
 
-enum CheckError {
-    Problem(CheckpointProblem),
-    Store(StoreError),
-}
-
-impl From<StoreError> for CheckError {
-    fn from(e: StoreError) -> Self {
-        CheckError::Store(e)
-    }
-}
-
-/// A checkpoint note must name the size it is stored under and the tree's root there.
-fn check_checkpoint<R: NodeReader<Error = StoreError>>(
-    size: u64,
-    note: &[u8],
-    reader: &R,
-) -> Result<(), CheckError> {
-    let (body_size, root) = checkpoint_body(note).map_err(CheckError::Problem)?;
-    if body_size != size {
-        return Err(CheckError::Problem(CheckpointProblem::SizeMismatch {
-            body_size,
-        }));
-    }
-    if size > reader.size() {
-        return Err(CheckError::Problem(CheckpointProblem::BeyondLog {
-            log_size: reader.size(),
-        }));
-    }
-    if tree::root_at(size, reader)? != root {
-        return Err(CheckError::Problem(CheckpointProblem::RootMismatch));
-    }
-    Ok(())
-}
-
-/// The size and root of the checkpoint in a signed note: its text is everything up to
-/// the first blank line (C2SP signed-note), parsed by the verifier's tlog-checkpoint parser.
-fn checkpoint_body(note: &[u8]) -> Result<(u64, Hash), CheckpointProblem> {
-    let text = match note.windows(2).position(|w| w == b"\n\n") {
-        Some(end) => &note[..=end],
-        None => note,
-    };
-    let text = std::str::from_utf8(text).map_err(|_| CheckpointProblem::NotUtf8)?;
-    let checkpoint =
-        dyad_verifier::checkpoint::parse(text).map_err(CheckpointProblem::Malformed)?;
-    Ok((checkpoint.size, checkpoint.root))
-}
-
 /// Entries of a range, in order; an entry missing in the middle is reported, not skipped.
 /// A full bundle is read once for all its entries.
 pub struct Leaves {
@@ -1988,39 +1931,5 @@ mod tests {
             let store = Store::open(&dir).unwrap();
             assert!(store.size() == head.size || store.size() == new_size);
         }
-    }
-
-    #[test]
-    fn checkpoint_bodies_parse_strictly() {
-        let root = [7u8; 32];
-        let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-        assert_eq!(
-            checkpoint_body(format!("o\n12\n{b64}\n\n— o sig\n").as_bytes()),
-            Ok((12, root))
-        );
-        assert_eq!(
-            checkpoint_body(format!("o\n0\n{b64}\next\n\n— o sig\n").as_bytes()),
-            Ok((0, root))
-        );
-        assert_eq!(
-            checkpoint_body(format!("o\n12\n{b64}\n").as_bytes()),
-            Ok((12, root))
-        );
-        for bad in [
-            format!("\n12\n{b64}\n\n"),
-            format!("o\n012\n{b64}\n\n"),
-            format!("o\n+12\n{b64}\n\n"),
-            format!("o\n12\n{b64}"),
-            "o\n12\nAAAA\n\n".to_owned(),
-            "o\n99999999999999999999\nAAAA\n\n".to_owned(),
-            "o\n12\n".to_owned(),
-            String::new(),
-        ] {
-            assert!(checkpoint_body(bad.as_bytes()).is_err(), "{bad:?}");
-        }
-        assert_eq!(
-            checkpoint_body(b"o\n1\n\xff\n\n"),
-            Err(CheckpointProblem::NotUtf8)
-        );
     }
 }
