@@ -2,7 +2,8 @@
 //! body must name the size it is stored under and the tree's root at that size. Commit
 //! checks every note it stores, open the newest one, `verify_all` every one.
 
-use super::{CheckpointProblem, Damage, SizedNodes, Store, StoreError};
+use super::nodes::SizedNodes;
+use super::{CheckpointProblem, Damage, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader};
 
 pub(super) enum CheckError {
