@@ -5,7 +5,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{io_error, sync_path, StoreError};
+use super::error::io_error;
+use super::{sync_path, StoreError};
 
 /// Makes the blob files sled writes for large pages durable: sled 0.34 writes them
 /// without fsync, and the log records pointing at them must not outlive them.

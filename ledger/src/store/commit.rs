@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::checkpoint::{check_checkpoint, CheckError};
+use super::error::io_error;
 use super::files::FileId;
 use super::layout::{
     bundle_key, checkpoint_key, entry_key, full_tiles, locate, meta_key, node_key,
@@ -12,7 +13,7 @@ use super::layout::{
     MAX_LEAF_BYTES, MAX_META_NAME_BYTES, MAX_VALUE_BYTES, STORED_TILE_BYTES, TILE_HEIGHT,
     TILE_LEVELS,
 };
-use super::{io_error, Batch, Damage, Head, Store, StoreError};
+use super::{Batch, Damage, Head, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader};
 
 impl Store {

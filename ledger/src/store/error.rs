@@ -5,8 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::head_file::Progress;
 use super::layout::FORMAT;
-use super::Progress;
 use crate::tree::{Hash, TreeError};
 
 /// Why a checkpoint does not fit the log (at commit) or the stored tree (at open).

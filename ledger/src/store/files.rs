@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::error::io_error;
 use super::layout::TILE_LEVELS;
-use super::{io_error, sync_path, StoreError};
+use super::{sync_path, StoreError};
 
 /// One of the flat files beside sled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use super::{io_error, sync_path, Damage, Head, Store, StoreError};
+use super::error::io_error;
+use super::{sync_path, Damage, Head, Store, StoreError};
 
 /// How far a store got: how many commits, and how many entries after the last of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! format record, the keys of sled's records and the encoding of their values, and where
 //! a node or an entry lies in the tlog-tiles shape of full stored tiles and entry bundles.
 
-use super::error::{Damage, StoreError};
+use super::{Damage, StoreError};
 use crate::tree::{self, Hash};
 
 /// tlog-tiles entry bundles prefix each entry with a uint16 length.

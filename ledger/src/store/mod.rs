@@ -79,6 +79,22 @@
 //!
 //! sled itself does O(records) work when it opens: it reads its page table snapshot and
 //! replays its log written since the last open (it takes a new snapshot when it opens).
+//!
+//! # Where the code is
+//!
+//! - `layout.rs`: the format record, the keys and values of sled's records, the
+//!   constants of the tlog-tiles shape, where a node or an entry lies;
+//! - `error.rs`: [`StoreError`], [`Damage`], [`CheckpointProblem`];
+//! - `batch.rs`: [`Batch`], the changes one commit makes;
+//! - `open.rs`: [`Store::create`], [`Store::open`] and the checks of open;
+//! - `commit.rs`: [`Store::commit`];
+//! - `nodes.rs`: reading the tree's nodes, from full tiles or the right edge;
+//! - `read.rs`: entries, entry bundles, hash tiles, proofs, checkpoints, metadata;
+//! - `checkpoint.rs`: the check of a checkpoint note against the tree;
+//! - `verify.rs`: [`Store::verify_all`];
+//! - what keeps the store durable beside sled: `files.rs` (the flat files of full
+//!   bundles and tiles), `blob_sync.rs` (sled's blob files), `head_file.rs` (`<dir>/head`);
+//! - `tests.rs`: crashes and faults injected into commit, checked by reopening.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -103,7 +119,7 @@ pub use batch::Batch;
 use blob_sync::BlobSync;
 use error::io_error;
 pub use error::{CheckpointProblem, Damage, StoreError};
-use files::{FileId, Files};
+use files::Files;
 use head_file::HeadFile;
 pub use head_file::Progress;
 
@@ -115,6 +131,8 @@ pub use open::{StoreOptions, DEFAULT_CACHE_BYTES};
 pub use read::{Checkpoints, Leaves};
 pub use verify::Verified;
 
+/// A store, open: the log in one directory (see the module doc), used by one process at
+/// a time (sled locks `<dir>/db`).
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
@@ -194,6 +212,7 @@ impl Store {
     }
 }
 
+/// fsyncs a file or a directory (which makes the names created or renamed in it durable).
 fn sync_path(path: &Path) -> Result<(), StoreError> {
     File::open(path)
         .and_then(|f| f.sync_all())

@@ -2,8 +2,9 @@
 //! from `tiles-L` at a computed offset, a node of a tile still filling from the right edge
 //! kept in memory (the `n` records). This is what proofs and roots are computed from.
 
+use super::files::FileId;
 use super::layout::{locate, tile_full, tile_offset, STORED_TILE_BYTES};
-use super::{Damage, FileId, Store, StoreError};
+use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader};
 
 impl Store {

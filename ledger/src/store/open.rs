@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::blob_sync::BlobSync;
+use super::error::io_error;
 use super::files::{FileId, Files};
 use super::head_file::{HeadFile, Recorded};
 use super::layout::{
@@ -16,7 +17,7 @@ use super::layout::{
 };
 use super::nodes::SizedNodes;
 use super::read::read_bundle_record;
-use super::{io_error, sync_path, Damage, Head, Store, StoreError};
+use super::{sync_path, Damage, Head, Store, StoreError};
 use crate::tree::{self, Frontier};
 
 /// How a store is opened. `StoreOptions::default()` is what [`Store::open`] and

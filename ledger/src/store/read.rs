@@ -5,12 +5,13 @@
 
 use std::ops::Range;
 
+use super::files::{FileId, Files};
 use super::layout::{
     bundle_entry, bundle_key, checkpoint_key, entry_key, key_u64, meta_key, node_key, node_value,
     push_bundle_entry, split_bundle, tile_full, BundleRecord, BUNDLE_WIDTH, CHECKPOINT,
     TILE_HEIGHT, TILE_WIDTH,
 };
-use super::{Damage, FileId, Files, Store, StoreError};
+use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader, TreeError};
 
 impl Store {

@@ -1,11 +1,12 @@
 //! The full check of a store, [`Store::verify_all`] (spec/store.md, "Open", last
 //! paragraph): everything open does not look at, streamed in one pass per tree level.
 
+use super::files::{FileId, Files};
 use super::layout::{
     full_tiles, key_u64, locate, node_value, split_bundle, tile_offset, BundleRecord, BUNDLE,
     BUNDLE_WIDTH, ENTRY, NODE, STORED_TILE_BYTES, TILE_HEIGHT,
 };
-use super::{Damage, FileId, Files, Store, StoreError};
+use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash};
 
 /// Totals of a full verification.
