@@ -14,7 +14,36 @@ use super::layout::{
     TILE_LEVELS,
 };
 use super::{Batch, Damage, Head, Store, StoreError};
-use crate::tree::{self, Hash, NodeReader};
+use crate::tree::{self, Frontier, Hash, NodeReader};
+
+/// Tree nodes by (level, index).
+type Nodes = HashMap<(u8, u64), Hash>;
+/// Full stored tiles by (tile level, index), each its 510 hashes as `tiles-L` holds them.
+type Tiles = HashMap<(u8, u64), Vec<u8>>;
+
+/// A batch checked whole and laid out as the store will hold it, nothing written yet.
+struct Staged {
+    /// The one sled batch of the commit: every record it writes or removes, the head and
+    /// the commit count.
+    ops: sled::Batch,
+    /// The full bundles the batch completes, back to back, to go at the bundles file's end.
+    bundles: Vec<u8>,
+    /// The full stored tiles the batch completes, by (tile level, index).
+    tiles: Tiles,
+    /// What memory holds once the commit is durable.
+    next: Next,
+}
+
+/// The store's state in memory after a commit (see [`Store::adopt`]).
+struct Next {
+    frontier: Frontier,
+    commits: u64,
+    bundles_end: u64,
+    /// Nodes of the right edge that went into a full tile: no longer `n` records.
+    tiled: Vec<(u8, u64)>,
+    /// Nodes the batch completes that stay `n` records, their tile still filling.
+    edge: Nodes,
+}
 
 impl Store {
     /// Writes a batch atomically and durably (one fsync), and returns the new head.
@@ -37,6 +66,31 @@ impl Store {
         if batch.is_empty() {
             return Ok(self.head());
         }
+        let Staged {
+            ops,
+            bundles,
+            tiles,
+            next,
+        } = self.stage(batch)?;
+
+        self.fault_point(FaultPoint::BeforeApply)?;
+        // From here on a failure may leave the disk at the new state while memory holds
+        // the old one; appending from the old frontier would then overwrite entries.
+        self.poisoned = true;
+        self.write_full_files(&bundles, tiles)?;
+        self.apply_durably(ops)?;
+        self.poisoned = false;
+        self.adopt(next);
+        // Only now that sled holds the commit durably: the record must never be ahead of it.
+        self.head_file.write(self.recorded());
+        Ok(self.head())
+    }
+
+    /// Checks the batch and lays it out, in the order its parts are checked (so which
+    /// error a bad batch gets is fixed): the leaves, the bundles and tiles they fill, the
+    /// checkpoints (against the tree the batch makes), the metadata. Reads, never writes:
+    /// a batch refused here leaves the store as it was.
+    fn stage(&self, batch: Batch) -> Result<Staged, StoreError> {
         let Batch {
             leaves,
             checkpoints,
@@ -44,15 +98,52 @@ impl Store {
             ..
         } = batch;
         // The frontier never reaches 2^64 leaves: keep one index free so sizes fit in u64.
-        let new_size = size
+        let new_size = self
+            .size()
             .checked_add(leaves.len() as u64)
             .filter(|&s| s < u64::MAX)
             .ok_or(StoreError::LogFull)?;
         let mut ops = sled::Batch::default();
+        let (frontier, mut new_nodes) = self.hash_leaves(&leaves)?;
+        let (bundles, bundles_end) = self.stage_entries(&leaves, &mut ops)?;
+        let (tiles, tiled) = self.stage_nodes(new_size, &mut new_nodes, &mut ops)?;
+        let head = Head {
+            size: new_size,
+            root: frontier.root(),
+        };
+        // The checkpoints may name sizes inside this batch, whose nodes are not in sled yet.
+        let reader = PendingNodes {
+            store: self,
+            nodes: &new_nodes,
+            tiles: &tiles,
+            size: new_size,
+        };
+        stage_checkpoints(checkpoints, &reader, &mut ops)?;
+        stage_meta(meta, &mut ops)?;
+        ops.insert(HEAD_KEY, &head.encode()[..]);
+        let commits = self.commits + 1;
+        ops.insert(COMMITS_KEY, &commits.to_be_bytes()[..]);
+        Ok(Staged {
+            ops,
+            bundles,
+            tiles,
+            next: Next {
+                frontier,
+                commits,
+                bundles_end,
+                tiled,
+                edge: new_nodes,
+            },
+        })
+    }
+
+    /// The tree after the batch's leaves, on a copy of the frontier, refusing a leaf too
+    /// large for a bundle's u16 length; and every node the leaves complete, until each goes
+    /// to a tile or an `n` record.
+    fn hash_leaves(&self, leaves: &[Vec<u8>]) -> Result<(Frontier, Nodes), StoreError> {
         let mut frontier = self.frontier.clone();
-        // Every node this batch completes, until each goes to a tile or an `n` record.
-        let mut new_nodes: HashMap<(u8, u64), Hash> = HashMap::with_capacity(2 * leaves.len());
-        for (index, leaf) in (size..).zip(&leaves) {
+        let mut new_nodes = Nodes::with_capacity(2 * leaves.len());
+        for (index, leaf) in (self.size()..).zip(leaves) {
             if leaf.len() > MAX_LEAF_BYTES {
                 return Err(StoreError::LeafTooLarge {
                     index,
@@ -64,8 +155,20 @@ impl Store {
                 new_nodes.insert((node.level, node.index), node.hash);
             });
         }
+        Ok((frontier, new_nodes))
+    }
 
-        // Entries: bundles this batch fills, then single entries of the last bundle.
+    /// Entries: the bundles this batch fills (their bytes for the bundles file, their `B`
+    /// records, the `e` records they replace removed), then the entries of the bundle
+    /// still filling as `e` records. Returns the new bundles' bytes and where the bundles
+    /// file ends after them.
+    fn stage_entries(
+        &self,
+        leaves: &[Vec<u8>],
+        ops: &mut sled::Batch,
+    ) -> Result<(Vec<u8>, u64), StoreError> {
+        let size = self.size();
+        let new_size = size + leaves.len() as u64;
         let mut bundles_end = self.bundles_end;
         let mut new_bundles = Vec::new();
         let first_single = new_size - new_size % BUNDLE_WIDTH;
@@ -94,10 +197,22 @@ impl Store {
         for index in size.max(first_single)..new_size {
             ops.insert(&entry_key(index)[..], &leaves[(index - size) as usize][..]);
         }
+        Ok((new_bundles, bundles_end))
+    }
 
-        // Nodes: tiles this batch fills, then single nodes of tiles still filling.
+    /// Nodes: the stored tiles this batch fills (taking their nodes out of `new_nodes`, or
+    /// out of the right edge, whose `n` records they replace), then the nodes left in
+    /// `new_nodes` as `n` records of tiles still filling. Returns the new tiles and the
+    /// nodes of the right edge they took in.
+    fn stage_nodes(
+        &self,
+        new_size: u64,
+        new_nodes: &mut Nodes,
+        ops: &mut sled::Batch,
+    ) -> Result<(Tiles, Vec<(u8, u64)>), StoreError> {
+        let size = self.size();
         let mut tiled = Vec::new();
-        let mut new_tiles: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
+        let mut new_tiles = Tiles::new();
         for tile_level in 0..TILE_LEVELS {
             for tile in full_tiles(size, tile_level)..full_tiles(new_size, tile_level) {
                 let mut bytes = Vec::with_capacity(STORED_TILE_BYTES);
@@ -123,75 +238,23 @@ impl Store {
                 new_tiles.insert((tile_level, tile), bytes);
             }
         }
-        for (&(level, index), hash) in &new_nodes {
+        for (&(level, index), hash) in new_nodes.iter() {
             ops.insert(&node_key(level, index)[..], &hash[..]);
         }
-        let head = Head {
-            size: new_size,
-            root: frontier.root(),
-        };
-        // The checkpoints may name sizes inside this batch, whose nodes are not in sled yet.
-        let reader = PendingNodes {
-            store: self,
-            nodes: &new_nodes,
-            tiles: &new_tiles,
-            size: new_size,
-        };
-        for (cp_size, note) in checkpoints {
-            if note.len() > MAX_VALUE_BYTES {
-                return Err(StoreError::ValueTooLarge {
-                    what: "a checkpoint note",
-                    len: note.len(),
-                    max: MAX_VALUE_BYTES,
-                });
-            }
-            match check_checkpoint(cp_size, &note, &reader) {
-                Ok(()) => {}
-                Err(CheckError::Problem(problem)) => {
-                    return Err(StoreError::CheckpointRejected {
-                        size: cp_size,
-                        problem,
-                    })
-                }
-                Err(CheckError::Store(e)) => return Err(e),
-            }
-            ops.insert(&checkpoint_key(cp_size)[..], note);
-        }
-        for (name, value) in meta {
-            if name.is_empty() || name.len() > MAX_META_NAME_BYTES {
-                return Err(StoreError::BadMetaName {
-                    name,
-                    max: MAX_META_NAME_BYTES,
-                });
-            }
-            match value {
-                Some(v) if v.len() > MAX_VALUE_BYTES => {
-                    return Err(StoreError::ValueTooLarge {
-                        what: "a metadata value",
-                        len: v.len(),
-                        max: MAX_VALUE_BYTES,
-                    })
-                }
-                Some(v) => ops.insert(meta_key(&name), v),
-                None => ops.remove(meta_key(&name)),
-            }
-        }
-        ops.insert(HEAD_KEY, &head.encode()[..]);
-        let commits = self.commits + 1;
-        ops.insert(COMMITS_KEY, &commits.to_be_bytes()[..]);
+        Ok((new_tiles, tiled))
+    }
 
-        self.fault_point(FaultPoint::BeforeApply)?;
-        // From here on a failure may leave the disk at the new state while memory holds
-        // the old one; appending from the old frontier would then overwrite entries.
-        self.poisoned = true;
-        // The files first, durably: sled's records must never point past their ends.
+    /// Step 1 of a commit (spec/store.md, "Commit"): the full bundles and tiles written at
+    /// their offsets and fdatasynced before sled's batch is applied, since sled's records
+    /// must never point past what the files durably hold.
+    fn write_full_files(&self, bundles: &[u8], tiles: Tiles) -> Result<(), StoreError> {
         self.files
-            .write_at(FileId::Bundles, self.bundles_end, &new_bundles)?;
+            .write_at(FileId::Bundles, self.bundles_end, bundles)?;
         let mut written = Vec::new();
-        if !new_bundles.is_empty() {
+        if !bundles.is_empty() {
             written.push(FileId::Bundles);
         }
-        let mut tiles: Vec<_> = new_tiles.into_iter().collect();
+        let mut tiles: Vec<_> = tiles.into_iter().collect();
         tiles.sort_unstable_by_key(|&(k, _)| k);
         for ((tile_level, tile), bytes) in tiles {
             let at = tile * STORED_TILE_BYTES as u64;
@@ -203,6 +266,13 @@ impl Store {
         for file in written {
             self.files.sync(file)?;
         }
+        Ok(())
+    }
+
+    /// Step 2 of a commit (spec/store.md, "Commit"): sled's batch applied and flushed, new
+    /// blob files synced, and `<dir>/db` fdatasynced (sled's own flush does not reach the
+    /// drive; see the module doc). The commit is durable once this returns.
+    fn apply_durably(&mut self, ops: sled::Batch) -> Result<(), StoreError> {
         self.db.apply_batch(ops)?;
         self.fault_point(FaultPoint::AfterApply)?;
         self.blobs.sync_new()?;
@@ -215,17 +285,19 @@ impl Store {
             .map_err(io_error(&self.dir.join("db")))?;
         self.blobs.record_durable();
         self.fault_point(FaultPoint::AfterSync)?;
-        self.poisoned = false;
-        self.frontier = frontier;
-        self.commits = commits;
-        self.bundles_end = bundles_end;
-        for id in tiled {
+        Ok(())
+    }
+
+    /// Memory takes the state the commit made durable: only after it is, so that memory
+    /// is never ahead of the disk.
+    fn adopt(&mut self, next: Next) {
+        self.frontier = next.frontier;
+        self.commits = next.commits;
+        self.bundles_end = next.bundles_end;
+        for id in next.tiled {
             self.edge.remove(&id);
         }
-        self.edge.extend(new_nodes);
-        // Only now that sled holds the commit durably: the record must never be ahead of it.
-        self.head_file.write(self.recorded());
-        Ok(head)
+        self.edge.extend(next.edge);
     }
 
     fn fault_point(&mut self, point: FaultPoint) -> Result<(), StoreError> {
@@ -236,6 +308,64 @@ impl Store {
         let _ = point;
         Ok(())
     }
+}
+
+/// The checkpoints of a batch, each checked against the tree the batch makes (`reader`)
+/// and refused if it does not fit or is too large, as `c` records.
+fn stage_checkpoints(
+    checkpoints: Vec<(u64, Vec<u8>)>,
+    reader: &PendingNodes<'_>,
+    ops: &mut sled::Batch,
+) -> Result<(), StoreError> {
+    for (cp_size, note) in checkpoints {
+        if note.len() > MAX_VALUE_BYTES {
+            return Err(StoreError::ValueTooLarge {
+                what: "a checkpoint note",
+                len: note.len(),
+                max: MAX_VALUE_BYTES,
+            });
+        }
+        match check_checkpoint(cp_size, &note, reader) {
+            Ok(()) => {}
+            Err(CheckError::Problem(problem)) => {
+                return Err(StoreError::CheckpointRejected {
+                    size: cp_size,
+                    problem,
+                })
+            }
+            Err(CheckError::Store(e)) => return Err(e),
+        }
+        ops.insert(&checkpoint_key(cp_size)[..], note);
+    }
+    Ok(())
+}
+
+/// The metadata changes of a batch as `m` records written or removed, refusing a name or
+/// value over its limit.
+fn stage_meta(
+    meta: Vec<(String, Option<Vec<u8>>)>,
+    ops: &mut sled::Batch,
+) -> Result<(), StoreError> {
+    for (name, value) in meta {
+        if name.is_empty() || name.len() > MAX_META_NAME_BYTES {
+            return Err(StoreError::BadMetaName {
+                name,
+                max: MAX_META_NAME_BYTES,
+            });
+        }
+        match value {
+            Some(v) if v.len() > MAX_VALUE_BYTES => {
+                return Err(StoreError::ValueTooLarge {
+                    what: "a metadata value",
+                    len: v.len(),
+                    max: MAX_VALUE_BYTES,
+                })
+            }
+            Some(v) => ops.insert(meta_key(&name), v),
+            None => ops.remove(meta_key(&name)),
+        }
+    }
+    Ok(())
 }
 
 /// Where a commit can be interrupted in tests.
@@ -250,8 +380,8 @@ pub(super) enum FaultPoint {
 /// The stored nodes plus those a batch is about to add.
 struct PendingNodes<'a> {
     store: &'a Store,
-    nodes: &'a HashMap<(u8, u64), Hash>,
-    tiles: &'a HashMap<(u8, u64), Vec<u8>>,
+    nodes: &'a Nodes,
+    tiles: &'a Tiles,
     size: u64,
 }
 
