@@ -23,20 +23,28 @@ impl Store {
     /// every checkpoint against the tree. Reports the first damage found, at the lowest
     /// index of the lowest level. `progress(done, total)` is called now and then; memory
     /// stays flat (a bundle and a tile or two at a time).
-    pub fn verify_all(&self, mut progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
+    pub fn verify_all(&self, progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
         self.check_readable()?;
         let size = self.size();
         let levels = 64 - u64::from(size.leading_zeros());
         let total = (0..levels).map(|l| size >> l).sum::<u64>() + size;
-        progress(0, total);
-        let mut done = 0u64;
-        let mut tick = |done: u64| {
-            if done & 0xffff == 0 {
-                progress(done, total);
-            }
-        };
+        let mut ticker = Ticker::new(progress, total);
+        self.verify_entries(&mut ticker)?;
+        let nodes = self.verify_levels(&mut ticker)?;
+        self.verify_root()?;
+        let checkpoints = self.verify_checkpoints()?;
+        ticker.finish();
+        Ok(Verified {
+            entries: size,
+            nodes,
+            checkpoints,
+        })
+    }
 
-        // Entries (bundles, then single entries) against the leaf hashes (level 0).
+    /// Level 0: the entries (bundles, then single entries) against the leaf hashes, and no
+    /// entry record, bundle record or bundle byte beyond the head.
+    fn verify_entries(&self, ticker: &mut Ticker<impl FnMut(u64, u64)>) -> Result<(), StoreError> {
+        let size = self.size();
         let full = size / BUNDLE_WIDTH;
         if let Some(index) = self
             .first_key(&[ENTRY])?
@@ -45,78 +53,23 @@ impl Store {
             return Err(Damage::StrayEntry { index }.into());
         }
         let mut hashes = LevelStream::new(self, 0, size);
-        let mut bundles = self.db.scan_prefix([BUNDLE]);
-        let mut singles = self.db.scan_prefix([ENTRY]);
-        let mut current = Vec::new();
-        let mut cursor = 0usize;
-        // The bundles lie back to back in the file, in order, from its start to its end.
-        let mut offset = 0;
+        let mut entries = EntryStream::new(self, size);
         for index in 0..size {
-            let bytes: Vec<u8> = if index < full * BUNDLE_WIDTH {
-                let bundle = index / BUNDLE_WIDTH;
-                if index % BUNDLE_WIDTH == 0 {
-                    let record = match bundles.next().transpose()? {
-                        Some((k, v)) if key_u64(&k, 0) == Some(bundle) => {
-                            BundleRecord::decode(&v).filter(|r| r.start == offset)
-                        }
-                        _ => return Err(Damage::MissingBundle { index: bundle }.into()),
-                    };
-                    let record = record.ok_or(Damage::MalformedBundle { index: bundle })?;
-                    current.resize(record.len as usize, 0);
-                    if !self
-                        .files
-                        .read_at(FileId::Bundles, record.start, &mut current)?
-                    {
-                        return Err(Damage::MissingBundle { index: bundle }.into());
-                    }
-                    if split_bundle(&current, BUNDLE_WIDTH as usize).is_none() {
-                        return Err(Damage::MalformedBundle { index: bundle }.into());
-                    }
-                    offset = record.end();
-                    cursor = 0;
-                }
-                let v = &current;
-                let len = usize::from(u16::from_be_bytes([v[cursor], v[cursor + 1]]));
-                let leaf = v[cursor + 2..cursor + 2 + len].to_vec();
-                cursor += 2 + len;
-                leaf
-            } else {
-                match singles.next().transpose()? {
-                    Some((k, v)) if key_u64(&k, 0) == Some(index) => v.to_vec(),
-                    _ => return Err(Damage::MissingEntry { index }.into()),
-                }
-            };
+            let bytes = entries.next_entry()?;
             let stored = hashes.next_hash()?;
             if tree::leaf_hash(&bytes) != stored {
                 return Err(Damage::LeafHashMismatch { index }.into());
             }
-            done += 2;
-            tick(done);
+            ticker.add(2);
         }
-        if let Some((k, _)) = bundles.next().transpose()? {
-            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            return Err(Damage::BundleBeyondHead { index, size }.into());
-        }
-        let len = self.files.len(FileId::Bundles)?;
-        if len != offset {
-            return Err(Damage::FileLength {
-                file: FileId::Bundles.name(),
-                len,
-                expected: offset,
-            }
-            .into());
-        }
-        if let Some((k, _)) = singles.next().transpose()? {
-            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            return Err(Damage::HeadSizeMismatch {
-                head_size: size,
-                last_entry: Some(index),
-            }
-            .into());
-        }
-        hashes.finish()?;
+        entries.finish()?;
+        hashes.finish()
+    }
 
-        // Each level against the one below: two streams side by side.
+    /// Each level above the leaves against the one below: two streams side by side.
+    /// Returns how many nodes there are, the leaf hashes included.
+    fn verify_levels(&self, ticker: &mut Ticker<impl FnMut(u64, u64)>) -> Result<u64, StoreError> {
+        let size = self.size();
         let mut nodes = size;
         for level in 1..=tree::MAX_LEVEL {
             let mut below = LevelStream::new(self, level - 1, size);
@@ -129,12 +82,16 @@ impl Store {
                     return Err(Damage::NodeMismatch { level, index }.into());
                 }
                 nodes += 1;
-                done += 1;
-                tick(done);
+                ticker.add(1);
             }
             here.finish()?;
         }
+        Ok(nodes)
+    }
 
+    /// The root of the stored tree against the head's.
+    fn verify_root(&self) -> Result<(), StoreError> {
+        let size = self.size();
         let root = tree::root_at(size, self)?;
         if root != self.root() {
             return Err(Damage::HeadRootMismatch {
@@ -144,18 +101,156 @@ impl Store {
             }
             .into());
         }
+        Ok(())
+    }
+
+    /// Every stored checkpoint against the tree; returns how many there are.
+    fn verify_checkpoints(&self) -> Result<u64, StoreError> {
         let mut checkpoints = 0;
         for cp in self.checkpoints() {
             let (cp_size, note) = cp?;
             self.check_stored_checkpoint(cp_size, &note)?;
             checkpoints += 1;
         }
-        progress(total, total);
-        Ok(Verified {
-            entries: size,
-            nodes,
-            checkpoints,
-        })
+        Ok(checkpoints)
+    }
+}
+
+/// Reports the progress of `verify_all` at the start, after every 65536 units of work and
+/// at the end, not per item. An entry counts two (its bytes and its leaf hash), a node
+/// above the leaves one: the total is the entries plus the nodes of every level.
+struct Ticker<F: FnMut(u64, u64)> {
+    progress: F,
+    done: u64,
+    total: u64,
+}
+
+impl<F: FnMut(u64, u64)> Ticker<F> {
+    fn new(mut progress: F, total: u64) -> Ticker<F> {
+        progress(0, total);
+        Ticker {
+            progress,
+            done: 0,
+            total,
+        }
+    }
+
+    fn add(&mut self, work: u64) {
+        self.done += work;
+        if self.done & 0xffff == 0 {
+            (self.progress)(self.done, self.total);
+        }
+    }
+
+    fn finish(mut self) {
+        (self.progress)(self.total, self.total);
+    }
+}
+
+/// The stored entries in index order, from full bundles and then from single entries,
+/// checking that each bundle record lies where the one before ended (the bundles lie back
+/// to back in the file, in order, from its start to its end) and holds exactly 256 entries.
+struct EntryStream<'a> {
+    files: &'a Files,
+    size: u64,
+    /// Entries held by full bundles.
+    in_bundles: u64,
+    next: u64,
+    bundles: sled::Iter,
+    singles: sled::Iter,
+    /// The bundle being walked, and the offset of its next entry.
+    bundle: Vec<u8>,
+    cursor: usize,
+    /// Where the bundle being walked ends in the file.
+    offset: u64,
+}
+
+impl<'a> EntryStream<'a> {
+    fn new(store: &'a Store, size: u64) -> EntryStream<'a> {
+        EntryStream {
+            files: &store.files,
+            size,
+            in_bundles: size / BUNDLE_WIDTH * BUNDLE_WIDTH,
+            next: 0,
+            bundles: store.db.scan_prefix([BUNDLE]),
+            singles: store.db.scan_prefix([ENTRY]),
+            bundle: Vec::new(),
+            cursor: 0,
+            offset: 0,
+        }
+    }
+
+    fn next_entry(&mut self) -> Result<Vec<u8>, StoreError> {
+        let index = self.next;
+        self.next += 1;
+        if index >= self.in_bundles {
+            return match self.singles.next().transpose()? {
+                Some((k, v)) if key_u64(&k, 0) == Some(index) => Ok(v.to_vec()),
+                _ => Err(Damage::MissingEntry { index }.into()),
+            };
+        }
+        if index % BUNDLE_WIDTH == 0 {
+            self.read_bundle(index / BUNDLE_WIDTH)?;
+        }
+        let v = &self.bundle;
+        let cursor = self.cursor;
+        let len = usize::from(u16::from_be_bytes([v[cursor], v[cursor + 1]]));
+        let leaf = v[cursor + 2..cursor + 2 + len].to_vec();
+        self.cursor += 2 + len;
+        Ok(leaf)
+    }
+
+    /// Reads full bundle `bundle`, which must be the next `B` record and lie where the
+    /// bundle before it ended.
+    fn read_bundle(&mut self, bundle: u64) -> Result<(), StoreError> {
+        let record = match self.bundles.next().transpose()? {
+            Some((k, v)) if key_u64(&k, 0) == Some(bundle) => {
+                BundleRecord::decode(&v).filter(|r| r.start == self.offset)
+            }
+            _ => return Err(Damage::MissingBundle { index: bundle }.into()),
+        };
+        let record = record.ok_or(Damage::MalformedBundle { index: bundle })?;
+        self.bundle.resize(record.len as usize, 0);
+        if !self
+            .files
+            .read_at(FileId::Bundles, record.start, &mut self.bundle)?
+        {
+            return Err(Damage::MissingBundle { index: bundle }.into());
+        }
+        if split_bundle(&self.bundle, BUNDLE_WIDTH as usize).is_none() {
+            return Err(Damage::MalformedBundle { index: bundle }.into());
+        }
+        self.offset = record.end();
+        self.cursor = 0;
+        Ok(())
+    }
+
+    /// After every entry: no bundle record beyond them, no bytes in the bundles file
+    /// beyond the last bundle, no single entry beyond the head.
+    fn finish(mut self) -> Result<(), StoreError> {
+        let size = self.size;
+        if let Some((k, _)) = self.bundles.next().transpose()? {
+            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            return Err(Damage::BundleBeyondHead { index, size }.into());
+        }
+        let len = self.files.len(FileId::Bundles)?;
+        if len != self.offset {
+            return Err(Damage::FileLength {
+                file: FileId::Bundles.name(),
+                len,
+                expected: self.offset,
+            }
+            .into());
+        }
+        if let Some((k, _)) = self.singles.next().transpose()? {
+            let index = key_u64(&k, 0).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
+            return Err(Damage::HeadSizeMismatch {
+                head_size: size,
+                last_entry: Some(index),
+            }
+            .into());
+        }
+        Ok(())
     }
 }
 
