@@ -208,12 +208,33 @@ impl Store {
         })
     }
 
-    /// The checks of open, each O(log n) reads, cheapest and most specific first. Loads
-    /// the frontier.
+    /// The checks of open (spec/store.md, "Open"), each O(log n) reads, cheapest and most
+    /// specific first: the records cover exactly the head's size, the files are long
+    /// enough, the right edge gives the head's root, the last entry and the newest
+    /// checkpoint fit the tree. Loads the right edge and the frontier.
     fn check_on_open(&mut self, head: Head) -> Result<(), StoreError> {
         let size = head.size;
+        let (last_bundle, last_entry) = self.check_entry_records(size)?;
+        self.check_file_lengths(size, last_bundle)?;
+        self.check_edge_records(size)?;
+        self.load_edge()?;
+        self.load_frontier(head)?;
+        if let Some(last) = last_entry {
+            let hash = tree::leaf_hash(&self.leaf(last)?);
+            if hash != self.leaf_hash(last)? {
+                return Err(Damage::LeafHashMismatch { index: last }.into());
+            }
+        }
+        if let Some((cp_size, note)) = self.latest_checkpoint()? {
+            self.check_stored_checkpoint(cp_size, &note)?;
+        }
+        Ok(())
+    }
+
+    /// The entries: full bundles below `full`, single entries from there to the head,
+    /// none beyond. Returns the last full bundle and the last entry.
+    fn check_entry_records(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StoreError> {
         let full = size / BUNDLE_WIDTH;
-        // The entries: full bundles below `full`, single entries from there to the head.
         let last_bundle = self.last_key(&[BUNDLE])?;
         if let Some(index) = last_bundle.filter(|&b| b >= full) {
             return Err(Damage::BundleBeyondHead { index, size }.into());
@@ -235,9 +256,17 @@ impl Store {
             }
             .into());
         }
-        // The files: long enough for every full bundle and tile. Bytes beyond are what an
-        // interrupted commit wrote before sled held it; open cuts them off once all checks
-        // passed.
+        Ok((last_bundle, last_entry))
+    }
+
+    /// The files: long enough for every full bundle and tile. Bytes beyond are what an
+    /// interrupted commit wrote before sled held it; open cuts them off once all checks
+    /// passed. Sets where the bundles file ends.
+    fn check_file_lengths(
+        &mut self,
+        size: u64,
+        last_bundle: Option<u64>,
+    ) -> Result<(), StoreError> {
         self.bundles_end = match last_bundle {
             None => 0,
             Some(index) => read_bundle_record(&self.db, index)?.end(),
@@ -262,8 +291,12 @@ impl Store {
                 .into());
             }
         }
-        // The nodes of tiles not yet full: the last one of each level is there, none
-        // beyond, none inside a full tile.
+        Ok(())
+    }
+
+    /// The nodes of tiles not yet full (`n` records): the last one of each level is there,
+    /// none beyond, none inside a full tile.
+    fn check_edge_records(&self, size: u64) -> Result<(), StoreError> {
         for level in 0..=tree::MAX_LEVEL {
             let count = size >> level;
             let (tile_level, _, sub, _) = locate(level, 0);
@@ -288,7 +321,12 @@ impl Store {
                 _ => {}
             }
         }
-        // Bounded by the checks above: at most 255 nodes per level.
+        Ok(())
+    }
+
+    /// Reads the `n` records into memory, where proofs read the right edge from.
+    fn load_edge(&mut self) -> Result<(), StoreError> {
+        // Bounded by the checks of `check_edge_records`: at most 255 nodes per level.
         for kv in self.db.scan_prefix([NODE]) {
             let (k, v) = kv?;
             let level = *k
@@ -298,6 +336,13 @@ impl Store {
             self.edge
                 .insert((level, index), node_value(level, index, &v)?);
         }
+        Ok(())
+    }
+
+    /// Loads the frontier of the head's size from the stored nodes and refuses it unless
+    /// it gives the head's root.
+    fn load_frontier(&mut self, head: Head) -> Result<(), StoreError> {
+        let size = head.size;
         let frontier = Frontier::load(size, &SizedNodes { store: self, size })?;
         let computed = frontier.root();
         if computed != head.root {
@@ -309,15 +354,6 @@ impl Store {
             .into());
         }
         self.frontier = frontier;
-        if let Some(last) = last_entry {
-            let hash = tree::leaf_hash(&self.leaf(last)?);
-            if hash != self.leaf_hash(last)? {
-                return Err(Damage::LeafHashMismatch { index: last }.into());
-            }
-        }
-        if let Some((cp_size, note)) = self.latest_checkpoint()? {
-            self.check_stored_checkpoint(cp_size, &note)?;
-        }
         Ok(())
     }
 
