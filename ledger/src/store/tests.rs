@@ -5,7 +5,6 @@
 
 use super::commit::FaultPoint;
 use super::*;
-use crate::tree::{self, MemoryTree};
 use base64::Engine as _;
 use std::io::{self, Write as _};
 use std::process::Command;
@@ -76,11 +75,10 @@ fn commit_batch(store: &mut Store) -> Result<Head, StoreError> {
 }
 
 fn reference_root(size: u64) -> Hash {
-    let mut t = MemoryTree::new();
-    for i in 0..size {
-        t.append(tree::leaf_hash(&leaf(i)));
-    }
-    t.root()
+    let leaves: Vec<Hash> = (0..size)
+        .map(|i| dyad_testkit::merkle::leaf_hash(&leaf(i)))
+        .collect();
+    dyad_testkit::merkle::root(&leaves)
 }
 
 /// What a store that went through crashes must look like: whole batches, with their
