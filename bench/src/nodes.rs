@@ -174,11 +174,7 @@ pub fn run(
     ));
     preload_cosigner_queue(&dir.join("bravo/ledger"), &parties.bravo, sizes.node_queued)?;
     bar.finish_and_clear();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(BenchError::io("start the tokio runtime"))?;
+    let rt = dyad_node::runtime::workers("dyad-bench", Some(2))?;
     let outcome = rt.block_on(async {
         let seq = dyad_node::start(config(&dir, "alpha", parties.alpha.clone())).await?;
         let mut cos_config = config(&dir, "bravo", parties.bravo.clone());

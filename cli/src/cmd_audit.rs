@@ -553,14 +553,11 @@ fn check_hash_tiles(
     size: u64,
     root: &dyad_verifier::Hash,
 ) -> std::result::Result<(), TileCheck> {
-    use dyad_node::{ClientError, TileClient};
+    use dyad_node::TileClient;
     use dyad_verifier::hash::leaf_hash;
     use dyad_verifier::tiles::TileChecker;
     let bad = |e: dyad_verifier::tiles::TileError| TileCheck::Mismatch(e.to_string());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ClientError::Runtime)?;
+    let rt = dyad_node::runtime::client()?;
     let bar = progress(size.div_ceil(256), "checking hash tiles");
     let result = rt.block_on(async {
         let client = TileClient::new(url)?;

@@ -78,11 +78,7 @@ struct Live {
 impl Live {
     fn start(alpha: &DataDir, bravo: &DataDir) -> Result<Live> {
         use dyad_node::{start, AdminClient, NodeConfig};
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| CliError::Client(dyad_node::ClientError::Runtime(e)))?;
+        let rt = dyad_node::runtime::workers("dyad-demo", Some(2)).map_err(CliError::Client)?;
         let config = |data: &DataDir| -> Result<NodeConfig> {
             let key = data.read_config()?.signer_key()?;
             let mut c = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use dyad_ledger::store::{Store, StoreError};
-use dyad_node::{AdminClient, ClientError, ExportOptions, NodeConfig};
+use dyad_node::{AdminClient, ExportOptions, NodeConfig};
 use serde_json::{json as j, Value};
 
 use crate::data::DataDir;
@@ -96,10 +96,7 @@ pub struct ExportTilesArgs {
 
 /// A small runtime for the CLI's own requests to a node.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Client(ClientError::Runtime(e)))
+    dyad_node::runtime::client().map_err(CliError::Client)
 }
 
 /// A node found running on a data directory.
@@ -285,11 +282,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
 
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("dyad-node")
-        .build()
-        .map_err(|e| CliError::Client(ClientError::Runtime(e)))?;
+    let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
     let url_file = data.dir.join(NODE_URL_FILE);
     let result = rt.block_on(async {
         let running = dyad_node::start(node_config).await?;

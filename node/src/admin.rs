@@ -164,11 +164,7 @@ impl AdminClient {
         &self,
         req: &AppendRequest,
     ) -> Result<(u16, AppendResponse), ClientError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(ClientError::Runtime)?;
-        rt.block_on(self.append(req))
+        crate::runtime::client()?.block_on(self.append(req))
     }
 }
 
@@ -178,9 +174,6 @@ pub fn append_blocking(
     token: &str,
     req: &AppendRequest,
 ) -> Result<(u16, AppendResponse), ClientError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ClientError::Runtime)?;
-    rt.block_on(async { AdminClient::new(admin_url, token)?.append(req).await })
+    crate::runtime::client()?
+        .block_on(async { AdminClient::new(admin_url, token)?.append(req).await })
 }

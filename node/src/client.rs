@@ -347,12 +347,7 @@ impl Drop for EntryStream {
 }
 
 fn small_runtime() -> Result<Runtime, ClientError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("dyad-http-client")
-        .enable_all()
-        .build()
-        .map_err(ClientError::Runtime)
+    crate::runtime::workers("dyad-http-client", Some(1))
 }
 
 /// A synchronous [`TileClient`] with its own runtime (one worker thread, which keeps

@@ -43,6 +43,7 @@ pub mod client;
 pub mod export;
 pub mod metrics;
 pub mod promise;
+pub mod runtime;
 pub mod submit;
 pub mod tiles;
 pub mod witness;

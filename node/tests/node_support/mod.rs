@@ -24,11 +24,7 @@ pub fn now_ms() -> u64 {
 
 /// A tokio runtime like a small server's: two workers.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    dyad_node::runtime::workers("dyad-test", Some(2)).unwrap()
 }
 
 pub fn alpha() -> SignerKey {
