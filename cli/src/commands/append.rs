@@ -292,11 +292,11 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         attachments: args.attach.clone(),
     };
     let data = ctx.data_dir();
-    match crate::cmd_node::probe(&data)? {
-        crate::cmd_node::Probe::Running(node) => {
+    match crate::commands::node::probe(&data)? {
+        crate::commands::node::Probe::Running(node) => {
             return append_through_node(ctx, &node, message, args);
         }
-        crate::cmd_node::Probe::Silent {
+        crate::commands::node::Probe::Silent {
             admin_socket,
             error,
         } => {
@@ -312,7 +312,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
             }
             eprintln!("dyad: the store is not in use: appending without the node");
         }
-        crate::cmd_node::Probe::Absent => {}
+        crate::commands::node::Probe::Absent => {}
     }
     match append(&data, message)? {
         Appended::Logged { index, leaf_hash } => {
@@ -345,7 +345,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
 /// `dyad append` through the node running on the data directory (its admin API).
 fn append_through_node(
     ctx: &Ctx,
-    node: &crate::cmd_node::Running,
+    node: &crate::commands::node::Running,
     message: Message,
     args: &AppendArgs,
 ) -> Result<ExitCode> {

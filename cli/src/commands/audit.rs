@@ -19,7 +19,7 @@ use dyad_verifier::entry::Kind;
 use serde_json::{json as j, Value};
 
 use crate::bundle::{BundleReader, Record};
-use crate::cmd_verify::read_two_parties;
+use crate::commands::verify::read_two_parties;
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, outln, progress, write_file};
 use crate::Ctx;
@@ -493,7 +493,7 @@ pub fn audit_url(
 ) -> Result<AuditOutcome> {
     use dyad_node::client::AuditUrlError;
     use dyad_node::ClientError;
-    let url = crate::cmd_node::check_url(url, "--url")?;
+    let url = crate::commands::node::check_url(url, "--url")?;
     let source = format!("log at {url}");
     let bar = progress(0, "auditing");
     let result = dyad_node::audit_url(&url, AuditTrust::Parties([a, b]), |done, total| {

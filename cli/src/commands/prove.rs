@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use dyad_ledger::channel::Channel;
 
-use crate::cmd_verify::{ConsistencyJson, InclusionJson};
+use crate::commands::verify::{ConsistencyJson, InclusionJson};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, out_bytes, outln, write_file};

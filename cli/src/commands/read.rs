@@ -140,7 +140,7 @@ fn read_entry(index: u64, bytes: &[u8]) -> Result<SignedEntry> {
 
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data)? {
+    if let crate::commands::node::Probe::Running(node) = crate::commands::node::probe(&data)? {
         return log_via_node(ctx, args, &node);
     }
     let (_, channel) = data.open()?;
@@ -213,7 +213,11 @@ pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
 /// `dyad log` while a node runs on the data directory (and holds its store): the sizes
 /// from the node's admin status, the entries from its tiles API (up to the tree it
 /// publishes). The co-signer's queued messages are counted, not listed.
-fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &crate::cmd_node::Running) -> Result<ExitCode> {
+fn log_via_node(
+    ctx: &Ctx,
+    args: &LogArgs,
+    node: &crate::commands::node::Running,
+) -> Result<ExitCode> {
     let Some(url) = node.public_url.as_deref() else {
         return Err(CliError::usage_hint(
             format!(
@@ -507,16 +511,16 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // Damage the node found while serving (or `dyad verify store` found): exit 1.
-    let damage = crate::cmd_verify_store::recorded_damage(&data.dir);
+    let damage = crate::commands::verify_store::recorded_damage(&data.dir);
     let code = if damage.is_some() {
         ExitCode::from(crate::error::EXIT_CHECK)
     } else {
         ExitCode::SUCCESS
     };
     if let Some(d) = damage.as_deref().filter(|_| !ctx.json) {
-        outln(&crate::cmd_verify_store::damage_line(d))?;
+        outln(&crate::commands::verify_store::damage_line(d))?;
     }
-    if let crate::cmd_node::Probe::Running(node) = crate::cmd_node::probe(&data)? {
+    if let crate::commands::node::Probe::Running(node) = crate::commands::node::probe(&data)? {
         return status_via_node(ctx, &config, &node, damage).map(|_| code);
     }
     let (config, channel) = data.open()?;
@@ -585,7 +589,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
 fn status_via_node(
     ctx: &Ctx,
     config: &crate::data::Config,
-    node: &crate::cmd_node::Running,
+    node: &crate::commands::node::Running,
     damage: Option<String>,
 ) -> Result<ExitCode> {
     let st = &node.status;

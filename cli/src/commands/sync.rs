@@ -20,7 +20,7 @@ use dyad_ledger::keys::SignerKey;
 use serde_json::json as j;
 
 use crate::bundle::{Bundle, BundleWriter, Record};
-use crate::cmd_init::{import_genesis, GenesisImport};
+use crate::commands::init::{import_genesis, GenesisImport};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{json, now_ms, outln, progress};

@@ -87,8 +87,8 @@ pub enum VerifyCommand {
         trust: Vec<PathBuf>,
     },
     /// Check a replica's store on disk in full: every entry, bundle, hash tile and node.
-    #[command(after_help = crate::cmd_verify_store::EXAMPLES)]
-    Store(crate::cmd_verify_store::VerifyStoreArgs),
+    #[command(after_help = crate::commands::verify_store::EXAMPLES)]
+    Store(crate::commands::verify_store::VerifyStoreArgs),
 }
 
 /// `dyad prove inclusion --json`, field for field.
@@ -237,7 +237,7 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             origin,
         } => verify_receipt(ctx, file, trust, origin.as_deref()),
         VerifyCommand::Evidence { file, trust } => evidence(ctx, file, trust),
-        VerifyCommand::Store(args) => crate::cmd_verify_store::run(ctx, args),
+        VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
     }
 }
 
