@@ -8,10 +8,14 @@
 
 mod bounded;
 mod bundle;
+mod checkpoint_note;
 mod commands;
 mod data;
+mod entry_view;
 mod error;
 mod output;
+mod running_node;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,22 +99,22 @@ pub enum Command {
     #[command(after_help = commands::append::EXAMPLES)]
     Append(commands::append::AppendArgs),
     /// List entries, each marked committed or pending (and the co-signer's queued messages).
-    #[command(after_help = commands::read::LOG_EXAMPLES)]
-    Log(commands::read::LogArgs),
+    #[command(after_help = commands::log::LOG_EXAMPLES)]
+    Log(commands::log::LogArgs),
     /// Show one entry; --raw writes its exact bytes (the Merkle leaf data).
-    #[command(after_help = commands::read::SHOW_EXAMPLES)]
-    Show(commands::read::ShowArgs),
+    #[command(after_help = commands::show::SHOW_EXAMPLES)]
+    Show(commands::show::ShowArgs),
     /// Print the latest (or a given size's) co-signed checkpoint as a signed note.
-    #[command(after_help = commands::read::CHECKPOINT_EXAMPLES)]
-    Checkpoint(commands::read::CheckpointArgs),
+    #[command(after_help = commands::checkpoint::CHECKPOINT_EXAMPLES)]
+    Checkpoint(commands::checkpoint::CheckpointArgs),
     /// Show the channel: role, parties, sizes, what waits to be synced.
     Status,
     /// Print inclusion and consistency proofs (RFC 9162).
     #[command(subcommand)]
     Prove(commands::prove::ProveCommand),
     /// Write a receipt for one committed message (a C2SP tlog-proof file).
-    #[command(after_help = commands::prove::RECEIPT_EXAMPLES)]
-    Receipt(commands::prove::ReceiptArgs),
+    #[command(after_help = commands::receipt::RECEIPT_EXAMPLES)]
+    Receipt(commands::receipt::ReceiptArgs),
     /// Move entries, submissions and co-signatures between the parties as files.
     #[command(subcommand)]
     Sync(commands::sync::SyncCommand),
@@ -121,11 +125,11 @@ pub enum Command {
     #[command(after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditArgs),
     /// Run this party's node: the tiles API, co-signing and submissions over HTTP.
-    #[command(after_help = commands::node::SERVE_EXAMPLES)]
-    Serve(commands::node::ServeArgs),
+    #[command(after_help = commands::serve::SERVE_EXAMPLES)]
+    Serve(commands::serve::ServeArgs),
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
-    Export(commands::node::ExportCommand),
+    Export(commands::export::ExportCommand),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = commands::demo::EXAMPLES)]
     Demo(commands::demo::DemoArgs),
@@ -181,17 +185,17 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Keygen(args) => commands::keys::run(&ctx, &args),
         Command::Init(args) => commands::init::run(&ctx, &args),
         Command::Append(args) => commands::append::run(&ctx, &args),
-        Command::Log(args) => commands::read::log(&ctx, &args),
-        Command::Show(args) => commands::read::show(&ctx, &args),
-        Command::Checkpoint(args) => commands::read::checkpoint(&ctx, &args),
-        Command::Status => commands::read::status(&ctx),
+        Command::Log(args) => commands::log::log(&ctx, &args),
+        Command::Show(args) => commands::show::show(&ctx, &args),
+        Command::Checkpoint(args) => commands::checkpoint::checkpoint(&ctx, &args),
+        Command::Status => commands::status::status(&ctx),
         Command::Prove(command) => commands::prove::run(&ctx, &command),
-        Command::Receipt(args) => commands::prove::receipt(&ctx, &args),
+        Command::Receipt(args) => commands::receipt::receipt(&ctx, &args),
         Command::Sync(command) => commands::sync::run(&ctx, &command),
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),
-        Command::Serve(args) => commands::node::serve(&ctx, &args),
-        Command::Export(command) => commands::node::run_export(&ctx, &command),
+        Command::Serve(args) => commands::serve::serve(&ctx, &args),
+        Command::Export(command) => commands::export::run_export(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();

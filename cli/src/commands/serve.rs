@@ -1,31 +1,27 @@
-//! The live node from the command line: `dyad serve` runs `dyad_node` for a data
-//! directory, `dyad export tiles` writes the log as static C2SP tlog-tiles files, and
-//! [`probe`] lets the other commands find a node running on their data directory (whose
-//! store it holds locked) and talk to it instead of the store.
+//! `dyad serve`: runs this party's node (`dyad_node`) for a data directory until Ctrl-C
+//! or SIGTERM.
 //!
 //! While it runs, `dyad serve` leaves in the data directory `admin.sock` and `admin.token`
 //! (written by the node: its admin API on a Unix socket, which only the owner of the 0700
 //! directory can create or reach, and the bearer token it requires, new at every start)
-//! and `node.url` (written here, 0600: its public URL, the tiles API).
+//! and `node.url` (written here, 0600: its public URL, the tiles API), by which the other
+//! commands find it ([`crate::running_node`]).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
-use dyad_ledger::store::{Store, StoreError};
-use dyad_node::{AdminClient, ExportOptions, NodeConfig};
-use serde_json::{json as j, Value};
+use clap::Args;
+use dyad_node::{NodeConfig, RunningNode};
+use serde_json::json as j;
 
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
-use crate::output::{json, outln, progress};
+use crate::output::{json, outln};
+use crate::running_node::{check_url, probe, Probe, NODE_URL_FILE};
 use crate::Ctx;
-
-/// The running node's public URL, written by `dyad serve` while it runs.
-pub const NODE_URL_FILE: &str = "node.url";
 
 pub const SERVE_EXAMPLES: &str = "\
 Examples:
@@ -44,18 +40,6 @@ start. DIR must be 0700 and its files 0600.
 The first line on standard output says where the node listens (JSON with --json);
 logs go to standard error, filtered by RUST_LOG (default: info).
 While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
-
-pub const EXPORT_EXAMPLES: &str = "\
-Examples:
-  dyad export tiles --out /var/www/dyad-log
-  dyad export tiles --out /var/www/dyad-log --reuse-full-tiles    # only what is new
-  dyad audit --url https://log.example/dyad-log --trust alpha.pub --trust bravo.pub
-
-Writes DIR/checkpoint, DIR/tile/<L>/<N>[.p/<W>] and DIR/tile/entries/<N>[.p/<W>] exactly as
-C2SP tlog-tiles lays them out, for the latest co-signed checkpoint: any web server or object
-store can then serve the log to readers. Each file is written aside and renamed, the
-checkpoint last. While a node runs on the data directory, the files are copied from its
-read API instead (audit the copy before trusting it).";
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -77,100 +61,6 @@ pub struct ServeArgs {
     pub max_delay_ms: u64,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum ExportCommand {
-    /// Write the log as static C2SP tlog-tiles files (checkpoint, hash tiles, entry bundles).
-    #[command(after_help = EXPORT_EXAMPLES)]
-    Tiles(ExportTilesArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ExportTilesArgs {
-    /// The directory to write (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Keep full tiles already in DIR (written by an earlier export of this log).
-    #[arg(long)]
-    pub reuse_full_tiles: bool,
-}
-
-/// A small runtime for the CLI's own requests to a node.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    dyad_node::runtime::client().map_err(CliError::Client)
-}
-
-/// A node found running on a data directory.
-pub struct Running {
-    /// Its admin socket, `DIR/admin.sock`.
-    pub admin_socket: PathBuf,
-    /// A client for its admin API over that socket.
-    pub admin: AdminClient,
-    /// Its public URL (tiles API), if it was started by `dyad serve`.
-    pub public_url: Option<String>,
-    /// `GET /admin/status`.
-    pub status: Value,
-}
-
-/// What [`probe`] found on a data directory.
-pub enum Probe {
-    /// No node has announced itself there.
-    Absent,
-    /// A node answers.
-    Running(Box<Running>),
-    /// `admin.sock` is there but nothing answers on it (a node stopped uncleanly, or hung).
-    Silent {
-        admin_socket: PathBuf,
-        error: String,
-    },
-}
-
-/// Looks for a node running on `data` (its `admin.sock` and `admin.token`) and asks it for
-/// its status. The data directory must be private first (0700, files 0600): then only its
-/// owner can have made the socket, so the token goes to the owner's own node. An insecure
-/// directory is an error, not a missing node.
-pub fn probe(data: &DataDir) -> Result<Probe> {
-    let admin_socket = dyad_node::admin_socket_path(&data.dir);
-    let admin = match AdminClient::for_data_dir(&data.dir) {
-        Ok(Some(admin)) => admin,
-        Ok(None) => return Ok(Probe::Absent),
-        Err(e @ dyad_node::NodeError::PrivateDir(_)) => return Err(e.into()),
-        Err(e) => {
-            return Ok(Probe::Silent {
-                admin_socket,
-                error: e.to_string(),
-            })
-        }
-    };
-    let asked = (|| -> std::result::Result<Value, String> {
-        let rt = runtime().map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), admin.status())
-                .await
-                .map_err(|_| "no answer within 5 s".to_owned())?
-                .map_err(|e| e.to_string())
-        })
-    })();
-    Ok(match asked {
-        Ok(status) => Probe::Running(Box::new(Running {
-            public_url: read_public_url(&data.dir),
-            admin_socket,
-            admin,
-            status,
-        })),
-        Err(error) => Probe::Silent {
-            admin_socket,
-            error,
-        },
-    })
-}
-
-fn read_public_url(dir: &Path) -> Option<String> {
-    let text =
-        crate::bounded::read_bounded_text(&dir.join(NODE_URL_FILE), crate::bounded::MAX_DATA_FILE)
-            .ok()?;
-    Some(text.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
 /// A public URL others can reach for a bound address: `0.0.0.0` and `::` become loopback.
 fn public_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
@@ -183,20 +73,6 @@ fn public_url(addr: SocketAddr) -> String {
         ip => ip,
     };
     format!("http://{}", SocketAddr::new(ip, addr.port()))
-}
-
-pub fn check_url(url: &str, what: &str) -> Result<String> {
-    let trimmed = url.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-        || trimmed.len() <= "https://".len()
-        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(CliError::usage_hint(
-            format!("{what} {url:?} is not a URL"),
-            "give a base URL such as http://127.0.0.1:7380 or https://dyad.example/alpha",
-        ));
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
@@ -243,6 +119,22 @@ async fn stop_signal() {
 
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
+    let node_config = node_config(&data, args)?;
+    init_tracing();
+    let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
+    let url_file = data.dir.join(NODE_URL_FILE);
+    let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
+    let _ = std::fs::remove_file(&url_file);
+    // A store close or request that hangs on a failing disk must not keep the process:
+    // the node's shutdown is bounded, and so is waiting for its threads.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The node's configuration: the data directory must hold a created channel and no
+/// running node; a new --peer URL is saved in `dyad.json` for the next start.
+fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
     let mut config = data.read_config()?;
     if !data.ledger_exists()? {
         return Err(CliError::AwaitingGenesis {
@@ -252,7 +144,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     if args.max_batch == 0 {
         return Err(CliError::usage("--max-batch must be at least 1"));
     }
-    if let Probe::Running(r) = probe(&data)? {
+    if let Probe::Running(r) = probe(data)? {
         return Err(CliError::usage_hint(
             format!(
                 "a node already serves {} (admin socket {})",
@@ -277,141 +169,70 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
     node_config.listen = args.listen;
     node_config.admin_listen = args.admin_listen;
-    node_config.peer_url = peer_url.clone();
+    node_config.peer_url = peer_url;
     node_config.max_batch = args.max_batch;
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
-
-    init_tracing();
-    let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
-    let url_file = data.dir.join(NODE_URL_FILE);
-    let result = rt.block_on(async {
-        let running = dyad_node::start(node_config).await?;
-        let url = public_url(running.addr());
-        let written =
-            dyad_ledger::private_dir::write_file(&url_file, format!("{url}\n").as_bytes());
-        if let Err(e) = written {
-            let _ = running.shutdown().await;
-            return Err(e.into());
-        }
-        let admin_url = running.admin_addr().map(|_| running.admin_url());
-        let announced = if ctx.json {
-            let mut v = j!({
-                "url": url,
-                "listen": running.addr().to_string(),
-                "admin_socket": running.admin_socket(),
-                "role": running.role().as_str(),
-                "peer_url": peer_url,
-                "data": data.dir,
-            });
-            if let Some(a) = &admin_url {
-                v["admin_url"] = j!(a);
-            }
-            json(&v)
-        } else {
-            let admin = match &admin_url {
-                Some(a) => format!("{} and {a}", running.admin_socket().display()),
-                None => running.admin_socket().display().to_string(),
-            };
-            outln(&format!(
-                "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
-                running.role().as_str(),
-                peer_url.as_deref().unwrap_or("not set (--peer URL)")
-            ))
-        };
-        if peer_url.is_none() {
-            tracing::warn!("no peer URL: give --peer URL (it is saved in dyad.json)");
-        }
-        if let Err(e) = announced {
-            // Nobody reads standard output any more; keep serving regardless.
-            tracing::debug!(error = %e, "cannot print the listening address");
-        }
-        tokio::select! {
-            _ = stop_signal() => tracing::info!("stopping"),
-            why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
-        }
-        let _ = std::fs::remove_file(&url_file);
-        running.shutdown().await?;
-        Ok::<(), CliError>(())
-    });
-    let _ = std::fs::remove_file(&url_file);
-    // A store close or request that hangs on a failing disk must not keep the process:
-    // the node's shutdown is bounded, and so is waiting for its threads.
-    rt.shutdown_timeout(Duration::from_secs(2));
-    result?;
-    Ok(ExitCode::SUCCESS)
+    Ok(node_config)
 }
 
-pub fn run_export(ctx: &Ctx, command: &ExportCommand) -> Result<ExitCode> {
-    match command {
-        ExportCommand::Tiles(args) => export_tiles(ctx, args),
+/// Starts the node, writes `node.url`, says where it listens, and serves until a stop
+/// signal or until the node stops itself; then removes `node.url` and shuts down.
+async fn run_node(
+    ctx: &Ctx,
+    data: &DataDir,
+    node_config: NodeConfig,
+    url_file: &Path,
+) -> Result<()> {
+    let peer_url = node_config.peer_url.clone();
+    let running = dyad_node::start(node_config).await?;
+    let url = public_url(running.addr());
+    let written = dyad_ledger::private_dir::write_file(url_file, format!("{url}\n").as_bytes());
+    if let Err(e) = written {
+        let _ = running.shutdown().await;
+        return Err(e.into());
     }
+    announce(ctx, data, &running, &url, peer_url.as_deref());
+    tokio::select! {
+        _ = stop_signal() => tracing::info!("stopping"),
+        why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
+    }
+    let _ = std::fs::remove_file(url_file);
+    running.shutdown().await?;
+    Ok(())
 }
 
-fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
-    let data = ctx.data_dir();
-    data.read_config()?;
-    if !data.ledger_exists()? {
-        return Err(CliError::AwaitingGenesis {
-            dir: data.dir.clone(),
+/// The first line on standard output: where the node listens (JSON with --json).
+fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_url: Option<&str>) {
+    let admin_url = running.admin_addr().map(|_| running.admin_url());
+    let announced = if ctx.json {
+        let mut v = j!({
+            "url": url,
+            "listen": running.addr().to_string(),
+            "admin_socket": running.admin_socket(),
+            "role": running.role().as_str(),
+            "peer_url": peer_url,
+            "data": data.dir,
         });
-    }
-    let options = ExportOptions {
-        reuse_full_tiles: args.reuse_full_tiles,
-    };
-    let bar = progress(0, "exporting tiles");
-    let on_progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let (exported, from) = match probe(&data)? {
-        Probe::Running(r) => {
-            let Some(url) = r.public_url.clone() else {
-                return Err(CliError::usage_hint(
-                    format!(
-                        "a node runs on {} but its public URL is unknown (no {NODE_URL_FILE})",
-                        data.dir.display()
-                    ),
-                    "mirror it from its public URL with a tile client, or stop the node and export again",
-                ));
-            };
-            let e =
-                dyad_node::export::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
-            (e, format!("the running node at {url}"))
+        if let Some(a) = &admin_url {
+            v["admin_url"] = j!(a);
         }
-        Probe::Absent | Probe::Silent { .. } => {
-            let store = match Store::open(&data.ledger_path()) {
-                Ok(s) => s,
-                Err(StoreError::Locked { path }) => {
-                    return Err(CliError::usage_hint(
-                        format!("the store {} is in use by another process", path.display()),
-                        "if a node (`dyad serve`) runs here it has DIR/admin.sock and DIR/node.url; stop it or wait for the other command",
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let e = dyad_node::export::export_tiles_with(&store, &args.out, &options, on_progress)?;
-            (e, format!("the store {}", data.ledger_path().display()))
-        }
-    };
-    bar.finish_and_clear();
-    if ctx.json {
-        json(&j!({
-            "out": args.out,
-            "size": exported.size,
-            "files_written": exported.files_written,
-            "files_kept": exported.files_kept,
-            "bytes_written": exported.bytes_written,
-            "source": from,
-        }))?;
+        json(&v)
     } else {
+        let admin = match &admin_url {
+            Some(a) => format!("{} and {a}", running.admin_socket().display()),
+            None => running.admin_socket().display().to_string(),
+        };
         outln(&format!(
-            "exported the log of size {} from {from} to {}: {} file(s) written ({} bytes), {} kept",
-            exported.size,
-            args.out.display(),
-            exported.files_written,
-            exported.bytes_written,
-            exported.files_kept
-        ))?;
+            "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
+            running.role().as_str(),
+            peer_url.unwrap_or("not set (--peer URL)")
+        ))
+    };
+    if peer_url.is_none() {
+        tracing::warn!("no peer URL: give --peer URL (it is saved in dyad.json)");
     }
-    Ok(ExitCode::SUCCESS)
+    if let Err(e) = announced {
+        // Nobody reads standard output any more; keep serving regardless.
+        tracing::debug!(error = %e, "cannot print the listening address");
+    }
 }
