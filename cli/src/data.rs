@@ -217,15 +217,22 @@ impl DataDir {
         Ok(private_dir::create_dir(&self.dir)?)
     }
 
-    /// The configuration and the open replica. Fails with a clear message when the
-    /// directory is not initialised or still waits for the signed genesis.
-    pub fn open(&self) -> Result<(Config, Channel)> {
+    /// The configuration of a directory whose channel is created (its replica exists);
+    /// [`CliError::AwaitingGenesis`] while the genesis still waits for the co-signer.
+    pub fn read_created_config(&self) -> Result<Config> {
         let config = self.read_config()?;
         if !self.ledger_exists()? {
             return Err(CliError::AwaitingGenesis {
                 dir: self.dir.clone(),
             });
         }
+        Ok(config)
+    }
+
+    /// The configuration and the open replica. Fails with a clear message when the
+    /// directory is not initialised or still waits for the signed genesis.
+    pub fn open(&self) -> Result<(Config, Channel)> {
+        let config = self.read_created_config()?;
         let mut channel = match Channel::open(&self.ledger_path()) {
             Ok(c) => c,
             Err(dyad_ledger::channel::ChannelError::Store(

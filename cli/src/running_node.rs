@@ -14,11 +14,6 @@ use crate::error::{CliError, Result};
 /// The running node's public URL, written by `dyad serve` while it runs.
 pub const NODE_URL_FILE: &str = "node.url";
 
-/// A small runtime for the CLI's own requests to a node.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    dyad_node::runtime::client().map_err(CliError::Client)
-}
-
 /// A node found running on a data directory.
 pub struct Running {
     /// Its admin socket, `DIR/admin.sock`.
@@ -62,7 +57,7 @@ pub fn probe(data: &DataDir) -> Result<Probe> {
         }
     };
     let asked = (|| -> std::result::Result<Value, String> {
-        let rt = runtime().map_err(|e| e.to_string())?;
+        let rt = dyad_node::runtime::client().map_err(|e| e.to_string())?;
         rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(5), admin.status())
                 .await

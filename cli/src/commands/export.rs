@@ -51,12 +51,7 @@ pub fn run_export(ctx: &Ctx, command: &ExportCommand) -> Result<ExitCode> {
 
 fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    data.read_config()?;
-    if !data.ledger_exists()? {
-        return Err(CliError::AwaitingGenesis {
-            dir: data.dir.clone(),
-        });
-    }
+    data.read_created_config()?;
     let options = ExportOptions {
         reuse_full_tiles: args.reuse_full_tiles,
     };

@@ -135,12 +135,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
 /// The node's configuration: the data directory must hold a created channel and no
 /// running node; a new --peer URL is saved in `dyad.json` for the next start.
 fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
-    let mut config = data.read_config()?;
-    if !data.ledger_exists()? {
-        return Err(CliError::AwaitingGenesis {
-            dir: data.dir.clone(),
-        });
-    }
+    let mut config = data.read_created_config()?;
     if args.max_batch == 0 {
         return Err(CliError::usage("--max-batch must be at least 1"));
     }
