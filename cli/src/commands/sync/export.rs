@@ -15,6 +15,7 @@ use crate::error::{CliError, Result};
 use crate::output::{json, outln, progress};
 use crate::Ctx;
 
+/// What an export wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportSummary {
     pub role: &'static str,
@@ -176,6 +177,8 @@ fn export_json(s: &ExportSummary, out: Option<&Path>) -> serde_json::Value {
     })
 }
 
+/// `dyad sync export`: the bundle to FILE (and the summary to standard output) or to
+/// standard output (and the summary to standard error).
 pub(super) fn run(ctx: &Ctx, from: Option<u64>, out: Option<&Path>) -> Result<()> {
     let data = ctx.data_dir();
     let summary = match out {

@@ -318,6 +318,7 @@ fn import_lines(s: &ImportSummary) -> Vec<String> {
     lines
 }
 
+/// `dyad sync import FILE`: applies it, then says what changed and what to do next.
 pub(super) fn run(ctx: &Ctx, file: &Path) -> Result<()> {
     let s = import(&ctx.data_dir(), file)?;
     let next = match s.role {
