@@ -15,7 +15,8 @@
 //! | `dyad.json`, `node.url` in the data directory | [`MAX_DATA_FILE`]: 64 KiB |
 //!
 //! Sync bundles (`dyad sync import`, `dyad audit --bundle`) are read record by record with
-//! every line bounded (`dyad_ledger::sync::MAX_LINE`); attachments are streamed into the
+//! every line bounded (`dyad_ledger::sync::MAX_LINE`), proposals and signed genesis files
+//! through [`crate::bundle::Bundle::read_at_most`]; attachments are streamed into the
 //! store with the channel's `max_attachment_size`.
 
 use std::io::{self, Read};
@@ -27,7 +28,8 @@ pub const MAX_RECEIPT: u64 = dyad_verifier::receipt::MAX_RECEIPT_BYTES as u64;
 pub const MAX_CHECKPOINT: u64 = dyad_verifier::note::MAX_NOTE_BYTES as u64;
 pub const MAX_EVIDENCE: u64 = 4 << 20;
 pub const MAX_PROOF_JSON: u64 = 1 << 20;
-pub const MAX_KEY_FILE: u64 = 16 << 10;
+/// The ledger's bound for a private key file serves for `.pub` files too: both are one line.
+pub const MAX_KEY_FILE: u64 = dyad_ledger::keys::MAX_KEY_FILE_BYTES;
 pub const MAX_PAYLOAD_FILE: u64 = 64 << 10;
 pub const MAX_GENESIS_FILE: u64 = 4 << 20;
 pub const MAX_DATA_FILE: u64 = 64 << 10;
@@ -61,49 +63,6 @@ pub fn read_bounded_text(path: &Path, limit: u64) -> Result<String> {
         .map_err(|_| CliError::malformed(path, "not a UTF-8 text file"))
 }
 
-/// A reader that fails (rather than ends) once more than `limit` bytes came through, so a
-/// parser reading from it reports "too large", not "truncated".
-pub struct Limited<R> {
-    inner: R,
-    left: u64,
-    limit: u64,
-}
-
-impl<R: Read> Limited<R> {
-    pub fn new(inner: R, limit: u64) -> Self {
-        Limited {
-            inner,
-            left: limit,
-            limit,
-        }
-    }
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            // At the limit: anything more is too much.
-            let mut probe = [0u8; 1];
-            return match self.inner.read(&mut probe)? {
-                0 => Ok(0),
-                _ => Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("larger than the {} bytes accepted", self.limit),
-                )),
-            };
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,16 +77,6 @@ mod tests {
         assert!(matches!(e, CliError::TooLarge { limit: 99, .. }));
         assert!(e.to_string().contains(&p.display().to_string()), "{e}");
         assert!(e.to_string().contains("99 bytes"), "{e}");
-
-        let mut out = Vec::new();
-        Limited::new(&[1u8; 10][..], 10)
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out.len(), 10);
-        let e = Limited::new(&[1u8; 11][..], 10)
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 
     #[cfg(unix)]

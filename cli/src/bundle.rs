@@ -1,9 +1,12 @@
 //! Sync bundle files (`dyad-sync/v1`, spec/sync.md) on disk: the format itself (records,
 //! encoding, strict parsing) is `dyad_ledger::sync`; this module adds file paths to its
-//! errors, atomic writes and the channel's origin check.
+//! errors, atomic writes, a bound on small bundles and the channel's origin check.
+//!
+//! It depends on nothing else of the CLI: its errors are [`BundleError`], which the CLI's
+//! error type wraps, so that error type can name this module without a module cycle.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use dyad_ledger::durable::{self, WriteOptions, Written};
@@ -22,6 +25,10 @@ pub enum BundleError {
         #[source]
         source: SyncError,
     },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{} already exists; refusing to overwrite it", path.display())]
+    Exists { path: PathBuf },
     #[error("{}: the bundle is for channel {found:?}, not this channel {expected:?}", path.display())]
     WrongOrigin {
         path: PathBuf,
@@ -69,7 +76,7 @@ pub fn write_file(
     path: &Path,
     origin: &str,
     records: impl IntoIterator<Item = Record>,
-) -> Result<u64, crate::error::CliError> {
+) -> Result<u64, BundleError> {
     let written = durable::write_with(path, WriteOptions::SHARED, |file| {
         let mut w = BundleWriter::new(io::BufWriter::new(file), origin)?;
         for r in records {
@@ -82,10 +89,10 @@ pub fn write_file(
     match written {
         Ok(Written::Written(count)) => Ok(count),
         // Only a write that keeps an existing file can keep one; SHARED replaces.
-        Ok(Written::Kept) => Err(crate::error::CliError::Exists {
+        Ok(Written::Kept) => Err(BundleError::Exists {
             path: path.to_owned(),
         }),
-        Err(source) => Err(crate::error::CliError::Write {
+        Err(source) => Err(BundleError::Write {
             path: path.to_owned(),
             source,
         }),
@@ -162,11 +169,8 @@ impl Bundle {
             path: path.to_owned(),
             source,
         })?;
-        let b = sync::Bundle::read(BufReader::with_capacity(
-            1 << 16,
-            crate::bounded::Limited::new(file, limit),
-        ))
-        .map_err(|e| BundleError::at(path, e))?;
+        let b = sync::Bundle::read(BufReader::with_capacity(1 << 16, Limited::new(file, limit)))
+            .map_err(|e| BundleError::at(path, e))?;
         Ok(Bundle {
             path: path.to_owned(),
             origin: b.origin,
@@ -183,6 +187,49 @@ impl Bundle {
             });
         }
         Ok(())
+    }
+}
+
+/// A reader that fails (rather than ends) once more than `limit` bytes came through, so a
+/// parser reading from it reports "too large", not "truncated".
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Limited<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Limited {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            // At the limit: anything more is too much.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("larger than the {} bytes accepted", self.limit),
+                )),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -231,5 +278,18 @@ mod tests {
             Bundle::read(&dir.path().join("missing")),
             Err(BundleError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn a_limited_reader_fails_past_its_limit() {
+        let mut out = Vec::new();
+        Limited::new(&[1u8; 10][..], 10)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out.len(), 10);
+        let e = Limited::new(&[1u8; 11][..], 10)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

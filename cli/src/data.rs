@@ -26,7 +26,7 @@ use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::keys::SignerKey;
 use dyad_ledger::private_dir;
 use dyad_ledger::replica_record::{ReplicaRecord, REPLICA_RECORD_FILE};
-use dyad_verifier::key::{SignatureType, VerifierKey};
+use dyad_verifier::key::VerifierKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, Result};
@@ -217,15 +217,22 @@ impl DataDir {
         Ok(private_dir::create_dir(&self.dir)?)
     }
 
-    /// The configuration and the open replica. Fails with a clear message when the
-    /// directory is not initialised or still waits for the signed genesis.
-    pub fn open(&self) -> Result<(Config, Channel)> {
+    /// The configuration of a directory whose channel is created (its replica exists);
+    /// [`CliError::AwaitingGenesis`] while the genesis still waits for the co-signer.
+    pub fn read_created_config(&self) -> Result<Config> {
         let config = self.read_config()?;
         if !self.ledger_exists()? {
             return Err(CliError::AwaitingGenesis {
                 dir: self.dir.clone(),
             });
         }
+        Ok(config)
+    }
+
+    /// The configuration and the open replica. Fails with a clear message when the
+    /// directory is not initialised or still waits for the signed genesis.
+    pub fn open(&self) -> Result<(Config, Channel)> {
+        let config = self.read_created_config()?;
         let mut channel = match Channel::open(&self.ledger_path()) {
             Ok(c) => c,
             Err(dyad_ledger::channel::ChannelError::Store(
@@ -283,37 +290,12 @@ pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
     Ok(SignerKey::read_private_file(path)?)
 }
 
-/// Reads a `.pub` file: one verifier key line. A party key must be type 0x01 (what
-/// `dyad keygen` writes); a private key file given by mistake is refused without
-/// echoing it.
-pub fn read_public_key(path: &Path) -> Result<VerifierKey> {
-    let bytes = crate::bounded::read_bounded(path, crate::bounded::MAX_KEY_FILE)?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| CliError::malformed(path, "not a text file"))?;
-    let line = text.trim();
-    if line.starts_with("PRIVATE+KEY+") {
-        return Err(CliError::usage_hint(
-            format!(
-                "{} is a private key; a verifier key (.pub) is needed here",
-                path.display()
-            ),
-            "pass the NAME.pub file that `dyad keygen` wrote beside the .key file",
-        ));
+/// The store directory of a data directory (its `ledger/`), or `dir` itself when it has
+/// none: `dyad audit` and `dyad verify store` accept either.
+pub fn store_dir(dir: &Path) -> PathBuf {
+    if dir.join(LEDGER_DIR).is_dir() {
+        dir.join(LEDGER_DIR)
+    } else {
+        dir.to_owned()
     }
-    VerifierKey::parse(line).map_err(|source| CliError::PublicKey {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// Reads a party's `.pub` file and requires a type-0x01 key.
-pub fn read_party_key(path: &Path) -> Result<VerifierKey> {
-    let key = read_public_key(path)?;
-    if key.signature_type() != SignatureType::Ed25519 {
-        return Err(CliError::usage(format!(
-            "{}: a party key must be an Ed25519 (type 0x01) verifier key, as `dyad keygen` writes",
-            path.display()
-        )));
-    }
-    Ok(key)
 }

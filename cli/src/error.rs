@@ -229,7 +229,7 @@ fn channel_exit_code(e: &ChannelError) -> u8 {
         | ChannelError::MissingRole => EXIT_USAGE,
         // An entry from a bundle, a peer or the store that breaks a channel rule is a check
         // that did not hold (the operator's own message breaking one is a usage error,
-        // mapped where it is appended: cmd_append).
+        // mapped where it is appended: commands::append).
         ChannelError::Refused(_) => EXIT_CHECK,
         ChannelError::Genesis(_)
         | ChannelError::Note(_)

@@ -8,20 +8,14 @@
 
 mod bounded;
 mod bundle;
-mod cmd_append;
-mod cmd_audit;
-mod cmd_demo;
-mod cmd_init;
-mod cmd_keys;
-mod cmd_node;
-mod cmd_prove;
-mod cmd_read;
-mod cmd_sync;
-mod cmd_verify;
-mod cmd_verify_store;
+mod checkpoint_note;
+mod commands;
 mod data;
+mod entry_view;
 mod error;
 mod output;
+mod running_node;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,49 +90,49 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a party key pair: NAME.key (private, mode 0600) and NAME.pub.
-    #[command(after_help = cmd_keys::EXAMPLES)]
-    Keygen(cmd_keys::KeygenArgs),
+    #[command(after_help = commands::keys::EXAMPLES)]
+    Keygen(commands::keys::KeygenArgs),
     /// Create a channel: propose the genesis (sequencer), co-sign it (co-signer), or import it.
-    #[command(after_help = cmd_init::EXAMPLES)]
-    Init(cmd_init::InitArgs),
+    #[command(after_help = commands::init::EXAMPLES)]
+    Init(commands::init::InitArgs),
     /// Sign a message and append it (sequencer) or queue it for submission (co-signer).
-    #[command(after_help = cmd_append::EXAMPLES)]
-    Append(cmd_append::AppendArgs),
+    #[command(after_help = commands::append::EXAMPLES)]
+    Append(commands::append::AppendArgs),
     /// List entries, each marked committed or pending (and the co-signer's queued messages).
-    #[command(after_help = cmd_read::LOG_EXAMPLES)]
-    Log(cmd_read::LogArgs),
+    #[command(after_help = commands::log::LOG_EXAMPLES)]
+    Log(commands::log::LogArgs),
     /// Show one entry; --raw writes its exact bytes (the Merkle leaf data).
-    #[command(after_help = cmd_read::SHOW_EXAMPLES)]
-    Show(cmd_read::ShowArgs),
+    #[command(after_help = commands::show::SHOW_EXAMPLES)]
+    Show(commands::show::ShowArgs),
     /// Print the latest (or a given size's) co-signed checkpoint as a signed note.
-    #[command(after_help = cmd_read::CHECKPOINT_EXAMPLES)]
-    Checkpoint(cmd_read::CheckpointArgs),
+    #[command(after_help = commands::checkpoint::CHECKPOINT_EXAMPLES)]
+    Checkpoint(commands::checkpoint::CheckpointArgs),
     /// Show the channel: role, parties, sizes, what waits to be synced.
     Status,
     /// Print inclusion and consistency proofs (RFC 9162).
     #[command(subcommand)]
-    Prove(cmd_prove::ProveCommand),
+    Prove(commands::prove::ProveCommand),
     /// Write a receipt for one committed message (a C2SP tlog-proof file).
-    #[command(after_help = cmd_prove::RECEIPT_EXAMPLES)]
-    Receipt(cmd_prove::ReceiptArgs),
+    #[command(after_help = commands::receipt::RECEIPT_EXAMPLES)]
+    Receipt(commands::receipt::ReceiptArgs),
     /// Move entries, submissions and co-signatures between the parties as files.
     #[command(subcommand)]
-    Sync(cmd_sync::SyncCommand),
+    Sync(commands::sync::SyncCommand),
     /// Check proofs, checkpoints, receipts and evidence with the independent verifier only.
     #[command(subcommand)]
-    Verify(cmd_verify::VerifyCommand),
+    Verify(commands::verify::VerifyCommand),
     /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
-    #[command(after_help = cmd_audit::EXAMPLES)]
-    Audit(cmd_audit::AuditArgs),
+    #[command(after_help = commands::audit::EXAMPLES)]
+    Audit(commands::audit::AuditArgs),
     /// Run this party's node: the tiles API, co-signing and submissions over HTTP.
-    #[command(after_help = cmd_node::SERVE_EXAMPLES)]
-    Serve(cmd_node::ServeArgs),
+    #[command(after_help = commands::serve::SERVE_EXAMPLES)]
+    Serve(commands::serve::ServeArgs),
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
-    Export(cmd_node::ExportCommand),
+    Export(commands::export::ExportCommand),
     /// Play a whole two-party exchange in a directory, and check it.
-    #[command(after_help = cmd_demo::EXAMPLES)]
-    Demo(cmd_demo::DemoArgs),
+    #[command(after_help = commands::demo::EXAMPLES)]
+    Demo(commands::demo::DemoArgs),
     /// Print shell completions.
     #[command(
         after_help = "Examples:\n  dyad completions bash > /etc/bash_completion.d/dyad\n  dyad completions zsh > ~/.zfunc/_dyad\n  dyad completions fish > ~/.config/fish/completions/dyad.fish"
@@ -188,21 +182,21 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         json: cli.json,
     };
     match cli.command {
-        Command::Keygen(args) => cmd_keys::run(&ctx, &args),
-        Command::Init(args) => cmd_init::run(&ctx, &args),
-        Command::Append(args) => cmd_append::run(&ctx, &args),
-        Command::Log(args) => cmd_read::log(&ctx, &args),
-        Command::Show(args) => cmd_read::show(&ctx, &args),
-        Command::Checkpoint(args) => cmd_read::checkpoint(&ctx, &args),
-        Command::Status => cmd_read::status(&ctx),
-        Command::Prove(command) => cmd_prove::run(&ctx, &command),
-        Command::Receipt(args) => cmd_prove::receipt(&ctx, &args),
-        Command::Sync(command) => cmd_sync::run(&ctx, &command),
-        Command::Verify(command) => cmd_verify::run(&ctx, &command),
-        Command::Audit(args) => cmd_audit::run(&ctx, &args),
-        Command::Serve(args) => cmd_node::serve(&ctx, &args),
-        Command::Export(command) => cmd_node::run_export(&ctx, &command),
-        Command::Demo(args) => cmd_demo::run(&ctx, &args),
+        Command::Keygen(args) => commands::keys::run(&ctx, &args),
+        Command::Init(args) => commands::init::run(&ctx, &args),
+        Command::Append(args) => commands::append::run(&ctx, &args),
+        Command::Log(args) => commands::log::log(&ctx, &args),
+        Command::Show(args) => commands::show::show(&ctx, &args),
+        Command::Checkpoint(args) => commands::checkpoint::checkpoint(&ctx, &args),
+        Command::Status => commands::status::status(&ctx),
+        Command::Prove(command) => commands::prove::run(&ctx, &command),
+        Command::Receipt(args) => commands::receipt::receipt(&ctx, &args),
+        Command::Sync(command) => commands::sync::run(&ctx, &command),
+        Command::Verify(command) => commands::verify::run(&ctx, &command),
+        Command::Audit(args) => commands::audit::run(&ctx, &args),
+        Command::Serve(args) => commands::serve::serve(&ctx, &args),
+        Command::Export(command) => commands::export::run_export(&ctx, &command),
+        Command::Demo(args) => commands::demo::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

@@ -19,6 +19,12 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }
 
+/// A key ID (the 4 bytes that name a key in signatures) as the CLI prints it everywhere:
+/// 8 lower-case hex digits.
+pub fn key_id_hex(key_id: u32) -> String {
+    format!("{key_id:08x}")
+}
+
 /// A 32-byte hash from standard base64, for the proof JSON files.
 pub fn hash_from_b64(text: &str) -> Option<[u8; 32]> {
     unb64(text).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())

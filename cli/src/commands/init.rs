@@ -17,9 +17,10 @@ use dyad_ledger::genesis::{check_genesis, cosign_proposal, read_proposal, Genesi
 use dyad_verifier::key::VerifierKey;
 
 use crate::bundle::{self, Bundle, Record};
-use crate::data::{read_party_key, read_signer_key, Config, DataDir, CONFIG_FORMAT};
+use crate::data::{read_signer_key, Config, DataDir, CONFIG_FORMAT};
 use crate::error::{CliError, Result};
-use crate::output::{absolute, b64, json, now_ms, outln};
+use crate::output::{absolute, b64, json, key_id_hex, now_ms, outln};
+use crate::trust::read_party_key;
 use crate::{Ctx, RoleArg};
 
 pub const EXAMPLES: &str = "\
@@ -129,7 +130,7 @@ fn refuse_initialised(data: &DataDir) -> Result<()> {
 }
 
 fn describe(key: &VerifierKey) -> String {
-    format!("{} (key id {:08x})", key.name(), key.key_id())
+    format!("{} (key id {})", key.name(), key_id_hex(key.key_id()))
 }
 
 fn party_desc(p: &Party) -> String {

@@ -17,6 +17,7 @@ use crate::bounded::{read_bounded, MAX_PAYLOAD_FILE};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, now_ms, outln};
+use crate::running_node::{probe, Probe, Running};
 use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
@@ -292,11 +293,11 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         attachments: args.attach.clone(),
     };
     let data = ctx.data_dir();
-    match crate::cmd_node::probe(&data)? {
-        crate::cmd_node::Probe::Running(node) => {
+    match probe(&data)? {
+        Probe::Running(node) => {
             return append_through_node(ctx, &node, message, args);
         }
-        crate::cmd_node::Probe::Silent {
+        Probe::Silent {
             admin_socket,
             error,
         } => {
@@ -312,7 +313,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
             }
             eprintln!("dyad: the store is not in use: appending without the node");
         }
-        crate::cmd_node::Probe::Absent => {}
+        Probe::Absent => {}
     }
     match append(&data, message)? {
         Appended::Logged { index, leaf_hash } => {
@@ -345,7 +346,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
 /// `dyad append` through the node running on the data directory (its admin API).
 fn append_through_node(
     ctx: &Ctx,
-    node: &crate::cmd_node::Running,
+    node: &Running,
     message: Message,
     args: &AppendArgs,
 ) -> Result<ExitCode> {

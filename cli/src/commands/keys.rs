@@ -7,7 +7,7 @@ use clap::Args;
 use dyad_ledger::keys::SignerKey;
 
 use crate::error::{CliError, Result};
-use crate::output::{json, outln, write_file};
+use crate::output::{json, key_id_hex, outln, write_file};
 use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, args: &KeygenArgs) -> Result<ExitCode> {
     if ctx.json {
         json(&serde_json::json!({
             "name": g.key.name(),
-            "key_id": format!("{:08x}", g.key.key_id()),
+            "key_id": key_id_hex(g.key.key_id()),
             "public_key": public,
             "key_file": g.key_file,
             "pub_file": g.pub_file,

@@ -1,26 +1,15 @@
-//! `dyad prove inclusion|consistency` (RFC 9162 proofs from the replica, as the JSON that
-//! `dyad verify inclusion|consistency` reads) and `dyad receipt` (spec section 8).
+//! `dyad prove inclusion|consistency`: RFC 9162 proofs from the replica, as the JSON that
+//! `dyad verify inclusion|consistency` reads.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use dyad_ledger::channel::Channel;
 
-use crate::cmd_verify::{ConsistencyJson, InclusionJson};
-use crate::data::DataDir;
+use crate::commands::verify::proofs::{ConsistencyJson, InclusionJson};
 use crate::error::{CliError, Result};
-use crate::output::{b64, json, out_bytes, outln, write_file};
+use crate::output::{b64, outln};
 use crate::Ctx;
-
-pub const RECEIPT_EXAMPLES: &str = "\
-Examples:
-  dyad receipt 3 --out receipt-3.tlog-proof
-  dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
-
-A receipt is a C2SP tlog-proof file (spec/dyad.md section 8): the entry's bytes, its index,
-its inclusion proof and the latest checkpoint co-signed by both parties. Anyone with the two
-parties' .pub files can verify it offline. Only committed entries have receipts.";
 
 const PROVE_EXAMPLES: &str = "\
 Examples:
@@ -51,15 +40,6 @@ pub enum ProveCommand {
         /// The newer tree size.
         new: u64,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct ReceiptArgs {
-    /// The entry's index.
-    pub index: u64,
-    /// Write the receipt to FILE (default: standard output).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
 }
 
 fn b64_list(hashes: &[[u8; 32]]) -> Vec<String> {
@@ -159,61 +139,6 @@ pub fn run(ctx: &Ctx, command: &ProveCommand) -> Result<ExitCode> {
                 }
             }
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The receipt for entry `index` at the latest co-signed checkpoint.
-pub fn make_receipt(data: &DataDir, index: u64) -> Result<(Vec<u8>, u64)> {
-    let (_, channel) = data.open()?;
-    let held = channel.size();
-    if index >= held {
-        return Err(CliError::usage(format!(
-            "there is no entry {index}: the log has {held} entries"
-        )));
-    }
-    let Some((size, note)) = channel.store().latest_checkpoint()? else {
-        return Err(CliError::check_hint(
-            format!("entry {index} is pending: no checkpoint is co-signed yet, so there is no receipt"),
-            "a receipt needs the co-signer's co-signature: exchange bundles with `dyad sync export` / `dyad sync import`",
-        ));
-    };
-    if index >= size {
-        return Err(CliError::check_hint(
-            format!("entry {index} is pending: the latest co-signed checkpoint covers entries 0..{}", size - 1),
-            "the entry is committed once the co-signer co-signs a checkpoint covering it: `dyad sync export`, then import the co-signer's answer",
-        ));
-    }
-    let entry = channel.store().leaf(index)?;
-    let proof = channel.store().inclusion_proof(index, size)?;
-    Ok((
-        dyad_verifier::receipt::format(&entry, index, &proof, &note),
-        size,
-    ))
-}
-
-pub fn write_receipt(path: &Path, receipt: &[u8]) -> Result<()> {
-    write_file(path, receipt, true)
-}
-
-pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
-    let (receipt, size) = make_receipt(&ctx.data_dir(), args.index)?;
-    match &args.out {
-        Some(path) => {
-            write_receipt(path, &receipt)?;
-            if ctx.json {
-                json(
-                    &serde_json::json!({"index": args.index, "checkpoint_size": size, "receipt": path}),
-                )?;
-            } else {
-                outln(&format!(
-                    "wrote the receipt for entry {} (checkpoint of size {size}) to {}",
-                    args.index,
-                    path.display()
-                ))?;
-            }
-        }
-        None => out_bytes(&receipt)?,
     }
     Ok(ExitCode::SUCCESS)
 }

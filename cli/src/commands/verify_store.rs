@@ -17,6 +17,7 @@ use dyad_ledger::store::{Store, StoreError};
 use dyad_ledger::store_check;
 use serde_json::json as j;
 
+use crate::data::store_dir;
 use crate::error::{CliError, Result, EXIT_CHECK};
 use crate::output::{json, outln, progress};
 use crate::Ctx;
@@ -37,15 +38,6 @@ be opened.";
 pub struct VerifyStoreArgs {
     /// The data directory or the store directory (its `ledger/`); default: --data.
     pub dir: Option<PathBuf>,
-}
-
-/// The store directory of a data directory (or the directory itself).
-pub fn store_dir(dir: &Path) -> PathBuf {
-    if dir.join(crate::data::LEDGER_DIR).is_dir() {
-        dir.join(crate::data::LEDGER_DIR)
-    } else {
-        dir.to_owned()
-    }
 }
 
 /// What the node recorded about damage found in the store of data directory `data`.

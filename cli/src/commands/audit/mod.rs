@@ -1,0 +1,230 @@
+//! `dyad audit`: audits a whole log with the independent verifier: every entry decoded,
+//! its signature and the channel's rules checked, the tree recomputed, every co-signed
+//! checkpoint checked against it, and conflicting checkpoints turned into evidence.
+//!
+//! Every check is `dyad_verifier::audit`'s, run by [`stream`] on the machine's cores. The
+//! sources are [`local`] (a replica's store, read with `dyad-ledger` for its raw bytes
+//! only, or a sync bundle) and [`remote`] (a tlog-tiles server: `dyad_node::audit_url`
+//! fetches and feeds them to the verifier's `Auditor`). The auditor does not trust the
+//! party's software, only the bytes it can recompute.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use dyad_verifier::audit::{AuditError, AuditReport};
+use dyad_verifier::entry::Kind;
+use serde_json::{json as j, Value};
+
+use crate::error::{CliError, Result};
+use crate::output::{b64, json, outln, write_file};
+use crate::trust::read_two_parties;
+use crate::Ctx;
+
+mod local;
+mod remote;
+mod stream;
+
+use local::audit_bundle;
+pub use local::audit_data;
+use remote::audit_url;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  dyad audit --data /srv/dyad/alpha --trust alpha.pub --trust bravo.pub
+  dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub --json
+  dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub \\
+             --evidence-out conflict.dyad-equivocation
+  dyad audit --url http://127.0.0.1:7380 --trust alpha.pub --trust bravo.pub
+  dyad audit --url https://log.example/dyad-tiles --trust alpha.pub --trust bravo.pub
+
+The whole log is needed: a bundle made with `dyad sync export --from 0` from either party,
+or a party's data directory (read-only: only raw entries and checkpoint notes are read),
+or --url URL: a live node, or a static tile export (`dyad export tiles`) served by any web
+server, read over the C2SP tlog-tiles API up to its checkpoint and streamed into the verifier.
+The verdict is PASSED (exit 0) or FAILED (exit 1) with the first problem, naming the entry or
+checkpoint. If two co-signed checkpoints conflict, the evidence of equivocation is written
+to --evidence-out FILE (or printed) and can be checked with `dyad verify evidence`.";
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Audit a sync bundle holding the whole log (`dyad sync export --from 0`), instead of --data DIR.
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    pub bundle: Option<PathBuf>,
+    /// Audit the log served at URL over the C2SP tlog-tiles API (a node or a static export).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The two parties' verifier key files.
+    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// Where to write evidence of equivocation if the audit finds any.
+    #[arg(long, value_name = "FILE")]
+    pub evidence_out: Option<PathBuf>,
+}
+
+/// Why an audit did not pass.
+#[derive(Debug)]
+pub enum AuditFailure {
+    /// The verifier found a problem in the log.
+    Log(AuditError),
+    /// The source could not be read in full (a damaged store, a bundle that ended early).
+    Source(String),
+    /// Every record verified, but the bundle file is not the one that was exported.
+    Checksum,
+}
+
+impl std::fmt::Display for AuditFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditFailure::Log(e) => write!(f, "{e}"),
+            AuditFailure::Source(e) => write!(f, "{e}"),
+            AuditFailure::Checksum => f.write_str(
+                "the bundle's checksum does not match its content: it was altered after export",
+            ),
+        }
+    }
+}
+
+pub struct AuditOutcome {
+    pub source: String,
+    pub result: std::result::Result<AuditReport, AuditFailure>,
+}
+
+fn kinds_json(kinds: &[u64; 5]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (i, n) in kinds.iter().enumerate() {
+        if let Some(k) = u8::try_from(i).ok().and_then(Kind::from_u8) {
+            m.insert(k.as_str().to_owned(), (*n).into());
+        }
+    }
+    Value::Object(m)
+}
+
+pub fn report_json(outcome: &AuditOutcome) -> Value {
+    match &outcome.result {
+        Ok(r) => j!({
+            "verdict": "pass",
+            "source": outcome.source,
+            "origin": r.genesis.origin,
+            "sequencer": r.genesis.sequencer.name,
+            "cosigner": r.genesis.cosigner.name,
+            "entries": r.leaves,
+            "committed_size": r.committed_size,
+            "pending": r.pending,
+            "checkpoints": r.checkpoints,
+            "latest_checkpoint_size": r.latest_checkpoint.as_ref().map(|c| c.size),
+            "root": b64(&r.root),
+            "entries_by_sequencer": r.entries_by_sequencer,
+            "entries_by_cosigner": r.entries_by_cosigner,
+            "kinds": kinds_json(&r.kinds),
+        }),
+        Err(f) => j!({
+            "verdict": "fail",
+            "source": outcome.source,
+            "error": f.to_string(),
+            "entry": match f { AuditFailure::Log(AuditError::Entry { index, .. }) => Some(*index), _ => None },
+        }),
+    }
+}
+
+pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
+    match &outcome.result {
+        Ok(r) => {
+            let kinds: Vec<String> = r
+                .kinds
+                .iter()
+                .enumerate()
+                .filter(|(i, n)| **n > 0 && *i > 0)
+                .filter_map(|(i, n)| {
+                    u8::try_from(i)
+                        .ok()
+                        .and_then(Kind::from_u8)
+                        .map(|k| format!("{n} {k}"))
+                })
+                .collect();
+            vec![
+                format!("AUDIT PASSED: {}", outcome.source),
+                format!("  channel      {}", r.genesis.origin),
+                format!("  sequencer    {} ({} entries, genesis included)", r.genesis.sequencer.name, r.entries_by_sequencer),
+                format!("  co-signer    {} ({} entries)", r.genesis.cosigner.name, r.entries_by_cosigner),
+                format!("  entries      {} ({} committed, {} pending)", r.leaves, r.committed_size, r.pending),
+                format!(
+                    "  checkpoints  {} co-signed checkpoint(s) checked{}",
+                    r.checkpoints,
+                    r.latest_checkpoint.as_ref().map_or(String::new(), |c| format!(", the latest of size {}", c.size))
+                ),
+                format!("  root         {}", b64(&r.root)),
+                format!("  messages     {}", if kinds.is_empty() { "none yet".to_owned() } else { kinds.join(", ") }),
+                "  Every entry is signed by its sender, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned(),
+            ]
+        }
+        Err(f) => vec![
+            format!("AUDIT FAILED: {}", outcome.source),
+            format!("  {f}"),
+        ],
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
+    let (a, b) = read_two_parties(&args.trust)?;
+    let outcome = match &args.bundle {
+        _ if args.url.is_some() => {
+            if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() {
+                return Err(CliError::usage(
+                    "give either --data DIR or --url URL, not both",
+                ));
+            }
+            audit_url(args.url.as_deref().unwrap_or_default(), a, b)?
+        }
+        Some(_) if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() => {
+            return Err(CliError::usage(
+                "give either --data DIR or --bundle FILE, not both",
+            ));
+        }
+        Some(path) => audit_bundle(path, a, b)?,
+        None => audit_data(&ctx.data, a, b)?,
+    };
+    let evidence = match &outcome.result {
+        Err(AuditFailure::Log(AuditError::ConflictingCheckpoints { evidence, .. })) => {
+            Some(evidence.clone())
+        }
+        _ => None,
+    };
+    let mut evidence_file = None;
+    if let (Some(bytes), Some(path)) = (&evidence, &args.evidence_out) {
+        write_file(path, bytes, false)?;
+        evidence_file = Some(path.clone());
+    }
+    if ctx.json {
+        let mut v = report_json(&outcome);
+        if let Some(o) = v.as_object_mut() {
+            if let Some(bytes) = &evidence {
+                o.insert("evidence_file".into(), j!(evidence_file));
+                if evidence_file.is_none() {
+                    o.insert(
+                        "evidence".into(),
+                        String::from_utf8_lossy(bytes).into_owned().into(),
+                    );
+                }
+            }
+        }
+        json(&v)?;
+    } else {
+        for line in report_lines(&outcome) {
+            outln(&line)?;
+        }
+        if let Some(bytes) = &evidence {
+            match &evidence_file {
+                Some(p) => outln(&format!("  evidence of equivocation written to {} (check it with `dyad verify evidence`)", p.display()))?,
+                None => {
+                    outln("  evidence of equivocation (save it, or use --evidence-out FILE):")?;
+                    crate::output::out_bytes(bytes)?;
+                }
+            }
+        }
+    }
+    match outcome.result {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(_) => Ok(ExitCode::from(crate::error::EXIT_CHECK)),
+    }
+}

@@ -1,0 +1,246 @@
+//! The audit of a stream of leaves, spread over the machine's cores (see
+//! [`audit_stream`]).
+
+use dyad_verifier::audit::{
+    AuditError, AuditReport, AuditTrust, Auditor, CheckedLeaf, CheckpointFeed, LeafChecker,
+};
+
+use super::AuditFailure;
+use crate::output::progress;
+
+/// Leaves per unit of work handed to a checking thread: large enough that the channels'
+/// overhead is nothing beside 256 signature checks, small enough that the leaves in
+/// flight stay a few megabytes.
+const CHUNK: usize = 256;
+
+/// Chunks queued between the threads, per queue: with the reorder buffer, this bounds the
+/// leaves held at once to a few times (threads + QUEUE) * CHUNK, whatever the log's length.
+const QUEUE: usize = 4;
+
+/// Leaves read from the source, numbered in order; `end` is the read error that cut the
+/// stream after them, if any.
+struct Chunk {
+    number: u64,
+    first: u64,
+    leaves: Vec<Vec<u8>>,
+    end: Option<String>,
+}
+
+/// A chunk's leaves, checked. The checking stops at the chunk's first bad leaf: nothing
+/// after it will be looked at.
+struct Checked {
+    number: u64,
+    leaves: Vec<std::result::Result<CheckedLeaf, AuditError>>,
+    end: Option<String>,
+}
+
+/// Runs the verifier's audit over a stream of leaves. A read error ends the stream and
+/// is reported instead of whatever the shortened log would look like.
+///
+/// The work is `dyad_verifier::audit`'s, spread over the machine's cores: leaf 0 (the
+/// genesis) is pushed as is; after it a reader thread cuts the stream into chunks, one
+/// checking thread per core runs the auditor's `LeafChecker` on them (decoding, channel
+/// rules, strict signature: nearly all the cost), and this thread pushes the results into
+/// the `Auditor` in index order, which applies the order-dependent rules (sequence
+/// numbers, timestamps, the tree, checkpoints) exactly as a sequential audit does, and so
+/// stops at the same first problem. Memory is a bounded number of chunks.
+pub(super) fn audit_stream(
+    mut leaves: impl Iterator<Item = std::result::Result<Vec<u8>, String>> + Send,
+    total: u64,
+    checkpoints: &[Vec<u8>],
+    trust: AuditTrust,
+) -> std::result::Result<AuditReport, AuditFailure> {
+    let bar = progress(total, "auditing");
+    let result = (|| {
+        let mut feed = CheckpointFeed::new(checkpoints).map_err(AuditFailure::Log)?;
+        let mut auditor = Auditor::new(trust).map_err(AuditFailure::Log)?;
+        match leaves.next() {
+            Some(Ok(genesis)) => {
+                auditor.push_leaf(&genesis).map_err(AuditFailure::Log)?;
+                feed.give_due(&mut auditor).map_err(AuditFailure::Log)?;
+                bar.inc(1);
+            }
+            Some(Err(e)) => return Err(AuditFailure::Source(e)),
+            None => {}
+        }
+        if let Some(checker) = auditor.leaf_checker() {
+            check_in_parallel(&mut leaves, &checker, |leaf| {
+                auditor.push_checked(leaf)?;
+                feed.give_due(&mut auditor)?;
+                bar.inc(1);
+                Ok(())
+            })?;
+        }
+        feed.give_rest(&mut auditor).map_err(AuditFailure::Log)?;
+        auditor.finish().map_err(AuditFailure::Log)
+    })();
+    bar.finish_and_clear();
+    result
+}
+
+/// Checks the leaves after the genesis on one thread per core and hands them to `push`
+/// in index order; stops at the first error (a bad leaf, `push`'s, or a read error).
+fn check_in_parallel(
+    leaves: &mut (impl Iterator<Item = std::result::Result<Vec<u8>, String>> + Send),
+    checker: &LeafChecker,
+    mut push: impl FnMut(CheckedLeaf) -> std::result::Result<(), AuditError>,
+) -> std::result::Result<(), AuditFailure> {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::{Arc, Mutex};
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = sync_channel::<Chunk>(QUEUE);
+        let (done_tx, done_rx) = sync_channel::<Checked>(QUEUE);
+        // The reader: leaf 0 was read already, so the first chunk starts at 1.
+        scope.spawn(move || {
+            let mut first = 1u64;
+            for number in 0u64.. {
+                let mut chunk = Chunk {
+                    number,
+                    first,
+                    leaves: Vec::with_capacity(CHUNK),
+                    end: None,
+                };
+                for item in leaves.by_ref().take(CHUNK) {
+                    match item {
+                        Ok(bytes) => chunk.leaves.push(bytes),
+                        Err(e) => {
+                            chunk.end = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let last = chunk.end.is_some() || chunk.leaves.len() < CHUNK;
+                first += chunk.leaves.len() as u64;
+                // A failed send means the audit already stopped.
+                if work_tx.send(chunk).is_err() || last {
+                    return;
+                }
+            }
+        });
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..threads {
+            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+            scope.spawn(move || loop {
+                // The lock is held only to take the next chunk, not while checking it.
+                let next = work_rx
+                    .lock()
+                    .map_err(|_| ())
+                    .and_then(|rx| rx.recv().map_err(|_| ()));
+                let Ok(chunk) = next else { return };
+                let mut checked = Vec::with_capacity(chunk.leaves.len());
+                for (i, bytes) in chunk.leaves.iter().enumerate() {
+                    let leaf = checker.check(chunk.first + i as u64, bytes);
+                    let bad = leaf.is_err();
+                    checked.push(leaf);
+                    if bad {
+                        break;
+                    }
+                }
+                let done = Checked {
+                    number: chunk.number,
+                    leaves: checked,
+                    end: chunk.end,
+                };
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // Results arrive in any order; they are pushed in chunk order. When this returns
+        // (at the end, or at the first error), dropping the receiver stops the checking
+        // threads, whose failed sends in turn stop the reader.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        for done in done_rx.iter() {
+            pending.insert(done.number, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                for leaf in done.leaves {
+                    leaf.and_then(&mut push).map_err(AuditFailure::Log)?;
+                }
+                if let Some(e) = done.end {
+                    return Err(AuditFailure::Source(e));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dyad_ledger::entry::{Draft, Kind as LedgerKind};
+    use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
+    use dyad_ledger::keys::SignerKey;
+
+    const T0_MS: u64 = 1_767_225_600_000;
+
+    /// A genesis and `n` entries signed by the two parties in turn, and the trust.
+    fn log(n: u64) -> (Vec<Vec<u8>>, AuditTrust) {
+        let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
+        let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
+        let origin = "test.example/dyad/audit";
+        let genesis = Genesis::new(origin, Party::of(&alpha), Party::of(&bravo));
+        let proposal = genesis.propose(&alpha, T0_MS).unwrap();
+        let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
+        let mut leaves = vec![entry.bytes];
+        for i in 1..=n {
+            let key = if i % 2 == 0 { &alpha } else { &bravo };
+            let draft = Draft::new(LedgerKind::Notification, "n", "text/plain", vec![b'.'; 40]);
+            let signed = draft.sign(key, origin, i.div_ceil(2), T0_MS + i).unwrap();
+            leaves.push(signed.bytes);
+        }
+        let trust =
+            AuditTrust::Parties([alpha.verifier_key().clone(), bravo.verifier_key().clone()]);
+        (leaves, trust)
+    }
+
+    fn run(
+        leaves: &[Vec<u8>],
+        read_error_at: Option<usize>,
+        trust: AuditTrust,
+    ) -> std::result::Result<AuditReport, AuditFailure> {
+        let stream = leaves
+            .iter()
+            .enumerate()
+            .map(move |(i, l)| match read_error_at {
+                Some(at) if at == i => Err(format!("unreadable entry {i}")),
+                _ => Ok(l.clone()),
+            });
+        audit_stream(stream, leaves.len() as u64, &[], trust)
+    }
+
+    #[test]
+    fn the_parallel_audit_finds_what_the_sequential_one_finds() {
+        // Several chunks, the last one partial.
+        let n = 3 * CHUNK as u64 + 40;
+        let (mut leaves, trust) = log(n);
+        let report = run(&leaves, None, trust.clone()).unwrap();
+        let sequential = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap();
+        assert_eq!(report, sequential);
+        assert_eq!(report.leaves, n + 1);
+
+        // A read error stops the audit there, even past a bad entry in a later chunk.
+        let bad = 2 * CHUNK + 7;
+        let last = leaves[bad].len() - 1;
+        leaves[bad][last] ^= 1;
+        match run(&leaves, Some(CHUNK + 3), trust.clone()) {
+            Err(AuditFailure::Source(e)) => assert!(e.contains(&format!("{}", CHUNK + 3)), "{e}"),
+            other => panic!("{:?}", other.map(|r| r.leaves)),
+        }
+        // Otherwise the first bad entry is named, as the sequential audit names it, and
+        // not a later one.
+        let later = 3 * CHUNK + 1;
+        let last = leaves[later].len() - 1;
+        leaves[later][last] ^= 1;
+        let expected = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap_err();
+        assert!(matches!(expected, AuditError::Entry { index, .. } if index == bad as u64));
+        match run(&leaves, None, trust) {
+            Err(AuditFailure::Log(e)) => assert_eq!(e, expected),
+            other => panic!("{:?}", other.map(|r| r.leaves)),
+        }
+    }
+}

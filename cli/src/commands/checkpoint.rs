@@ -1,0 +1,72 @@
+//! `dyad checkpoint`: prints the latest (or a given size's) co-signed checkpoint as the
+//! signed note it is.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use dyad_verifier::checkpoint::Checkpoint;
+use serde_json::json as j;
+
+use crate::checkpoint_note::{self, CheckpointNoteError};
+use crate::error::{CliError, Result};
+use crate::output::{b64, json, out_bytes};
+use crate::Ctx;
+
+pub const CHECKPOINT_EXAMPLES: &str = "\
+Examples:
+  dyad checkpoint > latest.checkpoint
+  dyad checkpoint --size 12
+  dyad verify checkpoint latest.checkpoint --trust alpha.pub --trust bravo.pub";
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// The size of the co-signed checkpoint to print (default: the latest).
+    #[arg(long, value_name = "N")]
+    pub size: Option<u64>,
+}
+
+/// A checkpoint note out of the replica's own store.
+pub fn parse_stored(note: &[u8]) -> Result<Checkpoint> {
+    checkpoint_note::parse(note).map_err(|e| match e {
+        CheckpointNoteError::Note(e) => CliError::check(format!("stored checkpoint note: {e}")),
+        CheckpointNoteError::Checkpoint(e) => CliError::check(format!("stored checkpoint: {e}")),
+    })
+}
+
+pub fn checkpoint(ctx: &Ctx, args: &CheckpointArgs) -> Result<ExitCode> {
+    let (_, channel) = ctx.data_dir().open()?;
+    let found = match args.size {
+        Some(size) => channel.store().checkpoint(size)?.map(|n| (size, n)),
+        None => channel.store().latest_checkpoint()?,
+    };
+    let Some((_, note)) = found else {
+        let what = args.size.map_or_else(
+            || "no co-signed checkpoint yet".to_owned(),
+            |s| format!("no co-signed checkpoint of size {s}"),
+        );
+        let sizes: Vec<String> = channel
+            .store()
+            .checkpoints()
+            .filter_map(|c| c.ok())
+            .map(|(s, _)| s.to_string())
+            .collect();
+        let hint = if sizes.is_empty() {
+            "a checkpoint is committed when the co-signer co-signs it: exchange bundles with `dyad sync export` / `dyad sync import`".to_owned()
+        } else {
+            format!("co-signed sizes held here: {}", sizes.join(", "))
+        };
+        return Err(CliError::check_hint(what, hint));
+    };
+    if ctx.json {
+        let cp = parse_stored(&note)?;
+        json(&j!({
+            "origin": cp.origin,
+            "size": cp.size,
+            "root": b64(&cp.root),
+            "note": String::from_utf8_lossy(&note),
+        }))?;
+    } else {
+        out_bytes(&note)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

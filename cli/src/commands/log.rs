@@ -1,0 +1,294 @@
+//! `dyad log`: lists the entries of the replica, each marked committed (covered by a
+//! co-signed checkpoint) or pending, and the co-signer's queued messages. While a node
+//! runs on the data directory, the log is read through it.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::entry::SignedEntry;
+use dyad_ledger::genesis::Genesis;
+use serde_json::Value;
+
+use crate::entry_view::{entry_status, header_line, read_entry, summary_json, summary_line};
+use crate::error::{CliError, Result};
+use crate::output::{out, outln};
+use crate::running_node::{probe, Probe, Running};
+use crate::Ctx;
+
+pub const LOG_EXAMPLES: &str = "\
+Examples:
+  dyad log                       # every entry, oldest first
+  dyad log --from 100 --limit 20
+  dyad log --json | jq '.entries[] | select(.status == \"pending\")'
+
+STATUS is committed (a checkpoint co-signed by both parties covers the entry), pending (in
+the log, not yet co-signed), or queued (the co-signer's own message, not yet in the log).
+While a node (`dyad serve`) runs on the data directory, the log is read through it: the
+entries from its tiles API, the sizes from its admin API; queued messages are then only
+counted (JSON: queued_count, and via_node is the node's URL).";
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// First index to list.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub from: u64,
+    /// List at most this many entries.
+    #[arg(long, value_name = "K")]
+    pub limit: Option<u64>,
+}
+
+/// Entries `[start, end)` of the `available` ones, as --from and --limit ask.
+fn listed(args: &LogArgs, available: u64) -> (u64, u64) {
+    let start = args.from.min(available);
+    let end = match args.limit {
+        Some(k) => start.saturating_add(k).min(available),
+        None => available,
+    };
+    (start, end)
+}
+
+pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
+    let data = ctx.data_dir();
+    if let Probe::Running(node) = probe(&data)? {
+        return log_via_node(ctx, args, &node);
+    }
+    let (_, channel) = data.open()?;
+    let size = channel.size();
+    let committed = channel.committed_size()?;
+    let queued = if channel.role() == Role::Cosigner {
+        channel.queued()?
+    } else {
+        Vec::new()
+    };
+    let range = listed(args, size);
+    if ctx.json {
+        log_json(&channel, range, committed, &queued)
+    } else {
+        log_text(&channel, range, committed, &queued)
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Entries stream from the store one at a time: memory stays flat for any log size.
+fn log_json(
+    channel: &Channel,
+    (start, end): (u64, u64),
+    committed: u64,
+    queued: &[SignedEntry],
+) -> Result<()> {
+    let genesis = channel.genesis();
+    out(&format!(
+        "{{\"origin\":{},\"role\":\"{}\",\"size\":{},\"committed_size\":{committed},\"entries\":[",
+        Value::from(genesis.origin.clone()),
+        channel.role().as_str(),
+        channel.size()
+    ))?;
+    for (n, item) in channel.store().leaves(start..end)?.enumerate() {
+        let (index, bytes) = item?;
+        let e = read_entry(index, &bytes)?;
+        let sep = if n == 0 { "" } else { "," };
+        out(&format!(
+            "{sep}{}",
+            summary_json(genesis, &e, Some(index), entry_status(index, committed))
+        ))?;
+    }
+    let queued: Vec<Value> = queued
+        .iter()
+        .map(|e| summary_json(genesis, e, None, "queued"))
+        .collect();
+    outln(&format!("],\"queued\":{}}}", Value::from(queued)))
+}
+
+fn log_text(
+    channel: &Channel,
+    (start, end): (u64, u64),
+    committed: u64,
+    queued: &[SignedEntry],
+) -> Result<()> {
+    let genesis = channel.genesis();
+    let size = channel.size();
+    outln(&format!(
+        "channel {}: {size} entries, {committed} committed, {} pending{}",
+        genesis.origin,
+        size - committed,
+        if queued.is_empty() {
+            String::new()
+        } else {
+            format!(", {} queued", queued.len())
+        }
+    ))?;
+    outln(&header_line())?;
+    for item in channel.store().leaves(start..end)? {
+        let (index, bytes) = item?;
+        let e = read_entry(index, &bytes)?;
+        outln(&summary_line(
+            genesis,
+            &e,
+            &index.to_string(),
+            entry_status(index, committed),
+        ))?;
+    }
+    for e in queued {
+        outln(&summary_line(genesis, e, "-", "queued"))?;
+    }
+    Ok(())
+}
+
+/// What the running node's admin status says of its log.
+struct NodeLog<'a> {
+    /// Its public URL (tiles API), where the entries are read.
+    url: &'a str,
+    size: u64,
+    /// The size of the tree it publishes: entries beyond are still being signed.
+    published: u64,
+    committed: u64,
+    queued: u64,
+    role: String,
+    genesis: Genesis,
+}
+
+impl<'a> NodeLog<'a> {
+    /// The sizes from the node's admin status, the genesis from its tiles API.
+    fn read(node: &'a Running) -> Result<NodeLog<'a>> {
+        let Some(url) = node.public_url.as_deref() else {
+            return Err(CliError::usage_hint(
+                format!(
+                    "a node runs on this data directory (admin socket {}) and holds the store",
+                    node.admin_socket.display()
+                ),
+                "read the log from the node's tiles API (dyad audit --url URL), or stop the node",
+            ));
+        };
+        let st = &node.status;
+        let num = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let size = num("size");
+        let published = num("published_size").min(size);
+        let genesis_entry = fetch(url, 0, 1.min(published))?;
+        let Some((_, first)) = genesis_entry.first() else {
+            return Err(CliError::check("the node publishes no entries yet"));
+        };
+        let genesis = dyad_ledger::genesis::check_genesis(&first.entry).map_err(|e| {
+            CliError::check(format!("entry 0 from the node is not a valid genesis: {e}"))
+        })?;
+        Ok(NodeLog {
+            url,
+            size,
+            published,
+            committed: num("committed_size").min(size),
+            queued: num("queued"),
+            role: st
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
+            genesis,
+        })
+    }
+
+    /// Hands entries `[start, end)` to `each`, one bundle of 256 at a time: memory stays
+    /// flat.
+    fn for_each(
+        &self,
+        (start, end): (u64, u64),
+        mut each: impl FnMut(u64, &SignedEntry) -> Result<()>,
+    ) -> Result<()> {
+        let mut from = start;
+        while from < end {
+            let to = (from + 256).min(end);
+            for (index, e) in fetch(self.url, from, to)? {
+                each(index, &e)?;
+            }
+            from = to;
+        }
+        Ok(())
+    }
+}
+
+/// Entries `[from, to)` from a tiles API, decoded.
+fn fetch(url: &str, from: u64, to: u64) -> Result<Vec<(u64, SignedEntry)>> {
+    let mut entries = Vec::new();
+    if from >= to {
+        return Ok(entries);
+    }
+    for item in dyad_node::fetch_entries(url, from, to)? {
+        let (index, bytes) = item?;
+        entries.push((index, read_entry(index, &bytes)?));
+    }
+    Ok(entries)
+}
+
+/// `dyad log` while a node runs on the data directory (and holds its store): the sizes
+/// from the node's admin status, the entries from its tiles API (up to the tree it
+/// publishes). The co-signer's queued messages are counted, not listed.
+fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &Running) -> Result<ExitCode> {
+    let log = NodeLog::read(node)?;
+    let range = listed(args, log.published);
+    if ctx.json {
+        log_json_via_node(&log, range)
+    } else {
+        log_text_via_node(&log, range)
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_json_via_node(log: &NodeLog, range: (u64, u64)) -> Result<()> {
+    let committed = log.committed;
+    out(&format!(
+        "{{\"origin\":{},\"role\":{},\"size\":{},\"committed_size\":{committed},\"via_node\":{},\"entries\":[",
+        Value::from(log.genesis.origin.clone()),
+        Value::from(log.role.clone()),
+        log.size,
+        Value::from(log.url)
+    ))?;
+    let mut n = 0u64;
+    log.for_each(range, |index, e| {
+        let sep = if n == 0 { "" } else { "," };
+        n += 1;
+        out(&format!(
+            "{sep}{}",
+            summary_json(&log.genesis, e, Some(index), entry_status(index, committed))
+        ))
+    })?;
+    outln(&format!(
+        "],\"queued\":[],\"queued_count\":{},\"unpublished\":{}}}",
+        log.queued,
+        log.size - log.published
+    ))
+}
+
+fn log_text_via_node(log: &NodeLog, range: (u64, u64)) -> Result<()> {
+    let (size, committed, queued) = (log.size, log.committed, log.queued);
+    outln(&format!(
+        "channel {}: {size} entries, {committed} committed, {} pending{} (read through the running node at {})",
+        log.genesis.origin,
+        size - committed,
+        if queued == 0 {
+            String::new()
+        } else {
+            format!(", {queued} queued")
+        },
+        log.url
+    ))?;
+    outln(&header_line())?;
+    log.for_each(range, |index, e| {
+        outln(&summary_line(
+            &log.genesis,
+            e,
+            &index.to_string(),
+            entry_status(index, committed),
+        ))
+    })?;
+    let unpublished = size - log.published;
+    if unpublished > 0 {
+        outln(&format!(
+            "({unpublished} newer entr(ies) are being signed; run `dyad log` again to see them)"
+        ))?;
+    }
+    if queued > 0 {
+        outln(&format!(
+            "({queued} of this party's messages are queued in the node for the sequencer)"
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! One module per command (or command group) of `dyad`: its clap arguments, its
+//! examples, and the function `main` calls with them. Helpers several commands share
+//! live beside `main.rs` (data directory, trust, running node, output, errors).
+
+pub mod append;
+pub mod audit;
+pub mod checkpoint;
+pub mod demo;
+pub mod export;
+pub mod init;
+pub mod keys;
+pub mod log;
+pub mod prove;
+pub mod receipt;
+pub mod serve;
+pub mod show;
+pub mod status;
+pub mod sync;
+pub mod verify;
+pub mod verify_store;

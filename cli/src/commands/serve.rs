@@ -1,0 +1,233 @@
+//! `dyad serve`: runs this party's node (`dyad_node`) for a data directory until Ctrl-C
+//! or SIGTERM.
+//!
+//! While it runs, `dyad serve` leaves in the data directory `admin.sock` and `admin.token`
+//! (written by the node: its admin API on a Unix socket, which only the owner of the 0700
+//! directory can create or reach, and the bearer token it requires, new at every start)
+//! and `node.url` (written here, 0600: its public URL, the tiles API), by which the other
+//! commands find it ([`crate::running_node`]).
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use dyad_node::{NodeConfig, RunningNode};
+use serde_json::json as j;
+
+use crate::data::DataDir;
+use crate::error::{CliError, Result};
+use crate::output::{json, outln};
+use crate::running_node::{check_url, probe, Probe, NODE_URL_FILE};
+use crate::Ctx;
+
+pub const SERVE_EXAMPLES: &str = "\
+Examples:
+  dyad --data alpha serve --listen 0.0.0.0:7380 --peer https://dyad.bravo.example
+  DYAD_DATA=bravo dyad serve --listen 127.0.0.1:7381 --peer http://127.0.0.1:7380
+  RUST_LOG=dyad_ledger=debug dyad serve --listen 127.0.0.1:0     # peer URL from dyad.json
+
+Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch being
+collected is written and answered, the store is closed). The public listener serves the
+C2SP tlog-tiles read API (/checkpoint, /tile/...), /metrics, and POST /add-checkpoint
+(co-signer) or POST /submit (sequencer). The admin API (for `dyad append` on this machine)
+listens on the Unix socket DIR/admin.sock (and also on --admin-listen ADDR if given, for
+other tools; keep it on loopback) and needs the token in DIR/admin.token, new at every
+start. DIR must be 0700 and its files 0600.
+--peer URL is saved in DIR/dyad.json and used when --peer is omitted next time.
+The first line on standard output says where the node listens (JSON with --json);
+logs go to standard error, filtered by RUST_LOG (default: info).
+While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The public listener's address (read API, co-signing, submissions, metrics).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The peer node's base URL (saved in dyad.json; default: the saved one).
+    #[arg(long, value_name = "URL")]
+    pub peer: Option<String>,
+    /// Also serve the admin API on this TCP address (keep it on loopback); the CLI itself
+    /// uses the Unix socket DIR/admin.sock only.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Group commit: most entries in one batch.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_batch: usize,
+    /// Group commit: longest wait for more entries after the first of a batch.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_delay_ms: u64,
+}
+
+/// A public URL others can reach for a bound address: `0.0.0.0` and `::` become loopback.
+fn public_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!(
+                "dyad: warning: RUST_LOG={spec:?} is not a valid filter ({e}); logging at info"
+            );
+            EnvFilter::new("info")
+        }),
+        _ => EnvFilter::new("info"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or (Unix) SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
+    let data = ctx.data_dir();
+    let node_config = node_config(&data, args)?;
+    init_tracing();
+    let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
+    let url_file = data.dir.join(NODE_URL_FILE);
+    let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
+    let _ = std::fs::remove_file(&url_file);
+    // A store close or request that hangs on a failing disk must not keep the process:
+    // the node's shutdown is bounded, and so is waiting for its threads.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The node's configuration: the data directory must hold a created channel and no
+/// running node; a new --peer URL is saved in `dyad.json` for the next start.
+fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
+    let mut config = data.read_created_config()?;
+    if args.max_batch == 0 {
+        return Err(CliError::usage("--max-batch must be at least 1"));
+    }
+    if let Probe::Running(r) = probe(data)? {
+        return Err(CliError::usage_hint(
+            format!(
+                "a node already serves {} (admin socket {})",
+                data.dir.display(),
+                r.admin_socket.display()
+            ),
+            "stop it first (Ctrl-C or SIGTERM), or use another data directory",
+        ));
+    }
+    let peer_url = match &args.peer {
+        Some(url) => {
+            let url = check_url(url, "--peer")?;
+            if config.peer_url.as_deref() != Some(url.as_str()) {
+                config.peer_url = Some(url.clone());
+                data.update_config(&config)?;
+            }
+            Some(url)
+        }
+        None => config.peer_url.clone(),
+    };
+    let key = config.signer_key()?;
+    let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
+    node_config.listen = args.listen;
+    node_config.admin_listen = args.admin_listen;
+    node_config.peer_url = peer_url;
+    node_config.max_batch = args.max_batch;
+    node_config.max_delay = Duration::from_millis(args.max_delay_ms);
+    Ok(node_config)
+}
+
+/// Starts the node, writes `node.url`, says where it listens, and serves until a stop
+/// signal or until the node stops itself; then removes `node.url` and shuts down.
+async fn run_node(
+    ctx: &Ctx,
+    data: &DataDir,
+    node_config: NodeConfig,
+    url_file: &Path,
+) -> Result<()> {
+    let peer_url = node_config.peer_url.clone();
+    let running = dyad_node::start(node_config).await?;
+    let url = public_url(running.addr());
+    let written = dyad_ledger::private_dir::write_file(url_file, format!("{url}\n").as_bytes());
+    if let Err(e) = written {
+        let _ = running.shutdown().await;
+        return Err(e.into());
+    }
+    announce(ctx, data, &running, &url, peer_url.as_deref());
+    tokio::select! {
+        _ = stop_signal() => tracing::info!("stopping"),
+        why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
+    }
+    let _ = std::fs::remove_file(url_file);
+    running.shutdown().await?;
+    Ok(())
+}
+
+/// The first line on standard output: where the node listens (JSON with --json).
+fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_url: Option<&str>) {
+    let admin_url = running.admin_addr().map(|_| running.admin_url());
+    let announced = if ctx.json {
+        let mut v = j!({
+            "url": url,
+            "listen": running.addr().to_string(),
+            "admin_socket": running.admin_socket(),
+            "role": running.role().as_str(),
+            "peer_url": peer_url,
+            "data": data.dir,
+        });
+        if let Some(a) = &admin_url {
+            v["admin_url"] = j!(a);
+        }
+        json(&v)
+    } else {
+        let admin = match &admin_url {
+            Some(a) => format!("{} and {a}", running.admin_socket().display()),
+            None => running.admin_socket().display().to_string(),
+        };
+        outln(&format!(
+            "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
+            running.role().as_str(),
+            peer_url.unwrap_or("not set (--peer URL)")
+        ))
+    };
+    if peer_url.is_none() {
+        tracing::warn!("no peer URL: give --peer URL (it is saved in dyad.json)");
+    }
+    if let Err(e) = announced {
+        // Nobody reads standard output any more; keep serving regardless.
+        tracing::debug!(error = %e, "cannot print the listening address");
+    }
+}

@@ -1,0 +1,168 @@
+//! `dyad show`: one entry in full (its payload as text when that is safe to print), or
+//! with --raw its exact bytes, the Merkle leaf data.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use dyad_ledger::entry::{Attachment, SignedEntry};
+use dyad_ledger::genesis::Genesis;
+use serde_json::{json as j, Value};
+
+use crate::entry_view::{
+    entry_status, payload_text, read_entry, role_of, sender_name, summary_json,
+};
+use crate::error::{CliError, Result};
+use crate::output::{b64, format_ms, json, key_id_hex, out, out_bytes, printable};
+use crate::Ctx;
+
+pub const SHOW_EXAMPLES: &str = "\
+Examples:
+  dyad show 3
+  dyad show 3 --json
+  dyad show 3 --raw > entry-3.bin      # the exact leaf data: SHA-256(0x00 || it) is the leaf hash";
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The entry's index.
+    pub index: u64,
+    /// Write the entry's exact bytes (the leaf data) to standard output.
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
+}
+
+/// The entry to show, with what the replica knows of it.
+struct Shown {
+    index: u64,
+    genesis: Genesis,
+    entry: SignedEntry,
+    /// `committed` or `pending`.
+    status: &'static str,
+    /// Each attachment's SHA-256 in hex, and whether its file is stored here.
+    attachments: Vec<(String, bool)>,
+}
+
+pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
+    let data = ctx.data_dir();
+    let (_, channel) = data.open()?;
+    let size = channel.size();
+    if args.index >= size {
+        return Err(CliError::usage(format!(
+            "there is no entry {}: the log has {size} entries (0..{})",
+            args.index,
+            size.saturating_sub(1)
+        )));
+    }
+    let bytes = channel.store().leaf(args.index)?;
+    if args.raw {
+        out_bytes(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let genesis = channel.genesis().clone();
+    let entry = read_entry(args.index, &bytes)?;
+    let status = entry_status(args.index, channel.committed_size()?);
+    let store = data.attachments(genesis.max_attachment_size)?;
+    let attachments = entry
+        .entry
+        .body
+        .attachments
+        .iter()
+        .map(|a| (hex::encode(a.sha256), store.get(&a.sha256).is_ok()))
+        .collect();
+    let shown = Shown {
+        index: args.index,
+        genesis,
+        entry,
+        status,
+        attachments,
+    };
+    if ctx.json {
+        json(&show_json(&shown)?)?;
+    } else {
+        out(&show_text(&shown))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_json(s: &Shown) -> Result<Value> {
+    let (e, genesis) = (&s.entry, &s.genesis);
+    let b = &e.entry.body;
+    let mut v = summary_json(genesis, e, Some(s.index), s.status);
+    let o = v
+        .as_object_mut()
+        .ok_or_else(|| CliError::check("internal: not an object"))?;
+    o.insert("sender_key_id".into(), key_id_hex(b.sender).into());
+    o.insert("sender_role".into(), role_of(genesis, b.sender).into());
+    o.insert("origin".into(), b.origin.clone().into());
+    o.insert("payload_base64".into(), b64(&b.payload).into());
+    o.insert(
+        "payload_text".into(),
+        payload_text(&e.entry).map_or(Value::Null, Value::from),
+    );
+    o.insert(
+        "attachments".into(),
+        b.attachments
+            .iter()
+            .zip(&s.attachments)
+            .map(|(a, (h, stored))| j!({"name": a.name, "size": a.size, "sha256": h, "content_type": a.content_type, "stored": stored}))
+            .collect(),
+    );
+    o.insert(
+        "signatures".into(),
+        e.entry
+            .signatures
+            .iter()
+            .map(|s| j!({"key_id": key_id_hex(s.key_id), "signature": b64(&s.signature)}))
+            .collect(),
+    );
+    Ok(v)
+}
+
+fn show_text(s: &Shown) -> String {
+    let (e, genesis) = (&s.entry, &s.genesis);
+    let b = &e.entry.body;
+    let mut text = String::new();
+    text.push_str(&format!("entry {} ({})\n", s.index, s.status));
+    text.push_str(&format!("  time          {}\n", format_ms(b.timestamp_ms)));
+    text.push_str(&format!(
+        "  sender        {} ({}, key id {}), message {}\n",
+        printable(&sender_name(genesis, b.sender)),
+        role_of(genesis, b.sender),
+        key_id_hex(b.sender),
+        b.sequence
+    ));
+    text.push_str(&format!("  kind          {}\n", b.kind));
+    if let Some(r) = b.reply_to {
+        text.push_str(&format!("  reply to      {r}\n"));
+    }
+    text.push_str(&format!("  subject       {}\n", printable(&b.subject)));
+    text.push_str(&format!("  content type  {}\n", b.content_type));
+    text.push_str(&format!("  leaf hash     {}\n", b64(&e.leaf_hash)));
+    for (a, (h, stored)) in b.attachments.iter().zip(&s.attachments) {
+        text.push_str(&attachment_line(a, h, *stored));
+    }
+    match payload_text(&e.entry) {
+        Some(t) if !t.is_empty() => {
+            text.push_str(&format!("  payload       {} bytes:\n\n", b.payload.len()));
+            text.push_str(t);
+            if !t.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        Some(_) => text.push_str("  payload       (empty)\n"),
+        None => text.push_str(&format!(
+            "  payload       {} bytes of binary data (see --json or --raw)\n",
+            b.payload.len()
+        )),
+    }
+    text
+}
+
+fn attachment_line(a: &Attachment, sha256_hex: &str, stored: bool) -> String {
+    format!(
+        "  attachment    {} ({} bytes, {}, sha256 {sha256_hex}){}\n",
+        printable(&a.name),
+        a.size,
+        a.content_type,
+        if stored { "" } else { " NOT STORED HERE" }
+    )
+}

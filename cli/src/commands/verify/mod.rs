@@ -1,0 +1,157 @@
+//! `dyad verify ...`: the auditor's checks of single artefacts. Built ONLY on
+//! `dyad-verifier` (never on `dyad-ledger`): an auditor trusts neither party's software,
+//! so these commands share no code with the log they check.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use dyad_verifier::checkpoint::Checkpoint;
+use dyad_verifier::key::{SignatureType, VerifierKey};
+use serde_json::{json as j, Value};
+
+use crate::error::{CliError, Result};
+use crate::output::{b64, json};
+use crate::Ctx;
+
+mod checkpoint;
+mod evidence;
+pub mod proofs;
+mod receipt;
+
+pub use receipt::check_receipt;
+
+const EXAMPLES: &str = "\
+Examples:
+  dyad verify inclusion incl.json          # from `dyad prove inclusion I --json`
+  dyad verify consistency cons.json        # from `dyad prove consistency OLD NEW --json`
+  dyad verify checkpoint latest.checkpoint --trust alpha.pub --trust bravo.pub
+  dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
+  dyad verify evidence conflict.dyad-equivocation --trust alpha.pub
+  dyad verify evidence data/bravo/evidence/broken-promise-*.dyad-broken-promise --trust alpha.pub
+
+--trust takes the parties' .pub files (type 0x01 keys under the party names). From each the
+verifier derives the keys it signs with (spec/dyad.md section 2.2): the same key named by
+the channel's origin for checkpoints signed as the log, and the cosignature/v1 key (type
+0x04) for co-signatures. Exit 0: it verifies. Exit 1: it is of the expected form but does
+not verify (the message says why). Exit 2: the file cannot be read, is larger than any
+such file can be, or is not of the expected form (not a signed note, not a checkpoint, not
+a receipt, not evidence).";
+
+#[derive(Subcommand, Debug)]
+pub enum VerifyCommand {
+    /// Check an inclusion proof (the JSON of `dyad prove inclusion --json`) against its root.
+    #[command(after_help = EXAMPLES)]
+    Inclusion {
+        /// The proof JSON file, or '-' for standard input.
+        file: PathBuf,
+    },
+    /// Check a consistency proof (the JSON of `dyad prove consistency --json`) against its roots.
+    #[command(after_help = EXAMPLES)]
+    Consistency {
+        /// The proof JSON file, or '-' for standard input.
+        file: PathBuf,
+    },
+    /// Check a checkpoint note: valid, and signed or co-signed by every trusted key.
+    #[command(after_help = EXAMPLES)]
+    Checkpoint {
+        /// The signed note (as `dyad checkpoint` prints it), or '-'.
+        note: PathBuf,
+        /// A party's verifier key file (repeatable); every one must have signed or co-signed.
+        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        trust: Vec<PathBuf>,
+        /// Require this origin.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Check a receipt (a C2SP tlog-proof file from `dyad receipt`) with the two parties' keys.
+    #[command(after_help = EXAMPLES)]
+    Receipt {
+        /// The receipt file, or '-'.
+        file: PathBuf,
+        /// The two parties' verifier key files.
+        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        trust: Vec<PathBuf>,
+        /// Require this origin.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Check evidence of equivocation or of a broken promise (spec/evidence.md) against the
+    /// accused party's key. Exit 0: proven; 1: not proven; 2: unreadable or not evidence.
+    #[command(after_help = EXAMPLES)]
+    Evidence {
+        /// The evidence file (dyad-equivocation/v1 or dyad-broken-promise/v1), or '-'.
+        file: PathBuf,
+        /// Verifier key files of the parties who may be accused (repeatable).
+        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        trust: Vec<PathBuf>,
+    },
+    /// Check a replica's store on disk in full: every entry, bundle, hash tile and node.
+    #[command(after_help = crate::commands::verify_store::EXAMPLES)]
+    Store(crate::commands::verify_store::VerifyStoreArgs),
+}
+
+/// Reports input that is not of the expected form at all (exit 2): as JSON on stdout when
+/// asked, and as the error.
+fn malformed(ctx: &Ctx, path: &Path, message: String) -> CliError {
+    if ctx.json {
+        let _ = json(&j!({"valid": false, "malformed": true, "error": message}));
+    }
+    CliError::malformed(path, message)
+}
+
+/// Reports a failed verification: as JSON on stdout when asked, and as the error.
+fn failed(ctx: &Ctx, message: String) -> CliError {
+    if ctx.json {
+        let _ = json(&j!({"valid": false, "error": message}));
+    }
+    CliError::check(message)
+}
+
+/// The keys a party's key signs a checkpoint of `origin` with (spec 2.2): as the log
+/// (the same key under the origin's name), as co-signer (type 0x04), and plainly.
+fn signing_keys(key: &VerifierKey, origin: &str) -> Vec<(VerifierKey, &'static str)> {
+    let mut out = Vec::new();
+    if key.signature_type() == SignatureType::Ed25519 {
+        if let Ok(log) = key.with_name(origin) {
+            out.push((log, "log"));
+        }
+        out.push((
+            key.with_signature_type(SignatureType::CosignatureV1),
+            "cosigner",
+        ));
+    }
+    out.push((
+        key.clone(),
+        if key.signature_type() == SignatureType::CosignatureV1 {
+            "cosigner"
+        } else {
+            "signer"
+        },
+    ));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
+    match command {
+        VerifyCommand::Inclusion { file } => proofs::inclusion(ctx, file),
+        VerifyCommand::Consistency { file } => proofs::consistency(ctx, file),
+        VerifyCommand::Checkpoint {
+            note,
+            trust,
+            origin,
+        } => checkpoint::checkpoint(ctx, note, trust, origin.as_deref()),
+        VerifyCommand::Receipt {
+            file,
+            trust,
+            origin,
+        } => receipt::verify_receipt(ctx, file, trust, origin.as_deref()),
+        VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
+        VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
+    }
+}
+
+fn cp_json(cp: &Checkpoint) -> Value {
+    j!({"origin": cp.origin, "size": cp.size, "root": b64(&cp.root)})
+}
