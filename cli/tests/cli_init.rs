@@ -192,48 +192,84 @@ fn three_step_genesis_creates_both_replicas() {
         .stderr(contains("already initialised"));
 }
 
-#[test]
-fn init_errors_name_the_problem() {
-    let env = Env::new();
-    env.keygen("alpha");
-    env.keygen("bravo");
-    env.keygen("charlie");
-    // `dyad --data <dir> init --origin O --key K --peer P [--role R] [--proposal F]`.
-    struct Init<'a> {
-        data: &'a str,
-        origin: &'a str,
-        key: &'a str,
-        peer: &'a str,
-        role: Option<&'a str>,
-        proposal: Option<&'a str>,
+/// `dyad --data <data> init --origin O --key K --peer P [--role R] [--proposal F]`.
+struct Init<'a> {
+    data: &'a str,
+    origin: &'a str,
+    key: &'a str,
+    peer: &'a str,
+    role: Option<&'a str>,
+    proposal: Option<&'a str>,
+}
+
+impl<'a> Init<'a> {
+    /// Alpha's directory `a`, proposing a channel as its sequencer.
+    fn sequencer(key: &'a str, peer: &'a str) -> Init<'a> {
+        Init {
+            data: "a",
+            origin: ORIGIN,
+            key,
+            peer,
+            role: Some("sequencer"),
+            proposal: None,
+        }
     }
-    let init = |i: &Init| {
-        let mut c = env.at(i.data);
+
+    /// A co-signer's directory `data`, answering `proposal`.
+    fn cosigner(proposal: &'a str, data: &'a str, key: &'a str, peer: &'a str) -> Init<'a> {
+        Init {
+            data,
+            origin: ORIGIN,
+            key,
+            peer,
+            role: Some("cosigner"),
+            proposal: Some(proposal),
+        }
+    }
+
+    fn command(&self, env: &Env) -> assert_cmd::Command {
+        let mut c = env.at(self.data);
         c.args([
-            "init", "--origin", i.origin, "--key", i.key, "--peer", i.peer,
+            "init",
+            "--origin",
+            self.origin,
+            "--key",
+            self.key,
+            "--peer",
+            self.peer,
         ]);
-        if let Some(role) = i.role {
+        if let Some(role) = self.role {
             c.args(["--role", role]);
         }
-        if let Some(proposal) = i.proposal {
+        if let Some(proposal) = self.proposal {
             c.args(["--proposal", proposal]);
         }
         c
-    };
-    let sequencer = |key: &'static str, peer: &'static str| Init {
-        data: "a",
-        origin: ORIGIN,
-        key,
-        peer,
-        role: Some("sequencer"),
-        proposal: None,
-    };
-    let refused = |name: &'static str, code: i32, says: &'static [&'static str]| Refusal {
+    }
+}
+
+/// A refusal whose arguments are all in its `Init`.
+fn refused(name: &'static str, code: i32, says: &'static [&'static str]) -> Refusal<'static> {
+    Refusal {
         name,
         args: &[],
         code,
         says,
-    };
+    }
+}
+
+/// Keys for alpha, bravo and charlie.
+fn three_keys() -> Env {
+    let env = Env::new();
+    env.keygen("alpha");
+    env.keygen("bravo");
+    env.keygen("charlie");
+    env
+}
+
+#[test]
+fn init_errors_of_a_sequencer_name_the_problem() {
+    let env = three_keys();
     #[cfg(unix)]
     {
         // A key file others can read.
@@ -247,38 +283,38 @@ fn init_errors_name_the_problem() {
     }
     let sequencer_cases = [
         (
-            sequencer("keys/nope.key", "keys/bravo.pub"),
+            Init::sequencer("keys/nope.key", "keys/bravo.pub"),
             refused("a missing key file", 2, &["keys/nope.key"]),
         ),
         (
-            sequencer("keys/alpha.key", "keys/nope.pub"),
+            Init::sequencer("keys/alpha.key", "keys/nope.pub"),
             refused("a missing peer file", 2, &["keys/nope.pub"]),
         ),
         (
-            sequencer("keys/alpha.key", "keys/bravo.key"),
+            Init::sequencer("keys/alpha.key", "keys/bravo.key"),
             refused("a private key as the peer", 2, &["is a private key"]),
         ),
         (
             Init {
                 origin: "has space",
-                ..sequencer("keys/alpha.key", "keys/bravo.pub")
+                ..Init::sequencer("keys/alpha.key", "keys/bravo.pub")
             },
             refused("a bad origin", 2, &[]),
         ),
         (
             Init {
                 role: None,
-                ..sequencer("keys/alpha.key", "keys/bravo.pub")
+                ..Init::sequencer("keys/alpha.key", "keys/bravo.pub")
             },
             refused("no role", 2, &["--role"]),
         ),
         (
-            sequencer("keys/alpha.key", "keys/alpha.pub"),
+            Init::sequencer("keys/alpha.key", "keys/alpha.pub"),
             refused("the same party twice", 2, &["same party"]),
         ),
         #[cfg(unix)]
         (
-            sequencer("keys/open.key", "keys/bravo.pub"),
+            Init::sequencer("keys/open.key", "keys/bravo.pub"),
             refused(
                 "a key file others can read",
                 2,
@@ -286,38 +322,35 @@ fn init_errors_name_the_problem() {
             ),
         ),
     ];
-    for (i, case) in &sequencer_cases {
-        case.check(init(i));
+    for (init, case) in &sequencer_cases {
+        case.check(init.command(&env));
     }
     assert!(
         !env.path("a/dyad.json").exists(),
         "failed inits leave no configuration"
     );
+}
 
-    init(&sequencer("keys/alpha.key", "keys/bravo.pub"))
+#[test]
+fn init_errors_of_a_cosigner_name_the_problem() {
+    let env = three_keys();
+    Init::sequencer("keys/alpha.key", "keys/bravo.pub")
+        .command(&env)
         .assert()
         .success();
     let proposal = env.path("a/genesis.proposal");
     let p = proposal.to_str().unwrap();
     std::fs::write(env.path("junk"), "hello\n").unwrap();
-    let cosigner = |data: &'static str, key: &'static str, peer: &'static str| Init {
-        data,
-        origin: ORIGIN,
-        key,
-        peer,
-        role: Some("cosigner"),
-        proposal: Some(p),
-    };
     let cosigner_cases = [
         (
             Init {
                 proposal: None,
-                ..cosigner("b", "keys/bravo.key", "keys/alpha.pub")
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
             },
             refused("no proposal", 2, &["--proposal"]),
         ),
         (
-            cosigner("b", "keys/bravo.key", "keys/charlie.pub"),
+            Init::cosigner(p, "b", "keys/bravo.key", "keys/charlie.pub"),
             refused(
                 "a peer that is not the proposal's sequencer",
                 1,
@@ -325,7 +358,7 @@ fn init_errors_name_the_problem() {
             ),
         ),
         (
-            cosigner("c", "keys/charlie.key", "keys/alpha.pub"),
+            Init::cosigner(p, "c", "keys/charlie.key", "keys/alpha.pub"),
             refused(
                 "a key that is not the proposal's co-signer",
                 1,
@@ -335,14 +368,14 @@ fn init_errors_name_the_problem() {
         (
             Init {
                 origin: "other.example/x",
-                ..cosigner("b", "keys/bravo.key", "keys/alpha.pub")
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
             },
             refused("another origin", 1, &["not --origin"]),
         ),
         (
             Init {
                 proposal: Some("junk"),
-                ..cosigner("b", "keys/bravo.key", "keys/alpha.pub")
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
             },
             refused(
                 "a file that is not a proposal",
@@ -351,24 +384,26 @@ fn init_errors_name_the_problem() {
             ),
         ),
     ];
-    for (i, case) in &cosigner_cases {
-        case.check(init(i));
+    for (init, case) in &cosigner_cases {
+        case.check(init.command(&env));
     }
     assert!(!env.path("b/ledger").exists() && !env.path("c/ledger").exists());
 
     // A genesis co-signed by someone else than the proposed peer: charlie co-signs a
     // proposal alpha made for charlie, then alpha's directory proposed to bravo gets it.
-    init(&Init {
+    Init {
         data: "a2",
-        ..sequencer("keys/alpha.key", "keys/charlie.pub")
-    })
+        ..Init::sequencer("keys/alpha.key", "keys/charlie.pub")
+    }
+    .command(&env)
     .assert()
     .success();
     let p2 = env.path("a2/genesis.proposal");
-    init(&Init {
+    Init {
         proposal: Some(p2.to_str().unwrap()),
-        ..cosigner("c2", "keys/charlie.key", "keys/alpha.pub")
-    })
+        ..Init::cosigner(p, "c2", "keys/charlie.key", "keys/alpha.pub")
+    }
+    .command(&env)
     .assert()
     .success();
     env.at("a")
