@@ -93,28 +93,37 @@ fn audits_of_intact_replicas_and_bundles_pass() {
         .success();
     let part = std::fs::read_to_string(env.path("part.dyad-sync")).unwrap();
     assert!(part.contains("\nentry 2 "));
-    env.dyad()
-        .args(["audit", "--bundle", "part.dyad-sync"])
-        .args(&t)
-        .assert()
-        .code(2)
-        .stderr(contains("--from 0"));
-    env.dyad()
-        .args(["audit", "--bundle", "nope"])
-        .args(&t)
-        .assert()
-        .code(2);
-    env.dyad()
-        .args(["audit", "--data", "nope"])
-        .args(&t)
-        .assert()
-        .code(2);
-    env.dyad()
-        .args(["audit", "--data", "alpha", "--bundle", "full.dyad-sync"])
-        .args(&t)
-        .assert()
-        .code(2)
-        .stderr(contains("not both"));
+    let refusals = [
+        Refusal {
+            name: "a partial bundle",
+            args: &["--bundle", "part.dyad-sync"],
+            code: 2,
+            says: &["--from 0"],
+        },
+        Refusal {
+            name: "a missing bundle",
+            args: &["--bundle", "nope"],
+            code: 2,
+            says: &[],
+        },
+        Refusal {
+            name: "a missing data directory",
+            args: &["--data", "nope"],
+            code: 2,
+            says: &[],
+        },
+        Refusal {
+            name: "both a replica and a bundle",
+            args: &["--data", "alpha", "--bundle", "full.dyad-sync"],
+            code: 2,
+            says: &["not both"],
+        },
+    ];
+    for case in &refusals {
+        let mut audit = env.dyad();
+        audit.arg("audit").args(&t);
+        case.check(audit);
+    }
 }
 
 #[test]

@@ -222,59 +222,76 @@ fn show_checkpoint_and_status() {
 fn append_errors() {
     let env = Env::new();
     env.channel();
-    env.at("alpha")
-        .args(["append", "--kind", "gossip"])
-        .assert()
-        .code(2)
-        .stderr(contains("invalid value 'gossip'"))
-        .stderr(contains("threat-indicators"));
-    env.at("alpha")
-        .args(["append", "--kind", "genesis"])
-        .assert()
-        .code(2);
     std::fs::write(env.path("big"), vec![b'x'; 61441]).unwrap();
-    env.at("alpha")
-        .args(["append", "--kind", "notification", "big"])
-        .assert()
-        .code(2)
-        .stderr(contains(
-            "the payload is 61441 bytes; this channel's limit is 61440",
-        ))
-        .stderr(contains("--attach"));
-    // The same content goes through as an attachment.
+    let cases = [
+        Refusal {
+            name: "an unknown kind",
+            args: &["--kind", "gossip"],
+            code: 2,
+            says: &["invalid value 'gossip'", "threat-indicators"],
+        },
+        Refusal {
+            name: "a second genesis",
+            args: &["--kind", "genesis"],
+            code: 2,
+            says: &[],
+        },
+        Refusal {
+            name: "a payload over the channel's limit",
+            args: &["--kind", "notification", "big"],
+            code: 2,
+            says: &[
+                "the payload is 61441 bytes; this channel's limit is 61440",
+                "--attach",
+            ],
+        },
+        Refusal {
+            name: "a missing payload file",
+            args: &["--kind", "notification", "missing.txt"],
+            code: 2,
+            says: &["missing.txt"],
+        },
+        Refusal {
+            name: "a response without --reply-to",
+            args: &["--kind", "response", "--subject", "x"],
+            code: 2,
+            says: &["--reply-to"],
+        },
+        Refusal {
+            name: "a reply to the genesis",
+            args: &["--kind", "response", "--reply-to", "0"],
+            code: 2,
+            says: &["genesis"],
+        },
+        Refusal {
+            name: "a reply to an entry that does not exist",
+            args: &["--kind", "response", "--reply-to", "7"],
+            code: 2,
+            says: &["--reply-to 7"],
+        },
+        Refusal {
+            name: "a control character in the subject",
+            args: &["--kind", "inquiry", "--subject", "a\u{7}b"],
+            code: 2,
+            says: &["control"],
+        },
+        Refusal {
+            name: "a content type that is not ASCII",
+            args: &["--kind", "inquiry", "--content-type", "t\u{e9}xt"],
+            code: 2,
+            says: &[],
+        },
+    ];
+    for case in &cases {
+        let mut append = env.at("alpha");
+        append.arg("append");
+        case.check(append);
+    }
+    // The same content as an over-long payload goes through as an attachment.
     env.at("alpha")
         .args(["append", "--kind", "notification", "--attach", "big"])
         .assert()
         .success();
-    env.at("alpha")
-        .args(["append", "--kind", "notification", "missing.txt"])
-        .assert()
-        .code(2)
-        .stderr(contains("missing.txt"));
-    env.at("alpha")
-        .args(["append", "--kind", "response", "--subject", "x"])
-        .assert()
-        .code(2)
-        .stderr(contains("--reply-to"));
-    env.at("alpha")
-        .args(["append", "--kind", "response", "--reply-to", "0"])
-        .assert()
-        .code(2)
-        .stderr(contains("genesis"));
-    env.at("alpha")
-        .args(["append", "--kind", "response", "--reply-to", "7"])
-        .assert()
-        .code(2)
-        .stderr(contains("--reply-to 7"));
-    env.at("alpha")
-        .args(["append", "--kind", "inquiry", "--subject", "a\u{7}b"])
-        .assert()
-        .code(2)
-        .stderr(contains("control"));
-    env.at("alpha")
-        .args(["append", "--kind", "inquiry", "--content-type", "t\u{e9}xt"])
-        .assert()
-        .code(2);
     // Only what passed got in: the genesis and the attachment message.
     let log = env.stdout_json(env.at("alpha").args(["--json", "log"]));
     assert_eq!(log["size"], 2);

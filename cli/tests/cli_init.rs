@@ -192,116 +192,87 @@ fn three_step_genesis_creates_both_replicas() {
         .stderr(contains("already initialised"));
 }
 
-#[test]
-fn init_errors_name_the_problem() {
+/// `dyad --data <data> init --origin O --key K --peer P [--role R] [--proposal F]`.
+struct Init<'a> {
+    data: &'a str,
+    origin: &'a str,
+    key: &'a str,
+    peer: &'a str,
+    role: Option<&'a str>,
+    proposal: Option<&'a str>,
+}
+
+impl<'a> Init<'a> {
+    /// Alpha's directory `a`, proposing a channel as its sequencer.
+    fn sequencer(key: &'a str, peer: &'a str) -> Init<'a> {
+        Init {
+            data: "a",
+            origin: ORIGIN,
+            key,
+            peer,
+            role: Some("sequencer"),
+            proposal: None,
+        }
+    }
+
+    /// A co-signer's directory `data`, answering `proposal`.
+    fn cosigner(proposal: &'a str, data: &'a str, key: &'a str, peer: &'a str) -> Init<'a> {
+        Init {
+            data,
+            origin: ORIGIN,
+            key,
+            peer,
+            role: Some("cosigner"),
+            proposal: Some(proposal),
+        }
+    }
+
+    fn command(&self, env: &Env) -> assert_cmd::Command {
+        let mut c = env.at(self.data);
+        c.args([
+            "init",
+            "--origin",
+            self.origin,
+            "--key",
+            self.key,
+            "--peer",
+            self.peer,
+        ]);
+        if let Some(role) = self.role {
+            c.args(["--role", role]);
+        }
+        if let Some(proposal) = self.proposal {
+            c.args(["--proposal", proposal]);
+        }
+        c
+    }
+}
+
+/// A refusal whose arguments are all in its `Init`.
+fn refused(name: &'static str, code: i32, says: &'static [&'static str]) -> Refusal<'static> {
+    Refusal {
+        name,
+        args: &[],
+        code,
+        says,
+    }
+}
+
+/// Keys for alpha, bravo and charlie.
+fn three_keys() -> Env {
     let env = Env::new();
     env.keygen("alpha");
     env.keygen("bravo");
     env.keygen("charlie");
-    let init = |data: &str, args: &[&str]| {
-        let mut c = env.at(data);
-        c.arg("init").args(args);
-        c
-    };
-    // Missing files.
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/nope.key",
-            "--peer",
-            "keys/bravo.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("keys/nope.key"));
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/nope.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("keys/nope.pub"));
-    // A private key given where a .pub belongs.
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/bravo.key",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("is a private key"));
-    // A bad origin, a missing role, the same party twice.
-    init(
-        "a",
-        &[
-            "--origin",
-            "has space",
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/bravo.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .code(2);
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/bravo.pub",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("--role"));
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("same party"));
-    // A key file others can read is refused, with the fix.
+    env
+}
+
+#[test]
+fn init_errors_of_a_sequencer_name_the_problem() {
+    let env = three_keys();
     #[cfg(unix)]
     {
+        // A key file others can read.
         use std::os::unix::fs::PermissionsExt;
         std::fs::copy(env.path("keys/alpha.key"), env.path("keys/open.key")).unwrap();
         std::fs::set_permissions(
@@ -309,175 +280,130 @@ fn init_errors_name_the_problem() {
             std::fs::Permissions::from_mode(0o644),
         )
         .unwrap();
-        init(
-            "a",
-            &[
-                "--origin",
-                ORIGIN,
-                "--key",
-                "keys/open.key",
-                "--peer",
-                "keys/bravo.pub",
-                "--role",
-                "sequencer",
-            ],
-        )
-        .assert()
-        .code(2)
-        .stderr(contains("readable by others"))
-        .stderr(contains("chmod 600"));
+    }
+    let sequencer_cases = [
+        (
+            Init::sequencer("keys/nope.key", "keys/bravo.pub"),
+            refused("a missing key file", 2, &["keys/nope.key"]),
+        ),
+        (
+            Init::sequencer("keys/alpha.key", "keys/nope.pub"),
+            refused("a missing peer file", 2, &["keys/nope.pub"]),
+        ),
+        (
+            Init::sequencer("keys/alpha.key", "keys/bravo.key"),
+            refused("a private key as the peer", 2, &["is a private key"]),
+        ),
+        (
+            Init {
+                origin: "has space",
+                ..Init::sequencer("keys/alpha.key", "keys/bravo.pub")
+            },
+            refused("a bad origin", 2, &[]),
+        ),
+        (
+            Init {
+                role: None,
+                ..Init::sequencer("keys/alpha.key", "keys/bravo.pub")
+            },
+            refused("no role", 2, &["--role"]),
+        ),
+        (
+            Init::sequencer("keys/alpha.key", "keys/alpha.pub"),
+            refused("the same party twice", 2, &["same party"]),
+        ),
+        #[cfg(unix)]
+        (
+            Init::sequencer("keys/open.key", "keys/bravo.pub"),
+            refused(
+                "a key file others can read",
+                2,
+                &["readable by others", "chmod 600"],
+            ),
+        ),
+    ];
+    for (init, case) in &sequencer_cases {
+        case.check(init.command(&env));
     }
     assert!(
         !env.path("a/dyad.json").exists(),
         "failed inits leave no configuration"
     );
+}
 
-    init(
-        "a",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/bravo.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
-    .assert()
-    .success();
+#[test]
+fn init_errors_of_a_cosigner_name_the_problem() {
+    let env = three_keys();
+    Init::sequencer("keys/alpha.key", "keys/bravo.pub")
+        .command(&env)
+        .assert()
+        .success();
     let proposal = env.path("a/genesis.proposal");
     let p = proposal.to_str().unwrap();
-    // The co-signer needs the proposal.
-    init(
-        "b",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/bravo.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("--proposal"));
-    // A peer key that is not the proposal's sequencer.
-    init(
-        "b",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/bravo.key",
-            "--peer",
-            "keys/charlie.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-            p,
-        ],
-    )
-    .assert()
-    .code(1)
-    .stderr(contains("the proposal's sequencer is cert.alpha.example"));
-    // A key that is not the proposal's co-signer.
-    init(
-        "c",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/charlie.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-            p,
-        ],
-    )
-    .assert()
-    .code(1)
-    .stderr(contains("as co-signer, not this key"));
-    // Another origin.
-    init(
-        "b",
-        &[
-            "--origin",
-            "other.example/x",
-            "--key",
-            "keys/bravo.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-            p,
-        ],
-    )
-    .assert()
-    .code(1)
-    .stderr(contains("not --origin"));
-    // A file that is not a proposal.
     std::fs::write(env.path("junk"), "hello\n").unwrap();
-    init(
-        "b",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/bravo.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-            "junk",
-        ],
-    )
-    .assert()
-    .code(2)
-    .stderr(contains("not a dyad sync bundle"));
+    let cosigner_cases = [
+        (
+            Init {
+                proposal: None,
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
+            },
+            refused("no proposal", 2, &["--proposal"]),
+        ),
+        (
+            Init::cosigner(p, "b", "keys/bravo.key", "keys/charlie.pub"),
+            refused(
+                "a peer that is not the proposal's sequencer",
+                1,
+                &["the proposal's sequencer is cert.alpha.example"],
+            ),
+        ),
+        (
+            Init::cosigner(p, "c", "keys/charlie.key", "keys/alpha.pub"),
+            refused(
+                "a key that is not the proposal's co-signer",
+                1,
+                &["as co-signer, not this key"],
+            ),
+        ),
+        (
+            Init {
+                origin: "other.example/x",
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
+            },
+            refused("another origin", 1, &["not --origin"]),
+        ),
+        (
+            Init {
+                proposal: Some("junk"),
+                ..Init::cosigner(p, "b", "keys/bravo.key", "keys/alpha.pub")
+            },
+            refused(
+                "a file that is not a proposal",
+                2,
+                &["not a dyad sync bundle"],
+            ),
+        ),
+    ];
+    for (init, case) in &cosigner_cases {
+        case.check(init.command(&env));
+    }
     assert!(!env.path("b/ledger").exists() && !env.path("c/ledger").exists());
 
     // A genesis co-signed by someone else than the proposed peer: charlie co-signs a
     // proposal alpha made for charlie, then alpha's directory proposed to bravo gets it.
-    init(
-        "a2",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/alpha.key",
-            "--peer",
-            "keys/charlie.pub",
-            "--role",
-            "sequencer",
-        ],
-    )
+    Init {
+        data: "a2",
+        ..Init::sequencer("keys/alpha.key", "keys/charlie.pub")
+    }
+    .command(&env)
     .assert()
     .success();
     let p2 = env.path("a2/genesis.proposal");
-    init(
-        "c2",
-        &[
-            "--origin",
-            ORIGIN,
-            "--key",
-            "keys/charlie.key",
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-            p2.to_str().unwrap(),
-        ],
-    )
+    Init {
+        proposal: Some(p2.to_str().unwrap()),
+        ..Init::cosigner(p, "c2", "keys/charlie.key", "keys/alpha.pub")
+    }
+    .command(&env)
     .assert()
     .success();
     env.at("a")

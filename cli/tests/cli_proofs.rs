@@ -92,68 +92,93 @@ fn inclusion_and_consistency_proofs_round_trip_through_verify() {
     let mut wrong = p.clone();
     wrong["root"] = p5["root"].clone();
     std::fs::write(env.path("wrong.json"), wrong.to_string()).unwrap();
-    env.dyad()
-        .args(["verify", "inclusion", "wrong.json"])
-        .assert()
-        .code(1)
-        .stderr(contains("the inclusion proof does not verify"));
+    let mut other_size = p.clone();
+    other_size["size"] = Value::from(6);
+    std::fs::write(env.path("wrong2.json"), other_size.to_string()).unwrap();
+    let mut bad_cons = c.clone();
+    bad_cons["old_root"] = p["leaf_hash"].clone();
+    std::fs::write(env.path("wrong3.json"), bad_cons.to_string()).unwrap();
+    std::fs::write(env.path("junk.json"), "{\"index\": 1}").unwrap();
+    let mut short = p.clone();
+    short["root"] = Value::from("AAAA");
+    std::fs::write(env.path("short.json"), short.to_string()).unwrap();
+    // Proofs that do not verify exit 1; unreadable input exits 2.
+    let verify_cases = [
+        Refusal {
+            name: "another tree's root",
+            args: &["inclusion", "wrong.json"],
+            code: 1,
+            says: &["the inclusion proof does not verify"],
+        },
+        Refusal {
+            name: "another tree's size",
+            args: &["inclusion", "wrong2.json"],
+            code: 1,
+            says: &[],
+        },
+        Refusal {
+            name: "a consistency proof from another old root",
+            args: &["consistency", "wrong3.json"],
+            code: 1,
+            says: &["does not verify"],
+        },
+        Refusal {
+            name: "a missing proof file",
+            args: &["inclusion", "nope.json"],
+            code: 2,
+            says: &["nope.json"],
+        },
+        Refusal {
+            name: "JSON that is no proof",
+            args: &["inclusion", "junk.json"],
+            code: 2,
+            says: &["not inclusion proof JSON"],
+        },
+        Refusal {
+            name: "a root that is no SHA-256",
+            args: &["inclusion", "short.json"],
+            code: 2,
+            says: &["root is not a base64 SHA-256"],
+        },
+    ];
+    for case in &verify_cases {
+        let mut verify = env.dyad();
+        verify.arg("verify");
+        case.check(verify);
+    }
     let out = env
         .dyad()
         .args(["--json", "verify", "inclusion", "wrong.json"])
         .assert()
         .code(1);
     assert_eq!(json(&out.get_output().stdout)["valid"], false);
-    let mut other_size = p.clone();
-    other_size["size"] = Value::from(6);
-    std::fs::write(env.path("wrong2.json"), other_size.to_string()).unwrap();
-    env.dyad()
-        .args(["verify", "inclusion", "wrong2.json"])
-        .assert()
-        .code(1);
-    let mut bad_cons = c.clone();
-    bad_cons["old_root"] = p["leaf_hash"].clone();
-    std::fs::write(env.path("wrong3.json"), bad_cons.to_string()).unwrap();
-    env.dyad()
-        .args(["verify", "consistency", "wrong3.json"])
-        .assert()
-        .code(1)
-        .stderr(contains("does not verify"));
-
-    // Unreadable input: exit 2.
-    env.dyad()
-        .args(["verify", "inclusion", "nope.json"])
-        .assert()
-        .code(2)
-        .stderr(contains("nope.json"));
-    std::fs::write(env.path("junk.json"), "{\"index\": 1}").unwrap();
-    env.dyad()
-        .args(["verify", "inclusion", "junk.json"])
-        .assert()
-        .code(2)
-        .stderr(contains("not inclusion proof JSON"));
-    let mut short = p.clone();
-    short["root"] = Value::from("AAAA");
-    std::fs::write(env.path("short.json"), short.to_string()).unwrap();
-    env.dyad()
-        .args(["verify", "inclusion", "short.json"])
-        .assert()
-        .code(2)
-        .stderr(contains("root is not a base64 SHA-256"));
 
     // Bad ranges are usage errors.
-    env.at("alpha")
-        .args(["prove", "inclusion", "6"])
-        .assert()
-        .code(2);
-    env.at("alpha")
-        .args(["prove", "inclusion", "1", "--size", "9"])
-        .assert()
-        .code(2)
-        .stderr(contains("only 6 entries"));
-    env.at("alpha")
-        .args(["prove", "consistency", "5", "3"])
-        .assert()
-        .code(2);
+    let prove_cases = [
+        Refusal {
+            name: "an index past the end",
+            args: &["inclusion", "6"],
+            code: 2,
+            says: &[],
+        },
+        Refusal {
+            name: "a size past the end",
+            args: &["inclusion", "1", "--size", "9"],
+            code: 2,
+            says: &["only 6 entries"],
+        },
+        Refusal {
+            name: "sizes in the wrong order",
+            args: &["consistency", "5", "3"],
+            code: 2,
+            says: &[],
+        },
+    ];
+    for case in &prove_cases {
+        let mut prove = env.at("alpha");
+        prove.arg("prove");
+        case.check(prove);
+    }
 }
 
 #[test]

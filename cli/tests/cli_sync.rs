@@ -38,28 +38,41 @@ fn damaged_bundles_are_refused_before_anything_is_applied() {
     let env = Env::new();
     let path = pending_bundle(&env, "b.dyad-sync");
     let good = std::fs::read(&path).unwrap();
-    let import = |body: &[u8]| {
-        std::fs::write(env.path("damaged"), body).unwrap();
-        env.at("bravo").args(["sync", "import", "damaged"]).assert()
-    };
-    for cut in [good.len() - 1, good.len() - 30, good.len() / 2, 20] {
-        import(&good[..cut]).code(2).stderr(contains("truncated"));
-    }
     let mut altered = good.clone();
     let at = good.len() / 2;
     altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
-    import(&altered).code(2).stderr(contains("checksum"));
     let mut trailing = good.clone();
     trailing.extend_from_slice(b"entry 9 AAAA\n");
-    import(&trailing)
-        .code(2)
-        .stderr(contains("after the end line"));
-    import(b"")
-        .code(2)
-        .stderr(contains("not a dyad sync bundle"));
-    import(b"PK\x03\x04 zip")
-        .code(2)
-        .stderr(contains("not a dyad sync bundle"));
+    // (case, the bundle's bytes, what the refusal says)
+    let mut cases: Vec<(String, Vec<u8>, &str)> =
+        [good.len() - 1, good.len() - 30, good.len() / 2, 20]
+            .into_iter()
+            .map(|cut| (format!("cut at {cut}"), good[..cut].to_vec(), "truncated"))
+            .collect();
+    cases.extend([
+        ("a changed byte".to_owned(), altered, "checksum"),
+        (
+            "a line after the end".to_owned(),
+            trailing,
+            "after the end line",
+        ),
+        ("empty".to_owned(), Vec::new(), "not a dyad sync bundle"),
+        (
+            "a zip file".to_owned(),
+            b"PK\x03\x04 zip".to_vec(),
+            "not a dyad sync bundle",
+        ),
+    ]);
+    for (name, body, says) in &cases {
+        std::fs::write(env.path("damaged"), body).unwrap();
+        Refusal {
+            name,
+            args: &["sync", "import", "damaged"],
+            code: 2,
+            says: &[*says],
+        }
+        .check(env.at("bravo"));
+    }
     env.at("bravo")
         .args(["sync", "import", "nope"])
         .assert()

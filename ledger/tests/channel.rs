@@ -1,73 +1,16 @@
 //! Two replicas of one channel: appends, co-signing, proofs, and what each kind of
 //! tampering by the peer is rejected as.
 
-use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
+use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal};
 use dyad_ledger::entry::{Draft, Kind};
-use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
-use dyad_ledger::keys::SignerKey;
+use dyad_testkit::channel::{message, stranger, Replicas, ORIGIN, T0};
 use dyad_verifier::hash::leaf_hash;
 use dyad_verifier::proof::{verify_consistency, verify_inclusion};
 
-const ORIGIN: &str = "example.org/dyad/test";
-const T0: u64 = 1_767_225_600_000;
-
-struct Pair {
-    _dir: tempfile::TempDir,
-    alpha: SignerKey,
-    bravo: SignerKey,
-    seq: Channel,
-    cos: Channel,
-}
-
-fn pair() -> Pair {
-    let dir = tempfile::tempdir().unwrap();
-    let alpha = SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap();
-    let bravo = SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap();
-    let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
-    let proposal = genesis.propose(&alpha, T0).unwrap();
-    let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
-    let seq = Channel::create(&dir.path().join("alpha"), &entry, Role::Sequencer).unwrap();
-    let cos = Channel::create(&dir.path().join("bravo"), &entry, Role::Cosigner).unwrap();
-    Pair {
-        _dir: dir,
-        alpha,
-        bravo,
-        seq,
-        cos,
-    }
-}
-
-fn note(i: u64) -> Draft {
-    Draft::new(
-        Kind::Notification,
-        &format!("message {i}"),
-        "text/plain",
-        format!("body {i}").into_bytes(),
-    )
-}
-
-/// Entries the co-signer lacks, as the sequencer would send them.
-fn new_entries(p: &Pair) -> Vec<Vec<u8>> {
-    (p.cos.size()..p.seq.size())
-        .map(|i| p.seq.store().leaf(i).unwrap())
-        .collect()
-}
-
-fn sync(p: &mut Pair, now: u64) -> Vec<u8> {
-    let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
-    let entries = new_entries(p);
-    let cosigned = p
-        .cos
-        .accept_and_cosign(&p.bravo, &entries, &signed, now)
-        .unwrap();
-    p.seq.add_committed_checkpoint(&cosigned).unwrap();
-    cosigned
-}
-
 #[test]
 fn exchange_commits_on_both_replicas_and_proofs_verify() {
-    let mut p = pair();
-    let drafts: Vec<Draft> = (1..=20).map(note).collect();
+    let mut p = Replicas::new();
+    let drafts: Vec<Draft> = (1..=20).map(message).collect();
     let appended = p.seq.append_own(&p.alpha, drafts, T0 + 1000).unwrap();
     assert_eq!(
         appended.iter().map(|a| a.index).collect::<Vec<_>>(),
@@ -104,7 +47,7 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
     assert!(again[0].existing && again[0].index == 21 && p.seq.size() == 22);
 
     let old_root = p.cos.store().root();
-    sync(&mut p, T0 + 3000);
+    p.sync(T0 + 3000);
     assert_eq!(p.cos.size(), 22);
     assert_eq!(p.cos.store().root(), p.seq.store().root());
     assert_eq!(p.seq.committed_size().unwrap(), 22);
@@ -138,12 +81,12 @@ fn exchange_commits_on_both_replicas_and_proofs_verify() {
 }
 
 fn tamper_case(mutate: impl FnOnce(&mut Vec<Vec<u8>>)) -> ChannelError {
-    let mut p = pair();
+    let mut p = Replicas::new();
     p.seq
-        .append_own(&p.alpha, (1..=5).map(note).collect(), T0 + 1000)
+        .append_own(&p.alpha, (1..=5).map(message).collect(), T0 + 1000)
         .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
-    let mut entries = new_entries(&p);
+    let mut entries = p.new_entries();
     mutate(&mut entries);
     let err = p
         .cos
@@ -242,14 +185,14 @@ fn wrong_signature_is_rejected() {
 
 #[test]
 fn checkpoint_with_a_different_root_is_refused_and_kept() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     p.seq
-        .append_own(&p.alpha, (1..=3).map(note).collect(), T0 + 1000)
+        .append_own(&p.alpha, (1..=3).map(message).collect(), T0 + 1000)
         .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     // A sequencer that signed one tree but sends the entries of another.
-    let mut entries = new_entries(&p);
-    let other = note(99).sign(&p.alpha, ORIGIN, 3, T0 + 1000).unwrap();
+    let mut entries = p.new_entries();
+    let other = message(99).sign(&p.alpha, ORIGIN, 3, T0 + 1000).unwrap();
     entries[2] = other.bytes;
     let err = p
         .cos
@@ -264,9 +207,9 @@ fn checkpoint_with_a_different_root_is_refused_and_kept() {
 
 #[test]
 fn forged_or_incomplete_checkpoints_are_not_committed() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     p.seq
-        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .append_own(&p.alpha, vec![message(1)], T0 + 1000)
         .unwrap();
     let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
     // Without the co-signature it is not committed.
@@ -275,7 +218,7 @@ fn forged_or_incomplete_checkpoints_are_not_committed() {
         Err(ChannelError::MissingCosignature)
     ));
     // Signed by a stranger claiming the log's name: not the log key.
-    let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
+    let stranger = stranger();
     let text = p.seq.checkpoint_text();
     let log_key_id = p.seq.genesis().log_key().unwrap().key_id();
     let forged_sig = stranger.sign(text.as_bytes());
@@ -283,7 +226,7 @@ fn forged_or_incomplete_checkpoints_are_not_committed() {
         "{text}\n{}",
         dyad_verifier::note::signature_line(ORIGIN, log_key_id, &forged_sig)
     );
-    let entries = new_entries(&p);
+    let entries = p.new_entries();
     assert!(p
         .cos
         .accept_and_cosign(&p.bravo, &entries, forged.as_bytes(), T0 + 2000)
@@ -293,13 +236,13 @@ fn forged_or_incomplete_checkpoints_are_not_committed() {
 
 #[test]
 fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
-    let mut p = pair();
-    let first = p.cos.queue_own(&p.bravo, note(1), T0 + 1000).unwrap();
+    let mut p = Replicas::new();
+    let first = p.cos.queue_own(&p.bravo, message(1), T0 + 1000).unwrap();
     p.seq
         .append_signed(std::slice::from_ref(&first), T0 + 1000)
         .unwrap();
     // The same message under a new signature but an old sequence number is a replay.
-    let replay = note(1).sign(&p.bravo, ORIGIN, 1, T0 + 1500).unwrap();
+    let replay = message(1).sign(&p.bravo, ORIGIN, 1, T0 + 1500).unwrap();
     let err = p.seq.append_signed(&[replay], T0 + 2000).unwrap_err();
     assert!(
         matches!(
@@ -313,7 +256,7 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
         "{err}"
     );
     // A message signed for another channel.
-    let foreign = note(2)
+    let foreign = message(2)
         .sign(&p.bravo, "example.org/dyad/other", 2, T0 + 1500)
         .unwrap();
     assert!(matches!(
@@ -321,14 +264,16 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
         Err(ChannelError::Refused(EntryRefusal::WrongOrigin { .. }))
     ));
     // A message from someone who is not a party.
-    let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
-    let alien = note(3).sign(&stranger, ORIGIN, 1, T0 + 1500).unwrap();
+    let stranger = stranger();
+    let alien = message(3).sign(&stranger, ORIGIN, 1, T0 + 1500).unwrap();
     assert!(matches!(
         p.seq.append_signed(&[alien], T0 + 2000),
         Err(ChannelError::Refused(EntryRefusal::UnknownSender { .. }))
     ));
     // A timestamp far in the sequencer's future.
-    let future = note(4).sign(&p.bravo, ORIGIN, 2, T0 + 10_000_000).unwrap();
+    let future = message(4)
+        .sign(&p.bravo, ORIGIN, 2, T0 + 10_000_000)
+        .unwrap();
     assert!(matches!(
         p.seq.append_signed(&[future], T0 + 2000),
         Err(ChannelError::Refused(
@@ -340,19 +285,19 @@ fn replayed_and_foreign_entries_are_rejected_by_the_sequencer() {
 
 #[test]
 fn a_stale_checkpoint_is_a_rollback() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     p.seq
-        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .append_own(&p.alpha, vec![message(1)], T0 + 1000)
         .unwrap();
     let old = p.seq.sign_checkpoint(&p.alpha).unwrap();
-    let entries = new_entries(&p);
+    let entries = p.new_entries();
     p.cos
         .accept_and_cosign(&p.bravo, &entries, &old, T0 + 2000)
         .unwrap();
     p.seq
-        .append_own(&p.alpha, vec![note(2)], T0 + 3000)
+        .append_own(&p.alpha, vec![message(2)], T0 + 3000)
         .unwrap();
-    sync(&mut p, T0 + 4000);
+    p.sync(T0 + 4000);
     let err = p
         .cos
         .accept_and_cosign(&p.bravo, &[], &old, T0 + 5000)
@@ -365,10 +310,16 @@ fn a_stale_checkpoint_is_a_rollback() {
 
 #[test]
 fn only_the_parties_own_keys_and_roles_may_act() {
-    let mut p = pair();
-    let err = p.cos.append_own(&p.bravo, vec![note(1)], T0).unwrap_err();
+    let mut p = Replicas::new();
+    let err = p
+        .cos
+        .append_own(&p.bravo, vec![message(1)], T0)
+        .unwrap_err();
     assert!(matches!(err, ChannelError::WrongRole { .. }));
-    let err = p.seq.append_own(&p.bravo, vec![note(1)], T0).unwrap_err();
+    let err = p
+        .seq
+        .append_own(&p.bravo, vec![message(1)], T0)
+        .unwrap_err();
     assert!(matches!(err, ChannelError::NotOurKey { .. }));
 }
 
@@ -377,13 +328,13 @@ fn only_the_parties_own_keys_and_roles_may_act() {
 /// draft is refused by both, by appending already when signing: it has one signature.)
 #[test]
 fn draft_check_refuses_what_appending_refuses() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     p.seq
-        .append_own(&p.alpha, vec![note(1)], T0 + 1000)
+        .append_own(&p.alpha, vec![message(1)], T0 + 1000)
         .unwrap();
     let genesis = p.seq.genesis().clone();
     let with = |f: fn(&mut Draft)| {
-        let mut d = note(2);
+        let mut d = message(2);
         f(&mut d);
         d
     };

@@ -4,65 +4,16 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use dyad_ledger::channel::{Channel, ChannelError, Role};
-use dyad_ledger::entry::{Draft, Kind};
-use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
-use dyad_ledger::keys::SignerKey;
+use dyad_ledger::channel::{Channel, ChannelError};
 use dyad_ledger::store::Store;
-
-const ORIGIN: &str = "example.org/dyad/test";
-const T0: u64 = 1_767_225_600_000;
-
-struct Pair {
-    dir: tempfile::TempDir,
-    alpha: SignerKey,
-    bravo: SignerKey,
-    seq: Channel,
-    cos: Channel,
-}
-
-fn pair() -> Pair {
-    let dir = tempfile::tempdir().unwrap();
-    let alpha = SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap();
-    let bravo = SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap();
-    let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
-    let proposal = genesis.propose(&alpha, T0).unwrap();
-    let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
-    let seq = Channel::create(&dir.path().join("alpha"), &entry, Role::Sequencer).unwrap();
-    let cos = Channel::create(&dir.path().join("bravo"), &entry, Role::Cosigner).unwrap();
-    Pair {
-        dir,
-        alpha,
-        bravo,
-        seq,
-        cos,
-    }
-}
-
-fn message(i: u64) -> Draft {
-    Draft::new(
-        Kind::Notification,
-        &format!("message {i}"),
-        "text/plain",
-        format!("body {i}").into_bytes(),
-    )
-}
+use dyad_testkit::channel::{message, Replicas, ORIGIN, T0};
 
 /// Appends `n` messages on the sequencer and has them co-signed; the co-signed note.
-fn sync(p: &mut Pair, n: u64, now: u64) -> Vec<u8> {
+fn sync(p: &mut Replicas, n: u64, now: u64) -> Vec<u8> {
     let first = p.seq.size();
     let drafts = (first..first + n).map(message).collect();
     p.seq.append_own(&p.alpha, drafts, now).unwrap();
-    let signed = p.seq.sign_checkpoint(&p.alpha).unwrap();
-    let entries: Vec<Vec<u8>> = (p.cos.size()..p.seq.size())
-        .map(|i| p.seq.store().leaf(i).unwrap())
-        .collect();
-    let cosigned = p
-        .cos
-        .accept_and_cosign(&p.bravo, &entries, &signed, now)
-        .unwrap();
-    p.seq.add_committed_checkpoint(&cosigned).unwrap();
-    cosigned
+    p.sync(now)
 }
 
 fn unknown_lines(n: usize) -> String {
@@ -87,7 +38,7 @@ fn lines(note: &[u8]) -> usize {
 
 #[test]
 fn re_cosigning_a_held_size_answers_the_held_note_and_writes_nothing() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     let committed = sync(&mut p, 3, T0 + 1000);
     let size = p.cos.size();
     let commits = p.cos.store().commits();
@@ -117,7 +68,7 @@ fn re_cosigning_a_held_size_answers_the_held_note_and_writes_nothing() {
 
 #[test]
 fn only_verified_lines_are_stored_on_either_side() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     sync(&mut p, 1, T0 + 1000);
     p.seq
         .append_own(&p.alpha, vec![message(9)], T0 + 2000)
@@ -148,7 +99,7 @@ fn only_verified_lines_are_stored_on_either_side() {
 
 #[test]
 fn a_conflicting_root_is_kept_once() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     sync(&mut p, 1, T0 + 1000);
     // The sequencer signs a tree the co-signer will not get: another entry at index 2.
     p.seq
@@ -184,7 +135,7 @@ fn a_conflicting_root_is_kept_once() {
 
 #[test]
 fn a_stored_checkpoint_that_does_not_verify_is_rebuilt_or_opens_read_only() {
-    let mut p = pair();
+    let mut p = Replicas::new();
     let committed = sync(&mut p, 2, T0 + 1000);
     let size = p.cos.size();
     let dir = p.dir.path().join("bravo");

@@ -1,17 +1,12 @@
 //! The store's contract: create/open, atomic batches, reads, and the errors that leave
 //! it unchanged.
 
-use base64::Engine as _;
 use dyad_ledger::store::{Batch, CheckpointProblem, Head, Store, StoreError, MAX_LEAF_BYTES};
 use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree, TreeError, EMPTY_ROOT};
+use dyad_testkit::store::note;
 
 fn leaf(i: u64) -> Vec<u8> {
     format!("leaf {i}").into_bytes()
-}
-
-fn note(size: u64, root: &Hash) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
 }
 
 fn append(store: &mut Store, range: std::ops::Range<u64>) -> Head {

@@ -5,24 +5,19 @@
 use std::path::Path;
 
 use dyad_ledger::store::{Damage, Progress, Store, StoreError};
-use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+use dyad_ledger::tree::Hash;
 
 fn leaf(i: u64) -> Vec<u8> {
     format!("entry {i}").into_bytes()
 }
 
+/// The root of the first `n` leaves, by the RFC 9162 definition (not the ledger's tree).
 fn root_of(n: u64) -> Hash {
-    let mut t = MemoryTree::new();
-    for i in 0..n {
-        t.append(leaf_hash(&leaf(i)));
-    }
-    t.root()
+    dyad_testkit::store::root_of(n, leaf)
 }
 
 fn note(size: u64) -> Vec<u8> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root_of(size));
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
+    dyad_testkit::store::note(size, &root_of(size))
 }
 
 fn append(store: &mut Store, n: u64) {

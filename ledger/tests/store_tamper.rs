@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use dyad_ledger::store::{CheckpointProblem, Damage, Store, StoreError};
-use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+use dyad_ledger::tree::Hash;
+use dyad_testkit::store::note;
 
 /// 100 = 64 + 32 + 4: the right edge is nodes (6, 0), (5, 2) and (2, 24). All of it
 /// lies in the first entry bundle and stored tile, which are not full: single `e` and
@@ -25,17 +25,9 @@ fn node_key(level: u8, i: u64) -> Vec<u8> {
     [&[b'n', level][..], &i.to_be_bytes()].concat()
 }
 
-fn note(size: u64, root: &Hash) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
-}
-
+/// The root of the first `n` leaves, by the RFC 9162 definition (not the ledger's tree).
 fn root_of(n: u64) -> Hash {
-    let mut t = MemoryTree::new();
-    for i in 0..n {
-        t.append(leaf_hash(&leaf(i)));
-    }
-    t.root()
+    dyad_testkit::store::root_of(n, leaf)
 }
 
 /// A healthy store of SIZE entries in three batches, with a checkpoint at 64.

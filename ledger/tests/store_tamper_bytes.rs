@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use dyad_ledger::store::{Store, StoreError};
-use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+use dyad_ledger::tree::{leaf_hash, Hash};
+use dyad_testkit::rng::{Rng, RngExt};
+use dyad_testkit::store::note;
 use dyad_verifier::proof::verify_inclusion;
 
 /// Two full entry bundles and a partial one; the checkpoint covers the full ones.
@@ -31,17 +32,9 @@ fn leaf(i: u64) -> Vec<u8> {
     format!("entry number {i} {}", "x".repeat((i % 40) as usize)).into_bytes()
 }
 
+/// The root of the first `n` leaves, by the RFC 9162 definition (not the ledger's tree).
 fn root_of(n: u64) -> Hash {
-    let mut t = MemoryTree::new();
-    for i in 0..n {
-        t.append(leaf_hash(&leaf(i)));
-    }
-    t.root()
-}
-
-fn note(size: u64, root: &Hash) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
+    dyad_testkit::store::root_of(n, leaf)
 }
 
 fn build(dir: &Path) {
@@ -80,21 +73,9 @@ fn restore(files: &BTreeMap<PathBuf, Vec<u8>>, dir: &Path) {
     }
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+/// Uniform in `0..n` (0 when `n` is 0: an empty file has one place to damage).
+fn below(rng: &mut Rng, n: u64) -> u64 {
+    rng.random_range(0..n.max(1))
 }
 
 /// What one damaged copy did.
@@ -190,32 +171,32 @@ fn damaged_files_are_refused_reported_or_harmless_never_served() {
     snapshot(&original, &original, &mut files);
     let cp_root = root_of(CHECKPOINT);
     let names: Vec<&PathBuf> = files.keys().collect();
-    let mut rng = Rng(seed);
+    let mut rng = dyad_testkit::rng(seed);
     let mut tally: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
     for trial in 0..trials {
         let dir = tmp.path().join(format!("copy-{trial}"));
         restore(&files, &dir);
-        let name = names[rng.below(names.len() as u64) as usize];
+        let name = names[below(&mut rng, names.len() as u64) as usize];
         let bytes = &files[name];
         let path = dir.join(name);
         let len = bytes.len() as u64;
-        let action = match rng.below(4) {
+        let action = match below(&mut rng, 4) {
             0 | 1 => {
-                let at = rng.below(len) as usize;
+                let at = below(&mut rng, len) as usize;
                 let mut b = bytes.clone();
                 if !b.is_empty() {
-                    b[at] ^= 1 << rng.below(8);
+                    b[at] ^= 1 << below(&mut rng, 8);
                 }
                 std::fs::write(&path, b).unwrap();
                 "flip"
             }
             2 => {
-                let at = rng.below(len) as usize;
+                let at = below(&mut rng, len) as usize;
                 std::fs::write(&path, &bytes[..at]).unwrap();
                 "truncate"
             }
             _ => {
-                let at = rng.below(len) as usize;
+                let at = below(&mut rng, len) as usize;
                 let mut b = bytes.clone();
                 let end = (at + 4096).min(b.len());
                 b[at..end].fill(0);

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use dyad_ledger::store::{CheckpointProblem, Damage, Store, StoreError};
-use dyad_ledger::tree::{leaf_hash, Hash, MemoryTree};
+use dyad_ledger::tree::{leaf_hash, Hash};
+use dyad_testkit::store::note;
 
 /// 600 = 512 + 64 + 16 + 8: bundles 0 and 1 and level-0 tiles 0 and 1 are full;
 /// entries 512.. are single records, and so are the nodes of the right edge, (9, 0),
@@ -38,17 +38,9 @@ fn bundle_at(i: u64) -> usize {
     (first..i).map(|j| 2 + leaf(j).len()).sum::<usize>() + 2
 }
 
-fn note(size: u64, root: &Hash) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
-}
-
+/// The root of the first `n` leaves, by the RFC 9162 definition (not the ledger's tree).
 fn root_of(n: u64) -> Hash {
-    let mut t = MemoryTree::new();
-    for i in 0..n {
-        t.append(leaf_hash(&leaf(i)));
-    }
-    t.root()
+    dyad_testkit::store::root_of(n, leaf)
 }
 
 /// A healthy store of `size` entries in batches, with a checkpoint at 64 if `cp`.

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use dyad_ledger::store::{Store, StoreError, BUNDLE_WIDTH};
 use dyad_ledger::tree::{self, leaf_hash, Hash, MemoryTree, NodeReader};
+use dyad_testkit::store::note;
 
 /// Cheap tiny leaves; every 7th one repeats an earlier one (RFC 6962 logs may hold
 /// duplicate leaves).
@@ -15,11 +15,6 @@ fn leaf(i: u64) -> Vec<u8> {
         return (i / 2).to_be_bytes()[5..].to_vec();
     }
     i.to_be_bytes()[5..].to_vec()
-}
-
-fn note(size: u64, root: &Hash) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(root);
-    format!("example.org/log\n{size}\n{b64}\n\n\u{2014} example.org/log Zm9vYmFy\n").into_bytes()
 }
 
 fn reference(n: u64) -> MemoryTree {

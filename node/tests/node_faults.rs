@@ -90,7 +90,7 @@ fn garbage_forgeries_and_huge_bodies_are_refused_and_nothing_is_stored() {
 
         // Forged log signatures: a stranger's key under the origin's name (unknown key), and
         // a stranger's signature under the log key's own name and key ID (a bad signature).
-        let stranger = SignerKey::from_seed("example.org/stranger", [9; 32]).unwrap();
+        let stranger = dyad_testkit::channel::stranger();
         let size = before.2;
         let root = [7; 32];
         let unknown = signed_checkpoint(&stranger, ORIGIN, size + 1, root);

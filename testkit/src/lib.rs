@@ -1,9 +1,24 @@
-//! dyad-testkit: test oracles shared by the workspace's tests, written from the RFCs and
-//! depending on nothing of dyad's, so that a test compares an implementation with the
-//! definition rather than with itself.
+//! dyad-testkit: the one copy of the test oracles and fixtures shared by the workspace's tests.
+//!
+//! The oracles are written from the RFCs and spec/ and depend on nothing of dyad's, so that a
+//! test compares an implementation with the definition rather than with itself:
 //!
 //! - [`merkle`]: RFC 9162 section 2.1 Merkle tree hash, inclusion and consistency proofs, by
 //!   their recursive definitions.
+//! - [`entry`]: the entry encoding of spec/dyad.md section 3.1, by its table.
+//! - [`rng`]: one seeded, portable PRNG for tests.
+//! - [`store`]: checkpoint notes and reference roots for store tests.
+//!
+//! The fixture, [`channel`] (feature `channel`), is built on dyad-ledger: both parties' keys,
+//! their genesis and both replicas of a test channel. dyad-ledger's own tests may use it only
+//! as integration tests (its unit tests would see a second copy of the ledger's types).
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "channel")]
+pub mod channel;
+pub mod entry;
 pub mod merkle;
+pub mod rng;
+pub mod store;
+
+pub use rng::rng;

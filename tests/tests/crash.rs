@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{
-    base64_decode, demo_channel, dyad, env_u64, free_port, hex, http, Node, Rng, COMMAND_TIMEOUT,
+    base64_decode, demo_channel, dyad, env_u64, free_port, hex, http, Node, COMMAND_TIMEOUT,
 };
 
 const PARTIES: [&str; 2] = ["alpha", "bravo"];
@@ -282,7 +282,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
         env_u64("DYAD_CRASH_MAX_MS", 700),
     );
     println!("crash: {cycles} cycles, {clients} clients per party, seed {seed} (DYAD_CRASH_SEED={seed} to replay the schedule)");
-    let mut rng = Rng::new(seed);
+    let mut rng = support::rng(seed);
     let started = Instant::now();
 
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -320,8 +320,10 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
     // a random time, restart.
     let mut kills = [0u64; 2];
     for cycle in 0..cycles {
-        std::thread::sleep(Duration::from_millis(rng.range(min_ms, max_ms)));
-        let victims: &[usize] = match rng.range(0, 5) {
+        std::thread::sleep(Duration::from_millis(support::range(
+            &mut rng, min_ms, max_ms,
+        )));
+        let victims: &[usize] = match support::range(&mut rng, 0, 5) {
             0 | 1 => &[0],
             2 | 3 => &[1],
             _ => &[0, 1],
@@ -330,7 +332,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
             parties[v].kill9();
             kills[v] += 1;
         }
-        std::thread::sleep(Duration::from_millis(rng.range(0, 300)));
+        std::thread::sleep(Duration::from_millis(support::range(&mut rng, 0, 300)));
         for &v in victims {
             parties[v].start(&peer_urls[v]);
         }

@@ -207,3 +207,34 @@ pub fn b64e(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// One row of a table of refused command lines: its name (in every failure message), the
+/// arguments after the table's base command, the exit code it must give and texts its
+/// stderr must contain.
+pub struct Refusal<'a> {
+    pub name: &'a str,
+    pub args: &'a [&'a str],
+    pub code: i32,
+    pub says: &'a [&'a str],
+}
+
+impl Refusal<'_> {
+    /// Runs `base` with this case's arguments and checks the refusal, naming the case.
+    pub fn check(&self, mut base: Command) {
+        let out = base.args(self.args).output().expect("run dyad");
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(self.code),
+            "case {:?}: exit code; stderr: {err}",
+            self.name
+        );
+        for says in self.says {
+            assert!(
+                err.contains(says),
+                "case {:?}: stderr lacks {says:?}: {err}",
+                self.name
+            );
+        }
+    }
+}

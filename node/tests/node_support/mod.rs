@@ -8,12 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use dyad_ledger::channel::{Channel, Role};
-use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
+use dyad_ledger::channel::Channel;
 use dyad_ledger::keys::SignerKey;
 use dyad_node::{self, AdminClient, AppendRequest, AppendResponse, NodeConfig, RunningNode};
+pub use dyad_testkit::channel::{alpha, bravo};
 
-pub const ORIGIN: &str = "example.org/dyad/test";
+/// The test channel's origin.
+pub const ORIGIN: &str = dyad_testkit::channel::ORIGIN;
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -27,26 +28,18 @@ pub fn runtime() -> tokio::runtime::Runtime {
     dyad_node::runtime::workers("dyad-test", Some(2)).unwrap()
 }
 
-pub fn alpha() -> SignerKey {
-    SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap()
-}
-
-pub fn bravo() -> SignerKey {
-    SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap()
-}
-
 /// Creates both replicas of a new channel (alpha sequences) under `dir`, as `dyad init`
 /// would: `dir/alpha/ledger` and `dir/bravo/ledger`, in data directories of mode 0700.
 pub fn create_channel(dir: &Path) {
-    let genesis = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
-    let proposal = genesis.propose(&alpha(), now_ms() - 1000).unwrap();
-    let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
     // Data directories are their owner's only (0700): a node refuses to start otherwise.
     for party in ["alpha", "bravo"] {
         dyad_ledger::private_dir::create_dir(&dir.join(party)).unwrap();
     }
-    Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).unwrap();
-    Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).unwrap();
+    dyad_testkit::channel::create(
+        &dir.join("alpha/ledger"),
+        &dir.join("bravo/ledger"),
+        now_ms() - 1000,
+    );
 }
 
 /// Fast timings for tests.

@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests of the `dyad-tests` crate: locating the real `dyad`
 //! binary, running it with bounded waits, `dyad serve` processes killed on drop, a minimal
-//! HTTP/1.1 client for the admin API (std only), a seeded PRNG, and base64.
+//! HTTP/1.1 client for the admin API (std only), the testkit's seeded PRNG, and base64.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -350,29 +350,20 @@ pub fn http(
     Ok((status, resp[split + 4..].to_vec()))
 }
 
-/// SplitMix64: a small seeded PRNG, enough to pick delays and victims reproducibly.
-pub struct Rng(u64);
+use dyad_testkit::rng::{Rng, RngExt};
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
+/// The testkit's seeded PRNG (a run's seed replays its delays and victims).
+pub fn rng(seed: u64) -> Rng {
+    dyad_testkit::rng(seed)
+}
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)` (`lo` if the range is empty).
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo {
-            lo
-        } else {
-            lo + self.next_u64() % (hi - lo)
-        }
+/// Uniform in `[lo, hi)` (`lo` if the range is empty), to pick delays and victims
+/// reproducibly from the run's seed.
+pub fn range(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    if hi <= lo {
+        lo
+    } else {
+        rng.random_range(lo..hi)
     }
 }
 
