@@ -19,25 +19,19 @@ use sha2::{Digest, Sha256};
 use super::report::{per_s, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
 
-/// A small deterministic generator for indexes: the same sample every run, no dependency.
-pub struct SplitMix(u64);
+/// A deterministic generator for indexes (the same sample every run): the testkit's seeded
+/// PRNG, with the one draw the benchmarks need.
+pub struct IndexSampler(dyad_testkit::rng::Rng);
 
-impl SplitMix {
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+impl IndexSampler {
+    pub fn new(seed: u64) -> IndexSampler {
+        IndexSampler(dyad_testkit::rng(seed))
     }
 
     /// Uniform in `lo..hi` (hi > lo).
     pub fn below(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo)
+        use dyad_testkit::rng::RngExt;
+        self.0.random_range(lo..hi)
     }
 }
 
@@ -189,7 +183,7 @@ pub fn peers(
         .collect();
     let n = sizes.proofs as u64;
     let index = |seed| {
-        let mut r = SplitMix::new(seed);
+        let mut r = IndexSampler::new(seed);
         move || r.below(0, size)
     };
 

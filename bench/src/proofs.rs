@@ -13,7 +13,7 @@ use dyad_ledger::store::Store;
 use dyad_ledger::tree::leaf_hash;
 
 use super::appends::Log;
-use super::baselines::SplitMix;
+use super::baselines::IndexSampler;
 use super::report::{per_s, set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
 
@@ -70,7 +70,7 @@ pub fn run(
     let n = sizes.proofs as u64;
     let bar = progress.bar(2 * n, &format!("proofs from the store at {size} entries"));
     let root = store.root();
-    let mut rng = SplitMix::new(1);
+    let mut rng = IndexSampler::new(1);
     let mut times = Vec::with_capacity(n as usize);
     let mut total = Duration::ZERO;
     for k in 0..n {

@@ -15,7 +15,7 @@ use dyad_verifier::receipt::{self, ReceiptTrust};
 use dyad_verifier::Hash;
 
 use super::appends::Log;
-use super::baselines::{timed_loop, SplitMix};
+use super::baselines::{timed_loop, IndexSampler};
 use super::fixture::Parties;
 use super::report::{per_s, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
@@ -48,7 +48,7 @@ pub fn run(
         .latest_checkpoint()?
         .ok_or_else(|| BenchError::not_verified("the log", "it has no co-signed checkpoint"))?;
     let root = store.root_at(size)?;
-    let mut rng = SplitMix::new(3);
+    let mut rng = IndexSampler::new(3);
     let mut inclusions = Vec::with_capacity(SAMPLES);
     let mut receipts = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
