@@ -113,7 +113,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportEr
 /// opened meanwhile) into `out_dir` as static tlog-tiles files, exactly as
 /// [`export_tiles`] lays them out from a store: every tile of
 /// the tree of the served checkpoint, then the checkpoint. Nothing fetched is verified
-/// here: audit the copy ([`crate::audit_url`]) before trusting it.
+/// here: audit the copy ([`crate::client::audit_url`]) before trusting it.
 pub async fn mirror_tiles(
     client: &TileClient,
     out_dir: &std::path::Path,

@@ -15,10 +15,8 @@ use dyad_verifier::key::VerifierKey;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::{
-    batcher, evidence_store, failure, io_err, listen, promise_check, tile_check, Metrics,
-    NodeConfig, NodeError,
-};
+use crate::cosigner::{evidence_store, promise_check};
+use crate::{failure, io_err, listen, sequencer, tile_check, Metrics, NodeConfig, NodeError};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -86,7 +84,7 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
     /// Sequencer: the batcher's input.
-    pub batcher: Option<mpsc::Sender<batcher::Submission>>,
+    pub batcher: Option<mpsc::Sender<sequencer::Submission>>,
     /// Sequencer: new signed checkpoints to send.
     pub wake_committer: Notify,
     /// Co-signer: new queued messages to submit.

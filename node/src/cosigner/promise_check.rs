@@ -17,14 +17,14 @@ use axum::response::Response;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::promise_evidence;
 
-use crate::evidence_store::Kept;
+use super::evidence_store::Kept;
 use crate::metrics::Metrics;
-use crate::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
 use crate::response::reject;
 use crate::{lock, NodeError, Shared, PROMISES_DIR};
 use dyad_ledger::channel::{Channel, ChannelError};
 use dyad_ledger::store::{Store, StoreError};
 use dyad_ledger::tree::{self, Hash, NodeReader};
+use dyad_ledger::wire::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
 
 const EP: &str = "add-checkpoint";
 /// The file name prefix and extension of broken-promise evidence.
