@@ -38,6 +38,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod client;
 pub mod export;

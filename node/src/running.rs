@@ -335,6 +335,7 @@ impl RunningNode {
         &self.shared.admin_token
     }
 
+    /// This node's role in the channel.
     pub fn role(&self) -> Role {
         self.shared.role
     }
@@ -350,10 +351,12 @@ impl RunningNode {
         self.shared.wake_submitter.notify_one();
     }
 
+    /// The node's metrics, as `GET /metrics` renders them.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
     }
 
+    /// A snapshot of the node, as `GET /admin/status` shows it.
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.shared.status().await
     }

@@ -46,7 +46,9 @@ pub struct PeerStatus {
 /// A snapshot of the node, as `GET /admin/status` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeStatus {
+    /// `sequencer` or `cosigner`.
     pub role: &'static str,
+    /// The log's origin.
     pub origin: String,
     /// Entries in this replica.
     pub size: u64,
@@ -56,7 +58,9 @@ pub struct NodeStatus {
     pub committed_size: u64,
     /// This party's messages queued for the sequencer (co-signer only).
     pub queued: u64,
+    /// The peer's base URL, once known.
     pub peer_url: Option<String>,
+    /// What this node knows of its peer.
     pub peer: PeerStatus,
 }
 

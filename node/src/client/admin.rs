@@ -23,6 +23,7 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
+    /// A client for the admin API on TCP at `admin_url`, with the bearer `token`.
     pub fn new(admin_url: &str, token: &str) -> Result<AdminClient, ClientError> {
         Ok(AdminClient {
             http: http_client(Duration::from_secs(5), Duration::from_secs(120))?,
@@ -97,6 +98,7 @@ impl AdminClient {
         Ok((status, answer))
     }
 
+    /// `GET /admin/status`: the node's [`crate::NodeStatus`], as JSON.
     pub async fn status(&self) -> Result<serde_json::Value, ClientError> {
         let url = format!("{}/admin/status", self.base);
         let resp = self

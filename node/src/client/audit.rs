@@ -9,8 +9,10 @@ use super::tiles::{BlockingClient, TileClient};
 /// Why an audit over the tiles API failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUrlError {
+    /// The log could not be fetched.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The log was fetched and does not verify.
     #[error("the log does not verify: {0}")]
     Audit(#[from] AuditError),
 }

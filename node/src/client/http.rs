@@ -5,34 +5,60 @@ use std::time::Duration;
 
 use dyad_ledger::wire::tiles::TileError;
 
+/// Why a request to a node (or a static tile export) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The base URL is not an `http://` or `https://` URL.
     #[error("invalid URL {0:?}: it must start with http:// or https://")]
     BadUrl(String),
+    /// The request could not be sent or its answer not received.
     #[error("{url}: {source}")]
     Http {
+        /// The URL requested.
         url: String,
+        /// What the HTTP client reported.
         #[source]
         source: reqwest::Error,
     },
+    /// The server answered with another status than the one expected.
     #[error("{url}: HTTP {status}: {body}")]
     Status {
+        /// The URL requested.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The start of the answer's body, as text.
         body: String,
     },
+    /// The answer is larger than the client reads for that request.
     #[error("{url}: the response is larger than {max} bytes")]
-    TooLarge { url: String, max: usize },
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The most bytes read.
+        max: usize,
+    },
+    /// A tile or entry bundle that does not parse.
     #[error("{url}: {source}")]
     Tile {
+        /// The tile's URL.
         url: String,
+        /// Why it does not parse.
         #[source]
         source: TileError,
     },
+    /// The checkpoint served is not a checkpoint note.
     #[error("{url}: the checkpoint cannot be read: {reason}")]
-    BadCheckpoint { url: String, reason: String },
+    BadCheckpoint {
+        /// The checkpoint's URL.
+        url: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The runtime of a blocking client could not be started.
     #[error("cannot start the HTTP client's runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A background fetch panicked or was cancelled.
     #[error("a tile fetch task failed: {0}")]
     Task(String),
 }

@@ -50,6 +50,7 @@ impl TileClient {
         })
     }
 
+    /// The base URL requests go to (normalised: no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -224,6 +225,7 @@ pub struct BlockingClient {
 }
 
 impl BlockingClient {
+    /// A client for the log served at `base_url`, with its own runtime.
     pub fn new(base_url: &str) -> Result<BlockingClient, ClientError> {
         let rt = small_runtime()?;
         let client = {
@@ -233,6 +235,7 @@ impl BlockingClient {
         Ok(BlockingClient { client, rt })
     }
 
+    /// The log's latest checkpoint note, unverified.
     pub fn checkpoint(&self) -> Result<Vec<u8>, ClientError> {
         self.rt.block_on(self.client.checkpoint())
     }

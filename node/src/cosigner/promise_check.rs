@@ -27,8 +27,9 @@ use dyad_ledger::tree::{self, Hash, NodeReader};
 use dyad_ledger::wire::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
 
 const EP: &str = "add-checkpoint";
-/// The file name prefix and extension of broken-promise evidence.
+/// The file name prefix of broken-promise evidence.
 pub const BROKEN_PROMISE_PREFIX: &str = "broken-promise-";
+/// The file name extension of broken-promise evidence.
 pub const BROKEN_PROMISE_EXT: &str = ".dyad-broken-promise";
 /// Most promise files read back at start (the newest first).
 const MAX_PROMISE_FILES_LOADED: usize = 4096;
