@@ -11,8 +11,8 @@ use dyad_ledger::keys::SignerKey;
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     /// The party's data directory (mode 0700, its files 0600; checked at start): the node
-    /// keeps [`ADMIN_TOKEN_FILE`], [`ADMIN_SOCKET_FILE`], [`EVIDENCE_DIR`] and
-    /// [`PROMISES_DIR`] there.
+    /// keeps [`crate::ADMIN_TOKEN_FILE`], [`crate::ADMIN_SOCKET_FILE`],
+    /// [`crate::EVIDENCE_DIR`] and [`crate::PROMISES_DIR`] there.
     pub data_dir: PathBuf,
     /// The replica's store (what `Channel::open` opens), e.g. `<data_dir>/ledger`.
     pub ledger_dir: PathBuf,

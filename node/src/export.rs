@@ -242,3 +242,38 @@ pub fn mirror_tiles_blocking(
         progress,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_directory_is_synced_once_before_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export");
+        let mut files = Publisher::new(&out, 3);
+        for path in [
+            "tile/0/000",
+            "tile/0/001",
+            "tile/entries/000",
+            "tile/0/002.p/3",
+        ] {
+            files.tile(&out.join(path), b"tile").unwrap();
+            assert!(!out.join("checkpoint").exists(), "checkpoint before {path}");
+        }
+        // A full tile an earlier export left, kept as it is.
+        std::fs::create_dir_all(out.join("tile/1")).unwrap();
+        std::fs::write(out.join("tile/1/000"), b"kept").unwrap();
+        files.keep(&out.join("tile/1/000"));
+        // One sync per directory, however many tiles it got.
+        let dirs: Vec<PathBuf> = files.unsynced.iter().cloned().collect();
+        let names = ["tile/0", "tile/0/002.p", "tile/1", "tile/entries"];
+        assert_eq!(dirs, names.map(|d| out.join(d)));
+        let done = files.checkpoint(b"note").unwrap();
+        assert_eq!(std::fs::read(out.join("checkpoint")).unwrap(), b"note");
+        assert_eq!(
+            (done.files_written, done.files_kept, done.bytes_written),
+            (5, 1, 4 * 4 + 4)
+        );
+    }
+}

@@ -28,6 +28,13 @@
 //! threads; the store's batches are atomic and durable, so stopping or killing a node at
 //! any moment loses nothing it acknowledged and applies nothing twice.
 //!
+//! The code is laid out by role: `sequencer/` (group commit, committer), `cosigner/`
+//! (add-checkpoint in stages, the submitter, promise checks, evidence), [`client`] (the
+//! tiles, audit, submit-batch and admin clients), `http/` (one file per API) around the
+//! state they share (`state.rs`) and how a node starts and stops (`running.rs`). The pure
+//! formats they exchange are `dyad_ledger::wire` (re-exported as [`promise`], [`submit`],
+//! [`witness`] and [`tiles`]).
+//!
 //! ```no_run
 //! # async fn run(key: dyad_ledger::keys::SignerKey) -> Result<(), dyad_node::NodeError> {
 //! use dyad_node::{serve, NodeConfig};

@@ -317,7 +317,7 @@ impl RunningNode {
     ///
     /// # Panics
     /// If the node has no TCP admin listener ([`NodeConfig::admin_listen`] `None`); use
-    /// [`RunningNode::admin_socket`] with [`AdminClient::over_socket`] then.
+    /// [`RunningNode::admin_socket`] with [`crate::AdminClient::over_socket`] then.
     pub fn admin_url(&self) -> String {
         let addr = self
             .admin_addr

@@ -12,13 +12,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use dyad_verifier::equivocation::{self, Contradiction};
-use dyad_verifier::proof::verify_consistency;
-
 use dyad_ledger::channel::{ChannelError, Role};
 use dyad_ledger::tree::Hash;
 use dyad_ledger::wire::witness::AddCheckpoint;
 use dyad_verifier::checkpoint::Checkpoint;
+use dyad_verifier::equivocation::{self, Contradiction};
+use dyad_verifier::proof::verify_consistency;
 
 use super::evidence_store::Kept;
 use super::fetch::{self, FetchError};
