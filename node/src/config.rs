@@ -4,14 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dyad_ledger::entry::MAX_ENTRY_LEN;
 use dyad_ledger::keys::SignerKey;
 
 /// How a node runs. [`NodeConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     /// The party's data directory (mode 0700, its files 0600; checked at start): the node
-    /// keeps [`ADMIN_TOKEN_FILE`], [`ADMIN_SOCKET_FILE`], [`EVIDENCE_DIR`] and
-    /// [`PROMISES_DIR`] there.
+    /// keeps [`crate::ADMIN_TOKEN_FILE`], [`crate::ADMIN_SOCKET_FILE`],
+    /// [`crate::EVIDENCE_DIR`] and [`crate::PROMISES_DIR`] there.
     pub data_dir: PathBuf,
     /// The replica's store (what `Channel::open` opens), e.g. `<data_dir>/ledger`.
     pub ledger_dir: PathBuf,
@@ -43,6 +44,7 @@ pub struct NodeConfig {
     pub max_cosign_bytes: usize,
     /// Retries to the peer back off exponentially from `retry_initial` to `retry_max`.
     pub retry_initial: Duration,
+    /// The longest pause between retries to the peer.
     pub retry_max: Duration,
     /// Timeout of one request to the peer.
     pub peer_timeout: Duration,
@@ -66,6 +68,8 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// A configuration with the defaults: loopback listeners on ephemeral ports, no peer
+    /// URL yet.
     pub fn new(data_dir: PathBuf, ledger_dir: PathBuf, key: SignerKey) -> NodeConfig {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         NodeConfig {
@@ -90,5 +94,11 @@ impl NodeConfig {
             idle_timeout: Duration::from_secs(10),
             max_body_bytes: 64 << 20,
         }
+    }
+
+    /// The byte bound of one co-signing step as it applies: [`NodeConfig::max_cosign_bytes`],
+    /// but at least one largest entry (or no step could ever be taken).
+    pub fn max_step_bytes(&self) -> usize {
+        self.max_cosign_bytes.max(MAX_ENTRY_LEN)
     }
 }

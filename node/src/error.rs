@@ -8,42 +8,65 @@ use dyad_ledger::channel::ChannelError;
 
 use crate::ClientError;
 
+/// Why a node did not start, or stopped, or could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The replica refused or failed (its store, its rules).
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// A request to the peer failed.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A file in the data directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system reported.
         #[source]
         source: std::io::Error,
     },
+    /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
+        /// What the system reported.
         #[source]
         source: std::io::Error,
     },
+    /// The key given is not the replica's own party's.
     #[error("the key {0} is not this replica's party")]
     NotOurKey(String),
+    /// The admin token file can be read by others.
     #[error(
         "the admin token file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
     )]
-    InsecureToken { path: String, mode: u32 },
+    InsecureToken {
+        /// The token file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The admin token file holds no token.
     #[error("the admin token file {0} is empty or malformed")]
     BadToken(String),
+    /// The data directory is not its owner's only.
     #[error(transparent)]
     PrivateDir(#[from] dyad_ledger::private_dir::PrivateDirError),
+    /// Another node serves this data directory.
     #[error("a node already answers on the admin socket {0}; stop it first, or use another data directory")]
     AdminSocketInUse(String),
+    /// The admin socket could not be bound.
     #[error("cannot serve the admin socket {path}: {source} (a Unix socket path has at most about 100 bytes)")]
     AdminSocket {
+        /// The socket's path.
         path: String,
+        /// What the system reported.
         #[source]
         source: std::io::Error,
     },
+    /// The node is stopping and takes no more work.
     #[error("the node is stopping")]
     Stopped,
     /// A commit failed after writing began: the node stopped itself (restart it; the
@@ -53,6 +76,7 @@ pub enum NodeError {
     /// Closing the store did not finish in time (sled's flush may hang on a failing disk).
     #[error("the store did not close within {0:?}; the node stopped without waiting for it (check the disk; the store is reopened from what is on disk)")]
     CloseTimeout(Duration),
+    /// A task of the node panicked or a lock was poisoned.
     #[error("a node task failed: {0}")]
     Task(String),
 }

@@ -2,8 +2,15 @@
 //! tlog-tiles files: from this party's store ([`export_tiles`]) or, while a node holds the
 //! store, copied from its tiles API ([`mirror_tiles`]). Both lay out the same files and
 //! write each one atomically and durably, the checkpoint last.
+//!
+//! Durability costs one file sync per tile and one directory sync per directory (up to
+//! 1000 tiles each), not one per tile: every tile is synced before it is renamed into
+//! place, every directory holding new tiles is synced once after its last tile, and only
+//! then is the checkpoint written (synced, renamed, its directory synced). So after a crash
+//! a checkpoint on disk never names a tile that is missing.
 
-use std::io;
+use std::collections::BTreeSet;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use dyad_ledger::durable::{self, Durability, WriteOptions};
@@ -19,12 +26,21 @@ use crate::tile_check::TileChecks;
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The store could not be read, or a tile does not match the tree.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// There is no co-signed checkpoint to export.
     #[error("the log has no committed (co-signed) checkpoint yet; nothing to export")]
     NoCommittedCheckpoint,
+    /// A file or directory of the export could not be written.
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system reported.
+        source: io::Error,
+    },
+    /// The log being mirrored could not be fetched.
     #[error(transparent)]
     Fetch(#[from] ClientError),
 }
@@ -34,10 +50,12 @@ pub enum ExportError {
 pub struct Exported {
     /// The size of the exported tree (the latest committed checkpoint's).
     pub size: u64,
+    /// Files written, the checkpoint included.
     pub files_written: u64,
     /// Full tiles and bundles already present in the directory and kept (see
     /// [`ExportOptions::reuse_full_tiles`]).
     pub files_kept: u64,
+    /// Bytes of the files written.
     pub bytes_written: u64,
 }
 
@@ -53,13 +71,15 @@ pub struct ExportOptions {
 /// Writes the tree of the latest committed checkpoint as C2SP tlog-tiles static files:
 /// `DIR/checkpoint`, `DIR/tile/<L>/<N>[.p/<W>]` and `DIR/tile/entries/<N>[.p/<W>]`.
 /// Each file is written to a temporary name and renamed, and the checkpoint last, so a
-/// web server serving `DIR` meanwhile never serves a checkpoint whose tiles are missing.
+/// web server serving `DIR` meanwhile never serves a checkpoint whose tiles are missing,
+/// nor does a crash leave one (see the module's documentation).
 pub fn export_tiles(store: &Store, out_dir: &Path) -> Result<Exported, ExportError> {
     export_tiles_with(store, out_dir, &ExportOptions::default(), |_, _| {})
 }
 
 /// [`export_tiles`] with options and `progress(done, total)` (in files), called after each
-/// file. Memory stays flat: one tile at a time.
+/// file. Memory stays flat: one tile at a time (and the names of the directories written
+/// to, one per thousand tiles).
 pub fn export_tiles_with(
     store: &Store,
     out_dir: &Path,
@@ -70,50 +90,104 @@ pub fn export_tiles_with(
         .latest_checkpoint()?
         .ok_or(ExportError::NoCommittedCheckpoint)?;
     let total = tiles_of_tree(size).count() as u64 + 1;
-    let mut done = Exported {
-        size,
-        ..Exported::default()
-    };
+    let mut files = Publisher::new(out_dir, size);
     progress(0, total);
     // Published files are cached for good: each is checked against the tree first.
     let checks = TileChecks::default();
     for (i, tile) in tiles_of_tree(size).enumerate() {
         let path = out_dir.join(tile.path());
         if options.reuse_full_tiles && tile.is_full() && path.is_file() {
-            done.files_kept += 1;
+            files.keep(&path);
         } else {
-            let bytes = checks.read(store, &tile)?;
-            write_atomically(&path, &bytes)?;
-            done.files_written += 1;
-            done.bytes_written += bytes.len() as u64;
+            files.tile(&path, &checks.read(store, &tile)?)?;
         }
         progress(i as u64 + 1, total);
     }
-    write_atomically(&out_dir.join("checkpoint"), &note)?;
-    done.files_written += 1;
-    done.bytes_written += note.len() as u64;
+    let done = files.checkpoint(&note)?;
     progress(total, total);
     Ok(done)
 }
 
-/// Writes one published file: atomically and durably (synced, renamed, directory synced),
-/// so that after a crash the checkpoint, written last, never names a tile that is missing.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ExportError::Io { path, source }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    durable::create_dir_all(dir, Durability::Durable).map_err(io(dir))?;
-    durable::write(path, bytes, WriteOptions::SHARED).map_err(io(path))?;
-    Ok(())
+/// Writes the files of one export in the order that keeps a crash harmless: tiles first,
+/// each synced before it gets its name, then each directory that got new tiles synced
+/// once, then the checkpoint, durably, last.
+struct Publisher<'a> {
+    out_dir: &'a Path,
+    /// Directories that got tiles whose names are not yet synced.
+    unsynced: BTreeSet<PathBuf>,
+    done: Exported,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ExportError {
+    let path = path.to_owned();
+    move |source| ExportError::Io { path, source }
+}
+
+impl<'a> Publisher<'a> {
+    fn new(out_dir: &'a Path, size: u64) -> Publisher<'a> {
+        Publisher {
+            out_dir,
+            unsynced: BTreeSet::new(),
+            done: Exported {
+                size,
+                ..Exported::default()
+            },
+        }
+    }
+
+    /// Writes one tile atomically, its contents synced; its name is made durable by
+    /// [`Publisher::checkpoint`].
+    fn tile(&mut self, path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if !self.unsynced.contains(dir) {
+            // A new directory's own name is synced in its parent as it is made.
+            durable::create_dir_all(dir, Durability::Durable).map_err(io_error(dir))?;
+        }
+        // The directory is synced once for all its tiles, before the checkpoint.
+        let options = WriteOptions {
+            durability: Durability::AtomicOnly,
+            ..WriteOptions::SHARED
+        };
+        durable::write_with(path, options, |f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(io_error(path))?;
+        self.unsynced.insert(dir.to_owned());
+        self.done.files_written += 1;
+        self.done.bytes_written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Keeps a full tile already in place. Its directory is synced with the others: an
+    /// earlier export that stopped before its checkpoint may have left its name unsynced.
+    fn keep(&mut self, path: &Path) {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        self.unsynced.insert(dir.to_owned());
+        self.done.files_kept += 1;
+    }
+
+    /// Syncs every directory that got tiles, then writes the checkpoint durably: it is
+    /// never durable before the tiles it covers.
+    fn checkpoint(mut self, note: &[u8]) -> Result<Exported, ExportError> {
+        for dir in std::mem::take(&mut self.unsynced) {
+            durable::sync_dir(&dir).map_err(io_error(&dir))?;
+        }
+        let path = self.out_dir.join("checkpoint");
+        durable::create_dir_all(self.out_dir, Durability::Durable)
+            .map_err(io_error(self.out_dir))?;
+        durable::write(&path, note, WriteOptions::SHARED).map_err(io_error(&path))?;
+        self.done.files_written += 1;
+        self.done.bytes_written += note.len() as u64;
+        Ok(self.done)
+    }
 }
 
 /// Copies the log served at `client`'s URL (e.g. a running node, whose store cannot be
 /// opened meanwhile) into `out_dir` as static tlog-tiles files, exactly as
 /// [`export_tiles`] lays them out from a store: every tile of
 /// the tree of the served checkpoint, then the checkpoint. Nothing fetched is verified
-/// here: audit the copy ([`crate::audit_url`]) before trusting it.
+/// here: audit the copy ([`crate::client::audit_url`]) before trusting it.
 pub async fn mirror_tiles(
     client: &TileClient,
     out_dir: &std::path::Path,
@@ -123,15 +197,12 @@ pub async fn mirror_tiles(
     let note = client.checkpoint().await?;
     let size = claimed_size(client.base_url(), &note)?;
     let total = tiles_of_tree(size).count() as u64 + 1;
-    let mut done = Exported {
-        size,
-        ..Exported::default()
-    };
+    let mut files = Publisher::new(out_dir, size);
     progress(0, total);
     for (i, tile) in tiles_of_tree(size).enumerate() {
         let path = out_dir.join(tile.path());
         if options.reuse_full_tiles && tile.is_full() && path.is_file() {
-            done.files_kept += 1;
+            files.keep(&path);
         } else {
             let max = match tile.kind {
                 TileKind::Hashes { .. } => MAX_HASH_TILE_BYTES,
@@ -146,15 +217,11 @@ pub async fn mirror_tiles(
                 url: format!("{}/{}", client.base_url(), tile.path()),
                 source,
             })?;
-            write_atomically(&path, &bytes)?;
-            done.files_written += 1;
-            done.bytes_written += bytes.len() as u64;
+            files.tile(&path, &bytes)?;
         }
         progress(i as u64 + 1, total);
     }
-    write_atomically(&out_dir.join("checkpoint"), &note)?;
-    done.files_written += 1;
-    done.bytes_written += note.len() as u64;
+    let done = files.checkpoint(&note)?;
     progress(total, total);
     Ok(done)
 }
@@ -174,4 +241,39 @@ pub fn mirror_tiles_blocking(
         options,
         progress,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_directory_is_synced_once_before_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export");
+        let mut files = Publisher::new(&out, 3);
+        for path in [
+            "tile/0/000",
+            "tile/0/001",
+            "tile/entries/000",
+            "tile/0/002.p/3",
+        ] {
+            files.tile(&out.join(path), b"tile").unwrap();
+            assert!(!out.join("checkpoint").exists(), "checkpoint before {path}");
+        }
+        // A full tile an earlier export left, kept as it is.
+        std::fs::create_dir_all(out.join("tile/1")).unwrap();
+        std::fs::write(out.join("tile/1/000"), b"kept").unwrap();
+        files.keep(&out.join("tile/1/000"));
+        // One sync per directory, however many tiles it got.
+        let dirs: Vec<PathBuf> = files.unsynced.iter().cloned().collect();
+        let names = ["tile/0", "tile/0/002.p", "tile/1", "tile/entries"];
+        assert_eq!(dirs, names.map(|d| out.join(d)));
+        let done = files.checkpoint(b"note").unwrap();
+        assert_eq!(std::fs::read(out.join("checkpoint")).unwrap(), b"note");
+        assert_eq!(
+            (done.files_written, done.files_kept, done.bytes_written),
+            (5, 1, 4 * 4 + 4)
+        );
+    }
 }

@@ -28,6 +28,13 @@
 //! threads; the store's batches are atomic and durable, so stopping or killing a node at
 //! any moment loses nothing it acknowledged and applies nothing twice.
 //!
+//! The code is laid out by role: `sequencer/` (group commit, committer), `cosigner/`
+//! (add-checkpoint in stages, the submitter, promise checks, evidence), [`client`] (the
+//! tiles, audit, submit-batch and admin clients), `http/` (one file per API) around the
+//! state they share (`state.rs`) and how a node starts and stops (`running.rs`). The pure
+//! formats they exchange are `dyad_ledger::wire` (re-exported as [`promise`], [`submit`],
+//! [`witness`] and [`tiles`]).
+//!
 //! ```no_run
 //! # async fn run(key: dyad_ledger::keys::SignerKey) -> Result<(), dyad_node::NodeError> {
 //! use dyad_node::{serve, NodeConfig};
@@ -38,33 +45,47 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod client;
 pub mod export;
 pub mod metrics;
-pub mod promise;
 pub mod runtime;
-pub mod submit;
+pub mod tile_check;
 pub mod tiles;
-pub mod witness;
 
 mod admin_listener;
-mod batcher;
+mod config;
 mod cosigner;
-mod evidence_store;
+mod error;
 mod failure;
-mod fetch;
 mod http;
 mod listen;
-mod promise_check;
 mod response;
-pub mod tile_check;
-
-mod config;
-mod error;
 mod running;
+mod sequencer;
 mod state;
 mod token;
+
+/// The promise of inclusion (`dyad_ledger::wire::promise`), where callers of the node
+/// find it.
+pub mod promise {
+    pub use dyad_ledger::wire::promise::*;
+}
+
+/// `POST /submit-batch`: its bodies (`dyad_ledger::wire::submit`) and the client that
+/// sends one ([`crate::client::submit_batch`]).
+pub mod submit {
+    pub use crate::client::{submit_batch, SubmitBatchError, SubmitOutcome};
+    pub use dyad_ledger::wire::submit::*;
+}
+
+/// C2SP tlog-witness `add-checkpoint` bodies (`dyad_ledger::wire::witness`), where callers
+/// of the node find them.
+pub mod witness {
+    pub use dyad_ledger::wire::witness::*;
+}
 
 pub use config::NodeConfig;
 pub(crate) use error::io_err;
@@ -74,21 +95,22 @@ pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus};
 pub use token::{read_admin_token, read_admin_url};
 
-pub use admin::{AdminClient, AppendRequest, AppendResponse};
+pub use admin::{AppendRequest, AppendResponse};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
-    audit_url, fetch_checkpoint, fetch_entries, BlockingClient, ClientError, TileClient,
+    audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError,
+    TileClient,
 };
-pub use evidence_store::{MAX_EVIDENCE_FILES, MAX_EVIDENCE_TOTAL_BYTES};
+pub use cosigner::{
+    BROKEN_PROMISE_EXT, BROKEN_PROMISE_PREFIX, MAX_EVIDENCE_FILES, MAX_EVIDENCE_TOTAL_BYTES,
+};
 pub use export::{
     export_tiles, export_tiles_with, mirror_tiles, mirror_tiles_blocking, ExportError,
     ExportOptions, Exported,
 };
-pub use metrics::ListenMetrics;
-pub use metrics::Metrics;
+pub use metrics::{ListenMetrics, Metrics};
 pub use promise::{BatchPromise, Promise};
-pub use promise_check::{BROKEN_PROMISE_EXT, BROKEN_PROMISE_PREFIX};
-pub use submit::{submit_batch, SubmitError, SubmitOutcome, SubmitResult};
+pub use submit::{submit_batch, SubmitBatchError, SubmitError, SubmitOutcome, SubmitResult};
 
 /// The admin bearer token, written anew (mode 0600) at every start.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";

@@ -11,6 +11,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// The node's counters and gauges, shared by its tasks and rendered by `GET /metrics`.
 #[derive(Default)]
 pub struct Metrics {
     /// Entries this node appended (sequencer) or accepted from the log (co-signer).
@@ -21,18 +22,21 @@ pub struct Metrics {
     pub checkpoints_signed: AtomicU64,
     /// Co-signed checkpoints stored (sequencer: returned by the co-signer; co-signer: made).
     pub checkpoints_committed: AtomicU64,
-    /// add-checkpoint requests the sequencer sent, and those that failed.
+    /// add-checkpoint requests the sequencer sent.
     pub cosign_requests: AtomicU64,
+    /// add-checkpoint requests the sequencer sent that failed.
     pub cosign_failures: AtomicU64,
     /// Entries submitted to the sequencer by the co-signer and promised.
     pub promises: AtomicU64,
-    /// Evidence files written (only those really kept), and conflicts not kept because
-    /// the evidence directory is full.
+    /// Evidence files written (only those really kept).
     pub evidence_kept: AtomicU64,
+    /// Conflicts not kept as evidence because the evidence directory is full.
     pub evidence_dropped: AtomicU64,
     /// Co-signer: checkpoints refused because they break one of the sequencer's promises.
     pub broken_promises: AtomicU64,
+    /// Entries in this replica.
     pub log_size: AtomicU64,
+    /// The size of the latest co-signed checkpoint.
     pub committed_size: AtomicU64,
     /// The listeners' connections and the request-body budget.
     pub listen: std::sync::Arc<ListenMetrics>,
@@ -52,10 +56,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
+    /// Adds `by` to a counter.
     pub fn inc(counter: &AtomicU64, by: u64) {
         counter.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// Sets a gauge.
     pub fn set(gauge: &AtomicU64, value: u64) {
         gauge.store(value, Ordering::Relaxed);
     }
@@ -86,95 +92,114 @@ impl Metrics {
         h.sum += s;
     }
 
+    /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
-        counter(
-            "dyad_entries_total",
-            "Entries appended (sequencer) or accepted (co-signer).",
-            get(&self.entries),
-        );
-        counter(
-            "dyad_batches_total",
-            "Durable batches written by group commit.",
-            get(&self.batches),
-        );
-        counter(
-            "dyad_checkpoints_signed_total",
-            "Checkpoints signed as the log.",
-            get(&self.checkpoints_signed),
-        );
-        counter(
-            "dyad_checkpoints_committed_total",
-            "Co-signed checkpoints stored.",
-            get(&self.checkpoints_committed),
-        );
-        counter(
-            "dyad_cosign_requests_total",
-            "add-checkpoint requests sent to the co-signer.",
-            get(&self.cosign_requests),
-        );
-        counter(
-            "dyad_cosign_failures_total",
-            "add-checkpoint requests that failed.",
-            get(&self.cosign_failures),
-        );
-        counter(
-            "dyad_promises_total",
-            "Promises of inclusion received for own submissions.",
-            get(&self.promises),
-        );
-        counter(
-            "dyad_evidence_kept_total",
-            "Evidence files written to the evidence directory.",
-            get(&self.evidence_kept),
-        );
-        counter(
-            "dyad_evidence_dropped_total",
-            "Conflicts not kept as evidence because the evidence directory is full.",
-            get(&self.evidence_dropped),
-        );
-        counter(
-            "dyad_broken_promises_total",
-            "Checkpoints refused because the tree breaks a promise of inclusion.",
-            get(&self.broken_promises),
-        );
-        let mut gauge = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        };
-        gauge(
-            "dyad_log_size",
-            "Entries in this replica.",
-            get(&self.log_size),
-        );
-        gauge(
-            "dyad_committed_size",
-            "Size of the latest co-signed checkpoint.",
-            get(&self.committed_size),
-        );
-        {
-            let h = lock(&self.latency);
-            let name = "dyad_cosign_latency_seconds";
-            let _ = writeln!(out, "# HELP {name} add-checkpoint round trip until the co-signed checkpoint is stored.\n# TYPE {name} histogram");
-            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", h.buckets[i]);
-            }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
-                h.count, h.sum, h.count
-            );
+        for (name, kind, help, value) in self.scalars() {
+            write_scalar(&mut out, name, kind, help, value);
         }
+        self.render_latency(&mut out);
         self.listen.render(&mut out);
+        self.render_rejected(&mut out);
+        out
+    }
+
+    /// (name, type, help, value) of each counter and gauge of the node itself.
+    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 12] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            (
+                "dyad_entries_total",
+                "counter",
+                "Entries appended (sequencer) or accepted (co-signer).",
+                get(&self.entries),
+            ),
+            (
+                "dyad_batches_total",
+                "counter",
+                "Durable batches written by group commit.",
+                get(&self.batches),
+            ),
+            (
+                "dyad_checkpoints_signed_total",
+                "counter",
+                "Checkpoints signed as the log.",
+                get(&self.checkpoints_signed),
+            ),
+            (
+                "dyad_checkpoints_committed_total",
+                "counter",
+                "Co-signed checkpoints stored.",
+                get(&self.checkpoints_committed),
+            ),
+            (
+                "dyad_cosign_requests_total",
+                "counter",
+                "add-checkpoint requests sent to the co-signer.",
+                get(&self.cosign_requests),
+            ),
+            (
+                "dyad_cosign_failures_total",
+                "counter",
+                "add-checkpoint requests that failed.",
+                get(&self.cosign_failures),
+            ),
+            (
+                "dyad_promises_total",
+                "counter",
+                "Promises of inclusion received for own submissions.",
+                get(&self.promises),
+            ),
+            (
+                "dyad_evidence_kept_total",
+                "counter",
+                "Evidence files written to the evidence directory.",
+                get(&self.evidence_kept),
+            ),
+            (
+                "dyad_evidence_dropped_total",
+                "counter",
+                "Conflicts not kept as evidence because the evidence directory is full.",
+                get(&self.evidence_dropped),
+            ),
+            (
+                "dyad_broken_promises_total",
+                "counter",
+                "Checkpoints refused because the tree breaks a promise of inclusion.",
+                get(&self.broken_promises),
+            ),
+            (
+                "dyad_log_size",
+                "gauge",
+                "Entries in this replica.",
+                get(&self.log_size),
+            ),
+            (
+                "dyad_committed_size",
+                "gauge",
+                "Size of the latest co-signed checkpoint.",
+                get(&self.committed_size),
+            ),
+        ]
+    }
+
+    /// The co-signing latency histogram.
+    fn render_latency(&self, out: &mut String) {
+        let h = lock(&self.latency);
+        let name = "dyad_cosign_latency_seconds";
+        let _ = writeln!(out, "# HELP {name} add-checkpoint round trip until the co-signed checkpoint is stored.\n# TYPE {name} histogram");
+        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", h.buckets[i]);
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            h.count, h.sum, h.count
+        );
+    }
+
+    /// Refused requests, by endpoint and reason.
+    fn render_rejected(&self, out: &mut String) {
         let name = "dyad_rejected_requests_total";
         let _ = writeln!(
             out,
@@ -186,8 +211,15 @@ impl Metrics {
                 "{name}{{endpoint=\"{endpoint}\",reason=\"{reason}\"}} {n}"
             );
         }
-        out
     }
+}
+
+/// One counter or gauge: its HELP and TYPE lines and its value.
+fn write_scalar(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 /// Gauges and counters of the listeners and of the body budget.
@@ -201,14 +233,14 @@ pub struct ListenMetrics {
     pub connections_refused: AtomicU64,
     /// Connections closed because nothing moved on them for the idle timeout.
     pub connections_idle_closed: AtomicU64,
-    /// Request-body bytes buffered now, and the most ever buffered at once.
+    /// Request-body bytes buffered now.
     pub body_bytes_buffered: AtomicU64,
+    /// The most request-body bytes ever buffered at once.
     pub body_bytes_peak: AtomicU64,
 }
 
 impl ListenMetrics {
     pub(crate) fn render(&self, out: &mut String) {
-        use std::fmt::Write;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         for (name, kind, help, value) in [
             (
@@ -248,10 +280,39 @@ impl ListenMetrics {
                 get(&self.body_bytes_peak),
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            write_scalar(out, name, kind, help, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_rendered_once_with_its_type_and_value() {
+        let m = Metrics::default();
+        Metrics::inc(&m.entries, 7);
+        Metrics::set(&m.committed_size, 5);
+        Metrics::set(&m.listen.connections_open, 3);
+        m.observe_cosign_latency(Duration::from_millis(20));
+        m.reject("submit", "busy");
+        m.reject("submit", "busy");
+        let text = m.render();
+        for line in [
+            "# TYPE dyad_entries_total counter\ndyad_entries_total 7\n",
+            "# TYPE dyad_committed_size gauge\ndyad_committed_size 5\n",
+            "# TYPE dyad_connections_open gauge\ndyad_connections_open 3\n",
+            "dyad_cosign_latency_seconds_bucket{le=\"0.01\"} 0\n",
+            "dyad_cosign_latency_seconds_bucket{le=\"0.025\"} 1\n",
+            "dyad_cosign_latency_seconds_count 1\n",
+            "dyad_rejected_requests_total{endpoint=\"submit\",reason=\"busy\"} 2\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        // 12 of the node's own, the histogram, 6 of the listeners, the refusals.
+        assert_eq!((types, helps), (20, 20));
     }
 }

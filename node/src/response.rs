@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::witness;
+use dyad_ledger::wire::witness;
+
 use crate::{NodeError, Shared};
 
 /// A plain response with a content type and no caching.

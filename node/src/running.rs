@@ -14,10 +14,13 @@ use dyad_ledger::genesis::Party;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
+use dyad_ledger::wire::submit::MAX_SUBMIT_BATCH_BYTES;
+
+use crate::cosigner::{self, evidence_store, promise_check};
+use crate::sequencer::{self, Submission};
 use crate::{
-    admin_listener, admin_socket_path, batcher, client, cosigner, evidence_store, failure, http,
-    listen, promise_check, signed_size, submit, tile_check, Metrics, NodeConfig, NodeError,
-    NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
+    admin_listener, admin_socket_path, client, failure, http, listen, signed_size, tile_check,
+    Metrics, NodeConfig, NodeError, NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
 };
 
 /// A running node; see [`start`].
@@ -163,7 +166,7 @@ fn shared_state(
     config: NodeConfig,
     opened: Opened,
     token: String,
-) -> Result<(Arc<Shared>, Option<mpsc::Receiver<batcher::Submission>>), NodeError> {
+) -> Result<(Arc<Shared>, Option<mpsc::Receiver<Submission>>), NodeError> {
     let Opened {
         channel,
         published,
@@ -212,9 +215,7 @@ fn shared_state(
         promise_events: watch::Sender::new(0),
         cosign_lock: tokio::sync::Mutex::new(()),
         // At least one largest body, or it could never be received.
-        body_budget: listen::BodyBudget::new(
-            config.max_body_bytes.max(submit::MAX_SUBMIT_BATCH_BYTES),
-        ),
+        body_budget: listen::BodyBudget::new(config.max_body_bytes.max(MAX_SUBMIT_BATCH_BYTES)),
         failure: failure::Failure::default(),
         evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
         promise_book: promise_check::PromiseBook::default(),
@@ -263,12 +264,12 @@ fn spawn_servers(
 /// submitter.
 fn spawn_workers(
     shared: &Arc<Shared>,
-    batch_rx: Option<mpsc::Receiver<batcher::Submission>>,
+    batch_rx: Option<mpsc::Receiver<Submission>>,
 ) -> Vec<JoinHandle<()>> {
     match batch_rx {
         Some(rx) => vec![
-            tokio::spawn(batcher::run_batcher(shared.clone(), rx)),
-            tokio::spawn(batcher::run_committer(shared.clone())),
+            tokio::spawn(sequencer::run_batcher(shared.clone(), rx)),
+            tokio::spawn(sequencer::run_committer(shared.clone())),
         ],
         None => vec![tokio::spawn(cosigner::run_submitter(shared.clone()))],
     }
@@ -316,7 +317,7 @@ impl RunningNode {
     ///
     /// # Panics
     /// If the node has no TCP admin listener ([`NodeConfig::admin_listen`] `None`); use
-    /// [`RunningNode::admin_socket`] with [`AdminClient::over_socket`] then.
+    /// [`RunningNode::admin_socket`] with [`crate::AdminClient::over_socket`] then.
     pub fn admin_url(&self) -> String {
         let addr = self
             .admin_addr
@@ -334,6 +335,7 @@ impl RunningNode {
         &self.shared.admin_token
     }
 
+    /// This node's role in the channel.
     pub fn role(&self) -> Role {
         self.shared.role
     }
@@ -349,10 +351,12 @@ impl RunningNode {
         self.shared.wake_submitter.notify_one();
     }
 
+    /// The node's metrics, as `GET /metrics` renders them.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
     }
 
+    /// A snapshot of the node, as `GET /admin/status` shows it.
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.shared.status().await
     }

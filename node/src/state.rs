@@ -15,10 +15,8 @@ use dyad_verifier::key::VerifierKey;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::{
-    batcher, evidence_store, failure, io_err, listen, promise_check, tile_check, Metrics,
-    NodeConfig, NodeError,
-};
+use crate::cosigner::{evidence_store, promise_check};
+use crate::{failure, io_err, listen, sequencer, tile_check, Metrics, NodeConfig, NodeError};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -48,7 +46,9 @@ pub struct PeerStatus {
 /// A snapshot of the node, as `GET /admin/status` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeStatus {
+    /// `sequencer` or `cosigner`.
     pub role: &'static str,
+    /// The log's origin.
     pub origin: String,
     /// Entries in this replica.
     pub size: u64,
@@ -58,7 +58,9 @@ pub struct NodeStatus {
     pub committed_size: u64,
     /// This party's messages queued for the sequencer (co-signer only).
     pub queued: u64,
+    /// The peer's base URL, once known.
     pub peer_url: Option<String>,
+    /// What this node knows of its peer.
     pub peer: PeerStatus,
 }
 
@@ -86,7 +88,7 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
     /// Sequencer: the batcher's input.
-    pub batcher: Option<mpsc::Sender<batcher::Submission>>,
+    pub batcher: Option<mpsc::Sender<sequencer::Submission>>,
     /// Sequencer: new signed checkpoints to send.
     pub wake_committer: Notify,
     /// Co-signer: new queued messages to submit.

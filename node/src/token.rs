@@ -49,7 +49,7 @@ pub fn read_admin_token(data_dir: &Path) -> Result<String, NodeError> {
 
 /// The admin URL an older version wrote to its data directory, if any. Nothing here
 /// authenticates the listener it names: the CLI no longer uses it (see
-/// [`AdminClient::for_data_dir`], which uses the admin socket).
+/// [`crate::AdminClient::for_data_dir`], which uses the admin socket).
 pub fn read_admin_url(data_dir: &Path) -> Option<String> {
     let text = fs::read_to_string(data_dir.join(ADMIN_URL_FILE)).ok()?;
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())

@@ -12,7 +12,9 @@ use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::tree::{leaf_hash, MemoryTree};
 use dyad_node::client::{audit, BlockingClient, TileClient};
-use dyad_node::export::{export_tiles, export_tiles_with, mirror_tiles, ExportOptions};
+use dyad_node::export::{
+    export_tiles, export_tiles_with, mirror_tiles, ExportError, ExportOptions,
+};
 use dyad_node::tiles::{parse_entry_bundle, parse_hash_tile, tiles_of_tree, Tile};
 use dyad_verifier::audit::AuditTrust;
 use node_support::*;
@@ -179,6 +181,48 @@ fn tiles_and_bundles_match_the_tree_and_export_lays_them_out() {
         assert!(audit(&client, trust(), |_, _| {}).await.is_err());
         served.1.abort();
     });
+}
+
+/// The checkpoint is written last: an export that cannot write its last tile leaves no
+/// checkpoint behind (a reader, or a crash, never finds one naming a missing tile), and the
+/// next export completes it.
+#[test]
+fn an_export_that_cannot_write_a_tile_writes_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = committed_channel(dir.path(), 300);
+    let ch = Channel::open(&ledger).unwrap();
+    let out = dir.path().join("export");
+    let last = tiles_of_tree(ch.size()).last().unwrap();
+    // A non-empty directory where the last tile goes: renaming the tile there fails.
+    let blocked = out.join(last.path());
+    std::fs::create_dir_all(blocked.join("in-the-way")).unwrap();
+
+    let failed = export_tiles(ch.store(), &out);
+    assert!(
+        matches!(failed, Err(ExportError::Io { ref path, .. }) if *path == blocked),
+        "{failed:?}"
+    );
+    assert!(
+        !out.join("checkpoint").exists(),
+        "a checkpoint before its tiles"
+    );
+    // The tiles before it were written, and no temporary file is left.
+    let written: Vec<PathBuf> = walk(&out);
+    assert!(written.iter().any(|p| p.ends_with("tile/0/000")));
+    assert!(written
+        .iter()
+        .all(|p| !p.file_name().unwrap().to_string_lossy().ends_with(".tmp")));
+
+    std::fs::remove_dir_all(&blocked).unwrap();
+    let exported = export_tiles(ch.store(), &out).unwrap();
+    assert_eq!(exported.size, ch.size());
+    assert_eq!(
+        std::fs::read(out.join("checkpoint")).unwrap(),
+        ch.store().latest_checkpoint().unwrap().unwrap().1
+    );
+    for tile in tiles_of_tree(ch.size()) {
+        assert!(out.join(tile.path()).is_file(), "{tile}");
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

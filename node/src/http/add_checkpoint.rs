@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::body::{body_error, read_body};
-use crate::witness::MAX_REQUEST_BYTES;
 use crate::{cosigner, Shared};
+use dyad_ledger::wire::witness::MAX_REQUEST_BYTES;
 
 pub(super) async fn add_checkpoint(
     State(shared): State<Arc<Shared>>,

@@ -18,8 +18,8 @@ use dyad_ledger::tree::Hash;
 use super::body::{body_error, read_body};
 use super::submission::enqueue;
 use crate::admin::{AppendRequest, AppendResponse};
-use crate::batcher::Item;
 use crate::response::{json, reject, unavailable};
+use crate::sequencer::Item;
 use crate::{lock, now_ms, NodeError, PromiseRecord, Shared};
 
 /// An admin append request: a draft, its payload in base64 (at most 61440 bytes, so
@@ -204,7 +204,7 @@ async fn queue_as_cosigner(
     {
         Ok(e) => e,
         Err(NodeError::Channel(e)) => {
-            let (status, reason) = crate::batcher::classify(&e);
+            let (status, reason) = crate::sequencer::batcher::classify(&e);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             return reject(shared, APPEND, status, reason, e);
         }
@@ -259,7 +259,7 @@ async fn await_cosigner_outcome(
     };
     // Committed means this message is at its index, not merely that the index is.
     if let Some(p) = promise.as_ref().filter(|_| committed) {
-        if !crate::promise_check::holds(shared, p.index, *leaf).await {
+        if !crate::cosigner::promise_check::holds(shared, p.index, *leaf).await {
             tracing::error!(
                 index = p.index,
                 "the co-signed tree holds another leaf where the sequencer promised this message"

@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_ledger::channel::Role;
 use dyad_ledger::entry::{Kind, SignedEntry, MAX_ENTRY_LEN};
+use dyad_ledger::wire::promise::{BatchPromise, Promise};
+use dyad_ledger::wire::submit::{self, MAX_SUBMIT_BATCH_BYTES};
 use tokio::sync::oneshot;
 
 use super::body::{body_error, read_body};
-use crate::batcher::{Item, Rejection, Reply, Submission};
-use crate::promise::{BatchPromise, Promise};
 use crate::response::{reject, text};
-use crate::submit::{self, MAX_SUBMIT_BATCH_BYTES};
+use crate::sequencer::{Item, Rejection, Reply, Submission};
 use crate::Shared;
 
 /// Why a submitted entry cannot even be handed to the batcher: it does not decode, or it

@@ -19,26 +19,32 @@ use base64::Engine;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::{self, NoteError};
 
-use dyad_ledger::keys::SignerKey;
-use dyad_ledger::tree::Hash;
+use crate::keys::SignerKey;
+use crate::tree::Hash;
 
+/// The first line of a promise note's text.
 pub const PROMISE_HEADER: &str = "dyad-promise/v1";
 /// The largest promise note read (a few signatures at most).
 pub const MAX_PROMISE_BYTES: usize = 4096;
 /// Most entries one promise covers, and so the most one `POST /submit-batch` may carry
-/// (`submit::MAX_SUBMIT_BATCH`).
+/// ([`super::submit::MAX_SUBMIT_BATCH`]).
 pub const MAX_PROMISED_ENTRIES: usize = 1024;
 /// The largest promise note covering several entries read: an index line (at most 20
 /// digits) and a hash line (44 characters) per entry, and room for a few signatures.
 pub const MAX_BATCH_PROMISE_BYTES: usize = MAX_PROMISED_ENTRIES * 66 + MAX_PROMISE_BYTES;
 
+/// A promise of inclusion of one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Promise {
+    /// The log's origin.
     pub origin: String,
+    /// The index the entry will have in the log.
     pub index: u64,
+    /// The entry's RFC 9162 leaf hash.
     pub leaf_hash: Hash,
 }
 
+/// Why a promise note was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PromiseError {
     #[error("the promise note does not verify under the log key: {0}")]
@@ -50,6 +56,7 @@ pub enum PromiseError {
 }
 
 impl Promise {
+    /// The note's text (what the log signs).
     pub fn text(&self) -> String {
         self.as_batch().text()
     }
@@ -91,12 +98,14 @@ impl Promise {
 /// for each `POST /submit-batch`: one signature for the batch instead of one per entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchPromise {
+    /// The log's origin.
     pub origin: String,
     /// (index, leaf hash) of each entry promised, by increasing index.
     pub entries: Vec<(u64, Hash)>,
 }
 
 impl BatchPromise {
+    /// The note's text (what the log signs).
     pub fn text(&self) -> String {
         let mut text = format!("{PROMISE_HEADER}\n{}\n", self.origin);
         for (index, hash) in &self.entries {

@@ -6,12 +6,11 @@
 //! bundle by bundle (a few bundles in flight), each is decoded as it arrives, and the fetch
 //! stops at the first entry that breaks the byte bound or does not decode: nothing beyond
 //! the bound is ever held. The sequencer plans its steps with the same bounds
-//! ([`fit_step`]), signing checkpoints for intermediate sizes where needed.
+//! (`sequencer::committer::fit_step`), signing checkpoints for intermediate sizes where needed.
 
 use crate::client::{ClientError, TileClient};
 use crate::Shared;
-use dyad_ledger::channel::{Channel, ChannelError};
-use dyad_ledger::entry::{SignedEntry, MAX_ENTRY_LEN};
+use dyad_ledger::entry::SignedEntry;
 
 /// Why the new entries were not fetched.
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +28,6 @@ pub(crate) enum FetchError {
     Client(#[from] ClientError),
 }
 
-/// The byte bound of one step, as configured (at least one largest entry).
-pub(crate) fn max_step_bytes(shared: &Shared) -> usize {
-    shared.config.max_cosign_bytes.max(MAX_ENTRY_LEN)
-}
-
 /// Fetches entries `[from, to)` from the sequencer at `peer`, checking each as it arrives
 /// and stopping as soon as they pass the byte bound.
 pub(crate) async fn new_entries(
@@ -43,7 +37,7 @@ pub(crate) async fn new_entries(
     to: u64,
 ) -> Result<Vec<Vec<u8>>, FetchError> {
     let client = TileClient::with_http(peer, shared.http.clone())?;
-    let limit = max_step_bytes(shared);
+    let limit = shared.config.max_step_bytes();
     let mut out = Vec::with_capacity(to.saturating_sub(from).min(4096) as usize);
     let mut bytes = 0usize;
     let mut stream = client.entries(from, to);
@@ -67,26 +61,4 @@ pub(crate) async fn new_entries(
         out.push(entry);
     }
     Ok(out)
-}
-
-/// The sequencer's side: the largest size in `(old, target]` whose new entries fit the
-/// byte bound (at least `old + 1`).
-pub(crate) fn fit_step(
-    ch: &Channel,
-    shared: &Shared,
-    old: u64,
-    target: u64,
-) -> Result<u64, ChannelError> {
-    let limit = max_step_bytes(shared) as u64;
-    if target <= old || (target - old).saturating_mul(MAX_ENTRY_LEN as u64) <= limit {
-        return Ok(target);
-    }
-    let mut bytes = 0u64;
-    for i in old..target {
-        bytes += ch.store().leaf(i)?.len() as u64;
-        if bytes > limit {
-            return Ok(i.max(old + 1));
-        }
-    }
-    Ok(target)
 }

@@ -1,166 +1,32 @@
-//! A client for the C2SP tlog-tiles read API of a dyad node, or of a static tile export
-//! served by any web server: the checkpoint, hash tiles, entry bundles, and a streaming
-//! audit of a whole log.
+//! The async and blocking clients of a C2SP tlog-tiles read API (a dyad node, or a static
+//! tile export served by any web server): the checkpoint, hash tiles, entry bundles and
+//! streams of entries.
 //!
 //! Everything read is untrusted: every response is size-bounded before it is read, and
-//! tiles and bundles are parsed strictly (`dyad_ledger::wire::tiles`). Entries are only
-//! trustworthy once checked, e.g. by [`dyad_verifier::audit::Auditor`] ([`audit_url`]),
-//! or by `Channel::accept_and_cosign` (the co-signer).
+//! tiles and bundles are parsed strictly (`dyad_ledger::wire::tiles`).
 //!
-//! [`TileClient`] is async (tokio). [`BlockingClient`], [`fetch_checkpoint`],
-//! [`fetch_entries`] and [`audit_url`] run their own small runtime, for synchronous callers
-//! such as the CLI; they must not be called from inside a tokio runtime.
+//! [`TileClient`] is async (tokio). [`BlockingClient`], [`fetch_checkpoint`] and
+//! [`fetch_entries`] run their own small runtime, for synchronous callers such as the CLI;
+//! they must not be called from inside a tokio runtime.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust, Auditor};
 use dyad_verifier::note::MAX_NOTE_BYTES;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use dyad_ledger::tree::Hash;
 use dyad_ledger::wire::tiles::{
-    parse_entry_bundle, parse_hash_tile, Tile, TileError, FULL_WIDTH, MAX_BUNDLE_BYTES,
-    MAX_HASH_TILE_BYTES,
+    parse_entry_bundle, parse_hash_tile, Tile, FULL_WIDTH, MAX_BUNDLE_BYTES, MAX_HASH_TILE_BYTES,
 };
+
+use super::http::{base_url, http_client, http_error, read_bounded, status_error, ClientError};
 
 /// Bundles fetched ahead of the one being read.
 const PREFETCH: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid URL {0:?}: it must start with http:// or https://")]
-    BadUrl(String),
-    #[error("{url}: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url}: HTTP {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("{url}: the response is larger than {max} bytes")]
-    TooLarge { url: String, max: usize },
-    #[error("{url}: {source}")]
-    Tile {
-        url: String,
-        #[source]
-        source: TileError,
-    },
-    #[error("{url}: the checkpoint cannot be read: {reason}")]
-    BadCheckpoint { url: String, reason: String },
-    #[error("cannot start the HTTP client's runtime: {0}")]
-    Runtime(#[source] std::io::Error),
-    #[error("a tile fetch task failed: {0}")]
-    Task(String),
-}
-
-impl ClientError {
-    /// The HTTP status, when the server answered with one other than 200.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ClientError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-/// A response read in full, bounded.
-pub(crate) struct Fetched {
-    pub status: reqwest::StatusCode,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
-/// Reads a response body, refusing more than `max` bytes (without reading them).
-pub(crate) async fn read_bounded(
-    url: &str,
-    mut resp: reqwest::Response,
-    max: usize,
-) -> Result<Fetched, ClientError> {
-    let too_large = || ClientError::TooLarge {
-        url: url.to_owned(),
-        max,
-    };
-    if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(too_large());
-    }
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|source| ClientError::Http {
-        url: url.to_owned(),
-        source,
-    })? {
-        if body.len() + chunk.len() > max {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Fetched {
-        status,
-        content_type,
-        body,
-    })
-}
-
-pub(crate) fn http_error(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
-    move |source| ClientError::Http {
-        url: url.to_owned(),
-        source,
-    }
-}
-
-pub(crate) fn status_error(url: &str, f: &Fetched) -> ClientError {
-    ClientError::Status {
-        url: url.to_owned(),
-        status: f.status.as_u16(),
-        body: String::from_utf8_lossy(&f.body[..f.body.len().min(200)])
-            .trim_end()
-            .to_owned(),
-    }
-}
-
-/// An HTTP client with the node's timeouts.
-pub(crate) fn http_client(
-    connect_timeout: Duration,
-    timeout: Duration,
-) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .timeout(timeout)
-        // Below a node's keep-alive (header) timeout, so that a pooled connection is not
-        // reused just as the node closes it.
-        .pool_idle_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|source| ClientError::Http {
-            url: String::new(),
-            source,
-        })
-}
-
-/// Normalises a base URL: an `http://` or `https://` prefix, no trailing slash.
-pub(crate) fn base_url(url: &str) -> Result<String, ClientError> {
-    let trimmed = url.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-        || trimmed.len() <= "https://".len()
-        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ClientError::BadUrl(url.to_owned()));
-    }
-    Ok(trimmed.to_owned())
-}
 
 /// An async client for one log's tiles API (a node, or a static export).
 #[derive(Clone, Debug)]
@@ -184,6 +50,7 @@ impl TileClient {
         })
     }
 
+    /// The base URL requests go to (normalised: no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -358,6 +225,7 @@ pub struct BlockingClient {
 }
 
 impl BlockingClient {
+    /// A client for the log served at `base_url`, with its own runtime.
     pub fn new(base_url: &str) -> Result<BlockingClient, ClientError> {
         let rt = small_runtime()?;
         let client = {
@@ -367,6 +235,7 @@ impl BlockingClient {
         Ok(BlockingClient { client, rt })
     }
 
+    /// The log's latest checkpoint note, unverified.
     pub fn checkpoint(&self) -> Result<Vec<u8>, ClientError> {
         self.rt.block_on(self.client.checkpoint())
     }
@@ -436,123 +305,4 @@ impl Iterator for OwnedEntries {
     fn next(&mut self) -> Option<Self::Item> {
         self.rt.block_on(self.stream.next())
     }
-}
-
-/// Why an audit over the tiles API failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditUrlError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("the log does not verify: {0}")]
-    Audit(#[from] AuditError),
-}
-
-/// The size a checkpoint note claims (unverified: the auditor checks it).
-pub(crate) fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientError> {
-    let bad = |reason: String| ClientError::BadCheckpoint {
-        url: url.to_owned(),
-        reason,
-    };
-    let parsed = dyad_verifier::note::parse(note_bytes).map_err(|e| bad(e.to_string()))?;
-    let checkpoint =
-        dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(e.to_string()))?;
-    Ok(checkpoint.size)
-}
-
-/// Audits the whole log served at `url` (a node or a static tile export) up to its
-/// checkpoint: streams every entry into an [`Auditor`] (flat memory) and checks the
-/// checkpoint (committed under `trust`, root recomputed). `progress(done, total)` is
-/// called every 256 entries and at the end. Blocking.
-pub fn audit_url(
-    url: &str,
-    trust: AuditTrust,
-    progress: impl FnMut(u64, u64),
-) -> Result<AuditReport, AuditUrlError> {
-    let client = BlockingClient::new(url)?;
-    let note = client.checkpoint()?;
-    let size = claimed_size(url, &note)?;
-    let mut auditor = Auditor::new(trust)?;
-    let entries = client.entries(0, size);
-    audit_entries(&mut auditor, &note, size, entries, progress)?;
-    Ok(auditor.finish()?)
-}
-
-/// [`audit_url`] for async callers.
-pub async fn audit(
-    client: &TileClient,
-    trust: AuditTrust,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<AuditReport, AuditUrlError> {
-    let note = client.checkpoint().await?;
-    let size = claimed_size(client.base_url(), &note)?;
-    let mut auditor = Auditor::new(trust)?;
-    let mut stream = client.entries(0, size);
-    let mut given = false;
-    progress(0, size);
-    while let Some(entry) = stream.next().await {
-        let (index, bytes) = entry?;
-        feed(
-            &mut auditor,
-            &note,
-            &mut given,
-            index,
-            &bytes,
-            size,
-            &mut progress,
-        )?;
-    }
-    if !given {
-        auditor.check_checkpoint(&note)?;
-    }
-    progress(size, size);
-    Ok(auditor.finish()?)
-}
-
-fn audit_entries(
-    auditor: &mut Auditor,
-    note: &[u8],
-    size: u64,
-    entries: impl Iterator<Item = Result<(u64, Vec<u8>), ClientError>>,
-    mut progress: impl FnMut(u64, u64),
-) -> Result<(), AuditUrlError> {
-    let mut given = false;
-    progress(0, size);
-    for entry in entries {
-        let (index, bytes) = entry?;
-        feed(
-            auditor,
-            note,
-            &mut given,
-            index,
-            &bytes,
-            size,
-            &mut progress,
-        )?;
-    }
-    if !given {
-        auditor.check_checkpoint(note)?;
-    }
-    progress(size, size);
-    Ok(())
-}
-
-/// Leaf 0 first (it defines the channel), then the checkpoint, then the other leaves.
-fn feed(
-    auditor: &mut Auditor,
-    note: &[u8],
-    given: &mut bool,
-    index: u64,
-    bytes: &[u8],
-    size: u64,
-    progress: &mut impl FnMut(u64, u64),
-) -> Result<(), AuditUrlError> {
-    auditor.push_leaf(bytes)?;
-    if index == 0 {
-        auditor.check_checkpoint(note)?;
-        *given = true;
-    }
-    if (index + 1) % 256 == 0 {
-        progress(index + 1, size);
-    }
-    Ok(())
 }

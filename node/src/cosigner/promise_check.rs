@@ -17,18 +17,19 @@ use axum::response::Response;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::promise_evidence;
 
-use crate::evidence_store::Kept;
+use super::evidence_store::Kept;
 use crate::metrics::Metrics;
-use crate::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
 use crate::response::reject;
 use crate::{lock, NodeError, Shared, PROMISES_DIR};
 use dyad_ledger::channel::{Channel, ChannelError};
 use dyad_ledger::store::{Store, StoreError};
 use dyad_ledger::tree::{self, Hash, NodeReader};
+use dyad_ledger::wire::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
 
 const EP: &str = "add-checkpoint";
-/// The file name prefix and extension of broken-promise evidence.
+/// The file name prefix of broken-promise evidence.
 pub const BROKEN_PROMISE_PREFIX: &str = "broken-promise-";
+/// The file name extension of broken-promise evidence.
 pub const BROKEN_PROMISE_EXT: &str = ".dyad-broken-promise";
 /// Most promise files read back at start (the newest first).
 const MAX_PROMISE_FILES_LOADED: usize = 4096;

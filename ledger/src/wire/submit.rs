@@ -9,11 +9,10 @@
 //! then the signed promise note when at least one entry is accepted.
 
 use dyad_verifier::key::VerifierKey;
-
-use crate::client::{http_error, read_bounded, ClientError};
-use crate::promise::{BatchPromise, PromiseError, MAX_BATCH_PROMISE_BYTES, MAX_PROMISED_ENTRIES};
-use dyad_ledger::entry::SignedEntry;
 use dyad_verifier::text::parse_decimal;
+
+use super::promise::{BatchPromise, PromiseError, MAX_BATCH_PROMISE_BYTES, MAX_PROMISED_ENTRIES};
+use crate::entry::SignedEntry;
 
 /// Most entries in one `POST /submit-batch`: what one promise can cover.
 pub const MAX_SUBMIT_BATCH: usize = MAX_PROMISED_ENTRIES;
@@ -26,7 +25,8 @@ pub const MAX_RESULT_MESSAGE: usize = 300;
 pub const MAX_SUBMIT_RESULTS_BYTES: usize =
     MAX_SUBMIT_BATCH * (MAX_RESULT_MESSAGE + 8) + MAX_BATCH_PROMISE_BYTES;
 
-#[derive(Debug, thiserror::Error)]
+/// Why a `POST /submit-batch` body or answer was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
     #[error("the batch holds no entry")]
     Empty,
@@ -42,8 +42,6 @@ pub enum SubmitError {
     PromiseMismatch,
     #[error("a result is 200 but the response carries no promise")]
     MissingPromise,
-    #[error(transparent)]
-    Client(#[from] ClientError),
 }
 
 /// Frames entries as a `POST /submit-batch` body. An entry is 1 to 65535 bytes (the
@@ -91,16 +89,26 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<&[u8]>, SubmitError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubmitResult {
     /// Durable in the log at this index (and covered by the batch's promise).
-    Accepted { index: u64 },
+    Accepted {
+        /// The entry's index in the log.
+        index: u64,
+    },
     /// Refused with the status `POST /submit` would have answered, and why.
-    Refused { status: u16, message: String },
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// Why, on one line.
+        message: String,
+    },
 }
 
 /// A `POST /submit-batch` response: a result per entry and the promise note (present
 /// exactly when some entry is accepted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmitResults {
+    /// One result per entry of the request, in its order.
     pub results: Vec<SubmitResult>,
+    /// The signed promise note covering the accepted entries.
     pub promise: Option<Vec<u8>>,
 }
 
@@ -123,6 +131,7 @@ fn one_line(message: &str) -> String {
 }
 
 impl SubmitResults {
+    /// The response body.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = String::new();
         for r in &self.results {
@@ -214,54 +223,6 @@ pub fn check_promise(
         return Err(SubmitError::PromiseMismatch);
     }
     Ok(Some(promise))
-}
-
-/// What [`submit_batch`] got: each entry's result and the verified promise covering the
-/// accepted ones (with its note as received, to keep).
-#[derive(Clone, Debug)]
-pub struct SubmitOutcome {
-    pub results: Vec<SubmitResult>,
-    pub promise: Option<(BatchPromise, Vec<u8>)>,
-}
-
-/// `POST <base_url>/submit-batch` of `entries` (signed by the co-signer, in sequence
-/// order; at most [`MAX_SUBMIT_BATCH`] and [`MAX_SUBMIT_BATCH_BYTES`] framed): the
-/// sequencer's result per entry, and its promise for the accepted ones, verified under
-/// `log_key` and checked against the entries. A status other than 200 is
-/// [`ClientError::Status`].
-pub async fn submit_batch(
-    http: &reqwest::Client,
-    base_url: &str,
-    entries: &[SignedEntry],
-    origin: &str,
-    log_key: &VerifierKey,
-) -> Result<SubmitOutcome, SubmitError> {
-    let url = format!("{}/submit-batch", base_url.trim_end_matches('/'));
-    let body = encode_batch(entries.iter().map(|e| e.bytes.as_slice()))?;
-    let resp = http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .map_err(http_error(&url))?;
-    let fetched = read_bounded(&url, resp, MAX_SUBMIT_RESULTS_BYTES).await?;
-    if fetched.status != reqwest::StatusCode::OK {
-        return Err(ClientError::Status {
-            url,
-            status: fetched.status.as_u16(),
-            body: String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(300)])
-                .trim_end()
-                .to_owned(),
-        }
-        .into());
-    }
-    let parsed = SubmitResults::parse(&fetched.body, entries.len())?;
-    let promise = check_promise(&parsed, entries, origin, log_key)?;
-    Ok(SubmitOutcome {
-        results: parsed.results,
-        promise: promise.zip(parsed.promise),
-    })
 }
 
 #[cfg(test)]

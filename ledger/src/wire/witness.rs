@@ -9,8 +9,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use dyad_ledger::tree::Hash;
 use dyad_verifier::text::parse_decimal;
+
+use crate::tree::Hash;
 
 /// tlog-witness: a client MUST NOT send more than 63 consistency proof lines.
 pub const MAX_PROOF_LINES: usize = 63;
@@ -25,11 +26,15 @@ pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 /// One add-checkpoint request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddCheckpoint {
+    /// The size of the checkpoint the client believes the witness last co-signed.
     pub old: u64,
+    /// The consistency proof from `old` to the checkpoint's size.
     pub proof: Vec<Hash>,
+    /// The checkpoint note, signed by the log.
     pub note: Vec<u8>,
 }
 
+/// Why an add-checkpoint body (request, 200 or 409 answer) was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WitnessError {
     #[error("the body does not start with a line \"old <size>\"")]
@@ -51,6 +56,7 @@ pub enum WitnessError {
 }
 
 impl AddCheckpoint {
+    /// The request body.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = format!("old {}\n", self.old).into_bytes();
         for h in &self.proof {

@@ -1,0 +1,141 @@
+//! A client of a node's admin API (spec/node.md, "Admin API"), for the operator's tools.
+//!
+//! The admin API is served on the Unix socket `<data_dir>/admin.sock` (only the owner of
+//! the 0700 data directory can create or reach it), optionally also on a loopback TCP
+//! listener, and every request needs `Authorization: Bearer <token>`, the token being the
+//! content of `<data_dir>/admin.token` (written anew, mode 0600, at every start). The
+//! operator's tools find the node through the socket only: a TCP port can be taken by
+//! anyone on the machine once the node is gone, the socket cannot.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::http::{base_url, http_client, http_error, read_bounded, status_error, ClientError};
+use crate::admin::{AppendRequest, AppendResponse};
+use crate::{admin_socket_path, read_admin_token, NodeError};
+
+/// A client for a node's admin API.
+#[derive(Clone, Debug)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl AdminClient {
+    /// A client for the admin API on TCP at `admin_url`, with the bearer `token`.
+    pub fn new(admin_url: &str, token: &str) -> Result<AdminClient, ClientError> {
+        Ok(AdminClient {
+            http: http_client(Duration::from_secs(5), Duration::from_secs(120))?,
+            base: base_url(admin_url)?,
+            token: token.to_owned(),
+        })
+    }
+
+    /// A client for the admin API on the Unix socket `socket` (a node's
+    /// `<data_dir>/admin.sock`).
+    #[cfg(unix)]
+    pub fn over_socket(socket: &Path, token: &str) -> Result<AdminClient, ClientError> {
+        let http = reqwest::Client::builder()
+            .unix_socket(socket)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|source| ClientError::Http {
+                url: socket.display().to_string(),
+                source,
+            })?;
+        Ok(AdminClient {
+            http,
+            // The host is not used: every request goes over the socket.
+            base: "http://localhost".to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    /// The client for the node running on a data directory: its admin socket and
+    /// `admin.token`, once the directory is checked private (0700, files 0600), so that
+    /// the socket can only be the owner's. `None` when there is no such directory or no
+    /// socket in it (no node runs, or none has since the directory was created).
+    #[cfg(unix)]
+    pub fn for_data_dir(data_dir: &Path) -> Result<Option<AdminClient>, NodeError> {
+        if !data_dir.is_dir() {
+            return Ok(None);
+        }
+        dyad_ledger::private_dir::check(data_dir)?;
+        let socket = admin_socket_path(data_dir);
+        if std::fs::symlink_metadata(&socket).is_err() {
+            return Ok(None);
+        }
+        let token = read_admin_token(data_dir)?;
+        Ok(Some(AdminClient::over_socket(&socket, &token)?))
+    }
+
+    /// Appends a message through the node. Returns the HTTP status (200 or 202) with the
+    /// answer; any other status is an error.
+    pub async fn append(&self, req: &AppendRequest) -> Result<(u16, AppendResponse), ClientError> {
+        let url = format!("{}/admin/append", self.base);
+        let body = serde_json::to_vec(req).expect("an append request serialises");
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(http_error(&url))?;
+        let fetched = read_bounded(&url, resp, 1 << 20).await?;
+        let status = fetched.status.as_u16();
+        if status != 200 && status != 202 {
+            return Err(status_error(&url, &fetched));
+        }
+        let answer = serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
+            url: url.clone(),
+            status,
+            body: format!("unreadable answer: {e}"),
+        })?;
+        Ok((status, answer))
+    }
+
+    /// `GET /admin/status`: the node's [`crate::NodeStatus`], as JSON.
+    pub async fn status(&self) -> Result<serde_json::Value, ClientError> {
+        let url = format!("{}/admin/status", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(http_error(&url))?;
+        let fetched = read_bounded(&url, resp, 1 << 20).await?;
+        if fetched.status.as_u16() != 200 {
+            return Err(status_error(&url, &fetched));
+        }
+        serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
+            url,
+            status: 200,
+            body: format!("unreadable answer: {e}"),
+        })
+    }
+}
+
+impl AdminClient {
+    /// For synchronous callers (the CLI): [`AdminClient::append`] on a runtime of its own.
+    pub fn append_blocking(
+        &self,
+        req: &AppendRequest,
+    ) -> Result<(u16, AppendResponse), ClientError> {
+        crate::runtime::client()?.block_on(self.append(req))
+    }
+}
+
+/// For synchronous callers: appends through the node at the TCP `admin_url`.
+pub fn append_blocking(
+    admin_url: &str,
+    token: &str,
+    req: &AppendRequest,
+) -> Result<(u16, AppendResponse), ClientError> {
+    crate::runtime::client()?
+        .block_on(async { AdminClient::new(admin_url, token)?.append(req).await })
+}

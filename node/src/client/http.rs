@@ -1,0 +1,164 @@
+//! What every client of the node shares: its error, bounded reads of responses, the HTTP
+//! client with the node's timeouts, and base URLs.
+
+use std::time::Duration;
+
+use dyad_ledger::wire::tiles::TileError;
+
+/// Why a request to a node (or a static tile export) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The base URL is not an `http://` or `https://` URL.
+    #[error("invalid URL {0:?}: it must start with http:// or https://")]
+    BadUrl(String),
+    /// The request could not be sent or its answer not received.
+    #[error("{url}: {source}")]
+    Http {
+        /// The URL requested.
+        url: String,
+        /// What the HTTP client reported.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with another status than the one expected.
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the answer's body, as text.
+        body: String,
+    },
+    /// The answer is larger than the client reads for that request.
+    #[error("{url}: the response is larger than {max} bytes")]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The most bytes read.
+        max: usize,
+    },
+    /// A tile or entry bundle that does not parse.
+    #[error("{url}: {source}")]
+    Tile {
+        /// The tile's URL.
+        url: String,
+        /// Why it does not parse.
+        #[source]
+        source: TileError,
+    },
+    /// The checkpoint served is not a checkpoint note.
+    #[error("{url}: the checkpoint cannot be read: {reason}")]
+    BadCheckpoint {
+        /// The checkpoint's URL.
+        url: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The runtime of a blocking client could not be started.
+    #[error("cannot start the HTTP client's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// A background fetch panicked or was cancelled.
+    #[error("a tile fetch task failed: {0}")]
+    Task(String),
+}
+
+impl ClientError {
+    /// The HTTP status, when the server answered with one other than 200.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A response read in full, bounded.
+pub(crate) struct Fetched {
+    pub status: reqwest::StatusCode,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Reads a response body, refusing more than `max` bytes (without reading them).
+pub(crate) async fn read_bounded(
+    url: &str,
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<Fetched, ClientError> {
+    let too_large = || ClientError::TooLarge {
+        url: url.to_owned(),
+        max,
+    };
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|source| ClientError::Http {
+        url: url.to_owned(),
+        source,
+    })? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        content_type,
+        body,
+    })
+}
+
+pub(crate) fn http_error(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
+    move |source| ClientError::Http {
+        url: url.to_owned(),
+        source,
+    }
+}
+
+pub(crate) fn status_error(url: &str, f: &Fetched) -> ClientError {
+    ClientError::Status {
+        url: url.to_owned(),
+        status: f.status.as_u16(),
+        body: String::from_utf8_lossy(&f.body[..f.body.len().min(200)])
+            .trim_end()
+            .to_owned(),
+    }
+}
+
+/// An HTTP client with the node's timeouts.
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        // Below a node's keep-alive (header) timeout, so that a pooled connection is not
+        // reused just as the node closes it.
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|source| ClientError::Http {
+            url: String::new(),
+            source,
+        })
+}
+
+/// Normalises a base URL: an `http://` or `https://` prefix, no trailing slash.
+pub(crate) fn base_url(url: &str) -> Result<String, ClientError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+        || trimmed.len() <= "https://".len()
+        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ClientError::BadUrl(url.to_owned()));
+    }
+    Ok(trimmed.to_owned())
+}

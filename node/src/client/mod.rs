@@ -1,0 +1,26 @@
+//! The node's clients: of the C2SP tlog-tiles read API of a dyad node or of a static tile
+//! export ([`TileClient`], [`BlockingClient`]), a streaming audit over it ([`audit_url`]),
+//! the co-signer's `POST /submit-batch` ([`submit_batch`]) and the operator's admin API
+//! ([`AdminClient`]).
+//!
+//! Everything read is untrusted: every response is size-bounded before it is read, and
+//! parsed strictly. Entries are only trustworthy once checked, e.g. by
+//! [`dyad_verifier::audit::Auditor`] ([`audit_url`]), or by `Channel::accept_and_cosign`
+//! (the co-signer).
+
+mod admin;
+mod audit;
+mod http;
+mod submit;
+mod tiles;
+
+pub use admin::{append_blocking, AdminClient};
+pub(crate) use audit::claimed_size;
+pub use audit::{audit, audit_url, AuditUrlError};
+pub use http::ClientError;
+pub(crate) use http::{http_client, read_bounded};
+pub use submit::{submit_batch, SubmitBatchError, SubmitOutcome};
+pub use tiles::{
+    fetch_checkpoint, fetch_entries, BlockingClient, BlockingEntries, EntryStream, OwnedEntries,
+    TileClient,
+};
