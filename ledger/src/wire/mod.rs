@@ -2,5 +2,7 @@
 //! the node serves and fetches them.
 //!
 //! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
+//! - [`sync_bundle`]: the offline sync bundle, `dyad-sync/v1` (spec/sync.md).
 
+pub mod sync_bundle;
 pub mod tiles;
