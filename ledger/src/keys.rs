@@ -43,6 +43,13 @@ pub enum KeyError {
         "private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
     )]
     InsecurePermissions { path: String, mode: u32 },
+    /// On a file system without hard links a key file is written in place
+    /// (`durable`'s no-clobber copy), so a crash can leave part of one.
+    #[error(
+        "private key file {path} is incomplete (its writing was interrupted) and holds no \
+         usable key ({reason}); remove it and create the key again"
+    )]
+    Incomplete { path: String, reason: Box<KeyError> },
 }
 
 /// An Ed25519 party key with its signed-note name. Its `Debug` never shows the seed.
@@ -139,8 +146,12 @@ impl SignerKey {
     }
 
     /// Writes the key to a new file with mode 0600, atomically and durably; refuses to
-    /// overwrite.
+    /// overwrite. Temporary files a crash left in the key's directory go first.
     pub fn write_private_file(&self, path: &Path) -> Result<(), KeyError> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Err(e) = crate::durable::remove_stale_temporaries(dir.unwrap_or(Path::new("."))) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove temporary files left by a crash");
+        }
         let mut line = self.to_private_string();
         line.push('\n');
         let options = crate::durable::WriteOptions::PRIVATE.keep_existing();
@@ -175,10 +186,18 @@ impl SignerKey {
             }
         }
         let text = read_small_text(path, MAX_KEY_FILE_BYTES).map_err(|source| KeyError::Read {
-            path: display,
+            path: display.clone(),
             source,
         })?;
-        Self::parse(&text)
+        // Every key file this crate writes ends in a newline: one that does not parse
+        // and lacks it was cut short (a hand-written key without it still parses).
+        Self::parse(&text).map_err(|reason| match text.ends_with('\n') {
+            true => reason,
+            false => KeyError::Incomplete {
+                path: display,
+                reason: Box::new(reason),
+            },
+        })
     }
 }
 
@@ -216,6 +235,7 @@ pub fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::WriteOptions;
 
     #[test]
     fn private_string_round_trips_and_debug_hides_seed() {
@@ -308,5 +328,49 @@ mod tests {
             SignerKey::read_private_file(&path),
             Err(KeyError::InsecurePermissions { .. })
         ));
+    }
+
+    /// What a crash during the no-clobber copy (file systems without hard links) leaves:
+    /// a prefix of the key file, or nothing, under the final name.
+    #[test]
+    fn a_cut_key_file_is_reported_incomplete_and_a_whole_one_without_newline_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::from_seed("example.org/alpha", [9; 32]).unwrap();
+        let whole = key.to_private_string();
+        for cut in [0, 12, whole.len() - 5] {
+            let path = dir.path().join(format!("cut-{cut}.key"));
+            crate::durable::write(&path, &whole.as_bytes()[..cut], WriteOptions::PRIVATE).unwrap();
+            let e = SignerKey::read_private_file(&path).unwrap_err();
+            assert!(matches!(e, KeyError::Incomplete { .. }), "{cut}: {e}");
+            assert!(e.to_string().contains("create the key again"), "{e}");
+        }
+        let path = dir.path().join("no-newline.key");
+        crate::durable::write(&path, whole.as_bytes(), WriteOptions::PRIVATE).unwrap();
+        assert_eq!(
+            SignerKey::read_private_file(&path).unwrap().public_key(),
+            key.public_key()
+        );
+        // A damaged file that is not cut short is reported as what it is.
+        let path = dir.path().join("bad.key");
+        let bad = format!("{}\n", whole.replace("PRIVATE", "PUBLIC"));
+        crate::durable::write(&path, bad.as_bytes(), WriteOptions::PRIVATE).unwrap();
+        assert!(matches!(
+            SignerKey::read_private_file(&path),
+            Err(KeyError::MissingPrivatePrefix)
+        ));
+    }
+
+    #[test]
+    fn writing_a_key_removes_stale_temporaries_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".alpha.key.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"PRIVATE+KEY+").unwrap();
+        let past = std::time::SystemTime::now() - crate::durable::STALE_TEMPORARY_AGE * 2;
+        let file = std::fs::File::options().write(true).open(&stale).unwrap();
+        file.set_modified(past).unwrap();
+        let key = SignerKey::from_seed("example.org/alpha", [9; 32]).unwrap();
+        key.write_private_file(&dir.path().join("alpha.key"))
+            .unwrap();
+        assert!(!stale.exists());
     }
 }
