@@ -100,6 +100,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::durable::{self, Durability, Existing, WriteOptions};
 use crate::tree::{Frontier, Hash};
 
 mod batch;
@@ -212,11 +213,17 @@ impl Store {
     }
 }
 
-/// fsyncs a file or a directory (which makes the names created or renamed in it durable).
-fn sync_path(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error(path))
+/// How the store writes its own small files (`head`, `blobs.synced`): mode 0666 less the
+/// umask, as sled creates its files; each caller sets the durability it needs.
+const STORE_FILE: WriteOptions = WriteOptions {
+    durability: Durability::Durable,
+    existing: Existing::Replace,
+    mode: 0o666,
+};
+
+/// [`durable::sync_dir`]: makes the names created, renamed or removed in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    durable::sync_dir(dir).map_err(io_error(dir))
 }
 
 #[cfg(test)]
