@@ -19,7 +19,8 @@ use crate::tree::Hash;
 const SUBDIR: &str = "attachments";
 const CHUNK: usize = 64 * 1024;
 /// An attachment must survive a power loss once stored: an entry names it. A damaged
-/// copy is replaced. Mode 0666 less the umask, as before; the data directory is private.
+/// copy is replaced. Mode 0666 less the umask, like the store's files: the data directory
+/// above them is private.
 const ATTACHMENT_FILE: WriteOptions = WriteOptions {
     durability: Durability::Durable,
     existing: Existing::Replace,
@@ -28,21 +29,43 @@ const ATTACHMENT_FILE: WriteOptions = WriteOptions {
 /// What the temporary name of an attachment says before its hash is known.
 const STAGED_NAME: &str = "attachment";
 
+/// Why an attachment could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
+    /// A file of the attachment directory could not be read or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// Reading what was to be stored failed.
     #[error("reading the attachment's source: {0}")]
     Source(io::Error),
+    /// No attachment of that hash is stored.
     #[error("attachment {} is not stored", hex::encode(hash))]
-    NotFound { hash: Hash },
+    NotFound {
+        /// The attachment's hash.
+        hash: Hash,
+    },
+    /// The stored file no longer has the hash it is named by.
     #[error(
         "attachment {} is corrupted: its content no longer has that hash",
         hex::encode(hash)
     )]
-    AttachmentCorrupted { hash: Hash },
+    AttachmentCorrupted {
+        /// The attachment's hash.
+        hash: Hash,
+    },
+    /// The attachment is larger than the directory accepts.
     #[error("an attachment of {size} bytes or more is over the limit of {max} bytes")]
-    TooLarge { size: u64, max: u64 },
+    TooLarge {
+        /// The size reached (at least).
+        size: u64,
+        /// The largest accepted.
+        max: u64,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AttachmentError + '_ {
@@ -87,14 +110,17 @@ impl Attachments {
         Ok(Attachments { dir, max_size })
     }
 
+    /// The attachment directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The largest attachment stored, in bytes.
     pub fn max_size(&self) -> u64 {
         self.max_size
     }
 
+    /// Where the attachment of `hash` is (or would be) stored.
     pub fn path_of(&self, hash: &Hash) -> PathBuf {
         self.dir.join(hex::encode(hash))
     }

@@ -36,7 +36,9 @@ pub enum Existing {
 /// How a file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriteOptions {
+    /// Whether the file and its directory are synced.
     pub durability: Durability,
+    /// Whether an existing file is replaced or kept.
     pub existing: Existing,
     /// Unix permission bits the file is created with (before the umask).
     pub mode: u32,

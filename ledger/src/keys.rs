@@ -11,45 +11,78 @@ use ed25519_dalek::{Signer, SigningKey};
 
 const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
 
+/// Why a key or key file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The text does not start with `PRIVATE+KEY+`.
     #[error("a private key must start with \"PRIVATE+KEY+\"")]
     MissingPrivatePrefix,
+    /// The text is not `PRIVATE+KEY+<name>+<key id>+<base64>`.
     #[error("a private key has the form PRIVATE+KEY+<name>+<key id>+<base64 key>")]
     Malformed,
+    /// The key part is not standard base64.
     #[error("the private key's base64 part is not valid standard base64")]
     BadBase64,
+    /// The key part is not type 0x01 and a 32-byte seed.
     #[error("the private key is not an Ed25519 (type 0x01) 32-byte seed")]
     NotEd25519Seed,
+    /// The key id is not the one the name and key give.
     #[error(
         "the private key's key id {found:08x} does not match its name and key ({computed:08x})"
     )]
-    KeyIdMismatch { found: u32, computed: u32 },
+    KeyIdMismatch {
+        /// The key id in the text.
+        found: u32,
+        /// The key id of the name and key.
+        computed: u32,
+    },
+    /// The key name is not a valid signed-note key name.
     #[error("invalid key name: {0}")]
     InvalidName(dyad_verifier::key::KeyError),
+    /// Writing a key file where one exists.
     #[error("key file {path} already exists; refusing to overwrite it")]
-    FileExists { path: String },
+    FileExists {
+        /// The key file.
+        path: String,
+    },
+    /// The key file could not be read.
     #[error("cannot read key file {path}: {source}")]
     Read {
+        /// The key file.
         path: String,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The key file could not be written.
     #[error("cannot write key file {path}: {source}")]
     Write {
+        /// The key file.
         path: String,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The key file is readable by group or others.
     #[error(
         "private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
     )]
-    InsecurePermissions { path: String, mode: u32 },
-    /// On a file system without hard links a key file is written in place
-    /// (`durable`'s no-clobber copy), so a crash can leave part of one.
+    InsecurePermissions {
+        /// The key file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file was cut short: on a file system without hard links a key file is
+    /// written in place (`durable`'s no-clobber copy), so a crash can leave part of one.
     #[error(
         "private key file {path} is incomplete (its writing was interrupted) and holds no \
          usable key ({reason}); remove it and create the key again"
     )]
-    Incomplete { path: String, reason: Box<KeyError> },
+    Incomplete {
+        /// The key file.
+        path: String,
+        /// Why what it holds does not parse.
+        reason: Box<KeyError>,
+    },
 }
 
 /// An Ed25519 party key with its signed-note name. Its `Debug` never shows the seed.
@@ -61,11 +94,13 @@ pub struct SignerKey {
 }
 
 impl SignerKey {
+    /// A new random key named `name`.
     pub fn generate(name: &str) -> Result<Self, KeyError> {
         let signing = SigningKey::generate(&mut rand_core::OsRng);
         Self::from_seed(name, signing.to_bytes())
     }
 
+    /// The key of a 32-byte Ed25519 seed, named `name`.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
         let signing = SigningKey::from_bytes(&seed);
         let verifier = VerifierKey::new(
@@ -81,6 +116,7 @@ impl SignerKey {
         })
     }
 
+    /// Parses a signed-note private key string, checking its key id.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let rest = text
             .trim_end_matches('\n')
@@ -110,6 +146,7 @@ impl SignerKey {
         Ok(key)
     }
 
+    /// The key's (party's) name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -119,6 +156,7 @@ impl SignerKey {
         self.verifier.key_id()
     }
 
+    /// The Ed25519 public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.signing.verifying_key().to_bytes()
     }
@@ -128,6 +166,7 @@ impl SignerKey {
         &self.verifier
     }
 
+    /// The Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }

@@ -16,6 +16,7 @@
 //! The ledger is synchronous; the HTTP node that serves and replicates it is the
 //! `dyad-node` crate.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod attachments;
 pub mod channel;

@@ -17,17 +17,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum PrivateDirError {
     /// The directory or one of its files can be read, written or entered by group or others.
+    /// The directory or a file in it is open to group or others.
     #[error(
         "{} is accessible to group or others (mode {mode:o}): its data, keys and admin token \
          must be the owner's only; run `chmod {want:o} {}`",
         path.display(),
         path.display()
     )]
-    Insecure { path: PathBuf, mode: u32, want: u32 },
+    Insecure {
+        /// The directory or file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The mode to set.
+        want: u32,
+    },
+    /// The directory or a file in it could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
         #[source]
+        /// What failed.
         source: io::Error,
     },
 }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 hash: a leaf, an interior node or a tree's root.
 pub type Hash = [u8; 32];
 
 /// RFC 9162 section 2.1.1: the hash of an empty tree is the hash of the empty string.
@@ -43,16 +44,41 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// Why a proof or a node could not be computed from a tree.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
+    /// The reader does not have a node the computation needs.
     #[error("tree node at level {level}, index {index} is missing")]
-    MissingNode { level: u8, index: u64 },
+    MissingNode {
+        /// The node's tree level.
+        level: u8,
+        /// The node's index at its level.
+        index: u64,
+    },
+    /// A leaf index at or beyond the tree's size.
     #[error("leaf index {index} is not in a tree of size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The entry's index.
+        index: u64,
+        /// The tree's size.
+        size: u64,
+    },
+    /// A tree size larger than the log the reader holds.
     #[error("tree size {size} is larger than the log's {available} leaves")]
-    SizeBeyondLog { size: u64, available: u64 },
+    SizeBeyondLog {
+        /// The size asked for.
+        size: u64,
+        /// The leaves the reader holds.
+        available: u64,
+    },
+    /// A consistency proof asked from a larger size to a smaller one.
     #[error("consistency proof from size {old} to the smaller size {new}")]
-    OldSizeAfterNew { old: u64, new: u64 },
+    OldSizeAfterNew {
+        /// The size proved from.
+        old: u64,
+        /// The size proved to.
+        new: u64,
+    },
 }
 
 /// Read access to the complete subtrees of a tree of `size()` leaves.
@@ -60,6 +86,7 @@ pub enum TreeError {
 /// The error type is the reader's own (a store reports I/O and corruption); it must be
 /// able to carry the tree's own errors.
 pub trait NodeReader {
+    /// The reader's error, able to carry the tree's own.
     type Error: From<TreeError>;
 
     /// The number of leaves the reader holds: every complete node over leaves below it exists.
@@ -119,8 +146,11 @@ impl ProofPlan {
 /// A complete node, as handed to storage when it comes into existence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Node {
+    /// The node's level: 0 for a leaf, `k` for the root of `2^k` leaves.
     pub level: u8,
+    /// The node's index among the nodes of its level, from the left.
     pub index: u64,
+    /// The node's hash.
     pub hash: Hash,
 }
 
@@ -135,10 +165,12 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// The right edge of the empty tree.
     pub fn new() -> Frontier {
         Frontier::default()
     }
 
+    /// How many leaves the tree has.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -337,20 +369,24 @@ pub struct MemoryTree {
 }
 
 impl MemoryTree {
+    /// An empty tree.
     pub fn new() -> MemoryTree {
         MemoryTree::default()
     }
 
+    /// Appends a leaf hash, keeping the nodes it completes.
     pub fn append(&mut self, leaf: Hash) {
         for n in self.frontier.append(leaf) {
             self.nodes.insert((n.level, n.index), n.hash);
         }
     }
 
+    /// The root of the tree as it is.
     pub fn root(&self) -> Hash {
         self.frontier.root()
     }
 
+    /// The right edge of the tree as it is.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
     }

@@ -12,7 +12,9 @@ use crate::durable;
 /// How far a store got: how many commits, and how many entries after the last of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
+    /// Commits made.
     pub commits: u64,
+    /// Entries after the last of them.
     pub size: u64,
 }
 

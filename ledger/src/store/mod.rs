@@ -165,18 +165,22 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// How many entries the log holds.
     pub fn size(&self) -> u64 {
         self.frontier.size()
     }
 
+    /// The Merkle root of the log's entries.
     pub fn root(&self) -> Hash {
         self.frontier.root()
     }
 
+    /// The tree head: size and root.
     pub fn head(&self) -> Head {
         Head {
             size: self.size(),

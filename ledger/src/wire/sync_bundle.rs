@@ -39,7 +39,12 @@ pub enum Record {
     /// The genesis entry signed by both parties.
     Genesis(Vec<u8>),
     /// A log entry with its index.
-    Entry { index: u64, bytes: Vec<u8> },
+    Entry {
+        /// The entry's index in the log.
+        index: u64,
+        /// The entry's encoding.
+        bytes: Vec<u8>,
+    },
     /// A co-signer's signed message for the sequencer to append.
     Submission(Vec<u8>),
     /// A checkpoint note signed by the sequencer, for the co-signer to co-sign.
@@ -105,32 +110,51 @@ impl Record {
 /// What is wrong with one line of a bundle.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
+    /// The origin line is missing or its origin is not valid.
     #[error("the second line must be `origin <origin>` (1 to {MAX_ORIGIN_LEN} bytes, no whitespace, control characters or `+`)")]
     BadOrigin,
+    /// The line exceeds [`MAX_LINE`].
     #[error("the line is longer than {MAX_LINE} bytes")]
     LineTooLong,
+    /// The line is not UTF-8 text.
     #[error("the line is not UTF-8")]
     NotUtf8,
+    /// A record line without the space before its data.
     #[error("expected `<record> <base64>`")]
     MissingData,
+    /// A record type this version does not know (its first 40 characters).
     #[error("unknown record type {0:?}")]
     UnknownRecord(String),
+    /// An `entry` line without its index.
     #[error("expected `entry <index> <base64>`")]
     MissingIndex,
+    /// An entry index that is not a canonical decimal `u64`.
     #[error("the entry index is not a decimal number")]
     BadIndex,
+    /// A record's data that is not canonical base64 of one byte or more.
     #[error("the {0} record's data is not standard base64 of at least one byte")]
     BadData(&'static str),
+    /// A record of a kind that must come earlier in the bundle.
     #[error("a {0} record cannot come after the records before it (see spec/sync.md)")]
     OutOfOrder(&'static str),
+    /// A second record of a kind a bundle holds once.
     #[error("a bundle holds at most one {0} record")]
     Repeated(&'static str),
+    /// An entry whose index does not follow the previous entry's.
     #[error("entry {index} follows entry {previous}: entries must be consecutive")]
-    NotConsecutive { index: u64, previous: u64 },
+    NotConsecutive {
+        /// This entry's index.
+        index: u64,
+        /// The previous entry's index.
+        previous: u64,
+    },
+    /// The end line is not `end <count> <checksum>`.
     #[error("expected `end <count> <base64 SHA-256>`")]
     BadEndLine,
+    /// The end line's count is not a canonical decimal.
     #[error("the end line's record count is not a decimal number")]
     BadEndCount,
+    /// The end line's checksum is not base64 of 32 bytes.
     #[error("the end line's checksum is not a base64 SHA-256")]
     BadEndChecksum,
 }
@@ -138,20 +162,40 @@ pub enum Malformed {
 /// Why a byte stream is not an intact bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// Reading the input failed.
     #[error("cannot read the bundle: {0}")]
     Io(#[source] io::Error),
+    /// The input does not start with [`MAGIC`].
     #[error("not a dyad sync bundle (its first line is not {MAGIC:?})")]
     NotABundle,
+    /// A line that is not canonical, with its number (1 is the magic).
     #[error("line {line}: {reason}")]
-    Malformed { line: u64, reason: Malformed },
+    Malformed {
+        /// The line number (the magic is line 1).
+        line: u64,
+        /// What is wrong with it.
+        reason: Malformed,
+    },
+    /// The input ends before the end line.
     #[error(
         "truncated after line {line}: the bundle ends without its `end` line (an incomplete copy?)"
     )]
-    Truncated { line: u64 },
+    Truncated {
+        /// The last whole line.
+        line: u64,
+    },
+    /// The end line's count is not the number of records read.
     #[error("the end line counts {stated} records but the bundle holds {found}")]
-    CountMismatch { stated: u64, found: u64 },
+    CountMismatch {
+        /// The count on the end line.
+        stated: u64,
+        /// The records read.
+        found: u64,
+    },
+    /// Bytes follow the end line.
     #[error("there is data after the end line")]
     TrailingData,
+    /// The end line's SHA-256 is not that of the content.
     #[error("the checksum on the end line does not match the content: the bundle was altered or damaged in transit")]
     ChecksumMismatch,
 }
@@ -168,7 +212,9 @@ pub fn valid_origin(origin: &str) -> bool {
 /// A whole bundle in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
+    /// The channel origin on the origin line.
     pub origin: String,
+    /// The records, in order.
     pub records: Vec<Record>,
 }
 

@@ -59,6 +59,7 @@ impl<R: BufRead> Decoder<R> {
         Ok(r)
     }
 
+    /// The channel origin on the bundle's origin line.
     pub fn origin(&self) -> &str {
         &self.origin
     }

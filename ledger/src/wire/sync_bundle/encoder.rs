@@ -33,6 +33,7 @@ impl<W: Write> Encoder<W> {
         self.inner.write_all(text.as_bytes())
     }
 
+    /// Writes one record's line (the decoder checks their order; the caller keeps it).
     pub fn record(&mut self, record: &Record) -> io::Result<()> {
         self.count += 1;
         self.put(&record.to_line())
