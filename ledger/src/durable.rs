@@ -294,8 +294,8 @@ fn is_temporary_name(name: &str) -> bool {
 pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// Removes from `dir` the temporary files of this module's writes that a crash left
-/// behind: regular files named exactly as [`temporary_name`] makes them and not modified
-/// for [`STALE_TEMPORARY_AGE`]. Nothing else is touched. Returns how many were removed;
+/// behind: regular files named exactly as this module names them (`.<name>.<16 lowercase
+/// hex digits>.tmp`) and not modified for [`STALE_TEMPORARY_AGE`]. Nothing else is touched. Returns how many were removed;
 /// fails only if the directory cannot be listed (a missing one holds nothing).
 pub fn remove_stale_temporaries(dir: &Path) -> io::Result<usize> {
     let entries = match fs::read_dir(dir) {
