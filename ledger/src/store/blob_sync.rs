@@ -112,7 +112,7 @@ impl BlobSync {
             if self.synced_up_to.is_some_and(|s| lsn <= s) {
                 continue;
             }
-            match File::open(entry.path()).and_then(|f| f.sync_all()) {
+            match durable::sync_file(&entry.path()) {
                 Ok(()) => newest = newest.max(Some(lsn)),
                 // sled removes blobs of rewritten pages concurrently.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
