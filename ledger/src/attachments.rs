@@ -2,38 +2,70 @@
 //! beside the log as content-addressed files `<dir>/attachments/<lowercase hex SHA-256>`.
 //! An entry names an attachment by that hash, so the entry's signature covers it.
 //!
-//! A file appears under its final name only complete and durable (written to a temporary
-//! file in the same directory, fsynced, renamed, directory fsynced), and every read hashes
-//! the content again: a damaged file is reported, never handed out.
+//! A file appears under its final name only complete and durable ([`durable::Staged`]:
+//! written to a temporary file in the same directory, fsynced, renamed, directory
+//! fsynced), and every read hashes the content again: a damaged file is reported, never
+//! handed out.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+use crate::durable::{self, Durability, Existing, Staged, WriteOptions};
 use crate::tree::Hash;
 
 const SUBDIR: &str = "attachments";
-const TEMP_PREFIX: &str = ".tmp-";
 const CHUNK: usize = 64 * 1024;
+/// An attachment must survive a power loss once stored: an entry names it. A damaged
+/// copy is replaced. Mode 0666 less the umask, like the store's files: the data directory
+/// above them is private.
+const ATTACHMENT_FILE: WriteOptions = WriteOptions {
+    durability: Durability::Durable,
+    existing: Existing::Replace,
+    mode: 0o666,
+};
+/// What the temporary name of an attachment says before its hash is known.
+const STAGED_NAME: &str = "attachment";
 
+/// Why an attachment could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
+    /// A file of the attachment directory could not be read or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// Reading what was to be stored failed.
     #[error("reading the attachment's source: {0}")]
     Source(io::Error),
+    /// No attachment of that hash is stored.
     #[error("attachment {} is not stored", hex::encode(hash))]
-    NotFound { hash: Hash },
+    NotFound {
+        /// The attachment's hash.
+        hash: Hash,
+    },
+    /// The stored file no longer has the hash it is named by.
     #[error(
         "attachment {} is corrupted: its content no longer has that hash",
         hex::encode(hash)
     )]
-    AttachmentCorrupted { hash: Hash },
+    AttachmentCorrupted {
+        /// The attachment's hash.
+        hash: Hash,
+    },
+    /// The attachment is larger than the directory accepts.
     #[error("an attachment of {size} bytes or more is over the limit of {max} bytes")]
-    TooLarge { size: u64, max: u64 },
+    TooLarge {
+        /// The size reached (at least).
+        size: u64,
+        /// The largest accepted.
+        max: u64,
+    },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AttachmentError + '_ {
@@ -67,24 +99,28 @@ pub struct Attachments {
 }
 
 impl Attachments {
-    /// Opens (creating if needed) `<store_dir>/attachments`.
+    /// Opens (creating if needed, durably) `<store_dir>/attachments`, removing the
+    /// temporary files of writes a crash interrupted.
     pub fn open(store_dir: &Path, max_size: u64) -> Result<Attachments, AttachmentError> {
         let dir = store_dir.join(SUBDIR);
-        if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-            sync_dir(store_dir)?;
+        durable::create_dir_all(&dir, Durability::Durable).map_err(io_error(&dir))?;
+        if let Err(e) = durable::remove_stale_temporaries(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove temporary files left by a crash");
         }
         Ok(Attachments { dir, max_size })
     }
 
+    /// The attachment directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The largest attachment stored, in bytes.
     pub fn max_size(&self) -> u64 {
         self.max_size
     }
 
+    /// Where the attachment of `hash` is (or would be) stored.
     pub fn path_of(&self, hash: &Hash) -> PathBuf {
         self.dir.join(hex::encode(hash))
     }
@@ -103,92 +139,60 @@ impl Attachments {
         if self.is_intact(&hash)? {
             return Ok(hash);
         }
-        let (temp, mut file) = self.temp_file()?;
-        let written = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io_error(&temp));
-        drop(file);
-        self.finish(temp, written.map(|()| hash))
+        let mut staged = self.stage()?;
+        if let Err(source) = staged.file().write_all(bytes) {
+            let path = staged.path().to_owned();
+            return Err(AttachmentError::Io { path, source });
+        }
+        self.name(staged, hash)
     }
 
     /// Stores what `reader` yields, hashing while copying, and returns its SHA-256 and
     /// length. Stops, keeping nothing, as soon as it exceeds the size limit.
     pub fn put_reader(&self, mut reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
-        let (temp, mut file) = self.temp_file()?;
+        let mut staged = self.stage()?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = vec![0; CHUNK];
-        let copied = loop {
+        // Returning early drops `staged`, which removes its temporary file.
+        loop {
             let n = match reader.read(&mut buf) {
-                Ok(0) => break file.sync_all().map_err(io_error(&temp)),
+                Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Err(AttachmentError::Source(e)),
+                Err(e) => return Err(AttachmentError::Source(e)),
             };
             size += n as u64;
             if size > self.max_size {
-                break Err(AttachmentError::TooLarge {
+                return Err(AttachmentError::TooLarge {
                     size,
                     max: self.max_size,
                 });
             }
             hasher.update(&buf[..n]);
-            if let Err(e) = file.write_all(&buf[..n]) {
-                break Err(AttachmentError::Io {
-                    path: temp.clone(),
-                    source: e,
-                });
+            if let Err(source) = staged.file().write_all(&buf[..n]) {
+                let path = staged.path().to_owned();
+                return Err(AttachmentError::Io { path, source });
             }
-        };
-        drop(file);
+        }
         let hash: Hash = hasher.finalize().into();
-        let hash = match copied {
-            Ok(()) if self.is_intact(&hash).unwrap_or(false) => {
-                let _ = fs::remove_file(&temp);
-                return Ok((hash, size));
-            }
-            other => other.map(|()| hash),
-        };
-        self.finish(temp, hash).map(|h| (h, size))
+        if self.is_intact(&hash).unwrap_or(false) {
+            return Ok((hash, size));
+        }
+        self.name(staged, hash).map(|h| (h, size))
     }
 
-    /// Renames a complete, synced temporary file to its final name, or removes it on error.
-    fn finish(
-        &self,
-        temp: PathBuf,
-        result: Result<Hash, AttachmentError>,
-    ) -> Result<Hash, AttachmentError> {
-        let hash = match result {
-            Ok(h) => h,
-            Err(e) => {
-                let _ = fs::remove_file(&temp);
-                return Err(e);
-            }
-        };
+    /// A temporary file in the attachment directory, for content whose hash is not
+    /// known yet.
+    fn stage(&self) -> Result<Staged, AttachmentError> {
+        Staged::new(&self.dir, STAGED_NAME, ATTACHMENT_FILE).map_err(io_error(&self.dir))
+    }
+
+    /// Gives a written attachment its name, its hash: synced, renamed, directory synced.
+    fn name(&self, staged: Staged, hash: Hash) -> Result<Hash, AttachmentError> {
         let path = self.path_of(&hash);
-        if let Err(e) = fs::rename(&temp, &path) {
-            let _ = fs::remove_file(&temp);
-            return Err(AttachmentError::Io { path, source: e });
-        }
-        sync_dir(&self.dir)?;
+        staged.commit(&path).map_err(io_error(&path))?;
         Ok(hash)
-    }
-
-    fn temp_file(&self) -> Result<(PathBuf, File), AttachmentError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = self
-                .dir
-                .join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
-            match File::options().write(true).create_new(true).open(&path) {
-                Ok(f) => return Ok((path, f)),
-                // Left by a crashed process that had the same id.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(AttachmentError::Io { path, source: e }),
-            }
-        }
     }
 
     /// The attachment's content, hashed again on every read.
@@ -260,12 +264,6 @@ impl Attachments {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), AttachmentError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,8 +273,31 @@ mod tests {
         let h: Hash = Sha256::digest(b"x").into();
         assert_eq!(parse_hex(&hex::encode(h)), Some(h));
         assert_eq!(parse_hex(&hex::encode(h).to_uppercase()), None);
-        assert_eq!(parse_hex(".tmp-1-2"), None);
+        assert_eq!(parse_hex(".attachment.0123456789abcdef.tmp"), None);
         assert_eq!(parse_hex(&"g".repeat(64)), None);
         assert_eq!(parse_hex(&"a".repeat(63)), None);
+    }
+
+    #[test]
+    fn opening_removes_stale_temporary_files_and_keeps_everything_else() {
+        let store = tempfile::tempdir().unwrap();
+        let a = Attachments::open(store.path(), 1 << 10).unwrap();
+        let hash = a.put(b"kept").unwrap();
+        let stale = a.dir().join(".attachment.0123456789abcdef.tmp");
+        let other = a.dir().join(".attachment.tmp");
+        let past = std::time::SystemTime::now() - durable::STALE_TEMPORARY_AGE * 2;
+        for path in [&stale, &other] {
+            fs::write(path, b"half").unwrap();
+            File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
+        }
+        let a = Attachments::open(store.path(), 1 << 10).unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists());
+        assert_eq!(a.get(&hash).unwrap(), b"kept");
     }
 }

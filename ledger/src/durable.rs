@@ -1,12 +1,16 @@
-//! Every whole-file write outside the store: written to a temporary name beside the target
-//! (created with its final mode), then renamed over it (or linked, where an existing file
-//! must win), so a reader or a crash never sees half a file under the final name. Each
-//! caller says how durable the result must be ([`Durability`]): whether the file and its
-//! directory are synced before the write returns.
+//! Every whole-file write of the ledger and the crates above it, the store's own files
+//! included: written to a temporary name beside the target (created with its final mode),
+//! then renamed over it (or linked, where an existing file must win), so a reader or a
+//! crash never sees half a file under the final name. Each caller says how durable the
+//! result must be ([`Durability`]): whether the file and its directory are synced before
+//! the write returns. [`sync_dir`] and [`sync_file`] are the only other fsyncs of whole
+//! files and directories; [`remove_stale_temporaries`] removes what a crash left of these
+//! writes, and is called where a directory they write into is opened.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// How much a finished write must survive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +36,9 @@ pub enum Existing {
 /// How a file is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriteOptions {
+    /// Whether the file and its directory are synced.
     pub durability: Durability,
+    /// Whether an existing file is replaced or kept.
     pub existing: Existing,
     /// Unix permission bits the file is created with (before the umask).
     pub mode: u32,
@@ -86,42 +92,124 @@ pub fn write_with<T>(
     options: WriteOptions,
     write: impl FnOnce(&mut File) -> io::Result<T>,
 ) -> io::Result<Written<T>> {
-    let dir = parent(path);
-    let tmp = dir.join(temporary_name(path));
-    let result = write_then_name(path, &tmp, options, write);
-    // After a rename the temporary name is gone; after a link (or a failure) it is not.
-    let _ = fs::remove_file(&tmp);
-    result
+    let mut staged = Staged::new(parent(path), &file_name(path), options)?;
+    let value = write(staged.file())?;
+    Ok(match staged.commit(path)? {
+        true => Written::Written(value),
+        false => Written::Kept,
+    })
 }
 
-fn write_then_name<T>(
-    path: &Path,
-    tmp: &Path,
+/// A file being written under a temporary name (durable's own, see
+/// [`remove_stale_temporaries`]) in the directory it will be named in, for a writer that
+/// learns the final name only once the content is written (a content-addressed file).
+/// Dropped without [`Staged::commit`], it removes its temporary file.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    file: File,
     options: WriteOptions,
-    write: impl FnOnce(&mut File) -> io::Result<T>,
-) -> io::Result<Written<T>> {
+}
+
+impl Staged {
+    /// Creates the temporary file in `dir` (with `options.mode`); `name` is the final
+    /// name, or a word saying what the file is when that is not known yet.
+    pub fn new(dir: &Path, name: &str, options: WriteOptions) -> io::Result<Staged> {
+        let tmp = dir.join(temporary_name(name));
+        let mut open = OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, options.mode);
+        let file = open.open(&tmp)?;
+        Ok(Staged { tmp, file, options })
+    }
+
+    /// The temporary file, to write the content to.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The temporary file's path, for error messages.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Gives the written file its name `path`, which must be in the directory the file
+    /// was staged in, as the options say (synced, replacing or keeping an existing file).
+    /// `Ok(false)`: the file existed and was kept.
+    pub fn commit(self, path: &Path) -> io::Result<bool> {
+        if self.options.durability == Durability::Durable {
+            self.file.sync_all()?;
+        }
+        match self.options.existing {
+            Existing::Replace => fs::rename(&self.tmp, path)?,
+            Existing::Keep => match fs::hard_link(&self.tmp, path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(e) if hard_links_unsupported(&e) => {
+                    return copy_no_clobber(&self.tmp, path, self.options)
+                }
+                Err(e) => return Err(e),
+            },
+        }
+        if self.options.durability == Durability::Durable {
+            sync_dir(parent(path))?;
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for Staged {
+    /// After a rename the temporary name is gone; after a link (or a failure) it is not.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Whether `hard_link` failed because the file system has no hard links (FAT, exFAT,
+/// some FUSE and network file systems), not because of the names involved.
+fn hard_links_unsupported(e: &io::Error) -> bool {
+    // EPERM (Linux's vfat: "operation not permitted"), ENOSYS, ENOTSUP / EOPNOTSUPP.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const NOT_SUPPORTED: &[i32] = &[95];
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const NOT_SUPPORTED: &[i32] = &[45, 102];
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::Unsupported
+    ) || e.raw_os_error().is_some_and(|n| NOT_SUPPORTED.contains(&n))
+}
+
+/// [`Existing::Keep`] without hard links: the content of `tmp` copied to `path` created
+/// with `create_new`, so an existing file is never overwritten, even by another process.
+/// A failed copy removes the file it created (it is this writer's own); only a crash
+/// during the copy can leave a partial file under the final name, so readers of files
+/// written this way (key files) must refuse a partial one with a clear error.
+/// `Ok(false)`: the file existed and was kept.
+fn copy_no_clobber(tmp: &Path, path: &Path, options: WriteOptions) -> io::Result<bool> {
+    let mut source = File::open(tmp)?;
     let mut open = OpenOptions::new();
     open.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut open, options.mode);
-    let mut file = open.open(tmp)?;
-    let value = write(&mut file)?;
-    if options.durability == Durability::Durable {
-        file.sync_all()?;
+    let mut file = match open.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let copied = io::copy(&mut source, &mut file).and_then(|_| {
+        if options.durability == Durability::Durable {
+            file.sync_all()?;
+            sync_dir(parent(path))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = copied {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(e);
     }
-    drop(file);
-    match options.existing {
-        Existing::Replace => fs::rename(tmp, path)?,
-        Existing::Keep => match fs::hard_link(tmp, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Written::Kept),
-            Err(e) => return Err(e),
-        },
-    }
-    if options.durability == Durability::Durable {
-        sync_dir(parent(path))?;
-    }
-    Ok(Written::Written(value))
+    Ok(true)
 }
 
 /// Creates `dir` and any missing parents; with [`Durability::Durable`], each new
@@ -150,6 +238,12 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Syncs a file someone else wrote without syncing it (sled's `conf`), so that its
+/// content is durable.
+pub fn sync_file(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
 fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -157,16 +251,79 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The random part of a temporary name: 8 bytes, lowercase hex.
+const NONCE_HEX_LEN: usize = 16;
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
 /// `.<name>.<random>.tmp`: hidden, and unique, so that two writers of the same file (in one
 /// process or two) never share a temporary file.
-fn temporary_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut nonce = [0u8; 8];
+fn temporary_name(name: &str) -> String {
+    let mut nonce = [0u8; NONCE_HEX_LEN / 2];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-    format!(".{name}.{}.tmp", hex::encode(nonce))
+    format!(".{name}.{}{TEMPORARY_SUFFIX}", hex::encode(nonce))
+}
+
+/// Whether `name` has exactly the form of [`temporary_name`]: a dot, a name of at least
+/// one character, a dot, 16 lowercase hex digits, `.tmp`.
+fn is_temporary_name(name: &str) -> bool {
+    let Some(inner) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))
+    else {
+        return false;
+    };
+    let Some((target, nonce)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    !target.is_empty()
+        && nonce.len() == NONCE_HEX_LEN
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A temporary file untouched for this long is a crash's leftover: a write in progress
+/// (even one streaming a large export) touches its file far more often, and another
+/// process may be writing into the same directory (the node while a command runs).
+pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// Removes from `dir` the temporary files of this module's writes that a crash left
+/// behind: regular files named exactly as this module names them (`.<name>.<16 lowercase
+/// hex digits>.tmp`) and not modified for [`STALE_TEMPORARY_AGE`]. Nothing else is touched. Returns how many were removed;
+/// fails only if the directory cannot be listed (a missing one holds nothing).
+pub fn remove_stale_temporaries(dir: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_name().to_str().is_some_and(is_temporary_name) {
+            continue;
+        }
+        // The entry's own metadata: a symbolic link is not followed, and is not removed.
+        let Ok(meta) = entry.metadata() else {
+            continue; // removed meanwhile
+        };
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STALE_TEMPORARY_AGE);
+        if meta.file_type().is_file() && stale && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -230,5 +387,125 @@ mod tests {
         assert!(deep.is_dir());
         write(&deep.join("f"), b"x", WriteOptions::SHARED).unwrap();
         assert_eq!(names(&deep), ["f"]);
+    }
+
+    /// Sets a file's (or directory's) modification time `age` into the past.
+    fn age(path: &Path, age: Duration) {
+        let file = File::options().read(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = STALE_TEMPORARY_AGE + Duration::from_secs(60);
+        let stale = temporary_name("replica.head");
+        let fresh = temporary_name("replica.head");
+        let lookalikes = [
+            "replica.head",
+            "f.0123456789abcdef.tmp",
+            ".f.0123456789ABCDEF.tmp",
+            ".f.0123456789abcde.tmp",
+            ".f.0123456789abcdef0.tmp",
+            ".f.0123456789abcdeg.tmp",
+            ".f.0123456789abcdef.tmp.bak",
+            ".f.0123456789abcdef.TMP",
+            ".0123456789abcdef.tmp",
+            "..0123456789abcdef.tmp",
+            ".tmp-1-2",
+        ];
+        for name in lookalikes.iter().copied().chain([&*stale, &*fresh]) {
+            fs::write(dir.path().join(name), b"x").unwrap();
+            if name != fresh {
+                age(&dir.path().join(name), old);
+            }
+        }
+        // A directory and a symbolic link with a temporary's name are not durable's files.
+        let dir_named = temporary_name("d");
+        fs::create_dir(dir.path().join(&dir_named)).unwrap();
+        age(&dir.path().join(&dir_named), old);
+        #[cfg(unix)]
+        let link_named = {
+            let name = temporary_name("l");
+            std::os::unix::fs::symlink("replica.head", dir.path().join(&name)).unwrap();
+            name
+        };
+
+        assert_eq!(remove_stale_temporaries(dir.path()).unwrap(), 1);
+        let left = names(dir.path());
+        assert!(!left.contains(&stale), "{left:?}");
+        for kept in lookalikes.iter().copied().chain([&*fresh, &*dir_named]) {
+            assert!(left.iter().any(|n| n == kept), "{kept} was removed");
+        }
+        #[cfg(unix)]
+        assert!(left.contains(&link_named));
+        assert_eq!(remove_stale_temporaries(dir.path()).unwrap(), 0);
+        assert_eq!(
+            remove_stale_temporaries(&dir.path().join("none")).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn temporary_names_have_the_pattern_they_are_cleaned_by() {
+        for name in ["f", "replica.head", "a b", ".hidden"] {
+            assert!(is_temporary_name(&temporary_name(name)), "{name}");
+        }
+    }
+
+    /// The keep-existing path for file systems without hard links, called directly.
+    #[test]
+    fn copying_without_links_never_overwrites_and_never_leaves_a_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, path) = (dir.path().join(".k.tmp"), dir.path().join("k"));
+        fs::write(&tmp, b"key one").unwrap();
+        let options = WriteOptions::PRIVATE.keep_existing();
+        assert!(copy_no_clobber(&tmp, &path, options).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"key one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        fs::write(&tmp, b"key two").unwrap();
+        assert!(!copy_no_clobber(&tmp, &path, options).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"key one");
+        // A copy that fails after creating the file removes it (it was this writer's):
+        // a directory opens but cannot be read.
+        let other = dir.path().join("k2");
+        assert!(copy_no_clobber(dir.path(), &other, options).is_err());
+        assert!(!other.exists());
+        assert!(copy_no_clobber(&dir.path().join("missing"), &other, options).is_err());
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn hard_link_errors_that_mean_no_links_are_told_from_others() {
+        assert!(hard_links_unsupported(&io::Error::from_raw_os_error(1))); // EPERM
+        assert!(hard_links_unsupported(&io::Error::from(
+            io::ErrorKind::Unsupported
+        )));
+        #[cfg(target_os = "linux")]
+        assert!(hard_links_unsupported(&io::Error::from_raw_os_error(95)));
+        assert!(!hard_links_unsupported(&io::Error::from(
+            io::ErrorKind::NotFound
+        )));
+        assert!(!hard_links_unsupported(&io::Error::from(
+            io::ErrorKind::AlreadyExists
+        )));
+    }
+
+    #[test]
+    fn a_staged_file_is_named_when_committed_and_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut staged = Staged::new(dir.path(), "attachment", WriteOptions::SHARED).unwrap();
+        staged.file().write_all(b"content").unwrap();
+        assert!(staged.commit(&dir.path().join("named")).unwrap());
+        assert_eq!(fs::read(dir.path().join("named")).unwrap(), b"content");
+        let mut dropped = Staged::new(dir.path(), "attachment", WriteOptions::SHARED).unwrap();
+        dropped.file().write_all(b"half").unwrap();
+        drop(dropped);
+        assert_eq!(names(dir.path()), ["named"]);
     }
 }

@@ -16,13 +16,19 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use crate::keys::SignerKey;
 use crate::tree::{leaf_hash, Hash};
 
+/// The entry format version this build writes and reads (spec section 3.1).
 pub const VERSION: u8 = 1;
 /// tlog-tiles entry bundles prefix each entry with a u16 length.
 pub const MAX_ENTRY_LEN: usize = 65535;
+/// The longest channel origin, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 255;
+/// The longest subject, in bytes.
 pub const MAX_SUBJECT_LEN: usize = 1024;
+/// The longest content type, in bytes.
 pub const MAX_CONTENT_TYPE_LEN: usize = 255;
+/// The most attachments an entry names.
 pub const MAX_ATTACHMENTS: usize = 16;
+/// The longest attachment name, in bytes.
 pub const MAX_ATTACHMENT_NAME_LEN: usize = 255;
 /// The domain-separation label of entry signatures; the NUL after it cannot occur in a note.
 pub const SIGNATURE_LABEL: &[u8] = b"dyad-entry/v1\0";
@@ -41,16 +47,23 @@ pub(crate) fn wire_config() -> WireConfig {
         .with_limit::<DECODE_LIMIT>()
 }
 
+/// What an entry is (spec section 3.2); its number is its encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
+    /// The channel's terms, signed by both parties (entry 0 only).
     Genesis = 0,
+    /// A question to the other party.
     Inquiry = 1,
+    /// An answer to an earlier entry (it names it in `reply_to`).
     Response = 2,
+    /// Shared threat indicators.
     ThreatIndicators = 3,
+    /// A notice that asks for no answer.
     Notification = 4,
 }
 
 impl Kind {
+    /// Every kind, in the order of their numbers.
     pub const ALL: [Kind; 5] = [
         Kind::Genesis,
         Kind::Inquiry,
@@ -59,10 +72,12 @@ impl Kind {
         Kind::Notification,
     ];
 
+    /// The kind of a number, if there is one.
     pub fn from_u8(value: u8) -> Option<Kind> {
         Self::ALL.get(usize::from(value)).copied()
     }
 
+    /// The kind's name, as the CLI and the node show and parse it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Genesis => "genesis",
@@ -73,6 +88,7 @@ impl Kind {
         }
     }
 
+    /// The kind of a name given by [`Kind::as_str`].
     pub fn parse(name: &str) -> Option<Kind> {
         Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
@@ -102,76 +118,126 @@ impl<Context> Decode<Context> for Kind {
 }
 bincode::impl_borrow_decode!(Kind);
 
+/// A file an entry names: its hash, size, name and type (spec section 3.1).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Attachment {
+    /// The SHA-256 of its content, the name it is stored under.
     pub sha256: [u8; 32],
+    /// Its length in bytes.
     pub size: u64,
+    /// Its file name, as the sender gave it.
     pub name: String,
+    /// Its media type.
     pub content_type: String,
 }
 
+/// One signature of an entry: the signer's key id and the Ed25519 signature.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct EntrySignature {
+    /// The signer's key id (type 0x01, under its party name).
     pub key_id: u32,
+    /// The Ed25519 signature over the entry's signed bytes.
     pub signature: [u8; 64],
 }
 
 /// Fields 1–11 of spec section 3.1: what the sender signs.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct EntryBody {
+    /// The format version, [`VERSION`].
     pub version: u8,
+    /// The channel's origin.
     pub origin: String,
+    /// What the entry is.
     pub kind: Kind,
+    /// The sender's key id.
     pub sender: u32,
+    /// The sender's own message counter (spec section 3.3).
     pub sequence: u64,
+    /// When the sender signed it, in milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The index of the entry it answers, if any.
     pub reply_to: Option<u64>,
+    /// A one-line subject.
     pub subject: String,
+    /// The payload's media type.
     pub content_type: String,
+    /// The content (up to the channel's payload limit).
     pub payload: Vec<u8>,
+    /// The attachments it names, sorted by hash.
     pub attachments: Vec<Attachment>,
 }
 
+/// A log entry: the signed body and its signatures (spec section 3).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Entry {
+    /// What was signed.
     pub body: EntryBody,
+    /// The sender's signature (and the co-signer's, on the genesis entry).
     pub signatures: Vec<EntrySignature>,
 }
 
+/// Why bytes are not a valid entry, or an entry breaks a rule of spec section 3.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
+    /// The encoding is longer than [`MAX_ENTRY_LEN`].
     #[error(
         "entry is {len} bytes; the limit is {MAX_ENTRY_LEN} (send large content as an attachment)"
     )]
-    TooLarge { len: usize },
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The bytes do not decode as an entry.
     #[error("entry is not a valid encoding: {0}")]
     Malformed(String),
+    /// Bytes follow the entry.
     #[error("entry has {extra} bytes after its end")]
-    TrailingBytes { extra: usize },
+    TrailingBytes {
+        /// How many bytes follow.
+        extra: usize,
+    },
+    /// The bytes decode but are not the entry's one encoding.
     #[error("entry is not in its one canonical encoding")]
     NonCanonical,
+    /// A format version this build does not know.
     #[error("unknown entry version {0}")]
     UnknownVersion(u8),
+    /// An empty or too long origin.
     #[error("origin must be 1..={MAX_ORIGIN_LEN} bytes")]
     BadOrigin,
+    /// A subject too long or with forbidden characters.
     #[error("subject is longer than {MAX_SUBJECT_LEN} bytes or has control or bidirectional-formatting characters")]
     BadSubject,
+    /// A content type empty, too long or not printable ASCII.
     #[error("content type must be 1..={MAX_CONTENT_TYPE_LEN} bytes of printable ASCII")]
     BadContentType,
+    /// More than [`MAX_ATTACHMENTS`] attachments.
     #[error("an entry has at most {MAX_ATTACHMENTS} attachments")]
     TooManyAttachments,
+    /// Attachments not sorted by hash, or one named twice.
     #[error("attachments must be sorted by hash without duplicates")]
     AttachmentsUnsorted,
+    /// An attachment name that could not be a plain file name.
     #[error("attachment name must be 1..={MAX_ATTACHMENT_NAME_LEN} bytes, not \".\" or \"..\", without '/', '\\' or control characters")]
     BadAttachmentName,
+    /// Not as many signatures as the kind needs.
     #[error("a {kind} entry must carry {expected} signature(s), found {found}")]
     WrongSignatureCount {
+        /// The entry's kind.
         kind: Kind,
+        /// Signatures the kind needs.
         expected: usize,
+        /// Signatures the entry carries.
         found: usize,
     },
+    /// A signature by another key than the sender's.
     #[error("signature key id {found:08x} is not the sender's {sender:08x}")]
-    SignatureNotBySender { sender: u32, found: u32 },
+    SignatureNotBySender {
+        /// The sender's key id.
+        sender: u32,
+        /// The signature's key id.
+        found: u32,
+    },
 }
 
 /// Characters a subject or attachment name may not contain (spec 3.1): C0 and C1 controls,
@@ -248,6 +314,7 @@ impl EntryBody {
 }
 
 impl Entry {
+    /// Decodes an entry, accepting only its canonical encoding and a valid form.
     pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
         if bytes.len() > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge { len: bytes.len() });
@@ -277,6 +344,7 @@ impl Entry {
         .unwrap_or_default()
     }
 
+    /// The entry's canonical encoding, once [`Entry::validate`] passes.
     pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
         let bytes = bincode::encode_to_vec(self, wire_config())
             .map_err(|_| EntryError::TooLarge { len: usize::MAX })?;
@@ -286,6 +354,7 @@ impl Entry {
         Ok(bytes)
     }
 
+    /// The body's rules (spec section 3.1) and the signature count its kind needs.
     pub fn validate(&self) -> Result<(), EntryError> {
         self.body.validate()?;
         let expected = if self.body.kind == Kind::Genesis {
@@ -326,15 +395,22 @@ impl Entry {
 /// [`Draft::check`] (in `channel/rules.rs`) says whether it can become an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
+    /// What the entry will be.
     pub kind: Kind,
+    /// Its subject.
     pub subject: String,
+    /// Its payload's media type.
     pub content_type: String,
+    /// Its content.
     pub payload: Vec<u8>,
+    /// The index of the entry it answers, if any.
     pub reply_to: Option<u64>,
+    /// The attachments it names, in any order.
     pub attachments: Vec<Attachment>,
 }
 
 impl Draft {
+    /// A draft of `kind` without a reply or attachments.
     pub fn new(kind: Kind, subject: &str, content_type: &str, payload: Vec<u8>) -> Self {
         Self {
             kind,
@@ -346,6 +422,7 @@ impl Draft {
         }
     }
 
+    /// The draft, answering entry `index`.
     pub fn reply_to(mut self, index: u64) -> Self {
         self.reply_to = Some(index);
         self
@@ -400,12 +477,16 @@ impl Draft {
 /// An entry together with its encoding and leaf hash, computed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedEntry {
+    /// The entry.
     pub entry: Entry,
+    /// Its canonical encoding.
     pub bytes: Vec<u8>,
+    /// The leaf hash of the encoding.
     pub leaf_hash: Hash,
 }
 
 impl SignedEntry {
+    /// Encodes the entry (checking its form) and hashes it.
     pub fn new(entry: Entry) -> Result<Self, EntryError> {
         entry.validate()?;
         let bytes = entry.encode()?;
@@ -417,6 +498,7 @@ impl SignedEntry {
         })
     }
 
+    /// Decodes an entry (see [`Entry::decode`]), keeping its bytes and hash.
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
         let entry = Entry::decode(bytes)?;
         Ok(Self {
@@ -456,119 +538,4 @@ impl SignedEntry {
 const SIGNATURE_ENTRY_LEN: usize = 4 + 64;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key() -> SignerKey {
-        SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap()
-    }
-
-    fn sample() -> SignedEntry {
-        Draft::new(
-            Kind::Inquiry,
-            "scan from AS64500",
-            "text/plain; charset=utf-8",
-            b"hello".to_vec(),
-        )
-        .sign(&key(), "example.org/dyad/test", 1, 1_700_000_000_000)
-        .unwrap()
-    }
-
-    #[test]
-    fn round_trips_and_verifies() {
-        let s = sample();
-        let decoded = Entry::decode(&s.bytes).unwrap();
-        assert_eq!(decoded, s.entry);
-        assert!(decoded.signature_verifies(
-            0,
-            &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()
-        ));
-        // The layout of spec 3.1: version, then the u64 length of the origin.
-        assert_eq!(s.bytes[0], VERSION);
-        assert_eq!(&s.bytes[1..9], &(21u64).to_be_bytes());
-    }
-
-    #[test]
-    fn rejects_trailing_truncated_and_bad_fields() {
-        let s = sample();
-        let mut long = s.bytes.clone();
-        long.push(0);
-        assert_eq!(
-            Entry::decode(&long),
-            Err(EntryError::TrailingBytes { extra: 1 })
-        );
-        assert!(matches!(
-            Entry::decode(&s.bytes[..s.bytes.len() - 1]),
-            Err(EntryError::Malformed(_))
-        ));
-        let mut bad_version = s.bytes.clone();
-        bad_version[0] = 2;
-        assert_eq!(
-            Entry::decode(&bad_version),
-            Err(EntryError::UnknownVersion(2))
-        );
-        let kind_at = 1 + 8 + 21;
-        let mut bad_kind = s.bytes.clone();
-        bad_kind[kind_at] = 9;
-        assert!(matches!(
-            Entry::decode(&bad_kind),
-            Err(EntryError::Malformed(_))
-        ));
-        assert!(matches!(
-            Entry::decode(&vec![0u8; MAX_ENTRY_LEN + 1]),
-            Err(EntryError::TooLarge { .. })
-        ));
-    }
-
-    /// Found by the entry_differential fuzz target: a maximal entry whose many small
-    /// attachments cost bincode's limit more than their encoded size.
-    #[test]
-    fn a_65535_byte_entry_with_16_small_attachments_decodes() {
-        let mut draft = Draft::new(Kind::Notification, "", "t", Vec::new());
-        draft.attachments = (0..16u8)
-            .map(|i| Attachment {
-                sha256: [i; 32],
-                size: 1,
-                name: "a".into(),
-                content_type: "t".into(),
-            })
-            .collect();
-        let base = draft.clone().sign(&key(), "o", 1, 0).unwrap().bytes.len();
-        draft.payload = vec![0; MAX_ENTRY_LEN - base];
-        let full = draft.sign(&key(), "o", 1, 0).unwrap();
-        assert_eq!(full.bytes.len(), MAX_ENTRY_LEN);
-        assert_eq!(Entry::decode(&full.bytes).unwrap(), full.entry);
-    }
-
-    #[test]
-    fn signed_message_from_the_encoding_is_the_body_encoding() {
-        let s = sample();
-        assert_eq!(s.signed_message(), s.entry.body.signed_message());
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap();
-        assert!(s.signature_verifies(0, &vk));
-        assert!(!s.signature_verifies(1, &vk));
-        let mut other = s.clone();
-        other.entry.signatures[0].signature[0] ^= 1;
-        assert!(!other.signature_verifies(0, &vk));
-        // Two signatures (a genesis entry's count): the body still ends where they start.
-        let mut two = s.entry.clone();
-        two.signatures.push(two.signatures[0].clone());
-        let two = SignedEntry {
-            bytes: two.encode_unchecked(),
-            leaf_hash: [0; 32],
-            entry: two,
-        };
-        assert_eq!(two.signed_message(), s.entry.body.signed_message());
-    }
-
-    #[test]
-    fn tampered_body_fails_signature() {
-        let s = sample();
-        let mut entry = s.entry.clone();
-        entry.body.payload = b"hellO".to_vec();
-        assert!(!entry.signature_verifies(
-            0,
-            &ed25519_dalek::VerifyingKey::from_bytes(&key().public_key()).unwrap()
-        ));
-    }
-}
+mod tests;

@@ -13,21 +13,32 @@ use crate::entry::{
 };
 use crate::keys::SignerKey;
 
+/// The content type of the genesis entry's payload, the encoded [`Genesis`].
 pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.dyad.genesis.v1";
+/// The most witnesses a channel names.
 pub const MAX_WITNESSES: usize = 32;
+/// The longest party (key) name, in bytes.
 pub const MAX_PARTY_NAME_LEN: usize = 255;
+/// The largest payload limit a channel may set (60 KiB; a whole entry is under 64 KiB).
 pub const MAX_PAYLOAD_LIMIT: u32 = 61440;
+/// The payload limit of a new channel unless its terms say otherwise.
 pub const DEFAULT_MAX_PAYLOAD: u32 = MAX_PAYLOAD_LIMIT;
+/// The attachment size limit of a new channel (1 GiB) unless its terms say otherwise.
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 1 << 30;
+/// How far ahead of a replica's clock an entry's timestamp may be, in seconds, by default.
 pub const DEFAULT_MAX_CLOCK_SKEW_S: u32 = 300;
 
+/// A party of the channel: its key name and Ed25519 public key.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Party {
+    /// The party's key name (signed-note key name).
     pub name: String,
+    /// The party's Ed25519 public key.
     pub public_key: [u8; 32],
 }
 
 impl Party {
+    /// The party a signer key is.
     pub fn of(key: &SignerKey) -> Party {
         Party {
             name: key.name().to_owned(),
@@ -35,6 +46,7 @@ impl Party {
         }
     }
 
+    /// The party a verifier key (type 0x01) names.
     pub fn from_verifier_key(key: &VerifierKey) -> Party {
         Party {
             name: key.name().to_owned(),
@@ -60,6 +72,7 @@ impl Party {
         })
     }
 
+    /// The party's key as an Ed25519 verifying key.
     pub fn verifying_key(&self) -> Result<VerifyingKey, GenesisError> {
         VerifyingKey::from_bytes(&self.public_key).map_err(|_| GenesisError::BadParty {
             name: self.name.clone(),
@@ -67,40 +80,66 @@ impl Party {
     }
 }
 
+/// The channel's terms (spec section 4), the payload of entry 0.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Genesis {
+    /// The terms' format version.
     pub version: u8,
+    /// The channel's origin, which every entry and checkpoint carries.
     pub origin: String,
+    /// The party that appends entries and signs checkpoints as the log.
     pub sequencer: Party,
+    /// The party that co-signs checkpoints.
     pub cosigner: Party,
+    /// Witnesses whose co-signatures a checkpoint may need.
     pub witnesses: Vec<Party>,
+    /// How many witness co-signatures a committed checkpoint needs.
     pub witness_threshold: u8,
+    /// The largest payload an entry may carry, in bytes.
     pub max_payload: u32,
+    /// The largest attachment, in bytes.
     pub max_attachment_size: u64,
+    /// How far ahead of a replica's clock a timestamp may be, in seconds.
     pub max_clock_skew_s: u32,
 }
 
+/// Why a genesis entry or proposal is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GenesisError {
+    /// The genesis entry is not a valid entry.
     #[error(transparent)]
     Entry(#[from] EntryError),
+    /// Entry 0 is of another kind.
     #[error("entry 0 must be a genesis entry")]
     NotGenesis,
+    /// The terms break a rule of spec section 4.
     #[error("the genesis entry breaks a rule: {0}")]
     Rule(&'static str),
+    /// The terms do not decode.
     #[error("the genesis record is not a valid encoding: {0}")]
     Malformed(String),
+    /// A party whose name or key is not valid.
     #[error("party {name:?} does not have a valid key name and Ed25519 key")]
-    BadParty { name: String },
+    BadParty {
+        /// The party's name.
+        name: String,
+    },
+    /// A party's signature on the genesis entry does not verify.
     #[error("the {who}'s signature on the genesis entry does not verify")]
-    BadSignature { who: &'static str },
+    BadSignature {
+        /// Whose signature: sequencer or co-signer.
+        who: &'static str,
+    },
+    /// Co-signing a proposal both parties have signed.
     #[error("the genesis proposal is already signed by both parties")]
     AlreadyCosigned,
+    /// Co-signing with a key that is not the co-signer's.
     #[error("this key is not the genesis co-signer's key")]
     NotTheCosigner,
 }
 
 impl Genesis {
+    /// Terms with the default limits and no witnesses.
     pub fn new(origin: &str, sequencer: Party, cosigner: Party) -> Self {
         Genesis {
             version: VERSION,
@@ -115,10 +154,12 @@ impl Genesis {
         }
     }
 
+    /// The terms' canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
         bincode::encode_to_vec(self, wire_config()).unwrap_or_default()
     }
 
+    /// Decodes terms, refusing trailing bytes and terms that break a rule.
     pub fn decode(bytes: &[u8]) -> Result<Genesis, GenesisError> {
         let (genesis, read): (Genesis, usize) = bincode::decode_from_slice(bytes, wire_config())
             .map_err(|e| GenesisError::Malformed(e.to_string()))?;
@@ -132,6 +173,7 @@ impl Genesis {
         Ok(genesis)
     }
 
+    /// Checks the rules of spec section 4 (version, keys, origin, witnesses, limits).
     pub fn validate(&self) -> Result<(), GenesisError> {
         if self.version != VERSION {
             return Err(GenesisError::Rule("unknown genesis version"));

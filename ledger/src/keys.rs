@@ -11,38 +11,78 @@ use ed25519_dalek::{Signer, SigningKey};
 
 const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
 
+/// Why a key or key file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The text does not start with `PRIVATE+KEY+`.
     #[error("a private key must start with \"PRIVATE+KEY+\"")]
     MissingPrivatePrefix,
+    /// The text is not `PRIVATE+KEY+<name>+<key id>+<base64>`.
     #[error("a private key has the form PRIVATE+KEY+<name>+<key id>+<base64 key>")]
     Malformed,
+    /// The key part is not standard base64.
     #[error("the private key's base64 part is not valid standard base64")]
     BadBase64,
+    /// The key part is not type 0x01 and a 32-byte seed.
     #[error("the private key is not an Ed25519 (type 0x01) 32-byte seed")]
     NotEd25519Seed,
+    /// The key id is not the one the name and key give.
     #[error(
         "the private key's key id {found:08x} does not match its name and key ({computed:08x})"
     )]
-    KeyIdMismatch { found: u32, computed: u32 },
+    KeyIdMismatch {
+        /// The key id in the text.
+        found: u32,
+        /// The key id of the name and key.
+        computed: u32,
+    },
+    /// The key name is not a valid signed-note key name.
     #[error("invalid key name: {0}")]
     InvalidName(dyad_verifier::key::KeyError),
+    /// Writing a key file where one exists.
     #[error("key file {path} already exists; refusing to overwrite it")]
-    FileExists { path: String },
+    FileExists {
+        /// The key file.
+        path: String,
+    },
+    /// The key file could not be read.
     #[error("cannot read key file {path}: {source}")]
     Read {
+        /// The key file.
         path: String,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The key file could not be written.
     #[error("cannot write key file {path}: {source}")]
     Write {
+        /// The key file.
         path: String,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// The key file is readable by group or others.
     #[error(
         "private key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
     )]
-    InsecurePermissions { path: String, mode: u32 },
+    InsecurePermissions {
+        /// The key file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file was cut short: on a file system without hard links a key file is
+    /// written in place (`durable`'s no-clobber copy), so a crash can leave part of one.
+    #[error(
+        "private key file {path} is incomplete (its writing was interrupted) and holds no \
+         usable key ({reason}); remove it and create the key again"
+    )]
+    Incomplete {
+        /// The key file.
+        path: String,
+        /// Why what it holds does not parse.
+        reason: Box<KeyError>,
+    },
 }
 
 /// An Ed25519 party key with its signed-note name. Its `Debug` never shows the seed.
@@ -54,11 +94,13 @@ pub struct SignerKey {
 }
 
 impl SignerKey {
+    /// A new random key named `name`.
     pub fn generate(name: &str) -> Result<Self, KeyError> {
         let signing = SigningKey::generate(&mut rand_core::OsRng);
         Self::from_seed(name, signing.to_bytes())
     }
 
+    /// The key of a 32-byte Ed25519 seed, named `name`.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, KeyError> {
         let signing = SigningKey::from_bytes(&seed);
         let verifier = VerifierKey::new(
@@ -74,6 +116,7 @@ impl SignerKey {
         })
     }
 
+    /// Parses a signed-note private key string, checking its key id.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let rest = text
             .trim_end_matches('\n')
@@ -103,6 +146,7 @@ impl SignerKey {
         Ok(key)
     }
 
+    /// The key's (party's) name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -112,6 +156,7 @@ impl SignerKey {
         self.verifier.key_id()
     }
 
+    /// The Ed25519 public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.signing.verifying_key().to_bytes()
     }
@@ -121,6 +166,7 @@ impl SignerKey {
         &self.verifier
     }
 
+    /// The Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
@@ -139,8 +185,12 @@ impl SignerKey {
     }
 
     /// Writes the key to a new file with mode 0600, atomically and durably; refuses to
-    /// overwrite.
+    /// overwrite. Temporary files a crash left in the key's directory go first.
     pub fn write_private_file(&self, path: &Path) -> Result<(), KeyError> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Err(e) = crate::durable::remove_stale_temporaries(dir.unwrap_or(Path::new("."))) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove temporary files left by a crash");
+        }
         let mut line = self.to_private_string();
         line.push('\n');
         let options = crate::durable::WriteOptions::PRIVATE.keep_existing();
@@ -175,10 +225,18 @@ impl SignerKey {
             }
         }
         let text = read_small_text(path, MAX_KEY_FILE_BYTES).map_err(|source| KeyError::Read {
-            path: display,
+            path: display.clone(),
             source,
         })?;
-        Self::parse(&text)
+        // Every key file this crate writes ends in a newline: one that does not parse
+        // and lacks it was cut short (a hand-written key without it still parses).
+        Self::parse(&text).map_err(|reason| match text.ends_with('\n') {
+            true => reason,
+            false => KeyError::Incomplete {
+                path: display,
+                reason: Box::new(reason),
+            },
+        })
     }
 }
 
@@ -216,6 +274,7 @@ pub fn read_small_text(path: &Path, limit: u64) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::WriteOptions;
 
     #[test]
     fn private_string_round_trips_and_debug_hides_seed() {
@@ -308,5 +367,49 @@ mod tests {
             SignerKey::read_private_file(&path),
             Err(KeyError::InsecurePermissions { .. })
         ));
+    }
+
+    /// What a crash during the no-clobber copy (file systems without hard links) leaves:
+    /// a prefix of the key file, or nothing, under the final name.
+    #[test]
+    fn a_cut_key_file_is_reported_incomplete_and_a_whole_one_without_newline_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::from_seed("example.org/alpha", [9; 32]).unwrap();
+        let whole = key.to_private_string();
+        for cut in [0, 12, whole.len() - 5] {
+            let path = dir.path().join(format!("cut-{cut}.key"));
+            crate::durable::write(&path, &whole.as_bytes()[..cut], WriteOptions::PRIVATE).unwrap();
+            let e = SignerKey::read_private_file(&path).unwrap_err();
+            assert!(matches!(e, KeyError::Incomplete { .. }), "{cut}: {e}");
+            assert!(e.to_string().contains("create the key again"), "{e}");
+        }
+        let path = dir.path().join("no-newline.key");
+        crate::durable::write(&path, whole.as_bytes(), WriteOptions::PRIVATE).unwrap();
+        assert_eq!(
+            SignerKey::read_private_file(&path).unwrap().public_key(),
+            key.public_key()
+        );
+        // A damaged file that is not cut short is reported as what it is.
+        let path = dir.path().join("bad.key");
+        let bad = format!("{}\n", whole.replace("PRIVATE", "PUBLIC"));
+        crate::durable::write(&path, bad.as_bytes(), WriteOptions::PRIVATE).unwrap();
+        assert!(matches!(
+            SignerKey::read_private_file(&path),
+            Err(KeyError::MissingPrivatePrefix)
+        ));
+    }
+
+    #[test]
+    fn writing_a_key_removes_stale_temporaries_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".alpha.key.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"PRIVATE+KEY+").unwrap();
+        let past = std::time::SystemTime::now() - crate::durable::STALE_TEMPORARY_AGE * 2;
+        let file = std::fs::File::options().write(true).open(&stale).unwrap();
+        file.set_modified(past).unwrap();
+        let key = SignerKey::from_seed("example.org/alpha", [9; 32]).unwrap();
+        key.write_private_file(&dir.path().join("alpha.key"))
+            .unwrap();
+        assert!(!stale.exists());
     }
 }

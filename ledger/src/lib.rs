@@ -8,14 +8,15 @@
 //! - [`attachments`]: content-addressed attachment files beside the log;
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
-//! - [`sync`]: the offline sync bundle format, `dyad-sync/v1` (spec/sync.md);
 //! - [`durable`]: every whole-file write outside the store, atomic and as durable as its caller asks;
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
-//! - [`wire`]: pure wire formats (tlog-tiles paths, hash tiles, entry bundles).
+//! - [`wire`]: pure wire formats (tlog-tiles paths, hash tiles, entry bundles, the offline
+//!   sync bundle `dyad-sync/v1` of spec/sync.md, also at its first path [`sync`]).
 //!
 //! The ledger is synchronous; the HTTP node that serves and replicates it is the
 //! `dyad-node` crate.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod attachments;
 pub mod channel;
@@ -28,6 +29,9 @@ pub mod private_dir;
 pub mod replica_record;
 pub mod store;
 pub mod store_check;
-pub mod sync;
 pub mod tree;
 pub mod wire;
+
+/// The sync bundle format under its first path: `dyad_ledger::sync::…` is what the CLI
+/// and the fuzz targets name.
+pub use wire::sync_bundle as sync;

@@ -17,17 +17,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum PrivateDirError {
     /// The directory or one of its files can be read, written or entered by group or others.
+    /// The directory or a file in it is open to group or others.
     #[error(
         "{} is accessible to group or others (mode {mode:o}): its data, keys and admin token \
          must be the owner's only; run `chmod {want:o} {}`",
         path.display(),
         path.display()
     )]
-    Insecure { path: PathBuf, mode: u32, want: u32 },
+    Insecure {
+        /// The directory or file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The mode to set.
+        want: u32,
+    },
+    /// The directory or a file in it could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
         #[source]
+        /// What failed.
         source: io::Error,
     },
 }
@@ -43,7 +54,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PrivateDirError + '_ {
 const GROUP_OTHER: u32 = 0o077;
 
 /// Checks that `dir` is 0700 (no access for group or others) and that every regular file
-/// directly in it is 0600 or stricter.
+/// directly in it is 0600 or stricter. It is called where the directory is opened, so it
+/// first removes the temporary files that a crash left of [`crate::durable`]'s writes
+/// there ([`crate::durable::remove_stale_temporaries`]; nothing else is removed).
 #[cfg(unix)]
 pub fn check(dir: &Path) -> Result<(), PrivateDirError> {
     use std::os::unix::fs::PermissionsExt;
@@ -56,6 +69,7 @@ pub fn check(dir: &Path) -> Result<(), PrivateDirError> {
             want: 0o700,
         });
     }
+    remove_crash_leftovers(dir);
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -80,9 +94,21 @@ pub fn check(dir: &Path) -> Result<(), PrivateDirError> {
     Ok(())
 }
 
+/// Checks that `dir` exists (modes are Unix only), removing the temporary files that a
+/// crash left of [`crate::durable`]'s writes there.
 #[cfg(not(unix))]
 pub fn check(dir: &Path) -> Result<(), PrivateDirError> {
-    fs::metadata(dir).map_err(io_err(dir)).map(|_| ())
+    fs::metadata(dir).map_err(io_err(dir))?;
+    remove_crash_leftovers(dir);
+    Ok(())
+}
+
+/// Best effort: a leftover only takes room (and one written with a shared mode would be
+/// refused by the check as if it held data).
+fn remove_crash_leftovers(dir: &Path) {
+    if let Err(e) = crate::durable::remove_stale_temporaries(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not remove temporary files left by a crash");
+    }
 }
 
 /// Creates `dir` (and missing parents) with mode 0700. An existing directory is left as it
@@ -154,6 +180,29 @@ mod tests {
             assert!(e.to_string().contains(&dir.join("f").display().to_string()));
         }
         fs::set_permissions(dir.join("f"), fs::Permissions::from_mode(0o400)).unwrap();
+        check(&dir).unwrap();
+    }
+
+    /// A crash's leftover of a shared-mode write is removed, not refused; a file that only
+    /// looks like one is still checked.
+    #[test]
+    fn checking_removes_stale_temporary_files_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        create_dir(&dir).unwrap();
+        let stale = dir.join(".export.0123456789abcdef.tmp");
+        let lookalike = dir.join(".export.tmp");
+        let past = std::time::SystemTime::now() - crate::durable::STALE_TEMPORARY_AGE * 2;
+        for path in [&stale, &lookalike] {
+            fs::write(path, b"half").unwrap();
+            fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+            let file = fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(past).unwrap();
+        }
+        let e = check(&dir).unwrap_err();
+        assert!(!stale.exists());
+        assert!(e.to_string().contains(".export.tmp"), "{e}");
+        fs::remove_file(&lookalike).unwrap();
         check(&dir).unwrap();
     }
 }

@@ -35,14 +35,20 @@ const MAX_BYTES: u64 = 4096;
 /// What `replica.head` holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplicaRecord {
+    /// The channel's origin.
     pub origin: String,
+    /// The replica's role: `sequencer` or `cosigner`.
     pub role: String,
+    /// How many entries the replica held.
     pub size: u64,
+    /// The root of those entries.
     pub root: [u8; 32],
+    /// The size of the newest committed (co-signed) checkpoint.
     pub committed: u64,
 }
 
 impl ReplicaRecord {
+    /// The file's text (spec/store.md, "Outside the store").
     pub fn encode(&self) -> String {
         format!(
             "{FORMAT}\norigin {}\nrole {}\nsize {}\nroot {}\ncommitted {}\n",

@@ -15,9 +15,10 @@
 //! Damage found is kept in `<store>/damaged` ([`record_damage`]), so that `dyad status`
 //! reports it until `dyad verify store` finds the store whole again.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
+use crate::durable::{self, WriteOptions};
 use crate::store::{Damage, Store, StoreError, TILE_HEIGHT, TILE_WIDTH};
 use crate::tree::{Hash, NodeReader};
 
@@ -131,26 +132,27 @@ pub fn locate_damage(store: &Store, damage: &Damage) -> Option<String> {
     }
 }
 
-/// Records damage found in the store at `store_dir` (kept: the first record stays). The
-/// record is for operators; failing to write it is logged by the caller, not fatal.
+/// Records damage found in the store at `store_dir` (kept: the first record stays),
+/// durably ([`durable::write`], mode 0600): `dyad status` must still report it after a
+/// power loss. The record is for operators; failing to write it is logged by the caller,
+/// not fatal.
 pub fn record_damage(store_dir: &Path, what: &str) -> std::io::Result<()> {
     let path = store_dir.join(DAMAGE_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    if path.exists() {
+        return Ok(()); // the first record stays; no need to write one to discard it
+    }
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut line: String = what.chars().filter(|c| *c != '\n').take(2000).collect();
     line.push('\n');
-    file.write_all(format!("found at unix time {secs}: {line}").as_bytes())?;
-    file.sync_all()
+    let record = format!("found at unix time {secs}: {line}");
+    durable::write(
+        &path,
+        record.as_bytes(),
+        WriteOptions::PRIVATE.keep_existing(),
+    )
+    .map(drop)
 }
 
 /// The damage recorded for the store at `store_dir`, if any.

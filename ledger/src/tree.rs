@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 hash: a leaf, an interior node or a tree's root.
 pub type Hash = [u8; 32];
 
 /// RFC 9162 section 2.1.1: the hash of an empty tree is the hash of the empty string.
@@ -43,16 +44,41 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// Why a proof or a node could not be computed from a tree.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
+    /// The reader does not have a node the computation needs.
     #[error("tree node at level {level}, index {index} is missing")]
-    MissingNode { level: u8, index: u64 },
+    MissingNode {
+        /// The node's tree level.
+        level: u8,
+        /// The node's index at its level.
+        index: u64,
+    },
+    /// A leaf index at or beyond the tree's size.
     #[error("leaf index {index} is not in a tree of size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The entry's index.
+        index: u64,
+        /// The tree's size.
+        size: u64,
+    },
+    /// A tree size larger than the log the reader holds.
     #[error("tree size {size} is larger than the log's {available} leaves")]
-    SizeBeyondLog { size: u64, available: u64 },
+    SizeBeyondLog {
+        /// The size asked for.
+        size: u64,
+        /// The leaves the reader holds.
+        available: u64,
+    },
+    /// A consistency proof asked from a larger size to a smaller one.
     #[error("consistency proof from size {old} to the smaller size {new}")]
-    OldSizeAfterNew { old: u64, new: u64 },
+    OldSizeAfterNew {
+        /// The size proved from.
+        old: u64,
+        /// The size proved to.
+        new: u64,
+    },
 }
 
 /// Read access to the complete subtrees of a tree of `size()` leaves.
@@ -60,6 +86,7 @@ pub enum TreeError {
 /// The error type is the reader's own (a store reports I/O and corruption); it must be
 /// able to carry the tree's own errors.
 pub trait NodeReader {
+    /// The reader's error, able to carry the tree's own.
     type Error: From<TreeError>;
 
     /// The number of leaves the reader holds: every complete node over leaves below it exists.
@@ -119,8 +146,11 @@ impl ProofPlan {
 /// A complete node, as handed to storage when it comes into existence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Node {
+    /// The node's level: 0 for a leaf, `k` for the root of `2^k` leaves.
     pub level: u8,
+    /// The node's index among the nodes of its level, from the left.
     pub index: u64,
+    /// The node's hash.
     pub hash: Hash,
 }
 
@@ -135,10 +165,12 @@ pub struct Frontier {
 }
 
 impl Frontier {
+    /// The right edge of the empty tree.
     pub fn new() -> Frontier {
         Frontier::default()
     }
 
+    /// How many leaves the tree has.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -262,7 +294,7 @@ pub fn root_at<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, R:
     subtree_hash(0, size, reader)
 }
 
-/// RFC 9162 section 2.1.3.1: PATH(index, D[size]), the inclusion proof of leaf `index`
+/// RFC 9162 section 2.1.3.1: PATH(index, D\[size\]), the inclusion proof of leaf `index`
 /// in the tree of `size` leaves, ordered from the leaf's sibling upwards.
 pub fn inclusion_proof<R: NodeReader + ?Sized>(
     index: u64,
@@ -290,7 +322,7 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
     plan.read_reversed(reader)
 }
 
-/// RFC 9162 section 2.1.4.1: PROOF(old, D[new]), the consistency proof between the trees
+/// RFC 9162 section 2.1.4.1: PROOF(old, D\[new\]), the consistency proof between the trees
 /// of the first `old` and `new` leaves. Empty when `old` is 0 or equals `new`.
 pub fn consistency_proof<R: NodeReader + ?Sized>(
     old: u64,
@@ -337,20 +369,24 @@ pub struct MemoryTree {
 }
 
 impl MemoryTree {
+    /// An empty tree.
     pub fn new() -> MemoryTree {
         MemoryTree::default()
     }
 
+    /// Appends a leaf hash, keeping the nodes it completes.
     pub fn append(&mut self, leaf: Hash) {
         for n in self.frontier.append(leaf) {
             self.nodes.insert((n.level, n.index), n.hash);
         }
     }
 
+    /// The root of the tree as it is.
     pub fn root(&self) -> Hash {
         self.frontier.root()
     }
 
+    /// The right edge of the tree as it is.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
     }
@@ -372,226 +408,4 @@ impl NodeReader for MemoryTree {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::Cell;
-
-    // The RFC 9162 definitions, from the one copy of the test oracles.
-    use dyad_testkit::merkle::{
-        consistency_proof as reference_consistency, inclusion_proof as reference_path,
-        root as reference_root,
-    };
-
-    fn leaves(n: u64) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
-            .collect()
-    }
-
-    fn tree_of(leaves: &[Hash]) -> MemoryTree {
-        let mut t = MemoryTree::new();
-        for l in leaves {
-            t.append(*l);
-        }
-        t
-    }
-
-    /// Counts reads, to hold proofs to O(log n).
-    struct Counting<'a> {
-        tree: &'a MemoryTree,
-        reads: Cell<u64>,
-    }
-
-    impl NodeReader for Counting<'_> {
-        type Error = TreeError;
-        fn size(&self) -> u64 {
-            self.tree.size()
-        }
-        fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
-            self.reads.set(self.reads.get() + 1);
-            self.tree.node(level, index)
-        }
-    }
-
-    #[test]
-    fn empty_root_is_sha256_of_nothing() {
-        assert_eq!(EMPTY_ROOT, <[u8; 32]>::from(Sha256::digest(b"")));
-        assert_eq!(Frontier::new().root(), EMPTY_ROOT);
-        assert_eq!(root_at(0, &MemoryTree::new()), Ok(EMPTY_ROOT));
-    }
-
-    #[test]
-    fn hashes_are_domain_separated() {
-        let a = leaf_hash(b"a");
-        let mut manual = Sha256::new();
-        manual.update([0u8]);
-        manual.update(b"a");
-        assert_eq!(a, <[u8; 32]>::from(manual.finalize()));
-        let mut manual = Sha256::new();
-        manual.update([1u8]);
-        manual.update(a);
-        manual.update(a);
-        assert_eq!(node_hash(&a, &a), <[u8; 32]>::from(manual.finalize()));
-    }
-
-    #[test]
-    fn append_reports_every_completed_node() {
-        let mut f = Frontier::new();
-        let l = leaves(8);
-        let ids = |nodes: Vec<Node>| nodes.iter().map(|n| (n.level, n.index)).collect::<Vec<_>>();
-        assert_eq!(ids(f.append(l[0])), vec![(0, 0)]);
-        assert_eq!(ids(f.append(l[1])), vec![(0, 1), (1, 0)]);
-        assert_eq!(ids(f.append(l[2])), vec![(0, 2)]);
-        let fourth = f.append(l[3]);
-        assert_eq!(ids(fourth.clone()), vec![(0, 3), (1, 1), (2, 0)]);
-        assert_eq!(fourth[2].hash, reference_root(&l[..4]));
-        for leaf in &l[4..7] {
-            f.append(*leaf);
-        }
-        assert_eq!(ids(f.append(l[7])), vec![(0, 7), (1, 3), (2, 1), (3, 0)]);
-        assert_eq!(f.hashes().len(), 1);
-    }
-
-    #[test]
-    fn frontier_root_and_load_match_reference() {
-        let l = leaves(300);
-        let full = tree_of(&l);
-        let mut f = Frontier::new();
-        for (i, leaf) in l.iter().enumerate() {
-            f.append(*leaf);
-            let size = i as u64 + 1;
-            assert_eq!(f.root(), reference_root(&l[..=i]), "size {size}");
-            assert_eq!(f.hashes().len(), size.count_ones() as usize);
-            let loaded = Frontier::load(size, &full).unwrap();
-            assert_eq!(loaded, f);
-            assert_eq!(root_at(size, &full).unwrap(), f.root());
-        }
-    }
-
-    #[test]
-    fn proofs_match_reference_for_every_small_tree() {
-        let l = leaves(70);
-        let full = tree_of(&l);
-        for n in 1..=l.len() {
-            for m in 0..n {
-                assert_eq!(
-                    inclusion_proof(m as u64, n as u64, &full).unwrap(),
-                    reference_path(m, &l[..n]),
-                    "inclusion {m} in {n}"
-                );
-            }
-            for m in 1..=n {
-                let expected = if m == n {
-                    Vec::new()
-                } else {
-                    reference_consistency(m, &l[..n])
-                };
-                assert_eq!(
-                    consistency_proof(m as u64, n as u64, &full).unwrap(),
-                    expected,
-                    "consistency {m} to {n}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn edge_cases_are_typed_errors() {
-        let full = tree_of(&leaves(5));
-        assert_eq!(
-            inclusion_proof(5, 5, &full),
-            Err(TreeError::IndexOutOfRange { index: 5, size: 5 })
-        );
-        assert_eq!(
-            inclusion_proof(0, 0, &full),
-            Err(TreeError::IndexOutOfRange { index: 0, size: 0 })
-        );
-        assert_eq!(
-            inclusion_proof(0, 6, &full),
-            Err(TreeError::SizeBeyondLog {
-                size: 6,
-                available: 5
-            })
-        );
-        assert_eq!(
-            consistency_proof(4, 3, &full),
-            Err(TreeError::OldSizeAfterNew { old: 4, new: 3 })
-        );
-        assert_eq!(consistency_proof(0, 5, &full), Ok(Vec::new()));
-        assert_eq!(consistency_proof(0, 0, &full), Ok(Vec::new()));
-        assert_eq!(consistency_proof(3, 3, &full), Ok(Vec::new()));
-        assert_eq!(
-            consistency_proof(1, 6, &full),
-            Err(TreeError::SizeBeyondLog {
-                size: 6,
-                available: 5
-            })
-        );
-        assert_eq!(
-            root_at(6, &full),
-            Err(TreeError::SizeBeyondLog {
-                size: 6,
-                available: 5
-            })
-        );
-        assert_eq!(inclusion_proof(0, 1, &full), Ok(Vec::new()));
-    }
-
-    #[test]
-    fn missing_nodes_are_reported_not_invented() {
-        let mut full = tree_of(&leaves(6));
-        full.nodes.remove(&(1, 2));
-        assert_eq!(
-            root_at(6, &full),
-            Err(TreeError::MissingNode { level: 1, index: 2 })
-        );
-        assert_eq!(
-            Frontier::load(6, &full),
-            Err(TreeError::MissingNode { level: 1, index: 2 })
-        );
-        assert!(root_at(4, &full).is_ok());
-    }
-
-    #[test]
-    fn reads_are_logarithmic() {
-        // A size with many set bits is the worst case for the right edge.
-        let n: u64 = (1 << 12) - 1;
-        let full = tree_of(&leaves(n));
-        let counting = Counting {
-            tree: &full,
-            reads: Cell::new(0),
-        };
-        let mut worst = 0;
-        for (m, size) in [
-            (0, n),
-            (n / 2, n),
-            (n - 1, n),
-            (1, n),
-            (n - 2, n - 1),
-            (2047, 4095),
-        ] {
-            counting.reads.set(0);
-            inclusion_proof(m, size, &counting).unwrap();
-            worst = worst.max(counting.reads.get());
-            counting.reads.set(0);
-            consistency_proof(m.max(1), size, &counting).unwrap();
-            worst = worst.max(counting.reads.get());
-        }
-        counting.reads.set(0);
-        root_at(n, &counting).unwrap();
-        assert_eq!(counting.reads.get(), 12);
-        // Each level of the path reads at most one decomposition of at most 12 parts,
-        // and those shrink as the path descends: far below the 4095 leaves.
-        assert!(worst <= 2 * 12 * 2, "{worst} reads");
-    }
-
-    #[test]
-    fn split_is_largest_power_of_two_below() {
-        assert_eq!(split(2), 1);
-        assert_eq!(split(3), 2);
-        assert_eq!(split(4), 2);
-        assert_eq!(split(5), 4);
-        assert_eq!(split(u64::MAX), 1 << 63);
-        assert_eq!(split((1 << 63) + 1), 1 << 63);
-    }
-}
+mod tests;

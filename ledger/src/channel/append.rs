@@ -16,7 +16,9 @@ use crate::tree::Hash;
 /// Where an appended entry landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Appended {
+    /// The entry's index in the log.
     pub index: u64,
+    /// The entry's leaf hash (RFC 9162).
     pub leaf_hash: Hash,
     /// True when the entry was already in the log (idempotent resubmission).
     pub existing: bool,

@@ -16,7 +16,9 @@ pub(super) const META_SIGNED: &str = "signed-checkpoint";
 /// committed, and no note could be rebuilt from the lines that do verify.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointDamage {
+    /// The size of the newest stored checkpoint.
     pub size: u64,
+    /// Why it does not verify.
     pub reason: String,
 }
 

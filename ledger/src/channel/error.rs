@@ -9,54 +9,115 @@ use crate::store::StoreError;
 /// Why a channel operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The genesis entry is not valid.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
     /// An entry breaks a channel rule: it is refused, and nothing of it is written.
     #[error(transparent)]
     Refused(#[from] EntryRefusal),
+    /// An operation of the other party's role.
     #[error("this replica is the {actual}; only the {needed} can do that")]
     WrongRole {
+        /// The role the operation needs.
         needed: &'static str,
+        /// This replica's role.
         actual: &'static str,
     },
+    /// A key that is not this replica's party key.
     #[error("the key {name} is not the {role} of this channel")]
-    NotOurKey { name: String, role: &'static str },
+    NotOurKey {
+        /// The key's name.
+        name: String,
+        /// The role it was offered for.
+        role: &'static str,
+    },
+    /// The store has no role record.
     #[error("the store has no role record; it was not created by dyad")]
     MissingRole,
+    /// A checkpoint note whose signatures do not verify.
     #[error("the checkpoint note does not verify: {0}")]
     Note(#[from] note::NoteError),
+    /// A checkpoint body that does not parse.
     #[error("the checkpoint body is invalid: {0}")]
     Checkpoint(#[from] dyad_verifier::checkpoint::CheckpointError),
+    /// A checkpoint of another channel.
     #[error("the checkpoint is for origin {found:?}, not {expected:?}")]
-    CheckpointOrigin { expected: String, found: String },
+    CheckpointOrigin {
+        /// This channel's origin.
+        expected: String,
+        /// The checkpoint's origin.
+        found: String,
+    },
+    /// A checkpoint without the sequencer's signature.
     #[error("the checkpoint is not signed by the sequencer's log key")]
     MissingLogSignature,
+    /// A checkpoint without the co-signer's co-signature.
     #[error("the checkpoint is not co-signed by the co-signer")]
     MissingCosignature,
+    /// A checkpoint with fewer witness co-signatures than the channel requires.
     #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
-    WitnessQuorum { found: usize, needed: usize },
+    WitnessQuorum {
+        /// Witness co-signatures that verify.
+        found: usize,
+        /// The channel's witness threshold.
+        needed: usize,
+    },
+    /// A checkpoint larger than the log this replica holds.
     #[error("the checkpoint has size {size} but this replica holds {held} entries")]
-    CheckpointBeyondLog { size: u64, held: u64 },
+    CheckpointBeyondLog {
+        /// The checkpoint's size.
+        size: u64,
+        /// The entries this replica holds.
+        held: u64,
+    },
+    /// A checkpoint smaller than the newest one committed.
     #[error(
         "the checkpoint of size {size} rolls back the replica, which already holds {held} entries"
     )]
-    Rollback { size: u64, held: u64 },
+    Rollback {
+        /// The checkpoint's size.
+        size: u64,
+        /// The entries this replica holds.
+        held: u64,
+    },
+    /// A checkpoint whose root is not the root of the entries.
     #[error("the checkpoint of size {size} has root {claimed}, but the entries give {computed}: the peer equivocates or sent wrong entries")]
     RootMismatch {
+        /// The checkpoint's size.
         size: u64,
+        /// The checkpoint's root, in hex.
         claimed: String,
+        /// The entries' root, in hex.
         computed: String,
     },
+    /// Entries that do not reach the checkpoint's size.
     #[error("expected entries for size {expected} but got a checkpoint of size {size}")]
-    EntryCountMismatch { expected: u64, size: u64 },
+    EntryCountMismatch {
+        /// The size the entries reach.
+        expected: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// An entry the log already holds.
     #[error("the peer sent an entry that is already in the log at index {index}")]
-    DuplicateEntry { index: u64 },
+    DuplicateEntry {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The genesis entry in the store is not valid.
     #[error("the stored genesis is not valid: {0}")]
     BadStoredGenesis(String),
+    /// The replica is read-only: its newest checkpoint does not verify.
     #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); restore the data directory from a backup, or recover the replica from the peer")]
-    CheckpointDamaged { size: u64, reason: String },
+    CheckpointDamaged {
+        /// The checkpoint's size.
+        size: u64,
+        /// Why it does not verify.
+        reason: String,
+    },
 }
 
 /// An entry that breaks a rule of the channel (spec 3.1–3.5), named with the index it has
@@ -68,46 +129,108 @@ pub enum EntryRefusal {
     /// rule (subject, content type, attachments, size, signature count). A stored leaf or
     /// queued message that no longer decodes is reported the same way.
     #[error("entry {index}: {source}")]
-    Invalid { index: u64, source: EntryError },
+    Invalid {
+        /// The entry's index.
+        index: u64,
+        /// What is wrong with it.
+        source: EntryError,
+    },
+    /// An entry of another channel.
     #[error("entry {index}: its origin {found:?} is not this channel's {expected:?}")]
     WrongOrigin {
+        /// The entry's index.
         index: u64,
+        /// This channel's origin.
         expected: String,
+        /// The entry's origin.
         found: String,
     },
+    /// An entry whose sender is not a party of the channel.
     #[error("entry {index}: sender key id {key_id:08x} is not a party of this channel")]
-    UnknownSender { index: u64, key_id: u32 },
+    UnknownSender {
+        /// The entry's index.
+        index: u64,
+        /// The sender key id it names.
+        key_id: u32,
+    },
+    /// An entry whose sender's signature does not verify.
     #[error("entry {index}: the sender's signature does not verify")]
-    BadSignature { index: u64 },
+    BadSignature {
+        /// The entry's index.
+        index: u64,
+    },
+    /// A genesis entry anywhere but at index 0.
     #[error("entry {index}: only entry 0 may be a genesis entry")]
-    GenesisNotFirst { index: u64 },
+    GenesisNotFirst {
+        /// The entry's index.
+        index: u64,
+    },
+    /// An entry whose sequence number does not follow the sender's previous one.
     #[error(
         "entry {index}: sequence {found} from {sender}, expected {expected} (a replay or a gap)"
     )]
     SequenceGap {
+        /// The entry's index.
         index: u64,
+        /// The sender's name.
         sender: String,
+        /// The sequence number the sender is at.
         expected: u64,
+        /// The entry's sequence number.
         found: u64,
     },
+    /// An entry timestamped before the sender's previous entry or the genesis.
     #[error("entry {index}: timestamp {found_ms} ms is before the sender's previous entry ({previous_ms} ms) or the genesis")]
     TimestampBackwards {
+        /// The entry's index.
         index: u64,
+        /// The entry's timestamp, in ms.
         found_ms: u64,
+        /// The earliest timestamp allowed, in ms.
         previous_ms: u64,
     },
+    /// An entry timestamped further ahead of now than the clock skew allows.
     #[error("entry {index}: timestamp {found_ms} ms is more than the allowed clock skew ahead of now ({now_ms} ms)")]
     TimestampInFuture {
+        /// The entry's index.
         index: u64,
+        /// The entry's timestamp, in ms.
         found_ms: u64,
+        /// The replica's clock, in ms.
         now_ms: u64,
     },
+    /// An entry replying to a later entry or to the genesis.
     #[error("entry {index}: reply_to {reply_to} must point to an earlier, non-genesis entry")]
-    ReplyToNotEarlier { index: u64, reply_to: u64 },
+    ReplyToNotEarlier {
+        /// The entry's index.
+        index: u64,
+        /// The index it replies to.
+        reply_to: u64,
+    },
+    /// A response that does not say which entry it answers.
     #[error("entry {index}: a response must say which entry it answers (reply_to)")]
-    ResponseWithoutReplyTo { index: u64 },
+    ResponseWithoutReplyTo {
+        /// The entry's index.
+        index: u64,
+    },
+    /// A payload over the channel's limit.
     #[error("entry {index}: payload of {len} bytes exceeds the channel's limit of {max}")]
-    PayloadTooLarge { index: u64, len: usize, max: u32 },
+    PayloadTooLarge {
+        /// The entry's index.
+        index: u64,
+        /// The payload's length.
+        len: usize,
+        /// The channel's payload limit.
+        max: u32,
+    },
+    /// An attachment over the channel's limit.
     #[error("entry {index}: attachment of {size} bytes exceeds the channel's limit of {max}")]
-    AttachmentTooLarge { index: u64, size: u64, max: u64 },
+    AttachmentTooLarge {
+        /// The entry's index.
+        index: u64,
+        /// The attachment's size.
+        size: u64,
+        /// The channel's attachment limit.
+        max: u64,
+    },
 }

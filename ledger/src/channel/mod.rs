@@ -49,13 +49,17 @@ use senders::{sender_meta, sequence_meta, SenderState};
 
 const META_ROLE: &str = "role";
 
+/// Which party a replica is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The party that appends entries and signs checkpoints as the log.
     Sequencer,
+    /// The party that co-signs checkpoints.
     Cosigner,
 }
 
 impl Role {
+    /// The role's name, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Sequencer => "sequencer",
@@ -64,6 +68,7 @@ impl Role {
     }
 }
 
+/// A replica of a channel: its store, its terms and its role, enforcing the channel rules.
 pub struct Channel {
     store: Store,
     genesis: Genesis,
@@ -111,6 +116,7 @@ impl Channel {
         Self::from_store(store)
     }
 
+    /// Opens the replica whose store is in `dir`.
     pub fn open(dir: &Path) -> Result<Channel, ChannelError> {
         Self::from_store(Store::open(dir)?)
     }
@@ -193,22 +199,27 @@ impl Channel {
         Ok(())
     }
 
+    /// The channel's terms.
     pub fn genesis(&self) -> &Genesis {
         &self.genesis
     }
 
+    /// The channel's origin.
     pub fn origin(&self) -> &str {
         &self.genesis.origin
     }
 
+    /// Which party this replica is.
     pub fn role(&self) -> Role {
         self.role
     }
 
+    /// The replica's store, to read from.
     pub fn store(&self) -> &Store {
         &self.store
     }
 
+    /// How many entries the log holds.
     pub fn size(&self) -> u64 {
         self.store.size()
     }

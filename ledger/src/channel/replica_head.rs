@@ -35,7 +35,7 @@ impl Channel {
 
     /// Writes `replica.head` in the data directory `dir` (outside the store) now if it
     /// does not hold this head, and keeps it up to date after commits of a committed
-    /// checkpoint (at most once per [`RECORD_INTERVAL`], and when the replica is closed).
+    /// checkpoint (at most once per `RECORD_INTERVAL`, and when the replica is closed).
     /// A failure to write it now (e.g. a full disk) is returned, and the write is tried
     /// again later.
     pub fn keep_replica_record(&mut self, dir: &Path) -> Result<(), ChannelError> {

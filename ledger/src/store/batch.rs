@@ -29,18 +29,22 @@ impl Batch {
         self.checkpoints.push((size, note));
     }
 
+    /// Sets the metadata record `name` to `value`.
     pub fn put_meta(&mut self, name: &str, value: Vec<u8>) {
         self.meta.push((name.to_owned(), Some(value)));
     }
 
+    /// Removes the metadata record `name`.
     pub fn remove_meta(&mut self, name: &str) {
         self.meta.push((name.to_owned(), None));
     }
 
+    /// How many entries the batch appends.
     pub fn leaf_count(&self) -> usize {
         self.leaves.len()
     }
 
+    /// Whether the batch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.leaves.is_empty() && self.checkpoints.is_empty() && self.meta.is_empty()
     }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::error::io_error;
-use super::{sync_path, StoreError};
+use super::{sync_dir, StoreError, STORE_FILE};
+use crate::durable::{self, Durability, WriteOptions};
 
 /// Makes the blob files sled writes for large pages durable: sled 0.34 writes them
 /// without fsync, and the log records pointing at them must not outlive them.
@@ -74,10 +75,12 @@ impl BlobSync {
         if self.recorded == Some(lsn) {
             return;
         }
-        let tmp = self.marker.with_extension("tmp");
-        if std::fs::write(&tmp, format!("{lsn}\n")).is_ok()
-            && std::fs::rename(&tmp, &self.marker).is_ok()
-        {
+        // Atomic only: a marker lost to a power loss makes the next open sync more.
+        let options = WriteOptions {
+            durability: Durability::AtomicOnly,
+            ..STORE_FILE
+        };
+        if durable::write(&self.marker, format!("{lsn}\n").as_bytes(), options).is_ok() {
             self.recorded = Some(lsn);
         }
     }
@@ -109,7 +112,7 @@ impl BlobSync {
             if self.synced_up_to.is_some_and(|s| lsn <= s) {
                 continue;
             }
-            match File::open(entry.path()).and_then(|f| f.sync_all()) {
+            match durable::sync_file(&entry.path()) {
                 Ok(()) => newest = newest.max(Some(lsn)),
                 // sled removes blobs of rewritten pages concurrently.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -122,7 +125,7 @@ impl BlobSync {
             }
         }
         if newest != self.synced_up_to {
-            sync_path(&self.dir)?;
+            sync_dir(&self.dir)?;
         }
         self.synced_up_to = newest;
         // Directory times tick coarsely: a blob created later within the same tick would

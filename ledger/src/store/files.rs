@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::io_error;
 use super::layout::TILE_LEVELS;
-use super::{sync_path, StoreError};
+use super::{sync_dir, StoreError};
 
 /// One of the flat files beside sled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Files {
             .truncate(false)
             .open(&path)
             .map_err(io_error(&path))?;
-        sync_path(&self.dir)?;
+        sync_dir(&self.dir)?;
         Ok(self.slot(id).get_or_init(|| f))
     }
 

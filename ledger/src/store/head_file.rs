@@ -6,12 +6,15 @@ use std::io;
 use std::path::Path;
 
 use super::error::io_error;
-use super::{sync_path, Damage, Head, Store, StoreError};
+use super::{Damage, Head, Store, StoreError, STORE_FILE};
+use crate::durable;
 
 /// How far a store got: how many commits, and how many entries after the last of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
+    /// Commits made.
     pub commits: u64,
+    /// Entries after the last of them.
     pub size: u64,
 }
 
@@ -97,22 +100,16 @@ impl HeadFile {
         })
     }
 
-    /// Writes a new head file holding `r` in both copies, durably: a temporary file
-    /// fsynced, renamed over the old one, the directory fsynced.
+    /// Writes a new head file holding `r` in both copies, durably ([`durable::write`]:
+    /// a temporary file synced, renamed over the old one, the directory synced): the
+    /// commits after it update it in place, so its length and name must survive.
     pub(super) fn create(dir: &Path, r: Recorded) -> Result<HeadFile, StoreError> {
-        use std::io::Write as _;
         let path = dir.join(HEAD_FILE);
-        let tmp = dir.join("head.tmp");
         let copy = HeadFile::encode(r);
         let mut bytes = vec![0; HEAD_COPY_STRIDE as usize + HEAD_COPY_BYTES];
         bytes[..HEAD_COPY_BYTES].copy_from_slice(&copy);
         bytes[HEAD_COPY_STRIDE as usize..].copy_from_slice(&copy);
-        let mut f = File::create(&tmp).map_err(io_error(&tmp))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(io_error(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
-        sync_path(dir)?;
+        durable::write(&path, &bytes, STORE_FILE).map_err(io_error(&path))?;
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)

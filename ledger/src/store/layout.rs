@@ -9,6 +9,7 @@ use crate::tree::{self, Hash};
 pub const MAX_LEAF_BYTES: usize = 65535;
 /// Checkpoint notes and metadata values are small records, not payloads.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// The longest metadata name, in bytes.
 pub const MAX_META_NAME_BYTES: usize = 1024;
 
 pub(super) const FORMAT: &[u8] = b"dyad-store/3";
@@ -28,6 +29,7 @@ pub(super) const META: u8 = b'm';
 
 /// tlog-tiles: a tile is 2^8 hashes wide, and tile level L holds tree level 8L.
 pub const TILE_HEIGHT: u8 = 8;
+/// Hashes in a full tile, entries in a full bundle (C2SP tlog-tiles).
 pub const TILE_WIDTH: u16 = 256;
 /// Entries per full entry bundle.
 pub const BUNDLE_WIDTH: u64 = 256;
@@ -143,7 +145,9 @@ pub(super) fn push_bundle_entry(out: &mut Vec<u8>, leaf: &[u8]) {
 /// The tree head: how many entries the log holds and their Merkle root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
+    /// How many entries the log holds.
     pub size: u64,
+    /// Their Merkle root (RFC 9162).
     pub root: Hash,
 }
 

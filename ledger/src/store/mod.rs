@@ -100,6 +100,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::durable::{self, Durability, Existing, WriteOptions};
 use crate::tree::{Frontier, Hash};
 
 mod batch;
@@ -164,18 +165,22 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// How many entries the log holds.
     pub fn size(&self) -> u64 {
         self.frontier.size()
     }
 
+    /// The Merkle root of the log's entries.
     pub fn root(&self) -> Hash {
         self.frontier.root()
     }
 
+    /// The tree head: size and root.
     pub fn head(&self) -> Head {
         Head {
             size: self.size(),
@@ -212,11 +217,17 @@ impl Store {
     }
 }
 
-/// fsyncs a file or a directory (which makes the names created or renamed in it durable).
-fn sync_path(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error(path))
+/// How the store writes its own small files (`head`, `blobs.synced`): mode 0666 less the
+/// umask, as sled creates its files; each caller sets the durability it needs.
+const STORE_FILE: WriteOptions = WriteOptions {
+    durability: Durability::Durable,
+    existing: Existing::Replace,
+    mode: 0o666,
+};
+
+/// [`durable::sync_dir`]: makes the names created, renamed or removed in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    durable::sync_dir(dir).map_err(io_error(dir))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use super::layout::{
 };
 use super::nodes::SizedNodes;
 use super::read::read_bundle_record;
-use super::{sync_path, Damage, Head, Store, StoreError};
+use super::{sync_dir, Damage, Head, Store, StoreError};
+use crate::durable;
 use crate::tree::{self, Frontier};
 
 /// How a store is opened. `StoreOptions::default()` is what [`Store::open`] and
@@ -58,6 +59,7 @@ impl Store {
         }
         let existed = dir.join("db").exists() || dir.join("conf").exists();
         let db = open_db(dir, options)?;
+        remove_crash_leftovers(dir);
         // The format and head records are written together: a database without any
         // record is what a crash during an earlier create left, and is taken over.
         if existed && !db.is_empty() {
@@ -98,11 +100,11 @@ impl Store {
             .db_file
             .sync_all()
             .map_err(io_error(&dir.join("db")))?;
-        for path in [dir.join("conf"), dir.to_owned()] {
-            sync_path(&path)?;
-        }
+        let conf = dir.join("conf");
+        durable::sync_file(&conf).map_err(io_error(&conf))?;
+        sync_dir(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_path(parent)?;
+            sync_dir(parent)?;
         }
         Ok(store)
     }
@@ -121,6 +123,7 @@ impl Store {
             });
         }
         let db = open_db(dir, options)?;
+        remove_crash_leftovers(dir);
         match db.get(FORMAT_KEY)? {
             None => {
                 return Err(StoreError::NotAStore {
@@ -382,6 +385,15 @@ impl Store {
                 ))
             }
         }
+    }
+}
+
+/// Removes what a crash left of the store's own whole-file writes (`head`, `blobs.synced`,
+/// the damage record: [`durable`]'s temporary files), once sled's lock says no other
+/// process has the store open. Best effort: leftovers only take room.
+fn remove_crash_leftovers(dir: &Path) {
+    if let Err(e) = durable::remove_stale_temporaries(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not remove temporary files left by a crash");
     }
 }
 

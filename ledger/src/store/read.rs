@@ -30,6 +30,7 @@ impl Store {
         read_leaf(&self.db, &self.files, self.size(), index)
     }
 
+    /// The leaf hash of entry `index`.
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
         self.check_index(index)?;
         self.node(0, index)
@@ -179,6 +180,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The checkpoint note stored for `size`, if any.
     pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.check_readable()?;
         Ok(self.db.get(checkpoint_key(size))?.map(|v| v.to_vec()))
@@ -198,6 +200,7 @@ impl Store {
         }
     }
 
+    /// The metadata record `name`, if any.
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.check_readable()?;
         Ok(self.db.get(meta_key(name))?.map(|v| v.to_vec()))

@@ -12,8 +12,11 @@ use crate::tree::{self, Hash};
 /// Totals of a full verification.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Verified {
+    /// Entries checked against their leaf hashes.
     pub entries: u64,
+    /// Tree nodes checked against their children.
     pub nodes: u64,
+    /// Stored checkpoints checked against the tree.
     pub checkpoints: u64,
 }
 

@@ -36,7 +36,10 @@ pub const MAX_BUNDLE_BYTES: usize = FULL_WIDTH as usize * (2 + MAX_BUNDLE_ENTRY_
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TileKind {
     /// A hash tile at tile level `L` (tree level `8·L`).
-    Hashes { level: u8 },
+    Hashes {
+        /// The tile level (tree level 8·L).
+        level: u8,
+    },
     /// An entry bundle.
     Entries,
 }
@@ -44,33 +47,61 @@ pub enum TileKind {
 /// One tile or entry bundle: `width` is 1..=256, and 256 means a full tile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tile {
+    /// A hash tile (with its tile level) or an entry bundle.
     pub kind: TileKind,
+    /// The tile's index at its level (`N` in the path).
     pub index: u64,
+    /// How many hashes or entries it holds.
     pub width: u16,
 }
 
 /// Why a tile path, tile or bundle was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TileError {
+    /// A path that is not a tlog-tiles tile or bundle path.
     #[error("not a tile path: {0}")]
     BadPath(String),
+    /// A width outside 1..=256.
     #[error("tile width {0} is not between 1 and 256")]
     BadWidth(u16),
+    /// A hash tile whose length is not 32 bytes per hash.
     #[error("a hash tile of width {width} has {expected} bytes, got {got}")]
     HashTileLength {
+        /// The tile's width.
         width: u16,
+        /// The length of that width.
         expected: usize,
+        /// The length found.
         got: usize,
     },
+    /// An entry bundle longer than the longest possible one.
     #[error("entry bundle has {got} bytes, more than the {max} a bundle can have")]
-    BundleTooLarge { got: usize, max: usize },
+    BundleTooLarge {
+        /// The length found.
+        got: usize,
+        /// The longest bundle.
+        max: usize,
+    },
+    /// An entry bundle that ends inside an entry.
     #[error("entry bundle ends inside entry {entry} (of {width})")]
-    BundleTruncated { entry: u16, width: u16 },
+    BundleTruncated {
+        /// The entry it ends in.
+        entry: u16,
+        /// The bundle's width.
+        width: u16,
+    },
+    /// An entry bundle with bytes after its last entry.
     #[error("entry bundle has {extra} bytes after its {width} entries")]
-    BundleTrailingBytes { width: u16, extra: usize },
+    BundleTrailingBytes {
+        /// The bundle's width.
+        width: u16,
+        /// How many bytes follow.
+        extra: usize,
+    },
 }
 
 impl Tile {
+    /// The hash tile at tile level `level`, index `index`, of `width` hashes.
     pub fn hashes(level: u8, index: u64, width: u16) -> Tile {
         Tile {
             kind: TileKind::Hashes { level },
@@ -79,6 +110,7 @@ impl Tile {
         }
     }
 
+    /// The entry bundle at index `index`, of `width` entries.
     pub fn entries(index: u64, width: u16) -> Tile {
         Tile {
             kind: TileKind::Entries,
@@ -87,6 +119,7 @@ impl Tile {
         }
     }
 
+    /// Whether the tile is full (256 wide), so its content never changes.
     pub fn is_full(&self) -> bool {
         self.width == FULL_WIDTH
     }
