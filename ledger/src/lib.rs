@@ -8,10 +8,11 @@
 //! - [`attachments`]: content-addressed attachment files beside the log;
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
-//! - [`durable`]: every whole-file write outside the store, atomic and as durable as its caller asks;
+//! - [`durable`]: every whole-file write, atomic and as durable as its caller asks;
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
-//! - [`wire`]: pure wire formats (tlog-tiles paths, hash tiles, entry bundles, the offline
-//!   sync bundle `dyad-sync/v1` of spec/sync.md, also at its first path [`sync`]).
+//! - [`wire`]: pure wire formats, one file per spec: tlog-tiles paths, hash tiles and entry
+//!   bundles; the promise of inclusion; submit-batch framing; add-checkpoint bodies; the
+//!   offline sync bundle `dyad-sync/v1` of spec/sync.md (also at its first path [`sync`]).
 //!
 //! The ledger is synchronous; the HTTP node that serves and replicates it is the
 //! `dyad-node` crate.

@@ -47,10 +47,13 @@ pub struct Promise {
 /// Why a promise note was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PromiseError {
+    /// The note is malformed or its log signature does not verify.
     #[error("the promise note does not verify under the log key: {0}")]
     Note(#[from] NoteError),
+    /// The note is over [`MAX_PROMISE_BYTES`].
     #[error("the promise note is larger than {MAX_PROMISE_BYTES} bytes")]
     TooLarge,
+    /// The note verifies but its text is not a `dyad-promise/v1` statement.
     #[error("the note's text is not a dyad-promise/v1")]
     Malformed,
 }

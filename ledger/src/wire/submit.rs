@@ -28,18 +28,25 @@ pub const MAX_SUBMIT_RESULTS_BYTES: usize =
 /// Why a `POST /submit-batch` body or answer was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
+    /// A batch with no entry.
     #[error("the batch holds no entry")]
     Empty,
+    /// A batch over [`MAX_SUBMIT_BATCH`] entries.
     #[error("the batch holds more than {MAX_SUBMIT_BATCH} entries")]
     TooManyEntries,
+    /// The length prefix of the entry at this position is zero or runs past the body.
     #[error("entry {0} of the batch: its length prefix is zero or runs past the body")]
     BadFraming(usize),
+    /// The answer is not this many result lines, an empty line and a promise.
     #[error("the response is not {0} result lines, an empty line and a promise")]
     BadResults(usize),
+    /// The promise in the answer was not accepted.
     #[error("the promise does not verify: {0}")]
     Promise(#[from] PromiseError),
+    /// The promise covers other entries or indexes than the ones accepted.
     #[error("the promise does not cover exactly the accepted entries at their indexes")]
     PromiseMismatch,
+    /// An entry was accepted (200) but the answer carries no promise.
     #[error("a result is 200 but the response carries no promise")]
     MissingPromise,
 }

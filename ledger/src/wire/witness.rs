@@ -37,20 +37,28 @@ pub struct AddCheckpoint {
 /// Why an add-checkpoint body (request, 200 or 409 answer) was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WitnessError {
+    /// The body does not start with `old <size>`.
     #[error("the body does not start with a line \"old <size>\"")]
     MissingOldLine,
+    /// The old size is not a canonical decimal.
     #[error("the old size is not a canonical decimal")]
     BadOldSize,
+    /// The proof line at this position (counted from 1) is not the base64 of a 32-byte hash.
     #[error("proof line {0} is not the base64 of a 32-byte hash")]
     BadProofLine(usize),
+    /// More than [`MAX_PROOF_LINES`] proof lines.
     #[error("more than {MAX_PROOF_LINES} consistency proof lines")]
     TooManyProofLines,
+    /// No empty line between the proof and the checkpoint.
     #[error("no empty line between the proof and the checkpoint")]
     MissingEmptyLine,
+    /// Nothing after the empty line.
     #[error("no checkpoint after the empty line")]
     MissingCheckpoint,
+    /// A 200 answer that is not one or more signature lines.
     #[error("the response is not one or more signature lines")]
     BadResponse,
+    /// A 409 answer that is not `<decimal>\n`.
     #[error("the size body is not \"<decimal>\\n\"")]
     BadSizeBody,
 }
