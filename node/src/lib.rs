@@ -48,6 +48,8 @@ pub mod submit;
 pub mod tiles;
 pub mod witness;
 
+pub mod tls;
+
 mod admin_listener;
 mod batcher;
 mod cosigner;
