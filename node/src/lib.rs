@@ -48,6 +48,7 @@ pub mod submit;
 pub mod tiles;
 pub mod witness;
 
+pub mod access;
 pub mod tls;
 
 mod admin_listener;
