@@ -193,12 +193,15 @@ impl<'a> Fields<'a> {
     }
 
     fn unexpected(&self, expected: &'static str, line: &str) -> CredentialError {
-        // Only the line's first word, bounded: never a value (which may be the token).
+        // The line's first word only if it looks like a field name: never a value, nor a
+        // token that lost its `token ` (a token has `_`, which no field name has).
         let word = line.split(' ').next().unwrap_or("");
+        let field_like = (1..=16).contains(&word.len())
+            && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
         CredentialError::UnexpectedLine {
             line: self.at + 1,
             expected,
-            found: word.chars().take(32).collect(),
+            found: if field_like { word } else { "(not a field)" }.to_owned(),
         }
     }
 }

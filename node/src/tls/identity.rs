@@ -119,6 +119,16 @@ impl TlsIdentity {
         Ok((identity, IdentityChange::Renewed))
     }
 
+    /// A new key and certificate held in memory only (tests, fuzzing, throwaway nodes).
+    pub fn ephemeral(
+        party: &SignerKey,
+        origin: &str,
+        now: u64,
+    ) -> Result<TlsIdentity, IdentityError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        Self::issue(key, party, origin, now)
+    }
+
     /// A new certificate for this identity's key, valid for [`BINDING_LIFETIME_S`] from
     /// `now`, written to `data_dir` (a running node renews with this).
     pub fn renew(

@@ -426,3 +426,17 @@ fn the_identity_is_kept_renewed_with_the_same_key_and_its_key_file_is_private() 
     let e = TlsIdentity::load_or_create(dir.path(), &alpha, ORIGIN, t0).unwrap_err();
     assert!(matches!(e, IdentityError::BadKey { .. }), "{e}");
 }
+
+#[test]
+fn an_ephemeral_identity_is_bound_to_its_party() {
+    let alpha = party("alpha", 1);
+    let identity = TlsIdentity::ephemeral(&alpha, ORIGIN, now()).unwrap();
+    let bound =
+        verify_certificate(identity.certificate(), ORIGIN, &[alpha.public_key()], now()).unwrap();
+    assert_eq!(bound.not_after, identity.not_after());
+    assert!(!identity.needs_renewal(now()));
+    assert_ne!(
+        TlsIdentity::ephemeral(&alpha, ORIGIN, now()).unwrap().pin(),
+        identity.pin()
+    );
+}
