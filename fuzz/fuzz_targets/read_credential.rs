@@ -15,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = credential.check_expiry(u64::MAX);
         }
         Err(e) => {
-            let text = e.to_string();
+            // The one `dyadr_` an error may show is the format's description.
+            let text = e.to_string().replace("(dyadr_ and 43", "");
             assert!(
                 !text.contains(TOKEN_PREFIX),
                 "an error repeats a token: {text}"
