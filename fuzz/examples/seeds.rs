@@ -779,6 +779,7 @@ fn main() {
 
     // --- Sync bundles (spec/sync.md), tiles, and the node's HTTP bodies.
     node_seeds(&mut c);
+    access_seeds(&mut c);
 
     let mut total = 0;
     for (target, files) in &c.files {
@@ -1123,4 +1124,31 @@ fn signed_entry_at(
     let sig = key.sign(&e.signed_message());
     e.signatures.push((id, sig));
     e.encode()
+}
+
+/// Seeds of the TLS binding and the read credential file (spec/node.md 9.3 and 9.5).
+fn access_seeds(c: &mut Corpus) {
+    let token = format!("dyadr_{}", "A".repeat(43));
+    let pin = format!("sha256//{}=", "A".repeat(43));
+    let credential =
+        format!("dyad-read-credential/v1\nname auditor\ntoken {token}\nserver-pin {pin}\n");
+    c.add(&["read_credential"], "no-expiry", &credential);
+    c.add(
+        &["read_credential"],
+        "expires",
+        format!("{credential}expires 1800000000\n"),
+    );
+    // tls_binding: byte 0 odd is the target's own valid certificate (no edits); even is a
+    // raw DyadTlsBinding: SEQUENCE { OCTET STRING (32), INTEGER, OCTET STRING (64) }.
+    c.add(&["tls_binding"], "valid-certificate", [1u8]);
+    c.add(
+        &["tls_binding"],
+        "valid-certificate-edited",
+        [1u8, 0, 200, 0x30],
+    );
+    let mut value = vec![0u8, 0x30, 0x6a, 0x04, 0x20];
+    value.extend_from_slice(&[7; 32]);
+    value.extend_from_slice(&[0x02, 0x04, 0x6b, 0x49, 0xd2, 0x00, 0x04, 0x40]);
+    value.extend_from_slice(&[9; 64]);
+    c.add(&["tls_binding"], "binding-value", value);
 }

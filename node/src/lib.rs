@@ -55,6 +55,9 @@ pub mod runtime;
 pub mod tile_check;
 pub mod tiles;
 
+pub mod access;
+pub mod tls;
+
 mod admin_listener;
 mod config;
 mod cosigner;
