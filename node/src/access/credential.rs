@@ -19,38 +19,60 @@ pub const MAX_CREDENTIAL_LEN: usize = 4096;
 /// Why a credential file is refused. No variant carries the token.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The file is over [`MAX_CREDENTIAL_LEN`] bytes.
     #[error("the credential file is larger than {MAX_CREDENTIAL_LEN} bytes")]
     TooLarge,
+    /// The file is not UTF-8 text.
     #[error("the credential file is not UTF-8 text")]
     NotUtf8,
+    /// The last line does not end with a newline (a cut-off file).
     #[error("the credential file does not end with a newline")]
     NoFinalNewline,
+    /// The first line is not [`CREDENTIAL_HEADER`].
     #[error("the first line is not {CREDENTIAL_HEADER}")]
     BadHeader,
+    /// A required line (named) is missing.
     #[error("the credential file has no `{0}` line")]
     MissingLine(&'static str),
+    /// A line is not the field expected at its place.
     #[error("line {line}: expected `{expected}`, found `{found}`")]
     UnexpectedLine {
+        /// The line number, from 1.
         line: usize,
+        /// The field expected there.
         expected: &'static str,
+        /// What the line holds (never a token).
         found: String,
     },
+    /// The grant name is not 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
     #[error("the name must be 1 to 64 characters of A-Z a-z 0-9 . _ -")]
     BadName,
+    /// The token is not a dyad read token.
     #[error("the token is not a dyad read token (dyadr_ and 43 base64url characters)")]
     BadToken,
+    /// The server pin is not `sha256//` and the base64 of 32 bytes.
     #[error("the server pin is not sha256// and the base64 of 32 bytes")]
     BadPin,
+    /// The expiry is not a decimal number of seconds.
     #[error("expires is not a number of seconds in decimal")]
     BadExpiry,
+    /// The credential expired.
     #[error("the credential expired at {expires} (now {now})")]
-    Expired { expires: u64, now: u64 },
+    Expired {
+        /// When it expired (Unix seconds).
+        expires: u64,
+        /// The time of the check (Unix seconds).
+        now: u64,
+    },
 }
 
 /// A read credential: what its holder needs to read a node's log.

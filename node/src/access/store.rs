@@ -22,22 +22,36 @@ const STORE_VERSION: u32 = 1;
 /// Why a grant, a revocation or the store itself fails.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
+    /// The store file could not be written.
     #[error(transparent)]
     File(#[from] PrivateDirError),
+    /// The store file could not be read.
     #[error("{}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The store file is not a dyad credential store.
     #[error("{}: not a dyad credential store: {reason}", path.display())]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The grant name is not 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
     #[error("the name must be 1 to 64 characters of A-Z a-z 0-9 . _ -")]
     BadName,
+    /// A grant of that name exists already.
     #[error("a grant named {0} exists already (revoke it first)")]
     NameTaken(String),
+    /// No grant has that name.
     #[error("no grant is named {0}")]
     UnknownName(String),
+    /// The store holds [`MAX_GRANTS`] grants already.
     #[error("the store holds {MAX_GRANTS} grants already")]
     TooManyGrants,
 }
@@ -63,6 +77,7 @@ struct StoreFile {
 /// A grant as [`CredentialStore::list`] shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
+    /// The name it was granted under.
     pub name: String,
     /// Seconds since the epoch.
     pub granted_at: u64,

@@ -21,30 +21,52 @@ pub const MAX_CERTIFICATE_LEN: usize = 16 * 1024;
 /// Why a certificate's binding is refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BindingError {
+    /// The channel origin is empty or over 255 bytes.
     #[error("the channel origin must be 1 to 255 bytes, not {0}")]
     OriginLength(usize),
+    /// The certificate is over [`MAX_CERTIFICATE_LEN`] bytes.
     #[error("the certificate is larger than {MAX_CERTIFICATE_LEN} bytes")]
     CertificateTooLarge,
+    /// The certificate is not X.509 DER.
     #[error("the certificate is not X.509 DER: {0}")]
     CertificateMalformed(String),
+    /// Bytes follow the certificate's DER encoding.
     #[error("bytes follow the certificate's DER encoding")]
     TrailingBytes,
+    /// The certificate carries no dyad binding extension.
     #[error("the certificate has no dyad binding extension")]
     NoBinding,
+    /// The certificate carries more than one dyad binding extension.
     #[error("the certificate has more than one dyad binding extension")]
     SeveralBindings,
+    /// The binding extension is not a DER `DyadTlsBinding`.
     #[error("the binding extension is not a DER DyadTlsBinding: {0}")]
     BindingMalformed(String),
+    /// The binding's party key is not a valid Ed25519 public key.
     #[error("the binding's party key is not a valid Ed25519 public key")]
     InvalidPartyKey,
+    /// The binding's party key is not one this node accepts.
     #[error("the binding's party key is not one this node accepts")]
     UnknownPartyKey,
+    /// The binding's signature does not verify for this channel and certificate key.
     #[error("the binding's signature does not verify for this channel and certificate key")]
     BadSignature,
+    /// The binding's notAfter differs from the certificate's.
     #[error("the binding's notAfter {binding} differs from the certificate's {certificate}")]
-    NotAfterMismatch { binding: u64, certificate: i64 },
+    NotAfterMismatch {
+        /// The binding's notAfter (Unix seconds).
+        binding: u64,
+        /// The certificate's notAfter (Unix seconds).
+        certificate: i64,
+    },
+    /// The binding has expired.
     #[error("the binding expired at {not_after} (now {now})")]
-    Expired { not_after: u64, now: u64 },
+    Expired {
+        /// When it expired (Unix seconds).
+        not_after: u64,
+        /// The time of the check (Unix seconds).
+        now: u64,
+    },
 }
 
 /// The extension's decoded value.
@@ -139,6 +161,7 @@ impl Binding {
 pub struct BoundCertificate {
     /// The party key that signed the binding: one of the accepted keys.
     pub party_key: [u8; 32],
+    /// The end of the binding's validity, signed in it (Unix seconds).
     pub not_after: u64,
     /// The certificate's SubjectPublicKeyInfo, DER, as it appears in the certificate.
     pub spki: Vec<u8>,

@@ -29,8 +29,10 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// Why a configuration cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConfigError {
+    /// rustls refused the configuration.
     #[error("rustls refused the configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The certificate does not carry a valid binding.
     #[error(transparent)]
     Binding(#[from] BindingError),
 }
@@ -41,6 +43,7 @@ pub enum TlsConfigError {
 pub struct CertSlot(RwLock<Arc<CertifiedKey>>);
 
 impl CertSlot {
+    /// A slot presenting `certified` until it is replaced.
     pub fn new(certified: Arc<CertifiedKey>) -> Arc<CertSlot> {
         Arc::new(CertSlot(RwLock::new(certified)))
     }

@@ -32,22 +32,36 @@ const MAX_PEM_LEN: u64 = 64 * 1024;
 /// Why the TLS identity cannot be loaded or made.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// A key or certificate file could not be written.
     #[error(transparent)]
     File(#[from] PrivateDirError),
+    /// A key or certificate file could not be read.
     #[error("{}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// The key file is not a PEM PKCS#8 ECDSA P-256 private key.
     #[error("{}: not a PEM PKCS#8 ECDSA P-256 private key: {reason}", path.display())]
-    BadKey { path: PathBuf, reason: String },
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// rcgen could not make the certificate.
     #[error("cannot make the certificate: {0}")]
     Certificate(#[from] rcgen::Error),
+    /// The new certificate does not verify (a bug if it happens).
     #[error("the new certificate does not verify: {0}")]
     Binding(#[from] BindingError),
+    /// The clock is outside the certificate's range.
     #[error("the clock is out of the certificate's range")]
     Clock,
+    /// The TLS key cannot be used to sign.
     #[error("the TLS key cannot sign: {0}")]
     Signing(rustls::Error),
 }

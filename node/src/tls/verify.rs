@@ -157,6 +157,7 @@ pub struct PartyClientVerifier {
 }
 
 impl PartyClientVerifier {
+    /// A client verifier over `parties`; `mandatory` refuses clients without a certificate.
     pub fn new(parties: PartyVerifier, mandatory: bool) -> PartyClientVerifier {
         PartyClientVerifier { parties, mandatory }
     }
