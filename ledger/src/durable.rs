@@ -271,7 +271,7 @@ fn temporary_name(name: &str) -> String {
 
 /// Whether `name` has exactly the form of [`temporary_name`]: a dot, a name of at least
 /// one character, a dot, 16 lowercase hex digits, `.tmp`.
-fn is_temporary_name(name: &str) -> bool {
+pub fn is_temporary_name(name: &str) -> bool {
     let Some(inner) = name
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))

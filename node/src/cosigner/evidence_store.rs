@@ -50,12 +50,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether `name` is a temporary file of [`write_atomic`] (`dyad_ledger::durable`'s
-/// `.<name>.<random>.tmp`), left by a crash.
-fn is_temporary(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".tmp")
-}
-
 /// Writes `bytes` to `path` whole or not at all, durably, mode 0600; an existing file is
 /// kept (the first copy wins, even between two writers) and `Ok(false)` returned. An error
 /// (a full disk) leaves nothing behind.
@@ -92,8 +86,10 @@ impl EvidenceStore {
         &self.dir
     }
 
-    /// (files, bytes) in the directory, temporary files left by a crash removed.
+    /// (files, bytes) in the directory, not counting temporary files; those a crash left
+    /// behind are removed first (`durable::remove_stale_temporaries`).
     fn count(&self) -> (u64, u64) {
+        let _ = durable::remove_stale_temporaries(&self.dir);
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return (0, 0);
         };
@@ -101,8 +97,7 @@ impl EvidenceStore {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if is_temporary(&name) {
-                let _ = fs::remove_file(entry.path());
+            if durable::is_temporary_name(&name) {
                 continue;
             }
             if let Ok(meta) = entry.metadata() {
@@ -197,6 +192,23 @@ mod tests {
         // A new store over the same directory counts what is there.
         let again = EvidenceStore::with_limits(dir.path().join("evidence"), 3, 100);
         assert_eq!(again.keep("f", b"x", &m, "t").unwrap(), Kept::Full);
+    }
+
+    #[test]
+    fn a_temporary_file_in_the_directory_is_not_counted_as_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = dir.path().join("evidence");
+        fs::create_dir_all(&evidence).unwrap();
+        // A writer's temporary file, fresh (another writer may be using it): kept, not counted.
+        let temporary = evidence.join(".a.0123456789abcdef.tmp");
+        fs::write(&temporary, [0; 90]).unwrap();
+        let store = EvidenceStore::with_limits(evidence, 1, 100);
+        let m = Metrics::default();
+        assert_eq!(store.keep("b", &[1; 50], &m, "t").unwrap(), Kept::New);
+        assert!(
+            temporary.exists(),
+            "a fresh temporary file is another writer's"
+        );
     }
 
     #[test]
