@@ -1,25 +1,9 @@
 //! A checkpoint note: a signed note (C2SP signed-note) whose text is a checkpoint
-//! (spec/dyad.md). Reading one is two steps of the verifier's, done here once for every
-//! command that reads checkpoints (sync bundles, the store, receipts, evidence, files);
-//! its signatures are checked where the trusted keys are known, not here.
+//! (spec/dyad.md), read with the verifier's `checkpoint::parse_note` by every command that
+//! reads checkpoints (sync bundles, the store, receipts, evidence, files); its signatures
+//! are checked where the trusted keys are known, not here.
 
-use dyad_verifier::checkpoint::{Checkpoint, CheckpointError};
-use dyad_verifier::note::NoteError;
-
-/// Why bytes are not a checkpoint note.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointNoteError {
-    #[error("not a signed note: {0}")]
-    Note(NoteError),
-    #[error("not a checkpoint: {0}")]
-    Checkpoint(CheckpointError),
-}
-
-/// The checkpoint a note carries (its signatures unchecked).
-pub fn parse(note: &[u8]) -> Result<Checkpoint, CheckpointNoteError> {
-    let parsed = dyad_verifier::note::parse(note).map_err(CheckpointNoteError::Note)?;
-    dyad_verifier::checkpoint::parse(&parsed.text).map_err(CheckpointNoteError::Checkpoint)
-}
+pub use dyad_verifier::checkpoint::{parse_note as parse, CheckpointNoteError};
 
 /// The size of the tree a checkpoint note commits to, to put notes in order.
 pub fn size(note: &[u8]) -> Option<u64> {

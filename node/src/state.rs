@@ -250,11 +250,9 @@ impl Shared {
 
 /// The size of the newest checkpoint the log signed (sequencer) or this co-signer accepted.
 pub(crate) fn signed_size(ch: &Channel) -> Result<u64, NodeError> {
-    let from_note = ch.latest_signed_checkpoint()?.and_then(|note| {
-        let parsed = dyad_verifier::note::parse(&note).ok()?;
-        dyad_verifier::checkpoint::parse(&parsed.text)
-            .ok()
-            .map(|c| c.size)
-    });
+    let from_note = ch
+        .latest_signed_checkpoint()?
+        .and_then(|note| dyad_verifier::checkpoint::parse_note(&note).ok())
+        .map(|c| c.size);
     Ok(from_note.unwrap_or(0).max(ch.committed_size()?))
 }

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::hash::Hash;
+use crate::note::{self, NoteError};
 use crate::text::{control_byte, is_canonical_decimal, parse_decimal};
 
 /// Why a checkpoint text was rejected. Line numbers count from 1.
@@ -43,6 +44,25 @@ pub struct Checkpoint {
     pub root: Hash,
     /// Opaque lines after the root, without their newlines.
     pub extensions: Vec<String>,
+}
+
+/// Why bytes are not a checkpoint note: a C2SP signed note whose text is a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointNoteError {
+    /// The bytes are not a signed note.
+    #[error("not a signed note: {0}")]
+    Note(NoteError),
+    /// The note's text is not a checkpoint.
+    #[error("not a checkpoint: {0}")]
+    Checkpoint(CheckpointError),
+}
+
+/// The checkpoint a signed note carries. Its signatures are not checked here: that is
+/// for the caller who knows which keys to trust ([`note::verify`]).
+pub fn parse_note(note: &[u8]) -> Result<Checkpoint, CheckpointNoteError> {
+    let parsed = note::parse(note).map_err(CheckpointNoteError::Note)?;
+    parse(&parsed.text).map_err(CheckpointNoteError::Checkpoint)
 }
 
 /// Parses a checkpoint body (the note text, final newline included).

@@ -30,6 +30,7 @@ pub fn parse_stored(note: &[u8]) -> Result<Checkpoint> {
     checkpoint_note::parse(note).map_err(|e| match e {
         CheckpointNoteError::Note(e) => CliError::check(format!("stored checkpoint note: {e}")),
         CheckpointNoteError::Checkpoint(e) => CliError::check(format!("stored checkpoint: {e}")),
+        e => CliError::check(format!("stored checkpoint note: {e}")),
     })
 }
 

@@ -23,9 +23,8 @@ pub(crate) fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientEr
         url: url.to_owned(),
         reason,
     };
-    let parsed = dyad_verifier::note::parse(note_bytes).map_err(|e| bad(e.to_string()))?;
     let checkpoint =
-        dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(e.to_string()))?;
+        dyad_verifier::checkpoint::parse_note(note_bytes).map_err(|e| bad(e.to_string()))?;
     Ok(checkpoint.size)
 }
 

@@ -149,9 +149,12 @@ fn parse(shared: &Shared, body: &[u8]) -> Result<(AddCheckpoint, Checkpoint), Re
         reject(shared, EP, StatusCode::BAD_REQUEST, reason, e.to_string())
     };
     let req = AddCheckpoint::parse(body).map_err(|e| bad("malformed", &e))?;
-    let note = dyad_verifier::note::parse(&req.note).map_err(|e| bad("malformed-note", &e))?;
-    let checkpoint = dyad_verifier::checkpoint::parse(&note.text)
-        .map_err(|e| bad("malformed-checkpoint", &e))?;
+    use dyad_verifier::checkpoint::{parse_note, CheckpointNoteError};
+    let checkpoint = parse_note(&req.note).map_err(|e| match &e {
+        CheckpointNoteError::Note(inner) => bad("malformed-note", inner),
+        CheckpointNoteError::Checkpoint(inner) => bad("malformed-checkpoint", inner),
+        _ => bad("malformed-checkpoint", &e),
+    })?;
     Ok((req, checkpoint))
 }
 

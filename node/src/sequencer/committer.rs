@@ -32,10 +32,7 @@ fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan
     let Some(signed_note) = ch.latest_signed_checkpoint()? else {
         return Ok(None);
     };
-    let signed = dyad_verifier::note::parse(&signed_note)
-        .ok()
-        .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
-        .map_or(0, |c| c.size);
+    let signed = dyad_verifier::checkpoint::parse_note(&signed_note).map_or(0, |c| c.size);
     if committed >= signed {
         return Ok(None);
     }
