@@ -14,7 +14,7 @@
 //! An existing DIR is extended up to ENTRIES.
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::entry::{Draft, Kind};
@@ -29,11 +29,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const CHECKPOINT_EVERY: u64 = 10_000;
 const BATCH: u64 = 1_000;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use dyad_ledger::clock::now_ms;
 
 /// The sequencer signs the current tree head; the co-signer's cosignature line is added
 /// to it (tlog-cosignature) and the replica stores the committed note.

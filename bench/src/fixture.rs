@@ -11,12 +11,7 @@ use dyad_ledger::keys::{KeyError, SignerKey};
 
 use super::{BenchError, BenchResult};
 
-/// Milliseconds since the Unix epoch, now: the time of the entries and checkpoints made.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use dyad_ledger::clock::now_ms;
 
 pub const ORIGIN: &str = "bench.dyad.example/ab";
 

@@ -107,12 +107,7 @@ pub fn progress(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use dyad_ledger::clock::now_ms;
 
 /// RFC 3339 UTC time with milliseconds, e.g. `2026-01-01T12:00:00.000Z`.
 pub fn format_ms(ms: u64) -> String {

@@ -86,16 +86,13 @@ fn read_public_url(dir: &Path) -> Option<String> {
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// `url` as the node's clients will use it (`dyad_node::client::base_url`), or a usage
+/// error naming `what` it was given as.
 pub fn check_url(url: &str, what: &str) -> Result<String> {
-    let trimmed = url.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-        || trimmed.len() <= "https://".len()
-        || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(CliError::usage_hint(
+    dyad_node::client::base_url(url).map_err(|_| {
+        CliError::usage_hint(
             format!("{what} {url:?} is not a URL"),
             "give a base URL such as http://127.0.0.1:7380 or https://dyad.example/alpha",
-        ));
-    }
-    Ok(trimmed.to_owned())
+        )
+    })
 }

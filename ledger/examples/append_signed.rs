@@ -13,7 +13,7 @@
 //! profiling). DIR must not exist yet (or be empty); it is left in place.
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::entry::{Draft, Kind, SignedEntry};
@@ -22,12 +22,7 @@ use dyad_ledger::keys::SignerKey;
 
 const ORIGIN: &str = "example.org/dyad/bench";
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+use dyad_ledger::clock::now_ms;
 
 /// CPU time of this process (all threads) so far, in seconds: on a shared machine this,
 /// not the wall clock, is the cost of the work.

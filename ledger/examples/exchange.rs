@@ -6,7 +6,6 @@
 //! independent verifier checks a receipt and audits both replicas.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::entry::{Draft, Kind};
@@ -17,11 +16,7 @@ use dyad_verifier::receipt::{self, ReceiptTrust};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use dyad_ledger::clock::now_ms;
 
 /// Moves the entries bravo lacks and a fresh checkpoint from alpha to bravo, and the
 /// co-signed checkpoint back: what the network or an air-gapped transfer does.

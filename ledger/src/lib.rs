@@ -7,6 +7,7 @@
 //! - [`store`]: the sled-backed log: entries, tree nodes, checkpoints, atomic batches;
 //! - [`attachments`]: content-addressed attachment files beside the log;
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
+//! - [`clock`]: the time dyad stamps, in milliseconds since the Unix epoch;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
 //! - [`durable`]: every whole-file write, atomic and as durable as its caller asks;
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
@@ -21,6 +22,7 @@
 
 pub mod attachments;
 pub mod channel;
+pub mod clock;
 pub mod durable;
 pub mod entry;
 pub mod genesis;

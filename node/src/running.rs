@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
@@ -303,9 +303,15 @@ impl RunningNode {
         self.addr
     }
 
-    /// `http://<public address>`: the URL to give the peer and auditors.
+    /// `http://<public address>`: the URL to give the peer and auditors. A listener bound
+    /// to every address (`0.0.0.0`, `::`) is named by loopback, which always reaches it.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let ip = match self.addr.ip() {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
     }
 
     /// The TCP admin listener's address, if [`NodeConfig::admin_listen`] asked for one.

@@ -6,7 +6,6 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::keys::SignerKey;
@@ -18,11 +17,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::cosigner::{evidence_store, promise_check};
 use crate::{failure, io_err, listen, sequencer, tile_check, Metrics, NodeConfig, NodeError};
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub(crate) use dyad_ledger::clock::now_ms;
 
 /// What the sequencer said about one of this co-signer's messages.
 #[derive(Clone, Debug)]

@@ -61,20 +61,6 @@ pub struct ServeArgs {
     pub max_delay_ms: u64,
 }
 
-/// A public URL others can reach for a bound address: `0.0.0.0` and `::` become loopback.
-fn public_url(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
-            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
-        }
-        std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
-            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
-        }
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
-}
-
 /// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
@@ -180,7 +166,7 @@ async fn run_node(
 ) -> Result<()> {
     let peer_url = node_config.peer_url.clone();
     let running = dyad_node::start(node_config).await?;
-    let url = public_url(running.addr());
+    let url = running.url();
     let written = dyad_ledger::private_dir::write_file(url_file, format!("{url}\n").as_bytes());
     if let Err(e) = written {
         let _ = running.shutdown().await;

@@ -152,7 +152,7 @@ pub(crate) fn http_client(
 }
 
 /// Normalises a base URL: an `http://` or `https://` prefix, no trailing slash.
-pub(crate) fn base_url(url: &str) -> Result<String, ClientError> {
+pub fn base_url(url: &str) -> Result<String, ClientError> {
     let trimmed = url.trim().trim_end_matches('/');
     if !(trimmed.starts_with("http://") || trimmed.starts_with("https://"))
         || trimmed.len() <= "https://".len()

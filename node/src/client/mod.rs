@@ -17,7 +17,7 @@ mod tiles;
 pub use admin::{append_blocking, AdminClient};
 pub(crate) use audit::claimed_size;
 pub use audit::{audit, audit_url, AuditUrlError};
-pub use http::ClientError;
+pub use http::{base_url, ClientError};
 pub(crate) use http::{http_client, read_bounded};
 pub use submit::{submit_batch, SubmitBatchError, SubmitOutcome};
 pub use tiles::{

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -16,12 +16,7 @@ pub use dyad_testkit::channel::{alpha, bravo};
 /// The test channel's origin.
 pub const ORIGIN: &str = dyad_testkit::channel::ORIGIN;
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+pub use dyad_ledger::clock::now_ms;
 
 /// A tokio runtime like a small server's: two workers.
 pub fn runtime() -> tokio::runtime::Runtime {
