@@ -285,9 +285,39 @@ impl DataDir {
     }
 }
 
-/// Reads a private key file, refusing one that group or others can read.
+/// Reads a private key file, refusing one that group or others can read. Every refusal
+/// names the file, and a `.pub` file given by mistake is told apart (its mode and its
+/// text would otherwise draw advice about either).
 pub fn read_signer_key(path: &Path) -> Result<SignerKey> {
-    Ok(SignerKey::read_private_file(path)?)
+    use dyad_ledger::keys::KeyError;
+    SignerKey::read_private_file(path).map_err(|e| match e {
+        KeyError::InsecurePermissions { .. }
+        | KeyError::MissingPrivatePrefix
+        | KeyError::Malformed
+        | KeyError::Incomplete { .. }
+            if holds_verifier_key(path) =>
+        {
+            CliError::PublicKeyAsPrivate {
+                path: path.to_owned(),
+            }
+        }
+        // These name the file already.
+        KeyError::Read { .. }
+        | KeyError::InsecurePermissions { .. }
+        | KeyError::Incomplete { .. }
+        | KeyError::FileExists { .. }
+        | KeyError::Write { .. } => CliError::Key(e),
+        source => CliError::KeyFile {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
+
+/// Whether a file holds one verifier key line (what a `.pub` file holds).
+fn holds_verifier_key(path: &Path) -> bool {
+    dyad_ledger::keys::read_small_text(path, crate::bounded::MAX_KEY_FILE)
+        .is_ok_and(|text| VerifierKey::parse(text.trim()).is_ok())
 }
 
 /// The store directory of a data directory (its `ledger/`), or `dir` itself when it has

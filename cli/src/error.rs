@@ -49,6 +49,12 @@ pub enum CliError {
     BadConfig { dir: PathBuf, reason: String },
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// A private key file that holds no usable private key (the error names the file).
+    #[error("private key file {}: {source}", path.display())]
+    KeyFile { path: PathBuf, source: KeyError },
+    /// A verifier key (`.pub`) file given where the party's private key is needed.
+    #[error("{} is a public key (a verifier key line); a private key file is needed here", path.display())]
+    PublicKeyAsPrivate { path: PathBuf },
     #[error("{}: not a verifier key line (name+keyid+base64): {source}", path.display())]
     PublicKey {
         path: PathBuf,
@@ -83,6 +89,17 @@ pub enum CliError {
     /// The data directory, or a file in it, is not its owner's only.
     #[error("{0}")]
     PrivateDir(#[from] PrivateDirError),
+    /// A running node accepted a message but did not reach the state asked for (`--wait`)
+    /// in time.
+    #[error("the wait for {wait} ran out after {seconds} s; the message is accepted and the node carries on")]
+    WaitRanOut { wait: String, seconds: u64 },
+    /// An error with what the command has to add to its JSON object (an append's index
+    /// and state, a verification's `"valid": false`); otherwise the error itself.
+    #[error("{error}")]
+    WithFields {
+        error: Box<CliError>,
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -137,8 +154,20 @@ impl CliError {
         }
     }
 
+    /// This error, with `fields` added to its JSON object.
+    pub fn with_fields(self, fields: serde_json::Value) -> CliError {
+        match fields {
+            serde_json::Value::Object(fields) => CliError::WithFields {
+                error: Box::new(self),
+                fields,
+            },
+            _ => self,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
+            CliError::WithFields { error, .. } => error.exit_code(),
             CliError::Usage { .. }
             | CliError::Read { .. }
             | CliError::Write { .. }
@@ -150,6 +179,8 @@ impl CliError {
             | CliError::AwaitingGenesis { .. }
             | CliError::BadConfig { .. }
             | CliError::Key(_)
+            | CliError::KeyFile { .. }
+            | CliError::PublicKeyAsPrivate { .. }
             | CliError::PublicKey { .. }
             | CliError::Bundle(_)
             | CliError::Attachment(_)
@@ -161,7 +192,9 @@ impl CliError {
             CliError::Export(ExportError::Store(e)) => store_exit_code(e),
             CliError::Export(ExportError::NoCommittedCheckpoint) => EXIT_CHECK,
             CliError::Export(_) => EXIT_USAGE,
-            CliError::Genesis(_) | CliError::Check { .. } => EXIT_CHECK,
+            CliError::Genesis(_) | CliError::Check { .. } | CliError::WaitRanOut { .. } => {
+                EXIT_CHECK
+            }
             CliError::Store(e) => store_exit_code(e),
             CliError::Channel(e) => channel_exit_code(e),
         }
@@ -170,6 +203,7 @@ impl CliError {
     /// What the operator can do about it, when there is a standard answer.
     pub fn hint(&self) -> Option<String> {
         match self {
+            CliError::WithFields { error, .. } => error.hint(),
             CliError::Usage { hint, .. } | CliError::Check { hint, .. } => hint.clone(),
             CliError::NotInitialised { .. } => Some(
                 "create the channel with `dyad init`, or point to an existing data directory with --data DIR or DYAD_DATA"
@@ -207,9 +241,53 @@ impl CliError {
             CliError::Export(ExportError::NoCommittedCheckpoint) => {
                 Some("a log is exported up to its latest co-signed checkpoint; wait until the co-signer has co-signed one".into())
             }
+            CliError::PublicKeyAsPrivate { path } => Some(format!(
+                "give the private key file `dyad keygen` wrote beside it ({}); the .pub file is for --peer and --trust",
+                path.with_extension("key").display()
+            )),
+            CliError::WaitRanOut { .. } => Some(
+                "check its state with `dyad log`, or wait longer with --timeout SECS".into(),
+            ),
             _ => None,
         }
     }
+
+    /// The error as the one JSON object `--json` prints on standard output:
+    /// `{"error": ..., "hint": ... or null, "exit": N}`, after what the command adds
+    /// ([`CliError::with_fields`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut object = match self {
+            CliError::WithFields { fields, .. } => fields.clone(),
+            _ => serde_json::Map::new(),
+        };
+        object.insert("error".into(), self.to_string().into());
+        object.insert("hint".into(), self.hint().into());
+        object.insert("exit".into(), self.exit_code().into());
+        serde_json::Value::Object(object)
+    }
+}
+
+/// A usage error clap found on the command line, as the JSON object `--json` prints
+/// (the same shape as [`CliError::to_json`]): its first line is the error, the rest
+/// (tips, usage) the hint.
+pub fn clap_error_json(e: &clap::Error) -> serde_json::Value {
+    let (error, hint) = match e.kind() {
+        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => (
+            "a subcommand is needed".to_owned(),
+            Some("--help after the command lists its subcommands".to_owned()),
+        ),
+        _ => {
+            let text = e.render().to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or_default();
+            let error = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+            let rest: Vec<&str> = lines
+                .map(|l| l.strip_prefix("tip: ").unwrap_or(l))
+                .collect();
+            (error, (!rest.is_empty()).then(|| rest.join("\n")))
+        }
+    };
+    serde_json::json!({"error": error, "hint": hint, "exit": e.exit_code()})
 }
 
 fn store_exit_code(e: &StoreError) -> u8 {

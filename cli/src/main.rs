@@ -216,18 +216,33 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("dyad: internal error{location}; please report it (the store changes only by atomic batches)");
     }));
-    let matches = Cli::command().get_matches();
+    // Usage errors are found before `--json` is parsed, so it is looked for in the
+    // arguments themselves (before any `--`, after which everything is an operand).
+    let json_asked = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => usage_error(&e, json_asked),
+    };
     let data_given = matches!(
         matches.value_source("data"),
         Some(ValueSource::CommandLine | ValueSource::EnvVariable)
     );
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => usage_error(&e, json_asked),
     };
+    let json = cli.json;
     match run(cli, data_given) {
         Ok(code) => code,
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if json => {
+            // Standard output may be gone; the exit code still tells.
+            let _ = output::json(&e.to_json());
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             eprintln!("dyad: error: {e}");
             if let Some(hint) = e.hint() {
@@ -236,4 +251,14 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Ends the process on what clap found: help and version as clap prints them, a usage
+/// error as clap prints it or, with `--json`, as the JSON error object.
+fn usage_error(e: &clap::Error, json: bool) -> ! {
+    if json && e.use_stderr() {
+        let _ = output::json(&error::clap_error_json(e));
+        std::process::exit(e.exit_code());
+    }
+    e.exit()
 }

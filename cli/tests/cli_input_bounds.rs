@@ -268,14 +268,21 @@ fn garbage_exits_2_and_tampered_exits_1() {
                 "{kind} {what}: {}",
                 stderr(&out)
             );
-            assert!(
-                stderr(&out).contains(says),
-                "{kind} {what}: {}",
-                stderr(&out)
-            );
             if json {
+                // With --json the error is the JSON object on stdout alone.
                 let v = common::json(&out.stdout);
                 assert_eq!(v["valid"], false, "{kind} {what}");
+                assert_eq!(v["exit"], code, "{kind} {what}");
+                assert!(
+                    v["error"].as_str().is_some_and(|e| e.contains(says)),
+                    "{kind} {what}: {v}"
+                );
+            } else {
+                assert!(
+                    stderr(&out).contains(says),
+                    "{kind} {what}: {}",
+                    stderr(&out)
+                );
             }
         }
     }

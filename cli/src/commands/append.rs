@@ -42,6 +42,8 @@ With a node running on the data directory (`dyad serve`), the message goes throu
 this prints the entry's index (\"-\" while queued), leaf hash and state: pending, committed
 or queued. --wait says how long to wait: queued (co-signer: once durably queued), accepted
 (the default: in the sequencer's log, promised to the co-signer) or committed (co-signed).
+If that state is not reached within --timeout, dyad says so and exits 1: the message is
+accepted all the same, and the node carries on (`dyad log` shows its state).
 Attachments cannot go through a node yet.";
 
 pub const KINDS: [&str; 4] = ["inquiry", "response", "threat-indicators", "notification"];
@@ -387,15 +389,21 @@ fn append_through_node(
     let leaf_hash = hex::decode(&answer.leaf_hash)
         .ok()
         .map_or_else(|| answer.leaf_hash.clone(), |h| b64(&h));
+    // HTTP 202: the node took the message but did not reach the state asked for in time.
+    let wait_ran_out = status == 202;
+    let fields = serde_json::json!({
+        "index": answer.index,
+        "leaf_hash": leaf_hash,
+        "status": answer.state,
+        "via_node": node.admin_socket,
+        "promise": answer.promise,
+        "wait_timed_out": wait_ran_out,
+    });
     if ctx.json {
-        json(&serde_json::json!({
-            "index": answer.index,
-            "leaf_hash": leaf_hash,
-            "status": answer.state,
-            "via_node": node.admin_socket,
-            "promise": answer.promise,
-            "wait_timed_out": status == 202,
-        }))?;
+        // A wait that ran out is an error: its JSON object carries these fields too.
+        if !wait_ran_out {
+            json(&fields)?;
+        }
     } else {
         let index = answer
             .index
@@ -416,9 +424,13 @@ fn append_through_node(
             "sent through the node at {}{at}; {what}",
             node.admin_socket.display()
         );
-        if status == 202 {
-            eprintln!("(the wait for {} ran out; the node carries on)", args.wait);
-        }
+    }
+    if wait_ran_out {
+        let error = CliError::WaitRanOut {
+            wait: args.wait.clone(),
+            seconds: args.timeout,
+        };
+        return Err(error.with_fields(fields));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,6 +67,12 @@ pub struct AuditArgs {
 pub enum AuditFailure {
     /// The verifier found a problem in the log.
     Log(AuditError),
+    /// Leaf 0 is a genesis of other parties than the trusted ones: whom it names
+    /// (sequencer, then co-signer) and whom --trust gave, each as "name (key id)".
+    UntrustedGenesis {
+        named: [String; 2],
+        given: [String; 2],
+    },
     /// The source could not be read in full (a damaged store, a bundle that ended early).
     Source(String),
     /// Every record verified, but the bundle file is not the one that was exported.
@@ -77,6 +83,11 @@ impl std::fmt::Display for AuditFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AuditFailure::Log(e) => write!(f, "{e}"),
+            AuditFailure::UntrustedGenesis { named, given } => write!(
+                f,
+                "entry 0: the genesis names the sequencer {} and the co-signer {}, but --trust gave {} and {}",
+                named[0], named[1], given[0], given[1]
+            ),
             AuditFailure::Source(e) => write!(f, "{e}"),
             AuditFailure::Checksum => f.write_str(
                 "the bundle's checksum does not match its content: it was altered after export",
@@ -122,7 +133,11 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "verdict": "fail",
             "source": outcome.source,
             "error": f.to_string(),
-            "entry": match f { AuditFailure::Log(AuditError::Entry { index, .. }) => Some(*index), _ => None },
+            "entry": match f {
+                AuditFailure::Log(AuditError::Entry { index, .. }) => Some(*index),
+                AuditFailure::Log(AuditError::UntrustedGenesis) | AuditFailure::UntrustedGenesis { .. } => Some(0),
+                _ => None,
+            },
         }),
     }
 }

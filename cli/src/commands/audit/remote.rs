@@ -1,9 +1,10 @@
 //! The audit of a log served over the C2SP tlog-tiles API: a node, or a static export
 //! (`dyad export tiles`) behind any web server.
 
-use dyad_verifier::audit::AuditTrust;
+use dyad_verifier::audit::{AuditError, AuditTrust};
 use dyad_verifier::key::VerifierKey;
 
+use super::stream::untrusted_genesis;
 use super::{AuditFailure, AuditOutcome};
 use crate::error::{CliError, Result};
 use crate::output::progress;
@@ -20,7 +21,8 @@ pub(super) fn audit_url(url: &str, a: VerifierKey, b: VerifierKey) -> Result<Aud
     let url = check_url(url, "--url")?;
     let source = format!("log at {url}");
     let bar = progress(0, "auditing");
-    let result = dyad_node::audit_url(&url, AuditTrust::Parties([a, b]), |done, total| {
+    let trust = AuditTrust::Parties([a, b]);
+    let result = dyad_node::audit_url(&url, trust.clone(), |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -39,6 +41,17 @@ pub(super) fn audit_url(url: &str, a: VerifierKey, b: VerifierKey) -> Result<Aud
             Err(TileCheck::Client(e)) => Err(AuditFailure::Source(format!("hash tiles: {e}"))),
             Err(TileCheck::Mismatch(e)) => Err(AuditFailure::Source(format!("{url}: {e}"))),
         },
+        Err(AuditUrlError::Audit(AuditError::UntrustedGenesis)) => {
+            // Say whom the served genesis names: fetch leaf 0 once more.
+            let leaf0 = dyad_node::fetch_entries(&url, 0, 1)
+                .ok()
+                .and_then(|mut entries| entries.next())
+                .and_then(|entry| entry.ok());
+            Err(match leaf0 {
+                Some((_, leaf)) => untrusted_genesis(&leaf, &trust),
+                None => AuditFailure::Log(AuditError::UntrustedGenesis),
+            })
+        }
         Err(AuditUrlError::Audit(e)) => Err(AuditFailure::Log(e)),
         Err(AuditUrlError::Client(e)) => match e {
             ClientError::BadUrl(_) | ClientError::Runtime(_) => return Err(e.into()),

@@ -5,8 +5,10 @@ use dyad_verifier::audit::{
     AuditError, AuditReport, AuditTrust, Auditor, CheckedLeaf, CheckpointFeed, LeafChecker,
 };
 
+use dyad_verifier::key::VerifierKey;
+
 use super::AuditFailure;
-use crate::output::progress;
+use crate::output::{key_id_hex, progress};
 
 /// Leaves per unit of work handed to a checking thread: large enough that the channels'
 /// overhead is nothing beside 256 signature checks, small enough that the leaves in
@@ -53,10 +55,13 @@ pub(super) fn audit_stream(
     let bar = progress(total, "auditing");
     let result = (|| {
         let mut feed = CheckpointFeed::new(checkpoints).map_err(AuditFailure::Log)?;
-        let mut auditor = Auditor::new(trust).map_err(AuditFailure::Log)?;
+        let mut auditor = Auditor::new(trust.clone()).map_err(AuditFailure::Log)?;
         match leaves.next() {
             Some(Ok(genesis)) => {
-                auditor.push_leaf(&genesis).map_err(AuditFailure::Log)?;
+                auditor.push_leaf(&genesis).map_err(|e| match e {
+                    AuditError::UntrustedGenesis => untrusted_genesis(&genesis, &trust),
+                    other => AuditFailure::Log(other),
+                })?;
                 feed.give_due(&mut auditor).map_err(AuditFailure::Log)?;
                 bar.inc(1);
             }
@@ -76,6 +81,23 @@ pub(super) fn audit_stream(
     })();
     bar.finish_and_clear();
     result
+}
+
+/// Leaf 0 is a genesis of other parties than the trusted ones: says whom it names and
+/// what was given, so a wrong `--trust` file is found at once.
+pub(super) fn untrusted_genesis(leaf: &[u8], trust: &AuditTrust) -> AuditFailure {
+    let (AuditTrust::Parties(given), Ok((_, genesis))) =
+        (trust, dyad_verifier::genesis::check_genesis(leaf))
+    else {
+        return AuditFailure::Log(AuditError::UntrustedGenesis);
+    };
+    let party =
+        |p: &dyad_verifier::genesis::Party| format!("{} ({})", p.name, key_id_hex(p.key_id()));
+    let key = |k: &VerifierKey| format!("{} ({})", k.name(), key_id_hex(k.key_id()));
+    AuditFailure::UntrustedGenesis {
+        named: [party(&genesis.sequencer), party(&genesis.cosigner)],
+        given: [key(&given[0]), key(&given[1])],
+    }
 }
 
 /// Checks the leaves after the genesis on one thread per core and hands them to `push`

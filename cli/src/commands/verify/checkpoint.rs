@@ -23,16 +23,13 @@ pub(super) fn checkpoint(
 ) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
     let bytes = read_bounded(file, MAX_CHECKPOINT)?;
-    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(ctx, file, e.to_string()))?;
+    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(file, e.to_string()))?;
     if let Some(expected) = origin {
         if cp.origin != expected {
-            return Err(failed(
-                ctx,
-                format!(
-                    "the checkpoint is for origin {:?}, not {expected:?}",
-                    cp.origin
-                ),
-            ));
+            return Err(failed(format!(
+                "the checkpoint is for origin {:?}, not {expected:?}",
+                cp.origin
+            )));
         }
     }
     let per_party: Vec<Vec<(VerifierKey, &str)>> = trusted
@@ -46,7 +43,7 @@ pub(super) fn checkpoint(
         }
     }
     let verified = note::verify(&bytes, &all)
-        .map_err(|e| failed(ctx, format!("the checkpoint does not verify: {e}")))?;
+        .map_err(|e| failed(format!("the checkpoint does not verify: {e}")))?;
     let mut signers = Vec::new();
     for (party, keys) in trusted.iter().zip(&per_party) {
         let found: Vec<Value> = keys
@@ -60,14 +57,11 @@ pub(super) fn checkpoint(
             })
             .collect();
         if found.is_empty() {
-            return Err(failed(
-                ctx,
-                format!(
-                    "the checkpoint of size {} is not signed or co-signed by trusted key {}",
-                    cp.size,
-                    party.name()
-                ),
-            ));
+            return Err(failed(format!(
+                "the checkpoint of size {} is not signed or co-signed by trusted key {}",
+                cp.size,
+                party.name()
+            )));
         }
         signers.push(j!({"party": party.name(), "signatures": found}));
     }

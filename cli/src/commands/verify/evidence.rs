@@ -24,13 +24,12 @@ pub(super) fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<Exit
         return broken_promise(ctx, file, &bytes, &trusted);
     }
     let parsed = equivocation::parse(&bytes)
-        .map_err(|e| malformed(ctx, file, format!("not valid evidence: {e}")))?;
+        .map_err(|e| malformed(file, format!("not valid evidence: {e}")))?;
     let origin = checkpoint_note::parse(&parsed.first_note)
         .ok()
         .map(|c| c.origin)
         .ok_or_else(|| {
             malformed(
-                ctx,
                 file,
                 "the evidence's first checkpoint is not readable".to_owned(),
             )
@@ -78,13 +77,10 @@ pub(super) fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<Exit
             }
         }
     }
-    Err(failed(
-        ctx,
-        format!(
-            "the evidence does not prove equivocation by any trusted key: {}",
-            last_error.unwrap_or_else(|| "no trusted key".into())
-        ),
-    ))
+    Err(failed(format!(
+        "the evidence does not prove equivocation by any trusted key: {}",
+        last_error.unwrap_or_else(|| "no trusted key".into())
+    )))
 }
 
 /// `dyad verify evidence` of a `dyad-broken-promise/v1` file: the log key of some trusted
@@ -96,14 +92,13 @@ fn broken_promise(
     trusted: &[VerifierKey],
 ) -> Result<ExitCode> {
     let parsed = promise_evidence::parse(bytes)
-        .map_err(|e| malformed(ctx, file, format!("not valid evidence: {e}")))?;
+        .map_err(|e| malformed(file, format!("not valid evidence: {e}")))?;
     let origin = note::parse(&parsed.promise_note)
         .ok()
         .and_then(|n| promise_evidence::parse_promise_text(&n.text).ok())
         .map(|p| p.origin)
         .ok_or_else(|| {
             malformed(
-                ctx,
                 file,
                 "the evidence's promise is not a readable dyad-promise/v1 note".to_owned(),
             )
@@ -150,11 +145,8 @@ fn broken_promise(
             Err(e) => last_error = Some(e.to_string()),
         }
     }
-    Err(failed(
-        ctx,
-        format!(
-            "the evidence does not prove a broken promise by any trusted key: {}",
-            last_error.unwrap_or_else(|| "no trusted party key (type 0x01)".into())
-        ),
-    ))
+    Err(failed(format!(
+        "the evidence does not prove a broken promise by any trusted key: {}",
+        last_error.unwrap_or_else(|| "no trusted party key (type 0x01)".into())
+    )))
 }

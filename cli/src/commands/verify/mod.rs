@@ -11,7 +11,7 @@ use dyad_verifier::key::{SignatureType, VerifierKey};
 use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
-use crate::output::{b64, json};
+use crate::output::b64;
 use crate::Ctx;
 
 mod checkpoint;
@@ -91,21 +91,15 @@ pub enum VerifyCommand {
     Store(crate::commands::verify_store::VerifyStoreArgs),
 }
 
-/// Reports input that is not of the expected form at all (exit 2): as JSON on stdout when
-/// asked, and as the error.
-fn malformed(ctx: &Ctx, path: &Path, message: String) -> CliError {
-    if ctx.json {
-        let _ = json(&j!({"valid": false, "malformed": true, "error": message}));
-    }
-    CliError::malformed(path, message)
+/// Input that is not of the expected form at all (exit 2); its JSON error object says
+/// `"valid": false, "malformed": true`.
+fn malformed(path: &Path, message: String) -> CliError {
+    CliError::malformed(path, message).with_fields(j!({"valid": false, "malformed": true}))
 }
 
-/// Reports a failed verification: as JSON on stdout when asked, and as the error.
-fn failed(ctx: &Ctx, message: String) -> CliError {
-    if ctx.json {
-        let _ = json(&j!({"valid": false, "error": message}));
-    }
-    CliError::check(message)
+/// A failed verification (exit 1); its JSON error object says `"valid": false`.
+fn failed(message: String) -> CliError {
+    CliError::check(message).with_fields(j!({"valid": false}))
 }
 
 /// The keys a party's key signs a checkpoint of `origin` with (spec 2.2): as the log

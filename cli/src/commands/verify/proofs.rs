@@ -73,7 +73,7 @@ pub(super) fn inclusion(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
     let root = hash(file, "root", &p.root)?;
     let path = hashes(file, &p.proof)?;
     proof::verify_inclusion(&leaf, p.index, p.size, &path, &root)
-        .map_err(|e| failed(ctx, format!("the inclusion proof does not verify: {e}")))?;
+        .map_err(|e| failed(format!("the inclusion proof does not verify: {e}")))?;
     if ctx.json {
         json(
             &j!({"valid": true, "index": p.index, "size": p.size, "leaf_hash": p.leaf_hash, "root": p.root}),
@@ -93,7 +93,7 @@ pub(super) fn consistency(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
     let new = hash(file, "new_root", &p.new_root)?;
     let path = hashes(file, &p.proof)?;
     proof::verify_consistency(p.old_size, p.new_size, &old, &new, &path)
-        .map_err(|e| failed(ctx, format!("the consistency proof does not verify: {e}")))?;
+        .map_err(|e| failed(format!("the consistency proof does not verify: {e}")))?;
     if ctx.json {
         json(
             &j!({"valid": true, "old_size": p.old_size, "new_size": p.new_size, "old_root": p.old_root, "new_root": p.new_root}),

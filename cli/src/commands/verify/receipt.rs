@@ -41,10 +41,10 @@ pub(super) fn verify_receipt(
     // Its form first (exit 2 if it is not a receipt at all): the receipt's lines, and the
     // checkpoint note it ends with. What the signatures cover is then verified (exit 1).
     let parsed =
-        receipt::parse(&bytes).map_err(|e| malformed(ctx, file, format!("not a receipt: {e}")))?;
+        receipt::parse(&bytes).map_err(|e| malformed(file, format!("not a receipt: {e}")))?;
     checkpoint_note::parse(&parsed.checkpoint_note)
-        .map_err(|e| malformed(ctx, file, format!("the receipt's checkpoint is {e}")))?;
-    let r = check_receipt(&bytes, a, b, origin).map_err(|e| failed(ctx, e))?;
+        .map_err(|e| malformed(file, format!("the receipt's checkpoint is {e}")))?;
+    let r = check_receipt(&bytes, a, b, origin).map_err(failed)?;
     let e = &r.entry;
     let payload_text = std::str::from_utf8(&e.payload)
         .ok()
