@@ -205,8 +205,9 @@ fn json_after_the_separator_is_an_operand_and_help_stays_help() {
     assert!(stdout(&out).contains("Usage: dyad"), "{}", stdout(&out));
 }
 
-/// A `dyad serve` on `data` whose peer does not answer, killed on drop.
-struct Node(Child);
+/// A `dyad serve` on `data` whose peer does not answer, killed on drop; `url` is where
+/// it serves the tiles API.
+struct Node(Child, String);
 
 impl Node {
     fn start(data: &Path) -> Node {
@@ -224,7 +225,7 @@ impl Node {
             .spawn()
             .expect("spawn dyad serve");
         let out = child.stdout.take().expect("stdout");
-        let node = Node(child);
+        let mut node = Node(child, String::new());
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -234,7 +235,9 @@ impl Node {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("dyad serve did not say where it listens within 20 s");
-        assert!(line.contains("url"), "dyad serve printed {line:?}");
+        let v: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
+        node.1 = v["url"].as_str().expect("url").to_owned();
         node
     }
 }
@@ -472,4 +475,18 @@ fn audit_with_a_wrong_trust_key_says_whom_the_genesis_names() {
     assert_eq!(v["verdict"], "fail", "{v}");
     assert_eq!(v["entry"], 0, "{v}");
     assert_eq!(v["error"], expected.as_str(), "{v}");
+
+    // A live node, over the tiles API (it serves up to a co-signed checkpoint).
+    env.append("alpha", "inquiry", "one", "hello");
+    env.sync_all();
+    let node = Node::start(&env.path("alpha"));
+    let out = env
+        .dyad()
+        .args(["audit", "--url", &node.1])
+        .args(wrong)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .expect("run dyad audit");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
 }
