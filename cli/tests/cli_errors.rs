@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::node::Node;
 use common::{json, stderr, stdout, Env};
 use serde_json::Value;
 
@@ -205,55 +203,19 @@ fn json_after_the_separator_is_an_operand_and_help_stays_help() {
     assert!(stdout(&out).contains("Usage: dyad"), "{}", stdout(&out));
 }
 
-/// A `dyad serve` on `data` whose peer does not answer, killed on drop; `url` is where
-/// it serves the tiles API.
-struct Node(Child, String);
-
-impl Node {
-    fn start(data: &Path) -> Node {
-        let nobody = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_dyad"))
-            .args(["--json", "serve", "--listen", "127.0.0.1:0", "--peer"])
-            .arg(format!("http://{nobody}"))
-            .env("DYAD_DATA", data)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn dyad serve");
-        let out = child.stdout.take().expect("stdout");
-        let mut node = Node(child, String::new());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("dyad serve did not say where it listens within 20 s");
-        let v: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
-        node.1 = v["url"].as_str().expect("url").to_owned();
-        node
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A `dyad serve` on `data` whose peer does not answer.
+fn node_without_peer(data: &Path) -> Node {
+    let nobody = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    Node::start(data, "127.0.0.1:0", &format!("http://{nobody}"))
 }
 
 #[test]
 fn append_whose_wait_for_committed_runs_out_exits_1_and_says_so() {
     let env = Env::new();
     env.channel();
-    let _node = Node::start(&env.path("alpha"));
+    let _node = node_without_peer(&env.path("alpha"));
     let append = |json: bool| {
         let mut cmd = env.at("alpha");
         if json {
@@ -479,10 +441,10 @@ fn audit_with_a_wrong_trust_key_says_whom_the_genesis_names() {
     // A live node, over the tiles API (it serves up to a co-signed checkpoint).
     env.append("alpha", "inquiry", "one", "hello");
     env.sync_all();
-    let node = Node::start(&env.path("alpha"));
+    let node = node_without_peer(&env.path("alpha"));
     let out = env
         .dyad()
-        .args(["audit", "--url", &node.1])
+        .args(["audit", "--url", &node.url])
         .args(wrong)
         .timeout(Duration::from_secs(30))
         .output()

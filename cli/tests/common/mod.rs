@@ -6,6 +6,8 @@
 //! builds it for them: no second build, no stale binary.
 #![allow(dead_code)]
 
+pub mod node;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

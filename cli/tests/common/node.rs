@@ -1,0 +1,83 @@
+//! A `dyad serve` process owned by a test: started with a bounded wait for the line that
+//! says where it listens, stopped gracefully on request and killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `dyad serve` process, killed on drop.
+pub struct Node {
+    child: Option<Child>,
+    /// Where it serves the read API.
+    pub url: String,
+}
+
+impl Node {
+    /// Starts `dyad serve` on `data` and waits (bounded) for the line saying where it listens.
+    pub fn start(data: &Path, listen: &str, peer: &str) -> Node {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_dyad"))
+            .args(["--json", "serve", "--listen", listen, "--peer", peer])
+            .env("DYAD_DATA", data)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn dyad serve");
+        let out = child.stdout.take().expect("stdout");
+        let mut node = Node {
+            child: Some(child),
+            url: String::new(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("dyad serve did not say where it listens within 20 s");
+        let v: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
+        node.url = v["url"].as_str().expect("url").to_owned();
+        node
+    }
+
+    /// SIGTERM, then waits (bounded) for a graceful exit; returns whether it exited 0.
+    pub fn stop(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = StdCommand::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
