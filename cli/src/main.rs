@@ -49,10 +49,12 @@ Examples:
   dyad audit --bundle full-log.dyad-sync --trust keys/alpha.pub --trust keys/bravo.pub
 
   # or live: each party runs its node, and messages go through it:
-  dyad --data alpha serve --listen 0.0.0.0:7380 --peer http://bravo.example:7381
-  dyad --data bravo serve --listen 0.0.0.0:7381 --peer http://alpha.example:7380
+  dyad --data alpha serve --listen 0.0.0.0:7380 --peer https://bravo.example:7381
+  dyad --data bravo serve --listen 0.0.0.0:7381 --peer https://alpha.example:7380
   dyad --data bravo append --kind response --reply-to 1 --subject 'Re: scanning' reply.txt
-  dyad audit --url http://alpha.example:7380 --trust keys/alpha.pub --trust keys/bravo.pub
+  dyad --data alpha access grant --name auditor --out auditor.cred   # a read credential
+  dyad audit --url https://alpha.example:7380 --access auditor.cred \
+       --trust keys/alpha.pub --trust keys/bravo.pub
 
 Exit codes: 0 ok, 1 a verification failed or a check did not hold,
             2 bad usage or unreadable input.

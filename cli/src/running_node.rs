@@ -86,6 +86,43 @@ fn read_public_url(dir: &Path) -> Option<String> {
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// How this party's CLI reaches its own running node at `url`: it presents the node's own
+/// TLS certificate (from the data directory), so the node serves it as the party, and
+/// accepts the node only with a binding by the party's own key. A node serving plain HTTP
+/// behind a proxy (`--insecure-http`) announced an `http://` URL itself.
+pub fn own_node_reach(data: &DataDir, url: &str) -> Result<dyad_node::Reach> {
+    let config = data.read_config()?;
+    let key = config.signer_key()?;
+    let now = dyad_ledger::clock::now_ms() / 1000;
+    let (identity, _) =
+        dyad_node::tls::TlsIdentity::load_or_create(&data.dir, &key, &config.origin, now).map_err(
+            |e| {
+                CliError::usage_hint(
+                    format!("the node's TLS identity in {}: {e}", data.dir.display()),
+                    "check tls.key and tls.crt in the data directory (`dyad tls show`)",
+                )
+            },
+        )?;
+    let reach = dyad_node::Reach::party(&identity, &config.origin, key.public_key())?;
+    Ok(reach.allow_plain_http(url.starts_with("http://")))
+}
+
+/// How a reader reaches a node: with the read credential in `access` (its pin and token),
+/// or, without one, as anybody on the public web (a static export, a public node).
+pub fn reader_reach(access: Option<&Path>) -> Result<dyad_node::Reach> {
+    let Some(path) = access else {
+        return Ok(dyad_node::Reach::public());
+    };
+    let now = dyad_ledger::clock::now_ms() / 1000;
+    let credential = dyad_node::access::ReadCredential::read_file(path, now).map_err(|e| {
+        CliError::usage_hint(
+            format!("--access {}: {e}", path.display()),
+            "ask the node's operator for a new credential (`dyad access grant`)",
+        )
+    })?;
+    Ok(dyad_node::Reach::credential(&credential)?)
+}
+
 /// `url` as the node's clients will use it (`dyad_node::client::base_url`), or a usage
 /// error naming `what` it was given as.
 pub fn check_url(url: &str, what: &str) -> Result<String> {

@@ -65,6 +65,15 @@ pub struct NodeConfig {
     /// Most request-body bytes held in memory at once, over all connections; a body waits
     /// (until the body timeout) for its share.
     pub max_body_bytes: usize,
+    /// Serve plain HTTP (no TLS) on the public listener, for a node behind a
+    /// TLS-terminating proxy: the node cannot see client certificates then, so it serves
+    /// every request as it would the peer's, and the proxy must admit only the peer and
+    /// readers. Also lets the node reach its peer at an `http://` URL. Default `false`:
+    /// TLS 1.3 only (spec/node.md section 9).
+    pub insecure_http: bool,
+    /// Answer the read API and `/metrics` without a credential (a channel whose content is
+    /// public). Default `false`: the peer and read-credential holders only.
+    pub public_read: bool,
 }
 
 impl NodeConfig {
@@ -93,6 +102,8 @@ impl NodeConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(10),
             max_body_bytes: 64 << 20,
+            insecure_http: false,
+            public_read: false,
         }
     }
 

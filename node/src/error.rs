@@ -66,6 +66,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The node's TLS identity or configuration cannot be loaded or built.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The node is stopping and takes no more work.
     #[error("the node is stopping")]
     Stopped,

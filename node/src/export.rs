@@ -230,11 +230,12 @@ pub async fn mirror_tiles(
 /// node runs).
 pub fn mirror_tiles_blocking(
     url: &str,
+    reach: crate::Reach,
     out_dir: &std::path::Path,
     options: &ExportOptions,
     progress: impl FnMut(u64, u64),
 ) -> Result<Exported, ExportError> {
-    let client = BlockingClient::new(url)?;
+    let client = BlockingClient::with_reach(url, reach)?;
     client.block_on(mirror_tiles(
         client.tile_client(),
         out_dir,

@@ -64,7 +64,9 @@ mod cosigner;
 mod error;
 mod failure;
 mod http;
+mod link;
 mod listen;
+mod read_access;
 mod response;
 mod running;
 mod sequencer;
@@ -101,7 +103,7 @@ pub use token::{read_admin_token, read_admin_url};
 pub use admin::{AppendRequest, AppendResponse};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
-    audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError,
+    audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError, Reach,
     TileClient,
 };
 pub use cosigner::{

@@ -29,7 +29,20 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::http::guard::Caller;
 use crate::metrics::{ListenMetrics, Metrics};
+use crate::tls::{identify, PartyVerifier};
+
+/// What a listener does with a connection before HTTP: nothing (plain HTTP, every request
+/// from the given caller), or a TLS 1.3 handshake that identifies the client.
+#[derive(Clone)]
+pub(crate) enum Handshake {
+    Plain(Caller),
+    Tls {
+        acceptor: tokio_rustls::TlsAcceptor,
+        clients: PartyVerifier,
+    },
+}
 
 /// How one listener treats its connections (from [`crate::NodeConfig`]).
 #[derive(Clone, Copy, Debug)]
@@ -264,6 +277,7 @@ impl Table {
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    handshake: Handshake,
     limits: Limits,
     metrics: Arc<ListenMetrics>,
     stop: impl std::future::Future<Output = ()>,
@@ -307,6 +321,7 @@ pub(crate) async fn serve(
             stream,
             peer,
             router.clone(),
+            handshake.clone(),
             limits,
             state,
             table.clone(),
@@ -329,11 +344,12 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
+    handshake: Handshake,
     limits: Limits,
     state: Arc<ConnState>,
     table: Arc<Table>,
     metrics: Arc<ListenMetrics>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     Metrics::inc(&metrics.connections_open, 1);
@@ -342,62 +358,130 @@ async fn connection(
         state: state.clone(),
         table: table.clone(),
     };
-    let svc_state = state.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let mut router = router.clone();
-        let state = svc_state.clone();
-        async move {
-            let _working = Count::new(&state, |s| &s.handlers);
-            let (parts, body) = req.into_parts();
-            let body = TrackedBody::new(body, state.clone());
-            let mut req = Request::from_parts(parts, body);
-            req.extensions_mut().insert(ConnectInfo(peer));
-            let response = tower_service::Service::call(&mut router, req).await;
-            Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
-        }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    let tick = (limits.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let mut ticker = tokio::time::interval(tick);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(%peer, error = %e, "connection ended");
+    let conn = Conn {
+        peer,
+        router,
+        limits,
+        state,
+        table,
+        metrics: metrics.clone(),
+        stopping,
+    };
+    match handshake {
+        Handshake::Plain(caller) => conn.http(io, caller).await,
+        Handshake::Tls { acceptor, clients } => {
+            // The handshake counts against the header timeout: a client that does not
+            // finish it in time holds nothing longer than one that sends no headers.
+            let accepted = tokio::select! {
+                r = tokio::time::timeout(limits.header_timeout, acceptor.accept(io)) => r.ok(),
+                _ = conn.state.close.notified() => None,
+            };
+            match accepted {
+                Some(Ok(tls)) => {
+                    let now = rustls::pki_types::UnixTime::now();
+                    let caller = identify(tls.get_ref().1.peer_certificates(), &clients, now);
+                    conn.http(tls, Caller::from(caller)).await
                 }
-                break;
-            }
-            _ = state.close.notified() => {
-                tracing::debug!(%peer, "connection shed to make room");
-                break;
-            }
-            r = stopping.changed(), if !draining => {
-                if r.is_err() || *stopping.borrow() {
-                    draining = true;
-                    conn.as_mut().graceful_shutdown();
+                Some(Err(e)) => {
+                    Metrics::inc(&metrics.tls_handshakes_failed, 1);
+                    tracing::debug!(%peer, error = %e, "TLS handshake refused");
                 }
-            }
-            _ = ticker.tick() => {
-                let quiet = table.now_ms().saturating_sub(state.last_io.load(Ordering::Relaxed));
-                // While a handler works (and is not waiting for the body), its own limits
-                // apply; otherwise nothing moving for the idle timeout closes the connection.
-                if state.handlers.load(Ordering::SeqCst) == 0
-                    && quiet > limits.idle_timeout.as_millis() as u64
-                {
-                    Metrics::inc(&metrics.connections_idle_closed, 1);
-                    tracing::debug!(%peer, "idle connection closed");
-                    break;
+                None => {
+                    Metrics::inc(&metrics.tls_handshakes_failed, 1);
+                    tracing::debug!(%peer, "TLS handshake not finished in time (or shed)");
                 }
             }
         }
     }
     metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// One accepted connection, once its transport is ready.
+struct Conn {
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    state: Arc<ConnState>,
+    table: Arc<Table>,
+    metrics: Arc<ListenMetrics>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Conn {
+    /// Serves HTTP/1.1 on `io` until the connection ends, is shed, idles out or the
+    /// listener stops; every request carries `caller`.
+    async fn http<I>(self, io: I, caller: Caller)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Conn {
+            peer,
+            router,
+            limits,
+            state,
+            table,
+            metrics,
+            mut stopping,
+        } = self;
+        let svc_state = state.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let mut router = router.clone();
+            let state = svc_state.clone();
+            let caller = caller.clone();
+            async move {
+                let _working = Count::new(&state, |s| &s.handlers);
+                let (parts, body) = req.into_parts();
+                let body = TrackedBody::new(body, state.clone());
+                let mut req = Request::from_parts(parts, body);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(caller);
+                let response = tower_service::Service::call(&mut router, req).await;
+                Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let tick =
+            (limits.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(tick);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended");
+                    }
+                    break;
+                }
+                _ = state.close.notified() => {
+                    tracing::debug!(%peer, "connection shed to make room");
+                    break;
+                }
+                r = stopping.changed(), if !draining => {
+                    if r.is_err() || *stopping.borrow() {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+                _ = ticker.tick() => {
+                    let quiet = table.now_ms().saturating_sub(state.last_io.load(Ordering::Relaxed));
+                    // While a handler works (and is not waiting for the body), its own limits
+                    // apply; otherwise nothing moving for the idle timeout closes the connection.
+                    if state.handlers.load(Ordering::SeqCst) == 0
+                        && quiet > limits.idle_timeout.as_millis() as u64
+                    {
+                        Metrics::inc(&metrics.connections_idle_closed, 1);
+                        tracing::debug!(%peer, "idle connection closed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Counts one thing on a connection while alive.

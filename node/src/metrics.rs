@@ -233,6 +233,9 @@ pub struct ListenMetrics {
     pub connections_refused: AtomicU64,
     /// Connections closed because nothing moved on them for the idle timeout.
     pub connections_idle_closed: AtomicU64,
+    /// TLS handshakes that failed or timed out (strangers, forged bindings, TLS 1.2
+    /// clients, plain HTTP on the TLS port).
+    pub tls_handshakes_failed: AtomicU64,
     /// Request-body bytes buffered now.
     pub body_bytes_buffered: AtomicU64,
     /// The most request-body bytes ever buffered at once.
@@ -266,6 +269,12 @@ impl ListenMetrics {
                 "counter",
                 "Connections closed after the idle timeout.",
                 get(&self.connections_idle_closed),
+            ),
+            (
+                "dyad_tls_handshakes_failed_total",
+                "counter",
+                "TLS handshakes refused or timed out on the public listener.",
+                get(&self.tls_handshakes_failed),
             ),
             (
                 "dyad_body_bytes_buffered",
@@ -312,7 +321,7 @@ mod tests {
         }
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        // 12 of the node's own, the histogram, 6 of the listeners, the refusals.
-        assert_eq!((types, helps), (20, 20));
+        // 12 of the node's own, the histogram, 7 of the listeners, the refusals.
+        assert_eq!((types, helps), (21, 21));
     }
 }

@@ -17,10 +17,13 @@ use tokio::task::JoinHandle;
 use dyad_ledger::wire::submit::MAX_SUBMIT_BATCH_BYTES;
 
 use crate::cosigner::{self, evidence_store, promise_check};
+use crate::http::guard::Caller;
+use crate::link::{self, Link};
+use crate::read_access::ReadAccess;
 use crate::sequencer::{self, Submission};
 use crate::{
-    admin_listener, admin_socket_path, client, failure, http, listen, signed_size, tile_check,
-    Metrics, NodeConfig, NodeError, NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
+    admin_listener, admin_socket_path, failure, http, listen, signed_size, tile_check, Metrics,
+    NodeConfig, NodeError, NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
 };
 
 /// A running node; see [`start`].
@@ -45,7 +48,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     // store opened): a token from an earlier run is worthless.
     let token = admin_listener::rotate_token(&config.data_dir)?;
     let admin_socket = admin_listener::bind(&config.data_dir)?;
-    warn_about_setup(&opened.channel, listeners.admin_addr());
+    warn_about_setup(
+        &opened.channel,
+        listeners.admin_addr(),
+        config.insecure_http,
+    );
     let (shared, batch_rx) = shared_state(config, opened, token)?;
     let admin_addr = listeners.admin_addr();
     let addr = listeners.public_addr;
@@ -149,12 +156,15 @@ async fn bind_tcp(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAd
 }
 
 /// Warnings about a setup that works but not as an operator may expect.
-fn warn_about_setup(channel: &Channel, admin_addr: Option<SocketAddr>) {
+fn warn_about_setup(channel: &Channel, admin_addr: Option<SocketAddr>, insecure_http: bool) {
     if channel.genesis().witness_threshold > 0 {
         tracing::warn!(
             threshold = channel.genesis().witness_threshold,
             "the genesis requires witness co-signatures, which this node does not collect: checkpoints will not become committed"
         );
+    }
+    if insecure_http {
+        tracing::warn!("serving plain HTTP (--insecure-http): the node cannot authenticate its clients and serves every request as the peer's; only a TLS-terminating proxy that admits the peer and readers alone may stand in front of it");
     }
     if let Some(admin_addr) = admin_addr.filter(|a| !a.ip().is_loopback()) {
         tracing::warn!(%admin_addr, "the admin API listens beyond loopback; it is protected by its token only");
@@ -183,10 +193,13 @@ fn shared_state(
         }
         Role::Cosigner => (None, None),
     };
-    let http = client::http_client(
-        config.peer_timeout.min(Duration::from_secs(10)),
-        config.peer_timeout,
-    )?;
+    let own_key = Party::of(&config.key).public_key;
+    let peer_key = match role {
+        Role::Sequencer => channel.genesis().cosigner.public_key,
+        Role::Cosigner => channel.genesis().sequencer.public_key,
+    };
+    let link = Link::load(&config, channel.origin(), own_key, peer_key)?;
+    let http = link.peer_http(&config)?;
     let metrics = Metrics::default();
     Metrics::set(&metrics.log_size, channel.size());
     Metrics::set(&metrics.committed_size, committed);
@@ -196,6 +209,10 @@ fn shared_state(
         key: config.key.clone(),
         role,
         log_key,
+        own_key,
+        peer_key,
+        link,
+        access: ReadAccess::new(config.data_dir.clone()),
         cosigner_key_id,
         data_dir: config.data_dir.clone(),
         admin_token: token,
@@ -240,6 +257,7 @@ fn spawn_servers(
         tokio::spawn(http::run(
             listeners.public,
             http::public_router(shared.clone()),
+            public_handshake(shared),
             shared.clone(),
             "public",
         )),
@@ -253,11 +271,25 @@ fn spawn_servers(
         servers.push(tokio::spawn(http::run(
             admin_listener,
             http::admin_router(shared.clone()),
+            // Loopback and the admin token: no client identity needed.
+            listen::Handshake::Plain(Caller::Anonymous),
             shared.clone(),
             "admin",
         )));
     }
+    servers.push(tokio::spawn(link::renew_daily(shared.clone())));
     servers
+}
+
+/// TLS on the public listener, or plain HTTP behind a proxy (spec/node.md 9.1).
+fn public_handshake(shared: &Shared) -> listen::Handshake {
+    match &shared.link.acceptor {
+        Some(acceptor) => listen::Handshake::Tls {
+            acceptor: acceptor.clone(),
+            clients: shared.link.clients.clone(),
+        },
+        None => listen::Handshake::Plain(Caller::TrustedProxy),
+    }
 }
 
 /// The sequencer's batcher and committer (it alone has a batch queue), or the co-signer's
@@ -303,15 +335,34 @@ impl RunningNode {
         self.addr
     }
 
-    /// `http://<public address>`: the URL to give the peer and auditors. A listener bound
-    /// to every address (`0.0.0.0`, `::`) is named by loopback, which always reaches it.
+    /// `https://<public address>` (`http://` with [`NodeConfig::insecure_http`]): the URL
+    /// to give the peer and readers. A listener bound to every address (`0.0.0.0`, `::`) is
+    /// named by loopback, which always reaches it.
     pub fn url(&self) -> String {
         let ip = match self.addr.ip() {
             IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        let scheme = if self.shared.config.insecure_http {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The HTTP client this node uses towards its peer: it presents this node's
+    /// certificate, so the peer's node serves it as the peer. For tests and tools that
+    /// act as this party towards the other node.
+    pub fn peer_client(&self) -> reqwest::Client {
+        self.shared.http.clone()
+    }
+
+    /// The pin (`sha256//…`) of the certificate the node presents, which read credentials
+    /// carry (spec/node.md 9.2).
+    pub fn tls_pin(&self) -> String {
+        self.shared.link.pin()
     }
 
     /// The TCP admin listener's address, if [`NodeConfig::admin_listen`] asked for one.
@@ -329,6 +380,11 @@ impl RunningNode {
             .admin_addr
             .expect("this node has no TCP admin listener (NodeConfig::admin_listen is None)");
         format!("http://{addr}")
+    }
+
+    /// The party's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.shared.data_dir
     }
 
     /// The admin API's Unix socket, `<data_dir>/admin.sock`.

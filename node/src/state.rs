@@ -57,6 +57,14 @@ pub struct NodeStatus {
     pub peer_url: Option<String>,
     /// What this node knows of its peer.
     pub peer: PeerStatus,
+    /// `tls` (TLS 1.3, spec/node.md section 9) or `plain-http` (`--insecure-http`).
+    pub transport: &'static str,
+    /// The read API answers anyone (`--public-read`).
+    pub public_read: bool,
+    /// The pin of the node's TLS certificate (`sha256//…`), which read credentials carry.
+    pub tls_pin: String,
+    /// Setup warnings an operator should act on (e.g. plain HTTP).
+    pub warnings: Vec<String>,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -66,6 +74,14 @@ pub(crate) struct Shared {
     pub role: Role,
     pub origin: String,
     pub log_key: VerifierKey,
+    /// This party's genesis key (its own CLI presents a certificate bound by it).
+    pub own_key: [u8; 32],
+    /// The peer's genesis key: the only key the party routes accept.
+    pub peer_key: [u8; 32],
+    /// The node's TLS identity, acceptor and peer verifier.
+    pub link: crate::link::Link,
+    /// The credential store, as `dyad access` last wrote it.
+    pub access: crate::read_access::ReadAccess,
     /// The co-signer's entry key id: `/submit` takes entries from it only.
     pub cosigner_key_id: u32,
     pub config: NodeConfig,
@@ -228,7 +244,23 @@ impl Shared {
             queued,
             peer_url: self.peer_url(),
             peer: lock(&self.peer).clone(),
+            transport: if self.config.insecure_http {
+                "plain-http"
+            } else {
+                "tls"
+            },
+            public_read: self.config.public_read,
+            tls_pin: self.link.pin(),
+            warnings: self.setup_warnings(),
         })
+    }
+
+    fn setup_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.config.insecure_http {
+            warnings.push("the public listener serves plain HTTP (--insecure-http): the node cannot authenticate clients and serves every request as the peer's; only a TLS-terminating proxy that admits the peer and readers alone may stand in front of it".to_owned());
+        }
+        warnings
     }
 
     /// Writes `bytes` to `<data_dir>/<dir>/<name>` unless it exists (first copy wins),

@@ -104,7 +104,7 @@ fn an_entry_from_too_far_in_the_future_is_refused_over_http_with_422() {
 
         // Beyond the genesis's max_clock_skew_s (default 300 s), by a minute and by a year.
         for ahead in [skew_ms + 60_000, 365 * 86_400_000] {
-            let r = http()
+            let r = http_to(&submit)
                 .post(&submit)
                 .body(entry("from the future", now_ms() + ahead))
                 .send()
@@ -120,7 +120,7 @@ fn an_entry_from_too_far_in_the_future_is_refused_over_http_with_422() {
         assert_eq!(pair.seq().metrics().rejected("append", "channel-rule"), 2);
 
         // Within the skew, the same sequence number is accepted and promised.
-        let r = http()
+        let r = http_to(&submit)
             .post(&submit)
             .body(entry("a little ahead", now_ms() + skew_ms / 2))
             .send()

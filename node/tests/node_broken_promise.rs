@@ -26,6 +26,14 @@ use dyad_node::{AdminClient, BatchPromise};
 use dyad_verifier::promise_evidence;
 use node_support::*;
 
+/// The proxy is a plain-HTTP man in the middle: both nodes serve plain HTTP here
+/// (`insecure_http`), as nodes behind TLS-terminating proxies do; what is tested is the
+/// co-signer's check of the promises it is given, not the transport.
+fn plain(mut config: dyad_node::NodeConfig) -> dyad_node::NodeConfig {
+    config.insecure_http = true;
+    config
+}
+
 struct Proxy {
     seq_url: String,
     seq_admin: AdminClient,
@@ -120,7 +128,7 @@ async fn lying_pair(
     commit_first: bool,
 ) -> (dyad_node::RunningNode, dyad_node::RunningNode, Arc<Proxy>) {
     create_channel(dir);
-    let seq = dyad_node::start(config(dir, "alpha", alpha()))
+    let seq = dyad_node::start(plain(config(dir, "alpha", alpha())))
         .await
         .unwrap();
     let proxy = Arc::new(Proxy {
@@ -138,7 +146,7 @@ async fn lying_pair(
         .fallback(forward)
         .with_state(proxy.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let mut cos_config = config(dir, "bravo", bravo());
+    let mut cos_config = plain(config(dir, "bravo", bravo()));
     cos_config.peer_url = Some(proxy_url);
     let cos = dyad_node::start(cos_config).await.unwrap();
     if commit_first {
@@ -228,9 +236,9 @@ fn a_broken_promise_is_refused_kept_as_evidence_and_the_message_submitted_again(
 
         // After a restart the co-signer still refuses the tree: the broken promise is read
         // back from its evidence.
-        let mut cos_config = config(dir.path(), "bravo", bravo());
+        let mut cos_config = plain(config(dir.path(), "bravo", bravo()));
         cos_config.peer_url = None;
-        let seq = dyad_node::start(config(dir.path(), "alpha", alpha()))
+        let seq = dyad_node::start(plain(config(dir.path(), "alpha", alpha())))
             .await
             .unwrap();
         cos_config.peer_url = Some(seq.url());

@@ -29,7 +29,7 @@ fn signed_checkpoint(key: &SignerKey, size: u64, root: [u8; 32], extra: &str) ->
 }
 
 async fn post(url: &str, body: Vec<u8>) -> u16 {
-    http()
+    http_to(url)
         .post(url)
         .body(body)
         .send()
@@ -110,7 +110,9 @@ fn one_conflict_in_many_bodies_keeps_one_file_and_the_directory_is_capped() {
             kept.iter().any(|n| n.contains(&"ee".repeat(8))),
             "the first conflict is still kept"
         );
-        let metrics = reqwest::get(format!("{}/metrics", pair.cos().url()))
+        let metrics = http_to(&pair.cos().url())
+            .get(format!("{}/metrics", pair.cos().url()))
+            .send()
             .await
             .unwrap()
             .text()

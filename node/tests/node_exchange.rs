@@ -57,8 +57,8 @@ fn messages_flow_both_ways_and_commit_on_both_replicas() {
         let size = pair.wait_converged(Duration::from_secs(10)).await;
         assert_eq!(size, 4);
         // Both serve the same co-signed checkpoint, and a whole-log audit passes on each.
-        let seq_tiles = TileClient::new(&pair.seq().url()).unwrap();
-        let cos_tiles = TileClient::new(&pair.cos().url()).unwrap();
+        let seq_tiles = TileClient::with_http(&pair.seq().url(), pair.as_cos()).unwrap();
+        let cos_tiles = TileClient::with_http(&pair.cos().url(), pair.as_seq()).unwrap();
         assert_eq!(
             seq_tiles
                 .checkpoint()
@@ -88,10 +88,12 @@ fn messages_flow_both_ways_and_commit_on_both_replicas() {
         }
         // The blocking client, as the CLI uses it, from a plain thread.
         let url = pair.cos().url();
-        let report =
-            std::thread::spawn(move || dyad_node::audit_url(&url, trust(), |_, _| {}).unwrap())
-                .join()
-                .unwrap();
+        let reach = reader(pair.cos(), "auditor");
+        let report = std::thread::spawn(move || {
+            dyad_node::audit_url(&url, reach, trust(), |_, _| {}).unwrap()
+        })
+        .join()
+        .unwrap();
         assert_eq!(report.leaves, 4);
 
         let status = pair.seq().status().await.unwrap();
@@ -104,7 +106,10 @@ fn messages_flow_both_ways_and_commit_on_both_replicas() {
             ),
             ("sequencer", 4, 4, 4)
         );
-        let metrics = reqwest::get(format!("{}/metrics", pair.seq().url()))
+        let metrics = pair
+            .as_cos()
+            .get(format!("{}/metrics", pair.seq().url()))
+            .send()
             .await
             .unwrap()
             .text()

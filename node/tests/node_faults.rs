@@ -54,7 +54,7 @@ impl JsonBody for reqwest::RequestBuilder {
 }
 
 async fn post(url: String, body: Vec<u8>) -> (u16, Option<String>, String) {
-    let r = http().post(url).body(body).send().await.unwrap();
+    let r = http_to(&url).post(url).body(body).send().await.unwrap();
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -125,8 +125,8 @@ fn garbage_forgeries_and_huge_bodies_are_refused_and_nothing_is_stored() {
             let (status, _, _) = post(url.clone(), vec![b'a'; len]).await;
             assert_eq!(status, 413, "{url} with {len} bytes");
         }
-        assert_eq!(post_chunked(pair.cos_addr, "/add-checkpoint", 64, 4096).await, 413, "a chunked body beyond the limit");
-        assert_eq!(post_chunked(pair.seq_addr, "/submit", 64, 4096).await, 413, "a chunked body beyond the limit");
+        assert_eq!(post_chunked(&pair, pair.cos_addr, "alpha", "/add-checkpoint", 64, 4096).await, 413, "a chunked body beyond the limit");
+        assert_eq!(post_chunked(&pair, pair.seq_addr, "bravo", "/submit", 64, 4096).await, 413, "a chunked body beyond the limit");
         let big = request("big", "accepted");
         let mut big = serde_json::to_value(&big).unwrap();
         big["payload"] = STANDARD.encode(vec![0u8; 200_000]).into();
@@ -159,7 +159,7 @@ fn garbage_forgeries_and_huge_bodies_are_refused_and_nothing_is_stored() {
         bad_subject.subject = "bell\u{7}".into();
         assert_eq!(admin_raw(pair.seq(), &bad_subject).await.0, 422);
         // The admin API is not on the public listener.
-        let r = http().post(format!("{seq}/admin/append")).bearer_auth(pair.seq().admin_token()).body(body).send().await.unwrap();
+        let r = http_to(&seq).post(format!("{seq}/admin/append")).bearer_auth(pair.seq().admin_token()).body(body).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 404);
         // Each role's endpoint only on that role.
         assert_eq!(post(format!("{seq}/add-checkpoint"), b"old 0\n\nx".to_vec()).await.0, 404);
@@ -167,7 +167,7 @@ fn garbage_forgeries_and_huge_bodies_are_refused_and_nothing_is_stored() {
 
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(sizes(&pair).await, before, "nothing was stored");
-        let metrics = http().get(format!("{cos}/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = http_to(&cos).get(format!("{cos}/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains(r#"dyad_rejected_requests_total{endpoint="add-checkpoint",reason="too-large"} 3"#), "{metrics}");
         assert!(metrics.contains(r#"dyad_rejected_requests_total{endpoint="add-checkpoint",reason="bad-signature"} 2"#), "{metrics}");
         assert_eq!(pair.seq().metrics().rejected("submit", "bad-signature"), 1);
@@ -180,31 +180,40 @@ fn garbage_forgeries_and_huge_bodies_are_refused_and_nothing_is_stored() {
 
 /// POSTs `chunks` chunks of `size` bytes with chunked transfer encoding (no declared
 /// length) over a raw connection; returns the status code.
-async fn post_chunked(addr: std::net::SocketAddr, path: &str, chunks: usize, size: usize) -> u16 {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut conn = std::net::TcpStream::connect(addr).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-        conn.write_all(head.as_bytes()).unwrap();
-        for _ in 0..chunks {
-            let mut chunk = format!("{size:x}\r\n").into_bytes();
-            chunk.extend(std::iter::repeat_n(b'b', size));
-            chunk.extend_from_slice(b"\r\n");
-            // The server may answer and close before the whole body is sent.
-            if conn.write_all(&chunk).is_err() {
-                break;
-            }
+/// A chunked body of `chunks` × `size` bytes to `path` on `addr`, over TLS as `party`
+/// (the node's peer).
+async fn post_chunked(
+    pair: &Pair,
+    addr: std::net::SocketAddr,
+    party: &str,
+    path: &str,
+    chunks: usize,
+    size: usize,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tls = tokio_rustls::TlsConnector::from(party_tls(pair.dir.path(), party));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = tls.connect(name, tcp).await.unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..chunks {
+        let mut chunk = format!("{size:x}\r\n").into_bytes();
+        chunk.extend(std::iter::repeat_n(b'b', size));
+        chunk.extend_from_slice(b"\r\n");
+        // The server may answer and close before the whole body is sent.
+        if conn.write_all(&chunk).await.is_err() {
+            break;
         }
-        let _ = conn.write_all(b"0\r\n\r\n");
-        let mut answer = Vec::new();
-        let _ = conn.read_to_end(&mut answer);
-        let line = String::from_utf8_lossy(&answer);
-        line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
-    })
-    .await
-    .unwrap()
+    }
+    let _ = conn.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer)).await;
+    let line = String::from_utf8_lossy(&answer);
+    line.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -222,7 +231,10 @@ fn rolled_back_and_inconsistent_checkpoints_are_refused_and_kept_as_evidence() {
         let ledger = pair.cos_ledger();
         let roots: Vec<[u8; 32]> = {
             // The co-signer's own view, read through its tiles API: the level-0 tile.
-            let tile = reqwest::get(format!("{}/tile/0/000.p/5", pair.cos().url()))
+            let tile = pair
+                .as_seq()
+                .get(format!("{}/tile/0/000.p/5", pair.cos().url()))
+                .send()
                 .await
                 .unwrap()
                 .bytes()

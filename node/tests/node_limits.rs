@@ -103,8 +103,9 @@ fn held_and_slow_connections_do_not_keep_the_peer_out_and_are_closed() {
         // The peer's traffic: the co-signer's checkpoint, a sequencer append co-signed over
         // add-checkpoint, a co-signer message carried by /submit-batch, while held.
         let started = tokio::time::Instant::now();
-        let r = http()
-            .get(format!("http://{}/checkpoint", pair.cos_addr))
+        let r = pair
+            .as_seq()
+            .get(format!("{}/checkpoint", pair.cos().url()))
             .send()
             .await
             .unwrap();

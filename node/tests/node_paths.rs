@@ -10,8 +10,8 @@ fn percent_encoded_tile_paths_are_refused_with_400_and_never_cached() {
         let pair = Pair::start().await;
         let (status, _) = append(pair.seq(), "one", "committed").await;
         assert_eq!(status, 200);
-        let http = http();
-        for node in [pair.seq_addr, pair.cos_addr] {
+        for node in [pair.seq().url(), pair.cos().url()] {
+            let http = http_to(&node);
             for (path, want) in [
                 ("/tile/0/000.p/2", 200),
                 ("/tile/entries/000.p/2", 200),
@@ -22,11 +22,7 @@ fn percent_encoded_tile_paths_are_refused_with_400_and_never_cached() {
                 ("/tile/0/000%2Ep/2", 400),
                 ("/tile/0/%30%30%30", 400),
             ] {
-                let r = http
-                    .get(format!("http://{node}{path}"))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = http.get(format!("{node}{path}")).send().await.unwrap();
                 assert_eq!(r.status().as_u16(), want, "{node}{path}");
                 if want != 200 {
                     let cache = r.headers().get("cache-control").unwrap();

@@ -46,8 +46,8 @@ fn replaying_the_public_checkpoint_changes_nothing_on_the_cosigner() {
         assert_eq!(cp_size, size);
         pair.start_cos().await;
 
-        let http = http();
         let url = pair.cos().url();
+        let http = http_to(&url);
         let public = http
             .get(format!("{url}/checkpoint"))
             .send()

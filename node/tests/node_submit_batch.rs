@@ -17,7 +17,7 @@ fn cosigner_entry(sequence: u64, subject: &str) -> SignedEntry {
 }
 
 async fn post(url: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    let r = http().post(url).body(body).send().await.unwrap();
+    let r = http_to(url).post(url).body(body).send().await.unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
@@ -38,7 +38,7 @@ fn one_bad_entry_among_good_ones_is_refused_alone_and_the_rest_promised() {
         broken.signatures[0].signature[7] ^= 1;
         batch[2] = SignedEntry::new(broken).unwrap();
 
-        let out = submit_batch(&http(), &seq_url, &batch, ORIGIN, &log_key)
+        let out = submit_batch(&http_to(&seq_url), &seq_url, &batch, ORIGIN, &log_key)
             .await
             .unwrap();
         let statuses: Vec<u16> = out
@@ -72,7 +72,7 @@ fn one_bad_entry_among_good_ones_is_refused_alone_and_the_rest_promised() {
         // The whole batch again, repaired: the first two keep their indexes (nothing is
         // appended twice), the rest go in, and one promise covers all six.
         batch[2] = good_third;
-        let out = submit_batch(&http(), &seq_url, &batch, ORIGIN, &log_key)
+        let out = submit_batch(&http_to(&seq_url), &seq_url, &batch, ORIGIN, &log_key)
             .await
             .unwrap();
         let indexes: Vec<u64> = out
@@ -98,7 +98,7 @@ fn one_bad_entry_among_good_ones_is_refused_alone_and_the_rest_promised() {
 }
 
 async fn subjects_of(pair: &Pair) -> Vec<String> {
-    let client = dyad_node::TileClient::new(&pair.seq().url()).unwrap();
+    let client = dyad_node::TileClient::with_http(&pair.seq().url(), pair.as_cos()).unwrap();
     let size = pair.seq().status().await.unwrap().size;
     client
         .fetch_entries(1, size)
@@ -191,7 +191,7 @@ fn bad_batch_bodies_are_refused_and_nothing_is_stored() {
         // A promise that does not cover what was accepted is refused by the client.
         let log_key = alpha().verifier_key().with_name(ORIGIN).unwrap();
         let out = submit_batch(
-            &http(),
+            &pair.as_cos(),
             &pair.seq().url(),
             std::slice::from_ref(&good),
             ORIGIN,

@@ -74,7 +74,11 @@ struct Got {
 }
 
 async fn get(base: &str, path: &str) -> Got {
-    let r = http().get(format!("{base}/{path}")).send().await.unwrap();
+    let r = http_to(base)
+        .get(format!("{base}/{path}"))
+        .send()
+        .await
+        .unwrap();
     let cache = r
         .headers()
         .get("cache-control")
@@ -95,6 +99,8 @@ where
 {
     runtime().block_on(async {
         let node = start_retrying(config(dir, "alpha", alpha())).await;
+        let reader = dyad_node::TileClient::with_reach(&node.url(), reader(&node, "reader"));
+        use_client_for(node.url(), reader.unwrap().http().clone());
         f(node.url()).await;
         let metrics = get(&node.url(), "metrics").await;
         node.shutdown().await.unwrap();

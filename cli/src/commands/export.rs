@@ -11,7 +11,7 @@ use serde_json::json as j;
 
 use crate::error::{CliError, Result};
 use crate::output::{json, outln, progress};
-use crate::running_node::{probe, Probe, NODE_URL_FILE};
+use crate::running_node::{own_node_reach, probe, Probe, NODE_URL_FILE};
 use crate::Ctx;
 
 pub const EXPORT_EXAMPLES: &str = "\
@@ -71,8 +71,14 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
                     "mirror it from its public URL with a tile client, or stop the node and export again",
                 ));
             };
-            let e =
-                dyad_node::export::mirror_tiles_blocking(&url, &args.out, &options, on_progress)?;
+            let reach = own_node_reach(&data, &url)?;
+            let e = dyad_node::export::mirror_tiles_blocking(
+                &url,
+                reach,
+                &args.out,
+                &options,
+                on_progress,
+            )?;
             (e, format!("the running node at {url}"))
         }
         Probe::Absent | Probe::Silent { .. } => {

@@ -10,10 +10,11 @@ use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::genesis::Genesis;
 use serde_json::Value;
 
+use crate::data::DataDir;
 use crate::entry_view::{entry_status, header_line, read_entry, summary_json, summary_line};
 use crate::error::{CliError, Result};
 use crate::output::{out, outln};
-use crate::running_node::{probe, Probe, Running};
+use crate::running_node::{own_node_reach, probe, Probe, Running};
 use crate::Ctx;
 
 pub const LOG_EXAMPLES: &str = "\
@@ -51,7 +52,7 @@ fn listed(args: &LogArgs, available: u64) -> (u64, u64) {
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     if let Probe::Running(node) = probe(&data)? {
-        return log_via_node(ctx, args, &node);
+        return log_via_node(ctx, args, &node, &data);
     }
     let (_, channel) = data.open()?;
     let size = channel.size();
@@ -139,6 +140,8 @@ fn log_text(
 struct NodeLog<'a> {
     /// Its public URL (tiles API), where the entries are read.
     url: &'a str,
+    /// How this party's CLI reaches its own node.
+    reach: dyad_node::Reach,
     size: u64,
     /// The size of the tree it publishes: entries beyond are still being signed.
     published: u64,
@@ -150,7 +153,7 @@ struct NodeLog<'a> {
 
 impl<'a> NodeLog<'a> {
     /// The sizes from the node's admin status, the genesis from its tiles API.
-    fn read(node: &'a Running) -> Result<NodeLog<'a>> {
+    fn read(node: &'a Running, data: &DataDir) -> Result<NodeLog<'a>> {
         let Some(url) = node.public_url.as_deref() else {
             return Err(CliError::usage_hint(
                 format!(
@@ -164,7 +167,8 @@ impl<'a> NodeLog<'a> {
         let num = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
         let size = num("size");
         let published = num("published_size").min(size);
-        let genesis_entry = fetch(url, 0, 1.min(published))?;
+        let reach = own_node_reach(data, url)?;
+        let genesis_entry = fetch(url, &reach, 0, 1.min(published))?;
         let Some((_, first)) = genesis_entry.first() else {
             return Err(CliError::check("the node publishes no entries yet"));
         };
@@ -173,6 +177,7 @@ impl<'a> NodeLog<'a> {
         })?;
         Ok(NodeLog {
             url,
+            reach,
             size,
             published,
             committed: num("committed_size").min(size),
@@ -196,7 +201,7 @@ impl<'a> NodeLog<'a> {
         let mut from = start;
         while from < end {
             let to = (from + 256).min(end);
-            for (index, e) in fetch(self.url, from, to)? {
+            for (index, e) in fetch(self.url, &self.reach, from, to)? {
                 each(index, &e)?;
             }
             from = to;
@@ -206,12 +211,17 @@ impl<'a> NodeLog<'a> {
 }
 
 /// Entries `[from, to)` from a tiles API, decoded.
-fn fetch(url: &str, from: u64, to: u64) -> Result<Vec<(u64, SignedEntry)>> {
+fn fetch(
+    url: &str,
+    reach: &dyad_node::Reach,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, SignedEntry)>> {
     let mut entries = Vec::new();
     if from >= to {
         return Ok(entries);
     }
-    for item in dyad_node::fetch_entries(url, from, to)? {
+    for item in dyad_node::fetch_entries(url, reach.clone(), from, to)? {
         let (index, bytes) = item?;
         entries.push((index, read_entry(index, &bytes)?));
     }
@@ -221,8 +231,8 @@ fn fetch(url: &str, from: u64, to: u64) -> Result<Vec<(u64, SignedEntry)>> {
 /// `dyad log` while a node runs on the data directory (and holds its store): the sizes
 /// from the node's admin status, the entries from its tiles API (up to the tree it
 /// publishes). The co-signer's queued messages are counted, not listed.
-fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &Running) -> Result<ExitCode> {
-    let log = NodeLog::read(node)?;
+fn log_via_node(ctx: &Ctx, args: &LogArgs, node: &Running, data: &DataDir) -> Result<ExitCode> {
+    let log = NodeLog::read(node, data)?;
     let range = listed(args, log.published);
     if ctx.json {
         log_json_via_node(&log, range)

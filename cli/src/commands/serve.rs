@@ -26,13 +26,16 @@ use crate::Ctx;
 pub const SERVE_EXAMPLES: &str = "\
 Examples:
   dyad --data alpha serve --listen 0.0.0.0:7380 --peer https://dyad.bravo.example
-  DYAD_DATA=bravo dyad serve --listen 127.0.0.1:7381 --peer http://127.0.0.1:7380
+  DYAD_DATA=bravo dyad serve --listen 127.0.0.1:7381 --peer https://127.0.0.1:7380
   RUST_LOG=dyad_ledger=debug dyad serve --listen 127.0.0.1:0     # peer URL from dyad.json
 
 Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch being
-collected is written and answered, the store is closed). The public listener serves the
-C2SP tlog-tiles read API (/checkpoint, /tile/...), /metrics, and POST /add-checkpoint
-(co-signer) or POST /submit (sequencer). The admin API (for `dyad append` on this machine)
+collected is written and answered, the store is closed). The public listener speaks TLS 1.3
+only, with the node's certificate in DIR/tls.crt (created on the first start; `dyad tls
+show`); the peer's node is recognised by its certificate, bound to its genesis key. It serves
+the C2SP tlog-tiles read API (/checkpoint, /tile/...) and /metrics to the peer and to holders
+of a read credential (`dyad access grant`; --public-read: to anyone), and POST
+/add-checkpoint (co-signer) or POST /submit (sequencer) to the peer only. The admin API (for `dyad append` on this machine)
 listens on the Unix socket DIR/admin.sock (and also on --admin-listen ADDR if given, for
 other tools; keep it on loopback) and needs the token in DIR/admin.token, new at every
 start. DIR must be 0700 and its files 0600.
@@ -59,6 +62,15 @@ pub struct ServeArgs {
     /// Group commit: longest wait for more entries after the first of a batch.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_delay_ms: u64,
+    /// Serve plain HTTP instead of TLS, for a node behind a TLS-terminating proxy. The node
+    /// cannot authenticate clients then and serves every request as the peer's: the proxy
+    /// must admit only the peer and readers. Also allows an http:// --peer URL.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Open the read API (checkpoint, tiles, metrics) to anyone, for a channel whose
+    /// content is public. Default: the peer and holders of a read credential only.
+    #[arg(long)]
+    pub public_read: bool,
 }
 
 /// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
@@ -121,7 +133,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
 /// The node's configuration: the data directory must hold a created channel and no
 /// running node; a new --peer URL is saved in `dyad.json` for the next start.
 fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
-    let mut config = data.read_created_config()?;
+    let config = data.read_created_config()?;
     if args.max_batch == 0 {
         return Err(CliError::usage("--max-batch must be at least 1"));
     }
@@ -136,16 +148,17 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
         ));
     }
     let peer_url = match &args.peer {
-        Some(url) => {
-            let url = check_url(url, "--peer")?;
-            if config.peer_url.as_deref() != Some(url.as_str()) {
-                config.peer_url = Some(url.clone());
-                data.update_config(&config)?;
-            }
-            Some(url)
-        }
+        Some(url) => Some(check_url(url, "--peer")?),
         None => config.peer_url.clone(),
     };
+    if let Some(url) = peer_url.as_deref().filter(|u| u.starts_with("http://")) {
+        if !args.insecure_http {
+            return Err(CliError::usage_hint(
+                format!("the peer URL {url} is plain HTTP; nodes speak TLS 1.3 to each other"),
+                "give the peer's https:// URL (or, behind TLS-terminating proxies only, --insecure-http)",
+            ));
+        }
+    }
     let key = config.signer_key()?;
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
     node_config.listen = args.listen;
@@ -153,6 +166,8 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
     node_config.peer_url = peer_url;
     node_config.max_batch = args.max_batch;
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
+    node_config.insecure_http = args.insecure_http;
+    node_config.public_read = args.public_read;
     Ok(node_config)
 }
 
@@ -166,6 +181,11 @@ async fn run_node(
 ) -> Result<()> {
     let peer_url = node_config.peer_url.clone();
     let running = dyad_node::start(node_config).await?;
+    // Saved once the node started with it: a start that failed leaves dyad.json as it was.
+    if let Err(e) = save_peer_url(data, peer_url.as_deref()) {
+        let _ = running.shutdown().await;
+        return Err(e);
+    }
     let url = running.url();
     let written = dyad_ledger::private_dir::write_file(url_file, format!("{url}\n").as_bytes());
     if let Err(e) = written {
@@ -182,6 +202,16 @@ async fn run_node(
     Ok(())
 }
 
+/// Records the peer URL in `dyad.json` for the next start, if it changed.
+fn save_peer_url(data: &DataDir, peer_url: Option<&str>) -> Result<()> {
+    let mut config = data.read_created_config()?;
+    if peer_url.is_some() && config.peer_url.as_deref() != peer_url {
+        config.peer_url = peer_url.map(str::to_owned);
+        data.update_config(&config)?;
+    }
+    Ok(())
+}
+
 /// The first line on standard output: where the node listens (JSON with --json).
 fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_url: Option<&str>) {
     let admin_url = running.admin_addr().map(|_| running.admin_url());
@@ -193,6 +223,7 @@ fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_ur
             "role": running.role().as_str(),
             "peer_url": peer_url,
             "data": data.dir,
+            "tls_pin": running.tls_pin(),
         });
         if let Some(a) = &admin_url {
             v["admin_url"] = j!(a);

@@ -36,6 +36,7 @@ impl AdminClient {
     /// `<data_dir>/admin.sock`).
     #[cfg(unix)]
     pub fn over_socket(socket: &Path, token: &str) -> Result<AdminClient, ClientError> {
+        crate::tls::install_default_provider();
         let http = reqwest::Client::builder()
             .unix_socket(socket)
             .connect_timeout(Duration::from_secs(5))

@@ -3,7 +3,7 @@
 
 use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust, Auditor};
 
-use super::http::ClientError;
+use super::http::{ClientError, Reach};
 use super::tiles::{BlockingClient, TileClient};
 
 /// Why an audit over the tiles API failed.
@@ -30,14 +30,16 @@ pub(crate) fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientEr
 
 /// Audits the whole log served at `url` (a node or a static tile export) up to its
 /// checkpoint: streams every entry into an [`Auditor`] (flat memory) and checks the
-/// checkpoint (committed under `trust`, root recomputed). `progress(done, total)` is
+/// checkpoint (committed under `trust`, root recomputed), reaching it as `reach` says.
+/// `progress(done, total)` is
 /// called every 256 entries and at the end. Blocking.
 pub fn audit_url(
     url: &str,
+    reach: Reach,
     trust: AuditTrust,
     progress: impl FnMut(u64, u64),
 ) -> Result<AuditReport, AuditUrlError> {
-    let client = BlockingClient::new(url)?;
+    let client = BlockingClient::with_reach(url, reach)?;
     let note = client.checkpoint()?;
     let size = claimed_size(url, &note)?;
     let mut auditor = Auditor::new(trust)?;

@@ -58,6 +58,9 @@ pub enum ClientError {
     /// The runtime of a blocking client could not be started.
     #[error("cannot start the HTTP client's runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The client's TLS configuration cannot be built.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A background fetch panicked or was cancelled.
     #[error("a tile fetch task failed: {0}")]
     Task(String),
@@ -133,22 +136,119 @@ pub(crate) fn status_error(url: &str, f: &Fetched) -> ClientError {
     }
 }
 
-/// An HTTP client with the node's timeouts.
+/// An HTTP client with the node's timeouts, for the public web (see [`Reach::public`]).
 pub(crate) fn http_client(
     connect_timeout: Duration,
     timeout: Duration,
 ) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+    http_client_with(connect_timeout, timeout, Reach::public())
+}
+
+/// How a client reaches a node (spec/node.md 9.6): the TLS configuration it speaks, the
+/// read token it shows, and whether plain `http://` is allowed.
+#[derive(Clone)]
+pub struct Reach {
+    tls: Option<rustls::ClientConfig>,
+    bearer: Option<String>,
+    plain_http: bool,
+}
+
+impl std::fmt::Debug for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reach")
+            .field("pinned_tls", &self.tls.is_some())
+            .field("bearer", &self.bearer.as_ref().map(|_| "<hidden>"))
+            .field("plain_http", &self.plain_http)
+            .finish()
+    }
+}
+
+impl Reach {
+    /// The public web: `https://` checked against the system's roots, or plain `http://`
+    /// (a static tile export on an ordinary web server); no credential.
+    pub fn public() -> Reach {
+        Reach {
+            tls: None,
+            bearer: None,
+            plain_http: true,
+        }
+    }
+
+    /// TLS with `config` only (`https://`), showing `bearer` as `Authorization: Bearer`.
+    pub fn tls(config: rustls::ClientConfig, bearer: Option<String>) -> Reach {
+        Reach {
+            tls: Some(config),
+            bearer,
+            plain_http: false,
+        }
+    }
+
+    /// A read credential's holder: the node checked by the credential's pin, its token
+    /// shown with every request.
+    pub fn credential(credential: &crate::access::ReadCredential) -> Result<Reach, ClientError> {
+        let config = crate::tls::reader_client_config(credential.server_pin)
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Reach::tls(
+            config,
+            Some(credential.token.expose().to_owned()),
+        ))
+    }
+
+    /// A party: presents `identity`'s certificate (so the node serves it as a party) and
+    /// accepts the node only with a binding by `server_key` for `origin`. The party's own
+    /// CLI reaches its own node this way, with its own key as `server_key`.
+    pub fn party(
+        identity: &crate::tls::TlsIdentity,
+        origin: &str,
+        server_key: [u8; 32],
+    ) -> Result<Reach, ClientError> {
+        let tls_error = |e: &dyn std::fmt::Display| ClientError::Tls(e.to_string());
+        let certified = identity.certified_key().map_err(|e| tls_error(&e))?;
+        let verifier =
+            crate::tls::PartyVerifier::new(origin, vec![server_key]).map_err(|e| tls_error(&e))?;
+        let config = crate::tls::peer_client_config(crate::tls::CertSlot::new(certified), verifier)
+            .map_err(|e| tls_error(&e))?;
+        Ok(Reach::tls(config, None))
+    }
+
+    /// Also allows plain `http://` URLs (a node behind a TLS-terminating proxy).
+    pub fn allow_plain_http(mut self, allowed: bool) -> Reach {
+        self.plain_http = allowed;
+        self
+    }
+}
+
+/// An HTTP client with the node's timeouts that reaches nodes as `reach` says.
+pub(crate) fn http_client_with(
+    connect_timeout: Duration,
+    timeout: Duration,
+    reach: Reach,
+) -> Result<reqwest::Client, ClientError> {
+    let build_error = |source| ClientError::Http {
+        url: String::new(),
+        source,
+    };
+    crate::tls::install_default_provider();
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         // Below a node's keep-alive (header) timeout, so that a pooled connection is not
         // reused just as the node closes it.
         .pool_idle_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|source| ClientError::Http {
-            url: String::new(),
-            source,
-        })
+        .https_only(!reach.plain_http);
+    // Without a configuration of its own: the system's roots, with the process's provider.
+    if let Some(config) = reach.tls {
+        builder = builder.tls_backend_preconfigured(config);
+    }
+    if let Some(token) = reach.bearer {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| ClientError::Tls("the read token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    builder.build().map_err(build_error)
 }
 
 /// Normalises a base URL: an `http://` or `https://` prefix, no trailing slash.

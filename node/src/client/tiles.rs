@@ -21,7 +21,10 @@ use dyad_ledger::wire::tiles::{
     parse_entry_bundle, parse_hash_tile, Tile, FULL_WIDTH, MAX_BUNDLE_BYTES, MAX_HASH_TILE_BYTES,
 };
 
-use super::http::{base_url, http_client, http_error, read_bounded, status_error, ClientError};
+use super::http::{
+    base_url, http_client, http_client_with, http_error, read_bounded, status_error, ClientError,
+    Reach,
+};
 
 /// Bundles fetched ahead of the one being read.
 const PREFETCH: usize = 4;
@@ -42,12 +45,26 @@ impl TileClient {
         Self::with_http(base_url, http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)?)
     }
 
+    /// A client of the node at `base_url` that reaches it as `reach` says (a read
+    /// credential, or a party's TLS identity).
+    pub fn with_reach(base_url: &str, reach: Reach) -> Result<TileClient, ClientError> {
+        Self::with_http(
+            base_url,
+            http_client_with(CONNECT_TIMEOUT, REQUEST_TIMEOUT, reach)?,
+        )
+    }
+
     /// The same, sharing an existing HTTP client (its connection pool and timeouts).
     pub fn with_http(url: &str, http: reqwest::Client) -> Result<TileClient, ClientError> {
         Ok(TileClient {
             http,
             base: base_url(url)?,
         })
+    }
+
+    /// The HTTP client it sends requests with (its TLS identity and credential).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The base URL requests go to (normalised: no trailing slash).
@@ -227,10 +244,15 @@ pub struct BlockingClient {
 impl BlockingClient {
     /// A client for the log served at `base_url`, with its own runtime.
     pub fn new(base_url: &str) -> Result<BlockingClient, ClientError> {
+        Self::with_reach(base_url, Reach::public())
+    }
+
+    /// The same, reaching the node as `reach` says.
+    pub fn with_reach(base_url: &str, reach: Reach) -> Result<BlockingClient, ClientError> {
         let rt = small_runtime()?;
         let client = {
             let _guard = rt.enter();
-            TileClient::new(base_url)?
+            TileClient::with_reach(base_url, reach)?
         };
         Ok(BlockingClient { client, rt })
     }
@@ -275,13 +297,18 @@ impl Iterator for BlockingEntries<'_> {
 }
 
 /// Fetches the checkpoint of the log at `url` (blocking).
-pub fn fetch_checkpoint(url: &str) -> Result<Vec<u8>, ClientError> {
-    BlockingClient::new(url)?.checkpoint()
+pub fn fetch_checkpoint(url: &str, reach: Reach) -> Result<Vec<u8>, ClientError> {
+    BlockingClient::with_reach(url, reach)?.checkpoint()
 }
 
 /// Streams the entries `[from, to)` of the log at `url` (blocking iterator, flat memory).
-pub fn fetch_entries(url: &str, from: u64, to: u64) -> Result<OwnedEntries, ClientError> {
-    let client = BlockingClient::new(url)?;
+pub fn fetch_entries(
+    url: &str,
+    reach: Reach,
+    from: u64,
+    to: u64,
+) -> Result<OwnedEntries, ClientError> {
+    let client = BlockingClient::with_reach(url, reach)?;
     let stream = {
         let _guard = client.rt.enter();
         client.client.entries(from, to)

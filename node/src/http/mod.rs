@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -19,6 +20,7 @@ use crate::Shared;
 mod add_checkpoint;
 mod admin;
 mod body;
+pub(crate) mod guard;
 mod submission;
 mod tiles;
 
@@ -27,6 +29,7 @@ mod tiles;
 pub(crate) async fn run(
     listener: tokio::net::TcpListener,
     router: Router,
+    handshake: listen::Handshake,
     shared: Arc<Shared>,
     name: &'static str,
 ) {
@@ -37,19 +40,22 @@ pub(crate) async fn run(
     };
     let metrics = shared.metrics.listen.clone();
     let stop = async move { shared.stopped().await };
-    listen::serve(listener, router, limits, metrics, stop, name).await;
+    listen::serve(listener, router, handshake, limits, metrics, stop, name).await;
 }
 
+/// The public listener's routes, each behind its guard (spec/node.md 9.6).
 pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let reads = Router::new()
         .route("/checkpoint", get(tiles::checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
+        .route("/metrics", get(tiles::metrics))
+        .route_layer(from_fn_with_state(shared.clone(), guard::readers));
+    let party = Router::new()
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
         .route("/submit", post(submission::submit))
         .route("/submit-batch", post(submission::submit_batch))
-        .route("/metrics", get(tiles::metrics))
-        .fallback(not_found)
-        .with_state(shared)
+        .route_layer(from_fn_with_state(shared.clone(), guard::peer_only));
+    reads.merge(party).fallback(not_found).with_state(shared)
 }
 
 pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {

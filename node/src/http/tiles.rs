@@ -17,6 +17,10 @@ use crate::{NodeError, Shared};
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Partial tiles do not change either, but may be replaced by full ones: cache briefly.
 const PARTIAL: &str = "public, max-age=5";
+/// The same for a closed read API: a shared cache must not serve a reader's tiles to
+/// others (`public` would let it, despite the `Authorization` header).
+const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
+const PARTIAL_PRIVATE: &str = "private, max-age=5";
 /// The checkpoint changes with every commit.
 const MUTABLE: &str = "no-cache";
 
@@ -79,7 +83,12 @@ pub(super) async fn tile(State(shared): State<Arc<Shared>>, uri: Uri) -> Respons
             );
             h.insert(
                 CACHE_CONTROL,
-                HeaderValue::from_static(if tile.is_full() { IMMUTABLE } else { PARTIAL }),
+                HeaderValue::from_static(match (tile.is_full(), shared.config.public_read) {
+                    (true, true) => IMMUTABLE,
+                    (false, true) => PARTIAL,
+                    (true, false) => IMMUTABLE_PRIVATE,
+                    (false, false) => PARTIAL_PRIVATE,
+                }),
             );
             r
         }

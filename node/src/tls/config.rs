@@ -26,6 +26,13 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Makes `ring` the process's default provider, unless one is installed already.
+/// reqwest (built without a provider of its own) needs it for every client it builds,
+/// even one that only speaks plain HTTP or over a Unix socket.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Why a configuration cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConfigError {

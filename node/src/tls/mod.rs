@@ -13,8 +13,8 @@ pub mod verify;
 
 pub use binding::{Binding, BindingError, BoundCertificate, BINDING_LABEL, BINDING_OID};
 pub use config::{
-    identify, peer_client_config, provider, reader_client_config, server_config, CertSlot,
-    ClientAuth, Peer, TlsConfigError,
+    identify, install_default_provider, peer_client_config, provider, reader_client_config,
+    server_config, CertSlot, ClientAuth, Peer, TlsConfigError,
 };
 pub use fingerprint::{fingerprint_text, parse_pin, pin};
 pub use identity::{IdentityChange, IdentityError, TlsIdentity, TLS_CERT_FILE, TLS_KEY_FILE};

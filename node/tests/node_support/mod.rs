@@ -37,6 +37,24 @@ pub fn create_channel(dir: &Path) {
     );
 }
 
+/// A read credential for `node`, granted in its data directory as `dyad access grant`
+/// would, and how its holder reaches the node.
+pub fn reader(node: &RunningNode, name: &str) -> dyad_node::Reach {
+    dyad_node::Reach::credential(&credential(node, name)).unwrap()
+}
+
+/// The credential itself (see [`reader`]).
+pub fn credential(node: &RunningNode, name: &str) -> dyad_node::access::ReadCredential {
+    let mut store = dyad_node::access::CredentialStore::open(node.data_dir()).unwrap();
+    let token = store.grant(name, now_ms() / 1000).unwrap();
+    dyad_node::access::ReadCredential {
+        name: name.to_owned(),
+        token,
+        server_pin: dyad_node::tls::parse_pin(&node.tls_pin()).unwrap(),
+        expires: None,
+    }
+}
+
 /// Fast timings for tests.
 pub fn config(dir: &Path, party: &str, key: SignerKey) -> NodeConfig {
     let data = dir.join(party);
@@ -76,6 +94,8 @@ impl Pair {
         cos_config.peer_url = Some(seq.url());
         let cos = dyad_node::start(cos_config.clone()).await.unwrap();
         seq.set_peer_url(Some(cos.url()));
+        peer_of(&seq, &cos);
+        peer_of(&cos, &seq);
         seq_config.peer_url = Some(cos.url());
         // Restarts listen where they listened before, so the peer's URL stays right.
         seq_config.listen = seq.addr();
@@ -99,6 +119,17 @@ impl Pair {
 
     pub fn cos(&self) -> &RunningNode {
         self.cos.as_ref().expect("the co-signer runs")
+    }
+
+    /// An HTTP client that the sequencer's node serves as its peer (it presents the
+    /// co-signer's certificate).
+    pub fn as_cos(&self) -> reqwest::Client {
+        self.cos().peer_client()
+    }
+
+    /// An HTTP client that the co-signer's node serves as its peer.
+    pub fn as_seq(&self) -> reqwest::Client {
+        self.seq().peer_client()
     }
 
     pub fn seq_ledger(&self) -> PathBuf {
@@ -228,7 +259,66 @@ pub fn head(ledger: &Path) -> (u64, [u8; 32], u64) {
     (ch.size(), ch.store().root(), ch.committed_size().unwrap())
 }
 
+/// Clients that a node serves as its peer, by the node's base URL (see [`peer_of`]).
+static PARTY_CLIENTS: std::sync::Mutex<Vec<(String, reqwest::Client)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Makes [`http_to`] use `other`'s client (it presents `other`'s certificate) for requests
+/// to `node`: `node` serves them as its peer's.
+pub fn peer_of(node: &RunningNode, other: &RunningNode) {
+    let mut clients = PARTY_CLIENTS.lock().unwrap();
+    clients.retain(|(url, _)| *url != node.url());
+    clients.push((node.url(), other.peer_client()));
+}
+
+/// Makes [`http_to`] use `client` for requests to `url`.
+pub fn use_client_for(url: String, client: reqwest::Client) {
+    let mut clients = PARTY_CLIENTS.lock().unwrap();
+    clients.retain(|(u, _)| *u != url);
+    clients.push((url, client));
+}
+
+/// A rustls client config that presents `party`'s node certificate (from its data
+/// directory under `dir`) and accepts the other party's node: for raw TLS connections.
+pub fn party_tls(dir: &Path, party: &str) -> std::sync::Arc<rustls::ClientConfig> {
+    use dyad_node::tls::{peer_client_config, CertSlot, PartyVerifier, TlsIdentity};
+    let (key, other) = match party {
+        "alpha" => (alpha(), bravo()),
+        _ => (bravo(), alpha()),
+    };
+    let (identity, _) =
+        TlsIdentity::load_or_create(&dir.join(party), &key, ORIGIN, now_ms() / 1000).unwrap();
+    let slot = CertSlot::new(identity.certified_key().unwrap());
+    let verifier = PartyVerifier::new(ORIGIN, vec![other.public_key()]).unwrap();
+    std::sync::Arc::new(peer_client_config(slot, verifier).unwrap())
+}
+
+/// The client to reach `url` as its node's peer, once [`peer_of`] registered one (as
+/// [`Pair`] does); otherwise a client without a certificate, which a node serves as a
+/// stranger.
+pub fn http_to(url: &str) -> reqwest::Client {
+    let clients = PARTY_CLIENTS.lock().unwrap();
+    clients
+        .iter()
+        .find(|(base, _)| url.starts_with(base.as_str()))
+        .map(|(_, c)| c.clone())
+        .unwrap_or_else(stranger)
+}
+
+/// A TLS client without a certificate that accepts any server certificate: what a
+/// stranger (or a reader without a credential) can do.
+pub fn stranger() -> reqwest::Client {
+    dyad_node::tls::install_default_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+}
+
+/// A client for the admin API (plain HTTP on loopback).
 pub fn http() -> reqwest::Client {
+    dyad_node::tls::install_default_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -18,6 +18,7 @@ use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, outln, write_file};
+use crate::running_node::reader_reach;
 use crate::trust::read_two_parties;
 use crate::Ctx;
 
@@ -35,7 +36,7 @@ Examples:
   dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub --json
   dyad audit --bundle full-log.dyad-sync --trust alpha.pub --trust bravo.pub \\
              --evidence-out conflict.dyad-equivocation
-  dyad audit --url http://127.0.0.1:7380 --trust alpha.pub --trust bravo.pub
+  dyad audit --url https://127.0.0.1:7380 --access alpha-read.cred --trust alpha.pub --trust bravo.pub
   dyad audit --url https://log.example/dyad-tiles --trust alpha.pub --trust bravo.pub
 
 The whole log is needed: a bundle made with `dyad sync export --from 0` from either party,
@@ -54,6 +55,10 @@ pub struct AuditArgs {
     /// Audit the log served at URL over the C2SP tlog-tiles API (a node or a static export).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+    /// With --url: the read credential (`dyad access grant`) for a node whose read API is
+    /// closed; it pins the node's certificate and carries the token.
+    #[arg(long, value_name = "FILE", requires = "url")]
+    pub access: Option<PathBuf>,
     /// The two parties' verifier key files.
     #[arg(long = "trust", value_name = "KEY.pub", required = true)]
     pub trust: Vec<PathBuf>,
@@ -189,7 +194,12 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
                     "give either --data DIR or --url URL, not both",
                 ));
             }
-            audit_url(args.url.as_deref().unwrap_or_default(), a, b)?
+            audit_url(
+                args.url.as_deref().unwrap_or_default(),
+                reader_reach(args.access.as_deref())?,
+                a,
+                b,
+            )?
         }
         Some(_) if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() => {
             return Err(CliError::usage(

@@ -15,20 +15,25 @@ use crate::running_node::check_url;
 /// verifier's `Auditor`, fed one entry at a time. An unreachable server or a missing
 /// checkpoint is unreadable input (exit 2); anything wrong in what it serves fails the
 /// audit (exit 1).
-pub(super) fn audit_url(url: &str, a: VerifierKey, b: VerifierKey) -> Result<AuditOutcome> {
+pub(super) fn audit_url(
+    url: &str,
+    reach: dyad_node::Reach,
+    a: VerifierKey,
+    b: VerifierKey,
+) -> Result<AuditOutcome> {
     use dyad_node::client::AuditUrlError;
     use dyad_node::ClientError;
     let url = check_url(url, "--url")?;
     let source = format!("log at {url}");
     let bar = progress(0, "auditing");
     let trust = AuditTrust::Parties([a, b]);
-    let result = dyad_node::audit_url(&url, trust.clone(), |done, total| {
+    let result = dyad_node::audit_url(&url, reach.clone(), trust.clone(), |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
     bar.finish_and_clear();
     let result = match result {
-        Ok(report) => match check_hash_tiles(&url, report.leaves, &report.root) {
+        Ok(report) => match check_hash_tiles(&url, reach.clone(), report.leaves, &report.root) {
             Ok(()) => Ok(report),
             Err(TileCheck::Client(
                 ClientError::Http { .. } | ClientError::Runtime(_) | ClientError::BadUrl(_),
@@ -43,7 +48,7 @@ pub(super) fn audit_url(url: &str, a: VerifierKey, b: VerifierKey) -> Result<Aud
         },
         Err(AuditUrlError::Audit(AuditError::UntrustedGenesis)) => {
             // Say whom the served genesis names: fetch leaf 0 once more.
-            let leaf0 = dyad_node::fetch_entries(&url, 0, 1)
+            let leaf0 = dyad_node::fetch_entries(&url, reach, 0, 1)
                 .ok()
                 .and_then(|mut entries| entries.next())
                 .and_then(|entry| entry.ok());
@@ -87,6 +92,7 @@ impl From<dyad_node::ClientError> for TileCheck {
 /// bundle, and at most 256 hashes per tile level.
 fn check_hash_tiles(
     url: &str,
+    reach: dyad_node::Reach,
     size: u64,
     root: &dyad_verifier::Hash,
 ) -> std::result::Result<(), TileCheck> {
@@ -97,7 +103,7 @@ fn check_hash_tiles(
     let rt = dyad_node::runtime::client()?;
     let bar = progress(size.div_ceil(256), "checking hash tiles");
     let result = rt.block_on(async {
-        let client = TileClient::new(url)?;
+        let client = TileClient::with_reach(url, reach)?;
         let mut checker = TileChecker::new();
         for n in 0..size.div_ceil(256) {
             let width = (size - n * 256).min(256) as u16;

@@ -48,8 +48,8 @@ Examples:
   cd /tmp/hotline && dyad audit --data bravo --trust keys/alpha.pub --trust keys/bravo.pub
 
   # afterwards, run the two nodes for real and keep talking:
-  DYAD_DATA=/tmp/hotline/alpha dyad serve --listen 127.0.0.1:7380 --peer http://127.0.0.1:7381 &
-  DYAD_DATA=/tmp/hotline/bravo dyad serve --listen 127.0.0.1:7381 --peer http://127.0.0.1:7380 &
+  DYAD_DATA=/tmp/hotline/alpha dyad serve --listen 127.0.0.1:7380 --peer https://127.0.0.1:7381 &
+  DYAD_DATA=/tmp/hotline/bravo dyad serve --listen 127.0.0.1:7381 --peer https://127.0.0.1:7380 &
   DYAD_DATA=/tmp/hotline/bravo dyad append --kind notification --subject 'Hello' --wait committed
 
 By default the two nodes run in this process on loopback ports (127.0.0.1, ephemeral) and

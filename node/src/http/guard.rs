@@ -1,0 +1,132 @@
+//! Who may use which route (spec/node.md 9.6): the party routes answer the peer only, the
+//! read API and `/metrics` the peer, holders of a valid read token, or anyone when the node
+//! serves `--public-read`. Refusals say nothing about the log.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::response::reject;
+use crate::tls::Peer;
+use crate::Shared;
+
+/// Who is at the other end of a request's connection, as the listener saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A TLS client whose certificate carries a valid binding by this party key.
+    Party([u8; 32]),
+    /// A TLS client without a certificate.
+    Anonymous,
+    /// Plain HTTP behind a TLS-terminating proxy (`insecure_http`): the proxy admits
+    /// clients, and the node serves them as it would the peer.
+    TrustedProxy,
+}
+
+impl From<Peer> for Caller {
+    fn from(peer: Peer) -> Caller {
+        match peer {
+            Peer::Party(key) => Caller::Party(key),
+            Peer::NotThePeer => Caller::Anonymous,
+        }
+    }
+}
+
+impl Caller {
+    fn is_peer(&self, shared: &Shared) -> bool {
+        match self {
+            Caller::Party(key) => *key == shared.peer_key,
+            Caller::TrustedProxy => true,
+            Caller::Anonymous => false,
+        }
+    }
+
+    /// The party itself (its own CLI, presenting the node's own certificate) or the peer.
+    fn is_party(&self, shared: &Shared) -> bool {
+        match self {
+            Caller::Party(key) => *key == shared.peer_key || *key == shared.own_key,
+            Caller::TrustedProxy => true,
+            Caller::Anonymous => false,
+        }
+    }
+}
+
+fn caller(request: &Request) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Anonymous)
+}
+
+/// `/submit`, `/submit-batch`, `/add-checkpoint`: the peer only.
+pub(crate) async fn peer_only(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if caller(&request).is_peer(&shared) {
+        return next.run(request).await;
+    }
+    reject(
+        &shared,
+        "access",
+        StatusCode::FORBIDDEN,
+        "not-the-peer",
+        "this route answers the peer's node only",
+    )
+}
+
+/// The read API and `/metrics`: a party, a valid read token, or anyone on a public node.
+pub(crate) async fn readers(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if shared.config.public_read || caller(&request).is_party(&shared) {
+        return next.run(request).await;
+    }
+    let Some(token) = bearer(&request) else {
+        return unauthorized(&shared, "no-credential", "a read credential is required");
+    };
+    match shared.access.verify(token) {
+        Ok(true) => next.run(request).await,
+        Ok(false) => unauthorized(
+            &shared,
+            "bad-credential",
+            "the read credential is not valid (unknown, revoked or expired)",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the credential store");
+            reject(
+                &shared,
+                "access",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "access-store",
+                "the node cannot check read credentials now",
+            )
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, if well-formed.
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn unauthorized(shared: &Shared, reason: &'static str, message: &'static str) -> Response {
+    let mut r = reject(shared, "access", StatusCode::UNAUTHORIZED, reason, message);
+    r.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"dyad\""),
+    );
+    r
+}
