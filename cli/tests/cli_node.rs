@@ -204,7 +204,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     // The two data directories served as they are: bravo first, on a free port picked by
     // binding and releasing; alpha on an ephemeral port, with bravo's URL.
     let bravo_port = free_port();
-    let bravo_url = format!("http://127.0.0.1:{bravo_port}");
+    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
     let alpha_node = Node::start(&alpha, "127.0.0.1:0", &bravo_url);
     let bravo_node = Node::start(&bravo, &format!("127.0.0.1:{bravo_port}"), &alpha_node.url);
     assert_eq!(bravo_node.url, bravo_url);
@@ -460,7 +460,7 @@ fn append_falls_back_when_the_registered_node_is_gone() {
     }
 
     // `dyad serve` refuses a second node on a data directory that has one running.
-    let node = Node::start(&alpha, "127.0.0.1:0", "http://127.0.0.1:9");
+    let node = Node::start(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
     let out = env
         .dyad()
         .env("DYAD_DATA", &alpha)

@@ -5,6 +5,10 @@
 //! libFuzzer's panic hook), never with a server error other than 503, and a refused
 //! request of any kind leaves both nodes serving.
 //!
+//! Both public listeners speak TLS 1.3 as in service: each node is sent its requests by
+//! its peer's own client (which presents the peer's certificate), so the bodies reach
+//! the handlers past the access guards.
+//!
 //! Layout: byte 0 picks the request, the rest is its body (or path):
 //! - 0: `POST /submit` on the sequencer (one encoded entry);
 //! - 1: `POST /add-checkpoint` on the co-signer (tlog-witness);
@@ -51,6 +55,10 @@ struct World {
     seq: RunningNode,
     cos: RunningNode,
     http: reqwest::Client,
+    /// Presents the co-signer's certificate: the sequencer serves it as its peer.
+    as_cos: reqwest::Client,
+    /// Presents the sequencer's certificate: the co-signer serves it as its peer.
+    as_seq: reqwest::Client,
     /// The sequencer's key and its log key (named after the origin), to sign checkpoints.
     alpha: SignerKey,
     log_key: VerifierKey,
@@ -129,15 +137,21 @@ fn world() -> &'static World {
             seq.set_peer_url(Some(cos.url()));
             (seq, cos)
         });
+        // The admin API: plain HTTP on loopback.
+        dyad_node::tls::install_default_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(8))
             .build()
             .expect("client");
+        // The public listeners speak TLS: each node is reached with its peer's client.
+        let (as_cos, as_seq) = (cos.peer_client(), seq.peer_client());
         World {
             rt,
             seq,
             cos,
             http,
+            as_cos,
+            as_seq,
             alpha,
             log_key,
         }
@@ -176,8 +190,8 @@ fuzz_target!(|data: &[u8]| {
     let w = world();
     let which = which % 12;
     let request = match which {
-        0 => w.http.post(format!("{}/submit", w.seq.url())),
-        1 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
+        0 => w.as_cos.post(format!("{}/submit", w.seq.url())),
+        1 => w.as_seq.post(format!("{}/add-checkpoint", w.cos.url())),
         2 => w
             .http
             .post(format!("{}/admin/append", w.seq.admin_url()))
@@ -187,17 +201,17 @@ fuzz_target!(|data: &[u8]| {
             .post(format!("{}/admin/append", w.cos.admin_url()))
             .bearer_auth(w.cos.admin_token()),
         4 => w
-            .http
+            .as_cos
             .get(format!("{}/tile/{}", w.seq.url(), percent_encode(body))),
-        5 => w.http.post(format!("{}/submit", w.cos.url())),
-        6 => w.http.post(format!("{}/add-checkpoint", w.seq.url())),
+        5 => w.as_seq.post(format!("{}/submit", w.cos.url())),
+        6 => w.as_cos.post(format!("{}/add-checkpoint", w.seq.url())),
         7 => w
             .http
             .post(format!("{}/admin/append", w.seq.admin_url()))
             .bearer_auth("not-the-token"),
-        8 => w.http.post(format!("{}/add-checkpoint", w.cos.url())),
-        9 | 10 => w.http.post(format!("{}/submit-batch", w.seq.url())),
-        _ => w.http.post(format!("{}/submit-batch", w.cos.url())),
+        8 => w.as_seq.post(format!("{}/add-checkpoint", w.cos.url())),
+        9 | 10 => w.as_cos.post(format!("{}/submit-batch", w.seq.url())),
+        _ => w.as_seq.post(format!("{}/submit-batch", w.cos.url())),
     };
     let request = match which {
         4 => request,

@@ -66,7 +66,7 @@ struct Party {
 
 impl Party {
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// Starts the node, retrying a few times (bounded), and publishes its admin URL.

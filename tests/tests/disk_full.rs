@@ -167,7 +167,7 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     copy_dir(&demo.join("alpha"), &data);
     let log = dir.join("alpha.log");
     // No co-signer: appends are acknowledged once durable in the log (pending).
-    let peer = format!("http://127.0.0.1:{}", support::free_port());
+    let peer = format!("https://127.0.0.1:{}", support::free_port());
     let node = Node::start(&data, "127.0.0.1:0", &peer, &log).expect("dyad serve");
     let token = node.admin_token.clone();
 
@@ -339,8 +339,8 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
     let (pa, pb) = (support::free_port(), support::free_port());
     let (alpha_listen, bravo_listen) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
     let (alpha_url, bravo_url) = (
-        format!("http://{alpha_listen}"),
-        format!("http://{bravo_listen}"),
+        format!("https://{alpha_listen}"),
+        format!("https://{bravo_listen}"),
     );
     let seq = Node::start(&alpha, &alpha_listen, &bravo_url, &alpha_log).expect("alpha serve");
     let cos = Node::start(&bravo, &bravo_listen, &alpha_url, &bravo_log).expect("bravo serve");

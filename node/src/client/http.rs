@@ -12,7 +12,7 @@ pub enum ClientError {
     #[error("invalid URL {0:?}: it must start with http:// or https://")]
     BadUrl(String),
     /// The request could not be sent or its answer not received.
-    #[error("{url}: {source}")]
+    #[error("{url}: {}", root_cause(source))]
     Http {
         /// The URL requested.
         url: String,
@@ -64,6 +64,21 @@ pub enum ClientError {
     /// A background fetch panicked or was cancelled.
     #[error("a tile fetch task failed: {0}")]
     Task(String),
+}
+
+/// What went wrong at the bottom of a request error (connection refused, a timeout, the
+/// TLS alert): reqwest's own message only says that sending failed.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if e.is_timeout() && !text.contains("timed out") {
+        format!("timed out ({text})")
+    } else {
+        text
+    }
 }
 
 impl ClientError {
