@@ -132,9 +132,15 @@ impl Growth {
     }
 }
 
-fn config(dir: &Path, party: &str, key: dyad_ledger::keys::SignerKey) -> NodeConfig {
+fn config(
+    dir: &Path,
+    party: &str,
+    key: dyad_ledger::keys::SignerKey,
+    link: Link,
+) -> NodeConfig {
     let data = dir.join(party);
     let mut c = NodeConfig::new(data.clone(), data.join("ledger"), key);
+    c.insecure_http = link == Link::PlainHttp;
     c.retry_initial = Duration::from_millis(20);
     c.retry_max = Duration::from_millis(500);
     c
@@ -159,6 +165,17 @@ async fn settle(seq: &RunningNode, cos: &RunningNode) -> BenchResult<u64> {
     }
 }
 
+/// How the two nodes talk: TLS 1.3 as in service, or plain HTTP (the baseline that prices
+/// TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Tls,
+    PlainHttp,
+}
+
+/// The two-node figures over TLS, then the saturation stage once more over plain HTTP on a
+/// fresh channel: `cosigned_committed_per_s_plain_http` and their ratio
+/// `ratio_cosigned_tls_to_plain_http` (the cost of TLS, measured in the same run).
 pub fn run(
     sizes: &Sizes,
     work: &Path,
@@ -166,8 +183,25 @@ pub fn run(
     progress: &Progress,
     figures: &mut Figures,
 ) -> BenchResult<()> {
-    let dir = work.join("nodes");
-    drop(fixture::create_channel(&dir, parties, true)?);
+    run_pair(sizes, &work.join("nodes"), parties, progress, figures, Link::Tls)?;
+    let mut plain = Figures::new();
+    let dir = work.join("nodes-plain-http");
+    run_pair(sizes, &dir, parties, progress, &mut plain, Link::PlainHttp)?;
+    if let Some(v) = plain.get("cosigned_committed_per_s") {
+        figures.set("cosigned_committed_per_s_plain_http", v);
+    }
+    Ok(())
+}
+
+fn run_pair(
+    sizes: &Sizes,
+    dir: &Path,
+    parties: &Parties,
+    progress: &Progress,
+    figures: &mut Figures,
+    link: Link,
+) -> BenchResult<()> {
+    drop(fixture::create_channel(dir, parties, true)?);
     let bar = progress.step(&format!(
         "two nodes: queueing {} co-signer messages",
         sizes.node_queued
@@ -176,8 +210,8 @@ pub fn run(
     bar.finish_and_clear();
     let rt = dyad_node::runtime::workers("dyad-bench", Some(2))?;
     let outcome = rt.block_on(async {
-        let seq = dyad_node::start(config(&dir, "alpha", parties.alpha.clone())).await?;
-        let mut cos_config = config(&dir, "bravo", parties.bravo.clone());
+        let seq = dyad_node::start(config(dir, "alpha", parties.alpha.clone(), link)).await?;
+        let mut cos_config = config(dir, "bravo", parties.bravo.clone(), link);
         cos_config.peer_url = Some(seq.url());
         let cos = match dyad_node::start(cos_config).await {
             Ok(cos) => cos,
@@ -187,7 +221,7 @@ pub fn run(
             }
         };
         seq.set_peer_url(Some(cos.url()));
-        let result = measure(&seq, &cos, sizes, progress, figures).await;
+        let result = measure(&seq, &cos, sizes, progress, figures, link).await;
         // A node's graceful stop closes its store; it has been seen to hang in sled's
         // flush-on-drop after the overload stage. The figures are taken by then, so a stop
         // that does not finish in time is reported, not waited for.
@@ -218,10 +252,15 @@ async fn measure(
     sizes: &Sizes,
     progress: &Progress,
     figures: &mut Figures,
+    link: Link,
 ) -> BenchResult<()> {
     let client = AdminClient::new(&seq.admin_url(), seq.admin_token())?;
     saturate(seq, cos, &client, sizes, progress, figures).await?;
     settle(seq, cos).await?;
+    if link == Link::PlainHttp {
+        // The baseline needs the saturation figure only.
+        return Ok(());
+    }
 
     for &rate in &sizes.node_loads {
         let count = (f64::from(rate) * sizes.node_load_time.as_secs_f64()).ceil() as u64;

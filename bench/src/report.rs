@@ -163,6 +163,11 @@ pub fn finish(f: &mut Figures) {
         g(f, "append_signed_batch1000_per_s"),
     );
     f.ratio(
+        "ratio_cosigned_tls_to_plain_http",
+        g(f, "cosigned_committed_per_s"),
+        g(f, "cosigned_committed_per_s_plain_http"),
+    );
+    f.ratio(
         "ratio_inclusion_proofs_to_ctmerkle",
         g(f, "inclusion_proofs_per_s"),
         g(f, "ctmerkle_inclusion_proofs_per_s"),
@@ -454,6 +459,13 @@ const SECTIONS: &[(&str, &[Row])] = &[
                 "entries/s",
                 "ratio_cosigned_to_append_batch1000",
                 "appends batch 1000",
+            ),
+            (
+                "committed at saturation, plain HTTP",
+                "cosigned_committed_per_s_plain_http",
+                "entries/s",
+                "ratio_cosigned_tls_to_plain_http",
+                "TLS / plain HTTP",
             ),
             (
                 "submit-to-committed p50 at 1000/s",

@@ -16,6 +16,13 @@
 //!   loopback TCP listener), which needs the bearer token in `<data_dir>/admin.token`,
 //!   replaced at every start (`admin_listener.rs`).
 //!
+//! The public listener speaks TLS 1.3 only (spec/node.md section 9, [`tls`]): each node
+//! presents a self-signed certificate whose key its party's genesis key binds, and accepts
+//! the peer by that binding, as server and as client. The party routes answer the peer
+//! only; the read API answers the peer and holders of a read credential ([`access`]), or
+//! anyone with [`NodeConfig::public_read`]. [`NodeConfig::insecure_http`] serves plain HTTP
+//! behind a TLS-terminating proxy instead.
+//!
 //! The sequencer batches (group commit): submissions and its own messages are collected
 //! for at most `max_delay` or `max_batch` entries, written with one `append_signed` (one
 //! fsync), then one checkpoint is signed and sent to the co-signer's `add-checkpoint`. If
@@ -40,7 +47,7 @@
 //! use dyad_node::{serve, NodeConfig};
 //! let mut config = NodeConfig::new("data/alpha".into(), "data/alpha/ledger".into(), key);
 //! config.listen = "127.0.0.1:7380".parse().unwrap();
-//! config.peer_url = Some("http://127.0.0.1:7381".into());
+//! config.peer_url = Some("https://127.0.0.1:7381".into());
 //! serve(config, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
