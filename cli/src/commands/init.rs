@@ -370,6 +370,30 @@ fn terms_json(genesis: &Genesis) -> serde_json::Value {
     })
 }
 
+/// What the sequencer's step 1 did, and what comes next.
+fn print_proposed(data: &DataDir, genesis: &Genesis, sent: &Path) -> Result<()> {
+    let origin = &genesis.origin;
+    outln(&format!(
+        "Proposed the genesis of channel {origin} as its sequencer:"
+    ))?;
+    print_terms(genesis)?;
+    outln(&format!("Wrote the proposal to {}.", sent.display()))?;
+    outln(TLS_CREATED)?;
+    outln("Next:")?;
+    outln(&format!(
+        "  1. send {} to the co-signer, who runs:",
+        sent.display()
+    ))?;
+    outln(&format!(
+        "       dyad init --origin {origin} --key THEIR.key --peer YOUR.pub --role cosigner --proposal genesis.proposal"
+    ))?;
+    outln("  2. import the genesis.signed they send back:")?;
+    outln(&format!(
+        "       dyad --data {} sync import genesis.signed",
+        data.dir.display()
+    ))
+}
+
 fn copy_out(from: &Path, out: &Option<PathBuf>) -> Result<()> {
     if let Some(out) = out {
         let bytes = crate::bounded::read_bounded(from, crate::bounded::MAX_GENESIS_FILE)?;
@@ -414,25 +438,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "terms": terms_json(&p.genesis),
                 }))?;
             } else {
-                outln(&format!(
-                    "Proposed the genesis of channel {origin} as its sequencer:"
-                ))?;
-                print_terms(&p.genesis)?;
-                outln(&format!("Wrote the proposal to {}.", sent.display()))?;
-                outln(TLS_CREATED)?;
-                outln("Next:")?;
-                outln(&format!(
-                    "  1. send {} to the co-signer, who runs:",
-                    sent.display()
-                ))?;
-                outln(&format!(
-                    "       dyad init --origin {origin} --key THEIR.key --peer YOUR.pub --role cosigner --proposal genesis.proposal"
-                ))?;
-                outln("  2. import the genesis.signed they send back:")?;
-                outln(&format!(
-                    "       dyad --data {} sync import genesis.signed",
-                    data.dir.display()
-                ))?;
+                print_proposed(&data, &p.genesis, &sent)?;
             }
         }
         RoleArg::Cosigner => {
