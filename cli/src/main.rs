@@ -128,10 +128,10 @@ pub enum Command {
     #[command(after_help = commands::serve::SERVE_EXAMPLES)]
     Serve(commands::serve::ServeArgs),
     /// Show the node's TLS identity: certificate fingerprint, pin, expiry.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = commands::tls::EXAMPLES)]
     Tls(commands::tls::TlsCommand),
     /// Grant, list and revoke read credentials for readers who are not the peer.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = commands::access::EXAMPLES)]
     Access(commands::access::AccessCommand),
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]

@@ -24,8 +24,10 @@ Examples:
   dyad --data alpha access list
   dyad --data alpha access revoke auditor     # its token is refused from the next request
 
-  # on the reader's side: the bearer token for curl or a TAXII client
-  curl --pinnedpubkey \"$PIN\" -H \"Authorization: Bearer $(dyad access token auditor.credential)\" ...
+  # on the reader's side: the bearer token for curl or a TAXII client; PIN is the file's
+  # server-pin (the node has no CA-signed certificate: -k, and the pin authenticates it)
+  TOKEN=$(dyad access token auditor.credential)
+  curl -k --pinnedpubkey \"$PIN\" -H \"Authorization: Bearer $TOKEN\" \"$URL/checkpoint\"
 
 A credential file (mode 0600) holds the grant's name, its token and the node's pin; give it
 to its holder only. The node keeps only a hash of the token; `dyad access` never prints it,
