@@ -10,6 +10,8 @@
 //! | `replica.head` | that the replica exists, and its last head (`dyad_ledger::replica_record`): with it and no `ledger/`, the replica is missing, not yet to be created |
 //! | `admin.sock`, `admin.token` | a running node's admin API (a Unix socket) and its bearer token, new at every start (`dyad serve`) |
 //! | `node.url` | a running node's public URL (tiles API), written by `dyad serve` while it runs |
+//! | `tls.key`, `tls.crt` | the node's TLS key and certificate (spec/node.md 9.2), made by `dyad init`, shown by `dyad tls show` |
+//! | `access.json`, `access.lock` | the read grants (hashes of their tokens) and the lock their writer, `dyad access`, holds (spec/node.md 9.5) |
 //!
 //! The directory is its owner's only: mode 0700, and the files at its top level 0600.
 //! `dyad init` creates it so, and every command that reads its configuration (and the node

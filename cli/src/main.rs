@@ -129,6 +129,12 @@ pub enum Command {
     /// Run this party's node: the tiles API, co-signing and submissions over HTTP.
     #[command(after_help = commands::serve::SERVE_EXAMPLES)]
     Serve(commands::serve::ServeArgs),
+    /// Show the node's TLS identity: certificate fingerprint, pin, expiry.
+    #[command(subcommand, after_help = commands::tls::EXAMPLES)]
+    Tls(commands::tls::TlsCommand),
+    /// Grant, list and revoke read credentials for readers who are not the peer.
+    #[command(subcommand, after_help = commands::access::EXAMPLES)]
+    Access(commands::access::AccessCommand),
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
     Export(commands::export::ExportCommand),
@@ -197,6 +203,8 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),
         Command::Serve(args) => commands::serve::serve(&ctx, &args),
+        Command::Tls(command) => commands::tls::run(&ctx, &command),
+        Command::Access(command) => commands::access::run(&ctx, &command),
         Command::Export(command) => commands::export::run_export(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
         Command::Completions(args) => {

@@ -57,6 +57,15 @@ const BLOCKS: &[Block] = &[
         ),
     },
     Block {
+        section: "Using it",
+        first_command: "dyad --data A tls show",
+        run: Run::Yes {
+            substitute: &[],
+            // A reader's request needs a running node (the node tests cover it).
+            skip: &["curl"],
+        },
+    },
+    Block {
         section: "Performance",
         first_command: "cargo build --release -p dyad-cli",
         run: Run::No("benchmarks, minutes long, are not tests"),
@@ -167,5 +176,6 @@ fn every_sh_block_of_the_readme_is_classified_and_the_runnable_ones_succeed() {
         "the demo's verdict:\n{printed}"
     );
     assert!(printed.contains("2 committed, 0 pending"), "{printed}");
+    assert!(printed.contains("Revoked auditor"), "{printed}");
     assert!(scratch.path().join("receipt-1.tlog-proof").is_file());
 }

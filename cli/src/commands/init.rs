@@ -41,6 +41,11 @@ The genesis needs both parties' signatures; offline it takes three steps:
 The private key file stays where it is: dyad.json records its absolute path, and every
 command that signs reads it from there (it must not be readable by group or others).";
 
+/// What `dyad init` says of the node's TLS identity (spec/node.md 9.2), made with the
+/// configuration.
+const TLS_CREATED: &str =
+    "Created the node's TLS key and certificate (tls.key, tls.crt): `dyad tls show` prints the fingerprint and pin to give readers.";
+
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// The channel's origin: a key name, e.g. hotline.example/dyad/alpha-bravo.
@@ -183,6 +188,7 @@ pub fn propose(
         peer: peer.to_string(),
         peer_url: None,
     })?;
+    super::tls::load_identity(data, &key, origin)?;
     Ok(Proposed {
         genesis,
         proposal_path,
@@ -265,6 +271,7 @@ pub fn cosign(
         peer: peer.to_string(),
         peer_url: None,
     })?;
+    super::tls::load_identity(data, &key, origin)?;
     Ok(Cosigned {
         genesis,
         signed_path,
@@ -363,6 +370,30 @@ fn terms_json(genesis: &Genesis) -> serde_json::Value {
     })
 }
 
+/// What the sequencer's step 1 did, and what comes next.
+fn print_proposed(data: &DataDir, genesis: &Genesis, sent: &Path) -> Result<()> {
+    let origin = &genesis.origin;
+    outln(&format!(
+        "Proposed the genesis of channel {origin} as its sequencer:"
+    ))?;
+    print_terms(genesis)?;
+    outln(&format!("Wrote the proposal to {}.", sent.display()))?;
+    outln(TLS_CREATED)?;
+    outln("Next:")?;
+    outln(&format!(
+        "  1. send {} to the co-signer, who runs:",
+        sent.display()
+    ))?;
+    outln(&format!(
+        "       dyad init --origin {origin} --key THEIR.key --peer YOUR.pub --role cosigner --proposal genesis.proposal"
+    ))?;
+    outln("  2. import the genesis.signed they send back:")?;
+    outln(&format!(
+        "       dyad --data {} sync import genesis.signed",
+        data.dir.display()
+    ))
+}
+
 fn copy_out(from: &Path, out: &Option<PathBuf>) -> Result<()> {
     if let Some(out) = out {
         let bytes = crate::bounded::read_bounded(from, crate::bounded::MAX_GENESIS_FILE)?;
@@ -407,24 +438,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "terms": terms_json(&p.genesis),
                 }))?;
             } else {
-                outln(&format!(
-                    "Proposed the genesis of channel {origin} as its sequencer:"
-                ))?;
-                print_terms(&p.genesis)?;
-                outln(&format!("Wrote the proposal to {}.", sent.display()))?;
-                outln("Next:")?;
-                outln(&format!(
-                    "  1. send {} to the co-signer, who runs:",
-                    sent.display()
-                ))?;
-                outln(&format!(
-                    "       dyad init --origin {origin} --key THEIR.key --peer YOUR.pub --role cosigner --proposal genesis.proposal"
-                ))?;
-                outln("  2. import the genesis.signed they send back:")?;
-                outln(&format!(
-                    "       dyad --data {} sync import genesis.signed",
-                    data.dir.display()
-                ))?;
+                print_proposed(&data, &p.genesis, &sent)?;
             }
         }
         RoleArg::Cosigner => {
@@ -460,6 +474,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                     "Created the co-signer's replica in {}.",
                     data.ledger_path().display()
                 ))?;
+                outln(TLS_CREATED)?;
                 outln(&format!(
                     "Next: send {} to the sequencer, who runs:",
                     sent.display()
@@ -499,7 +514,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
         )?;
         check_origin(origin)?;
         let peer = read_party_key(peer)?;
-        read_signer_key(key)?;
+        let signer = read_signer_key(key)?;
         data.create_private()?;
         let config = Config {
             format: CONFIG_FORMAT.into(),
@@ -510,6 +525,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
             peer_url: None,
         };
         data.write_config(&config)?;
+        super::tls::load_identity(data, &signer, origin)?;
         config
     };
     let (origin, bytes) = read_single(path, "genesis")?;

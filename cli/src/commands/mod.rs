@@ -2,6 +2,7 @@
 //! examples, and the function `main` calls with them. Helpers several commands share
 //! live beside `main.rs` (data directory, trust, running node, output, errors).
 
+pub mod access;
 pub mod append;
 pub mod audit;
 pub mod checkpoint;
@@ -16,5 +17,6 @@ pub mod serve;
 pub mod show;
 pub mod status;
 pub mod sync;
+pub mod tls;
 pub mod verify;
 pub mod verify_store;

@@ -3,10 +3,12 @@
 //! credential file a grant's holder keeps (its token and the node's pin).
 
 pub mod credential;
+pub mod lock;
 pub mod store;
 pub mod token;
 
 pub use credential::{CredentialError, ReadCredential, CREDENTIAL_HEADER, MAX_CREDENTIAL_LEN};
+pub use lock::{LockError, StoreLock, ACCESS_LOCK_FILE};
 pub use store::{AccessError, CredentialStore, Grant, ACCESS_FILE, MAX_GRANTS};
 pub use token::{ReadToken, TOKEN_PREFIX};
 

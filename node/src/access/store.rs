@@ -1,6 +1,7 @@
 //! The node's credential store (spec/node.md 9.5): the read grants, by name, each with
 //! SHA-256 of its token, in `<data dir>/access.json` (mode 0600, written aside, synced and
 //! renamed, so it survives a crash and a restart). Tokens themselves are never stored.
+//! Writers hold `access.lock` ([`super::lock`]) from reading the file to saving it.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use dyad_ledger::private_dir::{self, PrivateDirError};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use super::lock::{LockError, StoreLock, LOCK_WAIT};
 use super::token::{token_hash, ReadToken};
 use super::valid_name;
 
@@ -54,6 +56,17 @@ pub enum AccessError {
     /// The store holds [`MAX_GRANTS`] grants already.
     #[error("the store holds {MAX_GRANTS} grants already")]
     TooManyGrants,
+    /// The expiry asked for is not after the time of the grant.
+    #[error("the grant would expire at {expires}, not after the time of the grant ({now})")]
+    ExpiresBeforeGrant {
+        /// The expiry asked for (Unix seconds).
+        expires: u64,
+        /// The time of the grant (Unix seconds).
+        now: u64,
+    },
+    /// The writers' lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// One grant as the file holds it.
@@ -65,6 +78,10 @@ struct GrantRecord {
     token_sha256: String,
     /// Seconds since the epoch.
     granted_at: u64,
+    /// Seconds since the epoch after which the token is refused; absent: never (the
+    /// files written before grants could expire have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,6 +98,20 @@ pub struct Grant {
     pub name: String,
     /// Seconds since the epoch.
     pub granted_at: u64,
+    /// Seconds since the epoch after which its token is refused (`None`: never).
+    pub expires: Option<u64>,
+}
+
+impl Grant {
+    /// Whether the grant's token is refused at `now` (seconds since the epoch).
+    pub fn expired_at(&self, now: u64) -> bool {
+        expired(self.expires, now)
+    }
+}
+
+/// Past `expires`, not at it: like a credential file's `expires` (spec/node.md 9.5).
+fn expired(expires: Option<u64>, now: u64) -> bool {
+    expires.is_some_and(|expires| now > expires)
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +119,7 @@ struct StoredGrant {
     name: String,
     token_hash: [u8; 32],
     granted_at: u64,
+    expires: Option<u64>,
 }
 
 /// The read grants of a node. Changes are written before they take effect in memory, so
@@ -96,6 +128,8 @@ struct StoredGrant {
 pub struct CredentialStore {
     path: PathBuf,
     grants: Vec<StoredGrant>,
+    /// Held by a store opened with [`CredentialStore::open_for_change`].
+    lock: Option<StoreLock>,
 }
 
 impl CredentialStore {
@@ -108,6 +142,7 @@ impl CredentialStore {
                 return Ok(CredentialStore {
                     path,
                     grants: Vec::new(),
+                    lock: None,
                 })
             }
             Err(source) => return Err(AccessError::Read { path, source }),
@@ -116,12 +151,37 @@ impl CredentialStore {
             path: path.clone(),
             reason,
         })?;
-        Ok(CredentialStore { path, grants })
+        Ok(CredentialStore {
+            path,
+            grants,
+            lock: None,
+        })
     }
 
-    /// Grants read access under `name` at `now` and returns the new token (the only time
-    /// it exists outside its holder's credential file).
+    /// Opens the store of `data_dir` to change it: takes the writers' lock (waiting up to
+    /// [`LOCK_WAIT`] for another writer), then reads the file. The lock is held until the
+    /// store is dropped, so no other writer's change is lost between reading and saving.
+    pub fn open_for_change(data_dir: &Path) -> Result<CredentialStore, AccessError> {
+        let lock = StoreLock::acquire(data_dir, LOCK_WAIT)?;
+        let mut store = CredentialStore::open(data_dir)?;
+        store.lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Grants read access under `name` at `now`, without expiry, and returns the new
+    /// token (the only time it exists outside its holder's credential file).
     pub fn grant(&mut self, name: &str, now: u64) -> Result<ReadToken, AccessError> {
+        self.grant_until(name, now, None)
+    }
+
+    /// Grants read access under `name` at `now` until `expires` (seconds since the epoch;
+    /// `None`: no expiry) and returns the new token.
+    pub fn grant_until(
+        &mut self,
+        name: &str,
+        now: u64,
+        expires: Option<u64>,
+    ) -> Result<ReadToken, AccessError> {
         if !valid_name(name) {
             return Err(AccessError::BadName);
         }
@@ -131,12 +191,16 @@ impl CredentialStore {
         if self.grants.len() >= MAX_GRANTS {
             return Err(AccessError::TooManyGrants);
         }
+        if let Some(expires) = expires.filter(|&e| e <= now) {
+            return Err(AccessError::ExpiresBeforeGrant { expires, now });
+        }
         let token = ReadToken::generate();
         let mut grants = self.grants.clone();
         grants.push(StoredGrant {
             name: name.to_owned(),
             token_hash: token.hash(),
             granted_at: now,
+            expires,
         });
         self.save(grants)?;
         Ok(token)
@@ -159,21 +223,31 @@ impl CredentialStore {
             .map(|g| Grant {
                 name: g.name.clone(),
                 granted_at: g.granted_at,
+                expires: g.expires,
             })
             .collect()
     }
 
-    /// The name of the grant whose token `presented` is, if any. The presented token's
-    /// hash is compared with every grant's in constant time.
+    /// The name of the grant whose token `presented` is, if any and if it has not
+    /// expired by the wall clock now ([`Self::verify_at`]).
     pub fn verify(&self, presented: &str) -> Option<&str> {
+        self.verify_at(presented, dyad_ledger::clock::now_ms() / 1000)
+    }
+
+    /// The name of the grant whose token `presented` is, if any and if it has not expired
+    /// at `now` (seconds since the epoch). The presented token's hash is compared with
+    /// every grant's in constant time.
+    pub fn verify_at(&self, presented: &str, now: u64) -> Option<&str> {
         let hash = token_hash(presented);
         let mut found = None;
         for grant in &self.grants {
             if bool::from(grant.token_hash.ct_eq(&hash)) {
-                found = Some(grant.name.as_str());
+                found = Some(grant);
             }
         }
         found
+            .filter(|grant| !expired(grant.expires, now))
+            .map(|grant| grant.name.as_str())
     }
 
     fn save(&mut self, grants: Vec<StoredGrant>) -> Result<(), AccessError> {
@@ -185,6 +259,7 @@ impl CredentialStore {
                     name: g.name.clone(),
                     token_sha256: hex::encode(g.token_hash),
                     granted_at: g.granted_at,
+                    expires: g.expires,
                 })
                 .collect(),
         };
@@ -219,6 +294,7 @@ fn parse_store(text: &str) -> Result<Vec<StoredGrant>, String> {
             name: record.name,
             token_hash,
             granted_at: record.granted_at,
+            expires: record.expires,
         });
     }
     Ok(grants)

@@ -28,11 +28,13 @@ fn grants_verify_until_revoked_and_survive_a_restart() {
         [
             Grant {
                 name: "auditor".into(),
-                granted_at: 100
+                granted_at: 100,
+                expires: None,
             },
             Grant {
                 name: "taxii-bridge.1".into(),
-                granted_at: 200
+                granted_at: 200,
+                expires: None,
             },
         ]
     );
@@ -93,6 +95,117 @@ fn the_store_is_private_and_a_corrupt_one_is_refused_not_emptied() {
         CredentialStore::open(dir.path()),
         Err(AccessError::Read { .. })
     ));
+}
+
+#[test]
+fn an_expiring_grant_verifies_until_its_expiry_and_keeps_it_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = CredentialStore::open(dir.path()).unwrap();
+    let lasting = store.grant("lasting", 100).unwrap();
+    let brief = store.grant_until("brief", 100, Some(1_000)).unwrap();
+    assert_eq!(store.verify_at(brief.expose(), 999), Some("brief"));
+    assert_eq!(store.verify_at(brief.expose(), 1_000), Some("brief"));
+    assert_eq!(store.verify_at(brief.expose(), 1_001), None);
+    assert_eq!(store.verify_at(lasting.expose(), u64::MAX), Some("lasting"));
+    // `verify` uses the wall clock, long past 1970 + 1000 s.
+    assert_eq!(store.verify(brief.expose()), None);
+    assert_eq!(store.verify(lasting.expose()), Some("lasting"));
+
+    let store = CredentialStore::open(dir.path()).unwrap();
+    let grants = store.list();
+    assert_eq!(grants[1].expires, Some(1_000));
+    assert!(grants[1].expired_at(1_001) && !grants[1].expired_at(1_000));
+    assert_eq!(grants[0].expires, None);
+    assert!(!grants[0].expired_at(u64::MAX));
+    assert_eq!(store.verify_at(brief.expose(), 1_001), None);
+    assert_eq!(store.verify_at(brief.expose(), 500), Some("brief"));
+
+    // Only the grant with an expiry has the field in the file.
+    let file = std::fs::read_to_string(dir.path().join(ACCESS_FILE)).unwrap();
+    assert_eq!(file.matches("\"expires\": 1000").count(), 1, "{file}");
+    assert_eq!(file.matches("expires").count(), 1, "{file}");
+}
+
+#[test]
+fn an_expiry_not_after_the_grant_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = CredentialStore::open(dir.path()).unwrap();
+    for expires in [0, 99, 100] {
+        let e = store.grant_until("a", 100, Some(expires)).unwrap_err();
+        assert!(
+            matches!(e, AccessError::ExpiresBeforeGrant { expires: x, now: 100 } if x == expires),
+            "{e}"
+        );
+    }
+    assert!(store.list().is_empty());
+    assert!(!dir.path().join(ACCESS_FILE).exists());
+}
+
+#[test]
+fn a_store_written_before_grants_could_expire_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ReadToken::generate();
+    let old = format!(
+        "{{\n  \"version\": 1,\n  \"grants\": [\n    {{\n      \"name\": \"old\",\n      \"token_sha256\": \"{}\",\n      \"granted_at\": 5\n    }}\n  ]\n}}\n",
+        hex::encode(token.hash())
+    );
+    std::fs::write(dir.path().join(ACCESS_FILE), &old).unwrap();
+    let mut store = CredentialStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.list(),
+        [Grant {
+            name: "old".into(),
+            granted_at: 5,
+            expires: None
+        }]
+    );
+    assert_eq!(store.verify(token.expose()), Some("old"));
+    // Saving it again writes the same form: no `expires` for a grant that has none.
+    store.grant("new", 6).unwrap();
+    let file = std::fs::read_to_string(dir.path().join(ACCESS_FILE)).unwrap();
+    let old_grant = old.strip_suffix("\n  ]\n}\n").unwrap();
+    assert!(file.starts_with(old_grant), "{file}");
+    assert!(!file.contains("expires"), "{file}");
+}
+
+#[test]
+fn writers_wait_for_the_lock_so_concurrent_grants_all_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let data = dir.path().to_owned();
+            std::thread::spawn(move || {
+                let mut store = CredentialStore::open_for_change(&data).unwrap();
+                // Widen the window between reading and saving.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                store.grant(&format!("g{i}"), i).unwrap()
+            })
+        })
+        .collect();
+    let tokens: Vec<ReadToken> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let store = CredentialStore::open(dir.path()).unwrap();
+    assert_eq!(store.list().len(), 8);
+    for (i, token) in tokens.iter().enumerate() {
+        assert_eq!(store.verify(token.expose()), Some(format!("g{i}").as_str()));
+    }
+}
+
+#[test]
+fn a_writer_that_cannot_get_the_lock_in_time_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = CredentialStore::open_for_change(dir.path()).unwrap();
+    let wait = std::time::Duration::from_millis(100);
+    let e = StoreLock::acquire(dir.path(), wait).unwrap_err();
+    assert!(matches!(e, LockError::Busy { .. }), "{e}");
+    assert!(e.to_string().contains(ACCESS_LOCK_FILE), "{e}");
+    drop(held);
+    assert!(StoreLock::acquire(dir.path(), wait).is_ok());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let lock = std::fs::metadata(dir.path().join(ACCESS_LOCK_FILE)).unwrap();
+        assert_eq!(lock.permissions().mode() & 0o777, 0o600);
+    }
 }
 
 fn credential(expires: Option<u64>) -> ReadCredential {
