@@ -132,12 +132,7 @@ impl Growth {
     }
 }
 
-fn config(
-    dir: &Path,
-    party: &str,
-    key: dyad_ledger::keys::SignerKey,
-    link: Link,
-) -> NodeConfig {
+fn config(dir: &Path, party: &str, key: dyad_ledger::keys::SignerKey, link: Link) -> NodeConfig {
     let data = dir.join(party);
     let mut c = NodeConfig::new(data.clone(), data.join("ledger"), key);
     c.insecure_http = link == Link::PlainHttp;
@@ -183,7 +178,14 @@ pub fn run(
     progress: &Progress,
     figures: &mut Figures,
 ) -> BenchResult<()> {
-    run_pair(sizes, &work.join("nodes"), parties, progress, figures, Link::Tls)?;
+    run_pair(
+        sizes,
+        &work.join("nodes"),
+        parties,
+        progress,
+        figures,
+        Link::Tls,
+    )?;
     let mut plain = Figures::new();
     let dir = work.join("nodes-plain-http");
     run_pair(sizes, &dir, parties, progress, &mut plain, Link::PlainHttp)?;

@@ -232,8 +232,14 @@ impl CliError {
             | CliError::Export(ExportError::Store(StoreError::Damaged(_))) => Some(
                 "stop the node if it runs, then `dyad verify store` checks every byte and names what is damaged and where; restore the store from a backup, or re-create it and re-sync it from the peer".into(),
             ),
+            CliError::Client(e @ ClientError::Http { .. }) if e.to_string().contains("certificate") => {
+                Some("a dyad node presents its own certificate, not one from a public CA: read it with the read credential its operator gave you (--access FILE, written by `dyad access grant`), which pins it".into())
+            }
             CliError::Client(ClientError::Http { .. }) => {
                 Some("check the URL, and that the server (`dyad serve`) is running and reachable".into())
+            }
+            CliError::Client(ClientError::Status { status: 401, .. }) => {
+                Some("the node's read API is closed: give --access FILE, a read credential from its operator (`dyad access grant`); it may have been revoked or have expired".into())
             }
             CliError::Node(NodeError::Bind { .. }) => {
                 Some("choose another address or port with --listen / --admin-listen (port 0 picks a free one)".into())

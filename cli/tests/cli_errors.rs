@@ -442,9 +442,18 @@ fn audit_with_a_wrong_trust_key_says_whom_the_genesis_names() {
     env.append("alpha", "inquiry", "one", "hello");
     env.sync_all();
     let node = node_without_peer(&env.path("alpha"));
+    let credential = env.path("auditor.cred");
+    env.dyad()
+        .env("DYAD_DATA", env.path("alpha"))
+        .args(["access", "grant", "--name", "auditor", "--out"])
+        .arg(&credential)
+        .assert()
+        .success();
     let out = env
         .dyad()
-        .args(["audit", "--url", &node.url])
+        .args(["audit", "--access"])
+        .arg(&credential)
+        .args(["--url", &node.url])
         .args(wrong)
         .timeout(Duration::from_secs(30))
         .output()

@@ -136,9 +136,20 @@ fn status_of(log: &Value, leaf_hash: &str) -> Option<String> {
         .and_then(|e| e["status"].as_str().map(str::to_owned))
 }
 
-fn audit_url(env: &Env, url: &str, keys: &Path) -> std::process::Output {
-    env.dyad()
-        .args(["--json", "audit", "--url", url, "--trust"])
+/// `dyad audit --url URL`, with the read credential `access` if given.
+fn audit_url(env: &Env, url: &str, keys: &Path, access: Option<&Path>) -> std::process::Output {
+    let mut command = env.dyad();
+    if let Some(access) = access {
+        command
+            .arg("--json")
+            .arg("audit")
+            .arg("--access")
+            .arg(access);
+    } else {
+        command.args(["--json", "audit"]);
+    }
+    command
+        .args(["--url", url, "--trust"])
         .arg(keys.join("alpha.pub"))
         .arg("--trust")
         .arg(keys.join("bravo.pub"))
@@ -278,9 +289,31 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         .code(2)
         .stderr(predicates::str::contains("holds its store"));
 
-    // Both nodes audit over the tiles API.
-    for url in [&alpha_node.url, &bravo_node.url] {
-        let out = audit_url(&env, url, &keys);
+    // Both nodes audit over the tiles API, for the holder of a read credential only.
+    for (data, url) in [(&alpha, &alpha_node.url), (&bravo, &bravo_node.url)] {
+        let out = audit_url(&env, url, &keys, None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "no credential: {}",
+            stdout(&out)
+        );
+        // The node's certificate is its own: without the credential's pin, no connection.
+        let refused = json(&out.stdout);
+        assert!(
+            refused["error"].as_str().unwrap().contains("certificate")
+                && refused["hint"].as_str().unwrap().contains("--access"),
+            "{refused}"
+        );
+        let credential = data.with_extension("cred");
+        env.dyad()
+            .env("DYAD_DATA", data)
+            .args(["access", "grant", "--name", "auditor", "--out"])
+            .arg(&credential)
+            .timeout(COMMAND_TIMEOUT)
+            .assert()
+            .success();
+        let out = audit_url(&env, url, &keys, Some(&credential));
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -339,7 +372,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
 
     // Served by a plain static web server: the audit passes.
     let server = StaticServer::start(&tiles);
-    let out = audit_url(&env, &server.url, &keys);
+    let out = audit_url(&env, &server.url, &keys, None);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -357,7 +390,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     bytes[last] ^= 0x01;
     std::fs::write(&bundle, &bytes).unwrap();
     let server_t = StaticServer::start(&tampered);
-    let out = audit_url(&env, &server_t.url, &keys);
+    let out = audit_url(&env, &server_t.url, &keys, None);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(json(&out.stdout)["verdict"], "fail");
 
@@ -368,7 +401,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     let bytes = std::fs::read(&tile).unwrap();
     std::fs::write(&tile, &bytes[..bytes.len() - 5]).unwrap();
     let server_c = StaticServer::start(&truncated);
-    let out = audit_url(&env, &server_c.url, &keys);
+    let out = audit_url(&env, &server_c.url, &keys, None);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 
     // A hash tile that does not match the entries (readers would get bad proofs).
@@ -379,7 +412,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     bytes[40] ^= 0x80;
     std::fs::write(&tile, &bytes).unwrap();
     let server_h = StaticServer::start(&bad_tile);
-    let out = audit_url(&env, &server_h.url, &keys);
+    let out = audit_url(&env, &server_h.url, &keys, None);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         json(&out.stdout)["error"]
@@ -391,7 +424,12 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     );
 
     // Nothing served there: unreadable input, exit 2.
-    let out = audit_url(&env, &format!("http://127.0.0.1:{}", free_port()), &keys);
+    let out = audit_url(
+        &env,
+        &format!("http://127.0.0.1:{}", free_port()),
+        &keys,
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
