@@ -240,3 +240,23 @@ impl Refusal<'_> {
         }
     }
 }
+
+/// Whether the external program `name` (openssl, curl) is on PATH. Without it a test that
+/// checks dyad against it says so and skips that check, unless
+/// `DYAD_REQUIRE_EXTERNAL_TOOLS` is set (CI sets it): then a missing tool fails the test.
+pub fn external_tool(name: &str) -> bool {
+    let found = std::process::Command::new(name)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("DYAD_REQUIRE_EXTERNAL_TOOLS").is_none(),
+            "{name} is not on PATH, and DYAD_REQUIRE_EXTERNAL_TOOLS is set"
+        );
+        eprintln!("{name} is not on PATH: skipping the check against it");
+    }
+    found
+}
