@@ -289,3 +289,29 @@ fn a_public_read_node_answers_anyone_but_keeps_party_routes_closed() {
         pair.stop().await;
     });
 }
+
+#[test]
+fn nodes_behind_tls_terminating_proxies_exchange_over_plain_http_and_say_so() {
+    runtime().block_on(async {
+        let pair = Pair::start_with(|c| c.insecure_http = true).await;
+        assert!(pair.seq().url().starts_with("http://"));
+        append(pair.seq(), "over plain http", "committed").await;
+        assert_eq!(pair.wait_converged(Duration::from_secs(10)).await, 2);
+        let status = pair.seq().status().await.unwrap();
+        assert_eq!(status.transport, "plain-http");
+        assert!(
+            status
+                .warnings
+                .iter()
+                .any(|w| w.contains("--insecure-http")),
+            "{:?}",
+            status.warnings
+        );
+        let tls = Pair::start().await;
+        let status = tls.seq().status().await.unwrap();
+        assert_eq!((status.transport, status.warnings.len()), ("tls", 0));
+        assert_eq!(status.tls_pin, tls.seq().tls_pin());
+        tls.stop().await;
+        pair.stop().await;
+    });
+}
