@@ -144,6 +144,10 @@ fn status_via_node(
                 "admin_socket": node.admin_socket,
                 "peer_url": st.get("peer_url"),
                 "peer": peer,
+                "transport": st.get("transport"),
+                "public_read": st.get("public_read"),
+                "tls_pin": st.get("tls_pin"),
+                "warnings": st.get("warnings"),
             },
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -174,6 +178,22 @@ fn status_via_node(
         _ => "ok".to_owned(),
     };
     outln(&format!("peer        {peer_url} ({health})"))?;
+    let transport = st.get("transport").and_then(Value::as_str).unwrap_or("?");
+    let reads = if st.get("public_read").and_then(Value::as_bool) == Some(true) {
+        "open to anyone (--public-read)"
+    } else {
+        "the peer and read-credential holders"
+    };
+    outln(&format!("transport   {transport}; reads: {reads}"))?;
+    for warning in st
+        .get("warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        outln(&format!("warning     {warning}"))?;
+    }
     broken_promises_line(&ctx.data_dir().dir)?;
     Ok(ExitCode::SUCCESS)
 }
