@@ -36,3 +36,36 @@ fn a_plain_http_peer_is_refused_without_insecure_http_and_is_not_saved() {
         "the refused peer URL is not saved"
     );
 }
+
+#[test]
+fn append_says_at_once_that_the_peer_does_not_answer() {
+    let env = Env::new();
+    env.channel();
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let node = common::node::Node::start(
+        &env.path("alpha"),
+        "127.0.0.1:0",
+        &format!("https://{nobody}"),
+    );
+    let append = |subject: &str| {
+        env.at("alpha")
+            .args(["append", "--kind", "notification", "--subject", subject])
+            .args(["--wait", "committed", "--timeout", "1", "-"])
+            .write_stdin("x")
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap()
+    };
+    // The first message makes the node try its peer, and fail.
+    assert_eq!(append("one").status.code(), Some(1));
+    let out = append("two");
+    assert_eq!(out.status.code(), Some(1), "the wait runs out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("peer does not answer") && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    node.stop();
+}

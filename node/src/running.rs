@@ -218,6 +218,7 @@ fn shared_state(
         admin_token: token,
         published: AtomicU64::new(published),
         committed: watch::Sender::new(committed),
+        commit_logged_ms: AtomicU64::new(0),
         peer_url: RwLock::new(config.peer_url.clone()),
         peer: Mutex::new(PeerStatus::default()),
         http,

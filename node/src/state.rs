@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     /// Tiles are served for trees up to this size.
     pub published: AtomicU64,
     pub committed: watch::Sender<u64>,
+    /// When (ms since the epoch) the last "committed" line was logged: at most one a second.
+    pub commit_logged_ms: AtomicU64,
     pub peer_url: RwLock<Option<String>>,
     pub peer: Mutex<PeerStatus>,
     pub http: reqwest::Client,
@@ -195,13 +197,25 @@ impl Shared {
     /// Records a new committed size (and wakes whoever waits for it).
     pub fn set_committed(&self, size: u64) {
         Metrics::set(&self.metrics.committed_size, size);
-        self.committed.send_if_modified(|c| {
+        let grew = self.committed.send_if_modified(|c| {
             let grew = size > *c;
             if grew {
                 *c = size;
             }
             grew
         });
+        // An operator sees the log advance without a line per batch under load.
+        let now = now_ms();
+        let last = self.commit_logged_ms.load(Ordering::Relaxed);
+        if grew
+            && now >= last.saturating_add(1000)
+            && self
+                .commit_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::info!(committed = size, "entries committed (co-signed)");
+        }
     }
 
     pub fn set_published(&self, size: u64) {
@@ -214,6 +228,9 @@ impl Shared {
 
     pub fn peer_ok(&self) {
         let mut p = lock(&self.peer);
+        if p.failures > 0 {
+            tracing::info!(failed_attempts = p.failures, "the peer answers again");
+        }
         p.last_error = None;
         p.failures = 0;
     }

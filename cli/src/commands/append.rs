@@ -345,6 +345,22 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Says at once, before a wait that could last until it runs out, that the node's peer
+/// does not answer: the message is taken (and kept) but cannot reach the state asked for
+/// until the peer is back.
+fn warn_if_peer_is_down(node: &Running, wait: &str) {
+    let peer = &node.status["peer"];
+    let failures = peer["failures"].as_u64().unwrap_or(0);
+    if failures == 0 || wait == "queued" || wait == "accepted" && node.status["role"] == "sequencer"
+    {
+        return;
+    }
+    let last = peer["last_error"].as_str().unwrap_or("no answer");
+    eprintln!(
+        "dyad: warning: the node's peer does not answer ({failures} failed attempt(s), last: {last}); the message is kept and goes out when the peer is back, but waiting for `{wait}` may run out first"
+    );
+}
+
 /// `dyad append` through the node running on the data directory (its admin API).
 fn append_through_node(
     ctx: &Ctx,
@@ -372,6 +388,7 @@ fn append_through_node(
         wait: Some(args.wait.clone()),
         timeout_ms: Some(args.timeout.saturating_mul(1000)),
     };
+    warn_if_peer_is_down(node, &args.wait);
     let (status, answer) = node.admin.append_blocking(&req).map_err(|e| match e {
         ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
             CliError::usage(format!(
