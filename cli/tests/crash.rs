@@ -20,7 +20,7 @@
 //! Size: `DYAD_CRASH_CYCLES` (default 6, ~15 s), `DYAD_CRASH_CLIENTS` (concurrent
 //! appenders per party, default 4), `DYAD_CRASH_SEED` (default: from the
 //! clock; printed), `DYAD_CRASH_MIN_MS`/`DYAD_CRASH_MAX_MS` (load time between kills,
-//! default 100–700 ms). By hand: `DYAD_CRASH_CYCLES=200 cargo test -p dyad-tests --test
+//! default 100–700 ms). By hand: `DYAD_CRASH_CYCLES=200 cargo test -p dyad-cli --test
 //! crash -- --nocapture`. `DYAD_BIN` overrides the binary (see `support::dyad_bin`).
 
 mod support;

@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end tests: each test gets its own temporary directory and runs
 //! the real `dyad` binary in it.
 //!
-//! These tests live in `cli/tests/` rather than `tests/tests/` because Cargo tells only
+//! These tests (and the crash and disk-full harnesses) live in `cli/tests/` because Cargo tells only
 //! the tests of the package that owns a binary where it is (`CARGO_BIN_EXE_dyad`), and
 //! builds it for them: no second build, no stale binary.
 #![allow(dead_code)]

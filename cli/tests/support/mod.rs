@@ -1,4 +1,4 @@
-//! Helpers for the end-to-end tests of the `dyad-tests` crate: locating the real `dyad`
+//! Helpers for the crash and disk-full harnesses: locating the real `dyad`
 //! binary, running it with bounded waits, `dyad serve` processes killed on drop, a minimal
 //! HTTP/1.1 client for the admin API (std only), the testkit's seeded PRNG, and base64.
 #![allow(dead_code)]
@@ -12,60 +12,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The `dyad` binary.
-///
-/// Cargo only tells the tests of the package that owns a binary where it is
-/// (`CARGO_BIN_EXE_dyad`), and `dyad-tests` does not own it. So: `DYAD_BIN` if set;
-/// otherwise `cargo build -p dyad-cli --bin dyad` is run once per test process with the
-/// same Cargo that runs the tests (`CARGO`), in this workspace and into the test
-/// executable's target directory (a no-op when the binary is fresh; it keeps the binary from
-/// being stale when only this crate was rebuilt, and Cargo links its own fresh artifact to
-/// `target/<profile>/dyad` again). The binary is found next to the test executable
-/// (`target/<profile>/deps/crash-*` → `target/<profile>/dyad`) and copied at once to
+/// The `dyad` binary: `DYAD_BIN` if set, otherwise the one Cargo built for these tests
+/// (`CARGO_BIN_EXE_dyad`: these harnesses live in the package that owns it, so it is
+/// fresh and built once). It is copied at once to
 /// `target/<profile>/dyad-tests-bin/<hash of this workspace's path>/dyad`: a target
-/// directory shared with other checkouts gets its `target/<profile>/dyad` replaced by their
-/// builds, and a node restarted mid-test must run the same binary as at the start.
+/// directory shared with other checkouts gets its binaries replaced by their builds, and a
+/// node restarted mid-test must run the same binary as at the start.
 pub fn dyad_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("DYAD_BIN") {
             return PathBuf::from(bin);
         }
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test executable lives in target/<profile>/deps")
-            .to_owned();
-        let bin = profile_dir.join(format!("dyad{}", std::env::consts::EXE_SUFFIX));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(&cargo);
-        build
-            .args(["build", "-p", "dyad-cli", "--bin", "dyad"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // Same profile as the tests: target/debug is `dev`, target/release is `release`.
-        if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            build.arg("--release");
-        }
-        // The target directory of the tests, wherever it is.
-        if let Some(target) = profile_dir.parent() {
-            build.env("CARGO_TARGET_DIR", target);
-        }
-        let status = run_bounded(&mut build, Duration::from_secs(600));
-        match status {
-            Some(s) if s.success() => {}
-            other if bin.is_file() => {
-                eprintln!(
-                    "warning: `cargo build -p dyad-cli` failed ({other:?}); using the existing {}",
-                    bin.display()
-                );
-            }
-            other => panic!(
-                "`cargo build -p dyad-cli` failed ({other:?}) and there is no {}",
-                bin.display()
-            ),
-        }
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_dyad"));
         assert!(bin.is_file(), "no dyad binary at {}", bin.display());
+        let profile_dir = bin
+            .parent()
+            .expect("the binary lives in target/<profile>")
+            .to_owned();
         // A private copy (written under a temporary name, then renamed into place).
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in env!("CARGO_MANIFEST_DIR").bytes() {
