@@ -351,6 +351,23 @@ fn demo_plays_the_exchange_and_leaves_usable_data_directories() {
         .success();
     let text = stdout(out.get_output());
     assert!(text.contains("VERDICT: OK"), "{text}");
+    // The command the demo suggests runs as printed, whether or not dyad is on PATH.
+    let look = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Look around: "))
+        .and_then(|l| l.split("   (or").next())
+        .expect("the demo's last line");
+    let ran = std::process::Command::new("sh")
+        .args(["-c", look])
+        .current_dir(env.path(""))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{look}: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     assert!(
         text.contains("inquiry")
             && text.contains("threat-indicators")

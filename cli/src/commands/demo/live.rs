@@ -170,6 +170,6 @@ impl Demo {
             from.name(),
             kind.as_str()
         ))?;
-        self.say(&format!("        ⇄ HTTP: {route}; committed on both"))
+        self.say(&format!("        ⇄ HTTPS: {route}; committed on both"))
     }
 }

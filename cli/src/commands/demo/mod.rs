@@ -282,7 +282,7 @@ impl Demo {
         let live = Live::start(&self.alpha, &self.bravo)?;
         let (ua, ub) = live.urls();
         self.say(&format!(
-            "transport  live nodes: alpha (sequencer) at {ua}, bravo (co-signer) at {ub}, in this process"
+            "transport  live nodes over TLS 1.3, each recognising the other by its genesis key: alpha (sequencer) at {ua}, bravo (co-signer) at {ub}, in this process"
         ))?;
         self.live = Some(live);
         Ok(())
@@ -400,8 +400,9 @@ fn report(
             root.unwrap_or_default()
         ))?;
         outln(&format!(
-            "Look around: DYAD_DATA={} dyad log   (or {}/bravo)",
+            "Look around: DYAD_DATA={} {} log   (or {}/bravo)",
             d.alpha.dir.display(),
+            dyad_command(),
             d.dir.display()
         ))?;
     } else {
@@ -412,4 +413,23 @@ fn report(
     } else {
         ExitCode::from(EXIT_CHECK)
     })
+}
+
+/// How to run this very binary from a shell: `dyad` when that is what PATH finds,
+/// otherwise its full path (`cargo run` leaves it in target/, off PATH).
+fn dyad_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "dyad".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .filter_map(|dir| dir.join("dyad").canonicalize().ok())
+            .next()
+            .is_some_and(|found| found == me)
+    });
+    if on_path {
+        "dyad".to_owned()
+    } else {
+        me.display().to_string()
+    }
 }
