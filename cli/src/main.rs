@@ -13,6 +13,7 @@ mod commands;
 mod data;
 mod entry_view;
 mod error;
+mod node_log;
 mod output;
 mod running_node;
 mod trust;

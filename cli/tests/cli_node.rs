@@ -281,13 +281,31 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     assert_eq!(st["state"], "serving");
     assert_eq!(st["committed_size"], 8);
     assert_eq!(st["node"]["url"], bravo_node.url.as_str());
-    env.dyad()
-        .env("DYAD_DATA", &alpha)
-        .args(["show", "1"])
-        .timeout(COMMAND_TIMEOUT)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("holds its store"));
+    // `show` reads through the node while it holds the store: kept to compare with the
+    // same commands offline, once the nodes are stopped.
+    let show = |data: &Path, args: &[&str]| {
+        let out = env
+            .dyad()
+            .env("DYAD_DATA", data)
+            .arg("show")
+            .args(args)
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "show {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let show_cases: [&[&str]; 4] = [&["1"], &["2", "--raw"], &["--json", "7"], &["0"]];
+    let shown_live: Vec<Vec<u8>> = [&alpha, &bravo]
+        .into_iter()
+        .flat_map(|d| show_cases.iter().map(move |a| (d, *a)))
+        .map(|(d, a)| show(d, a))
+        .collect();
 
     // Both nodes audit over the tiles API, for the holder of a read credential only.
     for (data, url) in [(&alpha, &alpha_node.url), (&bravo, &bravo_node.url)] {
@@ -343,6 +361,15 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     assert!(alpha_node.stop(), "alpha's node did not stop gracefully");
     assert!(!alpha.join("admin.sock").exists());
     assert!(!alpha.join("node.url").exists());
+    let shown_offline: Vec<Vec<u8>> = [&alpha, &bravo]
+        .into_iter()
+        .flat_map(|d| show_cases.iter().map(move |a| (d, *a)))
+        .map(|(d, a)| show(d, a))
+        .collect();
+    assert_eq!(
+        shown_live, shown_offline,
+        "show through the node and offline differ"
+    );
 
     // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror.
     let tiles = env.path("tiles");

@@ -1,5 +1,6 @@
 //! `dyad show`: one entry in full (its payload as text when that is safe to print), or
-//! with --raw its exact bytes, the Merkle leaf data.
+//! with --raw its exact bytes, the Merkle leaf data. While a node runs on the data
+//! directory the entry is read through it, with the same output.
 
 use std::process::ExitCode;
 
@@ -8,11 +9,14 @@ use dyad_ledger::entry::{Attachment, SignedEntry};
 use dyad_ledger::genesis::Genesis;
 use serde_json::{json as j, Value};
 
+use crate::data::DataDir;
 use crate::entry_view::{
     entry_status, payload_text, read_entry, role_of, sender_name, summary_json,
 };
 use crate::error::{CliError, Result};
+use crate::node_log::NodeLog;
 use crate::output::{b64, format_ms, json, key_id_hex, out, out_bytes, printable};
+use crate::running_node::{probe, Probe};
 use crate::Ctx;
 
 pub const SHOW_EXAMPLES: &str = "\
@@ -41,25 +45,64 @@ struct Shown {
     attachments: Vec<(String, bool)>,
 }
 
-pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
-    let data = ctx.data_dir();
+/// The entry's bytes and what the replica knows of it, from the store, or through the
+/// node when one runs on the data directory (it holds the store): the same answer.
+struct Read {
+    bytes: Vec<u8>,
+    genesis: Genesis,
+    committed: u64,
+}
+
+fn no_entry(index: u64, size: u64) -> CliError {
+    CliError::usage(format!(
+        "there is no entry {index}: the log has {size} entries (0..{})",
+        size.saturating_sub(1)
+    ))
+}
+
+fn read(data: &DataDir, index: u64) -> Result<Read> {
+    if let Probe::Running(node) = probe(data)? {
+        let log = NodeLog::read(&node, data)?;
+        if index >= log.size {
+            return Err(no_entry(index, log.size));
+        }
+        if index >= log.published {
+            return Err(CliError::usage_hint(
+                format!("entry {index} is not signed into the node's tree yet"),
+                "try again in a moment",
+            ));
+        }
+        return Ok(Read {
+            bytes: log.leaf(index)?,
+            committed: log.committed,
+            genesis: log.genesis,
+        });
+    }
     let (_, channel) = data.open()?;
     let size = channel.size();
-    if args.index >= size {
-        return Err(CliError::usage(format!(
-            "there is no entry {}: the log has {size} entries (0..{})",
-            args.index,
-            size.saturating_sub(1)
-        )));
+    if index >= size {
+        return Err(no_entry(index, size));
     }
-    let bytes = channel.store().leaf(args.index)?;
+    Ok(Read {
+        bytes: channel.store().leaf(index)?,
+        committed: channel.committed_size()?,
+        genesis: channel.genesis().clone(),
+    })
+}
+
+pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
+    let data = ctx.data_dir();
+    let Read {
+        bytes,
+        genesis,
+        committed,
+    } = read(&data, args.index)?;
     if args.raw {
         out_bytes(&bytes)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let genesis = channel.genesis().clone();
     let entry = read_entry(args.index, &bytes)?;
-    let status = entry_status(args.index, channel.committed_size()?);
+    let status = entry_status(args.index, committed);
     let store = data.attachments(genesis.max_attachment_size)?;
     let attachments = entry
         .entry
