@@ -281,13 +281,12 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     assert_eq!(st["state"], "serving");
     assert_eq!(st["committed_size"], 8);
     assert_eq!(st["node"]["url"], bravo_node.url.as_str());
-    // `show` reads through the node while it holds the store: kept to compare with the
+    // `show` and `checkpoint` read through the node while it holds the store: kept to compare with the
     // same commands offline, once the nodes are stopped.
     let show = |data: &Path, args: &[&str]| {
         let out = env
             .dyad()
             .env("DYAD_DATA", data)
-            .arg("show")
             .args(args)
             .timeout(COMMAND_TIMEOUT)
             .output()
@@ -300,7 +299,14 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         );
         out.stdout
     };
-    let show_cases: [&[&str]; 4] = [&["1"], &["2", "--raw"], &["--json", "7"], &["0"]];
+    let show_cases: [&[&str]; 6] = [
+        &["show", "1"],
+        &["show", "2", "--raw"],
+        &["--json", "show", "7"],
+        &["show", "0"],
+        &["checkpoint"],
+        &["--json", "checkpoint"],
+    ];
     let shown_live: Vec<Vec<u8>> = [&alpha, &bravo]
         .into_iter()
         .flat_map(|d| show_cases.iter().map(move |a| (d, *a)))
