@@ -41,7 +41,8 @@ other tools; keep it on loopback) and needs the token in DIR/admin.token, new at
 start. DIR must be 0700 and its files 0600.
 --peer URL is saved in DIR/dyad.json and used when --peer is omitted next time.
 The first line on standard output says where the node listens (JSON with --json);
-logs go to standard error, filtered by RUST_LOG (default: info).
+logs go to standard error, filtered by RUST_LOG (default: info); --log-format json writes
+them one JSON object per line.
 While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
 
 #[derive(Args, Debug)]
@@ -71,10 +72,27 @@ pub struct ServeArgs {
     /// content is public. Default: the peer and holders of a read credential only.
     #[arg(long)]
     pub public_read: bool,
+    /// How logs on standard error look: `text` for people, `json` for log collectors (one
+    /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
+    /// event's fields).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
-/// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
-fn init_tracing() {
+/// The format of the logs on standard error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs to standard error, filtered by RUST_LOG (default `info`), as text (colours only on
+/// a terminal) or one JSON object per line.
+fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
@@ -85,11 +103,20 @@ fn init_tracing() {
         }),
         _ => EnvFilter::new("info"),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // The event's fields next to `message` at the top level, where collectors look.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_ansi(false)
+            .try_init(),
+    };
 }
 
 /// Resolves on Ctrl-C or (Unix) SIGTERM.
@@ -118,7 +145,7 @@ async fn stop_signal() {
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     let node_config = node_config(&data, args)?;
-    init_tracing();
+    init_tracing(args.log_format);
     let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
     let url_file = data.dir.join(NODE_URL_FILE);
     let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
