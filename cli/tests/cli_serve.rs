@@ -1,4 +1,5 @@
-//! `dyad serve` as a service runs it: logs as JSON lines (`--log-format json`).
+//! `dyad serve` as a service runs it: logs as JSON lines (`--log-format json`), settings
+//! from a TOML file (`--config FILE`) under the command line's flags.
 
 mod common;
 
@@ -80,4 +81,141 @@ fn serve_logs_text_by_default() {
         "text, not JSON: {started}"
     );
     assert!(node.stop());
+}
+
+/// Writes `text` as a serve configuration file in `env`, and returns its path.
+fn config_file(env: &Env, text: &str) -> String {
+    let path = env.path("serve.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn serve_takes_its_settings_from_a_config_file() {
+    let env = Env::new();
+    env.channel();
+    let file = config_file(
+        &env,
+        &format!("listen = \"127.0.0.1:0\"\npeer = \"{NOBODY}\"\nlog_format = \"json\"\n"),
+    );
+    let node = Node::start_capturing(&env.path("alpha"), &["--config", &file], &[]);
+    assert_eq!(node.announce["peer_url"], NOBODY, "peer from the file");
+    assert!(node.url.starts_with("https://127.0.0.1:"), "{}", node.url);
+    let lines = stderr_until(&node, |l| l.contains("node started"));
+    let started = parse_json_log(lines.last().unwrap());
+    assert_eq!(
+        started["message"], "node started",
+        "log_format from the file"
+    );
+    assert!(node.stop());
+}
+
+#[test]
+fn serve_flags_override_the_config_file() {
+    let env = Env::new();
+    env.channel();
+    // The file's listen address could not be bound, and its log format is json: the
+    // command line's win.
+    let file = config_file(
+        &env,
+        &format!("listen = \"192.0.2.1:1\"\npeer = \"{NOBODY}\"\nlog_format = \"json\"\n"),
+    );
+    let args = [
+        "--config",
+        &file,
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "text",
+    ];
+    let node = Node::start_capturing(&env.path("alpha"), &args, &[("RUST_LOG", "info")]);
+    assert!(node.url.starts_with("https://127.0.0.1:"), "{}", node.url);
+    let lines = stderr_until(&node, |l| l.contains("node started"));
+    let started = lines.last().unwrap();
+    assert!(
+        serde_json::from_str::<Value>(started).is_err(),
+        "text: {started}"
+    );
+    assert!(node.stop());
+}
+
+#[test]
+fn a_config_file_with_an_unknown_key_or_a_bad_value_is_refused_naming_it() {
+    let env = Env::new();
+    env.channel();
+    let cases = [
+        (
+            "listen = \"127.0.0.1:0\"\nlisten_port = 7380\n",
+            "listen_port",
+        ),
+        (
+            "listen = \"127.0.0.1:0\"\nmax_batch = \"many\"\n",
+            "max_batch",
+        ),
+        ("listen = \"127.0.0.1:0\"\nmax_batch = 0\n", "max_batch"),
+        ("listen = \"nowhere\"\n", "listen"),
+        (
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"loopback\"\n",
+            "admin_listen",
+        ),
+        (
+            "listen = \"127.0.0.1:0\"\nlog_format = \"xml\"\n",
+            "log_format",
+        ),
+    ];
+    for (text, key) in cases {
+        let file = config_file(&env, text);
+        let out = env
+            .at("alpha")
+            .args(["serve", "--config", &file])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
+        assert!(stderr.contains(key), "{text:?} names {key}: {stderr}");
+        assert!(
+            stderr.contains("serve.toml"),
+            "{text:?} names the file: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_needs_an_address_to_listen_on_from_a_flag_or_the_file() {
+    let env = Env::new();
+    env.channel();
+    let file = config_file(&env, &format!("peer = \"{NOBODY}\"\n"));
+    for args in [vec!["serve"], vec!["serve", "--config", &file]] {
+        let out = env
+            .at("alpha")
+            .args(&args)
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no address to listen on"), "{stderr}");
+        assert!(
+            stderr.contains("--listen"),
+            "the hint names the flag: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_config_file_larger_than_64_kib_is_refused() {
+    let env = Env::new();
+    env.channel();
+    let mut text = String::from("listen = \"127.0.0.1:0\"\n");
+    text.push_str(&"# padding\n".repeat(7000));
+    let file = config_file(&env, &text);
+    let out = env
+        .at("alpha")
+        .args(["serve", "--config", &file])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 64 KiB"));
 }

@@ -9,7 +9,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use clap::Args;
 use dyad_node::{NodeConfig, RunningNode};
 use serde_json::json as j;
 
+use super::serve_config::{ServeSettings, Source};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{json, outln};
@@ -28,6 +29,13 @@ Examples:
   dyad --data alpha serve --listen 0.0.0.0:7380 --peer https://dyad.bravo.example
   DYAD_DATA=bravo dyad serve --listen 127.0.0.1:7381 --peer https://127.0.0.1:7380
   RUST_LOG=dyad_ledger=debug dyad serve --listen 127.0.0.1:0     # peer URL from dyad.json
+  dyad --data /var/lib/dyad/alpha serve --config /etc/dyad/alpha.toml
+
+--config FILE gives any of the settings below in TOML, keys named as the flags with _ for -
+(listen, peer, admin_listen, max_batch, max_delay_ms, insecure_http, public_read,
+log_format); flags on the command line win (--insecure-http and --public-read can only
+turn a setting on). docs/serve.example.toml is an example; docs/operations.md says how to
+run the node as a service (systemd unit, logs, /healthz and /readyz).
 
 Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch being
 collected is written and answered, the store is closed). The public listener speaks TLS 1.3
@@ -47,9 +55,13 @@ While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go throug
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The public listener's address (read API, co-signing, submissions, metrics).
+    /// The serve settings in a TOML file (see below); the flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The public listener's address (read API, co-signing, submissions, metrics, health
+    /// checks). Required, here or in the --config file.
     #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub listen: Option<String>,
     /// The peer node's base URL (saved in dyad.json; default: the saved one).
     #[arg(long, value_name = "URL")]
     pub peer: Option<String>,
@@ -57,12 +69,13 @@ pub struct ServeArgs {
     /// uses the Unix socket DIR/admin.sock only.
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
-    /// Group commit: most entries in one batch.
-    #[arg(long, value_name = "N", default_value_t = 512)]
-    pub max_batch: usize,
-    /// Group commit: longest wait for more entries after the first of a batch.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub max_delay_ms: u64,
+    /// Group commit: most entries in one batch [default: 512].
+    #[arg(long, value_name = "N")]
+    pub max_batch: Option<usize>,
+    /// Group commit: longest wait for more entries after the first of a batch
+    /// [default: 10].
+    #[arg(long, value_name = "N")]
+    pub max_delay_ms: Option<u64>,
     /// Serve plain HTTP instead of TLS, for a node behind a TLS-terminating proxy. The node
     /// cannot authenticate clients then and serves every request as the peer's: the proxy
     /// must admit only the peer and readers. Also allows an http:// --peer URL.
@@ -74,9 +87,9 @@ pub struct ServeArgs {
     pub public_read: bool,
     /// How logs on standard error look: `text` for people, `json` for log collectors (one
     /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
-    /// event's fields).
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// event's fields) [default: text].
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// The format of the logs on standard error.
@@ -119,33 +132,36 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Resolves on Ctrl-C or (Unix) SIGTERM.
-async fn stop_signal() {
+/// Resolves on Ctrl-C or (Unix) SIGTERM. On Unix the handlers are installed when this is
+/// called, not when first polled: a supervisor may send SIGTERM as soon as the node says
+/// where it listens, and that must stop it gracefully rather than kill it.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Some(mut term), Some(mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    let node_config = node_config(&data, args)?;
-    init_tracing(args.log_format);
+    let settings = ServeSettings::resolve(args)?;
+    let node_config = node_config(&data, &settings)?;
+    init_tracing(settings.log_format);
     let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
     let url_file = data.dir.join(NODE_URL_FILE);
     let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
@@ -159,11 +175,8 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
 
 /// The node's configuration: the data directory must hold a created channel and no
 /// running node; a new --peer URL is saved in `dyad.json` for the next start.
-fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
+fn node_config(data: &DataDir, args: &ServeSettings) -> Result<NodeConfig> {
     let config = data.read_created_config()?;
-    if args.max_batch == 0 {
-        return Err(CliError::usage("--max-batch must be at least 1"));
-    }
     if let Probe::Running(r) = probe(data)? {
         return Err(CliError::usage_hint(
             format!(
@@ -175,7 +188,7 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
         ));
     }
     let peer_url = match &args.peer {
-        Some(url) => Some(check_url(url, "--peer")?),
+        Some(peer) => Some(check_url(&peer.value, &peer.source.to_string())?),
         None => config.peer_url.clone(),
     };
     if let Some(url) = peer_url.as_deref().filter(|u| u.starts_with("http://")) {
@@ -188,7 +201,7 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
     }
     let key = config.signer_key()?;
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
-    node_config.listen = args.listen;
+    node_config.listen = parse_listen(&args.listen.value, &args.listen.source)?;
     node_config.admin_listen = args.admin_listen;
     node_config.peer_url = peer_url;
     node_config.max_batch = args.max_batch;
@@ -196,6 +209,15 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
     node_config.insecure_http = args.insecure_http;
     node_config.public_read = args.public_read;
     Ok(node_config)
+}
+
+/// The public listener's address, as given by `source`.
+fn parse_listen(text: &str, source: &Source) -> Result<SocketAddr> {
+    text.parse().map_err(|e| {
+        CliError::usage(format!(
+            "{source}: {text:?} is not an IP address and port ({e})"
+        ))
+    })
 }
 
 /// Starts the node, writes `node.url`, says where it listens, and serves until a stop
@@ -219,9 +241,10 @@ async fn run_node(
         let _ = running.shutdown().await;
         return Err(e.into());
     }
+    let stop = stop_signal();
     announce(ctx, data, &running, &url, peer_url.as_deref());
     tokio::select! {
-        _ = stop_signal() => tracing::info!("stopping"),
+        _ = stop => tracing::info!("stopping"),
         why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
     }
     let _ = std::fs::remove_file(url_file);
