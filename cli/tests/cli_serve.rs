@@ -1,5 +1,5 @@
 //! `dyad serve` as a service runs it: logs as JSON lines (`--log-format json`), settings
-//! from a TOML file (`--config FILE`) under the command line's flags.
+//! from a TOML file (`--config FILE`) under the command line's flags, `--listen HOST:PORT`.
 
 mod common;
 
@@ -218,4 +218,53 @@ fn a_config_file_larger_than_64_kib_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than 64 KiB"));
+}
+
+#[test]
+fn serve_listens_on_a_host_name_and_says_what_it_resolved_to() {
+    let env = Env::new();
+    env.channel();
+    let args = ["--listen", "localhost:0", "--peer", NOBODY];
+    let node = Node::start_capturing(&env.path("alpha"), &args, &[]);
+    let a = &node.announce;
+    assert_eq!(a["listen_name"], "localhost:0", "{a}");
+    let resolved: Vec<std::net::SocketAddr> = a["listen_resolved"]
+        .as_array()
+        .expect("the addresses it resolved to")
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(resolved.iter().all(|r| r.ip().is_loopback()), "{a}");
+    let bound: std::net::SocketAddr = a["listen"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        bound.ip(),
+        resolved[0].ip(),
+        "the first address is bound: {a}"
+    );
+    assert_ne!(bound.port(), 0);
+    assert!(node.stop());
+}
+
+#[test]
+fn a_listen_name_that_does_not_resolve_is_refused() {
+    let env = Env::new();
+    env.channel();
+    for (listen, says) in [
+        ("no-such-host.invalid:7380", "cannot resolve"),
+        ("localhost", "cannot resolve"),
+    ] {
+        let out = env
+            .at("alpha")
+            .args(["serve", "--listen", listen])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("--listen"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(listen), "names what was given: {stderr}");
+    }
 }

@@ -59,7 +59,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The public listener's address (read API, co-signing, submissions, metrics, health
-    /// checks). Required, here or in the --config file.
+    /// checks): IP:PORT, or HOST:PORT (the first address HOST resolves to). Required, here
+    /// or in the --config file.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// The peer node's base URL (saved in dyad.json; default: the saved one).
@@ -160,11 +161,11 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     let settings = ServeSettings::resolve(args)?;
-    let node_config = node_config(&data, &settings)?;
+    let (node_config, listen) = node_config(&data, &settings)?;
     init_tracing(settings.log_format);
     let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
     let url_file = data.dir.join(NODE_URL_FILE);
-    let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
+    let result = rt.block_on(run_node(ctx, &data, node_config, &listen, &url_file));
     let _ = std::fs::remove_file(&url_file);
     // A store close or request that hangs on a failing disk must not keep the process:
     // the node's shutdown is bounded, and so is waiting for its threads.
@@ -175,7 +176,7 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
 
 /// The node's configuration: the data directory must hold a created channel and no
 /// running node; a new --peer URL is saved in `dyad.json` for the next start.
-fn node_config(data: &DataDir, args: &ServeSettings) -> Result<NodeConfig> {
+fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, ListenAddr)> {
     let config = data.read_created_config()?;
     if let Probe::Running(r) = probe(data)? {
         return Err(CliError::usage_hint(
@@ -201,23 +202,52 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<NodeConfig> {
     }
     let key = config.signer_key()?;
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
-    node_config.listen = parse_listen(&args.listen.value, &args.listen.source)?;
+    let listen = resolve_listen(&args.listen.value, &args.listen.source)?;
+    node_config.listen = listen.addr;
     node_config.admin_listen = args.admin_listen;
     node_config.peer_url = peer_url;
     node_config.max_batch = args.max_batch;
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
     node_config.insecure_http = args.insecure_http;
     node_config.public_read = args.public_read;
-    Ok(node_config)
+    Ok((node_config, listen))
 }
 
-/// The public listener's address, as given by `source`.
-fn parse_listen(text: &str, source: &Source) -> Result<SocketAddr> {
-    text.parse().map_err(|e| {
-        CliError::usage(format!(
-            "{source}: {text:?} is not an IP address and port ({e})"
-        ))
-    })
+/// Where the public listener binds.
+struct ListenAddr {
+    addr: SocketAddr,
+    /// The host name and port given, and every address it resolved to (the first is
+    /// bound), when it was not an IP address.
+    resolved: Option<(String, Vec<SocketAddr>)>,
+}
+
+/// The public listener's address, as given by `source`: an IP address and port, or a host
+/// name and port, resolved now; a name with several addresses binds the first.
+fn resolve_listen(text: &str, source: &Source) -> Result<ListenAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(ListenAddr {
+            addr,
+            resolved: None,
+        });
+    }
+    let hint = "give HOST:PORT with a host name that resolves here, or an IP address and port such as 127.0.0.1:7380";
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| {
+            CliError::usage_hint(format!("{source}: cannot resolve {text:?} ({e})"), hint)
+        })?
+        .collect();
+    match addrs.first() {
+        Some(&addr) => Ok(ListenAddr {
+            addr,
+            resolved: Some((text.to_owned(), addrs)),
+        }),
+        None => Err(CliError::usage_hint(
+            format!("{source}: {text:?} resolves to no address"),
+            hint,
+        )),
+    }
 }
 
 /// Starts the node, writes `node.url`, says where it listens, and serves until a stop
@@ -226,6 +256,7 @@ async fn run_node(
     ctx: &Ctx,
     data: &DataDir,
     node_config: NodeConfig,
+    listen: &ListenAddr,
     url_file: &Path,
 ) -> Result<()> {
     let peer_url = node_config.peer_url.clone();
@@ -242,7 +273,7 @@ async fn run_node(
         return Err(e.into());
     }
     let stop = stop_signal();
-    announce(ctx, data, &running, &url, peer_url.as_deref());
+    announce(ctx, data, &running, listen, &url, peer_url.as_deref());
     tokio::select! {
         _ = stop => tracing::info!("stopping"),
         why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
@@ -263,7 +294,14 @@ fn save_peer_url(data: &DataDir, peer_url: Option<&str>) -> Result<()> {
 }
 
 /// The first line on standard output: where the node listens (JSON with --json).
-fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_url: Option<&str>) {
+fn announce(
+    ctx: &Ctx,
+    data: &DataDir,
+    running: &RunningNode,
+    listen: &ListenAddr,
+    url: &str,
+    peer_url: Option<&str>,
+) {
     let admin_url = running.admin_addr().map(|_| running.admin_url());
     let announced = if ctx.json {
         let mut v = j!({
@@ -278,14 +316,25 @@ fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_ur
         if let Some(a) = &admin_url {
             v["admin_url"] = j!(a);
         }
+        if let Some((name, addrs)) = &listen.resolved {
+            v["listen_name"] = j!(name);
+            v["listen_resolved"] = j!(addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        }
         json(&v)
     } else {
         let admin = match &admin_url {
             Some(a) => format!("{} and {a}", running.admin_socket().display()),
             None => running.admin_socket().display().to_string(),
         };
+        let resolved = match &listen.resolved {
+            Some((name, addrs)) => {
+                let all: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                format!(" ({name} resolves to {}; bound the first)", all.join(", "))
+            }
+            None => String::new(),
+        };
         outln(&format!(
-            "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
+            "dyad node ({}) listening on {url}{resolved} (admin API {admin}); peer {}; Ctrl-C to stop",
             running.role().as_str(),
             peer_url.unwrap_or("not set (--peer URL)")
         ))
