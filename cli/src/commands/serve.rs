@@ -9,14 +9,14 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
 use dyad_node::{NodeConfig, RunningNode};
 use serde_json::json as j;
 
+pub use super::serve_config::{LogFormat, ServeArgs};
 use super::serve_config::{ServeSettings, Source};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
@@ -52,57 +52,6 @@ The first line on standard output says where the node listens (JSON with --json)
 logs go to standard error, filtered by RUST_LOG (default: info); --log-format json writes
 them one JSON object per line.
 While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
-
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// The serve settings in a TOML file (see below); the flags given here win over it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The public listener's address (read API, co-signing, submissions, metrics, health
-    /// checks): IP:PORT, or HOST:PORT (the first address HOST resolves to). Required, here
-    /// or in the --config file.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// The peer node's base URL (saved in dyad.json; default: the saved one).
-    #[arg(long, value_name = "URL")]
-    pub peer: Option<String>,
-    /// Also serve the admin API on this TCP address (keep it on loopback); the CLI itself
-    /// uses the Unix socket DIR/admin.sock only.
-    #[arg(long, value_name = "ADDR")]
-    pub admin_listen: Option<SocketAddr>,
-    /// Group commit: most entries in one batch [default: 512].
-    #[arg(long, value_name = "N")]
-    pub max_batch: Option<usize>,
-    /// Group commit: longest wait for more entries after the first of a batch
-    /// [default: 10].
-    #[arg(long, value_name = "N")]
-    pub max_delay_ms: Option<u64>,
-    /// Serve plain HTTP instead of TLS, for a node behind a TLS-terminating proxy. The node
-    /// cannot authenticate clients then and serves every request as the peer's: the proxy
-    /// must admit only the peer and readers. Also allows an http:// --peer URL.
-    #[arg(long)]
-    pub insecure_http: bool,
-    /// Open the read API (checkpoint, tiles, metrics) to anyone, for a channel whose
-    /// content is public. Default: the peer and holders of a read credential only.
-    #[arg(long)]
-    pub public_read: bool,
-    /// How logs on standard error look: `text` for people, `json` for log collectors (one
-    /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
-    /// event's fields) [default: text].
-    #[arg(long, value_name = "FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
-}
-
-/// The format of the logs on standard error.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One human-readable line per event (coloured on a terminal).
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// Logs to standard error, filtered by RUST_LOG (default `info`), as text (colours only on
 /// a terminal) or one JSON object per line.

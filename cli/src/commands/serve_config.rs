@@ -1,14 +1,15 @@
-//! `dyad serve --config FILE`: every serve setting in a TOML file (docs/serve.example.toml),
-//! merged with the command line, whose flags win. An unknown key or a bad value is an error
-//! naming the key and the file; the file is read to at most [`MAX_CONFIG_BYTES`].
+//! The settings of `dyad serve`: its flags ([`ServeArgs`]) and `--config FILE`, every
+//! serve setting in a TOML file (docs/serve.example.toml), merged with the command line,
+//! whose flags win. An unknown key or a bad value is an error naming the key and the file;
+//! the file is read to at most [`MAX_CONFIG_BYTES`].
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use serde::Deserialize;
 
-use super::serve::{LogFormat, ServeArgs};
 use crate::error::{CliError, Result};
 
 /// The largest configuration file read: a few settings need far less.
@@ -17,6 +18,57 @@ pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// Group commit defaults (`--max-batch`, `--max-delay-ms`).
 pub const DEFAULT_MAX_BATCH: usize = 512;
 pub const DEFAULT_MAX_DELAY_MS: u64 = 10;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The serve settings in a TOML file (see below); the flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The public listener's address (read API, co-signing, submissions, metrics, health
+    /// checks): IP:PORT, or HOST:PORT (the first address HOST resolves to). Required, here
+    /// or in the --config file.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The peer node's base URL (saved in dyad.json; default: the saved one).
+    #[arg(long, value_name = "URL")]
+    pub peer: Option<String>,
+    /// Also serve the admin API on this TCP address (keep it on loopback); the CLI itself
+    /// uses the Unix socket DIR/admin.sock only.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Group commit: most entries in one batch [default: 512].
+    #[arg(long, value_name = "N")]
+    pub max_batch: Option<usize>,
+    /// Group commit: longest wait for more entries after the first of a batch
+    /// [default: 10].
+    #[arg(long, value_name = "N")]
+    pub max_delay_ms: Option<u64>,
+    /// Serve plain HTTP instead of TLS, for a node behind a TLS-terminating proxy. The node
+    /// cannot authenticate clients then and serves every request as the peer's: the proxy
+    /// must admit only the peer and readers. Also allows an http:// --peer URL.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Open the read API (checkpoint, tiles, metrics) to anyone, for a channel whose
+    /// content is public. Default: the peer and holders of a read credential only.
+    #[arg(long)]
+    pub public_read: bool,
+    /// How logs on standard error look: `text` for people, `json` for log collectors (one
+    /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
+    /// event's fields) [default: text].
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The format of the logs on standard error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// The file's keys, named as the long flags with `_` for `-`.
 #[derive(Debug, Default, Deserialize)]
