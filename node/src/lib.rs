@@ -14,7 +14,8 @@
 //!   (`POST /admin/append`, `GET /admin/status`) on the Unix socket
 //!   `<data_dir>/admin.sock` in the owner-only data directory (and, if configured, on a
 //!   loopback TCP listener), which needs the bearer token in `<data_dir>/admin.token`,
-//!   replaced at every start (`admin_listener.rs`).
+//!   replaced at every start (`admin_listener.rs`);
+//! - on both listeners, `GET /healthz` and `GET /readyz` for supervisors, to anyone.
 //!
 //! The public listener speaks TLS 1.3 only (spec/node.md section 9, [`tls`]): each node
 //! presents a self-signed certificate whose key its party's genesis key binds, and accepts

@@ -14,6 +14,7 @@ pub mod log;
 pub mod prove;
 pub mod receipt;
 pub mod serve;
+pub mod serve_config;
 pub mod show;
 pub mod status;
 pub mod sync;

@@ -13,10 +13,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
 use dyad_node::{NodeConfig, RunningNode};
 use serde_json::json as j;
 
+pub use super::serve_config::{LogFormat, ServeArgs};
+use super::serve_config::{ServeSettings, Source};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{json, outln};
@@ -28,6 +29,13 @@ Examples:
   dyad --data alpha serve --listen 0.0.0.0:7380 --peer https://dyad.bravo.example
   DYAD_DATA=bravo dyad serve --listen 127.0.0.1:7381 --peer https://127.0.0.1:7380
   RUST_LOG=dyad_ledger=debug dyad serve --listen 127.0.0.1:0     # peer URL from dyad.json
+  dyad --data /var/lib/dyad/alpha serve --config /etc/dyad/alpha.toml
+
+--config FILE gives any of the settings below in TOML, keys named as the flags with _ for -
+(listen, peer, admin_listen, max_batch, max_delay_ms, insecure_http, public_read,
+log_format); flags on the command line win (--insecure-http and --public-read can only
+turn a setting on). docs/serve.example.toml is an example; docs/operations.md says how to
+run the node as a service (systemd unit, logs, /healthz and /readyz).
 
 Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch being
 collected is written and answered, the store is closed). The public listener speaks TLS 1.3
@@ -41,40 +49,13 @@ other tools; keep it on loopback) and needs the token in DIR/admin.token, new at
 start. DIR must be 0700 and its files 0600.
 --peer URL is saved in DIR/dyad.json and used when --peer is omitted next time.
 The first line on standard output says where the node listens (JSON with --json);
-logs go to standard error, filtered by RUST_LOG (default: info).
+logs go to standard error, filtered by RUST_LOG (default: info); --log-format json writes
+them one JSON object per line.
 While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
 
-#[derive(Args, Debug)]
-pub struct ServeArgs {
-    /// The public listener's address (read API, co-signing, submissions, metrics).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// The peer node's base URL (saved in dyad.json; default: the saved one).
-    #[arg(long, value_name = "URL")]
-    pub peer: Option<String>,
-    /// Also serve the admin API on this TCP address (keep it on loopback); the CLI itself
-    /// uses the Unix socket DIR/admin.sock only.
-    #[arg(long, value_name = "ADDR")]
-    pub admin_listen: Option<SocketAddr>,
-    /// Group commit: most entries in one batch.
-    #[arg(long, value_name = "N", default_value_t = 512)]
-    pub max_batch: usize,
-    /// Group commit: longest wait for more entries after the first of a batch.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub max_delay_ms: u64,
-    /// Serve plain HTTP instead of TLS, for a node behind a TLS-terminating proxy. The node
-    /// cannot authenticate clients then and serves every request as the peer's: the proxy
-    /// must admit only the peer and readers. Also allows an http:// --peer URL.
-    #[arg(long)]
-    pub insecure_http: bool,
-    /// Open the read API (checkpoint, tiles, metrics) to anyone, for a channel whose
-    /// content is public. Default: the peer and holders of a read credential only.
-    #[arg(long)]
-    pub public_read: bool,
-}
-
-/// Logs to standard error, filtered by RUST_LOG (default `info`); colours only on a terminal.
-fn init_tracing() {
+/// Logs to standard error, filtered by RUST_LOG (default `info`), as text (colours only on
+/// a terminal) or one JSON object per line.
+fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
@@ -85,43 +66,55 @@ fn init_tracing() {
         }),
         _ => EnvFilter::new("info"),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // The event's fields next to `message` at the top level, where collectors look.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_ansi(false)
+            .try_init(),
+    };
 }
 
-/// Resolves on Ctrl-C or (Unix) SIGTERM.
-async fn stop_signal() {
+/// Resolves on Ctrl-C or (Unix) SIGTERM. On Unix the handlers are installed when this is
+/// called, not when first polled: a supervisor may send SIGTERM as soon as the node says
+/// where it listens, and that must stop it gracefully rather than kill it.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Some(mut term), Some(mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
 
 pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    let node_config = node_config(&data, args)?;
-    init_tracing();
+    let settings = ServeSettings::resolve(args)?;
+    let (node_config, listen) = node_config(&data, &settings)?;
+    init_tracing(settings.log_format);
     let rt = dyad_node::runtime::workers("dyad-node", None).map_err(CliError::Client)?;
     let url_file = data.dir.join(NODE_URL_FILE);
-    let result = rt.block_on(run_node(ctx, &data, node_config, &url_file));
+    let result = rt.block_on(run_node(ctx, &data, node_config, &listen, &url_file));
     let _ = std::fs::remove_file(&url_file);
     // A store close or request that hangs on a failing disk must not keep the process:
     // the node's shutdown is bounded, and so is waiting for its threads.
@@ -132,11 +125,8 @@ pub fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
 
 /// The node's configuration: the data directory must hold a created channel and no
 /// running node; a new --peer URL is saved in `dyad.json` for the next start.
-fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
+fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, ListenAddr)> {
     let config = data.read_created_config()?;
-    if args.max_batch == 0 {
-        return Err(CliError::usage("--max-batch must be at least 1"));
-    }
     if let Probe::Running(r) = probe(data)? {
         return Err(CliError::usage_hint(
             format!(
@@ -148,7 +138,7 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
         ));
     }
     let peer_url = match &args.peer {
-        Some(url) => Some(check_url(url, "--peer")?),
+        Some(peer) => Some(check_url(&peer.value, &peer.source.to_string())?),
         None => config.peer_url.clone(),
     };
     if let Some(url) = peer_url.as_deref().filter(|u| u.starts_with("http://")) {
@@ -161,14 +151,52 @@ fn node_config(data: &DataDir, args: &ServeArgs) -> Result<NodeConfig> {
     }
     let key = config.signer_key()?;
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
-    node_config.listen = args.listen;
+    let listen = resolve_listen(&args.listen.value, &args.listen.source)?;
+    node_config.listen = listen.addr;
     node_config.admin_listen = args.admin_listen;
     node_config.peer_url = peer_url;
     node_config.max_batch = args.max_batch;
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
     node_config.insecure_http = args.insecure_http;
     node_config.public_read = args.public_read;
-    Ok(node_config)
+    Ok((node_config, listen))
+}
+
+/// Where the public listener binds.
+struct ListenAddr {
+    addr: SocketAddr,
+    /// The host name and port given, and every address it resolved to (the first is
+    /// bound), when it was not an IP address.
+    resolved: Option<(String, Vec<SocketAddr>)>,
+}
+
+/// The public listener's address, as given by `source`: an IP address and port, or a host
+/// name and port, resolved now; a name with several addresses binds the first.
+fn resolve_listen(text: &str, source: &Source) -> Result<ListenAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(ListenAddr {
+            addr,
+            resolved: None,
+        });
+    }
+    let hint = "give HOST:PORT with a host name that resolves here, or an IP address and port such as 127.0.0.1:7380";
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| {
+            CliError::usage_hint(format!("{source}: cannot resolve {text:?} ({e})"), hint)
+        })?
+        .collect();
+    match addrs.first() {
+        Some(&addr) => Ok(ListenAddr {
+            addr,
+            resolved: Some((text.to_owned(), addrs)),
+        }),
+        None => Err(CliError::usage_hint(
+            format!("{source}: {text:?} resolves to no address"),
+            hint,
+        )),
+    }
 }
 
 /// Starts the node, writes `node.url`, says where it listens, and serves until a stop
@@ -177,6 +205,7 @@ async fn run_node(
     ctx: &Ctx,
     data: &DataDir,
     node_config: NodeConfig,
+    listen: &ListenAddr,
     url_file: &Path,
 ) -> Result<()> {
     let peer_url = node_config.peer_url.clone();
@@ -192,9 +221,10 @@ async fn run_node(
         let _ = running.shutdown().await;
         return Err(e.into());
     }
-    announce(ctx, data, &running, &url, peer_url.as_deref());
+    let stop = stop_signal();
+    announce(ctx, data, &running, listen, &url, peer_url.as_deref());
     tokio::select! {
-        _ = stop_signal() => tracing::info!("stopping"),
+        _ = stop => tracing::info!("stopping"),
         why = running.failed() => tracing::error!(reason = %why, "the node stopped itself"),
     }
     let _ = std::fs::remove_file(url_file);
@@ -213,7 +243,14 @@ fn save_peer_url(data: &DataDir, peer_url: Option<&str>) -> Result<()> {
 }
 
 /// The first line on standard output: where the node listens (JSON with --json).
-fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_url: Option<&str>) {
+fn announce(
+    ctx: &Ctx,
+    data: &DataDir,
+    running: &RunningNode,
+    listen: &ListenAddr,
+    url: &str,
+    peer_url: Option<&str>,
+) {
     let admin_url = running.admin_addr().map(|_| running.admin_url());
     let announced = if ctx.json {
         let mut v = j!({
@@ -228,14 +265,25 @@ fn announce(ctx: &Ctx, data: &DataDir, running: &RunningNode, url: &str, peer_ur
         if let Some(a) = &admin_url {
             v["admin_url"] = j!(a);
         }
+        if let Some((name, addrs)) = &listen.resolved {
+            v["listen_name"] = j!(name);
+            v["listen_resolved"] = j!(addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        }
         json(&v)
     } else {
         let admin = match &admin_url {
             Some(a) => format!("{} and {a}", running.admin_socket().display()),
             None => running.admin_socket().display().to_string(),
         };
+        let resolved = match &listen.resolved {
+            Some((name, addrs)) => {
+                let all: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                format!(" ({name} resolves to {}; bound the first)", all.join(", "))
+            }
+            None => String::new(),
+        };
         outln(&format!(
-            "dyad node ({}) listening on {url} (admin API {admin}); peer {}; Ctrl-C to stop",
+            "dyad node ({}) listening on {url}{resolved} (admin API {admin}); peer {}; Ctrl-C to stop",
             running.role().as_str(),
             peer_url.unwrap_or("not set (--peer URL)")
         ))

@@ -14,24 +14,62 @@ pub struct Node {
     child: Option<Child>,
     /// Where it serves the read API.
     pub url: String,
+    /// The line saying where it listens (`--json`).
+    pub announce: Value,
+    /// Its standard error, line by line, when started with [`Node::start_capturing`].
+    pub stderr: Option<mpsc::Receiver<String>>,
 }
 
 impl Node {
     /// Starts `dyad serve` on `data` and waits (bounded) for the line saying where it listens.
     pub fn start(data: &Path, listen: &str, peer: &str) -> Node {
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_dyad"))
-            .args(["--json", "serve", "--listen", listen, "--peer", peer])
+        let args = ["--listen", listen, "--peer", peer];
+        Node::spawn(data, &args, &[("RUST_LOG", "error")], false)
+    }
+
+    /// Starts `dyad --json serve ARGS...` on `data` with its standard error captured
+    /// (see [`Node::stderr`]) and `env` set, and waits for the line saying where it listens.
+    pub fn start_capturing(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Node {
+        Node::spawn(data, args, env, true)
+    }
+
+    fn spawn(data: &Path, args: &[&str], env: &[(&str, &str)], capture: bool) -> Node {
+        let mut command = StdCommand::new(env!("CARGO_BIN_EXE_dyad"));
+        command
+            .args(["--json", "serve"])
+            .args(args)
             .env("DYAD_DATA", data)
-            .env("RUST_LOG", "error")
+            .env_remove("RUST_LOG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("spawn dyad serve");
         let out = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().map(|err| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(|l| l.ok()) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx
+        });
         let mut node = Node {
             child: Some(child),
             url: String::new(),
+            announce: Value::Null,
+            stderr,
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -45,6 +83,7 @@ impl Node {
         let v: Value = serde_json::from_str(line.trim())
             .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
         node.url = v["url"].as_str().expect("url").to_owned();
+        node.announce = v;
         node
     }
 

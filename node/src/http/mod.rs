@@ -1,6 +1,6 @@
 //! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
-//! submit, metrics) and the admin router (append, status), with their size limits, status
-//! codes, caching headers, logs and metrics.
+//! submit, metrics) and the admin router (append, status), both with the health checks,
+//! with their size limits, status codes, caching headers, logs and metrics.
 
 // A refusal is a ready response; handlers return it as is, once per request.
 #![allow(clippy::result_large_err)]
@@ -21,6 +21,7 @@ mod add_checkpoint;
 mod admin;
 mod body;
 pub(crate) mod guard;
+mod health;
 mod submission;
 mod tiles;
 
@@ -43,7 +44,16 @@ pub(crate) async fn run(
     listen::serve(listener, router, handshake, limits, metrics, stop, name).await;
 }
 
-/// The public listener's routes, each behind its guard (spec/node.md 9.6).
+/// `/healthz` and `/readyz`: unguarded, they answer anyone and reveal nothing of the log
+/// (spec/node.md 1.2).
+fn health_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+}
+
+/// The public listener's routes, each behind its guard (spec/node.md 9.6), and the
+/// health checks, which need none.
 pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
     let reads = Router::new()
         .route("/checkpoint", get(tiles::checkpoint))
@@ -55,13 +65,18 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
         .route("/submit", post(submission::submit))
         .route("/submit-batch", post(submission::submit_batch))
         .route_layer(from_fn_with_state(shared.clone(), guard::peer_only));
-    reads.merge(party).fallback(not_found).with_state(shared)
+    reads
+        .merge(party)
+        .merge(health_routes())
+        .fallback(not_found)
+        .with_state(shared)
 }
 
 pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/admin/append", post(admin::admin_append))
         .route("/admin/status", get(admin::admin_status))
+        .merge(health_routes())
         .fallback(not_found)
         .with_state(shared)
 }
