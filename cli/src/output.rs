@@ -76,6 +76,12 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     } else {
         WriteOptions::SHARED.keep_existing()
     };
+    write_with(path, bytes, options)
+}
+
+/// Writes a file atomically and durably with `options`; a file `options` keeps is an
+/// [`CliError::Exists`].
+pub fn write_with(path: &Path, bytes: &[u8], options: WriteOptions) -> Result<()> {
     match durable::write(path, bytes, options) {
         Ok(true) => Ok(()),
         Ok(false) => Err(CliError::Exists {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use dyad_ledger::durable::{self, WriteOptions};
+use dyad_ledger::durable::WriteOptions;
 use dyad_node::access::{AccessError, CredentialError, CredentialStore, ReadCredential};
 use dyad_node::tls::parse_pin;
 
@@ -186,16 +186,7 @@ fn grant(ctx: &Ctx, args: &GrantArgs) -> Result<ExitCode> {
 /// since the check before the grant included).
 fn write_credential(path: &Path, credential: &ReadCredential) -> Result<()> {
     let text = credential.encode();
-    match durable::write(path, text.as_bytes(), WriteOptions::PRIVATE.keep_existing()) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(CliError::Exists {
-            path: path.to_owned(),
-        }),
-        Err(source) => Err(CliError::Write {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+    crate::output::write_with(path, text.as_bytes(), WriteOptions::PRIVATE.keep_existing())
 }
 
 fn list(ctx: &Ctx) -> Result<ExitCode> {
