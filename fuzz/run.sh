@@ -120,6 +120,8 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048)
   [ -n "$dict" ] && args+=(-dict="$dict")
   log=$logs/$t.log
+  # A target without seeds still needs its corpus directory (cargo fuzz refuses a missing one).
+  mkdir -p "corpus/$t"
   status=ok
   if ! "${env_prefix[@]}" cargo fuzz run "${fuzz_args[@]}" "$t" "corpus/$t" -- "${args[@]}" >"$log" 2>&1; then
     status=CRASH

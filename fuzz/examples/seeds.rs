@@ -1138,6 +1138,21 @@ fn access_seeds(c: &mut Corpus) {
         "expires",
         format!("{credential}expires 1800000000\n"),
     );
+    // access_store: the credential store's JSON, empty and with grants (with and without
+    // an expiry).
+    c.add(
+        &["access_store"],
+        "empty",
+        "{\"version\": 1, \"grants\": []}\n",
+    );
+    let hash = "ab".repeat(32);
+    c.add(
+        &["access_store"],
+        "two-grants",
+        format!(
+            "{{\"version\": 1, \"grants\": [{{\"name\": \"auditor\", \"token_sha256\": \"{hash}\", \"granted_at\": 1767225600}}, {{\"name\": \"siem.1\", \"token_sha256\": \"{hash}\", \"granted_at\": 1767225600, \"expires\": 1800000000}}]}}\n"
+        ),
+    );
     // tls_binding: byte 0 odd is the target's own valid certificate (no edits); even is a
     // raw DyadTlsBinding: SEQUENCE { OCTET STRING (32), INTEGER, OCTET STRING (64) }.
     c.add(&["tls_binding"], "valid-certificate", [1u8]);

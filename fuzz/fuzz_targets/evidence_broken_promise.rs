@@ -56,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(cp, v.checkpoint);
         assert_eq!(cp.origin, listed.origin, "evidence across two logs");
         assert!(v.index < cp.size);
-        assert_ne!(v.found_leaf, v.promised_leaf, "a kept promise taken as broken");
+        assert_ne!(
+            v.found_leaf, v.promised_leaf,
+            "a kept promise taken as broken"
+        );
         assert!(reference::verify_inclusion(
             &v.found_leaf,
             v.index,

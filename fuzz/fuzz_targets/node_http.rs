@@ -218,7 +218,9 @@ fuzz_target!(|data: &[u8]| {
         8 => request.body(signed_checkpoint(w, body)),
         10 => {
             // An entry too long to frame is cut: the batch stays well framed.
-            let entries = body.split(|&b| b == 0xFF).map(|e| &e[..e.len().min(65_535)]);
+            let entries = body
+                .split(|&b| b == 0xFF)
+                .map(|e| &e[..e.len().min(65_535)]);
             request.body(encode_batch(entries).unwrap_or_default())
         }
         _ => request.body(body.to_vec()),

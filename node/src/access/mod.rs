@@ -9,7 +9,7 @@ pub mod token;
 
 pub use credential::{CredentialError, ReadCredential, CREDENTIAL_HEADER, MAX_CREDENTIAL_LEN};
 pub use lock::{LockError, StoreLock, ACCESS_LOCK_FILE};
-pub use store::{AccessError, CredentialStore, Grant, ACCESS_FILE, MAX_GRANTS};
+pub use store::{parse_grants, AccessError, CredentialStore, Grant, ACCESS_FILE, MAX_GRANTS};
 pub use token::{ReadToken, TOKEN_PREFIX};
 
 /// The longest grant name.

@@ -271,6 +271,19 @@ impl CredentialStore {
     }
 }
 
+/// The grants an `access.json` text holds, as [`CredentialStore::list`] shows them, or why
+/// it is refused: the store's parser on its own (the fuzz target `access_store` runs it).
+pub fn parse_grants(text: &str) -> Result<Vec<Grant>, String> {
+    Ok(parse_store(text)?
+        .into_iter()
+        .map(|g| Grant {
+            name: g.name,
+            granted_at: g.granted_at,
+            expires: g.expires,
+        })
+        .collect())
+}
+
 fn parse_store(text: &str) -> Result<Vec<StoredGrant>, String> {
     let file: StoreFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if file.version != STORE_VERSION {
