@@ -208,7 +208,7 @@ fn node_without_peer(data: &Path) -> Node {
     let nobody = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    Node::start(data, "127.0.0.1:0", &format!("https://{nobody}"))
+    Node::start_alone(data, "127.0.0.1:0", &format!("https://{nobody}"))
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn append_says_at_once_that_the_peer_does_not_answer() {
     let nobody = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap();
-    let node = common::node::Node::start(
+    let node = common::node::Node::start_alone(
         &env.path("alpha"),
         "127.0.0.1:0",
         &format!("https://{nobody}"),

@@ -179,7 +179,7 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     let log = dir.join("alpha.log");
     // No co-signer: appends are acknowledged once durable in the log (pending).
     let peer = format!("https://127.0.0.1:{}", support::free_port());
-    let node = Node::start(&data, "127.0.0.1:0", &peer, &log).expect("dyad serve");
+    let node = Node::start_alone(&data, "127.0.0.1:0", &peer, &log).expect("dyad serve");
     let token = node.admin_token.clone();
 
     let mut acked: Vec<(u64, String)> = Vec::new();
@@ -251,8 +251,8 @@ fn a_full_disk_refuses_appends_loses_nothing_acknowledged_and_recovers() {
     let (size_in_place, hashes) = check_store(dir, &data, &keys, "in place");
     assert_eq!(size_in_place, size);
     must_hold(&hashes, "in place");
-    let node =
-        Node::start(&data, "127.0.0.1:0", &peer, &log).expect("dyad serve after freeing space");
+    let node = Node::start_alone(&data, "127.0.0.1:0", &peer, &log)
+        .expect("dyad serve after freeing space");
     // A few tries (bounded): any refusal on the way is printed, one 200 is required.
     let mut landed = None;
     for attempt in 0..3 {

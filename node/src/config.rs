@@ -74,6 +74,11 @@ pub struct NodeConfig {
     /// Answer the read API and `/metrics` without a credential (a channel whose content is
     /// public). Default `false`: the peer and read-credential holders only.
     pub public_read: bool,
+    /// Before signing anything, confirm with the peer that this replica holds everything
+    /// this party signed, catching up from the peer if it does not (spec/node.md section
+    /// 10). Default `true`. `false` (`dyad serve --no-peer-check`) is only for a replica
+    /// whose disk was never restored from a copy, when the peer cannot be reached.
+    pub peer_check: bool,
 }
 
 impl NodeConfig {
@@ -104,6 +109,7 @@ impl NodeConfig {
             max_body_bytes: 64 << 20,
             insecure_http: false,
             public_read: false,
+            peer_check: true,
         }
     }
 

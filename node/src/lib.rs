@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod catch_up;
 pub mod client;
 pub mod export;
 pub mod metrics;
@@ -75,6 +76,7 @@ mod http;
 mod link;
 mod listen;
 mod read_access;
+mod reconcile;
 mod response;
 mod running;
 mod sequencer;
@@ -103,6 +105,7 @@ pub mod witness {
 pub use config::NodeConfig;
 pub(crate) use error::io_err;
 pub use error::NodeError;
+pub use reconcile::PeerCheck;
 pub use running::{serve, start, RunningNode};
 pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus};

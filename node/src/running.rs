@@ -20,6 +20,7 @@ use crate::cosigner::{self, evidence_store, promise_check};
 use crate::http::guard::Caller;
 use crate::link::{self, Link};
 use crate::read_access::ReadAccess;
+use crate::reconcile;
 use crate::sequencer::{self, Submission};
 use crate::{
     admin_listener, admin_socket_path, failure, http, listen, signed_size, tile_check, Metrics,
@@ -237,6 +238,10 @@ fn shared_state(
         failure: failure::Failure::default(),
         evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
         promise_book: promise_check::PromiseBook::default(),
+        peer_check: watch::Sender::new(reconcile::initial(
+            config.peer_check,
+            config.peer_url.as_deref(),
+        )),
         config,
     });
     if role == Role::Cosigner {
@@ -299,13 +304,17 @@ fn spawn_workers(
     shared: &Arc<Shared>,
     batch_rx: Option<mpsc::Receiver<Submission>>,
 ) -> Vec<JoinHandle<()>> {
-    match batch_rx {
+    let mut workers = match batch_rx {
         Some(rx) => vec![
             tokio::spawn(sequencer::run_batcher(shared.clone(), rx)),
             tokio::spawn(sequencer::run_committer(shared.clone())),
         ],
         None => vec![tokio::spawn(cosigner::run_submitter(shared.clone()))],
+    };
+    if shared.signing_blocked().is_some() {
+        workers.push(tokio::spawn(reconcile::run(shared.clone())));
     }
+    workers
 }
 
 /// Runs a node until `shutdown` resolves, then stops it gracefully: the batch being
@@ -412,6 +421,19 @@ impl RunningNode {
             .unwrap_or_else(|p| p.into_inner()) = url;
         self.shared.wake_committer.notify_one();
         self.shared.wake_submitter.notify_one();
+    }
+
+    /// Waits (at most `limit`) until the peer check (spec/node.md section 10) lets the node
+    /// sign, or has found the replica diverged; returns where it stands.
+    pub async fn peer_checked(&self, limit: Duration) -> crate::PeerCheck {
+        let mut check = self.shared.peer_check.subscribe();
+        let _ = tokio::time::timeout(
+            limit,
+            check.wait_for(|c| !matches!(c, crate::PeerCheck::Checking { .. })),
+        )
+        .await;
+        let state = check.borrow().clone();
+        state
     }
 
     /// The node's metrics, as `GET /metrics` renders them.

@@ -65,6 +65,9 @@ pub struct NodeStatus {
     pub tls_pin: String,
     /// Setup warnings an operator should act on (e.g. plain HTTP).
     pub warnings: Vec<String>,
+    /// Whether the node has confirmed with its peer that this replica holds everything
+    /// this party signed (spec/node.md section 10); it signs nothing before.
+    pub peer_check: crate::reconcile::PeerCheck,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -113,6 +116,8 @@ pub(crate) struct Shared {
     pub cosign_lock: tokio::sync::Mutex<()>,
     /// Request bodies being buffered, over all connections, take their bytes from here.
     pub body_budget: listen::BodyBudget,
+    /// The peer check (spec/node.md section 10): nothing is signed until it allows.
+    pub peer_check: watch::Sender<crate::reconcile::PeerCheck>,
     /// Set when the node stopped itself because its store cannot be written safely.
     pub(crate) failure: failure::Failure,
     /// The evidence directory, with its cap.
@@ -226,6 +231,15 @@ impl Shared {
         self.published.load(Ordering::SeqCst)
     }
 
+    pub fn set_peer_check(&self, state: crate::reconcile::PeerCheck) {
+        self.peer_check.send_replace(state);
+    }
+
+    /// Why the node may not sign anything yet (the peer check has not allowed it), if so.
+    pub fn signing_blocked(&self) -> Option<String> {
+        self.peer_check.borrow().blocks_signing()
+    }
+
     pub fn peer_ok(&self) {
         let mut p = lock(&self.peer);
         if p.failures > 0 {
@@ -269,6 +283,7 @@ impl Shared {
             public_read: self.config.public_read,
             tls_pin: self.link.pin(),
             warnings: self.setup_warnings(),
+            peer_check: self.peer_check.borrow().clone(),
         })
     }
 

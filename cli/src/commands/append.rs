@@ -399,7 +399,7 @@ fn append_through_node(
             status: 503, body, ..
         } => CliError::usage_hint(
             format!("the node is not accepting messages now: {body}"),
-            "it is stopping or overloaded; try again in a moment",
+            "it is stopping, overloaded, or not yet confirmed by its peer (see `dyad status`); try again in a moment",
         ),
         other => CliError::Client(other),
     })?;

@@ -33,8 +33,8 @@ Examples:
 
 --config FILE gives any of the settings below in TOML, keys named as the flags with _ for -
 (listen, peer, admin_listen, max_batch, max_delay_ms, insecure_http, public_read,
-log_format); flags on the command line win (--insecure-http and --public-read can only
-turn a setting on). docs/serve.example.toml is an example; docs/operations.md says how to
+no_peer_check, log_format); flags on the command line win (--insecure-http, --public-read
+and --no-peer-check can only turn a setting on). docs/serve.example.toml is an example; docs/operations.md says how to
 run the node as a service (systemd unit, logs, /healthz and /readyz).
 
 Runs the party's node until Ctrl-C or SIGTERM, then stops gracefully (the batch being
@@ -51,6 +51,9 @@ start. DIR must be 0700 and its files 0600.
 The first line on standard output says where the node listens (JSON with --json);
 logs go to standard error, filtered by RUST_LOG (default: info); --log-format json writes
 them one JSON object per line.
+Before it signs anything, the node asks the peer for its newest committed checkpoint and
+fetches what this replica lacks (a replica restored from a backup): until then appends wait
+(503) and /readyz says why. --no-peer-check skips that.
 While the node runs, `dyad append`, `dyad log` and `dyad export tiles` go through it.";
 
 /// Logs to standard error, filtered by RUST_LOG (default `info`), as text (colours only on
@@ -159,6 +162,7 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
     node_config.max_delay = Duration::from_millis(args.max_delay_ms);
     node_config.insecure_http = args.insecure_http;
     node_config.public_read = args.public_read;
+    node_config.peer_check = !args.no_peer_check;
     Ok((node_config, listen))
 }
 

@@ -52,6 +52,11 @@ pub struct ServeArgs {
     /// content is public. Default: the peer and holders of a read credential only.
     #[arg(long)]
     pub public_read: bool,
+    /// Sign without first confirming with the peer that this replica holds everything this
+    /// party signed. Only for a replica whose disk was never restored from a copy, when the
+    /// peer cannot be reached: a restored replica could sign what conflicts with its past.
+    #[arg(long)]
+    pub no_peer_check: bool,
     /// How logs on standard error look: `text` for people, `json` for log collectors (one
     /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
     /// event's fields) [default: text].
@@ -81,6 +86,7 @@ struct ServeFile {
     max_delay_ms: Option<u64>,
     insecure_http: Option<bool>,
     public_read: Option<bool>,
+    no_peer_check: Option<bool>,
     log_format: Option<LogFormat>,
 }
 
@@ -117,6 +123,7 @@ pub struct ServeSettings {
     pub max_delay_ms: u64,
     pub insecure_http: bool,
     pub public_read: bool,
+    pub no_peer_check: bool,
     pub log_format: LogFormat,
 }
 
@@ -170,6 +177,7 @@ impl ServeSettings {
             // A flag can only turn these on; the file may too.
             insecure_http: args.insecure_http || file.insecure_http.unwrap_or(false),
             public_read: args.public_read || file.public_read.unwrap_or(false),
+            no_peer_check: args.no_peer_check || file.no_peer_check.unwrap_or(false),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
@@ -248,6 +256,7 @@ max_batch = 64
 max_delay_ms = 5
 insecure_http = false
 public_read = true
+no_peer_check = true
 log_format = "json"
 "#,
         )
@@ -255,6 +264,7 @@ log_format = "json"
         assert_eq!(f.listen.as_deref(), Some("0.0.0.0:7380"));
         assert_eq!(f.max_batch, Some(64));
         assert_eq!(f.public_read, Some(true));
+        assert_eq!(f.no_peer_check, Some(true));
         assert_eq!(f.log_format, Some(LogFormat::Json));
     }
 
@@ -279,6 +289,7 @@ log_format = "json"
             "max_delay_ms",
             "insecure_http",
             "public_read",
+            "no_peer_check",
         ] {
             assert!(text.contains(key), "the example names {key}");
         }

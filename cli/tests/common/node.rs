@@ -27,6 +27,13 @@ impl Node {
         Node::spawn(data, &args, &[("RUST_LOG", "error")], false)
     }
 
+    /// [`Node::start`] for a node whose peer is not running: `--no-peer-check`, or it would
+    /// sign nothing until the peer answers (spec/node.md section 10).
+    pub fn start_alone(data: &Path, listen: &str, peer: &str) -> Node {
+        let args = ["--listen", listen, "--peer", peer, "--no-peer-check"];
+        Node::spawn(data, &args, &[("RUST_LOG", "error")], false)
+    }
+
     /// Starts `dyad --json serve ARGS...` on `data` with its standard error captured
     /// (see [`Node::stderr`]) and `env` set, and waits for the line saying where it listens.
     pub fn start_capturing(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Node {

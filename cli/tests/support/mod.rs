@@ -158,22 +158,26 @@ impl Node {
     /// Starts `dyad --json serve` on `data`, its logs appended to `log`, and waits (bounded)
     /// for the line saying where it listens. Err if it exits or says nothing in time.
     pub fn start(data: &Path, listen: &str, peer: &str, log: &Path) -> Result<Node, String> {
+        Node::start_with(data, &["--listen", listen, "--peer", peer], log)
+    }
+
+    /// [`Node::start`] for a node whose peer is not running: `--no-peer-check`, or it would
+    /// sign nothing until the peer answers (spec/node.md section 10).
+    pub fn start_alone(data: &Path, listen: &str, peer: &str, log: &Path) -> Result<Node, String> {
+        let args = ["--listen", listen, "--peer", peer, "--no-peer-check"];
+        Node::start_with(data, &args, log)
+    }
+
+    fn start_with(data: &Path, args: &[&str], log: &Path) -> Result<Node, String> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .map_err(|e| e.to_string())?;
         let mut child = Command::new(dyad_bin())
-            .args([
-                "--json",
-                "serve",
-                "--listen",
-                listen,
-                "--peer",
-                peer,
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(["--json", "serve"])
+            .args(args)
+            .args(["--admin-listen", "127.0.0.1:0"])
             .env("DYAD_DATA", data)
             .env(
                 "RUST_LOG",

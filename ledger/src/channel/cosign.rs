@@ -245,7 +245,10 @@ impl Channel {
 
 /// The entries a log sent to extend this replica from `held`, decoded; the first that does
 /// not decode is refused at its index.
-fn decode_incoming(held: u64, entries: &[Vec<u8>]) -> Result<Vec<SignedEntry>, ChannelError> {
+pub(super) fn decode_incoming(
+    held: u64,
+    entries: &[Vec<u8>],
+) -> Result<Vec<SignedEntry>, ChannelError> {
     let mut signed = Vec::with_capacity(entries.len());
     for (i, bytes) in entries.iter().enumerate() {
         signed.push(

@@ -16,6 +16,7 @@
 //! - `cosign.rs`: the co-signer accepting entries with a log-signed checkpoint and
 //!   co-signing it (spec section 6);
 //! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
+//! - `recover.rs`: catching up from the peer's committed tree (either role);
 //! - `replica_head.rs`: keeping `replica.head` beside the store up to date;
 //! - `error.rs`: why a channel operation failed.
 
@@ -35,6 +36,7 @@ mod checkpoints;
 mod cosign;
 mod error;
 mod outbox;
+mod recover;
 mod replica_head;
 mod rules;
 mod senders;

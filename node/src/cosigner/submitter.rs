@@ -34,6 +34,11 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
             idle(&shared).await;
             continue;
         };
+        // Queued messages the peer already holds leave the queue as the check catches up.
+        if shared.signing_blocked().is_some() {
+            idle(&shared).await;
+            continue;
+        }
         let queued = match shared.read(|ch| Ok(ch.queued()?)).await {
             Ok(q) => q,
             Err(NodeError::Stopped) => break,

@@ -80,6 +80,53 @@ pub(crate) async fn peer_only(
     )
 }
 
+/// The peer's routes that make the node sign (`/submit`, `/submit-batch`,
+/// `/add-checkpoint`): 503 until the peer check allows signing (spec/node.md section 10),
+/// before the body is read; the peer retries. Layered inside [`peer_only`]: a stranger
+/// learns nothing.
+pub(crate) async fn signing(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match shared.signing_blocked() {
+        None => next.run(request).await,
+        Some(why) => refuse_unconfirmed(&shared, why),
+    }
+}
+
+/// `/admin/append`: as [`signing`], but the operator's request waits for the peer check
+/// (at most [`ADMIN_CHECK_WAIT`]) first: right after a start it is usually done in moments.
+pub(crate) async fn signing_or_wait(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut check = shared.peer_check.subscribe();
+    let _ = tokio::time::timeout(
+        ADMIN_CHECK_WAIT,
+        check.wait_for(|c| c.blocks_signing().is_none()),
+    )
+    .await;
+    match shared.signing_blocked() {
+        None => next.run(request).await,
+        Some(why) => refuse_unconfirmed(&shared, why),
+    }
+}
+
+/// How long an admin append waits for the peer check.
+const ADMIN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn refuse_unconfirmed(shared: &Shared, why: String) -> Response {
+    reject(
+        shared,
+        "peer-check",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "peer-check",
+        why,
+    )
+}
+
 /// The read API and `/metrics`: a party, a valid read token, or anyone on a public node.
 pub(crate) async fn readers(
     State(shared): State<Arc<Shared>>,

@@ -47,6 +47,8 @@ struct Readiness {
     replica_open: bool,
     role: Role,
     peer_url_known: bool,
+    /// Why the node may not sign yet (the peer check, spec/node.md section 10).
+    signing_blocked: Option<String>,
 }
 
 impl Readiness {
@@ -64,6 +66,7 @@ impl Readiness {
             replica_open,
             role: shared.role,
             peer_url_known: shared.peer_url().is_some(),
+            signing_blocked: shared.signing_blocked(),
         }
     }
 }
@@ -72,19 +75,23 @@ impl Readiness {
 /// appends and submissions without its peer (it signs and retries the co-signer later);
 /// the co-signer can neither co-sign (it fetches the entries from the sequencer) nor
 /// submit its messages until it knows the sequencer's URL. Whether the peer answers is
-/// not readiness: a peer's outage must not take this node out of service.
-fn not_ready(r: &Readiness) -> Option<&'static str> {
-    if r.failed {
-        Some("not ready: the store cannot be written safely")
+/// not readiness: a peer's outage must not take this node out of service, except at start,
+/// until the peer check has confirmed the replica (spec/node.md section 10).
+fn not_ready(r: &Readiness) -> Option<String> {
+    let why = if r.failed {
+        "the store cannot be written safely"
     } else if r.stopping {
-        Some("not ready: the node is stopping")
+        "the node is stopping"
     } else if !r.replica_open {
-        Some("not ready: the replica is not open")
+        "the replica is not open"
     } else if r.role == Role::Cosigner && !r.peer_url_known {
-        Some("not ready: the sequencer's URL is not known (--peer URL)")
+        "the sequencer's URL is not known (--peer URL)"
+    } else if let Some(why) = &r.signing_blocked {
+        return Some(format!("not ready: {why}"));
     } else {
-        None
-    }
+        return None;
+    };
+    Some(format!("not ready: {why}"))
 }
 
 #[cfg(test)]
@@ -98,6 +105,7 @@ mod tests {
             replica_open: true,
             role,
             peer_url_known: true,
+            signing_blocked: None,
         }
     }
 
@@ -123,6 +131,16 @@ mod tests {
         let mut cos = serving(Role::Cosigner);
         cos.peer_url_known = false;
         assert!(not_ready(&cos).unwrap().contains("URL is not known"));
+    }
+
+    #[test]
+    fn a_node_that_may_not_sign_yet_is_not_ready_and_says_why() {
+        let mut r = serving(Role::Sequencer);
+        r.signing_blocked = Some("the peer check is under way".into());
+        assert_eq!(
+            not_ready(&r).as_deref(),
+            Some("not ready: the peer check is under way")
+        );
     }
 
     #[test]

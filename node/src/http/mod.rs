@@ -64,6 +64,7 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
         .route("/submit", post(submission::submit))
         .route("/submit-batch", post(submission::submit_batch))
+        .route_layer(from_fn_with_state(shared.clone(), guard::signing))
         .route_layer(from_fn_with_state(shared.clone(), guard::peer_only));
     reads
         .merge(party)
@@ -73,9 +74,12 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
 }
 
 pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let signing = Router::new()
         .route("/admin/append", post(admin::admin_append))
+        .route_layer(from_fn_with_state(shared.clone(), guard::signing_or_wait));
+    Router::new()
         .route("/admin/status", get(admin::admin_status))
+        .merge(signing)
         .merge(health_routes())
         .fallback(not_found)
         .with_state(shared)

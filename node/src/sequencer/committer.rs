@@ -93,6 +93,11 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
             idle(&shared, Duration::from_secs(5)).await;
             continue;
         };
+        // A checkpoint for an intermediate size is signed here: not before the peer check.
+        if shared.signing_blocked().is_some() {
+            idle(&shared, Duration::from_secs(5)).await;
+            continue;
+        }
         let s = shared.clone();
         let plan = match shared.read(move |ch| plan(ch, &s, known)).await {
             Ok(Some(plan)) => plan,

@@ -150,12 +150,21 @@ impl Pair {
 
     pub async fn start_seq(&mut self) {
         assert!(self.seq.is_none());
-        self.seq = Some(start_retrying(self.seq_config.clone()).await);
+        let seq = start_retrying(self.seq_config.clone()).await;
+        // With the co-signer up, the sequencer confirms its replica in moments.
+        if self.cos.is_some() {
+            seq.peer_checked(Duration::from_secs(10)).await;
+        }
+        self.seq = Some(seq);
     }
 
     pub async fn start_cos(&mut self) {
         assert!(self.cos.is_none());
-        self.cos = Some(start_retrying(self.cos_config.clone()).await);
+        let cos = start_retrying(self.cos_config.clone()).await;
+        if self.seq.is_some() {
+            cos.peer_checked(Duration::from_secs(10)).await;
+        }
+        self.cos = Some(cos);
     }
 
     /// Stops both gracefully.
