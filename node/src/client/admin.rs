@@ -107,7 +107,16 @@ impl AdminClient {
 
     /// `GET /admin/status`: the node's [`crate::NodeStatus`], as JSON.
     pub async fn status(&self) -> Result<serde_json::Value, ClientError> {
-        let url = format!("{}/admin/status", self.base);
+        let (url, fetched) = self.get("/admin/status", 1 << 20).await?;
+        if fetched.status.as_u16() != 200 {
+            return Err(status_error(&url, &fetched));
+        }
+        serde_json::from_slice(&fetched.body).map_err(|e| unreadable(url, e))
+    }
+
+    /// A GET with the token, its answer read up to `max` bytes, and the URL asked.
+    async fn get(&self, path: &str, max: usize) -> Result<(String, Fetched), ClientError> {
+        let url = format!("{}{path}", self.base);
         let resp = self
             .http
             .get(&url)
@@ -115,15 +124,8 @@ impl AdminClient {
             .send()
             .await
             .map_err(http_error(&url))?;
-        let fetched = read_bounded(&url, resp, 1 << 20).await?;
-        if fetched.status.as_u16() != 200 {
-            return Err(status_error(&url, &fetched));
-        }
-        serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
-            url,
-            status: 200,
-            body: format!("unreadable answer: {e}"),
-        })
+        let fetched = read_bounded(&url, resp, max).await?;
+        Ok((url, fetched))
     }
 }
 
@@ -182,25 +184,13 @@ impl AdminClient {
         };
         serde_json::from_slice(&fetched.body)
             .map(Ok)
-            .map_err(|e| ClientError::Status {
-                url: format!("{}{path}", self.base),
-                status: 200,
-                body: format!("unreadable answer: {e}"),
-            })
+            .map_err(|e| unreadable(format!("{}{path}", self.base), e))
     }
 
     /// A GET of the replica's reads: 200, or a refusal (404, 422) read back as the
     /// [`ReadError`] it names; any other answer is an error.
     async fn read(&self, path: &str, max: usize) -> ReadAnswer<Fetched> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(http_error(&url))?;
-        let fetched = read_bounded(&url, resp, max).await?;
+        let (url, fetched) = self.get(path, max).await?;
         match fetched.status.as_u16() {
             200 => Ok(Ok(fetched)),
             404 | 422 => match serde_json::from_slice::<ReadError>(&fetched.body) {
@@ -209,6 +199,15 @@ impl AdminClient {
             },
             _ => Err(status_error(&url, &fetched)),
         }
+    }
+}
+
+/// A 200 whose body is not the answer expected.
+fn unreadable(url: String, e: serde_json::Error) -> ClientError {
+    ClientError::Status {
+        url,
+        status: 200,
+        body: format!("unreadable answer: {e}"),
     }
 }
 

@@ -27,18 +27,14 @@ pub(super) async fn receipt(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    const ENDPOINT: &str = "admin-receipt";
-    let [index] = match guarded_query(&shared, ENDPOINT, &headers, query, ["index"]) {
-        Ok(values) => values,
-        Err(r) => return r,
+    let request = Request::new(&shared, "admin-receipt", &headers, query);
+    let read = |[index]: [Option<u64>; 1]| {
+        let index = index.ok_or("index=I is required")?;
+        Ok(move |ch: &Channel| reads::receipt(ch, index))
     };
-    let Some(index) = index else {
-        return bad_query(&shared, ENDPOINT, "index=I is required".into());
-    };
-    match run(&shared, ENDPOINT, move |ch| reads::receipt(ch, index)).await {
-        Ok(receipt) => json(StatusCode::OK, &receipt),
-        Err(r) => r,
-    }
+    request
+        .answer(["index"], read, |r| json(StatusCode::OK, &r))
+        .await
 }
 
 /// `GET /admin/proof/inclusion?index=I[&size=N]`.
@@ -47,21 +43,15 @@ pub(super) async fn inclusion_proof(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    const ENDPOINT: &str = "admin-proof-inclusion";
-    let [index, size] = match guarded_query(&shared, ENDPOINT, &headers, query, ["index", "size"]) {
-        Ok(values) => values,
-        Err(r) => return r,
+    let request = Request::new(&shared, "admin-proof-inclusion", &headers, query);
+    let read = |[index, size]: [Option<u64>; 2]| {
+        let index = index.ok_or("index=I is required")?;
+        Ok(move |ch: &Channel| reads::inclusion_proof(ch, index, size))
     };
-    let Some(index) = index else {
-        return bad_query(&shared, ENDPOINT, "index=I is required".into());
-    };
-    let proved = run(&shared, ENDPOINT, move |ch| {
-        reads::inclusion_proof(ch, index, size)
-    });
-    match proved.await {
-        Ok(proof) => json(StatusCode::OK, &proof),
-        Err(r) => r,
-    }
+    let names = ["index", "size"];
+    request
+        .answer(names, read, |p| json(StatusCode::OK, &p))
+        .await
 }
 
 /// `GET /admin/proof/consistency?old=O&new=N`.
@@ -70,21 +60,15 @@ pub(super) async fn consistency_proof(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    const ENDPOINT: &str = "admin-proof-consistency";
-    let [old, new] = match guarded_query(&shared, ENDPOINT, &headers, query, ["old", "new"]) {
-        Ok(values) => values,
-        Err(r) => return r,
+    let request = Request::new(&shared, "admin-proof-consistency", &headers, query);
+    let read = |values: [Option<u64>; 2]| match values {
+        [Some(old), Some(new)] => Ok(move |ch: &Channel| reads::consistency_proof(ch, old, new)),
+        _ => Err("old=O and new=N are required"),
     };
-    let (Some(old), Some(new)) = (old, new) else {
-        return bad_query(&shared, ENDPOINT, "old=O and new=N are required".into());
-    };
-    let proved = run(&shared, ENDPOINT, move |ch| {
-        reads::consistency_proof(ch, old, new)
-    });
-    match proved.await {
-        Ok(proof) => json(StatusCode::OK, &proof),
-        Err(r) => r,
-    }
+    let names = ["old", "new"];
+    request
+        .answer(names, read, |p| json(StatusCode::OK, &p))
+        .await
 }
 
 /// `GET /admin/checkpoint[?size=N]`: the note as it is stored.
@@ -93,32 +77,64 @@ pub(super) async fn checkpoint(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    const ENDPOINT: &str = "admin-checkpoint";
-    let [size] = match guarded_query(&shared, ENDPOINT, &headers, query, ["size"]) {
-        Ok(values) => values,
-        Err(r) => return r,
+    let request = Request::new(&shared, "admin-checkpoint", &headers, query);
+    let read = |[size]: [Option<u64>; 1]| {
+        Ok::<_, &str>(move |ch: &Channel| reads::checkpoint_note(ch, size))
     };
-    match run(&shared, ENDPOINT, move |ch| {
-        reads::checkpoint_note(ch, size)
-    })
-    .await
-    {
-        Ok(note) => text(StatusCode::OK, "text/plain; charset=utf-8", note),
-        Err(r) => r,
-    }
+    let note = |note| text(StatusCode::OK, "text/plain; charset=utf-8", note);
+    request.answer(["size"], read, note).await
 }
 
-/// The token checked (401 without it), then the query's numbers by `names`.
-fn guarded_query<const N: usize>(
-    shared: &Shared,
+/// One read request: its endpoint (in metrics and logs), headers and query.
+struct Request<'a> {
+    shared: &'a Arc<Shared>,
     endpoint: &'static str,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
     query: Option<String>,
-    names: [&str; N],
-) -> Result<[Option<u64>; N], Response> {
-    check_token(shared, headers)?;
-    query_numbers(query.as_deref().unwrap_or_default(), names)
-        .map_err(|message| bad_query(shared, endpoint, message))
+}
+
+impl<'a> Request<'a> {
+    fn new(
+        shared: &'a Arc<Shared>,
+        endpoint: &'static str,
+        headers: &'a HeaderMap,
+        query: Option<String>,
+    ) -> Self {
+        Request {
+            shared,
+            endpoint,
+            headers,
+            query,
+        }
+    }
+
+    /// The token checked (401 without it), then the query's numbers by `names`, turned by
+    /// `read` into the read of the replica (or a 400 naming what is missing); its answer
+    /// is sent as `respond` says, a refusal as [`run`] does.
+    async fn answer<const N: usize, F, T>(
+        self,
+        names: [&str; N],
+        read: impl FnOnce([Option<u64>; N]) -> Result<F, &'static str>,
+        respond: impl FnOnce(T) -> Response,
+    ) -> Response
+    where
+        F: FnOnce(&Channel) -> Result<T, ReadError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (shared, endpoint) = (self.shared, self.endpoint);
+        if let Err(r) = check_token(shared, self.headers) {
+            return r;
+        }
+        let values = query_numbers(self.query.as_deref().unwrap_or_default(), names);
+        let read = match values.and_then(|v| read(v).map_err(str::to_owned)) {
+            Ok(read) => read,
+            Err(message) => return bad_query(shared, endpoint, message),
+        };
+        match run(shared, endpoint, read).await {
+            Ok(answer) => respond(answer),
+            Err(r) => r,
+        }
+    }
 }
 
 /// The numbers of a query `name=value&...`: only `names`, each at most once, each a
