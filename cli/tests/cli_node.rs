@@ -457,7 +457,13 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         .flat_map(|d| read_cases(&env, d))
         .collect();
     for (live, offline) in read_live.iter().zip(&read_offline) {
-        assert_eq!(live, offline, "through the node and offline differ");
+        assert_eq!(
+            live,
+            offline,
+            "through the node and offline differ; standard output:\n{}\n---\n{}",
+            String::from_utf8_lossy(&live.stdout),
+            String::from_utf8_lossy(&offline.stdout)
+        );
     }
     assert_eq!(read_live.len(), read_offline.len());
 
