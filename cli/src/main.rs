@@ -15,6 +15,7 @@ mod entry_view;
 mod error;
 mod node_log;
 mod output;
+mod replica_reads;
 mod running_node;
 mod trust;
 

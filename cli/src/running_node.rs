@@ -1,6 +1,7 @@
 //! A node running on a data directory, as the other commands find it: `dyad serve` holds
-//! the store locked while it runs, so `dyad log`, `dyad status`, `dyad append` and
-//! `dyad export tiles` [`probe`] for it and talk to it instead of the store.
+//! the store locked while it runs, so `dyad log`, `dyad show`, `dyad status`,
+//! `dyad checkpoint`, `dyad receipt`, `dyad prove`, `dyad append` and `dyad export tiles`
+//! [`probe`] for it and talk to it instead of the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

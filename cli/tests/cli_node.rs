@@ -1,7 +1,8 @@
 //! The live node from the command line, with the real binary: `dyad demo` (two nodes in
 //! process), then the two data directories served as they are by two `dyad serve`
 //! processes on loopback, `dyad append` through bravo's node ending up committed on both,
-//! `dyad log` while the nodes hold their stores, `dyad audit --url` on both nodes,
+//! `dyad log`, `dyad show`, `dyad receipt`, `dyad prove` and `dyad checkpoint` while the
+//! nodes hold their stores (the same output as offline), `dyad audit --url` on both nodes,
 //! `dyad export tiles` served by a minimal static web server (intact: exit 0; tampered:
 //! exit 1), and a graceful stop.
 //!
@@ -188,6 +189,60 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What one command printed, its exit code and the file it wrote (`--out`).
+#[derive(Debug, PartialEq)]
+struct ReadOutput {
+    args: Vec<&'static str>,
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+    out_file: Option<Vec<u8>>,
+}
+
+/// `dyad receipt`, `dyad prove` and `dyad checkpoint --size` on `data`, once each of a few
+/// cases with 8 entries in the log, all committed (with one refusal of each command), and
+/// what each printed and wrote. The receipt file is taken away, for the next round.
+fn read_cases(env: &Env, data: &Path) -> Vec<ReadOutput> {
+    let cases: [&[&'static str]; 11] = [
+        &["receipt", "7"],
+        &["--json", "receipt", "3", "--out"],
+        &["receipt", "99"],
+        &["prove", "inclusion", "5"],
+        &["--json", "prove", "inclusion", "2", "--size", "6"],
+        &["--json", "prove", "inclusion", "99", "--size", "8"],
+        &["prove", "consistency", "3", "8"],
+        &["--json", "prove", "consistency", "99", "8"],
+        &["checkpoint", "--size", "8"],
+        &["--json", "checkpoint", "--size", "8"],
+        &["checkpoint", "--size", "99"],
+    ];
+    let receipt_file = data.with_extension("receipt");
+    cases
+        .iter()
+        .map(|args| {
+            let mut command = env.dyad();
+            command.env("DYAD_DATA", data).args(*args);
+            let writes = args.ends_with(&["--out"]);
+            if writes {
+                command.arg(&receipt_file);
+            }
+            let out = command.timeout(COMMAND_TIMEOUT).output().unwrap();
+            let out_file = writes.then(|| {
+                let bytes = std::fs::read(&receipt_file).expect("the receipt written");
+                std::fs::remove_file(&receipt_file).unwrap();
+                bytes
+            });
+            ReadOutput {
+                args: args.to_vec(),
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                out_file,
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     let env = Env::new();
@@ -313,6 +368,27 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         .map(|(d, a)| show(d, a))
         .collect();
 
+    // Receipts, proofs and older checkpoints through the node's admin API: kept to compare
+    // with the same commands offline, refusals included.
+    let read_live: Vec<ReadOutput> = [&alpha, &bravo]
+        .into_iter()
+        .flat_map(|d| read_cases(&env, d))
+        .collect();
+    let receipt_99 = read_live
+        .iter()
+        .find(|r| r.args == ["receipt", "99"])
+        .unwrap();
+    assert_eq!(receipt_99.code, Some(2), "{receipt_99:?}");
+    assert!(
+        receipt_99
+            .stderr
+            .contains("there is no entry 99: the log has 8 entries"),
+        "{receipt_99:?}"
+    );
+    for r in read_live.iter().filter(|r| !r.args.contains(&"99")) {
+        assert_eq!(r.code, Some(0), "through the node: {r:?}");
+    }
+
     // Both nodes audit over the tiles API, for the holder of a read credential only.
     for (data, url) in [(&alpha, &alpha_node.url), (&bravo, &bravo_node.url)] {
         let out = audit_url(&env, url, &keys, None);
@@ -376,6 +452,20 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         shown_live, shown_offline,
         "show through the node and offline differ"
     );
+    let read_offline: Vec<ReadOutput> = [&alpha, &bravo]
+        .into_iter()
+        .flat_map(|d| read_cases(&env, d))
+        .collect();
+    for (live, offline) in read_live.iter().zip(&read_offline) {
+        assert_eq!(
+            live,
+            offline,
+            "through the node and offline differ; standard output:\n{}\n---\n{}",
+            String::from_utf8_lossy(&live.stdout),
+            String::from_utf8_lossy(&offline.stdout)
+        );
+    }
+    assert_eq!(read_live.len(), read_offline.len());
 
     // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror.
     let tiles = env.path("tiles");

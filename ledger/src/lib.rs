@@ -9,6 +9,8 @@
 //! - [`replica_record`]: `replica.head`, which remembers outside the store that a replica exists;
 //! - [`clock`]: the time dyad stamps, in milliseconds since the Unix epoch;
 //! - [`channel`]: a replica enforcing the channel rules, signing and co-signing checkpoints;
+//! - [`reads`]: receipts, proofs and checkpoint notes read out of a replica, the same
+//!   whether the CLI opens the store or asks the node holding it;
 //! - [`durable`]: every whole-file write, atomic and as durable as its caller asks;
 //! - [`private_dir`]: a party's data directory is its owner's only (0700, files 0600);
 //! - [`wire`]: pure wire formats, one file per spec: tlog-tiles paths, hash tiles and entry
@@ -29,6 +31,7 @@ pub mod genesis;
 mod kept_note;
 pub mod keys;
 pub mod private_dir;
+pub mod reads;
 pub mod replica_record;
 pub mod store;
 pub mod store_check;

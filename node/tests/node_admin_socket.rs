@@ -209,3 +209,85 @@ fn the_client_never_follows_an_admin_url_file() {
     assert!(AdminClient::for_data_dir(&data).unwrap().is_none());
     assert!(squatter.accept().is_err());
 }
+
+/// The replica's reads on the admin API (spec/node.md 5.3 to 5.6) want the token like every
+/// admin route; a bad query is a 400 with a JSON reason, a refusal the ledger's own
+/// [`ReadError`](dyad_ledger::reads::ReadError), read back by the client as such.
+#[test]
+fn the_admin_reads_want_the_token_and_answer_refusals_as_json() {
+    use dyad_ledger::reads::ReadError;
+
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        create_channel(dir.path());
+        let n = dyad_node::start(config(dir.path(), "alpha", alpha()))
+            .await
+            .unwrap();
+        let base = n.admin_url();
+        for path in [
+            "/admin/receipt?index=0",
+            "/admin/proof/inclusion?index=0",
+            "/admin/proof/consistency?old=0&new=1",
+            "/admin/checkpoint",
+            "/admin/checkpoint?size=1",
+        ] {
+            let r = http().get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path} without a token");
+            assert_eq!(r.headers()["www-authenticate"], "Bearer", "{path}");
+            let r = http()
+                .get(format!("{base}{path}"))
+                .bearer_auth("0123456789abcdef0123")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path} with a wrong token");
+        }
+        for path in [
+            "/admin/receipt",
+            "/admin/receipt?index=-1",
+            "/admin/proof/inclusion?index=0&index=0",
+            "/admin/proof/consistency?old=0",
+            "/admin/checkpoint?size=1&other=2",
+        ] {
+            let r = http()
+                .get(format!("{base}{path}"))
+                .bearer_auth(n.admin_token())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 400, "{path}");
+            let body: serde_json::Value =
+                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            assert_eq!(body["reason"], "bad-query", "{path}: {body}");
+        }
+
+        // The genesis alone, not co-signed (no co-signer runs).
+        let admin = AdminClient::for_data_dir(&dir.path().join("alpha"))
+            .unwrap()
+            .expect("a socket");
+        match admin.receipt(5).await.unwrap() {
+            Err(ReadError::NoSuchEntry { index: 5, held: 1 }) => {}
+            other => panic!("receipt 5: {other:?}"),
+        }
+        match admin.receipt(0).await.unwrap() {
+            Err(ReadError::EntryPending {
+                index: 0,
+                committed_size: 0,
+            }) => {}
+            other => panic!("receipt 0: {other:?}"),
+        }
+        match admin.consistency_proof(1, 0).await.unwrap() {
+            Err(ReadError::OldAfterNew { old: 1, new: 0 }) => {}
+            other => panic!("consistency 1 0: {other:?}"),
+        }
+        match admin.checkpoint_note(None).await.unwrap() {
+            Err(ReadError::NoCheckpointYet) => {}
+            other => panic!("the latest checkpoint: {other:?}"),
+        }
+        let proof = admin.inclusion_proof(0, None).await.unwrap().unwrap();
+        assert_eq!((proof.index, proof.size, proof.committed), (0, 1, false));
+        assert!(proof.proof.is_empty());
+        assert_eq!(proof.root, proof.leaf_hash, "a tree of one leaf");
+        n.kill().await;
+    });
+}

@@ -1,5 +1,5 @@
 //! `dyad checkpoint`: prints the latest (or a given size's) co-signed checkpoint as the
-//! signed note it is; the latest also while a node runs on the data directory (through it).
+//! signed note it is; while a node runs on the data directory, through it (the same note).
 
 use std::process::ExitCode;
 
@@ -8,10 +8,9 @@ use dyad_verifier::checkpoint::Checkpoint;
 use serde_json::json as j;
 
 use crate::checkpoint_note::{self, CheckpointNoteError};
-use crate::data::DataDir;
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, out_bytes};
-use crate::running_node::{own_node_reach, probe, Probe, Running};
+use crate::replica_reads::Replica;
 use crate::Ctx;
 
 pub const CHECKPOINT_EXAMPLES: &str = "\
@@ -37,60 +36,8 @@ pub fn parse_stored(note: &[u8]) -> Result<Checkpoint> {
 }
 
 pub fn checkpoint(ctx: &Ctx, args: &CheckpointArgs) -> Result<ExitCode> {
-    let data = ctx.data_dir();
-    if let Probe::Running(node) = probe(&data)? {
-        let note = through_node(&data, &node, args)?;
-        return print(ctx, &note);
-    }
-    let (_, channel) = data.open()?;
-    let found = match args.size {
-        Some(size) => channel.store().checkpoint(size)?.map(|n| (size, n)),
-        None => channel.store().latest_checkpoint()?,
-    };
-    let Some((_, note)) = found else {
-        let what = args.size.map_or_else(
-            || "no co-signed checkpoint yet".to_owned(),
-            |s| format!("no co-signed checkpoint of size {s}"),
-        );
-        let sizes: Vec<String> = channel
-            .store()
-            .checkpoints()
-            .filter_map(|c| c.ok())
-            .map(|(s, _)| s.to_string())
-            .collect();
-        let hint = if sizes.is_empty() {
-            "a checkpoint is committed when the co-signer co-signs it: exchange bundles with `dyad sync export` / `dyad sync import`".to_owned()
-        } else {
-            format!("co-signed sizes held here: {}", sizes.join(", "))
-        };
-        return Err(CliError::check_hint(what, hint));
-    };
+    let note = Replica::of(&ctx.data_dir())?.checkpoint_note(args.size)?;
     print(ctx, &note)
-}
-
-/// The latest co-signed checkpoint from the node running on the data directory (it holds
-/// the store): the note its read API serves, the same bytes as the store's.
-fn through_node(data: &DataDir, node: &Running, args: &CheckpointArgs) -> Result<Vec<u8>> {
-    if let Some(size) = args.size {
-        return Err(CliError::usage_hint(
-            format!("a node runs on {} and holds the store; it serves only its latest checkpoint, not the one of size {size}", data.dir.display()),
-            "leave out --size for the latest, or stop the node for older ones",
-        ));
-    }
-    let Some(url) = node.public_url.as_deref() else {
-        return Err(CliError::usage_hint(
-            "a node runs on this data directory and holds the store, and its URL is unknown",
-            "stop the node, or read its /checkpoint",
-        ));
-    };
-    match dyad_node::fetch_checkpoint(url, own_node_reach(data, url)?) {
-        Ok(note) => Ok(note),
-        Err(e) if e.status() == Some(404) => Err(CliError::check_hint(
-            "no co-signed checkpoint yet",
-            "a checkpoint is committed when the co-signer co-signs it",
-        )),
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn print(ctx: &Ctx, note: &[u8]) -> Result<ExitCode> {

@@ -1,14 +1,16 @@
 //! `dyad prove inclusion|consistency`: RFC 9162 proofs from the replica, as the JSON that
-//! `dyad verify inclusion|consistency` reads.
+//! `dyad verify inclusion|consistency` reads; through the node while one runs on the data
+//! directory, the same output.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use dyad_ledger::channel::Channel;
+use dyad_ledger::reads::{ConsistencyProof, InclusionProof};
 
 use crate::commands::verify::proofs::{ConsistencyJson, InclusionJson};
 use crate::error::{CliError, Result};
 use crate::output::{b64, outln};
+use crate::replica_reads::Replica;
 use crate::Ctx;
 
 const PROVE_EXAMPLES: &str = "\
@@ -46,66 +48,40 @@ fn b64_list(hashes: &[[u8; 32]]) -> Vec<String> {
     hashes.iter().map(|h| b64(h)).collect()
 }
 
-pub fn inclusion(channel: &Channel, index: u64, size: Option<u64>) -> Result<InclusionJson> {
-    let held = channel.size();
-    let committed = channel.committed_size()?;
-    let size = size.unwrap_or(if index < committed { committed } else { held });
-    if size > held {
-        return Err(CliError::usage(format!(
-            "--size {size}: the log has only {held} entries"
-        )));
+fn inclusion_json(p: &InclusionProof) -> InclusionJson {
+    InclusionJson {
+        index: p.index,
+        size: p.size,
+        leaf_hash: b64(&p.leaf_hash),
+        root: b64(&p.root),
+        proof: b64_list(&p.proof),
     }
-    if index >= size {
-        return Err(CliError::usage(format!(
-            "entry {index} is not in a tree of {size} entries (the log has {held})"
-        )));
-    }
-    let store = channel.store();
-    Ok(InclusionJson {
-        index,
-        size,
-        leaf_hash: b64(&store.leaf_hash(index)?),
-        root: b64(&store.root_at(size)?),
-        proof: b64_list(&store.inclusion_proof(index, size)?),
-    })
 }
 
-pub fn consistency(channel: &Channel, old: u64, new: u64) -> Result<ConsistencyJson> {
-    let held = channel.size();
-    if new > held {
-        return Err(CliError::usage(format!(
-            "NEW {new}: the log has only {held} entries"
-        )));
+fn consistency_json(p: &ConsistencyProof) -> ConsistencyJson {
+    ConsistencyJson {
+        old_size: p.old_size,
+        new_size: p.new_size,
+        old_root: b64(&p.old_root),
+        new_root: b64(&p.new_root),
+        proof: b64_list(&p.proof),
     }
-    if old > new {
-        return Err(CliError::usage(format!(
-            "OLD {old} is larger than NEW {new}"
-        )));
-    }
-    let store = channel.store();
-    Ok(ConsistencyJson {
-        old_size: old,
-        new_size: new,
-        old_root: b64(&store.root_at(old)?),
-        new_root: b64(&store.root_at(new)?),
-        proof: b64_list(&store.consistency_proof(old, new)?),
-    })
 }
 
 pub fn run(ctx: &Ctx, command: &ProveCommand) -> Result<ExitCode> {
-    let (_, channel) = ctx.data_dir().open()?;
+    let replica = Replica::of(&ctx.data_dir())?;
     match command {
         ProveCommand::Inclusion { index, size } => {
-            let p = inclusion(&channel, *index, *size)?;
+            let proved = replica.inclusion_proof(*index, *size)?;
+            let p = inclusion_json(&proved);
             if ctx.json {
                 outln(&serde_json::to_string(&p).map_err(|e| CliError::check(e.to_string()))?)?;
             } else {
-                let committed = p.size <= channel.committed_size()?;
                 outln(&format!(
                     "entry {} is in the tree of {} entries ({})",
                     p.index,
                     p.size,
-                    if committed {
+                    if proved.committed {
                         "a co-signed size"
                     } else {
                         "not a co-signed size: pending"
@@ -123,7 +99,7 @@ pub fn run(ctx: &Ctx, command: &ProveCommand) -> Result<ExitCode> {
             }
         }
         ProveCommand::Consistency { old, new } => {
-            let p = consistency(&channel, *old, *new)?;
+            let p = consistency_json(&replica.consistency_proof(*old, *new)?);
             if ctx.json {
                 outln(&serde_json::to_string(&p).map_err(|e| CliError::check(e.to_string()))?)?;
             } else {

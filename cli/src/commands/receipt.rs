@@ -1,5 +1,6 @@
 //! `dyad receipt`: a receipt for one committed message (spec/dyad.md section 8), a C2SP
-//! tlog-proof file anyone can verify offline with the two parties' `.pub` files.
+//! tlog-proof file anyone can verify offline with the two parties' `.pub` files. While a
+//! node runs on the data directory the receipt is made through it, the same bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,8 +8,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::data::DataDir;
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::output::{json, out_bytes, outln, write_file};
+use crate::replica_reads::Replica;
 use crate::Ctx;
 
 pub const RECEIPT_EXAMPLES: &str = "\
@@ -29,33 +31,11 @@ pub struct ReceiptArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The receipt for entry `index` at the latest co-signed checkpoint.
+/// The receipt for entry `index` at the latest co-signed checkpoint, with that
+/// checkpoint's size: through the running node, or from the store.
 pub fn make_receipt(data: &DataDir, index: u64) -> Result<(Vec<u8>, u64)> {
-    let (_, channel) = data.open()?;
-    let held = channel.size();
-    if index >= held {
-        return Err(CliError::usage(format!(
-            "there is no entry {index}: the log has {held} entries"
-        )));
-    }
-    let Some((size, note)) = channel.store().latest_checkpoint()? else {
-        return Err(CliError::check_hint(
-            format!("entry {index} is pending: no checkpoint is co-signed yet, so there is no receipt"),
-            "a receipt needs the co-signer's co-signature: exchange bundles with `dyad sync export` / `dyad sync import`",
-        ));
-    };
-    if index >= size {
-        return Err(CliError::check_hint(
-            format!("entry {index} is pending: the latest co-signed checkpoint covers entries 0..{}", size - 1),
-            "the entry is committed once the co-signer co-signs a checkpoint covering it: `dyad sync export`, then import the co-signer's answer",
-        ));
-    }
-    let entry = channel.store().leaf(index)?;
-    let proof = channel.store().inclusion_proof(index, size)?;
-    Ok((
-        dyad_verifier::receipt::format(&entry, index, &proof, &note),
-        size,
-    ))
+    let receipt = Replica::of(data)?.receipt(index)?;
+    Ok((receipt.receipt, receipt.checkpoint_size))
 }
 
 pub fn write_receipt(path: &Path, receipt: &[u8]) -> Result<()> {

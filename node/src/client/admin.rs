@@ -10,7 +10,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::http::{base_url, http_client, http_error, read_bounded, status_error, ClientError};
+use dyad_ledger::reads::{ConsistencyProof, InclusionProof, ReadError, Receipt};
+use dyad_verifier::note::MAX_NOTE_BYTES;
+use dyad_verifier::receipt::MAX_RECEIPT_BYTES;
+
+use super::http::{
+    base_url, http_client, http_error, read_bounded, status_error, ClientError, Fetched,
+};
 use crate::admin::{AppendRequest, AppendResponse};
 use crate::{admin_socket_path, read_admin_token, NodeError};
 
@@ -101,7 +107,16 @@ impl AdminClient {
 
     /// `GET /admin/status`: the node's [`crate::NodeStatus`], as JSON.
     pub async fn status(&self) -> Result<serde_json::Value, ClientError> {
-        let url = format!("{}/admin/status", self.base);
+        let (url, fetched) = self.get("/admin/status", 1 << 20).await?;
+        if fetched.status.as_u16() != 200 {
+            return Err(status_error(&url, &fetched));
+        }
+        serde_json::from_slice(&fetched.body).map_err(|e| unreadable(url, e))
+    }
+
+    /// A GET with the token, its answer read up to `max` bytes, and the URL asked.
+    async fn get(&self, path: &str, max: usize) -> Result<(String, Fetched), ClientError> {
+        let url = format!("{}{path}", self.base);
         let resp = self
             .http
             .get(&url)
@@ -109,15 +124,90 @@ impl AdminClient {
             .send()
             .await
             .map_err(http_error(&url))?;
-        let fetched = read_bounded(&url, resp, 1 << 20).await?;
-        if fetched.status.as_u16() != 200 {
-            return Err(status_error(&url, &fetched));
+        let fetched = read_bounded(&url, resp, max).await?;
+        Ok((url, fetched))
+    }
+}
+
+/// What a read of the replica through the admin API gives: the answer, or the node's
+/// refusal as the replica's own [`ReadError`] (the outer error: the request failed).
+pub type ReadAnswer<T> = Result<Result<T, ReadError>, ClientError>;
+
+/// The most a proof's JSON can take: at most 64 hashes of 44 base64 characters, quoted.
+const MAX_PROOF_ANSWER: usize = 16 * 1024;
+
+impl AdminClient {
+    /// `GET /admin/receipt?index=I`: the receipt of entry `index` at the latest co-signed
+    /// checkpoint.
+    pub async fn receipt(&self, index: u64) -> ReadAnswer<Receipt> {
+        // The receipt's bytes in base64 in a small JSON object.
+        let max = MAX_RECEIPT_BYTES / 3 * 4 + 1024;
+        self.read_json(&format!("/admin/receipt?index={index}"), max)
+            .await
+    }
+
+    /// `GET /admin/proof/inclusion?index=I[&size=N]`: the inclusion proof of entry `index`
+    /// (without a size: in the latest co-signed tree if it covers the entry, else in the
+    /// whole log).
+    pub async fn inclusion_proof(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> ReadAnswer<InclusionProof> {
+        let size = size.map(|s| format!("&size={s}")).unwrap_or_default();
+        let path = format!("/admin/proof/inclusion?index={index}{size}");
+        self.read_json(&path, MAX_PROOF_ANSWER).await
+    }
+
+    /// `GET /admin/proof/consistency?old=O&new=N`.
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> ReadAnswer<ConsistencyProof> {
+        let path = format!("/admin/proof/consistency?old={old}&new={new}");
+        self.read_json(&path, MAX_PROOF_ANSWER).await
+    }
+
+    /// `GET /admin/checkpoint[?size=N]`: the co-signed checkpoint note of `size`, or the
+    /// latest.
+    pub async fn checkpoint_note(&self, size: Option<u64>) -> ReadAnswer<Vec<u8>> {
+        let query = size.map(|s| format!("?size={s}")).unwrap_or_default();
+        let path = format!("/admin/checkpoint{query}");
+        Ok(self.read(&path, MAX_NOTE_BYTES).await?.map(|f| f.body))
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        max: usize,
+    ) -> ReadAnswer<T> {
+        let fetched = match self.read(path, max).await? {
+            Ok(f) => f,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        serde_json::from_slice(&fetched.body)
+            .map(Ok)
+            .map_err(|e| unreadable(format!("{}{path}", self.base), e))
+    }
+
+    /// A GET of the replica's reads: 200, or a refusal (404, 422) read back as the
+    /// [`ReadError`] it names; any other answer is an error.
+    async fn read(&self, path: &str, max: usize) -> ReadAnswer<Fetched> {
+        let (url, fetched) = self.get(path, max).await?;
+        match fetched.status.as_u16() {
+            200 => Ok(Ok(fetched)),
+            404 | 422 => match serde_json::from_slice::<ReadError>(&fetched.body) {
+                Ok(refusal) => Ok(Err(refusal)),
+                Err(_) => Err(status_error(&url, &fetched)),
+            },
+            _ => Err(status_error(&url, &fetched)),
         }
-        serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
-            url,
-            status: 200,
-            body: format!("unreadable answer: {e}"),
-        })
+    }
+}
+
+/// A 200 whose body is not the answer expected.
+fn unreadable(url: String, e: serde_json::Error) -> ClientError {
+    ClientError::Status {
+        url,
+        status: 200,
+        body: format!("unreadable answer: {e}"),
     }
 }
 

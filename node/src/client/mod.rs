@@ -14,7 +14,7 @@ mod http;
 mod submit;
 mod tiles;
 
-pub use admin::{append_blocking, AdminClient};
+pub use admin::{append_blocking, AdminClient, ReadAnswer};
 pub(crate) use audit::claimed_size;
 pub use audit::{audit, audit_url, AuditUrlError};
 pub use http::{base_url, ClientError, Reach};

@@ -26,7 +26,8 @@ use crate::{lock, now_ms, NodeError, PromiseRecord, Shared};
 /// about 82 KiB), and a few fields.
 const MAX_ADMIN_BODY: usize = 128 * 1024;
 
-fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The bearer token of every admin request (spec/node.md section 5), or the 401.
+pub(super) fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,5 +1,5 @@
 //! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
-//! submit, metrics) and the admin router (append, status), both with the health checks,
+//! submit, metrics) and the admin router (append, status, the replica's reads), both with the health checks,
 //! with their size limits, status codes, caching headers, logs and metrics.
 
 // A refusal is a ready response; handlers return it as is, once per request.
@@ -19,6 +19,7 @@ use crate::Shared;
 
 mod add_checkpoint;
 mod admin;
+mod admin_reads;
 mod body;
 pub(crate) mod guard;
 mod health;
@@ -79,6 +80,13 @@ pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
         .route_layer(from_fn_with_state(shared.clone(), guard::signing_or_wait));
     Router::new()
         .route("/admin/status", get(admin::admin_status))
+        .route("/admin/receipt", get(admin_reads::receipt))
+        .route("/admin/proof/inclusion", get(admin_reads::inclusion_proof))
+        .route(
+            "/admin/proof/consistency",
+            get(admin_reads::consistency_proof),
+        )
+        .route("/admin/checkpoint", get(admin_reads::checkpoint))
         .merge(signing)
         .merge(health_routes())
         .fallback(not_found)
