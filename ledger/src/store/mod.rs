@@ -132,9 +132,7 @@ pub use layout::{
 };
 pub use open::{StoreOptions, DEFAULT_CACHE_BYTES};
 pub use read::{Checkpoints, Leaves};
-pub use snapshot::{
-    Capture, SnapshotError, SnapshotInfo, SnapshotPhase, SNAPSHOT_STAGING_MARK,
-};
+pub use snapshot::{Capture, SnapshotError, SnapshotInfo, SnapshotPhase, SNAPSHOT_STAGING_MARK};
 pub use verify::Verified;
 
 /// A store, open: the log in one directory (see the module doc), used by one process at

@@ -31,7 +31,10 @@ fn a_snapshot_holds_the_same_records_files_and_head_and_verifies() {
     assert_eq!(phases, [SnapshotPhase::Copying, SnapshotPhase::Verifying]);
     assert_eq!(info.head, source.head());
     assert_eq!(info.commits, source.commits());
-    assert_eq!(info.checkpoint, source.latest_checkpoint().unwrap().map(|c| c.0));
+    assert_eq!(
+        info.checkpoint,
+        source.latest_checkpoint().unwrap().map(|c| c.0)
+    );
     assert_eq!(info.verified.entries, source.size());
 
     let copy = Store::open(&dest).unwrap();
@@ -43,7 +46,10 @@ fn a_snapshot_holds_the_same_records_files_and_head_and_verifies() {
     // holds the same newest record (its other copy is the commit before in the source).
     for name in ["bundles", "tiles-0"] {
         let a = std::fs::read(source.dir().join(name)).unwrap();
-        assert!(std::fs::read(dest.join(name)).unwrap() == a, "{name} differs");
+        assert!(
+            std::fs::read(dest.join(name)).unwrap() == a,
+            "{name} differs"
+        );
     }
     let HeadRead::Found(_, recorded) = HeadFile::read(&dest).unwrap() else {
         panic!("no head record in the copy");
@@ -61,7 +67,10 @@ fn a_snapshot_holds_the_same_records_files_and_head_and_verifies() {
     let head = copy.head();
     drop(copy);
     let err = source.snapshot(&dest, |_, _, _| {}).unwrap_err();
-    assert!(matches!(err, SnapshotError::DestinationNotEmpty { .. }), "{err}");
+    assert!(
+        matches!(err, SnapshotError::DestinationNotEmpty { .. }),
+        "{err}"
+    );
     assert_eq!(Store::open(&dest).unwrap().head(), head);
 }
 

@@ -26,7 +26,7 @@ use crate::{lock, now_ms, NodeError, PromiseRecord, Shared};
 /// about 82 KiB), and a few fields.
 const MAX_ADMIN_BODY: usize = 128 * 1024;
 
-fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,5 +1,5 @@
 //! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
-//! submit, metrics) and the admin router (append, status), both with the health checks,
+//! submit, metrics) and the admin router (append, status, snapshot), both with the health checks,
 //! with their size limits, status codes, caching headers, logs and metrics.
 
 // A refusal is a ready response; handlers return it as is, once per request.
@@ -22,6 +22,7 @@ mod admin;
 mod body;
 pub(crate) mod guard;
 mod health;
+mod snapshot;
 mod submission;
 mod tiles;
 
@@ -76,6 +77,7 @@ pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/admin/append", post(admin::admin_append))
         .route("/admin/status", get(admin::admin_status))
+        .route("/admin/snapshot", post(snapshot::admin_snapshot))
         .merge(health_routes())
         .fallback(not_found)
         .with_state(shared)
