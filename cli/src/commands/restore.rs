@@ -53,20 +53,6 @@ pub fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     }
 }
 
-/// The staging directory: removed when dropped unless it was installed.
-struct Staging {
-    path: PathBuf,
-    installed: bool,
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.installed {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 fn restore_from_backup(ctx: &Ctx, from: &Path) -> Result<()> {
     let target = absolute(&ctx.data)?;
     refuse_running_node(&target)?;
@@ -82,16 +68,14 @@ fn restore_from_backup(ctx: &Ctx, from: &Path) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut staging = Staging {
-        path: parent.join(format!(".{name}.restore-{stamp}")),
-        installed: false,
-    };
-    private_dir::create_dir(&staging.path)?;
-    copy_checked(from, &manifest, &staging.path)?;
-    verify_staged_store(&staging.path, &manifest)?;
+    let staging_path = parent.join(format!(".{name}.restore-{stamp}"));
+    let mut staging = durable::StagingDir::create(staging_path.clone())
+        .map_err(CliError::write(&staging_path))?;
+    copy_checked(from, &manifest, staging.path())?;
+    verify_staged_store(staging.path(), &manifest)?;
     let marker = format!("{} {}\n", format_ms(now_ms()), manifest.store.size);
-    private_dir::write_file(&staging.path.join(RESTORED_MARKER), marker.as_bytes())?;
-    durable::sync_dir(&staging.path).map_err(CliError::write(&staging.path))?;
+    private_dir::write_file(&staging.path().join(RESTORED_MARKER), marker.as_bytes())?;
+    durable::sync_dir(staging.path()).map_err(CliError::write(staging.path()))?;
 
     // The target is touched from here on: two renames in one directory.
     let aside = parent.join(format!("{name}.before-restore-{stamp}"));
@@ -99,8 +83,8 @@ fn restore_from_backup(ctx: &Ctx, from: &Path) -> Result<()> {
     if moved_aside {
         fs::rename(&target, &aside).map_err(CliError::write(&target))?;
     }
-    fs::rename(&staging.path, &target).map_err(CliError::write(&target))?;
-    staging.installed = true;
+    fs::rename(staging.path(), &target).map_err(CliError::write(&target))?;
+    staging.keep();
     durable::sync_dir(&parent).map_err(CliError::write(&parent))?;
 
     let aside = moved_aside.then_some(aside);

@@ -22,7 +22,7 @@ use super::head_file::{HeadFile, Recorded};
 use super::layout::{full_tiles, STORED_TILE_BYTES, TILE_LEVELS};
 use super::open::open_db;
 use super::{Head, Store, StoreError, StoreOptions, Verified};
-use crate::durable;
+use crate::durable::{self, StagingDir};
 
 /// How many bytes of a flat file are copied per read.
 const COPY_CHUNK: usize = 1 << 20;
@@ -102,21 +102,6 @@ pub enum SnapshotPhase {
     Verifying,
 }
 
-/// The temporary directory a snapshot is built in: removed when dropped unless it was
-/// renamed into place.
-struct Staging {
-    path: PathBuf,
-    installed: bool,
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.installed {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// What [`Store::snapshot_capture`] took under the caller's read access, to be finished
 /// with [`Capture::finish`] after the access is released. Dropped unfinished, it removes
 /// its temporary directory.
@@ -130,7 +115,7 @@ pub struct Capture {
     covered: Vec<(FileId, u64)>,
     records: u64,
     checkpoint: Option<u64>,
-    staging: Staging,
+    staging: StagingDir,
 }
 
 impl std::fmt::Debug for Capture {
@@ -151,12 +136,9 @@ impl Store {
     /// checkpoints the store has accumulated.
     pub fn snapshot_capture(&self, dest: &Path) -> Result<Capture, SnapshotError> {
         self.check_readable()?;
-        let staging = Staging {
-            path: staging_dir(dest)?,
-            installed: false,
-        };
-        create_private_dir(&staging.path)?;
-        let db = open_db(&staging.path, StoreOptions::default())?;
+        let path = staging_dir(dest)?;
+        let staging = StagingDir::create(path.clone()).map_err(io_err(&path))?;
+        let db = open_db(staging.path(), StoreOptions::default())?;
         let mut records = 0;
         for kv in self.db.iter() {
             let (k, v) = kv.map_err(StoreError::from)?;
@@ -209,7 +191,7 @@ impl Capture {
         mut self,
         mut progress: impl FnMut(SnapshotPhase, u64, u64),
     ) -> Result<SnapshotInfo, SnapshotError> {
-        let dir = self.staging.path.clone();
+        let dir = self.staging.path().to_owned();
         self.make_db_durable()?;
         let file_bytes = self.copy_files(&mut progress)?;
         HeadFile::create(&dir, self.recorded)?;
@@ -218,7 +200,7 @@ impl Capture {
             .map_err(|source| SnapshotError::DidNotVerify { source })?;
         // An empty directory at `dest` is replaced by the rename.
         fs::rename(&dir, &self.dest).map_err(io_err(&self.dest))?;
-        self.staging.installed = true;
+        self.staging.keep();
         let parent = parent_of(&self.dest);
         durable::sync_dir(parent).map_err(io_err(parent))?;
         Ok(SnapshotInfo {
@@ -234,7 +216,7 @@ impl Capture {
     /// sled's records flushed, its files and blobs synced (as [`Store::create`] does), and
     /// the database closed so that it can be opened to verify it.
     fn make_db_durable(&mut self) -> Result<(), SnapshotError> {
-        let dir = &self.staging.path;
+        let dir = self.staging.path();
         let db = self.db.take().expect("finish runs once");
         db.flush().map_err(StoreError::from)?;
         BlobSync::new(dir.join("blobs"), dir.join("blobs.synced")).sync_all_existing()?;
@@ -259,7 +241,7 @@ impl Capture {
             if covered == 0 {
                 continue;
             }
-            let path = self.staging.path.join(id.name());
+            let path = self.staging.path().join(id.name());
             let mut out = fs::File::create(&path).map_err(io_err(&path))?;
             let mut at = 0;
             while at < covered {
@@ -342,14 +324,6 @@ fn staging_dir(dest: &Path) -> Result<PathBuf, SnapshotError> {
         ".{name}{SNAPSHOT_STAGING_MARK}{}",
         hex::encode(nonce)
     )))
-}
-
-/// The copy holds the party's log: mode 0700, whatever the umask.
-fn create_private_dir(dir: &Path) -> Result<(), SnapshotError> {
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io_err(dir))
 }
 
 #[cfg(test)]

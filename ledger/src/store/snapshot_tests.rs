@@ -124,3 +124,41 @@ fn a_snapshot_taken_while_commits_continue_is_the_source_at_its_size() {
         copy.verify_all(|_, _| {}).unwrap();
     }
 }
+
+/// A measurement, not a check: `cargo test -p dyad-ledger --release -- --ignored
+/// snapshot_of_a_large_store --nocapture` prints how long the capture (the pause of
+/// commits) and the whole snapshot of a store of `DYAD_SNAPSHOT_ENTRIES` entries take.
+#[test]
+#[ignore]
+fn snapshot_of_a_large_store() {
+    use super::super::tests::note;
+    let entries: u64 = std::env::var("DYAD_SNAPSHOT_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut source = Store::create(&tmp.path().join("source")).unwrap();
+    while source.size() < entries {
+        let before = source.head();
+        let mut batch = source.batch();
+        for i in before.size..(before.size + 1000).min(entries) {
+            batch.append_leaf(leaf(i % 5000));
+        }
+        if before.size > 0 {
+            batch.put_checkpoint(before.size, note(before.size, &before.root));
+        }
+        source.commit(batch).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let capture = source.snapshot_capture(&tmp.path().join("copy")).unwrap();
+    let paused = started.elapsed();
+    let info = capture.finish(|_, _, _| {}).unwrap();
+    println!(
+        "{} entries, {} records, {} file bytes: capture {:?}, whole snapshot {:?}",
+        info.head.size,
+        info.records,
+        info.file_bytes,
+        paused,
+        started.elapsed()
+    );
+}

@@ -109,15 +109,7 @@ impl AdminClient {
             .send()
             .await
             .map_err(http_error(&url))?;
-        let fetched = read_bounded(&url, resp, 1 << 20).await?;
-        if fetched.status.as_u16() != 200 {
-            return Err(status_error(&url, &fetched));
-        }
-        serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
-            url,
-            status: 200,
-            body: format!("unreadable answer: {e}"),
-        })
+        json_answer(url, resp).await
     }
 }
 
@@ -145,15 +137,7 @@ impl AdminClient {
             .send()
             .await
             .map_err(http_error(&url))?;
-        let fetched = read_bounded(&url, resp, 1 << 20).await?;
-        if fetched.status.as_u16() != 200 {
-            return Err(status_error(&url, &fetched));
-        }
-        serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
-            url,
-            status: 200,
-            body: format!("unreadable answer: {e}"),
-        })
+        json_answer(url, resp).await
     }
 
     /// For synchronous callers: [`AdminClient::snapshot`] on a runtime of its own.
@@ -172,6 +156,22 @@ impl AdminClient {
     ) -> Result<(u16, AppendResponse), ClientError> {
         crate::runtime::client()?.block_on(self.append(req))
     }
+}
+
+/// A 200 answer's JSON body (at most 1 MiB); any other status is an error.
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    url: String,
+    resp: reqwest::Response,
+) -> Result<T, ClientError> {
+    let fetched = read_bounded(&url, resp, 1 << 20).await?;
+    if fetched.status.as_u16() != 200 {
+        return Err(status_error(&url, &fetched));
+    }
+    serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
+        url,
+        status: 200,
+        body: format!("unreadable answer: {e}"),
+    })
 }
 
 /// For synchronous callers: appends through the node at the TCP `admin_url`.

@@ -15,8 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use dyad_ledger::store::SnapshotError;
 
-use super::admin::check_token;
-use super::body::{body_error, read_body};
+use super::admin::authorized_body;
 use crate::admin::{SnapshotRequest, SnapshotResponse};
 use crate::response::{json, reject, unavailable};
 use crate::Shared;
@@ -31,12 +30,9 @@ pub(super) async fn admin_snapshot(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_token(&shared, &headers) {
-        return r;
-    }
-    let body = match read_body(&shared, &headers, body, MAX_SNAPSHOT_BODY).await {
+    let body = match authorized_body(&shared, &headers, body, SNAPSHOT, MAX_SNAPSHOT_BODY).await {
         Ok(b) => b,
-        Err(e) => return body_error(&shared, SNAPSHOT, e, MAX_SNAPSHOT_BODY),
+        Err(r) => return r,
     };
     let bad = |reason, message: String| {
         reject(&shared, SNAPSHOT, StatusCode::BAD_REQUEST, reason, message)
