@@ -108,6 +108,7 @@ fn a_backup_under_append_load_restores_to_a_replica_that_audits_and_holds_the_sa
     let appended = load.join().unwrap();
     let report = json(&out.stdout);
     assert_eq!(report["through_node"], true, "{report}");
+    eprintln!("backup under load: {report}");
     let size = report["size"].as_u64().unwrap();
     assert!(node.stop());
     assert!(appended > 0, "the load appended nothing");
@@ -248,13 +249,14 @@ fn sigkill_during_a_backup_or_a_restore_never_damages_the_source_nor_half_instal
     // Restores killed at growing moments over an older data directory: it is the old one
     // whole, the new one whole, or absent with the old one kept aside; the backup itself
     // is untouched and restores again.
+    let mut killed = 0;
     for (n, ms) in [5u64, 30, 60, 120, 250].into_iter().enumerate() {
         let target = env.path(&format!("target-{n}"));
         copy_dir(&env.path("bravo"), &target);
         let bravo_size = store_size(&target);
         let mut c = dyad_at(&target);
         c.args(["restore", "--from"]).arg(&good);
-        kill_after(c, Duration::from_millis(ms));
+        killed += u32::from(!kill_after(c, Duration::from_millis(ms)));
         let aside = aside_dirs(&target);
         if !target.exists() {
             assert_eq!(aside.len(), 1, "no data directory and nothing aside");
@@ -274,6 +276,7 @@ fn sigkill_during_a_backup_or_a_restore_never_damages_the_source_nor_half_instal
             c
         });
     }
+    assert!(killed > 0, "every restore finished before its SIGKILL");
 }
 
 /// The directories a restore moved `data` aside to.

@@ -137,7 +137,8 @@ pub fn run(ctx: &Ctx, args: &BackupArgs) -> Result<()> {
     let config = data.read_created_config()?;
     let out = absolute(&args.out)?;
     prepare_out(&out)?;
-    let (store, through_node) = snapshot_store(&data, &out.join(LEDGER_DIR))?;
+    let (store, node_paused_ms) = snapshot_store(&data, &out.join(LEDGER_DIR))?;
+    let through_node = node_paused_ms.is_some();
     copy_tree(&data.dir, &out, true)?;
     write_replica_record(&config, &store, &out)?;
     let files = hash_tree(&out)?;
@@ -159,6 +160,7 @@ pub fn run(ctx: &Ctx, args: &BackupArgs) -> Result<()> {
         return json(&j!({
             "out": out,
             "through_node": through_node,
+            "node_paused_ms": node_paused_ms,
             "size": store.size,
             "root": store.root,
             "committed_size": store.committed_size,
@@ -216,8 +218,8 @@ fn set_private(dir: &Path) -> Result<()> {
 }
 
 /// The store's snapshot into `dest`: through the running node, else from the store.
-/// Returns its head and whether the node took it.
-fn snapshot_store(data: &DataDir, dest: &Path) -> Result<(StoreSummary, bool)> {
+/// Returns its head and, when the node took it, how long its commits waited (ms).
+fn snapshot_store(data: &DataDir, dest: &Path) -> Result<(StoreSummary, Option<u64>)> {
     if let Some(admin) = running_admin(data)? {
         let r = snapshot_through(&admin, dest)?;
         let summary = StoreSummary {
@@ -226,7 +228,7 @@ fn snapshot_store(data: &DataDir, dest: &Path) -> Result<(StoreSummary, bool)> {
             committed_size: r.committed_size,
             commits: r.commits,
         };
-        return Ok((summary, true));
+        return Ok((summary, Some(r.paused_ms)));
     }
     let store = Store::open(&data.ledger_path())?;
     let copying = progress(0, "copying the store");
@@ -249,7 +251,7 @@ fn snapshot_store(data: &DataDir, dest: &Path) -> Result<(StoreSummary, bool)> {
         committed_size: info.checkpoint.unwrap_or(0),
         commits: info.commits,
     };
-    Ok((summary, false))
+    Ok((summary, None))
 }
 
 /// `replica.head` of the backup: the snapshot's head, not the data directory's record,
