@@ -77,6 +77,8 @@ fn restore_from_backup(ctx: &Ctx, from: &Path) -> Result<()> {
     private_dir::write_file(&staging.path().join(RESTORED_MARKER), marker.as_bytes())?;
     durable::sync_dir(staging.path()).map_err(CliError::write(staging.path()))?;
 
+    // A node may have been started while the backup was checked.
+    refuse_running_node(&target)?;
     // The target is touched from here on: two renames in one directory.
     let aside = parent.join(format!("{name}.before-restore-{stamp}"));
     let moved_aside = target.exists();
