@@ -245,7 +245,7 @@ impl DataDir {
                         "a node (`dyad serve`) runs on {} and holds its store",
                         self.dir.display()
                     ),
-                    "`dyad log`, `dyad show`, `dyad status`, `dyad checkpoint`, `dyad receipt`, `dyad prove`, `dyad append` and `dyad export tiles` go through the running node, and `dyad audit --url URL` reads its tiles API; for this command, stop the node (Ctrl-C or SIGTERM) first",
+                    "`dyad log`, `dyad show`, `dyad status`, `dyad checkpoint`, `dyad receipt`, `dyad prove`, `dyad append`, `dyad export tiles`, `dyad audit --data`, `dyad sync export` and `dyad backup` go through the running node, and `dyad audit --url URL` reads its tiles API; for this command, stop the node (Ctrl-C or SIGTERM) first",
                 ))
             }
             Err(e) => return Err(e.into()),

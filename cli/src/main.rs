@@ -14,6 +14,7 @@ mod data;
 mod entry_view;
 mod error;
 mod node_log;
+mod node_snapshot;
 mod output;
 mod replica_reads;
 mod running_node;
@@ -128,6 +129,12 @@ pub enum Command {
     /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
     #[command(after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditArgs),
+    /// Copy the data directory, consistent and verified, even while the node runs.
+    #[command(after_help = commands::backup::EXAMPLES)]
+    Backup(commands::backup::BackupArgs),
+    /// Put a backup in place of the data directory (with the node stopped).
+    #[command(after_help = commands::restore::EXAMPLES)]
+    Restore(commands::restore::RestoreArgs),
     /// Run this party's node: the tiles API, co-signing and submissions over HTTP.
     #[command(after_help = commands::serve::SERVE_EXAMPLES)]
     Serve(commands::serve::ServeArgs),
@@ -204,6 +211,8 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Sync(command) => commands::sync::run(&ctx, &command),
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),
+        Command::Backup(args) => commands::backup::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
+        Command::Restore(args) => commands::restore::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => commands::serve::serve(&ctx, &args),
         Command::Tls(command) => commands::tls::run(&ctx, &command),
         Command::Access(command) => commands::access::run(&ctx, &command),

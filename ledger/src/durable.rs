@@ -233,6 +233,44 @@ pub fn create_dir_all(dir: &Path, durability: Durability) -> io::Result<()> {
     Ok(())
 }
 
+/// A directory being built under a name of its own before it is renamed into place (a
+/// snapshot, a restore): removed with everything in it when dropped, unless
+/// [`StagingDir::keep`] said it was renamed. A crash leaves it under that name only.
+#[derive(Debug)]
+pub struct StagingDir {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl StagingDir {
+    /// Creates `path` (which must not exist) with mode 0700: it holds a party's data.
+    pub fn create(path: PathBuf) -> io::Result<StagingDir> {
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&path)?;
+        Ok(StagingDir { path, kept: false })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory was renamed into place: nothing is removed on drop.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
 /// Syncs a directory, so that names created, renamed or removed in it are durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

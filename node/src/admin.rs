@@ -50,3 +50,34 @@ pub struct AppendResponse {
     /// Co-signer: the sequencer's promise of inclusion, a signed note.
     pub promise: Option<String>,
 }
+
+/// The body of `POST /admin/snapshot`: where the node writes a consistent, verified copy
+/// of its store.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRequest {
+    /// The new directory: an absolute path, or one relative to the node's data directory
+    /// (and inside it). It must not exist, or be empty; its parent must exist.
+    pub dir: String,
+}
+
+/// The answer to `POST /admin/snapshot`: what the copy holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnapshotResponse {
+    /// The directory written, absolute.
+    pub dir: String,
+    /// Entries in the copy.
+    pub size: u64,
+    /// Their Merkle root, standard padded base64.
+    pub root: String,
+    /// The committed size: the newest co-signed checkpoint's.
+    pub committed_size: u64,
+    /// The commits the store had made.
+    pub commits: u64,
+    /// Bytes of the store's flat files copied.
+    pub file_bytes: u64,
+    /// How long the node held its replica for the capture (commits waited), in ms.
+    pub paused_ms: u64,
+    /// How long the whole snapshot took (copy and verification included), in ms.
+    pub total_ms: u64,
+}

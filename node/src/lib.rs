@@ -111,7 +111,7 @@ pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus};
 pub use token::{read_admin_token, read_admin_url};
 
-pub use admin::{AppendRequest, AppendResponse};
+pub use admin::{AppendRequest, AppendResponse, SnapshotRequest, SnapshotResponse};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError, Reach,

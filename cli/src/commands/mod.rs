@@ -5,6 +5,7 @@
 pub mod access;
 pub mod append;
 pub mod audit;
+pub mod backup;
 pub mod checkpoint;
 pub mod demo;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod keys;
 pub mod log;
 pub mod prove;
 pub mod receipt;
+pub mod restore;
 pub mod serve;
 pub mod serve_config;
 pub mod show;

@@ -52,7 +52,7 @@ impl Files {
         }
     }
 
-    fn path(&self, id: FileId) -> PathBuf {
+    pub(super) fn path(&self, id: FileId) -> PathBuf {
         self.dir.join(id.name())
     }
 

@@ -92,6 +92,7 @@
 //! - `read.rs`: entries, entry bundles, hash tiles, proofs, checkpoints, metadata;
 //! - `checkpoint.rs`: the check of a checkpoint note against the tree;
 //! - `verify.rs`: [`Store::verify_all`];
+//! - `snapshot.rs`: [`Store::snapshot_capture`], a consistent copy taken while in use;
 //! - what keeps the store durable beside sled: `files.rs` (the flat files of full
 //!   bundles and tiles), `blob_sync.rs` (sled's blob files), `head_file.rs` (`<dir>/head`);
 //! - `tests.rs`: crashes and faults injected into commit, checked by reopening.
@@ -114,6 +115,7 @@ mod layout;
 mod nodes;
 mod open;
 mod read;
+mod snapshot;
 mod verify;
 
 pub use batch::Batch;
@@ -130,6 +132,7 @@ pub use layout::{
 };
 pub use open::{StoreOptions, DEFAULT_CACHE_BYTES};
 pub use read::{Checkpoints, Leaves};
+pub use snapshot::{Capture, SnapshotError, SnapshotInfo, SnapshotPhase, SNAPSHOT_STAGING_MARK};
 pub use verify::Verified;
 
 /// A store, open: the log in one directory (see the module doc), used by one process at

@@ -397,7 +397,7 @@ fn remove_crash_leftovers(dir: &Path) {
     }
 }
 
-fn open_db(dir: &Path, options: StoreOptions) -> Result<sled::Db, StoreError> {
+pub(super) fn open_db(dir: &Path, options: StoreOptions) -> Result<sled::Db, StoreError> {
     // Every commit flushes itself; a background flush thread would add nothing.
     let config = sled::Config::new()
         .path(dir)

@@ -49,19 +49,19 @@ fn set_fault(store: &mut Store, point: FaultPoint, on_commit: u64, abort: bool) 
 }
 
 /// Entry i: distinct, of varying length (some long enough to fill sled pages).
-fn leaf(i: u64) -> Vec<u8> {
+pub(super) fn leaf(i: u64) -> Vec<u8> {
     let mut v = format!("entry {i} ").into_bytes();
     v.resize(v.len() + (i as usize * 37) % 300, b'x');
     v
 }
 
-fn note(size: u64, root: &Hash) -> Vec<u8> {
+pub(super) fn note(size: u64, root: &Hash) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(root);
     format!("example.org/test\n{size}\n{b64}\n\n\u{2014} example.org/test AAAA\n").into_bytes()
 }
 
 /// One batch of K entries, a batch counter, and a checkpoint of the size before it.
-fn commit_batch(store: &mut Store) -> Result<Head, StoreError> {
+pub(super) fn commit_batch(store: &mut Store) -> Result<Head, StoreError> {
     let before = store.head();
     let mut batch = store.batch();
     for i in before.size..before.size + K {

@@ -17,7 +17,7 @@ use dyad_verifier::receipt::MAX_RECEIPT_BYTES;
 use super::http::{
     base_url, http_client, http_error, read_bounded, status_error, ClientError, Fetched,
 };
-use crate::admin::{AppendRequest, AppendResponse};
+use crate::admin::{AppendRequest, AppendResponse, SnapshotRequest, SnapshotResponse};
 use crate::{admin_socket_path, read_admin_token, NodeError};
 
 /// A client for a node's admin API.
@@ -212,6 +212,41 @@ fn unreadable(url: String, e: serde_json::Error) -> ClientError {
 }
 
 impl AdminClient {
+    /// `POST /admin/snapshot`: the node writes a consistent, verified copy of its store
+    /// into `dir` (absolute, or relative to its data directory). Waits as long as the copy
+    /// and its verification take, up to `timeout`.
+    pub async fn snapshot(
+        &self,
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<SnapshotResponse, ClientError> {
+        let url = format!("{}/admin/snapshot", self.base);
+        let body = serde_json::to_vec(&SnapshotRequest {
+            dir: dir.display().to_string(),
+        })
+        .expect("a snapshot request serialises");
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(http_error(&url))?;
+        json_answer(url, resp).await
+    }
+
+    /// For synchronous callers: [`AdminClient::snapshot`] on a runtime of its own.
+    pub fn snapshot_blocking(
+        &self,
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<SnapshotResponse, ClientError> {
+        crate::runtime::client()?.block_on(self.snapshot(dir, timeout))
+    }
+
     /// For synchronous callers (the CLI): [`AdminClient::append`] on a runtime of its own.
     pub fn append_blocking(
         &self,
@@ -219,6 +254,22 @@ impl AdminClient {
     ) -> Result<(u16, AppendResponse), ClientError> {
         crate::runtime::client()?.block_on(self.append(req))
     }
+}
+
+/// A 200 answer's JSON body (at most 1 MiB); any other status is an error.
+async fn json_answer<T: serde::de::DeserializeOwned>(
+    url: String,
+    resp: reqwest::Response,
+) -> Result<T, ClientError> {
+    let fetched = read_bounded(&url, resp, 1 << 20).await?;
+    if fetched.status.as_u16() != 200 {
+        return Err(status_error(&url, &fetched));
+    }
+    serde_json::from_slice(&fetched.body).map_err(|e| ClientError::Status {
+        url,
+        status: 200,
+        body: format!("unreadable answer: {e}"),
+    })
 }
 
 /// For synchronous callers: appends through the node at the TCP `admin_url`.

@@ -15,7 +15,7 @@ use dyad_ledger::channel::{EntryRefusal, Role};
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::tree::Hash;
 
-use super::body::{body_error, read_body};
+use super::body::{body_error, read_body, Buffered};
 use super::submission::enqueue;
 use crate::admin::{AppendRequest, AppendResponse};
 use crate::response::{json, reject, unavailable};
@@ -46,6 +46,21 @@ pub(super) fn check_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Re
     r.headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     Err(r)
+}
+
+/// The body of an admin request (at most `limit` bytes) once its token is checked; or the
+/// refusal to answer with.
+pub(super) async fn authorized_body(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+    endpoint: &'static str,
+    limit: usize,
+) -> Result<Buffered, Response> {
+    check_token(shared, headers)?;
+    read_body(shared, headers, body, limit)
+        .await
+        .map_err(|e| body_error(shared, endpoint, e, limit))
 }
 
 /// The credentials of an `Authorization: Bearer <token>` header; the scheme name is
@@ -89,12 +104,9 @@ pub(super) async fn admin_append(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_token(&shared, &headers) {
-        return r;
-    }
-    let body = match read_body(&shared, &headers, body, MAX_ADMIN_BODY).await {
+    let body = match authorized_body(&shared, &headers, body, APPEND, MAX_ADMIN_BODY).await {
         Ok(b) => b,
-        Err(e) => return body_error(&shared, APPEND, e, MAX_ADMIN_BODY),
+        Err(r) => return r,
     };
     let (draft, wait, timeout_ms) = match parse_append(&shared, &body) {
         Ok(parsed) => parsed,

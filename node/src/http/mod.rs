@@ -1,6 +1,6 @@
 //! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
-//! submit, metrics) and the admin router (append, status, the replica's reads), both with the health checks,
-//! with their size limits, status codes, caching headers, logs and metrics.
+//! submit, metrics) and the admin router (append, status, the replica's reads, snapshot),
+//! both with the health checks, with their size limits, status codes, caching headers, logs and metrics.
 
 // A refusal is a ready response; handlers return it as is, once per request.
 #![allow(clippy::result_large_err)]
@@ -23,6 +23,7 @@ mod admin_reads;
 mod body;
 pub(crate) mod guard;
 mod health;
+mod snapshot;
 mod submission;
 mod tiles;
 
@@ -87,6 +88,7 @@ pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
             get(admin_reads::consistency_proof),
         )
         .route("/admin/checkpoint", get(admin_reads::checkpoint))
+        .route("/admin/snapshot", post(snapshot::admin_snapshot))
         .merge(signing)
         .merge(health_routes())
         .fallback(not_found)

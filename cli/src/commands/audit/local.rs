@@ -10,13 +10,21 @@ use super::stream::audit_stream;
 use super::{AuditFailure, AuditOutcome};
 use crate::bundle::{BundleReader, Record};
 use crate::checkpoint_note;
-use crate::data::store_dir;
+use crate::data::{store_dir, DataDir};
 use crate::error::{CliError, Result};
+use crate::node_snapshot::through_running_node;
 
+/// Audits the replica in `dir`; while a node runs there, a snapshot of its store taken
+/// through the node (the same bytes the store would give, removed afterwards): the report
+/// names the replica, never the snapshot.
 pub fn audit_data(dir: &Path, a: VerifierKey, b: VerifierKey) -> Result<AuditOutcome> {
     let store_dir = store_dir(dir);
     let source = format!("replica {}", store_dir.display());
-    let raw = match raw_log(&store_dir) {
+    let snapshot = through_running_node(&DataDir::new(dir))?;
+    let read_from = snapshot
+        .as_ref()
+        .map_or(store_dir, |s| s.data_dir().ledger_path());
+    let raw = match raw_log(&read_from) {
         Ok(raw) => raw,
         Err(RawError::Unreadable(e)) => return Err(e),
         Err(RawError::Damaged(e)) => {

@@ -12,6 +12,7 @@ use serde_json::json as j;
 use crate::bundle::{BundleWriter, Record};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
+use crate::node_snapshot::through_running_node;
 use crate::output::{json, outln, progress};
 use crate::Ctx;
 
@@ -180,7 +181,11 @@ fn export_json(s: &ExportSummary, out: Option<&Path>) -> serde_json::Value {
 /// `dyad sync export`: the bundle to FILE (and the summary to standard output) or to
 /// standard output (and the summary to standard error).
 pub(super) fn run(ctx: &Ctx, from: Option<u64>, out: Option<&Path>) -> Result<()> {
-    let data = ctx.data_dir();
+    // While a node runs there, the export reads a snapshot of its store (removed after).
+    let snapshot = through_running_node(&ctx.data_dir())?;
+    let data = snapshot
+        .as_ref()
+        .map_or_else(|| ctx.data_dir(), |s| s.data_dir());
     let summary = match out {
         Some(path) => export_to_file(&data, from, path)?,
         None => {
