@@ -139,7 +139,7 @@ impl DataDir {
                 record_path.display()
             ),
             format!(
-                "restore the data directory {} from a backup, or recover the log from the peer; starting a new, empty replica forks the log the peer co-signed: only to do that on purpose, delete {} and run the command again",
+                "put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`) in {}; starting a new, empty replica forks the log the peer co-signed: only to do that on purpose, delete {} and run the command again",
                 self.dir.display(),
                 record_path.display()
             ),

@@ -230,7 +230,7 @@ impl CliError {
             CliError::Store(StoreError::Damaged(_))
             | CliError::Channel(ChannelError::Store(StoreError::Damaged(_)))
             | CliError::Export(ExportError::Store(StoreError::Damaged(_))) => Some(
-                "stop the node if it runs, then `dyad verify store` checks every byte and names what is damaged and where; restore the store from a backup, or re-create it and re-sync it from the peer".into(),
+                "stop the node if it runs, then `dyad verify store` checks every byte and names what is damaged and where; put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`): either way the node catches up from the peer before it signs again".into(),
             ),
             CliError::Client(e @ ClientError::Http { .. }) if e.to_string().contains("certificate") => {
                 Some("a dyad node presents its own certificate, not one from a public CA: read it with the read credential its operator gave you (--access FILE, written by `dyad access grant`), which pins it".into())

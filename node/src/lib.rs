@@ -133,6 +133,10 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// Where older versions announced a TCP admin URL. No longer written nor read: a node
 /// removes it at start (the CLI finds the node by its [`ADMIN_SOCKET_FILE`]).
 pub const ADMIN_URL_FILE: &str = "admin.url";
+/// Left in a data directory by `dyad restore`: the replica is older than what the party
+/// may have signed, so the node runs the peer check (spec/node.md section 10) whatever its
+/// configuration says, and removes the file once the check is done.
+pub const RESTORED_MARKER: &str = "restored-from-backup";
 /// Sequencer-signed checkpoints that conflict with this replica, kept as evidence.
 pub const EVIDENCE_DIR: &str = "evidence";
 /// Promises of inclusion the sequencer gave for this (co-signer) party's messages.

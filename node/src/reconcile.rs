@@ -60,8 +60,19 @@ impl PeerCheck {
     }
 }
 
-/// The check's first state for a node configured this way.
-pub(crate) fn initial(peer_check: bool, peer_url: Option<&str>) -> PeerCheck {
+/// The check's first state for a node configured this way. A replica `dyad restore` put
+/// back ([`crate::RESTORED_MARKER`] in the data directory) is checked whatever the
+/// configuration says: it is known to be older than what the party may have signed.
+pub(crate) fn initial(peer_check: bool, peer_url: Option<&str>, restored: bool) -> PeerCheck {
+    if restored {
+        if !peer_check {
+            tracing::warn!("the replica was restored from a backup: the peer check runs despite --no-peer-check");
+        }
+        let last_error = peer_url
+            .is_none()
+            .then(|| "the replica was restored from a backup and the node has no peer URL to confirm it with: start it with --peer URL".to_owned());
+        return PeerCheck::Checking { last_error };
+    }
     match (peer_check, peer_url) {
         (false, _) => PeerCheck::Skipped {
             why: "turned off (--no-peer-check)".into(),
@@ -98,6 +109,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     fetched,
                     "confirmed with the peer: this replica holds everything it has committed"
                 );
+                remove_restore_marker(&shared);
                 PeerCheck::Done { peer_size, fetched }
             }
             Err(Failure::Diverged(reason)) => {
@@ -122,6 +134,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared.wake_committer.notify_one();
         shared.wake_submitter.notify_one();
         break;
+    }
+}
+
+/// The replica is confirmed: a restore's marker has served its purpose.
+fn remove_restore_marker(shared: &Shared) {
+    let marker = shared.data_dir.join(crate::RESTORED_MARKER);
+    if let Err(e) = std::fs::remove_file(&marker) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(error = %e, path = %marker.display(), "cannot remove the restore marker");
+        }
     }
 }
 

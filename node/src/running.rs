@@ -241,6 +241,7 @@ fn shared_state(
         peer_check: watch::Sender::new(reconcile::initial(
             config.peer_check,
             config.peer_url.as_deref(),
+            config.data_dir.join(crate::RESTORED_MARKER).exists(),
         )),
         config,
     });

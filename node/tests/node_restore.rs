@@ -193,3 +193,27 @@ fn a_replica_that_diverged_from_the_peers_committed_log_signs_nothing() {
         pair.stop().await;
     });
 }
+
+#[test]
+fn a_replica_restore_marked_is_checked_even_when_told_not_to_and_the_mark_goes() {
+    runtime().block_on(async {
+        let mut pair = Pair::start().await;
+        commit(&pair, true, "one", 1).await;
+        pair.kill_seq().await;
+        let marker = pair
+            .dir
+            .path()
+            .join("alpha")
+            .join(dyad_node::RESTORED_MARKER);
+        dyad_ledger::private_dir::write_file(&marker, b"restored\n").unwrap();
+        pair.seq_config.peer_check = false;
+        pair.start_seq().await;
+        let check = pair.seq().peer_checked(Duration::from_secs(10)).await;
+        assert!(matches!(check, PeerCheck::Done { .. }), "{check:?}");
+        assert!(
+            !marker.exists(),
+            "the marker is removed once the check is done"
+        );
+        pair.stop().await;
+    });
+}

@@ -15,6 +15,7 @@ pub mod log;
 pub mod prove;
 pub mod receipt;
 pub mod restore;
+pub mod restore_peer;
 pub mod serve;
 pub mod serve_config;
 pub mod show;

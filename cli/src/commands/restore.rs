@@ -7,6 +7,7 @@
 //! renames: the old data directory aside to `<dir>.before-restore-<time>` (kept, never
 //! deleted), the staging directory to its name. A crash leaves the old directory in place,
 //! or none (the old one aside and the new one staged), never a mix of the two.
+//! `--from-peer URL` rebuilds the replica from the peer instead (`restore_peer.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,18 +25,20 @@ use crate::output::{absolute, format_ms, json, now_ms, outln, progress};
 use crate::running_node::{probe, Probe};
 use crate::Ctx;
 
-/// The marker a restore leaves in the data directory: the replica may be behind what the
-/// party already signed, so the node reconciles with the peer at its next start.
-pub const RESTORED_MARKER: &str = "restored-from-backup";
+pub use dyad_node::RESTORED_MARKER;
 
 pub const EXAMPLES: &str = "\
 Examples:
   dyad restore --from /backups/alpha-2026-05-01   # with the node stopped
+  dyad restore --from-peer https://dyad.bravo.example:7380
 
 The backup is checked whole (every file's SHA-256, the store verified) before the data
 directory is touched; the old data directory is kept as <dir>.before-restore-<time>.
 The restored replica may be behind what this party already signed: the node reconciles
-with the peer when it is started.";
+with the peer when it is started (and ignores --no-peer-check until it has).
+--from-peer rebuilds only the replica (ledger/), from the peer's genesis, entries and
+newest committed checkpoint, each checked; the keys and dyad.json must be in place. The
+replica that was there is kept as ledger.before-restore-<time>.";
 
 /// Where the replica comes from.
 #[derive(Args, Debug)]
@@ -44,12 +47,17 @@ pub struct RestoreArgs {
     /// A backup directory written by `dyad backup --out DIR`.
     #[arg(long, value_name = "DIR", group = "source")]
     pub from: Option<PathBuf>,
+    /// Rebuild the replica from the peer's node at URL: its genesis, entries and newest
+    /// committed checkpoint, all checked (the keys and dyad.json must be in place).
+    #[arg(long, value_name = "URL", group = "source")]
+    pub from_peer: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
-    match &args.from {
-        Some(dir) => restore_from_backup(ctx, dir),
-        None => Err(CliError::usage("give --from DIR")),
+    match (&args.from, &args.from_peer) {
+        (Some(dir), _) => restore_from_backup(ctx, dir),
+        (None, Some(url)) => super::restore_peer::restore_from_peer(ctx, &ctx.data_dir(), url),
+        (None, None) => Err(CliError::usage("give --from DIR or --from-peer URL")),
     }
 }
 

@@ -30,8 +30,9 @@ Examples:
 
 Reads every byte of the store: minutes for tens of millions of entries (progress on
 stderr). Stop the node first (`dyad serve` holds the store). Exit 0: the store is whole.
-Exit 1: damage found, named with the file and bytes where it lies; restore the store from a
-backup, or re-create it and re-sync it from the peer. Exit 2: no store there, or it cannot
+Exit 1: damage found, named with the file and bytes where it lies; put back a backup (`dyad
+restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`).
+Exit 2: no store there, or it cannot
 be opened.";
 
 #[derive(Args, Debug)]
@@ -113,7 +114,7 @@ fn report_damage(ctx: &Ctx, dir: &Path, what: &str, at: Option<String>) -> Resul
     };
     // The record is best effort: the verdict below is what counts.
     let _ = store_check::record_damage(dir, &record);
-    let advice = "restore the store from a backup, or re-create it and re-sync it from the peer";
+    let advice = "put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)";
     if ctx.json {
         json(&j!({
             "verdict": "damaged",

@@ -185,7 +185,7 @@ pub enum Damage {
     },
     /// The database holds fewer commits than the `head` file recorded.
     #[error(
-        "the store was rolled back: it last committed {} (recorded in its `head` file), but the database holds only {}; a damaged database file can make it lose its latest writes like this. Restore the store from a backup, or re-create it and re-sync it from the peer",
+        "the store was rolled back: it last committed {} (recorded in its `head` file), but the database holds only {}; a damaged database file can make it lose its latest writes like this. Put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)",
         recorded, found
     )]
     RolledBack {
@@ -196,7 +196,7 @@ pub enum Damage {
     },
     /// The database's root differs from the one the `head` file recorded.
     #[error(
-        "the database holds another log than the store committed: its `head` file records root {} at {size} entries, the database gives {} there. Restore the store from a backup, or re-create it and re-sync it from the peer",
+        "the database holds another log than the store committed: its `head` file records root {} at {size} entries, the database gives {} there. Put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)",
         to_hex(recorded_root),
         to_hex(found_root)
     )]
