@@ -1094,6 +1094,18 @@ fn node_seeds(c: &mut Corpus) {
         );
     }
     c.add(&["node_http"], "wrong-token", with(7, b"{}"));
+    // The admin reads' queries (case 12: a byte picks the path, the rest is the query).
+    for (name, pick, query) in [
+        ("admin-receipt", 0u8, &b"index=0"[..]),
+        ("admin-inclusion", 1, b"index=0&size=1"),
+        ("admin-consistency", 2, b"old=1&new=1"),
+        ("admin-checkpoint", 3, b"size=1"),
+        ("admin-bad-query", 1, b"index=-1&index=2&x"),
+    ] {
+        let mut body = vec![pick];
+        body.extend_from_slice(query);
+        c.add(&["node_http"], name, with(12, &body));
+    }
 }
 
 /// An entry signed by `key` for `origin` at a given time (milliseconds).

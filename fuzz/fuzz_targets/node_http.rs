@@ -27,7 +27,10 @@
 //! - 10: `POST /submit-batch` on the sequencer, the rest cut at each 0xFF byte into
 //!   entries framed as a batch (`submit::encode_batch`), so that the fuzzer gets past the
 //!   framing to the checks of each entry (an empty body when it cannot be framed);
-//! - 11: `POST /submit-batch` on the co-signer (refused: not the sequencer).
+//! - 11: `POST /submit-batch` on the co-signer (refused: not the sequencer);
+//! - 12: a `GET` of the replica's reads on the sequencer's admin API, with its token: the
+//!   next byte picks `/admin/receipt`, `/admin/proof/inclusion`, `/admin/proof/consistency`
+//!   or `/admin/checkpoint`, the rest is the query (the admin API's query parser).
 //!
 //! Accepted admin appends really append (both nodes then replicate and co-sign), so the
 //! log grows while the target runs; that is what the node does in service.
@@ -158,6 +161,27 @@ fn world() -> &'static World {
     })
 }
 
+/// Case 12's URL: one of the admin reads, the query the rest of `body` with `=` and `&`
+/// kept as they are and everything else percent-encoded.
+fn admin_read_url(admin: &str, body: &[u8]) -> String {
+    const PATHS: [&str; 4] = [
+        "/admin/receipt",
+        "/admin/proof/inclusion",
+        "/admin/proof/consistency",
+        "/admin/checkpoint",
+    ];
+    let (pick, query) = body.split_first().unwrap_or((&0, &[]));
+    let mut url = format!("{admin}{}?", PATHS[usize::from(*pick) % 4]);
+    for part in query.split(|&b| b == b'&') {
+        if !url.ends_with('?') {
+            url.push('&');
+        }
+        let encoded: Vec<String> = part.split(|&b| b == b'=').map(percent_encode).collect();
+        url.push_str(&encoded.join("="));
+    }
+    url
+}
+
 fn percent_encode(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
     for &b in bytes {
@@ -188,7 +212,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let w = world();
-    let which = which % 12;
+    let which = which % 13;
     let request = match which {
         0 => w.as_cos.post(format!("{}/submit", w.seq.url())),
         1 => w.as_seq.post(format!("{}/add-checkpoint", w.cos.url())),
@@ -211,10 +235,14 @@ fuzz_target!(|data: &[u8]| {
             .bearer_auth("not-the-token"),
         8 => w.as_seq.post(format!("{}/add-checkpoint", w.cos.url())),
         9 | 10 => w.as_cos.post(format!("{}/submit-batch", w.seq.url())),
-        _ => w.as_seq.post(format!("{}/submit-batch", w.cos.url())),
+        11 => w.as_seq.post(format!("{}/submit-batch", w.cos.url())),
+        _ => w
+            .http
+            .get(admin_read_url(&w.seq.admin_url(), body))
+            .bearer_auth(w.seq.admin_token()),
     };
     let request = match which {
-        4 => request,
+        4 | 12 => request,
         8 => request.body(signed_checkpoint(w, body)),
         10 => {
             // An entry too long to frame is cut: the batch stays well framed.
