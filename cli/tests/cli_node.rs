@@ -20,19 +20,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{json, stdout, Env};
+use common::{free_port, json, stdout, Env};
 use serde_json::Value;
 
 /// Upper bound for any one command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A minimal static web server for a directory (GET only, one request per connection),
 /// stopped on drop.

@@ -3,22 +3,14 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
 use common::node::Node;
-use common::{json, stderr, Env};
+use common::{free_port, json, stderr, Env};
 use serde_json::Value;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Appends a message through `data`'s running node and waits until it is committed.
 fn commit(env: &Env, data: &Path, subject: &str) -> Value {
@@ -57,10 +49,8 @@ fn log(env: &Env, data: &Path) -> Value {
     json(&out.stdout)
 }
 
-/// Loses `data`'s store and everything that recorded it, then rebuilds it from `peer`.
-fn lose_and_rebuild(env: &Env, data: &Path, peer: &str) -> Value {
-    std::fs::remove_dir_all(data.join("ledger")).unwrap();
-    std::fs::remove_file(data.join("replica.head")).ok();
+/// `dyad --json restore --from-peer PEER` on `data`, which must succeed; its JSON.
+fn restore_from_peer(env: &Env, data: &Path, peer: &str) -> Value {
     let out = env
         .dyad()
         .env("DYAD_DATA", data)
@@ -75,6 +65,13 @@ fn lose_and_rebuild(env: &Env, data: &Path, peer: &str) -> Value {
         stderr(&out)
     );
     json(&out.stdout)
+}
+
+/// Loses `data`'s store and everything that recorded it, then rebuilds it from `peer`.
+fn lose_and_rebuild(env: &Env, data: &Path, peer: &str) -> Value {
+    std::fs::remove_dir_all(data.join("ledger")).unwrap();
+    std::fs::remove_file(data.join("replica.head")).ok();
+    restore_from_peer(env, data, peer)
 }
 
 fn port_of(url: &str) -> u16 {
@@ -98,20 +95,7 @@ fn a_lost_replica_of_either_role_is_rebuilt_from_the_peer_and_commits_again() {
     // The co-signer's store is replaced by one rebuilt from the peer; the old one is kept.
     assert!(bravo_node.stop());
     let before = log(&env, &bravo);
-    let out = env
-        .dyad()
-        .env("DYAD_DATA", &bravo)
-        .args(["--json", "restore", "--from-peer", &alpha_url])
-        .timeout(COMMAND_TIMEOUT)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "restore: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out)
-    );
-    let restored = json(&out.stdout);
+    let restored = restore_from_peer(&env, &bravo, &alpha_url);
     let aside = restored["kept_aside"]
         .as_str()
         .expect("the old replica kept aside");
