@@ -441,8 +441,9 @@ fn a_full_disk_on_the_cosigner_loses_nothing_acknowledged_and_recovers() {
         // A known defect, not yet fixed (see docs/bad-inputs.md): in some runs (about 1 in
         // 10 here) sled, which failed a flush with ENOSPC, reopens with the head of the
         // failed batch but not all of its entries. The store must then refuse to open,
-        // naming the damage, as it does: nothing is served or signed from it. Recovering
-        // such a replica from the peer is not built yet, so the run ends here.
+        // naming the damage, as it does: nothing is served or signed from it. Such a
+        // replica is rebuilt with `dyad restore --from-peer` (cli_restore_peer.rs tests
+        // that); this run ends here.
         println!(
             "disk_full (co-signer): KNOWN DEFECT, the co-signer's store refuses to open: {damage}"
         );
