@@ -269,7 +269,7 @@ impl DataDir {
         }
         if let Some(d) = channel.checkpoint_damage() {
             eprintln!(
-                "warning: this replica is READ-ONLY: its newest checkpoint (size {}) does not verify ({}); restore the data directory {} from a backup, or recover the replica from the peer",
+                "warning: this replica is READ-ONLY: its newest checkpoint (size {}) does not verify ({}); put back a backup of {} (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)",
                 d.size,
                 d.reason,
                 self.dir.display()

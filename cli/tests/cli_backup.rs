@@ -77,7 +77,7 @@ fn a_backup_under_append_load_restores_to_a_replica_that_audits_and_holds_the_sa
     let env = Env::new();
     channel_with_messages(&env, 6);
     let alpha = env.path("alpha");
-    let node = Node::start(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
+    let node = Node::start_alone(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
         let (stop, alpha) = (stop.clone(), alpha.clone());
@@ -164,7 +164,7 @@ fn audit_and_sync_export_through_a_running_node_print_what_they_print_offline() 
         std::fs::remove_file(&export).unwrap();
         (outs.map(|o| stdout(&o)), bundle)
     };
-    let node = Node::start(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
+    let node = Node::start_alone(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
     let through_node = audit_and_export();
     no_snapshot_leftovers(&alpha);
     assert!(node.stop());

@@ -124,7 +124,11 @@ fn a_lost_replica_of_either_role_is_rebuilt_from_the_peer_and_commits_again() {
     assert!(alpha_node.stop());
     assert!(bravo_node.stop());
     for data in ["alpha", "bravo"] {
-        env.at(data).arg("audit").args(env.trust()).assert().success();
+        env.at(data)
+            .arg("audit")
+            .args(env.trust())
+            .assert()
+            .success();
     }
     let (a, b) = (log(&env, &alpha), log(&env, &bravo));
     assert_eq!(a["entries"], b["entries"]);

@@ -442,7 +442,7 @@ fn an_emptied_ledger_is_reported_missing_not_recreated() {
             .code(2)
             .stderr(contains("is missing"))
             .stderr(contains("held 2 entries, 2 of them co-signed"))
-            .stderr(contains("restore the data directory"))
+            .stderr(contains("dyad restore --from-peer URL"))
             .stderr(contains("replica.head"));
     };
     missing(env.at("alpha").arg("status"));
@@ -499,5 +499,5 @@ fn a_replica_whose_checkpoint_does_not_verify_opens_read_only() {
         .assert()
         .failure()
         .stderr(contains("read-only"))
-        .stderr(contains("restore the data directory"));
+        .stderr(contains("dyad restore --from-peer URL"));
 }

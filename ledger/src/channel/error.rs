@@ -111,7 +111,7 @@ pub enum ChannelError {
     #[error("the stored genesis is not valid: {0}")]
     BadStoredGenesis(String),
     /// The replica is read-only: its newest checkpoint does not verify.
-    #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); restore the data directory from a backup, or recover the replica from the peer")]
+    #[error("this replica is read-only: its newest checkpoint (size {size}) does not verify ({reason}); put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)")]
     CheckpointDamaged {
         /// The checkpoint's size.
         size: u64,
