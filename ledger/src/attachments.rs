@@ -66,7 +66,11 @@ pub enum AttachmentError {
     },
     /// What was received is not the attachment expected: more or fewer bytes than its
     /// size, or another hash.
-    #[error("attachment {}: received {got_size} bytes hashing to {}, expected {size} bytes", hex::encode(hash), hex::encode(got_hash))]
+    #[error(
+        "attachment {}: received {got_size} bytes hashing to {}, expected {size} bytes",
+        hex::encode(hash),
+        hex::encode(got_hash)
+    )]
     Mismatch {
         /// The hash expected.
         hash: Hash,
@@ -422,8 +426,7 @@ impl Receiving {
     /// Names the file by its hash (synced, renamed, directory synced) if it is complete
     /// and has the expected hash.
     pub fn finish(self) -> Result<(), AttachmentError> {
-        if self.received != self.size || <Hash>::from(self.hasher.clone().finalize()) != self.hash
-        {
+        if self.received != self.size || <Hash>::from(self.hasher.clone().finalize()) != self.hash {
             return Err(self.mismatch());
         }
         self.store.name(self.staged, self.hash).map(|_| ())
@@ -475,7 +478,11 @@ mod tests {
         let refused = |r: Result<(), AttachmentError>| {
             assert!(matches!(r, Err(AttachmentError::Mismatch { .. })), "{r:?}");
             assert!(!a.contains(&hash).unwrap());
-            assert_eq!(fs::read_dir(a.dir()).unwrap().count(), 0, "no temporary file left");
+            assert_eq!(
+                fs::read_dir(a.dir()).unwrap().count(),
+                0,
+                "no temporary file left"
+            );
         };
         refused(a.put_expected(&b"content and more"[..], hash, 7));
         refused(a.put_expected(&b"conten"[..], hash, 7));
