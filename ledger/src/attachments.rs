@@ -173,18 +173,38 @@ impl Attachments {
 
     /// Stores what `reader` yields, hashing while copying, and returns its SHA-256 and
     /// length. Stops, keeping nothing, as soon as it exceeds the size limit.
-    pub fn put_reader(&self, mut reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
+    pub fn put_reader(&self, reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
         let mut staged = self.stage()?;
+        // Returning early drops `staged`, which removes its temporary file.
+        let (hash, size) = self.hash_chunks(reader, AttachmentError::Source, |chunk| {
+            staged.file().write_all(chunk).map_err(|source| {
+                let path = staged.path().to_owned();
+                AttachmentError::Io { path, source }
+            })
+        })?;
+        if self.is_intact(&hash).unwrap_or(false) {
+            return Ok((hash, size));
+        }
+        self.name(staged, hash).map(|h| (h, size))
+    }
+
+    /// Reads `reader` to its end in chunks, handing each to `sink`, and returns the
+    /// SHA-256 and length of what it read. Stops as soon as it exceeds the size limit.
+    fn hash_chunks(
+        &self,
+        mut reader: impl Read,
+        read_error: impl Fn(io::Error) -> AttachmentError,
+        mut sink: impl FnMut(&[u8]) -> Result<(), AttachmentError>,
+    ) -> Result<(Hash, u64), AttachmentError> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = vec![0; CHUNK];
-        // Returning early drops `staged`, which removes its temporary file.
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(AttachmentError::Source(e)),
+                Err(e) => return Err(read_error(e)),
             };
             size += n as u64;
             if size > self.max_size {
@@ -194,16 +214,9 @@ impl Attachments {
                 });
             }
             hasher.update(&buf[..n]);
-            if let Err(source) = staged.file().write_all(&buf[..n]) {
-                let path = staged.path().to_owned();
-                return Err(AttachmentError::Io { path, source });
-            }
+            sink(&buf[..n])?;
         }
-        let hash: Hash = hasher.finalize().into();
-        if self.is_intact(&hash).unwrap_or(false) {
-            return Ok((hash, size));
-        }
-        self.name(staged, hash).map(|h| (h, size))
+        Ok((hasher.finalize().into(), size))
     }
 
     /// A temporary file in the attachment directory, for content whose hash is not
@@ -221,14 +234,7 @@ impl Attachments {
 
     /// The attachment's content, hashed again on every read.
     pub fn get(&self, hash: &Hash) -> Result<Vec<u8>, AttachmentError> {
-        let path = self.path_of(hash);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(AttachmentError::NotFound { hash: *hash })
-            }
-            Err(e) => return Err(AttachmentError::Io { path, source: e }),
-        };
+        let (file, path) = self.open_file(hash)?;
         let len = file.metadata().map_err(io_error(&path))?.len();
         if len > self.max_size {
             return Err(AttachmentError::TooLarge {
@@ -251,6 +257,18 @@ impl Attachments {
             return Err(AttachmentError::AttachmentCorrupted { hash: *hash });
         }
         Ok(bytes)
+    }
+
+    /// The attachment's file, unchecked, and its path.
+    fn open_file(&self, hash: &Hash) -> Result<(File, PathBuf), AttachmentError> {
+        let path = self.path_of(hash);
+        match File::open(&path) {
+            Ok(f) => Ok((f, path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(AttachmentError::NotFound { hash: *hash })
+            }
+            Err(e) => Err(AttachmentError::Io { path, source: e }),
+        }
     }
 
     /// Whether a file for the hash exists. Its content is checked by `get`, not here.
@@ -280,34 +298,13 @@ impl Attachments {
     /// streams it must still hash what it sends: the file could be overwritten in place
     /// meanwhile (only by hand; this store never writes a named file).
     pub fn open_verified(&self, hash: &Hash) -> Result<(File, u64), AttachmentError> {
-        let path = self.path_of(hash);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(AttachmentError::NotFound { hash: *hash })
-            }
-            Err(e) => return Err(AttachmentError::Io { path, source: e }),
+        let (mut file, path) = self.open_file(hash)?;
+        let read_error = |source| AttachmentError::Io {
+            path: path.clone(),
+            source,
         };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0; CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(AttachmentError::Io { path, source: e }),
-            };
-            size += n as u64;
-            if size > self.max_size {
-                return Err(AttachmentError::TooLarge {
-                    size,
-                    max: self.max_size,
-                });
-            }
-            hasher.update(&buf[..n]);
-        }
-        if <Hash>::from(hasher.finalize()) != *hash {
+        let (read, size) = self.hash_chunks(&mut file, read_error, |_| Ok(()))?;
+        if read != *hash {
             return Err(AttachmentError::AttachmentCorrupted { hash: *hash });
         }
         file.seek(SeekFrom::Start(0)).map_err(io_error(&path))?;
@@ -316,13 +313,18 @@ impl Attachments {
 
     /// Whether an intact copy of the attachment of `hash` and `size` is stored.
     pub fn holds(&self, hash: &Hash, size: u64) -> Result<bool, AttachmentError> {
+        Ok(self.intact_size(hash)? == Some(size))
+    }
+
+    /// The size of the intact copy of the attachment of `hash`, if one is stored.
+    fn intact_size(&self, hash: &Hash) -> Result<Option<u64>, AttachmentError> {
         match self.open_verified(hash) {
-            Ok((_, stored)) => Ok(stored == size),
+            Ok((_, size)) => Ok(Some(size)),
             Err(
                 AttachmentError::NotFound { .. }
                 | AttachmentError::AttachmentCorrupted { .. }
                 | AttachmentError::TooLarge { .. },
-            ) => Ok(false),
+            ) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -369,15 +371,7 @@ impl Attachments {
     }
 
     fn is_intact(&self, hash: &Hash) -> Result<bool, AttachmentError> {
-        match self.open_verified(hash) {
-            Ok(_) => Ok(true),
-            Err(
-                AttachmentError::NotFound { .. }
-                | AttachmentError::AttachmentCorrupted { .. }
-                | AttachmentError::TooLarge { .. },
-            ) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(self.intact_size(hash)?.is_some())
     }
 }
 

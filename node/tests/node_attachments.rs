@@ -53,6 +53,18 @@ fn attach(node: &RunningNode, dir: &Path, name: &str, size: u64, seed: u8) -> At
     }
 }
 
+/// Appends a message naming `a` through `node` and waits until it is committed.
+async fn append_committed(node: &RunningNode, a: &AttachmentRef) {
+    let mut req = request(&format!("with {}", a.name), "committed");
+    req.attachments = vec![a.clone()];
+    let (status, answer) = admin(node).append(&req).await.unwrap();
+    assert_eq!(
+        (status, answer.state.as_str()),
+        (200, "committed"),
+        "{answer:?}"
+    );
+}
+
 fn hash_of(a: &AttachmentRef) -> [u8; 32] {
     hex::decode(&a.sha256).unwrap().try_into().unwrap()
 }
@@ -63,20 +75,14 @@ fn attachments_reach_the_other_replica_before_their_entry_is_committed() {
         let pair = Pair::start().await;
         let files = tempfile::tempdir().unwrap();
         let big = attach(pair.seq(), files.path(), "feed.bin", 50 << 20, 1);
-        let mut req = request("a large feed", "committed");
-        req.attachments = vec![big.clone()];
-        let (status, a) = admin(pair.seq()).append(&req).await.unwrap();
-        assert_eq!((status, a.state.as_str()), (200, "committed"), "{a:?}");
+        append_committed(pair.seq(), &big).await;
         // Committed: the co-signer co-signed, so it holds the file, intact.
         assert!(store_of(pair.cos())
             .holds(&hash_of(&big), big.size)
             .unwrap());
 
         let doc = attach(pair.cos(), files.path(), "report.pdf", 5 << 20, 2);
-        let mut req = request("a report", "committed");
-        req.attachments = vec![doc.clone()];
-        let (status, b) = admin(pair.cos()).append(&req).await.unwrap();
-        assert_eq!((status, b.state.as_str()), (200, "committed"), "{b:?}");
+        append_committed(pair.cos(), &doc).await;
         assert!(store_of(pair.seq())
             .holds(&hash_of(&doc), doc.size)
             .unwrap());

@@ -382,15 +382,14 @@ fn warn_if_peer_is_down(node: &Running, wait: &str) {
     );
 }
 
-/// `dyad append` through the node running on the data directory (its admin API).
-fn append_through_node(
+/// Stores the files `paths` in the attachment store beside the running `node` and names
+/// them for its admin API, which checks it holds them.
+fn stored_beside_node(
     ctx: &Ctx,
     node: &Running,
-    message: Message,
-    args: &AppendArgs,
-) -> Result<ExitCode> {
-    use dyad_node::{AppendRequest, AttachmentRef, ClientError};
-    let mut attachments = planned_attachments(&message.attachments)?;
+    paths: &[PathBuf],
+) -> Result<Vec<dyad_node::AttachmentRef>> {
+    let mut attachments = planned_attachments(paths)?;
     // The node checks the limit again (its genesis); this keeps an oversized file out of
     // the store.
     let max_size = node.status["max_attachment_size"]
@@ -402,12 +401,27 @@ fn append_through_node(
             a.size
         )));
     }
-    store_attachments(
-        &ctx.data_dir(),
-        max_size,
-        &mut attachments,
-        &message.attachments,
-    )?;
+    store_attachments(&ctx.data_dir(), max_size, &mut attachments, paths)?;
+    Ok(attachments
+        .into_iter()
+        .map(|a| dyad_node::AttachmentRef {
+            name: a.name,
+            content_type: a.content_type,
+            sha256: hex::encode(a.sha256),
+            size: a.size,
+        })
+        .collect())
+}
+
+/// `dyad append` through the node running on the data directory (its admin API).
+fn append_through_node(
+    ctx: &Ctx,
+    node: &Running,
+    message: Message,
+    args: &AppendArgs,
+) -> Result<ExitCode> {
+    use dyad_node::{AppendRequest, ClientError};
+    let attachments = stored_beside_node(ctx, node, &message.attachments)?;
     let content_type = message
         .content_type
         .clone()
@@ -420,15 +434,7 @@ fn append_through_node(
         reply_to: message.reply_to,
         wait: Some(args.wait.clone()),
         timeout_ms: Some(args.timeout.saturating_mul(1000)),
-        attachments: attachments
-            .into_iter()
-            .map(|a| AttachmentRef {
-                name: a.name,
-                content_type: a.content_type,
-                sha256: hex::encode(a.sha256),
-                size: a.size,
-            })
-            .collect(),
+        attachments,
     };
     warn_if_peer_is_down(node, &args.wait);
     let (status, answer) = node.admin.append_blocking(&req).map_err(|e| match e {

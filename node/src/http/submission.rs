@@ -66,6 +66,32 @@ async fn hold_attachments(shared: &Arc<Shared>, entry: &SignedEntry) -> Result<(
         })
 }
 
+/// Each framed entry checked statelessly, with its attachments held. The attachments are
+/// fetched before any entry is handed to the batcher (not under its lock), in order: an
+/// entry whose attachment is missing blocks those after it.
+async fn precheck_with_attachments(
+    shared: &Arc<Shared>,
+    framed: &[&[u8]],
+) -> Vec<Result<SignedEntry, Rejection>> {
+    let mut prechecked = Vec::with_capacity(framed.len());
+    let mut missing: Option<Rejection> = None;
+    for bytes in framed {
+        let checked = match (&missing, precheck_submission(shared, bytes)) {
+            (Some(r), _) => Err(r.clone()),
+            (None, Ok(entry)) => match hold_attachments(shared, &entry).await {
+                Ok(()) => Ok(entry),
+                Err(r) => {
+                    missing = Some(r.clone());
+                    Err(r)
+                }
+            },
+            (None, Err(r)) => Err(r),
+        };
+        prechecked.push(checked);
+    }
+    prechecked
+}
+
 fn refuse(shared: &Shared, endpoint: &'static str, r: &Rejection) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
     reject(shared, endpoint, status, r.reason, &r.message)
@@ -158,24 +184,7 @@ pub(super) async fn submit_batch(
     // Handed over in order, so that the batcher appends them in sequence order. Once one
     // cannot be handed over (the queue is full), neither are the later ones: they would
     // only meet a gap.
-    // Attachments are fetched before any entry is handed to the batcher (not under its
-    // lock), in order: an entry whose attachment is missing blocks those after it.
-    let mut prechecked = Vec::with_capacity(framed.len());
-    let mut missing: Option<Rejection> = None;
-    for bytes in framed {
-        let checked = match (&missing, precheck_submission(&shared, bytes)) {
-            (Some(r), _) => Err(r.clone()),
-            (None, Ok(entry)) => match hold_attachments(&shared, &entry).await {
-                Ok(()) => Ok(entry),
-                Err(r) => {
-                    missing = Some(r.clone());
-                    Err(r)
-                }
-            },
-            (None, Err(r)) => Err(r),
-        };
-        prechecked.push(checked);
-    }
+    let prechecked = precheck_with_attachments(&shared, &framed).await;
     let mut pending = Vec::with_capacity(prechecked.len());
     let mut blocked: Option<Rejection> = None;
     for checked in prechecked {
