@@ -613,7 +613,7 @@ fn append_falls_back_when_the_registered_node_is_gone() {
     }
 
     // `dyad serve` refuses a second node on a data directory that has one running.
-    let node = Node::start(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
+    let node = Node::start_alone(&alpha, "127.0.0.1:0", "https://127.0.0.1:9");
     let out = env
         .dyad()
         .env("DYAD_DATA", &alpha)
@@ -623,7 +623,8 @@ fn append_falls_back_when_the_registered_node_is_gone() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already serves"));
-    // Attachments cannot go through the node: a clear error, nothing appended.
+    // Attachments go through the node: the CLI stores the file beside it, the node
+    // appends the entry naming it.
     std::fs::write(env.path("plan.txt"), "plan").unwrap();
     let out = env
         .dyad()
@@ -633,8 +634,16 @@ fn append_falls_back_when_the_registered_node_is_gone() {
         .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("attachments"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("pending"), "{}", stdout(&out));
+    let stored = alpha
+        .join("attachments")
+        .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"plan")));
+    assert_eq!(std::fs::read(&stored).unwrap(), b"plan");
     assert!(node.stop());
 }
 

@@ -880,6 +880,20 @@ fn node_seeds(c: &mut Corpus) {
         with(1, &text.as_bytes()[..cut]),
     );
 
+    // Attachment names: the canonical form and near misses.
+    for (i, name) in [
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/",
+        ".attachment.0123456789abcdef.tmp",
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.add(&["attachment_name"], format!("name-{i}"), name.as_bytes());
+    }
+
     // Tiles: paths, hash tiles and entry bundles of the vectors' log, tree sizes.
     let leaves: Vec<Hash> = v.entries.iter().map(|e| leaf_hash(e)).collect();
     for path in [

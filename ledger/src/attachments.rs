@@ -6,9 +6,15 @@
 //! written to a temporary file in the same directory, fsynced, renamed, directory
 //! fsynced), and every read hashes the content again: a damaged file is reported, never
 //! handed out.
+//!
+//! Several writers may share one directory at once (the running node fetching the peer's
+//! attachments, and `dyad append --attach` beside it): each writes its own temporary file
+//! (a random name), a file gets its final name by an atomic rename, and two writers of one
+//! hash write the same bytes, so either rename leaves an intact file. Opening removes only
+//! temporaries untouched for [`durable::STALE_TEMPORARY_AGE`], not another writer's live one.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -58,6 +64,23 @@ pub enum AttachmentError {
         /// The attachment's hash.
         hash: Hash,
     },
+    /// What was received is not the attachment expected: more or fewer bytes than its
+    /// size, or another hash.
+    #[error(
+        "attachment {}: received {got_size} bytes hashing to {}, expected {size} bytes",
+        hex::encode(hash),
+        hex::encode(got_hash)
+    )]
+    Mismatch {
+        /// The hash expected.
+        hash: Hash,
+        /// The size expected.
+        size: u64,
+        /// The hash of what was received (of its first `size + 1` bytes at most).
+        got_hash: Hash,
+        /// How many bytes were received (at most `size + 1`: no more are read).
+        got_size: u64,
+    },
     /// The attachment is larger than the directory accepts.
     #[error("an attachment of {size} bytes or more is over the limit of {max} bytes")]
     TooLarge {
@@ -75,8 +98,9 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> AttachmentError + '_ {
     }
 }
 
-/// The hash named by a lowercase hex file name, if it is one.
-fn parse_hex(name: &str) -> Option<Hash> {
+/// The hash named by a lowercase hex file name, if it is one: 64 lowercase hex digits,
+/// as the file names of the store and the node's `/attachment/<hash>` path have it.
+pub fn parse_hex(name: &str) -> Option<Hash> {
     if name.len() != 64
         || !name
             .bytes()
@@ -149,18 +173,38 @@ impl Attachments {
 
     /// Stores what `reader` yields, hashing while copying, and returns its SHA-256 and
     /// length. Stops, keeping nothing, as soon as it exceeds the size limit.
-    pub fn put_reader(&self, mut reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
+    pub fn put_reader(&self, reader: impl Read) -> Result<(Hash, u64), AttachmentError> {
         let mut staged = self.stage()?;
+        // Returning early drops `staged`, which removes its temporary file.
+        let (hash, size) = self.hash_chunks(reader, AttachmentError::Source, |chunk| {
+            staged.file().write_all(chunk).map_err(|source| {
+                let path = staged.path().to_owned();
+                AttachmentError::Io { path, source }
+            })
+        })?;
+        if self.is_intact(&hash).unwrap_or(false) {
+            return Ok((hash, size));
+        }
+        self.name(staged, hash).map(|h| (h, size))
+    }
+
+    /// Reads `reader` to its end in chunks, handing each to `sink`, and returns the
+    /// SHA-256 and length of what it read. Stops as soon as it exceeds the size limit.
+    fn hash_chunks(
+        &self,
+        mut reader: impl Read,
+        read_error: impl Fn(io::Error) -> AttachmentError,
+        mut sink: impl FnMut(&[u8]) -> Result<(), AttachmentError>,
+    ) -> Result<(Hash, u64), AttachmentError> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut buf = vec![0; CHUNK];
-        // Returning early drops `staged`, which removes its temporary file.
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(AttachmentError::Source(e)),
+                Err(e) => return Err(read_error(e)),
             };
             size += n as u64;
             if size > self.max_size {
@@ -170,16 +214,9 @@ impl Attachments {
                 });
             }
             hasher.update(&buf[..n]);
-            if let Err(source) = staged.file().write_all(&buf[..n]) {
-                let path = staged.path().to_owned();
-                return Err(AttachmentError::Io { path, source });
-            }
+            sink(&buf[..n])?;
         }
-        let hash: Hash = hasher.finalize().into();
-        if self.is_intact(&hash).unwrap_or(false) {
-            return Ok((hash, size));
-        }
-        self.name(staged, hash).map(|h| (h, size))
+        Ok((hasher.finalize().into(), size))
     }
 
     /// A temporary file in the attachment directory, for content whose hash is not
@@ -197,14 +234,7 @@ impl Attachments {
 
     /// The attachment's content, hashed again on every read.
     pub fn get(&self, hash: &Hash) -> Result<Vec<u8>, AttachmentError> {
-        let path = self.path_of(hash);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(AttachmentError::NotFound { hash: *hash })
-            }
-            Err(e) => return Err(AttachmentError::Io { path, source: e }),
-        };
+        let (file, path) = self.open_file(hash)?;
         let len = file.metadata().map_err(io_error(&path))?.len();
         if len > self.max_size {
             return Err(AttachmentError::TooLarge {
@@ -229,6 +259,18 @@ impl Attachments {
         Ok(bytes)
     }
 
+    /// The attachment's file, unchecked, and its path.
+    fn open_file(&self, hash: &Hash) -> Result<(File, PathBuf), AttachmentError> {
+        let path = self.path_of(hash);
+        match File::open(&path) {
+            Ok(f) => Ok((f, path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(AttachmentError::NotFound { hash: *hash })
+            }
+            Err(e) => Err(AttachmentError::Io { path, source: e }),
+        }
+    }
+
     /// Whether a file for the hash exists. Its content is checked by `get`, not here.
     pub fn contains(&self, hash: &Hash) -> Result<bool, AttachmentError> {
         let path = self.path_of(hash);
@@ -251,16 +293,137 @@ impl Attachments {
         Ok(out)
     }
 
-    fn is_intact(&self, hash: &Hash) -> Result<bool, AttachmentError> {
-        match self.get(hash) {
-            Ok(_) => Ok(true),
+    /// Opens the attachment's file after hashing its whole content again (reading it in
+    /// chunks, never holding it), positioned at its start, with its length. A reader that
+    /// streams it must still hash what it sends: the file could be overwritten in place
+    /// meanwhile (only by hand; this store never writes a named file).
+    pub fn open_verified(&self, hash: &Hash) -> Result<(File, u64), AttachmentError> {
+        let (mut file, path) = self.open_file(hash)?;
+        let read_error = |source| AttachmentError::Io {
+            path: path.clone(),
+            source,
+        };
+        let (read, size) = self.hash_chunks(&mut file, read_error, |_| Ok(()))?;
+        if read != *hash {
+            return Err(AttachmentError::AttachmentCorrupted { hash: *hash });
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io_error(&path))?;
+        Ok((file, size))
+    }
+
+    /// Whether an intact copy of the attachment of `hash` and `size` is stored.
+    pub fn holds(&self, hash: &Hash, size: u64) -> Result<bool, AttachmentError> {
+        Ok(self.intact_size(hash)? == Some(size))
+    }
+
+    /// The size of the intact copy of the attachment of `hash`, if one is stored.
+    fn intact_size(&self, hash: &Hash) -> Result<Option<u64>, AttachmentError> {
+        match self.open_verified(hash) {
+            Ok((_, size)) => Ok(Some(size)),
             Err(
                 AttachmentError::NotFound { .. }
                 | AttachmentError::AttachmentCorrupted { .. }
                 | AttachmentError::TooLarge { .. },
-            ) => Ok(false),
+            ) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Starts receiving the attachment of `hash` and `size` (from the peer, chunk by
+    /// chunk): see [`Receiving`].
+    pub fn receive(&self, hash: Hash, size: u64) -> Result<Receiving, AttachmentError> {
+        if size > self.max_size {
+            return Err(AttachmentError::TooLarge {
+                size,
+                max: self.max_size,
+            });
+        }
+        Ok(Receiving {
+            store: self.clone(),
+            staged: self.stage()?,
+            hasher: Sha256::new(),
+            hash,
+            size,
+            received: 0,
+        })
+    }
+
+    /// Stores what `reader` yields as the attachment of `hash` and `size`: it refuses, keeping
+    /// nothing, more bytes than `size` (reading at most one more), fewer, or another hash.
+    pub fn put_expected(
+        &self,
+        reader: impl Read,
+        hash: Hash,
+        size: u64,
+    ) -> Result<(), AttachmentError> {
+        let mut receiving = self.receive(hash, size)?;
+        let mut reader = reader.take(size.saturating_add(1));
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => receiving.write(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(AttachmentError::Source(e)),
+            }
+        }
+        receiving.finish()
+    }
+
+    fn is_intact(&self, hash: &Hash) -> Result<bool, AttachmentError> {
+        Ok(self.intact_size(hash)?.is_some())
+    }
+}
+
+/// An attachment being received: written to a temporary file while hashed, named by its
+/// hash only by [`Receiving::finish`] once its size and hash are the expected ones.
+/// Dropped unfinished, or refused, it leaves nothing under the final name.
+#[derive(Debug)]
+pub struct Receiving {
+    store: Attachments,
+    staged: Staged,
+    hasher: Sha256,
+    hash: Hash,
+    size: u64,
+    received: u64,
+}
+
+impl Receiving {
+    fn mismatch(&self) -> AttachmentError {
+        AttachmentError::Mismatch {
+            hash: self.hash,
+            size: self.size,
+            got_hash: self.hasher.clone().finalize().into(),
+            got_size: self.received,
+        }
+    }
+
+    /// Writes the next bytes; refuses any beyond the expected size.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), AttachmentError> {
+        self.received += bytes.len() as u64;
+        if self.received > self.size {
+            return Err(self.mismatch());
+        }
+        self.hasher.update(bytes);
+        if let Err(source) = self.staged.file().write_all(bytes) {
+            let path = self.staged.path().to_owned();
+            return Err(AttachmentError::Io { path, source });
+        }
+        Ok(())
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Names the file by its hash (synced, renamed, directory synced) if it is complete
+    /// and has the expected hash.
+    pub fn finish(self) -> Result<(), AttachmentError> {
+        if self.received != self.size || <Hash>::from(self.hasher.clone().finalize()) != self.hash {
+            return Err(self.mismatch());
+        }
+        self.store.name(self.staged, self.hash).map(|_| ())
     }
 }
 
@@ -299,5 +462,40 @@ mod tests {
         assert!(!stale.exists());
         assert!(other.exists());
         assert_eq!(a.get(&hash).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn put_expected_stores_only_the_expected_bytes() {
+        let store = tempfile::tempdir().unwrap();
+        let a = Attachments::open(store.path(), 1 << 10).unwrap();
+        let hash: Hash = Sha256::digest(b"content").into();
+        let refused = |r: Result<(), AttachmentError>| {
+            assert!(matches!(r, Err(AttachmentError::Mismatch { .. })), "{r:?}");
+            assert!(!a.contains(&hash).unwrap());
+            assert_eq!(
+                fs::read_dir(a.dir()).unwrap().count(),
+                0,
+                "no temporary file left"
+            );
+        };
+        refused(a.put_expected(&b"content and more"[..], hash, 7));
+        refused(a.put_expected(&b"conten"[..], hash, 7));
+        refused(a.put_expected(&b"CONTENT"[..], hash, 7));
+        assert!(matches!(
+            a.put_expected(&b""[..], hash, 2048),
+            Err(AttachmentError::TooLarge { .. })
+        ));
+        a.put_expected(&b"content"[..], hash, 7).unwrap();
+        assert!(a.holds(&hash, 7).unwrap());
+        assert!(!a.holds(&hash, 8).unwrap());
+        let (mut file, size) = a.open_verified(&hash).unwrap();
+        let mut read = Vec::new();
+        file.read_to_end(&mut read).unwrap();
+        assert_eq!((read.as_slice(), size), (&b"content"[..], 7));
+        fs::write(a.path_of(&hash), b"CONTENT").unwrap();
+        assert!(matches!(
+            a.open_verified(&hash),
+            Err(AttachmentError::AttachmentCorrupted { .. })
+        ));
     }
 }

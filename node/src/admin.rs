@@ -34,6 +34,25 @@ pub struct AppendRequest {
     /// How long to wait for that state (default 10 s, at most the node's `max_wait`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// The attachments the entry names (spec/dyad.md 3.5), each already in the data
+    /// directory's attachment store with that size and hash: the node checks it holds them
+    /// before it signs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// An attachment named by an [`AppendRequest`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRef {
+    /// Its file name (spec/dyad.md 3.1).
+    pub name: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its SHA-256, 64 lowercase hex digits.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub size: u64,
 }
 
 /// The answer to `POST /admin/append` (200 when the wanted state was reached, 202 when the

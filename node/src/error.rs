@@ -69,6 +69,9 @@ pub enum NodeError {
     /// The node's TLS identity or configuration cannot be loaded or built.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The attachment store cannot be opened.
+    #[error(transparent)]
+    Attachments(dyad_ledger::attachments::AttachmentError),
     /// The node is stopping and takes no more work.
     #[error("the node is stopping")]
     Stopped,

@@ -4,7 +4,9 @@
 //! sequences. A node serves:
 //!
 //! - the C2SP tlog-tiles read API of its replica (`GET /checkpoint`, `GET /tile/...`), so
-//!   auditors and witnesses need nothing else to follow the log ([`tiles`], [`client`]);
+//!   auditors and witnesses need nothing else to follow the log ([`tiles`], [`client`]),
+//!   and the attachments its entries name (`GET /attachment/<hash>`); each node fetches
+//!   the attachments of the peer's entries before it co-signs or appends them;
 //! - on the **co-signer**: C2SP tlog-witness `POST /add-checkpoint`. It co-signs a
 //!   checkpoint only once it has fetched the new entries from the sequencer's tiles API,
 //!   checked them and stored them (`Channel::accept_and_cosign`);
@@ -68,6 +70,7 @@ pub mod access;
 pub mod tls;
 
 mod admin_listener;
+mod attachment;
 mod config;
 mod cosigner;
 mod error;
@@ -111,7 +114,7 @@ pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus};
 pub use token::{read_admin_token, read_admin_url};
 
-pub use admin::{AppendRequest, AppendResponse, SnapshotRequest, SnapshotResponse};
+pub use admin::{AppendRequest, AppendResponse, AttachmentRef, SnapshotRequest, SnapshotResponse};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError, Reach,

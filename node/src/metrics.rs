@@ -34,6 +34,8 @@ pub struct Metrics {
     pub evidence_dropped: AtomicU64,
     /// Co-signer: checkpoints refused because they break one of the sequencer's promises.
     pub broken_promises: AtomicU64,
+    /// Fetches of an attachment named by the peer's entry that failed.
+    pub attachment_fetch_failures: AtomicU64,
     /// Entries in this replica.
     pub log_size: AtomicU64,
     /// The size of the latest co-signed checkpoint.
@@ -105,7 +107,7 @@ impl Metrics {
     }
 
     /// (name, type, help, value) of each counter and gauge of the node itself.
-    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 12] {
+    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 13] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             (
@@ -167,6 +169,12 @@ impl Metrics {
                 "counter",
                 "Checkpoints refused because the tree breaks a promise of inclusion.",
                 get(&self.broken_promises),
+            ),
+            (
+                "dyad_attachment_fetch_failures_total",
+                "counter",
+                "Fetches of an attachment named by the peer's entry that failed (nothing naming it is co-signed or appended).",
+                get(&self.attachment_fetch_failures),
             ),
             (
                 "dyad_log_size",
@@ -321,7 +329,7 @@ mod tests {
         }
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        // 12 of the node's own, the histogram, 7 of the listeners, the refusals.
-        assert_eq!((types, helps), (21, 21));
+        // 13 of the node's own, the histogram, 7 of the listeners, the refusals.
+        assert_eq!((types, helps), (22, 22));
     }
 }

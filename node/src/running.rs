@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use dyad_ledger::attachments::Attachments;
 use dyad_ledger::channel::{Channel, ChannelError, Role};
 use dyad_ledger::genesis::Party;
 use tokio::sync::{mpsc, watch, Notify};
@@ -201,6 +202,8 @@ fn shared_state(
     };
     let link = Link::load(&config, channel.origin(), own_key, peer_key)?;
     let http = link.peer_http(&config)?;
+    let attachments = Attachments::open(&config.data_dir, channel.genesis().max_attachment_size)
+        .map_err(NodeError::Attachments)?;
     let metrics = Metrics::default();
     Metrics::set(&metrics.log_size, channel.size());
     Metrics::set(&metrics.committed_size, committed);
@@ -238,6 +241,8 @@ fn shared_state(
         failure: failure::Failure::default(),
         evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
         promise_book: promise_check::PromiseBook::default(),
+        attachments,
+        last_attachment_error: Mutex::new(None),
         peer_check: watch::Sender::new(reconcile::initial(
             config.peer_check,
             config.peer_url.as_deref(),

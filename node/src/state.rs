@@ -68,6 +68,11 @@ pub struct NodeStatus {
     /// Whether the node has confirmed with its peer that this replica holds everything
     /// this party signed (spec/node.md section 10); it signs nothing before.
     pub peer_check: crate::reconcile::PeerCheck,
+    /// Why the last fetch of an attachment named by the peer's entry failed (spec/node.md
+    /// 2.1): nothing naming it is co-signed or appended until it is held. Cleared once a fetch succeeds.
+    pub last_attachment_error: Option<String>,
+    /// The largest attachment of the channel (genesis), for a client storing one beside the node.
+    pub max_attachment_size: u64,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -124,6 +129,10 @@ pub(crate) struct Shared {
     pub evidence: evidence_store::EvidenceStore,
     /// Co-signer: the sequencer's promises by index, checked before co-signing.
     pub promise_book: promise_check::PromiseBook,
+    /// The attachment store, `<data_dir>/attachments`.
+    pub attachments: dyad_ledger::attachments::Attachments,
+    /// Why the last fetch of a peer's attachment failed, until one succeeds.
+    pub last_attachment_error: Mutex<Option<String>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -284,6 +293,8 @@ impl Shared {
             tls_pin: self.link.pin(),
             warnings: self.setup_warnings(),
             peer_check: self.peer_check.borrow().clone(),
+            last_attachment_error: lock(&self.last_attachment_error).clone(),
+            max_attachment_size: self.attachments.max_size(),
         })
     }
 

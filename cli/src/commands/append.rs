@@ -44,7 +44,9 @@ or queued. --wait says how long to wait: queued (co-signer: once durably queued)
 (the default: in the sequencer's log, promised to the co-signer) or committed (co-signed).
 If that state is not reached within --timeout, dyad says so and exits 1: the message is
 accepted all the same, and the node carries on (`dyad log` shows its state).
-Attachments cannot go through a node yet.";
+With --attach, dyad stores the files in the data directory's attachment store beside the
+running node, which checks it holds them before it signs; the peer's node fetches them
+before it co-signs (or, on the sequencer, appends) the entry.";
 
 pub const KINDS: [&str; 4] = ["inquiry", "response", "threat-indicators", "notification"];
 
@@ -145,23 +147,12 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
         .check(&genesis, size)
         .map_err(|refusal| refused_draft(refusal, size))?;
     let key = config.signer_key()?;
-    if !message.attachments.is_empty() {
-        let store = data.attachments(genesis.max_attachment_size)?;
-        let mut stored = Vec::with_capacity(message.attachments.len());
-        for (attachment, path) in draft.attachments.iter_mut().zip(&message.attachments) {
-            let file = std::fs::File::open(path).map_err(CliError::read(path))?;
-            let (sha256, size) = store.put_reader(std::io::BufReader::new(file))?;
-            if stored.contains(&sha256) {
-                return Err(CliError::usage(format!(
-                    "{} is attached twice (same content)",
-                    path.display()
-                )));
-            }
-            stored.push(sha256);
-            attachment.sha256 = sha256;
-            attachment.size = size;
-        }
-    }
+    store_attachments(
+        data,
+        genesis.max_attachment_size,
+        &mut draft.attachments,
+        &message.attachments,
+    )?;
     let own = |e: ChannelError| match e {
         // The operator's own message breaking a rule is bad input, not a failed check.
         ChannelError::Refused(refusal @ EntryRefusal::Invalid { .. }) => {
@@ -193,6 +184,36 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
             })
         }
     }
+}
+
+/// Stores the files `paths` in the data directory's attachment store and gives `planned`
+/// (from [`planned_attachments`]) their real hashes and sizes. Safe beside a running node:
+/// the store takes concurrent writers (`dyad_ledger::attachments`, module documentation).
+fn store_attachments(
+    data: &DataDir,
+    max_size: u64,
+    planned: &mut [Attachment],
+    paths: &[PathBuf],
+) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let store = data.attachments(max_size)?;
+    let mut stored = Vec::with_capacity(paths.len());
+    for (attachment, path) in planned.iter_mut().zip(paths) {
+        let file = std::fs::File::open(path).map_err(CliError::read(path))?;
+        let (sha256, size) = store.put_reader(std::io::BufReader::new(file))?;
+        if stored.contains(&sha256) {
+            return Err(CliError::usage(format!(
+                "{} is attached twice (same content)",
+                path.display()
+            )));
+        }
+        stored.push(sha256);
+        attachment.sha256 = sha256;
+        attachment.size = size;
+    }
+    Ok(())
 }
 
 /// The attachments `paths` make, as far as they are known before the files are stored:
@@ -361,6 +382,37 @@ fn warn_if_peer_is_down(node: &Running, wait: &str) {
     );
 }
 
+/// Stores the files `paths` in the attachment store beside the running `node` and names
+/// them for its admin API, which checks it holds them.
+fn stored_beside_node(
+    ctx: &Ctx,
+    node: &Running,
+    paths: &[PathBuf],
+) -> Result<Vec<dyad_node::AttachmentRef>> {
+    let mut attachments = planned_attachments(paths)?;
+    // The node checks the limit again (its genesis); this keeps an oversized file out of
+    // the store.
+    let max_size = node.status["max_attachment_size"]
+        .as_u64()
+        .unwrap_or(dyad_ledger::genesis::DEFAULT_MAX_ATTACHMENT_SIZE);
+    if let Some(a) = attachments.iter().find(|a| a.size > max_size) {
+        return Err(CliError::usage(format!(
+            "an attachment of {} bytes is over this channel's limit of {max_size} bytes",
+            a.size
+        )));
+    }
+    store_attachments(&ctx.data_dir(), max_size, &mut attachments, paths)?;
+    Ok(attachments
+        .into_iter()
+        .map(|a| dyad_node::AttachmentRef {
+            name: a.name,
+            content_type: a.content_type,
+            sha256: hex::encode(a.sha256),
+            size: a.size,
+        })
+        .collect())
+}
+
 /// `dyad append` through the node running on the data directory (its admin API).
 fn append_through_node(
     ctx: &Ctx,
@@ -369,12 +421,7 @@ fn append_through_node(
     args: &AppendArgs,
 ) -> Result<ExitCode> {
     use dyad_node::{AppendRequest, ClientError};
-    if !message.attachments.is_empty() {
-        return Err(CliError::usage_hint(
-            "attachments cannot be sent through a running node yet",
-            "stop the node (Ctrl-C), append with --attach, and start it again",
-        ));
-    }
+    let attachments = stored_beside_node(ctx, node, &message.attachments)?;
     let content_type = message
         .content_type
         .clone()
@@ -387,6 +434,7 @@ fn append_through_node(
         reply_to: message.reply_to,
         wait: Some(args.wait.clone()),
         timeout_ms: Some(args.timeout.saturating_mul(1000)),
+        attachments,
     };
     warn_if_peer_is_down(node, &args.wait);
     let (status, answer) = node.admin.append_blocking(&req).map_err(|e| match e {

@@ -2,7 +2,7 @@
 //! parsed ([`parse`]), its checkpoint checked as the log's ([`check_signed`]), compared with
 //! this replica ([`check_against_replica`], keeping evidence of any conflict), the new
 //! entries fetched from the sequencer ([`fetch_new_entries`]) and checked against its
-//! promises, then stored and co-signed ([`store_and_cosign`]).
+//! promises, their attachments fetched ([`hold_attachments`]), then stored and co-signed ([`store_and_cosign`]).
 
 // A refusal is a ready response; each stage returns it as is, once per request.
 #![allow(clippy::result_large_err)]
@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
 use dyad_ledger::channel::{ChannelError, Role};
+use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::tree::Hash;
 use dyad_ledger::wire::witness::AddCheckpoint;
 use dyad_verifier::checkpoint::Checkpoint;
@@ -22,6 +23,7 @@ use dyad_verifier::proof::verify_consistency;
 use super::evidence_store::Kept;
 use super::fetch::{self, FetchError};
 use super::promise_check;
+use crate::attachment;
 use crate::metrics::Metrics;
 use crate::response::{reject, size_conflict, text};
 use crate::{now_ms, NodeError, Shared};
@@ -117,6 +119,7 @@ async fn add_checkpoint_stages(shared: &Arc<Shared>, body: &[u8]) -> Result<Resp
     let held = replica.held;
     let entries = fetch_new_entries(shared, held, checkpoint.size).await?;
     promise_check::check_new_entries(shared, held, &entries, &req.note).await?;
+    hold_attachments(shared, &entries).await?;
     Ok(store_and_cosign(shared, held, entries, req.note).await)
 }
 
@@ -343,6 +346,24 @@ async fn fetch_new_entries(shared: &Shared, held: u64, size: u64) -> Result<Vec<
                 }
             };
             reject(shared, EP, status, reason, e)
+        })
+}
+
+/// Every attachment the new entries name is held here before they are co-signed
+/// (spec/node.md 2.2), fetched from the sequencer if not. A missing or wrong one is a
+/// temporary failure (503): the sequencer retries the checkpoint.
+async fn hold_attachments(shared: &Arc<Shared>, entries: &[Vec<u8>]) -> Result<(), Refused> {
+    // `fetch_new_entries` decoded each already.
+    let decoded: Vec<SignedEntry> = entries
+        .iter()
+        .filter_map(|e| SignedEntry::decode(e).ok())
+        .collect();
+    let wanted = attachment::named_by(&decoded);
+    attachment::fetch_missing(shared, &wanted)
+        .await
+        .map_err(|e| {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            reject(shared, EP, status, "attachment-missing", e)
         })
 }
 

@@ -115,6 +115,15 @@ pub(super) async fn admin_append(
     if let Err(r) = check_draft(&shared, &draft).await {
         return r;
     }
+    if let Err(e) = crate::attachment::check_held(&shared, &draft.attachments).await {
+        return reject(
+            &shared,
+            APPEND,
+            StatusCode::CONFLICT,
+            "attachment-missing",
+            e,
+        );
+    }
     let timeout = Duration::from_millis(timeout_ms.unwrap_or(10_000)).min(shared.config.max_wait);
     let deadline = tokio::time::Instant::now() + timeout;
     match shared.role {
@@ -147,6 +156,8 @@ fn parse_append(shared: &Shared, body: &[u8]) -> Result<(Draft, Wait, Option<u64
         .map_err(|e| bad("bad-payload", format!("the payload is not base64: {e}")))?;
     let mut draft = Draft::new(kind, &req.subject, &req.content_type, payload);
     draft.reply_to = req.reply_to;
+    draft.attachments =
+        crate::attachment::from_refs(&req.attachments).map_err(|e| bad("bad-attachment", e))?;
     Ok((draft, wait, req.timeout_ms))
 }
 
@@ -301,7 +312,7 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
         R::PayloadTooLarge { len, max, .. } => {
             format!("the payload has {len} bytes; the channel allows {max}")
         }
-        // The kind is parsed without genesis and an admin draft has no attachments; the
+        // The kind is parsed without genesis, an attachment over the limit says so; the
         // other rules are about who signed an entry and when, which a draft is not yet.
         R::GenesisNotFirst { .. }
         | R::AttachmentTooLarge { .. }

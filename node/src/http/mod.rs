@@ -1,6 +1,7 @@
-//! The node's HTTP interface (spec/node.md): the public router (tiles API, add-checkpoint,
-//! submit, metrics) and the admin router (append, status, the replica's reads, snapshot),
-//! both with the health checks, with their size limits, status codes, caching headers, logs and metrics.
+//! The node's HTTP interface (spec/node.md): the public router (tiles API, attachments,
+//! add-checkpoint, submit, metrics) and the admin router (append, status, the replica's
+//! reads, snapshot), both with the health checks, with their size limits, status codes,
+//! caching headers, logs and metrics.
 
 // A refusal is a ready response; handlers return it as is, once per request.
 #![allow(clippy::result_large_err)]
@@ -20,6 +21,7 @@ use crate::Shared;
 mod add_checkpoint;
 mod admin;
 mod admin_reads;
+mod attachment;
 mod body;
 pub(crate) mod guard;
 mod health;
@@ -61,6 +63,7 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
         .route("/checkpoint", get(tiles::checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
         .route("/metrics", get(tiles::metrics))
+        .route("/attachment/{name}", get(attachment::attachment))
         .route_layer(from_fn_with_state(shared.clone(), guard::readers));
     let party = Router::new()
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))

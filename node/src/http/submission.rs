@@ -53,6 +53,45 @@ fn precheck_submission(shared: &Shared, bytes: &[u8]) -> Result<SignedEntry, Rej
     Ok(entry)
 }
 
+/// The submission's attachments are held here, fetched from the co-signer if not
+/// (spec/node.md 2.2); a missing one is a temporary failure (503): the co-signer resubmits.
+async fn hold_attachments(shared: &Arc<Shared>, entry: &SignedEntry) -> Result<(), Rejection> {
+    let wanted = crate::attachment::named_by([entry]);
+    crate::attachment::fetch_missing(shared, &wanted)
+        .await
+        .map_err(|e| Rejection {
+            status: 503,
+            reason: "attachment-missing",
+            message: e.to_string(),
+        })
+}
+
+/// Each framed entry checked statelessly, with its attachments held. The attachments are
+/// fetched before any entry is handed to the batcher (not under its lock), in order: an
+/// entry whose attachment is missing blocks those after it.
+async fn precheck_with_attachments(
+    shared: &Arc<Shared>,
+    framed: &[&[u8]],
+) -> Vec<Result<SignedEntry, Rejection>> {
+    let mut prechecked = Vec::with_capacity(framed.len());
+    let mut missing: Option<Rejection> = None;
+    for bytes in framed {
+        let checked = match (&missing, precheck_submission(shared, bytes)) {
+            (Some(r), _) => Err(r.clone()),
+            (None, Ok(entry)) => match hold_attachments(shared, &entry).await {
+                Ok(()) => Ok(entry),
+                Err(r) => {
+                    missing = Some(r.clone());
+                    Err(r)
+                }
+            },
+            (None, Err(r)) => Err(r),
+        };
+        prechecked.push(checked);
+    }
+    prechecked
+}
+
 fn refuse(shared: &Shared, endpoint: &'static str, r: &Rejection) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
     reject(shared, endpoint, status, r.reason, &r.message)
@@ -87,6 +126,9 @@ pub(super) async fn submit(
         Ok(e) => e,
         Err(r) => return refuse(&shared, EP, &r),
     };
+    if let Err(r) = hold_attachments(&shared, &entry).await {
+        return refuse(&shared, EP, &r);
+    }
     let leaf_hash = entry.leaf_hash;
     let appended = match enqueue(&shared, EP, Item::Signed(entry)).await {
         Ok(a) => a,
@@ -142,10 +184,11 @@ pub(super) async fn submit_batch(
     // Handed over in order, so that the batcher appends them in sequence order. Once one
     // cannot be handed over (the queue is full), neither are the later ones: they would
     // only meet a gap.
-    let mut pending = Vec::with_capacity(framed.len());
+    let prechecked = precheck_with_attachments(&shared, &framed).await;
+    let mut pending = Vec::with_capacity(prechecked.len());
     let mut blocked: Option<Rejection> = None;
-    for bytes in framed {
-        let slot = match (&blocked, precheck_submission(&shared, bytes)) {
+    for checked in prechecked {
+        let slot = match (&blocked, checked) {
             (Some(r), _) => Err(r.clone()),
             (None, Err(r)) => Err(r),
             (None, Ok(entry)) => {

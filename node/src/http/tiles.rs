@@ -14,12 +14,12 @@ use crate::tiles::Tile;
 use crate::{NodeError, Shared};
 
 /// Full tiles and bundles never change.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Partial tiles do not change either, but may be replaced by full ones: cache briefly.
 const PARTIAL: &str = "public, max-age=5";
 /// The same for a closed read API: a shared cache must not serve a reader's tiles to
 /// others (`public` would let it, despite the `Authorization` header).
-const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
+pub(super) const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
 const PARTIAL_PRIVATE: &str = "private, max-age=5";
 /// The checkpoint changes with every commit.
 const MUTABLE: &str = "no-cache";

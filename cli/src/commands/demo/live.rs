@@ -143,6 +143,7 @@ impl Demo {
             reply_to: message.reply_to,
             wait: Some("committed".into()),
             timeout_ms: Some(20_000),
+            attachments: Vec::new(),
         };
         let admin = match from {
             Side::Alpha => &live.alpha_admin,
