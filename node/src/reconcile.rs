@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use dyad_ledger::channel::ChannelError;
+use dyad_ledger::entry::SignedEntry;
 use dyad_verifier::checkpoint::Checkpoint;
 use serde::Serialize;
 
@@ -210,6 +211,7 @@ async fn fetch_missing(
         .map_err(catch_up_failure)?;
     let mut chunks = ProvenChunks::new(client, gap);
     while let Some((start, entries)) = chunks.next().await.map_err(catch_up_failure)? {
+        fetch_attachments(shared, &entries).await?;
         let size = shared
             .write(move |ch| {
                 if ch.size() != start {
@@ -232,6 +234,22 @@ async fn fetch_missing(
     shared.set_published(size);
     shared.set_committed(size);
     Ok(size - from)
+}
+
+/// Every attachment the chunk's entries name, fetched from the peer before the entries
+/// are stored (a replica holds every attachment of every entry it stores).
+async fn fetch_attachments(shared: &Arc<Shared>, entries: &[Vec<u8>]) -> Result<(), Failure> {
+    let mut decoded = Vec::with_capacity(entries.len());
+    for bytes in entries {
+        // An entry that does not decode is refused by `append_recovered`, with its index.
+        if let Ok(e) = SignedEntry::decode(bytes) {
+            decoded.push(e);
+        }
+    }
+    let wanted = crate::attachment::named_by(&decoded);
+    crate::attachment::fetch_missing(shared, &wanted)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))
 }
 
 fn catch_up_failure(e: CatchUpError) -> Failure {
