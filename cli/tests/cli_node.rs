@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{free_port, json, stdout, Env};
+use common::{free_port, json, log_json, stdout, Env};
 use serde_json::Value;
 
 /// Upper bound for any one command.
@@ -102,23 +102,6 @@ impl Drop for StaticServer {
             let _ = t.join();
         }
     }
-}
-
-/// `dyad log --json` on `data` (read through its running node).
-fn log_json(env: &Env, data: &Path) -> Value {
-    let out = env
-        .dyad()
-        .env("DYAD_DATA", data)
-        .args(["--json", "log"])
-        .timeout(COMMAND_TIMEOUT)
-        .output()
-        .expect("dyad log");
-    assert!(
-        out.status.success(),
-        "dyad log failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out.stdout)
 }
 
 fn status_of(log: &Value, leaf_hash: &str) -> Option<String> {

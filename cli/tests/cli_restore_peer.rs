@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::node::Node;
-use common::{free_port, json, stderr, Env};
+use common::{free_port, json, log_json as log, stderr, Env};
 use serde_json::Value;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,19 +34,6 @@ fn commit(env: &Env, data: &Path, subject: &str) -> Value {
     let v = json(&out.stdout);
     assert_eq!(v["status"], "committed", "{v}");
     v
-}
-
-/// The replica's entries as `dyad log --json` lists them (offline: no node runs).
-fn log(env: &Env, data: &Path) -> Value {
-    let out = env
-        .dyad()
-        .env("DYAD_DATA", data)
-        .args(["--json", "log"])
-        .timeout(COMMAND_TIMEOUT)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "log: {}", stderr(&out));
-    json(&out.stdout)
 }
 
 /// `dyad --json restore --from-peer PEER` on `data`, which must succeed; its JSON.

@@ -166,6 +166,19 @@ impl Env {
     }
 }
 
+/// `dyad log --json` on `data` (through its node if one runs there), which must succeed.
+pub fn log_json(env: &Env, data: &std::path::Path) -> Value {
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", data)
+        .args(["--json", "log"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("dyad log");
+    assert!(out.status.success(), "dyad log failed: {}", stderr(&out));
+    json(&out.stdout)
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
