@@ -6,6 +6,7 @@
 
 mod common;
 
+use dyad_testkit::files::copy_dir;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -294,17 +295,26 @@ fn aside_dirs(data: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir(to).unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+#[test]
+fn a_backup_with_one_changed_byte_is_refused_and_nothing_is_touched() {
+    let env = Env::new();
+    channel_with_messages(&env, 2);
+    let backup = env.path("backup");
+    let mut take = env.at("alpha");
+    take.args(["backup", "--out"]).arg(&backup);
+    run_ok(take);
+    let config = backup.join("dyad.json");
+    let mut bytes = std::fs::read(&config).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&config, bytes).unwrap();
+    let alpha = env.path("alpha");
+    let before = std::fs::read(alpha.join("dyad.json")).unwrap();
+    let mut restore = env.at("alpha");
+    restore.args(["restore", "--from"]).arg(&backup);
+    let out = restore.timeout(TIMEOUT).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("dyad.json"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(alpha.join("dyad.json")).unwrap(), before);
+    assert!(aside_dirs(&alpha).is_empty(), "nothing was moved aside");
+    assert!(verify_store(&env, &alpha));
 }

@@ -11,6 +11,7 @@
 
 mod common;
 
+use dyad_testkit::files::copy_dir;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -132,19 +133,6 @@ fn audit_url(env: &Env, url: &str, keys: &Path, access: Option<&Path>) -> std::p
         .timeout(COMMAND_TIMEOUT)
         .output()
         .expect("dyad audit --url")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

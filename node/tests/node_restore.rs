@@ -5,25 +5,13 @@
 
 mod node_support;
 
+use dyad_testkit::files::copy_dir;
 use std::path::Path;
 use std::time::Duration;
 
 use dyad_ledger::channel::Channel;
 use dyad_node::PeerCheck;
 use node_support::*;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// Puts the copy at `backup` back in place of `ledger`.
 fn put_back(backup: &Path, ledger: &Path) {

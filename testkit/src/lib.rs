@@ -8,6 +8,7 @@
 //! - [`entry`]: the entry encoding of spec/dyad.md section 3.1, by its table.
 //! - [`rng`]: one seeded, portable PRNG for tests.
 //! - [`store`]: checkpoint notes and reference roots for store tests.
+//! - [`files`]: copying a directory tree.
 //!
 //! The fixture, [`channel`] (feature `channel`), is built on dyad-ledger: both parties' keys,
 //! their genesis and both replicas of a test channel. dyad-ledger's own tests may use it only
@@ -17,6 +18,7 @@
 #[cfg(feature = "channel")]
 pub mod channel;
 pub mod entry;
+pub mod files;
 pub mod merkle;
 pub mod rng;
 pub mod store;
