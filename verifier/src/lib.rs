@@ -14,6 +14,7 @@
 //! | [`checkpoint`] | C2SP tlog-checkpoint |
 //! | [`policy`] | C2SP tlog-policy |
 //! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
+//! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
 //! | [`audit`](mod@audit) | streaming audit of a whole log |
@@ -35,7 +36,7 @@
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
+//! `entry_codec`, `attachment`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
 //! `equivocation`, `promise_evidence`, `receipt`, `audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -43,6 +44,7 @@
 
 extern crate alloc;
 
+pub mod attachment;
 pub mod audit;
 mod channel;
 pub mod checkpoint;
@@ -71,6 +73,7 @@ pub use note::NoteError;
 pub use policy::PolicyError;
 pub use proof::ProofError;
 
+pub use attachment::{check_attachment, AttachmentCheck, AttachmentError};
 pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
 pub use entry::{Entry, EntryError, Kind};
 pub use equivocation::EvidenceError;
