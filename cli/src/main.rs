@@ -6,6 +6,7 @@
 //! unreadable input). Nothing here panics on bad input.
 #![forbid(unsafe_code)]
 
+mod attachment_files;
 mod bounded;
 mod bundle;
 mod checkpoint_note;
@@ -117,7 +118,10 @@ pub enum Command {
     /// Print inclusion and consistency proofs (RFC 9162).
     #[command(subcommand)]
     Prove(commands::prove::ProveCommand),
-    /// Write a receipt for one committed message (a C2SP tlog-proof file).
+    /// Copy an attachment the replica holds to a file, checked against its SHA-256.
+    #[command(subcommand)]
+    Attachment(commands::attachment::AttachmentCommand),
+    /// Write a receipt for one committed message (a C2SP tlog-proof file), with its attachments.
     #[command(after_help = commands::receipt::RECEIPT_EXAMPLES)]
     Receipt(commands::receipt::ReceiptArgs),
     /// Move entries, submissions and co-signatures between the parties as files.
@@ -208,6 +212,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Status => commands::status::status(&ctx),
         Command::Prove(command) => commands::prove::run(&ctx, &command),
         Command::Receipt(args) => commands::receipt::receipt(&ctx, &args),
+        Command::Attachment(command) => commands::attachment::run(&ctx, &command),
         Command::Sync(command) => commands::sync::run(&ctx, &command),
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),

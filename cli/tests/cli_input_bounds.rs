@@ -16,7 +16,7 @@ const MAX_PROOF_JSON: u64 = 1 << 20;
 const MAX_KEY_FILE: u64 = 16 << 10;
 const MAX_PAYLOAD_FILE: u64 = 64 << 10;
 
-/// A channel with 2 committed entries; `r1` its receipt for entry 1, `cp` its checkpoint.
+/// A channel with 2 committed entries; `r1.tlog-proof` its receipt for entry 1, `cp` its checkpoint.
 fn setup() -> Env {
     let env = Env::new();
     env.channel();
@@ -24,7 +24,7 @@ fn setup() -> Env {
     env.sync("alpha", "bravo");
     env.sync("bravo", "alpha");
     env.at("alpha")
-        .args(["receipt", "1", "--out", "r1"])
+        .args(["receipt", "1", "--out", "r1.tlog-proof"])
         .assert()
         .success();
     let note = env
@@ -158,7 +158,7 @@ fn oversized_and_endless_inputs_are_refused_naming_the_file_and_the_limit() {
 fn garbage_exits_2_and_tampered_exits_1() {
     let env = setup();
     let t = env.trust();
-    let receipt = std::fs::read_to_string(env.path("r1")).unwrap();
+    let receipt = std::fs::read_to_string(env.path("r1.tlog-proof")).unwrap();
     let note = std::fs::read_to_string(env.path("cp")).unwrap();
     // A flipped bit in the last signature line (still canonical base64).
     let flip_last_sig = |text: &str| {

@@ -152,23 +152,49 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// What one command printed, its exit code and the file it wrote (`--out`).
+/// What one command printed, its exit code and the files it wrote (`--out`,
+/// `--save-attachments`): each relative path and its bytes.
 #[derive(Debug, PartialEq)]
 struct ReadOutput {
     args: Vec<&'static str>,
     code: Option<i32>,
     stdout: Vec<u8>,
     stderr: String,
-    out_file: Option<Vec<u8>>,
+    written: Option<Vec<(String, Vec<u8>)>>,
 }
 
-/// `dyad receipt`, `dyad prove` and `dyad checkpoint --size` on `data`, once each of a few
-/// cases with 8 entries in the log, all committed (with one refusal of each command), and
-/// what each printed and wrote. The receipt file is taken away, for the next round.
-fn read_cases(env: &Env, data: &Path) -> Vec<ReadOutput> {
-    let cases: [&[&'static str]; 11] = [
+/// Every file under `path` (or `path` itself, a file), with its bytes, in path order.
+fn written_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+    if path.is_file() {
+        return vec![(String::new(), std::fs::read(path).unwrap())];
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        for (sub, bytes) in written_files(&entry.path()) {
+            let path = if sub.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}/{sub}")
+            };
+            out.push((path, bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `dyad receipt` (a receipt file and a receipt directory), `dyad prove`, `dyad checkpoint
+/// --size`, `dyad show --save-attachments` and `dyad attachment get` on `data`, once each
+/// of a few cases with 8 entries in the log, all committed, entry 7 with the attachment
+/// `attachment` (with one refusal of each command), and what each printed and wrote. What
+/// was written is taken away, for the next round.
+fn read_cases(env: &Env, data: &Path, attachment: &str) -> Vec<ReadOutput> {
+    let cases: [&[&'static str]; 14] = [
         &["receipt", "7"],
-        &["--json", "receipt", "3", "--out"],
+        &["--json", "receipt", "3", "--out", "FILE.tlog-proof"],
+        &["receipt", "7", "--out", "DIR"],
         &["receipt", "99"],
         &["prove", "inclusion", "5"],
         &["--json", "prove", "inclusion", "2", "--size", "6"],
@@ -178,29 +204,51 @@ fn read_cases(env: &Env, data: &Path) -> Vec<ReadOutput> {
         &["checkpoint", "--size", "8"],
         &["--json", "checkpoint", "--size", "8"],
         &["checkpoint", "--size", "99"],
+        &["--json", "show", "7", "--save-attachments", "DIR"],
+        &["attachment", "get", "HASH", "--out", "FILE"],
     ];
-    let receipt_file = data.with_extension("receipt");
+    let out_path = |placeholder: &str| match placeholder {
+        "FILE.tlog-proof" => Some(data.with_extension("tlog-proof")),
+        "DIR" => Some(data.with_extension("written")),
+        "FILE" => Some(data.with_extension("bin")),
+        _ => None,
+    };
     cases
         .iter()
         .map(|args| {
             let mut command = env.dyad();
-            command.env("DYAD_DATA", data).args(*args);
-            let writes = args.ends_with(&["--out"]);
-            if writes {
-                command.arg(&receipt_file);
+            command.env("DYAD_DATA", data);
+            let mut written = None;
+            for arg in *args {
+                match (out_path(arg), *arg) {
+                    (Some(path), _) => {
+                        command.arg(&path);
+                        written = Some(path);
+                    }
+                    (None, "HASH") => {
+                        command.arg(attachment);
+                    }
+                    (None, arg) => {
+                        command.arg(arg);
+                    }
+                }
             }
             let out = command.timeout(COMMAND_TIMEOUT).output().unwrap();
-            let out_file = writes.then(|| {
-                let bytes = std::fs::read(&receipt_file).expect("the receipt written");
-                std::fs::remove_file(&receipt_file).unwrap();
-                bytes
+            let written = written.map(|path| {
+                let files = written_files(&path);
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path).unwrap();
+                } else {
+                    std::fs::remove_file(&path).unwrap();
+                }
+                files
             });
             ReadOutput {
                 args: args.to_vec(),
                 code: out.status.code(),
                 stdout: out.stdout,
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-                out_file,
+                written,
             }
         })
         .collect()
@@ -241,7 +289,13 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     let config = json(&std::fs::read(bravo.join("dyad.json")).unwrap());
     assert_eq!(config["peer_url"], alpha_node.url.as_str());
 
-    // bravo's message goes through bravo's node to the sequencer.
+    // bravo's message goes through bravo's node to the sequencer, with an attachment of
+    // several chunks, which alpha's node fetches before it takes the message.
+    let beacons: Vec<u8> = (0..20_000u32)
+        .flat_map(|i| format!("{i:05} beacon 203.0.113.9\n").into_bytes())
+        .collect();
+    let beacons_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&beacons));
+    std::fs::write(env.path("beacons.log"), &beacons).unwrap();
     let appended = env.stdout_json(
         env.dyad()
             .env("DYAD_DATA", &bravo)
@@ -252,6 +306,8 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
                 "inquiry",
                 "--subject",
                 "Live: beacons from 203.0.113.9?",
+                "--attach",
+                "beacons.log",
                 "-",
             ])
             .write_stdin("Is 203.0.113.9 part of your exercise?\n")
@@ -335,7 +391,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     // with the same commands offline, refusals included.
     let read_live: Vec<ReadOutput> = [&alpha, &bravo]
         .into_iter()
-        .flat_map(|d| read_cases(&env, d))
+        .flat_map(|d| read_cases(&env, d, &beacons_hash))
         .collect();
     let receipt_99 = read_live
         .iter()
@@ -351,6 +407,17 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     for r in read_live.iter().filter(|r| !r.args.contains(&"99")) {
         assert_eq!(r.code, Some(0), "through the node: {r:?}");
     }
+    // Both replicas hold the attachment; the receipt directory, the saved attachments and
+    // `attachment get` give its bytes.
+    let copies: Vec<&Vec<u8>> = read_live
+        .iter()
+        .filter(|r| r.args.contains(&"DIR") || r.args.contains(&"HASH"))
+        .flat_map(|r| r.written.iter().flatten())
+        .filter(|(name, _)| ["", "beacons.log", "attachments/beacons.log"].contains(&name.as_str()))
+        .map(|(_, bytes)| bytes)
+        .collect();
+    assert_eq!(copies.len(), 2 * 3, "receipt dir, saved, got; on both");
+    assert!(copies.iter().all(|c| **c == beacons));
 
     // Both nodes audit over the tiles API, for the holder of a read credential only.
     for (data, url) in [(&alpha, &alpha_node.url), (&bravo, &bravo_node.url)] {
@@ -417,7 +484,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     );
     let read_offline: Vec<ReadOutput> = [&alpha, &bravo]
         .into_iter()
-        .flat_map(|d| read_cases(&env, d))
+        .flat_map(|d| read_cases(&env, d, &beacons_hash))
         .collect();
     for (live, offline) in read_live.iter().zip(&read_offline) {
         assert_eq!(

@@ -17,6 +17,7 @@
 //! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
+//! | [`receipt_directory`] | a receipt with its attachments' bytes: the file names (spec section 8) |
 //! | [`audit`](mod@audit) | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 //! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
@@ -37,7 +38,7 @@
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
 //! `entry_codec`, `attachment`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
-//! `equivocation`, `promise_evidence`, `receipt`, `audit` (tests/module_graph.rs checks
+//! `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`, `audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -61,6 +62,7 @@ pub mod policy;
 pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
+pub mod receipt_directory;
 mod rules;
 pub mod text;
 pub mod tiles;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod append;
+pub mod attachment;
 pub mod audit;
 pub mod backup;
 pub mod checkpoint;

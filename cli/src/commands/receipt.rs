@@ -1,33 +1,42 @@
 //! `dyad receipt`: a receipt for one committed message (spec/dyad.md section 8), a C2SP
-//! tlog-proof file anyone can verify offline with the two parties' `.pub` files. While a
-//! node runs on the data directory the receipt is made through it, the same bytes.
+//! tlog-proof file anyone can verify offline with the two parties' `.pub` files; with
+//! `--out DIR`, a receipt directory holding the entry's attachments too. While a node runs
+//! on the data directory the receipt is made through it, the same bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
+use serde_json::json as j;
 
+use crate::attachment_files::{in_dir, save_all, NamedAttachment, NewDir};
 use crate::data::DataDir;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 use crate::output::{json, out_bytes, outln, write_file};
 use crate::replica_reads::Replica;
 use crate::Ctx;
 
 pub const RECEIPT_EXAMPLES: &str = "\
 Examples:
-  dyad receipt 3 --out receipt-3.tlog-proof
-  dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
+  dyad receipt 3 --out receipt-3                  # a directory: the receipt and the attachments
+  dyad verify receipt receipt-3 --trust alpha.pub --trust bravo.pub
+  dyad receipt 3 --out receipt-3.tlog-proof       # the receipt file alone
 
 A receipt is a C2SP tlog-proof file (spec/dyad.md section 8): the entry's bytes, its index,
 its inclusion proof and the latest checkpoint co-signed by both parties. Anyone with the two
-parties' .pub files can verify it offline. Only committed entries have receipts.";
+parties' .pub files can verify it offline. Only committed entries have receipts. The entry
+names each attachment by its SHA-256 and size, so the receipt proves the attachments' bytes
+only when they are given beside it: --out DIR writes DIR/receipt.tlog-proof and each
+attachment under DIR/attachments/, every byte checked against the entry while copied.";
 
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
     /// The entry's index.
     pub index: u64,
-    /// Write the receipt to FILE (default: standard output).
-    #[arg(long, value_name = "FILE")]
+    /// Write a receipt directory DIR (created; it must not exist or be empty), or, for a
+    /// path ending in .tlog-proof, the receipt file alone (default: standard output).
+    #[arg(long, value_name = "DIR|FILE.tlog-proof")]
     pub out: Option<PathBuf>,
 }
 
@@ -42,24 +51,85 @@ pub fn write_receipt(path: &Path, receipt: &[u8]) -> Result<()> {
     write_file(path, receipt, true)
 }
 
+/// Whether `--out` names the receipt file rather than a receipt directory.
+fn is_receipt_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "tlog-proof")
+}
+
+/// The attachments the receipt's entry names.
+fn attachments_of(receipt: &[u8]) -> Result<Vec<NamedAttachment>> {
+    let not_ours = |e: String| CliError::check(format!("internal: the receipt made here {e}"));
+    let parsed = dyad_verifier::receipt::parse(receipt)
+        .map_err(|e| not_ours(format!("does not parse: {e}")))?;
+    let entry = dyad_verifier::entry::decode(&parsed.entry_bytes)
+        .map_err(|e| not_ours(format!("holds an entry that does not decode: {e}")))?;
+    Ok(entry
+        .attachments
+        .iter()
+        .map(NamedAttachment::from)
+        .collect())
+}
+
+/// Writes the receipt directory `dir` (spec/dyad.md section 8): whole, or nothing.
+fn write_receipt_dir(
+    data: &DataDir,
+    dir: &Path,
+    receipt: &[u8],
+    attachments: &[NamedAttachment],
+) -> Result<Vec<PathBuf>> {
+    let new = NewDir::create(dir)?;
+    write_file(&new.path().join(RECEIPT_FILE), receipt, false)?;
+    let store = data.attachments(u64::MAX)?;
+    let staged = save_all(&store, attachments, &new.subdir(ATTACHMENTS_DIR)?)?;
+    new.commit()?;
+    let in_target = dir.join(ATTACHMENTS_DIR);
+    Ok(staged.iter().map(|p| in_dir(&in_target, p)).collect())
+}
+
 pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
-    let (receipt, size) = make_receipt(&ctx.data_dir(), args.index)?;
-    match &args.out {
-        Some(path) => {
-            write_receipt(path, &receipt)?;
-            if ctx.json {
-                json(
-                    &serde_json::json!({"index": args.index, "checkpoint_size": size, "receipt": path}),
-                )?;
-            } else {
-                outln(&format!(
-                    "wrote the receipt for entry {} (checkpoint of size {size}) to {}",
-                    args.index,
-                    path.display()
-                ))?;
-            }
+    let data = ctx.data_dir();
+    let (receipt, size) = make_receipt(&data, args.index)?;
+    let Some(path) = &args.out else {
+        out_bytes(&receipt)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let attachments = attachments_of(&receipt)?;
+    let (written, files) = if is_receipt_file(path) {
+        write_receipt(path, &receipt)?;
+        if !attachments.is_empty() {
+            eprintln!(
+                "note: entry {} names {} attachment(s), not in the receipt file: `dyad receipt {} --out DIR` writes them beside it",
+                args.index,
+                attachments.len(),
+                args.index
+            );
         }
-        None => out_bytes(&receipt)?,
+        (path.clone(), Vec::new())
+    } else {
+        let files = write_receipt_dir(&data, path, &receipt, &attachments)?;
+        (path.join(RECEIPT_FILE), files)
+    };
+    if ctx.json {
+        json(&j!({
+            "index": args.index,
+            "checkpoint_size": size,
+            "receipt": written,
+            "attachments": attachments.iter().enumerate().map(|(i, a)| j!({
+                "name": a.name, "size": a.size, "sha256": hex::encode(a.sha256), "file": files.get(i),
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        outln(&format!(
+            "wrote the receipt for entry {} (checkpoint of size {size}) to {}",
+            args.index,
+            written.display()
+        ))?;
+        for file in &files {
+            outln(&format!(
+                "wrote {} (checked against the entry)",
+                file.display()
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! with --raw its exact bytes, the Merkle leaf data. While a node runs on the data
 //! directory the entry is read through it, with the same output.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -9,6 +10,7 @@ use dyad_ledger::entry::{Attachment, SignedEntry};
 use dyad_ledger::genesis::Genesis;
 use serde_json::{json as j, Value};
 
+use crate::attachment_files::{save_entry_attachments, NamedAttachment};
 use crate::data::DataDir;
 use crate::entry_view::{
     entry_status, payload_text, read_entry, role_of, sender_name, summary_json,
@@ -23,7 +25,8 @@ pub const SHOW_EXAMPLES: &str = "\
 Examples:
   dyad show 3
   dyad show 3 --json
-  dyad show 3 --raw > entry-3.bin      # the exact leaf data: SHA-256(0x00 || it) is the leaf hash";
+  dyad show 3 --raw > entry-3.bin      # the exact leaf data: SHA-256(0x00 || it) is the leaf hash
+  dyad show 3 --save-attachments entry-3   # its attachments, checked, named as in a receipt directory";
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -32,6 +35,10 @@ pub struct ShowArgs {
     /// Write the entry's exact bytes (the leaf data) to standard output.
     #[arg(long, conflicts_with = "json")]
     pub raw: bool,
+    /// Also copy the entry's attachments into DIR (created; it must not exist or be
+    /// empty), each checked against the entry while copied.
+    #[arg(long, value_name = "DIR", conflicts_with = "raw")]
+    pub save_attachments: Option<PathBuf>,
 }
 
 /// The entry to show, with what the replica knows of it.
@@ -111,6 +118,19 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
         .iter()
         .map(|a| (hex::encode(a.sha256), store.get(&a.sha256).is_ok()))
         .collect();
+    let saved = match &args.save_attachments {
+        Some(dir) => {
+            let named: Vec<NamedAttachment> = entry
+                .entry
+                .body
+                .attachments
+                .iter()
+                .map(NamedAttachment::from)
+                .collect();
+            save_entry_attachments(&store, &named, dir)?
+        }
+        None => Vec::new(),
+    };
     let shown = Shown {
         index: args.index,
         genesis,
@@ -119,9 +139,16 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
         attachments,
     };
     if ctx.json {
-        json(&show_json(&shown)?)?;
+        let mut v = show_json(&shown)?;
+        if args.save_attachments.is_some() {
+            v["saved_attachments"] = j!(saved);
+        }
+        json(&v)?;
     } else {
         out(&show_text(&shown))?;
+        for path in &saved {
+            eprintln!("saved {} (checked against the entry)", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,7 @@ use crate::error::{CliError, Result};
 use crate::output::b64;
 use crate::Ctx;
 
+mod attachments;
 mod checkpoint;
 mod evidence;
 pub mod proofs;
@@ -27,6 +28,7 @@ Examples:
   dyad verify consistency cons.json        # from `dyad prove consistency OLD NEW --json`
   dyad verify checkpoint latest.checkpoint --trust alpha.pub --trust bravo.pub
   dyad verify receipt receipt-3.tlog-proof --trust alpha.pub --trust bravo.pub
+  dyad verify receipt receipt-3 --trust alpha.pub --trust bravo.pub   # a receipt directory
   dyad verify evidence conflict.dyad-equivocation --trust alpha.pub
   dyad verify evidence data/bravo/evidence/broken-promise-*.dyad-broken-promise --trust alpha.pub
 
@@ -64,11 +66,17 @@ pub enum VerifyCommand {
         #[arg(long)]
         origin: Option<String>,
     },
-    /// Check a receipt (a C2SP tlog-proof file from `dyad receipt`) with the two parties' keys.
+    /// Check a receipt (a C2SP tlog-proof file or receipt directory from `dyad receipt`) with
+    /// the two parties' keys, and the attachments' bytes when they are given.
     #[command(after_help = EXAMPLES)]
     Receipt {
-        /// The receipt file, or '-'.
+        /// The receipt file, '-', or a receipt directory (its receipt.tlog-proof, and the
+        /// attachments in its attachments/).
         file: PathBuf,
+        /// Check the entry's attachments against the files in DIR (named as in a receipt
+        /// directory, spec/dyad.md section 8).
+        #[arg(long, value_name = "DIR")]
+        attachments: Option<PathBuf>,
         /// The two parties' verifier key files.
         #[arg(long = "trust", value_name = "KEY.pub", required = true)]
         trust: Vec<PathBuf>,
@@ -138,9 +146,10 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
         } => checkpoint::checkpoint(ctx, note, trust, origin.as_deref()),
         VerifyCommand::Receipt {
             file,
+            attachments,
             trust,
             origin,
-        } => receipt::verify_receipt(ctx, file, trust, origin.as_deref()),
+        } => receipt::verify_receipt(ctx, file, attachments.as_deref(), trust, origin.as_deref()),
         VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
         VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
     }

@@ -1,17 +1,20 @@
 //! `dyad verify receipt`: a receipt (a C2SP tlog-proof file, spec/dyad.md section 8)
-//! checked with the two parties' keys.
+//! checked with the two parties' keys, and, given a receipt directory or `--attachments
+//! DIR`, the bytes of the attachments its entry names.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::receipt::{self, ReceiptTrust};
+use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
 use serde_json::json as j;
 
+use super::attachments::{check_files, unnamed_files, AttachmentFile};
 use super::{cp_json, failed, malformed};
 use crate::bounded::{read_bounded, MAX_RECEIPT};
 use crate::checkpoint_note;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 use crate::output::{b64, format_ms, format_s, json, outln, printable};
 use crate::trust::read_two_parties;
 use crate::Ctx;
@@ -30,13 +33,32 @@ pub fn check_receipt(
     receipt::verify(bytes, &trust).map_err(|e| format!("the receipt does not verify: {e}"))
 }
 
+/// The receipt file and the attachment directory to check: a receipt directory gives both
+/// (its `receipt.tlog-proof` and `attachments/`); `--attachments DIR` names the second.
+fn inputs(given: &Path, attachments: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>)> {
+    if let Some(dir) = attachments.filter(|d| !d.is_dir()) {
+        return Err(CliError::usage(format!(
+            "--attachments {}: not a directory",
+            dir.display()
+        )));
+    }
+    if given.is_dir() {
+        let dir = attachments.map_or_else(|| given.join(ATTACHMENTS_DIR), Path::to_owned);
+        return Ok((given.join(RECEIPT_FILE), Some(dir)));
+    }
+    Ok((given.to_owned(), attachments.map(Path::to_owned)))
+}
+
 pub(super) fn verify_receipt(
     ctx: &Ctx,
-    file: &Path,
+    given: &Path,
+    attachments_dir: Option<&Path>,
     trust: &[PathBuf],
     origin: Option<&str>,
 ) -> Result<ExitCode> {
     let (a, b) = read_two_parties(trust)?;
+    let (file, attachments_dir) = inputs(given, attachments_dir)?;
+    let file = file.as_path();
     let bytes = read_bounded(file, MAX_RECEIPT)?;
     // Its form first (exit 2 if it is not a receipt at all): the receipt's lines, and the
     // checkpoint note it ends with. What the signatures cover is then verified (exit 1).
@@ -46,6 +68,16 @@ pub(super) fn verify_receipt(
         .map_err(|e| malformed(file, format!("the receipt's checkpoint is {e}")))?;
     let r = check_receipt(&bytes, a, b, origin).map_err(failed)?;
     let e = &r.entry;
+    let files = attachments_dir
+        .as_deref()
+        .map(|dir| check_files(dir, &e.attachments));
+    if let Some(files) = &files {
+        refuse_bad_files(files)?;
+        for name in unnamed_files(attachments_dir.as_deref().unwrap_or(file), files) {
+            eprintln!("note: {name} is not an attachment of the entry: not checked");
+        }
+    }
+    let checked_file = |i: usize| files.as_ref().map(|f| &f[i].file);
     let payload_text = std::str::from_utf8(&e.payload)
         .ok()
         .filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
@@ -66,7 +98,8 @@ pub(super) fn verify_receipt(
             "content_type": e.content_type,
             "payload_size": e.payload.len(),
             "payload_text": payload_text,
-            "attachments": e.attachments.iter().map(|a| j!({"name": a.name, "size": a.size, "sha256": b64(&a.sha256), "content_type": a.content_type})).collect::<Vec<_>>(),
+            "attachments": e.attachments.iter().enumerate().map(|(i, a)| j!({"name": a.name, "size": a.size, "sha256": b64(&a.sha256), "sha256_hex": hex::encode(a.sha256), "content_type": a.content_type, "checked": files.is_some(), "file": checked_file(i)})).collect::<Vec<_>>(),
+            "attachments_checked": files.is_some() || e.attachments.is_empty(),
             "checkpoint": cp_json(&r.committed.checkpoint),
             "cosigner": r.committed.cosigner.name(),
             "cosigned_at": r.committed.cosigned_at,
@@ -92,7 +125,63 @@ pub(super) fn verify_receipt(
             r.committed.cosigner.name(),
             format_s(r.committed.cosigned_at)
         ))?;
-        outln("  The sender signed this message, and the other party acknowledged holding it; neither can rewrite it.")?;
+        outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
+        for (i, a) in e.attachments.iter().enumerate() {
+            let state = match checked_file(i) {
+                Some(f) => format!("checked: {}", f.display()),
+                None => "NOT CHECKED".to_owned(),
+            };
+            outln(&format!(
+                "  attachment  {} ({} bytes, sha256 {}): {state}",
+                printable(&a.name),
+                a.size,
+                hex::encode(a.sha256)
+            ))?;
+        }
+        if !e.attachments.is_empty() {
+            outln(&attachments_summary(
+                r.index,
+                e.attachments.len(),
+                files.is_some(),
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the receipt proves of the attachments, said no stronger than it is.
+fn attachments_summary(index: u64, count: usize, checked: bool) -> String {
+    let proven = if checked {
+        format!("  The {count} attachment file(s) are byte for byte the ones the signed entry names (by SHA-256 and size).")
+    } else {
+        format!("  The attachments' bytes were NOT checked: the entry names {count} by SHA-256 and size, but none were given (verify the directory of `dyad receipt {index} --out DIR`, or give --attachments DIR).")
+    };
+    // The signatures cover the hashes only; holding the bytes is what each node does
+    // before it signs (spec/node.md 2.2), not something a signature shows.
+    format!("{proven}\n  Each party's node takes an entry only once it holds the entry's attachments, but the signatures prove the hashes, not that either party still holds the bytes.")
+}
+
+/// Exit 1 naming every attachment file that is missing or is not the attachment.
+fn refuse_bad_files(files: &[AttachmentFile]) -> Result<()> {
+    let bad: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let problem = f.outcome.as_ref().err()?;
+            Some(format!("{}: {problem}", f.file.display()))
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let listed = files
+        .iter()
+        .map(|f| j!({"name": f.attachment.name, "file": f.file, "problem": f.outcome.as_ref().err().map(ToString::to_string)}))
+        .collect::<Vec<_>>();
+    Err(CliError::check(format!(
+        "the receipt verifies, but {} of its entry's {} attachment(s) do not: {}",
+        bad.len(),
+        files.len(),
+        bad.join("; ")
+    ))
+    .with_fields(j!({"valid": false, "attachments": listed})))
 }
