@@ -682,6 +682,37 @@ fn append_falls_back_when_the_registered_node_is_gone() {
         .join("attachments")
         .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"plan")));
     assert_eq!(std::fs::read(&stored).unwrap(), b"plan");
+    // A message refused for its form (a subject with a bidirectional-formatting
+    // character) is refused before its attachment is stored, as without a node.
+    std::fs::write(env.path("refused.txt"), "refused").unwrap();
+    let out = env
+        .dyad()
+        .env("DYAD_DATA", &alpha)
+        .args([
+            "append",
+            "--kind",
+            "notification",
+            "--subject",
+            "a\u{202e}b",
+        ])
+        .arg("--attach")
+        .arg(env.path("refused.txt"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the subject must be at most 1024 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused =
+        alpha
+            .join("attachments")
+            .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                b"refused",
+            )));
+    assert!(!refused.exists(), "stored for a refused message");
     assert!(node.stop());
 }
 

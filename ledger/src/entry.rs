@@ -428,6 +428,23 @@ impl Draft {
         self
     }
 
+    /// The rules of spec 3.1 the draft must meet in a channel of `origin` whatever its
+    /// genesis and log (fields, sizes, names, the encoded size): what a client can check
+    /// before it stores anything for the draft. [`Draft::check`] checks these and the rest.
+    pub fn check_form(&self, origin: &str) -> Result<(), EntryError> {
+        // Sender, sequence, time and signature are fixed-width: placeholders give the
+        // entry's exact encoded size.
+        let entry = Entry {
+            body: self.clone().into_body(origin, 0, 0, 0),
+            signatures: vec![EntrySignature {
+                key_id: 0,
+                signature: [0; 64],
+            }],
+        };
+        entry.body.validate()?;
+        entry.encode().map(|_| ())
+    }
+
     /// The body of the entry this draft makes, attachments in the order spec 3.1 wants.
     pub(crate) fn into_body(
         mut self,

@@ -413,6 +413,25 @@ fn stored_beside_node(
         .collect())
 }
 
+/// The rules of spec 3.1 the message must meet whatever the genesis and the log (its
+/// fields, names and encoded size), checked before its attachments are stored beside the
+/// running node: a message refused for its form leaves nothing in the store. What only the
+/// node can check (the genesis limits, a reply beyond the log) it checks after.
+fn check_form_before_storing(ctx: &Ctx, message: &Message, content_type: &str) -> Result<()> {
+    let origin = ctx.data_dir().read_config()?.origin;
+    let mut draft = Draft::new(
+        message.kind,
+        &message.subject,
+        content_type,
+        message.payload.clone(),
+    );
+    draft.reply_to = message.reply_to;
+    draft.attachments = planned_attachments(&message.attachments)?;
+    draft
+        .check_form(&origin)
+        .map_err(|source| refused_draft(EntryRefusal::Invalid { index: 0, source }, 0))
+}
+
 /// `dyad append` through the node running on the data directory (its admin API).
 fn append_through_node(
     ctx: &Ctx,
@@ -421,11 +440,12 @@ fn append_through_node(
     args: &AppendArgs,
 ) -> Result<ExitCode> {
     use dyad_node::{AppendRequest, ClientError};
-    let attachments = stored_beside_node(ctx, node, &message.attachments)?;
     let content_type = message
         .content_type
         .clone()
         .unwrap_or_else(|| default_content_type(message.kind).to_owned());
+    check_form_before_storing(ctx, &message, &content_type)?;
+    let attachments = stored_beside_node(ctx, node, &message.attachments)?;
     let req = AppendRequest {
         kind: message.kind.as_str().to_owned(),
         subject: message.subject,
