@@ -15,7 +15,10 @@
 //!   queued (202, `queued`) was appended in the end;
 //! - nothing is duplicated: per-sender sequence numbers are contiguous, no load subject
 //!   appears twice;
-//! - the replicas converge: same size and root, everything committed (co-signed again).
+//! - the replicas converge: same size and root, everything committed (co-signed again);
+//! - every third message carries an attachment (4 KiB, its own bytes), stored beside the node
+//!   as `dyad append --attach` stores it: in the end both replicas hold every attachment of
+//!   every acknowledged or durably queued message, intact (the peer's node fetched it).
 //!
 //! Size: `DYAD_CRASH_CYCLES` (default 6, ~15 s), `DYAD_CRASH_CLIENTS` (concurrent
 //! appenders per party, default 4), `DYAD_CRASH_SEED` (default: from the
@@ -34,14 +37,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{
-    base64_decode, demo_channel, dyad, env_u64, free_port, hex, http, Node, COMMAND_TIMEOUT,
+    base64_decode, demo_channel, dyad, env_u64, free_port, hex, holds_attachment, http,
+    store_attachment, Node, COMMAND_TIMEOUT,
 };
 
 const PARTIES: [&str; 2] = ["alpha", "bravo"];
 
+/// Every how many messages one carries an attachment.
+const ATTACH_EVERY: u64 = 3;
+/// The size of each attachment: small, so the CI run stays cheap.
+const ATTACHMENT_SIZE: usize = 4096;
+
 /// What a load thread saw.
 #[derive(Default)]
 struct Load {
+    /// The attachment (SHA-256 hex, size) of each message sent with one, by subject.
+    attachments: HashMap<String, (String, u64)>,
     /// 200: (index, leaf hash hex, subject): durable, must be found.
     acked: Vec<(u64, String, String)>,
     /// 202 `queued` (bravo): durably queued, must be appended in the end.
@@ -120,6 +131,7 @@ fn log_tail(log: &Path) -> String {
 
 fn load_thread(
     party: &'static str,
+    data: PathBuf,
     client: u64,
     admin: Arc<Mutex<Option<(String, String)>>>,
     stop: Arc<AtomicBool>,
@@ -134,7 +146,7 @@ fn load_thread(
             };
             n += 1;
             let subject = format!("crash-load {party} c{client} #{n}");
-            let body = json!({
+            let mut body = json!({
                 "kind": "notification",
                 "subject": subject,
                 "content_type": "text/plain",
@@ -142,6 +154,14 @@ fn load_thread(
                 "wait": "accepted",
                 "timeout_ms": 2000,
             });
+            if n % ATTACH_EVERY == 0 {
+                let bytes: Vec<u8> = subject.bytes().cycle().take(ATTACHMENT_SIZE).collect();
+                let attachment = store_attachment(&data, "load.bin", &bytes);
+                let sha256 = attachment["sha256"].as_str().unwrap_or_default().to_owned();
+                load.attachments
+                    .insert(subject.clone(), (sha256, ATTACHMENT_SIZE as u64));
+                body["attachments"] = json!([attachment]);
+            }
             let answer = http(
                 "POST",
                 &format!("{url}/admin/append"),
@@ -312,7 +332,14 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
     let mut loaders: Vec<JoinHandle<Load>> = Vec::new();
     for p in &parties {
         for client in 0..clients {
-            loaders.push(load_thread(p.name, client, p.admin.clone(), stop.clone()));
+            let data = p.data.clone();
+            loaders.push(load_thread(
+                p.name,
+                data,
+                client,
+                p.admin.clone(),
+                stop.clone(),
+            ));
         }
     }
 
@@ -491,6 +518,30 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
         }
     }
 
+    // Every attachment of a message that must be in the log is held, intact, by both.
+    let mut attachments_checked = 0u64;
+    for load in &loads {
+        let must_be_in = load
+            .acked
+            .iter()
+            .map(|(_, _, subject)| subject)
+            .chain(&load.queued);
+        for subject in must_be_in {
+            let Some((sha256, size)) = load.attachments.get(subject) else {
+                continue;
+            };
+            for p in &parties {
+                attachments_checked += 1;
+                if !holds_attachment(&p.data, sha256, *size) {
+                    losses.push(format!(
+                        "{}: the attachment {sha256} of {subject:?} is not held intact",
+                        p.name
+                    ));
+                }
+            }
+        }
+    }
+
     // Nothing duplicated: no load subject twice, per-sender sequences contiguous.
     let mut duplicates: Vec<String> = subjects
         .iter()
@@ -524,6 +575,7 @@ fn kill_nine_under_load_loses_nothing_duplicates_nothing_and_converges() {
     println!(
         "crash: cycles run {cycles} (alpha killed {}, bravo killed {}), entries acknowledged {acked} \
          (+{queued} durably queued, {unknown} unanswered), entries checked {checked}, \
+         attachment copies checked {attachments_checked}, \
          final size {}, converged in {converged_in:.1} s, losses {}, duplicates {}, seed {seed}, {:.1} s",
         kills[0],
         kills[1],

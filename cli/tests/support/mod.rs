@@ -353,3 +353,27 @@ pub fn env_u64(name: &str, default: u64) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
 }
+
+/// Stores `bytes` in the attachment store of the data directory `data`, as `dyad append
+/// --attach` does beside a running node (the store takes writers beside the node), and
+/// returns how the admin API names it (`attachments` of `POST /admin/append`).
+pub fn store_attachment(data: &Path, name: &str, bytes: &[u8]) -> Value {
+    let store = dyad_ledger::attachments::Attachments::open(data, u64::MAX).expect("attachments");
+    let sha256 = store.put(bytes).expect("attachment stored");
+    serde_json::json!({
+        "name": name,
+        "content_type": "application/octet-stream",
+        "sha256": hex(&sha256),
+        "size": bytes.len(),
+    })
+}
+
+/// Whether the data directory `data` holds an intact copy of the attachment `sha256_hex` of
+/// `size` bytes.
+pub fn holds_attachment(data: &Path, sha256_hex: &str, size: u64) -> bool {
+    let Some(hash) = dyad_ledger::attachments::parse_hex(sha256_hex) else {
+        return false;
+    };
+    let store = dyad_ledger::attachments::Attachments::open(data, u64::MAX).expect("attachments");
+    store.holds(&hash, size).unwrap_or(false)
+}
