@@ -116,7 +116,12 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
         .body
         .attachments
         .iter()
-        .map(|a| (hex::encode(a.sha256), store.get(&a.sha256).is_ok()))
+        .map(|a| {
+            (
+                hex::encode(a.sha256),
+                store.holds(&a.sha256, a.size).unwrap_or(false),
+            )
+        })
         .collect();
     let saved = match &args.save_attachments {
         Some(dir) => {
