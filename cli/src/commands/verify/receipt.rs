@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use dyad_verifier::entry::Attachment;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::receipt::{self, ReceiptTrust};
 use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
@@ -68,15 +69,10 @@ pub(super) fn verify_receipt(
         .map_err(|e| malformed(file, format!("the receipt's checkpoint is {e}")))?;
     let r = check_receipt(&bytes, a, b, origin).map_err(failed)?;
     let e = &r.entry;
-    let files = attachments_dir
-        .as_deref()
-        .map(|dir| check_files(dir, &e.attachments));
-    if let Some(files) = &files {
-        refuse_bad_files(files)?;
-        for name in unnamed_files(attachments_dir.as_deref().unwrap_or(file), files) {
-            eprintln!("note: {name} is not an attachment of the entry: not checked");
-        }
-    }
+    let files = match attachments_dir.as_deref() {
+        Some(dir) => Some(checked_files(dir, &e.attachments)?),
+        None => None,
+    };
     let checked_file = |i: usize| files.as_ref().map(|f| &f[i].file);
     let payload_text = std::str::from_utf8(&e.payload)
         .ok()
@@ -156,9 +152,20 @@ fn attachments_summary(index: u64, count: usize, checked: bool) -> String {
     } else {
         format!("  The attachments' bytes were NOT checked: the entry names {count} by SHA-256 and size, but none were given (verify the directory of `dyad receipt {index} --out DIR`, or give --attachments DIR).")
     };
-    // The signatures cover the hashes only; holding the bytes is what each node does
-    // before it signs (spec/node.md 2.2), not something a signature shows.
-    format!("{proven}\n  Each party's node takes an entry only once it holds the entry's attachments, but the signatures prove the hashes, not that either party still holds the bytes.")
+    // Holding the bytes is what a node does before it signs (spec/node.md 2.2), not
+    // something a signature shows.
+    format!("{proven}\n  A dyad node co-signs or takes an entry only once it holds its attachments (spec/node.md 2.2), but the signatures cover the attachments' SHA-256 and size, not their bytes.")
+}
+
+/// The entry's `attachments` checked against the files in `dir`; files there that the entry
+/// does not name are noted as not checked.
+fn checked_files<'a>(dir: &Path, attachments: &'a [Attachment]) -> Result<Vec<AttachmentFile<'a>>> {
+    let files = check_files(dir, attachments);
+    refuse_bad_files(&files)?;
+    for name in unnamed_files(dir, &files) {
+        eprintln!("note: {name} is not an attachment of the entry: not checked");
+    }
+    Ok(files)
 }
 
 /// Exit 1 naming every attachment file that is missing or is not the attachment.
