@@ -20,7 +20,9 @@ Examples:
 
 A receipt is a C2SP tlog-proof file (spec/dyad.md section 8): the entry's bytes, its index,
 its inclusion proof and the latest checkpoint co-signed by both parties. Anyone with the two
-parties' .pub files can verify it offline. Only committed entries have receipts.";
+parties' .pub files can verify it offline. Only committed entries have receipts.
+For an endorsed record, --endorsement-out FILE writes the endorsement's receipt against the
+same checkpoint: `dyad verify receipt R --endorsement FILE` says \"signed by A, endorsed by B\".";
 
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
@@ -29,6 +31,10 @@ pub struct ReceiptArgs {
     /// Write the receipt to FILE (default: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// For a record: write its endorsement's receipt, proved against the same checkpoint,
+    /// to FILE (`dyad verify receipt R --endorsement FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub endorsement_out: Option<PathBuf>,
 }
 
 /// The receipt for entry `index` at the latest co-signed checkpoint, with that
@@ -44,6 +50,14 @@ pub fn write_receipt(path: &Path, receipt: &[u8]) -> Result<()> {
 
 pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
     let (receipt, size) = make_receipt(&ctx.data_dir(), args.index)?;
+    if let Some(path) = &args.endorsement_out {
+        super::receipt_endorsement::write_endorsement_receipt(
+            &ctx.data_dir(),
+            args.index,
+            size,
+            path,
+        )?;
+    }
     match &args.out {
         Some(path) => {
             write_receipt(path, &receipt)?;

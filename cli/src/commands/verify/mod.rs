@@ -15,6 +15,7 @@ use crate::output::b64;
 use crate::Ctx;
 
 mod checkpoint;
+mod endorsed;
 mod evidence;
 pub mod proofs;
 mod receipt;
@@ -75,6 +76,10 @@ pub enum VerifyCommand {
         /// Require this origin.
         #[arg(long)]
         origin: Option<String>,
+        /// For a record: its endorsement's receipt (`dyad receipt N --endorsement-out`),
+        /// checked too: "signed by A, endorsed by B".
+        #[arg(long, value_name = "FILE")]
+        endorsement: Option<PathBuf>,
     },
     /// Check evidence of equivocation or of a broken promise (spec/evidence.md) against the
     /// accused party's key. Exit 0: proven; 1: not proven; 2: unreadable or not evidence.
@@ -140,7 +145,8 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             file,
             trust,
             origin,
-        } => receipt::verify_receipt(ctx, file, trust, origin.as_deref()),
+            endorsement,
+        } => endorsed::verify_receipt_or_pair(ctx, file, endorsement, trust, origin.as_deref()),
         VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
         VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
     }
