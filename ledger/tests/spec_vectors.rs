@@ -157,14 +157,17 @@ fn ledger_refuses_the_invalid_endorsement_vectors() {
     let mut now = 0;
     for e in &entries[1..] {
         now = now.max(e["decoded"]["timestamp_ms"].as_u64().unwrap());
-        ch.append_signed(&[decode(e)], now).expect("valid entry accepted");
+        ch.append_signed(&[decode(e)], now)
+            .expect("valid entry accepted");
     }
-    let invalid = v["invalid_endorsements"].as_array().expect("invalid_endorsements");
+    let invalid = v["invalid_endorsements"]
+        .as_array()
+        .expect("invalid_endorsements");
     assert!(invalid.len() >= 10);
     for case in invalid {
         let expected = case["error"].as_str().unwrap();
         let signed = decode(case);
-        match ch.append_signed(&[signed.clone()], now) {
+        match ch.append_signed(std::slice::from_ref(&signed), now) {
             Err(ChannelError::Refused(EntryRefusal::JointRecord { index, source })) => {
                 assert_eq!(source.code(), expected, "{}", case["name"]);
                 assert_eq!(index, case["index"].as_u64().unwrap());
@@ -175,5 +178,9 @@ fn ledger_refuses_the_invalid_endorsement_vectors() {
         let staged = ch.stage_each(&[signed], now).expect("staged");
         assert!(staged.any_refused(), "{}", case["name"]);
     }
-    assert_eq!(ch.size(), entries.len() as u64, "no invalid entry was stored");
+    assert_eq!(
+        ch.size(),
+        entries.len() as u64,
+        "no invalid entry was stored"
+    );
 }

@@ -78,7 +78,10 @@ fn the_vector_log_counts_its_records_and_endorsements() {
     let (sequencer, cosigner) = keys(&v);
     let trust = AuditTrust::Parties([sequencer, cosigner]);
     let report = audit::audit(vector_leaves(&v), &[], trust).unwrap();
-    assert_eq!(report.kinds[dyad_verifier::Kind::Record.as_u8() as usize], 2);
+    assert_eq!(
+        report.kinds[dyad_verifier::Kind::Record.as_u8() as usize],
+        2
+    );
     assert_eq!(
         report.kinds[dyad_verifier::Kind::Endorsement.as_u8() as usize],
         1

@@ -150,7 +150,11 @@ fn joint_records(
     });
     let a4 = seq.append_own(&alpha, vec![document], *t).expect("record")[0];
     let unendorsed = seq.entry(a4.index).expect("entry");
-    entries.push(entry_vector("record-with-attachment", a4.index, &unendorsed));
+    entries.push(entry_vector(
+        "record-with-attachment",
+        a4.index,
+        &unendorsed,
+    ));
     JointVectors {
         record_index: a3.index,
         alpha_next: unendorsed.entry.body.sequence + 1,
@@ -192,7 +196,12 @@ fn invalid_endorsements(joint: &JointVectors, index: u64, t: u64) -> Vec<Value> 
     let mut own = endorsement(joint.record_index, record_hash);
     own.body.sender = alpha.key_id();
     own.body.sequence = joint.alpha_next;
-    add("endorsement-of-own-record", own, &alpha, "EndorsementOfOwnRecord");
+    add(
+        "endorsement-of-own-record",
+        own,
+        &alpha,
+        "EndorsementOfOwnRecord",
+    );
     add(
         "endorsement-of-an-inquiry",
         endorsement(joint.inquiry_index, [0; 32]),
@@ -225,13 +234,23 @@ fn invalid_endorsements(joint: &JointVectors, index: u64, t: u64) -> Vec<Value> 
     );
     let mut e = endorsement(joint.unendorsed_index, [0; 32]);
     e.body.reply_to = Some(joint.inquiry_index);
-    add("endorsement-replying-to-another-entry", e, &bravo, "ReplyToNotRecord");
+    add(
+        "endorsement-replying-to-another-entry",
+        e,
+        &bravo,
+        "ReplyToNotRecord",
+    );
     let mut e = endorsement(joint.unendorsed_index, [0; 32]);
     e.body.content_type = "text/plain".into();
     add("endorsement-as-text-plain", e, &bravo, "WrongContentType");
     let mut e = endorsement(joint.unendorsed_index, [0; 32]);
     e.body.payload.pop();
-    add("endorsement-payload-39-bytes", e, &bravo, "MalformedPayload");
+    add(
+        "endorsement-payload-39-bytes",
+        e,
+        &bravo,
+        "MalformedPayload",
+    );
     let mut e = joint.record.entry.clone();
     e.body.sender = bravo.key_id();
     e.body.sequence = joint.cosigner_next;
