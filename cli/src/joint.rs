@@ -21,6 +21,8 @@ pub struct RecordSeen {
     pub subject: String,
     /// The index of its endorsement, if the log holds one.
     pub endorsed_in: Option<u64>,
+    /// This party (the co-signer) has queued its endorsement, not yet in the log.
+    pub endorsement_queued: bool,
 }
 
 /// Every record of the log, with its endorsement; what the other entries endorse.
@@ -58,6 +60,7 @@ impl JointLog {
                         sender: body.sender,
                         subject: body.subject.clone(),
                         endorsed_in: None,
+                        endorsement_queued: false,
                     },
                 );
             }
@@ -74,7 +77,21 @@ impl JointLog {
         }
     }
 
-    /// Reads the whole log, from the store or through the running node.
+    /// Notes this party's queued endorsement (the co-signer's outbox, read offline).
+    fn mark_queued(&mut self, e: &SignedEntry) {
+        let body = &e.entry.body;
+        if body.kind != Kind::Endorsement {
+            return;
+        }
+        if let Ok(named) = EndorsementPayload::decode(&body.payload) {
+            if let Some(r) = self.records.get_mut(&named.record) {
+                r.endorsement_queued = true;
+            }
+        }
+    }
+
+    /// Reads the whole log, from the store or through the running node (offline, the
+    /// co-signer's queued endorsements too).
     pub fn read(data: &DataDir) -> Result<JointLog> {
         if let Probe::Running(node) = probe(data)? {
             let log = NodeLog::read(&node, data)?;
@@ -102,6 +119,11 @@ impl JointLog {
             let (index, bytes) = item?;
             let e = crate::entry_view::read_entry(index, &bytes)?;
             joint.push(index, &e);
+        }
+        if channel.role() == dyad_ledger::channel::Role::Cosigner {
+            for e in channel.queued()? {
+                joint.mark_queued(&e);
+            }
         }
         Ok(joint)
     }

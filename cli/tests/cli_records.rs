@@ -132,6 +132,15 @@ fn offline_endorsement_and_each_refusal_with_its_named_rule() {
         says: &["SecondEndorsement"],
     };
     second.check(env.at("bravo"));
+    let queued = awaiting(&env, &env.path("bravo"));
+    assert_eq!(
+        queued["awaiting_my_endorsement"][0]["endorsement_queued"],
+        true
+    );
+    assert_eq!(
+        queued["awaiting_my_endorsement"][1]["endorsement_queued"],
+        false
+    );
     env.sync_all();
     second.check(env.at("bravo"));
 

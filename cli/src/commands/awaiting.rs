@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{json as j, Value};
 
 use crate::error::Result;
-use crate::joint::JointLog;
+use crate::joint::{JointLog, RecordSeen};
 use crate::output::{json, outln, printable};
 use crate::Ctx;
 
@@ -18,7 +18,14 @@ pub fn awaiting_endorsement(ctx: &Ctx) -> Result<ExitCode> {
         .iter()
         .filter(|(_, r)| r.endorsed_in.is_none());
     let (theirs, mine): (Vec<_>, Vec<_>) = pending.partition(|(_, r)| r.sender != joint.own);
-    let item = |(index, r): &(&u64, &crate::joint::RecordSeen)| j!({"index": index, "subject": r.subject, "sender": joint.name(r.sender)});
+    let item = |(index, r): &(&u64, &RecordSeen)| {
+        j!({
+            "index": index,
+            "subject": r.subject,
+            "sender": joint.name(r.sender),
+            "endorsement_queued": r.endorsement_queued,
+        })
+    };
     if ctx.json {
         json(&j!({
             "size": joint.size,
@@ -32,8 +39,13 @@ pub fn awaiting_endorsement(ctx: &Ctx) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for (index, r) in &theirs {
+        let queued = if r.endorsement_queued {
+            " (my endorsement is queued: `dyad sync export`)"
+        } else {
+            ""
+        };
         outln(&format!(
-            "{index}  awaiting my endorsement (by {}): {}",
+            "{index}  awaiting my endorsement (by {}){queued}: {}",
             printable(&joint.name(r.sender)),
             printable(&r.subject)
         ))?;
@@ -44,7 +56,7 @@ pub fn awaiting_endorsement(ctx: &Ctx) -> Result<ExitCode> {
             printable(&r.subject)
         ))?;
     }
-    if !theirs.is_empty() {
+    if theirs.iter().any(|(_, r)| !r.endorsement_queued) {
         eprintln!("endorse a record with `dyad endorse INDEX` (read it first: `dyad show INDEX`)");
     }
     Ok(ExitCode::SUCCESS)

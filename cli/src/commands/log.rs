@@ -39,7 +39,8 @@ pub struct LogArgs {
     #[arg(long, value_name = "K")]
     pub limit: Option<u64>,
     /// List instead the records not endorsed yet: the other party's (awaiting this
-    /// party's endorsement, `dyad endorse N`) and this party's own (awaiting theirs).
+    /// party's endorsement, `dyad endorse N`; marked when it is queued) and this party's
+    /// own (awaiting theirs).
     #[arg(long, conflicts_with_all = ["from", "limit"])]
     pub awaiting_endorsement: bool,
 }
