@@ -14,6 +14,7 @@ mod commands;
 mod data;
 mod entry_view;
 mod error;
+mod joint;
 mod node_log;
 mod node_snapshot;
 mod output;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Sign a message and append it (sequencer) or queue it for submission (co-signer).
     #[command(after_help = commands::append::EXAMPLES)]
     Append(commands::append::AppendArgs),
+    /// Endorse the other party's record: sign that this party agrees with it (spec 3.6).
+    #[command(after_help = commands::endorse::ENDORSE_EXAMPLES)]
+    Endorse(commands::endorse::EndorseArgs),
     /// List entries, each marked committed or pending (and the co-signer's queued messages).
     #[command(after_help = commands::log::LOG_EXAMPLES)]
     Log(commands::log::LogArgs),
@@ -206,6 +210,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Keygen(args) => commands::keys::run(&ctx, &args),
         Command::Init(args) => commands::init::run(&ctx, &args),
         Command::Append(args) => commands::append::run(&ctx, &args),
+        Command::Endorse(args) => commands::endorse::run(&ctx, &args),
         Command::Log(args) => commands::log::log(&ctx, &args),
         Command::Show(args) => commands::show::show(&ctx, &args),
         Command::Checkpoint(args) => commands::checkpoint::checkpoint(&ctx, &args),

@@ -95,7 +95,7 @@ const CASES: &[Case] = &[
         args: &["--data", "alpha", "append", "--kind", "bogus"],
         exit: 2,
         error: "invalid value 'bogus' for '--kind <KIND>'",
-        hint: Some("[possible values: inquiry, response, threat-indicators, notification]"),
+        hint: Some("[possible values: inquiry, response, threat-indicators, notification, record, endorsement]"),
         text: "error: invalid value 'bogus' for '--kind <KIND>'",
     },
     // Exit 2, clap's: an unknown option.

@@ -228,7 +228,9 @@ fn main() {
     for (i, n) in v.checkpoints.iter().enumerate() {
         notes.push((format!("vectors-checkpoint-{i}"), n.clone()));
     }
-    let vector_leaves: Vec<Hash> = v.entries.iter().map(|e| leaf_hash(e)).collect();
+    // The first five entries of the vector log: the trees the notes and evidence below
+    // are built over (the log has more entries since the joint records of spec 3.6).
+    let vector_leaves: Vec<Hash> = v.entries.iter().take(5).map(|e| leaf_hash(e)).collect();
     let a = &v.note_keys[0];
     let cp5 = checkpoint_text(&v.origin, 5, &mth(&vector_leaves));
     notes.push((
@@ -512,6 +514,11 @@ fn main() {
     for (name, seed) in [
         ("small", structured_entry(0x0f, 24, 1, 20, 5, 0, 10, 15)),
         ("response", structured_entry(0x0f, 24, 2, 0, 0, 1, 10, 15)),
+        ("record", structured_entry(0x0f, 24, 5, 20, 5, 1, 10, 15)),
+        (
+            "endorsement",
+            structured_entry(0x0f, 24, 6, 16, 40, 0, 10, 15),
+        ),
         (
             "genesis-kind",
             structured_entry(0x0f, 24, 0, 20, 5, 0, 10, 15),
@@ -595,7 +602,7 @@ fn main() {
     );
     let forked_leaves: Vec<Hash> = forked.iter().map(|e| leaf_hash(e)).collect();
     let honest5 = committed_note(&v.origin, &vector_leaves, &[], 4);
-    let forked5 = committed_note(&v.origin, &forked_leaves, &[], 5);
+    let forked5 = committed_note(&v.origin, &forked_leaves[..5], &[], 5);
     let forked4 = committed_note(&v.origin, &forked_leaves[..4], &[], 6);
     let same_size = equivocation::build(&honest5, &forked5, &Contradiction::SameSize);
     let leaf = |leaves: &[Hash], i: usize| LeafInclusion {
@@ -685,13 +692,13 @@ fn main() {
     // --- Audit streams (layout in audit_stream.rs).
     let mut w = Writer::new();
     w.u8(0).u8(2).u8(0).u8(3).u8(0).u8(3).u8(1);
-    for i in 1..5 {
+    for i in 1..v.entries.len() as u8 {
         w.u8(2).u8(i);
     }
     c.add(&["audit_stream"], "vectors-log-parties", w.finish());
     let mut w = Writer::new();
     w.u8(1).u8(2).u8(0).u8(3).u8(0);
-    for i in 1..5 {
+    for i in 1..v.entries.len() as u8 {
         w.u8(2).u8(i);
     }
     w.u8(3).u8(1);
@@ -737,6 +744,50 @@ fn main() {
         .chunk(b"{}");
     w.u8(5).u8(0).u8(0).u16(5);
     c.add(&["audit_stream"], "signed-entries", w.finish());
+    // Records and endorsements (spec 3.6): alpha's record 1, bravo's endorsement of it
+    // (its payload made by the target), then each refused endorsement after it.
+    let joint = |tail: &[(u8, u8, u8, u8)]| {
+        let mut w = Writer::new();
+        w.u8(0).u8(2).u8(0);
+        w.u8(4)
+            .u8(0)
+            .u8(5)
+            .u8(1)
+            .u16(1)
+            .u8(0)
+            .chunk(b"Minutes")
+            .chunk(b"1. Agreed.");
+        w.u8(4)
+            .u8(1)
+            .u8(6)
+            .u8(1)
+            .u16(2)
+            .u8(2)
+            .chunk(b"Endorses entry 1")
+            .chunk(b"");
+        for &(who, kind, sequence, reply) in tail {
+            w.u8(4)
+                .u8(who)
+                .u8(kind)
+                .u8(sequence)
+                .u16(3)
+                .u8(reply)
+                .chunk(b"x")
+                .chunk(b"");
+        }
+        w.u8(5).u8(0).u8(0).u16(5);
+        w.finish()
+    };
+    for (name, tail) in [
+        ("record-endorsed", &[][..]),
+        ("second-endorsement", &[(1, 6, 2, 2)][..]),
+        ("endorsement-of-own-record", &[(0, 6, 2, 2)][..]),
+        ("endorsement-of-an-endorsement", &[(0, 6, 2, 3)][..]),
+        ("endorsement-of-the-genesis", &[(1, 6, 2, 1)][..]),
+        ("endorsement-of-a-later-index", &[(1, 6, 2, 9)][..]),
+    ] {
+        c.add(&["audit_stream"], format!("joint-{name}"), joint(tail));
+    }
     // The same checkpoint size twice with different roots: equivocation.
     let mut w = Writer::new();
     w.u8(0)

@@ -8,12 +8,15 @@
 //!
 //! 0. a raw leaf: `len u16, bytes`;
 //! 1. a raw checkpoint note: `len u16, bytes`;
-//! 2. entry `u8 % 5` of the spec vectors' log;
+//! 2. entry `u8 % n` of the spec vectors' log of n entries;
 //! 3. checkpoint note `u8 % 2` of the spec vectors' log;
 //! 4. an entry signed here: `who u8` (bit 0: the co-signer sends, else the sequencer; bit 1:
-//!    the other party's key signs), `kind u8 % 5`, `sequence u8`, `minutes i16` after the
+//!    the other party's key signs), `kind u8 % 7`, `sequence u8`, `minutes i16` after the
 //!    genesis time, `reply u8` (0: none, else reply_to = reply - 1), `subject` and `payload`
-//!    (`len u16, bytes` each), in the current channel's origin;
+//!    (`len u16, bytes` each), in the current channel's origin; an endorsement (kind 6) has
+//!    the endorsement content type, and with an empty payload and a reply_to it names the
+//!    reply_to by the leaf hash accepted there (spec 3.6), so that the rules needing the
+//!    log are reached;
 //! 5. a checkpoint signed here over the leaves accepted so far: `flags u8` (bit 0: no log
 //!    signature, bit 1: no co-signature, bit 2: flip a root bit, bit 3: the size is the
 //!    next byte instead of the leaf count, bits 4-6: cosignatures by witnesses X1-X3),
@@ -39,7 +42,9 @@ use dyad_ledger::entry::Entry as LedgerEntry;
 use dyad_verifier::audit::{AuditError, AuditTrust, Auditor};
 use dyad_verifier::equivocation;
 use dyad_verifier::genesis::{self, Genesis};
+use dyad_verifier::joint_record::{EndorsementPayload, ENDORSEMENT_CONTENT_TYPE};
 use dyad_verifier::key::{key_id, SignatureType};
+use dyad_verifier::Kind;
 use libfuzzer_sys::fuzz_target;
 
 const GENESIS_MS: u64 = 1_767_225_600_000;
@@ -85,7 +90,23 @@ fn fixed() -> &'static Fixed {
     })
 }
 
-fn signed_entry(c: &mut Cursor<'_>, origin: &str) -> Vec<u8> {
+/// An endorsement's payload naming `reply_to` by the leaf hash accepted there (zero
+/// beyond the accepted leaves), for an endorsement given an empty payload.
+fn endorsement_payload(reply_to: Option<u64>, leaves: &[Hash]) -> Option<Vec<u8>> {
+    let record = reply_to?;
+    let hash = usize::try_from(record)
+        .ok()
+        .and_then(|i| leaves.get(i))
+        .copied()
+        .unwrap_or([0; 32]);
+    let named = EndorsementPayload {
+        record,
+        record_leaf_hash: hash,
+    };
+    Some(named.encode().to_vec())
+}
+
+fn signed_entry(c: &mut Cursor<'_>, origin: &str, leaves: &[Hash]) -> Vec<u8> {
     let v = vectors();
     let who = c.u8();
     let (sender, other) = if who & 1 == 1 {
@@ -94,12 +115,20 @@ fn signed_entry(c: &mut Cursor<'_>, origin: &str) -> Vec<u8> {
         (&v.sequencer, &v.cosigner)
     };
     let signer = if who & 2 != 0 { other } else { sender };
-    let kind = c.u8() % 5;
+    let kind = c.u8() % 7;
     let sequence = u64::from(c.u8());
     let minutes = c.u16() as i16;
     let reply = c.u8();
     let subject = c.chunk().to_vec();
-    let payload = c.chunk().to_vec();
+    let mut payload = c.chunk().to_vec();
+    let reply_to = (reply != 0).then(|| u64::from(reply - 1));
+    let mut content_type = b"text/plain; charset=utf-8".to_vec();
+    if kind == Kind::Endorsement.as_u8() {
+        content_type = ENDORSEMENT_CONTENT_TYPE.as_bytes().to_vec();
+        if payload.is_empty() {
+            payload = endorsement_payload(reply_to, leaves).unwrap_or_default();
+        }
+    }
     let id = key_id(&sender.name, SignatureType::Ed25519, &sender.public_key);
     let mut entry = RawEntry {
         version: 1,
@@ -108,9 +137,9 @@ fn signed_entry(c: &mut Cursor<'_>, origin: &str) -> Vec<u8> {
         sender: id,
         sequence,
         timestamp_ms: GENESIS_MS.saturating_add_signed(i64::from(minutes) * 60_000),
-        reply_to: (reply != 0).then(|| u64::from(reply - 1)),
+        reply_to,
         subject,
-        content_type: b"text/plain; charset=utf-8".to_vec(),
+        content_type,
         payload,
         attachments: Vec::new(),
         signatures: Vec::new(),
@@ -196,7 +225,7 @@ fuzz_target!(|data: &[u8]| {
             1 => Item::Checkpoint(c.chunk().to_vec()),
             2 => Item::Leaf(v.entries[usize::from(c.u8()) % v.entries.len()].clone()),
             3 => Item::Checkpoint(v.checkpoints[usize::from(c.u8()) % v.checkpoints.len()].clone()),
-            4 => Item::Leaf(signed_entry(&mut c, &origin)),
+            4 => Item::Leaf(signed_entry(&mut c, &origin, &hashes)),
             5 => Item::Checkpoint(signed_checkpoint(&mut c, &origin, &hashes)),
             _ => Item::Leaf(f.witnessed_entry.clone()),
         };

@@ -60,16 +60,23 @@ pub enum Kind {
     ThreatIndicators = 3,
     /// A notice that asks for no answer.
     Notification = 4,
+    /// A working-group record (agenda, minutes, joint statement) for the other party to
+    /// endorse (spec 3.6).
+    Record = 5,
+    /// The other party's endorsement of a record, by index and leaf hash (spec 3.6).
+    Endorsement = 6,
 }
 
 impl Kind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
         Kind::ThreatIndicators,
         Kind::Notification,
+        Kind::Record,
+        Kind::Endorsement,
     ];
 
     /// The kind of a number, if there is one.
@@ -85,6 +92,8 @@ impl Kind {
             Kind::Response => "response",
             Kind::ThreatIndicators => "threat-indicators",
             Kind::Notification => "notification",
+            Kind::Record => "record",
+            Kind::Endorsement => "endorsement",
         }
     }
 
@@ -111,7 +120,7 @@ impl<Context> Decode<Context> for Kind {
         let value = u8::decode(decoder)?;
         Kind::from_u8(value).ok_or(DecodeError::UnexpectedVariant {
             type_name: "Kind",
-            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 4 },
+            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 6 },
             found: u32::from(value),
         })
     }

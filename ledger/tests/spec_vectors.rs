@@ -17,6 +17,7 @@ fn spec_vectors_match_the_code() {
         "genesis",
         "entries",
         "invalid_entries",
+        "invalid_endorsements",
         "checkpoints",
         "receipts",
     ] {
@@ -128,6 +129,54 @@ fn ledger_accepts_valid_and_rejects_invalid_vector_entries() {
             "invalid entry {:?} ({reason}) gave {outcome:?}",
             case["name"]
         );
+    }
+    assert_eq!(
+        ch.size(),
+        entries.len() as u64,
+        "no invalid entry was stored"
+    );
+}
+
+/// The ledger refuses every invalid record and endorsement vector (spec 3.6), appended
+/// after the valid vector log, with the rule the vector names; none is stored.
+#[test]
+fn ledger_refuses_the_invalid_endorsement_vectors() {
+    use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
+    use dyad_ledger::entry::SignedEntry;
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let entries = v["entries"].as_array().expect("entries");
+    let dir = tempfile::tempdir().unwrap();
+    let decode = |e: &serde_json::Value| {
+        SignedEntry::decode(&unhex(e["entry_hex"].as_str().unwrap())).expect("decodes")
+    };
+    let mut ch = Channel::create(dir.path(), &decode(&entries[0]), Role::Sequencer).unwrap();
+    let mut now = 0;
+    for e in &entries[1..] {
+        now = now.max(e["decoded"]["timestamp_ms"].as_u64().unwrap());
+        ch.append_signed(&[decode(e)], now)
+            .expect("valid entry accepted");
+    }
+    let invalid = v["invalid_endorsements"]
+        .as_array()
+        .expect("invalid_endorsements");
+    assert!(invalid.len() >= 10);
+    for case in invalid {
+        let expected = case["error"].as_str().unwrap();
+        let signed = decode(case);
+        match ch.append_signed(std::slice::from_ref(&signed), now) {
+            Err(ChannelError::Refused(EntryRefusal::JointRecord { index, source })) => {
+                assert_eq!(source.code(), expected, "{}", case["name"]);
+                assert_eq!(index, case["index"].as_u64().unwrap());
+            }
+            other => panic!("{}: expected {expected}, got {other:?}", case["name"]),
+        }
+        // The same entry judged among others (group commit) is left out alone.
+        let staged = ch.stage_each(&[signed], now).expect("staged");
+        assert!(staged.any_refused(), "{}", case["name"]);
     }
     assert_eq!(
         ch.size(),

@@ -7,12 +7,14 @@
 use serde_json::Value;
 
 /// The kinds of spec section 3.2, by value.
-pub const KINDS: [(&str, u8); 5] = [
+pub const KINDS: [(&str, u8); 7] = [
     ("genesis", 0),
     ("inquiry", 1),
     ("response", 2),
     ("threat-indicators", 3),
     ("notification", 4),
+    ("record", 5),
+    ("endorsement", 6),
 ];
 
 /// The label the sender's signature is over, before the body (spec 3.4).

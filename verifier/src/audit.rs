@@ -40,12 +40,13 @@
 //! in the order [`audit`] does. The crate itself stays single-threaded.
 //!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
-//! evidence of equivocation), and one small record per checkpoint given ahead of its
-//! leaves: flat in the number of leaves.
+//! evidence of equivocation), one small record per checkpoint given ahead of its
+//! leaves, and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
+//! for the rules of section 3.6): flat in the number of leaves of every other kind.
 //!
 //! [`entry::check_entry`]: crate::entry::check_entry
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
@@ -54,6 +55,7 @@ use crate::checkpoint::Checkpoint;
 use crate::equivocation::{self, Contradiction};
 use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, Frontier, Hash};
+use crate::joint_record::{self, EndorsedTarget, RecordState};
 use crate::key::{SignatureType, VerifierKey};
 use crate::rules::{EntryError, Kind};
 
@@ -103,7 +105,10 @@ pub struct Auditor {
     last: Option<Last>,
     committed_size: u64,
     checkpoints: u64,
-    kinds: [u64; 5],
+    kinds: [u64; Kind::COUNT],
+    /// Every record so far, by index, with its sender, leaf hash and endorsement: what
+    /// the rules of section 3.6 check an endorsement against.
+    records: BTreeMap<u64, RecordState>,
     failed: Option<AuditError>,
 }
 
@@ -129,7 +134,8 @@ impl Auditor {
             last: None,
             committed_size: 0,
             checkpoints: 0,
-            kinds: [0; 5],
+            kinds: [0; Kind::COUNT],
+            records: BTreeMap::new(),
             failed: None,
         })
     }
@@ -192,14 +198,16 @@ impl Auditor {
                 let entry = channel::check_entry(bytes, index, channel)
                     .map_err(|error| AuditError::Entry { index, error })?;
                 let facts = LeafFacts::of(&entry);
-                check_in_order(
+                let timestamp_ms = check_in_order(
                     channel,
                     self.genesis_ms,
                     &mut self.senders,
                     &mut self.kinds,
                     index,
                     &facts,
-                )?
+                )?;
+                self.check_joint(index, &facts, leaf_hash(bytes))?;
+                timestamp_ms
             }
         };
         self.bound_timestamp(index, timestamp_ms)?;
@@ -258,9 +266,45 @@ impl Auditor {
             index,
             &leaf.facts,
         )?;
+        self.check_joint(index, &leaf.facts, leaf.leaf_hash)?;
         self.bound_timestamp(index, timestamp_ms)?;
         self.append(leaf.leaf_hash)?;
         self.check_reached()
+    }
+
+    /// The rules of section 3.6 that need the log before the entry: an endorsement names
+    /// an earlier record of the other party, not yet endorsed, by its leaf hash. Keeps
+    /// each record, and marks it endorsed.
+    fn check_joint(
+        &mut self,
+        index: u64,
+        facts: &LeafFacts,
+        leaf_hash: Hash,
+    ) -> Result<(), AuditError> {
+        if facts.kind == Kind::Record {
+            self.records.insert(
+                index,
+                RecordState {
+                    sender: facts.sender(),
+                    leaf_hash,
+                    endorsed_in: None,
+                },
+            );
+        }
+        let Some(named) = facts.endorses else {
+            return Ok(());
+        };
+        let target = match self.records.get(&named.record) {
+            Some(state) => EndorsedTarget::Record(*state),
+            None if named.record < index => EndorsedTarget::NotARecord,
+            None => EndorsedTarget::Missing,
+        };
+        joint_record::check_target(facts.sender(), &named, target)
+            .map_err(|error| AuditError::Endorsement { index, error })?;
+        if let Some(state) = self.records.get_mut(&named.record) {
+            state.endorsed_in = Some(index);
+        }
+        Ok(())
     }
 
     /// Leaf 0: a valid genesis of the trusted channel.

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::entry_codec::{self, Entry};
 use crate::genesis_record::{check_origin, decode_record, Genesis, Party};
+use crate::joint_record;
 use crate::key::VerifierKey;
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
@@ -382,6 +383,7 @@ pub fn check_entry(
             found: signature_key_id,
         });
     }
+    joint_record::check_form(&entry.joint_fields(), index)?;
     entry_codec::check_reply_to(&entry, index)?;
     check_limits(&entry, channel)?;
     entry_codec::verify_signature(entry_bytes, &entry, key)?;

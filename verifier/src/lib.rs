@@ -15,6 +15,8 @@
 //! | [`policy`] | C2SP tlog-policy |
 //! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
 //! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
+//! | [`joint_record`] | records and endorsements: the payload and the rules (spec section 3.6) |
+//! | [`endorsement`] | a record's receipt with its endorsement's (spec sections 3.6, 8) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
 //! | [`receipt_directory`] | a receipt with its attachments' bytes: the file names (spec section 8) |
@@ -37,8 +39,9 @@
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `attachment`, `genesis_record`, `channel`, `entry`, `genesis`, `tiles`,
-//! `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`, `audit` (tests/module_graph.rs checks
+//! `entry_codec`, `joint_record`, `attachment`, `genesis_record`, `channel`, `entry`,
+//! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`,
+//! `endorsement`, `audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -50,12 +53,14 @@ pub mod audit;
 mod channel;
 pub mod checkpoint;
 pub mod cosignature;
+pub mod endorsement;
 pub mod entry;
 mod entry_codec;
 pub mod equivocation;
 pub mod genesis;
 mod genesis_record;
 pub mod hash;
+pub mod joint_record;
 pub mod key;
 pub mod note;
 pub mod policy;
@@ -80,4 +85,5 @@ pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
 pub use entry::{Entry, EntryError, Kind};
 pub use equivocation::EvidenceError;
 pub use genesis::{ChannelParams, Genesis, GenesisError, Party};
+pub use joint_record::EndorsementError;
 pub use receipt::{ReceiptError, ReceiptTrust, VerifiedReceipt};

@@ -25,6 +25,7 @@ use crate::channel::{self, ChannelParams, CommitError, CommitKeys, Committed};
 use crate::entry_codec::{self, Entry};
 use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, Hash};
+use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note;
 use crate::policy::{Policy, PolicyError};
@@ -542,6 +543,7 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             }
             .into());
         }
+        joint_record::check_form(&entry.joint_fields(), receipt.index).map_err(EntryError::from)?;
         entry_codec::check_reply_to(&entry, receipt.index)?;
         entry_codec::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
     }

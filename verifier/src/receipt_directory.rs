@@ -9,6 +9,9 @@ use crate::hash::Hash;
 
 /// The receipt's file in a receipt directory.
 pub const RECEIPT_FILE: &str = "receipt.tlog-proof";
+/// The receipt of an endorsed record's endorsement, proved against the same checkpoint
+/// (spec section 8.2).
+pub const ENDORSEMENT_FILE: &str = "endorsement.tlog-proof";
 /// The subdirectory holding the entry's attachments.
 pub const ATTACHMENTS_DIR: &str = "attachments";
 /// The longest file name written, in bytes (most file systems' limit).

@@ -64,17 +64,27 @@ pub enum Kind {
     ThreatIndicators,
     /// 4: a notification, e.g. of an exercise or an incident under way.
     Notification,
+    /// 5: a working-group record (agenda, minutes, joint statement) for the other party
+    /// to endorse (section 3.6).
+    Record,
+    /// 6: the other party's endorsement of a record (section 3.6).
+    Endorsement,
 }
 
 impl Kind {
     /// Every kind, in value order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
         Kind::ThreatIndicators,
         Kind::Notification,
+        Kind::Record,
+        Kind::Endorsement,
     ];
+
+    /// How many kinds there are (the length of per-kind counts).
+    pub const COUNT: usize = Kind::ALL.len();
 
     /// The kind with this encoded value, if any.
     pub fn from_u8(value: u8) -> Option<Kind> {
@@ -89,6 +99,8 @@ impl Kind {
             Kind::Response => 2,
             Kind::ThreatIndicators => 3,
             Kind::Notification => 4,
+            Kind::Record => 5,
+            Kind::Endorsement => 6,
         }
     }
 
@@ -100,6 +112,8 @@ impl Kind {
             Kind::Response => "response",
             Kind::ThreatIndicators => "threat-indicators",
             Kind::Notification => "notification",
+            Kind::Record => "record",
+            Kind::Endorsement => "endorsement",
         }
     }
 
@@ -366,6 +380,9 @@ pub enum EntryError {
         /// The channel's limit.
         max: u32,
     },
+    /// A record or endorsement breaks a rule of section 3.6.
+    #[error("{0}")]
+    JointRecord(#[from] EndorsementError),
     /// An attachment is larger than the channel's `max_attachment_size` (section 3.5).
     #[error(
         "attachment {index} is {size} bytes, more than the channel's max_attachment_size {max}"
@@ -379,6 +396,94 @@ pub enum EntryError {
         max: u64,
     },
 }
+
+/// Why a record or an endorsement breaks a rule of section 3.6. The first group needs
+/// only the entry and its index; the second the log before it (the auditor, the ledger);
+/// the last compares two receipts (`endorsement::check_receipts`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndorsementError {
+    /// A record with an empty subject.
+    #[error("a record must have a subject")]
+    RecordWithoutSubject,
+    /// A record with neither a payload nor an attachment.
+    #[error("a record must carry its text as the payload or a document as an attachment")]
+    RecordWithoutContent,
+    /// An endorsement whose content type is not the endorsement's.
+    #[error("an endorsement's content type is {0:?}, not {ENDORSEMENT_CONTENT_TYPE:?}")]
+    WrongContentType(String),
+    /// An endorsement payload that is not exactly 40 bytes.
+    #[error("an endorsement's payload is {len} bytes, not {ENDORSEMENT_PAYLOAD_LEN}")]
+    MalformedPayload {
+        /// Its length.
+        len: usize,
+    },
+    /// An endorsement whose `reply_to` is not the record index its payload names.
+    #[error("an endorsement's reply_to ({reply_to:?}) must be the record it endorses ({record})")]
+    ReplyToNotRecord {
+        /// The entry's `reply_to`.
+        reply_to: Option<u64>,
+        /// The index in its payload.
+        record: u64,
+    },
+    /// An endorsement that names attachments.
+    #[error("an endorsement names no attachments")]
+    EndorsementWithAttachments,
+    /// The endorsed index is not an earlier entry of the log.
+    #[error("endorsed entry {record} is not in the log before the endorsement")]
+    EndorsedIndexMissing {
+        /// The endorsed index.
+        record: u64,
+    },
+    /// The endorsed entry is not a record (the genesis included).
+    #[error("entry {record} is not a record; only records are endorsed")]
+    EndorsementOfNonRecord {
+        /// The endorsed index.
+        record: u64,
+    },
+    /// The record's own sender endorses it.
+    #[error("entry {record} was sent by the endorser; only the other party endorses a record")]
+    EndorsementOfOwnRecord {
+        /// The endorsed index.
+        record: u64,
+    },
+    /// The record is already endorsed.
+    #[error("record {record} is already endorsed, in entry {first}")]
+    SecondEndorsement {
+        /// The endorsed index.
+        record: u64,
+        /// The earlier endorsement's index.
+        first: u64,
+    },
+    /// The leaf hash in the endorsement is not the record's.
+    #[error("the endorsement names another leaf hash than record {record}'s")]
+    EndorsedLeafHashMismatch {
+        /// The endorsed index.
+        record: u64,
+    },
+    /// A receipt given as the record's is not of a record.
+    #[error("the record's receipt is of a {0} entry, not a record")]
+    ReceiptNotOfRecord(Kind),
+    /// A receipt given as the endorsement's is not of an endorsement.
+    #[error("the endorsement's receipt is of a {0} entry, not an endorsement")]
+    ReceiptNotOfEndorsement(Kind),
+    /// The endorsement's receipt names another entry than the record's receipt.
+    #[error("the endorsement endorses entry {named}, not record {record}")]
+    EndorsesAnotherEntry {
+        /// The record's index.
+        record: u64,
+        /// The index the endorsement names.
+        named: u64,
+    },
+    /// The two receipts are proved against different checkpoints.
+    #[error("the record's and the endorsement's receipts name different checkpoints")]
+    DifferentCheckpoints,
+}
+
+/// The endorsement's content type (section 3.6).
+pub const ENDORSEMENT_CONTENT_TYPE: &str = "application/vnd.dyad.endorsement.v1";
+/// The endorsement payload's length: the record's index (u64) and leaf hash (32 bytes).
+pub const ENDORSEMENT_PAYLOAD_LEN: usize = 8 + 32;
 
 /// Why a genesis entry or record breaks section 4.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -26,8 +26,13 @@ Examples:
   echo 'Looking into it.' | dyad append --kind response --reply-to 1 --subject 'Re: scanning' -
   dyad append --kind threat-indicators --subject 'Campaign IOCs' bundle.json
   dyad append --kind notification --subject 'Exercise on 3 March' --attach plan.pdf
+  dyad append --kind record --subject 'Minutes, working group, 3 March' minutes.txt
+  dyad append --kind record --subject 'Joint statement' --attach statement.pdf
 
-Kinds: inquiry, response (needs --reply-to), threat-indicators, notification.
+Kinds: inquiry, response (needs --reply-to), threat-indicators, notification, record (a
+working-group record: agenda, minutes, joint statement; it needs a subject and a payload
+or --attach; the other party endorses it with `dyad endorse INDEX`), endorsement (made by
+`dyad endorse`).
 The payload is FILE, or standard input with '-', or empty. It is at most the channel's
 max_payload (61440 bytes by default); send larger content with --attach FILE (repeatable):
 the file is stored content-addressed beside the log and the entry names it by SHA-256.
@@ -48,7 +53,14 @@ With --attach, dyad stores the files in the data directory's attachment store be
 running node, which checks it holds them before it signs; the peer's node fetches them
 before it co-signs (or, on the sequencer, appends) the entry.";
 
-pub const KINDS: [&str; 4] = ["inquiry", "response", "threat-indicators", "notification"];
+pub const KINDS: [&str; 6] = [
+    "inquiry",
+    "response",
+    "threat-indicators",
+    "notification",
+    "record",
+    "endorsement",
+];
 
 #[derive(Args, Debug)]
 pub struct AppendArgs {
@@ -143,9 +155,10 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
     // hashes, since their real ones are known only once they are stored.
     draft.attachments = planned_attachments(&message.attachments)?;
     let size = channel.size();
-    draft
-        .check(&genesis, size)
-        .map_err(|refusal| refused_draft(refusal, size))?;
+    channel.check_own_draft(&draft).map_err(|e| match e {
+        ChannelError::Refused(refusal) => refused_draft(refusal, size),
+        other => CliError::Channel(other),
+    })?;
     let key = config.signer_key()?;
     store_attachments(
         data,
@@ -285,6 +298,7 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         R::ResponseWithoutReplyTo { .. } => {
             CliError::usage("a response must say which entry it answers: --reply-to INDEX")
         }
+        R::JointRecord { source, .. } => crate::commands::endorse::refused(&source),
         R::AttachmentTooLarge { size, max, .. } => CliError::usage(format!(
             "an attachment of {size} bytes is over this channel's limit of {max} bytes"
         )),
@@ -315,10 +329,17 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         reply_to: args.reply_to,
         attachments: args.attach.clone(),
     };
+    send(ctx, message, &args.wait, args.timeout)
+}
+
+/// Signs and sends `message`: through the node running on the data directory (waiting
+/// for `wait`, at most `timeout` seconds), or else into the replica at once; prints where
+/// it went.
+pub fn send(ctx: &Ctx, message: Message, wait: &str, timeout: u64) -> Result<ExitCode> {
     let data = ctx.data_dir();
     match probe(&data)? {
         Probe::Running(node) => {
-            return append_through_node(ctx, &node, message, args);
+            return append_through_node(ctx, &node, message, wait, timeout);
         }
         Probe::Silent {
             admin_socket,
@@ -437,7 +458,8 @@ fn append_through_node(
     ctx: &Ctx,
     node: &Running,
     message: Message,
-    args: &AppendArgs,
+    wait: &str,
+    timeout: u64,
 ) -> Result<ExitCode> {
     use dyad_node::{AppendRequest, ClientError};
     let content_type = message
@@ -452,11 +474,11 @@ fn append_through_node(
         content_type,
         payload: b64(&message.payload),
         reply_to: message.reply_to,
-        wait: Some(args.wait.clone()),
-        timeout_ms: Some(args.timeout.saturating_mul(1000)),
+        wait: Some(wait.to_owned()),
+        timeout_ms: Some(timeout.saturating_mul(1000)),
         attachments,
     };
-    warn_if_peer_is_down(node, &args.wait);
+    warn_if_peer_is_down(node, wait);
     let (status, answer) = node.admin.append_blocking(&req).map_err(|e| match e {
         ClientError::Status { status, body, .. } if (400..500).contains(&status) => {
             CliError::usage(format!(
@@ -512,8 +534,8 @@ fn append_through_node(
     }
     if wait_ran_out {
         let error = CliError::WaitRanOut {
-            wait: args.wait.clone(),
-            seconds: args.timeout,
+            wait: wait.to_owned(),
+            seconds: timeout,
         };
         return Err(error.with_fields(fields));
     }

@@ -22,6 +22,7 @@ Examples:
   dyad log                       # every entry, oldest first
   dyad log --from 100 --limit 20
   dyad log --json | jq '.entries[] | select(.status == \"pending\")'
+  dyad log --awaiting-endorsement  # records not endorsed yet, and by whom they await it
 
 STATUS is committed (a checkpoint co-signed by both parties covers the entry), pending (in
 the log, not yet co-signed), or queued (the co-signer's own message, not yet in the log).
@@ -37,6 +38,11 @@ pub struct LogArgs {
     /// List at most this many entries.
     #[arg(long, value_name = "K")]
     pub limit: Option<u64>,
+    /// List instead the records not endorsed yet: the other party's (awaiting this
+    /// party's endorsement, `dyad endorse N`; marked when it is queued) and this party's
+    /// own (awaiting theirs).
+    #[arg(long, conflicts_with_all = ["from", "limit"])]
+    pub awaiting_endorsement: bool,
 }
 
 /// Entries `[start, end)` of the `available` ones, as --from and --limit ask.
@@ -50,6 +56,9 @@ fn listed(args: &LogArgs, available: u64) -> (u64, u64) {
 }
 
 pub fn log(ctx: &Ctx, args: &LogArgs) -> Result<ExitCode> {
+    if args.awaiting_endorsement {
+        return super::awaiting::awaiting_endorsement(ctx);
+    }
     let data = ctx.data_dir();
     if let Probe::Running(node) = probe(&data)? {
         return log_via_node(ctx, args, &node, &data);

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use dyad_verifier::entry::Kind;
 use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
 use serde_json::json as j;
 
+use super::receipt_endorsement::{endorsement_if_any, write_endorsement_receipt, ENDORSEMENT_FILE};
 use crate::attachment_files::{in_dir, save_all, NamedAttachment, NewDir};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
@@ -28,7 +30,10 @@ its inclusion proof and the latest checkpoint co-signed by both parties. Anyone 
 parties' .pub files can verify it offline. Only committed entries have receipts. The entry
 names each attachment by its SHA-256 and size, so the receipt proves the attachments' bytes
 only when they are given beside it: --out DIR writes DIR/receipt.tlog-proof and each
-attachment under DIR/attachments/, every byte checked against the entry while copied.";
+attachment under DIR/attachments/, every byte checked against the entry while copied.
+For an endorsed record the directory also holds endorsement.tlog-proof, the endorsement's
+receipt against the same checkpoint (--endorsement-out FILE writes it alone):
+`dyad verify receipt DIR` then says \"signed by A, endorsed by B\".";
 
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
@@ -38,6 +43,10 @@ pub struct ReceiptArgs {
     /// path ending in .tlog-proof, the receipt file alone (default: standard output).
     #[arg(long, value_name = "DIR|FILE.tlog-proof")]
     pub out: Option<PathBuf>,
+    /// For a record: write its endorsement's receipt, proved against the same checkpoint,
+    /// to FILE (`dyad verify receipt R --endorsement FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub endorsement_out: Option<PathBuf>,
 }
 
 /// The receipt for entry `index` at the latest co-signed checkpoint, with that
@@ -56,29 +65,33 @@ fn is_receipt_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "tlog-proof")
 }
 
-/// The attachments the receipt's entry names.
-fn attachments_of(receipt: &[u8]) -> Result<Vec<NamedAttachment>> {
+/// Whether the receipt's entry is a record (spec 3.6), and the attachments it names.
+fn entry_of(receipt: &[u8]) -> Result<(bool, Vec<NamedAttachment>)> {
     let not_ours = |e: String| CliError::check(format!("internal: the receipt made here {e}"));
     let parsed = dyad_verifier::receipt::parse(receipt)
         .map_err(|e| not_ours(format!("does not parse: {e}")))?;
     let entry = dyad_verifier::entry::decode(&parsed.entry_bytes)
         .map_err(|e| not_ours(format!("holds an entry that does not decode: {e}")))?;
-    Ok(entry
-        .attachments
-        .iter()
-        .map(NamedAttachment::from)
-        .collect())
+    let attachments = entry.attachments.iter().map(NamedAttachment::from);
+    Ok((entry.kind == Kind::Record, attachments.collect()))
 }
 
 /// Writes the receipt directory `dir` (spec/dyad.md section 8): whole, or nothing.
 fn write_receipt_dir(
     data: &DataDir,
     dir: &Path,
-    receipt: &[u8],
-    attachments: &[NamedAttachment],
+    (index, size, receipt): (u64, u64, &[u8]),
+    (is_record, attachments): (bool, &[NamedAttachment]),
 ) -> Result<Vec<PathBuf>> {
+    let endorsement = match is_record {
+        true => endorsement_if_any(data, index, size)?,
+        false => None,
+    };
     let new = NewDir::create(dir)?;
     write_file(&new.path().join(RECEIPT_FILE), receipt, false)?;
+    if let Some(bytes) = &endorsement {
+        write_file(&new.path().join(ENDORSEMENT_FILE), bytes, false)?;
+    }
     let store = data.attachments(u64::MAX)?;
     let staged = save_all(&store, attachments, &new.subdir(ATTACHMENTS_DIR)?)?;
     new.commit()?;
@@ -89,11 +102,14 @@ fn write_receipt_dir(
 pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     let (receipt, size) = make_receipt(&data, args.index)?;
+    if let Some(path) = &args.endorsement_out {
+        write_endorsement_receipt(&data, args.index, size, path)?;
+    }
     let Some(path) = &args.out else {
         out_bytes(&receipt)?;
         return Ok(ExitCode::SUCCESS);
     };
-    let attachments = attachments_of(&receipt)?;
+    let (is_record, attachments) = entry_of(&receipt)?;
     let (written, files) = if is_receipt_file(path) {
         write_receipt(path, &receipt)?;
         if !attachments.is_empty() {
@@ -106,7 +122,12 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         }
         (path.clone(), Vec::new())
     } else {
-        let files = write_receipt_dir(&data, path, &receipt, &attachments)?;
+        let files = write_receipt_dir(
+            &data,
+            path,
+            (args.index, size, &receipt),
+            (is_record, &attachments),
+        )?;
         (path.join(RECEIPT_FILE), files)
     };
     if ctx.json {

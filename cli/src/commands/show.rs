@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use dyad_ledger::entry::{Attachment, SignedEntry};
+use dyad_ledger::entry::{Attachment, Kind, SignedEntry};
 use dyad_ledger::genesis::Genesis;
 use serde_json::{json as j, Value};
 
@@ -16,6 +16,7 @@ use crate::entry_view::{
     entry_status, payload_text, read_entry, role_of, sender_name, summary_json,
 };
 use crate::error::{CliError, Result};
+use crate::joint::JointLog;
 use crate::node_log::NodeLog;
 use crate::output::{b64, format_ms, json, key_id_hex, out, out_bytes, printable};
 use crate::running_node::{probe, Probe};
@@ -143,14 +144,25 @@ pub fn show(ctx: &Ctx, args: &ShowArgs) -> Result<ExitCode> {
         status,
         attachments,
     };
+    // What it says of endorsements, for a record or an endorsement (spec 3.6).
+    let joint = match shown.entry.entry.body.kind {
+        Kind::Record | Kind::Endorsement => JointLog::read(&data)?.describe(args.index),
+        _ => None,
+    };
     if ctx.json {
         let mut v = show_json(&shown)?;
         if args.save_attachments.is_some() {
             v["saved_attachments"] = j!(saved);
         }
+        if let Some(joint) = &joint {
+            v["endorsement"] = j!(joint);
+        }
         json(&v)?;
     } else {
         out(&show_text(&shown))?;
+        if let Some(joint) = joint {
+            out(&format!("  endorsement   {}\n", printable(&joint)))?;
+        }
         for path in &saved {
             eprintln!("saved {} (checked against the entry)", path.display());
         }

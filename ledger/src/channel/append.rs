@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::checkpoints::META_SIGNED;
+use super::joint::JointStaged;
 use super::senders::{sender_meta, SenderState};
 use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
@@ -88,6 +89,7 @@ impl Channel {
         let mut next = self.store.size();
         // (sender, sequence) -> (index, leaf hash) of entries staged in this batch.
         let mut staged: HashMap<(u32, u64), (u64, Hash)> = HashMap::new();
+        let mut joint = JointStaged::default();
         let verified = self.verify_signatures(entries);
         for (e, &signature_ok) in entries.iter().zip(&verified) {
             let body = &e.entry.body;
@@ -120,14 +122,15 @@ impl Channel {
                     continue;
                 }
             }
-            if let Err(refused) = self.check_entry(e, next, &mut senders, now_ms, signature_ok) {
-                match on_refusal {
-                    OnRefusal::Abort => return Err(refused.into()),
-                    OnRefusal::Skip => {
-                        appended.push(Err(refused.into()));
-                        continue;
-                    }
+            let checked = self.check_entry(e, next, &mut senders, &mut joint, now_ms, signature_ok);
+            match (checked, on_refusal) {
+                (Ok(()), _) => {}
+                (Err(refused @ ChannelError::Refused(_)), OnRefusal::Skip) => {
+                    appended.push(Err(refused));
+                    continue;
                 }
+                // A refusal with Abort, or a store failure: nothing can be judged.
+                (Err(e), _) => return Err(e),
             }
             let index = batch.append_leaf(e.bytes.clone());
             debug_assert_eq!(index, next);
@@ -144,6 +147,7 @@ impl Channel {
                 batch.put_meta(&sender_meta(*id), state.to_bytes().to_vec());
             }
         }
+        joint.stage_index(batch);
         self.stage_sequence_index(
             batch,
             staged

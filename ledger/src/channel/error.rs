@@ -1,5 +1,6 @@
 //! Why a channel operation failed.
 
+use dyad_verifier::joint_record::EndorsementError;
 use dyad_verifier::note;
 
 use crate::entry::EntryError;
@@ -212,6 +213,16 @@ pub enum EntryRefusal {
     ResponseWithoutReplyTo {
         /// The entry's index.
         index: u64,
+    },
+    /// A record or an endorsement that breaks a rule of spec 3.6 (an endorsement of the
+    /// sender's own record, of a non-record, of a missing index, a second one, or one
+    /// naming another leaf hash).
+    #[error("entry {index}: {source}")]
+    JointRecord {
+        /// The entry's index.
+        index: u64,
+        /// The rule it breaks.
+        source: EndorsementError,
     },
     /// A payload over the channel's limit.
     #[error("entry {index}: payload of {len} bytes exceeds the channel's limit of {max}")]

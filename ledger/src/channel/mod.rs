@@ -15,6 +15,8 @@
 //!   checkpoints, and the read-only state of a replica whose checkpoint does not verify;
 //! - `cosign.rs`: the co-signer accepting entries with a log-signed checkpoint and
 //!   co-signing it (spec section 6);
+//! - `joint.rs`: records and endorsements (spec 3.6): the index of endorsed records,
+//!   and the rules an endorsement is checked against;
 //! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
 //! - `recover.rs`: catching up from the peer's committed tree (either role);
 //! - `replica_head.rs`: keeping `replica.head` beside the store up to date;
@@ -35,6 +37,7 @@ mod append;
 mod checkpoints;
 mod cosign;
 mod error;
+mod joint;
 mod outbox;
 mod recover;
 mod replica_head;

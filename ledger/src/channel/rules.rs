@@ -1,13 +1,15 @@
 //! The channel rules checked on each new entry (spec 3.1–3.5): origin, sender, signature,
-//! sequence, timestamps, replies and the genesis limits; and [`Draft::check`], the same
+//! sequence, timestamps, replies, the genesis limits and the joint-record rules (3.6,
+//! `joint.rs`); and [`Draft::check`], the same
 //! rules for a message not yet signed, which is where the node and the CLI check drafts.
 
 use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use super::joint::{check_form, JointStaged};
 use super::senders::SenderState;
-use super::{Channel, EntryRefusal};
+use super::{Channel, ChannelError, EntryRefusal};
 use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
 
@@ -59,24 +61,31 @@ impl Channel {
         })
     }
 
-    /// The channel rules for an entry about to take `index` (spec 3.1–3.5), in order: the
+    /// The channel rules for an entry about to take `index` (spec 3.1–3.6), in order: the
     /// entry's own fields and who sent it, then its place in the sender's sequence and
-    /// time, then its reply and the genesis limits. On success the sender's state in
-    /// `senders` moves on to this entry. `signature_ok` is the result of
+    /// time, then its reply and the genesis limits, then the joint-record rules against
+    /// the log and the batch (`joint`). On success the sender's state in `senders` moves
+    /// on to this entry, and `joint` takes it in. A refusal is
+    /// [`ChannelError::Refused`]; any other error is the store's. `signature_ok` is the result of
     /// [`Self::verify_signatures`] for it.
     pub(super) fn check_entry(
         &self,
         e: &SignedEntry,
         index: u64,
         senders: &mut HashMap<u32, SenderState>,
+        joint: &mut JointStaged,
         now_ms: u64,
         signature_ok: bool,
-    ) -> Result<(), EntryRefusal> {
+    ) -> Result<(), ChannelError> {
         let sender = self.check_sender(e, index, signature_ok)?;
         let body = &e.entry.body;
         let state = senders.get(&body.sender).copied().unwrap_or_default();
         self.check_sequence_and_time(body, index, state, sender, now_ms)?;
+        // The joint-record rules (spec 3.6) name their own refusals, before the reply
+        // rules they imply; last, since on success they take the entry into `joint`.
+        check_form(body, index)?;
         check_reply_and_limits(body, &self.genesis, index)?;
+        self.check_joint(e, index, joint)?;
         senders.insert(
             body.sender,
             SenderState {
@@ -178,6 +187,7 @@ impl Draft {
             .map_err(|source| EntryRefusal::Invalid { index, source })?;
         check_not_genesis(self.kind, index)?;
         let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
+        check_form(&body, index)?;
         check_reply_and_limits(&body, genesis, index)
     }
 }

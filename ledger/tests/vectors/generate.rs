@@ -9,6 +9,7 @@ use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, Kind, SignedEntry};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
+use dyad_verifier::joint_record::{EndorsementPayload, ENDORSEMENT_CONTENT_TYPE};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -71,9 +72,203 @@ fn resign(mut entry: Entry, key: &SignerKey) -> Vec<u8> {
     entry.encode_unchecked()
 }
 
+fn alpha_key() -> (SignerKey, [u8; 32]) {
+    key("alpha", "example.org/dyad/alpha")
+}
+
+fn bravo_key() -> (SignerKey, [u8; 32]) {
+    key("bravo", "example.org/dyad/bravo")
+}
+
+/// The joint-record entries of the vector log (spec 3.6), and what the invalid ones are
+/// built from.
+pub struct JointVectors {
+    /// alpha's record with a text payload, endorsed by bravo.
+    record: SignedEntry,
+    record_index: u64,
+    /// bravo's endorsement of it.
+    endorsement: SignedEntry,
+    /// alpha's record of a document attachment alone, not endorsed.
+    unendorsed_index: u64,
+    /// The inquiry's index: not a record.
+    inquiry_index: u64,
+    alpha_next: u64,
+    cosigner_next: u64,
+}
+
+/// alpha's record, bravo's endorsement of it, and alpha's second record (a document as an
+/// attachment, empty payload), appended as the log's next entries.
+fn joint_records(
+    seq: &mut Channel,
+    cos: &mut Channel,
+    t: &mut u64,
+    entries: &mut Vec<Value>,
+) -> JointVectors {
+    let (alpha, _) = alpha_key();
+    let (bravo, _) = bravo_key();
+    *t += STEP_MS;
+    let minutes = Draft::new(
+        Kind::Record,
+        "Minutes of the working group, 2026-01-01",
+        "text/plain; charset=utf-8",
+        b"1. Both teams keep the hotline staffed during CYBER-SHIELD.\n2. Next meeting 2026-02-01.\n".to_vec(),
+    );
+    let a3 = seq.append_own(&alpha, vec![minutes], *t).expect("record")[0];
+    let record = seq.entry(a3.index).expect("entry");
+    entries.push(entry_vector("record", a3.index, &record));
+
+    *t += STEP_MS;
+    let payload = EndorsementPayload {
+        record: a3.index,
+        record_leaf_hash: record.leaf_hash,
+    };
+    let endorse = Draft::new(
+        Kind::Endorsement,
+        &format!("Endorses entry {}", a3.index),
+        ENDORSEMENT_CONTENT_TYPE,
+        payload.encode().to_vec(),
+    )
+    .reply_to(a3.index);
+    let b3 = cos.queue_own(&bravo, endorse, *t).expect("queue");
+    let b3 = seq.append_signed(&[b3], *t).expect("submit")[0];
+    let endorsement = seq.entry(b3.index).expect("entry");
+    entries.push(entry_vector("endorsement", b3.index, &endorsement));
+
+    *t += STEP_MS;
+    let statement = b"Joint statement on the AS64500 campaign (signed PDF).".to_vec();
+    let mut document = Draft::new(
+        Kind::Record,
+        "Joint statement on the AS64500 campaign",
+        "text/plain; charset=utf-8",
+        Vec::new(),
+    );
+    document.attachments.push(Attachment {
+        sha256: Sha256::digest(&statement).into(),
+        size: statement.len() as u64,
+        name: "joint-statement.pdf".into(),
+        content_type: "application/pdf".into(),
+    });
+    let a4 = seq.append_own(&alpha, vec![document], *t).expect("record")[0];
+    let unendorsed = seq.entry(a4.index).expect("entry");
+    entries.push(entry_vector(
+        "record-with-attachment",
+        a4.index,
+        &unendorsed,
+    ));
+    JointVectors {
+        record_index: a3.index,
+        alpha_next: unendorsed.entry.body.sequence + 1,
+        cosigner_next: endorsement.entry.body.sequence + 1,
+        record,
+        endorsement,
+        unendorsed_index: a4.index,
+        inquiry_index: 1,
+    }
+}
+
+/// Records and endorsements that each break exactly one rule of spec 3.6 when appended
+/// after the vector log at `index` (at time `t`); `error` is the rule's name
+/// (`EndorsementError::code`).
+fn invalid_endorsements(joint: &JointVectors, index: u64, t: u64) -> Vec<Value> {
+    let (alpha, _) = alpha_key();
+    let (bravo, _) = bravo_key();
+    let mut out = Vec::new();
+    // bravo's next endorsement, naming `record` by `hash`.
+    let endorsement = |record: u64, hash: [u8; 32]| {
+        let mut e = joint.endorsement.entry.clone();
+        e.body.sequence = joint.cosigner_next;
+        e.body.timestamp_ms = t;
+        e.body.reply_to = Some(record);
+        e.body.subject = format!("Endorses entry {record}");
+        e.body.payload = EndorsementPayload {
+            record,
+            record_leaf_hash: hash,
+        }
+        .encode()
+        .to_vec();
+        e
+    };
+    let mut add = |name: &str, e: Entry, key: &SignerKey, error: &str| {
+        let bytes = resign(e, key);
+        out.push(json!({"name": name, "index": index, "entry_hex": hex(&bytes), "error": error}));
+    };
+    let record_hash = joint.record.leaf_hash;
+    let mut own = endorsement(joint.record_index, record_hash);
+    own.body.sender = alpha.key_id();
+    own.body.sequence = joint.alpha_next;
+    add(
+        "endorsement-of-own-record",
+        own,
+        &alpha,
+        "EndorsementOfOwnRecord",
+    );
+    add(
+        "endorsement-of-an-inquiry",
+        endorsement(joint.inquiry_index, [0; 32]),
+        &bravo,
+        "EndorsementOfNonRecord",
+    );
+    add(
+        "endorsement-of-the-genesis",
+        endorsement(0, [0; 32]),
+        &bravo,
+        "EndorsementOfNonRecord",
+    );
+    add(
+        "endorsement-of-a-later-index",
+        endorsement(index + 1, [0; 32]),
+        &bravo,
+        "EndorsedIndexMissing",
+    );
+    add(
+        "second-endorsement",
+        endorsement(joint.record_index, record_hash),
+        &bravo,
+        "SecondEndorsement",
+    );
+    add(
+        "endorsement-naming-another-leaf-hash",
+        endorsement(joint.unendorsed_index, record_hash),
+        &bravo,
+        "EndorsedLeafHashMismatch",
+    );
+    let mut e = endorsement(joint.unendorsed_index, [0; 32]);
+    e.body.reply_to = Some(joint.inquiry_index);
+    add(
+        "endorsement-replying-to-another-entry",
+        e,
+        &bravo,
+        "ReplyToNotRecord",
+    );
+    let mut e = endorsement(joint.unendorsed_index, [0; 32]);
+    e.body.content_type = "text/plain".into();
+    add("endorsement-as-text-plain", e, &bravo, "WrongContentType");
+    let mut e = endorsement(joint.unendorsed_index, [0; 32]);
+    e.body.payload.pop();
+    add(
+        "endorsement-payload-39-bytes",
+        e,
+        &bravo,
+        "MalformedPayload",
+    );
+    let mut e = joint.record.entry.clone();
+    e.body.sender = bravo.key_id();
+    e.body.sequence = joint.cosigner_next;
+    e.body.timestamp_ms = t;
+    e.body.subject = String::new();
+    add("record-without-subject", e, &bravo, "RecordWithoutSubject");
+    let mut e = joint.record.entry.clone();
+    e.body.sender = bravo.key_id();
+    e.body.sequence = joint.cosigner_next;
+    e.body.timestamp_ms = t;
+    e.body.payload = Vec::new();
+    add("record-without-content", e, &bravo, "RecordWithoutContent");
+    out
+}
+
 pub fn generate() -> Value {
-    let (alpha, alpha_seed) = key("alpha", "example.org/dyad/alpha");
-    let (bravo, bravo_seed) = key("bravo", "example.org/dyad/bravo");
+    let (alpha, alpha_seed) = alpha_key();
+    let (bravo, bravo_seed) = bravo_key();
     let (stranger, _) = key("stranger", "example.org/dyad/stranger");
     let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
     let proposal = genesis.propose(&alpha, GENESIS_MS).expect("proposal");
@@ -171,6 +366,7 @@ pub fn generate() -> Value {
         b2.index,
         &seq.entry(b2.index).expect("entry"),
     ));
+    let joint = joint_records(&mut seq, &mut cos, &mut t, &mut entries);
     publish(&mut seq, &mut cos, t, &mut checkpoints);
 
     let mut receipts = Vec::new();
@@ -193,7 +389,7 @@ pub fn generate() -> Value {
     // Re-signed variants carry the co-signer's next sequence number and its latest time, so
     // that the one rule each breaks is the only one.
     let mut fresh = valid.entry.clone();
-    fresh.body.sequence = 3;
+    fresh.body.sequence = joint.cosigner_next;
     fresh.body.timestamp_ms = t;
     let next_index = seq.size();
     let mut invalid = Vec::new();
@@ -213,8 +409,8 @@ pub fn generate() -> Value {
     add("version-2", v, "unknown-version");
     let kind_at = 1 + 8 + ORIGIN.len();
     let mut v = base.clone();
-    v[kind_at] = 5;
-    add("kind-5", v, "unknown-kind");
+    v[kind_at] = 7;
+    add("kind-7", v, "unknown-kind");
     let reply_tag_at = kind_at + 1 + 4 + 8 + 8;
     let mut v = base.clone();
     v[reply_tag_at] = 2;
@@ -330,7 +526,7 @@ pub fn generate() -> Value {
         p
     };
     json!({
-        "description": "dyad v1 spec vectors (spec/dyad.md): a channel between two parties with every entry kind, its co-signed checkpoints and receipts, and invalid entries that each break one rule. Hex is lowercase; notes and receipts are exact file texts.",
+        "description": "dyad v1 spec vectors (spec/dyad.md): a channel between two parties with every entry kind, its co-signed checkpoints and receipts, invalid entries that each break one rule, and invalid records and endorsements that each break one rule of section 3.6. Hex is lowercase; notes and receipts are exact file texts.",
         "generated_by": "cargo run -p dyad-ledger --example gen_vectors (ledger/tests/vectors/generate.rs)",
         "origin": ORIGIN,
         "parties": [party("sequencer", &alpha, &alpha_seed), party("cosigner", &bravo, &bravo_seed)],
@@ -348,6 +544,7 @@ pub fn generate() -> Value {
         },
         "entries": entries,
         "invalid_entries": invalid,
+        "invalid_endorsements": invalid_endorsements(&joint, next_index, t),
         "checkpoints": checkpoints,
         "receipts": receipts,
     })

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use dyad_ledger::channel::{EntryRefusal, Role};
+use dyad_ledger::channel::{ChannelError, EntryRefusal, Role};
 use dyad_ledger::entry::{Draft, Kind};
 use dyad_ledger::tree::Hash;
 
@@ -161,21 +161,20 @@ fn parse_append(shared: &Shared, body: &[u8]) -> Result<(Draft, Wait, Option<u64
     Ok((draft, wait, req.timeout_ms))
 }
 
-/// The draft's rules (spec 3.1-3.3: its fields, its reply, the genesis limits), checked
+/// The draft's rules (spec 3.1-3.3 and 3.6: its fields, its reply, the genesis limits,
+/// and an endorsement's record in this replica's log), checked
 /// before it is queued or appended: a co-signer's message refused by the sequencer later
 /// would block its queue.
 async fn check_draft(shared: &Arc<Shared>, draft: &Draft) -> Result<(), Response> {
     let d = draft.clone();
-    match shared
-        .read(move |ch| Ok(d.check(ch.genesis(), ch.size())))
-        .await
-    {
+    match shared.read(move |ch| Ok(ch.check_own_draft(&d))).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(refusal)) => {
+        Ok(Err(ChannelError::Refused(refusal))) => {
             let (reason, message) = draft_refusal(&refusal);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             Err(reject(shared, APPEND, status, reason, message))
         }
+        Ok(Err(e)) => Err(unavailable(shared, APPEND, NodeError::Channel(e))),
         Err(e) => Err(unavailable(shared, APPEND, e)),
     }
 }
@@ -309,6 +308,9 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
             "reply_to {reply_to} must name an entry this replica holds, 1 to {}",
             index.saturating_sub(1)
         ),
+        R::JointRecord { source, .. } => {
+            return (source.code(), format!("{source} ({})", source.code()))
+        }
         R::PayloadTooLarge { len, max, .. } => {
             format!("the payload has {len} bytes; the channel allows {max}")
         }

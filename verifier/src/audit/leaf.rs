@@ -5,6 +5,7 @@
 use crate::channel::{self, ChannelParams};
 use crate::entry_codec::Entry;
 use crate::hash::{leaf_hash, Hash};
+use crate::joint_record::EndorsementPayload;
 use crate::rules::{EntryError, Kind, PartyRole};
 
 use super::report::AuditError;
@@ -25,17 +26,30 @@ pub(super) struct LeafFacts {
     sender: u32,
     sequence: u64,
     timestamp_ms: u64,
-    kind: Kind,
+    pub(super) kind: Kind,
+    /// What an endorsement names (section 3.6); `None` for other kinds.
+    pub(super) endorses: Option<EndorsementPayload>,
 }
 
 impl LeafFacts {
+    /// The facts of an entry that passed `check_entry`.
     pub(super) fn of(entry: &Entry) -> LeafFacts {
         LeafFacts {
             sender: entry.sender,
             sequence: entry.sequence,
             timestamp_ms: entry.timestamp_ms,
             kind: entry.kind,
+            // check_entry has checked an endorsement's payload (joint_record::check_form).
+            endorses: match entry.kind {
+                Kind::Endorsement => EndorsementPayload::decode(&entry.payload).ok(),
+                _ => None,
+            },
         }
+    }
+
+    /// The entry's sender (type-0x01 key ID).
+    pub(super) fn sender(&self) -> u32 {
+        self.sender
     }
 }
 
@@ -45,7 +59,7 @@ pub(super) fn check_in_order(
     channel: &ChannelParams,
     genesis_ms: u64,
     senders: &mut [Sender; 2],
-    kinds: &mut [u64; 5],
+    kinds: &mut [u64; Kind::COUNT],
     index: u64,
     entry: &LeafFacts,
 ) -> Result<u64, AuditError> {

@@ -9,7 +9,7 @@ use crate::checkpoint::Checkpoint;
 use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
-use crate::rules::EntryError;
+use crate::rules::{EndorsementError, EntryError, Kind};
 
 /// Whom the auditor trusts to define the channel.
 // Made once per audit: boxing the larger variant would buy nothing.
@@ -39,6 +39,15 @@ pub enum AuditError {
         index: u64,
         /// What is wrong.
         error: EntryError,
+    },
+    /// An endorsement breaks a rule of section 3.6 that needs the log before it (whose
+    /// record it names, who sent that, whether it is endorsed already).
+    #[error("entry {index}: {error}")]
+    Endorsement {
+        /// The endorsement's index.
+        index: u64,
+        /// What is wrong.
+        error: EndorsementError,
     },
     /// Leaf 0 is a valid genesis, but not of the trusted parties or the pinned record.
     #[error("entry 0: the genesis does not name the trusted parties or is not the pinned one")]
@@ -218,7 +227,7 @@ pub struct AuditReport {
     /// The largest checkpoint, if any was given.
     pub latest_checkpoint: Option<Checkpoint>,
     /// Entries per kind, indexed by the kind's value.
-    pub kinds: [u64; 5],
+    pub kinds: [u64; Kind::COUNT],
     /// Entries sent by the sequencer (genesis included) and by the co-signer.
     pub entries_by_sequencer: u64,
     /// Entries sent by the co-signer.

@@ -16,6 +16,7 @@ use crate::Ctx;
 
 mod attachments;
 mod checkpoint;
+mod endorsed;
 mod evidence;
 pub mod proofs;
 mod receipt;
@@ -83,6 +84,10 @@ pub enum VerifyCommand {
         /// Require this origin.
         #[arg(long)]
         origin: Option<String>,
+        /// For a record: its endorsement's receipt (`dyad receipt N --endorsement-out`),
+        /// checked too: "signed by A, endorsed by B".
+        #[arg(long, value_name = "FILE")]
+        endorsement: Option<PathBuf>,
     },
     /// Check evidence of equivocation or of a broken promise (spec/evidence.md) against the
     /// accused party's key. Exit 0: proven; 1: not proven; 2: unreadable or not evidence.
@@ -149,7 +154,15 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             attachments,
             trust,
             origin,
-        } => receipt::verify_receipt(ctx, file, attachments.as_deref(), trust, origin.as_deref()),
+            endorsement,
+        } => endorsed::verify_receipt_or_pair(
+            ctx,
+            file,
+            attachments.as_deref(),
+            endorsement.as_deref(),
+            trust,
+            origin.as_deref(),
+        ),
         VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
         VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
     }

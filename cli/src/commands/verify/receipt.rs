@@ -36,7 +36,10 @@ pub fn check_receipt(
 
 /// The receipt file and the attachment directory to check: a receipt directory gives both
 /// (its `receipt.tlog-proof` and `attachments/`); `--attachments DIR` names the second.
-fn inputs(given: &Path, attachments: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>)> {
+pub(super) fn inputs(
+    given: &Path,
+    attachments: Option<&Path>,
+) -> Result<(PathBuf, Option<PathBuf>)> {
     if let Some(dir) = attachments.filter(|d| !d.is_dir()) {
         return Err(CliError::usage(format!(
             "--attachments {}: not a directory",
@@ -159,7 +162,10 @@ fn attachments_summary(index: u64, count: usize, checked: bool) -> String {
 
 /// The entry's `attachments` checked against the files in `dir`; files there that the entry
 /// does not name are noted as not checked.
-fn checked_files<'a>(dir: &Path, attachments: &'a [Attachment]) -> Result<Vec<AttachmentFile<'a>>> {
+pub(super) fn checked_files<'a>(
+    dir: &Path,
+    attachments: &'a [Attachment],
+) -> Result<Vec<AttachmentFile<'a>>> {
     let files = check_files(dir, attachments);
     refuse_bad_files(&files)?;
     for name in unnamed_files(dir, &files) {
