@@ -6,10 +6,12 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use super::append::Admission;
 use super::senders::SenderState;
 use super::{Channel, EntryRefusal};
 use crate::entry::{Draft, Entry, EntryBody, EntrySignature, Kind, SignedEntry};
 use crate::genesis::Genesis;
+use crate::stix;
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -71,12 +73,16 @@ impl Channel {
         senders: &mut HashMap<u32, SenderState>,
         now_ms: u64,
         signature_ok: bool,
+        admission: Admission,
     ) -> Result<(), EntryRefusal> {
         let sender = self.check_sender(e, index, signature_ok)?;
         let body = &e.entry.body;
         let state = senders.get(&body.sender).copied().unwrap_or_default();
         self.check_sequence_and_time(body, index, state, sender, now_ms)?;
         check_reply_and_limits(body, &self.genesis, index)?;
+        if admission == Admission::New {
+            check_content_policy(body, index)?;
+        }
         senders.insert(
             body.sender,
             SenderState {
@@ -167,8 +173,8 @@ impl Channel {
 impl Draft {
     /// Whether this draft can become the entry at `index` of the channel `genesis` opens,
     /// by the rules that do not depend on who signs it or when (spec 3.1-3.3, 3.5): its
-    /// fields and encoded size, its kind, its reply, and the genesis limits on payload and
-    /// attachments. The channel checks every entry it appends with the same functions
+    /// fields and encoded size, its kind, its reply, the genesis limits on payload and
+    /// attachments, and the content policy (a `threat-indicators` STIX payload validates). The channel checks every entry it appends with the same functions
     /// (`Channel::check_entry`), so a draft that passes can be refused later only for its
     /// sender, sequence or time. The node's admin API and the CLI call this before a
     /// message is signed, queued or has its attachments stored, with the replica's size
@@ -188,7 +194,8 @@ impl Draft {
         };
         entry.encode().map_err(invalid)?;
         check_not_genesis(entry.body.kind, index)?;
-        check_reply_and_limits(&entry.body, genesis, index)
+        check_reply_and_limits(&entry.body, genesis, index)?;
+        check_content_policy(&entry.body, index)
     }
 }
 
@@ -233,6 +240,19 @@ fn check_reply_and_limits(
             size: a.size,
             max: genesis.max_attachment_size,
         });
+    }
+    Ok(())
+}
+
+/// The content policy (spec/dyad.md 3.2): a `threat-indicators` entry labelled
+/// `application/stix+json` carries a valid STIX 2.1 document. A ledger policy, not a
+/// verifier rule: both parties refuse to add or co-sign such an entry.
+fn check_content_policy(body: &EntryBody, index: u64) -> Result<(), EntryRefusal> {
+    if body.kind == Kind::ThreatIndicators && stix::is_stix_content_type(&body.content_type) {
+        stix::validate_document(&body.payload).map_err(|source| EntryRefusal::NotStix {
+            index,
+            source: Box::new(source),
+        })?;
     }
     Ok(())
 }

@@ -79,7 +79,8 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         | R::ReplyToNotEarlier { .. }
         | R::ResponseWithoutReplyTo { .. }
         | R::PayloadTooLarge { .. }
-        | R::AttachmentTooLarge { .. } => (422, "channel-rule"),
+        | R::AttachmentTooLarge { .. }
+        | R::NotStix { .. } => (422, "channel-rule"),
     }
 }
 
