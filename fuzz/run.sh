@@ -88,6 +88,7 @@ dict_for() {
     vkey_parse | signer_key_parse | policy_parse) echo dict/key.dict ;;
     receipt_* | evidence_*) echo dict/proof.dict ;;
     sync_bundle) echo dict/sync.dict ;;
+    stix) echo dict/stix.dict ;;
     node_* | tile_parse) echo dict/node.dict ;;
     *) echo "" ;;
   esac

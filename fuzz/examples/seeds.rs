@@ -831,6 +831,7 @@ fn main() {
     // --- Sync bundles (spec/sync.md), tiles, and the node's HTTP bodies.
     node_seeds(&mut c);
     access_seeds(&mut c);
+    stix_seeds(&mut c);
 
     let mut total = 0;
     for (target, files) in &c.files {
@@ -1243,4 +1244,26 @@ fn access_seeds(c: &mut Corpus) {
     value.extend_from_slice(&[0x02, 0x04, 0x6b, 0x49, 0xd2, 0x00, 0x04, 0x40]);
     value.extend_from_slice(&[9; 64]);
     c.add(&["tls_binding"], "binding-value", value);
+}
+
+/// The STIX corpus of the ledger's differential test (valid and invalid documents, the
+/// patterns and their mutations), read from the checkout: the `stix` target's seeds.
+fn stix_seeds(c: &mut Corpus) {
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ledger/tests/stix-corpus");
+    for kind in ["valid", "invalid"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(corpus.join(kind))
+            .expect("ledger/tests/stix-corpus")
+            .map(|e| e.expect("a corpus file").path())
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path.file_stem().expect("a file name").to_string_lossy();
+            let bytes = std::fs::read(&path).expect("a corpus file");
+            c.add(&["stix"], format!("{kind}-{name}"), bytes);
+        }
+    }
+    let patterns = std::fs::read_to_string(corpus.join("patterns.txt")).expect("patterns.txt");
+    for (i, pattern) in patterns.lines().take(300).enumerate() {
+        c.add(&["stix"], format!("pattern-{i:04}"), pattern);
+    }
 }

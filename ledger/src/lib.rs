@@ -33,6 +33,7 @@ pub mod keys;
 pub mod private_dir;
 pub mod reads;
 pub mod replica_record;
+pub mod stix;
 pub mod store;
 pub mod store_check;
 pub mod tree;

@@ -299,6 +299,9 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
             CliError::usage("a response must say which entry it answers: --reply-to INDEX")
         }
         R::JointRecord { source, .. } => crate::commands::endorse::refused(&source),
+        R::NotStix { source, .. } => CliError::usage(format!(
+            "the payload is not a valid STIX 2.1 document (content type application/stix+json): {source}"
+        )),
         R::AttachmentTooLarge { size, max, .. } => CliError::usage(format!(
             "an attachment of {size} bytes is over this channel's limit of {max} bytes"
         )),

@@ -34,6 +34,19 @@ enum OnRefusal {
     Skip,
 }
 
+/// Whether entries are new to both parties or already agreed (spec/dyad.md 3.2): the
+/// content policy (STIX validation of `application/stix+json` payloads) applies to what a
+/// party is asked to add, not to history below a checkpoint both co-signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Entries a party is asked to add or co-sign: every rule, the content policy too.
+    New,
+    /// Entries recovered from the peer below a co-signed checkpoint: the channel rules
+    /// of spec 3.1–3.5, without the content policy, so that a log the parties agreed on
+    /// before the policy existed can still be recovered.
+    Agreed,
+}
+
 /// Each entry's fate when entries are judged one by one: where it landed, or why not.
 pub type EachAppended = Vec<Result<Appended, ChannelError>>;
 
@@ -66,8 +79,9 @@ impl Channel {
         batch: &mut Batch,
         entries: &[SignedEntry],
         now_ms: u64,
+        admission: Admission,
     ) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
-        let (results, senders) = self.stage(batch, entries, now_ms, OnRefusal::Abort)?;
+        let (results, senders) = self.stage(batch, entries, now_ms, OnRefusal::Abort, admission)?;
         let appended = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok((appended, senders))
     }
@@ -83,6 +97,7 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
         on_refusal: OnRefusal,
+        admission: Admission,
     ) -> Result<(EachAppended, HashMap<u32, SenderState>), ChannelError> {
         let mut senders = self.senders.clone();
         let mut appended = Vec::with_capacity(entries.len());
@@ -122,7 +137,13 @@ impl Channel {
                     continue;
                 }
             }
-            let checked = self.check_entry(e, next, &mut senders, &mut joint, now_ms, signature_ok);
+            let checked = self.check_entry(
+                e,
+                next,
+                (&mut senders, &mut joint),
+                (now_ms, admission),
+                signature_ok,
+            );
             match (checked, on_refusal) {
                 (Ok(()), _) => {}
                 (Err(refused @ ChannelError::Refused(_)), OnRefusal::Skip) => {
@@ -168,7 +189,8 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
-        let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
+        let (appended, senders) =
+            self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
         if appended.iter().any(|a| !a.existing) {
             self.store.commit(batch)?;
             self.senders = senders;
@@ -190,7 +212,8 @@ impl Channel {
         self.require_role(Role::Sequencer)?;
         self.require_own_key(key)?;
         let mut batch = self.store.batch();
-        let (appended, senders) = self.stage_entries(&mut batch, entries, now_ms)?;
+        let (appended, senders) =
+            self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
         let new = appended.iter().filter(|a| !a.existing);
         let Some(note) = self.sign_new_tree(key, &mut batch, new)? else {
             return Ok((appended, None));
@@ -210,7 +233,8 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
-        let (results, senders) = self.stage(&mut batch, entries, now_ms, OnRefusal::Skip)?;
+        let (results, senders) =
+            self.stage(&mut batch, entries, now_ms, OnRefusal::Skip, Admission::New)?;
         Ok(Staged {
             batch,
             results,

@@ -4,6 +4,7 @@
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::note;
 
+use super::append::Admission;
 use super::checkpoints::META_SIGNED;
 use super::outbox::QUEUE_PREFIX;
 use super::{Channel, ChannelError, EntryRefusal, Role};
@@ -97,7 +98,8 @@ impl Channel {
         }
         let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
-        let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
+        let (appended, senders) =
+            self.stage_entries(&mut batch, &signed, now_ms, Admission::New)?;
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }

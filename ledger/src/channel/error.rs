@@ -244,4 +244,14 @@ pub enum EntryRefusal {
         /// The channel's attachment limit.
         max: u64,
     },
+    /// A `threat-indicators` entry labelled `application/stix+json` whose payload is not
+    /// a valid STIX 2.1 document (the content policy of spec 3.2).
+    #[error("entry {index}: the payload is not a valid STIX 2.1 document: {source}")]
+    NotStix {
+        /// The entry's index.
+        index: u64,
+        /// What is wrong with the document: the object and property (boxed: refusals
+        /// travel in every channel result, and this one is rare and large).
+        source: Box<crate::stix::StixError>,
+    },
 }

@@ -4,13 +4,15 @@
 //! the entries' leaf hashes against the checkpoint's root before it hands them here
 //! (`dyad_node::catch_up`); this side checks them against the channel rules again.
 
+use super::append::Admission;
 use super::cosign::decode_incoming;
 use super::outbox::QUEUE_PREFIX;
 use super::{Channel, ChannelError};
 
 impl Channel {
     /// Either role: appends `entries` as the next entries of the log, in one durable batch,
-    /// after checking each against the channel rules (spec 3.1–3.5); signs nothing. For
+    /// after checking each against the channel rules (spec 3.1–3.5) but not the content
+    /// policy of 3.2 (they are below a checkpoint both parties co-signed); signs nothing. For
     /// entries of a tree whose committed checkpoint the caller holds and has checked them
     /// against; the checkpoint follows with [`Channel::add_committed_checkpoint`] once every
     /// entry below it is in. Returns the new size.
@@ -22,7 +24,8 @@ impl Channel {
         self.check_writable()?;
         let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
-        let (appended, senders) = self.stage_entries(&mut batch, &signed, now_ms)?;
+        let (appended, senders) =
+            self.stage_entries(&mut batch, &signed, now_ms, Admission::Agreed)?;
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use super::append::Admission;
 use super::joint::{check_form, JointStaged};
 use super::senders::SenderState;
 use super::{Channel, ChannelError, EntryRefusal};
 use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
+use crate::stix;
 
 /// A party's entry-signing key, ready to verify with.
 #[derive(Clone, Copy, Debug)]
@@ -63,8 +65,9 @@ impl Channel {
 
     /// The channel rules for an entry about to take `index` (spec 3.1–3.6), in order: the
     /// entry's own fields and who sent it, then its place in the sender's sequence and
-    /// time, then its reply and the genesis limits, then the joint-record rules against
-    /// the log and the batch (`joint`). On success the sender's state in `senders` moves
+    /// time, then its reply and the genesis limits, then (for entries new to both parties,
+    /// `admission`) the content policy, then the joint-record rules against the log and the
+    /// batch (`joint`). On success the sender's state in `senders` moves
     /// on to this entry, and `joint` takes it in. A refusal is
     /// [`ChannelError::Refused`]; any other error is the store's. `signature_ok` is the result of
     /// [`Self::verify_signatures`] for it.
@@ -72,9 +75,8 @@ impl Channel {
         &self,
         e: &SignedEntry,
         index: u64,
-        senders: &mut HashMap<u32, SenderState>,
-        joint: &mut JointStaged,
-        now_ms: u64,
+        (senders, joint): (&mut HashMap<u32, SenderState>, &mut JointStaged),
+        (now_ms, admission): (u64, Admission),
         signature_ok: bool,
     ) -> Result<(), ChannelError> {
         let sender = self.check_sender(e, index, signature_ok)?;
@@ -85,6 +87,9 @@ impl Channel {
         // rules they imply; last, since on success they take the entry into `joint`.
         check_form(body, index)?;
         check_reply_and_limits(body, &self.genesis, index)?;
+        if admission == Admission::New {
+            check_content_policy(body, index)?;
+        }
         self.check_joint(e, index, joint)?;
         senders.insert(
             body.sender,
@@ -176,8 +181,8 @@ impl Channel {
 impl Draft {
     /// Whether this draft can become the entry at `index` of the channel `genesis` opens,
     /// by the rules that do not depend on who signs it or when (spec 3.1-3.3, 3.5): its
-    /// fields and encoded size, its kind, its reply, and the genesis limits on payload and
-    /// attachments. The channel checks every entry it appends with the same functions
+    /// fields and encoded size, its kind, its reply, the genesis limits on payload and
+    /// attachments, and the content policy (a `threat-indicators` STIX payload validates). The channel checks every entry it appends with the same functions
     /// (`Channel::check_entry`), so a draft that passes can be refused later only for its
     /// sender, sequence or time. The node's admin API and the CLI call this before a
     /// message is signed, queued or has its attachments stored, with the replica's size
@@ -188,7 +193,8 @@ impl Draft {
         check_not_genesis(self.kind, index)?;
         let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
         check_form(&body, index)?;
-        check_reply_and_limits(&body, genesis, index)
+        check_reply_and_limits(&body, genesis, index)?;
+        check_content_policy(&body, index)
     }
 }
 
@@ -233,6 +239,19 @@ fn check_reply_and_limits(
             size: a.size,
             max: genesis.max_attachment_size,
         });
+    }
+    Ok(())
+}
+
+/// The content policy (spec/dyad.md 3.2): a `threat-indicators` entry labelled
+/// `application/stix+json` carries a valid STIX 2.1 document. A ledger policy, not a
+/// verifier rule: both parties refuse to add or co-sign such an entry.
+fn check_content_policy(body: &EntryBody, index: u64) -> Result<(), EntryRefusal> {
+    if body.kind == Kind::ThreatIndicators && stix::is_stix_content_type(&body.content_type) {
+        stix::validate_document(&body.payload).map_err(|source| EntryRefusal::NotStix {
+            index,
+            source: Box::new(source),
+        })?;
     }
     Ok(())
 }

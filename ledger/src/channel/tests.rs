@@ -128,3 +128,62 @@ fn stage_each_refuses_bad_entries_alone_and_a_stale_staging() {
     ));
     assert_eq!(ch.size(), 4);
 }
+
+/// The content policy of spec/dyad.md 3.2: a peer-signed `threat-indicators` entry
+/// labelled `application/stix+json` that is not valid STIX 2.1 is refused by the
+/// sequencer (a co-signer submission) and by the co-signer (asked to co-sign it), and
+/// nothing is written; recovered below a co-signed checkpoint, it is history already
+/// agreed and is taken.
+#[test]
+fn invalid_stix_from_the_peer_is_refused_but_agreed_history_is_recovered() {
+    let t0 = 1_767_225_600_000;
+    let (alpha, bravo) = keys();
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
+    let proposal = genesis.propose(&alpha, t0).unwrap();
+    let (genesis_entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
+    let mut seq =
+        Channel::create(&dir.path().join("alpha"), &genesis_entry, Role::Sequencer).unwrap();
+    let mut cos =
+        Channel::create(&dir.path().join("bravo"), &genesis_entry, Role::Cosigner).unwrap();
+    let bad = |key: &SignerKey| {
+        Draft::new(
+            Kind::ThreatIndicators,
+            "IOCs",
+            "application/stix+json;version=2.1",
+            b"this is not json at all".to_vec(),
+        )
+        .sign(key, ORIGIN, 1, t0)
+        .unwrap()
+    };
+    // The sequencer refuses the co-signer's submission.
+    let refused = seq.append_signed(&[bad(&bravo)], t0).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ChannelError::Refused(EntryRefusal::NotStix { index: 1, .. })
+        ),
+        "{refused}"
+    );
+    assert_eq!(seq.size(), 1);
+    // A sequencer that took it anyway (here: as recovered history) asks for a
+    // co-signature: the co-signer refuses and stores nothing.
+    let entry = bad(&alpha);
+    seq.append_recovered(std::slice::from_ref(&entry.bytes), t0)
+        .unwrap();
+    let note = seq.sign_checkpoint(&alpha).unwrap();
+    let refused = cos
+        .accept_and_cosign(&bravo, std::slice::from_ref(&entry.bytes), &note, t0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ChannelError::Refused(EntryRefusal::NotStix { index: 1, .. })
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("not JSON"), "{refused}");
+    assert_eq!(cos.size(), 1);
+    // The same entry as history below a co-signed checkpoint is recovered.
+    assert_eq!(cos.append_recovered(&[entry.bytes], t0).unwrap(), 2);
+}

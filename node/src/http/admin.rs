@@ -301,6 +301,12 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
     use EntryRefusal as R;
     let message = match refusal {
         R::Invalid { source, .. } => return ("invalid-draft", source.to_string()),
+        R::NotStix { source, .. } => {
+            return (
+                "invalid-draft",
+                format!("the payload is not a valid STIX 2.1 document: {source}"),
+            )
+        }
         R::ResponseWithoutReplyTo { .. } => {
             "a response must say which entry it answers (reply_to)".to_owned()
         }

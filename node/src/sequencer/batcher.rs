@@ -80,7 +80,8 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         | R::ResponseWithoutReplyTo { .. }
         | R::PayloadTooLarge { .. }
         | R::AttachmentTooLarge { .. }
-        | R::JointRecord { .. } => (422, "channel-rule"),
+        | R::JointRecord { .. }
+        | R::NotStix { .. } => (422, "channel-rule"),
     }
 }
 

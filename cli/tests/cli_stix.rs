@@ -1,0 +1,100 @@
+//! A `threat-indicators` message labelled `application/stix+json` must be a valid STIX
+//! 2.1 document (spec/dyad.md 3.2): otherwise `dyad append` exits 2 naming the object and
+//! the property, on either party, and nothing is stored or queued.
+
+mod common;
+
+use common::*;
+
+const BUNDLE: &str = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '192.0.2.10']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}"#;
+
+fn append_indicators(
+    env: &Env,
+    side: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (i32, String) {
+    let mut cmd = env.at(side);
+    cmd.args(["append", "--kind", "threat-indicators", "--subject", "IOCs"]);
+    if let Some(ct) = content_type {
+        cmd.args(["--content-type", ct]);
+    }
+    let out = cmd.arg("-").write_stdin(body.to_owned()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn invalid_stix_is_refused_with_exit_2_naming_object_and_property() {
+    let env = Env::new();
+    env.channel();
+    let id = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+    let cases: [(&str, Option<&str>, String, &[&str]); 5] = [
+        (
+            "not JSON",
+            None,
+            "this is not json at all".into(),
+            &["not a valid STIX 2.1 document", "not JSON"],
+        ),
+        (
+            "a broken pattern",
+            Some("application/stix+json"),
+            BUNDLE.replace(
+                "[ipv4-addr:value = '192.0.2.10']",
+                "ipv4-addr:value = '192.0.2.10'",
+            ),
+            &[id, ": pattern: not a STIX pattern"],
+        ),
+        (
+            "a missing valid_from",
+            None,
+            BUNDLE.replace(r#","valid_from":"2026-01-01T00:00:00Z""#, ""),
+            &[id, ": valid_from: required"],
+        ),
+        (
+            "a timestamp without Z",
+            Some("application/stix+json;version=2.1"),
+            BUNDLE.replace(
+                "2026-01-01T00:00:00.000Z\",\"pattern",
+                "2026-01-01T00:00:00+00:00\",\"pattern",
+            ),
+            &[id, ": modified:", "RFC 3339"],
+        ),
+        (
+            "an id that is not an RFC 4122 UUID",
+            None,
+            BUNDLE.replace(id, "indicator--8e2e2d2b-17d4-4cbf-738f-98ee46b3cd3f"),
+            &["indicator--8e2e2d2b-17d4-4cbf-738f-98ee46b3cd3f : id:"],
+        ),
+    ];
+    for side in ["alpha", "bravo"] {
+        for (name, content_type, body, says) in &cases {
+            let (code, err) = append_indicators(&env, side, *content_type, body);
+            assert_eq!(code, 2, "{side}, {name}: {err}");
+            for s in *says {
+                assert!(err.contains(s), "{side}, {name}: {s:?} not in {err}");
+            }
+        }
+        let log = env.stdout_json(env.at(side).args(["--json", "log"]));
+        assert_eq!(log["size"], 1, "{side}: nothing appended");
+        assert_eq!(
+            log["queued"].as_array().map_or(0, Vec::len),
+            0,
+            "{side}: nothing queued"
+        );
+    }
+    // The same payloads under another content type are not STIX documents: not checked.
+    let (code, err) =
+        append_indicators(&env, "alpha", Some("text/plain"), "this is not json at all");
+    assert_eq!(code, 0, "{err}");
+    // A valid bundle goes in on both sides, with or without the version parameter.
+    assert_eq!(append_indicators(&env, "alpha", None, BUNDLE).0, 0);
+    assert_eq!(
+        append_indicators(&env, "bravo", Some("application/stix+json"), BUNDLE).0,
+        0
+    );
+    let log = env.stdout_json(env.at("alpha").args(["--json", "log"]));
+    assert_eq!(log["size"], 3);
+}
