@@ -63,54 +63,86 @@ pub fn read_bundle(path: &Path, origin: &str, store: Option<&Attachments>) -> Re
         .into());
     }
     let bar = progress(0, "reading bundle");
-    let mut out = Received {
-        path: path.to_owned(),
-        records: Vec::new(),
-        carried: BTreeMap::new(),
-        staged: Vec::new(),
+    let mut reading = Reading {
+        path,
+        store,
+        out: Received {
+            path: path.to_owned(),
+            records: Vec::new(),
+            carried: BTreeMap::new(),
+            staged: Vec::new(),
+        },
+        named: NamedAttachments::default(),
+        incoming: None,
+        submissions: 0,
     };
-    let mut named = NamedAttachments::default();
-    let mut incoming: Option<Incoming> = None;
-    let mut submissions = 0u64;
+    // The first refusal waits for the end line: a bundle damaged in transit is reported
+    // as such (its checksum), not as whatever the damage looks like.
+    let mut refused = None;
     while let Some(record) = reader.next_record()? {
         bar.inc(1);
+        if refused.is_none() {
+            refused = reading.take(record).err();
+        }
+    }
+    bar.finish_and_clear();
+    // Dropping `reading` removes whatever was staged.
+    if reader.checksum_ok() != Some(true) {
+        return Err(reader.checksum_error().into());
+    }
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(reading.out),
+    }
+}
+
+/// The state of a bundle being read.
+struct Reading<'a> {
+    path: &'a Path,
+    store: Option<&'a Attachments>,
+    out: Received,
+    named: NamedAttachments,
+    incoming: Option<Incoming>,
+    submissions: u64,
+}
+
+impl Reading<'_> {
+    /// Takes the next record (in the order the decoder checked).
+    fn take(&mut self, record: Record) -> Result<()> {
+        let path = self.path;
         match record {
             Record::Attachment { sha256, size } => {
-                incoming = Some(start(path, store, &named, sha256, size)?);
+                self.incoming = Some(start(path, self.store, &self.named, sha256, size)?);
                 if size == 0 {
-                    finish(&mut out, incoming.take())?;
+                    finish(&mut self.out, self.incoming.take())?;
                 }
             }
             Record::Chunk(bytes) => {
                 // The decoder refuses a chunk that follows no attachment.
-                let current = incoming
+                let current = self
+                    .incoming
                     .as_mut()
                     .ok_or_else(|| CliError::malformed(path, "a chunk follows no attachment"))?;
                 chunk(path, current, &bytes)?;
                 if current.check.seen() == current.named.size {
-                    finish(&mut out, incoming.take())?;
+                    finish(&mut self.out, self.incoming.take())?;
                 }
             }
             record => {
                 let by = match &record {
                     Record::Entry { index, .. } => format!("entry {index}"),
                     Record::Submission(_) => {
-                        submissions += 1;
-                        format!("submission {submissions}")
+                        self.submissions += 1;
+                        format!("submission {}", self.submissions)
                     }
                     _ => String::new(),
                 };
-                parse(path, &record, &by, &mut named)?;
-                out.records.push(record);
+                parse(path, &record, &by, &mut self.named)?;
+                self.out.records.push(record);
             }
         }
+        Ok(())
     }
-    bar.finish_and_clear();
-    if reader.checksum_ok() != Some(true) {
-        // Dropping `out` removes what was staged.
-        return Err(reader.checksum_error().into());
-    }
-    Ok(out)
 }
 
 /// Checks that a record parses; notes the attachments an entry or submission names.
