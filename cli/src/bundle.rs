@@ -114,6 +114,7 @@ pub fn write_file(
 /// count and checksum at the end line.
 pub struct BundleReader {
     path: PathBuf,
+    len: u64,
     inner: Decoder<BufReader<File>>,
 }
 
@@ -123,16 +124,28 @@ impl BundleReader {
             path: path.to_owned(),
             source,
         })?;
+        let len = file.metadata().map_or(0, |m| m.len());
         let inner = Decoder::new(BufReader::with_capacity(1 << 16, file))
             .map_err(|e| BundleError::at(path, e))?;
         Ok(BundleReader {
             path: path.to_owned(),
+            len,
             inner,
         })
     }
 
     pub fn origin(&self) -> &str {
         self.inner.origin()
+    }
+
+    /// The bundle file's length, for progress reports.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Bytes read so far.
+    pub fn position(&self) -> u64 {
+        self.inner.position()
     }
 
     /// After the end line: whether the checksum matched.

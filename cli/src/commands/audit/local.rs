@@ -14,6 +14,7 @@ use crate::checkpoint_note;
 use crate::data::{store_dir, DataDir};
 use crate::error::{CliError, Result};
 use crate::node_snapshot::through_running_node;
+use crate::output::progress;
 
 /// Audits the replica in `dir`; while a node runs there, a snapshot of its store taken
 /// through the node (the same bytes the store would give, removed afterwards): the report
@@ -78,7 +79,9 @@ pub(super) fn audit_bundle(
     let mut checkpoints = Vec::new();
     let mut entries = 0u64;
     let mut attachments = BundleAttachments::default();
+    let bar = progress(reader.len(), "reading bundle");
     while let Some(record) = reader.next_record()? {
+        bar.set_position(reader.position());
         match record {
             Record::Entry { index, bytes } if check_attachments => {
                 attachments.entry(index, &bytes);
@@ -101,6 +104,7 @@ pub(super) fn audit_bundle(
             _ => {}
         }
     }
+    bar.finish_and_clear();
     if entries == 0 {
         return Err(CliError::usage_hint(
             format!("{}: the bundle holds no entries", path.display()),

@@ -62,7 +62,7 @@ pub fn read_bundle(path: &Path, origin: &str, store: Option<&Attachments>) -> Re
         }
         .into());
     }
-    let bar = progress(0, "reading bundle");
+    let bar = progress(reader.len(), "reading bundle");
     let mut reading = Reading {
         path,
         store,
@@ -80,7 +80,7 @@ pub fn read_bundle(path: &Path, origin: &str, store: Option<&Attachments>) -> Re
     // as such (its checksum), not as whatever the damage looks like.
     let mut refused = None;
     while let Some(record) = reader.next_record()? {
-        bar.inc(1);
+        bar.set_position(reader.position());
         if refused.is_none() {
             refused = reading.take(record).err();
         }

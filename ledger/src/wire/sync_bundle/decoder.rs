@@ -31,6 +31,8 @@ pub struct Decoder<R: BufRead> {
     last_entry: Option<u64>,
     /// The last attachment's hash and the bytes of it still due in chunks.
     attachment: Option<([u8; 32], u64)>,
+    /// Bytes read so far, for progress reports.
+    position: u64,
     checksum_ok: Option<bool>,
 }
 
@@ -47,6 +49,7 @@ impl<R: BufRead> Decoder<R> {
             last: None,
             last_entry: None,
             attachment: None,
+            position: 0,
             checksum_ok: None,
         };
         // An empty file, or a first line that is not the magic (even cut short or too
@@ -79,6 +82,11 @@ impl<R: BufRead> Decoder<R> {
     /// The channel origin on the bundle's origin line.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Bytes of the input read so far (whole lines), for progress reports.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     /// Records read so far.
@@ -117,6 +125,7 @@ impl<R: BufRead> Decoder<R> {
         if n == 0 {
             return Ok(None);
         }
+        self.position += n as u64;
         self.line += 1;
         if buf.last() != Some(&b'\n') {
             if buf.len() > MAX_LINE {

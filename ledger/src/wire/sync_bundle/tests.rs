@@ -214,6 +214,7 @@ fn the_streaming_decoder_reports_the_checksum() {
         n += 1;
     }
     assert_eq!((n, d.count(), d.checksum_ok()), (4, 4, Some(false)));
+    assert_eq!(d.position(), altered.len() as u64, "every byte was read");
     assert!(d.next_record().unwrap().is_none());
 }
 
