@@ -63,7 +63,7 @@ fn offline_exchange_commits_messages_from_both_sides() {
 
     let bundle = env.sync("bravo", "alpha");
     let text = std::fs::read_to_string(&bundle).unwrap();
-    assert!(text.starts_with("dyad-sync/v1\norigin hotline.example/dyad/test\n"));
+    assert!(text.starts_with("dyad-sync/v2\norigin hotline.example/dyad/test\n"));
     assert!(text.contains("\nsubmission "));
     env.sync("alpha", "bravo");
     env.sync("bravo", "alpha");

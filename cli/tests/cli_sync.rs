@@ -310,7 +310,7 @@ fn export_reports_what_it_wrote() {
     assert_eq!(v["checkpoint_size"], 2);
     // Without --out: the bundle on stdout, the summary on stderr.
     let out = env.at("alpha").args(["sync", "export"]).assert().success();
-    assert!(stdout(out.get_output()).starts_with("dyad-sync/v1\n"));
+    assert!(stdout(out.get_output()).starts_with("dyad-sync/v2\n"));
     assert!(stderr(out.get_output()).contains("a checkpoint of size 2 to co-sign"));
     let v = env.stdout_json(
         env.at("bravo")

@@ -175,7 +175,7 @@ fn every_sh_block_of_the_readme_is_classified_and_the_runnable_ones_succeed() {
         printed.contains("VERDICT: OK"),
         "the demo's verdict:\n{printed}"
     );
-    assert!(printed.contains("2 committed, 0 pending"), "{printed}");
+    assert!(printed.contains("3 committed, 0 pending"), "{printed}");
     assert!(printed.contains("Revoked auditor"), "{printed}");
     assert!(scratch.path().join("receipt-1.tlog-proof").is_file());
 }

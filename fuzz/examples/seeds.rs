@@ -865,6 +865,19 @@ fn bundle(origin: &str, records: &[(&str, Option<u64>, &[u8])]) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// A bundle of `magic`, the origin line, `lines` and its end line.
+fn bundle_lines(origin: &str, magic: &str, lines: &[String]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut text = format!("{magic}\norigin {origin}\n");
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let digest = BASE64.encode(Sha256::digest(text.as_bytes()));
+    text.push_str(&format!("end {} {digest}\n", lines.len()));
+    text.into_bytes()
+}
+
 /// `node_http`'s channel (fuzz_targets/node_http.rs): its origin and parties.
 const NODE_ORIGIN: &str = "example.org/dyad/fuzz";
 
@@ -922,6 +935,38 @@ fn node_seeds(c: &mut Corpus) {
             &["sync_bundle"],
             format!("bundle-{name}-small-reads"),
             with(0x3c, b),
+        );
+    }
+    // Version 2 (spec/sync.md): an entry, a 5-byte attachment (one chunk), an empty one
+    // (no chunk) and the checkpoint; and an attachment whose chunk is missing.
+    let entry = BASE64.encode(&v.entries[1]);
+    let v2 = [
+        (
+            "v2-attachment",
+            vec![
+                format!("entry 1 {entry}"),
+                format!("attachment {} 5", "11".repeat(32)),
+                format!("chunk {}", BASE64.encode(b"hello")),
+                format!("attachment {} 0", "22".repeat(32)),
+                format!("checkpoint {}", BASE64.encode(b"note")),
+            ],
+        ),
+        (
+            "v2-chunk-missing",
+            vec![
+                format!("submission {entry}"),
+                format!("attachment {} 7", "11".repeat(32)),
+                format!("cosigned {}", BASE64.encode(b"note")),
+            ],
+        ),
+    ];
+    for (name, lines) in &v2 {
+        let b = bundle_lines(&v.origin, "dyad-sync/v2", lines);
+        c.add(&["sync_bundle"], format!("bundle-{name}"), with(0, &b));
+        c.add(
+            &["sync_bundle"],
+            format!("bundle-{name}-small-reads"),
+            with(0x3d, &b),
         );
     }
     let text = String::from_utf8(sequencer).expect("bundles are text");

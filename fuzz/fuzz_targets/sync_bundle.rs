@@ -1,6 +1,9 @@
-//! `dyad_ledger::sync` (the `dyad-sync/v1` bundle, spec/sync.md) on any bytes: never
-//! panics; every accepted bundle is canonical (`encode(parse(b)) == b`); the streaming
-//! decoder over a tiny read buffer agrees with the whole-buffer parse, record by record.
+//! `dyad_ledger::sync` (the `dyad-sync/v2` and `v1` bundles, spec/sync.md) on any bytes:
+//! never panics; every accepted bundle is canonical (`encode(parse(b)) == b`); the
+//! streaming decoder over a tiny read buffer agrees with the whole-buffer parse, record by
+//! record; in an accepted bundle every attachment is followed by exactly the chunks that
+//! carry its size (1 MiB each but the last), attachments ascend by hash, and a v1 bundle
+//! has none.
 //!
 //! Layout: byte 0 holds flags, the rest is the bundle.
 //! - bit 0: the target replaces everything from the last line starting with `end ` with
@@ -14,7 +17,7 @@ use std::io::BufReader;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use dyad_ledger::sync::{valid_origin, Bundle, Decoder, SyncError};
+use dyad_ledger::sync::{valid_origin, Bundle, Decoder, Record, SyncError, Version, CHUNK_SIZE};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -30,6 +33,34 @@ fn with_end_line(body: &[u8], extra: u64) -> Vec<u8> {
     let mut out = head.to_vec();
     out.extend_from_slice(format!("end {count} {digest}\n").as_bytes());
     out
+}
+
+/// Each attachment's chunks carry exactly its size, 1 MiB each but the last; attachments
+/// ascend by hash; a v1 bundle has no attachment records.
+fn check_attachment_records(bundle: &Bundle) {
+    let mut due = 0u64;
+    let mut last: Option<[u8; 32]> = None;
+    for r in &bundle.records {
+        match r {
+            Record::Attachment { sha256, size } => {
+                assert_eq!(bundle.version, Version::V2);
+                assert_eq!(due, 0, "an attachment before the previous one's bytes");
+                assert!(last.is_none_or(|l| l < *sha256), "attachments out of order");
+                last = Some(*sha256);
+                due = *size;
+            }
+            Record::Chunk(bytes) => {
+                assert_eq!(
+                    bytes.len() as u64,
+                    due.min(CHUNK_SIZE),
+                    "a chunk of the wrong size"
+                );
+                due -= bytes.len() as u64;
+            }
+            _ => assert_eq!(due, 0, "a record before the attachment's bytes"),
+        }
+    }
+    assert_eq!(due, 0, "the bundle ends before the attachment's bytes");
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -56,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
         let ok = d.checksum_ok();
         Ok((
             Bundle {
+                version: d.version(),
                 origin: d.into_origin(),
                 records,
             },
@@ -78,6 +110,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(valid_origin(&bundle.origin));
     assert!(bundle.records.iter().all(|r| !r.data().is_empty()));
+    check_attachment_records(&bundle);
     assert_eq!(
         bundle.encode(),
         input,

@@ -417,6 +417,21 @@ impl Receiving {
         self.received
     }
 
+    /// Checks that the file is complete with the expected hash, and keeps it, synced and
+    /// closed, under its temporary name: [`Received::commit`] names it later, once
+    /// everything that came with it is checked (a sync bundle); dropped, it is removed.
+    pub fn finish_staged(self) -> Result<Received, AttachmentError> {
+        if self.received != self.size || <Hash>::from(self.hasher.clone().finalize()) != self.hash {
+            return Err(self.mismatch());
+        }
+        let path = self.staged.path().to_owned();
+        let closed = self.staged.close().map_err(io_error(&path))?;
+        Ok(Received {
+            path: self.store.path_of(&self.hash),
+            closed,
+        })
+    }
+
     /// Names the file by its hash (synced, renamed, directory synced) if it is complete
     /// and has the expected hash.
     pub fn finish(self) -> Result<(), AttachmentError> {
@@ -424,6 +439,23 @@ impl Receiving {
             return Err(self.mismatch());
         }
         self.store.name(self.staged, self.hash).map(|_| ())
+    }
+}
+
+/// An attachment received whole and checked, not yet under its name (see
+/// [`Receiving::finish_staged`]).
+#[derive(Debug)]
+pub struct Received {
+    path: PathBuf,
+    closed: durable::Closed,
+}
+
+impl Received {
+    /// Names the attachment by its hash (renamed, directory synced): from now on it is
+    /// stored.
+    pub fn commit(self) -> Result<(), AttachmentError> {
+        let path = self.path;
+        self.closed.commit(&path).map_err(io_error(&path))
     }
 }
 
@@ -488,6 +520,19 @@ mod tests {
         a.put_expected(&b"content"[..], hash, 7).unwrap();
         assert!(a.holds(&hash, 7).unwrap());
         assert!(!a.holds(&hash, 8).unwrap());
+        // Staged, it is not stored until committed, and dropped it leaves nothing.
+        let other: Hash = Sha256::digest(b"other").into();
+        let mut r = a.receive(other, 5).unwrap();
+        r.write(b"other").unwrap();
+        drop(r.finish_staged().unwrap());
+        assert!(!a.contains(&other).unwrap());
+        let mut r = a.receive(other, 5).unwrap();
+        r.write(b"other").unwrap();
+        let received = r.finish_staged().unwrap();
+        assert!(!a.contains(&other).unwrap());
+        received.commit().unwrap();
+        assert!(a.holds(&other, 5).unwrap());
+        fs::remove_file(a.path_of(&other)).unwrap();
         let (mut file, size) = a.open_verified(&hash).unwrap();
         let mut read = Vec::new();
         file.read_to_end(&mut read).unwrap();

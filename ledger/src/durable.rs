@@ -161,8 +161,56 @@ impl Staged {
 
 impl Drop for Staged {
     /// After a rename the temporary name is gone; after a link (or a failure) it is not.
+    /// After [`Staged::close`] the path is empty: the [`Closed`] file owns the name.
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.tmp);
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl Staged {
+    /// Syncs the written file (if durable) and closes it, keeping it under its temporary
+    /// name, for a writer that stages many files and names them all only once every one
+    /// is known to be good (a bundle's attachments): no file descriptor stays open per
+    /// file. Only for files that replace an existing one ([`Existing::Replace`]).
+    pub fn close(mut self) -> io::Result<Closed> {
+        if self.options.durability == Durability::Durable {
+            self.file.sync_all()?;
+        }
+        Ok(Closed {
+            tmp: std::mem::take(&mut self.tmp),
+            options: self.options,
+        })
+    }
+}
+
+/// A staged file, written, synced and closed under its temporary name: [`Closed::commit`]
+/// names it; dropped without that, it removes the temporary file.
+#[derive(Debug)]
+pub struct Closed {
+    tmp: PathBuf,
+    options: WriteOptions,
+}
+
+impl Closed {
+    /// Renames the file to `path` (in the directory it was staged in), replacing any file
+    /// there, and syncs the directory if durable.
+    pub fn commit(mut self, path: &Path) -> io::Result<()> {
+        fs::rename(&self.tmp, path)?;
+        self.tmp = PathBuf::new();
+        if self.options.durability == Durability::Durable {
+            sync_dir(parent(path))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -1,9 +1,12 @@
-//! The offline sync bundle, `dyad-sync/v1` (spec/sync.md): its pure encoding and strict
-//! parsing, with no file system and no channel rules.
+//! The offline sync bundle, `dyad-sync/v2` (and `v1`, still read) (spec/sync.md): its pure
+//! encoding and strict parsing, with no file system and no channel rules.
 //!
 //! A bundle is text, one record per line, ending in a line that counts the records and
 //! carries the SHA-256 of every byte before it, so that a truncated or altered copy is
-//! detected before anything is applied (spec/sync.md section 1). What a record *means* to
+//! detected before anything is applied (spec/sync.md section 1). Version 2 adds the
+//! attachments' bytes: an `attachment` line, then the bytes in `chunk` lines of at most
+//! [`CHUNK_SIZE`] bytes each, so no line (and no read) grows with the attachment. What a
+//! record *means* to
 //! a replica (entries that decode and verify, checkpoints that are consistent) is checked
 //! by whoever applies it (the CLI's `sync import`, `init`, `audit --bundle`).
 //!
@@ -20,16 +23,41 @@ mod decoder;
 mod encoder;
 
 pub use decoder::Decoder;
-pub use encoder::Encoder;
+pub use encoder::{Encoder, WriteAttachmentError};
 
-/// The first line of every bundle.
-pub const MAGIC: &str = "dyad-sync/v1";
+/// The first line of every bundle writers write now (`dyad-sync/v2`).
+pub const MAGIC: &str = "dyad-sync/v2";
+/// The first line of a version 1 bundle (no attachments), still read.
+pub const MAGIC_V1: &str = "dyad-sync/v1";
+/// The most attachment bytes one `chunk` line carries (spec/sync.md section 1): 1 MiB,
+/// 1,398,104 base64 characters, within [`MAX_LINE`].
+pub const CHUNK_SIZE: u64 = 1 << 20;
 /// The longest line a reader accepts, without its newline: a checkpoint note is at most
 /// 1 MiB (C2SP signed-note, as the verifier bounds it), which is 1,398,104 base64
 /// characters.
 pub const MAX_LINE: usize = 1_500_000;
 /// The longest origin (spec/dyad.md section 2.1).
 pub const MAX_ORIGIN_LEN: usize = 255;
+
+/// A bundle's format version, named by its first line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    /// `dyad-sync/v1`: no attachment records.
+    V1,
+    /// `dyad-sync/v2`: attachment records; what writers write.
+    #[default]
+    V2,
+}
+
+impl Version {
+    /// The bundle's first line.
+    pub fn magic(self) -> &'static str {
+        match self {
+            Version::V1 => MAGIC_V1,
+            Version::V2 => MAGIC,
+        }
+    }
+}
 
 /// One line of a bundle after the origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +75,16 @@ pub enum Record {
     },
     /// A co-signer's signed message for the sequencer to append.
     Submission(Vec<u8>),
+    /// The start of an attachment's bytes (version 2): its SHA-256 and size; the bytes
+    /// follow in `size / CHUNK_SIZE` rounded up [`Record::Chunk`]s.
+    Attachment {
+        /// The SHA-256 the bytes are said to have (checked by whoever applies them).
+        sha256: [u8; 32],
+        /// The number of bytes in the chunks that follow.
+        size: u64,
+    },
+    /// The next bytes of the attachment being read: [`CHUNK_SIZE`] bytes, or the rest.
+    Chunk(Vec<u8>),
     /// A checkpoint note signed by the sequencer, for the co-signer to co-sign.
     Checkpoint(Vec<u8>),
     /// A committed (co-signed) checkpoint note.
@@ -61,32 +99,38 @@ impl Record {
             Record::Genesis(_) => "genesis",
             Record::Entry { .. } => "entry",
             Record::Submission(_) => "submission",
+            Record::Attachment { .. } => "attachment",
+            Record::Chunk(_) => "chunk",
             Record::Checkpoint(_) => "checkpoint",
             Record::Cosigned(_) => "cosigned",
         }
     }
 
-    /// The record's data (an entry's bytes without its index).
+    /// The record's data (an entry's bytes without its index; an attachment's SHA-256).
     pub fn data(&self) -> &[u8] {
         match self {
             Record::Entry { bytes, .. } => bytes,
+            Record::Attachment { sha256, .. } => sha256,
             Record::Proposal(b)
             | Record::Genesis(b)
             | Record::Submission(b)
+            | Record::Chunk(b)
             | Record::Checkpoint(b)
             | Record::Cosigned(b) => b,
         }
     }
 
     /// Records appear in this order (spec/sync.md section 1): genesis or proposal,
-    /// entries, submissions, the checkpoint to co-sign, committed checkpoints.
+    /// entries, submissions, attachments with their chunks, the checkpoint to co-sign,
+    /// committed checkpoints.
     fn rank(&self) -> u8 {
         match self {
             Record::Proposal(_) | Record::Genesis(_) => 0,
             Record::Entry { .. } => 1,
             Record::Submission(_) => 2,
-            Record::Checkpoint(_) => 3,
-            Record::Cosigned(_) => 4,
+            Record::Attachment { .. } | Record::Chunk(_) => 3,
+            Record::Checkpoint(_) => 4,
+            Record::Cosigned(_) => 5,
         }
     }
 
@@ -102,6 +146,9 @@ impl Record {
     pub fn to_line(&self) -> String {
         match self {
             Record::Entry { index, bytes } => format!("entry {index} {}\n", STANDARD.encode(bytes)),
+            Record::Attachment { sha256, size } => {
+                format!("attachment {} {size}\n", hex::encode(sha256))
+            }
             _ => format!("{} {}\n", self.tag(), STANDARD.encode(self.data())),
         }
     }
@@ -148,6 +195,31 @@ pub enum Malformed {
         /// The previous entry's index.
         previous: u64,
     },
+    /// An `attachment` line that is not `attachment <64 lowercase hex> <decimal size>`.
+    #[error("expected `attachment <SHA-256 in lowercase hex> <size>`")]
+    BadAttachment,
+    /// An attachment whose hash is not above the previous attachment's.
+    #[error("attachments must be in ascending order of SHA-256, each once")]
+    AttachmentOrder,
+    /// A `chunk` line where no attachment bytes are due.
+    #[error("a chunk line that follows no attachment line (or one whose bytes are complete)")]
+    UnexpectedChunk,
+    /// A chunk of another length than the attachment's next chunk.
+    #[error("the chunk holds {got} bytes where {expected} are due")]
+    BadChunkSize {
+        /// The bytes due in this chunk.
+        expected: u64,
+        /// The bytes the chunk holds.
+        got: u64,
+    },
+    /// Another line where the attachment's next chunk is due.
+    #[error("attachment {hash} ends {missing} bytes early: its chunk lines are missing")]
+    MissingChunks {
+        /// The attachment's SHA-256, lowercase hex.
+        hash: String,
+        /// The bytes still due.
+        missing: u64,
+    },
     /// The end line is not `end <count> <checksum>`.
     #[error("expected `end <count> <base64 SHA-256>`")]
     BadEndLine,
@@ -165,8 +237,8 @@ pub enum SyncError {
     /// Reading the input failed.
     #[error("cannot read the bundle: {0}")]
     Io(#[source] io::Error),
-    /// The input does not start with [`MAGIC`].
-    #[error("not a dyad sync bundle (its first line is not {MAGIC:?})")]
+    /// The input does not start with [`MAGIC`] or [`MAGIC_V1`].
+    #[error("not a dyad sync bundle (its first line is not {MAGIC:?} or {MAGIC_V1:?})")]
     NotABundle,
     /// A line that is not canonical, with its number (1 is the magic).
     #[error("line {line}: {reason}")]
@@ -212,6 +284,8 @@ pub fn valid_origin(origin: &str) -> bool {
 /// A whole bundle in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
+    /// The format version on the first line.
+    pub version: Version,
     /// The channel origin on the origin line.
     pub origin: String,
     /// The records, in order.
@@ -231,6 +305,7 @@ impl Bundle {
             return Err(SyncError::ChecksumMismatch);
         }
         Ok(Bundle {
+            version: decoder.version(),
             origin: decoder.into_origin(),
             records,
         })
@@ -243,7 +318,8 @@ impl Bundle {
 
     /// The bundle's bytes, end line included.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Encoder::new(Vec::new(), &self.origin).expect("writing to a Vec");
+        let mut w = Encoder::with_version(Vec::new(), &self.origin, self.version)
+            .expect("writing to a Vec");
         for r in &self.records {
             w.record(r).expect("writing to a Vec");
         }

@@ -6,18 +6,27 @@ use std::path::Path;
 use dyad_verifier::audit::AuditTrust;
 use dyad_verifier::key::VerifierKey;
 
+use super::attachments::{check_in_dir, BundleAttachments};
 use super::stream::audit_stream;
-use super::{AuditFailure, AuditOutcome};
+use super::{AttachmentsAudit, AuditFailure, AuditOutcome};
 use crate::bundle::{BundleReader, Record};
 use crate::checkpoint_note;
 use crate::data::{store_dir, DataDir};
 use crate::error::{CliError, Result};
 use crate::node_snapshot::through_running_node;
+use crate::output::progress;
 
 /// Audits the replica in `dir`; while a node runs there, a snapshot of its store taken
 /// through the node (the same bytes the store would give, removed afterwards): the report
-/// names the replica, never the snapshot.
-pub fn audit_data(dir: &Path, a: VerifierKey, b: VerifierKey) -> Result<AuditOutcome> {
+/// names the replica, never the snapshot. With `check_attachments`, every entry's
+/// attachments are then checked in the data directory's attachment store (files written
+/// atomically beside the store: read in place even while a node runs).
+pub fn audit_data(
+    dir: &Path,
+    a: VerifierKey,
+    b: VerifierKey,
+    check_attachments: bool,
+) -> Result<AuditOutcome> {
     let store_dir = store_dir(dir);
     let source = format!("replica {}", store_dir.display());
     let snapshot = through_running_node(&DataDir::new(dir))?;
@@ -31,33 +40,63 @@ pub fn audit_data(dir: &Path, a: VerifierKey, b: VerifierKey) -> Result<AuditOut
             return Ok(AuditOutcome {
                 source,
                 result: Err(AuditFailure::Source(e)),
+                attachments: AttachmentsAudit::Skipped,
             })
         }
     };
+    let size = raw.size;
     let result = audit_stream(
         raw.leaves,
         raw.size,
         &raw.checkpoints,
         AuditTrust::Parties([a, b]),
     );
-    Ok(AuditOutcome { source, result })
+    // The leaves again, for the attachments they name.
+    let attachments = || match raw_log(&read_from) {
+        Ok(raw) => check_in_dir(dir, raw.leaves, size),
+        Err(RawError::Unreadable(e)) => Err(AuditFailure::Source(e.to_string())),
+        Err(RawError::Damaged(e)) => Err(AuditFailure::Source(e)),
+    };
+    Ok(AuditOutcome::then_attachments(
+        source,
+        result,
+        check_attachments,
+        attachments,
+    ))
 }
 
-pub(super) fn audit_bundle(path: &Path, a: VerifierKey, b: VerifierKey) -> Result<AuditOutcome> {
+pub(super) fn audit_bundle(
+    path: &Path,
+    a: VerifierKey,
+    b: VerifierKey,
+    check_attachments: bool,
+) -> Result<AuditOutcome> {
     let source = format!("bundle {}", path.display());
-    // Pass 1: the bundle's form, its checkpoints (few and small) and its entry count.
-    // Pass 2 streams the entries, so memory stays flat however long the log is.
+    // Pass 1: the bundle's form, its checkpoints (few and small), its entry count, and
+    // its attachment records checked against the entries that name them. Pass 2 streams
+    // the entries, so memory stays flat however long the log is.
     let mut reader = BundleReader::open(path)?;
     let mut checkpoints = Vec::new();
     let mut entries = 0u64;
+    let mut attachments = BundleAttachments::default();
+    let bar = progress(reader.len(), "reading bundle");
     while let Some(record) = reader.next_record()? {
+        bar.set_position(reader.position());
         match record {
+            Record::Entry { index, bytes } if check_attachments => {
+                attachments.entry(index, &bytes);
+                if entries == 0 && index != 0 {
+                    return Err(not_from_zero(path, index));
+                }
+                entries += 1;
+            }
+            Record::Attachment { sha256, size } if check_attachments => {
+                attachments.attachment(sha256, size)
+            }
+            Record::Chunk(bytes) if check_attachments => attachments.chunk(&bytes),
             Record::Entry { index, .. } => {
                 if entries == 0 && index != 0 {
-                    return Err(CliError::usage_hint(
-                        format!("{}: the bundle starts at entry {index}; an audit needs the whole log from entry 0", path.display()),
-                        "export it with `dyad sync export --from 0 --out FILE`",
-                    ));
+                    return Err(not_from_zero(path, index));
                 }
                 entries += 1;
             }
@@ -65,6 +104,7 @@ pub(super) fn audit_bundle(path: &Path, a: VerifierKey, b: VerifierKey) -> Resul
             _ => {}
         }
     }
+    bar.finish_and_clear();
     if entries == 0 {
         return Err(CliError::usage_hint(
             format!("{}: the bundle holds no entries", path.display()),
@@ -94,7 +134,22 @@ pub(super) fn audit_bundle(path: &Path, a: VerifierKey, b: VerifierKey) -> Resul
             result = Err(AuditFailure::Checksum);
         }
     }
-    Ok(AuditOutcome { source, result })
+    Ok(AuditOutcome::then_attachments(
+        source,
+        result,
+        check_attachments,
+        || attachments.verdict(),
+    ))
+}
+
+fn not_from_zero(path: &Path, index: u64) -> CliError {
+    CliError::usage_hint(
+        format!(
+            "{}: the bundle starts at entry {index}; an audit needs the whole log from entry 0",
+            path.display()
+        ),
+        "export it with `dyad sync export --from 0 --out FILE`",
+    )
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@
 //! only, or a sync bundle) and [`remote`] (a tlog-tiles server: `dyad_node::audit_url`
 //! fetches and feeds them to the verifier's `Auditor`). The auditor does not trust the
 //! party's software, only the bytes it can recompute.
+//!
+//! Then, unless `--skip-attachments`, [`attachments`] checks every attachment every entry
+//! names: present in the source, of the size and SHA-256 the entry names.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +25,12 @@ use crate::running_node::reader_reach;
 use crate::trust::read_two_parties;
 use crate::Ctx;
 
+mod attachments;
 mod local;
 mod remote;
 mod stream;
+
+use attachments::{AttachmentFailure, AttachmentsAudit};
 
 use local::audit_bundle;
 pub use local::audit_data;
@@ -43,8 +49,12 @@ The whole log is needed: a bundle made with `dyad sync export --from 0` from eit
 or a party's data directory (read-only: only raw entries and checkpoint notes are read),
 or --url URL: a live node, or a static tile export (`dyad export tiles`) served by any web
 server, read over the C2SP tlog-tiles API up to its checkpoint and streamed into the verifier.
-The verdict is PASSED (exit 0) or FAILED (exit 1) with the first problem, naming the entry or
-checkpoint. If two co-signed checkpoints conflict, the evidence of equivocation is written
+Every attachment every entry names is checked too (present, of its size and SHA-256): in the
+data directory's attachment store, the bundle's attachment records, or at URL/attachment/<hash>;
+--skip-attachments leaves them out, and the report says they were not checked (a static tile
+export serves no attachments).
+The verdict is PASSED (exit 0) or FAILED (exit 1) with the first problem, naming the entry,
+attachment or checkpoint. If two co-signed checkpoints conflict, the evidence of equivocation is written
 to --evidence-out FILE (or printed) and can be checked with `dyad verify evidence`.";
 
 #[derive(Args, Debug)]
@@ -65,6 +75,9 @@ pub struct AuditArgs {
     /// Where to write evidence of equivocation if the audit finds any.
     #[arg(long, value_name = "FILE")]
     pub evidence_out: Option<PathBuf>,
+    /// Do not check the entries' attachments (presence, size, SHA-256); the report says so.
+    #[arg(long)]
+    pub skip_attachments: bool,
 }
 
 /// Why an audit did not pass.
@@ -82,6 +95,8 @@ pub enum AuditFailure {
     Source(String),
     /// Every record verified, but the bundle file is not the one that was exported.
     Checksum,
+    /// An attachment an entry names is missing, too short or long, or changed.
+    Attachment(AttachmentFailure),
 }
 
 impl std::fmt::Display for AuditFailure {
@@ -97,6 +112,7 @@ impl std::fmt::Display for AuditFailure {
             AuditFailure::Checksum => f.write_str(
                 "the bundle's checksum does not match its content: it was altered after export",
             ),
+            AuditFailure::Attachment(a) => write!(f, "{a}"),
         }
     }
 }
@@ -104,6 +120,31 @@ impl std::fmt::Display for AuditFailure {
 pub struct AuditOutcome {
     pub source: String,
     pub result: std::result::Result<AuditReport, AuditFailure>,
+    /// What was done about attachments (meaningful when the audit passed).
+    pub attachments: AttachmentsAudit,
+}
+
+impl AuditOutcome {
+    /// The outcome of the log's audit, then (if it passed, and `check`) of `attachments`.
+    fn then_attachments(
+        source: String,
+        result: std::result::Result<AuditReport, AuditFailure>,
+        check: bool,
+        attachments: impl FnOnce() -> std::result::Result<AttachmentsAudit, AuditFailure>,
+    ) -> AuditOutcome {
+        let (result, attachments) = match result {
+            Ok(report) if check => match attachments() {
+                Ok(done) => (Ok(report), done),
+                Err(e) => (Err(e), AttachmentsAudit::Skipped),
+            },
+            other => (other, AttachmentsAudit::Skipped),
+        };
+        AuditOutcome {
+            source,
+            result,
+            attachments,
+        }
+    }
 }
 
 fn kinds_json(kinds: &[u64]) -> Value {
@@ -133,6 +174,7 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "entries_by_sequencer": r.entries_by_sequencer,
             "entries_by_cosigner": r.entries_by_cosigner,
             "kinds": kinds_json(&r.kinds),
+            "attachments": outcome.attachments.json(),
         }),
         Err(f) => j!({
             "verdict": "fail",
@@ -141,6 +183,11 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "entry": match f {
                 AuditFailure::Log(AuditError::Entry { index, .. }) => Some(*index),
                 AuditFailure::Log(AuditError::UntrustedGenesis) | AuditFailure::UntrustedGenesis { .. } => Some(0),
+                AuditFailure::Attachment(a) => Some(a.index),
+                _ => None,
+            },
+            "attachment": match f {
+                AuditFailure::Attachment(a) => Some(a.json()),
                 _ => None,
             },
         }),
@@ -175,6 +222,7 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
                 ),
                 format!("  root         {}", b64(&r.root)),
                 format!("  messages     {}", if kinds.is_empty() { "none yet".to_owned() } else { kinds.join(", ") }),
+                outcome.attachments.line(),
                 "  Every entry is signed by its sender, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned(),
             ]
         }
@@ -187,6 +235,7 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
 
 pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     let (a, b) = read_two_parties(&args.trust)?;
+    let check_attachments = !args.skip_attachments;
     let outcome = match &args.bundle {
         _ if args.url.is_some() => {
             if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() {
@@ -199,6 +248,7 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
                 reader_reach(args.access.as_deref())?,
                 a,
                 b,
+                check_attachments,
             )?
         }
         Some(_) if ctx.data_given && std::env::var_os("DYAD_DATA").is_none() => {
@@ -206,8 +256,8 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
                 "give either --data DIR or --bundle FILE, not both",
             ));
         }
-        Some(path) => audit_bundle(path, a, b)?,
-        None => audit_data(&ctx.data, a, b)?,
+        Some(path) => audit_bundle(path, a, b, check_attachments)?,
+        None => audit_data(&ctx.data, a, b, check_attachments)?,
     };
     let evidence = match &outcome.result {
         Err(AuditFailure::Log(AuditError::ConflictingCheckpoints { evidence, .. })) => {

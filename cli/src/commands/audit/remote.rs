@@ -4,6 +4,7 @@
 use dyad_verifier::audit::{AuditError, AuditTrust};
 use dyad_verifier::key::VerifierKey;
 
+use super::attachments::check_at_url;
 use super::stream::untrusted_genesis;
 use super::{AuditFailure, AuditOutcome};
 use crate::error::{CliError, Result};
@@ -14,12 +15,14 @@ use crate::running_node::check_url;
 /// and strict tile parsing are `dyad_node::client`'s; every check is the
 /// verifier's `Auditor`, fed one entry at a time. An unreachable server or a missing
 /// checkpoint is unreadable input (exit 2); anything wrong in what it serves fails the
-/// audit (exit 1).
+/// audit (exit 1). With `check_attachments`, every entry's attachments are then fetched
+/// from `<url>/attachment/<hash>` and checked.
 pub(super) fn audit_url(
     url: &str,
     reach: dyad_node::Reach,
     a: VerifierKey,
     b: VerifierKey,
+    check_attachments: bool,
 ) -> Result<AuditOutcome> {
     use dyad_node::client::AuditUrlError;
     use dyad_node::ClientError;
@@ -48,7 +51,7 @@ pub(super) fn audit_url(
         },
         Err(AuditUrlError::Audit(AuditError::UntrustedGenesis)) => {
             // Say whom the served genesis names: fetch leaf 0 once more.
-            let leaf0 = dyad_node::fetch_entries(&url, reach, 0, 1)
+            let leaf0 = dyad_node::fetch_entries(&url, reach.clone(), 0, 1)
                 .ok()
                 .and_then(|mut entries| entries.next())
                 .and_then(|entry| entry.ok());
@@ -69,7 +72,21 @@ pub(super) fn audit_url(
             other => Err(AuditFailure::Source(other.to_string())),
         },
     };
-    Ok(AuditOutcome { source, result })
+    let size = result.as_ref().map_or(0, |r| r.leaves);
+    let attachments = || {
+        let client = dyad_node::BlockingClient::with_reach(&url, reach.clone())
+            .map_err(|e| AuditFailure::Source(e.to_string()))?;
+        let leaves = client
+            .entries(0, size)
+            .map(|e| e.map(|(_, leaf)| leaf).map_err(|e| e.to_string()));
+        check_at_url(&client, leaves, size)
+    };
+    Ok(AuditOutcome::then_attachments(
+        source,
+        result,
+        check_attachments,
+        attachments,
+    ))
 }
 
 /// Why the hash tiles did not check out.

@@ -4,11 +4,13 @@
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use dyad_ledger::attachments::Attachments;
 use dyad_ledger::channel::{Channel, Role};
 use dyad_ledger::durable::{self, WriteOptions, Written};
 use dyad_ledger::keys::SignerKey;
 use serde_json::json as j;
 
+use super::attachments::{write_attachments, NamedAttachments};
 use crate::bundle::{BundleWriter, Record};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
@@ -25,16 +27,21 @@ pub struct ExportSummary {
     /// Entries `[from, to)`.
     pub entries: Option<(u64, u64)>,
     pub submissions: u64,
+    /// The attachments carried, and their bytes.
+    pub attachments: u64,
+    pub attachment_bytes: u64,
     /// The size of the freshly signed checkpoint, if any.
     pub checkpoint: Option<u64>,
     /// The sizes of the co-signed checkpoints included.
     pub cosigned: Vec<u64>,
 }
 
-/// Writes the bundle for the peer into `w` (see the module documentation).
+/// Writes the bundle for the peer into `w` (see the module documentation), with the
+/// attachments its entries and submissions name, read from `store`.
 fn write_export<W: Write>(
     channel: &mut Channel,
     key: &SignerKey,
+    store: &Attachments,
     from: Option<u64>,
     w: W,
 ) -> Result<(W, ExportSummary)> {
@@ -63,6 +70,7 @@ fn write_export<W: Write>(
         None
     };
     let mut writer = BundleWriter::new(w, channel.origin()).map_err(io_err)?;
+    let mut named = NamedAttachments::default();
     if role == Role::Sequencer && committed == 0 {
         // Until the first co-signature the co-signer may not have its replica yet.
         writer
@@ -74,6 +82,7 @@ fn write_export<W: Write>(
         let bar = progress(size - from, "exporting entries");
         for item in channel.store().leaves(from..size)? {
             let (index, bytes) = item?;
+            named.note_bytes(&bytes, || format!("entry {index}"))?;
             writer
                 .record(&Record::Entry { index, bytes })
                 .map_err(io_err)?;
@@ -84,12 +93,16 @@ fn write_export<W: Write>(
     }
     if role == Role::Cosigner {
         for e in channel.queued()? {
+            let n = summary.submissions + 1;
+            named.note_bytes(&e.bytes, || format!("submission {n}"))?;
             writer
                 .record(&Record::Submission(e.bytes))
                 .map_err(io_err)?;
             summary.submissions += 1;
         }
     }
+    (summary.attachments, summary.attachment_bytes) =
+        write_attachments(&mut writer, store, &named)?;
     if let Some(note) = checkpoint {
         writer.record(&Record::Checkpoint(note)).map_err(io_err)?;
         summary.checkpoint = Some(size);
@@ -112,13 +125,34 @@ fn write_export<W: Write>(
 /// Exports into a file atomically and durably ([`dyad_ledger::durable`]): a half-written
 /// bundle never carries the final name.
 pub fn export_to_file(data: &DataDir, from: Option<u64>, path: &Path) -> Result<ExportSummary> {
-    let (config, mut channel) = data.open()?;
+    export_to_file_from(data, data, from, path)
+}
+
+/// The replica in `data` and the attachment store of `attachments_in` (a node's data
+/// directory, when `data` is a snapshot of its store).
+fn open_export(
+    data: &DataDir,
+    attachments_in: &DataDir,
+) -> Result<(Channel, SignerKey, Attachments)> {
+    let (config, channel) = data.open()?;
     let key = config.signer_key()?;
+    let store = attachments_in.attachments(channel.genesis().max_attachment_size)?;
+    Ok((channel, key, store))
+}
+
+/// [`export_to_file`], reading attachments from `attachments_in`.
+fn export_to_file_from(
+    data: &DataDir,
+    attachments_in: &DataDir,
+    from: Option<u64>,
+    path: &Path,
+) -> Result<ExportSummary> {
+    let (mut channel, key, store) = open_export(data, attachments_in)?;
     // The export's own error (a store read, say) is kept whole; the I/O error handed to the
     // durable writer only makes it discard the temporary file.
     let mut export_error = None;
     let written = durable::write_with(path, WriteOptions::SHARED, |file| {
-        match write_export(&mut channel, &key, from, BufWriter::new(file)) {
+        match write_export(&mut channel, &key, &store, from, BufWriter::new(file)) {
             Ok((mut buf, summary)) => buf.flush().map(|()| summary),
             Err(e) => {
                 export_error = Some(e);
@@ -154,6 +188,12 @@ fn describe_export(s: &ExportSummary) -> Vec<String> {
     if s.role == "cosigner" {
         lines.push(format!("{} queued message(s)", s.submissions));
     }
+    if s.attachments > 0 {
+        lines.push(format!(
+            "{} attachment(s) ({} bytes)",
+            s.attachments, s.attachment_bytes
+        ));
+    }
     if let Some(c) = s.checkpoint {
         lines.push(format!("a checkpoint of size {c} to co-sign"));
     }
@@ -173,6 +213,8 @@ fn export_json(s: &ExportSummary, out: Option<&Path>) -> serde_json::Value {
         "entries_from": s.entries.map(|e| e.0),
         "entries_to": s.entries.map(|e| e.1),
         "submissions": s.submissions,
+        "attachments": s.attachments,
+        "attachment_bytes": s.attachment_bytes,
         "checkpoint_size": s.checkpoint,
         "cosigned_sizes": s.cosigned,
     })
@@ -186,14 +228,20 @@ pub(super) fn run(ctx: &Ctx, from: Option<u64>, out: Option<&Path>) -> Result<()
     let data = snapshot
         .as_ref()
         .map_or_else(|| ctx.data_dir(), |s| s.data_dir());
+    // Attachments are files beside the store, written atomically: read where they are.
+    let attachments_in = ctx.data_dir();
     let summary = match out {
-        Some(path) => export_to_file(&data, from, path)?,
+        Some(path) => export_to_file_from(&data, &attachments_in, from, path)?,
         None => {
-            let (config, mut channel) = data.open()?;
-            let key = config.signer_key()?;
+            let (mut channel, key, store) = open_export(&data, &attachments_in)?;
             let stdout = io::stdout();
-            let (_, summary) =
-                write_export(&mut channel, &key, from, BufWriter::new(stdout.lock()))?;
+            let (_, summary) = write_export(
+                &mut channel,
+                &key,
+                &store,
+                from,
+                BufWriter::new(stdout.lock()),
+            )?;
             summary
         }
     };

@@ -3,17 +3,20 @@
 
 use std::path::Path;
 
+use dyad_ledger::attachments::Attachments;
 use dyad_ledger::channel::{Channel, ChannelError, Role};
 use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::keys::SignerKey;
 use serde_json::json as j;
 
-use crate::bundle::{Bundle, Record};
+use super::attachments::{require_for_appending, require_for_cosigning};
+use super::received::{read_bundle, Received};
+use crate::bundle::Record;
 use crate::checkpoint_note;
 use crate::commands::init::{import_genesis, GenesisImport};
 use crate::data::{Config, DataDir};
 use crate::error::{CliError, Result};
-use crate::output::{json, now_ms, outln, progress};
+use crate::output::{json, now_ms, outln};
 use crate::Ctx;
 
 /// What an import did.
@@ -33,37 +36,15 @@ pub struct ImportSummary {
     pub cosigned: Option<u64>,
     /// The bundle's checkpoint was older than this replica (already co-signed).
     pub stale_checkpoint: Option<u64>,
+    /// Attachments the bundle carried, and those of them newly stored here.
+    pub attachments_carried: u64,
+    pub attachments_stored: u64,
     pub size: u64,
     pub committed_size: u64,
 }
 
-fn decode_records(bundle: &Bundle) -> Result<()> {
-    let bar = progress(bundle.records.len() as u64, "checking bundle");
-    let bad = |what: String| CliError::malformed(&bundle.path, what);
-    for r in &bundle.records {
-        match r {
-            Record::Entry { bytes, index } => {
-                SignedEntry::decode(bytes)
-                    .map_err(|e| bad(format!("entry {index} does not decode: {e}")))?;
-            }
-            Record::Submission(bytes) => {
-                SignedEntry::decode(bytes)
-                    .map_err(|e| bad(format!("a submission does not decode: {e}")))?;
-            }
-            Record::Genesis(_) | Record::Proposal(_) => {}
-            Record::Checkpoint(note) | Record::Cosigned(note) => {
-                checkpoint_note::parse(note)
-                    .map_err(|e| bad(format!("a {} record is {e}", r.tag())))?;
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(())
-}
-
 /// A checkpoint note's size, to apply co-signed checkpoints in order (every note was
-/// parsed before: [`decode_records`]).
+/// parsed before: [`read_bundle`]).
 fn checkpoint_size(note: &[u8]) -> u64 {
     checkpoint_note::size(note).unwrap_or(0)
 }
@@ -72,7 +53,7 @@ fn checkpoint_size(note: &[u8]) -> u64 {
 /// returns those beyond, which must continue the log without a gap.
 fn split_held(
     channel: &Channel,
-    bundle: &Bundle,
+    bundle: &Received,
     summary: &mut ImportSummary,
 ) -> Result<Vec<Vec<u8>>> {
     let held = channel.size();
@@ -101,7 +82,7 @@ fn split_held(
     Ok(new)
 }
 
-fn refuse(bundle: &Bundle, message: &str, hint: &str) -> CliError {
+fn refuse(bundle: &Received, message: &str, hint: &str) -> CliError {
     CliError::usage_hint(format!("{}: {message}", bundle.path.display()), hint)
 }
 
@@ -109,9 +90,17 @@ fn refuse(bundle: &Bundle, message: &str, hint: &str) -> CliError {
 pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
     let config = data.read_config()?;
     let role = config.role()?;
-    let bundle = read_checked(path, &config, role)?;
+    // The attachment store, with the channel's size limit, if there is a replica yet.
+    let store = if data.ledger_exists()? {
+        let (_, channel) = data.open()?;
+        Some(data.attachments(channel.genesis().max_attachment_size)?)
+    } else {
+        None
+    };
+    let mut bundle = read_checked(path, &config, role, store.as_ref())?;
     let mut summary = ImportSummary {
         role: role.as_str(),
+        attachments_carried: bundle.carried.len() as u64,
         ..ImportSummary::default()
     };
     if let Some(Record::Genesis(bytes)) = bundle
@@ -126,13 +115,17 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
     }
     let (config, mut channel) = data.open()?;
     let key = config.signer_key()?;
+    let store = match store {
+        Some(s) => s,
+        None => data.attachments(channel.genesis().max_attachment_size)?,
+    };
     let new_entries = split_held(&channel, &bundle, &mut summary)?;
-    let cosigned: Vec<&Vec<u8>> = bundle
+    let cosigned: Vec<Vec<u8>> = bundle
         .records
         .iter()
         .filter_map(|r| {
             if let Record::Cosigned(n) = r {
-                Some(n)
+                Some(n.clone())
             } else {
                 None
             }
@@ -142,22 +135,62 @@ pub fn import(data: &DataDir, path: &Path) -> Result<ImportSummary> {
     for note in &cosigned {
         channel.verify_committed(note)?;
     }
+    let submissions = submissions(&bundle);
+    match role {
+        Role::Cosigner if cosigns(&channel, &bundle) => {
+            require_for_cosigning(&channel, &store, &new_entries, &bundle.carried)?;
+        }
+        Role::Cosigner => {}
+        Role::Sequencer => require_for_appending(&submissions, &store, &bundle.carried)?,
+    }
+    // Every check of the bundle passed: its attachments are stored before the entries
+    // that name them (spec/sync.md section 1.1).
+    summary.attachments_stored = bundle.store_attachments()?;
     match role {
         Role::Cosigner => cosign_entries(&mut channel, &key, &bundle, &new_entries, &mut summary)?,
-        Role::Sequencer => append_submissions(&mut channel, &bundle, &new_entries, &mut summary)?,
+        Role::Sequencer => {
+            append_submissions(&mut channel, &submissions, &new_entries, &mut summary)?
+        }
     }
-    add_cosigned(&mut channel, cosigned)?;
+    add_cosigned(&mut channel, cosigned.iter().collect())?;
     summary.size = channel.size();
     summary.committed_size = channel.committed_size()?;
     Ok(summary)
 }
 
+/// Whether the bundle asks this co-signer to co-sign: it carries a checkpoint no smaller
+/// than the replica (a smaller one is an old bundle).
+fn cosigns(channel: &Channel, bundle: &Received) -> bool {
+    bundle.records.iter().any(|r| match r {
+        Record::Checkpoint(note) => checkpoint_size(note) >= channel.size(),
+        _ => false,
+    })
+}
+
+fn submissions(bundle: &Received) -> Vec<SignedEntry> {
+    bundle
+        .records
+        .iter()
+        .filter_map(|r| {
+            if let Record::Submission(b) = r {
+                SignedEntry::decode(b).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 /// Reads the whole bundle and checks it before anything is applied: intact, for this
-/// channel, every record parses, and meant for this party.
-fn read_checked(path: &Path, config: &Config, role: Role) -> Result<Bundle> {
-    let bundle = Bundle::read(path)?;
-    bundle.expect_origin(&config.origin)?;
-    decode_records(&bundle)?;
+/// channel, every record parses, its attachments are those its entries name (staged, not
+/// stored yet), and meant for this party.
+fn read_checked(
+    path: &Path,
+    config: &Config,
+    role: Role,
+    store: Option<&Attachments>,
+) -> Result<Received> {
+    let bundle = read_bundle(path, &config.origin, store)?;
     let has = |tag: &str| bundle.records.iter().any(|r| r.tag() == tag);
     if has("proposal") {
         return Err(refuse(
@@ -186,7 +219,7 @@ fn read_checked(path: &Path, config: &Config, role: Role) -> Result<Bundle> {
 fn cosign_entries(
     channel: &mut Channel,
     key: &SignerKey,
-    bundle: &Bundle,
+    bundle: &Received,
     new_entries: &[Vec<u8>],
     summary: &mut ImportSummary,
 ) -> Result<()> {
@@ -222,7 +255,7 @@ fn cosign_entries(
 /// log are counted, not appended twice); entries it never appended mean a fork.
 fn append_submissions(
     channel: &mut Channel,
-    bundle: &Bundle,
+    submissions: &[SignedEntry],
     new_entries: &[Vec<u8>],
     summary: &mut ImportSummary,
 ) -> Result<()> {
@@ -232,19 +265,8 @@ fn append_submissions(
             channel.size()
         )));
     }
-    let submissions: Vec<SignedEntry> = bundle
-        .records
-        .iter()
-        .filter_map(|r| {
-            if let Record::Submission(b) = r {
-                SignedEntry::decode(b).ok()
-            } else {
-                None
-            }
-        })
-        .collect();
     if !submissions.is_empty() {
-        for a in channel.append_signed(&submissions, now_ms())? {
+        for a in channel.append_signed(submissions, now_ms())? {
             if a.existing {
                 summary.already_appended += 1;
             } else {
@@ -287,6 +309,12 @@ fn import_lines(s: &ImportSummary) -> Vec<String> {
     }
     if s.entries_added > 0 {
         lines.push(format!("checked and added {} entries", s.entries_added));
+    }
+    if s.attachments_carried > 0 {
+        lines.push(format!(
+            "checked {} attachment(s) the bundle carried, {} of them newly stored",
+            s.attachments_carried, s.attachments_stored
+        ));
     }
     if let Some(size) = s.cosigned {
         lines.push(format!("co-signed the checkpoint of size {size}"));
@@ -336,6 +364,8 @@ pub(super) fn run(ctx: &Ctx, file: &Path) -> Result<()> {
             "already_appended": s.already_appended,
             "cosigned_size": s.cosigned,
             "stale_checkpoint_size": s.stale_checkpoint,
+            "attachments_carried": s.attachments_carried,
+            "attachments_stored": s.attachments_stored,
             "size": s.size,
             "committed_size": s.committed_size,
             "pending": s.size - s.committed_size,

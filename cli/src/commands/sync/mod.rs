@@ -1,5 +1,6 @@
 //! `dyad sync export|import`: the offline exchange between the two parties, as
-//! `dyad-sync/v1` bundle files (spec/sync.md) carried across an air gap.
+//! `dyad-sync/v2` bundle files (spec/sync.md) carried across an air gap, with the bytes of
+//! the attachments their entries name.
 //!
 //! - The sequencer exports the entries the co-signer may lack, a freshly signed
 //!   checkpoint to co-sign, its committed checkpoints and, until the first co-signature,
@@ -16,8 +17,10 @@ use clap::Subcommand;
 use crate::error::Result;
 use crate::Ctx;
 
+mod attachments;
 mod export;
 mod import;
+mod received;
 
 pub use export::export_to_file;
 pub use import::import;
@@ -31,7 +34,8 @@ Examples:
 Sequencer: writes the entries from --from N (default: the latest co-signed size), a freshly
 signed checkpoint for the co-signer to co-sign, its co-signed checkpoints, and (until the
 first co-signature) the genesis. Co-signer: writes its queued messages and its latest
-co-signature (and with --from N, its entries from N, for an auditor).
+co-signature (and with --from N, its entries from N, for an auditor). Both write the bytes
+of every attachment those entries and messages name, in chunks of at most 1 MiB.
 The format is spec/sync.md: one record per line, ending with a record count and a SHA-256
 of the whole file, so a truncated or altered copy is refused on import.";
 
@@ -42,7 +46,9 @@ Examples:
   dyad sync import genesis.signed       # sequencer: create the replica from the signed genesis
 
 Nothing is applied unless the whole file is intact, is for this channel, and every record
-parses; then every entry and signature is verified before it is stored. Exit 1 means a
+parses; then every entry and signature is verified before it is stored. Attachments are
+checked against the entries that name them and stored only once the whole bundle checked
+out; the co-signer co-signs only if it holds every attachment its entries name. Exit 1 means a
 verification failed (a bad signature, a root that does not match, a rewritten entry): keep
 the bundle, it may be evidence. Exit 2 means the file is unreadable, truncated or not for
 this party.";

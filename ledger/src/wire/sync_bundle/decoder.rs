@@ -8,20 +8,31 @@ use base64::Engine;
 use dyad_verifier::text::parse_decimal;
 use sha2::{Digest, Sha256};
 
-use super::{valid_origin, Malformed, Record, SyncError, MAGIC, MAX_LINE};
+use super::{
+    valid_origin, Malformed, Record, SyncError, Version, CHUNK_SIZE, MAGIC, MAGIC_V1, MAX_LINE,
+};
 
 /// Reads a bundle record by record, checking form and order as it goes, so that a
 /// whole-log bundle streams in constant memory. The count and checksum are checked when
 /// the end line is read; [`Decoder::next_record`] returns `None` after it, and
 /// [`Decoder::checksum_ok`] then says whether the content was intact.
+///
+/// An attachment's bytes come as [`Record::Chunk`]s after its [`Record::Attachment`]; the
+/// decoder checks their number and lengths, not their hash: that is for whoever compares
+/// them with the entry that names them (`dyad_verifier::attachment`).
 pub struct Decoder<R: BufRead> {
     inner: R,
+    version: Version,
     hasher: Sha256,
     line: u64,
     origin: String,
     count: u64,
     last: Option<(u8, bool)>,
     last_entry: Option<u64>,
+    /// The last attachment's hash and the bytes of it still due in chunks.
+    attachment: Option<([u8; 32], u64)>,
+    /// Bytes read so far, for progress reports.
+    position: u64,
     checksum_ok: Option<bool>,
 }
 
@@ -30,22 +41,26 @@ impl<R: BufRead> Decoder<R> {
     pub fn new(inner: R) -> Result<Self, SyncError> {
         let mut r = Decoder {
             inner,
+            version: Version::V2,
             hasher: Sha256::new(),
             line: 0,
             origin: String::new(),
             count: 0,
             last: None,
             last_entry: None,
+            attachment: None,
+            position: 0,
             checksum_ok: None,
         };
         // An empty file, or a first line that is not the magic (even cut short or too
         // long), is not a bundle at all: say so rather than "truncated".
         match r.read_line() {
-            Ok(Some(line)) if line == MAGIC.as_bytes() => {}
+            Ok(Some(line)) if line == MAGIC.as_bytes() => r.version = Version::V2,
+            Ok(Some(line)) if line == MAGIC_V1.as_bytes() => r.version = Version::V1,
             Err(SyncError::Io(e)) => return Err(SyncError::Io(e)),
             _ => return Err(SyncError::NotABundle),
         }
-        r.hasher.update(MAGIC.as_bytes());
+        r.hasher.update(r.version.magic().as_bytes());
         r.hasher.update(b"\n");
         let line = r.read_line()?.ok_or(SyncError::Truncated { line: 1 })?;
         r.hasher.update(&line);
@@ -59,9 +74,19 @@ impl<R: BufRead> Decoder<R> {
         Ok(r)
     }
 
+    /// The format version on the bundle's first line.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
     /// The channel origin on the bundle's origin line.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Bytes of the input read so far (whole lines), for progress reports.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     /// Records read so far.
@@ -100,6 +125,7 @@ impl<R: BufRead> Decoder<R> {
         if n == 0 {
             return Ok(None);
         }
+        self.position += n as u64;
         self.line += 1;
         if buf.last() != Some(&b'\n') {
             if buf.len() > MAX_LINE {
@@ -124,12 +150,14 @@ impl<R: BufRead> Decoder<R> {
             return Err(SyncError::Truncated { line: self.line });
         };
         if let Some(rest) = line.strip_prefix(b"end ") {
+            self.no_chunks_due()?;
             self.finish_end(rest)?;
             return Ok(None);
         }
         self.hasher.update(&line);
         self.hasher.update(b"\n");
         let record = self.parse_record(&line)?;
+        self.check_attachment_bytes(&record)?;
         let rank = record.rank();
         if let Some((last_rank, last_unique)) = self.last {
             if rank < last_rank {
@@ -153,6 +181,57 @@ impl<R: BufRead> Decoder<R> {
         Ok(Some(record))
     }
 
+    /// An error if the last attachment's bytes are not complete.
+    fn no_chunks_due(&self) -> Result<(), SyncError> {
+        match self.attachment {
+            Some((hash, missing)) if missing > 0 => Err(self.malformed(Malformed::MissingChunks {
+                hash: hex::encode(hash),
+                missing,
+            })),
+            _ => Ok(()),
+        }
+    }
+
+    /// Attachments in ascending order of hash; after each, exactly the chunks that carry
+    /// its size, each [`CHUNK_SIZE`] bytes but the last (spec/sync.md section 1).
+    fn check_attachment_bytes(&mut self, record: &Record) -> Result<(), SyncError> {
+        match record {
+            Record::Chunk(bytes) => {
+                let due = match self.attachment {
+                    Some((_, due)) if due > 0 => due,
+                    _ => return Err(self.malformed(Malformed::UnexpectedChunk)),
+                };
+                let expected = due.min(CHUNK_SIZE);
+                if bytes.len() as u64 != expected {
+                    return Err(self.malformed(Malformed::BadChunkSize {
+                        expected,
+                        got: bytes.len() as u64,
+                    }));
+                }
+                if let Some((_, due)) = &mut self.attachment {
+                    *due -= expected;
+                }
+            }
+            Record::Attachment { sha256, size } => {
+                self.no_chunks_due()?;
+                if self.attachment.is_some_and(|(last, _)| last >= *sha256) {
+                    return Err(self.malformed(Malformed::AttachmentOrder));
+                }
+                self.attachment = Some((*sha256, *size));
+            }
+            _ => self.no_chunks_due()?,
+        }
+        Ok(())
+    }
+
+    fn parse_attachment(&self, rest: &str) -> Result<Record, SyncError> {
+        let bad = || self.malformed(Malformed::BadAttachment);
+        let (hash, size) = rest.split_once(' ').ok_or_else(bad)?;
+        let sha256 = crate::attachments::parse_hex(hash).ok_or_else(bad)?;
+        let size = parse_decimal(size.as_bytes()).ok_or_else(bad)?;
+        Ok(Record::Attachment { sha256, size })
+    }
+
     fn parse_record(&self, line: &[u8]) -> Result<Record, SyncError> {
         let text = std::str::from_utf8(line).map_err(|_| self.malformed(Malformed::NotUtf8))?;
         let (tag, rest) = text
@@ -172,6 +251,8 @@ impl<R: BufRead> Decoder<R> {
             "submission" => Record::Submission(data("submission", rest)?),
             "checkpoint" => Record::Checkpoint(data("checkpoint", rest)?),
             "cosigned" => Record::Cosigned(data("cosigned", rest)?),
+            "attachment" if self.version == Version::V2 => self.parse_attachment(rest)?,
+            "chunk" if self.version == Version::V2 => Record::Chunk(data("chunk", rest)?),
             "entry" => {
                 let (index, encoded) = rest
                     .split_once(' ')

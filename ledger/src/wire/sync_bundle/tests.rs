@@ -8,6 +8,7 @@ use super::*;
 
 fn sample() -> Vec<u8> {
     Bundle {
+        version: Version::V2,
         origin: "example.org/dyad/test".into(),
         records: vec![
             Record::Genesis(vec![1, 2, 3]),
@@ -213,5 +214,177 @@ fn the_streaming_decoder_reports_the_checksum() {
         n += 1;
     }
     assert_eq!((n, d.count(), d.checksum_ok()), (4, 4, Some(false)));
+    assert_eq!(d.position(), altered.len() as u64, "every byte was read");
     assert!(d.next_record().unwrap().is_none());
+}
+
+/// A bundle with an attachment of `size` bytes written by the encoder from a reader.
+fn with_attachment(content: &[u8]) -> (Vec<u8>, [u8; 32]) {
+    let sha256: [u8; 32] = Sha256::digest(content).into();
+    let mut w = Encoder::new(Vec::new(), "o").unwrap();
+    w.record(&Record::Submission(vec![1])).unwrap();
+    w.attachment(sha256, content.len() as u64, content).unwrap();
+    w.record(&Record::Cosigned(vec![2])).unwrap();
+    (w.finish().unwrap().0, sha256)
+}
+
+#[test]
+fn attachments_stream_in_chunks_of_at_most_a_mebibyte() {
+    let content: Vec<u8> = (0..CHUNK_SIZE as usize * 2 + 5).map(|i| i as u8).collect();
+    let (bytes, sha256) = with_attachment(&content);
+    let b = Bundle::parse(&bytes).unwrap();
+    assert_eq!(b.version, Version::V2);
+    let sizes: Vec<usize> = b
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Chunk(c) => Some(c.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, [CHUNK_SIZE as usize, CHUNK_SIZE as usize, 5]);
+    assert_eq!(
+        b.records[1],
+        Record::Attachment {
+            sha256,
+            size: content.len() as u64
+        }
+    );
+    let joined: Vec<u8> = b.records[2..5]
+        .iter()
+        .flat_map(|r| r.data().to_vec())
+        .collect();
+    assert_eq!(joined, content);
+    assert_eq!(b.encode(), bytes);
+    // Every line stays under the line limit.
+    assert!(bytes.split(|&c| c == b'\n').all(|l| l.len() <= MAX_LINE));
+    // An empty attachment has no chunk lines.
+    let (empty, _) = with_attachment(b"");
+    assert_eq!(Bundle::parse(&empty).unwrap().records.len(), 3);
+}
+
+#[test]
+fn the_encoder_refuses_bytes_that_are_not_the_named_ones() {
+    let mut w = Encoder::new(Vec::new(), "o").unwrap();
+    let named: [u8; 32] = Sha256::digest(b"abc").into();
+    for (content, size) in [(&b"abd"[..], 3), (b"ab", 3), (b"abcd", 3)] {
+        assert!(matches!(
+            w.attachment(named, size, content),
+            Err(WriteAttachmentError::Content(_))
+        ));
+    }
+}
+
+#[test]
+fn refuses_attachment_records_out_of_shape() {
+    let h = |b: u8| hex::encode([b; 32]);
+    let cases = [
+        (
+            format!("attachment {} 2\nchunk AQ==\n", h(1)),
+            2,
+            Malformed::BadChunkSize {
+                expected: 2,
+                got: 1,
+            },
+        ),
+        (
+            format!("attachment {} 1\nchunk AQ==\nchunk AQ==\n", h(1)),
+            3,
+            Malformed::UnexpectedChunk,
+        ),
+        (
+            format!("attachment {} 0\nchunk AQ==\n", h(1)),
+            2,
+            Malformed::UnexpectedChunk,
+        ),
+        ("chunk AQ==\n".to_owned(), 1, Malformed::UnexpectedChunk),
+        (
+            format!("attachment {} 1\ncosigned AQ==\n", h(1)),
+            2,
+            Malformed::MissingChunks {
+                hash: h(1),
+                missing: 1,
+            },
+        ),
+        (
+            format!("attachment {} 1\nattachment {} 0\n", h(1), h(2)),
+            2,
+            Malformed::MissingChunks {
+                hash: h(1),
+                missing: 1,
+            },
+        ),
+        (
+            format!("attachment {} 0\nattachment {} 0\n", h(2), h(1)),
+            2,
+            Malformed::AttachmentOrder,
+        ),
+        (
+            format!("attachment {} 0\nattachment {} 0\n", h(2), h(2)),
+            2,
+            Malformed::AttachmentOrder,
+        ),
+        (
+            format!("attachment {} 0\n", h(0xab).to_uppercase()),
+            1,
+            Malformed::BadAttachment,
+        ),
+        (
+            format!("attachment {} 01\n", h(1)),
+            1,
+            Malformed::BadAttachment,
+        ),
+        (
+            format!("attachment {}\n", h(1)),
+            1,
+            Malformed::BadAttachment,
+        ),
+        (
+            format!("checkpoint AQ==\nattachment {} 0\n", h(1)),
+            2,
+            Malformed::OutOfOrder("attachment"),
+        ),
+        (
+            format!("attachment {} 0\nentry 1 AQ==\n", h(1)),
+            2,
+            Malformed::OutOfOrder("entry"),
+        ),
+    ];
+    for (body, count, want) in cases {
+        let bytes = with_end(&format!("origin o\n{body}"), count);
+        assert_eq!(malformed(&bytes), want, "{body:?}");
+    }
+    // The bytes still due when the end line comes.
+    let cut = with_end(&format!("origin o\nattachment {} 3\n", h(1)), 1);
+    assert_eq!(
+        malformed(&cut),
+        Malformed::MissingChunks {
+            hash: h(1),
+            missing: 3
+        }
+    );
+    let fine = with_end(&format!("origin o\nattachment {} 1\nchunk AQ==\n", h(1)), 2);
+    assert_eq!(Bundle::parse(&fine).unwrap().encode(), fine);
+}
+
+#[test]
+fn version_1_bundles_are_read_and_written_back_as_they_were() {
+    let v1 = |body: &str, count: u64| {
+        let head = format!("{MAGIC_V1}\n{body}");
+        let digest = STANDARD.encode(Sha256::digest(head.as_bytes()));
+        format!("{head}end {count} {digest}\n").into_bytes()
+    };
+    let bytes = v1("origin o\ngenesis AQ==\nentry 1 AQ==\n", 2);
+    let b = Bundle::parse(&bytes).unwrap();
+    assert_eq!(b.version, Version::V1);
+    assert_eq!(b.encode(), bytes);
+    // Version 1 has no attachment records.
+    let with = v1(
+        &format!("origin o\nattachment {} 0\n", hex::encode([1; 32])),
+        1,
+    );
+    assert_eq!(
+        malformed(&with),
+        Malformed::UnknownRecord("attachment".into())
+    );
 }
