@@ -523,9 +523,34 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         );
     }
 
-    // Served by a plain static web server: the audit passes.
+    // Served by a plain static web server: a tile export carries no attachments (yet), so
+    // the full audit passes the log and then names entry 7's attachment as missing; with
+    // --skip-attachments it passes, and says the attachments were not checked.
     let server = StaticServer::start(&tiles);
     let out = audit_url(&env, &server.url, &keys, None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v = json(&out.stdout);
+    assert_eq!(
+        (v["entry"].as_u64(), v["attachment"]["problem"].as_str()),
+        (Some(7), Some("missing")),
+        "{v}"
+    );
+    let out = env
+        .dyad()
+        .args([
+            "--json",
+            "audit",
+            "--skip-attachments",
+            "--url",
+            &server.url,
+        ])
+        .arg("--trust")
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -533,6 +558,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         stdout(&out),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(json(&out.stdout)["attachments"]["checked"], false);
 
     // Tampered: one byte of the last entry changed.
     let tampered = env.path("tiles-tampered");
