@@ -94,16 +94,8 @@ fn verify_endorsed(
             record.committed.checkpoint.size
         ))?;
         for (i, a) in attachments.iter().enumerate() {
-            let state = match &files {
-                Some(f) => format!("checked: {}", f[i].file.display()),
-                None => "NOT CHECKED (give --attachments DIR)".to_owned(),
-            };
-            outln(&format!(
-                "  attachment  {} ({} bytes, sha256 {}): {state}",
-                printable(&a.name),
-                a.size,
-                hex::encode(a.sha256)
-            ))?;
+            let checked_in = files.as_ref().map(|f| f[i].file.as_path());
+            outln(&super::receipt::attachment_line(a, checked_in))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -126,16 +126,7 @@ pub(super) fn verify_receipt(
         ))?;
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
         for (i, a) in e.attachments.iter().enumerate() {
-            let state = match checked_file(i) {
-                Some(f) => format!("checked: {}", f.display()),
-                None => "NOT CHECKED".to_owned(),
-            };
-            outln(&format!(
-                "  attachment  {} ({} bytes, sha256 {}): {state}",
-                printable(&a.name),
-                a.size,
-                hex::encode(a.sha256)
-            ))?;
+            outln(&attachment_line(a, checked_file(i).map(PathBuf::as_path)))?;
         }
         if !e.attachments.is_empty() {
             outln(&attachments_summary(
@@ -146,6 +137,20 @@ pub(super) fn verify_receipt(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One attachment of the entry, and the file its bytes were checked in (if any).
+pub(super) fn attachment_line(a: &Attachment, checked_in: Option<&Path>) -> String {
+    let state = match checked_in {
+        Some(f) => format!("checked: {}", f.display()),
+        None => "NOT CHECKED".to_owned(),
+    };
+    format!(
+        "  attachment  {} ({} bytes, sha256 {}): {state}",
+        printable(&a.name),
+        a.size,
+        hex::encode(a.sha256)
+    )
 }
 
 /// What the receipt proves of the attachments, said no stronger than it is.
