@@ -38,6 +38,11 @@ pub fn endorsement_receipt(
             "record {record}'s endorsement (entry {endorsement}) is not under the co-signed checkpoint of size {checkpoint_size} yet; sync and try again"
         )));
     }
+    Ok((endorsement, receipt_at(data, endorsement, checkpoint_size)?))
+}
+
+/// The receipt of entry `endorsement`, proved against the checkpoint of `checkpoint_size`.
+fn receipt_at(data: &DataDir, endorsement: u64, checkpoint_size: u64) -> Result<Vec<u8>> {
     let replica = Replica::of(data)?;
     let proof = replica.inclusion_proof(endorsement, Some(checkpoint_size))?;
     let note = replica.checkpoint_note(Some(checkpoint_size))?;
@@ -48,9 +53,11 @@ pub fn endorsement_receipt(
             leaf_through_node(data, endorsement)?
         }
     };
-    Ok((
+    Ok(receipt::format(
+        &entry_bytes,
         endorsement,
-        receipt::format(&entry_bytes, endorsement, &proof.proof, &note),
+        &proof.proof,
+        &note,
     ))
 }
 
@@ -85,7 +92,8 @@ pub fn endorsement_if_any(
             eprintln!("note: record {index}'s endorsement (entry {e}) is not under the co-signed checkpoint of size {checkpoint_size} yet: the directory has no {ENDORSEMENT_FILE}");
             Ok(None)
         }
-        Some(Some(_)) => Ok(Some(endorsement_receipt(data, index, checkpoint_size)?.1)),
+        // The log was read once above: the endorsement's index is known.
+        Some(Some(e)) => Ok(Some(receipt_at(data, e, checkpoint_size)?)),
     }
 }
 
