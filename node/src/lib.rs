@@ -67,6 +67,7 @@ pub mod tile_check;
 pub mod tiles;
 
 pub mod access;
+pub mod taxii;
 pub mod tls;
 
 mod admin_listener;

@@ -204,6 +204,7 @@ fn shared_state(
     let http = link.peer_http(&config)?;
     let attachments = Attachments::open(&config.data_dir, channel.genesis().max_attachment_size)
         .map_err(NodeError::Attachments)?;
+    let taxii = crate::taxii::Feed::new(&channel)?;
     let metrics = Metrics::default();
     Metrics::set(&metrics.log_size, channel.size());
     Metrics::set(&metrics.committed_size, committed);
@@ -238,6 +239,7 @@ fn shared_state(
         cosign_lock: tokio::sync::Mutex::new(()),
         // At least one largest body, or it could never be received.
         body_budget: listen::BodyBudget::new(config.max_body_bytes.max(MAX_SUBMIT_BATCH_BYTES)),
+        taxii,
         failure: failure::Failure::default(),
         evidence: evidence_store::EvidenceStore::new(config.data_dir.join(EVIDENCE_DIR)),
         promise_book: promise_check::PromiseBook::default(),

@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     pub cosign_lock: tokio::sync::Mutex<()>,
     /// Request bodies being buffered, over all connections, take their bytes from here.
     pub body_budget: listen::BodyBudget,
+    /// The TAXII feed of the committed indicators (spec/node.md section 11).
+    pub taxii: crate::taxii::Feed,
     /// The peer check (spec/node.md section 10): nothing is signed until it allows.
     pub peer_check: watch::Sender<crate::reconcile::PeerCheck>,
     /// Set when the node stopped itself because its store cannot be written safely.

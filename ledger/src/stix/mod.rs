@@ -18,6 +18,7 @@ mod types;
 
 use serde_json::Value;
 
+pub use ident::{check_timestamp, Timestamp};
 pub use pattern::{check_pattern, PatternRefusal, MAX_PATTERN_DEPTH};
 
 /// The deepest nesting of JSON arrays and objects a document may have. STIX objects

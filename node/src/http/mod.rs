@@ -64,6 +64,7 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
         .route("/tile/{*path}", get(tiles::tile))
         .route("/metrics", get(tiles::metrics))
         .route("/attachment/{name}", get(attachment::attachment))
+        .merge(crate::taxii::routes())
         .route_layer(from_fn_with_state(shared.clone(), guard::readers));
     let party = Router::new()
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
