@@ -18,7 +18,7 @@ mod types;
 
 use serde_json::Value;
 
-pub use ident::{check_timestamp, Timestamp};
+pub use ident::Timestamp;
 pub use pattern::{check_pattern, PatternRefusal, MAX_PATTERN_DEPTH};
 
 /// The deepest nesting of JSON arrays and objects a document may have. STIX objects
@@ -137,6 +137,12 @@ pub enum StixError {
         /// Why.
         reason: PatternRefusal,
     },
+}
+
+/// `text` as a STIX timestamp (RFC 3339 in UTC, `YYYY-MM-DDTHH:MM:SS[.s+]Z`, a real date
+/// and time), ordered by time; `None` if it is not one.
+pub fn parse_timestamp(text: &str) -> Option<Timestamp<'_>> {
+    ident::check_timestamp(text).ok()
 }
 
 /// Checks `payload` as a STIX 2.1 document: a bundle of objects, or one object.

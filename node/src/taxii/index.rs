@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use dyad_ledger::stix::check_timestamp;
+use dyad_ledger::stix::parse_timestamp;
 use serde_json::{Map, Value};
 
 use super::query::Query;
@@ -55,8 +55,8 @@ pub struct Collection {
 
 /// Orders two version timestamps by time (equal texts of different precision are equal).
 fn version_order(a: &str, b: &str) -> Ordering {
-    match (check_timestamp(a), check_timestamp(b)) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
+    match (parse_timestamp(a), parse_timestamp(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
         _ => a.cmp(b),
     }
 }
@@ -65,6 +65,11 @@ impl Collection {
     /// How many objects the collection holds.
     pub fn len(&self) -> usize {
         self.records.len()
+    }
+
+    /// Whether the collection holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
     /// Adds `object`, carried by entry `entry` signed at `timestamp_ms`. Its `date_added` is

@@ -37,10 +37,12 @@ pub(super) async fn serve_page(
     if let Err(r) = check_accept(&shared, headers) {
         return r;
     }
-    let (direction, mut query) = match find_collection(&shared, &request.collection)
-        .and_then(|(_, d)| Ok((d, parse_query(&shared, request.query.as_deref())?)))
-    {
-        Ok(v) => v,
+    let direction = match find_collection(&shared, &request.collection) {
+        Ok((_, d)) => d,
+        Err(r) => return r,
+    };
+    let mut query = match parse_query(&shared, request.query.as_deref()) {
+        Ok(q) => q,
         Err(r) => return r,
     };
     (request.adjust)(&mut query);

@@ -3,7 +3,7 @@
 //! accepts, read to the microsecond (finer digits are dropped, which keeps "strictly after"
 //! exact for microsecond `date_added` values).
 
-use dyad_ledger::stix::check_timestamp;
+use dyad_ledger::stix::parse_timestamp;
 
 /// Days from 1970-01-01 to the proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
@@ -47,7 +47,7 @@ pub fn format_micros(micros: u64) -> String {
 /// An RFC 3339 UTC timestamp (STIX's form) as microseconds since the epoch; `None` if it is
 /// not one, or is before 1970. A leap second counts as the next second's start.
 pub fn parse_micros(text: &str) -> Option<u64> {
-    check_timestamp(text).ok()?;
+    parse_timestamp(text)?;
     let num = |r: core::ops::Range<usize>| text[r].parse::<u32>().ok();
     let days = days_from_civil(i64::from(num(0..4)?), num(5..7)?, num(8..10)?);
     let seconds = days * 86_400
