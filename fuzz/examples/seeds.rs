@@ -832,6 +832,7 @@ fn main() {
     node_seeds(&mut c);
     access_seeds(&mut c);
     stix_seeds(&mut c);
+    taxii_seeds(&mut c);
 
     let mut total = 0;
     for (target, files) in &c.files {
@@ -1310,5 +1311,21 @@ fn stix_seeds(c: &mut Corpus) {
     let patterns = std::fs::read_to_string(corpus.join("patterns.txt")).expect("patterns.txt");
     for (i, pattern) in patterns.lines().take(300).enumerate() {
         c.add(&["stix"], format!("pattern-{i:04}"), pattern);
+    }
+}
+
+/// TAXII 2.1 queries and `Accept` values (spec/node.md 11.4), a query and an `Accept`
+/// per seed, split at the newline: the `taxii_query` target's seeds.
+fn taxii_seeds(c: &mut Corpus) {
+    let seeds = [
+        "limit=100&next=p200\napplication/taxii+json;version=2.1",
+        "added_after=2026-01-01T00:00:00.123456Z&match[type]=indicator,malware\n*/*",
+        "match%5Bid%5D=indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f&match[version]=all\napplication/*;q=0",
+        "match[version]=first,last,2026-01-01T00:00:00Z&match[spec_version]=2.1\ntext/html, application/taxii+json",
+        "limit=0&next=\napplication/taxii+json;version=2.0",
+        "limit=99999999999999999999&next=p18446744073709551615\n",
+    ];
+    for (i, seed) in seeds.iter().enumerate() {
+        c.add(&["taxii_query"], format!("query-{i}"), *seed);
     }
 }
