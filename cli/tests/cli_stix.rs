@@ -98,3 +98,102 @@ fn invalid_stix_is_refused_with_exit_2_naming_object_and_property() {
     let log = env.stdout_json(env.at("alpha").args(["--json", "log"]));
     assert_eq!(log["size"], 3);
 }
+
+/// A bundle of `n` valid indicators.
+fn feed(n: u32) -> String {
+    let objects: Vec<String> = (0..n)
+        .map(|i| {
+            BUNDLE
+                .split_once("\"objects\":[")
+                .unwrap()
+                .1
+                .trim_end_matches("]}")
+                .replace("8e2e2d2b", &format!("{i:08x}"))
+                .replace("192.0.2.10", &format!("10.0.{}.{}", i / 256, i % 256))
+        })
+        .collect();
+    format!(
+        r#"{{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}]}}"#,
+        objects.join(",")
+    )
+}
+
+#[test]
+fn a_stix_feed_is_the_payload_when_it_fits_else_an_attachment_with_a_summary() {
+    let env = Env::new();
+    env.channel();
+    let small = env.path("small.json");
+    std::fs::write(&small, BUNDLE).unwrap();
+    let big = env.path("big.json");
+    std::fs::write(&big, feed(400)).unwrap();
+    assert!(std::fs::metadata(&big).unwrap().len() > 61440);
+    for path in [&small, &big] {
+        env.at("alpha")
+            .args([
+                "append",
+                "--kind",
+                "threat-indicators",
+                "--subject",
+                "feed",
+                "--stix",
+            ])
+            .arg(path)
+            .assert()
+            .success();
+    }
+    let shown = |i: &str| env.stdout_json(env.at("alpha").args(["--json", "show", i]));
+    let one = shown("1");
+    assert_eq!(one["content_type"], "application/stix+json;version=2.1");
+    assert_eq!(one["attachments"], serde_json::json!([]));
+    assert_eq!(
+        b64d(one["payload_base64"].as_str().unwrap()),
+        BUNDLE.as_bytes()
+    );
+    let two = shown("2");
+    assert_eq!(two["content_type"], "application/json");
+    let attached = &two["attachments"][0];
+    assert_eq!(attached["name"], "big.json");
+    assert_eq!(
+        attached["content_type"],
+        "application/stix+json;version=2.1"
+    );
+    let summary = json(&b64d(two["payload_base64"].as_str().unwrap()));
+    assert_eq!(
+        summary,
+        serde_json::json!({"stix_feed": "big.json", "objects": 400, "by_type": {"indicator": 400}})
+    );
+
+    // Refused before anything is stored: an invalid feed, another kind, a payload beside.
+    let bad = env.path("bad.json");
+    std::fs::write(
+        &bad,
+        feed(300).replace(r#","valid_from":"2026-01-01T00:00:00Z""#, ""),
+    )
+    .unwrap();
+    let refusals: [(&[&str], &str); 3] = [
+        (&["--kind", "threat-indicators"], ": valid_from: required"),
+        (
+            &["--kind", "notification"],
+            "--stix FEED is for --kind threat-indicators",
+        ),
+        (
+            &["--kind", "threat-indicators", "payload.txt"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, says) in refusals {
+        let out = env
+            .at("alpha")
+            .arg("append")
+            .args(args)
+            .arg("--stix")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {says:?} not in {err}");
+    }
+    let log = env.stdout_json(env.at("alpha").args(["--json", "log"]));
+    assert_eq!(log["size"], 3, "nothing more appended");
+}

@@ -73,6 +73,9 @@ pub struct NodeStatus {
     pub last_attachment_error: Option<String>,
     /// The largest attachment of the channel (genesis), for a client storing one beside the node.
     pub max_attachment_size: u64,
+    /// The largest payload of the channel (genesis), for a client choosing between a
+    /// payload and an attachment.
+    pub max_payload: u32,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -267,14 +270,15 @@ impl Shared {
     }
 
     pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
-        let (size, committed_size, queued) = self
+        let (size, committed_size, queued, max_payload) = self
             .read(|ch| {
                 let queued = if ch.role() == Role::Cosigner {
                     ch.queued()?.len() as u64
                 } else {
                     0
                 };
-                Ok((ch.size(), ch.committed_size()?, queued))
+                let max_payload = ch.genesis().max_payload;
+                Ok((ch.size(), ch.committed_size()?, queued, max_payload))
             })
             .await?;
         Ok(NodeStatus {
@@ -297,6 +301,7 @@ impl Shared {
             peer_check: self.peer_check.borrow().clone(),
             last_attachment_error: lock(&self.last_attachment_error).clone(),
             max_attachment_size: self.attachments.max_size(),
+            max_payload,
         })
     }
 

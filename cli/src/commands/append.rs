@@ -25,6 +25,7 @@ Examples:
   dyad append --kind inquiry --subject 'Scanning from 203.0.113.0/24' report.txt
   echo 'Looking into it.' | dyad append --kind response --reply-to 1 --subject 'Re: scanning' -
   dyad append --kind threat-indicators --subject 'Campaign IOCs' bundle.json
+  dyad append --kind threat-indicators --subject 'Weekly feed' --stix feed.json
   dyad append --kind notification --subject 'Exercise on 3 March' --attach plan.pdf
   dyad append --kind record --subject 'Minutes, working group, 3 March' minutes.txt
   dyad append --kind record --subject 'Joint statement' --attach statement.pdf
@@ -38,6 +39,10 @@ max_payload (61440 bytes by default); send larger content with --attach FILE (re
 the file is stored content-addressed beside the log and the entry names it by SHA-256.
 Default content type: application/stix+json;version=2.1 for threat-indicators,
 text/plain; charset=utf-8 otherwise.
+--stix FEED.json (threat-indicators) validates the feed as STIX 2.1 and sends it as the
+payload if it fits max_payload; a larger feed is attached (labelled
+application/stix+json;version=2.1) with a summary payload (application/json: the object
+counts by type).
 
 On the sequencer this prints the entry's index, leaf hash and \"pending\" (it becomes
 committed when the co-signer co-signs a checkpoint covering it). On the co-signer it
@@ -83,6 +88,10 @@ pub struct AppendArgs {
     /// The payload: a file, or '-' for standard input; empty if omitted.
     #[arg(value_name = "FILE|-")]
     pub payload: Option<PathBuf>,
+    /// A STIX 2.1 feed (bundle or object) for threat-indicators: validated, then the
+    /// payload if it fits the channel's max_payload, else attached with a summary payload.
+    #[arg(long, value_name = "FEED.json", conflicts_with_all = ["payload", "content_type"])]
+    pub stix: Option<PathBuf>,
     /// With a running node: answer once the message is queued, accepted or committed.
     #[arg(long, value_name = "STATE", default_value = "accepted",
           value_parser = PossibleValuesParser::new(["queued", "accepted", "committed"]))]
@@ -101,6 +110,30 @@ pub struct Message {
     pub payload: Vec<u8>,
     pub reply_to: Option<u64>,
     pub attachments: Vec<PathBuf>,
+    /// A STIX feed attached after `attachments`, labelled STIX (`dyad append --stix`).
+    pub stix_feed: Option<PathBuf>,
+}
+
+impl Message {
+    /// The files the entry attaches: `attachments`, then the STIX feed.
+    fn attachment_paths(&self) -> Vec<PathBuf> {
+        self.attachments
+            .iter()
+            .chain(&self.stix_feed)
+            .cloned()
+            .collect()
+    }
+
+    /// The attachments as planned, the STIX feed labelled as such.
+    fn planned(&self) -> Result<Vec<Attachment>> {
+        let mut planned = planned_attachments(&self.attachment_paths())?;
+        if self.stix_feed.is_some() {
+            if let Some(last) = planned.last_mut() {
+                last.content_type = super::stix_feed::STIX_CONTENT_TYPE.to_owned();
+            }
+        }
+        Ok(planned)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +177,10 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
         .content_type
         .clone()
         .unwrap_or_else(|| default_content_type(message.kind).to_owned());
+    // The rules are checked before anything is stored: the attachments with placeholder
+    // hashes, since their real ones are known only once they are stored.
+    let planned = message.planned()?;
+    let paths = message.attachment_paths();
     let mut draft = Draft::new(
         message.kind,
         &message.subject,
@@ -151,9 +188,7 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
         message.payload,
     );
     draft.reply_to = message.reply_to;
-    // The rules are checked before anything is stored: the attachments with placeholder
-    // hashes, since their real ones are known only once they are stored.
-    draft.attachments = planned_attachments(&message.attachments)?;
+    draft.attachments = planned;
     let size = channel.size();
     channel.check_own_draft(&draft).map_err(|e| match e {
         ChannelError::Refused(refusal) => refused_draft(refusal, size),
@@ -164,7 +199,7 @@ pub fn append(data: &DataDir, message: Message) -> Result<Appended> {
         data,
         genesis.max_attachment_size,
         &mut draft.attachments,
-        &message.attachments,
+        &paths,
     )?;
     let own = |e: ChannelError| match e {
         // The operator's own message breaking a rule is bad input, not a failed check.
@@ -320,6 +355,10 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
 pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
     let kind = Kind::parse(&args.kind)
         .ok_or_else(|| CliError::usage(format!("unknown kind {:?}", args.kind)))?;
+    if let Some(feed) = &args.stix {
+        let message = super::stix_feed::message(ctx, args, feed)?;
+        return send(ctx, message, &args.wait, args.timeout);
+    }
     let payload = match &args.payload {
         Some(path) => read_bounded(path, MAX_PAYLOAD_FILE)?,
         None => Vec::new(),
@@ -331,6 +370,7 @@ pub fn run(ctx: &Ctx, args: &AppendArgs) -> Result<ExitCode> {
         payload,
         reply_to: args.reply_to,
         attachments: args.attach.clone(),
+        stix_feed: None,
     };
     send(ctx, message, &args.wait, args.timeout)
 }
@@ -411,9 +451,10 @@ fn warn_if_peer_is_down(node: &Running, wait: &str) {
 fn stored_beside_node(
     ctx: &Ctx,
     node: &Running,
-    paths: &[PathBuf],
+    message: &Message,
 ) -> Result<Vec<dyad_node::AttachmentRef>> {
-    let mut attachments = planned_attachments(paths)?;
+    let paths = &message.attachment_paths();
+    let mut attachments = message.planned()?;
     // The node checks the limit again (its genesis); this keeps an oversized file out of
     // the store.
     let max_size = node.status["max_attachment_size"]
@@ -450,7 +491,7 @@ fn check_form_before_storing(ctx: &Ctx, message: &Message, content_type: &str) -
         message.payload.clone(),
     );
     draft.reply_to = message.reply_to;
-    draft.attachments = planned_attachments(&message.attachments)?;
+    draft.attachments = message.planned()?;
     draft
         .check_form(&origin)
         .map_err(|source| refused_draft(EntryRefusal::Invalid { index: 0, source }, 0))
@@ -470,7 +511,7 @@ fn append_through_node(
         .clone()
         .unwrap_or_else(|| default_content_type(message.kind).to_owned());
     check_form_before_storing(ctx, &message, &content_type)?;
-    let attachments = stored_beside_node(ctx, node, &message.attachments)?;
+    let attachments = stored_beside_node(ctx, node, &message)?;
     let req = AppendRequest {
         kind: message.kind.as_str().to_owned(),
         subject: message.subject,

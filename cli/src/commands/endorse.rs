@@ -85,6 +85,7 @@ pub fn run(ctx: &Ctx, args: &EndorseArgs) -> Result<ExitCode> {
         payload: payload.encode().to_vec(),
         reply_to: Some(args.index),
         attachments: Vec::new(),
+        stix_feed: None,
     };
     // append() (or the node) checks every rule of spec 3.6 before it signs.
     send(ctx, message, &args.wait, args.timeout)

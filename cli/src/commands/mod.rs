@@ -24,6 +24,7 @@ pub mod serve;
 pub mod serve_config;
 pub mod show;
 pub mod status;
+pub mod stix_feed;
 pub mod sync;
 pub mod tls;
 pub mod verify;

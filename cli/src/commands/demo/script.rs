@@ -89,6 +89,7 @@ fn text(kind: Kind, subject: &str, body: &str, reply_to: Option<u64>) -> Message
         payload: body.as_bytes().to_vec(),
         reply_to,
         attachments: Vec::new(),
+        stix_feed: None,
     }
 }
 
@@ -150,6 +151,7 @@ partners. We see no evidence of state involvement. We will share indicators from
             payload: stix,
             reply_to: None,
             attachments: Vec::new(),
+            stix_feed: None,
         },
     )?;
     d.send(
@@ -179,6 +181,7 @@ traffic from this range reaching your networks is unintended: please tell us at 
                 payload: stix_bundle(&format!("{now}/share-{k}"), &now, &[("Staging server", "[ipv4-addr:value = '192.0.2.44']", "Payload staging")]),
                 reply_to: None,
                 attachments: Vec::new(),
+                stix_feed: None,
             },
             4 => text(Kind::Response, &format!("Re: indicators — deployed on national sensors ({k})"), "Thank you. The indicators are deployed; two hits so far, both blocked.\n", Some(latest)),
             5 => text(Kind::Notification, &format!("Maintenance window of the hotline gateway, Sunday 02:00–03:00 UTC ({k})"), "Messages sent in that hour will be queued and delivered afterwards.\n", None),
