@@ -155,6 +155,9 @@ pub enum Command {
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
     Export(commands::export::ExportCommand),
+    /// The peer's threat indicators as one STIX 2.1 bundle.
+    #[command(subcommand, after_help = commands::indicators::EXAMPLES)]
+    Indicators(commands::indicators::IndicatorsCommand),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = commands::demo::EXAMPLES)]
     Demo(commands::demo::DemoArgs),
@@ -227,6 +230,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Tls(command) => commands::tls::run(&ctx, &command),
         Command::Access(command) => commands::access::run(&ctx, &command),
         Command::Export(command) => commands::export::run_export(&ctx, &command),
+        Command::Indicators(command) => commands::indicators::run(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
         Command::Completions(args) => {
             let mut command = Cli::command();

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod demo;
 pub mod endorse;
 pub mod export;
+pub mod indicators;
 pub mod init;
 pub mod keys;
 pub mod log;
