@@ -93,6 +93,19 @@ fn text(kind: Kind, subject: &str, body: &str, reply_to: Option<u64>) -> Message
     }
 }
 
+/// A threat-indicators message with a STIX payload (the default content type).
+fn indicators(subject: String, payload: Vec<u8>) -> Message {
+    Message {
+        kind: Kind::ThreatIndicators,
+        subject,
+        content_type: None,
+        payload,
+        reply_to: None,
+        attachments: Vec::new(),
+        stix_feed: None,
+    }
+}
+
 /// The four scripted messages, then `n` more, alternating senders.
 pub(super) fn script(d: &mut Demo, n: u32) -> Result<()> {
     let now = format_ms(now_ms());
@@ -144,15 +157,10 @@ partners. We see no evidence of state involvement. We will share indicators from
     );
     d.send(
         Side::Alpha,
-        Message {
-            kind: Kind::ThreatIndicators,
-            subject: "Indicators: GRIDLOCK campaign against the energy sector (TLP:CLEAR)".into(),
-            content_type: None,
-            payload: stix,
-            reply_to: None,
-            attachments: Vec::new(),
-            stix_feed: None,
-        },
+        indicators(
+            "Indicators: GRIDLOCK campaign against the energy sector (TLP:CLEAR)".into(),
+            stix,
+        ),
     )?;
     d.send(
         Side::Bravo,
@@ -174,15 +182,10 @@ traffic from this range reaching your networks is unintended: please tell us at 
             0 => text(Kind::Notification, &format!("Daily status {k}: brute-force traffic down 92% since isolation"), "Monitoring continues; no new sources observed.\n", None),
             1 => text(Kind::Response, &format!("Re: status — provider confirms takedown of two more servers ({k})"), "Two further rented servers linked to the same payment were taken down.\n", Some(latest)),
             2 => text(Kind::Inquiry, &format!("New beacons to update-check.example.net from 203.0.113.7 — same operator? ({k})"), "Is 203.0.113.7 part of your exercise range or a real host?\n", None),
-            3 => Message {
-                kind: Kind::ThreatIndicators,
-                subject: format!("Indicators from the preserved server images ({k})"),
-                content_type: None,
-                payload: stix_bundle(&format!("{now}/share-{k}"), &now, &[("Staging server", "[ipv4-addr:value = '192.0.2.44']", "Payload staging")]),
-                reply_to: None,
-                attachments: Vec::new(),
-                stix_feed: None,
-            },
+            3 => indicators(
+                format!("Indicators from the preserved server images ({k})"),
+                stix_bundle(&format!("{now}/share-{k}"), &now, &[("Staging server", "[ipv4-addr:value = '192.0.2.44']", "Payload staging")]),
+            ),
             4 => text(Kind::Response, &format!("Re: indicators — deployed on national sensors ({k})"), "Thank you. The indicators are deployed; two hits so far, both blocked.\n", Some(latest)),
             5 => text(Kind::Notification, &format!("Maintenance window of the hotline gateway, Sunday 02:00–03:00 UTC ({k})"), "Messages sent in that hour will be queued and delivered afterwards.\n", None),
             6 => text(Kind::Inquiry, &format!("Request for connection logs for 192.0.2.44, 1–2 March ({k})"), "Please share the flow records you can release for this address.\n", None),
