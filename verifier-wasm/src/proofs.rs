@@ -115,11 +115,26 @@ impl LeafAudit {
             Ok(report) => report_json(&report).to_string(),
             Err(e) => {
                 let mut v = refused(format!("the log does not verify: {e}"));
-                if let audit::AuditError::Entry { index, .. } = e {
+                if let Some(index) = entry_index(&e) {
                     v["entry"] = json!(index);
                 }
                 v.to_string()
             }
         }
+    }
+}
+
+/// The entry an audit error names, as `dyad audit --json` gives it.
+fn entry_index(e: &audit::AuditError) -> Option<u64> {
+    use audit::AuditError as E;
+    match e {
+        E::Entry { index, .. }
+        | E::Endorsement { index, .. }
+        | E::SequenceGap { index, .. }
+        | E::TimestampBeforeGenesis { index, .. }
+        | E::TimestampBeforePrevious { index, .. }
+        | E::TimestampAfterCosignature { index, .. } => Some(*index),
+        E::UntrustedGenesis => Some(0),
+        _ => None,
     }
 }
