@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod attachment_files;
+mod auditor_page;
 mod bounded;
 mod bundle;
 mod checkpoint_note;

@@ -66,6 +66,14 @@ const BLOCKS: &[Block] = &[
         },
     },
     Block {
+        section: "Using it",
+        first_command: "bash .ci/install-web-tools.sh",
+        run: Run::No(
+            "installs tools and builds for wasm32 (minutes); .ci/run does the same, and \
+             cli/tests/cli_web_page.rs runs `dyad export web` and `/audit/` on its build",
+        ),
+    },
+    Block {
         section: "Performance",
         first_command: "cargo build --release -p dyad-cli",
         run: Run::No("benchmarks, minutes long, are not tests"),

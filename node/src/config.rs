@@ -79,6 +79,10 @@ pub struct NodeConfig {
     /// 10). Default `true`. `false` (`dyad serve --no-peer-check`) is only for a replica
     /// whose disk was never restored from a copy, when the peer cannot be reached.
     pub peer_check: bool,
+    /// The auditor's page (one HTML file, verifier-wasm/www), served at `/audit/` on the
+    /// public listener without a credential: it holds no data of the log, and reads the
+    /// log with the reader's own credential. `None`: `/audit/` says it was not built.
+    pub auditor_page: Option<&'static [u8]>,
 }
 
 impl NodeConfig {
@@ -110,6 +114,7 @@ impl NodeConfig {
             insecure_http: false,
             public_read: false,
             peer_check: true,
+            auditor_page: None,
         }
     }
 

@@ -65,6 +65,14 @@ fn a_stranger_without_credential_gets_health_and_readiness_of_a_closed_node() {
                 "{role}"
             );
             assert_plain_uncached(&ready, "/readyz");
+            // So is /audit/, the auditor's page, which says so when it was not built in.
+            let page = get(&stranger, format!("{}/audit/", node.url())).await;
+            assert_eq!(page.status, 404, "{role}: /audit/ without a page");
+            assert!(
+                page.body.contains("auditor's page was not built"),
+                "{role}: {}",
+                page.body
+            );
             // The admin listener answers them without the admin token.
             let admin_health = get(&http(), format!("{}/healthz", node.admin_url())).await;
             assert_eq!(admin_health.status, 200, "{role}: admin /healthz");

@@ -31,6 +31,26 @@ pub enum ExportCommand {
     /// Write the log as static C2SP tlog-tiles files (checkpoint, hash tiles, entry bundles).
     #[command(after_help = EXPORT_EXAMPLES)]
     Tiles(ExportTilesArgs),
+    /// Write the auditor's page: one HTML file (index.html) that verifies receipts,
+    /// evidence and whole logs in a browser, offline, from file:// or any web server.
+    #[command(after_help = WEB_EXAMPLES)]
+    Web(ExportWebArgs),
+}
+
+pub const WEB_EXAMPLES: &str = "\
+Examples:
+  dyad export web --out auditor-page      # then open auditor-page/index.html
+  dyad serve                              # serves the same page at /audit/
+
+The page holds the dyad verifier compiled to WebAssembly and nothing of any log. Give it the
+two parties' .pub files, then a receipt, evidence, or a log's URL. It is embedded in dyad when
+dyad is built with DYAD_WEB_PAGE (verifier-wasm/www/build.sh makes it).";
+
+#[derive(Args, Debug)]
+pub struct ExportWebArgs {
+    /// The directory to write index.html in (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -46,7 +66,21 @@ pub struct ExportTilesArgs {
 pub fn run_export(ctx: &Ctx, command: &ExportCommand) -> Result<ExitCode> {
     match command {
         ExportCommand::Tiles(args) => export_tiles(ctx, args),
+        ExportCommand::Web(args) => export_web(ctx, args),
     }
+}
+
+fn export_web(ctx: &Ctx, args: &ExportWebArgs) -> Result<ExitCode> {
+    let page = crate::auditor_page::page()?;
+    std::fs::create_dir_all(&args.out).map_err(CliError::write(&args.out))?;
+    let file = args.out.join("index.html");
+    crate::output::write_file(&file, page, true)?;
+    if ctx.json {
+        json(&j!({"written": file, "bytes": page.len()}))?;
+    } else {
+        outln(&format!("wrote {} ({} bytes)", file.display(), page.len()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {

@@ -163,6 +163,7 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
     node_config.insecure_http = args.insecure_http;
     node_config.public_read = args.public_read;
     node_config.peer_check = !args.no_peer_check;
+    node_config.auditor_page = crate::auditor_page::embedded();
     Ok((node_config, listen))
 }
 

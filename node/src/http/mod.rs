@@ -22,6 +22,7 @@ mod add_checkpoint;
 mod admin;
 mod admin_reads;
 mod attachment;
+mod auditor_page;
 mod body;
 pub(crate) mod guard;
 mod health;
@@ -75,6 +76,7 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
     reads
         .merge(party)
         .merge(health_routes())
+        .merge(auditor_page::routes())
         .fallback(not_found)
         .with_state(shared)
 }

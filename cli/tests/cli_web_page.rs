@@ -1,0 +1,217 @@
+//! The auditor's page end to end, in headless Chromium (verifier-wasm/tests/page.test.mjs
+//! under Node.js with playwright-core): `dyad export web` writes it, it runs from file://
+//! and from `dyad serve`'s /audit/, its receipt verdicts are `dyad verify receipt`'s, and
+//! its audit of a live two-node log is `dyad audit --url`'s.
+//!
+//! Needs what .ci/install-web-tools.sh installs and .ci/run exports: `dyad` built with the
+//! page (DYAD_WEB_PAGE), DYAD_PLAYWRIGHT_CORE (the package's directory), DYAD_CHROMIUM, and
+//! `node`. Without them the test says so and passes, unless DYAD_REQUIRE_EXTERNAL_TOOLS is
+//! set (CI), where it fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::node::Node;
+use common::{free_port, stderr, stdout, Env};
+use serde_json::{json, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where playwright-core and Chromium are, or `None` (skip) when they are not given.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let core = std::env::var_os("DYAD_PLAYWRIGHT_CORE").map(PathBuf::from);
+    let chromium = std::env::var_os("DYAD_CHROMIUM").map(PathBuf::from);
+    match (core, chromium) {
+        (Some(core), Some(chromium)) if core.is_dir() && chromium.is_file() => {
+            Some((core, chromium))
+        }
+        _ => {
+            assert!(
+                std::env::var_os("DYAD_REQUIRE_EXTERNAL_TOOLS").is_none(),
+                "DYAD_PLAYWRIGHT_CORE and DYAD_CHROMIUM must name playwright-core and Chromium (.ci/install-web-tools.sh) when DYAD_REQUIRE_EXTERNAL_TOOLS is set"
+            );
+            eprintln!(
+                "skipped: DYAD_PLAYWRIGHT_CORE / DYAD_CHROMIUM not set (.ci/install-web-tools.sh)"
+            );
+            None
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The vectors' party keys, their last receipt, and tampered copies of it with the reason
+/// `dyad verify receipt` gives for each.
+fn receipt_fixtures(env: &Env, dir: &Path) -> Value {
+    let vectors: Value =
+        serde_json::from_slice(&std::fs::read(repo().join("spec/vectors/entries.json")).unwrap())
+            .unwrap();
+    for p in vectors["parties"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap().rsplit('/').next().unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.pub")),
+            format!("{}\n", p["vkey"].as_str().unwrap()),
+        )
+        .unwrap();
+    }
+    let last = vectors["receipts"].as_array().unwrap().last().unwrap();
+    let good = last["receipt"].as_str().unwrap();
+    std::fs::write(dir.join("good.tlog-proof"), good).unwrap();
+    let index = last["index"].as_u64().unwrap();
+    let entry = &vectors["entries"][index as usize]["decoded"];
+    // One changed byte in the entry line, a proof hash, the checkpoint's root and a signature.
+    let lines: Vec<&str> = good.split('\n').collect();
+    let mut tampered = Vec::new();
+    let mut offset = 0;
+    for (n, line) in lines.iter().enumerate() {
+        if line.len() > 8 && n % 2 == 0 {
+            let mut bytes = good.as_bytes().to_vec();
+            let at = offset + line.len() / 2;
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            let file = dir.join(format!("tampered-{n}.tlog-proof"));
+            std::fs::write(&file, &bytes).unwrap();
+            let out = env
+                .dyad()
+                .args(["verify", "receipt"])
+                .arg(&file)
+                .arg("--trust")
+                .arg(dir.join("alpha.pub"))
+                .arg("--trust")
+                .arg(dir.join("bravo.pub"))
+                .timeout(TIMEOUT)
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "line {n} changed, still verifies");
+            let said = stderr(&out);
+            let reason = said
+                .lines()
+                .find_map(|l| l.split_once("error: ").map(|(_, r)| r.to_owned()))
+                .unwrap_or_else(|| panic!("no reason in: {said}"));
+            // A malformed file's error names the file first; the page names none.
+            let named = format!("{}: ", file.display());
+            let reason = reason
+                .strip_prefix(&named)
+                .map_or(reason.clone(), str::to_owned);
+            tampered.push(json!({"what": format!("line {n}"), "receipt": String::from_utf8_lossy(&bytes), "reason": reason}));
+        }
+        offset += line.len() + 1;
+    }
+    assert!(tampered.len() >= 3, "{tampered:?}");
+    json!({
+        "good_receipt_facts": [format!("entry {index}"), entry["subject"], "VERIFIED"],
+        "tampered": tampered,
+    })
+}
+
+#[test]
+fn the_page_agrees_with_dyad_from_file_and_from_serve() {
+    let Some((core, chromium)) = browser_tools() else {
+        return;
+    };
+    let env = Env::new();
+    let page_dir = env.path("page");
+    let out = env
+        .dyad()
+        .args(["export", "web", "--out"])
+        .arg(&page_dir)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dyad export web (build dyad with DYAD_WEB_PAGE): {}",
+        stderr(&out)
+    );
+    let fixtures = env.path("fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    let expect = receipt_fixtures(&env, &fixtures);
+    std::fs::write(fixtures.join("expect.json"), expect.to_string()).unwrap();
+
+    // A live two-node log, and a read credential for the auditor.
+    let demo = env.path("demo");
+    let out = env
+        .dyad()
+        .args(["--json", "demo", "--dir"])
+        .arg(&demo)
+        .args(["--messages", "40"])
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "demo: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let (alpha, bravo, keys) = (demo.join("alpha"), demo.join("bravo"), demo.join("keys"));
+    let access = env.path("auditor.cred");
+    let out = env
+        .dyad()
+        .arg("--data")
+        .arg(&alpha)
+        .args(["access", "grant", "--name", "auditor", "--out"])
+        .arg(&access)
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "access grant: {}", stderr(&out));
+    let bravo_port = free_port();
+    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
+    let alpha_node = Node::start(&alpha, "127.0.0.1:0", &bravo_url);
+    let _bravo_node = Node::start(&bravo, &format!("127.0.0.1:{bravo_port}"), &alpha_node.url);
+    let audit = env
+        .dyad()
+        .args([
+            "--json",
+            "audit",
+            "--skip-attachments",
+            "--url",
+            &alpha_node.url,
+            "--access",
+        ])
+        .arg(&access)
+        .arg("--trust")
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "dyad audit --url: {}{}",
+        stdout(&audit),
+        stderr(&audit)
+    );
+    let audit_json = env.path("audit.json");
+    std::fs::write(&audit_json, &audit.stdout).unwrap();
+
+    let shots = repo().join("target/web-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = repo().join("verifier-wasm/tests/page.test.mjs");
+    let run = std::process::Command::new("node")
+        .arg("--test")
+        .arg(&script)
+        .env("PLAYWRIGHT_CORE", &core)
+        .env("CHROMIUM", &chromium)
+        .env("PAGE_FILE", page_dir.join("index.html"))
+        .env("FIXTURES", &fixtures)
+        .env("LIVE_KEYS", &keys)
+        .env("SERVED_URL", &alpha_node.url)
+        .env("ACCESS_FILE", &access)
+        .env("AUDIT_JSON", &audit_json)
+        .env("SHOTS", &shots)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "the page in Chromium:\n{}\n{}",
+        stdout(&run),
+        stderr(&run)
+    );
+    eprintln!("screenshots in {}", shots.display());
+}

@@ -1,0 +1,36 @@
+//! The dyad verifier's checks for the auditor's page, and nothing else.
+//!
+//! Every function here takes bytes and text and returns one JSON object (a `String`), so
+//! the same code runs natively (the tests that compare the browser's verdicts with the
+//! native ones call it directly) and in the browser, where [`bindings`] (wasm32 only)
+//! hands it to JavaScript through wasm-bindgen. The checks are `dyad_verifier`'s; this
+//! crate only reads the inputs a person drops on the page and says what was proven.
+//!
+//! Every answer has `"valid": true` or `"valid": false` with a `"reason"` (the verifier's
+//! error, worded as `dyad verify` words it).
+
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
+pub mod evidence;
+pub mod keys;
+pub mod log_audit;
+pub mod proofs;
+pub mod receipt;
+
+use serde_json::{json, Value};
+
+/// A refusal: `{"valid": false, "reason": ...}`.
+pub(crate) fn refused(reason: impl core::fmt::Display) -> Value {
+    json!({"valid": false, "reason": reason.to_string()})
+}
+
+/// Standard base64, as `dyad` prints hashes and roots.
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A checkpoint as `dyad verify --json` shows it.
+pub(crate) fn checkpoint_json(cp: &dyad_verifier::checkpoint::Checkpoint) -> Value {
+    json!({"origin": cp.origin, "size": cp.size, "root": b64(&cp.root)})
+}
