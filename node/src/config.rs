@@ -79,6 +79,9 @@ pub struct NodeConfig {
     /// 10). Default `true`. `false` (`dyad serve --no-peer-check`) is only for a replica
     /// whose disk was never restored from a copy, when the peer cannot be reached.
     pub peer_check: bool,
+    /// Publish the log to object storage after each commit (`dyad serve --publish`).
+    /// Default `None`.
+    pub publish: Option<crate::publish::PublishConfig>,
 }
 
 impl NodeConfig {
@@ -110,6 +113,7 @@ impl NodeConfig {
             insecure_http: false,
             public_read: false,
             peer_check: true,
+            publish: None,
         }
     }
 
