@@ -18,7 +18,7 @@ moto_venv=target/moto-venv
 if ! "$moto_venv/bin/python" -c 'import moto.server' 2>/dev/null; then
   echo "== installing moto[server] into $moto_venv"
   python3 -m venv "$moto_venv"
-  "$moto_venv/bin/pip" install -q 'moto[server]==5.1.18'
+  "$moto_venv/bin/pip" install -q 'moto[server]==5.2.5'
 fi
 DYAD_S3_SERVER="$PWD/$moto_venv/bin/moto_server"
 export DYAD_S3_SERVER

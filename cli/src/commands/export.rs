@@ -105,7 +105,7 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
         }
         Probe::Absent | Probe::Silent { .. } => {
             let store = open_store(&data)?;
-            let attachments = data.attachments(u64::MAX)?;
+            let attachments = data.attachments(READ_ANY_SIZE)?;
             let e = dyad_node::export::export_tiles_and_attachments(
                 &store,
                 Some(&attachments),
@@ -139,6 +139,11 @@ fn export_tiles(ctx: &Ctx, args: &ExportTilesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The attachment store is only read here, and each file read is checked against its
+/// hash: no size bound applies (one less than the largest, since a read takes one byte past
+/// the bound).
+const READ_ANY_SIZE: u64 = u64::MAX - 1;
+
 fn open_store(data: &crate::data::DataDir) -> Result<Store> {
     match Store::open(&data.ledger_path()) {
         Ok(s) => Ok(s),
@@ -169,7 +174,7 @@ fn publish_to(
     let attachments = if hash_only {
         None
     } else {
-        Some(data.attachments(u64::MAX)?)
+        Some(data.attachments(READ_ANY_SIZE)?)
     };
     let options = PublishOptions {
         plan: PlanOptions { hash_only },
