@@ -8,6 +8,8 @@
 //!   byte fail the audit, a stale checkpoint is caught up by the next publish.
 //! - nginx serving a `--out` export, and as a caching proxy in front of the S3 server.
 //! - a hash-only mirror holds no entry bundle and no attachment.
+//! - `dyad serve --publish s3://…` publishes the committed log, and after a SIGKILL and a
+//!   restart publishes again what the bucket lost.
 
 mod common;
 
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::node::Node;
 use common::{free_port, json, stdout, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -330,6 +333,56 @@ fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_c
     assert!(mirror.join("tile/0").is_dir());
     assert!(!mirror.join("tile/entries").exists(), "no entry bundle");
     assert!(!mirror.join("attachment").exists(), "no attachment");
+}
+
+#[test]
+fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
+    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+        return;
+    };
+    let env = Env::new();
+    let (alpha, keys) = demo_log(&env, 4);
+    let (_server, port) = start_s3(&s3);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws = [
+        ("RUST_LOG", "error"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let to = format!("s3://{BUCKET}/served");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--peer",
+        "https://127.0.0.1:9",
+        "--no-peer-check",
+        "--publish",
+        to.as_str(),
+    ];
+    let checkpoint = format!("/{BUCKET}/served/checkpoint");
+    let published = || http(port, "GET", &checkpoint, b"").0 == 200;
+    let wait_published = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !published() {
+            assert!(Instant::now() < deadline, "nothing published to {to}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Started, it publishes the committed log; killed (SIGKILL on drop) and started
+    // again, it resumes from what the bucket holds.
+    let node = Node::start_capturing(&alpha, &args, &aws);
+    wait_published();
+    drop(node);
+    http(port, "DELETE", &checkpoint, b"");
+    assert!(!published());
+    let _node = Node::start_capturing(&alpha, &args, &aws);
+    wait_published();
+    let url = format!("http://127.0.0.1:{port}/{BUCKET}/served");
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
 /// nginx as an unprivileged process with its own prefix, config and free port.
