@@ -333,6 +333,19 @@ fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_c
     assert!(mirror.join("tile/0").is_dir());
     assert!(!mirror.join("tile/entries").exists(), "no entry bundle");
     assert!(!mirror.join("attachment").exists(), "no attachment");
+    // Its checkpoint is the co-signed one: `dyad verify checkpoint` checks it offline.
+    // (No verify subcommand yet reads proofs from a mirror's hash tiles by URL; the
+    // receipt a party hands out carries its own proof.)
+    env.dyad()
+        .args(["verify", "checkpoint"])
+        .arg(mirror.join("checkpoint"))
+        .arg("--trust")
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .assert()
+        .success();
 }
 
 #[test]
