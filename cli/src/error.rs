@@ -84,6 +84,9 @@ pub enum CliError {
     Node(#[from] NodeError),
     #[error("export: {0}")]
     Export(#[from] ExportError),
+    /// Publishing to object storage (`dyad export tiles --to`) failed.
+    #[error("publish: {0}")]
+    Publish(#[from] dyad_node::publish::PublishError),
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
     /// The data directory, or a file in it, is not its owner's only.
@@ -192,6 +195,11 @@ impl CliError {
             CliError::Export(ExportError::Store(e)) => store_exit_code(e),
             CliError::Export(ExportError::NoCommittedCheckpoint) => EXIT_CHECK,
             CliError::Export(_) => EXIT_USAGE,
+            CliError::Publish(dyad_node::publish::PublishError::Store(e)) => store_exit_code(e),
+            CliError::Publish(dyad_node::publish::PublishError::NoCommittedCheckpoint) => {
+                EXIT_CHECK
+            }
+            CliError::Publish(_) => EXIT_USAGE,
             CliError::Genesis(_) | CliError::Check { .. } | CliError::WaitRanOut { .. } => {
                 EXIT_CHECK
             }

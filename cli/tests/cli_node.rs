@@ -497,7 +497,8 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     }
     assert_eq!(read_live.len(), read_offline.len());
 
-    // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror.
+    // Export from the store: the exact tlog-tiles layout, the same bytes as the mirror,
+    // and entry 7's attachment under attachment/<sha256 hex> (the mirror copies tiles only).
     let tiles = env.path("tiles");
     env.dyad()
         .env("DYAD_DATA", &alpha)
@@ -508,11 +509,22 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         .success();
     let files = files_under(&tiles);
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let attachment = format!("attachment/{beacons_hash}");
     assert_eq!(
         names,
-        ["checkpoint", "tile/0/000.p/8", "tile/entries/000.p/8"],
+        [
+            &attachment,
+            "checkpoint",
+            "tile/0/000.p/8",
+            "tile/entries/000.p/8"
+        ],
         "{names:?}"
     );
+    assert_eq!(std::fs::read(tiles.join(&attachment)).unwrap(), beacons);
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| !f.starts_with("attachment"))
+        .collect();
     assert_eq!(files, files_under(&mirrored));
     for f in &files {
         assert_eq!(
@@ -523,10 +535,14 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         );
     }
 
-    // Served by a plain static web server: a tile export carries no attachments (yet), so
-    // the full audit passes the log and then names entry 7's attachment as missing; with
+    // Served by a plain static web server: the export carries its attachment, so the full
+    // audit passes; without it, the audit names entry 7's attachment as missing; with
     // --skip-attachments it passes, and says the attachments were not checked.
     let server = StaticServer::start(&tiles);
+    let out = audit_url(&env, &server.url, &keys, None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let held = std::fs::read(tiles.join(&attachment)).unwrap();
+    std::fs::remove_file(tiles.join(&attachment)).unwrap();
     let out = audit_url(&env, &server.url, &keys, None);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let v = json(&out.stdout);
@@ -559,6 +575,7 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(&out.stdout)["attachments"]["checked"], false);
+    std::fs::write(tiles.join(&attachment), &held).unwrap();
 
     // Tampered: one byte of the last entry changed.
     let tampered = env.path("tiles-tampered");

@@ -74,6 +74,14 @@ const BLOCKS: &[Block] = &[
         ),
     },
     Block {
+        section: "Using it",
+        first_command: "export AWS_ACCESS_KEY_ID",
+        run: Run::No(
+            "needs an S3 endpoint and credentials; cli/tests/publish.rs runs these commands \
+             against a loopback S3 server and nginx",
+        ),
+    },
+    Block {
         section: "Performance",
         first_command: "cargo build --release -p dyad-cli",
         run: Run::No("benchmarks, minutes long, are not tests"),

@@ -83,6 +83,9 @@ pub struct NodeConfig {
     /// public listener without a credential: it holds no data of the log, and reads the
     /// log with the reader's own credential. `None`: `/audit/` says it was not built.
     pub auditor_page: Option<&'static [u8]>,
+    /// Publish the log to object storage after each commit (`dyad serve --publish`).
+    /// Default `None`.
+    pub publish: Option<crate::publish::PublishConfig>,
 }
 
 impl NodeConfig {
@@ -115,6 +118,7 @@ impl NodeConfig {
             public_read: false,
             peer_check: true,
             auditor_page: None,
+            publish: None,
         }
     }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use dyad_ledger::attachments::Attachments;
 use dyad_ledger::durable::{self, Durability, WriteOptions};
 use dyad_ledger::store::{Store, StoreError};
 use dyad_ledger::wire::tiles::{
@@ -40,6 +41,9 @@ pub enum ExportError {
         /// What the system reported.
         source: io::Error,
     },
+    /// An attachment the entries name could not be read.
+    #[error("attachments: {0}")]
+    Attachments(String),
     /// The log being mirrored could not be fetched.
     #[error(transparent)]
     Fetch(#[from] ClientError),
@@ -84,12 +88,31 @@ pub fn export_tiles_with(
     store: &Store,
     out_dir: &Path,
     options: &ExportOptions,
+    progress: impl FnMut(u64, u64),
+) -> Result<Exported, ExportError> {
+    export_tiles_and_attachments(store, None, out_dir, options, progress)
+}
+
+/// [`export_tiles_with`], and with `attachments` every attachment the entries name, as
+/// `DIR/attachment/<sha256 hex>` (spec/node.md 2.2), written before the checkpoint: the
+/// directory then serves all a full `dyad audit --url` reads.
+pub fn export_tiles_and_attachments(
+    store: &Store,
+    attachments: Option<&Attachments>,
+    out_dir: &Path,
+    options: &ExportOptions,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Exported, ExportError> {
     let (size, note) = store
         .latest_checkpoint()?
         .ok_or(ExportError::NoCommittedCheckpoint)?;
-    let total = tiles_of_tree(size).count() as u64 + 1;
+    let named = match attachments {
+        Some(_) => crate::publish::source::attachments_named(store, 0, size)
+            .map_err(|e| ExportError::Attachments(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let tiles = tiles_of_tree(size).count() as u64;
+    let total = tiles + named.len() as u64 + 1;
     let mut files = Publisher::new(out_dir, size);
     progress(0, total);
     // Published files are cached for good: each is checked against the tree first.
@@ -102,6 +125,19 @@ pub fn export_tiles_with(
             files.tile(&path, &checks.read(store, &tile)?)?;
         }
         progress(i as u64 + 1, total);
+    }
+    for (i, (sha256, len)) in named.iter().enumerate() {
+        let path = out_dir.join("attachment").join(hex::encode(sha256));
+        let same = std::fs::metadata(&path).is_ok_and(|m| m.len() == *len);
+        if options.reuse_full_tiles && same {
+            files.keep(&path);
+        } else if let Some(a) = attachments {
+            let bytes = a
+                .get(sha256)
+                .map_err(|e| ExportError::Attachments(e.to_string()))?;
+            files.tile(&path, &bytes)?;
+        }
+        progress(tiles + i as u64 + 1, total);
     }
     let done = files.checkpoint(&note)?;
     progress(total, total);

@@ -62,6 +62,7 @@ pub mod catch_up;
 pub mod client;
 pub mod export;
 pub mod metrics;
+pub mod publish;
 pub mod runtime;
 pub mod tile_check;
 pub mod tiles;
@@ -112,7 +113,7 @@ pub use error::NodeError;
 pub use reconcile::PeerCheck;
 pub use running::{serve, start, RunningNode};
 pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
-pub use state::{NodeStatus, PeerStatus};
+pub use state::{NodeStatus, PeerStatus, PublishStatus};
 pub use token::{read_admin_token, read_admin_url};
 
 pub use admin::{AppendRequest, AppendResponse, AttachmentRef, SnapshotRequest, SnapshotResponse};
@@ -125,8 +126,8 @@ pub use cosigner::{
     BROKEN_PROMISE_EXT, BROKEN_PROMISE_PREFIX, MAX_EVIDENCE_FILES, MAX_EVIDENCE_TOTAL_BYTES,
 };
 pub use export::{
-    export_tiles, export_tiles_with, mirror_tiles, mirror_tiles_blocking, ExportError,
-    ExportOptions, Exported,
+    export_tiles, export_tiles_and_attachments, export_tiles_with, mirror_tiles,
+    mirror_tiles_blocking, ExportError, ExportOptions, Exported,
 };
 pub use metrics::{ListenMetrics, Metrics};
 pub use promise::{BatchPromise, Promise};

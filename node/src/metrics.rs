@@ -40,6 +40,10 @@ pub struct Metrics {
     pub log_size: AtomicU64,
     /// The size of the latest co-signed checkpoint.
     pub committed_size: AtomicU64,
+    /// The size of the checkpoint last published to object storage (`--publish`).
+    pub publish_size: AtomicU64,
+    /// Publishes to object storage that failed (retries exhausted).
+    pub publish_errors: AtomicU64,
     /// The listeners' connections and the request-body budget.
     pub listen: std::sync::Arc<ListenMetrics>,
     latency: Mutex<Histogram>,
@@ -61,6 +65,18 @@ impl Metrics {
     /// Adds `by` to a counter.
     pub fn inc(counter: &AtomicU64, by: u64) {
         counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Committed entries not yet published; 0 before anything was published (a node
+    /// that does not publish has no lag).
+    pub fn publish_lag(&self) -> u64 {
+        let published = self.publish_size.load(Ordering::Relaxed);
+        if published == 0 {
+            return 0;
+        }
+        self.committed_size
+            .load(Ordering::Relaxed)
+            .saturating_sub(published)
     }
 
     /// Sets a gauge.
@@ -107,7 +123,7 @@ impl Metrics {
     }
 
     /// (name, type, help, value) of each counter and gauge of the node itself.
-    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 13] {
+    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 16] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             (
@@ -187,6 +203,24 @@ impl Metrics {
                 "gauge",
                 "Size of the latest co-signed checkpoint.",
                 get(&self.committed_size),
+            ),
+            (
+                "dyad_publish_size",
+                "gauge",
+                "Size of the checkpoint last published to object storage (--publish).",
+                get(&self.publish_size),
+            ),
+            (
+                "dyad_publish_lag",
+                "gauge",
+                "Committed entries not yet published to object storage (0 without --publish).",
+                self.publish_lag(),
+            ),
+            (
+                "dyad_publish_errors_total",
+                "counter",
+                "Publishes to object storage that failed after their retries.",
+                get(&self.publish_errors),
             ),
         ]
     }
@@ -329,7 +363,11 @@ mod tests {
         }
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        // 13 of the node's own, the histogram, 7 of the listeners, the refusals.
-        assert_eq!((types, helps), (22, 22));
+        // 16 of the node's own, the histogram, 7 of the listeners, the refusals.
+        assert_eq!((types, helps), (25, 25));
+        // The publishing lag: none before anything is published.
+        assert!(text.contains("dyad_publish_lag 0\n"));
+        Metrics::set(&m.publish_size, 2);
+        assert_eq!(m.publish_lag(), 3);
     }
 }

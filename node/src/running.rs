@@ -245,6 +245,7 @@ fn shared_state(
         promise_book: promise_check::PromiseBook::default(),
         attachments,
         last_attachment_error: Mutex::new(None),
+        last_publish_error: Mutex::new(None),
         peer_check: watch::Sender::new(reconcile::initial(
             config.peer_check,
             config.peer_url.as_deref(),
@@ -321,6 +322,12 @@ fn spawn_workers(
     };
     if shared.signing_blocked().is_some() {
         workers.push(tokio::spawn(reconcile::run(shared.clone())));
+    }
+    if let Some(publish) = shared.config.publish.clone() {
+        workers.push(tokio::spawn(crate::publish::follow::run(
+            shared.clone(),
+            publish,
+        )));
     }
     workers
 }

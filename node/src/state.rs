@@ -76,6 +76,26 @@ pub struct NodeStatus {
     /// The largest payload of the channel (genesis), for a client choosing between a
     /// payload and an attachment.
     pub max_payload: u32,
+    /// Publishing to object storage (`--publish`), when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishStatus>,
+}
+
+/// Publishing to object storage, as `GET /admin/status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublishStatus {
+    /// The target (`s3://…` or `file:///…`; it holds no secret).
+    pub url: String,
+    /// Hash tiles and checkpoints only.
+    pub hash_only: bool,
+    /// The size of the checkpoint last published.
+    pub published_size: u64,
+    /// Committed entries not yet published.
+    pub lag: u64,
+    /// Publishes that failed after their retries.
+    pub errors: u64,
+    /// Why the last publish failed, cleared by the next that succeeds.
+    pub last_error: Option<String>,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -134,6 +154,8 @@ pub(crate) struct Shared {
     pub evidence: evidence_store::EvidenceStore,
     /// Co-signer: the sequencer's promises by index, checked before co-signing.
     pub promise_book: promise_check::PromiseBook,
+    /// Why the last publish to object storage failed (`--publish`).
+    pub last_publish_error: Mutex<Option<String>>,
     /// The attachment store, `<data_dir>/attachments`.
     pub attachments: dyad_ledger::attachments::Attachments,
     /// Why the last fetch of a peer's attachment failed, until one succeeds.
@@ -302,6 +324,17 @@ impl Shared {
             last_attachment_error: lock(&self.last_attachment_error).clone(),
             max_attachment_size: self.attachments.max_size(),
             max_payload,
+            publish: self.config.publish.as_ref().map(|p| {
+                let published = self.metrics.publish_size.load(Ordering::Relaxed);
+                PublishStatus {
+                    url: p.url.clone(),
+                    hash_only: p.hash_only,
+                    published_size: published,
+                    lag: committed_size.saturating_sub(published),
+                    errors: self.metrics.publish_errors.load(Ordering::Relaxed),
+                    last_error: lock(&self.last_publish_error).clone(),
+                }
+            }),
         })
     }
 

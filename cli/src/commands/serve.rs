@@ -33,7 +33,7 @@ Examples:
 
 --config FILE gives any of the settings below in TOML, keys named as the flags with _ for -
 (listen, peer, admin_listen, max_batch, max_delay_ms, insecure_http, public_read,
-no_peer_check, log_format); flags on the command line win (--insecure-http, --public-read
+no_peer_check, publish, publish_hash_only, log_format); flags on the command line win (--insecure-http, --public-read
 and --no-peer-check can only turn a setting on). docs/serve.example.toml is an example; docs/operations.md says how to
 run the node as a service (systemd unit, logs, /healthz and /readyz).
 
@@ -164,6 +164,14 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
     node_config.public_read = args.public_read;
     node_config.peer_check = !args.no_peer_check;
     node_config.auditor_page = crate::auditor_page::embedded();
+    if let Some(url) = &args.publish {
+        // A bad target is refused now, not found by the publishing task later.
+        dyad_node::publish::Target::open(url).map_err(dyad_node::publish::PublishError::from)?;
+        node_config.publish = Some(dyad_node::publish::PublishConfig {
+            url: url.clone(),
+            hash_only: args.publish_hash_only,
+        });
+    }
     Ok((node_config, listen))
 }
 

@@ -57,6 +57,14 @@ pub struct ServeArgs {
     /// peer cannot be reached: a restored replica could sign what conflicts with its past.
     #[arg(long)]
     pub no_peer_check: bool,
+    /// Publish the log after each commit to object storage: s3://BUCKET[/PREFIX]
+    /// (credentials and endpoint from the AWS_* environment variables) or file:///DIR.
+    /// The published copy is as public as the bucket.
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
+    /// With --publish: hash tiles and checkpoints only (no entry, no attachment).
+    #[arg(long, requires = "publish")]
+    pub publish_hash_only: bool,
     /// How logs on standard error look: `text` for people, `json` for log collectors (one
     /// JSON object per line, with `timestamp`, `level`, `message`, `target` and the
     /// event's fields) [default: text].
@@ -87,6 +95,8 @@ struct ServeFile {
     insecure_http: Option<bool>,
     public_read: Option<bool>,
     no_peer_check: Option<bool>,
+    publish: Option<String>,
+    publish_hash_only: Option<bool>,
     log_format: Option<LogFormat>,
 }
 
@@ -124,6 +134,8 @@ pub struct ServeSettings {
     pub insecure_http: bool,
     pub public_read: bool,
     pub no_peer_check: bool,
+    pub publish: Option<String>,
+    pub publish_hash_only: bool,
     pub log_format: LogFormat,
 }
 
@@ -178,6 +190,8 @@ impl ServeSettings {
             insecure_http: args.insecure_http || file.insecure_http.unwrap_or(false),
             public_read: args.public_read || file.public_read.unwrap_or(false),
             no_peer_check: args.no_peer_check || file.no_peer_check.unwrap_or(false),
+            publish: args.publish.clone().or(file.publish),
+            publish_hash_only: args.publish_hash_only || file.publish_hash_only.unwrap_or(false),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
@@ -290,6 +304,7 @@ log_format = "json"
             "insecure_http",
             "public_read",
             "no_peer_check",
+            "publish",
         ] {
             assert!(text.contains(key), "the example names {key}");
         }

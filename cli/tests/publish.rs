@@ -1,0 +1,462 @@
+//! Publishing to object storage against real servers on loopback, each its own process
+//! started here: an S3-compatible server (moto_server, `DYAD_S3_SERVER`) and nginx
+//! (`DYAD_NGINX`), both installed by .ci/install-publish-tools.sh. Without them a test
+//! says so and skips, unless DYAD_REQUIRE_EXTERNAL_TOOLS is set (CI): then it fails.
+//!
+//! - `dyad export tiles --to s3://…` killed with SIGKILL mid-way, run again, and the bucket
+//!   audited over the server's path-style HTTP address; a missing tile and an altered
+//!   byte fail the audit, a stale checkpoint is caught up by the next publish.
+//! - nginx serving a `--out` export, and as a caching proxy in front of the S3 server.
+//! - a hash-only mirror holds no entry bundle and no attachment.
+//! - `dyad serve --publish s3://…` publishes the committed log, and after a SIGKILL and a
+//!   restart publishes again what the bucket lost.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::node::Node;
+use common::{free_port, json, stdout, Env};
+
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+const BUCKET: &str = "dyad-test";
+
+/// A child process killed on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The program named by `var`, else `fallback` on PATH; `None` (the test skips) when
+/// neither runs, which fails instead under DYAD_REQUIRE_EXTERNAL_TOOLS.
+fn tool(var: &str, fallback: &str) -> Option<PathBuf> {
+    let program = std::env::var_os(var).map_or_else(|| PathBuf::from(fallback), PathBuf::from);
+    let found = Command::new(&program)
+        .arg(if fallback == "nginx" { "-v" } else { "--help" })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("DYAD_REQUIRE_EXTERNAL_TOOLS").is_none(),
+            "{} is missing ({var} unset or wrong), and DYAD_REQUIRE_EXTERNAL_TOOLS is set",
+            program.display()
+        );
+        eprintln!("{} is missing: skipping (set {var})", program.display());
+        return None;
+    }
+    Some(program)
+}
+
+/// One HTTP/1.1 request with `Connection: close`: the status and the body.
+fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_with_head(port, method, path, body);
+    (status, body)
+}
+
+/// [`http`], with the response's head (lowercase).
+fn http_with_head(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = out[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// moto_server on a free loopback port, with the bucket made and open to anonymous reads
+/// (a bucket policy: anyone may read; the test tampers with objects as anyone too).
+fn start_s3(program: &Path) -> (Guard, u16) {
+    let port = free_port();
+    let child = Command::new(program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the S3 server");
+    let guard = Guard(child);
+    wait_for_port(port);
+    let (status, body) = http(port, "PUT", &format!("/{BUCKET}"), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::{BUCKET}/*"}}]}}"#
+    );
+    let (status, body) = http(port, "PUT", &format!("/{BUCKET}?policy"), policy.as_bytes());
+    assert!(status < 300, "{status} {}", String::from_utf8_lossy(&body));
+    (guard, port)
+}
+
+/// `dyad` with the AWS environment pointing at the loopback S3 server.
+fn dyad_s3(env: &Env, port: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dyad"));
+    c.current_dir(env.dir.path())
+        .env_remove("DYAD_DATA")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    c
+}
+
+/// A two-party log of the offline demo with `messages` messages: alpha's data directory
+/// and the keys.
+fn demo_log(env: &Env, messages: u32) -> (PathBuf, PathBuf) {
+    let out = env
+        .dyad()
+        .args(["--json", "demo", "--offline", "--dir", "demo", "--messages"])
+        .arg(messages.to_string())
+        .timeout(Duration::from_secs(600))
+        .output()
+        .expect("dyad demo");
+    assert!(out.status.success(), "{}", stdout(&out));
+    (env.path("demo/alpha"), env.path("demo/keys"))
+}
+
+fn audit(env: &Env, url: &str, keys: &Path) -> std::process::Output {
+    env.dyad()
+        .args(["--json", "audit", "--url", url, "--trust"])
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .expect("dyad audit --url")
+}
+
+fn publish(env: &Env, port: u16, data: &Path, to: &str, extra: &[&str]) -> serde_json::Value {
+    let out = dyad_s3(env, port)
+        .args(["--json", "--data"])
+        .arg(data)
+        .args(["export", "tiles", "--to", to])
+        .args(extra)
+        .output()
+        .expect("dyad export tiles --to");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&out.stdout)
+}
+
+#[test]
+fn a_publish_killed_midway_resumes_and_the_bucket_audits_over_http() {
+    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+        return;
+    };
+    let env = Env::new();
+    let (alpha, keys) = demo_log(&env, MESSAGES);
+    let (_server, port) = start_s3(&s3);
+    let to = format!("s3://{BUCKET}/log");
+
+    // Killed with SIGKILL while it writes (at most a few tries to land mid-way).
+    let mut child = dyad_s3(&env, port)
+        .arg("--data")
+        .arg(&alpha)
+        .args(["export", "tiles", "--to", &to])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(KILL_AFTER_MS));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let started = Instant::now();
+    let v = publish(&env, port, &alpha, &to, &[]);
+    let size = v["size"].as_u64().unwrap();
+    eprintln!(
+        "published {size} entries (resumed from {}) in {:?}: {} objects written, {} kept",
+        v["from"],
+        started.elapsed(),
+        v["objects_written"],
+        v["objects_kept"]
+    );
+    // Again: nothing new, only the partial tiles and the checkpoint.
+    let again = publish(&env, port, &alpha, &to, &[]);
+    assert_eq!(again["from"].as_u64(), Some(size), "{again}");
+    assert!(again["objects_written"].as_u64().unwrap() <= 4, "{again}");
+
+    let url = format!("http://127.0.0.1:{port}/{BUCKET}/log");
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // The headers: a short-lived checkpoint and partial tile.
+    let (status, head, _) = http_with_head(port, "GET", &format!("/{BUCKET}/log/checkpoint"), b"");
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: public, max-age=5"), "{head}");
+    assert!(head.contains("content-type: text/plain"), "{head}");
+
+    // A missing tile fails the audit, naming it.
+    let bundle = format!("tile/entries/000.p/{size}");
+    let tile = format!("/{BUCKET}/log/{bundle}");
+    let (_, head, bytes) = http_with_head(port, "GET", &tile, b"");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(bytes.len() > 100, "a bundle: {} bytes", bytes.len());
+    http(port, "DELETE", &tile, b"");
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&bundle), "{}", stdout(&out));
+    // An altered byte fails it too.
+    let mut altered = bytes.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    http(port, "PUT", &tile, &altered);
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    // Put it back; an altered (or stale) checkpoint fails the audit and the next publish
+    // replaces it.
+    http(port, "PUT", &tile, &bytes);
+    let (_, note) = http(port, "GET", &format!("/{BUCKET}/log/checkpoint"), b"");
+    let stale = String::from_utf8_lossy(&note).replacen(&format!("\n{size}\n"), "\n1\n", 1);
+    http(
+        port,
+        "PUT",
+        &format!("/{BUCKET}/log/checkpoint"),
+        stale.as_bytes(),
+    );
+    let out = audit(&env, &url, &keys);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "an altered checkpoint: {}",
+        stdout(&out)
+    );
+    let v = publish(&env, port, &alpha, &to, &[]);
+    assert_eq!(v["from"].as_u64(), Some(1), "{v}");
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Through nginx as a caching proxy in front of the S3 server.
+    if let Some(nginx) = tool("DYAD_NGINX", "nginx") {
+        let proxy = Nginx::start(
+            &nginx,
+            &env.path("nginx-proxy"),
+            &format!(
+                "proxy_cache_path {{dir}}/cache keys_zone=tiles:1m;\n\
+                 server {{ listen 127.0.0.1:{{port}}; location / {{\n\
+                 proxy_pass http://127.0.0.1:{port}/{BUCKET}/log/; proxy_cache tiles;\n\
+                 proxy_cache_valid 200 1m; }} }}"
+            ),
+        );
+        let out = audit(&env, &proxy.url(), &keys);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_content() {
+    let Some(nginx) = tool("DYAD_NGINX", "nginx") else {
+        return;
+    };
+    let env = Env::new();
+    let (alpha, keys) = demo_log(&env, 3);
+    let export = env.path("export");
+    env.dyad()
+        .arg("--data")
+        .arg(&alpha)
+        .args(["export", "tiles", "--out"])
+        .arg(&export)
+        .timeout(COMMAND_TIMEOUT)
+        .assert()
+        .success();
+    let web = Nginx::start(
+        &nginx,
+        &env.path("nginx-static"),
+        &format!(
+            "server {{ listen 127.0.0.1:{{port}}; root {}; }}",
+            export.display()
+        ),
+    );
+    // Without --skip-attachments: the export carries them.
+    let out = audit(&env, &web.url(), &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // The hash-only mirror, through the same code path to a directory.
+    let mirror = env.path("mirror");
+    let v = env.stdout_json(
+        env.dyad()
+            .args(["--json", "--data"])
+            .arg(&alpha)
+            .args(["export", "tiles", "--hash-only", "--to"])
+            .arg(format!("file://{}", mirror.display())),
+    );
+    assert_eq!(v["hash_only"], true);
+    assert!(mirror.join("checkpoint").is_file());
+    assert!(mirror.join("tile/0").is_dir());
+    assert!(!mirror.join("tile/entries").exists(), "no entry bundle");
+    assert!(!mirror.join("attachment").exists(), "no attachment");
+    // Its checkpoint is the co-signed one: `dyad verify checkpoint` checks it offline.
+    // (No verify subcommand yet reads proofs from a mirror's hash tiles by URL; the
+    // receipt a party hands out carries its own proof.)
+    env.dyad()
+        .args(["verify", "checkpoint"])
+        .arg(mirror.join("checkpoint"))
+        .arg("--trust")
+        .arg(keys.join("alpha.pub"))
+        .arg("--trust")
+        .arg(keys.join("bravo.pub"))
+        .timeout(COMMAND_TIMEOUT)
+        .assert()
+        .success();
+}
+
+#[test]
+fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
+    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+        return;
+    };
+    let env = Env::new();
+    let (alpha, keys) = demo_log(&env, 4);
+    let (_server, port) = start_s3(&s3);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws = [
+        ("RUST_LOG", "error"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let to = format!("s3://{BUCKET}/served");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--peer",
+        "https://127.0.0.1:9",
+        "--no-peer-check",
+        "--publish",
+        to.as_str(),
+    ];
+    let checkpoint = format!("/{BUCKET}/served/checkpoint");
+    let published = || http(port, "GET", &checkpoint, b"").0 == 200;
+    let wait_published = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !published() {
+            assert!(Instant::now() < deadline, "nothing published to {to}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Started, it publishes the committed log; killed (SIGKILL on drop) and started
+    // again, it resumes from what the bucket holds.
+    let node = Node::start_capturing(&alpha, &args, &aws);
+    wait_published();
+    drop(node);
+    http(port, "DELETE", &checkpoint, b"");
+    assert!(!published());
+    let _node = Node::start_capturing(&alpha, &args, &aws);
+    wait_published();
+    let url = format!("http://127.0.0.1:{port}/{BUCKET}/served");
+    let out = audit(&env, &url, &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+/// nginx as an unprivileged process with its own prefix, config and free port.
+struct Nginx {
+    _guard: Guard,
+    port: u16,
+}
+
+impl Nginx {
+    /// `server` is the `http` block's body, with `{port}` and `{dir}` filled in.
+    fn start(program: &Path, dir: &Path, server: &str) -> Nginx {
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let port = free_port();
+        let server = server
+            .replace("{port}", &port.to_string())
+            .replace("{dir}", &dir.display().to_string());
+        // Run as root (a CI container), nginx's workers would switch to `nobody`, who cannot
+        // read the test's private temporary directories: keep them root.
+        let user = if is_root() { "user root;\n" } else { "" };
+        let conf = format!(
+            "{user}pid {d}/nginx.pid; error_log {d}/logs/error.log;\n\
+             events {{}}\n\
+             http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+             {server} }}\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new(program)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let guard = Guard(child);
+        wait_for_port(port);
+        Nginx {
+            _guard: guard,
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+/// The kill test's log: the offline demo's messages. The demo makes about one message a
+/// second in a debug build, so a larger log (full tiles, a publish long enough to be
+/// killed in the middle of) is for a release-build run.
+const MESSAGES: u32 = 20;
+/// When the first publisher is killed: while it starts or writes.
+const KILL_AFTER_MS: u64 = 150;
