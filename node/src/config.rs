@@ -79,6 +79,9 @@ pub struct NodeConfig {
     /// 10). Default `true`. `false` (`dyad serve --no-peer-check`) is only for a replica
     /// whose disk was never restored from a copy, when the peer cannot be reached.
     pub peer_check: bool,
+    /// Sequencer: the add-checkpoint URL of each genesis witness, by key name (the genesis
+    /// names witnesses by key only). A witness without one is never asked.
+    pub witnesses: Vec<crate::witnessing::WitnessUrl>,
 }
 
 impl NodeConfig {
@@ -110,6 +113,7 @@ impl NodeConfig {
             insecure_http: false,
             public_read: false,
             peer_check: true,
+            witnesses: Vec::new(),
         }
     }
 

@@ -73,6 +73,8 @@ pub struct NodeStatus {
     pub last_attachment_error: Option<String>,
     /// The largest attachment of the channel (genesis), for a client storing one beside the node.
     pub max_attachment_size: u64,
+    /// Sequencer: what each genesis witness last did, and the threshold (spec 7).
+    pub witnesses: crate::witnessing::status::WitnessesStatus,
 }
 
 /// State shared by the node's tasks and request handlers.
@@ -133,6 +135,10 @@ pub(crate) struct Shared {
     pub attachments: dyad_ledger::attachments::Attachments,
     /// Why the last fetch of a peer's attachment failed, until one succeeds.
     pub last_attachment_error: Mutex<Option<String>>,
+    /// Sequencer: the witnesses' status; co-signer: the threshold only.
+    pub witnesses: Mutex<crate::witnessing::status::WitnessesStatus>,
+    /// A co-signed checkpoint awaits witnesses (sequencer) or the witnessed note (co-signer).
+    pub wake_witnessing: Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -200,6 +206,7 @@ impl Shared {
         self.shutdown.send_replace(true);
         self.wake_committer.notify_one();
         self.wake_submitter.notify_one();
+        self.wake_witnessing.notify_one();
     }
 
     /// Resolves once the node is stopping.
@@ -295,6 +302,7 @@ impl Shared {
             peer_check: self.peer_check.borrow().clone(),
             last_attachment_error: lock(&self.last_attachment_error).clone(),
             max_attachment_size: self.attachments.max_size(),
+            witnesses: lock(&self.witnesses).clone(),
         })
     }
 
