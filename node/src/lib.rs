@@ -68,6 +68,7 @@ pub mod tiles;
 
 pub mod access;
 pub mod tls;
+pub mod witness_server;
 
 mod admin_listener;
 mod attachment;

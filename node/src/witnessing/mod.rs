@@ -185,17 +185,19 @@ async fn round(
                 });
             }
         }
+    }
+    // Every witness's lag moves with the checkpoint, asked this round or not.
+    for (i, w) in witnesses.iter().enumerate() {
         let (known, cosigned) = (w.known, w.cosigned.as_ref().map(|(s, _)| *s));
+        let lag = size.saturating_sub(cosigned.unwrap_or(0));
         update_status(shared, i, |s| {
             s.size = known;
             s.cosigned_size = cosigned;
-            s.lag = size.saturating_sub(cosigned.unwrap_or(0));
+            s.lag = lag;
         });
-        shared.metrics.set_witness(
-            w.key.name(),
-            cosigned.unwrap_or(0),
-            size.saturating_sub(cosigned.unwrap_or(0)),
-        );
+        shared
+            .metrics
+            .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
     }
 }
 
