@@ -155,6 +155,9 @@ pub enum Command {
     /// Export the log as static files (C2SP tlog-tiles) for any web server.
     #[command(subcommand)]
     Export(commands::export::ExportCommand),
+    /// Run a C2SP tlog-witness that co-signs checkpoints of any log (a third party's).
+    #[command(subcommand)]
+    Witness(commands::witness::WitnessCommand),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = commands::demo::EXAMPLES)]
     Demo(commands::demo::DemoArgs),
@@ -228,6 +231,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Access(command) => commands::access::run(&ctx, &command),
         Command::Export(command) => commands::export::run_export(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
+        Command::Witness(command) => commands::witness::run(&ctx, &command),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

@@ -27,9 +27,17 @@ pub enum WitnessConfigError {
 
 /// The logs a witness trusts, from a tlog-policy-style text: its `log <vkey> [url]` lines
 /// (the key's name is the log's origin); `witness`, `group` and `quorum` lines are
-/// accepted and not used.
+/// accepted and not used, and the quorum line a policy needs may be left out.
 pub fn trusted_logs(policy_text: &str) -> Result<Vec<TrustedLog>, WitnessConfigError> {
-    let policy = dyad_verifier::policy::parse(policy_text)
+    let has_quorum = policy_text
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some("quorum"));
+    let text = if has_quorum {
+        policy_text.to_owned()
+    } else {
+        format!("{policy_text}\nquorum none\n")
+    };
+    let policy = dyad_verifier::policy::parse(&text)
         .map_err(|e| WitnessConfigError::Policy(e.to_string()))?;
     let mut logs: Vec<TrustedLog> = Vec::new();
     for log in policy.logs() {
