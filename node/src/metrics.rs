@@ -380,7 +380,7 @@ mod tests {
         }
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        // 13 of the node's own, the histogram, 7 of the listeners, the refusals.
-        assert_eq!((types, helps), (22, 22));
+        // 15 of the node's own, the histogram, 7 of the listeners, the refusals.
+        assert_eq!((types, helps), (24, 24));
     }
 }
