@@ -53,6 +53,10 @@ pub struct Config {
     /// is omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_url: Option<String>,
+    /// Sequencer: each genesis witness's add-checkpoint base URL, by witness name
+    /// (`dyad init --witness FILE.pub=URL`); the genesis names witnesses by key only.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub witness_urls: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {

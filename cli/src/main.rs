@@ -159,6 +159,9 @@ pub enum Command {
     /// The peer's threat indicators as one STIX 2.1 bundle.
     #[command(subcommand, after_help = commands::indicators::EXAMPLES)]
     Indicators(commands::indicators::IndicatorsCommand),
+    /// Run a C2SP tlog-witness that co-signs checkpoints of any log (a third party's).
+    #[command(subcommand)]
+    Witness(commands::witness::WitnessCommand),
     /// Play a whole two-party exchange in a directory, and check it.
     #[command(after_help = commands::demo::EXAMPLES)]
     Demo(commands::demo::DemoArgs),
@@ -233,6 +236,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Export(command) => commands::export::run_export(&ctx, &command),
         Command::Indicators(command) => commands::indicators::run(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
+        Command::Witness(command) => commands::witness::run(&ctx, &command),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

@@ -1057,6 +1057,17 @@ fn node_seeds(c: &mut Corpus) {
             format!("add-checkpoint-{i}"),
             with(1, &body),
         );
+        // The standalone witness: no record, and a record at the old size.
+        c.add(
+            &["witness_request"],
+            format!("add-checkpoint-{i}-new"),
+            with(0, &body),
+        );
+        c.add(
+            &["witness_request"],
+            format!("add-checkpoint-{i}-recorded"),
+            with(i as u8 + 1, &body),
+        );
         // The cosignature lines of the note: a 200 answer.
         let text = String::from_utf8_lossy(cp);
         let sigs: String = text

@@ -86,6 +86,9 @@ pub struct NodeConfig {
     /// Publish the log to object storage after each commit (`dyad serve --publish`).
     /// Default `None`.
     pub publish: Option<crate::publish::PublishConfig>,
+    /// Sequencer: the add-checkpoint URL of each genesis witness, by key name (the genesis
+    /// names witnesses by key only). A witness without one is never asked.
+    pub witnesses: Vec<crate::witnessing::WitnessUrl>,
 }
 
 impl NodeConfig {
@@ -119,6 +122,7 @@ impl NodeConfig {
             peer_check: true,
             auditor_page: None,
             publish: None,
+            witnesses: Vec::new(),
         }
     }
 

@@ -70,6 +70,7 @@ pub mod tiles;
 pub mod access;
 pub mod taxii;
 pub mod tls;
+pub mod witness_server;
 
 mod admin_listener;
 mod attachment;
@@ -87,6 +88,7 @@ mod running;
 mod sequencer;
 mod state;
 mod token;
+mod witnessing;
 
 /// The promise of inclusion (`dyad_ledger::wire::promise`), where callers of the node
 /// find it.
@@ -115,6 +117,8 @@ pub use running::{serve, start, RunningNode};
 pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus, PublishStatus};
 pub use token::{read_admin_token, read_admin_url};
+pub use witnessing::status::{WitnessStatus, WitnessesStatus};
+pub use witnessing::WitnessUrl;
 
 pub use admin::{AppendRequest, AppendResponse, AttachmentRef, SnapshotRequest, SnapshotResponse};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};

@@ -44,8 +44,15 @@ pub struct Metrics {
     pub publish_size: AtomicU64,
     /// Publishes to object storage that failed (retries exhausted).
     pub publish_errors: AtomicU64,
+    /// add-checkpoint requests the sequencer sent to witnesses.
+    pub witness_requests: AtomicU64,
+    /// add-checkpoint requests to witnesses that did not bring a valid cosignature.
+    pub witness_failures: AtomicU64,
     /// The listeners' connections and the request-body budget.
     pub listen: std::sync::Arc<ListenMetrics>,
+    /// Per witness name: (largest size it co-signed, entries co-signed by both parties
+    /// that it has not co-signed yet).
+    witnesses: Mutex<BTreeMap<String, (u64, u64)>>,
     latency: Mutex<Histogram>,
     rejected: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
@@ -84,6 +91,11 @@ impl Metrics {
         gauge.store(value, Ordering::Relaxed);
     }
 
+    /// What a witness last co-signed, and how far it lags.
+    pub fn set_witness(&self, name: &str, cosigned_size: u64, lag: u64) {
+        lock(&self.witnesses).insert(name.to_owned(), (cosigned_size, lag));
+    }
+
     /// One request refused at `endpoint` for `reason` (a short, fixed label).
     pub fn reject(&self, endpoint: &'static str, reason: &'static str) {
         *lock(&self.rejected).entry((endpoint, reason)).or_default() += 1;
@@ -119,11 +131,12 @@ impl Metrics {
         self.render_latency(&mut out);
         self.listen.render(&mut out);
         self.render_rejected(&mut out);
+        self.render_witnesses(&mut out);
         out
     }
 
     /// (name, type, help, value) of each counter and gauge of the node itself.
-    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 16] {
+    fn scalars(&self) -> [(&'static str, &'static str, &'static str, u64); 18] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             (
@@ -161,6 +174,18 @@ impl Metrics {
                 "counter",
                 "add-checkpoint requests that failed.",
                 get(&self.cosign_failures),
+            ),
+            (
+                "dyad_witness_requests_total",
+                "counter",
+                "add-checkpoint requests sent to witnesses.",
+                get(&self.witness_requests),
+            ),
+            (
+                "dyad_witness_failures_total",
+                "counter",
+                "add-checkpoint requests to witnesses that brought no valid cosignature.",
+                get(&self.witness_failures),
             ),
             (
                 "dyad_promises_total",
@@ -238,6 +263,32 @@ impl Metrics {
             "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
             h.count, h.sum, h.count
         );
+    }
+
+    /// Each witness's co-signed size and lag.
+    fn render_witnesses(&self, out: &mut String) {
+        let witnesses = lock(&self.witnesses);
+        if witnesses.is_empty() {
+            return;
+        }
+        let families = [
+            (
+                "dyad_witness_cosigned_size",
+                "Largest checkpoint size the witness co-signed.",
+            ),
+            (
+                "dyad_witness_lag",
+                "Entries co-signed by both parties that the witness has not co-signed.",
+            ),
+        ];
+        for (n, (name, help)) in families.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (witness, (size, lag)) in witnesses.iter() {
+                let value = if n == 0 { size } else { lag };
+                let label = witness.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "{name}{{witness=\"{label}\"}} {value}");
+            }
+        }
     }
 
     /// Refused requests, by endpoint and reason.
@@ -363,8 +414,8 @@ mod tests {
         }
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        // 16 of the node's own, the histogram, 7 of the listeners, the refusals.
-        assert_eq!((types, helps), (25, 25));
+        // 18 of the node's own, the histogram, 7 of the listeners, the refusals.
+        assert_eq!((types, helps), (27, 27));
         // The publishing lag: none before anything is published.
         assert!(text.contains("dyad_publish_lag 0\n"));
         Metrics::set(&m.publish_size, 2);

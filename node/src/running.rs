@@ -23,6 +23,7 @@ use crate::link::{self, Link};
 use crate::read_access::ReadAccess;
 use crate::reconcile;
 use crate::sequencer::{self, Submission};
+use crate::witnessing;
 use crate::{
     admin_listener, admin_socket_path, failure, http, listen, signed_size, tile_check, Metrics,
     NodeConfig, NodeError, NodeStatus, PeerStatus, Shared, EVIDENCE_DIR,
@@ -200,6 +201,10 @@ fn shared_state(
         Role::Sequencer => channel.genesis().cosigner.public_key,
         Role::Cosigner => channel.genesis().sequencer.public_key,
     };
+    let witness_keys = channel.witness_keys();
+    let channel_threshold = channel.witness_threshold();
+    let witness_status =
+        witnessing::initial_status(witness_keys, channel_threshold, &config.witnesses);
     let link = Link::load(&config, channel.origin(), own_key, peer_key)?;
     let http = link.peer_http(&config)?;
     let attachments = Attachments::open(&config.data_dir, channel.genesis().max_attachment_size)
@@ -246,6 +251,8 @@ fn shared_state(
         attachments,
         last_attachment_error: Mutex::new(None),
         last_publish_error: Mutex::new(None),
+        witnesses: Mutex::new(witness_status),
+        wake_witnessing: Notify::new(),
         peer_check: watch::Sender::new(reconcile::initial(
             config.peer_check,
             config.peer_url.as_deref(),
@@ -320,6 +327,12 @@ fn spawn_workers(
         ],
         None => vec![tokio::spawn(cosigner::run_submitter(shared.clone()))],
     };
+    if crate::lock(&shared.witnesses).threshold > 0 {
+        workers.push(match shared.role {
+            Role::Sequencer => tokio::spawn(witnessing::run_witnessing(shared.clone())),
+            Role::Cosigner => tokio::spawn(witnessing::follow::run_follow(shared.clone())),
+        });
+    }
     if shared.signing_blocked().is_some() {
         workers.push(tokio::spawn(reconcile::run(shared.clone())));
     }

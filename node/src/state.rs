@@ -79,6 +79,8 @@ pub struct NodeStatus {
     /// Publishing to object storage (`--publish`), when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishStatus>,
+    /// Sequencer: what each genesis witness last did, and the threshold (spec 7).
+    pub witnesses: crate::witnessing::status::WitnessesStatus,
 }
 
 /// Publishing to object storage, as `GET /admin/status` shows it.
@@ -160,6 +162,10 @@ pub(crate) struct Shared {
     pub attachments: dyad_ledger::attachments::Attachments,
     /// Why the last fetch of a peer's attachment failed, until one succeeds.
     pub last_attachment_error: Mutex<Option<String>>,
+    /// Sequencer: the witnesses' status; co-signer: the threshold only.
+    pub witnesses: Mutex<crate::witnessing::status::WitnessesStatus>,
+    /// A co-signed checkpoint awaits witnesses (sequencer) or the witnessed note (co-signer).
+    pub wake_witnessing: Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -227,6 +233,7 @@ impl Shared {
         self.shutdown.send_replace(true);
         self.wake_committer.notify_one();
         self.wake_submitter.notify_one();
+        self.wake_witnessing.notify_one();
     }
 
     /// Resolves once the node is stopping.
@@ -335,6 +342,7 @@ impl Shared {
                     last_error: lock(&self.last_publish_error).clone(),
                 }
             }),
+            witnesses: lock(&self.witnesses).clone(),
         })
     }
 

@@ -78,6 +78,13 @@ pub struct InitArgs {
     /// Sequencer: tolerated clock skew in seconds (1..=86400).
     #[arg(long, value_name = "SECONDS")]
     pub max_clock_skew: Option<u32>,
+    /// Sequencer: a witness's verifier key file, and the base URL of its C2SP
+    /// add-checkpoint endpoint (kept in dyad.json, not in the genesis). Repeatable.
+    #[arg(long, value_name = "FILE.pub[=URL]")]
+    pub witness: Vec<String>,
+    /// Sequencer: how many witnesses must co-sign a checkpoint for it to be committed.
+    #[arg(long, value_name = "K")]
+    pub witness_threshold: Option<u8>,
 }
 
 /// The genesis terms a sequencer may choose.
@@ -86,6 +93,13 @@ pub struct Terms {
     pub max_payload: Option<u32>,
     pub max_attachment_size: Option<u64>,
     pub max_clock_skew_s: Option<u32>,
+}
+
+/// The channel's witnesses (`--witness`, `--witness-threshold`).
+#[derive(Clone, Debug, Default)]
+pub struct Witnesses {
+    pub witnesses: Vec<super::init_witnesses::WitnessArg>,
+    pub threshold: Option<u8>,
 }
 
 pub struct Proposed {
@@ -152,6 +166,7 @@ pub fn propose(
     key_path: &Path,
     peer_path: &Path,
     terms: Terms,
+    witnesses: &Witnesses,
 ) -> Result<Proposed> {
     check_origin(origin)?;
     refuse_initialised(data)?;
@@ -172,6 +187,7 @@ pub fn propose(
     if let Some(v) = terms.max_clock_skew_s {
         genesis.max_clock_skew_s = v;
     }
+    super::init_witnesses::apply(&mut genesis, &witnesses.witnesses, witnesses.threshold)?;
     genesis
         .validate()
         .map_err(|e| CliError::usage(format!("the channel's terms are not valid: {e}")))?;
@@ -187,6 +203,9 @@ pub fn propose(
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
         peer_url: None,
+        witness_urls: super::init_witnesses::urls(&witnesses.witnesses)
+            .into_iter()
+            .collect(),
     })?;
     super::tls::load_identity(data, &key, origin)?;
     Ok(Proposed {
@@ -270,6 +289,7 @@ pub fn cosign(
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
         peer_url: None,
+        witness_urls: Default::default(),
     })?;
     super::tls::load_identity(data, &key, origin)?;
     Ok(Cosigned {
@@ -352,6 +372,16 @@ fn print_terms(genesis: &Genesis) -> Result<()> {
     outln(&format!("  channel     {}", genesis.origin))?;
     outln(&format!("  sequencer   {}", party_desc(&genesis.sequencer)))?;
     outln(&format!("  co-signer   {}", party_desc(&genesis.cosigner)))?;
+    for w in &genesis.witnesses {
+        outln(&format!("  witness     {}", party_desc(w)))?;
+    }
+    if !genesis.witnesses.is_empty() {
+        outln(&format!(
+            "  committed   when the co-signer and {} of {} witnesses have co-signed",
+            genesis.witness_threshold,
+            genesis.witnesses.len()
+        ))?;
+    }
     outln(&format!(
         "  limits      payload {} bytes, attachment {} bytes, clock skew {} s",
         genesis.max_payload, genesis.max_attachment_size, genesis.max_clock_skew_s
@@ -367,6 +397,8 @@ fn terms_json(genesis: &Genesis) -> serde_json::Value {
         "max_payload": genesis.max_payload,
         "max_attachment_size": genesis.max_attachment_size,
         "max_clock_skew_s": genesis.max_clock_skew_s,
+        "witnesses": genesis.witnesses.iter().map(|w| w.name.clone()).collect::<Vec<_>>(),
+        "witness_threshold": genesis.witness_threshold,
     })
 }
 
@@ -427,7 +459,15 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
                 max_attachment_size: args.max_attachment_size,
                 max_clock_skew_s: args.max_clock_skew,
             };
-            let p = propose(&data, origin, key, peer, terms)?;
+            let witnesses = Witnesses {
+                witnesses: args
+                    .witness
+                    .iter()
+                    .map(|w| super::init_witnesses::parse_witness_arg(w))
+                    .collect::<Result<_>>()?,
+                threshold: args.witness_threshold,
+            };
+            let p = propose(&data, origin, key, peer, terms, &witnesses)?;
             copy_out(&p.proposal_path, &args.out)?;
             let sent = args.out.clone().unwrap_or(p.proposal_path.clone());
             if ctx.json {
@@ -451,8 +491,10 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitCode> {
             if args.max_payload.is_some()
                 || args.max_attachment_size.is_some()
                 || args.max_clock_skew.is_some()
+                || !args.witness.is_empty()
+                || args.witness_threshold.is_some()
             {
-                return Err(CliError::usage("the channel's limits are the sequencer's proposal; the co-signer only accepts or refuses them"));
+                return Err(CliError::usage("the channel's limits and witnesses are the sequencer's proposal; the co-signer only accepts or refuses them"));
             }
             let c = cosign(&data, origin, key, peer, proposal)?;
             copy_out(&c.signed_path, &args.out)?;
@@ -523,6 +565,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
             key_file: absolute(key)?,
             peer: peer.to_string(),
             peer_url: None,
+            witness_urls: Default::default(),
         };
         data.write_config(&config)?;
         super::tls::load_identity(data, &signer, origin)?;

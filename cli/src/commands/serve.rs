@@ -88,7 +88,7 @@ fn init_tracing(format: LogFormat) {
 /// Resolves on Ctrl-C or (Unix) SIGTERM. On Unix the handlers are installed when this is
 /// called, not when first polled: a supervisor may send SIGTERM as soon as the node says
 /// where it listens, and that must stop it gracefully rather than kill it.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
@@ -172,6 +172,14 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
             hash_only: args.publish_hash_only,
         });
     }
+    node_config.witnesses = config
+        .witness_urls
+        .iter()
+        .map(|(name, url)| dyad_node::WitnessUrl {
+            name: name.clone(),
+            url: url.clone(),
+        })
+        .collect();
     Ok((node_config, listen))
 }
 

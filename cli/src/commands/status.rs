@@ -148,6 +148,7 @@ fn status_via_node(
                 "public_read": st.get("public_read"),
                 "tls_pin": st.get("tls_pin"),
                 "warnings": st.get("warnings"),
+                "witnesses": st.get("witnesses"),
             },
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -178,6 +179,7 @@ fn status_via_node(
         _ => "ok".to_owned(),
     };
     outln(&format!("peer        {peer_url} ({health})"))?;
+    witness_lines(st.get("witnesses"))?;
     let transport = st.get("transport").and_then(Value::as_str).unwrap_or("?");
     let reads = if st.get("public_read").and_then(Value::as_bool) == Some(true) {
         "open to anyone (--public-read)"
@@ -238,6 +240,42 @@ fn broken_promises_line(data_dir: &Path) -> Result<()> {
         outln(&format!(
             "            check it: dyad verify evidence {} --trust SEQUENCER.pub",
             newest.display()
+        ))?;
+    }
+    Ok(())
+}
+
+/// One line per genesis witness: the size it co-signed, its lag, its last error.
+fn witness_lines(witnesses: Option<&Value>) -> Result<()> {
+    let Some(w) = witnesses else { return Ok(()) };
+    let threshold = w.get("threshold").and_then(Value::as_u64).unwrap_or(0);
+    let list = w
+        .get("witnesses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        return Ok(());
+    }
+    outln(&format!(
+        "witnesses   {threshold} of {} must co-sign for an entry to be committed",
+        list.len()
+    ))?;
+    for x in &list {
+        let name = x.get("name").and_then(Value::as_str).unwrap_or("?");
+        let cosigned = x.get("cosigned_size").and_then(Value::as_u64);
+        let lag = x.get("lag").and_then(Value::as_u64).unwrap_or(0);
+        let state = match (
+            x.get("url").and_then(Value::as_str),
+            x.get("last_error").and_then(Value::as_str),
+        ) {
+            (None, _) => "no URL configured (dyad init --witness FILE.pub=URL)".to_owned(),
+            (Some(_), Some(e)) => format!("last error: {e}"),
+            (Some(url), None) => format!("ok at {url}"),
+        };
+        let cosigned = cosigned.map_or("nothing yet".to_owned(), |s| format!("size {s}"));
+        outln(&format!(
+            "  witness   {name}: co-signed {cosigned}, {lag} behind; {state}"
         ))?;
     }
     Ok(())

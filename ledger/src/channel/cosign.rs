@@ -13,7 +13,7 @@ use crate::keys::SignerKey;
 use crate::store::Batch;
 use crate::tree::Frontier;
 
-const META_AWAITING_WITNESSES: &str = "cosigned-awaiting-witnesses";
+pub(super) const META_AWAITING_WITNESSES: &str = "cosigned-awaiting-witnesses";
 
 const CONFLICT_PREFIX: &str = "conflict/";
 

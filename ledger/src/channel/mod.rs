@@ -18,6 +18,7 @@
 //! - `joint.rs`: records and endorsements (spec 3.6): the index of endorsed records,
 //!   and the rules an endorsement is checked against;
 //! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
+//! - `witnessed.rs`: a co-signed checkpoint awaiting its witnesses (spec 7);
 //! - `recover.rs`: catching up from the peer's committed tree (either role);
 //! - `replica_head.rs`: keeping `replica.head` beside the store up to date;
 //! - `error.rs`: why a channel operation failed.
@@ -45,12 +46,14 @@ mod rules;
 mod senders;
 #[cfg(test)]
 mod tests;
+mod witnessed;
 
 pub use append::{Appended, EachAppended, Staged};
 pub use checkpoints::CheckpointDamage;
 pub use error::{ChannelError, EntryRefusal};
 use rules::EntryKey;
 use senders::{sender_meta, sequence_meta, SenderState};
+pub use witnessed::Cosigned;
 
 const META_ROLE: &str = "role";
 

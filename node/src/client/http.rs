@@ -159,6 +159,12 @@ pub(crate) fn http_client(
     http_client_with(connect_timeout, timeout, Reach::public())
 }
 
+/// The client the sequencer reaches witnesses with: the public web (system roots, or
+/// plain `http://`), the peer's timeouts.
+pub(crate) fn witness_client(config: &crate::NodeConfig) -> Result<reqwest::Client, ClientError> {
+    http_client(config.peer_timeout, config.peer_timeout)
+}
+
 /// How a client reaches a node (spec/node.md 9.6): the TLS configuration it speaks, the
 /// read token it shows, and whether plain `http://` is allowed.
 #[derive(Clone)]

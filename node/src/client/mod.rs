@@ -18,7 +18,7 @@ pub use admin::{append_blocking, AdminClient, ReadAnswer};
 pub(crate) use audit::claimed_size;
 pub use audit::{audit, audit_url, AuditUrlError};
 pub use http::{base_url, ClientError, Reach};
-pub(crate) use http::{http_client_with, read_bounded};
+pub(crate) use http::{http_client_with, read_bounded, witness_client};
 pub use submit::{submit_batch, SubmitBatchError, SubmitOutcome};
 pub use tiles::{
     fetch_checkpoint, fetch_entries, BlockingClient, BlockingEntries, EntryStream, OwnedEntries,

@@ -390,6 +390,7 @@ async fn store_and_cosign(
             Metrics::set(&shared.metrics.log_size, new_size);
             shared.set_published(new_size);
             shared.set_committed(committed);
+            shared.wake_witnessing.notify_one();
             shared.promise_book.settle(new_size);
             tracing::debug!(size = new_size, new_entries = new_size - held, "co-signed");
             text(StatusCode::OK, "text/plain; charset=utf-8", lines)

@@ -1,7 +1,8 @@
 //! The sequencer's committer: sends the newest signed checkpoint to the co-signer's
 //! tlog-witness `add-checkpoint` (old size = the co-signer's last known size, with the
 //! consistency proof from there), adds the returned cosignature line to the note and
-//! stores it as committed. On 409 it learns the co-signer's size and tries again; when the
+//! stores it as committed (or, when the genesis needs witnesses, as awaiting them: see
+//! `witnessing`). On 409 it learns the co-signer's size and tries again; when the
 //! co-signer is down or slow it backs off exponentially (bounded) while the batcher goes
 //! on, and catches up when the co-signer is back, in steps of at most `max_cosign_step`
 //! entries and `max_cosign_bytes` bytes ([`fit_step`]).
@@ -9,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dyad_ledger::channel::{Channel, ChannelError};
+use dyad_ledger::channel::{Channel, ChannelError, Cosigned};
 use dyad_ledger::entry::MAX_ENTRY_LEN;
 use dyad_ledger::wire::witness::{self, AddCheckpoint};
 use dyad_verifier::checkpoint::Checkpoint;
@@ -28,7 +29,8 @@ struct Plan {
 /// Decides what to send: the newest signed checkpoint, or (when the co-signer is more
 /// than `step` behind) one signed now for `old + step`.
 fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan>, NodeError> {
-    let committed = ch.committed_size()?;
+    // Co-signed but awaiting witnesses counts as done for the co-signer.
+    let committed = ch.cosigned_size()?;
     let Some(signed_note) = ch.latest_signed_checkpoint()? else {
         return Ok(None);
     };
@@ -74,7 +76,10 @@ fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan
 
 /// What one add-checkpoint round trip gave.
 enum Outcome {
-    Committed,
+    /// Co-signed: committed, or (with witnesses) awaiting them.
+    Cosigned {
+        committed: bool,
+    },
     /// 409: the co-signer's size.
     Conflict(u64),
     Failed(String),
@@ -122,7 +127,7 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
             _ = shared.stopped() => break,
         };
         match outcome {
-            Outcome::Committed => {
+            Outcome::Cosigned { committed } => {
                 shared.metrics.observe_cosign_latency(started.elapsed());
                 tracing::debug!(
                     size = plan.size,
@@ -130,7 +135,11 @@ pub(crate) async fn run_committer(shared: Arc<Shared>) {
                     "checkpoint co-signed"
                 );
                 known = Some(plan.size);
-                shared.set_committed(plan.size);
+                if committed {
+                    shared.set_committed(plan.size);
+                } else {
+                    shared.wake_witnessing.notify_one();
+                }
                 shared.peer_ok();
                 backoff = shared.config.retry_initial;
                 conflicts = 0;
@@ -215,13 +224,14 @@ async fn send(shared: &Arc<Shared>, peer: &str, plan: &Plan) -> Outcome {
             let mut merged = plan.request.note.clone();
             merged.extend_from_slice(&lines);
             match shared
-                .write(move |ch| Ok(ch.add_committed_checkpoint(&merged)?))
+                .write(move |ch| Ok(ch.add_cosigned_checkpoint(&merged)?))
                 .await
             {
-                Ok(_) => {
+                Ok(Cosigned::Committed(_)) => {
                     Metrics::inc(&shared.metrics.checkpoints_committed, 1);
-                    Outcome::Committed
+                    Outcome::Cosigned { committed: true }
                 }
+                Ok(Cosigned::AwaitingWitnesses(_)) => Outcome::Cosigned { committed: false },
                 Err(e) => Outcome::Failed(format!(
                     "the co-signer's answer does not commit the checkpoint: {e}"
                 )),

@@ -260,6 +260,7 @@ impl Demo {
             &a.key_file,
             &b.pub_file,
             Terms::default(),
+            &Default::default(),
         )?;
         let proposal = self.transfer_path("alpha-to-bravo.genesis.proposal");
         std::fs::copy(&proposed.proposal_path, &proposal).map_err(CliError::write(&proposal))?;

@@ -1,0 +1,82 @@
+//! A checkpoint co-signed by both parties that still awaits its witnesses (spec 7): when
+//! the genesis names `witness_threshold > 0` witnesses, the co-signed note is kept apart
+//! until enough of them co-sign it; only then is it stored as committed.
+
+use dyad_verifier::checkpoint::Checkpoint;
+use dyad_verifier::key::VerifierKey;
+use dyad_verifier::note;
+
+use super::cosign::META_AWAITING_WITNESSES;
+use super::{Channel, ChannelError};
+
+/// What storing a co-signed checkpoint did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cosigned {
+    /// It carries enough witness cosignatures too: stored as committed.
+    Committed(Checkpoint),
+    /// It awaits witnesses; kept as the newest co-signed checkpoint.
+    AwaitingWitnesses(Checkpoint),
+}
+
+impl Channel {
+    /// The genesis witnesses' cosignature keys (type 0x04), in genesis order.
+    pub fn witness_keys(&self) -> &[VerifierKey] {
+        &self.cosignature_keys[1..]
+    }
+
+    /// How many witnesses must co-sign a checkpoint for it to be committed.
+    pub fn witness_threshold(&self) -> usize {
+        usize::from(self.genesis.witness_threshold)
+    }
+
+    /// The newest note co-signed by both parties that awaits witnesses, if it is beyond
+    /// the committed checkpoint.
+    pub fn awaiting_witnesses(&self) -> Result<Option<(Checkpoint, Vec<u8>)>, ChannelError> {
+        let Some(note_bytes) = self.store.meta(META_AWAITING_WITNESSES)? else {
+            return Ok(None);
+        };
+        let text = note::parse(&note_bytes)?.text;
+        let checkpoint = dyad_verifier::checkpoint::parse(&text)?;
+        if checkpoint.size <= self.committed_size()? {
+            return Ok(None);
+        }
+        Ok(Some((checkpoint, note_bytes)))
+    }
+
+    /// The size both parties have signed: the committed size, or that of the co-signed
+    /// checkpoint awaiting witnesses if larger.
+    pub fn cosigned_size(&self) -> Result<u64, ChannelError> {
+        let committed = self.committed_size()?;
+        Ok(self
+            .awaiting_witnesses()?
+            .map_or(committed, |(c, _)| c.size.max(committed)))
+    }
+
+    /// Stores a note signed by the log and the co-signer (the sequencer's copy of the
+    /// co-signer's answer): as committed when it already carries enough witness
+    /// cosignatures, else as the checkpoint awaiting witnesses. Its root must be this
+    /// replica's, and only verified lines are kept.
+    pub fn add_cosigned_checkpoint(&mut self, note_bytes: &[u8]) -> Result<Cosigned, ChannelError> {
+        self.check_writable()?;
+        if self.verify_committed(note_bytes).is_ok() {
+            return Ok(Cosigned::Committed(
+                self.add_committed_checkpoint(note_bytes)?,
+            ));
+        }
+        let (checkpoint, has_log, has_cosigner, _) = self.verify_note(note_bytes)?;
+        if !has_log {
+            return Err(ChannelError::MissingLogSignature);
+        }
+        if !has_cosigner {
+            return Err(ChannelError::MissingCosignature);
+        }
+        self.check_against_tree(&checkpoint)?;
+        if checkpoint.size > self.cosigned_size()? {
+            let kept = self.kept_note(note_bytes, None)?;
+            let mut batch = self.store.batch();
+            batch.put_meta(META_AWAITING_WITNESSES, kept);
+            self.store.commit(batch)?;
+        }
+        Ok(Cosigned::AwaitingWitnesses(checkpoint))
+    }
+}

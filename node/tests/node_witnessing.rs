@@ -1,0 +1,240 @@
+//! Two live nodes of a channel whose genesis names witnesses, with `dyad witness serve`'s
+//! server as the witnesses: entries commit only once enough witnesses co-signed; a witness
+//! that is down shows in the status, and commits resume when it is back; the served
+//! checkpoint carries the witnesses' cosignatures and verifies under a tlog-policy.
+
+mod node_support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
+use dyad_ledger::keys::SignerKey;
+use dyad_ledger::wire::witness_request::TrustedLog;
+use dyad_node::witness_server::http::{start, RunningWitness, WitnessConfig};
+use dyad_node::{NodeConfig, RunningNode, WitnessUrl};
+use node_support::*;
+
+fn witness_key(i: u8) -> SignerKey {
+    SignerKey::from_seed(&format!("witness{i}.example"), [40 + i; 32]).unwrap()
+}
+
+/// Both replicas of a channel with witnesses 1..=n and `threshold`.
+fn create_witnessed_channel(dir: &Path, n: u8, threshold: u8) {
+    for party in ["alpha", "bravo"] {
+        dyad_ledger::private_dir::create_dir(&dir.join(party)).unwrap();
+    }
+    let mut terms = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
+    terms.witnesses = (1..=n).map(|i| Party::of(&witness_key(i))).collect();
+    terms.witness_threshold = threshold;
+    let proposal = terms.propose(&alpha(), now_ms() - 1000).unwrap();
+    let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
+    Channel::create(&dir.join("alpha/ledger"), &entry, Role::Sequencer).unwrap();
+    Channel::create(&dir.join("bravo/ledger"), &entry, Role::Cosigner).unwrap();
+}
+
+async fn start_witness(dir: &Path, i: u8, listen: SocketAddr) -> RunningWitness {
+    let log_key = alpha().verifier_key().with_name(ORIGIN).unwrap();
+    let config = WitnessConfig {
+        key: witness_key(i),
+        logs: vec![TrustedLog {
+            origin: ORIGIN.into(),
+            keys: vec![log_key],
+        }],
+        data_dir: dir.join(format!("witness{i}")),
+        listen,
+    };
+    let mut tries = 0;
+    loop {
+        match start(clone_config(&config)).await {
+            Ok(w) => return w,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("witness start attempt {tries}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot start the witness: {e}"),
+        }
+    }
+}
+
+fn clone_config(c: &WitnessConfig) -> WitnessConfig {
+    WitnessConfig {
+        key: c.key.clone(),
+        logs: c.logs.clone(),
+        data_dir: c.data_dir.clone(),
+        listen: c.listen,
+    }
+}
+
+struct Channel2 {
+    dir: tempfile::TempDir,
+    seq: RunningNode,
+    cos: RunningNode,
+}
+
+async fn start_nodes(n: u8, threshold: u8, witness_addrs: &[SocketAddr]) -> Channel2 {
+    let dir = tempfile::tempdir().unwrap();
+    create_witnessed_channel(dir.path(), n, threshold);
+    let mut seq_config: NodeConfig = config(dir.path(), "alpha", alpha());
+    seq_config.witnesses = witness_addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| WitnessUrl {
+            name: witness_key(i as u8 + 1).name().to_owned(),
+            url: format!("http://{a}"),
+        })
+        .collect();
+    let mut cos_config = config(dir.path(), "bravo", bravo());
+    let seq = dyad_node::start(seq_config).await.unwrap();
+    cos_config.peer_url = Some(seq.url());
+    let cos = dyad_node::start(cos_config).await.unwrap();
+    seq.set_peer_url(Some(cos.url()));
+    peer_of(&seq, &cos);
+    peer_of(&cos, &seq);
+    Channel2 { dir, seq, cos }
+}
+
+/// A loopback address nobody listens on (yet).
+async fn free_addr() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
+}
+
+fn policy(threshold: usize, n: u8) -> dyad_verifier::policy::Policy {
+    let mut text = format!(
+        "log {}\nwitness cosigner {}\n",
+        alpha().verifier_key().with_name(ORIGIN).unwrap(),
+        Party::of(&bravo()).cosignature_key().unwrap()
+    );
+    let mut names = Vec::new();
+    for i in 1..=n {
+        text.push_str(&format!(
+            "witness w{i} {}\n",
+            Party::of(&witness_key(i)).cosignature_key().unwrap()
+        ));
+        names.push(format!("w{i}"));
+    }
+    text.push_str(&format!(
+        "group witnesses {threshold} {}\ngroup committed all cosigner witnesses\nquorum committed\n",
+        names.join(" ")
+    ));
+    dyad_verifier::policy::parse(&text).unwrap()
+}
+
+async fn served_checkpoint(node: &RunningNode) -> Vec<u8> {
+    let client =
+        dyad_node::client::TileClient::with_http(&node.url(), http_to(&node.url())).unwrap();
+    client.checkpoint().await.unwrap()
+}
+
+#[test]
+fn one_of_two_witnesses_commits_and_the_one_down_shows_in_the_status() {
+    runtime().block_on(async {
+        let (a1, a2) = (free_addr().await, free_addr().await);
+        let scratch = tempfile::tempdir().unwrap();
+        let w1 = start_witness(scratch.path(), 1, a1).await;
+        let ch = start_nodes(2, 1, &[a1, a2]).await;
+
+        let (status, r) = append(&ch.seq, "witnessed by one", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"), "{r:?}");
+        let note = served_checkpoint(&ch.seq).await;
+        let verified = policy(1, 2).verify_checkpoint(&note).unwrap();
+        assert_eq!(verified.checkpoint.size, 2);
+        // The checkpoint meets one of two witnesses, not both.
+        assert!(policy(2, 2).verify_checkpoint(&note).is_err());
+
+        let s = ch.seq.status().await.unwrap();
+        assert_eq!(s.witnesses.threshold, 1);
+        let (st1, st2) = (&s.witnesses.witnesses[0], &s.witnesses.witnesses[1]);
+        assert_eq!(
+            (st1.cosigned_size, st1.last_error.as_ref()),
+            (Some(2), None)
+        );
+        assert!(
+            st2.last_error.is_some() && st2.cosigned_size.is_none(),
+            "{st2:?}"
+        );
+        assert_eq!(st2.lag, 2);
+        // The co-signer takes the witnessed note too.
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                ch.cos.status().await.unwrap().committed_size == 2
+            })
+            .await
+        );
+        let metrics = ch.seq.metrics().render();
+        assert!(
+            metrics.contains("dyad_witness_lag{witness=\"witness2.example\"} 2"),
+            "{metrics}"
+        );
+
+        ch.cos.shutdown().await.unwrap();
+        ch.seq.shutdown().await.unwrap();
+        w1.shutdown().await;
+        drop(ch.dir);
+    });
+}
+
+#[test]
+fn with_two_of_two_entries_wait_for_the_witness_that_is_down_and_commit_when_it_is_back() {
+    runtime().block_on(async {
+        let (a1, a2) = (free_addr().await, free_addr().await);
+        let scratch = tempfile::tempdir().unwrap();
+        let w1 = start_witness(scratch.path(), 1, a1).await;
+        let ch = start_nodes(2, 2, &[a1, a2]).await;
+
+        let (status, r) = append(&ch.seq, "needs both", "accepted").await;
+        assert_eq!(status, 200, "{r:?}");
+        // Co-signed by both parties and witness 1: still not committed.
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                let s = ch.seq.status().await.unwrap();
+                s.witnesses.witnesses[0].cosigned_size == Some(2)
+                    && s.witnesses.witnesses[1].failures > 0
+            })
+            .await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(ch.seq.status().await.unwrap().committed_size, 0);
+
+        let w2 = start_witness(scratch.path(), 2, a2).await;
+        assert!(
+            wait_until(Duration::from_secs(15), || async {
+                ch.seq.status().await.unwrap().committed_size == 2
+            })
+            .await,
+            "{:?}",
+            ch.seq.status().await.unwrap().witnesses
+        );
+        let note = served_checkpoint(&ch.seq).await;
+        assert_eq!(
+            policy(2, 2)
+                .verify_checkpoint(&note)
+                .unwrap()
+                .checkpoint
+                .size,
+            2
+        );
+        let s = ch.seq.status().await.unwrap();
+        assert!(
+            s.witnesses
+                .witnesses
+                .iter()
+                .all(|w| w.last_error.is_none() && w.lag == 0),
+            "{s:?}"
+        );
+
+        // Later entries go on committing, each witnessed from the size it holds.
+        let (status, r) = append(&ch.seq, "after", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"));
+
+        ch.cos.shutdown().await.unwrap();
+        ch.seq.shutdown().await.unwrap();
+        w1.shutdown().await;
+        w2.shutdown().await;
+        drop(ch.dir);
+    });
+}
