@@ -1,4 +1,4 @@
-//! Where a node keeps evidence files (`<data dir>/evidence`, spec/node.md 3.2): one file
+//! Where a node keeps evidence files (`<data dir>/evidence`, spec/node.md 3.3): one file
 //! per distinct conflict, at most [`MAX_EVIDENCE_FILES`] files and [`MAX_EVIDENCE_TOTAL_BYTES`]
 //! bytes, each written whole or not at all.
 //!
