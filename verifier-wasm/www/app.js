@@ -78,8 +78,8 @@ async function verifyReceipt() {
     const endorsement = $('endorsement-file').files[0];
     if (endorsement) check.set_endorsement(await bytesOf(endorsement));
     const r = JSON.parse(check.verify(await bytesOf(file)));
-    show(r.valid, receiptText(r));
     window.lastAnswer = r;
+    show(r.valid, receiptText(r));
   } finally {
     check.free();
   }
@@ -105,6 +105,8 @@ let worker = null;
 async function auditLog() {
   const url = $('log-url').value.trim();
   if (!url) return show(false, 'Give the log URL first.');
+  // Busy before the first await: the old verdict must not stand while the file is read.
+  busy('Auditing…');
   const access = $('access-file').files[0];
   let token = null;
   if (access) {
@@ -112,7 +114,6 @@ async function auditLog() {
     if (!m) return show(false, `${access.name} is not a read credential (no token line)`);
     token = m[1];
   }
-  busy('Auditing…');
   const module = await wasmModule;
   const keys = await keyFiles();
   if (worker) worker.terminate();
