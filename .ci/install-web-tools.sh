@@ -24,9 +24,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_vers
   cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version" --locked \
     || cargo install -q wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then
-  echo "== installing node, npm and chromium"
-  $web_sudo apt-get update -qq && $web_sudo apt-get install -y -qq nodejs npm chromium
+# Only what is missing: a machine's own Node.js (nodesource's nodejs bundles npm) conflicts
+# with Debian's npm package, so Node.js is installed only where there is none.
+web_packages=""
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then web_packages=" nodejs npm"; fi
+if ! command -v chromium >/dev/null; then web_packages="$web_packages chromium"; fi
+if [ -n "$web_packages" ]; then
+  echo "== installing from Debian:$web_packages"
+  $web_sudo apt-get update -qq && $web_sudo apt-get install -y -qq $web_packages
 fi
 if [ ! -f "$web_tools/node_modules/playwright-core/package.json" ] \
   || ! grep -q "\"version\": \"$playwright_core_version\"" "$web_tools/node_modules/playwright-core/package.json"; then
