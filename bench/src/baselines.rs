@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use dyad_ledger::tree::{self, MemoryTree};
+use dyad_verifier::keyed::KeyedVerifier;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -130,6 +131,26 @@ fn signatures(sizes: &Sizes, entry_len: usize, figures: &mut Figures) -> BenchRe
         return Err(BenchError::not_verified("an Ed25519 signature", e));
     }
     figures.set("ceiling_sig_verify_single_per_s", per_s(count, elapsed));
+    // The same checks with each key's precomputed table (dyad_verifier::keyed), which
+    // decides what verify_strict decides.
+    let keyed: Vec<KeyedVerifier> = keys
+        .iter()
+        .map(|k| KeyedVerifier::new(&k.verifying_key()))
+        .collect();
+    let bytes: Vec<[u8; 64]> = signatures.iter().map(Signature::to_bytes).collect();
+    let mut refused = false;
+    let (count, elapsed) = timed_loop(sizes.ops_time, |round| {
+        let i = (round as usize) % n;
+        refused |= !keyed[i % 2].verify(&messages[i], &bytes[i]);
+        1
+    });
+    if refused {
+        return Err(BenchError::not_verified(
+            "an Ed25519 signature (keyed verifier)",
+            "refused",
+        ));
+    }
+    figures.set("ceiling_sig_verify_keyed_per_s", per_s(count, elapsed));
     Ok(())
 }
 

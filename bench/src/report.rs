@@ -158,6 +158,11 @@ pub fn finish(f: &mut Figures) {
         g(f, "ceiling_sig_verify_single_per_s"),
     );
     f.ratio(
+        "ratio_sig_verify_keyed_to_single",
+        g(f, "ceiling_sig_verify_keyed_per_s"),
+        g(f, "ceiling_sig_verify_single_per_s"),
+    );
+    f.ratio(
         "ratio_cosigned_to_append_batch1000",
         g(f, "cosigned_committed_per_s"),
         g(f, "append_signed_batch1000_per_s"),
@@ -376,6 +381,13 @@ const SECTIONS: &[(&str, &[Row])] = &[
             (
                 "Ed25519 verify, one at a time",
                 "ceiling_sig_verify_single_per_s",
+                "sig/s",
+                "",
+                "",
+            ),
+            (
+                "Ed25519 verify, one at a time, keyed (precomputed per key)",
+                "ceiling_sig_verify_keyed_per_s",
                 "sig/s",
                 "",
                 "",

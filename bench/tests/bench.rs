@@ -44,6 +44,8 @@ const ALSO: &[&str] = &[
     "verify_consistency_per_s",
     "verify_checkpoint_per_s",
     "ceiling_sig_verify_single_per_s",
+    "ceiling_sig_verify_keyed_per_s",
+    "ratio_sig_verify_keyed_to_single",
     "ceiling_sled_batch1_fsync_per_s",
     "ctmerkle_consistency_proofs_per_s",
     "ratio_append_batch1000_to_sled_batch1000",

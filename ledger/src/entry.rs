@@ -11,6 +11,7 @@ use bincode::de::Decoder;
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
+use dyad_verifier::keyed::KeyedVerifier;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::keys::SignerKey;
@@ -557,6 +558,14 @@ impl SignedEntry {
             &Signature::from_bytes(&sig.signature),
         )
         .is_ok()
+    }
+
+    /// [`Self::signature_verifies`] through a key's precomputed table, which decides the same.
+    pub fn signature_verifies_keyed(&self, i: usize, key: &KeyedVerifier) -> bool {
+        self.entry
+            .signatures
+            .get(i)
+            .is_some_and(|sig| key.verify(&self.signed_message(), &sig.signature))
     }
 }
 

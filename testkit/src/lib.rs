@@ -9,12 +9,14 @@
 //! - [`rng`]: one seeded, portable PRNG for tests.
 //! - [`store`]: checkpoint notes and reference roots for store tests.
 //! - [`files`]: copying a directory tree.
+//! - [`cctv_ed25519`]: the C2SP CCTV Ed25519 edge-case vectors (third-party data).
 //!
 //! The fixture, [`channel`] (feature `channel`), is built on dyad-ledger: both parties' keys,
 //! their genesis and both replicas of a test channel. dyad-ledger's own tests may use it only
 //! as integration tests (its unit tests would see a second copy of the ledger's types).
 #![forbid(unsafe_code)]
 
+pub mod cctv_ed25519;
 #[cfg(feature = "channel")]
 pub mod channel;
 pub mod entry;

@@ -58,7 +58,7 @@ async function open(url, options = {}) {
 
 // Clicks a button and waits for the answer it gives: the old verdict is cleared first, so
 // a verdict still standing from the previous check is never read as this one's.
-async function answer(page, button, timeout = 60000) {
+async function verdictOf(page, button, timeout = 60000) {
   await page.$eval('#verdict', (v) => delete v.dataset.valid);
   await page.click(button);
   return verdict(page, timeout);
@@ -72,13 +72,13 @@ async function verdict(page, timeout = 60000) {
 async function receiptChecks(page, where) {
   await page.setInputFiles('#key-files', keys);
   await page.setInputFiles('#receipt-file', fx('good.tlog-proof'));
-  const good = await answer(page, '#verify-receipt');
+  const good = await verdictOf(page, '#verify-receipt');
   assert.equal(good.valid, 'true', good.text);
   for (const fact of expect.good_receipt_facts) assert.ok(good.text.includes(fact), `${fact} not in: ${good.text}`);
   await page.screenshot({ path: join(shots, `${where}-good-receipt.png`), fullPage: true });
   for (const [i, t] of expect.tampered.entries()) {
     await page.setInputFiles('#receipt-file', { name: `tampered-${i}.tlog-proof`, mimeType: 'text/plain', buffer: Buffer.from(t.receipt, 'utf8') });
-    const bad = await answer(page, '#verify-receipt');
+    const bad = await verdictOf(page, '#verify-receipt');
     assert.equal(bad.valid, 'false', `tampered ${i} (${t.what}) verified`);
     assert.ok(bad.text.includes(t.reason), `tampered ${i} (${t.what}): the page says ${bad.text}, the verifier ${t.reason}`);
     if (i === 0) await page.screenshot({ path: join(shots, `${where}-tampered-receipt.png`), fullPage: true });
@@ -102,7 +102,7 @@ test('from dyad serve: /audit/ audits the live log as dyad audit --url does', as
   await page.fill('#log-url', base);
   await page.setInputFiles('#access-file', env('ACCESS_FILE'));
   const started = Date.now();
-  const audit = await answer(page, '#audit-log');
+  const audit = await verdictOf(page, '#audit-log');
   assert.equal(audit.valid, 'true', audit.text);
   const answer = await page.evaluate(() => window.lastAnswer);
   const native = JSON.parse(readFileSync(env('AUDIT_JSON'), 'utf8'));

@@ -322,7 +322,8 @@ impl Auditor {
             index: 0,
             error: EntryError::Genesis(error),
         })?;
-        self.channel = Some(channel);
+        // Every entry and checkpoint that follows is signed by one of these keys.
+        self.channel = Some(channel.precomputed());
         self.genesis_leaf = leaf_hash(bytes);
         self.genesis_ms = entry.timestamp_ms;
         let sequencer = &mut self.senders[0];

@@ -144,6 +144,31 @@ impl ChannelParams {
         })
     }
 
+    /// The same parameters with every key's verification table precomputed
+    /// ([`VerifierKey::precomputed`]): for checking many entries and checkpoints, as an
+    /// audit does. The keys compare equal to those without tables.
+    #[must_use]
+    pub fn precomputed(self) -> ChannelParams {
+        let commit_keys = CommitKeys {
+            origin: self.commit_keys.origin,
+            log: self.commit_keys.log.precomputed(),
+            cosigner: self.commit_keys.cosigner.precomputed(),
+            witnesses: self
+                .commit_keys
+                .witnesses
+                .into_iter()
+                .map(VerifierKey::precomputed)
+                .collect(),
+            witness_threshold: self.commit_keys.witness_threshold,
+        };
+        ChannelParams {
+            genesis: self.genesis,
+            sequencer_key: self.sequencer_key.precomputed(),
+            cosigner_key: self.cosigner_key.precomputed(),
+            commit_keys,
+        }
+    }
+
     /// The keys that decide whether one of this channel's checkpoints is committed.
     pub fn commit_keys(&self) -> &CommitKeys {
         &self.commit_keys

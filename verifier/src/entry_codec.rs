@@ -283,10 +283,11 @@ pub fn verify_signature(
         .find(|s| s.key_id == key_id)
         .ok_or(EntryError::MissingSignature { key_id })?;
     let message = message_for_body(body(entry_bytes, entry)?);
-    let signature = ed25519_dalek::Signature::from_bytes(&signature.signature);
-    key.verifying_key()
-        .verify_strict(&message, &signature)
-        .map_err(|_| EntryError::BadSignature { key_id })
+    if key.verify_strict(&message, &signature.signature) {
+        Ok(())
+    } else {
+        Err(EntryError::BadSignature { key_id })
+    }
 }
 
 /// The `reply_to` rules of sections 3.2 and 3.3.

@@ -6,12 +6,15 @@
 //! [`Display`](core::fmt::Display) always writes lowercase, the canonical form.
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use core::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
+
+use crate::keyed::KeyedVerifier;
 
 /// Length of an Ed25519 public key.
 const PUBLIC_KEY_LEN: usize = 32;
@@ -104,6 +107,34 @@ pub struct VerifierKey {
     key_id: u32,
     signature_type: SignatureType,
     verifying_key: VerifyingKey,
+    table: Precomputed,
+}
+
+/// A key's precomputed verification table, once [`VerifierKey::precomputed`] has built it.
+/// It is a function of the key alone, so it takes no part in comparing or hashing keys.
+#[derive(Clone, Default)]
+struct Precomputed(Option<Arc<KeyedVerifier>>);
+
+impl PartialEq for Precomputed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Precomputed {}
+
+impl core::hash::Hash for Precomputed {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Debug for Precomputed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "table"
+        } else {
+            "no table"
+        })
+    }
 }
 
 impl VerifierKey {
@@ -127,6 +158,7 @@ impl VerifierKey {
             key_id: key_id(name, sig_type, &public_key),
             signature_type: sig_type,
             verifying_key,
+            table: Precomputed::default(),
         })
     }
 
@@ -188,6 +220,29 @@ impl VerifierKey {
         &self.verifying_key
     }
 
+    /// The same key with its verification table precomputed (crate::keyed): for a key that
+    /// checks many signatures, as a channel's parties and witnesses do in an audit.
+    #[must_use]
+    pub fn precomputed(mut self) -> Self {
+        if self.table.0.is_none() {
+            self.table = Precomputed(Some(Arc::new(KeyedVerifier::new(&self.verifying_key))));
+        }
+        self
+    }
+
+    /// Whether `signature` is this key's signature of `message`, under
+    /// `ed25519_dalek::VerifyingKey::verify_strict`'s rules (through the precomputed table
+    /// when there is one, which decides the same).
+    pub fn verify_strict(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        match &self.table.0 {
+            Some(table) => table.verify(message, signature),
+            None => self
+                .verifying_key
+                .verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok(),
+        }
+    }
+
     /// The same name and key material for another signature type (and so another key ID).
     pub fn with_signature_type(&self, sig_type: SignatureType) -> VerifierKey {
         VerifierKey {
@@ -195,6 +250,7 @@ impl VerifierKey {
             key_id: key_id(&self.name, sig_type, self.verifying_key.as_bytes()),
             signature_type: sig_type,
             verifying_key: self.verifying_key,
+            table: self.table.clone(),
         }
     }
 
@@ -206,6 +262,7 @@ impl VerifierKey {
             key_id: key_id(name, self.signature_type, self.verifying_key.as_bytes()),
             signature_type: self.signature_type,
             verifying_key: self.verifying_key,
+            table: self.table.clone(),
         })
     }
 }

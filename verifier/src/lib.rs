@@ -9,6 +9,7 @@
 //! | [`hash`] | RFC 9162 section 2.1.1 Merkle tree hashing |
 //! | [`proof`] | RFC 9162 sections 2.1.3.2 and 2.1.4.2 inclusion and consistency proofs |
 //! | [`key`] | C2SP signed-note verifier keys (vkeys) |
+//! | [`keyed`] | strict Ed25519 verification with a per-key precomputed table |
 //! | [`note`] | C2SP signed-note |
 //! | [`cosignature`] | C2SP tlog-cosignature (`cosignature/v1`, Ed25519) |
 //! | [`checkpoint`] | C2SP tlog-checkpoint |
@@ -38,7 +39,7 @@
 //! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
-//! `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
+//! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
 //! `entry_codec`, `joint_record`, `attachment`, `genesis_record`, `channel`, `entry`,
 //! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`,
 //! `endorsement`, `audit` (tests/module_graph.rs checks
@@ -62,6 +63,7 @@ mod genesis_record;
 pub mod hash;
 pub mod joint_record;
 pub mod key;
+pub mod keyed;
 pub mod note;
 pub mod policy;
 pub mod promise_evidence;

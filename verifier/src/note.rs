@@ -13,7 +13,6 @@ use alloc::vec::Vec;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::Signature;
 
 use crate::cosignature::{self, MAX_TIMESTAMP};
 use crate::key::{self, KeyError, SignatureType, VerifierKey};
@@ -249,12 +248,12 @@ fn verify_signature(
             )
         }
     };
-    key.verifying_key()
-        .verify_strict(&message, &Signature::from_bytes(&signature))
-        .map_err(|_| NoteError::InvalidSignature {
+    if !key.verify_strict(&message, &signature) {
+        return Err(NoteError::InvalidSignature {
             name: name(),
             key_id: key.key_id(),
-        })?;
+        });
+    }
     Ok(timestamp)
 }
 

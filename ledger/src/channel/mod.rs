@@ -26,8 +26,10 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::Arc;
 
 use dyad_verifier::key::VerifierKey;
+use dyad_verifier::keyed::KeyedVerifier;
 
 use crate::entry::{Entry, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, Party};
@@ -152,12 +154,12 @@ impl Channel {
         let entry_keys = [
             EntryKey {
                 key_id: genesis.sequencer.entry_key()?.key_id(),
-                key: genesis.sequencer.verifying_key()?,
+                key: Arc::new(KeyedVerifier::new(&genesis.sequencer.verifying_key()?)),
                 sequencer: true,
             },
             EntryKey {
                 key_id: genesis.cosigner.entry_key()?.key_id(),
-                key: genesis.cosigner.verifying_key()?,
+                key: Arc::new(KeyedVerifier::new(&genesis.cosigner.verifying_key()?)),
                 sequencer: false,
             },
         ];

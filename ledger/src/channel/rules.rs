@@ -4,8 +4,9 @@
 //! rules for a message not yet signed, which is where the node and the CLI check drafts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use ed25519_dalek::VerifyingKey;
+use dyad_verifier::keyed::KeyedVerifier;
 
 use super::append::Admission;
 use super::joint::{check_form, JointStaged};
@@ -15,11 +16,12 @@ use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
 use crate::stix;
 
-/// A party's entry-signing key, ready to verify with.
-#[derive(Clone, Copy, Debug)]
+/// A party's entry-signing key, ready to verify with: its table is precomputed once
+/// (dyad_verifier::keyed), since every entry the channel admits is signed by one of two keys.
+#[derive(Clone, Debug)]
 pub(super) struct EntryKey {
     pub(super) key_id: u32,
-    pub(super) key: VerifyingKey,
+    pub(super) key: Arc<KeyedVerifier>,
     pub(super) sequencer: bool,
 }
 
@@ -37,7 +39,7 @@ impl Channel {
     pub(super) fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
         let one = |e: &SignedEntry| {
             self.entry_key(e.entry.body.sender)
-                .is_some_and(|k| e.signature_verifies(0, &k.key))
+                .is_some_and(|k| e.signature_verifies_keyed(0, &k.key))
         };
         if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
             return entries.iter().map(one).collect();
