@@ -231,6 +231,19 @@ impl ReceiptTrust {
         })
     }
 
+    /// The same trust with every key's verification table precomputed
+    /// ([`VerifierKey::precomputed`]): for verifying many receipts with it.
+    #[must_use]
+    pub fn precomputed(mut self) -> ReceiptTrust {
+        self.parties = self.parties.map(VerifierKey::precomputed);
+        self.witnesses = self
+            .witnesses
+            .into_iter()
+            .map(VerifierKey::precomputed)
+            .collect();
+        self
+    }
+
     /// Also requires `threshold` of these witnesses (cosignature keys, type 0x04) to have
     /// co-signed the checkpoint.
     pub fn with_witnesses(
