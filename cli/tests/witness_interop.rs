@@ -72,12 +72,13 @@ impl AicsWitness {
             .trim()
             .to_owned();
         run(&["add-log", "--origin", ORIGIN, "--vkey", log_key]);
+        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
         let child = StdCommand::new(program)
             .args(["serve", "--config"])
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("spawn aics-witness serve");
         let w = AicsWitness {
@@ -96,6 +97,12 @@ impl AicsWitness {
             std::thread::sleep(Duration::from_millis(50));
         }
         w
+    }
+
+    /// What `aics-witness serve` logged so far (its decisions, at level info).
+    fn log(&self) -> String {
+        let path = self.config.with_file_name("serve.log");
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     /// `aics-witness status --json`: what it holds for the test channel's origin.
@@ -194,8 +201,8 @@ fn aics_witness_cosigns_a_dyad_channel_and_aics_tlog_verifies_the_published_chec
     std::fs::write(env.path("keys/aics.pub"), format!("{}\n", witness.vkey)).unwrap();
     witnessed_channel(&env, Path::new("keys/aics.pub"), &witness.url);
 
-    let (_alpha, _bravo) = serve_channel(&env);
-    // The first checkpoint goes from old 0; the second with a consistency proof from it.
+    let (alpha, bravo) = serve_channel(&env);
+    // The genesis checkpoint goes from old 0; each later one with a consistency proof.
     for subject in ["first", "second"] {
         let appended = append_committed(&env, subject);
         assert_eq!(appended["status"], "committed", "{appended}");
@@ -241,6 +248,35 @@ fn aics_witness_cosigns_a_dyad_channel_and_aics_tlog_verifies_the_published_chec
         "{held}"
     );
     assert_eq!(held["evidence"], 0, "{held}");
+
+    // A restarted sequencer knows nothing of the witness's size and sends from 0; the
+    // witness answers 409 naming size 3, and the node sends again from there with a proof.
+    let alpha_listen = alpha.url.trim_start_matches("https://").to_owned();
+    assert!(alpha.stop(), "alpha's node did not stop gracefully");
+    let _alpha = common::node::Node::start(&env.path("alpha"), &alpha_listen, &bravo.url);
+    let appended = append_committed(&env, "after a restart");
+    assert_eq!(appended["status"], "committed", "{appended}");
+    let log = witness.log();
+    for said in [
+        "size 0 -> 1", // the genesis checkpoint
+        "size 1 -> 2",
+        "size 2 -> 3",
+        "add-checkpoint refused (409)",
+        "size 3 -> 4",
+    ] {
+        assert!(
+            log.contains(said),
+            "aics-witness did not log {said:?}:\n{log}"
+        );
+    }
+    assert_eq!(witness.log_state()["size"], 4);
+    let out = env.at("alpha").arg("checkpoint").output().unwrap();
+    let report = aics_tlog_verify(&tlog, &env, &out.stdout, &witness.vkey);
+    assert_eq!(
+        (&report["ok"], &report["size"]),
+        (&j!(true), &j!(4)),
+        "{report}"
+    );
 }
 
 fn stdout_of(bytes: &[u8]) -> String {
