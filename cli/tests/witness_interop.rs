@@ -15,6 +15,13 @@
 //! (`aics_witness.feeder`), so it is used. (aics-tlog has none: it verifies and builds
 //! logs but never talks to a witness.)
 //!
+//! No incompatibility was found. One difference between the two witnesses is a version
+//! difference of C2SP tlog-witness, not a fault of either: a checkpoint of the recorded size
+//! with another root gets 409 from `dyad witness serve` (spec/node.md 3.2, as the
+//! tlog-witness text it follows says) and 422 from aics-witness (which implements v1.1.0
+//! and says v1.0.0 answered 409). dyad's node handles both without co-signing (a 409
+//! naming the size just sent from is recorded as a conflict, a 422 as a refusal).
+//!
 //! The tools are installed by `.ci/install-witness-tools.sh` (pinned, in a venv under
 //! target/) and found through `DYAD_AICS_WITNESS`, `DYAD_AICS_TLOG` and
 //! `DYAD_WITNESS_PYTHON`; without them these tests skip with a message, unless
