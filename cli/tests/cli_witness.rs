@@ -5,62 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-use common::node::Node;
+use common::witness::{
+    append_committed, log_key, serve_channel, witnessed_channel, WitnessProcess,
+};
 use common::*;
-use serde_json::Value;
-
-/// A `dyad witness serve` process, killed on drop.
-struct WitnessProcess {
-    child: Child,
-    announce: Value,
-}
-
-impl WitnessProcess {
-    fn start(env: &Env, listen: &str) -> WitnessProcess {
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_dyad"))
-            .current_dir(env.dir.path())
-            .args(["--json", "witness", "serve", "--key", "keys/wit.key"])
-            .args([
-                "--logs",
-                "logs.txt",
-                "--data",
-                "witness-data",
-                "--listen",
-                listen,
-            ])
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn dyad witness serve");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("dyad witness serve did not say where it listens");
-        WitnessProcess {
-            child,
-            announce: serde_json::from_str(line.trim()).expect("a JSON line"),
-        }
-    }
-}
-
-impl Drop for WitnessProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
@@ -71,69 +19,25 @@ fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
     let witness_port = free_port();
     let witness_url = format!("http://127.0.0.1:{witness_port}");
     // The log key is the sequencer's key under the origin's name.
-    let alpha_pub = std::fs::read_to_string(env.path("keys/alpha.pub")).unwrap();
-    let alpha_key = dyad_verifier::key::VerifierKey::parse(alpha_pub.trim()).unwrap();
-    std::fs::write(
-        env.path("logs.txt"),
-        format!("log {}\n", alpha_key.with_name(ORIGIN).unwrap()),
-    )
-    .unwrap();
-    let witness = WitnessProcess::start(&env, &format!("127.0.0.1:{witness_port}"));
+    std::fs::write(env.path("logs.txt"), format!("log {}\n", log_key(&env))).unwrap();
+    let witness = WitnessProcess::start(
+        &env,
+        "keys/wit.key",
+        "logs.txt",
+        "witness-data",
+        &format!("127.0.0.1:{witness_port}"),
+    );
     assert_eq!(witness.announce["url"], witness_url.as_str());
 
-    env.at("alpha")
-        .args(["init", "--origin", ORIGIN, "--key", "keys/alpha.key"])
-        .args(["--peer", "keys/bravo.pub", "--role", "sequencer"])
-        .args(["--witness", &format!("keys/wit.pub={witness_url}")])
-        .args(["--witness-threshold", "1"])
-        .assert()
-        .success();
+    witnessed_channel(&env, std::path::Path::new("keys/wit.pub"), &witness_url);
     let config = json(&std::fs::read(env.path("alpha/dyad.json")).unwrap());
     assert_eq!(
         config["witness_urls"]["cert.wit.example"],
         witness_url.as_str()
     );
-    env.at("bravo")
-        .args(["init", "--origin", ORIGIN, "--key", "keys/bravo.key"])
-        .args([
-            "--peer",
-            "keys/alpha.pub",
-            "--role",
-            "cosigner",
-            "--proposal",
-        ])
-        .arg(env.path("alpha/genesis.proposal"))
-        .assert()
-        .success();
-    env.at("alpha")
-        .args(["sync", "import"])
-        .arg(env.path("bravo/genesis.signed"))
-        .assert()
-        .success();
 
-    let bravo_port = free_port();
-    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
-    let alpha_node = Node::start(&env.path("alpha"), "127.0.0.1:0", &bravo_url);
-    let _bravo_node = Node::start(
-        &env.path("bravo"),
-        &format!("127.0.0.1:{bravo_port}"),
-        &alpha_node.url,
-    );
-    let appended = env.stdout_json(
-        env.dyad()
-            .env("DYAD_DATA", env.path("alpha"))
-            .args([
-                "--json",
-                "append",
-                "--kind",
-                "notification",
-                "--subject",
-                "witnessed",
-            ])
-            .args(["--wait", "committed", "-"])
-            .write_stdin("hello\n")
-            .timeout(Duration::from_secs(30)),
-    );
+    let (_alpha_node, _bravo_node) = serve_channel(&env);
+    let appended = append_committed(&env, "witnessed");
     assert_eq!(appended["status"], "committed", "{appended}");
 
     let status = env.stdout_json(env.at("alpha").args(["--json", "status"]));

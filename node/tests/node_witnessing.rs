@@ -7,6 +7,7 @@ mod node_support;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dyad_ledger::channel::{Channel, Role};
@@ -16,6 +17,7 @@ use dyad_ledger::wire::witness_request::TrustedLog;
 use dyad_node::witness_server::http::{start, RunningWitness, WitnessConfig};
 use dyad_node::{NodeConfig, RunningNode, WitnessUrl};
 use node_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn witness_key(i: u8) -> SignerKey {
     SignerKey::from_seed(&format!("witness{i}.example"), [40 + i; 32]).unwrap()
@@ -76,9 +78,20 @@ struct Channel2 {
 }
 
 async fn start_nodes(n: u8, threshold: u8, witness_addrs: &[SocketAddr]) -> Channel2 {
+    start_nodes_with(n, threshold, witness_addrs, |_| {}).await
+}
+
+/// [`start_nodes`], with the sequencer's configuration changed by `tweak`.
+async fn start_nodes_with(
+    n: u8,
+    threshold: u8,
+    witness_addrs: &[SocketAddr],
+    tweak: impl Fn(&mut NodeConfig),
+) -> Channel2 {
     let dir = tempfile::tempdir().unwrap();
     create_witnessed_channel(dir.path(), n, threshold);
     let mut seq_config: NodeConfig = config(dir.path(), "alpha", alpha());
+    tweak(&mut seq_config);
     seq_config.witnesses = witness_addrs
         .iter()
         .enumerate()
@@ -235,6 +248,158 @@ fn with_two_of_two_entries_wait_for_the_witness_that_is_down_and_commit_when_it_
         ch.seq.shutdown().await.unwrap();
         w1.shutdown().await;
         w2.shutdown().await;
+        drop(ch.dir);
+    });
+}
+
+/// A witness that answers every add-checkpoint with `answer` (a whole HTTP response), or
+/// with nothing at all (`None`: it reads the request and keeps the connection open, as a
+/// hung witness would): the sizes of the checkpoints it was sent, in order.
+async fn fake_witness(addr: SocketAddr, answer: Option<&'static str>) -> Arc<Mutex<Vec<u64>>> {
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let seen = sizes.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let body = read_request(&mut conn).await;
+                // The body: `old N`, proof lines, an empty line, then the note, whose
+                // second line is the size.
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let size: Option<u64> = text
+                    .split_once("\n\n")
+                    .and_then(|(_, note)| note.lines().nth(1)?.parse().ok());
+                seen.lock().unwrap().extend(size);
+                match answer {
+                    Some(a) => {
+                        let _ = conn.write_all(a.as_bytes()).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(60)).await,
+                }
+            });
+        }
+    });
+    sizes
+}
+
+/// One HTTP/1.1 request's body (by its Content-Length).
+async fn read_request(conn: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return buf[end + 4..end + 4 + len].to_vec();
+            }
+        }
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return Vec::new(),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+const UNPROCESSABLE: &str = "HTTP/1.1 422 Unprocessable Entity\r\ncontent-type: text/plain\r\ncontent-length: 26\r\nconnection: close\r\n\r\nconsistency proof fails!!\n";
+
+#[test]
+fn a_witness_answering_422_is_shown_and_not_asked_again_for_that_checkpoint() {
+    runtime().block_on(async {
+        let (a1, a2) = (free_addr().await, free_addr().await);
+        let scratch = tempfile::tempdir().unwrap();
+        let w1 = start_witness(scratch.path(), 1, a1).await;
+        let refused = fake_witness(a2, Some(UNPROCESSABLE)).await;
+        let ch = start_nodes(2, 1, &[a1, a2]).await;
+
+        let (status, r) = append(&ch.seq, "one", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"), "{r:?}");
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                let s = ch.seq.status().await.unwrap();
+                s.witnesses.witnesses[1]
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("422"))
+            })
+            .await,
+            "{:?}",
+            ch.seq.status().await.unwrap().witnesses
+        );
+        // Many retry periods (retry_max 250 ms) later, each checkpoint was sent once.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let (status, r) = append(&ch.seq, "two", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"), "{r:?}");
+        assert!(
+            wait_until(Duration::from_secs(10), || async {
+                refused.lock().unwrap().last() == Some(&3)
+            })
+            .await,
+            "the newer checkpoint was not sent: {:?}",
+            refused.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sent = refused.lock().unwrap().clone();
+        assert!(
+            sent.windows(2).all(|w| w[0] < w[1]),
+            "a refused checkpoint was sent again: {sent:?}"
+        );
+        let s = ch.seq.status().await.unwrap();
+        let st2 = &s.witnesses.witnesses[1];
+        assert_eq!(st2.cosigned_size, None, "{st2:?}");
+        assert!(st2.failures >= 2, "{st2:?}");
+        let metrics = ch.seq.metrics().render();
+        assert!(
+            metrics.contains("dyad_witness_lag{witness=\"witness2.example\"} 3"),
+            "{metrics}"
+        );
+
+        ch.cos.shutdown().await.unwrap();
+        ch.seq.shutdown().await.unwrap();
+        w1.shutdown().await;
+        drop(ch.dir);
+    });
+}
+
+#[test]
+fn a_witness_that_never_answers_times_out_and_shows_in_the_status() {
+    runtime().block_on(async {
+        let (a1, a2) = (free_addr().await, free_addr().await);
+        let scratch = tempfile::tempdir().unwrap();
+        let w1 = start_witness(scratch.path(), 1, a1).await;
+        let hung = fake_witness(a2, None).await;
+        let ch = start_nodes_with(2, 1, &[a1, a2], |c| {
+            c.peer_timeout = Duration::from_millis(700);
+        })
+        .await;
+
+        // One of two is enough: the entry commits once the hung witness's request has
+        // timed out (a round waits for every witness it asked).
+        let (status, r) = append(&ch.seq, "one", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"), "{r:?}");
+        assert!(
+            !hung.lock().unwrap().is_empty(),
+            "the hung witness was asked"
+        );
+        let s = ch.seq.status().await.unwrap();
+        let (st1, st2) = (&s.witnesses.witnesses[0], &s.witnesses.witnesses[1]);
+        assert_eq!(st1.cosigned_size, Some(2), "{st1:?}");
+        assert!(
+            st2.cosigned_size.is_none() && st2.failures > 0 && st2.last_error.is_some(),
+            "{st2:?}"
+        );
+
+        ch.cos.shutdown().await.unwrap();
+        ch.seq.shutdown().await.unwrap();
+        w1.shutdown().await;
         drop(ch.dir);
     });
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod node;
+pub mod witness;
 
 use std::path::{Path, PathBuf};
 
@@ -280,4 +281,28 @@ pub fn external_tool(name: &str) -> bool {
         eprintln!("{name} is not on PATH: skipping the check against it");
     }
     found
+}
+
+/// An external program named by the environment variable `var` (CI's install scripts set
+/// it): its path, if `PROGRAM --help` runs. Without it the test that needs it says so and
+/// skips, unless `DYAD_REQUIRE_EXTERNAL_TOOLS` is set (CI sets it): then it fails.
+pub fn external_program(var: &str) -> Option<PathBuf> {
+    let program = std::env::var_os(var).map(PathBuf::from);
+    let found = program.as_ref().is_some_and(|p| {
+        std::process::Command::new(p)
+            .arg("--help")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !found {
+        assert!(
+            std::env::var_os("DYAD_REQUIRE_EXTERNAL_TOOLS").is_none(),
+            "{var} is unset or names no program that runs, and DYAD_REQUIRE_EXTERNAL_TOOLS is set"
+        );
+        eprintln!("{var} is unset or wrong: skipping (run .ci/install-*.sh, or set {var})");
+        return None;
+    }
+    program
 }

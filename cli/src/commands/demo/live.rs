@@ -23,8 +23,18 @@ impl Live {
         use dyad_node::{start, AdminClient, NodeConfig};
         let rt = dyad_node::runtime::workers("dyad-demo", Some(2)).map_err(CliError::Client)?;
         let config = |data: &DataDir| -> Result<NodeConfig> {
-            let key = data.read_config()?.signer_key()?;
+            let config = data.read_config()?;
+            let key = config.signer_key()?;
             let mut c = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
+            // The witnesses' URLs, from dyad.json as `dyad serve` takes them.
+            c.witnesses = config
+                .witness_urls
+                .iter()
+                .map(|(name, url)| dyad_node::WitnessUrl {
+                    name: name.clone(),
+                    url: url.clone(),
+                })
+                .collect();
             c.retry_initial = Duration::from_millis(20);
             c.retry_max = Duration::from_millis(500);
             c.peer_timeout = Duration::from_secs(10);
@@ -73,6 +83,15 @@ impl Live {
             }
         }
         Ok(out)
+    }
+
+    /// What alpha's node (the sequencer) knows of the witnesses.
+    pub(super) fn witness_status(&self) -> Result<dyad_node::WitnessesStatus> {
+        let node = self
+            .alpha
+            .as_ref()
+            .ok_or_else(|| CliError::check("internal: alpha's node is not running"))?;
+        Ok(self.rt.block_on(node.status())?.witnesses)
     }
 
     /// Waits (bounded) until both replicas hold the same log, all of it committed.

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use dyad_ledger::genesis::Party;
 use dyad_verifier::receipt::VerifiedReceipt;
 use serde_json::json as j;
 
@@ -35,15 +36,18 @@ use crate::Ctx;
 mod live;
 mod offline;
 mod script;
+mod witnesses;
 
 use live::Live;
 use script::script;
+use witnesses::{DemoWitnesses, MAX_DEMO_WITNESSES};
 
 pub const EXAMPLES: &str = "\
 Examples:
   dyad demo                          # in a new temporary directory (printed, kept afterwards)
   dyad demo --dir /tmp/hotline --messages 50
   dyad demo --offline                # messages cross as sync bundles, no network
+  dyad demo --witnesses 2            # and two third-party witnesses co-sign every checkpoint
   DYAD_DATA=/tmp/hotline/alpha dyad log
   cd /tmp/hotline && dyad audit --data bravo --trust keys/alpha.pub --trust keys/bravo.pub
 
@@ -56,7 +60,10 @@ By default the two nodes run in this process on loopback ports (127.0.0.1, ephem
 the messages go over HTTP. DIR/keys/ holds alpha.key/.pub and bravo.key/.pub, DIR/alpha and
 DIR/bravo the two parties' data directories (alpha sequences), DIR/transfer/ every file
 that crossed between them by hand (the genesis; with --offline, every sync bundle), and
-DIR/receipt-1.tlog-proof a receipt for the first message.";
+DIR/receipt-1.tlog-proof a receipt for the first message. With --witnesses N, N `dyad witness
+serve` processes (this binary) co-sign too, each on a loopback port, with threshold N; their
+keys are DIR/keys/witnessI.key/.pub, their state and logs DIR/witnesses/, and they are
+stopped when the demo ends.";
 
 const ORIGIN: &str = "hotline.alpha-bravo.example/dyad";
 
@@ -69,8 +76,13 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub messages: u32,
     /// Exchange the messages as sync bundles (files) instead of between two live nodes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "witnesses")]
     pub offline: bool,
+    /// Also run N third-party witnesses (`dyad witness serve` processes) that must all
+    /// co-sign every checkpoint (needs the live nodes: not with --offline).
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(MAX_DEMO_WITNESSES)))]
+    pub witnesses: u8,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -103,6 +115,8 @@ struct Demo {
     sizes: [u64; 2],
     /// The live nodes, unless --offline.
     live: Option<Live>,
+    /// The witness processes (--witnesses), stopped on drop.
+    witnesses: DemoWitnesses,
 }
 
 impl Demo {
@@ -150,6 +164,15 @@ impl Demo {
     }
 }
 
+/// ` and witnesses W1, W2` for a checkpoint the witnesses co-signed; empty otherwise.
+fn witnessed_by(witnesses: &[(dyad_verifier::key::VerifierKey, u64)]) -> String {
+    if witnesses.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = witnesses.iter().map(|(k, _)| k.name()).collect();
+    format!(" and witnesses {}", names.join(", "))
+}
+
 fn rel(base: &Path, path: &Path) -> String {
     path.strip_prefix(base)
         .unwrap_or(path)
@@ -188,6 +211,9 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<ExitCode> {
     d.say("dyad demo: two national incident centres on a hotline channel; alpha sequences, bravo co-signs")?;
     d.say(&format!("  directory  {}", dir.display()))?;
     let parties = d.keys()?;
+    if args.witnesses > 0 {
+        d.start_witnesses(&parties.alpha, args.witnesses)?;
+    }
     d.genesis(&parties)?;
     if args.offline {
         d.say("transport  offline: every sync bundle crosses as a file in transfer/")?;
@@ -229,6 +255,7 @@ impl Demo {
             sent: 0,
             sizes: [1, 1],
             live: None,
+            witnesses: DemoWitnesses::default(),
         })
     }
 
@@ -260,7 +287,7 @@ impl Demo {
             &a.key_file,
             &b.pub_file,
             Terms::default(),
-            &Default::default(),
+            &self.witnesses.terms(),
         )?;
         let proposal = self.transfer_path("alpha-to-bravo.genesis.proposal");
         std::fs::copy(&proposed.proposal_path, &proposal).map_err(CliError::write(&proposal))?;
@@ -295,11 +322,16 @@ impl Demo {
             return Ok(None);
         };
         let settled = live.settle(std::time::Duration::from_secs(20));
+        let witnessed = live.witness_status();
         live.stop()?;
         let size = settled?;
+        if !self.witnesses.list.is_empty() {
+            self.say_witness_status(&witnessed?)?;
+        }
         self.say(&format!(
             "  both nodes hold {size} entries, all committed; nodes stopped (serve them again with `dyad serve`)"
         ))?;
+        self.stop_witnesses()?;
         Ok(Some(size))
     }
 
@@ -313,14 +345,20 @@ impl Demo {
         write_receipt(&receipt_path, &receipt)?;
         let alpha_pub = read_party_key(&p.alpha.pub_file)?;
         let bravo_pub = read_party_key(&p.bravo.pub_file)?;
-        let verified = check_receipt(&receipt, alpha_pub.clone(), bravo_pub.clone(), Some(ORIGIN));
+        let verified = if self.witnesses.list.is_empty() {
+            check_receipt(&receipt, alpha_pub.clone(), bravo_pub.clone(), Some(ORIGIN))
+        } else {
+            self.witnesses
+                .check_receipt(&receipt, alpha_pub.clone(), bravo_pub.clone(), ORIGIN)
+        };
         match &verified {
             Ok(r) => self.say(&format!(
-                "  {}: entry 1 ({} from {}), in the checkpoint of size {cp_size} co-signed by {} — verified with keys/*.pub only",
+                "  {}: entry 1 ({} from {}), in the checkpoint of size {cp_size} co-signed by {}{} — verified with keys/*.pub only",
                 rel(dir, &receipt_path),
                 r.entry.kind,
                 r.sender.name(),
-                r.committed.cosigner.name()
+                r.committed.cosigner.name(),
+                witnessed_by(&r.committed.witnesses)
             ))?,
             Err(e) => self.say(&format!("  {}: DOES NOT VERIFY: {e}", rel(dir, &receipt_path)))?,
         }
@@ -388,6 +426,13 @@ fn report(
             "transfers": d.transfers,
             "live": !args.offline,
             "live_size": live_size,
+            "witnesses": d.witnesses.list.iter().map(|w| j!({
+                "name": w.key.key.name(),
+                "url": w.url,
+                "verifier_key": Party::of(&w.key.key).cosignature_key().ok().map(|k| k.to_string()),
+            })).collect::<Vec<_>>(),
+            "witness_threshold": d.witnesses.list.len(),
+            "receipt_witnesses": checks.receipt.as_ref().map_or(0, |r| r.committed.witnesses.len()),
             "receipt": checks.receipt_path,
             "receipt_verified": checks.receipt.is_ok(),
             "audits": {
@@ -397,8 +442,12 @@ fn report(
         }))?;
     } else if ok {
         outln(&format!(
-            "VERDICT: OK — both replicas hold the same {entries} entries (root {}), every one committed (co-signed by both parties); the receipt verifies and both audits pass.",
-            root.unwrap_or_default()
+            "VERDICT: OK — both replicas hold the same {entries} entries (root {}), every one committed (co-signed by both parties{}); the receipt verifies and both audits pass.",
+            root.unwrap_or_default(),
+            match d.witnesses.list.len() {
+                0 => String::new(),
+                n => format!(" and {n} witnesses"),
+            }
         ))?;
         outln(&format!(
             "Look around: DYAD_DATA={} {} log   (or {}/bravo)",
