@@ -1,12 +1,14 @@
 //! Witnessing by the sequencer's node (spec 7, spec/node.md): every checkpoint co-signed
 //! by both parties is sent to each genesis witness's C2SP tlog-witness `add-checkpoint`
 //! ([`client`]), with bounded backoff per witness ([`retry`]); the verified cosignatures
-//! are collected, and once `witness_threshold` of them are held the note with them is
-//! stored as committed (and served as `/checkpoint`). What each witness did is kept for
+//! are collected as they come ([`requests`]: a slow witness does not hold up the others),
+//! and once `witness_threshold` of them are held the note with them is stored as committed
+//! (and served as `/checkpoint`). What each witness did is kept for
 //! `/admin/status` and the metrics ([`status`]).
 
 pub(crate) mod client;
 pub(crate) mod follow;
+mod requests;
 pub(crate) mod retry;
 pub mod status;
 
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 
-use self::client::WitnessCallError;
+use self::requests::Requests;
 use self::retry::Retry;
 use self::status::{WitnessStatus, WitnessesStatus};
 use crate::metrics::Metrics;
@@ -40,6 +42,12 @@ struct Witness {
     retry: Retry,
     /// (size, verified lines) of its newest cosignature.
     cosigned: Option<(u64, Vec<u8>)>,
+}
+
+impl Witness {
+    fn has_cosigned(&self, size: u64) -> bool {
+        self.cosigned.as_ref().is_some_and(|(s, _)| *s == size)
+    }
 }
 
 /// The witnesses' status as the node starts: from the genesis and the configured URLs.
@@ -93,6 +101,7 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             cosigned: None,
         })
         .collect();
+    let mut requests = Requests::new(witnesses.len());
     loop {
         if shared.is_stopping() {
             break;
@@ -106,87 +115,58 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             }
         };
         let Some((checkpoint, note)) = awaiting else {
-            idle(&shared, Duration::from_secs(5)).await;
+            // Answers still in flight (for a checkpoint since committed) are taken in.
+            wait(
+                &shared,
+                &mut requests,
+                &mut witnesses,
+                Duration::from_secs(5),
+            )
+            .await;
             continue;
         };
-        round(&shared, &http, &mut witnesses, checkpoint.size, &note).await;
+        requests.launch(&shared, &http, &witnesses, checkpoint.size, &note);
+        refresh(&shared, &witnesses, checkpoint.size);
         if quorum(&witnesses, checkpoint.size) >= threshold {
             commit(&shared, &witnesses, &checkpoint, &note).await;
             continue;
         }
-        let wait = witnesses
+        let next_try = witnesses
             .iter()
-            .filter_map(|w| w.retry.next_try())
+            .enumerate()
+            .filter(|(i, _)| !requests.busy(*i))
+            .filter_map(|(_, w)| w.retry.next_try())
             .min()
             .map_or(Duration::from_secs(5), |t| {
                 t.saturating_duration_since(Instant::now())
             });
-        idle(&shared, wait.max(Duration::from_millis(10))).await;
+        wait(
+            &shared,
+            &mut requests,
+            &mut witnesses,
+            next_try.max(Duration::from_millis(10)),
+        )
+        .await;
+    }
+}
+
+/// Until the next answer, a wake-up (a new checkpoint), `poll`, or the node stopping.
+async fn wait(shared: &Shared, requests: &mut Requests, witnesses: &mut [Witness], poll: Duration) {
+    if !requests.any() {
+        return idle(shared, poll).await;
+    }
+    tokio::select! {
+        _ = requests.next(shared, witnesses) => {}
+        _ = idle(shared, poll) => {}
     }
 }
 
 fn quorum(witnesses: &[Witness], size: u64) -> usize {
-    witnesses
-        .iter()
-        .filter(|w| w.cosigned.as_ref().is_some_and(|(s, _)| *s == size))
-        .count()
+    witnesses.iter().filter(|w| w.has_cosigned(size)).count()
 }
 
-/// Sends the checkpoint to every witness that has not co-signed it and is due, at once.
-async fn round(
-    shared: &Arc<Shared>,
-    http: &reqwest::Client,
-    witnesses: &mut [Witness],
-    size: u64,
-    note: &[u8],
-) {
-    let now = Instant::now();
-    let mut calls = Vec::new();
-    for (i, w) in witnesses.iter_mut().enumerate() {
-        let Some(url) = w.url.clone() else { continue };
-        if w.cosigned.as_ref().is_some_and(|(s, _)| *s == size) || !w.retry.due(size, now) {
-            continue;
-        }
-        let (shared, http, key, mut known) = (shared.clone(), http.clone(), w.key.clone(), w.known);
-        let note = note.to_vec();
-        calls.push(async move {
-            Metrics::inc(&shared.metrics.witness_requests, 1);
-            let r = client::send(&shared, &http, &url, &key, &note, size, &mut known).await;
-            (i, known, r)
-        });
-    }
-    let results = tokio::select! {
-        r = futures_join(calls) => r,
-        _ = shared.stopped() => return,
-    };
-    for (i, known, result) in results {
-        let w = &mut witnesses[i];
-        w.known = known;
-        match result {
-            Ok(cosignature) => {
-                w.retry.succeeded();
-                w.cosigned = Some((size, cosignature.lines));
-                update_status(shared, i, |s| {
-                    s.last_error = None;
-                    s.failures = 0;
-                });
-            }
-            Err(e) => {
-                Metrics::inc(&shared.metrics.witness_failures, 1);
-                match &e {
-                    WitnessCallError::Refused(_) => w.retry.refused(size),
-                    _ => w.retry.failed(Instant::now()),
-                }
-                tracing::warn!(witness = %w.key.name(), error = %e, "witness did not co-sign");
-                let why = e.to_string();
-                update_status(shared, i, |s| {
-                    s.last_error = Some(why);
-                    s.failures += 1;
-                });
-            }
-        }
-    }
-    // Every witness's lag moves with the checkpoint, asked this round or not.
+/// Every witness's lag moves with the checkpoint, asked or not.
+fn refresh(shared: &Shared, witnesses: &[Witness], size: u64) {
     for (i, w) in witnesses.iter().enumerate() {
         let (known, cosigned) = (w.known, w.cosigned.as_ref().map(|(s, _)| *s));
         let lag = size.saturating_sub(cosigned.unwrap_or(0));
@@ -199,25 +179,6 @@ async fn round(
             .metrics
             .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
     }
-}
-
-/// Runs the calls concurrently and gathers their results.
-async fn futures_join<F, T>(calls: Vec<F>) -> Vec<T>
-where
-    F: std::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let mut set = tokio::task::JoinSet::new();
-    for c in calls {
-        set.spawn(c);
-    }
-    let mut out = Vec::new();
-    while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            out.push(r);
-        }
-    }
-    out
 }
 
 fn update_status(shared: &Shared, i: usize, f: impl FnOnce(&mut WitnessStatus)) {
