@@ -398,6 +398,319 @@ fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
+/// The issue's test: a log of [`BIG_LOG`] entries published by `dyad serve --publish`
+/// while the channel goes on appending (both parties: the co-signer's queued messages
+/// and the sequencer's `dyad append`s), the publisher killed with SIGKILL in the middle
+/// of its first publish and started again, then the bucket audited over the S3 server's
+/// HTTP address. While it catches up, every checkpoint the bucket shows has its tiles
+/// in place (the checkpoint is written last); at the end every tile of the final tree is
+/// there, full tiles at every 256-entry boundary included.
+#[test]
+fn serve_publishes_a_big_log_while_appending_and_survives_a_kill_midway() {
+    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+        return;
+    };
+    let started = Instant::now();
+    let env = Env::new();
+    big_channel(&env, BIG_LOG, QUEUED);
+    eprintln!(
+        "made a channel of {} committed entries in {:?}",
+        BIG_LOG + 1,
+        started.elapsed()
+    );
+    let (_server, port) = start_s3(&s3);
+    let bucket = Bucket {
+        port,
+        prefix: format!("/{BUCKET}/big"),
+    };
+    let (alpha, bravo) = (env.path("alpha"), env.path("bravo"));
+    let alpha_listen = format!("127.0.0.1:{}", free_port());
+    let bravo_port = free_port();
+    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
+    let to = format!("s3://{BUCKET}/big");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws = [
+        ("RUST_LOG", "error"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let args = [
+        "--listen",
+        alpha_listen.as_str(),
+        "--peer",
+        bravo_url.as_str(),
+        "--publish",
+        to.as_str(),
+    ];
+    let publisher = Node::start_capturing(&alpha, &args, &aws);
+    let _cosigner = Node::start(&bravo, &format!("127.0.0.1:{bravo_port}"), &publisher.url);
+    let appender = Appender::start(&env);
+
+    // SIGKILL once the first publish is well under way: some of its full entry bundles
+    // written, its checkpoint not yet.
+    let first_publish = Instant::now();
+    let kill_at = dyad_ledger::wire::tiles::Tile::entries(BIG_LOG / 256 / 3, 256).path();
+    wait_until(
+        Duration::from_secs(120),
+        "the first publish to get under way",
+        || bucket.has(&kill_at),
+    );
+    let paused = appender.pause();
+    drop(publisher);
+    let killed_after = first_publish.elapsed();
+    assert!(
+        !bucket.has("checkpoint"),
+        "the publisher finished its first publish before it was killed: kill it earlier"
+    );
+    // A full bundle written before the kill is kept, not written again: its
+    // Last-Modified (whole seconds) stays as it was a second before the restart.
+    let first_bundle = dyad_ledger::wire::tiles::Tile::entries(0, 256).path();
+    let written = bucket.last_modified(&first_bundle);
+    std::thread::sleep(Duration::from_millis(1100));
+    let publisher = Node::start_capturing(&alpha, &args, &aws);
+    drop(paused);
+    eprintln!("killed the publisher {killed_after:?} into its first publish; started again");
+
+    // While appends go on, each checkpoint the bucket shows has its edge tiles.
+    let mut sizes_seen = Vec::new();
+    wait_until(
+        Duration::from_secs(180),
+        "a checkpoint after the big log",
+        || {
+            if let Some(size) = bucket.checkpoint_size() {
+                if sizes_seen.last() != Some(&size) {
+                    bucket.assert_edge_tiles(size);
+                    sizes_seen.push(size);
+                }
+            }
+            sizes_seen.len() >= 3 && appender.appended() >= MIN_APPENDS
+        },
+    );
+    let appended = appender.stop();
+
+    // Once the channel is quiet: all of it committed and published, nothing failed.
+    let status = wait_for_status(&env, &alpha, |st| {
+        let n = |k: &str| st[k].as_u64().unwrap_or(0);
+        let p = &st["node"]["publish"];
+        n("size") == n("committed_size")
+            && n("size") == BIG_LOG + 1 + QUEUED + appended
+            && p["published_size"].as_u64() == Some(n("size"))
+    });
+    let size = status["size"].as_u64().unwrap();
+    let publish = &status["node"]["publish"];
+    assert_eq!(publish["lag"], 0, "{status}");
+    assert_eq!(publish["errors"], 0, "{status}");
+    assert_eq!(bucket.checkpoint_size(), Some(size));
+    eprintln!(
+        "published {size} entries ({appended} appended by alpha, {QUEUED} queued by bravo) \
+         in {:?} from the first start; checkpoints seen after the restart: {sizes_seen:?}",
+        first_publish.elapsed()
+    );
+
+    for tile in dyad_ledger::wire::tiles::tiles_of_tree(size) {
+        assert!(bucket.has(&tile.path()), "{} is missing", tile.path());
+    }
+    assert_eq!(
+        bucket.last_modified(&first_bundle),
+        written,
+        "{first_bundle} was written again after the restart"
+    );
+    let audited = Instant::now();
+    let url = format!("http://127.0.0.1:{port}/{BUCKET}/big");
+    let out = audit(&env, &url, &env.path("keys"));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json(&out.stdout);
+    assert_eq!(report["entries"].as_u64(), Some(size), "{report}");
+    eprintln!(
+        "audited the bucket in {:?}; the whole test took {:?}",
+        audited.elapsed(),
+        started.elapsed()
+    );
+    drop(publisher);
+}
+
+/// A channel made by the three offline init steps, grown in-process to `entries`
+/// committed entries after its genesis (both replicas), with `queued` of bravo's messages
+/// queued in its replica for its node to submit when it starts.
+fn big_channel(env: &Env, entries: u64, queued: u64) {
+    use dyad_ledger::channel::Channel;
+    use dyad_ledger::keys::SignerKey;
+    env.channel();
+    let key = |name: &str| {
+        SignerKey::read_private_file(&env.path(&format!("keys/{name}.key"))).expect("a key")
+    };
+    let (alpha_key, bravo_key) = (key("alpha"), key("bravo"));
+    let mut seq = Channel::open(&env.path("alpha/ledger")).expect("alpha's replica");
+    let mut cos = Channel::open(&env.path("bravo/ledger")).expect("bravo's replica");
+    let now = dyad_ledger::clock::now_ms();
+    dyad_testkit::channel::grow(
+        &mut seq,
+        &mut cos,
+        [&alpha_key, &bravo_key],
+        entries,
+        10_000,
+        now,
+    );
+    let drafts = (0..queued)
+        .map(|i| dyad_testkit::channel::message(entries + i))
+        .collect();
+    cos.queue_own_batch(&bravo_key, drafts, now)
+        .expect("bravo queues");
+    seq.keep_replica_record(&env.path("alpha"))
+        .expect("alpha's replica.head");
+    cos.keep_replica_record(&env.path("bravo"))
+        .expect("bravo's replica.head");
+}
+
+/// A published copy in the bucket, read over the S3 server's HTTP address.
+struct Bucket {
+    port: u16,
+    prefix: String,
+}
+
+impl Bucket {
+    fn has(&self, path: &str) -> bool {
+        http(self.port, "HEAD", &format!("{}/{path}", self.prefix), b"").0 == 200
+    }
+
+    /// The object's Last-Modified header.
+    fn last_modified(&self, path: &str) -> String {
+        let (status, head, _) =
+            http_with_head(self.port, "HEAD", &format!("{}/{path}", self.prefix), b"");
+        assert_eq!(status, 200, "{path}: {head}");
+        let line = head.lines().find(|l| l.starts_with("last-modified:"));
+        line.unwrap_or_else(|| panic!("{path}: no Last-Modified: {head}"))
+            .to_owned()
+    }
+
+    fn checkpoint_size(&self) -> Option<u64> {
+        let (status, note) = http(
+            self.port,
+            "GET",
+            &format!("{}/checkpoint", self.prefix),
+            b"",
+        );
+        let note = String::from_utf8(note).ok().filter(|_| status == 200)?;
+        note.lines().nth(1)?.parse().ok()
+    }
+
+    /// The last tile of every level of the tree of `size` leaves, and its last full
+    /// entry bundle: a checkpoint published before them would name missing objects.
+    fn assert_edge_tiles(&self, size: u64) {
+        let mut last = std::collections::BTreeMap::new();
+        for tile in dyad_ledger::wire::tiles::tiles_of_tree(size) {
+            let path = tile.path();
+            let level = path.split('/').nth(1).unwrap_or_default().to_owned();
+            if tile.is_full() && level == "entries" {
+                last.insert("entries-full".to_owned(), path.clone());
+            }
+            last.insert(level, path);
+        }
+        for path in last.values() {
+            assert!(
+                self.has(path),
+                "the bucket shows a checkpoint of {size} entries without {path}"
+            );
+        }
+    }
+}
+
+/// `dyad append` on alpha's data directory (through its node) in a loop on its own
+/// thread, until stopped; [`Appender::pause`] holds it between two appends.
+struct Appender {
+    gate: std::sync::Arc<std::sync::Mutex<()>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Appender {
+    fn start(env: &Env) -> Appender {
+        use std::sync::atomic::Ordering;
+        let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let dir = env.dir.path().to_owned();
+        let (g, s, c) = (gate.clone(), stop.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let _held = g.lock().unwrap_or_else(|e| e.into_inner());
+                let n = c.load(Ordering::Relaxed);
+                let out = Command::new(env!("CARGO_BIN_EXE_dyad"))
+                    .current_dir(&dir)
+                    .env("DYAD_DATA", dir.join("alpha"))
+                    .args(["append", "--kind", "notification", "--subject"])
+                    .arg(format!("appended while publishing {n}"))
+                    .args(["--wait", "accepted", "-"])
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("dyad append");
+                assert!(
+                    out.status.success(),
+                    "dyad append: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Appender {
+            gate,
+            stop,
+            count,
+            thread: Some(thread),
+        }
+    }
+
+    fn pause(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn appended(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops after the append under way; how many there were.
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("the appender thread");
+        }
+        self.appended()
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; fails after `limit`, naming `what`.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `dyad status --json` of the node on `data`, polled until `done` holds (bounded).
+fn wait_for_status(
+    env: &Env,
+    data: &Path,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = env.stdout_json(env.dyad().env("DYAD_DATA", data).args(["--json", "status"]));
+        if done(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the channel did not settle: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// nginx as an unprivileged process with its own prefix, config and free port.
 struct Nginx {
     _guard: Guard,
@@ -460,3 +773,9 @@ fn is_root() -> bool {
 const MESSAGES: u32 = 20;
 /// When the first publisher is killed: while it starts or writes.
 const KILL_AFTER_MS: u64 = 150;
+/// The big log's entries after the genesis, as the issue asks.
+const BIG_LOG: u64 = 100_000;
+/// Bravo's messages queued before its node starts: it submits them while alpha publishes.
+const QUEUED: u64 = 2_000;
+/// Alpha's `dyad append`s at the least, while it publishes.
+const MIN_APPENDS: u64 = 10;
