@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{free_port, json, stdout, Env};
+use common::{free_port, json, stderr, stdout, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 const BUCKET: &str = "dyad-test";
@@ -536,9 +536,15 @@ fn serve_publishes_a_big_log_while_appending_and_survives_a_kill_midway() {
 /// committed entries after its genesis (both replicas), with `queued` of bravo's messages
 /// queued in its replica for its node to submit when it starts.
 fn big_channel(env: &Env, entries: u64, queued: u64) {
+    env.channel();
+    grow_channel(env, entries, queued);
+}
+
+/// Grows the channel of [`Env::channel`] by `entries` committed entries (no node may run
+/// on it), and queues `queued` of bravo's messages.
+fn grow_channel(env: &Env, entries: u64, queued: u64) {
     use dyad_ledger::channel::Channel;
     use dyad_ledger::keys::SignerKey;
-    env.channel();
     let key = |name: &str| {
         SignerKey::read_private_file(&env.path(&format!("keys/{name}.key"))).expect("a key")
     };
@@ -554,8 +560,9 @@ fn big_channel(env: &Env, entries: u64, queued: u64) {
         10_000,
         now,
     );
+    let first = seq.size();
     let drafts = (0..queued)
-        .map(|i| dyad_testkit::channel::message(entries + i))
+        .map(|i| dyad_testkit::channel::message(first + i))
         .collect();
     cos.queue_own_batch(&bravo_key, drafts, now)
         .expect("bravo queues");
@@ -709,6 +716,94 @@ fn wait_for_status(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A hash-only mirror, served by nginx, lets `dyad verify receipt --mirror` check that
+/// the receipt's checkpoint is consistent with the mirror's later one and that the
+/// receipt's entry is included in it, from hash tiles alone; a stale mirror and an
+/// altered hash tile fail.
+#[test]
+fn a_receipt_verifies_against_a_hash_only_mirror() {
+    let Some(nginx) = tool("DYAD_NGINX", "nginx") else {
+        return;
+    };
+    let env = Env::new();
+    env.channel();
+    let mirror = |name: &str| {
+        let dir = env.path(&format!("mirrors/{name}"));
+        env.at("alpha")
+            .args(["export", "tiles", "--hash-only", "--to"])
+            .arg(format!("file://{}", dir.display()))
+            .timeout(COMMAND_TIMEOUT)
+            .assert()
+            .success();
+        assert!(!dir.join("tile/entries").exists(), "no entry bundle");
+        dir
+    };
+    let receipt = |index: u64, name: &str| {
+        let file = env.path(name);
+        env.at("alpha")
+            .args(["receipt", &index.to_string(), "--out"])
+            .arg(&file)
+            .timeout(COMMAND_TIMEOUT)
+            .assert()
+            .success();
+        file
+    };
+    // Over a tile boundary (256), then once more: full and partial tiles at each size.
+    grow_channel(&env, 300, 0);
+    let early = receipt(5, "early.tlog-proof");
+    mirror("early");
+    grow_channel(&env, 300, 0);
+    let late = receipt(400, "late.tlog-proof");
+    let current = mirror("current");
+    let web = Nginx::start(
+        &nginx,
+        &env.path("nginx-mirrors"),
+        &format!(
+            "server {{ listen 127.0.0.1:{{port}}; root {}; }}",
+            env.path("mirrors").display()
+        ),
+    );
+    let verify = |receipt: &Path, name: &str| {
+        env.dyad()
+            .args(["--json", "verify", "receipt"])
+            .arg(receipt)
+            .args(env.trust())
+            .args(["--mirror", &format!("{}/{name}", web.url())])
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .expect("dyad verify receipt --mirror")
+    };
+    let out = verify(&early, "current");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out.stdout);
+    assert_eq!(v["checkpoint"]["size"], 301, "{v}");
+    assert_eq!(v["mirror"]["checkpoint"]["size"], 601, "{v}");
+    assert_eq!(v["mirror"]["included"], true, "{v}");
+    // Stale: the mirror's checkpoint is older than the receipt's.
+    let out = verify(&late, "early");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("the copy is stale"),
+        "{}",
+        stdout(&out)
+    );
+    // An altered hash (the sibling of entry 5's leaf) fails the proofs from the tiles.
+    let tile = current.join("tile/0/000");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[4 * 32] ^= 1;
+    std::fs::write(&tile, &bytes).unwrap();
+    let out = verify(&early, "current");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("by its hash tiles"),
+        "{}",
+        stdout(&out)
+    );
+    // The late receipt (entry 400: tile 0/001) still verifies against it.
+    let out = verify(&late, "current");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// nginx as an unprivileged process with its own prefix, config and free port.
