@@ -10,6 +10,7 @@
 //! a forged or stale tile then fails.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use dyad_ledger::tree::{node_hash, Hash, NodeReader, TreeError};
@@ -68,17 +69,17 @@ impl<'a> TileNodes<'a> {
         let count = self.size >> (8 * u32::from(tile_level));
         let width = (count - index * full).min(full) as u16;
         let mut tiles = self.tiles.borrow_mut();
-        if !tiles.contains_key(&(tile_level, index)) {
-            let client = self.client.tile_client();
-            let hashes = self
-                .client
-                .block_on(client.hash_tile(tile_level, index, width))?;
-            tiles.insert((tile_level, index), hashes);
-        }
-        let hash = tiles
-            .get(&(tile_level, index))
-            .and_then(|t| t.get(position));
-        hash.copied().ok_or(TileNodesError::Short {
+        let hashes = match tiles.entry((tile_level, index)) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(slot) => {
+                let client = self.client.tile_client();
+                let fetched = self
+                    .client
+                    .block_on(client.hash_tile(tile_level, index, width))?;
+                slot.insert(fetched)
+            }
+        };
+        hashes.get(position).copied().ok_or(TileNodesError::Short {
             level: tile_level,
             index,
             position,
