@@ -10,6 +10,11 @@
 //! - a hash-only mirror holds no entry bundle and no attachment.
 //! - `dyad serve --publish s3://…` publishes the committed log, and after a SIGKILL and a
 //!   restart publishes again what the bucket lost.
+//! - the test: a 100,000-entry log (grown in-process, `dyad_testkit::channel::grow`)
+//!   published by `serve --publish` while both parties append, the publisher SIGKILLed in
+//!   the middle of its first publish, restarted, and the bucket audited over HTTP.
+//! - `dyad verify receipt --mirror` against hash-only mirrors served by nginx: consistency
+//!   and inclusion from hash tiles alone; a stale mirror and an altered tile fail.
 
 mod common;
 
@@ -334,8 +339,7 @@ fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_c
     assert!(!mirror.join("tile/entries").exists(), "no entry bundle");
     assert!(!mirror.join("attachment").exists(), "no attachment");
     // Its checkpoint is the co-signed one: `dyad verify checkpoint` checks it offline.
-    // (No verify subcommand yet reads proofs from a mirror's hash tiles by URL; the
-    // receipt a party hands out carries its own proof.)
+    // (Proofs from a mirror's hash tiles: a_receipt_verifies_against_a_hash_only_mirror.)
     env.dyad()
         .args(["verify", "checkpoint"])
         .arg(mirror.join("checkpoint"))
