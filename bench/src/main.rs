@@ -9,6 +9,7 @@
 //! | [`verify`] | the verifier on one core: inclusion, consistency, co-signed checkpoint, receipt |
 //! | [`audit`] | `dyad audit` of the whole log, in a child process (entries/s, peak RSS) |
 //! | [`nodes`] | two live nodes on loopback: committed entries/s at saturation, submit-to-committed latency |
+//! | [`publish`] | publishing the log to object storage: entries/s to `file://` and to S3 (`DYAD_BENCH_S3`), the lag behind the committed size under load |
 //!
 //! [`fixture`] makes the channel and its signed entries; [`report`] prints the table or the
 //! JSON object; [`plot`] draws the SVG plots. Everything is written under one work
@@ -21,6 +22,7 @@ mod fixture;
 mod nodes;
 mod plot;
 mod proofs;
+mod publish;
 mod report;
 mod verify;
 
@@ -217,6 +219,8 @@ pub enum BenchError {
     Thread(&'static str),
     #[error("the nodes: {0}")]
     Nodes(String),
+    #[error("publishing: {0}")]
+    Publish(String),
     #[error("the audit child process: {0}")]
     AuditChild(String),
     #[error("drawing {}: {reason}", path.display())]
@@ -433,6 +437,7 @@ fn run(args: &BenchArgs) -> BenchResult<()> {
     figures.set("entries", entries as f64);
     baselines::peers(entries, &sizes, &progress, &mut figures)?;
     nodes::run(&sizes, work.path(), &parties, &progress, &mut figures)?;
+    publish::run(&log, &sizes, work.path(), &parties, &progress, &mut figures)?;
 
     figures.set("bench_seconds", started.elapsed().as_secs_f64());
     report::finish(&mut figures);

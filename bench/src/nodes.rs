@@ -49,7 +49,7 @@ fn payload(n: u64) -> Vec<u8> {
     payload
 }
 
-fn request(n: u64, wait: &str) -> AppendRequest {
+pub(super) fn request(n: u64, wait: &str) -> AppendRequest {
     AppendRequest {
         kind: "notification".into(),
         subject: format!("load message {n}"),
@@ -132,7 +132,12 @@ impl Growth {
     }
 }
 
-fn config(dir: &Path, party: &str, key: dyad_ledger::keys::SignerKey, link: Link) -> NodeConfig {
+pub(super) fn config(
+    dir: &Path,
+    party: &str,
+    key: dyad_ledger::keys::SignerKey,
+    link: Link,
+) -> NodeConfig {
     let data = dir.join(party);
     let mut c = NodeConfig::new(data.clone(), data.join("ledger"), key);
     c.insecure_http = link == Link::PlainHttp;
@@ -142,7 +147,7 @@ fn config(dir: &Path, party: &str, key: dyad_ledger::keys::SignerKey, link: Link
 }
 
 /// Waits (bounded) until both replicas hold the same log, all of it committed.
-async fn settle(seq: &RunningNode, cos: &RunningNode) -> BenchResult<u64> {
+pub(super) async fn settle(seq: &RunningNode, cos: &RunningNode) -> BenchResult<u64> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let s = seq.status().await?;
@@ -163,7 +168,7 @@ async fn settle(seq: &RunningNode, cos: &RunningNode) -> BenchResult<u64> {
 /// How the two nodes talk: TLS 1.3 as in service, or plain HTTP (the baseline that prices
 /// TLS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
+pub(super) enum Link {
     Tls,
     PlainHttp,
 }

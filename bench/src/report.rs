@@ -615,6 +615,75 @@ const SECTIONS: &[(&str, &[Row])] = &[
             ),
         ],
     ),
+    (
+        "7. Publishing to object storage",
+        &[
+            (
+                "whole log to file://",
+                "publish_file_entries_per_s",
+                "entries/s",
+                "",
+                "",
+            ),
+            (
+                "  objects",
+                "publish_file_objects_per_s",
+                "objects/s",
+                "",
+                "",
+            ),
+            (
+                "whole log to S3 (DYAD_BENCH_S3)",
+                "publish_s3_entries_per_s",
+                "entries/s",
+                "ratio_publish_s3_to_file",
+                "file://",
+            ),
+            ("  objects", "publish_s3_objects_per_s", "objects/s", "", ""),
+            (
+                "again, nothing new, S3",
+                "publish_s3_again_ms",
+                "ms",
+                "",
+                "",
+            ),
+            (
+                "again, nothing new, file://",
+                "publish_file_again_ms",
+                "ms",
+                "",
+                "",
+            ),
+            (
+                "lag at 1000/s offered, p50",
+                "publish_lag_p50_entries",
+                "entries",
+                "",
+                "",
+            ),
+            (
+                "lag at 1000/s offered, p99",
+                "publish_lag_p99_entries",
+                "entries",
+                "",
+                "",
+            ),
+            (
+                "lag at 1000/s offered, max",
+                "publish_lag_max_entries",
+                "entries",
+                "",
+                "",
+            ),
+            (
+                "published after the load stopped",
+                "publish_catchup_ms",
+                "ms",
+                "",
+                "",
+            ),
+        ],
+    ),
 ];
 
 /// One line per offered load: achieved rate and submit-to-committed percentiles.

@@ -34,6 +34,10 @@ const REQUIRED: &[&str] = &[
 /// Figures beyond the required ones that the bench promises: the other batch sizes,
 /// percentiles, the other verifications, and the ratios to ceilings and peers.
 const ALSO: &[&str] = &[
+    "publish_file_entries_per_s",
+    "publish_file_objects_per_s",
+    "publish_file_again_ms",
+    "publish_catchup_ms",
     "append_signed_batch10_per_s",
     "append_signed_batch100_per_s",
     "append_batch1_p99_ms",

@@ -10,6 +10,11 @@
 //! - a hash-only mirror holds no entry bundle and no attachment.
 //! - `dyad serve --publish s3://…` publishes the committed log, and after a SIGKILL and a
 //!   restart publishes again what the bucket lost.
+//! - the issue's test: a 100,000-entry log (grown in-process, `dyad_testkit::channel::grow`)
+//!   published by `serve --publish` while both parties append, the publisher SIGKILLed in
+//!   the middle of its first publish, restarted, and the bucket audited over HTTP.
+//! - `dyad verify receipt --mirror` against hash-only mirrors served by nginx: consistency
+//!   and inclusion from hash tiles alone; a stale mirror and an altered tile fail.
 
 mod common;
 
@@ -20,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{free_port, json, stdout, Env};
+use common::{free_port, json, stderr, stdout, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 const BUCKET: &str = "dyad-test";
@@ -334,8 +339,7 @@ fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_c
     assert!(!mirror.join("tile/entries").exists(), "no entry bundle");
     assert!(!mirror.join("attachment").exists(), "no attachment");
     // Its checkpoint is the co-signed one: `dyad verify checkpoint` checks it offline.
-    // (No verify subcommand yet reads proofs from a mirror's hash tiles by URL; the
-    // receipt a party hands out carries its own proof.)
+    // (Proofs from a mirror's hash tiles: a_receipt_verifies_against_a_hash_only_mirror.)
     env.dyad()
         .args(["verify", "checkpoint"])
         .arg(mirror.join("checkpoint"))
@@ -396,6 +400,414 @@ fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
     let url = format!("http://127.0.0.1:{port}/{BUCKET}/served");
     let out = audit(&env, &url, &keys);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+/// The issue's test: a log of [`BIG_LOG`] entries published by `dyad serve --publish`
+/// while the channel goes on appending (both parties: the co-signer's queued messages
+/// and the sequencer's `dyad append`s), the publisher killed with SIGKILL in the middle
+/// of its first publish and started again, then the bucket audited over the S3 server's
+/// HTTP address. While it catches up, every checkpoint the bucket shows has its tiles
+/// in place (the checkpoint is written last); at the end every tile of the final tree is
+/// there, full tiles at every 256-entry boundary included.
+#[test]
+fn serve_publishes_a_big_log_while_appending_and_survives_a_kill_midway() {
+    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+        return;
+    };
+    let started = Instant::now();
+    let env = Env::new();
+    big_channel(&env, BIG_LOG, QUEUED);
+    eprintln!(
+        "made a channel of {} committed entries in {:?}",
+        BIG_LOG + 1,
+        started.elapsed()
+    );
+    let (_server, port) = start_s3(&s3);
+    let bucket = Bucket {
+        port,
+        prefix: format!("/{BUCKET}/big"),
+    };
+    let (alpha, bravo) = (env.path("alpha"), env.path("bravo"));
+    let alpha_listen = format!("127.0.0.1:{}", free_port());
+    let bravo_port = free_port();
+    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
+    let to = format!("s3://{BUCKET}/big");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let aws = [
+        ("RUST_LOG", "error"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let args = [
+        "--listen",
+        alpha_listen.as_str(),
+        "--peer",
+        bravo_url.as_str(),
+        "--publish",
+        to.as_str(),
+    ];
+    let publisher = Node::start_capturing(&alpha, &args, &aws);
+    let _cosigner = Node::start(&bravo, &format!("127.0.0.1:{bravo_port}"), &publisher.url);
+    let appender = Appender::start(&env);
+
+    // SIGKILL once the first publish is well under way: some of its full entry bundles
+    // written, its checkpoint not yet.
+    let first_publish = Instant::now();
+    let kill_at = dyad_ledger::wire::tiles::Tile::entries(BIG_LOG / 256 / 3, 256).path();
+    wait_until(
+        Duration::from_secs(120),
+        "the first publish to get under way",
+        || bucket.has(&kill_at),
+    );
+    let paused = appender.pause();
+    drop(publisher);
+    let killed_after = first_publish.elapsed();
+    assert!(
+        !bucket.has("checkpoint"),
+        "the publisher finished its first publish before it was killed: kill it earlier"
+    );
+    // A full bundle written before the kill is kept, not written again: its
+    // Last-Modified (whole seconds) stays as it was a second before the restart.
+    let first_bundle = dyad_ledger::wire::tiles::Tile::entries(0, 256).path();
+    let written = bucket.last_modified(&first_bundle);
+    std::thread::sleep(Duration::from_millis(1100));
+    let publisher = Node::start_capturing(&alpha, &args, &aws);
+    drop(paused);
+    eprintln!("killed the publisher {killed_after:?} into its first publish; started again");
+
+    // While appends go on, each checkpoint the bucket shows has its edge tiles.
+    let mut sizes_seen = Vec::new();
+    wait_until(
+        Duration::from_secs(180),
+        "a checkpoint after the big log",
+        || {
+            if let Some(size) = bucket.checkpoint_size() {
+                if sizes_seen.last() != Some(&size) {
+                    bucket.assert_edge_tiles(size);
+                    sizes_seen.push(size);
+                }
+            }
+            sizes_seen.len() >= 3 && appender.appended() >= MIN_APPENDS
+        },
+    );
+    let appended = appender.stop();
+
+    // Once the channel is quiet: all of it committed and published, nothing failed.
+    let status = wait_for_status(&env, &alpha, |st| {
+        let n = |k: &str| st[k].as_u64().unwrap_or(0);
+        let p = &st["node"]["publish"];
+        n("size") == n("committed_size")
+            && n("size") == BIG_LOG + 1 + QUEUED + appended
+            && p["published_size"].as_u64() == Some(n("size"))
+    });
+    let size = status["size"].as_u64().unwrap();
+    let publish = &status["node"]["publish"];
+    assert_eq!(publish["lag"], 0, "{status}");
+    assert_eq!(publish["errors"], 0, "{status}");
+    assert_eq!(bucket.checkpoint_size(), Some(size));
+    eprintln!(
+        "published {size} entries ({appended} appended by alpha, {QUEUED} queued by bravo) \
+         in {:?} from the first start; checkpoints seen after the restart: {sizes_seen:?}",
+        first_publish.elapsed()
+    );
+
+    for tile in dyad_ledger::wire::tiles::tiles_of_tree(size) {
+        assert!(bucket.has(&tile.path()), "{} is missing", tile.path());
+    }
+    assert_eq!(
+        bucket.last_modified(&first_bundle),
+        written,
+        "{first_bundle} was written again after the restart"
+    );
+    let audited = Instant::now();
+    let url = format!("http://127.0.0.1:{port}/{BUCKET}/big");
+    let out = audit(&env, &url, &env.path("keys"));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json(&out.stdout);
+    assert_eq!(report["entries"].as_u64(), Some(size), "{report}");
+    eprintln!(
+        "audited the bucket in {:?}; the whole test took {:?}",
+        audited.elapsed(),
+        started.elapsed()
+    );
+    drop(publisher);
+}
+
+/// A channel made by the three offline init steps, grown in-process to `entries`
+/// committed entries after its genesis (both replicas), with `queued` of bravo's messages
+/// queued in its replica for its node to submit when it starts.
+fn big_channel(env: &Env, entries: u64, queued: u64) {
+    env.channel();
+    grow_channel(env, entries, queued);
+}
+
+/// Grows the channel of [`Env::channel`] by `entries` committed entries (no node may run
+/// on it), and queues `queued` of bravo's messages.
+fn grow_channel(env: &Env, entries: u64, queued: u64) {
+    use dyad_ledger::channel::Channel;
+    use dyad_ledger::keys::SignerKey;
+    let key = |name: &str| {
+        SignerKey::read_private_file(&env.path(&format!("keys/{name}.key"))).expect("a key")
+    };
+    let (alpha_key, bravo_key) = (key("alpha"), key("bravo"));
+    let mut seq = Channel::open(&env.path("alpha/ledger")).expect("alpha's replica");
+    let mut cos = Channel::open(&env.path("bravo/ledger")).expect("bravo's replica");
+    let now = dyad_ledger::clock::now_ms();
+    dyad_testkit::channel::grow(
+        &mut seq,
+        &mut cos,
+        [&alpha_key, &bravo_key],
+        entries,
+        10_000,
+        now,
+    );
+    let first = seq.size();
+    let drafts = (0..queued)
+        .map(|i| dyad_testkit::channel::message(first + i))
+        .collect();
+    cos.queue_own_batch(&bravo_key, drafts, now)
+        .expect("bravo queues");
+    seq.keep_replica_record(&env.path("alpha"))
+        .expect("alpha's replica.head");
+    cos.keep_replica_record(&env.path("bravo"))
+        .expect("bravo's replica.head");
+}
+
+/// A published copy in the bucket, read over the S3 server's HTTP address.
+struct Bucket {
+    port: u16,
+    prefix: String,
+}
+
+impl Bucket {
+    fn has(&self, path: &str) -> bool {
+        http(self.port, "HEAD", &format!("{}/{path}", self.prefix), b"").0 == 200
+    }
+
+    /// The object's Last-Modified header.
+    fn last_modified(&self, path: &str) -> String {
+        let (status, head, _) =
+            http_with_head(self.port, "HEAD", &format!("{}/{path}", self.prefix), b"");
+        assert_eq!(status, 200, "{path}: {head}");
+        let line = head.lines().find(|l| l.starts_with("last-modified:"));
+        line.unwrap_or_else(|| panic!("{path}: no Last-Modified: {head}"))
+            .to_owned()
+    }
+
+    fn checkpoint_size(&self) -> Option<u64> {
+        let (status, note) = http(
+            self.port,
+            "GET",
+            &format!("{}/checkpoint", self.prefix),
+            b"",
+        );
+        let note = String::from_utf8(note).ok().filter(|_| status == 200)?;
+        note.lines().nth(1)?.parse().ok()
+    }
+
+    /// The last tile of every level of the tree of `size` leaves, and its last full
+    /// entry bundle: a checkpoint published before them would name missing objects.
+    fn assert_edge_tiles(&self, size: u64) {
+        let mut last = std::collections::BTreeMap::new();
+        for tile in dyad_ledger::wire::tiles::tiles_of_tree(size) {
+            let path = tile.path();
+            let level = path.split('/').nth(1).unwrap_or_default().to_owned();
+            if tile.is_full() && level == "entries" {
+                last.insert("entries-full".to_owned(), path.clone());
+            }
+            last.insert(level, path);
+        }
+        for path in last.values() {
+            assert!(
+                self.has(path),
+                "the bucket shows a checkpoint of {size} entries without {path}"
+            );
+        }
+    }
+}
+
+/// `dyad append` on alpha's data directory (through its node) in a loop on its own
+/// thread, until stopped; [`Appender::pause`] holds it between two appends.
+struct Appender {
+    gate: std::sync::Arc<std::sync::Mutex<()>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Appender {
+    fn start(env: &Env) -> Appender {
+        use std::sync::atomic::Ordering;
+        let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let dir = env.dir.path().to_owned();
+        let (g, s, c) = (gate.clone(), stop.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let _held = g.lock().unwrap_or_else(|e| e.into_inner());
+                let n = c.load(Ordering::Relaxed);
+                let out = Command::new(env!("CARGO_BIN_EXE_dyad"))
+                    .current_dir(&dir)
+                    .env("DYAD_DATA", dir.join("alpha"))
+                    .args(["append", "--kind", "notification", "--subject"])
+                    .arg(format!("appended while publishing {n}"))
+                    .args(["--wait", "accepted", "-"])
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("dyad append");
+                assert!(
+                    out.status.success(),
+                    "dyad append: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Appender {
+            gate,
+            stop,
+            count,
+            thread: Some(thread),
+        }
+    }
+
+    fn pause(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn appended(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops after the append under way; how many there were.
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("the appender thread");
+        }
+        self.appended()
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; fails after `limit`, naming `what`.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `dyad status --json` of the node on `data`, polled until `done` holds (bounded).
+fn wait_for_status(
+    env: &Env,
+    data: &Path,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = env.stdout_json(env.dyad().env("DYAD_DATA", data).args(["--json", "status"]));
+        if done(&st) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the channel did not settle: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A hash-only mirror, served by nginx, lets `dyad verify receipt --mirror` check that
+/// the receipt's checkpoint is consistent with the mirror's later one and that the
+/// receipt's entry is included in it, from hash tiles alone; a stale mirror and an
+/// altered hash tile fail.
+#[test]
+fn a_receipt_verifies_against_a_hash_only_mirror() {
+    let Some(nginx) = tool("DYAD_NGINX", "nginx") else {
+        return;
+    };
+    let env = Env::new();
+    env.channel();
+    let mirror = |name: &str| {
+        let dir = env.path(&format!("mirrors/{name}"));
+        env.at("alpha")
+            .args(["export", "tiles", "--hash-only", "--to"])
+            .arg(format!("file://{}", dir.display()))
+            .timeout(COMMAND_TIMEOUT)
+            .assert()
+            .success();
+        assert!(!dir.join("tile/entries").exists(), "no entry bundle");
+        dir
+    };
+    let receipt = |index: u64, name: &str| {
+        let file = env.path(name);
+        env.at("alpha")
+            .args(["receipt", &index.to_string(), "--out"])
+            .arg(&file)
+            .timeout(COMMAND_TIMEOUT)
+            .assert()
+            .success();
+        file
+    };
+    // Over a tile boundary (256), then once more: full and partial tiles at each size.
+    grow_channel(&env, 300, 0);
+    let early = receipt(5, "early.tlog-proof");
+    mirror("early");
+    grow_channel(&env, 300, 0);
+    let late = receipt(400, "late.tlog-proof");
+    let current = mirror("current");
+    let web = Nginx::start(
+        &nginx,
+        &env.path("nginx-mirrors"),
+        &format!(
+            "server {{ listen 127.0.0.1:{{port}}; root {}; }}",
+            env.path("mirrors").display()
+        ),
+    );
+    let verify = |receipt: &Path, name: &str| {
+        env.dyad()
+            .args(["--json", "verify", "receipt"])
+            .arg(receipt)
+            .args(env.trust())
+            .args(["--mirror", &format!("{}/{name}", web.url())])
+            .timeout(COMMAND_TIMEOUT)
+            .output()
+            .expect("dyad verify receipt --mirror")
+    };
+    let out = verify(&early, "current");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out.stdout);
+    assert_eq!(v["checkpoint"]["size"], 301, "{v}");
+    assert_eq!(v["mirror"]["checkpoint"]["size"], 601, "{v}");
+    assert_eq!(v["mirror"]["included"], true, "{v}");
+    // Stale: the mirror's checkpoint is older than the receipt's.
+    let out = verify(&late, "early");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("the copy is stale"),
+        "{}",
+        stdout(&out)
+    );
+    // An altered hash (the sibling of entry 5's leaf) fails the proofs from the tiles.
+    let tile = current.join("tile/0/000");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[4 * 32] ^= 1;
+    std::fs::write(&tile, &bytes).unwrap();
+    let out = verify(&early, "current");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("by its hash tiles"),
+        "{}",
+        stdout(&out)
+    );
+    // The late receipt (entry 400: tile 0/001) still verifies against it.
+    let out = verify(&late, "current");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// nginx as an unprivileged process with its own prefix, config and free port.
@@ -460,3 +872,9 @@ fn is_root() -> bool {
 const MESSAGES: u32 = 20;
 /// When the first publisher is killed: while it starts or writes.
 const KILL_AFTER_MS: u64 = 150;
+/// The big log's entries after the genesis, as the issue asks.
+const BIG_LOG: u64 = 100_000;
+/// Bravo's messages queued before its node starts: it submits them while alpha publishes.
+const QUEUED: u64 = 2_000;
+/// Alpha's `dyad append`s at the least, while it publishes.
+const MIN_APPENDS: u64 = 10;

@@ -350,6 +350,12 @@ impl ReceiptTrust {
         Ok((committed, sequencer))
     }
 
+    /// Checks that a checkpoint note (one a receipt does not carry: a published copy's,
+    /// a later one) is committed under this trust, as a receipt's checkpoint must be.
+    pub fn verify_checkpoint(&self, note_bytes: &[u8]) -> Result<Committed, ReceiptError> {
+        self.committed(note_bytes).map(|(committed, _)| committed)
+    }
+
     /// Checks that `note_bytes` is committed under this trust; returns the commitment and
     /// which party (0 or 1) sequenced.
     fn committed(&self, note_bytes: &[u8]) -> Result<(Committed, usize), ReceiptError> {

@@ -149,6 +149,7 @@ fn status_via_node(
                 "tls_pin": st.get("tls_pin"),
                 "warnings": st.get("warnings"),
                 "witnesses": st.get("witnesses"),
+                "publish": st.get("publish"),
             },
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -180,6 +181,7 @@ fn status_via_node(
     };
     outln(&format!("peer        {peer_url} ({health})"))?;
     witness_lines(st.get("witnesses"))?;
+    publish_line(st.get("publish"))?;
     let transport = st.get("transport").and_then(Value::as_str).unwrap_or("?");
     let reads = if st.get("public_read").and_then(Value::as_bool) == Some(true) {
         "open to anyone (--public-read)"
@@ -198,6 +200,30 @@ fn status_via_node(
     }
     broken_promises_line(&ctx.data_dir().dir)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad serve --publish`: where, how far, and the last failure if the last try failed.
+fn publish_line(publish: Option<&Value>) -> Result<()> {
+    let Some(p) = publish.filter(|p| !p.is_null()) else {
+        return Ok(());
+    };
+    let num = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let url = p.get("url").and_then(Value::as_str).unwrap_or("?");
+    let what = if p.get("hash_only").and_then(Value::as_bool) == Some(true) {
+        " (hash tiles and checkpoints only)"
+    } else {
+        ""
+    };
+    let mut line = format!(
+        "publish     {url}{what}: {} published, {} committed entries behind, {} failed publish(es)",
+        num("published_size"),
+        num("lag"),
+        num("errors")
+    );
+    if let Some(e) = p.get("last_error").and_then(Value::as_str) {
+        line.push_str(&format!("; failing now: {e}"));
+    }
+    outln(&line)
 }
 
 /// The broken-promise evidence the co-signer kept in `<data dir>/evidence`: how many

@@ -12,6 +12,7 @@ mod admin;
 mod audit;
 mod http;
 mod submit;
+mod tile_nodes;
 mod tiles;
 
 pub use admin::{append_blocking, AdminClient, ReadAnswer};
@@ -20,6 +21,7 @@ pub use audit::{audit, audit_url, AuditUrlError};
 pub use http::{base_url, ClientError, Reach};
 pub(crate) use http::{http_client_with, read_bounded, witness_client};
 pub use submit::{submit_batch, SubmitBatchError, SubmitOutcome};
+pub use tile_nodes::{TileNodes, TileNodesError};
 pub use tiles::{
     fetch_checkpoint, fetch_entries, BlockingClient, BlockingEntries, EntryStream, OwnedEntries,
     TileClient,

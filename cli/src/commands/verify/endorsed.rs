@@ -32,10 +32,15 @@ pub(super) fn verify_receipt_or_pair(
     endorsement: Option<&Path>,
     trust: &[PathBuf],
     origin: Option<&str>,
+    mirror: Option<&str>,
 ) -> Result<ExitCode> {
     match receipt_pair(given, endorsement).1 {
+        Some(_) if mirror.is_some() => Err(crate::error::CliError::usage_hint(
+            "--mirror checks one receipt, and this is a record with its endorsement",
+            "give the record's receipt file (receipt.tlog-proof) rather than its directory",
+        )),
         Some(e) => verify_endorsed(ctx, (given, attachments), &e, trust, origin),
-        None => super::receipt::verify_receipt(ctx, given, attachments, trust, origin),
+        None => super::receipt::verify_receipt(ctx, given, attachments, trust, origin, mirror),
     }
 }
 

@@ -18,6 +18,7 @@ mod attachments;
 mod checkpoint;
 mod endorsed;
 mod evidence;
+mod mirror;
 pub mod proofs;
 mod receipt;
 
@@ -88,6 +89,12 @@ pub enum VerifyCommand {
         /// checked too: "signed by A, endorsed by B".
         #[arg(long, value_name = "FILE")]
         endorsement: Option<PathBuf>,
+        /// Also check the receipt against a published copy of the log at URL (`dyad export
+        /// tiles --to`, `dyad serve --publish`; a hash-only mirror suffices): its checkpoint
+        /// co-signed by both parties, consistent with the receipt's, and including the
+        /// entry, by proofs built from its hash tiles.
+        #[arg(long, value_name = "URL", conflicts_with = "endorsement")]
+        mirror: Option<String>,
     },
     /// Check evidence of equivocation or of a broken promise (spec/evidence.md) against the
     /// accused party's key. Exit 0: proven; 1: not proven; 2: unreadable or not evidence.
@@ -155,6 +162,7 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             trust,
             origin,
             endorsement,
+            mirror,
         } => endorsed::verify_receipt_or_pair(
             ctx,
             file,
@@ -162,6 +170,7 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             endorsement.as_deref(),
             trust,
             origin.as_deref(),
+            mirror.as_deref(),
         ),
         VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
         VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),

@@ -59,8 +59,11 @@ pub(super) fn verify_receipt(
     attachments_dir: Option<&Path>,
     trust: &[PathBuf],
     origin: Option<&str>,
+    mirror: Option<&str>,
 ) -> Result<ExitCode> {
     let (a, b) = read_two_parties(trust)?;
+    let receipt_trust =
+        ReceiptTrust::parties(a.clone(), b.clone()).map_err(|e| failed(e.to_string()))?;
     let (file, attachments_dir) = inputs(given, attachments_dir)?;
     let file = file.as_path();
     let bytes = read_bounded(file, MAX_RECEIPT)?;
@@ -74,6 +77,16 @@ pub(super) fn verify_receipt(
     let e = &r.entry;
     let files = match attachments_dir.as_deref() {
         Some(dir) => Some(checked_files(dir, &e.attachments)?),
+        None => None,
+    };
+    let mirrored = match mirror {
+        Some(url) => Some(super::mirror::check(
+            url,
+            &receipt_trust,
+            &r.committed.checkpoint,
+            r.index,
+            &r.leaf_hash,
+        )?),
         None => None,
     };
     let checked_file = |i: usize| files.as_ref().map(|f| &f[i].file);
@@ -102,6 +115,12 @@ pub(super) fn verify_receipt(
             "checkpoint": cp_json(&r.committed.checkpoint),
             "cosigner": r.committed.cosigner.name(),
             "cosigned_at": r.committed.cosigned_at,
+            "mirror": mirrored.as_ref().map(|m| j!({
+                "url": m.url,
+                "checkpoint": cp_json(&m.checkpoint),
+                "consistent": true,
+                "included": true,
+            })),
         }))?;
     } else {
         outln(&format!(
@@ -125,6 +144,12 @@ pub(super) fn verify_receipt(
             format_s(r.committed.cosigned_at)
         ))?;
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
+        if let Some(m) = &mirrored {
+            outln(&format!(
+                "  mirror: {} holds a checkpoint of size {} co-signed by both, consistent with the receipt's, and including entry {}",
+                m.url, m.checkpoint.size, r.index
+            ))?;
+        }
         for (i, a) in e.attachments.iter().enumerate() {
             outln(&attachment_line(a, checked_file(i).map(PathBuf::as_path)))?;
         }
