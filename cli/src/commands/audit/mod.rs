@@ -106,8 +106,8 @@ pub enum AuditFailure {
     /// Leaf 0 is a genesis of another channel than the one --policy names: the origin
     /// and parties (sequencer, then co-signer) the genesis names, and the policy's.
     PolicyGenesis {
-        named: (String, [String; 2]),
-        policy: (String, [String; 2]),
+        named: Box<(String, [String; 2])>,
+        policy: Box<(String, [String; 2])>,
     },
     /// The source could not be read in full (a damaged store, a bundle that ended early).
     Source(String),

@@ -100,8 +100,8 @@ pub(super) fn untrusted_genesis(leaf: &[u8], trust: &AuditTrust) -> AuditFailure
         },
         AuditTrust::Policy(policy) => match policy.parties() {
             Ok(p) => AuditFailure::PolicyGenesis {
-                named: (genesis.origin, named),
-                policy: (p.origin, [key(&p.sequencer), key(&p.cosigner)]),
+                named: Box::new((genesis.origin, named)),
+                policy: Box::new((p.origin, [key(&p.sequencer), key(&p.cosigner)])),
             },
             Err(_) => AuditFailure::Log(AuditError::UntrustedGenesis),
         },
