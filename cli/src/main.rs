@@ -19,6 +19,7 @@ mod joint;
 mod node_log;
 mod node_snapshot;
 mod output;
+mod policy_arg;
 mod replica_reads;
 mod running_node;
 mod trust;
@@ -135,6 +136,9 @@ pub enum Command {
     /// Check proofs, checkpoints, receipts and evidence with the independent verifier only.
     #[command(subcommand)]
     Verify(commands::verify::VerifyCommand),
+    /// The channel's trust policy (C2SP tlog-policy) for auditors.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
     #[command(after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditArgs),
@@ -228,6 +232,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Sync(command) => commands::sync::run(&ctx, &command),
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),
+        Command::Policy(command) => commands::policy::run(&ctx, &command),
         Command::Backup(args) => commands::backup::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => commands::restore::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => commands::serve::serve(&ctx, &args),

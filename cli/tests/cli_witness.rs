@@ -1,14 +1,20 @@
 //! A channel created with `dyad init --witness FILE.pub=URL --witness-threshold 1`, served
 //! by two `dyad serve` processes, witnessed by a `dyad witness serve` process: an entry
 //! commits once the witness co-signed, `dyad status` shows the witness, and the committed
-//! checkpoint carries its cosignature.
+//! checkpoint carries its cosignature. Its policy (`dyad policy show`) requires the witness,
+//! and receipts, checkpoints and audits (local and --url) verify under it, and fail under
+//! a policy asking for a second witness.
 
 mod common;
 
+use std::time::Duration;
+
+use common::policy::{policy_show, pub_key, requiring};
 use common::witness::{
     append_committed, log_key, serve_channel, witnessed_channel, WitnessProcess,
 };
 use common::*;
+use dyad_verifier::key::SignatureType;
 
 #[test]
 fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
@@ -36,7 +42,7 @@ fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
         witness_url.as_str()
     );
 
-    let (_alpha_node, _bravo_node) = serve_channel(&env);
+    let (alpha_node, _bravo_node) = serve_channel(&env);
     let appended = append_committed(&env, "witnessed");
     assert_eq!(appended["status"], "committed", "{appended}");
 
@@ -58,4 +64,106 @@ fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
         "{}",
         stdout(&note)
     );
+    std::fs::write(env.path("latest.checkpoint"), &note.stdout).unwrap();
+    policies_of_a_witnessed_channel(&env, &alpha_node.url);
+}
+
+/// The channel's policy requires the witness; receipts, the checkpoint and audits verify
+/// under it and fail under one that also asks for a witness who did not cosign.
+fn policies_of_a_witnessed_channel(env: &Env, url: &str) {
+    let (text, parsed) = policy_show(env, "alpha", "channel.policy");
+    let wit = pub_key(env, "wit").with_signature_type(SignatureType::CosignatureV1);
+    assert!(
+        text.ends_with(&format!(
+            "witness w1 {wit}\ngroup witnesses 1 w1\ngroup committed all cosigner witnesses\nquorum committed\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(parsed.parties().unwrap().cosigner, pub_key(env, "bravo"));
+    env.keygen("wit2");
+    requiring(env, &text, &pub_key(env, "wit2"), "strict.policy");
+    env.dyad()
+        .env("DYAD_DATA", env.path("alpha"))
+        .args(["receipt", "1", "--out", "r1.tlog-proof"])
+        .assert()
+        .success();
+
+    let verify = |args: &[&str]| {
+        let out = env.dyad().arg("--json").args(args).output().unwrap();
+        (out.status.code().unwrap(), stdout(&out), stderr(&out))
+    };
+    let (code, out, err) = verify(&[
+        "verify",
+        "receipt",
+        "r1.tlog-proof",
+        "--policy",
+        "channel.policy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json(out.as_bytes())["witnesses"][0]["name"],
+        "cert.wit.example",
+        "{out}"
+    );
+    let (code, out, err) = verify(&[
+        "verify",
+        "receipt",
+        "r1.tlog-proof",
+        "--policy",
+        "strict.policy",
+    ]);
+    // With --json the error is a JSON object on standard output.
+    assert_eq!(code, 1, "{err}");
+    let out = json(out.as_bytes());
+    let error = out["error"].as_str().unwrap_or_default();
+    assert!(error.contains("no cosignature from extra"), "{out}");
+    let (code, out, err) = verify(&[
+        "verify",
+        "checkpoint",
+        "latest.checkpoint",
+        "--policy",
+        "channel.policy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(out.as_bytes());
+    assert_eq!(v["cosigners"].as_array().unwrap().len(), 2, "{v}");
+    let (code, _, err) = verify(&[
+        "verify",
+        "checkpoint",
+        "latest.checkpoint",
+        "--policy",
+        "strict.policy",
+    ]);
+    assert_eq!(code, 1, "{err}");
+
+    // Audits: the replica (through its running node) and the node's tiles API.
+    let credential = env.path("auditor.cred");
+    env.dyad()
+        .env("DYAD_DATA", env.path("alpha"))
+        .args(["access", "grant", "--name", "auditor", "--out"])
+        .arg(&credential)
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    let audit = |policy: &str, remote: bool| {
+        let mut c = env.dyad();
+        c.args(["--json", "audit", "--policy", policy]);
+        if remote {
+            c.args(["--url", url, "--access"]).arg(&credential);
+        } else {
+            c.env("DYAD_DATA", env.path("alpha"));
+        }
+        let out = c.timeout(Duration::from_secs(60)).output().unwrap();
+        (out.status.code().unwrap(), json(&out.stdout))
+    };
+    for remote in [false, true] {
+        let (code, v) = audit("channel.policy", remote);
+        assert_eq!(code, 0, "remote {remote}: {v}");
+        assert_eq!(v["committed_size"], 2, "{v}");
+        let (code, v) = audit("strict.policy", remote);
+        assert_eq!(code, 1, "remote {remote}: {v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains("does not satisfy the policy"), "{error}");
+        assert!(error.contains("no cosignature from extra"), "{error}");
+    }
 }

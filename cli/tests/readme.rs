@@ -58,6 +58,14 @@ const BLOCKS: &[Block] = &[
     },
     Block {
         section: "Using it",
+        first_command: "dyad --data A policy show",
+        run: Run::Yes {
+            substitute: &[],
+            skip: &[],
+        },
+    },
+    Block {
+        section: "Using it",
         first_command: "dyad --data A tls show",
         run: Run::Yes {
             substitute: &[],

@@ -115,12 +115,18 @@ pub struct Auditor {
 impl Auditor {
     /// An auditor for the channel the trust defines.
     pub fn new(trust: AuditTrust) -> Result<Auditor, AuditError> {
-        if let AuditTrust::Parties(keys) = &trust {
-            for key in keys {
-                if key.signature_type() != SignatureType::Ed25519 {
-                    return Err(AuditError::BadTrustedKey(key.to_string()));
+        match &trust {
+            AuditTrust::Parties(keys) => {
+                for key in keys {
+                    if key.signature_type() != SignatureType::Ed25519 {
+                        return Err(AuditError::BadTrustedKey(key.to_string()));
+                    }
                 }
             }
+            AuditTrust::Policy(policy) => {
+                policy.parties().map_err(AuditError::BadPolicy)?;
+            }
+            AuditTrust::Genesis(_) => {}
         }
         Ok(Auditor {
             trust,
@@ -314,6 +320,11 @@ impl Auditor {
         let trusted = match &self.trust {
             AuditTrust::Parties([a, b]) => genesis.names_parties(a, b),
             AuditTrust::Genesis(pinned) => *pinned == genesis,
+            AuditTrust::Policy(policy) => policy.parties().is_ok_and(|p| {
+                p.origin == genesis.origin
+                    && genesis.sequencer.is_key(&p.sequencer)
+                    && genesis.cosigner.is_key(&p.cosigner)
+            }),
         };
         if !trusted {
             return Err(AuditError::UntrustedGenesis);
@@ -432,6 +443,14 @@ impl Auditor {
                     size: readable_size(note_bytes),
                     error,
                 })?;
+        if let AuditTrust::Policy(policy) = &self.trust {
+            policy
+                .verify_checkpoint(note_bytes)
+                .map_err(|error| AuditError::PolicyNotMet {
+                    size: readable_size(note_bytes),
+                    error,
+                })?;
+        }
         let checkpoint = committed.checkpoint;
         let size = checkpoint.size;
         self.checkpoints += 1;

@@ -216,9 +216,11 @@ impl Genesis {
     }
 
     /// The channel's trust policy as a C2SP tlog-policy (section 9): the log key, the
-    /// co-signer as witness `cosigner`, the genesis witnesses as `w1`, `w2`, ..., and a
-    /// quorum of the co-signer plus `witness_threshold` of the witnesses. Its text form
-    /// (`to_string()`) is the policy file an auditor can hand to other C2SP tools.
+    /// parties as witnesses `sequencer` (never counted: a log does not witness itself; it
+    /// names the sequencer for the entry signatures) and `cosigner`, the genesis
+    /// witnesses as `w1`, `w2`, ..., and a quorum of the co-signer plus
+    /// `witness_threshold` of the witnesses. Its text form (`to_string()`) is the policy
+    /// file an auditor can hand to other C2SP tools.
     pub fn policy(&self) -> Result<Policy, PolicyError> {
         let invalid = |reason| PolicyError::InvalidKey {
             line: policy::BUILDER_LINE,
@@ -227,7 +229,11 @@ impl Genesis {
         let mut policy = Policy::new();
         policy.add_log(self.log_key().map_err(invalid)?)?;
         policy.add_witness(
-            "cosigner",
+            policy::SEQUENCER,
+            self.sequencer.cosignature_key().map_err(invalid)?,
+        )?;
+        policy.add_witness(
+            policy::COSIGNER,
             self.cosigner.cosignature_key().map_err(invalid)?,
         )?;
         let mut names = Vec::with_capacity(self.witnesses.len());

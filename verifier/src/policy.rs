@@ -18,8 +18,11 @@
 //! - the last line need not end in a newline;
 //! - a witness whose public key is the signing log's own key never counts
 //!   towards the quorum: a log cannot witness itself.
+//!
+//! [`Policy::parties`] reads a dyad channel's two parties from a policy (spec section 9).
 
 mod model;
+mod parties;
 mod text;
 mod verify;
 
@@ -27,4 +30,5 @@ pub use model::{
     Log, Policy, PolicyError, Threshold, VerifiedCheckpoint, Witness, BUILDER_LINE, MAX_GROUPS,
     MAX_LOGS, MAX_WITNESSES, NONE,
 };
+pub use parties::{PartiesError, PolicyParties, COSIGNER, SEQUENCER};
 pub use text::parse;

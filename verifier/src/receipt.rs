@@ -28,7 +28,7 @@ use crate::hash::{leaf_hash, Hash};
 use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::note;
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
 use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
@@ -128,6 +128,9 @@ pub enum ReceiptError {
     /// The checkpoint does not satisfy the trusted policy.
     #[error("checkpoint does not satisfy the policy: {0}")]
     Policy(#[from] PolicyError),
+    /// The policy does not name the channel's parties (section 9).
+    #[error("the policy does not name the channel's parties: {0}")]
+    PolicyParties(#[from] PartiesError),
     /// The policy's log that signed the checkpoint is neither party's key.
     #[error("the log key {0} that signed the checkpoint is not a trusted party's key")]
     LogNotAParty(String),
@@ -211,6 +214,17 @@ impl ReceiptTrust {
         let mut trust = ReceiptTrust::parties(a, b)?;
         trust.policy = Some(policy);
         Ok(trust)
+    }
+
+    /// Trusts the checkpoints a C2SP tlog-policy accepts, with the parties the policy
+    /// names (section 9): its one log is the sequencer, and its witnesses `sequencer` and
+    /// `cosigner` give the parties' names. The co-signer must have co-signed as witness
+    /// `cosigner` whatever the quorum asks for (section 7).
+    pub fn from_policy(policy: Policy) -> Result<ReceiptTrust, ReceiptError> {
+        let parties = policy.parties()?;
+        let mut trust = ReceiptTrust::policy(policy, parties.sequencer, parties.cosigner)?;
+        trust.roles_known = true;
+        Ok(trust.with_origin(&parties.origin))
     }
 
     /// Trusts the channel a genesis describes: its origin, parties in their roles, and its

@@ -635,8 +635,9 @@ fn the_channel_policy_follows_section_9() {
     let policy = c.genesis.policy().unwrap();
     let text = policy.to_string();
     let expected = format!(
-        "log {}\nwitness cosigner {}\nwitness w1 {}\nwitness w2 {}\nwitness w3 {}\ngroup witnesses 2 w1 w2 w3\ngroup committed all cosigner witnesses\nquorum committed\n",
+        "log {}\nwitness sequencer {}\nwitness cosigner {}\nwitness w1 {}\nwitness w2 {}\nwitness w3 {}\ngroup witnesses 2 w1 w2 w3\ngroup committed all cosigner witnesses\nquorum committed\n",
         c.alpha.log_vkey(ORIGIN),
+        c.alpha.cosignature_vkey(),
         c.bravo.cosignature_vkey(),
         c.witnesses[0].cosignature_vkey(),
         c.witnesses[1].cosignature_vkey(),

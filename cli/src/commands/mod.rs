@@ -17,6 +17,7 @@ pub mod init;
 pub mod init_witnesses;
 pub mod keys;
 pub mod log;
+pub mod policy;
 pub mod prove;
 pub mod receipt;
 pub mod receipt_endorsement;

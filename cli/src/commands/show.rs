@@ -253,3 +253,8 @@ fn attachment_line(a: &Attachment, sha256_hex: &str, stored: bool) -> String {
         if stored { "" } else { " NOT STORED HERE" }
     )
 }
+
+/// The genesis entry's bytes (leaf 0), from the store or through the running node.
+pub fn genesis_leaf(data: &DataDir) -> Result<Vec<u8>> {
+    read(data, 0).map(|r| r.bytes)
+}

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod node;
+pub mod policy;
 pub mod witness;
 
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use crate::checkpoint::Checkpoint;
 use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
+use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::rules::{EndorsementError, EntryError, Kind};
 
 /// Whom the auditor trusts to define the channel.
@@ -23,6 +24,10 @@ pub enum AuditTrust {
     /// A genesis record the caller pins: leaf 0 must be a valid genesis entry with exactly
     /// this record.
     Genesis(Genesis),
+    /// A C2SP tlog-policy naming the channel (spec section 9): leaf 0 must be a genesis of
+    /// the policy's origin naming the policy's sequencer and co-signer in those roles, and
+    /// every checkpoint must meet the policy as well as the genesis's own terms.
+    Policy(Policy),
 }
 
 /// The first thing wrong with the log, with where it is.
@@ -109,6 +114,18 @@ pub enum AuditError {
         size: Option<u64>,
         /// What is wrong.
         error: CommitError,
+    },
+    /// The trusted policy does not name the channel's parties (section 9).
+    #[error("the policy does not name the channel's parties: {0}")]
+    BadPolicy(PartiesError),
+    /// A checkpoint is committed under the genesis's terms but does not meet the trusted
+    /// policy.
+    #[error("checkpoint {}: does not satisfy the policy: {error}", DisplaySize(*size))]
+    PolicyNotMet {
+        /// Its size, if the note could be read that far.
+        size: Option<u64>,
+        /// What is wrong.
+        error: PolicyError,
     },
     /// A checkpoint is smaller than one given before it.
     #[error("checkpoint {size} given after checkpoint {previous}: checkpoints go in size order")]

@@ -74,14 +74,15 @@ pub enum PolicyError {
     MissingQuorum,
     #[error("note rejected: {0}")]
     Note(NoteError),
-    #[error("no log of the policy signed the checkpoint")]
+    #[error("no log of the policy signed the checkpoint (is the policy for another log?)")]
     NoLogSignature,
     #[error("no log that signed the checkpoint has a key named after its origin {origin:?}")]
     OriginMismatch { origin: String },
     #[error("checkpoint rejected: {0}")]
     Checkpoint(CheckpointError),
-    #[error("cosignatures do not meet the quorum {quorum:?}")]
-    QuorumNotMet { quorum: String },
+    /// `missing` says which groups fall short and whose cosignatures they lack.
+    #[error("cosignatures do not meet the quorum {quorum:?}: {missing}")]
+    QuorumNotMet { quorum: String, missing: String },
 }
 
 /// How many members of a group must have witnessed for the group to have witnessed.

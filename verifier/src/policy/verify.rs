@@ -1,6 +1,7 @@
 //! Checking a checkpoint note against a policy: a log's signature and the quorum.
 
-use alloc::string::ToString;
+use alloc::format;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -10,26 +11,67 @@ use crate::key::VerifierKey;
 use crate::note::{self, NoteError};
 
 impl Policy {
-    /// Whether the witnesses marked in `cosigned` (indexed like `witnesses`) meet the quorum.
-    fn quorum_met(&self, quorum: Quorum, cosigned: &[bool]) -> bool {
+    /// Whether each group is met by the witnesses marked in `cosigned` (indexed like
+    /// `witnesses`), indexed like `groups`.
+    fn groups_met(&self, cosigned: &[bool]) -> Vec<bool> {
         // Groups only name earlier groups, so one pass in definition order settles each.
         let mut group_met: Vec<bool> = Vec::with_capacity(self.groups.len());
-        let is_met = |member: &Member, group_met: &[bool]| match *member {
-            Member::Witness(i) => cosigned.get(i).copied().unwrap_or(false),
-            Member::Group(i) => group_met.get(i).copied().unwrap_or(false),
-        };
         for group in &self.groups {
             let count = group
                 .members
                 .iter()
-                .filter(|m| is_met(m, &group_met))
+                .filter(|m| member_met(**m, cosigned, &group_met))
                 .count();
             group_met.push(count >= group.threshold.required(group.members.len()));
         }
-        match quorum {
-            Quorum::Nobody => true,
-            Quorum::Member(member) => is_met(&member, &group_met),
+        group_met
+    }
+
+    /// What keeps an unmet `member` from being met: each short group with what it needs,
+    /// then the witnesses under them that did not cosign.
+    fn shortfall(&self, member: Member, cosigned: &[bool], group_met: &[bool]) -> String {
+        let mut groups: Vec<String> = Vec::new();
+        let mut witnesses: Vec<&str> = Vec::new();
+        let mut todo = vec![member];
+        while let Some(m) = todo.pop() {
+            match m {
+                Member::Witness(_) => witnesses.push(self.member_name(m)),
+                Member::Group(i) => {
+                    let Some(group) = self.groups.get(i) else {
+                        continue;
+                    };
+                    let names: Vec<&str> =
+                        group.members.iter().map(|m| self.member_name(*m)).collect();
+                    let met = group
+                        .members
+                        .iter()
+                        .filter(|m| member_met(**m, cosigned, group_met))
+                        .count();
+                    groups.push(format!(
+                        "group {:?} has {met} of the {} it needs of {}",
+                        group.name,
+                        group.threshold.required(group.members.len()),
+                        names.join(", ")
+                    ));
+                    let unmet = group
+                        .members
+                        .iter()
+                        .rev()
+                        .filter(|m| !member_met(**m, cosigned, group_met));
+                    todo.extend(unmet);
+                }
+            }
         }
+        witnesses.sort_unstable();
+        witnesses.dedup();
+        let mut out = groups.join("; ");
+        if !witnesses.is_empty() {
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&format!("no cosignature from {}", witnesses.join(", ")));
+        }
+        out
     }
 
     /// Verifies a checkpoint note: a valid Ed25519 signature by one of the
@@ -77,10 +119,14 @@ impl Policy {
                 cosigners.push((w.name.clone(), signature.timestamp.unwrap_or(0)));
             }
         }
-        if !self.quorum_met(quorum, &cosigned) {
-            return Err(PolicyError::QuorumNotMet {
-                quorum: self.quorum_name().unwrap_or_default().to_string(),
-            });
+        if let Quorum::Member(member) = quorum {
+            let group_met = self.groups_met(&cosigned);
+            if !member_met(member, &cosigned, &group_met) {
+                return Err(PolicyError::QuorumNotMet {
+                    quorum: self.quorum_name().unwrap_or_default().to_string(),
+                    missing: self.shortfall(member, &cosigned, &group_met),
+                });
+            }
         }
         Ok(VerifiedCheckpoint {
             checkpoint,
@@ -88,5 +134,13 @@ impl Policy {
             log,
             cosigners,
         })
+    }
+}
+
+/// Whether a witness cosigned, or a group (settled in `group_met`) is met.
+fn member_met(member: Member, cosigned: &[bool], group_met: &[bool]) -> bool {
+    match member {
+        Member::Witness(i) => cosigned.get(i).copied().unwrap_or(false),
+        Member::Group(i) => group_met.get(i).copied().unwrap_or(false),
     }
 }

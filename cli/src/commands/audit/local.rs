@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use dyad_verifier::audit::AuditTrust;
-use dyad_verifier::key::VerifierKey;
 
 use super::attachments::{check_in_dir, BundleAttachments};
 use super::stream::audit_stream;
@@ -21,12 +20,7 @@ use crate::output::progress;
 /// names the replica, never the snapshot. With `check_attachments`, every entry's
 /// attachments are then checked in the data directory's attachment store (files written
 /// atomically beside the store: read in place even while a node runs).
-pub fn audit_data(
-    dir: &Path,
-    a: VerifierKey,
-    b: VerifierKey,
-    check_attachments: bool,
-) -> Result<AuditOutcome> {
+pub fn audit_data(dir: &Path, trust: AuditTrust, check_attachments: bool) -> Result<AuditOutcome> {
     let store_dir = store_dir(dir);
     let source = format!("replica {}", store_dir.display());
     let snapshot = through_running_node(&DataDir::new(dir))?;
@@ -45,12 +39,7 @@ pub fn audit_data(
         }
     };
     let size = raw.size;
-    let result = audit_stream(
-        raw.leaves,
-        raw.size,
-        &raw.checkpoints,
-        AuditTrust::Parties([a, b]),
-    );
+    let result = audit_stream(raw.leaves, raw.size, &raw.checkpoints, trust);
     // The leaves again, for the attachments they name.
     let attachments = || match raw_log(&read_from) {
         Ok(raw) => check_in_dir(dir, raw.leaves, size),
@@ -67,8 +56,7 @@ pub fn audit_data(
 
 pub(super) fn audit_bundle(
     path: &Path,
-    a: VerifierKey,
-    b: VerifierKey,
+    trust: AuditTrust,
     check_attachments: bool,
 ) -> Result<AuditOutcome> {
     let source = format!("bundle {}", path.display());
@@ -123,7 +111,7 @@ pub(super) fn audit_bundle(
         }
     });
     checkpoints.sort_by_key(|n| checkpoint_note::size(n));
-    let mut result = audit_stream(leaves, entries, &checkpoints, AuditTrust::Parties([a, b]));
+    let mut result = audit_stream(leaves, entries, &checkpoints, trust);
     if let Ok(report) = &result {
         if report.genesis.origin != bundle_origin {
             result = Err(AuditFailure::Source(format!(

@@ -21,8 +21,8 @@ use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
 use crate::output::{b64, json, outln, write_file};
+use crate::policy_arg::Trust;
 use crate::running_node::reader_reach;
-use crate::trust::read_two_parties;
 use crate::Ctx;
 
 mod attachments;
@@ -44,6 +44,7 @@ Examples:
              --evidence-out conflict.dyad-equivocation
   dyad audit --url https://127.0.0.1:7380 --access alpha-read.cred --trust alpha.pub --trust bravo.pub
   dyad audit --url https://log.example/dyad-tiles --trust alpha.pub --trust bravo.pub
+  dyad audit --data /srv/dyad/alpha --policy channel.policy     # from `dyad policy show`
 
 The whole log is needed: a bundle made with `dyad sync export --from 0` from either party,
 or a party's data directory (read-only: only raw entries and checkpoint notes are read),
@@ -53,6 +54,9 @@ Every attachment every entry names is checked too (present, of its size and SHA-
 data directory's attachment store, the bundle's attachment records, or at URL/attachment/<hash>;
 --skip-attachments leaves them out, and the report says they were not checked (a static tile
 export serves no attachments).
+--policy FILE (a C2SP tlog-policy naming the parties, spec/dyad.md section 9) may stand for
+--trust: the genesis must be of its log and parties, and every co-signed checkpoint must
+meet its quorum as well as the genesis's own witness threshold.
 The verdict is PASSED (exit 0) or FAILED (exit 1) with the first problem, naming the entry,
 attachment or checkpoint. If two co-signed checkpoints conflict, the evidence of equivocation is written
 to --evidence-out FILE (or printed) and can be checked with `dyad verify evidence`.";
@@ -70,8 +74,16 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE", requires = "url")]
     pub access: Option<PathBuf>,
     /// The two parties' verifier key files.
-    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    #[arg(
+        long = "trust",
+        value_name = "KEY.pub",
+        required_unless_present = "policy"
+    )]
     pub trust: Vec<PathBuf>,
+    /// A C2SP tlog-policy naming the channel (spec/dyad.md section 9) instead of --trust:
+    /// the genesis must be of its log and parties, and every checkpoint must meet its quorum.
+    #[arg(long, value_name = "FILE", conflicts_with = "trust")]
+    pub policy: Option<PathBuf>,
     /// Where to write evidence of equivocation if the audit finds any.
     #[arg(long, value_name = "FILE")]
     pub evidence_out: Option<PathBuf>,
@@ -91,6 +103,12 @@ pub enum AuditFailure {
         named: [String; 2],
         given: [String; 2],
     },
+    /// Leaf 0 is a genesis of another channel than the one --policy names: the origin
+    /// and parties (sequencer, then co-signer) the genesis names, and the policy's.
+    PolicyGenesis {
+        named: Box<(String, [String; 2])>,
+        policy: Box<(String, [String; 2])>,
+    },
     /// The source could not be read in full (a damaged store, a bundle that ended early).
     Source(String),
     /// Every record verified, but the bundle file is not the one that was exported.
@@ -107,6 +125,11 @@ impl std::fmt::Display for AuditFailure {
                 f,
                 "entry 0: the genesis names the sequencer {} and the co-signer {}, but --trust gave {} and {}",
                 named[0], named[1], given[0], given[1]
+            ),
+            AuditFailure::PolicyGenesis { named, policy } => write!(
+                f,
+                "entry 0: the genesis is of channel {} with the sequencer {} and the co-signer {}, but --policy names channel {} with the sequencer {} and the co-signer {}",
+                named.0, named.1[0], named.1[1], policy.0, policy.1[0], policy.1[1]
             ),
             AuditFailure::Source(e) => write!(f, "{e}"),
             AuditFailure::Checksum => f.write_str(
@@ -182,7 +205,7 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "error": f.to_string(),
             "entry": match f {
                 AuditFailure::Log(AuditError::Entry { index, .. }) => Some(*index),
-                AuditFailure::Log(AuditError::UntrustedGenesis) | AuditFailure::UntrustedGenesis { .. } => Some(0),
+                AuditFailure::Log(AuditError::UntrustedGenesis) | AuditFailure::UntrustedGenesis { .. } | AuditFailure::PolicyGenesis { .. } => Some(0),
                 AuditFailure::Attachment(a) => Some(a.index),
                 _ => None,
             },
@@ -234,7 +257,7 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
 }
 
 pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
-    let (a, b) = read_two_parties(&args.trust)?;
+    let trust = Trust::read(&args.trust, args.policy.as_deref())?.audit_trust();
     let check_attachments = !args.skip_attachments;
     let outcome = match &args.bundle {
         _ if args.url.is_some() => {
@@ -246,8 +269,7 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
             audit_url(
                 args.url.as_deref().unwrap_or_default(),
                 reader_reach(args.access.as_deref())?,
-                a,
-                b,
+                trust,
                 check_attachments,
             )?
         }
@@ -256,8 +278,8 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
                 "give either --data DIR or --bundle FILE, not both",
             ));
         }
-        Some(path) => audit_bundle(path, a, b, check_attachments)?,
-        None => audit_data(&ctx.data, a, b, check_attachments)?,
+        Some(path) => audit_bundle(path, trust, check_attachments)?,
+        None => audit_data(&ctx.data, trust, check_attachments)?,
     };
     let evidence = match &outcome.result {
         Err(AuditFailure::Log(AuditError::ConflictingCheckpoints { evidence, .. })) => {

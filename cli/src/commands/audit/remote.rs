@@ -2,7 +2,6 @@
 //! (`dyad export tiles`) behind any web server.
 
 use dyad_verifier::audit::{AuditError, AuditTrust};
-use dyad_verifier::key::VerifierKey;
 
 use super::attachments::check_at_url;
 use super::stream::untrusted_genesis;
@@ -20,8 +19,7 @@ use crate::running_node::check_url;
 pub(super) fn audit_url(
     url: &str,
     reach: dyad_node::Reach,
-    a: VerifierKey,
-    b: VerifierKey,
+    trust: AuditTrust,
     check_attachments: bool,
 ) -> Result<AuditOutcome> {
     use dyad_node::client::AuditUrlError;
@@ -29,7 +27,6 @@ pub(super) fn audit_url(
     let url = check_url(url, "--url")?;
     let source = format!("log at {url}");
     let bar = progress(0, "auditing");
-    let trust = AuditTrust::Parties([a, b]);
     let result = dyad_node::audit_url(&url, reach.clone(), trust.clone(), |done, total| {
         bar.set_length(total);
         bar.set_position(done);

@@ -84,19 +84,28 @@ pub(super) fn audit_stream(
 }
 
 /// Leaf 0 is a genesis of other parties than the trusted ones: says whom it names and
-/// what was given, so a wrong `--trust` file is found at once.
+/// what was given, so a wrong `--trust` or `--policy` file is found at once.
 pub(super) fn untrusted_genesis(leaf: &[u8], trust: &AuditTrust) -> AuditFailure {
-    let (AuditTrust::Parties(given), Ok((_, genesis))) =
-        (trust, dyad_verifier::genesis::check_genesis(leaf))
-    else {
+    let Ok((_, genesis)) = dyad_verifier::genesis::check_genesis(leaf) else {
         return AuditFailure::Log(AuditError::UntrustedGenesis);
     };
     let party =
         |p: &dyad_verifier::genesis::Party| format!("{} ({})", p.name, key_id_hex(p.key_id()));
     let key = |k: &VerifierKey| format!("{} ({})", k.name(), key_id_hex(k.key_id()));
-    AuditFailure::UntrustedGenesis {
-        named: [party(&genesis.sequencer), party(&genesis.cosigner)],
-        given: [key(&given[0]), key(&given[1])],
+    let named = [party(&genesis.sequencer), party(&genesis.cosigner)];
+    match trust {
+        AuditTrust::Parties(given) => AuditFailure::UntrustedGenesis {
+            named,
+            given: [key(&given[0]), key(&given[1])],
+        },
+        AuditTrust::Policy(policy) => match policy.parties() {
+            Ok(p) => AuditFailure::PolicyGenesis {
+                named: Box::new((genesis.origin, named)),
+                policy: Box::new((p.origin, [key(&p.sequencer), key(&p.cosigner)])),
+            },
+            Err(_) => AuditFailure::Log(AuditError::UntrustedGenesis),
+        },
+        _ => AuditFailure::Log(AuditError::UntrustedGenesis),
     }
 }
 

@@ -364,8 +364,9 @@ impl Demo {
         }
 
         self.say("audits (independent verifier, with keys/*.pub only)")?;
-        let audit_alpha = audit_data(&self.alpha.dir, alpha_pub.clone(), bravo_pub.clone(), true)?;
-        let audit_bravo = audit_data(&self.bravo.dir, alpha_pub, bravo_pub, true)?;
+        let parties = dyad_verifier::audit::AuditTrust::Parties([alpha_pub, bravo_pub]);
+        let audit_alpha = audit_data(&self.alpha.dir, parties.clone(), true)?;
+        let audit_bravo = audit_data(&self.bravo.dir, parties, true)?;
         for (side, outcome) in [("alpha", &audit_alpha), ("bravo", &audit_bravo)] {
             let lines = report_lines(outcome);
             self.say(&format!(

@@ -12,6 +12,7 @@ use crate::bounded::{read_bounded, MAX_CHECKPOINT};
 use crate::checkpoint_note;
 use crate::error::Result;
 use crate::output::{b64, format_s, json, outln};
+use crate::policy_arg::read_policy;
 use crate::trust::read_trust;
 use crate::Ctx;
 
@@ -96,6 +97,58 @@ pub(super) fn checkpoint(
                 roles.join(", ")
             ))?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad verify checkpoint --policy FILE`: signed by one of the policy's logs (its key
+/// named by the origin) and cosigned to its quorum, as C2SP tlog-policy defines it.
+pub(super) fn under_policy(
+    ctx: &Ctx,
+    file: &Path,
+    policy_file: &Path,
+    origin: Option<&str>,
+) -> Result<ExitCode> {
+    let policy = read_policy(policy_file)?;
+    let bytes = read_bounded(file, MAX_CHECKPOINT)?;
+    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(file, e.to_string()))?;
+    if let Some(expected) = origin.filter(|o| *o != cp.origin) {
+        return Err(failed(format!(
+            "the checkpoint is for origin {:?}, not {expected:?}",
+            cp.origin
+        )));
+    }
+    let verified = policy.verify_checkpoint(&bytes).map_err(|e| {
+        failed(format!(
+            "the checkpoint of size {} does not satisfy the policy: {e}",
+            cp.size
+        ))
+    })?;
+    let quorum = policy.quorum_name().unwrap_or_default();
+    if ctx.json {
+        let cosigners: Vec<Value> = verified
+            .cosigners
+            .iter()
+            .map(|(name, t)| j!({"witness": name, "timestamp": t}))
+            .collect();
+        json(&j!({
+            "valid": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root),
+            "log": verified.log.to_string(), "cosigners": cosigners, "quorum": quorum,
+        }))?;
+    } else {
+        outln(&format!(
+            "OK: checkpoint of {} at size {} with root {}",
+            cp.origin,
+            cp.size,
+            b64(&cp.root)
+        ))?;
+        outln(&format!("  signed by the log {}", verified.log))?;
+        for (name, t) in &verified.cosigners {
+            outln(&format!("  cosigned by witness {name} at {}", format_s(*t)))?;
+        }
+        outln(&format!(
+            "  the cosignatures meet the policy's quorum {quorum:?}"
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

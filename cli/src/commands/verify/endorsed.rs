@@ -2,7 +2,7 @@
 //! both verified with the two parties' keys, then tied together (spec/dyad.md sections
 //! 3.6 and 8, `dyad_verifier::endorsement`): "signed by A, endorsed by B".
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use dyad_verifier::endorsement;
@@ -14,7 +14,7 @@ use crate::bounded::{read_bounded, MAX_RECEIPT};
 use crate::commands::receipt_endorsement::receipt_pair;
 use crate::error::Result;
 use crate::output::{json, outln, printable};
-use crate::trust::read_two_parties;
+use crate::policy_arg::Trust;
 use crate::Ctx;
 
 fn read_receipt(file: &Path) -> Result<Vec<u8>> {
@@ -30,7 +30,7 @@ pub(super) fn verify_receipt_or_pair(
     given: &Path,
     attachments: Option<&Path>,
     endorsement: Option<&Path>,
-    trust: &[PathBuf],
+    trust: &Trust,
     origin: Option<&str>,
     mirror: Option<&str>,
 ) -> Result<ExitCode> {
@@ -48,17 +48,16 @@ fn verify_endorsed(
     ctx: &Ctx,
     (given, attachments): (&Path, Option<&Path>),
     endorsement_file: &Path,
-    trust: &[PathBuf],
+    trust: &Trust,
     origin: Option<&str>,
 ) -> Result<ExitCode> {
-    let (a, b) = read_two_parties(trust)?;
     let (file, attachments_dir) = super::receipt::inputs(given, attachments)?;
     let file = file.as_path();
     let record_bytes = read_receipt(file)?;
     let endorsement_bytes = read_receipt(endorsement_file)?;
-    let record = super::check_receipt(&record_bytes, a.clone(), b.clone(), origin)
+    let record = super::receipt::check(&record_bytes, trust, origin)
         .map_err(|e| failed(format!("record: {e}")))?;
-    let endorsed = super::check_receipt(&endorsement_bytes, a, b, origin)
+    let endorsed = super::receipt::check(&endorsement_bytes, trust, origin)
         .map_err(|e| failed(format!("endorsement: {e}")))?;
     let checked = endorsement::check_receipts(&record, &endorsed).map_err(|e| {
         failed(format!(

@@ -1,7 +1,7 @@
 //! `dyad verify evidence`: evidence of equivocation (two contradicting checkpoints) or of
 //! a broken promise of inclusion (spec/evidence.md), checked against the accused's key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use dyad_verifier::equivocation::{self, Contradiction};
@@ -14,14 +14,12 @@ use crate::bounded::{read_bounded, MAX_EVIDENCE};
 use crate::checkpoint_note;
 use crate::error::Result;
 use crate::output::{b64, json, outln};
-use crate::trust::read_trust;
 use crate::Ctx;
 
-pub(super) fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<ExitCode> {
-    let trusted = read_trust(trust)?;
+pub(super) fn evidence(ctx: &Ctx, file: &Path, trusted: &[VerifierKey]) -> Result<ExitCode> {
     let bytes = read_bounded(file, MAX_EVIDENCE)?;
     if bytes.starts_with(format!("{}\n", promise_evidence::HEADER).as_bytes()) {
-        return broken_promise(ctx, file, &bytes, &trusted);
+        return broken_promise(ctx, file, &bytes, trusted);
     }
     let parsed = equivocation::parse(&bytes)
         .map_err(|e| malformed(file, format!("not valid evidence: {e}")))?;
@@ -35,7 +33,7 @@ pub(super) fn evidence(ctx: &Ctx, file: &Path, trust: &[PathBuf]) -> Result<Exit
             )
         })?;
     let mut last_error = None;
-    for party in &trusted {
+    for party in trusted {
         for (key, role) in signing_keys(party, &origin) {
             match equivocation::verify(&bytes, &key) {
                 Ok(v) => {

@@ -12,6 +12,8 @@ use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
 use crate::output::b64;
+use crate::policy_arg::Trust;
+use crate::trust::read_trust;
 use crate::Ctx;
 
 mod attachments;
@@ -33,7 +35,14 @@ Examples:
   dyad verify receipt receipt-3 --trust alpha.pub --trust bravo.pub   # a receipt directory
   dyad verify evidence conflict.dyad-equivocation --trust alpha.pub
   dyad verify evidence data/bravo/evidence/broken-promise-*.dyad-broken-promise --trust alpha.pub
+  dyad policy show > channel.policy        # the channel's policy, for auditors
+  dyad verify receipt receipt-3.tlog-proof --policy channel.policy
+  dyad verify checkpoint latest.checkpoint --policy channel.policy
 
+--policy takes a C2SP tlog-policy instead (spec/dyad.md section 9): a checkpoint must be
+signed by its log and cosigned to its quorum; for receipts and evidence it must also name
+the parties (its one log is the sequencer; witnesses `sequencer` and `cosigner` name the
+two parties), as `dyad policy show` writes it.
 --trust takes the parties' .pub files (type 0x01 keys under the party names). From each the
 verifier derives the keys it signs with (spec/dyad.md section 2.2): the same key named by
 the channel's origin for checkpoints signed as the log, and the cosignature/v1 key (type
@@ -62,8 +71,15 @@ pub enum VerifyCommand {
         /// The signed note (as `dyad checkpoint` prints it), or '-'.
         note: PathBuf,
         /// A party's verifier key file (repeatable); every one must have signed or co-signed.
-        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        #[arg(
+            long = "trust",
+            value_name = "KEY.pub",
+            required_unless_present = "policy"
+        )]
         trust: Vec<PathBuf>,
+        /// A C2SP tlog-policy instead: a log of it signed, and the cosignatures meet its quorum.
+        #[arg(long, value_name = "FILE", conflicts_with = "trust")]
+        policy: Option<PathBuf>,
         /// Require this origin.
         #[arg(long)]
         origin: Option<String>,
@@ -80,8 +96,16 @@ pub enum VerifyCommand {
         #[arg(long, value_name = "DIR")]
         attachments: Option<PathBuf>,
         /// The two parties' verifier key files.
-        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        #[arg(
+            long = "trust",
+            value_name = "KEY.pub",
+            required_unless_present = "policy"
+        )]
         trust: Vec<PathBuf>,
+        /// A C2SP tlog-policy naming the parties (spec/dyad.md section 9) instead of --trust:
+        /// the checkpoint must meet its quorum too.
+        #[arg(long, value_name = "FILE", conflicts_with = "trust")]
+        policy: Option<PathBuf>,
         /// Require this origin.
         #[arg(long)]
         origin: Option<String>,
@@ -103,8 +127,15 @@ pub enum VerifyCommand {
         /// The evidence file (dyad-equivocation/v1 or dyad-broken-promise/v1), or '-'.
         file: PathBuf,
         /// Verifier key files of the parties who may be accused (repeatable).
-        #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+        #[arg(
+            long = "trust",
+            value_name = "KEY.pub",
+            required_unless_present = "policy"
+        )]
         trust: Vec<PathBuf>,
+        /// A C2SP tlog-policy naming the parties (spec/dyad.md section 9) instead of --trust.
+        #[arg(long, value_name = "FILE", conflicts_with = "trust")]
+        policy: Option<PathBuf>,
     },
     /// Check a replica's store on disk in full: every entry, bundle, hash tile and node.
     #[command(after_help = crate::commands::verify_store::EXAMPLES)]
@@ -154,12 +185,20 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
         VerifyCommand::Checkpoint {
             note,
             trust,
+            policy: Some(policy),
             origin,
+        } if trust.is_empty() => checkpoint::under_policy(ctx, note, policy, origin.as_deref()),
+        VerifyCommand::Checkpoint {
+            note,
+            trust,
+            origin,
+            ..
         } => checkpoint::checkpoint(ctx, note, trust, origin.as_deref()),
         VerifyCommand::Receipt {
             file,
             attachments,
             trust,
+            policy,
             origin,
             endorsement,
             mirror,
@@ -168,11 +207,21 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             file,
             attachments.as_deref(),
             endorsement.as_deref(),
-            trust,
+            &Trust::read(trust, policy.as_deref())?,
             origin.as_deref(),
             mirror.as_deref(),
         ),
-        VerifyCommand::Evidence { file, trust } => evidence::evidence(ctx, file, trust),
+        VerifyCommand::Evidence {
+            file,
+            trust,
+            policy,
+        } => {
+            let keys = match policy {
+                Some(p) => Trust::read(&[], Some(p))?.party_keys().to_vec(),
+                None => read_trust(trust)?,
+            };
+            evidence::evidence(ctx, file, &keys)
+        }
         VerifyCommand::Store(args) => crate::commands::verify_store::run(ctx, args),
     }
 }

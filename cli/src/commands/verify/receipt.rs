@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use dyad_verifier::entry::Attachment;
 use dyad_verifier::key::VerifierKey;
-use dyad_verifier::receipt::{self, ReceiptTrust};
+use dyad_verifier::receipt;
 use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
 use serde_json::json as j;
 
@@ -17,7 +17,7 @@ use crate::bounded::{read_bounded, MAX_RECEIPT};
 use crate::checkpoint_note;
 use crate::error::{CliError, Result};
 use crate::output::{b64, format_ms, format_s, json, outln, printable};
-use crate::trust::read_two_parties;
+use crate::policy_arg::Trust;
 use crate::Ctx;
 
 /// Verifies a receipt's bytes against the two parties' keys.
@@ -27,10 +27,16 @@ pub fn check_receipt(
     b: VerifierKey,
     origin: Option<&str>,
 ) -> std::result::Result<receipt::VerifiedReceipt, String> {
-    let mut trust = ReceiptTrust::parties(a, b).map_err(|e| e.to_string())?;
-    if let Some(o) = origin {
-        trust = trust.with_origin(o);
-    }
+    check(bytes, &Trust::Parties(a, b), origin)
+}
+
+/// Verifies a receipt's bytes against the parties' keys or a policy.
+pub(super) fn check(
+    bytes: &[u8],
+    trust: &Trust,
+    origin: Option<&str>,
+) -> std::result::Result<receipt::VerifiedReceipt, String> {
+    let trust = trust.receipt_trust(origin)?;
     receipt::verify(bytes, &trust).map_err(|e| format!("the receipt does not verify: {e}"))
 }
 
@@ -57,13 +63,10 @@ pub(super) fn verify_receipt(
     ctx: &Ctx,
     given: &Path,
     attachments_dir: Option<&Path>,
-    trust: &[PathBuf],
+    trust: &Trust,
     origin: Option<&str>,
     mirror: Option<&str>,
 ) -> Result<ExitCode> {
-    let (a, b) = read_two_parties(trust)?;
-    let receipt_trust =
-        ReceiptTrust::parties(a.clone(), b.clone()).map_err(|e| failed(e.to_string()))?;
     let (file, attachments_dir) = inputs(given, attachments_dir)?;
     let file = file.as_path();
     let bytes = read_bounded(file, MAX_RECEIPT)?;
@@ -73,7 +76,7 @@ pub(super) fn verify_receipt(
         receipt::parse(&bytes).map_err(|e| malformed(file, format!("not a receipt: {e}")))?;
     checkpoint_note::parse(&parsed.checkpoint_note)
         .map_err(|e| malformed(file, format!("the receipt's checkpoint is {e}")))?;
-    let r = check_receipt(&bytes, a, b, origin).map_err(failed)?;
+    let r = check(&bytes, trust, origin).map_err(failed)?;
     let e = &r.entry;
     let files = match attachments_dir.as_deref() {
         Some(dir) => Some(checked_files(dir, &e.attachments)?),
@@ -121,6 +124,8 @@ pub(super) fn verify_receipt(
                 "consistent": true,
                 "included": true,
             })),
+            "witnesses": r.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
+            "trusted_by": trust.option(),
         }))?;
     } else {
         outln(&format!(
@@ -143,6 +148,18 @@ pub(super) fn verify_receipt(
             r.committed.cosigner.name(),
             format_s(r.committed.cosigned_at)
         ))?;
+        if !r.committed.witnesses.is_empty() {
+            let names: Vec<&str> = r
+                .committed
+                .witnesses
+                .iter()
+                .map(|(k, _)| k.name())
+                .collect();
+            outln(&format!("  witnessed by {}", names.join(", ")))?;
+        }
+        if let Trust::Policy(..) = trust {
+            outln("  The checkpoint meets the policy's quorum.")?;
+        }
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
         if let Some(m) = &mirrored {
             outln(&format!(
