@@ -112,6 +112,10 @@ pub struct Auditor {
     failed: Option<AuditError>,
 }
 
+/// After this many leaves the auditor precomputes its keys' verification tables: each
+/// costs about as much as 25 signature checks, so a short log does without.
+const PRECOMPUTE_AFTER: u64 = 64;
+
 impl Auditor {
     /// An auditor for the channel the trust defines.
     pub fn new(trust: AuditTrust) -> Result<Auditor, AuditError> {
@@ -218,6 +222,11 @@ impl Auditor {
         };
         self.bound_timestamp(index, timestamp_ms)?;
         self.append(leaf_hash(bytes))?;
+        if index == PRECOMPUTE_AFTER {
+            // A log this long pays for the keys' tables (src/keyed.rs): every entry and
+            // checkpoint that follows is signed by one of them.
+            self.channel = self.channel.take().map(ChannelParams::precomputed);
+        }
         self.check_reached()
     }
 
@@ -226,7 +235,8 @@ impl Auditor {
     /// thread, and [`Auditor::push_checked`] does the rest in index order.
     pub fn leaf_checker(&self) -> Option<LeafChecker> {
         Some(LeafChecker {
-            channel: self.channel.clone()?,
+            // A checker is made for many leaves: it verifies with the keys' tables.
+            channel: self.channel.clone()?.precomputed(),
             genesis_leaf: self.genesis_leaf,
         })
     }
@@ -333,8 +343,7 @@ impl Auditor {
             index: 0,
             error: EntryError::Genesis(error),
         })?;
-        // Every entry and checkpoint that follows is signed by one of these keys.
-        self.channel = Some(channel.precomputed());
+        self.channel = Some(channel);
         self.genesis_leaf = leaf_hash(bytes);
         self.genesis_ms = entry.timestamp_ms;
         let sequencer = &mut self.senders[0];

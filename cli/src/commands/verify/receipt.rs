@@ -82,6 +82,7 @@ pub(super) fn verify_receipt(
         Some(dir) => Some(checked_files(dir, &e.attachments)?),
         None => None,
     };
+    let receipt_trust = trust.receipt_trust(origin).map_err(failed)?;
     let mirrored = match mirror {
         Some(url) => Some(super::mirror::check(
             url,
