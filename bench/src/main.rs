@@ -72,8 +72,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
     /// Measure nothing: print the table (or JSON) and draw the plots of a run saved
-    /// with --json.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["dir", "scale", "dyad"])]
+    /// with --json. (--dyad, or $DYAD_BIN, is then unused; an environment that sets
+    /// DYAD_BIN must not make this fail, so the two do not conflict.)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dir", "scale"])]
     pub from: Option<PathBuf>,
     /// The dyad binary whose `dyad audit` is measured (default: the `dyad` beside this
     /// executable).

@@ -159,8 +159,18 @@ fn smoke_json_has_every_figure_and_the_plots_are_svg() {
     // The saved JSON gives the table back without measuring anything.
     let saved = plots.path().join("run.json");
     std::fs::write(&saved, &out.stdout).unwrap();
-    let table = dyad_bench().arg("--from").arg(&saved).output().unwrap();
-    assert!(table.status.success());
+    // With DYAD_BIN set, as CI sets it: a binary to audit with is no reason to refuse.
+    let table = dyad_bench()
+        .arg("--from")
+        .arg(&saved)
+        .env("DYAD_BIN", dyad_bin())
+        .output()
+        .unwrap();
+    assert!(
+        table.status.success(),
+        "dyad-bench --from failed: {}",
+        String::from_utf8_lossy(&table.stderr)
+    );
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("(scale smoke): 4,000 entries"), "{table}");
     assert!(table.contains("\nTargets\n"), "{table}");

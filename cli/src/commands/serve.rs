@@ -172,15 +172,21 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
             hash_only: args.publish_hash_only,
         });
     }
-    node_config.witnesses = config
+    node_config.witnesses = witness_urls(&config);
+    Ok((node_config, listen))
+}
+
+/// The witnesses' add-checkpoint URLs that `dyad init --witness FILE.pub=URL` saved in
+/// dyad.json, as the node takes them.
+pub(crate) fn witness_urls(config: &crate::data::Config) -> Vec<dyad_node::WitnessUrl> {
+    config
         .witness_urls
         .iter()
         .map(|(name, url)| dyad_node::WitnessUrl {
             name: name.clone(),
             url: url.clone(),
         })
-        .collect();
-    Ok((node_config, listen))
+        .collect()
 }
 
 /// Where the public listener binds.

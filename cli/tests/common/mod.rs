@@ -6,6 +6,7 @@
 //! builds it for them: no second build, no stale binary.
 #![allow(dead_code)]
 
+pub mod announce;
 pub mod node;
 pub mod policy;
 pub mod witness;

@@ -78,17 +78,7 @@ impl Node {
             announce: Value::Null,
             stderr,
         };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("dyad serve did not say where it listens within 20 s");
-        let v: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|e| panic!("dyad serve printed {line:?}: {e}"));
+        let v = super::announce::read_announcement(out, "dyad serve");
         node.url = v["url"].as_str().expect("url").to_owned();
         node.announce = v;
         node

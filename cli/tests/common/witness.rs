@@ -2,14 +2,13 @@
 //! with `dyad init --witness FILE.pub=URL --witness-threshold 1`, and the log key a
 //! witness is configured with.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command as StdCommand, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::announce::read_announcement;
 use super::node::Node;
 use super::{Env, ORIGIN};
 
@@ -34,18 +33,9 @@ impl WitnessProcess {
             .spawn()
             .expect("spawn dyad witness serve");
         let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("dyad witness serve did not say where it listens");
         WitnessProcess {
             child,
-            announce: serde_json::from_str(line.trim()).expect("a JSON line"),
+            announce: read_announcement(out, "dyad witness serve"),
         }
     }
 

@@ -67,7 +67,9 @@ impl<'a> TileNodes<'a> {
         let full = u64::from(FULL_WIDTH);
         // Hashes of tree level 8·L: one per complete subtree of 256^L leaves.
         let count = self.size >> (8 * u32::from(tile_level));
-        let width = (count - index * full).min(full) as u16;
+        // `node` checked that the node lies inside the tree, so this tile exists; were it
+        // not to, the tile would be empty and the lookup below fails as `Short`.
+        let width = count.saturating_sub(index.saturating_mul(full)).min(full) as u16;
         let mut tiles = self.tiles.borrow_mut();
         let hashes = match tiles.entry((tile_level, index)) {
             Entry::Occupied(held) => held.into_mut(),

@@ -26,15 +26,7 @@ impl Live {
             let config = data.read_config()?;
             let key = config.signer_key()?;
             let mut c = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
-            // The witnesses' URLs, from dyad.json as `dyad serve` takes them.
-            c.witnesses = config
-                .witness_urls
-                .iter()
-                .map(|(name, url)| dyad_node::WitnessUrl {
-                    name: name.clone(),
-                    url: url.clone(),
-                })
-                .collect();
+            c.witnesses = crate::commands::serve::witness_urls(&config);
             c.retry_initial = Duration::from_millis(20);
             c.retry_max = Duration::from_millis(500);
             c.peer_timeout = Duration::from_secs(10);
