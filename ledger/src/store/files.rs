@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::io_error;
 use super::layout::TILE_LEVELS;
+use super::upper_tiles::{UpperTile, MAX_HELD_BYTES};
 use super::{sync_dir, StoreError};
 
 /// One of the flat files beside sled.
@@ -34,6 +35,8 @@ pub(crate) struct Files {
     dir: PathBuf,
     bundles: std::sync::OnceLock<File>,
     tiles: [std::sync::OnceLock<File>; TILE_LEVELS as usize],
+    /// Tile levels 1 and up, in memory (`upper_tiles.rs`); index 0 is unused.
+    upper: [UpperTile; TILE_LEVELS as usize],
 }
 
 impl Files {
@@ -42,6 +45,7 @@ impl Files {
             dir: dir.to_owned(),
             bundles: std::sync::OnceLock::new(),
             tiles: std::array::from_fn(|_| std::sync::OnceLock::new()),
+            upper: std::array::from_fn(|_| UpperTile::default()),
         }
     }
 
@@ -98,9 +102,40 @@ impl Files {
         }
     }
 
+    /// The in-memory copy of `id`, for tile levels 1 and up.
+    fn upper(&self, id: FileId) -> Option<&UpperTile> {
+        match id {
+            FileId::Tiles(level) if level > 0 => self.upper.get(usize::from(level)),
+            _ => None,
+        }
+    }
+
+    /// The whole file for its in-memory copy: empty if it does not exist, None if it is
+    /// too large to hold.
+    fn read_whole(&self, id: FileId) -> Result<Option<Vec<u8>>, StoreError> {
+        use std::os::unix::fs::FileExt as _;
+        let len = self.len(id)?;
+        if len > MAX_HELD_BYTES {
+            return Ok(None);
+        }
+        let Some(f) = self.get(id)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut bytes = vec![0; len as usize];
+        f.read_exact_at(&mut bytes, 0)
+            .map_err(io_error(&self.path(id)))?;
+        Ok(Some(bytes))
+    }
+
     /// Fills `buf` from offset `at`; false if the file ends (or does not exist) before.
+    /// Tile levels 1 and up are read from their in-memory copy when it holds the range.
     pub(super) fn read_at(&self, id: FileId, at: u64, buf: &mut [u8]) -> Result<bool, StoreError> {
         use std::os::unix::fs::FileExt as _;
+        if let Some(upper) = self.upper(id) {
+            if upper.read_at(at, buf, || self.read_whole(id))?.is_some() {
+                return Ok(true);
+            }
+        }
         let Some(f) = self.get(id)? else {
             return Ok(false);
         };
@@ -121,7 +156,11 @@ impl Files {
         }
         self.get_or_create(id)?
             .write_all_at(bytes, at)
-            .map_err(io_error(&self.path(id)))
+            .map_err(io_error(&self.path(id)))?;
+        if let Some(upper) = self.upper(id) {
+            upper.wrote(at, bytes);
+        }
+        Ok(())
     }
 
     pub(super) fn sync(&self, id: FileId) -> Result<(), StoreError> {
@@ -137,6 +176,9 @@ impl Files {
             if let Some(f) = self.get(id)? {
                 f.set_len(len).map_err(io_error(&self.path(id)))?;
             }
+            if let Some(upper) = self.upper(id) {
+                upper.cut(len);
+            }
         }
         Ok(())
     }
@@ -145,6 +187,9 @@ impl Files {
     pub(super) fn remove_all(&self) -> Result<(), StoreError> {
         let ids = std::iter::once(FileId::Bundles).chain((0..TILE_LEVELS).map(FileId::Tiles));
         for id in ids {
+            if let Some(upper) = self.upper(id) {
+                upper.forget();
+            }
             let path = self.path(id);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}

@@ -95,6 +95,7 @@
 //! - `snapshot.rs`: [`Store::snapshot_capture`], a consistent copy taken while in use;
 //! - what keeps the store durable beside sled: `files.rs` (the flat files of full
 //!   bundles and tiles), `blob_sync.rs` (sled's blob files), `head_file.rs` (`<dir>/head`);
+//! - `upper_tiles.rs`: tile levels 1 and up held in memory, so a proof reads one tile;
 //! - `tests.rs`: crashes and faults injected into commit, checked by reopening.
 
 use std::collections::HashMap;
@@ -116,6 +117,7 @@ mod nodes;
 mod open;
 mod read;
 mod snapshot;
+mod upper_tiles;
 mod verify;
 
 pub use batch::Batch;
