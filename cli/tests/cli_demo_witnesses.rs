@@ -149,3 +149,32 @@ fn demo_refuses_witnesses_offline_and_more_than_it_runs() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn demo_killed_with_sigkill_takes_its_witnesses_down() {
+    let env = Env::new();
+    let dir = env.path("demo");
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_dyad"))
+        .current_dir(env.dir.path())
+        .args(["demo", "--witnesses", "2", "--messages", "100000", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn dyad demo");
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_until("the demo's witnesses did not start", &|| {
+        processes_mentioning(&dir).len() == 2
+    });
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    wait_until("a witness outlived the killed demo", &|| {
+        processes_mentioning(&dir).is_empty()
+    });
+}

@@ -39,6 +39,11 @@ pub struct WitnessServeArgs {
     /// The witness's own durable state (the latest checkpoint co-signed per log).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Stop, as on SIGTERM, when standard input reaches its end: a parent that starts the
+    /// witness with a pipe on its stdin (as `dyad demo --witnesses N` does) takes it down
+    /// with it however the parent ends, SIGKILL included.
+    #[arg(long, hide = true)]
+    pub stop_when_stdin_closes: bool,
 }
 
 pub fn run(ctx: &Ctx, command: &WitnessCommand) -> Result<ExitCode> {
@@ -63,6 +68,7 @@ fn serve(ctx: &Ctx, args: &WitnessServeArgs) -> Result<ExitCode> {
         listen: args.listen,
     };
     let origins: Vec<String> = config.logs.iter().map(|l| l.origin.clone()).collect();
+    let stdin_closed = args.stop_when_stdin_closes.then(stdin_closed);
     rt.block_on(async {
         let stop = super::serve::stop_signal();
         let witness = http::start(config)
@@ -81,9 +87,30 @@ fn serve(ctx: &Ctx, args: &WitnessServeArgs) -> Result<ExitCode> {
                 outln(&format!("co-signs for {o}"))?;
             }
         }
-        stop.await;
+        tokio::select! {
+            () = stop => {}
+            () = async {
+                match stdin_closed {
+                    Some(closed) => {
+                        let _ = closed.await;
+                    }
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
         witness.shutdown().await;
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves once standard input reaches its end (or fails): read on a thread of its own,
+/// since a read of stdin blocks.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = tx.send(());
+    });
+    rx
 }

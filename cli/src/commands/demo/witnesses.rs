@@ -2,8 +2,9 @@
 //! (this very binary) on a loopback port, co-signing the demo channel's log as a neutral
 //! organisation would (spec/node.md 3.2). The genesis names them with threshold N, so an
 //! entry is committed only once both parties and every witness co-signed it. The
-//! processes are stopped when the demo ends, however it ends ([`Drop`]); each one's state
-//! and log stay in DIR/witnesses/.
+//! processes are stopped when the demo ends, however it ends: by [`Drop`], and, should the
+//! demo be killed, by the end of the pipe on their stdin (`--stop-when-stdin-closes`),
+//! which closes with the demo's process. Each one's state and log stay in DIR/witnesses/.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -134,6 +135,7 @@ fn spawn(key: &Path, logs: &Path, data: &Path, log_file: &PathBuf) -> Result<(Ch
     let log = std::fs::File::create(log_file).map_err(CliError::write(log_file))?;
     let mut child = Command::new(me)
         .args(["--json", "witness", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--stop-when-stdin-closes")
         .arg("--key")
         .arg(key)
         .arg("--logs")
@@ -141,7 +143,9 @@ fn spawn(key: &Path, logs: &Path, data: &Path, log_file: &PathBuf) -> Result<(Ch
         .arg("--data")
         .arg(data)
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
+        // Never written to: the pipe's end closes when this process ends, however it ends,
+        // and the witness then stops (it is held open in `child.stdin` until then).
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
