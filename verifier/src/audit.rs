@@ -379,7 +379,11 @@ impl Auditor {
     /// The upper bound of section 3.3 for the entry at `index`, or a note to check it
     /// when the first covering checkpoint arrives.
     fn bound_timestamp(&mut self, index: u64, timestamp_ms: u64) -> Result<(), AuditError> {
-        match self.awaiting.front().and_then(|a| Some((a.size, a.cosigned_at?))) {
+        match self
+            .awaiting
+            .front()
+            .and_then(|a| Some((a.size, a.cosigned_at?)))
+        {
             Some((size, cosigned_at)) => self.check_bound(index, timestamp_ms, size, cosigned_at),
             None => {
                 if self.uncovered.is_none_or(|u| timestamp_ms > u.timestamp_ms) {
@@ -532,11 +536,15 @@ impl Auditor {
         let checkpoint = channel::read_checkpoint(note_bytes)
             .map_err(|error| AuditError::NotCommitted { size: None, error })?;
         let size = checkpoint.size;
-        let ahead = size > self.tree.leaves() && !matches!(self.trust, AuditTrust::Policy(_));
+        let ahead = size > self.tree.leaves();
         let cosigned_at = match self.committed(note_bytes, size) {
             Ok(committed) => Some(committed.cosigned_at),
             Err(AuditError::NotCommitted {
-                error: CommitError::Note(_) | CommitError::MissingLogSignature(_) | CommitError::MissingCosignature(_) | CommitError::NotEnoughWitnesses { .. },
+                error:
+                    CommitError::Note(_)
+                    | CommitError::MissingLogSignature(_)
+                    | CommitError::MissingCosignature(_)
+                    | CommitError::NotEnoughWitnesses { .. },
                 ..
             }) if ahead => None,
             Err(error) => return Err(error),
@@ -587,7 +595,8 @@ impl Auditor {
             }
             // Two verified notes of one size: the same tree head again (perhaps with more
             // cosignatures), or equivocation. A note still waiting is judged when reached.
-            if let (true, true, Some(cosigned_at)) = (size == previous, last.verified, cosigned_at) {
+            if let (true, true, Some(cosigned_at)) = (size == previous, last.verified, cosigned_at)
+            {
                 if checkpoint.root != last.checkpoint.root {
                     let evidence =
                         equivocation::build(&last.note, note_bytes, &Contradiction::SameSize);

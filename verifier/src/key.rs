@@ -259,7 +259,11 @@ impl VerifierKey {
     pub(crate) fn with_name_of(&self, other: &VerifierKey) -> VerifierKey {
         VerifierKey {
             name: other.name.clone(),
-            key_id: key_id(&other.name, other.signature_type, self.verifying_key.as_bytes()),
+            key_id: key_id(
+                &other.name,
+                other.signature_type,
+                self.verifying_key.as_bytes(),
+            ),
             signature_type: other.signature_type,
             verifying_key: self.verifying_key,
             table: self.table.clone(),

@@ -1,7 +1,7 @@
 //! Key changes (spec/dyad.md section 3.7): a `key-change` entry, signed by the party's
 //! old key, carries the new public key and the new key's signature over the key-change
 //! statement. This module holds the payload, the statement and the rules that need only
-//! the entry ([`check_form`], [`check_new_key`]); the rules that need the channel's key
+//! the entry ([`check_form`], [`new_key`], [`verify_new_key_signature`]); the rules that need the channel's key
 //! history (which key is current, which keys were ever used) are `key_history`'s.
 
 use alloc::vec::Vec;
@@ -84,26 +84,33 @@ pub fn check_form(entry: &Entry) -> Result<Option<KeyChangePayload>, KeyChangeEr
     Ok(Some(payload))
 }
 
-/// The new key as the party's entry key (type 0x01 under `party_name`), once the new
-/// key's signature over the statement of `entry` (the key change's own origin, sender and
-/// sequence) verifies strictly: a valid key not of small order, held by the party, bound
-/// to this entry.
-pub fn check_new_key(
-    entry: &Entry,
+/// The new key as the party's entry key (type 0x01 under `party_name`): a valid Ed25519
+/// key, not of small order (sections 2.1, 3.7).
+pub fn new_key(
     payload: &KeyChangePayload,
     party_name: &str,
 ) -> Result<VerifierKey, KeyChangeError> {
-    let new_key = VerifierKey::new(party_name, SignatureType::Ed25519, payload.new_public_key)
-        .map_err(KeyChangeError::InvalidNewKey)?;
+    VerifierKey::new(party_name, SignatureType::Ed25519, payload.new_public_key)
+        .map_err(KeyChangeError::InvalidNewKey)
+}
+
+/// The new key's signature over the statement of `entry` (the key change's own origin,
+/// sender and sequence) verifies strictly: the party holds the new key, and binds it to
+/// this entry (section 3.7).
+pub fn verify_new_key_signature(
+    entry: &Entry,
+    payload: &KeyChangePayload,
+    new_key: &VerifierKey,
+) -> Result<(), KeyChangeError> {
     let message = statement(
         &entry.origin,
         entry.sender,
         entry.sequence,
         &payload.new_public_key,
     );
-    if !new_key.verify_strict(&message, &payload.new_key_signature) {
-        return Err(KeyChangeError::BadNewKeySignature);
+    if new_key.verify_strict(&message, &payload.new_key_signature) {
+        Ok(())
+    } else {
+        Err(KeyChangeError::BadNewKeySignature)
     }
-    Ok(new_key)
 }
-
