@@ -17,8 +17,7 @@ use crate::key_change;
 use crate::key_history::{KeyChange, KeyHistory};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
-    EntryError, GenesisError, KeyChangeError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN,
-    MAX_WITNESSES,
+    EntryError, GenesisError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN, MAX_WITNESSES,
 };
 
 /// Checks the entry at index 0 (section 4) and returns it with its decoded record:
@@ -220,22 +219,6 @@ impl ChannelParams {
         self.keys.changes()
     }
 
-    /// The rules of section 3.7 on a key change's new key, in the order the spec names
-    /// them: a valid key (`InvalidNewKey`), new to the channel (`NewKeyReused`), whose
-    /// signature over the key-change statement verifies (`BadNewKeySignature`).
-    fn check_new_key(
-        &self,
-        entry: &Entry,
-        payload: &key_change::KeyChangePayload,
-        party_name: &str,
-    ) -> Result<VerifierKey, KeyChangeError> {
-        let new_key = key_change::new_key(payload, party_name)?;
-        self.keys
-            .check_unused(party_name, &payload.new_public_key)?;
-        key_change::verify_new_key_signature(entry, payload, &new_key)?;
-        Ok(new_key)
-    }
-
     /// The party's current entry key.
     pub fn current_key(&self, role: PartyRole) -> &VerifierKey {
         self.keys.current(role)
@@ -255,7 +238,7 @@ impl ChannelParams {
             return Ok(None);
         };
         let (role, old) = self.keys.sender(entry.sender)?;
-        let new_key = self.check_new_key(entry, &payload, old.name())?;
+        let new_key = self.keys.check_new_key(entry, &payload, old.name())?;
         self.keys.apply(index, role, new_key);
         let [s, c] =
             [PartyRole::Sequencer, PartyRole::Cosigner].map(|r| self.keys.current(r).clone());
@@ -493,7 +476,7 @@ pub fn check_entry(
     check_limits(&entry, channel)?;
     entry_codec::verify_signature(entry_bytes, &entry, key)?;
     if let Some(payload) = key_change {
-        channel.check_new_key(&entry, &payload, key.name())?;
+        channel.keys.check_new_key(&entry, &payload, key.name())?;
     }
     Ok(entry)
 }

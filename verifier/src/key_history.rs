@@ -6,8 +6,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::entry_codec::Entry;
 use crate::genesis_record::{Genesis, Party};
 use crate::key::{self, SignatureType, VerifierKey};
+use crate::key_change::{self, KeyChangePayload};
 use crate::rules::{EntryError, Identifier, KeyChangeError, KeyOwner, PartyRole};
 
 /// One accepted key change.
@@ -37,6 +39,14 @@ impl UsedKey {
             owner,
             name: party.name.clone(),
             public_key: party.public_key,
+        }
+    }
+
+    fn of_key(owner: KeyOwner, key: &VerifierKey) -> UsedKey {
+        UsedKey {
+            owner,
+            name: String::from(key.name()),
+            public_key: key.public_key_bytes(),
         }
     }
 
@@ -74,6 +84,32 @@ impl KeyHistory {
         ));
         for (i, w) in genesis.witnesses.iter().enumerate() {
             used.push(UsedKey::of(KeyOwner::Genesis(PartyRole::Witness(i)), w));
+        }
+        KeyHistory {
+            current: [sequencer, cosigner],
+            changes: Vec::new(),
+            used,
+        }
+    }
+
+    /// The history at the genesis from the parties' entry keys in their roles and the
+    /// witnesses' keys (as a receipt's verifier knows them, section 8).
+    pub(crate) fn from_keys(
+        sequencer: VerifierKey,
+        cosigner: VerifierKey,
+        witnesses: &[VerifierKey],
+    ) -> Self {
+        let mut used = Vec::with_capacity(2 + witnesses.len());
+        used.push(UsedKey::of_key(
+            KeyOwner::Genesis(PartyRole::Sequencer),
+            &sequencer,
+        ));
+        used.push(UsedKey::of_key(
+            KeyOwner::Genesis(PartyRole::Cosigner),
+            &cosigner,
+        ));
+        for (i, w) in witnesses.iter().enumerate() {
+            used.push(UsedKey::of_key(KeyOwner::Genesis(PartyRole::Witness(i)), w));
         }
         KeyHistory {
             current: [sequencer, cosigner],
@@ -146,6 +182,21 @@ impl KeyHistory {
             });
         }
         Ok(())
+    }
+
+    /// The rules of section 3.7 on a key change's new key, in the order the spec names
+    /// them: a valid key (`InvalidNewKey`), new to the channel (`NewKeyReused`), whose
+    /// signature over the key-change statement verifies (`BadNewKeySignature`).
+    pub(crate) fn check_new_key(
+        &self,
+        entry: &Entry,
+        payload: &KeyChangePayload,
+        party_name: &str,
+    ) -> Result<VerifierKey, KeyChangeError> {
+        let new_key = key_change::new_key(payload, party_name)?;
+        self.check_unused(party_name, &payload.new_public_key)?;
+        key_change::verify_new_key_signature(entry, payload, &new_key)?;
+        Ok(new_key)
     }
 
     /// Records the key change at `index` of `role` to `new_key` (already checked): the

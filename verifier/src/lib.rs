@@ -21,6 +21,7 @@
 //! | [`endorsement`] | a record's receipt with its endorsement's (spec sections 3.6, 8) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
+//! | [`receipt_history`] | a receipt with its key history: the key changes below its checkpoint (spec section 8) |
 //! | [`receipt_directory`] | a receipt with its attachments' bytes: the file names (spec section 8) |
 //! | [`audit`](mod@audit) | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
@@ -44,7 +45,7 @@
 //! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
 //! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `key_history`,
 //! `channel`, `entry`,
-//! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`,
+//! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
 //! `endorsement`, `audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -75,6 +76,7 @@ pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
 pub mod receipt_directory;
+pub mod receipt_history;
 mod rules;
 pub mod text;
 pub mod tiles;

@@ -10,6 +10,8 @@ use dyad_verifier::audit::{self, AuditError, AuditReport, AuditTrust, Auditor, C
 use dyad_verifier::entry::{self, Entry, EntryError, Kind};
 use dyad_verifier::genesis::{ChannelParams, CommitError, Identifier, PartyRole};
 use dyad_verifier::key_change::{KeyChangeError, KeyOwner};
+use dyad_verifier::receipt::{self, ReceiptError, ReceiptTrust};
+use dyad_verifier::receipt_history::verify_with_key_history;
 use ed25519_dalek::SigningKey;
 use entry_support::*;
 
@@ -549,4 +551,155 @@ fn a_key_change_is_refused_under_a_policy() {
         AuditTrust::Policy(policy),
     );
     assert_eq!(result, Err(AuditError::KeyChangeUnderPolicy { index: 3 }));
+}
+
+// --- Receipts with a key history (spec section 8, "Receipts after a key change"). ---
+
+impl Log {
+    /// The receipt of leaf `index` against the checkpoint note `note` of size `size`.
+    fn receipt(&self, index: usize, size: usize, note: &[u8]) -> Vec<u8> {
+        let hashes = self.c.leaf_hashes();
+        let proof = inclusion_proof(index, &hashes[..size]);
+        receipt::format(&self.c.leaves[index], index as u64, &proof, note)
+    }
+
+    /// The receipts of every key change below `size`, against the same note.
+    fn history(&self, size: usize, note: &[u8], indices: &[usize]) -> Vec<Vec<u8>> {
+        indices
+            .iter()
+            .map(|&i| self.receipt(i, size, note))
+            .collect()
+    }
+
+    fn genesis_trust(&self) -> ReceiptTrust {
+        ReceiptTrust::genesis(&self.c.genesis).unwrap()
+    }
+
+    fn parties_trust(&self) -> ReceiptTrust {
+        ReceiptTrust::parties(self.c.bravo.entry_vkey(), self.c.alpha.entry_vkey()).unwrap()
+    }
+}
+
+#[test]
+fn receipts_before_and_after_a_key_change_verify_with_its_history() {
+    for who in 0..2 {
+        let (log, new) = scenario(who);
+        let note = log.checkpoints[2].clone(); // size 6, signed with the new key
+        let history = log.history(6, &note, &[3]);
+        for trust in [log.genesis_trust(), log.parties_trust()] {
+            for index in 0..6 {
+                let bytes = log.receipt(index, 6, &note);
+                let verified = verify_with_key_history(&bytes, &history, &trust)
+                    .unwrap_or_else(|e| panic!("party {who}, entry {index}: {e}"));
+                assert_eq!(verified.index, index as u64);
+                assert_eq!(verified.key_changes.len(), 1);
+                assert_eq!(verified.key_changes[0].new_key, new.entry_vkey());
+                // Entry 4 is the changed party's, signed by its new key.
+                if index == 4 {
+                    assert_eq!(verified.sender, new.entry_vkey());
+                    assert_eq!(verified.sender_role, ROLES[who]);
+                }
+            }
+        }
+        // Before the change, a checkpoint signed by the genesis keys needs no history.
+        let early = log.checkpoints[0].clone(); // size 3
+        let bytes = log.receipt(1, 3, &early);
+        assert!(receipt::verify(&bytes, &log.genesis_trust()).is_ok());
+        assert!(verify_with_key_history(&bytes, &[], &log.genesis_trust()).is_ok());
+    }
+}
+
+#[test]
+fn a_receipt_after_a_key_change_without_its_history_says_it_may_need_one() {
+    for who in 0..2 {
+        let (log, _) = scenario(who);
+        let note = log.checkpoints[2].clone();
+        let bytes = log.receipt(1, 6, &note);
+        for trust in [log.genesis_trust(), log.parties_trust()] {
+            let error = receipt::verify(&bytes, &trust).unwrap_err();
+            assert!(
+                matches!(error, ReceiptError::MayNeedKeyHistory(_)),
+                "party {who}: {error:?}"
+            );
+            assert!(error.to_string().contains("key-changes/"), "{error}");
+        }
+    }
+}
+
+#[test]
+fn a_key_history_is_checked_as_the_log_would_be() {
+    let (log, _) = scenario(0);
+    let note = log.checkpoints[2].clone();
+    let trust = log.genesis_trust();
+    let bytes = log.receipt(4, 6, &note);
+    let verify = |history: &[Vec<u8>]| verify_with_key_history(&bytes, history, &trust);
+    // A key change against another checkpoint.
+    let mut other = Log::new();
+    other
+        .message(0)
+        .message(1)
+        .message(0)
+        .message(1)
+        .message(0)
+        .message(1);
+    let foreign = log.receipt(3, 4, &log.checkpoints[1]);
+    assert_eq!(
+        verify(&[foreign]),
+        Err(ReceiptError::KeyHistoryCheckpointDiffers { index: 3 })
+    );
+    // Something else than a key change.
+    assert_eq!(
+        verify(&log.history(6, &note, &[2])),
+        Err(ReceiptError::KeyHistoryNotAKeyChange {
+            index: 2,
+            kind: Kind::Notification
+        })
+    );
+    // The same key change twice.
+    assert_eq!(
+        verify(&log.history(6, &note, &[3, 3])),
+        Err(ReceiptError::KeyHistoryDuplicate { index: 3 })
+    );
+    // A key change's proof at another index.
+    let mut moved = receipt::parse(&log.receipt(3, 6, &note)).unwrap();
+    moved.index = 2;
+    let moved = receipt::format(&moved.entry_bytes, 2, &moved.proof, &note);
+    assert!(matches!(
+        verify(&[moved]),
+        Err(ReceiptError::KeyHistory { index: 2, .. })
+    ));
+    // Under a policy, a key history is refused (spec 9).
+    let policy = ReceiptTrust::from_policy(log.c.genesis.policy().unwrap()).unwrap();
+    assert_eq!(
+        verify_with_key_history(&bytes, &log.history(6, &note, &[3]), &policy),
+        Err(ReceiptError::KeyHistoryUnderPolicy)
+    );
+    // Too long a history.
+    let long = vec![log.receipt(3, 6, &note); receipt::MAX_KEY_HISTORY + 1];
+    assert_eq!(
+        verify(&long),
+        Err(ReceiptError::KeyHistoryTooLong {
+            count: receipt::MAX_KEY_HISTORY + 1
+        })
+    );
+}
+
+#[test]
+fn a_receipt_by_a_retired_key_fails_even_with_the_history() {
+    let (mut log, _) = scenario(0);
+    let old = log.c.alpha.clone();
+    let mut e = log.draft(0, Kind::Notification);
+    e.sender = old.key_id();
+    log.push(0, e, &old);
+    log.checkpoint();
+    let note = log.checkpoints[3].clone(); // size 7
+    let bytes = log.receipt(6, 7, &note);
+    let history = log.history(7, &note, &[3]);
+    assert!(matches!(
+        verify_with_key_history(&bytes, &history, &log.genesis_trust()),
+        Err(ReceiptError::Entry(EntryError::RetiredKey {
+            retired_at: 3,
+            ..
+        }))
+    ));
 }
