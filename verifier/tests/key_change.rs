@@ -460,7 +460,7 @@ fn a_new_key_never_repeats_an_earlier_new_key() {
 
 #[test]
 fn an_entry_by_a_retired_key_is_refused() {
-    for who in 0..2 {
+    for (who, &role) in ROLES.iter().enumerate() {
         let (mut log, _) = scenario(who);
         // The old key signs again, with the party's next sequence, after its change.
         let old = log.c.party(who).clone();
@@ -471,7 +471,7 @@ fn an_entry_by_a_retired_key_is_refused() {
             index: 6,
             error: EntryError::RetiredKey {
                 key_id: old.key_id(),
-                role: ROLES[who],
+                role,
                 retired_at: 3,
             },
         };
@@ -582,7 +582,7 @@ impl Log {
 
 #[test]
 fn receipts_before_and_after_a_key_change_verify_with_its_history() {
-    for who in 0..2 {
+    for (who, &role) in ROLES.iter().enumerate() {
         let (log, new) = scenario(who);
         let note = log.checkpoints[2].clone(); // size 6, signed with the new key
         let history = log.history(6, &note, &[3]);
@@ -597,7 +597,7 @@ fn receipts_before_and_after_a_key_change_verify_with_its_history() {
                 // Entry 4 is the changed party's, signed by its new key.
                 if index == 4 {
                     assert_eq!(verified.sender, new.entry_vkey());
-                    assert_eq!(verified.sender_role, ROLES[who]);
+                    assert_eq!(verified.sender_role, role);
                 }
             }
         }
