@@ -8,7 +8,7 @@ use crate::channel::{self, ChannelParams};
 use crate::entry_codec::Entry;
 use crate::hash::{leaf_hash, Hash};
 use crate::joint_record::EndorsementPayload;
-use crate::rules::{EntryError, Kind, PartyRole};
+use crate::rules::{Kind, PartyRole};
 
 use super::report::AuditError;
 
@@ -126,19 +126,21 @@ impl LeafChecker {
     /// [`Auditor::push_leaf`]: super::Auditor::push_leaf
     ///
     /// The checker knows the parties' keys as they were when it was made, not the key
-    /// changes since (section 3.7). So a key change, and an entry whose sender is not a
-    /// party's key known to the checker, are left to the auditor: the leaf is returned
-    /// unchecked, with its bytes, and [`Auditor::push_checked`] checks it in order with
-    /// the key history (as `push_leaf` would).
+    /// changes since (section 3.7). So a key change, and an entry the checker refuses
+    /// (its sender may be a key it does not know yet, or one retired since), are left to
+    /// the auditor: the leaf is returned unchecked, with its bytes, and
+    /// [`Auditor::push_checked`] checks it in order with the key history, as `push_leaf`
+    /// would, and so gives the sequential audit's verdict and error. (After a key change,
+    /// the entries under the new key are thus checked by the auditor, not in parallel.)
     pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
         let checked = match channel::check_entry(bytes, index, &self.channel) {
             Ok(entry) if entry.kind != Kind::KeyChange => {
                 Checked::Facts(LeafFacts::of(&entry), leaf_hash(bytes))
             }
-            Ok(_)
-            | Err(EntryError::SenderNotAParty { .. })
-            | Err(EntryError::RetiredKey { .. }) => Checked::Deferred(bytes.to_vec()),
-            Err(error) => return Err(AuditError::Entry { index, error }),
+            // A key change needs the key history; so does an entry the checker refuses, whose
+            // first error may be `RetiredKey` under the keys current at its index. The
+            // auditor checks it again: the error is then the sequential audit's.
+            Ok(_) | Err(_) => Checked::Deferred(bytes.to_vec()),
         };
         Ok(CheckedLeaf {
             index,
