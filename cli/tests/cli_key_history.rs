@@ -12,6 +12,7 @@ use std::fs;
 
 use common::{stderr, stdout, Env};
 use dyad_ledger::keys::SignerKey;
+use dyad_ledger::sync::{Encoder, Record};
 use dyad_testkit::channel::{alpha, bravo, genesis, ORIGIN, T0};
 use dyad_testkit::entry::{Entry, Signature};
 use dyad_testkit::key_change as spec;
@@ -98,10 +99,8 @@ fn receipt_of(leaves: &[Vec<u8>], index: usize, note: &[u8]) -> Vec<u8> {
     )
 }
 
-/// Genesis; alpha's message 1; alpha's key change at index 2 to a new key; a message by
-/// the new key at index 3; the checkpoint of size 4 signed by the new key. Writes the
-/// receipt directory `dir` for entry 3, with its key history, and the genesis keys.
-fn setup(env: &Env) {
+/// The log of [`setup`]: leaves, and the checkpoint note of size 4 signed by the new key.
+fn log() -> (Vec<Vec<u8>>, Vec<u8>) {
     let (alpha, bravo) = (alpha(), bravo());
     let new = SignerKey::from_seed(alpha.name(), [3; 32]).unwrap();
     let mut leaves = vec![genesis(T0).bytes];
@@ -111,6 +110,15 @@ fn setup(env: &Env) {
     leaves.push(entry(&alpha, spec::KIND, 2, spec::CONTENT_TYPE, payload));
     leaves.push(entry(&new, 4, 3, "text/plain", b"after".to_vec()));
     let note = note(&leaves, &new, &bravo);
+    (leaves, note)
+}
+
+/// Genesis; alpha's message 1; alpha's key change at index 2 to a new key; a message by
+/// the new key at index 3; the checkpoint of size 4 signed by the new key. Writes the
+/// receipt directory `dir` for entry 3, with its key history, and the genesis keys.
+fn setup(env: &Env) {
+    let (alpha, bravo) = (alpha(), bravo());
+    let (leaves, note) = log();
     fs::create_dir_all(env.path("dir/key-changes")).unwrap();
     fs::write(
         env.path("dir/receipt.tlog-proof"),
@@ -190,4 +198,40 @@ fn a_key_history_is_refused_under_a_policy() {
     let out = verify(&env, &["--policy", "channel.policy"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("--policy"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_audit_of_a_log_with_a_key_change_lists_it_and_refuses_it_under_a_policy() {
+    let env = Env::new();
+    setup(&env);
+    let (leaves, note) = log();
+    let file = fs::File::create(env.path("log.bundle")).unwrap();
+    let mut writer = Encoder::new(file, ORIGIN).unwrap();
+    for (index, bytes) in leaves.into_iter().enumerate() {
+        let index = index as u64;
+        writer.record(&Record::Entry { index, bytes }).unwrap();
+    }
+    writer.record(&Record::Cosigned(note)).unwrap();
+    writer.finish().unwrap();
+
+    let audit = |extra: &[&str]| {
+        env.dyad()
+            .args(["--json", "audit", "--bundle", "log.bundle"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = audit(&TRUST);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = common::json(&out.stdout);
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["committed_size"], 4);
+    assert_eq!(v["key_changes"][0]["index"], 2);
+    assert_eq!(v["key_changes"][0]["role"], "sequencer");
+
+    let out = audit(&["--policy", "channel.policy"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = common::json(&out.stdout);
+    assert_eq!(v["verdict"], "fail");
+    assert!(v["error"].as_str().unwrap().contains("--policy"), "{v}");
 }
