@@ -130,8 +130,9 @@ impl LeafChecker {
     /// (its sender may be a key it does not know yet, or one retired since), are left to
     /// the auditor: the leaf is returned unchecked, with its bytes, and
     /// [`Auditor::push_checked`] checks it in order with the key history, as `push_leaf`
-    /// would, and so gives the sequential audit's verdict and error. (After a key change,
-    /// the entries under the new key are thus checked by the auditor, not in parallel.)
+    /// would, and so gives the sequential audit's verdict and error. After a key change,
+    /// a checker made before it leaves every entry under the new key to the auditor: take
+    /// a new one ([`Auditor::leaf_checker`]) to check those in parallel again.
     pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
         let checked = match channel::check_entry(bytes, index, &self.channel) {
             Ok(entry) if entry.kind != Kind::KeyChange => {
