@@ -16,7 +16,11 @@
 //! - a checkpoint is given no later than the leaf that brings the count to its size: when
 //!   it is given, its size must be at least the number of leaves pushed
 //!   ([`AuditError::CheckpointTooLate`] otherwise). Its signatures are checked at once and
-//!   its root when the leaf count reaches its size (at once if it already has).
+//!   its root when the leaf count reaches its size (at once if it already has). A
+//!   checkpoint is signed with the parties' keys at its size (spec 3.7): one given ahead of
+//!   its leaves that does not verify under the keys current when it is given waits,
+//!   unjudged, for the key changes below its size, and is verified when the leaves reach
+//!   it; one that verified is verified again then if a key change came in between.
 //!
 //! The upper timestamp bound of section 3.3 (an entry is not later than `max_clock_skew_s`
 //! after the first co-signature covering it) is checked against the co-signer's timestamp
@@ -40,8 +44,8 @@
 //! in the order [`audit`] does. The crate itself stays single-threaded.
 //!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
-//! evidence of equivocation), one small record per checkpoint given ahead of its
-//! leaves, and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
+//! evidence of equivocation), one record with its note per checkpoint given ahead of its
+//! leaves, the key history (a key and a few IDs per key change), and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
 //! for the rules of section 3.6): flat in the number of leaves of every other kind.
 //!
 //! [`entry::check_entry`]: crate::entry::check_entry
