@@ -235,3 +235,15 @@ fn the_audit_of_a_log_with_a_key_change_lists_it_and_refuses_it_under_a_policy()
     assert_eq!(v["verdict"], "fail");
     assert!(v["error"].as_str().unwrap().contains("--policy"), "{v}");
 }
+
+#[test]
+fn a_key_history_is_refused_with_a_mirror_before_any_request() {
+    let env = Env::new();
+    setup(&env);
+    let out = verify(
+        &env,
+        &[&TRUST[..], &["--mirror", "https://127.0.0.1:9/"]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("key history"), "{}", stderr(&out));
+}
