@@ -6,6 +6,7 @@
 //! - [`merkle`]: RFC 9162 section 2.1 Merkle tree hash, inclusion and consistency proofs, by
 //!   their recursive definitions.
 //! - [`entry`]: the entry encoding of spec/dyad.md section 3.1, by its table.
+//! - [`key_change`]: the key-change statement and payload of spec/dyad.md section 3.7.
 //! - [`rng`]: one seeded, portable PRNG for tests.
 //! - [`store`]: checkpoint notes and reference roots for store tests.
 //! - [`files`]: copying a directory tree.
@@ -21,6 +22,7 @@ pub mod cctv_ed25519;
 pub mod channel;
 pub mod entry;
 pub mod files;
+pub mod key_change;
 pub mod merkle;
 pub mod rng;
 pub mod store;

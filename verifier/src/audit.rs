@@ -16,7 +16,11 @@
 //! - a checkpoint is given no later than the leaf that brings the count to its size: when
 //!   it is given, its size must be at least the number of leaves pushed
 //!   ([`AuditError::CheckpointTooLate`] otherwise). Its signatures are checked at once and
-//!   its root when the leaf count reaches its size (at once if it already has).
+//!   its root when the leaf count reaches its size (at once if it already has). A
+//!   checkpoint is signed with the parties' keys at its size (spec 3.7): one given ahead of
+//!   its leaves that does not verify under the keys current when it is given waits,
+//!   unjudged, for the key changes below its size, and is verified when the leaves reach
+//!   it; one that verified is verified again then if a key change came in between.
 //!
 //! The upper timestamp bound of section 3.3 (an entry is not later than `max_clock_skew_s`
 //! after the first co-signature covering it) is checked against the co-signer's timestamp
@@ -40,8 +44,8 @@
 //! in the order [`audit`] does. The crate itself stays single-threaded.
 //!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
-//! evidence of equivocation), one small record per checkpoint given ahead of its
-//! leaves, and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
+//! evidence of equivocation), one record with its note per checkpoint given ahead of its
+//! leaves, the key history (a key and a few IDs per key change), and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
 //! for the rules of section 3.6): flat in the number of leaves of every other kind.
 //!
 //! [`entry::check_entry`]: crate::entry::check_entry
@@ -50,7 +54,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use crate::channel::{self, ChannelParams};
+use crate::channel::{self, ChannelParams, CommitError, Committed};
 use crate::checkpoint::Checkpoint;
 use crate::equivocation::{self, Contradiction};
 use crate::genesis_record::Genesis;
@@ -62,7 +66,7 @@ use crate::rules::{EntryError, Kind};
 mod leaf;
 mod report;
 
-use leaf::{check_in_order, LeafFacts, Sender};
+use leaf::{check_in_order, Checked, LeafFacts, Sender};
 pub use leaf::{CheckedLeaf, LeafChecker};
 pub use report::{AuditError, AuditReport, AuditTrust, CheckpointVerdict};
 
@@ -71,7 +75,13 @@ pub use report::{AuditError, AuditReport, AuditTrust, CheckpointVerdict};
 struct Awaiting {
     size: u64,
     root: Hash,
-    cosigned_at: u64,
+    /// The co-signer's timestamp, once the note verified; `None` while it waits for the
+    /// key changes below its size (see `check_ahead`).
+    cosigned_at: Option<u64>,
+    /// How many key changes were known when it verified: a key change after that, below
+    /// its size, makes it verify again under the keys at its size.
+    changes_known: usize,
+    note: Vec<u8>,
 }
 
 /// The latest timestamp among leaves pushed while no given checkpoint covered them, and
@@ -87,6 +97,8 @@ struct Uncovered {
 struct Last {
     checkpoint: Checkpoint,
     note: Vec<u8>,
+    /// Whether its note verified (a note given ahead of a key change may wait).
+    verified: bool,
 }
 
 /// A streaming auditor; see the module documentation.
@@ -204,21 +216,7 @@ impl Auditor {
         }
         let timestamp_ms = match &self.channel {
             None => self.check_genesis_leaf(bytes)?,
-            Some(channel) => {
-                let entry = channel::check_entry(bytes, index, channel)
-                    .map_err(|error| AuditError::Entry { index, error })?;
-                let facts = LeafFacts::of(&entry);
-                let timestamp_ms = check_in_order(
-                    channel,
-                    self.genesis_ms,
-                    &mut self.senders,
-                    &mut self.kinds,
-                    index,
-                    &facts,
-                )?;
-                self.check_joint(index, &facts, leaf_hash(bytes))?;
-                timestamp_ms
-            }
+            Some(_) => self.check_later_leaf(index, bytes)?,
         };
         self.bound_timestamp(index, timestamp_ms)?;
         self.append(leaf_hash(bytes))?;
@@ -228,6 +226,29 @@ impl Auditor {
             self.channel = self.channel.take().map(ChannelParams::precomputed);
         }
         self.check_reached()
+    }
+
+    /// A leaf after the genesis, with the key history up to `index`: the channel's rules,
+    /// the order-dependent rules, and, for a key change, the new key taken in.
+    fn check_later_leaf(&mut self, index: u64, bytes: &[u8]) -> Result<u64, AuditError> {
+        let entry_error = |error| AuditError::Entry { index, error };
+        let channel = self.channel.as_mut().ok_or(AuditError::EmptyLog)?;
+        let entry = channel::check_entry(bytes, index, channel).map_err(entry_error)?;
+        let facts = LeafFacts::of(&entry);
+        let timestamp_ms = check_in_order(
+            channel,
+            self.genesis_ms,
+            &mut self.senders,
+            &mut self.kinds,
+            index,
+            &facts,
+        )?;
+        if entry.kind == Kind::KeyChange && matches!(self.trust, AuditTrust::Policy(_)) {
+            return Err(AuditError::KeyChangeUnderPolicy { index });
+        }
+        channel.accept(index, &entry).map_err(entry_error)?;
+        self.check_joint(index, &facts, leaf_hash(bytes))?;
+        Ok(timestamp_ms)
     }
 
     /// A checker for the leaves after the genesis, once leaf 0 has been pushed: it does
@@ -274,17 +295,23 @@ impl Auditor {
                 })
             }
         };
-        let timestamp_ms = check_in_order(
-            channel,
-            self.genesis_ms,
-            &mut self.senders,
-            &mut self.kinds,
-            index,
-            &leaf.facts,
-        )?;
-        self.check_joint(index, &leaf.facts, leaf.leaf_hash)?;
+        let (timestamp_ms, hash) = match &leaf.checked {
+            Checked::Facts(facts, hash) => {
+                let timestamp_ms = check_in_order(
+                    channel,
+                    self.genesis_ms,
+                    &mut self.senders,
+                    &mut self.kinds,
+                    index,
+                    facts,
+                )?;
+                self.check_joint(index, facts, *hash)?;
+                (timestamp_ms, *hash)
+            }
+            Checked::Deferred(bytes) => (self.check_later_leaf(index, bytes)?, leaf_hash(bytes)),
+        };
         self.bound_timestamp(index, timestamp_ms)?;
-        self.append(leaf.leaf_hash)?;
+        self.append(hash)?;
         self.check_reached()
     }
 
@@ -356,10 +383,12 @@ impl Auditor {
     /// The upper bound of section 3.3 for the entry at `index`, or a note to check it
     /// when the first covering checkpoint arrives.
     fn bound_timestamp(&mut self, index: u64, timestamp_ms: u64) -> Result<(), AuditError> {
-        match self.awaiting.front() {
-            Some(covering) => {
-                self.check_bound(index, timestamp_ms, covering.size, covering.cosigned_at)
-            }
+        match self
+            .awaiting
+            .front()
+            .and_then(|a| Some((a.size, a.cosigned_at?)))
+        {
+            Some((size, cosigned_at)) => self.check_bound(index, timestamp_ms, size, cosigned_at),
             None => {
                 if self.uncovered.is_none_or(|u| timestamp_ms > u.timestamp_ms) {
                     self.uncovered = Some(Uncovered {
@@ -404,7 +433,8 @@ impl Auditor {
         }
     }
 
-    /// Compares the roots of the given checkpoints that the leaf count has reached.
+    /// Compares the roots of the given checkpoints that the leaf count has reached, and
+    /// verifies those that wait for the keys at their size.
     fn check_reached(&mut self) -> Result<(), AuditError> {
         while let Some(front) = self.awaiting.front() {
             if front.size != self.tree.leaves() {
@@ -418,15 +448,78 @@ impl Auditor {
                     computed_root,
                 });
             }
-            self.committed_size = front.size;
-            self.awaiting.pop_front();
+            let reverify = front.cosigned_at.is_none() || front.changes_known != self.changes();
+            if let Some(front) = self.awaiting.pop_front() {
+                if reverify {
+                    self.verify_reached(&front)?;
+                }
+                self.committed_size = front.size;
+            }
         }
         Ok(())
     }
 
-    /// Checks a checkpoint note: committed under the channel's terms (section 7), of this
-    /// channel, in size order, not conflicting with the previous one, and (now or when
-    /// the leaves reach its size) with the root of the leaves.
+    /// Key changes accepted so far.
+    fn changes(&self) -> usize {
+        self.channel.as_ref().map_or(0, |c| c.key_changes().len())
+    }
+
+    /// A checkpoint given ahead whose size the leaves now reach, verified under the keys
+    /// current at its size (those of now), with the timestamps it bounds.
+    fn verify_reached(&mut self, reached: &Awaiting) -> Result<(), AuditError> {
+        let committed = self.committed(&reached.note, reached.size)?;
+        if reached.cosigned_at.is_none() {
+            if let Some(uncovered) = self.uncovered.take() {
+                self.check_bound(
+                    uncovered.index,
+                    uncovered.timestamp_ms,
+                    reached.size,
+                    committed.cosigned_at,
+                )?;
+            }
+        }
+        if let Some(last) = self.last.as_mut() {
+            if last.checkpoint.size == reached.size && last.checkpoint.root == reached.root {
+                last.verified = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a note as committed under the keys current at `size` (section 7, 3.7)
+    /// and, under a policy, as meeting it.
+    fn committed(&self, note_bytes: &[u8], size: u64) -> Result<Committed, AuditError> {
+        let channel = self
+            .channel
+            .as_ref()
+            .ok_or(AuditError::CheckpointBeforeGenesis)?;
+        let keys = channel.commit_keys_at(size);
+        let committed = keys
+            .verify(note_bytes)
+            .map_err(|error| AuditError::NotCommitted {
+                size: readable_size(note_bytes),
+                error,
+            })?;
+        if let AuditTrust::Policy(policy) = &self.trust {
+            policy
+                .verify_checkpoint(note_bytes)
+                .map_err(|error| AuditError::PolicyNotMet {
+                    size: readable_size(note_bytes),
+                    error,
+                })?;
+        }
+        Ok(committed)
+    }
+
+    /// Checks a checkpoint note: committed under the channel's terms (section 7) with the
+    /// parties' keys at its size (3.7), of this channel, in size order, not conflicting
+    /// with the previous one, and (now or when the leaves reach its size) with the root of
+    /// the leaves.
+    ///
+    /// A note given ahead of its leaves is verified under the keys current now. If a key
+    /// change lies below its size, those are not its keys: a note that fails under them
+    /// waits (its signatures unjudged) until the leaves reach its size and is verified
+    /// then, and one that passed is verified again then.
     pub fn check_checkpoint(&mut self, note_bytes: &[u8]) -> Result<CheckpointVerdict, AuditError> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
@@ -441,45 +534,83 @@ impl Auditor {
         &mut self,
         note_bytes: &[u8],
     ) -> Result<CheckpointVerdict, AuditError> {
-        let channel = self
-            .channel
-            .as_ref()
-            .ok_or(AuditError::CheckpointBeforeGenesis)?;
-        let committed =
-            channel
-                .verify_checkpoint(note_bytes)
-                .map_err(|error| AuditError::NotCommitted {
-                    size: readable_size(note_bytes),
-                    error,
-                })?;
-        if let AuditTrust::Policy(policy) = &self.trust {
-            policy
-                .verify_checkpoint(note_bytes)
-                .map_err(|error| AuditError::PolicyNotMet {
-                    size: readable_size(note_bytes),
-                    error,
-                })?;
+        if self.channel.is_none() {
+            return Err(AuditError::CheckpointBeforeGenesis);
         }
-        let checkpoint = committed.checkpoint;
+        let checkpoint = channel::read_checkpoint(note_bytes)
+            .map_err(|error| AuditError::NotCommitted { size: None, error })?;
         let size = checkpoint.size;
+        let ahead = size > self.tree.leaves();
+        let cosigned_at = match self.committed(note_bytes, size) {
+            Ok(committed) => Some(committed.cosigned_at),
+            Err(AuditError::NotCommitted {
+                error:
+                    CommitError::Note(_)
+                    | CommitError::MissingLogSignature(_)
+                    | CommitError::MissingCosignature(_)
+                    | CommitError::NotEnoughWitnesses { .. },
+                ..
+            }) if ahead => None,
+            Err(error) => return Err(error),
+        };
         self.checkpoints += 1;
+        if let Some(verdict) = self.check_order(note_bytes, &checkpoint, cosigned_at)? {
+            return Ok(verdict);
+        }
+        if let (Some(cosigned_at), Some(uncovered)) = (cosigned_at, self.uncovered) {
+            // This is the first checkpoint covering the leaves pushed while none was given.
+            self.check_bound(uncovered.index, uncovered.timestamp_ms, size, cosigned_at)?;
+            self.uncovered = None;
+        }
+        self.last = Some(Last {
+            checkpoint: checkpoint.clone(),
+            note: note_bytes.to_vec(),
+            verified: cosigned_at.is_some(),
+        });
+        self.awaiting.push_back(Awaiting {
+            size,
+            root: checkpoint.root,
+            cosigned_at,
+            changes_known: self.changes(),
+            note: note_bytes.to_vec(),
+        });
+        self.check_reached()?;
+        Ok(CheckpointVerdict {
+            root_checked: size == self.tree.leaves(),
+            checkpoint,
+            cosigned_at,
+        })
+    }
+
+    /// The size order of checkpoints: not smaller than the last one given; of its size,
+    /// the same root (the verdict, if this one adds nothing) or equivocation; not
+    /// smaller than the leaves pushed.
+    fn check_order(
+        &self,
+        note_bytes: &[u8],
+        checkpoint: &Checkpoint,
+        cosigned_at: Option<u64>,
+    ) -> Result<Option<CheckpointVerdict>, AuditError> {
+        let size = checkpoint.size;
         if let Some(last) = &self.last {
             let previous = last.checkpoint.size;
             if size < previous {
                 return Err(AuditError::CheckpointBackwards { size, previous });
             }
-            if size == previous {
+            // Two verified notes of one size: the same tree head again (perhaps with more
+            // cosignatures), or equivocation. A note still waiting is judged when reached.
+            if let (true, true, Some(cosigned_at)) = (size == previous, last.verified, cosigned_at)
+            {
                 if checkpoint.root != last.checkpoint.root {
                     let evidence =
                         equivocation::build(&last.note, note_bytes, &Contradiction::SameSize);
                     return Err(AuditError::ConflictingCheckpoints { size, evidence });
                 }
-                // The same tree head again (perhaps with more cosignatures).
-                return Ok(CheckpointVerdict {
-                    checkpoint,
-                    cosigned_at: committed.cosigned_at,
+                return Ok(Some(CheckpointVerdict {
+                    checkpoint: checkpoint.clone(),
+                    cosigned_at: Some(cosigned_at),
                     root_checked: size <= self.tree.leaves(),
-                });
+                }));
             }
         }
         if size < self.tree.leaves() {
@@ -488,30 +619,7 @@ impl Auditor {
                 leaves: self.tree.leaves(),
             });
         }
-        // This is the first checkpoint covering the leaves pushed while none was given.
-        if let Some(uncovered) = self.uncovered.take() {
-            self.check_bound(
-                uncovered.index,
-                uncovered.timestamp_ms,
-                size,
-                committed.cosigned_at,
-            )?;
-        }
-        self.last = Some(Last {
-            checkpoint: checkpoint.clone(),
-            note: note_bytes.to_vec(),
-        });
-        self.awaiting.push_back(Awaiting {
-            size,
-            root: checkpoint.root,
-            cosigned_at: committed.cosigned_at,
-        });
-        self.check_reached()?;
-        Ok(CheckpointVerdict {
-            root_checked: size == self.tree.leaves(),
-            checkpoint,
-            cosigned_at: committed.cosigned_at,
-        })
+        Ok(None)
     }
 
     /// Ends the audit: every checkpoint given must have been reached by the leaves.
@@ -540,6 +648,7 @@ impl Auditor {
             kinds: self.kinds,
             entries_by_sequencer: self.senders[0].count,
             entries_by_cosigner: self.senders[1].count,
+            key_changes: channel.key_changes().to_vec(),
         })
     }
 }

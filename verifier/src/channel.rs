@@ -12,7 +12,9 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::entry_codec::{self, Entry};
 use crate::genesis_record::{check_origin, decode_record, Genesis, Party};
 use crate::joint_record;
-use crate::key::VerifierKey;
+use crate::key::{SignatureType, VerifierKey};
+use crate::key_change;
+use crate::key_history::{KeyChange, KeyHistory};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
     EntryError, GenesisError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN, MAX_WITNESSES,
@@ -82,13 +84,16 @@ impl GenesisError {
 }
 
 /// What the per-entry checks need to know about a channel: its genesis terms and the
-/// parties' keys, derived once.
+/// parties' keys, derived once, and the parties' current keys, which advance with the
+/// key changes accepted ([`ChannelParams::accept`], section 3.7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelParams {
     genesis: Genesis,
     sequencer_key: VerifierKey,
     cosigner_key: VerifierKey,
+    /// The commit keys under the current keys.
     commit_keys: CommitKeys,
+    keys: KeyHistory,
 }
 
 impl ChannelParams {
@@ -136,11 +141,13 @@ impl ChannelParams {
                 .collect::<Result<_, _>>()?,
             witness_threshold: usize::from(genesis.witness_threshold),
         };
+        let keys = KeyHistory::new(&genesis, sequencer_key.clone(), cosigner_key.clone());
         Ok(ChannelParams {
             genesis,
             sequencer_key,
             cosigner_key,
             commit_keys,
+            keys,
         })
     }
 
@@ -166,18 +173,77 @@ impl ChannelParams {
             sequencer_key: self.sequencer_key.precomputed(),
             cosigner_key: self.cosigner_key.precomputed(),
             commit_keys,
+            keys: self.keys.precomputed(),
         }
     }
 
-    /// The keys that decide whether one of this channel's checkpoints is committed.
+    /// The keys that decide whether one of this channel's checkpoints is committed, under
+    /// the parties' current keys (after every key change accepted so far).
     pub fn commit_keys(&self) -> &CommitKeys {
         &self.commit_keys
     }
 
-    /// Verifies that a checkpoint note is committed under this channel's terms
-    /// (section 7); see [`CommitKeys::verify`].
+    /// The commit keys for a checkpoint of size `size`: the parties' keys after the key
+    /// changes accepted at indices below `size` (sections 3.7, 6).
+    pub fn commit_keys_at(&self, size: u64) -> CommitKeys {
+        if self.keys.changes().iter().all(|c| c.index < size) {
+            return self.commit_keys.clone();
+        }
+        let mut current = [&self.sequencer_key, &self.cosigner_key];
+        for change in self.keys.changes().iter().filter(|c| c.index < size) {
+            current[usize::from(change.role != PartyRole::Sequencer)] = &change.new_key;
+        }
+        self.commit_keys_of(current[0], current[1])
+    }
+
+    /// The commit keys with these entry keys of the sequencer and the co-signer: the log
+    /// key is the sequencer's key under the origin, the co-signer's is type 0x04.
+    fn commit_keys_of(&self, sequencer: &VerifierKey, cosigner: &VerifierKey) -> CommitKeys {
+        CommitKeys {
+            origin: self.commit_keys.origin.clone(),
+            log: sequencer.with_name_of(&self.commit_keys.log),
+            cosigner: cosigner.with_signature_type(SignatureType::CosignatureV1),
+            witnesses: self.commit_keys.witnesses.clone(),
+            witness_threshold: self.commit_keys.witness_threshold,
+        }
+    }
+
+    /// Verifies that a checkpoint note is committed under this channel's terms and the
+    /// parties' current keys (section 7); see [`CommitKeys::verify`].
     pub fn verify_checkpoint(&self, note_bytes: &[u8]) -> Result<Committed, CommitError> {
         self.commit_keys.verify(note_bytes)
+    }
+
+    /// The key changes accepted so far, in index order.
+    pub fn key_changes(&self) -> &[KeyChange] {
+        self.keys.changes()
+    }
+
+    /// The party's current entry key.
+    pub fn current_key(&self, role: PartyRole) -> &VerifierKey {
+        self.keys.current(role)
+    }
+
+    /// The party whose current entry key has this key ID (an entry's `sender`), with that
+    /// key; `RetiredKey` for a key a key change retired, `SenderNotAParty` otherwise.
+    pub fn sender_key(&self, key_id: u32) -> Result<(PartyRole, &VerifierKey), EntryError> {
+        self.keys.sender(key_id)
+    }
+
+    /// Takes an entry that passed [`check_entry`] at `index` (the next index: key changes
+    /// are accepted in index order) into the key history: a key change makes its new key
+    /// the sender's current key from `index + 1`. Returns the change, if it is one.
+    pub fn accept(&mut self, index: u64, entry: &Entry) -> Result<Option<KeyChange>, EntryError> {
+        let Some(payload) = key_change::check_form(entry)? else {
+            return Ok(None);
+        };
+        let (role, old) = self.keys.sender(entry.sender)?;
+        let new_key = self.keys.check_new_key(entry, &payload, old.name())?;
+        self.keys.apply(index, role, new_key);
+        let [s, c] =
+            [PartyRole::Sequencer, PartyRole::Cosigner].map(|r| self.keys.current(r).clone());
+        self.commit_keys = self.commit_keys_of(&s, &c);
+        Ok(self.keys.changes().last().cloned())
     }
 
     /// The channel origin.
@@ -200,15 +266,10 @@ impl ChannelParams {
         &self.cosigner_key
     }
 
-    /// The party whose entry key has this key ID (an entry's `sender`), with that key.
+    /// The party whose current entry key has this key ID (an entry's `sender`), with that
+    /// key.
     pub fn party_by_key_id(&self, key_id: u32) -> Option<(PartyRole, &VerifierKey)> {
-        if self.sequencer_key.key_id() == key_id {
-            Some((PartyRole::Sequencer, &self.sequencer_key))
-        } else if self.cosigner_key.key_id() == key_id {
-            Some((PartyRole::Cosigner, &self.cosigner_key))
-        } else {
-            None
-        }
+        self.keys.sender(key_id).ok()
     }
 }
 
@@ -363,12 +424,17 @@ impl CommitKeys {
 /// - its origin is the channel's (3.3);
 /// - index 0 is this channel's genesis entry, with both signatures (4); no other index is
 ///   a genesis (3.2);
-/// - the sender is one of the two parties and the signature's key ID is the sender's (3.4);
+/// - the sender is one of the two parties, by its current key in `channel` (a key a key
+///   change retired is `RetiredKey`), and the signature's key ID is the sender's (3.4, 3.7);
+/// - a key change has the form of 3.7, a valid new key, new to the channel, whose
+///   signature over the key-change statement verifies strictly;
 /// - a response has `reply_to`; `reply_to` is neither 0 nor `>= index` (3.3);
 /// - the payload and the attachments are within the channel's limits (3.1, 3.5);
 /// - the sender's signature verifies strictly (3.4).
 ///
-/// Sequence numbers and timestamps depend on earlier entries: the auditor checks them.
+/// `channel` must hold the key history up to `index` ([`ChannelParams::accept`] of every
+/// entry before it). Sequence numbers and timestamps depend on earlier entries: the
+/// auditor checks them.
 pub fn check_entry(
     entry_bytes: &[u8],
     index: u64,
@@ -394,11 +460,7 @@ pub fn check_entry(
     if entry.kind == Kind::Genesis {
         return Err(EntryError::GenesisNotFirst { index });
     }
-    let (_, key) = channel
-        .party_by_key_id(entry.sender)
-        .ok_or(EntryError::SenderNotAParty {
-            key_id: entry.sender,
-        })?;
+    let (_, key) = channel.sender_key(entry.sender)?;
     // decode() guarantees exactly one signature on a non-genesis entry.
     let signature_key_id = entry.signatures[0].key_id;
     if signature_key_id != entry.sender {
@@ -409,9 +471,13 @@ pub fn check_entry(
         });
     }
     joint_record::check_form(&entry.joint_fields(), index)?;
+    let key_change = key_change::check_form(&entry)?;
     entry_codec::check_reply_to(&entry, index)?;
     check_limits(&entry, channel)?;
     entry_codec::verify_signature(entry_bytes, &entry, key)?;
+    if let Some(payload) = key_change {
+        channel.keys.check_new_key(&entry, &payload, key.name())?;
+    }
     Ok(entry)
 }
 

@@ -254,6 +254,22 @@ impl VerifierKey {
         }
     }
 
+    /// This key material under the name and signature type of `other` (a valid key, so
+    /// its name needs no check): the log key for a sequencer's new entry key (spec 3.7).
+    pub(crate) fn with_name_of(&self, other: &VerifierKey) -> VerifierKey {
+        VerifierKey {
+            name: other.name.clone(),
+            key_id: key_id(
+                &other.name,
+                other.signature_type,
+                self.verifying_key.as_bytes(),
+            ),
+            signature_type: other.signature_type,
+            verifying_key: self.verifying_key,
+            table: self.table.clone(),
+        }
+    }
+
     /// The same key material and type under another name (and so another key ID).
     pub fn with_name(&self, name: &str) -> Result<VerifierKey, KeyError> {
         validate_name(name)?;

@@ -17,9 +17,11 @@
 //! | [`entry`] | dyad entries (spec section 3), decoded by hand from the spec |
 //! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
 //! | [`joint_record`] | records and endorsements: the payload and the rules (spec section 3.6) |
+//! | [`key_change`] | key changes: the payload, the statement and the rules of one entry (spec section 3.7) |
 //! | [`endorsement`] | a record's receipt with its endorsement's (spec sections 3.6, 8) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
+//! | [`receipt_history`] | a receipt with its key history: the key changes below its checkpoint (spec section 8) |
 //! | [`receipt_directory`] | a receipt with its attachments' bytes: the file names (spec section 8) |
 //! | [`audit`](mod@audit) | streaming audit of a whole log |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
@@ -35,13 +37,15 @@
 //! | `wire` | the reader of the primitive encodings (spec 3.1) |
 //! | `entry_codec` | entry decoding, signed message and signature checks (spec 3.1, 3.4) |
 //! | `genesis_record` | the genesis record and the rules it alone determines (spec 4) |
+//! | `key_history` | the parties' current keys and every key the channel has had (spec 3.7) |
 //! | `channel` | channel parameters, committed checkpoints, `check_genesis`, `check_entry` |
 //! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `joint_record`, `attachment`, `genesis_record`, `channel`, `entry`,
-//! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_directory`,
+//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `key_history`,
+//! `channel`, `entry`,
+//! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
 //! `endorsement`, `audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -63,6 +67,8 @@ mod genesis_record;
 pub mod hash;
 pub mod joint_record;
 pub mod key;
+pub mod key_change;
+mod key_history;
 pub mod keyed;
 pub mod note;
 pub mod policy;
@@ -70,6 +76,7 @@ pub mod promise_evidence;
 pub mod proof;
 pub mod receipt;
 pub mod receipt_directory;
+pub mod receipt_history;
 mod rules;
 pub mod text;
 pub mod tiles;
@@ -86,6 +93,6 @@ pub use attachment::{check_attachment, AttachmentCheck, AttachmentError};
 pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
 pub use entry::{Entry, EntryError, Kind};
 pub use equivocation::EvidenceError;
-pub use genesis::{ChannelParams, Genesis, GenesisError, Party};
+pub use genesis::{ChannelParams, Genesis, GenesisError, KeyChange, Party};
 pub use joint_record::EndorsementError;
 pub use receipt::{ReceiptError, ReceiptTrust, VerifiedReceipt};

@@ -27,6 +27,8 @@ use crate::genesis_record::Genesis;
 use crate::hash::{leaf_hash, Hash};
 use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
+use crate::key_change;
+use crate::key_history::KeyChange;
 use crate::note;
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
@@ -40,6 +42,10 @@ pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 pub const MAX_RECEIPT_BYTES: usize = note::MAX_NOTE_BYTES + 128 * 1024;
 /// Most inclusion proof lines: a tree of up to 2^64 - 1 leaves is 64 levels high.
 pub const MAX_PROOF_HASHES: usize = proof::MAX_INCLUSION_PROOF_HASHES;
+
+/// Most key-change receipts a key history may hold (spec 8): far more key changes than a
+/// channel will see, few enough that the history's entries fit in memory.
+pub const MAX_KEY_HISTORY: usize = 256;
 
 /// A parsed receipt; nothing verified yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +158,60 @@ pub enum ReceiptError {
     /// The inclusion proof does not verify (including `index >= size`).
     #[error("inclusion proof: {0}")]
     Inclusion(#[from] ProofError),
+    /// The checkpoint is signed by neither the trusted keys nor, given no key history,
+    /// any key the verifier knows: after a key change below its size, it is signed with
+    /// the new key (spec 3.7, 8).
+    #[error("checkpoint is not committed under the trusted keys: {0}; if a party changed its key below this checkpoint, this receipt may need its key history: key-changes/ in a receipt directory (spec 8.1)")]
+    MayNeedKeyHistory(CommitError),
+    /// A key history given with a policy: dyad does not follow key changes under one
+    /// (spec 9).
+    #[error("a receipt with a key history cannot be verified under --policy (spec 9): verify it with the genesis or the two genesis keys (--trust), which follow the key history")]
+    KeyHistoryUnderPolicy,
+    /// More key-change receipts than [`MAX_KEY_HISTORY`].
+    #[error(
+        "{count} key-change receipts, more than the {} accepted",
+        MAX_KEY_HISTORY
+    )]
+    KeyHistoryTooLong {
+        /// How many were given.
+        count: usize,
+    },
+    /// A key-change receipt (the `position`-th given) does not parse.
+    #[error("key-change receipt {position}: {error}")]
+    KeyHistoryReceipt {
+        /// Its position among those given, from 0.
+        position: usize,
+        /// What is wrong.
+        error: alloc::boxed::Box<ReceiptError>,
+    },
+    /// A key-change receipt is proved against another checkpoint than the receipt's.
+    #[error("the key-change receipt of entry {index} is against another checkpoint: a key history is proved against the receipt's own checkpoint, byte for byte (spec 8)")]
+    KeyHistoryCheckpointDiffers {
+        /// The key change's index.
+        index: u64,
+    },
+    /// Two key-change receipts of the same index.
+    #[error("two key-change receipts of entry {index}")]
+    KeyHistoryDuplicate {
+        /// The index.
+        index: u64,
+    },
+    /// A key-change receipt's entry is not a key change.
+    #[error("the key-change receipt of entry {index} holds a {kind} entry, not a key change")]
+    KeyHistoryNotAKeyChange {
+        /// Its index.
+        index: u64,
+        /// Its kind.
+        kind: Kind,
+    },
+    /// A key-change receipt does not verify as one (spec 3.7, 8).
+    #[error("the key change at entry {index}: {error}")]
+    KeyHistory {
+        /// The key change's index.
+        index: u64,
+        /// What is wrong.
+        error: alloc::boxed::Box<ReceiptError>,
+    },
 }
 
 /// Whom a receipt's verifier trusts.
@@ -436,6 +496,9 @@ pub struct VerifiedReceipt {
     pub sender_role: PartyRole,
     /// The committed checkpoint, who signed it and when.
     pub committed: Committed,
+    /// The key changes of the key history it was verified with, in index order (empty
+    /// without one: spec 8, "Receipts after a key change").
+    pub key_changes: Vec<KeyChange>,
 }
 
 /// A receipt's lines are read with [`Lines::next`] alone, which fails only at a line
@@ -537,18 +600,19 @@ pub fn format(entry_bytes: &[u8], index: u64, proof: &[Hash], checkpoint_note: &
 /// not checked, since they are in the genesis, which the receipt does not carry.
 pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, ReceiptError> {
     let receipt = parse(bytes)?;
-    let (committed, sequencer) = trust.committed(&receipt.checkpoint_note)?;
+    let (committed, sequencer) =
+        trust
+            .committed(&receipt.checkpoint_note)
+            .map_err(|e| match e {
+                // What a key change below the checkpoint's size would cause (spec 8).
+                ReceiptError::NotCommitted(
+                    e @ (CommitError::MissingLogSignature(_) | CommitError::MissingCosignature(_)),
+                ) if trust.policy.is_none() => ReceiptError::MayNeedKeyHistory(e),
+                other => other,
+            })?;
     let entry = entry_codec::decode(&receipt.entry_bytes)?;
-    if entry.origin != committed.checkpoint.origin {
-        return Err(ReceiptError::OriginMismatch {
-            entry: entry.origin,
-            checkpoint: committed.checkpoint.origin,
-        });
-    }
-    let roles = [
-        (PartyRole::Sequencer, &trust.parties[sequencer]),
-        (PartyRole::Cosigner, &trust.parties[1 - sequencer]),
-    ];
+    check_origin(&entry, &committed.checkpoint.origin)?;
+    let roles = trust.roles(sequencer);
     let (sender_role, sender) = roles
         .iter()
         .find(|(_, key)| key.key_id() == entry.sender)
@@ -556,6 +620,61 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
         .ok_or(EntryError::SenderNotAParty {
             key_id: entry.sender,
         })?;
+    check_entry(&receipt, &entry, &sender, roles)?;
+    finish(receipt, entry, (sender_role, sender), committed, Vec::new())
+}
+
+impl ReceiptTrust {
+    /// The trusted parties in their roles when party `sequencer` (0 or 1) sequences.
+    pub(crate) fn roles(&self, sequencer: usize) -> [(PartyRole, &VerifierKey); 2] {
+        [
+            (PartyRole::Sequencer, &self.parties[sequencer]),
+            (PartyRole::Cosigner, &self.parties[1 - sequencer]),
+        ]
+    }
+
+    /// Whether the roles are known (a genesis or a policy), or found from the checkpoint.
+    pub(crate) fn roles_known(&self) -> bool {
+        self.roles_known
+    }
+
+    /// The trusted policy, if any.
+    pub(crate) fn has_policy(&self) -> bool {
+        self.policy.is_some()
+    }
+
+    /// The trusted origin, if any.
+    pub(crate) fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// The trusted witnesses' keys and how many must co-sign.
+    pub(crate) fn witnesses(&self) -> (&[VerifierKey], usize) {
+        (&self.witnesses, self.witness_threshold)
+    }
+}
+
+/// The entry is of the checkpoint's channel.
+pub(crate) fn check_origin(entry: &Entry, origin: &str) -> Result<(), ReceiptError> {
+    if entry.origin != origin {
+        return Err(ReceiptError::OriginMismatch {
+            entry: entry.origin.clone(),
+            checkpoint: String::from(origin),
+        });
+    }
+    Ok(())
+}
+
+/// The rules of one entry a receipt shows (section 8), with `sender` the key its sender
+/// signs with at its index: at index 0 a genesis naming the `genesis_roles` parties, with
+/// both signatures; elsewhere no genesis, the signature's key ID, the form rules of 3.6
+/// and 3.7, the reply rules of 3.3 and the sender's signature.
+pub(crate) fn check_entry(
+    receipt: &Receipt,
+    entry: &Entry,
+    sender: &VerifierKey,
+    genesis_roles: [(PartyRole, &VerifierKey); 2],
+) -> Result<(), ReceiptError> {
     if receipt.index == 0 || entry.kind == Kind::Genesis {
         if receipt.index != 0 {
             return Err(EntryError::GenesisNotFirst {
@@ -564,22 +683,36 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             .into());
         }
         let (_, genesis) = channel::check_genesis(&receipt.entry_bytes)?;
-        if !genesis.sequencer.is_key(roles[0].1) || !genesis.cosigner.is_key(roles[1].1) {
+        if !genesis.sequencer.is_key(genesis_roles[0].1)
+            || !genesis.cosigner.is_key(genesis_roles[1].1)
+        {
             return Err(ReceiptError::GenesisNotTrusted);
         }
-    } else {
-        if entry.signatures[0].key_id != entry.sender {
-            return Err(EntryError::SignatureKeyMismatch {
-                position: 0,
-                expected: entry.sender,
-                found: entry.signatures[0].key_id,
-            }
-            .into());
-        }
-        joint_record::check_form(&entry.joint_fields(), receipt.index).map_err(EntryError::from)?;
-        entry_codec::check_reply_to(&entry, receipt.index)?;
-        entry_codec::verify_signature(&receipt.entry_bytes, &entry, &sender)?;
+        return Ok(());
     }
+    if entry.signatures[0].key_id != entry.sender {
+        return Err(EntryError::SignatureKeyMismatch {
+            position: 0,
+            expected: entry.sender,
+            found: entry.signatures[0].key_id,
+        }
+        .into());
+    }
+    joint_record::check_form(&entry.joint_fields(), receipt.index).map_err(EntryError::from)?;
+    key_change::check_form(entry).map_err(EntryError::from)?;
+    entry_codec::check_reply_to(entry, receipt.index)?;
+    entry_codec::verify_signature(&receipt.entry_bytes, entry, sender)?;
+    Ok(())
+}
+
+/// The inclusion proof, and the verified receipt.
+pub(crate) fn finish(
+    receipt: Receipt,
+    entry: Entry,
+    (sender_role, sender): (PartyRole, VerifierKey),
+    committed: Committed,
+    key_changes: Vec<KeyChange>,
+) -> Result<VerifiedReceipt, ReceiptError> {
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
     proof::verify_inclusion(
         &leaf_hash,
@@ -595,5 +728,6 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
         sender,
         sender_role,
         committed,
+        key_changes,
     })
 }

@@ -14,6 +14,23 @@ pub const RECEIPT_FILE: &str = "receipt.tlog-proof";
 pub const ENDORSEMENT_FILE: &str = "endorsement.tlog-proof";
 /// The subdirectory holding the entry's attachments.
 pub const ATTACHMENTS_DIR: &str = "attachments";
+/// The subdirectory holding the receipt's key history (spec section 8.1): one receipt per
+/// key change below the checkpoint's size, named [`key_change_file_name`].
+pub const KEY_CHANGES_DIR: &str = "key-changes";
+
+/// The file name of the key change at `index` in [`KEY_CHANGES_DIR`]:
+/// `<index in decimal>.tlog-proof`.
+pub fn key_change_file_name(index: u64) -> String {
+    alloc::format!("{index}.tlog-proof")
+}
+
+/// The index a key-change file name names: the inverse of [`key_change_file_name`] (a
+/// canonical decimal, no sign, no leading zeros); `None` for any other name.
+pub fn key_change_file_index(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".tlog-proof")?;
+    crate::text::parse_decimal(digits.as_bytes())
+}
+
 /// The longest file name written, in bytes (most file systems' limit).
 pub const MAX_FILE_NAME: usize = 255;
 

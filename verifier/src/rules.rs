@@ -69,11 +69,13 @@ pub enum Kind {
     Record,
     /// 6: the other party's endorsement of a record (section 3.6).
     Endorsement,
+    /// 7: the sender replaces its key (section 3.7).
+    KeyChange,
 }
 
 impl Kind {
     /// Every kind, in value order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
@@ -81,6 +83,7 @@ impl Kind {
         Kind::Notification,
         Kind::Record,
         Kind::Endorsement,
+        Kind::KeyChange,
     ];
 
     /// How many kinds there are (the length of per-kind counts).
@@ -101,6 +104,7 @@ impl Kind {
             Kind::Notification => 4,
             Kind::Record => 5,
             Kind::Endorsement => 6,
+            Kind::KeyChange => 7,
         }
     }
 
@@ -114,6 +118,7 @@ impl Kind {
             Kind::Notification => "notification",
             Kind::Record => "record",
             Kind::Endorsement => "endorsement",
+            Kind::KeyChange => "key-change",
         }
     }
 
@@ -383,6 +388,20 @@ pub enum EntryError {
     /// A record or endorsement breaks a rule of section 3.6.
     #[error("{0}")]
     JointRecord(#[from] EndorsementError),
+    /// A key-change entry breaks a rule of section 3.7.
+    #[error("{0}")]
+    KeyChange(#[from] KeyChangeError),
+    /// The entry is signed by a party's key that a key change at an earlier index retired
+    /// (section 3.7): from the index after the change, only the new key signs.
+    #[error("sender key ID {key_id:08x} is the {role}'s key retired by the key change at entry {retired_at}; entries after it are signed by the new key (`RetiredKey`, spec 3.7)")]
+    RetiredKey {
+        /// The entry's `sender`.
+        key_id: u32,
+        /// Whose key it was.
+        role: PartyRole,
+        /// The index of the key change that retired it.
+        retired_at: u64,
+    },
     /// An attachment is larger than the channel's `max_attachment_size` (section 3.5).
     #[error(
         "attachment {index} is {size} bytes, more than the channel's max_attachment_size {max}"
@@ -479,6 +498,84 @@ pub enum EndorsementError {
     #[error("the record's and the endorsement's receipts name different checkpoints")]
     DifferentCheckpoints,
 }
+
+/// Why a key-change entry breaks a rule of section 3.7. Each variant is one refusal the
+/// spec names; [`KeyChangeError::code`] gives that name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyChangeError {
+    /// A key change whose content type is not the key change's.
+    #[error("a key change's content type is {0:?}, not {KEY_CHANGE_CONTENT_TYPE:?}")]
+    WrongContentType(String),
+    /// A key-change payload that is not exactly 96 bytes.
+    #[error("a key change's payload is {len} bytes, not {KEY_CHANGE_PAYLOAD_LEN} (new public key, new key's signature)")]
+    MalformedPayload {
+        /// Its length.
+        len: usize,
+    },
+    /// A key change with `reply_to`.
+    #[error("a key change carries no reply_to")]
+    KeyChangeWithReplyTo,
+    /// A key change that names attachments.
+    #[error("a key change names no attachments")]
+    KeyChangeWithAttachments,
+    /// The new public key is not a valid Ed25519 key, or is of small order (section 2.1).
+    #[error("the new key is not a valid Ed25519 public key: {0}")]
+    InvalidNewKey(KeyError),
+    /// The new key repeats the public key or a key ID of a key the channel has had.
+    #[error("the new key repeats the {identifier} of {previous}, a key this channel has had; a new key must be new")]
+    NewKeyReused {
+        /// What it repeats.
+        identifier: Identifier,
+        /// Whose key it repeats: a genesis party or witness, or a key change's new key.
+        previous: KeyOwner,
+    },
+    /// The new key's signature over the key-change statement does not verify strictly.
+    #[error("the new key's signature over the key-change statement does not verify")]
+    BadNewKeySignature,
+}
+
+impl KeyChangeError {
+    /// The rule's name, stable for scripts and error bodies (the variant's name).
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyChangeError::WrongContentType(_) => "WrongContentType",
+            KeyChangeError::MalformedPayload { .. } => "MalformedPayload",
+            KeyChangeError::KeyChangeWithReplyTo => "KeyChangeWithReplyTo",
+            KeyChangeError::KeyChangeWithAttachments => "KeyChangeWithAttachments",
+            KeyChangeError::InvalidNewKey(_) => "InvalidNewKey",
+            KeyChangeError::NewKeyReused { .. } => "NewKeyReused",
+            KeyChangeError::BadNewKeySignature => "BadNewKeySignature",
+        }
+    }
+}
+
+/// Whose a key of a channel's history is (for [`KeyChangeError::NewKeyReused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// A party or witness of the genesis, with its genesis key.
+    Genesis(PartyRole),
+    /// The new key of the key change at this index.
+    KeyChange(u64),
+}
+
+impl fmt::Display for KeyOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOwner::Genesis(role) => write!(f, "the genesis {role}"),
+            KeyOwner::KeyChange(index) => write!(f, "the key change at entry {index}"),
+        }
+    }
+}
+
+/// The key change's content type (section 3.7).
+pub const KEY_CHANGE_CONTENT_TYPE: &str = "application/vnd.dyad.key-change.v1";
+/// The key-change payload's length: the new public key (32 bytes) and the new key's
+/// signature over the key-change statement (64 bytes).
+pub const KEY_CHANGE_PAYLOAD_LEN: usize = 32 + 64;
+/// The domain label that starts the key-change statement (section 3.7); its NUL makes it
+/// differ from every entry message and signed-note text.
+pub const KEY_CHANGE_STATEMENT_PREFIX: &[u8] = b"dyad-key-change/v1\x00";
 
 /// The endorsement's content type (section 3.6).
 pub const ENDORSEMENT_CONTENT_TYPE: &str = "application/vnd.dyad.endorsement.v1";

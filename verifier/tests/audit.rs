@@ -93,7 +93,7 @@ fn checkpoints_may_come_when_the_leaves_reach_them() {
         while next < SIZES.len() && SIZES[next] as u64 == auditor.leaves() {
             let verdict = auditor.check_checkpoint(&cps[next]).unwrap();
             assert!(verdict.root_checked);
-            assert_eq!(verdict.cosigned_at, cosigned_at(SIZES[next]));
+            assert_eq!(verdict.cosigned_at, Some(cosigned_at(SIZES[next])));
             next += 1;
         }
     }

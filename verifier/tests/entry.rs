@@ -60,6 +60,7 @@ fn kinds_have_their_spec_values_and_names() {
         "notification",
         "record",
         "endorsement",
+        "key-change",
     ];
     for (value, name) in names.iter().enumerate() {
         let kind = Kind::from_u8(value as u8).unwrap();
@@ -67,7 +68,7 @@ fn kinds_have_their_spec_values_and_names() {
         assert_eq!(kind.as_str(), *name);
         assert_eq!(Kind::from_name(name), Some(kind));
     }
-    assert_eq!(Kind::from_u8(7), None);
+    assert_eq!(Kind::from_u8(8), None);
     assert_eq!(Kind::COUNT, names.len());
 }
 
@@ -100,7 +101,7 @@ fn decoding_rejects_malformed_bytes() {
         );
     }
     assert_eq!(with(0, 2), Err(EntryError::UnknownVersion(2)));
-    assert_eq!(with(kind_at, 7), Err(EntryError::UnknownKind(7)));
+    assert_eq!(with(kind_at, 8), Err(EntryError::UnknownKind(8)));
     assert_eq!(with(kind_at, 0xff), Err(EntryError::UnknownKind(0xff)));
     assert!(matches!(
         with(reply_tag_at, 2),

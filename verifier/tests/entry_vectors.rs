@@ -47,6 +47,9 @@ fn reason(e: &EntryError) -> String {
         EntryError::ReplyToNotEarlier { .. } => "reply-to-not-earlier".into(),
         EntryError::PayloadTooLarge { .. } => "oversize-payload".into(),
         EntryError::AttachmentTooLarge { .. } => "oversize-attachment".into(),
+        // The rules of section 3.7 go by the names the spec gives them.
+        EntryError::KeyChange(e) => e.code().into(),
+        EntryError::RetiredKey { .. } => "RetiredKey".into(),
         // EntryError is non_exhaustive: a variant added later has no reason in the vectors
         // yet, so a vector expecting it fails with this text until it is named above.
         other => format!("unnamed-error: {other:?}"),

@@ -226,17 +226,19 @@ fn tampered_receipts_are_rejected_with_the_right_error() {
     let size = leaves.len() as u64;
     let unsigned = note_of(&c, size, &root, true, false);
     let r = receipt::format(&c.leaves[index], index as u64, &proof, &unsigned);
+    // A key change below the checkpoint would look like this (spec 8): the error says a
+    // key history may be missing.
     assert!(matches!(
         receipt::verify(&r, &trust),
-        Err(ReceiptError::NotCommitted(CommitError::MissingCosignature(
-            _
-        )))
+        Err(ReceiptError::MayNeedKeyHistory(
+            CommitError::MissingCosignature(_)
+        ))
     ));
     let uncosigned_log = note_of(&c, size, &root, false, true);
     let r = receipt::format(&c.leaves[index], index as u64, &proof, &uncosigned_log);
     assert!(matches!(
         receipt::verify(&r, &trust),
-        Err(ReceiptError::NotCommitted(
+        Err(ReceiptError::MayNeedKeyHistory(
             CommitError::MissingLogSignature(_)
         ))
     ));

@@ -2,11 +2,13 @@
 //! ([`LeafChecker`], on any thread) and the rules of section 3.3 that need the sender's
 //! earlier entries (`check_in_order`, in index order).
 
+use alloc::vec::Vec;
+
 use crate::channel::{self, ChannelParams};
 use crate::entry_codec::Entry;
 use crate::hash::{leaf_hash, Hash};
 use crate::joint_record::EndorsementPayload;
-use crate::rules::{EntryError, Kind, PartyRole};
+use crate::rules::{Kind, PartyRole};
 
 use super::report::AuditError;
 
@@ -63,14 +65,11 @@ pub(super) fn check_in_order(
     index: u64,
     entry: &LeafFacts,
 ) -> Result<u64, AuditError> {
+    // The sender's current key at this index: a leaf checked (by a `LeafChecker`)
+    // under a key that a key change has since retired is refused here (section 3.7).
     let (role, _) = channel
-        .party_by_key_id(entry.sender)
-        .ok_or(AuditError::Entry {
-            index,
-            error: EntryError::SenderNotAParty {
-                key_id: entry.sender,
-            },
-        })?;
+        .sender_key(entry.sender)
+        .map_err(|error| AuditError::Entry { index, error })?;
     let skew_ms = u64::from(channel.genesis().max_clock_skew_s) * 1000;
     let minimum_ms = genesis_ms.saturating_sub(skew_ms);
     let sender = &mut senders[usize::from(role != PartyRole::Sequencer)];
@@ -125,26 +124,50 @@ impl LeafChecker {
     ///
     /// [`entry::check_entry`]: crate::entry::check_entry
     /// [`Auditor::push_leaf`]: super::Auditor::push_leaf
+    ///
+    /// The checker knows the parties' keys as they were when it was made, not the key
+    /// changes since (section 3.7). So a key change, and an entry the checker refuses
+    /// (its sender may be a key it does not know yet, or one retired since), are left to
+    /// the auditor: the leaf is returned unchecked, with its bytes, and
+    /// [`Auditor::push_checked`] checks it in order with the key history, as `push_leaf`
+    /// would, and so gives the sequential audit's verdict and error. After a key change,
+    /// a checker made before it leaves every entry under the new key to the auditor: take
+    /// a new one ([`Auditor::leaf_checker`]) to check those in parallel again.
     pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
-        let entry = channel::check_entry(bytes, index, &self.channel)
-            .map_err(|error| AuditError::Entry { index, error })?;
+        let checked = match channel::check_entry(bytes, index, &self.channel) {
+            Ok(entry) if entry.kind != Kind::KeyChange => {
+                Checked::Facts(LeafFacts::of(&entry), leaf_hash(bytes))
+            }
+            // A key change needs the key history; so does an entry the checker refuses, whose
+            // first error may be `RetiredKey` under the keys current at its index. The
+            // auditor checks it again: the error is then the sequential audit's.
+            Ok(_) | Err(_) => Checked::Deferred(bytes.to_vec()),
+        };
         Ok(CheckedLeaf {
             index,
             genesis_leaf: self.genesis_leaf,
-            facts: LeafFacts::of(&entry),
-            leaf_hash: leaf_hash(bytes),
+            checked,
         })
     }
 }
 
 /// A leaf that passed [`LeafChecker::check`]: what the auditor still needs of it. Only a
-/// checker makes one, so holding one means the entry's signature verified.
+/// checker makes one, so holding one means the entry's signature verified, or that the
+/// auditor is still to check it (a key change, or a sender the checker did not know).
 #[derive(Clone, Debug)]
 pub struct CheckedLeaf {
     pub(super) index: u64,
     pub(super) genesis_leaf: Hash,
-    pub(super) facts: LeafFacts,
-    pub(super) leaf_hash: Hash,
+    pub(super) checked: Checked,
+}
+
+/// What the checker found.
+#[derive(Clone, Debug)]
+pub(super) enum Checked {
+    /// The entry passed, with its facts and leaf hash.
+    Facts(LeafFacts, Hash),
+    /// The entry's bytes, for the auditor to check with the key history.
+    Deferred(Vec<u8>),
 }
 
 impl CheckedLeaf {

@@ -9,6 +9,7 @@ use crate::checkpoint::Checkpoint;
 use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
+use crate::key_history::KeyChange;
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::rules::{EndorsementError, EntryError, Kind};
 
@@ -185,6 +186,13 @@ pub enum AuditError {
         /// The index the leaf was checked at.
         found: u64,
     },
+    /// A key change in a log audited under a policy (spec section 9): the policy names
+    /// the genesis keys, and dyad does not follow key changes under one yet.
+    #[error("entry {index} is a key change: an audit under --policy does not follow key changes (spec 9); audit with the genesis or the two genesis keys (--trust), which follow the key history")]
+    KeyChangeUnderPolicy {
+        /// The key change's index.
+        index: u64,
+    },
     /// No leaves at all.
     #[error("the log is empty: no genesis entry")]
     EmptyLog,
@@ -219,8 +227,9 @@ impl core::fmt::Display for Hex<'_> {
 pub struct CheckpointVerdict {
     /// The checkpoint.
     pub checkpoint: Checkpoint,
-    /// The co-signer's timestamp on it.
-    pub cosigned_at: u64,
+    /// The co-signer's timestamp on it; `None` while the note waits for the key changes
+    /// below its size to be verified (when the leaves reach its size).
+    pub cosigned_at: Option<u64>,
     /// Whether its root was already compared with the recomputed root (true) or will be
     /// when the leaf count reaches its size (false).
     pub root_checked: bool,
@@ -249,4 +258,6 @@ pub struct AuditReport {
     pub entries_by_sequencer: u64,
     /// Entries sent by the co-signer.
     pub entries_by_cosigner: u64,
+    /// The key changes in the log, in index order (section 3.7).
+    pub key_changes: Vec<KeyChange>,
 }

@@ -17,10 +17,11 @@ use std::process::ExitCode;
 use clap::Args;
 use dyad_verifier::audit::{AuditError, AuditReport};
 use dyad_verifier::entry::Kind;
+use dyad_verifier::genesis::KeyChange;
 use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
-use crate::output::{b64, json, outln, write_file};
+use crate::output::{b64, json, key_id_hex, outln, write_file};
 use crate::policy_arg::Trust;
 use crate::running_node::reader_reach;
 use crate::Ctx;
@@ -180,6 +181,39 @@ fn kinds_json(kinds: &[u64]) -> Value {
     Value::Object(m)
 }
 
+/// The key changes (spec 3.7): index, party role, retired and new key IDs, new key.
+pub(crate) fn key_changes_json(changes: &[KeyChange]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            j!({
+                "index": c.index,
+                "role": c.role.to_string(),
+                "old_key_id": key_id_hex(c.old_key_id),
+                "new_key_id": key_id_hex(c.new_key.key_id()),
+                "new_key": c.new_key.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// One line per key change, for the text reports.
+pub(crate) fn key_change_lines(changes: &[KeyChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "  key change   entry {}: the {} replaced key {} with {} ({})",
+                c.index,
+                c.role,
+                key_id_hex(c.old_key_id),
+                key_id_hex(c.new_key.key_id()),
+                c.new_key
+            )
+        })
+        .collect()
+}
+
 pub fn report_json(outcome: &AuditOutcome) -> Value {
     match &outcome.result {
         Ok(r) => j!({
@@ -197,6 +231,7 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "entries_by_sequencer": r.entries_by_sequencer,
             "entries_by_cosigner": r.entries_by_cosigner,
             "kinds": kinds_json(&r.kinds),
+            "key_changes": key_changes_json(&r.key_changes),
             "attachments": outcome.attachments.json(),
         }),
         Err(f) => j!({
@@ -232,22 +267,45 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
                         .map(|k| format!("{n} {k}"))
                 })
                 .collect();
-            vec![
+            let mut lines = vec![
                 format!("AUDIT PASSED: {}", outcome.source),
                 format!("  channel      {}", r.genesis.origin),
-                format!("  sequencer    {} ({} entries, genesis included)", r.genesis.sequencer.name, r.entries_by_sequencer),
-                format!("  co-signer    {} ({} entries)", r.genesis.cosigner.name, r.entries_by_cosigner),
-                format!("  entries      {} ({} committed, {} pending)", r.leaves, r.committed_size, r.pending),
+                format!(
+                    "  sequencer    {} ({} entries, genesis included)",
+                    r.genesis.sequencer.name, r.entries_by_sequencer
+                ),
+                format!(
+                    "  co-signer    {} ({} entries)",
+                    r.genesis.cosigner.name, r.entries_by_cosigner
+                ),
+                format!(
+                    "  entries      {} ({} committed, {} pending)",
+                    r.leaves, r.committed_size, r.pending
+                ),
                 format!(
                     "  checkpoints  {} co-signed checkpoint(s) checked{}",
                     r.checkpoints,
-                    r.latest_checkpoint.as_ref().map_or(String::new(), |c| format!(", the latest of size {}", c.size))
+                    r.latest_checkpoint
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(
+                            ", the latest of size {}",
+                            c.size
+                        ))
                 ),
                 format!("  root         {}", b64(&r.root)),
-                format!("  messages     {}", if kinds.is_empty() { "none yet".to_owned() } else { kinds.join(", ") }),
+                format!(
+                    "  messages     {}",
+                    if kinds.is_empty() {
+                        "none yet".to_owned()
+                    } else {
+                        kinds.join(", ")
+                    }
+                ),
                 outcome.attachments.line(),
-                "  Every entry is signed by its sender, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned(),
-            ]
+            ];
+            lines.extend(key_change_lines(&r.key_changes));
+            lines.push("  Every entry is signed by its sender's key at its index, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned());
+            lines
         }
         Err(f) => vec![
             format!("AUDIT FAILED: {}", outcome.source),

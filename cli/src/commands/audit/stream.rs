@@ -6,6 +6,7 @@ use dyad_verifier::audit::{
 };
 
 use dyad_verifier::key::VerifierKey;
+use std::sync::{Arc, RwLock};
 
 use super::AuditFailure;
 use crate::output::{key_id_hex, progress};
@@ -69,9 +70,19 @@ pub(super) fn audit_stream(
             None => {}
         }
         if let Some(checker) = auditor.leaf_checker() {
+            let checker = RwLock::new(Arc::new(checker));
+            let mut changes = key_changes(&auditor);
             check_in_parallel(&mut leaves, &checker, |leaf| {
                 auditor.push_checked(leaf)?;
                 feed.give_due(&mut auditor)?;
+                // After a key change, the threads check with the new keys (leaves checked
+                // with the old ones go to the auditor again: the verdict is the same).
+                if key_changes(&auditor) != changes {
+                    changes = key_changes(&auditor);
+                    if let Some(new) = auditor.leaf_checker() {
+                        *checker.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+                    }
+                }
                 bar.inc(1);
                 Ok(())
             })?;
@@ -81,6 +92,11 @@ pub(super) fn audit_stream(
     })();
     bar.finish_and_clear();
     result
+}
+
+/// Key changes the auditor has taken in so far.
+fn key_changes(auditor: &Auditor) -> usize {
+    auditor.channel().map_or(0, |c| c.key_changes().len())
 }
 
 /// Leaf 0 is a genesis of other parties than the trusted ones: says whom it names and
@@ -113,11 +129,11 @@ pub(super) fn untrusted_genesis(leaf: &[u8], trust: &AuditTrust) -> AuditFailure
 /// in index order; stops at the first error (a bad leaf, `push`'s, or a read error).
 fn check_in_parallel(
     leaves: &mut (impl Iterator<Item = std::result::Result<Vec<u8>, String>> + Send),
-    checker: &LeafChecker,
+    checker: &RwLock<Arc<LeafChecker>>,
     mut push: impl FnMut(CheckedLeaf) -> std::result::Result<(), AuditError>,
 ) -> std::result::Result<(), AuditFailure> {
     use std::sync::mpsc::sync_channel;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = sync_channel::<Chunk>(QUEUE);
@@ -159,6 +175,8 @@ fn check_in_parallel(
                     .map_err(|_| ())
                     .and_then(|rx| rx.recv().map_err(|_| ()));
                 let Ok(chunk) = next else { return };
+                // The latest checker, taken once per chunk.
+                let checker = Arc::clone(&checker.read().unwrap_or_else(|p| p.into_inner()));
                 let mut checked = Vec::with_capacity(chunk.leaves.len());
                 for (i, bytes) in chunk.leaves.iter().enumerate() {
                     let leaf = checker.check(chunk.first + i as u64, bytes);
@@ -242,6 +260,83 @@ mod tests {
                 _ => Ok(l.clone()),
             });
         audit_stream(stream, leaves.len() as u64, &[], trust)
+    }
+
+    /// `log(n)` with alpha's key change at index `at` (to a new key, which signs alpha's
+    /// entries after it), encoded from the spec (dyad_testkit::entry, ::key_change).
+    fn log_with_key_change(n: u64, at: u64) -> (Vec<Vec<u8>>, AuditTrust) {
+        use dyad_testkit::entry::{Entry, Signature};
+        use dyad_testkit::key_change as spec;
+        let (mut leaves, trust) = log(at - 1);
+        let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
+        let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
+        let new = SignerKey::from_seed("test.example/alpha", [3; 32]).unwrap();
+        let origin = "test.example/dyad/audit";
+        let sign = |key: &SignerKey, mut e: Entry| {
+            e.signatures = vec![Signature {
+                key_id: key.key_id(),
+                signature: key.sign(&e.signed_message()),
+            }];
+            e.encode()
+        };
+        let mut sequences = [(at - 1) / 2, (at - 1).div_ceil(2)];
+        let mut draft = |who: usize, key: &SignerKey, i: u64| {
+            sequences[who] += 1;
+            Entry {
+                version: 1,
+                origin: origin.into(),
+                kind: 4,
+                sender: key.key_id(),
+                sequence: sequences[who],
+                timestamp_ms: T0_MS + i,
+                reply_to: None,
+                subject: "n".into(),
+                content_type: "text/plain".into(),
+                payload: vec![b'.'; 40],
+                attachments: Vec::new(),
+                signatures: Vec::new(),
+            }
+        };
+        let mut change = draft(0, &alpha, at);
+        change.kind = spec::KIND;
+        change.content_type = spec::CONTENT_TYPE.into();
+        let statement = spec::statement(origin, alpha.key_id(), change.sequence, &new.public_key());
+        change.payload = spec::payload(&new.public_key(), &new.sign(&statement));
+        leaves.push(sign(&alpha, change));
+        for i in at + 1..=n {
+            let (who, key) = if i % 2 == 0 { (0, &new) } else { (1, &bravo) };
+            leaves.push(sign(key, draft(who, key, i)));
+        }
+        (leaves, trust)
+    }
+
+    #[test]
+    fn the_parallel_audit_follows_a_key_change() {
+        let n = 3 * CHUNK as u64 + 40;
+        let at = CHUNK as u64 + 6;
+        let (mut leaves, trust) = log_with_key_change(n, at);
+        let sequential = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap();
+        assert_eq!(sequential.key_changes.len(), 1);
+        assert_eq!(sequential.key_changes[0].index, at);
+        assert_eq!(run(&leaves, None, trust.clone()).unwrap(), sequential);
+
+        // An entry by alpha's retired key later on, with a broken signature too: the first
+        // error is the sequential audit's, `RetiredKey`.
+        let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
+        let late = 3 * CHUNK;
+        let mut forged = leaves[late - 1].clone();
+        let sender_at = 1 + 8 + "test.example/dyad/audit".len() + 1;
+        forged[sender_at..sender_at + 4].copy_from_slice(&alpha.key_id().to_be_bytes());
+        leaves[late] = forged;
+        let expected = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap_err();
+        assert!(
+            matches!(&expected, AuditError::Entry { index, error: dyad_verifier::entry::EntryError::RetiredKey { .. } } if *index == late as u64),
+            "{expected:?}"
+        );
+        match run(&leaves, None, trust) {
+            Err(AuditFailure::Log(e)) => assert_eq!(e, expected),
+            other => panic!("{:?}", other.map(|r| r.leaves)),
+        }
     }
 
     #[test]

@@ -55,9 +55,11 @@ fn verify_endorsed(
     let file = file.as_path();
     let record_bytes = read_receipt(file)?;
     let endorsement_bytes = read_receipt(endorsement_file)?;
-    let record = super::receipt::check(&record_bytes, trust, origin)
+    // Both are proved against the same checkpoint, so one key history serves both.
+    let history = super::receipt::key_history(given)?;
+    let record = super::receipt::check(&record_bytes, &history, trust, origin)
         .map_err(|e| failed(format!("record: {e}")))?;
-    let endorsed = super::receipt::check(&endorsement_bytes, trust, origin)
+    let endorsed = super::receipt::check(&endorsement_bytes, &history, trust, origin)
         .map_err(|e| failed(format!("endorsement: {e}")))?;
     let checked = endorsement::check_receipts(&record, &endorsed).map_err(|e| {
         failed(format!(

@@ -1,6 +1,8 @@
 //! `dyad verify receipt`: a receipt (a C2SP tlog-proof file, spec/dyad.md section 8)
 //! checked with the two parties' keys, and, given a receipt directory or `--attachments
-//! DIR`, the bytes of the attachments its entry names.
+//! DIR`, the bytes of the attachments its entry names. A receipt directory's
+//! `key-changes/` holds its key history (spec 8, 8.1): the receipts of the key changes
+//! below its checkpoint, which the verifier follows from the genesis keys.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,7 +10,11 @@ use std::process::ExitCode;
 use dyad_verifier::entry::Attachment;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::receipt;
-use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
+use dyad_verifier::receipt::MAX_KEY_HISTORY;
+use dyad_verifier::receipt_directory::{
+    key_change_file_index, ATTACHMENTS_DIR, KEY_CHANGES_DIR, RECEIPT_FILE,
+};
+use dyad_verifier::receipt_history;
 use serde_json::json as j;
 
 use super::attachments::{check_files, unnamed_files, AttachmentFile};
@@ -27,17 +33,58 @@ pub fn check_receipt(
     b: VerifierKey,
     origin: Option<&str>,
 ) -> std::result::Result<receipt::VerifiedReceipt, String> {
-    check(bytes, &Trust::Parties(a, b), origin)
+    check(bytes, &[], &Trust::Parties(a, b), origin)
 }
 
-/// Verifies a receipt's bytes against the parties' keys or a policy.
+/// Verifies a receipt's bytes, with its key history (the key-change receipts, possibly
+/// none), against the parties' keys or a policy.
 pub(super) fn check(
     bytes: &[u8],
+    key_history: &[Vec<u8>],
     trust: &Trust,
     origin: Option<&str>,
 ) -> std::result::Result<receipt::VerifiedReceipt, String> {
     let trust = trust.receipt_trust(origin)?;
-    receipt::verify(bytes, &trust).map_err(|e| format!("the receipt does not verify: {e}"))
+    receipt_history::verify_with_key_history(bytes, key_history, &trust)
+        .map_err(|e| format!("the receipt does not verify: {e}"))
+}
+
+/// The key history of a receipt directory: the files `key-changes/<index>.tlog-proof`
+/// (spec 8.1), each bounded like a receipt, at most `MAX_KEY_HISTORY` of them. None when
+/// `given` is a receipt file, or the directory has no `key-changes/`.
+pub(super) fn key_history(given: &Path) -> Result<Vec<Vec<u8>>> {
+    let dir = given.join(KEY_CHANGES_DIR);
+    if !given.is_dir() || !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let listing = std::fs::read_dir(&dir).map_err(CliError::read(&dir))?;
+    let mut files = Vec::new();
+    for item in listing {
+        let item = item.map_err(CliError::read(&dir))?;
+        let name = item.file_name();
+        match name.to_str().and_then(key_change_file_index) {
+            Some(_) if files.len() == MAX_KEY_HISTORY => {
+                return Err(malformed(
+                    &dir,
+                    format!("more than {MAX_KEY_HISTORY} key-change receipts"),
+                ))
+            }
+            Some(_) => files.push(item.path()),
+            None => eprintln!(
+                "note: {} is not a key-change receipt (<index>.tlog-proof): not read",
+                item.path().display()
+            ),
+        }
+    }
+    files.sort();
+    let mut history = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = read_bounded(&file, MAX_RECEIPT)?;
+        receipt::parse(&bytes)
+            .map_err(|e| malformed(&file, format!("not a key-change receipt: {e}")))?;
+        history.push(bytes);
+    }
+    Ok(history)
 }
 
 /// The receipt file and the attachment directory to check: a receipt directory gives both
@@ -76,7 +123,13 @@ pub(super) fn verify_receipt(
         receipt::parse(&bytes).map_err(|e| malformed(file, format!("not a receipt: {e}")))?;
     checkpoint_note::parse(&parsed.checkpoint_note)
         .map_err(|e| malformed(file, format!("the receipt's checkpoint is {e}")))?;
-    let r = check(&bytes, trust, origin).map_err(failed)?;
+    let history = key_history(given)?;
+    if mirror.is_some() && !history.is_empty() {
+        return Err(CliError::usage(
+            "--mirror checks a mirror's checkpoint with the genesis keys, and this receipt has a key history (key-changes/): verify it without --mirror",
+        ));
+    }
+    let r = check(&bytes, &history, trust, origin).map_err(failed)?;
     let e = &r.entry;
     let files = match attachments_dir.as_deref() {
         Some(dir) => Some(checked_files(dir, &e.attachments)?),
@@ -126,6 +179,7 @@ pub(super) fn verify_receipt(
                 "included": true,
             })),
             "witnesses": r.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
+            "key_changes": crate::commands::audit::key_changes_json(&r.key_changes),
             "trusted_by": trust.option(),
         }))?;
     } else {
@@ -160,6 +214,12 @@ pub(super) fn verify_receipt(
         }
         if let Trust::Policy(..) = trust {
             outln("  The checkpoint meets the policy's quorum.")?;
+        }
+        for line in crate::commands::audit::key_change_lines(&r.key_changes) {
+            outln(&line)?;
+        }
+        if !r.key_changes.is_empty() {
+            outln("  Key history: followed from the genesis keys through every key change given; each was signed by the party's key before it and proved by the new one.")?;
         }
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
         if let Some(m) = &mirrored {

@@ -1,0 +1,219 @@
+//! A channel's key history (spec/dyad.md sections 2 and 3.7): each party's current entry
+//! key, the key changes so far, and every key the channel has had, which a new key must
+//! not repeat. `channel::ChannelParams` holds one and advances it as key-change entries
+//! are accepted.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::entry_codec::Entry;
+use crate::genesis_record::{Genesis, Party};
+use crate::key::{self, SignatureType, VerifierKey};
+use crate::key_change::{self, KeyChangePayload};
+use crate::rules::{EntryError, Identifier, KeyChangeError, KeyOwner, PartyRole};
+
+/// One accepted key change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyChange {
+    /// The index of the key-change entry; the new key is current from `index + 1`.
+    pub index: u64,
+    /// Which party changed its key (the sequencer or the co-signer).
+    pub role: PartyRole,
+    /// The retired entry key's type-0x01 key ID (the entry's `sender`).
+    pub old_key_id: u32,
+    /// The new entry key (type 0x01 under the party's name).
+    pub new_key: VerifierKey,
+}
+
+/// A key the channel has had, for the rule that a new key is new (section 3.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct UsedKey {
+    owner: KeyOwner,
+    name: String,
+    public_key: [u8; 32],
+}
+
+impl UsedKey {
+    fn of(owner: KeyOwner, party: &Party) -> UsedKey {
+        UsedKey {
+            owner,
+            name: party.name.clone(),
+            public_key: party.public_key,
+        }
+    }
+
+    fn of_key(owner: KeyOwner, key: &VerifierKey) -> UsedKey {
+        UsedKey {
+            owner,
+            name: String::from(key.name()),
+            public_key: key.public_key_bytes(),
+        }
+    }
+
+    /// Its type-0x01 and type-0x04 key IDs.
+    fn key_ids(&self) -> [u32; 2] {
+        [SignatureType::Ed25519, SignatureType::CosignatureV1]
+            .map(|t| key::key_id(&self.name, t, &self.public_key))
+    }
+}
+
+/// The parties' current entry keys and what came before them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KeyHistory {
+    /// The sequencer's and the co-signer's current entry keys, in that order.
+    current: [VerifierKey; 2],
+    changes: Vec<KeyChange>,
+    used: Vec<UsedKey>,
+}
+
+fn slot(role: PartyRole) -> usize {
+    usize::from(role != PartyRole::Sequencer)
+}
+
+impl KeyHistory {
+    /// The history at the genesis: the genesis keys, no change.
+    pub(crate) fn new(genesis: &Genesis, sequencer: VerifierKey, cosigner: VerifierKey) -> Self {
+        let mut used = Vec::with_capacity(2 + genesis.witnesses.len());
+        used.push(UsedKey::of(
+            KeyOwner::Genesis(PartyRole::Sequencer),
+            &genesis.sequencer,
+        ));
+        used.push(UsedKey::of(
+            KeyOwner::Genesis(PartyRole::Cosigner),
+            &genesis.cosigner,
+        ));
+        for (i, w) in genesis.witnesses.iter().enumerate() {
+            used.push(UsedKey::of(KeyOwner::Genesis(PartyRole::Witness(i)), w));
+        }
+        KeyHistory {
+            current: [sequencer, cosigner],
+            changes: Vec::new(),
+            used,
+        }
+    }
+
+    /// The history at the genesis from the parties' entry keys in their roles and the
+    /// witnesses' keys (as a receipt's verifier knows them, section 8).
+    pub(crate) fn from_keys(
+        sequencer: VerifierKey,
+        cosigner: VerifierKey,
+        witnesses: &[VerifierKey],
+    ) -> Self {
+        let mut used = Vec::with_capacity(2 + witnesses.len());
+        used.push(UsedKey::of_key(
+            KeyOwner::Genesis(PartyRole::Sequencer),
+            &sequencer,
+        ));
+        used.push(UsedKey::of_key(
+            KeyOwner::Genesis(PartyRole::Cosigner),
+            &cosigner,
+        ));
+        for (i, w) in witnesses.iter().enumerate() {
+            used.push(UsedKey::of_key(KeyOwner::Genesis(PartyRole::Witness(i)), w));
+        }
+        KeyHistory {
+            current: [sequencer, cosigner],
+            changes: Vec::new(),
+            used,
+        }
+    }
+
+    /// The same history with the current keys' verification tables precomputed.
+    pub(crate) fn precomputed(self) -> Self {
+        let [s, c] = self.current;
+        KeyHistory {
+            current: [s.precomputed(), c.precomputed()],
+            ..self
+        }
+    }
+
+    /// The party's current entry key.
+    pub(crate) fn current(&self, role: PartyRole) -> &VerifierKey {
+        &self.current[slot(role)]
+    }
+
+    /// The key changes so far, in index order.
+    pub(crate) fn changes(&self) -> &[KeyChange] {
+        &self.changes
+    }
+
+    /// The party whose current entry key has this key ID, with that key; a key a key
+    /// change retired is `RetiredKey`, any other `SenderNotAParty` (sections 3.4, 3.7).
+    pub(crate) fn sender(&self, key_id: u32) -> Result<(PartyRole, &VerifierKey), EntryError> {
+        for role in [PartyRole::Sequencer, PartyRole::Cosigner] {
+            if self.current(role).key_id() == key_id {
+                return Ok((role, self.current(role)));
+            }
+        }
+        match self.changes.iter().find(|c| c.old_key_id == key_id) {
+            Some(change) => Err(EntryError::RetiredKey {
+                key_id,
+                role: change.role,
+                retired_at: change.index,
+            }),
+            None => Err(EntryError::SenderNotAParty { key_id }),
+        }
+    }
+
+    /// A new key of the party `name` must not repeat the public key or a type-0x01 or
+    /// type-0x04 key ID of any key the channel has had (section 3.7).
+    pub(crate) fn check_unused(
+        &self,
+        name: &str,
+        public_key: &[u8; 32],
+    ) -> Result<(), KeyChangeError> {
+        let new = UsedKey {
+            owner: KeyOwner::KeyChange(0),
+            name: String::from(name),
+            public_key: *public_key,
+        };
+        let ids = new.key_ids();
+        for used in &self.used {
+            let identifier = if used.public_key == new.public_key {
+                Identifier::PublicKey
+            } else if used.key_ids().iter().any(|id| ids.contains(id)) {
+                Identifier::KeyId
+            } else {
+                continue;
+            };
+            return Err(KeyChangeError::NewKeyReused {
+                identifier,
+                previous: used.owner,
+            });
+        }
+        Ok(())
+    }
+
+    /// The rules of section 3.7 on a key change's new key, in the order the spec names
+    /// them: a valid key (`InvalidNewKey`), new to the channel (`NewKeyReused`), whose
+    /// signature over the key-change statement verifies (`BadNewKeySignature`).
+    pub(crate) fn check_new_key(
+        &self,
+        entry: &Entry,
+        payload: &KeyChangePayload,
+        party_name: &str,
+    ) -> Result<VerifierKey, KeyChangeError> {
+        let new_key = key_change::new_key(payload, party_name)?;
+        self.check_unused(party_name, &payload.new_public_key)?;
+        key_change::verify_new_key_signature(entry, payload, &new_key)?;
+        Ok(new_key)
+    }
+
+    /// Records the key change at `index` of `role` to `new_key` (already checked): the
+    /// new key is current from `index + 1`.
+    pub(crate) fn apply(&mut self, index: u64, role: PartyRole, new_key: VerifierKey) {
+        let new_key = new_key.precomputed();
+        self.used.push(UsedKey {
+            owner: KeyOwner::KeyChange(index),
+            name: String::from(new_key.name()),
+            public_key: new_key.public_key_bytes(),
+        });
+        let old = core::mem::replace(&mut self.current[slot(role)], new_key.clone());
+        self.changes.push(KeyChange {
+            index,
+            role,
+            old_key_id: old.key_id(),
+            new_key,
+        });
+    }
+}

@@ -1,0 +1,217 @@
+//! A receipt with its key history (spec/dyad.md section 8, "Receipts after a key
+//! change"): when parties changed their keys below the checkpoint's size, the receipt
+//! comes with a receipt of every key-change entry against the same checkpoint. The
+//! verifier starts from the genesis keys, takes the key changes in ascending index, checks
+//! the receipt's own entry under its sender's key at its index, and the checkpoint, once,
+//! under the keys current at its size.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::channel::{self, CommitKeys};
+use crate::checkpoint::Checkpoint;
+use crate::entry_codec::{self, Entry};
+use crate::hash::leaf_hash;
+use crate::key::SignatureType;
+use crate::key_change;
+use crate::key_history::KeyHistory;
+use crate::proof;
+use crate::receipt::{self, Receipt, ReceiptError, ReceiptTrust, VerifiedReceipt};
+use crate::rules::{EntryError, Kind, PartyRole};
+
+pub use crate::receipt::MAX_KEY_HISTORY;
+
+/// A key-change receipt, parsed: its checkpoint is the receipt's.
+struct Change {
+    receipt: Receipt,
+    entry: Entry,
+}
+
+/// Verifies a receipt (section 8) with its key history: `key_changes` are the receipts
+/// of the key-change entries below the checkpoint's size, in any order, each against the
+/// receipt's checkpoint note byte for byte. Without a key history this is
+/// [`receipt::verify`]. Under a policy, a key history is refused (section 9).
+///
+/// The verified receipt lists the key changes it was verified with.
+pub fn verify_with_key_history(
+    bytes: &[u8],
+    key_changes: &[Vec<u8>],
+    trust: &ReceiptTrust,
+) -> Result<VerifiedReceipt, ReceiptError> {
+    if key_changes.is_empty() {
+        return receipt::verify(bytes, trust);
+    }
+    if trust.has_policy() {
+        return Err(ReceiptError::KeyHistoryUnderPolicy);
+    }
+    if key_changes.len() > MAX_KEY_HISTORY {
+        return Err(ReceiptError::KeyHistoryTooLong {
+            count: key_changes.len(),
+        });
+    }
+    let main = receipt::parse(bytes)?;
+    let changes = parse_history(&main, key_changes)?;
+    let checkpoint = channel::read_checkpoint(&main.checkpoint_note)?;
+    if let Some(expected) = trust.origin() {
+        if expected != checkpoint.origin {
+            return Err(ReceiptError::WrongOrigin {
+                expected: expected.into(),
+                found: checkpoint.origin,
+            });
+        }
+    }
+    let candidates: &[usize] = if trust.roles_known() { &[0] } else { &[0, 1] };
+    let mut error = None;
+    for &sequencer in candidates {
+        match replay(&main, &changes, trust, sequencer, &checkpoint) {
+            Ok(verified) => return Ok(verified),
+            // Prefer the error of the roles under which the log signature is there.
+            Err(e) => {
+                let log_missing = matches!(
+                    e,
+                    ReceiptError::NotCommitted(channel::CommitError::MissingLogSignature(_))
+                );
+                if error.is_none() || !log_missing {
+                    error = Some(e);
+                }
+            }
+        }
+    }
+    Err(error.unwrap_or(ReceiptError::MissingCheckpoint))
+}
+
+/// Parses the key-change receipts, each against the receipt's checkpoint, in ascending
+/// index, no index twice.
+fn parse_history(main: &Receipt, key_changes: &[Vec<u8>]) -> Result<Vec<Change>, ReceiptError> {
+    let mut changes = Vec::with_capacity(key_changes.len());
+    for (position, bytes) in key_changes.iter().enumerate() {
+        let wrap = |error| ReceiptError::KeyHistoryReceipt {
+            position,
+            error: Box::new(error),
+        };
+        let mut receipt = receipt::parse(bytes).map_err(wrap)?;
+        let index = receipt.index;
+        if receipt.checkpoint_note != main.checkpoint_note {
+            return Err(ReceiptError::KeyHistoryCheckpointDiffers { index });
+        }
+        // The note is the receipt's: one copy is enough.
+        receipt.checkpoint_note = Vec::new();
+        let entry = entry_codec::decode(&receipt.entry_bytes).map_err(|e| in_change(index, e))?;
+        if entry.kind != Kind::KeyChange {
+            return Err(ReceiptError::KeyHistoryNotAKeyChange {
+                index,
+                kind: entry.kind,
+            });
+        }
+        changes.push(Change { receipt, entry });
+    }
+    changes.sort_by_key(|c| c.receipt.index);
+    if let Some(pair) = changes
+        .windows(2)
+        .find(|w| w[0].receipt.index == w[1].receipt.index)
+    {
+        return Err(ReceiptError::KeyHistoryDuplicate {
+            index: pair[0].receipt.index,
+        });
+    }
+    Ok(changes)
+}
+
+fn in_change(index: u64, error: impl Into<ReceiptError>) -> ReceiptError {
+    ReceiptError::KeyHistory {
+        index,
+        error: Box::new(error.into()),
+    }
+}
+
+/// The key history from the genesis keys with party `sequencer` (0 or 1) sequencing,
+/// the receipt's entry at its index, and the checkpoint under the keys at its size.
+fn replay(
+    main: &Receipt,
+    changes: &[Change],
+    trust: &ReceiptTrust,
+    sequencer: usize,
+    checkpoint: &Checkpoint,
+) -> Result<VerifiedReceipt, ReceiptError> {
+    let roles = trust.roles(sequencer);
+    let (witnesses, threshold) = trust.witnesses();
+    let mut keys = KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses);
+    let entry = entry_codec::decode(&main.entry_bytes)?;
+    receipt::check_origin(&entry, &checkpoint.origin)?;
+    let mut sender = None;
+    for change in changes {
+        // The receipt's entry is signed by its sender's key at its index: after the key
+        // changes below it.
+        if sender.is_none() && change.receipt.index >= main.index {
+            sender = Some(check_main(main, &entry, &keys, roles)?);
+        }
+        apply(&mut keys, change, checkpoint, roles)?;
+    }
+    let sender = match sender {
+        Some(sender) => sender,
+        None => check_main(main, &entry, &keys, roles)?,
+    };
+    let commit_keys = CommitKeys {
+        origin: checkpoint.origin.clone(),
+        log: keys
+            .current(PartyRole::Sequencer)
+            .with_name(&checkpoint.origin)
+            .map_err(ReceiptError::InvalidOrigin)?,
+        cosigner: keys
+            .current(PartyRole::Cosigner)
+            .with_signature_type(SignatureType::CosignatureV1),
+        witnesses: witnesses.to_vec(),
+        witness_threshold: threshold,
+    };
+    let committed = commit_keys.verify(&main.checkpoint_note)?;
+    let key_changes = keys.changes().to_vec();
+    receipt::finish(main.clone(), entry, sender, committed, key_changes)
+}
+
+/// The receipt's own entry, under its sender's current key.
+fn check_main(
+    main: &Receipt,
+    entry: &Entry,
+    keys: &KeyHistory,
+    roles: [(PartyRole, &crate::key::VerifierKey); 2],
+) -> Result<(PartyRole, crate::key::VerifierKey), ReceiptError> {
+    let (role, key) = keys.sender(entry.sender)?;
+    receipt::check_entry(main, entry, key, roles)?;
+    Ok((role, key.clone()))
+}
+
+/// One key change (section 3.7) against the key history before it: of the checkpoint's
+/// channel, by a party's current key, signed by it, with a valid new key, new to the
+/// channel, proved by its statement signature, included at its index.
+fn apply(
+    keys: &mut KeyHistory,
+    change: &Change,
+    checkpoint: &Checkpoint,
+    roles: [(PartyRole, &crate::key::VerifierKey); 2],
+) -> Result<(), ReceiptError> {
+    let (receipt, entry) = (&change.receipt, &change.entry);
+    let index = receipt.index;
+    receipt::check_origin(entry, &checkpoint.origin).map_err(|e| in_change(index, e))?;
+    let (role, old) = keys.sender(entry.sender).map_err(|e| in_change(index, e))?;
+    receipt::check_entry(receipt, entry, old, roles).map_err(|e| in_change(index, e))?;
+    let payload = key_change::check_form(entry)
+        .map_err(EntryError::from)
+        .map_err(|e| in_change(index, e))?
+        .ok_or(ReceiptError::KeyHistoryNotAKeyChange {
+            index,
+            kind: entry.kind,
+        })?;
+    let new_key = keys
+        .check_new_key(entry, &payload, old.name())
+        .map_err(|e| in_change(index, EntryError::from(e)))?;
+    proof::verify_inclusion(
+        &leaf_hash(&receipt.entry_bytes),
+        index,
+        checkpoint.size,
+        &receipt.proof,
+        &checkpoint.root,
+    )
+    .map_err(|e| in_change(index, e))?;
+    keys.apply(index, role, new_key);
+    Ok(())
+}
