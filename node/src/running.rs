@@ -100,7 +100,8 @@ async fn open_replica(config: &NodeConfig) -> Result<Opened, NodeError> {
         if let Err(e) = channel.keep_replica_record(&data_dir) {
             tracing::warn!(error = %e, "cannot record the replica's head");
         }
-        if Party::of(&key) != *channel.own_party() {
+        // The party's current key (spec 3.7): a key retired by a key change is not ours.
+        if channel.check_own_key(&key).is_err() {
             return Err(NodeError::NotOurKey(key.name().to_owned()));
         }
         let mut published = signed_size(&channel)?;

@@ -409,8 +409,9 @@ pub fn generate() -> Value {
     add("version-2", v, "unknown-version");
     let kind_at = 1 + 8 + ORIGIN.len();
     let mut v = base.clone();
-    v[kind_at] = 7;
-    add("kind-7", v, "unknown-kind");
+    // 7 is key-change (spec 3.7): 8 is the first unknown kind.
+    v[kind_at] = 8;
+    add("kind-8", v, "unknown-kind");
     let reply_tag_at = kind_at + 1 + 4 + 8 + 8;
     let mut v = base.clone();
     v[reply_tag_at] = 2;
