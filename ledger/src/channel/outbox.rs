@@ -11,7 +11,7 @@ impl Channel {
     /// The next sequence number for a sender: one past its last entry in the log or queue.
     pub fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
         // A party's numbering runs on across its key changes (spec 3.3).
-        let party = self.keys.party_id(key_id);
+        let party = self.party_id_of_own(key_id)?;
         let in_log = self.senders.get(&party).map_or(0, |s| s.last_sequence);
         // The queue is in sequence order: only its last message matters.
         let queued = match self.store.last_meta_with_prefix(QUEUE_PREFIX)? {
@@ -29,6 +29,18 @@ impl Channel {
             }
         };
         Ok(in_log.max(queued) + 1)
+    }
+
+    /// The party ID (genesis key ID) of a sender key: one a party has had in the log, or
+    /// the new key of this co-signer's key change still in its outbox.
+    fn party_id_of_own(&self, key_id: u32) -> Result<u32, ChannelError> {
+        if self.keys.party_of(key_id).is_none() && self.role == Role::Cosigner {
+            let own = self.own_signing_party()?;
+            if own.entry_key()?.key_id() == key_id {
+                return Ok(self.keys.party_id(self.own_party().entry_key()?.key_id()));
+            }
+        }
+        Ok(self.keys.party_id(key_id))
     }
 
     /// Co-signer: signs a message and queues it durably for submission to the sequencer.
