@@ -39,7 +39,9 @@ fn is_refused(e: &ChannelError, want: fn(&EntryRefusal) -> bool) -> bool {
 fn each_party_rotates_mid_channel_and_its_retired_key_is_refused() {
     for role in [Role::Sequencer, Role::Cosigner] {
         let mut p = Replicas::new();
-        p.seq.append_own(&p.alpha, vec![message(1)], T0 + 1).unwrap();
+        p.seq
+            .append_own(&p.alpha, vec![message(1)], T0 + 1)
+            .unwrap();
         p.sync(T0 + 2);
         let (old, new) = match role {
             Role::Sequencer => (p.alpha.clone(), new_key("example.org/alpha", 11)),
@@ -90,7 +92,10 @@ fn each_party_rotates_mid_channel_and_its_retired_key_is_refused() {
         assert_eq!(cos.key_change_indices(), vec![at]);
         let stale = signed_by(&seq, &old, old_id, 5, T0 + 7);
         let err = seq.append_signed(&[stale], T0 + 7).unwrap_err();
-        assert!(is_refused(&err, |r| matches!(r, EntryRefusal::RetiredKey { .. })));
+        assert!(is_refused(&err, |r| matches!(
+            r,
+            EntryRefusal::RetiredKey { .. }
+        )));
         let good = signed_by(&seq, &new, old_id, 5, T0 + 7);
         seq.append_signed(&[good], T0 + 7).unwrap();
         exchange(&mut seq, &mut cos, keys, T0 + 8);
@@ -126,7 +131,13 @@ fn forged_or_clashing_key_changes_are_refused_by_name() {
                 .sign(alpha, ORIGIN, seq_no, T0 + 1)
                 .unwrap(),
             |r| {
-                matches!(r, EntryRefusal::KeyChange { source: KeyChangeError::BadNewKeySignature, .. })
+                matches!(
+                    r,
+                    EntryRefusal::KeyChange {
+                        source: KeyChangeError::BadNewKeySignature,
+                        ..
+                    }
+                )
             },
         ),
         (
@@ -164,7 +175,9 @@ fn a_key_change_and_messages_under_the_new_key_land_in_one_batch() {
     queued.push(p.cos.queue_own(&new, message(1), T0 + 1).unwrap());
     // A checkpoint below its key change would need the retired key: refused.
     let note = p.seq.sign_checkpoint(&p.alpha).unwrap();
-    p.seq.append_own(&p.alpha, vec![message(2)], T0 + 1).unwrap();
+    p.seq
+        .append_own(&p.alpha, vec![message(2)], T0 + 1)
+        .unwrap();
     let note2 = p.seq.sign_checkpoint(&p.alpha).unwrap();
     let err = p
         .cos
@@ -188,7 +201,10 @@ fn the_sequencer_signs_a_batch_holding_its_key_change_only_with_the_new_key() {
         .sign(&p.alpha, ORIGIN, seq_no, T0 + 1)
         .unwrap();
     let after = message(1).sign(&new, ORIGIN, seq_no + 1, T0 + 1).unwrap();
-    let staged = p.seq.stage_each(&[change.clone(), after.clone()], T0 + 1).unwrap();
+    let staged = p
+        .seq
+        .stage_each(&[change.clone(), after.clone()], T0 + 1)
+        .unwrap();
     assert!(!staged.any_refused());
     let err = p
         .seq
@@ -217,12 +233,18 @@ fn a_new_key_must_keep_the_party_name_and_be_fresh() {
         .unwrap_err();
     assert!(matches!(err, ChannelError::NewKeyName { .. }), "{err}");
     let err = p.seq.append_key_change(&alpha, &alpha, T0 + 1).unwrap_err();
-    assert!(is_refused(&err, |r| matches!(r, EntryRefusal::NewKeyReused { .. })));
+    assert!(is_refused(&err, |r| matches!(
+        r,
+        EntryRefusal::NewKeyReused { .. }
+    )));
     let first = new_key("example.org/alpha", 52);
     p.seq.append_key_change(&alpha, &first, T0 + 1).unwrap();
     // Back to the retired key: refused (a key ID names one key in the channel's history).
     let err = p.seq.append_key_change(&first, &alpha, T0 + 2).unwrap_err();
-    assert!(is_refused(&err, |r| matches!(r, EntryRefusal::NewKeyReused { .. })));
+    assert!(is_refused(&err, |r| matches!(
+        r,
+        EntryRefusal::NewKeyReused { .. }
+    )));
     let err = p
         .seq
         .append_own(&alpha, vec![message(1)], T0 + 2)

@@ -184,11 +184,7 @@ impl Channel {
         let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
         let has_log = signed_by(log_key);
         let has_cosigner = signed_by(cosigner_key);
-        let witnesses = self
-            .witness_keys
-            .iter()
-            .filter(|k| signed_by(k))
-            .count();
+        let witnesses = self.witness_keys.iter().filter(|k| signed_by(k)).count();
         Ok((checkpoint, has_log, has_cosigner, witnesses))
     }
 

@@ -94,7 +94,8 @@ impl KeyState {
     fn remember(&mut self, party: &Party) {
         self.used_keys.insert(party.public_key);
         for t in [SignatureType::Ed25519, SignatureType::CosignatureV1] {
-            self.used_ids.insert(key_id(&party.name, t, &party.public_key));
+            self.used_ids
+                .insert(key_id(&party.name, t, &party.public_key));
         }
     }
 

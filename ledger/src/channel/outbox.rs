@@ -125,7 +125,10 @@ impl Channel {
 /// A key change is made by [`Channel::queue_key_change`] or [`Channel::append_key_change`],
 /// whose new-key signature binds the sequence number, not sent as a message.
 pub(super) fn refuse_key_change(drafts: &[Draft], index: u64) -> Result<(), EntryRefusal> {
-    if drafts.iter().any(|d| d.kind == crate::entry::Kind::KeyChange) {
+    if drafts
+        .iter()
+        .any(|d| d.kind == crate::entry::Kind::KeyChange)
+    {
         return Err(EntryRefusal::KeyChangeAsMessage { index });
     }
     Ok(())

@@ -158,15 +158,61 @@ mod tests {
         let (old, new) = (key("a.example", 1), key("a.example", 2));
         let good = signed(&old, &new, 3);
         let cases: Vec<(&str, Box<dyn Fn(&mut EntryBody)>, KeyChangeError)> = vec![
-            ("content type", Box::new(|b| b.content_type = "text/plain".into()), KeyChangeError::WrongContentType),
-            ("short payload", Box::new(|b| b.payload.truncate(95)), KeyChangeError::MalformedPayload { len: 95 }),
-            ("reply_to", Box::new(|b| b.reply_to = Some(1)), KeyChangeError::KeyChangeWithReplyTo),
-            ("attachment", Box::new(|b| b.attachments.push(crate::entry::Attachment { sha256: [1; 32], size: 1, name: "a".into(), content_type: "text/plain".into() })), KeyChangeError::KeyChangeWithAttachments),
-            ("small-order key", Box::new(|b| { b.payload[..32].copy_from_slice(&[0; 32]); b.payload[0] = 1; }), KeyChangeError::InvalidNewKey),
-            ("other sequence", Box::new(|b| b.sequence += 1), KeyChangeError::BadNewKeySignature),
-            ("other sender", Box::new(|b| b.sender ^= 1), KeyChangeError::BadNewKeySignature),
-            ("other origin", Box::new(|b| b.origin = "o.example/d".into()), KeyChangeError::BadNewKeySignature),
-            ("signature flipped", Box::new(|b| b.payload[40] ^= 1), KeyChangeError::BadNewKeySignature),
+            (
+                "content type",
+                Box::new(|b| b.content_type = "text/plain".into()),
+                KeyChangeError::WrongContentType,
+            ),
+            (
+                "short payload",
+                Box::new(|b| b.payload.truncate(95)),
+                KeyChangeError::MalformedPayload { len: 95 },
+            ),
+            (
+                "reply_to",
+                Box::new(|b| b.reply_to = Some(1)),
+                KeyChangeError::KeyChangeWithReplyTo,
+            ),
+            (
+                "attachment",
+                Box::new(|b| {
+                    b.attachments.push(crate::entry::Attachment {
+                        sha256: [1; 32],
+                        size: 1,
+                        name: "a".into(),
+                        content_type: "text/plain".into(),
+                    })
+                }),
+                KeyChangeError::KeyChangeWithAttachments,
+            ),
+            (
+                "small-order key",
+                Box::new(|b| {
+                    b.payload[..32].copy_from_slice(&[0; 32]);
+                    b.payload[0] = 1;
+                }),
+                KeyChangeError::InvalidNewKey,
+            ),
+            (
+                "other sequence",
+                Box::new(|b| b.sequence += 1),
+                KeyChangeError::BadNewKeySignature,
+            ),
+            (
+                "other sender",
+                Box::new(|b| b.sender ^= 1),
+                KeyChangeError::BadNewKeySignature,
+            ),
+            (
+                "other origin",
+                Box::new(|b| b.origin = "o.example/d".into()),
+                KeyChangeError::BadNewKeySignature,
+            ),
+            (
+                "signature flipped",
+                Box::new(|b| b.payload[40] ^= 1),
+                KeyChangeError::BadNewKeySignature,
+            ),
         ];
         for (name, edit, expected) in cases {
             let mut body = good.clone();
@@ -177,10 +223,17 @@ mod tests {
 
     #[test]
     fn a_signature_by_another_key_than_the_new_one_fails() {
-        let (old, new, stranger) = (key("a.example", 1), key("a.example", 2), key("a.example", 3));
+        let (old, new, stranger) = (
+            key("a.example", 1),
+            key("a.example", 2),
+            key("a.example", 3),
+        );
         let mut body = signed(&old, &new, 3);
         let forged = stranger.sign(&statement(&body.origin, body.sender, 3, &new.public_key()));
         body.payload[32..].copy_from_slice(&forged);
-        assert_eq!(KeyChange::check(&body), Err(KeyChangeError::BadNewKeySignature));
+        assert_eq!(
+            KeyChange::check(&body),
+            Err(KeyChangeError::BadNewKeySignature)
+        );
     }
 }
