@@ -141,6 +141,22 @@ fn rotate_key_refuses_reused_misnamed_and_readable_keys() {
         key_file(&env, "alpha").ends_with("keys/alpha-2.key"),
         "config unchanged"
     );
+    // A key change is not a message: `dyad append` does not offer the kind.
+    let out = env
+        .at("alpha")
+        .args([
+            "--json",
+            "append",
+            "--kind",
+            "key-change",
+            "--subject",
+            "x",
+            "-",
+        ])
+        .write_stdin(vec![0u8; 96])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
     // The same key again: nothing to rotate.
     let out = rotate(&env, "alpha", "keys/alpha-2.key");
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));

@@ -251,3 +251,31 @@ fn a_new_key_must_keep_the_party_name_and_be_fresh() {
         .unwrap_err();
     assert!(matches!(err, ChannelError::RetiredOwnKey { .. }), "{err}");
 }
+
+#[test]
+fn a_key_change_draft_is_not_a_message() {
+    let mut p = Replicas::new();
+    let new = new_key("example.org/alpha", 61);
+    let draft = KeyChange::draft(ORIGIN, p.alpha.key_id(), 1, &new);
+    let refused = draft.check(p.seq.genesis(), p.seq.size()).unwrap_err();
+    assert!(
+        matches!(refused, EntryRefusal::KeyChangeAsMessage { .. }),
+        "{refused}"
+    );
+    let alpha = p.alpha.clone();
+    let err = p
+        .seq
+        .append_own(&alpha, vec![draft.clone()], T0 + 1)
+        .unwrap_err();
+    assert!(is_refused(&err, |r| matches!(
+        r,
+        EntryRefusal::KeyChangeAsMessage { .. }
+    )));
+    let bravo = p.bravo.clone();
+    let err = p.cos.queue_own(&bravo, draft, T0 + 1).unwrap_err();
+    assert!(is_refused(&err, |r| matches!(
+        r,
+        EntryRefusal::KeyChangeAsMessage { .. }
+    )));
+    assert_eq!((p.seq.size(), p.cos.queued_len().unwrap()), (1, 0));
+}
