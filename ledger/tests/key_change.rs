@@ -31,7 +31,10 @@ fn rotate(p: &mut Replicas, role: Role, old: &SignerKey, new: &SignerKey, t: u64
     }
 }
 
-fn is_refused(e: &ChannelError, want: fn(&EntryRefusal) -> bool) -> bool {
+/// Which refusal a case expects.
+type Expect = fn(&EntryRefusal) -> bool;
+
+fn is_refused(e: &ChannelError, want: Expect) -> bool {
     matches!(e, ChannelError::Refused(r) if want(r))
 }
 
@@ -110,7 +113,7 @@ fn forged_or_clashing_key_changes_are_refused_by_name() {
     let fresh = new_key("example.org/alpha", 21);
     let seq_no = p.seq.next_sequence(alpha.key_id()).unwrap();
     let draft = |new: &SignerKey, sender: u32| KeyChange::draft(ORIGIN, sender, seq_no, new);
-    let cases: Vec<(&str, SignedEntry, fn(&EntryRefusal) -> bool)> = vec![
+    let cases: Vec<(&str, SignedEntry, Expect)> = vec![
         (
             "signed only by the new key",
             draft(&fresh, fresh.key_id())

@@ -153,11 +153,14 @@ mod tests {
         assert_eq!(change.new_public_key, new.public_key());
     }
 
+    /// An edit of a good key change's body.
+    type Edit = Box<dyn Fn(&mut EntryBody)>;
+
     #[test]
     fn form_and_signature_refusals_are_named() {
         let (old, new) = (key("a.example", 1), key("a.example", 2));
         let good = signed(&old, &new, 3);
-        let cases: Vec<(&str, Box<dyn Fn(&mut EntryBody)>, KeyChangeError)> = vec![
+        let cases: Vec<(&str, Edit, KeyChangeError)> = vec![
             (
                 "content type",
                 Box::new(|b| b.content_type = "text/plain".into()),
