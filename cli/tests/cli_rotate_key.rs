@@ -161,3 +161,41 @@ fn rotate_key_refuses_reused_misnamed_and_readable_keys() {
     let out = rotate(&env, "alpha", "keys/alpha-2.key");
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));
 }
+
+/// A running node keeps its key in memory: `dyad rotate-key` refuses while it runs, and
+/// `dyad serve` refuses a channel with key changes, which the node does not follow yet.
+#[test]
+fn rotation_needs_the_node_stopped_and_the_node_refuses_key_changes() {
+    let env = Env::new();
+    env.channel();
+    new_key(&env, "alpha-2", "alpha");
+    let node =
+        common::node::Node::start_alone(&env.path("alpha"), "127.0.0.1:0", "https://127.0.0.1:9");
+    let out = rotate(&env, "alpha", "keys/alpha-2.key");
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("stop the node"), "{}", said(&out));
+    assert!(
+        key_file(&env, "alpha").ends_with("keys/alpha.key"),
+        "config unchanged"
+    );
+    assert!(node.stop());
+
+    let out = rotate(&env, "alpha", "keys/alpha-2.key");
+    assert!(out.status.success(), "{}", said(&out));
+    let out = env
+        .at("alpha")
+        .args([
+            "--json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--peer",
+            "https://127.0.0.1:9",
+        ])
+        .args(["--no-peer-check"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(said(&out).contains("key changes"), "{}", said(&out));
+}
