@@ -13,8 +13,11 @@ use dyad_verifier::key::{key_id, SignatureType};
 use dyad_verifier::keyed::KeyedVerifier;
 use ed25519_dalek::VerifyingKey;
 
+use super::ChannelError;
+use crate::entry::key_change::KeyChange;
+use crate::entry::{Entry, Kind};
 use crate::genesis::{Genesis, GenesisError, Party};
-use crate::store::Batch;
+use crate::store::{Batch, Store};
 
 const KEY_CHANGE_PREFIX: &str = "keychange/";
 
@@ -113,6 +116,27 @@ impl KeyState {
                 .map_err(|_| format!("key change record {name:?} repeats a key"))?;
         }
         Ok(state)
+    }
+
+    /// Checks each key change record against the entry it names in the log: a key-change
+    /// entry by that party with that new key (a handful of reads at open).
+    pub(super) fn check_against_log(&self, store: &Store) -> Result<(), ChannelError> {
+        for c in &self.changes {
+            let bytes = store.leaf(c.index)?;
+            let matches = Entry::decode(&bytes).ok().is_some_and(|e| {
+                e.body.kind == Kind::KeyChange
+                    && self.party_of(e.body.sender) == Some(c.sequencer)
+                    && KeyChange::decode(&e.body.payload)
+                        .is_ok_and(|k| k.new_public_key == c.public_key)
+            });
+            if !matches {
+                return Err(ChannelError::BadStoredGenesis(format!(
+                    "the key change record of entry {} does not match the entry in the log",
+                    c.index
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The current key whose type-0x01 key ID is `key_id`, if a party has it now.

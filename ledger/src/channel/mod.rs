@@ -159,6 +159,7 @@ impl Channel {
         }
         let records = store.meta_with_prefix(key_state::record_prefix())?;
         let keys = KeyState::load(&genesis, records).map_err(ChannelError::BadStoredGenesis)?;
+        keys.check_against_log(&store)?;
         let mut senders = HashMap::new();
         for party in [&genesis.sequencer, &genesis.cosigner] {
             let id = party.entry_key()?.key_id();
