@@ -118,6 +118,7 @@ impl Channel {
         self.require_role(Role::Sequencer)?;
         let e = self.own_key_change(old, new, now_ms)?;
         let appended = self.append_signed(&[e], now_ms)?;
+        // append_signed answers one result per entry given: this is never empty.
         appended
             .into_iter()
             .next()
