@@ -318,6 +318,9 @@ fn channel_exit_code(e: &ChannelError) -> u8 {
         ChannelError::Store(s) => store_exit_code(s),
         ChannelError::WrongRole { .. }
         | ChannelError::NotOurKey { .. }
+        | ChannelError::RetiredOwnKey { .. }
+        | ChannelError::KeyNotCurrentAt { .. }
+        | ChannelError::NewKeyName { .. }
         | ChannelError::MissingRole => EXIT_USAGE,
         // An entry from a bundle, a peer or the store that breaks a channel rule is a check
         // that did not hold (the operator's own message breaking one is a usage error,

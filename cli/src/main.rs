@@ -107,6 +107,9 @@ pub enum Command {
     /// Sign a message and append it (sequencer) or queue it for submission (co-signer).
     #[command(after_help = commands::append::EXAMPLES)]
     Append(commands::append::AppendArgs),
+    /// Replace this party's key: a key change signed by the old key, proved by the new one.
+    #[command(name = "rotate-key", after_help = commands::rotate_key::EXAMPLES)]
+    RotateKey(commands::rotate_key::RotateKeyArgs),
     /// Endorse the other party's record: sign that this party agrees with it (spec 3.6).
     #[command(after_help = commands::endorse::ENDORSE_EXAMPLES)]
     Endorse(commands::endorse::EndorseArgs),
@@ -221,6 +224,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Keygen(args) => commands::keys::run(&ctx, &args),
         Command::Init(args) => commands::init::run(&ctx, &args),
         Command::Append(args) => commands::append::run(&ctx, &args),
+        Command::RotateKey(args) => commands::rotate_key::run(&ctx, &args),
         Command::Endorse(args) => commands::endorse::run(&ctx, &args),
         Command::Log(args) => commands::log::log(&ctx, &args),
         Command::Show(args) => commands::show::show(&ctx, &args),

@@ -66,11 +66,14 @@ pub enum Kind {
     Record = 5,
     /// The other party's endorsement of a record, by index and leaf hash (spec 3.6).
     Endorsement = 6,
+    /// The sender replaces its key (spec 3.7): signed by the old key, the payload carries
+    /// the new key and its signature over the key-change statement.
+    KeyChange = 7,
 }
 
 impl Kind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
@@ -78,6 +81,7 @@ impl Kind {
         Kind::Notification,
         Kind::Record,
         Kind::Endorsement,
+        Kind::KeyChange,
     ];
 
     /// The kind of a number, if there is one.
@@ -95,6 +99,7 @@ impl Kind {
             Kind::Notification => "notification",
             Kind::Record => "record",
             Kind::Endorsement => "endorsement",
+            Kind::KeyChange => "key-change",
         }
     }
 
@@ -121,7 +126,7 @@ impl<Context> Decode<Context> for Kind {
         let value = u8::decode(decoder)?;
         Kind::from_u8(value).ok_or(DecodeError::UnexpectedVariant {
             type_name: "Kind",
-            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 6 },
+            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 7 },
             found: u32::from(value),
         })
     }
@@ -572,5 +577,6 @@ impl SignedEntry {
 /// The encoded size of one [`EntrySignature`]: a u32 key id and 64 bytes.
 const SIGNATURE_ENTRY_LEN: usize = 4 + 64;
 
+pub mod key_change;
 #[cfg(test)]
 mod tests;

@@ -63,7 +63,10 @@ fn the_spec_vectors_are_the_reference_encoding() {
     let vectors = spec_vectors();
     let entries = vectors["entries"].as_array().expect("entries");
     assert!(entries.len() >= 5, "the vectors hold every kind");
-    for v in entries {
+    let key_changes = vectors["key_changes"]["entries"]
+        .as_array()
+        .expect("key change entries");
+    for v in entries.iter().chain(key_changes) {
         let name = &v["name"];
         let want = unhex(&v["entry_hex"]);
         let fields = reference::Entry::from_decoded(&v["decoded"])

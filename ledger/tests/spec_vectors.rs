@@ -20,6 +20,7 @@ fn spec_vectors_match_the_code() {
         "invalid_endorsements",
         "checkpoints",
         "receipts",
+        "key_changes",
     ] {
         assert_eq!(on_disk[key], fresh[key], "spec/vectors/entries.json differs from the code in {key:?}; if the format change is intended, run `cargo run -p dyad-ledger --example gen_vectors` and update spec/dyad.md");
     }
@@ -183,4 +184,76 @@ fn ledger_refuses_the_invalid_endorsement_vectors() {
         entries.len() as u64,
         "no invalid entry was stored"
     );
+}
+
+/// The key-change section (spec 3.7): appended after the vector log, each party's key
+/// change and its message under the new key are accepted, the checkpoints (signed with the
+/// keys at their sizes) are committed, and every invalid key change is refused by the rule
+/// it names; none is stored.
+#[test]
+fn ledger_takes_the_key_change_vectors_and_refuses_the_invalid_ones() {
+    use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
+    use dyad_ledger::entry::key_change::KeyChangeError as K;
+    use dyad_ledger::entry::SignedEntry;
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let decode = |e: &serde_json::Value| {
+        SignedEntry::decode(&unhex(e["entry_hex"].as_str().unwrap())).expect("decodes")
+    };
+    let entries = v["entries"].as_array().expect("entries");
+    let section = &v["key_changes"];
+    let changes = section["entries"].as_array().expect("key change entries");
+    let dir = tempfile::tempdir().unwrap();
+    let mut ch = Channel::create(dir.path(), &decode(&entries[0]), Role::Sequencer).unwrap();
+    let mut now = 0;
+    for e in entries[1..].iter().chain(changes) {
+        now = now.max(e["decoded"]["timestamp_ms"].as_u64().unwrap());
+        let landed = ch
+            .append_signed(&[decode(e)], now)
+            .expect("valid entry accepted");
+        assert_eq!(
+            landed[0].index,
+            e["index"].as_u64().unwrap(),
+            "{}",
+            e["name"]
+        );
+    }
+    for cp in section["checkpoints"].as_array().expect("checkpoints") {
+        let note = cp["note"].as_str().unwrap().as_bytes();
+        let got = ch
+            .add_committed_checkpoint(note)
+            .expect("committed under the keys at its size");
+        assert_eq!(got.size, cp["size"].as_u64().unwrap());
+    }
+    let held = ch.size();
+    let invalid = section["invalid_entries"]
+        .as_array()
+        .expect("invalid_entries");
+    assert!(invalid.len() >= 9);
+    for case in invalid {
+        let expected = case["error"].as_str().unwrap();
+        let err = ch.append_signed(&[decode(case)], now).unwrap_err();
+        let ChannelError::Refused(refusal) = &err else {
+            panic!("{}: expected {expected}, got {err}", case["name"]);
+        };
+        let name = match refusal {
+            EntryRefusal::RetiredKey { .. } => "RetiredKey",
+            EntryRefusal::NewKeyReused { .. } => "NewKeyReused",
+            EntryRefusal::UnknownSender { .. } => "sender-not-a-party",
+            EntryRefusal::KeyChange { source, .. } => match source {
+                K::WrongContentType => "WrongContentType",
+                K::MalformedPayload { .. } => "MalformedPayload",
+                K::KeyChangeWithReplyTo => "KeyChangeWithReplyTo",
+                K::KeyChangeWithAttachments => "KeyChangeWithAttachments",
+                K::InvalidNewKey => "InvalidNewKey",
+                K::BadNewKeySignature => "BadNewKeySignature",
+            },
+            other => panic!("{}: expected {expected}, got {other}", case["name"]),
+        };
+        assert_eq!(name, expected, "{}", case["name"]);
+    }
+    assert_eq!(ch.size(), held, "no invalid entry was stored");
 }

@@ -100,6 +100,13 @@ async fn open_replica(config: &NodeConfig) -> Result<Opened, NodeError> {
         if let Err(e) = channel.keep_replica_record(&data_dir) {
             tracing::warn!(error = %e, "cannot record the replica's head");
         }
+        // The node keeps the genesis keys (log key, peer key, submissions): refuse rather
+        // than sign or check under a retired key (spec 3.7), also for a key change this
+        // co-signer queued.
+        let indices = channel.key_change_indices();
+        if !indices.is_empty() || channel.own_signing_party()? != *channel.own_party() {
+            return Err(NodeError::KeyChangesNotSupported { indices });
+        }
         if Party::of(&key) != *channel.own_party() {
             return Err(NodeError::NotOurKey(key.name().to_owned()));
         }

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 /// The kinds of spec section 3.2, by value.
-pub const KINDS: [(&str, u8); 7] = [
+pub const KINDS: [(&str, u8); 8] = [
     ("genesis", 0),
     ("inquiry", 1),
     ("response", 2),
@@ -15,6 +15,7 @@ pub const KINDS: [(&str, u8); 7] = [
     ("notification", 4),
     ("record", 5),
     ("endorsement", 6),
+    ("key-change", 7),
 ];
 
 /// The label the sender's signature is over, before the body (spec 3.4).

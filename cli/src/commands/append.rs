@@ -344,6 +344,10 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         R::WrongOrigin { .. }
         | R::UnknownSender { .. }
         | R::BadSignature { .. }
+        | R::RetiredKey { .. }
+        | R::KeyChange { .. }
+        | R::NewKeyReused { .. }
+        | R::KeyChangeAsMessage { .. }
         | R::SequenceGap { .. }
         | R::TimestampBackwards { .. }
         | R::TimestampInFuture { .. } => {

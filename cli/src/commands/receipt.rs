@@ -12,6 +12,7 @@ use dyad_verifier::receipt_directory::{ATTACHMENTS_DIR, RECEIPT_FILE};
 use serde_json::json as j;
 
 use super::receipt_endorsement::{endorsement_if_any, write_endorsement_receipt, ENDORSEMENT_FILE};
+use super::receipt_key_changes::{file_name, key_change_indices, key_history, KEY_CHANGES_DIR};
 use crate::attachment_files::{in_dir, save_all, NamedAttachment, NewDir};
 use crate::data::DataDir;
 use crate::error::{CliError, Result};
@@ -33,7 +34,10 @@ only when they are given beside it: --out DIR writes DIR/receipt.tlog-proof and 
 attachment under DIR/attachments/, every byte checked against the entry while copied.
 For an endorsed record the directory also holds endorsement.tlog-proof, the endorsement's
 receipt against the same checkpoint (--endorsement-out FILE writes it alone):
-`dyad verify receipt DIR` then says \"signed by A, endorsed by B\".";
+`dyad verify receipt DIR` then says \"signed by A, endorsed by B\".
+When a party changed its key (`dyad rotate-key`) below the checkpoint, the directory holds
+the key history too: key-changes/<index>.tlog-proof, each key change's receipt against the
+same checkpoint (spec/dyad.md 8.1); the receipt file alone does not verify without it.";
 
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
@@ -76,27 +80,47 @@ fn entry_of(receipt: &[u8]) -> Result<(bool, Vec<NamedAttachment>)> {
     Ok((entry.kind == Kind::Record, attachments.collect()))
 }
 
-/// Writes the receipt directory `dir` (spec/dyad.md section 8): whole, or nothing.
+/// What a receipt directory holds besides the receipt: the attachments' files and the key
+/// history's, as paths in the directory.
+struct DirFiles {
+    attachments: Vec<PathBuf>,
+    key_changes: Vec<(u64, PathBuf)>,
+}
+
+/// Writes the receipt directory `dir` (spec/dyad.md sections 8 and 8.1): whole, or
+/// nothing.
 fn write_receipt_dir(
     data: &DataDir,
     dir: &Path,
     (index, size, receipt): (u64, u64, &[u8]),
     (is_record, attachments): (bool, &[NamedAttachment]),
-) -> Result<Vec<PathBuf>> {
+) -> Result<DirFiles> {
     let endorsement = match is_record {
         true => endorsement_if_any(data, index, size)?,
         false => None,
     };
+    let history = key_history(data, size)?;
     let new = NewDir::create(dir)?;
     write_file(&new.path().join(RECEIPT_FILE), receipt, false)?;
     if let Some(bytes) = &endorsement {
         write_file(&new.path().join(ENDORSEMENT_FILE), bytes, false)?;
     }
+    let mut key_changes = Vec::with_capacity(history.len());
+    if !history.is_empty() {
+        let staged = new.subdir(KEY_CHANGES_DIR)?;
+        for (at, bytes) in &history {
+            write_file(&staged.join(file_name(*at)), bytes, false)?;
+            key_changes.push((*at, dir.join(KEY_CHANGES_DIR).join(file_name(*at))));
+        }
+    }
     let store = data.attachments(u64::MAX)?;
     let staged = save_all(&store, attachments, &new.subdir(ATTACHMENTS_DIR)?)?;
     new.commit()?;
     let in_target = dir.join(ATTACHMENTS_DIR);
-    Ok(staged.iter().map(|p| in_dir(&in_target, p)).collect())
+    Ok(DirFiles {
+        attachments: staged.iter().map(|p| in_dir(&in_target, p)).collect(),
+        key_changes,
+    })
 }
 
 pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
@@ -110,7 +134,7 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let (is_record, attachments) = entry_of(&receipt)?;
-    let (written, files) = if is_receipt_file(path) {
+    let (written, files, key_changes) = if is_receipt_file(path) {
         write_receipt(path, &receipt)?;
         if !attachments.is_empty() {
             eprintln!(
@@ -120,7 +144,15 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
                 args.index
             );
         }
-        (path.clone(), Vec::new())
+        let changes = key_change_indices(&data, size)?;
+        if !changes.is_empty() {
+            eprintln!(
+                "note: {} key change(s) lie below the checkpoint; the receipt file alone does not verify without its key history: `dyad receipt {} --out DIR` writes it (key-changes/)",
+                changes.len(),
+                args.index
+            );
+        }
+        (path.clone(), Vec::new(), Vec::new())
     } else {
         let files = write_receipt_dir(
             &data,
@@ -128,7 +160,11 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
             (args.index, size, &receipt),
             (is_record, &attachments),
         )?;
-        (path.join(RECEIPT_FILE), files)
+        (
+            path.join(RECEIPT_FILE),
+            files.attachments,
+            files.key_changes,
+        )
     };
     if ctx.json {
         json(&j!({
@@ -138,6 +174,7 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
             "attachments": attachments.iter().enumerate().map(|(i, a)| j!({
                 "name": a.name, "size": a.size, "sha256": hex::encode(a.sha256), "file": files.get(i),
             })).collect::<Vec<_>>(),
+            "key_changes": key_changes.iter().map(|(i, f)| j!({"index": i, "file": f})).collect::<Vec<_>>(),
         }))?;
     } else {
         outln(&format!(
@@ -148,6 +185,12 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         for file in &files {
             outln(&format!(
                 "wrote {} (checked against the entry)",
+                file.display()
+            ))?;
+        }
+        for (at, file) in &key_changes {
+            outln(&format!(
+                "wrote {} (the key change at entry {at}, against the same checkpoint)",
                 file.display()
             ))?;
         }

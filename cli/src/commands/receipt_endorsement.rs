@@ -42,7 +42,11 @@ pub fn endorsement_receipt(
 }
 
 /// The receipt of entry `endorsement`, proved against the checkpoint of `checkpoint_size`.
-fn receipt_at(data: &DataDir, endorsement: u64, checkpoint_size: u64) -> Result<Vec<u8>> {
+pub(super) fn receipt_at(
+    data: &DataDir,
+    endorsement: u64,
+    checkpoint_size: u64,
+) -> Result<Vec<u8>> {
     let replica = Replica::of(data)?;
     let proof = replica.inclusion_proof(endorsement, Some(checkpoint_size))?;
     let note = replica.checkpoint_note(Some(checkpoint_size))?;

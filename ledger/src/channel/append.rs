@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::checkpoints::META_SIGNED;
 use super::joint::JointStaged;
+use super::key_state::KeyState;
 use super::senders::{sender_meta, SenderState};
 use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
@@ -47,6 +48,14 @@ pub(super) enum Admission {
     Agreed,
 }
 
+/// What the channel rules track from entry to entry: each party's sequence and clock (by
+/// its genesis key ID) and the parties' keys (which key changes move on).
+#[derive(Clone, Debug)]
+pub(super) struct Progress {
+    pub(super) senders: HashMap<u32, SenderState>,
+    pub(super) keys: KeyState,
+}
+
 /// Each entry's fate when entries are judged one by one: where it landed, or why not.
 pub type EachAppended = Vec<Result<Appended, ChannelError>>;
 
@@ -54,7 +63,7 @@ pub type EachAppended = Vec<Result<Appended, ChannelError>>;
 pub struct Staged {
     batch: Batch,
     results: EachAppended,
-    senders: HashMap<u32, SenderState>,
+    progress: Progress,
     /// The log's size when staged: a later change makes the staging stale.
     base: u64,
 }
@@ -80,10 +89,25 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
         admission: Admission,
-    ) -> Result<(Vec<Appended>, HashMap<u32, SenderState>), ChannelError> {
-        let (results, senders) = self.stage(batch, entries, now_ms, OnRefusal::Abort, admission)?;
+    ) -> Result<(Vec<Appended>, Progress), ChannelError> {
+        let (results, progress) =
+            self.stage(batch, entries, now_ms, OnRefusal::Abort, admission)?;
         let appended = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok((appended, senders))
+        Ok((appended, progress))
+    }
+
+    /// Where the channel rules stand after the log's last entry.
+    fn progress(&self) -> Progress {
+        Progress {
+            senders: self.senders.clone(),
+            keys: self.keys.clone(),
+        }
+    }
+
+    /// Takes in what a committed batch staged.
+    pub(super) fn advance(&mut self, progress: Progress) {
+        self.senders = progress.senders;
+        self.keys = progress.keys;
     }
 
     /// Checks `entries` in order as the next entries of the log and stages the accepted
@@ -98,8 +122,8 @@ impl Channel {
         now_ms: u64,
         on_refusal: OnRefusal,
         admission: Admission,
-    ) -> Result<(EachAppended, HashMap<u32, SenderState>), ChannelError> {
-        let mut senders = self.senders.clone();
+    ) -> Result<(EachAppended, Progress), ChannelError> {
+        let mut progress = self.progress();
         let mut appended = Vec::with_capacity(entries.len());
         let mut next = self.store.size();
         // (sender, sequence) -> (index, leaf hash) of entries staged in this batch.
@@ -108,12 +132,14 @@ impl Channel {
         let verified = self.verify_signatures(entries);
         for (e, &signature_ok) in entries.iter().zip(&verified) {
             let body = &e.entry.body;
-            let key = (body.sender, body.sequence);
+            let party = progress.keys.party_id(body.sender);
+            let key = (party, body.sequence);
             // A sender's sequence number names its message (spec 3.3): the same entry again
             // is a resubmission and keeps its index; another entry under a used number is a
             // replay, which check_entry rejects.
-            let used = senders
-                .get(&body.sender)
+            let used = progress
+                .senders
+                .get(&party)
                 .is_some_and(|s| body.sequence <= s.last_sequence);
             let seen = match staged.get(&key) {
                 Some(&found) => Some(found),
@@ -121,7 +147,7 @@ impl Channel {
                 // (the hot path) cost no read.
                 None if !used => None,
                 None => self
-                    .index_of_sequence(body.sender, body.sequence)?
+                    .index_of_sequence(party, body.sequence)?
                     .map(|i| (i, [0; 32])),
             };
             if let Some((index, mut hash)) = seen {
@@ -140,7 +166,7 @@ impl Channel {
             let checked = self.check_entry(
                 e,
                 next,
-                (&mut senders, &mut joint),
+                (&mut progress, &mut joint),
                 (now_ms, admission),
                 signature_ok,
             );
@@ -163,11 +189,12 @@ impl Channel {
             }));
             next += 1;
         }
-        for (id, state) in &senders {
+        for (id, state) in &progress.senders {
             if self.senders.get(id) != Some(state) {
                 batch.put_meta(&sender_meta(*id), state.to_bytes().to_vec());
             }
         }
+        progress.keys.stage_new(&self.keys, batch);
         joint.stage_index(batch);
         self.stage_sequence_index(
             batch,
@@ -175,7 +202,7 @@ impl Channel {
                 .into_iter()
                 .map(|((sender, seq), (index, _))| (sender, seq, index)),
         )?;
-        Ok((appended, senders))
+        Ok((appended, progress))
     }
 
     /// Sequencer: appends signed entries (its own or the co-signer's submissions) as one
@@ -189,11 +216,11 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
-        let (appended, senders) =
+        let (appended, progress) =
             self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
         if appended.iter().any(|a| !a.existing) {
             self.store.commit(batch)?;
-            self.senders = senders;
+            self.advance(progress);
         }
         Ok(appended)
     }
@@ -210,16 +237,16 @@ impl Channel {
     ) -> Result<(Vec<Appended>, Option<Vec<u8>>), ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
-        self.require_own_key(key)?;
         let mut batch = self.store.batch();
-        let (appended, senders) =
+        let (appended, progress) =
             self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
         let new = appended.iter().filter(|a| !a.existing);
-        let Some(note) = self.sign_new_tree(key, &mut batch, new)? else {
+        let Some(note) = self.sign_new_tree(key, &progress.keys, &mut batch, new)? else {
+            self.require_own_key(key)?;
             return Ok((appended, None));
         };
         self.store.commit(batch)?;
-        self.senders = senders;
+        self.advance(progress);
         Ok((appended, Some(note)))
     }
 
@@ -233,12 +260,12 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
-        let (results, senders) =
+        let (results, progress) =
             self.stage(&mut batch, entries, now_ms, OnRefusal::Skip, Admission::New)?;
         Ok(Staged {
             batch,
             results,
-            senders,
+            progress,
             base: self.store.size(),
         })
     }
@@ -254,11 +281,10 @@ impl Channel {
     ) -> Result<(EachAppended, Option<Vec<u8>>), ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
-        self.require_own_key(key)?;
         let Staged {
             mut batch,
             results,
-            senders,
+            progress,
             base,
         } = staged;
         if base != self.store.size() {
@@ -272,19 +298,22 @@ impl Channel {
             .iter()
             .filter_map(|r| r.as_ref().ok())
             .filter(|a| !a.existing);
-        let Some(note) = self.sign_new_tree(key, &mut batch, new)? else {
+        let Some(note) = self.sign_new_tree(key, &progress.keys, &mut batch, new)? else {
+            self.require_own_key(key)?;
             return Ok((results, None));
         };
         self.store.commit(batch)?;
-        self.senders = senders;
+        self.advance(progress);
         Ok((results, Some(note)))
     }
 
     /// Stages the log-signed checkpoint of the tree the `new` appended entries make, if
-    /// there are any; returns its note.
+    /// there are any; returns its note. `key` must be the sequencer's key at the new size
+    /// in `keys` (spec 3.7: a key change in the batch already moves it to the new key).
     fn sign_new_tree<'a>(
         &self,
         key: &SignerKey,
+        keys: &KeyState,
         batch: &mut Batch,
         new: impl Iterator<Item = &'a Appended>,
     ) -> Result<Option<Vec<u8>>, ChannelError> {
@@ -298,6 +327,7 @@ impl Channel {
         if frontier.size() == before {
             return Ok(None);
         }
+        self.require_key_at(key, &keys.current(true).party, frontier.size())?;
         let note = self.log_signed_note(key, frontier.size(), frontier.root())?;
         batch.put_meta(META_SIGNED, note.clone());
         Ok(Some(note))
@@ -314,6 +344,7 @@ impl Channel {
         self.require_own_key(key)?;
         let first = self.next_sequence(key.key_id())?;
         let size = self.size();
+        super::outbox::refuse_key_change(&drafts, size)?;
         let mut signed = Vec::with_capacity(drafts.len());
         for (i, draft) in drafts.into_iter().enumerate() {
             let e = draft

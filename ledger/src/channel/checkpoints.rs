@@ -6,7 +6,9 @@ use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note;
 
+use super::key_state::KeyState;
 use super::{Channel, ChannelError, Role};
+use crate::genesis::Party;
 use crate::keys::SignerKey;
 use crate::tree::Hash;
 
@@ -32,7 +34,8 @@ impl Channel {
         note_bytes: &[u8],
         problem: ChannelError,
     ) -> Result<(), ChannelError> {
-        let rebuilt = crate::kept_note::salvage(note_bytes, &self.note_keys()?)
+        let keys = self.note_keys(&self.keys, note_size(note_bytes))?;
+        let rebuilt = crate::kept_note::salvage(note_bytes, &keys)
             .filter(|n| self.verify_committed(n).is_ok());
         match rebuilt {
             Some(rebuilt) => {
@@ -65,12 +68,28 @@ impl Channel {
         self.repaired
     }
 
-    /// The keys whose signature lines a stored note may carry, in the order it carries
-    /// them: the log's, the co-signer's, the witnesses'.
-    fn note_keys(&self) -> Result<Vec<VerifierKey>, ChannelError> {
-        let mut keys = vec![self.genesis.log_key()?];
-        keys.extend(self.cosignature_keys.iter().cloned());
+    /// The keys whose signature lines a note of a checkpoint of `size` may carry, in the
+    /// order it carries them: the log's, the co-signer's (each the party's key at `size`,
+    /// spec 3.7), the witnesses'.
+    fn note_keys(&self, keys: &KeyState, size: u64) -> Result<Vec<VerifierKey>, ChannelError> {
+        let mut keys = vec![
+            self.log_key_of(&keys.party_at(true, size))?,
+            keys.party_at(false, size).cosignature_key()?,
+        ];
+        keys.extend(self.witness_keys.iter().cloned());
         Ok(keys)
+    }
+
+    /// The log key of a sequencer key: named by the origin (spec 2.2).
+    fn log_key_of(&self, sequencer: &Party) -> Result<VerifierKey, ChannelError> {
+        let mut genesis_terms = self.genesis.clone();
+        genesis_terms.sequencer = sequencer.clone();
+        Ok(genesis_terms.log_key()?)
+    }
+
+    /// The log key at checkpoint size `size` (spec 3.7).
+    pub fn log_key_at(&self, size: u64) -> Result<VerifierKey, ChannelError> {
+        self.log_key_of(&self.keys.party_at(true, size))
     }
 
     /// The checkpoint text for the current tree (spec section 6).
@@ -89,8 +108,9 @@ impl Channel {
     pub fn sign_checkpoint(&mut self, key: &SignerKey) -> Result<Vec<u8>, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
-        self.require_own_key(key)?;
-        let note = self.log_signed_note(key, self.store.size(), self.store.root())?;
+        let size = self.store.size();
+        self.require_key_at(key, &self.party_at(Role::Sequencer, size), size)?;
+        let note = self.log_signed_note(key, size, self.store.root())?;
         let mut batch = self.store.batch();
         batch.put_meta(META_SIGNED, note.clone());
         self.store.commit(batch)?;
@@ -111,7 +131,7 @@ impl Channel {
             extensions: Vec::new(),
         }
         .to_text();
-        let log_key = self.genesis.log_key()?;
+        let log_key = self.log_key_of(&Party::of(key))?;
         let sig = key.sign(text.as_bytes());
         Ok(format!(
             "{text}\n{}",
@@ -141,8 +161,18 @@ impl Channel {
         &self,
         note_bytes: &[u8],
     ) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
-        let keys = self.note_keys()?;
-        let log_key = &keys[0];
+        self.verify_note_in(&self.keys, note_bytes)
+    }
+
+    /// [`Self::verify_note`] under the parties' keys in `keys` (which may hold key changes
+    /// of a batch not yet written).
+    pub(super) fn verify_note_in(
+        &self,
+        keys: &KeyState,
+        note_bytes: &[u8],
+    ) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
+        let keys = self.note_keys(keys, note_size(note_bytes))?;
+        let (log_key, cosigner_key) = (&keys[0], &keys[1]);
         let verified = note::verify(note_bytes, &keys)?;
         let checkpoint = dyad_verifier::checkpoint::parse(&verified.text)?;
         if checkpoint.origin != self.genesis.origin {
@@ -153,17 +183,24 @@ impl Channel {
         }
         let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
         let has_log = signed_by(log_key);
-        let has_cosigner = signed_by(&self.cosignature_keys[0]);
-        let witnesses = self.cosignature_keys[1..]
-            .iter()
-            .filter(|k| signed_by(k))
-            .count();
+        let has_cosigner = signed_by(cosigner_key);
+        let witnesses = self.witness_keys.iter().filter(|k| signed_by(k)).count();
         Ok((checkpoint, has_log, has_cosigner, witnesses))
     }
 
     /// Checks that a note is a committed checkpoint of this channel (spec section 7).
     pub fn verify_committed(&self, note_bytes: &[u8]) -> Result<Checkpoint, ChannelError> {
-        let (checkpoint, has_log, has_cosigner, witnesses) = self.verify_note(note_bytes)?;
+        self.verify_committed_in(&self.keys, note_bytes)
+    }
+
+    /// [`Self::verify_committed`] under the parties' keys in `keys`.
+    pub(super) fn verify_committed_in(
+        &self,
+        keys: &KeyState,
+        note_bytes: &[u8],
+    ) -> Result<Checkpoint, ChannelError> {
+        let (checkpoint, has_log, has_cosigner, witnesses) =
+            self.verify_note_in(keys, note_bytes)?;
         if !has_log {
             return Err(ChannelError::MissingLogSignature);
         }
@@ -228,10 +265,27 @@ impl Channel {
         note_bytes: &[u8],
         skip: Option<&VerifierKey>,
     ) -> Result<Vec<u8>, ChannelError> {
-        Ok(crate::kept_note::rebuild(
-            note_bytes,
-            &self.note_keys()?,
-            skip,
-        )?)
+        self.kept_note_in(&self.keys, note_bytes, skip)
     }
+
+    /// [`Self::kept_note`] under the parties' keys in `keys`.
+    pub(super) fn kept_note_in(
+        &self,
+        keys: &KeyState,
+        note_bytes: &[u8],
+        skip: Option<&VerifierKey>,
+    ) -> Result<Vec<u8>, ChannelError> {
+        let keys = self.note_keys(keys, note_size(note_bytes))?;
+        Ok(crate::kept_note::rebuild(note_bytes, &keys, skip)?)
+    }
+}
+
+/// The size a note's checkpoint claims, to pick the keys that must have signed it (spec
+/// 3.7); 0 (the genesis keys) if it does not parse, which verifying then reports. The
+/// signatures cover the size, so a false one cannot pass.
+pub(super) fn note_size(note_bytes: &[u8]) -> u64 {
+    note::parse(note_bytes)
+        .ok()
+        .and_then(|n| dyad_verifier::checkpoint::parse(&n.text).ok())
+        .map_or(0, |c| c.size)
 }

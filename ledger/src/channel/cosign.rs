@@ -5,10 +5,12 @@ use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::note;
 
 use super::append::Admission;
-use super::checkpoints::META_SIGNED;
+use super::checkpoints::{note_size, META_SIGNED};
+use super::key_state::KeyState;
 use super::outbox::QUEUE_PREFIX;
 use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::SignedEntry;
+use crate::genesis::Party;
 use crate::keys::SignerKey;
 use crate::store::Batch;
 use crate::tree::Frontier;
@@ -20,12 +22,12 @@ const CONFLICT_PREFIX: &str = "conflict/";
 impl Channel {
     /// Checks a note this replica is about to store as its co-signed checkpoint: committed
     /// when the channel needs no witnesses, else signed by the log and the co-signer.
-    fn check_cosigned(&self, note_bytes: &[u8]) -> Result<(), ChannelError> {
+    fn check_cosigned(&self, keys: &KeyState, note_bytes: &[u8]) -> Result<(), ChannelError> {
         if self.genesis.witness_threshold == 0 {
-            self.verify_committed(note_bytes)?;
+            self.verify_committed_in(keys, note_bytes)?;
             return Ok(());
         }
-        let (_, has_log, has_cosigner, _) = self.verify_note(note_bytes)?;
+        let (_, has_log, has_cosigner, _) = self.verify_note_in(keys, note_bytes)?;
         if !has_log {
             return Err(ChannelError::MissingLogSignature);
         }
@@ -46,7 +48,7 @@ impl Channel {
             let Ok(parsed) = note::parse(&note_bytes) else {
                 continue;
             };
-            if parsed.text == text && self.check_cosigned(&note_bytes).is_ok() {
+            if parsed.text == text && self.check_cosigned(&self.keys, &note_bytes).is_ok() {
                 return Ok(Some(note_bytes));
             }
         }
@@ -54,9 +56,11 @@ impl Channel {
     }
 
     /// This party's own cosignature line(s) in a co-signed note (what `add-checkpoint`
-    /// answers with): the lines of its cosignature key.
+    /// answers with): the lines of its cosignature key at the checkpoint's size.
     pub fn own_cosignature_lines(&self, note_bytes: &[u8]) -> Result<Vec<u8>, ChannelError> {
-        let own = self.own_party().cosignature_key()?;
+        let own = self
+            .party_at(self.role, note_size(note_bytes))
+            .cosignature_key()?;
         let parsed = note::parse(note_bytes)?;
         let mut out = Vec::new();
         for sig in &parsed.signatures {
@@ -82,12 +86,25 @@ impl Channel {
     ) -> Result<Vec<u8>, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
-        self.require_own_key(key)?;
-        let checkpoint = self.check_incoming_size(signed_note, entries.len())?;
+        // A note of another size than the entries make is refused as before, without
+        // judging the entries (check_incoming_size fails on it).
+        let expected = self.store.size() + entries.len() as u64;
+        if note_size(signed_note) != expected {
+            self.check_incoming_size(&self.keys, signed_note, entries.len())?;
+        }
+        // Then the entries: a key change among them changes the keys the note must be
+        // signed (and co-signed) with (spec 3.7). Nothing is written before all is checked.
+        let signed = decode_incoming(self.store.size(), entries)?;
+        let mut batch = self.store.batch();
+        let (appended, progress) =
+            self.stage_entries(&mut batch, &signed, now_ms, Admission::New)?;
+        let keys = &progress.keys;
+        let checkpoint = self.check_incoming_size(keys, signed_note, entries.len())?;
+        self.require_key_at(key, &keys.current(false).party, checkpoint.size)?;
         // The incoming note with only the lines verified here; our own line, if the note
         // carries one, makes way for the one added below.
-        let own_key = self.cosignature_keys[0].clone();
-        let incoming = self.kept_note(signed_note, Some(&own_key))?;
+        let own_key = Party::of(key).cosignature_key()?;
+        let incoming = self.kept_note_in(keys, signed_note, Some(&own_key))?;
         let text = note::parse(&incoming)?.text;
         if entries.is_empty() {
             if let Some(answer) =
@@ -96,20 +113,16 @@ impl Channel {
                 return Ok(answer);
             }
         }
-        let signed = decode_incoming(self.store.size(), entries)?;
-        let mut batch = self.store.batch();
-        let (appended, senders) =
-            self.stage_entries(&mut batch, &signed, now_ms, Admission::New)?;
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }
         self.check_incoming_root(&checkpoint, &signed, &incoming)?;
         let cosigned = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
         // Nothing is stored that would not verify.
-        self.check_cosigned(&cosigned)?;
-        self.stage_cosigned(&mut batch, key, &signed, incoming, &checkpoint, &cosigned);
+        self.check_cosigned(keys, &cosigned)?;
+        self.stage_cosigned(&mut batch, keys, &signed, incoming, &checkpoint, &cosigned);
         self.store.commit(batch)?;
-        self.senders = senders;
+        self.advance(progress);
         self.update_replica_record();
         Ok(cosigned)
     }
@@ -119,10 +132,11 @@ impl Channel {
     /// rollback, or a re-sent old checkpoint that must still match), or of another size.
     fn check_incoming_size(
         &self,
+        keys: &KeyState,
         signed_note: &[u8],
         count: usize,
     ) -> Result<Checkpoint, ChannelError> {
-        let (checkpoint, has_log, _, _) = self.verify_note(signed_note)?;
+        let (checkpoint, has_log, _, _) = self.verify_note_in(keys, signed_note)?;
         if !has_log {
             return Err(ChannelError::MissingLogSignature);
         }
@@ -163,7 +177,7 @@ impl Channel {
         }
         if self.committed_size()? >= checkpoint.size {
             let fresh = self.cosign_note(key, incoming, checkpoint, now_ms / 1000)?;
-            self.check_cosigned(&fresh)?;
+            self.check_cosigned(&self.keys, &fresh)?;
             return Ok(Some(fresh));
         }
         Ok(None)
@@ -204,14 +218,15 @@ impl Channel {
     fn stage_cosigned(
         &self,
         batch: &mut Batch,
-        key: &SignerKey,
+        keys: &KeyState,
         signed: &[SignedEntry],
         incoming: Vec<u8>,
         checkpoint: &Checkpoint,
         cosigned: &[u8],
     ) {
         for e in signed {
-            if e.entry.body.sender == key.key_id() {
+            // Ours under any of our keys (a key change may lie among them).
+            if keys.party_of(e.entry.body.sender) == Some(false) {
                 batch.remove_meta(&format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence));
             }
         }
@@ -233,7 +248,7 @@ impl Channel {
         timestamp: u64,
     ) -> Result<Vec<u8>, ChannelError> {
         let text = checkpoint.to_text();
-        let cosign_key = self.own_party().cosignature_key()?;
+        let cosign_key = Party::of(key).cosignature_key()?;
         let message = dyad_verifier::cosignature::signed_message(timestamp, &text);
         let mut sig = timestamp.to_be_bytes().to_vec();
         sig.extend_from_slice(&key.sign(&message));

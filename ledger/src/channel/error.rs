@@ -35,6 +35,36 @@ pub enum ChannelError {
         /// The role it was offered for.
         role: &'static str,
     },
+    /// A key this replica's party had, retired by a key change (spec 3.7): it must never
+    /// sign again.
+    #[error("the key {name} ({key_id:08x}) was retired by a key change; sign with the party's current key (the data directory's key_file)")]
+    RetiredOwnKey {
+        /// The key's name.
+        name: String,
+        /// Its type-0x01 key ID.
+        key_id: u32,
+    },
+    /// A key that is not this party's key at the size of the checkpoint it would sign
+    /// (spec 3.7: checkpoints are signed with the current keys at their size).
+    #[error("the key {name} ({key_id:08x}) is not the {role}'s key at checkpoint size {size}")]
+    KeyNotCurrentAt {
+        /// The key's name.
+        name: String,
+        /// Its type-0x01 key ID.
+        key_id: u32,
+        /// The role it was offered for.
+        role: &'static str,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// A new key for a key change under another name than the party's (spec 3.7).
+    #[error("the new key is named {found:?}; a party's new key keeps its name {expected:?}")]
+    NewKeyName {
+        /// The party's name.
+        expected: String,
+        /// The new key's name.
+        found: String,
+    },
     /// The store has no role record.
     #[error("the store has no role record; it was not created by dyad")]
     MissingRole,
@@ -158,6 +188,42 @@ pub enum EntryRefusal {
     #[error("entry {index}: the sender's signature does not verify")]
     BadSignature {
         /// The entry's index.
+        index: u64,
+    },
+    /// A sender key that a party had but retired by a key change before this index
+    /// (spec 3.7), whatever the signature.
+    #[error("entry {index}: sender key id {key_id:08x} is {party}'s retired key (RetiredKey): after a key change only the new key signs")]
+    RetiredKey {
+        /// The entry's index.
+        index: u64,
+        /// The retired key's ID.
+        key_id: u32,
+        /// The party's name.
+        party: String,
+    },
+    /// A key-change entry that breaks a form rule of spec 3.7, or whose new-key
+    /// signature does not verify.
+    #[error("entry {index}: {source}")]
+    KeyChange {
+        /// The entry's index.
+        index: u64,
+        /// The rule it breaks.
+        source: crate::entry::key_change::KeyChangeError,
+    },
+    /// A key change whose new key repeats a key (public key or key ID) the channel has
+    /// had (spec 3.7).
+    #[error("entry {index}: {party}'s new key repeats a key this channel has had (NewKeyReused): generate a fresh key")]
+    NewKeyReused {
+        /// The entry's index.
+        index: u64,
+        /// The party's name.
+        party: String,
+    },
+    /// A key-change draft offered as a message: a key change is made by the party
+    /// itself, which then signs with the new key (`dyad rotate-key`).
+    #[error("entry {index}: a key change is not sent as a message; use `dyad rotate-key --new-key FILE`")]
+    KeyChangeAsMessage {
+        /// The index it would take.
         index: u64,
     },
     /// A genesis entry anywhere but at index 0.

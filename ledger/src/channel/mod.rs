@@ -18,7 +18,10 @@
 //! - `joint.rs`: records and endorsements (spec 3.6): the index of endorsed records,
 //!   and the rules an endorsement is checked against;
 //! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
+//! - `key_state.rs`: the parties' current keys, their key changes and every key the
+//!   channel has had (spec 3.7); `key_rules.rs`: the channel rules on key changes;
 //! - `witnessed.rs`: a co-signed checkpoint awaiting its witnesses (spec 7);
+//! - `own_key.rs`: which key may sign for this replica's party, and its own key changes;
 //! - `recover.rs`: catching up from the peer's committed tree (either role);
 //! - `replica_head.rs`: keeping `replica.head` beside the store up to date;
 //! - `error.rs`: why a channel operation failed.
@@ -26,14 +29,11 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::Arc;
 
 use dyad_verifier::key::VerifierKey;
-use dyad_verifier::keyed::KeyedVerifier;
 
 use crate::entry::{Entry, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, Party};
-use crate::keys::SignerKey;
 use crate::store::{Store, StoreOptions};
 
 mod append;
@@ -41,7 +41,10 @@ mod checkpoints;
 mod cosign;
 mod error;
 mod joint;
+mod key_rules;
+mod key_state;
 mod outbox;
+mod own_key;
 mod recover;
 mod replica_head;
 mod rules;
@@ -53,7 +56,7 @@ mod witnessed;
 pub use append::{Appended, EachAppended, Staged};
 pub use checkpoints::CheckpointDamage;
 pub use error::{ChannelError, EntryRefusal};
-use rules::EntryKey;
+use key_state::KeyState;
 use senders::{sender_meta, sequence_meta, SenderState};
 pub use witnessed::Cosigned;
 
@@ -84,11 +87,14 @@ pub struct Channel {
     genesis: Genesis,
     genesis_timestamp_ms: u64,
     role: Role,
+    /// Each party's sequence and clock, by its genesis key ID (spec 3.3: they run on
+    /// across key changes).
     senders: HashMap<u32, SenderState>,
-    cosignature_keys: Vec<VerifierKey>,
-    /// The parties' entry keys, resolved once (a key id is a hash and a key a point
-    /// decompression: too dear to redo per entry).
-    entry_keys: [EntryKey; 2],
+    /// The genesis witnesses' cosignature keys (type 0x04).
+    witness_keys: Vec<VerifierKey>,
+    /// The parties' keys, current and past, resolved once (a key id is a hash and a key a
+    /// point decompression: too dear to redo per entry).
+    keys: KeyState,
     /// Threads for checking a batch's signatures.
     threads: usize,
     /// Set when the newest stored checkpoint does not verify: the replica is read-only.
@@ -147,22 +153,13 @@ impl Channel {
             Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
         let genesis =
             check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
-        let mut cosignature_keys = vec![genesis.cosigner.cosignature_key()?];
+        let mut witness_keys = Vec::new();
         for w in &genesis.witnesses {
-            cosignature_keys.push(w.cosignature_key()?);
+            witness_keys.push(w.cosignature_key()?);
         }
-        let entry_keys = [
-            EntryKey {
-                key_id: genesis.sequencer.entry_key()?.key_id(),
-                key: Arc::new(KeyedVerifier::new(&genesis.sequencer.verifying_key()?)),
-                sequencer: true,
-            },
-            EntryKey {
-                key_id: genesis.cosigner.entry_key()?.key_id(),
-                key: Arc::new(KeyedVerifier::new(&genesis.cosigner.verifying_key()?)),
-                sequencer: false,
-            },
-        ];
+        let records = store.meta_with_prefix(key_state::record_prefix())?;
+        let keys = KeyState::load(&genesis, records).map_err(ChannelError::BadStoredGenesis)?;
+        keys.check_against_log(&store)?;
         let mut senders = HashMap::new();
         for party in [&genesis.sequencer, &genesis.cosigner] {
             let id = party.entry_key()?.key_id();
@@ -179,8 +176,8 @@ impl Channel {
             genesis_timestamp_ms: entry.body.timestamp_ms,
             role,
             senders,
-            cosignature_keys,
-            entry_keys,
+            witness_keys,
+            keys,
             threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             damage: None,
             repaired: None,
@@ -234,12 +231,35 @@ impl Channel {
         self.store.size()
     }
 
-    /// This replica's own party.
+    /// This replica's own party, with its current key in the log (spec 3.7).
     pub fn own_party(&self) -> &Party {
-        match self.role {
-            Role::Sequencer => &self.genesis.sequencer,
-            Role::Cosigner => &self.genesis.cosigner,
-        }
+        &self.keys.current(self.role == Role::Sequencer).party
+    }
+
+    /// A party (`Role::Sequencer` or `Role::Cosigner`) with its current key in the log.
+    pub fn current_party(&self, role: Role) -> &Party {
+        &self.keys.current(role == Role::Sequencer).party
+    }
+
+    /// A party with its key at checkpoint size `n`: after the key changes below `n`.
+    pub fn party_at(&self, role: Role, n: u64) -> Party {
+        self.keys.party_at(role == Role::Sequencer, n)
+    }
+
+    /// The indices of the key-change entries in the log, ascending.
+    pub fn key_change_indices(&self) -> Vec<u64> {
+        self.keys.changes().iter().map(|c| c.index).collect()
+    }
+
+    /// The party (its role) that has or had the entry key `key_id`, if any.
+    pub fn role_of_sender(&self, key_id: u32) -> Option<Role> {
+        self.keys.party_of(key_id).map(|sequencer| {
+            if sequencer {
+                Role::Sequencer
+            } else {
+                Role::Cosigner
+            }
+        })
     }
 
     /// The size of the newest committed checkpoint: entries below it are committed.
@@ -256,16 +276,6 @@ impl Channel {
                 actual: self.role.as_str(),
             })
         }
-    }
-
-    fn require_own_key(&self, key: &SignerKey) -> Result<(), ChannelError> {
-        if Party::of(key) != *self.own_party() {
-            return Err(ChannelError::NotOurKey {
-                name: key.name().to_owned(),
-                role: self.role.as_str(),
-            });
-        }
-        Ok(())
     }
 
     /// Entry `index`, decoded.

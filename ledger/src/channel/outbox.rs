@@ -10,7 +10,9 @@ pub(super) const QUEUE_PREFIX: &str = "queue/";
 impl Channel {
     /// The next sequence number for a sender: one past its last entry in the log or queue.
     pub fn next_sequence(&self, key_id: u32) -> Result<u64, ChannelError> {
-        let in_log = self.senders.get(&key_id).map_or(0, |s| s.last_sequence);
+        // A party's numbering runs on across its key changes (spec 3.3).
+        let party = self.party_id_of_own(key_id)?;
+        let in_log = self.senders.get(&party).map_or(0, |s| s.last_sequence);
         // The queue is in sequence order: only its last message matters.
         let queued = match self.store.last_meta_with_prefix(QUEUE_PREFIX)? {
             None => 0,
@@ -19,7 +21,7 @@ impl Channel {
                     index: self.size(),
                     source,
                 })?;
-                if e.entry.body.sender == key_id {
+                if self.keys.party_id(e.entry.body.sender) == party {
                     e.entry.body.sequence
                 } else {
                     0
@@ -27,6 +29,18 @@ impl Channel {
             }
         };
         Ok(in_log.max(queued) + 1)
+    }
+
+    /// The party ID (genesis key ID) of a sender key: one a party has had in the log, or
+    /// the new key of this co-signer's key change still in its outbox.
+    fn party_id_of_own(&self, key_id: u32) -> Result<u32, ChannelError> {
+        if self.keys.party_of(key_id).is_none() && self.role == Role::Cosigner {
+            let own = self.own_signing_party()?;
+            if own.entry_key()?.key_id() == key_id {
+                return Ok(self.keys.party_id(self.own_party().entry_key()?.key_id()));
+            }
+        }
+        Ok(self.keys.party_id(key_id))
     }
 
     /// Co-signer: signs a message and queues it durably for submission to the sequencer.
@@ -39,6 +53,7 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
+        refuse_key_change(std::slice::from_ref(&draft), self.size())?;
         let sequence = self.next_sequence(key.key_id())?;
         let e = draft
             .sign(key, &self.genesis.origin, sequence, now_ms)
@@ -46,6 +61,12 @@ impl Channel {
                 index: self.size(),
                 source,
             })?;
+        self.queue_signed(e)
+    }
+
+    /// Co-signer: queues one of its own messages, already signed, durably.
+    pub(super) fn queue_signed(&mut self, e: SignedEntry) -> Result<SignedEntry, ChannelError> {
+        let sequence = e.entry.body.sequence;
         let mut batch = self.store.batch();
         batch.put_meta(&format!("{QUEUE_PREFIX}{sequence:020}"), e.bytes.clone());
         self.store.commit(batch)?;
@@ -63,6 +84,7 @@ impl Channel {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         self.require_own_key(key)?;
+        refuse_key_change(&drafts, self.size())?;
         let first = self.next_sequence(key.key_id())?;
         let mut batch = self.store.batch();
         let mut out = Vec::with_capacity(drafts.len());
@@ -98,4 +120,16 @@ impl Channel {
     pub fn queued_len(&self) -> Result<usize, ChannelError> {
         Ok(self.store.count_meta_with_prefix(QUEUE_PREFIX)?)
     }
+}
+
+/// A key change is made by [`Channel::queue_key_change`] or [`Channel::append_key_change`],
+/// whose new-key signature binds the sequence number, not sent as a message.
+pub(super) fn refuse_key_change(drafts: &[Draft], index: u64) -> Result<(), EntryRefusal> {
+    if drafts
+        .iter()
+        .any(|d| d.kind == crate::entry::Kind::KeyChange)
+    {
+        return Err(EntryRefusal::KeyChangeAsMessage { index });
+    }
+    Ok(())
 }

@@ -24,20 +24,23 @@ impl Channel {
         self.check_writable()?;
         let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
-        let (appended, senders) =
+        let (appended, progress) =
             self.stage_entries(&mut batch, &signed, now_ms, Admission::Agreed)?;
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }
         // The co-signer's own messages the log already holds leave its queue (as when
         // it co-signs them), or they would be sent again.
-        let own = self.own_party().entry_key()?.key_id();
-        for e in signed.iter().filter(|e| e.entry.body.sender == own) {
+        let own = Some(self.role == super::Role::Sequencer);
+        for e in signed
+            .iter()
+            .filter(|e| progress.keys.party_of(e.entry.body.sender) == own)
+        {
             batch.remove_meta(&format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence));
         }
         if !batch.is_empty() {
             self.store.commit(batch)?;
-            self.senders = senders;
+            self.advance(progress);
             self.update_replica_record();
         }
         Ok(self.size())

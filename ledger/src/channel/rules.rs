@@ -3,42 +3,27 @@
 //! `joint.rs`); and [`Draft::check`], the same
 //! rules for a message not yet signed, which is where the node and the CLI check drafts.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use dyad_verifier::keyed::KeyedVerifier;
-
-use super::append::Admission;
+use super::append::{Admission, Progress};
 use super::joint::{check_form, JointStaged};
+use super::key_rules::check_key_change;
+use super::key_state::EntryKey;
 use super::senders::SenderState;
 use super::{Channel, ChannelError, EntryRefusal};
 use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
 use crate::stix;
 
-/// A party's entry-signing key, ready to verify with: its table is precomputed once
-/// (dyad_verifier::keyed), since every entry the channel admits is signed by one of two keys.
-#[derive(Clone, Debug)]
-pub(super) struct EntryKey {
-    pub(super) key_id: u32,
-    pub(super) key: Arc<KeyedVerifier>,
-    pub(super) sequencer: bool,
-}
-
 /// Below this many entries a batch's signatures are checked on the calling thread: a
 /// thread costs more to start than a few verifications.
 const PARALLEL_VERIFY_MIN: usize = 4;
 
 impl Channel {
-    fn entry_key(&self, key_id: u32) -> Option<&EntryKey> {
-        self.entry_keys.iter().find(|k| k.key_id == key_id)
-    }
-
     /// Whether each entry's sender signature verifies (strict Ed25519, spec 3.4); false
     /// for a sender that is not a party. A batch is split over the machine's cores.
     pub(super) fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
         let one = |e: &SignedEntry| {
-            self.entry_key(e.entry.body.sender)
+            self.keys
+                .current_by_id(e.entry.body.sender)
                 .is_some_and(|k| e.signature_verifies_keyed(0, &k.key))
         };
         if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
@@ -69,22 +54,24 @@ impl Channel {
     /// entry's own fields and who sent it, then its place in the sender's sequence and
     /// time, then its reply and the genesis limits, then (for entries new to both parties,
     /// `admission`) the content policy, then the joint-record rules against the log and the
-    /// batch (`joint`). On success the sender's state in `senders` moves
-    /// on to this entry, and `joint` takes it in. A refusal is
+    /// batch (`joint`), then a key change's rules (3.7). On success the sender's state in
+    /// `progress` moves on to this entry (and to its new key, for a key change), and
+    /// `joint` takes it in. A refusal is
     /// [`ChannelError::Refused`]; any other error is the store's. `signature_ok` is the result of
     /// [`Self::verify_signatures`] for it.
     pub(super) fn check_entry(
         &self,
         e: &SignedEntry,
         index: u64,
-        (senders, joint): (&mut HashMap<u32, SenderState>, &mut JointStaged),
+        (progress, joint): (&mut Progress, &mut JointStaged),
         (now_ms, admission): (u64, Admission),
         signature_ok: bool,
     ) -> Result<(), ChannelError> {
-        let sender = self.check_sender(e, index, signature_ok)?;
+        let sender = self.check_sender(e, index, &progress.keys, signature_ok)?;
         let body = &e.entry.body;
-        let state = senders.get(&body.sender).copied().unwrap_or_default();
-        self.check_sequence_and_time(body, index, state, sender, now_ms)?;
+        let party = progress.keys.party_id(body.sender);
+        let state = progress.senders.get(&party).copied().unwrap_or_default();
+        self.check_sequence_and_time(body, index, state, &sender, now_ms)?;
         // The joint-record rules (spec 3.6) name their own refusals, before the reply
         // rules they imply; last, since on success they take the entry into `joint`.
         check_form(body, index)?;
@@ -92,9 +79,20 @@ impl Channel {
         if admission == Admission::New {
             check_content_policy(body, index)?;
         }
+        let change = check_key_change(body, index, &sender, &progress.keys)?;
         self.check_joint(e, index, joint)?;
-        senders.insert(
-            body.sender,
+        if let Some(change) = change {
+            // check_key_change found the new key unused in these very keys.
+            progress
+                .keys
+                .apply(change)
+                .map_err(|_| EntryRefusal::NewKeyReused {
+                    index,
+                    party: sender.party.name.clone(),
+                })?;
+        }
+        progress.senders.insert(
+            party,
             SenderState {
                 last_sequence: body.sequence,
                 last_timestamp_ms: body.timestamp_ms,
@@ -104,13 +102,14 @@ impl Channel {
     }
 
     /// The entry's fields (spec 3.1), its origin, that it is not a second genesis (3.2),
-    /// and that a party signed it (3.4). Returns the sender's key.
+    /// and that a party's current key signed it (3.4, 3.7). Returns the sender's key.
     fn check_sender(
         &self,
         e: &SignedEntry,
         index: u64,
+        keys: &super::key_state::KeyState,
         signature_ok: bool,
-    ) -> Result<&EntryKey, EntryRefusal> {
+    ) -> Result<EntryKey, EntryRefusal> {
         let body = &e.entry.body;
         e.entry
             .validate()
@@ -123,16 +122,7 @@ impl Channel {
             });
         }
         check_not_genesis(body.kind, index)?;
-        let sender = self
-            .entry_key(body.sender)
-            .ok_or(EntryRefusal::UnknownSender {
-                index,
-                key_id: body.sender,
-            })?;
-        if !signature_ok {
-            return Err(EntryRefusal::BadSignature { index });
-        }
-        Ok(sender)
+        self.current_sender(e, index, keys, signature_ok)
     }
 
     /// The entry's sequence number follows the sender's last one, and its timestamp is
@@ -149,11 +139,7 @@ impl Channel {
         if body.sequence != expected {
             return Err(EntryRefusal::SequenceGap {
                 index,
-                sender: if sender.sequencer {
-                    self.genesis.sequencer.name.clone()
-                } else {
-                    self.genesis.cosigner.name.clone()
-                },
+                sender: sender.party.name.clone(),
                 expected,
                 found: body.sequence,
             });
@@ -193,6 +179,9 @@ impl Draft {
         self.check_form(&genesis.origin)
             .map_err(|source| EntryRefusal::Invalid { index, source })?;
         check_not_genesis(self.kind, index)?;
+        if self.kind == Kind::KeyChange {
+            return Err(EntryRefusal::KeyChangeAsMessage { index });
+        }
         let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
         check_form(&body, index)?;
         check_reply_and_limits(&body, genesis, index)?;

@@ -55,12 +55,16 @@ pub(super) fn sender_meta(key_id: u32) -> String {
 
 impl Channel {
     /// The log index of `sender`'s message number `sequence`, if it is in the log.
+    /// `sender` is any key ID the party has had: its numbering runs on across key changes,
+    /// and the records are kept under its genesis key ID (the format from before key
+    /// changes).
     pub fn index_of_sequence(
         &self,
         sender: u32,
         sequence: u64,
     ) -> Result<Option<u64>, ChannelError> {
-        let Some(record) = self.store.meta(&sequence_meta(sender, sequence))? else {
+        let party = self.keys.party_id(sender);
+        let Some(record) = self.store.meta(&sequence_meta(party, sequence))? else {
             return Ok(None);
         };
         let at = (sequence % SEQUENCE_RECORD_LEN) as usize * 8;
@@ -70,7 +74,8 @@ impl Channel {
         Ok(index.filter(|&i| i != NO_INDEX))
     }
 
-    /// Extends the per-sender sequence index records (256 indexes each) with new entries.
+    /// Extends the per-sender sequence index records (256 indexes each) with new entries;
+    /// `new` names each sender by its party's genesis key ID.
     pub(super) fn stage_sequence_index(
         &self,
         batch: &mut Batch,

@@ -21,7 +21,7 @@ pub enum Cosigned {
 impl Channel {
     /// The genesis witnesses' cosignature keys (type 0x04), in genesis order.
     pub fn witness_keys(&self) -> &[VerifierKey] {
-        &self.cosignature_keys[1..]
+        &self.witness_keys
     }
 
     /// How many witnesses must co-sign a checkpoint for it to be committed.

@@ -13,6 +13,9 @@ use dyad_verifier::joint_record::{EndorsementPayload, ENDORSEMENT_CONTENT_TYPE};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+#[path = "key_changes.rs"]
+mod key_changes;
+
 pub const ORIGIN: &str = "example.org/dyad/vectors";
 const GENESIS_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const STEP_MS: u64 = 60_000;
@@ -409,8 +412,9 @@ pub fn generate() -> Value {
     add("version-2", v, "unknown-version");
     let kind_at = 1 + 8 + ORIGIN.len();
     let mut v = base.clone();
-    v[kind_at] = 7;
-    add("kind-7", v, "unknown-kind");
+    // 7 is key-change (spec 3.7): 8 is the first unknown kind.
+    v[kind_at] = 8;
+    add("kind-8", v, "unknown-kind");
     let reply_tag_at = kind_at + 1 + 4 + 8 + 8;
     let mut v = base.clone();
     v[reply_tag_at] = 2;
@@ -511,6 +515,10 @@ pub fn generate() -> Value {
         "genesis-not-first",
     );
 
+    // The log continued with key changes (spec 3.7), after everything above, which
+    // they leave unchanged.
+    let key_changes = key_changes::key_changes(&mut seq, &mut cos, (&alpha, &bravo), t);
+
     let party = |role: &str, k: &SignerKey, seed: &[u8; 32]| {
         let mut p = json!({
             "role": role,
@@ -547,5 +555,6 @@ pub fn generate() -> Value {
         "invalid_endorsements": invalid_endorsements(&joint, next_index, t),
         "checkpoints": checkpoints,
         "receipts": receipts,
+        "key_changes": key_changes,
     })
 }

@@ -324,6 +324,10 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
         // other rules are about who signed an entry and when, which a draft is not yet.
         R::GenesisNotFirst { .. }
         | R::AttachmentTooLarge { .. }
+        | R::KeyChangeAsMessage { .. }
+        | R::KeyChange { .. }
+        | R::NewKeyReused { .. }
+        | R::RetiredKey { .. }
         | R::WrongOrigin { .. }
         | R::UnknownSender { .. }
         | R::BadSignature { .. }

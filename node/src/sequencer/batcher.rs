@@ -48,6 +48,9 @@ pub(crate) fn classify(e: &ChannelError) -> (u16, &'static str) {
         | E::Genesis(_)
         | E::WrongRole { .. }
         | E::NotOurKey { .. }
+        | E::RetiredOwnKey { .. }
+        | E::KeyNotCurrentAt { .. }
+        | E::NewKeyName { .. }
         | E::MissingRole
         | E::Note(_)
         | E::Checkpoint(_)
@@ -71,6 +74,7 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         R::SequenceGap { .. } => (409, "sequence"),
         R::BadSignature { .. } => (403, "bad-signature"),
         R::UnknownSender { .. } => (403, "unknown-sender"),
+        R::RetiredKey { .. } => (403, "retired-key"),
         R::WrongOrigin { .. } => (422, "wrong-origin"),
         R::Invalid { .. } => (422, "invalid-entry"),
         R::GenesisNotFirst { .. }
@@ -81,6 +85,9 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         | R::PayloadTooLarge { .. }
         | R::AttachmentTooLarge { .. }
         | R::JointRecord { .. }
+        | R::KeyChange { .. }
+        | R::NewKeyReused { .. }
+        | R::KeyChangeAsMessage { .. }
         | R::NotStix { .. } => (422, "channel-rule"),
     }
 }

@@ -1,0 +1,197 @@
+//! `dyad rotate-key --new-key FILE`: this party replaces its key (spec/dyad.md 3.7). The key
+//! change is signed by the current key and carries the new key's signature; the sequencer
+//! appends it to its log, the co-signer queues it for the sequencer like `dyad append`.
+//! Then the data directory's configuration names the new key file, so the old key never
+//! signs again from here (the replica refuses it too).
+//!
+//! Only without a running node: a node holds the old key in memory and would go on
+//! signing with it, so rotation through a node is refused until that path is built.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use dyad_ledger::channel::{Channel, ChannelError, Role};
+use dyad_ledger::genesis::Party;
+use dyad_ledger::keys::SignerKey;
+
+use crate::data::{read_signer_key, Config, DataDir};
+use crate::error::{CliError, Result};
+use crate::output::{absolute, b64, json, key_id_hex, now_ms, outln};
+use crate::running_node::{probe, Probe};
+use crate::Ctx;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  dyad keygen alpha-2 --key-name cert.alpha.example --out keys/   # the new key, same key name
+  dyad rotate-key --new-key keys/alpha-2.key
+
+The new key must be a private key file (mode 0600) under this party's key name, never used
+in the channel before. The sequencer appends the key change at once; the co-signer queues
+it for the sequencer (dyad sync export). From then on the data directory signs with the new
+key only (its dyad.json names the new file); checkpoints that hold the key change are signed
+with it. Stop the node first: rotation through a running node is not built yet. Give the
+peer and auditors the new .pub file; receipts carry the key history (key-changes/).";
+
+#[derive(Args, Debug)]
+pub struct RotateKeyArgs {
+    /// The new private key file (mode 0600), under this party's key name.
+    #[arg(long, value_name = "FILE")]
+    pub new_key: PathBuf,
+}
+
+/// What rotating did: the key change's place, and the keys before and after.
+struct Rotated {
+    role: Role,
+    /// The index it took (sequencer) or its sequence number in the queue (co-signer).
+    at: u64,
+    leaf_hash: [u8; 32],
+    old: Party,
+    new: SignerKey,
+}
+
+pub fn run(ctx: &Ctx, args: &RotateKeyArgs) -> Result<ExitCode> {
+    let data = ctx.data_dir();
+    refuse_running_node(&data)?;
+    let new_file = absolute(&args.new_key)?;
+    let new = read_signer_key(&new_file)?;
+    let (mut config, mut channel) = data.open()?;
+    if Party::of(&new) == channel.own_signing_party()? {
+        return finish_earlier_rotation(ctx, &data, config, new_file);
+    }
+    let rotated = rotate(&config, &mut channel, new)?;
+    // The replica refuses the old key from now on; the configuration follows, durably
+    // (written aside, synced, renamed), so nothing here signs with it again.
+    config.key_file = new_file;
+    data.update_config(&config)?;
+    report(ctx, &rotated, &config)
+}
+
+/// The new key is already the party's current key: an earlier run put the key change in
+/// the replica; if it stopped before switching the configuration, switch it now.
+fn finish_earlier_rotation(
+    ctx: &Ctx,
+    data: &DataDir,
+    mut config: Config,
+    new_file: PathBuf,
+) -> Result<ExitCode> {
+    if config.key_file == new_file {
+        return Err(CliError::usage(format!(
+            "{} is already this party's current key; nothing to rotate",
+            new_file.display()
+        )));
+    }
+    config.key_file = new_file;
+    data.update_config(&config)?;
+    if ctx.json {
+        json(&serde_json::json!({"key_file": config.key_file, "status": "configured"}))?;
+    } else {
+        outln(&format!(
+            "the key change to this key is already in the replica; the data directory now signs with {}",
+            config.key_file.display()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses while a node runs on the data directory (it signs with the key it loaded).
+fn refuse_running_node(data: &DataDir) -> Result<()> {
+    match probe(data)? {
+        Probe::Absent => Ok(()),
+        Probe::Running(node) => Err(CliError::usage_hint(
+            format!(
+                "a node is running on {} (its admin socket {} answers): rotating the key through a running node is not built yet",
+                data.dir.display(),
+                node.admin_socket.display()
+            ),
+            "stop the node (SIGTERM), run `dyad rotate-key` again, then start the node: it signs with the new key",
+        )),
+        Probe::Silent { admin_socket, error } => Err(CliError::usage_hint(
+            format!(
+                "a node's admin socket {} is there but does not answer ({error})",
+                admin_socket.display()
+            ),
+            "stop the node if it still runs (or remove the stale admin.sock), then run `dyad rotate-key` again",
+        )),
+    }
+}
+
+/// Appends (sequencer) or queues (co-signer) the key change from the configured key to
+/// `new`.
+fn rotate(config: &Config, channel: &mut Channel, new: SignerKey) -> Result<Rotated> {
+    let role = channel.role();
+    let old = config.signer_key()?;
+    let refused = |e: ChannelError| match e {
+        ChannelError::NotOurKey { name, role } => CliError::usage(format!(
+            "the configured key file {} ({name}) is not the {role}'s current key",
+            config.key_file.display()
+        )),
+        e @ ChannelError::NewKeyName { .. } => CliError::usage(e.to_string()),
+        ChannelError::Refused(r) => CliError::usage(format!("the key change is refused: {r}")),
+        other => CliError::Channel(other),
+    };
+    let now = now_ms();
+    let (at, leaf_hash) = match role {
+        Role::Sequencer => {
+            let a = channel
+                .append_key_change(&old, &new, now)
+                .map_err(refused)?;
+            (a.index, a.leaf_hash)
+        }
+        Role::Cosigner => {
+            let e = channel.queue_key_change(&old, &new, now).map_err(refused)?;
+            (e.entry.body.sequence, e.leaf_hash)
+        }
+    };
+    Ok(Rotated {
+        role,
+        at,
+        leaf_hash,
+        old: Party::of(&old),
+        new,
+    })
+}
+
+fn report(ctx: &Ctx, r: &Rotated, config: &Config) -> Result<ExitCode> {
+    let old_id = r.old.entry_key()?.key_id();
+    let public = r.new.verifier_key().to_string();
+    if ctx.json {
+        let place = match r.role {
+            Role::Sequencer => serde_json::json!({"index": r.at, "status": "pending"}),
+            Role::Cosigner => serde_json::json!({"sequence": r.at, "status": "queued"}),
+        };
+        let mut out = serde_json::json!({
+            "role": r.role.as_str(),
+            "name": r.new.name(),
+            "old_key_id": key_id_hex(old_id),
+            "new_key_id": key_id_hex(r.new.key_id()),
+            "new_public_key": public,
+            "leaf_hash": b64(&r.leaf_hash),
+            "key_file": config.key_file,
+        });
+        if let (Some(o), Some(p)) = (out.as_object_mut(), place.as_object()) {
+            o.extend(p.clone());
+        }
+        json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let place = match r.role {
+        Role::Sequencer => format!("appended as entry {} (pending until co-signed)", r.at),
+        Role::Cosigner => format!(
+            "queued as message {} for the sequencer (dyad sync export)",
+            r.at
+        ),
+    };
+    outln(&format!(
+        "key change {place}: {} {} -> {}",
+        r.new.name(),
+        key_id_hex(old_id),
+        key_id_hex(r.new.key_id())
+    ))?;
+    outln(&format!("new verifier key: {public}"))?;
+    eprintln!(
+        "this data directory now signs with {} only; give the peer and auditors the new .pub file",
+        config.key_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
