@@ -29,7 +29,7 @@ use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::KeyChange;
-use crate::note;
+use crate::note::{self, NoteError};
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
@@ -605,8 +605,11 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             .committed(&receipt.checkpoint_note)
             .map_err(|e| match e {
                 // What a key change below the checkpoint's size would cause (spec 8).
+                // With both parties' keys changed, no line verifies under a trusted key.
                 ReceiptError::NotCommitted(
-                    e @ (CommitError::MissingLogSignature(_) | CommitError::MissingCosignature(_)),
+                    e @ (CommitError::MissingLogSignature(_)
+                    | CommitError::MissingCosignature(_)
+                    | CommitError::Note(NoteError::NoVerifiedSignature)),
                 ) if trust.policy.is_none() => ReceiptError::MayNeedKeyHistory(e),
                 other => other,
             })?;
