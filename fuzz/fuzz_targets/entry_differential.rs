@@ -52,7 +52,7 @@ fn text(c: &mut Cursor<'_>, max: usize) -> Vec<u8> {
 
 /// flags u8 (bit 0: version 1, bit 1: the kind's signature count, bit 2: signatures by
 /// the sender, bit 3: attachments sorted by hash, bits 4 and 5: size the payload against
-/// the entry size limit, below), version u8, origin, kind u8 (% 8: every kind and one unknown),
+/// the entry size limit, below), version u8, origin, kind u8 (% 9: every kind and one unknown),
 /// sender u32, sequence u64, timestamp u64, reply tag u8 (odd: a u64 follows), subject,
 /// content type, payload length u16 and fill u8, attachment count u8 (% 18) and per
 /// attachment (hash byte u8, size u64, name, content type), signature count u8 (% 3) and
@@ -61,7 +61,7 @@ fn structured(c: &mut Cursor<'_>) -> RawEntry {
     let flags = c.u8();
     let version = c.u8();
     let origin = text(c, 300);
-    let kind = c.u8() % 8;
+    let kind = c.u8() % 9;
     let sender = c.u32();
     let sequence = c.u64();
     let timestamp_ms = c.u64();
