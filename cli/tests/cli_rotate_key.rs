@@ -118,6 +118,22 @@ fn rotate_key_refuses_reused_misnamed_and_readable_keys() {
     let env = Env::new();
     env.channel();
     new_key(&env, "alpha-2", "alpha");
+    // A restored data directory that has not caught up with the peer: nothing is signed.
+    let marker = env.path("alpha/restored-from-backup");
+    fs::write(&marker, "restored\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&marker, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = rotate(&env, "alpha", "keys/alpha-2.key");
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        said(&out).contains("restored from a backup"),
+        "{}",
+        said(&out)
+    );
+    assert!(key_file(&env, "alpha").ends_with("keys/alpha.key"));
+    fs::remove_file(&marker).unwrap();
     let out = rotate(&env, "alpha", "keys/alpha-2.key");
     assert!(out.status.success(), "{}", said(&out));
 

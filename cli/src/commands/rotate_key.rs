@@ -53,6 +53,7 @@ struct Rotated {
 pub fn run(ctx: &Ctx, args: &RotateKeyArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
     refuse_running_node(&data)?;
+    refuse_unreconciled_restore(&data)?;
     let new_file = absolute(&args.new_key)?;
     let new = read_signer_key(&new_file)?;
     let (mut config, mut channel) = data.open()?;
@@ -114,6 +115,24 @@ fn refuse_running_node(data: &DataDir) -> Result<()> {
             "stop the node if it still runs (or remove the stale admin.sock), then run `dyad rotate-key` again",
         )),
     }
+}
+
+/// A data directory restored from a backup may be behind what this party already signed
+/// (node.md, restore): a key change signed now could conflict with one the peer holds. The
+/// node's reconciliation with the peer removes the marker.
+fn refuse_unreconciled_restore(data: &DataDir) -> Result<()> {
+    let marker = data.dir.join(dyad_node::RESTORED_MARKER);
+    if !marker.exists() {
+        return Ok(());
+    }
+    Err(CliError::usage_hint(
+        format!(
+            "{} was restored from a backup and has not caught up with the peer ({} is there): a key change signed now could conflict with what this party signed after the backup",
+            data.dir.display(),
+            marker.display()
+        ),
+        "start the node once (`dyad serve`) so that it reconciles with the peer and removes the marker, stop it, then run `dyad rotate-key` again",
+    ))
 }
 
 /// Appends (sequencer) or queues (co-signer) the key change from the configured key to
