@@ -313,6 +313,26 @@ fn conflicting_checkpoints_become_evidence_of_equivocation() {
         .stdout(contains(
             "EQUIVOCATION PROVEN: cert.bravo.example (as cosigner)",
         ));
+    // Under the channel's policy (`dyad policy show`): the same audit verdict on the
+    // bundle, and the evidence proves the log key named in it.
+    common::policy::policy_show(&env, "alpha", "channel.policy");
+    env.dyad()
+        .args(["audit", "--bundle", "full.dyad-sync", "--policy"])
+        .arg("channel.policy")
+        .assert()
+        .code(1)
+        .stdout(contains("AUDIT FAILED"))
+        .stdout(contains("equivocation"));
+    let v = env.stdout_json(env.dyad().args([
+        "--json",
+        "verify",
+        "evidence",
+        "conflict.dyad-equivocation",
+        "--policy",
+        "channel.policy",
+    ]));
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["first"]["size"], 2, "{v}");
     env.keygen("charlie");
     env.dyad()
         .args([
