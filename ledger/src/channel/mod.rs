@@ -107,6 +107,10 @@ pub struct Channel {
     record: Option<(std::path::PathBuf, std::time::Instant)>,
     /// A commit changed the head since `replica.head` was last written.
     record_stale: bool,
+    /// Co-signer: the new key of its own latest key change queued in the outbox, read
+    /// from the outbox once and then kept by `queue_key_change` (`own_key.rs`), so that
+    /// signing does not scan the outbox each time.
+    queued_new_key: std::sync::OnceLock<Option<[u8; 32]>>,
 }
 
 impl Channel {
@@ -183,6 +187,7 @@ impl Channel {
             repaired: None,
             record: None,
             record_stale: false,
+            queued_new_key: std::sync::OnceLock::new(),
         };
         // The store checked that its newest checkpoint matches its tree; here we check that
         // the checkpoint is really committed by the parties named in the genesis.

@@ -15,15 +15,29 @@ impl Channel {
     pub fn own_signing_party(&self) -> Result<Party, ChannelError> {
         let mut party = self.own_party().clone();
         if self.role == Role::Cosigner {
-            for e in self.queued()? {
-                if e.entry.body.kind == Kind::KeyChange {
-                    if let Ok(change) = KeyChange::decode(&e.entry.body.payload) {
-                        party.public_key = change.new_public_key;
-                    }
-                }
+            if let Some(new_key) = self.queued_new_key()? {
+                party.public_key = new_key;
             }
         }
         Ok(party)
+    }
+
+    /// The new key of the co-signer's latest own key change in its outbox (once sequenced,
+    /// it is also its current key in the log, so it stays right): the outbox is read on
+    /// the first call only. Once it handed over, the old key stays retired.
+    fn queued_new_key(&self) -> Result<Option<[u8; 32]>, ChannelError> {
+        if let Some(known) = self.queued_new_key.get() {
+            return Ok(*known);
+        }
+        let mut found = None;
+        for e in self.queued()? {
+            if e.entry.body.kind == Kind::KeyChange {
+                if let Ok(change) = KeyChange::decode(&e.entry.body.payload) {
+                    found = Some(change.new_public_key);
+                }
+            }
+        }
+        Ok(*self.queued_new_key.get_or_init(|| found))
     }
 
     /// Fails unless `key` is the key this party signs with now ([`Self::own_signing_party`]);
@@ -136,6 +150,8 @@ impl Channel {
     ) -> Result<SignedEntry, ChannelError> {
         self.require_role(Role::Cosigner)?;
         let e = self.own_key_change(old, new, now_ms)?;
-        self.queue_signed(e)
+        let queued = self.queue_signed(e)?;
+        self.queued_new_key = std::sync::OnceLock::from(Some(new.public_key()));
+        Ok(queued)
     }
 }
