@@ -95,12 +95,20 @@ fn a_snapshot_taken_while_commits_continue_is_the_source_at_its_size() {
         Store::create(&tmp.path().join("source")).unwrap(),
     ));
     commit_batch(&mut source.write().unwrap()).unwrap();
+    // The writer commits until the snapshots are taken, then once more: however slow the
+    // machine, commits run beside every snapshot and the source ends past the last one.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
-        let source = source.clone();
+        let (source, stop) = (source.clone(), stop.clone());
         std::thread::spawn(move || {
-            for _ in 0..150 {
+            for _ in 0..10_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
                 commit_batch(&mut source.write().unwrap()).unwrap();
+                std::thread::yield_now();
             }
+            commit_batch(&mut source.write().unwrap()).unwrap();
         })
     };
     let mut taken = Vec::new();
@@ -112,6 +120,7 @@ fn a_snapshot_taken_while_commits_continue_is_the_source_at_its_size() {
         taken.push((dest, info));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     let source = source.read().unwrap();
     assert!(taken.last().unwrap().1.head.size < source.size());
