@@ -169,12 +169,16 @@ fn demo_killed_with_sigkill_takes_its_witnesses_down() {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    wait_until("the demo's witnesses did not start", &|| {
-        processes_mentioning(&dir).len() == 2
-    });
+    // The witness processes only: the demo's own command line names the directory and
+    // `--witnesses` too.
+    let witnesses = || {
+        processes_mentioning(&dir)
+            .into_iter()
+            .filter(|c| c.contains(" witness serve "))
+            .count()
+    };
+    wait_until("the demo's witnesses did not start", &|| witnesses() == 2);
     demo.kill().unwrap();
     demo.wait().unwrap();
-    wait_until("a witness outlived the killed demo", &|| {
-        processes_mentioning(&dir).is_empty()
-    });
+    wait_until("a witness outlived the killed demo", &|| witnesses() == 0);
 }
