@@ -9,14 +9,14 @@ use super::{Draft, EntryBody, Kind};
 use crate::keys::SignerKey;
 
 /// The content type of a key-change entry.
-pub const CONTENT_TYPE: &str = "application/vnd.dyad.key-change.v1";
+pub const CONTENT_TYPE: &str = dyad_verifier::key_change::KEY_CHANGE_CONTENT_TYPE;
 /// The subject dyad writes on a key change (the spec leaves it free).
 pub const SUBJECT: &str = "Key change";
 /// The label of the key-change statement; the NUL after it cannot occur in a note, and the
 /// label differs from the entry label, so neither signature passes for another.
-pub const STATEMENT_LABEL: &[u8] = b"dyad-key-change/v1\0";
+pub const STATEMENT_LABEL: &[u8] = dyad_verifier::key_change::KEY_CHANGE_STATEMENT_PREFIX;
 /// The payload's length: a 32-byte public key and a 64-byte signature.
-pub const PAYLOAD_LEN: usize = 32 + 64;
+pub const PAYLOAD_LEN: usize = dyad_verifier::key_change::KEY_CHANGE_PAYLOAD_LEN;
 
 /// Why an entry is not a well-formed key change (spec 3.7), judged without the channel's
 /// key history (which `NewKeyReused` and `RetiredKey` need).
@@ -54,18 +54,9 @@ pub struct KeyChange {
     pub new_key_signature: [u8; 64],
 }
 
-/// The bytes the new key signs (spec 3.7): the label, `string(origin)`, `u32(sender)`,
-/// `u64(sequence)` and the new public key.
-pub fn statement(origin: &str, sender: u32, sequence: u64, new_public_key: &[u8; 32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(STATEMENT_LABEL.len() + 8 + origin.len() + 4 + 8 + 32);
-    out.extend_from_slice(STATEMENT_LABEL);
-    out.extend_from_slice(&(origin.len() as u64).to_be_bytes());
-    out.extend_from_slice(origin.as_bytes());
-    out.extend_from_slice(&sender.to_be_bytes());
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(new_public_key);
-    out
-}
+/// The bytes the new key signs (spec 3.7), as the verifier builds them: one definition
+/// for the party that signs and the auditor that checks.
+pub use dyad_verifier::key_change::statement;
 
 impl KeyChange {
     /// The payload's encoding: the new key, then its signature.
