@@ -57,6 +57,11 @@ pub struct Config {
     /// (`dyad init --witness FILE.pub=URL`); the genesis names witnesses by key only.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub witness_urls: std::collections::BTreeMap<String, String>,
+    /// The key file this party had before `key_file`, set by `dyad rotate-key`. It never
+    /// signs again; the node binds its TLS certificate with it until the key change is
+    /// co-signed, since the peer accepts the new key only from then (spec/node.md 9.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -81,6 +86,19 @@ impl Config {
     /// Reads this party's private key from where the operator keeps it.
     pub fn signer_key(&self) -> Result<SignerKey> {
         read_signer_key(&self.key_file)
+    }
+
+    /// The key before the current one, if `dyad rotate-key` recorded it and it can still
+    /// be read (once its key change is co-signed it is no longer needed: a warning only).
+    pub fn previous_signer_key(&self) -> Option<SignerKey> {
+        let path = self.previous_key_file.as_ref()?;
+        match read_signer_key(path) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("warning: the previous key file {}: {e}", path.display());
+                None
+            }
+        }
     }
 }
 

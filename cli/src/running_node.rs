@@ -104,7 +104,9 @@ pub fn own_node_reach(data: &DataDir, url: &str) -> Result<dyad_node::Reach> {
                 )
             },
         )?;
-    let reach = dyad_node::Reach::party(&identity, &config.origin, key.public_key())?;
+    let mut keys = vec![key.public_key()];
+    keys.extend(config.previous_signer_key().map(|k| k.public_key()));
+    let reach = dyad_node::Reach::party(&identity, &config.origin, &keys)?;
     Ok(reach.allow_plain_http(url.starts_with("http://")))
 }
 

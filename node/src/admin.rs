@@ -100,3 +100,31 @@ pub struct SnapshotResponse {
     /// How long the whole snapshot took (copy and verification included), in ms.
     pub total_ms: u64,
 }
+
+/// The body of `POST /admin/rotate-key` (spec/node.md 5.5): this party replaces its key
+/// (spec/dyad.md 3.7). The node reads the new private key from a file on its own machine;
+/// the key itself never travels over the admin API.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// The new private key file: an absolute path, mode 0600, under this party's key name.
+    pub new_key_file: String,
+}
+
+/// The answer to `POST /admin/rotate-key`: the key change made.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RotateKeyResponse {
+    /// `pending` (sequencer: in the log, awaiting co-signing) or `queued` (co-signer:
+    /// signed and queued for the sequencer).
+    pub state: String,
+    /// Sequencer: the key change's index in the log.
+    pub index: Option<u64>,
+    /// Co-signer: the key change's sequence number in its queue.
+    pub sequence: Option<u64>,
+    /// Hex SHA-256 leaf hash of the key-change entry.
+    pub leaf_hash: String,
+    /// The old key's ID (type 0x01), 8 hex digits.
+    pub old_key_id: String,
+    /// The new key's ID (type 0x01), 8 hex digits.
+    pub new_key_id: String,
+}

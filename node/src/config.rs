@@ -16,8 +16,14 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The replica's store (what `Channel::open` opens), e.g. `<data_dir>/ledger`.
     pub ledger_dir: PathBuf,
-    /// This party's key; it must be the replica's own party in the genesis.
+    /// This party's key: the key its party signs with now (its genesis key, or the new
+    /// key of its latest key change, spec/dyad.md 3.7).
     pub key: SignerKey,
+    /// Keys this party had before `key`. The node never signs with them; it binds its TLS
+    /// certificate with the one that is still the party's key at the committed size,
+    /// because the peer accepts the new key only once the key change is co-signed
+    /// (spec/node.md 9.3).
+    pub previous_keys: Vec<SignerKey>,
     /// The public listener: tiles API, add-checkpoint (co-signer), submit (sequencer),
     /// metrics. Default `127.0.0.1:0` (an ephemeral port).
     pub listen: SocketAddr,
@@ -100,6 +106,7 @@ impl NodeConfig {
             data_dir,
             ledger_dir,
             key,
+            previous_keys: Vec::new(),
             listen: loopback,
             admin_listen: Some(loopback),
             peer_url: None,

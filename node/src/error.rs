@@ -38,13 +38,12 @@ pub enum NodeError {
     /// The key given is not the replica's own party's.
     #[error("the key {0} is not this replica's party")]
     NotOurKey(String),
-    /// The replica's log holds a key change (spec/dyad.md 3.7), which the node does not
-    /// follow yet: it holds the genesis keys for the log key, the peer's submissions and
-    /// its TLS link, and would sign or check under the wrong key.
-    #[error("the channel has key changes (in the log at {indices:?}, or queued by this party); the node does not follow key changes yet: exchange with `dyad sync export` / `dyad sync import` without a node")]
-    KeyChangesNotSupported {
-        /// The key-change entries' indices in the log (none: only a queued one).
-        indices: Vec<u64>,
+    /// The replica's party signs with a key (after a key change, spec/dyad.md 3.7) that
+    /// the node was not given: it was started with an older key of the party.
+    #[error("this party's key {name} was replaced by a key change in the log (or queued by this party), and the node was started with an older key: finish the rotation with `dyad rotate-key --new-key NEW.key` (it names the new key in dyad.json), then start the node")]
+    RotatedKeyNotHeld {
+        /// The party's key name.
+        name: String,
     },
     /// The admin token file can be read by others.
     #[error(

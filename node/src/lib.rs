@@ -79,6 +79,7 @@ mod cosigner;
 mod error;
 mod failure;
 mod http;
+mod keys;
 mod link;
 mod listen;
 mod read_access;

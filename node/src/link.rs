@@ -10,11 +10,13 @@ use rustls::pki_types::UnixTime;
 use tokio_rustls::TlsAcceptor;
 
 use crate::client::{http_client_with, Reach};
+use crate::keys::NodeKeys;
 use crate::tls::{
     peer_client_config, server_config, CertSlot, ClientAuth, IdentityChange, PartyVerifier,
     TlsIdentity,
 };
 use crate::{NodeConfig, NodeError, Shared};
+use dyad_ledger::keys::SignerKey;
 
 /// How often a running node checks whether its certificate needs renewing.
 const RENEWAL_CHECK: Duration = Duration::from_secs(24 * 3600);
@@ -37,17 +39,18 @@ fn tls_error(e: impl std::fmt::Display) -> NodeError {
 }
 
 impl Link {
-    /// Loads the identity from the data directory (creating or renewing it as 9.4 says)
-    /// and builds the acceptor.
+    /// Loads the identity from the data directory (creating or renewing it as 9.4 says,
+    /// bound by `binding`, the party's key at the committed size) and builds the acceptor,
+    /// accepting the peer's and this party's keys in `keys`.
     pub fn load(
         config: &NodeConfig,
         origin: &str,
-        own_key: [u8; 32],
-        peer_key: [u8; 32],
+        keys: &NodeKeys,
+        binding: &SignerKey,
     ) -> Result<Link, NodeError> {
         let now = dyad_ledger::clock::now_ms() / 1000;
         let (identity, change) =
-            TlsIdentity::load_or_create(&config.data_dir, &config.key, origin, now)
+            TlsIdentity::load_or_create(&config.data_dir, binding, origin, now)
                 .map_err(tls_error)?;
         match change {
             IdentityChange::Created => {
@@ -59,8 +62,8 @@ impl Link {
             IdentityChange::Loaded => {}
         }
         let slot = CertSlot::new(identity.certified_key().map_err(tls_error)?);
-        let clients = PartyVerifier::new(origin, vec![peer_key, own_key]).map_err(tls_error)?;
-        let peer = PartyVerifier::new(origin, vec![peer_key]).map_err(tls_error)?;
+        let clients = PartyVerifier::new(origin, keys.client_keys()).map_err(tls_error)?;
+        let peer = PartyVerifier::new(origin, keys.peer.clone()).map_err(tls_error)?;
         let acceptor = if config.insecure_http {
             None
         } else {
@@ -92,25 +95,38 @@ impl Link {
 
     /// The certificate's pin (`sha256//…`), which read credentials carry.
     pub fn pin(&self) -> String {
-        self.identity
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pin()
+        self.identity().pin()
     }
 
     /// Renews the certificate if it needs it (spec/node.md 9.4) and presents the new one.
     fn renew_if_due(&self, shared: &Shared) -> Result<(), NodeError> {
         let now = UnixTime::now().as_secs();
-        let mut identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
-        if !identity.needs_renewal(now) {
+        if !self.identity().needs_renewal(now) {
             return Ok(());
         }
+        let binding = shared.keys().binding;
+        let key = shared.held_keys.find(&binding).ok_or_else(|| {
+            tls_error("the node does not hold its party's committed key to bind a certificate")
+        })?;
+        self.rebind(shared, &key)?;
+        tracing::info!(fingerprint = %self.identity().fingerprint_text(), "renewed the node's TLS certificate");
+        Ok(())
+    }
+
+    fn identity(&self) -> std::sync::MutexGuard<'_, TlsIdentity> {
+        self.identity.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Issues a certificate for the node's TLS key bound by `party` (its party's key at
+    /// the committed size) and presents it from the next handshake on.
+    pub fn rebind(&self, shared: &Shared, party: &SignerKey) -> Result<(), NodeError> {
+        let now = UnixTime::now().as_secs();
+        let mut identity = self.identity();
         let renewed = identity
-            .renew(&shared.data_dir, &shared.key, &shared.origin, now)
+            .renew(&shared.data_dir, party, &shared.origin, now)
             .map_err(tls_error)?;
         self.slot
             .replace(renewed.certified_key().map_err(tls_error)?);
-        tracing::info!(fingerprint = %renewed.fingerprint_text(), "renewed the node's TLS certificate");
         *identity = renewed;
         Ok(())
     }

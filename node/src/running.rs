@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use dyad_ledger::attachments::Attachments;
-use dyad_ledger::channel::{Channel, ChannelError, Role};
-use dyad_ledger::genesis::Party;
+use dyad_ledger::channel::{Channel, Role};
+use dyad_ledger::keys::SignerKey;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -19,6 +19,7 @@ use dyad_ledger::wire::submit::MAX_SUBMIT_BATCH_BYTES;
 
 use crate::cosigner::{self, evidence_store, promise_check};
 use crate::http::guard::Caller;
+use crate::keys::{HeldKeys, NodeKeys};
 use crate::link::{self, Link};
 use crate::read_access::ReadAccess;
 use crate::reconcile;
@@ -87,6 +88,9 @@ struct Opened {
     /// The size the tiles API serves (see [`Shared::published`]).
     published: u64,
     committed: u64,
+    /// The keys it signs and checks with, and the private keys the node holds.
+    keys: NodeKeys,
+    held: HeldKeys,
 }
 
 /// Opens the replica on a blocking thread, checks it is this key's party, and (sequencer)
@@ -95,20 +99,22 @@ async fn open_replica(config: &NodeConfig) -> Result<Opened, NodeError> {
     let ledger_dir = config.ledger_dir.clone();
     let data_dir = config.data_dir.clone();
     let key = config.key.clone();
+    let held: Vec<SignerKey> = std::iter::once(key.clone())
+        .chain(config.previous_keys.iter().cloned())
+        .collect();
     tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
         let mut channel = Channel::open(&ledger_dir)?;
         if let Err(e) = channel.keep_replica_record(&data_dir) {
             tracing::warn!(error = %e, "cannot record the replica's head");
         }
-        // The node keeps the genesis keys (log key, peer key, submissions): refuse rather
-        // than sign or check under a retired key (spec 3.7), also for a key change this
-        // co-signer queued.
-        let indices = channel.key_change_indices();
-        if !indices.is_empty() || channel.own_signing_party()? != *channel.own_party() {
-            return Err(NodeError::KeyChangesNotSupported { indices });
-        }
-        if Party::of(&key) != *channel.own_party() {
-            return Err(NodeError::NotOurKey(key.name().to_owned()));
+        // The node signs with its party's current key (spec 3.7), which must be the
+        // configured one: an older one means a rotation was not finished.
+        let held = HeldKeys::new(held);
+        let keys = NodeKeys::of(&channel, &held)?;
+        if keys.signer.public_key() != key.public_key() {
+            return Err(NodeError::RotatedKeyNotHeld {
+                name: key.name().to_owned(),
+            });
         }
         let mut published = signed_size(&channel)?;
         if channel.role() == Role::Sequencer && channel.size() > published {
@@ -124,6 +130,8 @@ async fn open_replica(config: &NodeConfig) -> Result<Opened, NodeError> {
             channel,
             published,
             committed,
+            keys,
+            held,
         })
     })
     .await
@@ -191,11 +199,10 @@ fn shared_state(
         channel,
         published,
         committed,
+        keys,
+        held,
     } = opened;
     let role = channel.role();
-    let log_key = channel.genesis().log_key().map_err(ChannelError::from)?;
-    let cosigner = &channel.genesis().cosigner;
-    let cosigner_key_id = cosigner.entry_key().map_err(ChannelError::from)?.key_id();
     let (batch_tx, batch_rx) = match role {
         Role::Sequencer => {
             let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
@@ -203,16 +210,15 @@ fn shared_state(
         }
         Role::Cosigner => (None, None),
     };
-    let own_key = Party::of(&config.key).public_key;
-    let peer_key = match role {
-        Role::Sequencer => channel.genesis().cosigner.public_key,
-        Role::Cosigner => channel.genesis().sequencer.public_key,
-    };
     let witness_keys = channel.witness_keys();
     let channel_threshold = channel.witness_threshold();
     let witness_status =
         witnessing::initial_status(witness_keys, channel_threshold, &config.witnesses);
-    let link = Link::load(&config, channel.origin(), own_key, peer_key)?;
+    let binding = held.find(&keys.binding).unwrap_or_else(|| {
+        tracing::warn!("the node does not hold its party's committed key: its TLS certificate is bound by the key it signs with, which the peer accepts once the key change is co-signed");
+        keys.signer.clone()
+    });
+    let link = Link::load(&config, channel.origin(), &keys, &binding)?;
     let http = link.peer_http(&config)?;
     let attachments = Attachments::open(&config.data_dir, channel.genesis().max_attachment_size)
         .map_err(NodeError::Attachments)?;
@@ -223,14 +229,11 @@ fn shared_state(
     let shared = Arc::new(Shared {
         origin: channel.origin().to_owned(),
         ledger: RwLock::new(Some(channel)),
-        key: config.key.clone(),
         role,
-        log_key,
-        own_key,
-        peer_key,
+        keys: RwLock::new(Arc::new(keys)),
+        held_keys: held,
         link,
         access: ReadAccess::new(config.data_dir.clone()),
-        cosigner_key_id,
         data_dir: config.data_dir.clone(),
         admin_token: token,
         published: AtomicU64::new(published),

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use dyad_ledger::channel::{Channel, Role};
-use dyad_ledger::keys::SignerKey;
 use dyad_ledger::tree::Hash;
-use dyad_verifier::key::VerifierKey;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -103,20 +101,18 @@ pub struct PublishStatus {
 /// State shared by the node's tasks and request handlers.
 pub(crate) struct Shared {
     pub(crate) ledger: RwLock<Option<Channel>>,
-    pub key: SignerKey,
     pub role: Role,
     pub origin: String,
-    pub log_key: VerifierKey,
-    /// This party's genesis key (its own CLI presents a certificate bound by it).
-    pub own_key: [u8; 32],
-    /// The peer's genesis key: the only key the party routes accept.
-    pub peer_key: [u8; 32],
+    /// The keys the node signs and checks with now ([`Shared::keys`]), from the
+    /// replica's key state; they follow key changes (`keys.rs`).
+    pub(crate) keys: RwLock<Arc<crate::keys::NodeKeys>>,
+    /// The private keys the node holds: the configured one, those before it, and any
+    /// given to `rotate-key` since the start.
+    pub(crate) held_keys: crate::keys::HeldKeys,
     /// The node's TLS identity, acceptor and peer verifier.
     pub link: crate::link::Link,
     /// The credential store, as `dyad access` last wrote it.
     pub access: crate::read_access::ReadAccess,
-    /// The co-signer's entry key id: `/submit` takes entries from it only.
-    pub cosigner_key_id: u32,
     pub config: NodeConfig,
     pub data_dir: PathBuf,
     pub admin_token: String,
@@ -207,6 +203,7 @@ impl Shared {
             let result = f(ch);
             // A failed commit may be answered inside `f` (e.g. as refusals): look anyway.
             failure::check_after_write(&shared, ch);
+            shared.follow_key_changes(ch);
             result
         })
         .await

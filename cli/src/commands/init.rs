@@ -203,6 +203,7 @@ pub fn propose(
         key_file: absolute(key_path)?,
         peer: peer.to_string(),
         peer_url: None,
+        previous_key_file: None,
         witness_urls: super::init_witnesses::urls(&witnesses.witnesses)
             .into_iter()
             .collect(),
@@ -290,6 +291,7 @@ pub fn cosign(
         peer: peer.to_string(),
         peer_url: None,
         witness_urls: Default::default(),
+        previous_key_file: None,
     })?;
     super::tls::load_identity(data, &key, origin)?;
     Ok(Cosigned {
@@ -566,6 +568,7 @@ fn run_import(ctx: &Ctx, data: &DataDir, args: &InitArgs, path: &Path) -> Result
             peer: peer.to_string(),
             peer_url: None,
             witness_urls: Default::default(),
+            previous_key_file: None,
         };
         data.write_config(&config)?;
         super::tls::load_identity(data, &signer, origin)?;

@@ -80,7 +80,7 @@ fn rebuild(data: &DataDir, config: &Config, url: &str, building: &Path) -> Resul
     let (identity, _) =
         dyad_node::tls::TlsIdentity::load_or_create(&data.dir, &key, &config.origin, now)
             .map_err(|e| CliError::check(format!("this party's TLS identity: {e}")))?;
-    let reach = dyad_node::Reach::party(&identity, &config.origin, peer_key.public_key_bytes())?
+    let reach = dyad_node::Reach::party(&identity, &config.origin, &[peer_key.public_key_bytes()])?
         .allow_plain_http(url.starts_with("http://"));
     let client = TileClient::with_reach(url, reach)?;
     let rt = dyad_node::runtime::client()?;

@@ -4,8 +4,11 @@
 //! Then the data directory's configuration names the new key file, so the old key never
 //! signs again from here (the replica refuses it too).
 //!
-//! Only without a running node: a node holds the old key in memory and would go on
-//! signing with it, so rotation through a node is refused until that path is built.
+//! With a node running on the data directory, the node makes the key change
+//! (`POST /admin/rotate-key`, spec/node.md 5.5) and signs with the new key from then on;
+//! without one, the replica is changed directly. Either way `dyad.json` then names the new
+//! key file, and the old one as `previous_key_file`: the node binds its TLS certificate
+//! with it until the key change is co-signed (spec/node.md 9.3).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,8 +21,10 @@ use dyad_ledger::keys::SignerKey;
 use crate::data::{read_signer_key, Config, DataDir};
 use crate::error::{CliError, Result};
 use crate::output::{absolute, b64, json, key_id_hex, now_ms, outln};
-use crate::running_node::{probe, Probe};
+use crate::running_node::{probe, Probe, Running};
 use crate::Ctx;
+use dyad_node::ClientError;
+use std::time::Duration;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -27,11 +32,12 @@ Examples:
   dyad rotate-key --new-key keys/alpha-2.key
 
 The new key must be a private key file (mode 0600) under this party's key name, never used
-in the channel before. The sequencer appends the key change at once; the co-signer queues
-it for the sequencer (dyad sync export). From then on the data directory signs with the new
-key only (its dyad.json names the new file); checkpoints that hold the key change are signed
-with it. Stop the node first: rotation through a running node is not built yet. Give the
-peer and auditors the new .pub file; receipts carry the key history (key-changes/).";
+in the channel before. The sequencer appends the key change (a running node first waits
+until its log is co-signed); the co-signer queues it for the sequencer (its node sends it,
+or dyad sync export). From then on the data directory signs with the new key only (its
+dyad.json names the new file); checkpoints that hold the key change are signed with it.
+Keep the old key file until the key change is committed: the node binds TLS with it until
+then. Give auditors the new .pub file; receipts carry the key history (key-changes/).";
 
 #[derive(Args, Debug)]
 pub struct RotateKeyArgs {
@@ -52,19 +58,76 @@ struct Rotated {
 
 pub fn run(ctx: &Ctx, args: &RotateKeyArgs) -> Result<ExitCode> {
     let data = ctx.data_dir();
-    refuse_running_node(&data)?;
     refuse_unreconciled_restore(&data)?;
     let new_file = absolute(&args.new_key)?;
     let new = read_signer_key(&new_file)?;
-    let (mut config, mut channel) = data.open()?;
+    if let Some(node) = running_node(&data)? {
+        return through_node(ctx, &data, &node, new_file, new);
+    }
+    let (config, mut channel) = data.open()?;
     if Party::of(&new) == channel.own_signing_party()? {
         return finish_earlier_rotation(ctx, &data, config, new_file);
     }
     let rotated = rotate(&config, &mut channel, new)?;
     // The replica refuses the old key from now on; the configuration follows, durably
     // (written aside, synced, renamed), so nothing here signs with it again.
-    config.key_file = new_file;
+    let config = switch_key_file(&data, config, new_file)?;
+    report(ctx, &rotated, &config)
+}
+
+/// Names `new_file` as the key and the current one as the previous key, durably.
+fn switch_key_file(data: &DataDir, mut config: Config, new_file: PathBuf) -> Result<Config> {
+    let old = std::mem::replace(&mut config.key_file, new_file);
+    config.previous_key_file = Some(old);
     data.update_config(&config)?;
+    Ok(config)
+}
+
+/// How long the node may take: a sequencer waits until its log is co-signed (its
+/// `max_wait`, 60 s by default) before it appends the key change.
+const NODE_ROTATION_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The running node makes the key change, then the configuration follows.
+fn through_node(
+    ctx: &Ctx,
+    data: &DataDir,
+    node: &Running,
+    new_file: PathBuf,
+    new: SignerKey,
+) -> Result<ExitCode> {
+    let config = data.read_config()?;
+    let old = config.signer_key()?;
+    let answer = match node.admin.rotate_key_blocking(&new_file, NODE_ROTATION_TIMEOUT) {
+        Ok(a) => a,
+        Err(ClientError::Status { status: 409, .. }) => {
+            // The node signs with this key already (an earlier run stopped before the
+            // configuration was switched).
+            return finish_earlier_rotation(ctx, data, config, new_file);
+        }
+        Err(ClientError::Status { status, body, .. }) if status < 500 => {
+            return Err(CliError::usage(format!(
+                "the node refused the key change ({status}): {body}"
+            )))
+        }
+        Err(e) => return Err(CliError::usage_hint(
+            format!("the node could not make the key change: {e}"),
+            "check the node (`dyad status`) and its log, then run `dyad rotate-key` again: it finishes a change already made",
+        )),
+    };
+    let role = config.role()?;
+    let at = answer.index.or(answer.sequence).unwrap_or_default();
+    let leaf_hash = hex::decode(&answer.leaf_hash)
+        .ok()
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        .unwrap_or_default();
+    let config = switch_key_file(data, config, new_file)?;
+    let rotated = Rotated {
+        role,
+        at,
+        leaf_hash,
+        old: Party::of(&old),
+        new,
+    };
     report(ctx, &rotated, &config)
 }
 
@@ -73,7 +136,7 @@ pub fn run(ctx: &Ctx, args: &RotateKeyArgs) -> Result<ExitCode> {
 fn finish_earlier_rotation(
     ctx: &Ctx,
     data: &DataDir,
-    mut config: Config,
+    config: Config,
     new_file: PathBuf,
 ) -> Result<ExitCode> {
     if config.key_file == new_file {
@@ -82,8 +145,7 @@ fn finish_earlier_rotation(
             new_file.display()
         )));
     }
-    config.key_file = new_file;
-    data.update_config(&config)?;
+    let config = switch_key_file(data, config, new_file)?;
     if ctx.json {
         json(&serde_json::json!({"key_file": config.key_file, "status": "configured"}))?;
     } else {
@@ -95,18 +157,11 @@ fn finish_earlier_rotation(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses while a node runs on the data directory (it signs with the key it loaded).
-fn refuse_running_node(data: &DataDir) -> Result<()> {
+/// The node running on the data directory, if one is (it then makes the key change).
+fn running_node(data: &DataDir) -> Result<Option<Box<Running>>> {
     match probe(data)? {
-        Probe::Absent => Ok(()),
-        Probe::Running(node) => Err(CliError::usage_hint(
-            format!(
-                "a node is running on {} (its admin socket {} answers): rotating the key through a running node is not built yet",
-                data.dir.display(),
-                node.admin_socket.display()
-            ),
-            "stop the node (SIGTERM), run `dyad rotate-key` again, then start the node: it signs with the new key",
-        )),
+        Probe::Absent => Ok(None),
+        Probe::Running(node) => Ok(Some(node)),
         Probe::Silent { admin_socket, error } => Err(CliError::usage_hint(
             format!(
                 "a node's admin socket {} is there but does not answer ({error})",

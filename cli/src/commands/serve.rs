@@ -154,6 +154,7 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
     }
     let key = config.signer_key()?;
     let mut node_config = NodeConfig::new(data.dir.clone(), data.ledger_path(), key);
+    node_config.previous_keys = config.previous_signer_key().into_iter().collect();
     let listen = resolve_listen(&args.listen.value, &args.listen.source)?;
     node_config.listen = listen.addr;
     node_config.admin_listen = args.admin_listen;

@@ -61,6 +61,17 @@ impl Env {
             .success();
     }
 
+    /// `dyad keygen FILE --key-name cert.PARTY.example --out keys`: a new key for `party`
+    /// (a key change's new key, spec/dyad.md 3.7).
+    pub fn new_party_key(&self, file: &str, party: &str) {
+        self.dyad()
+            .args(["keygen", file, "--key-name"])
+            .arg(format!("cert.{party}.example"))
+            .args(["--out", "keys"])
+            .assert()
+            .success();
+    }
+
     /// Keys for alpha and bravo, and a channel alpha sequences, created by the three
     /// offline init steps.
     pub fn channel(&self) {

@@ -17,7 +17,10 @@ use dyad_verifier::receipt::MAX_RECEIPT_BYTES;
 use super::http::{
     base_url, http_client, http_error, read_bounded, status_error, ClientError, Fetched,
 };
-use crate::admin::{AppendRequest, AppendResponse, SnapshotRequest, SnapshotResponse};
+use crate::admin::{
+    AppendRequest, AppendResponse, RotateKeyRequest, RotateKeyResponse, SnapshotRequest,
+    SnapshotResponse,
+};
 use crate::{admin_socket_path, read_admin_token, NodeError};
 
 /// A client for a node's admin API.
@@ -212,19 +215,19 @@ fn unreadable(url: String, e: serde_json::Error) -> ClientError {
 }
 
 impl AdminClient {
-    /// `POST /admin/snapshot`: the node writes a consistent, verified copy of its store
-    /// into `dir` (absolute, or relative to its data directory). Waits as long as the copy
-    /// and its verification take, up to `timeout`.
-    pub async fn snapshot(
+    /// `POST <path>` with `req` as JSON, waiting at most `timeout`; a 200's JSON answer.
+    async fn post_json<T: serde::de::DeserializeOwned>(
         &self,
-        dir: &Path,
+        path: &str,
+        req: &impl serde::Serialize,
         timeout: Duration,
-    ) -> Result<SnapshotResponse, ClientError> {
-        let url = format!("{}/admin/snapshot", self.base);
-        let body = serde_json::to_vec(&SnapshotRequest {
-            dir: dir.display().to_string(),
-        })
-        .expect("a snapshot request serialises");
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Status {
+            url: url.clone(),
+            status: 0,
+            body: format!("cannot encode the request: {e}"),
+        })?;
         let resp = self
             .http
             .post(&url)
@@ -238,6 +241,20 @@ impl AdminClient {
         json_answer(url, resp).await
     }
 
+    /// `POST /admin/snapshot`: the node writes a consistent, verified copy of its store
+    /// into `dir` (absolute, or relative to its data directory). Waits as long as the copy
+    /// and its verification take, up to `timeout`.
+    pub async fn snapshot(
+        &self,
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<SnapshotResponse, ClientError> {
+        let req = SnapshotRequest {
+            dir: dir.display().to_string(),
+        };
+        self.post_json("/admin/snapshot", &req, timeout).await
+    }
+
     /// For synchronous callers: [`AdminClient::snapshot`] on a runtime of its own.
     pub fn snapshot_blocking(
         &self,
@@ -245,6 +262,29 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<SnapshotResponse, ClientError> {
         crate::runtime::client()?.block_on(self.snapshot(dir, timeout))
+    }
+
+    /// `POST /admin/rotate-key`: this party's key change to the key in `new_key_file`
+    /// (absolute, on the node's machine). The sequencer's node may wait until its log is
+    /// co-signed before it appends it, up to its `max_wait`: `timeout` should exceed that.
+    pub async fn rotate_key(
+        &self,
+        new_key_file: &Path,
+        timeout: Duration,
+    ) -> Result<RotateKeyResponse, ClientError> {
+        let req = RotateKeyRequest {
+            new_key_file: new_key_file.display().to_string(),
+        };
+        self.post_json("/admin/rotate-key", &req, timeout).await
+    }
+
+    /// For synchronous callers: [`AdminClient::rotate_key`] on a runtime of its own.
+    pub fn rotate_key_blocking(
+        &self,
+        new_key_file: &Path,
+        timeout: Duration,
+    ) -> Result<RotateKeyResponse, ClientError> {
+        crate::runtime::client()?.block_on(self.rotate_key(new_key_file, timeout))
     }
 
     /// For synchronous callers (the CLI): [`AdminClient::append`] on a runtime of its own.

@@ -216,17 +216,18 @@ impl Reach {
     }
 
     /// A party: presents `identity`'s certificate (so the node serves it as a party) and
-    /// accepts the node only with a binding by `server_key` for `origin`. The party's own
-    /// CLI reaches its own node this way, with its own key as `server_key`.
+    /// accepts the node only with a binding by one of `server_keys` for `origin`. The
+    /// party's own CLI reaches its own node this way, with its own keys as `server_keys`
+    /// (its key and, while a key change awaits co-signing, the one before: spec/node.md 9.3).
     pub fn party(
         identity: &crate::tls::TlsIdentity,
         origin: &str,
-        server_key: [u8; 32],
+        server_keys: &[[u8; 32]],
     ) -> Result<Reach, ClientError> {
         let tls_error = |e: &dyn std::fmt::Display| ClientError::Tls(e.to_string());
         let certified = identity.certified_key().map_err(|e| tls_error(&e))?;
-        let verifier =
-            crate::tls::PartyVerifier::new(origin, vec![server_key]).map_err(|e| tls_error(&e))?;
+        let verifier = crate::tls::PartyVerifier::new(origin, server_keys.to_vec())
+            .map_err(|e| tls_error(&e))?;
         let config = crate::tls::peer_client_config(crate::tls::CertSlot::new(certified), verifier)
             .map_err(|e| tls_error(&e))?;
         Ok(Reach::tls(config, None))

@@ -13,11 +13,13 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
 use dyad_ledger::channel::{ChannelError, Role};
-use dyad_ledger::entry::SignedEntry;
+use dyad_ledger::entry::key_change::KeyChange;
+use dyad_ledger::entry::{Kind, SignedEntry};
 use dyad_ledger::tree::Hash;
 use dyad_ledger::wire::witness::AddCheckpoint;
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::equivocation::{self, Contradiction};
+use dyad_verifier::key::{SignatureType, VerifierKey};
 use dyad_verifier::proof::verify_consistency;
 
 use super::evidence_store::Kept;
@@ -65,7 +67,14 @@ fn keep_equivocation(
     theirs: &[u8],
 ) {
     let evidence = equivocation::build(ours, theirs, &Contradiction::SameSize);
-    if let Err(e) = equivocation::verify(&evidence, &shared.log_key) {
+    // The log key at `size` signed both (a key change never retires it before then).
+    let keys = shared.keys();
+    let checked = keys
+        .log_keys
+        .iter()
+        .rev()
+        .map(|k| equivocation::verify(&evidence, k));
+    if let Some(Err(e)) = checked.reduce(|a, b| a.or(b)) {
         tracing::error!(error = %e, size, "the conflicting checkpoints do not make verifiable evidence");
         return;
     }
@@ -110,14 +119,23 @@ pub(crate) async fn add_checkpoint(shared: Arc<Shared>, body: Bytes) -> Response
 async fn add_checkpoint_stages(shared: &Arc<Shared>, body: &[u8]) -> Result<Response, Refused> {
     check_serving(shared)?;
     let (req, checkpoint) = parse(shared, body)?;
-    check_signed(shared, &req, &checkpoint)?;
+    let signed = check_signed(shared, &req, &checkpoint)?;
     // From here to the store, one request at a time: `old` must still be our size when
     // the new entries are stored (tlog-witness: check and persist atomically).
     let _serial = shared.cosign_lock.lock().await;
     let replica = read_replica(shared, &checkpoint).await?;
-    check_against_replica(shared, &req, &checkpoint, &replica, body)?;
     let held = replica.held;
-    let entries = fetch_new_entries(shared, held, checkpoint.size).await?;
+    let entries = match signed {
+        LogSigned::ByCurrentKey => {
+            check_against_replica(shared, &req, &checkpoint, &replica, body)?;
+            fetch_new_entries(shared, held, checkpoint.size).await?
+        }
+        LogSigned::Unknown(why) => {
+            let entries = fetch_for_new_log_key(shared, &req, &checkpoint, held, why).await?;
+            check_against_replica(shared, &req, &checkpoint, &replica, body)?;
+            entries
+        }
+    };
     promise_check::check_new_entries(shared, held, &entries, &req.note).await?;
     hold_attachments(shared, &entries).await?;
     Ok(store_and_cosign(shared, held, entries, req.note).await)
@@ -161,12 +179,20 @@ fn parse(shared: &Shared, body: &[u8]) -> Result<(AddCheckpoint, Checkpoint), Re
     Ok((req, checkpoint))
 }
 
-/// The checkpoint is this log's, signed by the log key, and `old` is not beyond it.
+/// Whether a checkpoint is signed by the log key this replica knows.
+enum LogSigned {
+    ByCurrentKey,
+    /// Not by it (why not): only a sequencer key change among the new entries can make
+    /// it the log's (spec/dyad.md 3.7).
+    Unknown(String),
+}
+
+/// The checkpoint is this log's and `old` is not beyond it; whether the log key signed it.
 fn check_signed(
     shared: &Shared,
     req: &AddCheckpoint,
     checkpoint: &Checkpoint,
-) -> Result<(), Refused> {
+) -> Result<LogSigned, Refused> {
     if checkpoint.origin != shared.origin {
         return Err(reject(
             shared,
@@ -175,24 +201,6 @@ fn check_signed(
             "unknown-origin",
             format!("unknown origin {:?}", checkpoint.origin),
         ));
-    }
-    let bad_signature = |e: &dyn std::fmt::Display| {
-        reject(
-            shared,
-            EP,
-            StatusCode::FORBIDDEN,
-            "bad-signature",
-            e.to_string(),
-        )
-    };
-    match dyad_verifier::note::verify(&req.note, std::slice::from_ref(&shared.log_key)) {
-        Ok(v) if v.verified.iter().any(|s| s.key == shared.log_key) => {}
-        Ok(_) => {
-            return Err(bad_signature(
-                &"the checkpoint is not signed by the log key",
-            ))
-        }
-        Err(e) => return Err(bad_signature(&e)),
     }
     if req.old > checkpoint.size {
         return Err(reject(
@@ -206,7 +214,62 @@ fn check_signed(
             ),
         ));
     }
-    Ok(())
+    Ok(match signed_by(&req.note, &shared.keys().log_key) {
+        Ok(()) => LogSigned::ByCurrentKey,
+        Err(why) => LogSigned::Unknown(why),
+    })
+}
+
+/// Whether `key` signed `note`, or why not.
+fn signed_by(note: &[u8], key: &VerifierKey) -> Result<(), String> {
+    match dyad_verifier::note::verify(note, std::slice::from_ref(key)) {
+        Ok(v) if v.verified.iter().any(|s| s.key == *key) => Ok(()),
+        Ok(_) => Err("the checkpoint is not signed by the log key".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn bad_signature(shared: &Shared, why: impl std::fmt::Display) -> Refused {
+    reject(shared, EP, StatusCode::FORBIDDEN, "bad-signature", why)
+}
+
+/// A checkpoint not signed by the log key this replica knows: the new entries are fetched
+/// first (from the sequencer, within one step) and the checkpoint must be signed by the
+/// new log key of a key change among them; the channel then checks that key change and
+/// every other rule before anything is stored. Otherwise it is refused as unsigned.
+async fn fetch_for_new_log_key(
+    shared: &Shared,
+    req: &AddCheckpoint,
+    checkpoint: &Checkpoint,
+    held: u64,
+    why: String,
+) -> Result<Vec<Vec<u8>>, Refused> {
+    let step = shared.config.max_cosign_step.max(1);
+    if req.old != held || checkpoint.size <= held || checkpoint.size - held > step {
+        return Err(bad_signature(shared, why));
+    }
+    // A note signed by nobody known is refused as such, whatever the fetch says.
+    let entries = fetch_new_entries(shared, held, checkpoint.size)
+        .await
+        .map_err(|_| bad_signature(shared, &why))?;
+    let signed = entries
+        .iter()
+        .filter_map(|e| new_log_key(&shared.origin, e))
+        .any(|key| signed_by(&req.note, &key).is_ok());
+    if !signed {
+        return Err(bad_signature(shared, why));
+    }
+    Ok(entries)
+}
+
+/// The log key a key-change entry would make, were it the sequencer's.
+fn new_log_key(origin: &str, entry: &[u8]) -> Option<VerifierKey> {
+    let e = SignedEntry::decode(entry).ok()?;
+    if e.entry.body.kind != Kind::KeyChange {
+        return None;
+    }
+    let change = KeyChange::decode(&e.entry.body.payload).ok()?;
+    VerifierKey::new(origin, SignatureType::Ed25519, change.new_public_key).ok()
 }
 
 /// What this replica holds, as far as one checkpoint is concerned.
@@ -375,9 +438,12 @@ async fn store_and_cosign(
     entries: Vec<Vec<u8>>,
     note: Vec<u8>,
 ) -> Response {
-    let key = shared.key.clone();
+    let s = shared.clone();
     let result = shared
         .write(move |ch| {
+            // The key this party signs with now: its own key change may be among the
+            // entries (then it is the new key, queued before, spec 3.7).
+            let key = s.keys().signer.clone();
             let cosigned = ch.accept_and_cosign(&key, &entries, &note, now_ms())?;
             let lines = ch.own_cosignature_lines(&cosigned)?;
             Ok((lines, ch.committed_size()?, ch.size()))

@@ -180,6 +180,12 @@ pub fn evidence_name(index: u64, promised: &Hash, found: &Hash) -> String {
     )
 }
 
+/// The first answer of `f` under the log keys the sequencer has had, newest first
+/// (promises and evidence from before its key change are under an older one, spec 3.7).
+fn any_log_key<T>(shared: &Shared, f: impl Fn(&VerifierKey) -> Option<T>) -> Option<T> {
+    shared.keys().log_keys.iter().rev().find_map(f)
+}
+
 /// Builds, checks and keeps broken-promise evidence; logs what became of it.
 fn keep_evidence(
     shared: &Shared,
@@ -187,11 +193,15 @@ fn keep_evidence(
     proof: &[Hash],
     checkpoint_note: &[u8],
 ) -> Option<String> {
-    let promise = only_signed_by(&breach.promised.note, &shared.log_key)?;
-    let checkpoint = only_signed_by(checkpoint_note, &shared.log_key)?;
+    // Evidence names one log key: the one that signed both (a promise and a checkpoint
+    // on either side of a sequencer key change make none).
+    let (log_key, promise, checkpoint) = any_log_key(shared, |k| {
+        let promise = only_signed_by(&breach.promised.note, k)?;
+        Some((k.clone(), promise, only_signed_by(checkpoint_note, k)?))
+    })?;
     let evidence =
         promise_evidence::build(breach.index, &breach.found, proof, &promise, &checkpoint);
-    if let Err(e) = promise_evidence::verify(&evidence, &shared.log_key) {
+    if let Err(e) = promise_evidence::verify(&evidence, &log_key) {
         tracing::error!(error = %e, index = breach.index, "the broken promise does not make verifiable evidence");
         return None;
     }
@@ -344,7 +354,7 @@ pub(crate) fn load(shared: &Shared, ch: &Channel) {
             let Ok(bytes) = fs::read(entry.path()) else {
                 continue;
             };
-            let Ok(v) = promise_evidence::verify(&bytes, &shared.log_key) else {
+            let Some(v) = any_log_key(shared, |k| promise_evidence::verify(&bytes, k).ok()) else {
                 tracing::warn!(file = %name, "evidence of a broken promise that does not verify; ignored");
                 continue;
             };
@@ -382,7 +392,7 @@ pub(crate) fn load(shared: &Shared, ch: &Channel) {
             continue;
         }
         let Ok(bytes) = fs::read(&path) else { continue };
-        if let Ok(p) = BatchPromise::verify(&bytes, &shared.log_key) {
+        if let Some(p) = any_log_key(shared, |k| BatchPromise::verify(&bytes, k).ok()) {
             shared.promise_book.record(&p.entries, &Arc::new(bytes));
         }
     }

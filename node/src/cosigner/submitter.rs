@@ -187,5 +187,6 @@ async fn submit_batch(
     peer: &str,
     batch: &[SignedEntry],
 ) -> Result<SubmitOutcome, SubmitBatchError> {
-    client::submit_batch(&shared.http, peer, batch, &shared.origin, &shared.log_key).await
+    let log_key = shared.keys().log_key.clone();
+    client::submit_batch(&shared.http, peer, batch, &shared.origin, &log_key).await
 }

@@ -220,9 +220,9 @@ async fn queue_as_cosigner(
     wait: Wait,
     deadline: tokio::time::Instant,
 ) -> Response {
-    let key = shared.key.clone();
+    let s = shared.clone();
     let entry = match shared
-        .write(move |ch| Ok(ch.queue_own(&key, draft, now_ms())?))
+        .write(move |ch| Ok(ch.queue_own(&s.keys().signer, draft, now_ms())?))
         .await
     {
         Ok(e) => e,

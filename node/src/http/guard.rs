@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -38,7 +38,7 @@ impl From<Peer> for Caller {
 impl Caller {
     fn is_peer(&self, shared: &Shared) -> bool {
         match self {
-            Caller::Party(key) => *key == shared.peer_key,
+            Caller::Party(key) => shared.keys().peer.contains(key),
             Caller::TrustedProxy => true,
             Caller::Anonymous => false,
         }
@@ -47,7 +47,10 @@ impl Caller {
     /// The party itself (its own CLI, presenting the node's own certificate) or the peer.
     fn is_party(&self, shared: &Shared) -> bool {
         match self {
-            Caller::Party(key) => *key == shared.peer_key || *key == shared.own_key,
+            Caller::Party(key) => {
+                let keys = shared.keys();
+                keys.peer.contains(key) || keys.own.contains(key)
+            }
             Caller::TrustedProxy => true,
             Caller::Anonymous => false,
         }
@@ -68,8 +71,12 @@ pub(crate) async fn peer_only(
     request: Request,
     next: Next,
 ) -> Response {
-    if caller(&request).is_peer(&shared) {
+    let caller = caller(&request);
+    if caller.is_peer(&shared) {
         return next.run(request).await;
+    }
+    if !caller.is_party(&shared) && matches!(caller, Caller::Party(_)) {
+        return reconnect(&shared);
     }
     reject(
         &shared,
@@ -133,8 +140,12 @@ pub(crate) async fn readers(
     request: Request,
     next: Next,
 ) -> Response {
-    if shared.config.public_read || caller(&request).is_party(&shared) {
+    let caller = caller(&request);
+    if shared.config.public_read || caller.is_party(&shared) {
         return next.run(request).await;
+    }
+    if let Caller::Party(_) = caller {
+        return reconnect(&shared);
     }
     let Some(token) = bearer(&request) else {
         return unauthorized(&shared, "no-credential", "a read credential is required");
@@ -167,6 +178,23 @@ fn bearer(request: &Request) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
+}
+
+/// A connection a party opened with a key it has since replaced (spec/dyad.md 3.7): the
+/// key is no longer accepted, and the client's current certificate is bound by the new
+/// one. 421 (RFC 9110 15.5.20: retry over another connection) with `Connection: close`,
+/// so that its connection pool drops this connection and its retry reconnects.
+fn reconnect(shared: &Shared) -> Response {
+    let mut r = reject(
+        shared,
+        "access",
+        StatusCode::MISDIRECTED_REQUEST,
+        "reconnect",
+        "this connection was opened under a party key that a key change has replaced; reconnect",
+    );
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 fn unauthorized(shared: &Shared, reason: &'static str, message: &'static str) -> Response {

@@ -26,6 +26,7 @@ mod auditor_page;
 mod body;
 pub(crate) mod guard;
 mod health;
+mod rotate_key;
 mod snapshot;
 mod submission;
 mod tiles;
@@ -84,6 +85,7 @@ pub(crate) fn public_router(shared: Arc<Shared>) -> Router {
 pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
     let signing = Router::new()
         .route("/admin/append", post(admin::admin_append))
+        .route("/admin/rotate-key", post(rotate_key::admin_rotate_key))
         .route_layer(from_fn_with_state(shared.clone(), guard::signing_or_wait));
     Router::new()
         .route("/admin/status", get(admin::admin_status))

@@ -8,9 +8,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_ledger::channel::Role;
+use dyad_ledger::entry::key_change::KeyChange;
 use dyad_ledger::entry::{Kind, SignedEntry, MAX_ENTRY_LEN};
+use dyad_ledger::keys::SignerKey;
 use dyad_ledger::wire::promise::{BatchPromise, Promise};
 use dyad_ledger::wire::submit::{self, MAX_SUBMIT_BATCH_BYTES};
+use dyad_verifier::key::{SignatureType, VerifierKey};
 use tokio::sync::oneshot;
 
 use super::body::{body_error, read_body};
@@ -18,9 +21,46 @@ use crate::response::{reject, text};
 use crate::sequencer::{Item, Rejection, Reply, Submission};
 use crate::Shared;
 
+/// The entry key IDs a submission may be signed by: every key the co-signer has had
+/// (a retired one is refused by the channel's rules, with that reason) and, within one
+/// batch, the new key of a co-signer key change earlier in it (spec/dyad.md 3.7).
+struct CosignerIds {
+    ids: Vec<u32>,
+    name: String,
+}
+
+impl CosignerIds {
+    fn now(shared: &Shared) -> CosignerIds {
+        let keys = shared.keys();
+        CosignerIds {
+            ids: keys.cosigner_ids.clone(),
+            name: keys.cosigner_name.clone(),
+        }
+    }
+
+    /// After `entry` (accepted as the co-signer's): a key change adds its new key.
+    fn follow(&mut self, entry: &SignedEntry) {
+        let b = &entry.entry.body;
+        if b.kind != Kind::KeyChange {
+            return;
+        }
+        let Ok(change) = KeyChange::decode(&b.payload) else {
+            return;
+        };
+        if let Ok(key) = VerifierKey::new(&self.name, SignatureType::Ed25519, change.new_public_key)
+        {
+            self.ids.push(key.key_id());
+        }
+    }
+}
+
 /// Why a submitted entry cannot even be handed to the batcher: it does not decode, or it
 /// is not the co-signer's entry for this channel (spec/node.md section 4).
-fn precheck_submission(shared: &Shared, bytes: &[u8]) -> Result<SignedEntry, Rejection> {
+fn precheck_submission(
+    ids: &CosignerIds,
+    shared: &Shared,
+    bytes: &[u8],
+) -> Result<SignedEntry, Rejection> {
     let refuse = |status: u16, reason, message: String| Rejection {
         status,
         reason,
@@ -41,7 +81,7 @@ fn precheck_submission(shared: &Shared, bytes: &[u8]) -> Result<SignedEntry, Rej
             format!("the entry is for channel {:?}", b.origin),
         ));
     }
-    if b.sender != shared.cosigner_key_id || b.kind == Kind::Genesis {
+    if !ids.ids.contains(&b.sender) || b.kind == Kind::Genesis {
         return Err(refuse(
             403,
             "not-cosigner",
@@ -75,8 +115,13 @@ async fn precheck_with_attachments(
 ) -> Vec<Result<SignedEntry, Rejection>> {
     let mut prechecked = Vec::with_capacity(framed.len());
     let mut missing: Option<Rejection> = None;
+    let mut ids = CosignerIds::now(shared);
     for bytes in framed {
-        let checked = match (&missing, precheck_submission(shared, bytes)) {
+        let entry = precheck_submission(&ids, shared, bytes);
+        if let Ok(e) = &entry {
+            ids.follow(e);
+        }
+        let checked = match (&missing, entry) {
             (Some(r), _) => Err(r.clone()),
             (None, Ok(entry)) => match hold_attachments(shared, &entry).await {
                 Ok(()) => Ok(entry),
@@ -122,7 +167,7 @@ pub(super) async fn submit(
         Ok(b) => b,
         Err(e) => return body_error(&shared, EP, e, MAX_ENTRY_LEN),
     };
-    let entry = match precheck_submission(&shared, &body) {
+    let entry = match precheck_submission(&CosignerIds::now(&shared), &shared, &body) {
         Ok(e) => e,
         Err(r) => return refuse(&shared, EP, &r),
     };
@@ -147,7 +192,7 @@ pub(super) async fn submit(
     text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
-        promise.sign(&shared.key, &shared.log_key),
+        sign_promise(&shared, |key, log_key| promise.sign(key, log_key)),
     )
 }
 
@@ -228,18 +273,23 @@ pub(super) async fn submit_batch(
     // A promise lists each entry once, by increasing index.
     promised.sort_unstable();
     promised.dedup();
-    let promise = (!promised.is_empty()).then(|| {
-        BatchPromise {
-            origin: shared.origin.clone(),
-            entries: promised,
-        }
-        .sign(&shared.key, &shared.log_key)
+    let promise = (!promised.is_empty()).then(|| BatchPromise {
+        origin: shared.origin.clone(),
+        entries: promised,
     });
+    let promise = promise.map(|p| sign_promise(&shared, |key, log_key| p.sign(key, log_key)));
     text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
         submit::SubmitResults { results, promise }.encode(),
     )
+}
+
+/// Signs a promise with the log's key now (the batcher may have changed it, spec/dyad.md
+/// 3.7: the co-signer then checks it once it has the key change).
+fn sign_promise<T>(shared: &Shared, sign: impl FnOnce(&SignerKey, &VerifierKey) -> T) -> T {
+    let keys = shared.keys();
+    sign(&keys.signer, &keys.log_key)
 }
 
 /// Hands an item to the batcher; the receiver gets its fate once it is durable or refused.

@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::{now_ms, Shared};
 use dyad_ledger::channel::{Appended, Channel, ChannelError, EntryRefusal, Staged};
 use dyad_ledger::entry::{Draft, EntryError, SignedEntry};
+use dyad_ledger::keys::SignerKey;
 
 /// What the batcher appends.
 pub(crate) enum Item {
@@ -19,6 +20,9 @@ pub(crate) enum Item {
     Signed(SignedEntry),
     /// The operator's own message, signed by the batcher as the sequencer.
     Own(Draft),
+    /// The operator's key change to this new key (`rotation.rs`): it ends a batch and is
+    /// written on its own.
+    KeyChange(Box<SignerKey>),
 }
 
 /// A request refused, with the HTTP status and a short label for the metrics.
@@ -44,13 +48,13 @@ pub(crate) fn classify(e: &ChannelError) -> (u16, &'static str) {
     use ChannelError as E;
     match e {
         E::Refused(refusal) => classify_refusal(refusal),
+        E::NewKeyName { .. } => (422, "new-key-name"),
         E::Store(_)
         | E::Genesis(_)
         | E::WrongRole { .. }
         | E::NotOurKey { .. }
         | E::RetiredOwnKey { .. }
         | E::KeyNotCurrentAt { .. }
-        | E::NewKeyName { .. }
         | E::MissingRole
         | E::Note(_)
         | E::Checkpoint(_)
@@ -92,7 +96,7 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
     }
 }
 
-fn rejection(e: &ChannelError) -> Rejection {
+pub(crate) fn rejection(e: &ChannelError) -> Rejection {
     let (status, reason) = classify(e);
     Rejection {
         status,
@@ -125,7 +129,7 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
         };
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + max_delay;
-        while batch.len() < max_batch {
+        while batch.len() < max_batch && !ends_batch(&batch) {
             tokio::select! {
                 s = rx.recv() => match s {
                     Some(s) => batch.push(s),
@@ -141,12 +145,45 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
     let mut rest = Vec::new();
     while let Some(s) = rx.recv().await {
         rest.push(s);
-        if rest.len() == max_batch {
+        if rest.len() == max_batch || ends_batch(&rest) {
             own_next = write_batch(&shared, std::mem::take(&mut rest), own_next).await;
         }
     }
     if !rest.is_empty() {
         write_batch(&shared, rest, own_next).await;
+    }
+}
+
+/// A key change ends the batch it joins.
+fn ends_batch(batch: &[Submission]) -> bool {
+    batch
+        .last()
+        .is_some_and(|s| matches!(s.item, Item::KeyChange(_)))
+}
+
+/// Writes one batch, then the key change that ended it, if one did.
+async fn write_batch(
+    shared: &Arc<Shared>,
+    mut batch: Vec<Submission>,
+    mut own_next: Option<u64>,
+) -> Option<u64> {
+    let key_change = match batch.pop() {
+        Some(Submission {
+            item: Item::KeyChange(new),
+            reply,
+        }) => Some((new, reply)),
+        Some(last) => {
+            batch.push(last);
+            None
+        }
+        None => None,
+    };
+    if !batch.is_empty() {
+        own_next = write_entries(shared, batch, own_next).await;
+    }
+    match key_change {
+        Some((new, reply)) => super::rotation::change_key(shared, new, reply, own_next).await,
+        None => own_next,
     }
 }
 
@@ -158,7 +195,7 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
 /// batch) go on meanwhile; only the store commit takes the exclusive lock. The batcher is
 /// the only task that appends, so the log cannot change in between (and if it did, the
 /// commit would refuse the stale staging and the batch would go one by one).
-async fn write_batch(
+async fn write_entries(
     shared: &Arc<Shared>,
     batch: Vec<Submission>,
     own_next: Option<u64>,
@@ -212,16 +249,19 @@ fn prepare(
     }
     let mut next = own_next.unwrap_or(0);
     let mut entries = Vec::with_capacity(batch.len());
+    let signer = shared.keys().signer.clone();
     for s in batch {
         let e = match &s.item {
             Item::Signed(e) => e.clone(),
-            Item::Own(d) => match d.clone().sign(&shared.key, &shared.origin, next, now) {
+            Item::Own(d) => match d.clone().sign(&signer, &shared.origin, next, now) {
                 Ok(e) => {
                     next += 1;
                     e
                 }
                 Err(_) => return Ok(None),
             },
+            // Never here (`write_batch` takes it apart); one by one refuses it.
+            Item::KeyChange(_) => return Ok(None),
         };
         entries.push(e);
     }
@@ -248,8 +288,10 @@ fn apply_batch(
     let size_before = ch.size();
     // Whether the batch's checkpoint was signed in the batch's own store commit.
     let mut signed = false;
+    // The key the log signs with now (the write lock keeps it so for the batch).
+    let signer = shared.keys().signer.clone();
     let own_next = match prepared {
-        Ok(Some((staged, next))) => match ch.commit_staged_and_sign(&shared.key, staged) {
+        Ok(Some((staged, next))) => match ch.commit_staged_and_sign(&signer, staged) {
             Ok((results, note)) => {
                 signed = note.is_some();
                 for (s, result) in batch.into_iter().zip(results) {
@@ -263,13 +305,13 @@ fn apply_batch(
             }
             Err(e) => {
                 tracing::warn!(error = %e, entries = count, "the batch could not be written; appending its entries one by one");
-                one_by_one(ch, shared, batch, own_next, now)
+                one_by_one(ch, shared, &signer, batch, own_next, now)
             }
         },
-        Ok(None) => one_by_one(ch, shared, batch, own_next, now),
+        Ok(None) => one_by_one(ch, shared, &signer, batch, own_next, now),
         Err(e) => {
             tracing::warn!(error = %e, entries = count, "the batch could not be checked; appending its entries one by one");
-            one_by_one(ch, shared, batch, own_next, now)
+            one_by_one(ch, shared, &signer, batch, own_next, now)
         }
     };
     let added = ch.size() - size_before;
@@ -279,7 +321,7 @@ fn apply_batch(
         Metrics::inc(&shared.metrics.batches, 1);
         tracing::debug!(entries = added, size = ch.size(), "batch durable");
         let signed = signed
-            || match ch.sign_checkpoint(&shared.key) {
+            || match ch.sign_checkpoint(&signer) {
                 Ok(_) => true,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot sign the checkpoint; the next batch will");
@@ -306,6 +348,7 @@ fn refused(shared: &Shared, r: &Rejection) {
 fn one_by_one(
     ch: &mut Channel,
     shared: &Shared,
+    signer: &SignerKey,
     batch: Vec<Submission>,
     mut own_next: Option<u64>,
     now: u64,
@@ -317,7 +360,7 @@ fn one_by_one(
                 .map(|a| a[0])
                 .map_err(|e| rejection(&e)),
             Item::Own(d) => match own_next {
-                Some(seq) => match d.sign(&shared.key, &shared.origin, seq, now) {
+                Some(seq) => match d.sign(signer, &shared.origin, seq, now) {
                     Ok(e) => match ch.append_signed(std::slice::from_ref(&e), now) {
                         Ok(a) => {
                             own_next = Some(seq + 1);
@@ -327,7 +370,7 @@ fn one_by_one(
                     },
                     Err(e) => Err(draft_rejection(&e)),
                 },
-                None => match ch.append_own(&shared.key, vec![d], now) {
+                None => match ch.append_own(signer, vec![d], now) {
                     Ok(a) => {
                         match ch.entry(a[0].index) {
                             Ok(e) => own_next = Some(e.entry.body.sequence + 1),
@@ -340,6 +383,11 @@ fn one_by_one(
                     Err(e) => Err(rejection(&e)),
                 },
             },
+            Item::KeyChange(_) => Err(Rejection {
+                status: 500,
+                reason: "internal",
+                message: "a key change is written on its own, not in a batch".into(),
+            }),
         };
         if let Err(r) = &reply {
             refused(shared, r);

@@ -55,8 +55,12 @@ fn plan(ch: &Channel, shared: &Shared, known: Option<u64>) -> Result<Option<Plan
             extensions: Vec::new(),
         }
         .to_text();
-        let sig = shared.key.sign(text.as_bytes());
-        let line = note::signature_line(shared.log_key.name(), shared.log_key.key_id(), &sig);
+        // A smaller size than signed: the log key at that size signs it, which the
+        // committer never asks of a retired key (a key change waits until everything
+        // before it is co-signed, `sequencer::rotation`).
+        let keys = shared.keys();
+        let sig = keys.signer.sign(text.as_bytes());
+        let line = note::signature_line(keys.log_key.name(), keys.log_key.key_id(), &sig);
         (size, format!("{text}\n{line}").into_bytes())
     } else {
         (signed, signed_note)

@@ -107,6 +107,13 @@ pub fn server_config(
         .with_client_cert_verifier(Arc::new(verifier))
         .with_cert_resolver(slot);
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+    // No session resumption (spec/node.md 9.5): a resumed session skips the client
+    // certificate check and would keep the identity of its first handshake, e.g. a party
+    // key a key change has since retired (spec/dyad.md 3.7). Every connection is checked
+    // against the keys current at its own handshake; connections are kept alive, so the
+    // cost is one full handshake per connection.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 

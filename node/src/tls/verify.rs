@@ -3,7 +3,7 @@
 //! node's certificate by its pin. Both accept TLS 1.3 handshake signatures only, with the
 //! schemes in [`SIGNATURE_SCHEMES`].
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls13_signature, CryptoProvider};
@@ -72,10 +72,14 @@ fn no_tls12() -> Result<HandshakeSignatureValid, Error> {
 /// Accepts a certificate bound (spec/node.md 9.3) to one of the expected party keys in one
 /// channel. As a server verifier it checks the node it connects to; wrapped in
 /// [`PartyClientVerifier`] it checks connecting clients.
+///
+/// Clones share the accepted keys: a running node changes them when a party's key changes
+/// (spec/dyad.md 3.7) with [`PartyVerifier::set_accepted`], and every TLS configuration
+/// built on a clone sees the change at its next handshake.
 #[derive(Debug, Clone)]
 pub struct PartyVerifier {
     origin: String,
-    accepted: Vec<[u8; 32]>,
+    accepted: Arc<RwLock<Vec<[u8; 32]>>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -86,9 +90,22 @@ impl PartyVerifier {
         super::binding::statement(origin, 0, &[])?; // the origin's length
         Ok(PartyVerifier {
             origin: origin.to_owned(),
-            accepted,
+            accepted: Arc::new(RwLock::new(accepted)),
             provider: super::config::provider(),
         })
+    }
+
+    /// Accepts `accepted` from the next handshake on, in this verifier and its clones.
+    pub fn set_accepted(&self, accepted: Vec<[u8; 32]>) {
+        *self.accepted.write().unwrap_or_else(|p| p.into_inner()) = accepted;
+    }
+
+    /// The keys accepted now.
+    pub fn accepted(&self) -> Vec<[u8; 32]> {
+        self.accepted
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The binding of `end_entity`, if it is acceptable at `now`.
@@ -97,7 +114,8 @@ impl PartyVerifier {
         end_entity: &CertificateDer<'_>,
         now: UnixTime,
     ) -> Result<BoundCertificate, BindingError> {
-        verify_certificate(end_entity, &self.origin, &self.accepted, now.as_secs())
+        let accepted = self.accepted.read().unwrap_or_else(|p| p.into_inner());
+        verify_certificate(end_entity, &self.origin, &accepted, now.as_secs())
     }
 
     fn verify(

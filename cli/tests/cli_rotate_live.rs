@@ -1,0 +1,262 @@
+//! Key changes (spec/dyad.md 3.7) with the two nodes running: `dyad rotate-key` goes
+//! through the party's node (`POST /admin/rotate-key`, spec/node.md 5.5), which signs with
+//! the new key at once; the peer's node follows the change from its log; each node rebinds
+//! its TLS certificate once its key change is co-signed (spec/node.md 9.3), so restarted
+//! nodes still reach each other; receipts and the audit verify from the genesis keys
+//! alone. A node started with a retired key refuses to run, and a rotation made offline
+//! is committed by the nodes afterwards.
+
+mod common;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use common::node::Node;
+use common::{free_port, json, log_json, stderr, Env};
+
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(200);
+
+fn rotate(env: &Env, data: &str, key: &str) -> serde_json::Value {
+    let out = env
+        .at(data)
+        .args(["--json", "rotate-key", "--new-key", key])
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rotate-key: {}", stderr(&out));
+    json(&out.stdout)
+}
+
+fn config(env: &Env, data: &str) -> serde_json::Value {
+    json(&fs::read(env.path(data).join("dyad.json")).unwrap())
+}
+
+/// Two nodes on alpha (sequencer) and bravo (co-signer), bravo on a port chosen first.
+fn start_nodes(env: &Env) -> (Node, Node) {
+    let bravo_port = free_port();
+    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
+    let alpha = Node::start(&env.path("alpha"), "127.0.0.1:0", &bravo_url);
+    let bravo = Node::start(
+        &env.path("bravo"),
+        &format!("127.0.0.1:{bravo_port}"),
+        &alpha.url,
+    );
+    (alpha, bravo)
+}
+
+/// Waits (bounded) until both replicas hold `size` entries or more, all committed.
+fn committed_on_both(env: &Env, size: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let logs = [
+            log_json(env, &env.path("alpha")),
+            log_json(env, &env.path("bravo")),
+        ];
+        let done = logs.iter().all(|l| {
+            l["committed_size"].as_u64() >= Some(size) && l["committed_size"] == l["size"]
+        });
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {size} committed on both within 60 s:\nalpha {}\nbravo {}",
+            logs[0],
+            logs[1]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn size_of(env: &Env, data: &str) -> u64 {
+    log_json(env, &env.path(data))["size"].as_u64().unwrap()
+}
+
+#[test]
+fn both_parties_rotate_through_their_running_nodes() {
+    let env = Env::new();
+    env.channel();
+    let (alpha_node, bravo_node) = start_nodes(&env);
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    committed_on_both(&env, 2);
+
+    // alpha (the sequencer) rotates through its node: the key change is appended once the
+    // log is co-signed, and alpha signs with the new key from there.
+    env.new_party_key("alpha-2", "alpha");
+    let change = rotate(&env, "alpha", "keys/alpha-2.key");
+    assert_eq!(change["status"], "pending", "{change}");
+    let alpha_index = change["index"].as_u64().unwrap();
+    let c = config(&env, "alpha");
+    assert!(c["key_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("keys/alpha-2.key"));
+    assert!(c["previous_key_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("keys/alpha.key"));
+    env.append("alpha", "notification", "after", "under alpha's new key");
+    env.append("bravo", "inquiry", "to the new key", "bravo's message");
+    committed_on_both(&env, alpha_index + 3);
+
+    // bravo (the co-signer) rotates: its node queues the key change and submits it.
+    env.new_party_key("bravo-2", "bravo");
+    let change = rotate(&env, "bravo", "keys/bravo-2.key");
+    assert_eq!(change["status"], "queued", "{change}");
+    env.append("bravo", "notification", "after", "under bravo's new key");
+    env.append("alpha", "notification", "to bravo", "alpha answers");
+    let size = size_of(&env, "alpha").max(alpha_index + 6);
+    committed_on_both(&env, size);
+
+    // Restarted, each node binds its certificate with its new key, and the peer accepts
+    // only that one now: messages still flow both ways.
+    assert!(alpha_node.stop());
+    assert!(bravo_node.stop());
+    let nodes = start_nodes(&env);
+    env.append("bravo", "notification", "restarted", "after the restart");
+    env.append("alpha", "notification", "restarted", "after the restart");
+    committed_on_both(&env, size + 2);
+    for (data, node) in [("alpha", &nodes.0), ("bravo", &nodes.1)] {
+        let st = env.stdout_json(
+            env.at(data)
+                .args(["--json", "status"])
+                .timeout(COMMAND_TIMEOUT),
+        );
+        assert_eq!(st["state"], "serving", "{data} {st}");
+        assert_eq!(st["node"]["url"], node.url.as_str());
+    }
+    assert!(nodes.0.stop());
+    assert!(nodes.1.stop());
+
+    // Both key changes are in the log; the last receipt carries the key history and
+    // verifies from the genesis keys; so does the whole audit.
+    let log = log_json(&env, &env.path("alpha"));
+    let entries = log["entries"].as_array().unwrap();
+    let changes: Vec<u64> = entries
+        .iter()
+        .filter(|e| e["kind"] == "key-change")
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(changes.len(), 2, "{log}");
+    assert!(entries.iter().all(|e| e["status"] == "committed"), "{log}");
+    let last = entries.len() - 1;
+    let dir = env.path("receipt-last");
+    let out = env
+        .at("bravo")
+        .args(["--json", "receipt", &last.to_string(), "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env
+        .dyad()
+        .args(["--json", "verify", "receipt"])
+        .arg(&dir)
+        .args(env.trust())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let audit = env.stdout_json(env.at("bravo").args(["--json", "audit"]).args(env.trust()));
+    assert_eq!(
+        audit["key_changes"].as_array().map(Vec::len),
+        Some(2),
+        "{audit}"
+    );
+
+    // A node given alpha's retired key (dyad.json turned back) refuses to start, saying
+    // how to finish the rotation; nothing is signed with it.
+    let mut c = config(&env, "alpha");
+    let current = c.clone();
+    c["key_file"] = c["previous_key_file"].clone();
+    c.as_object_mut().unwrap().remove("previous_key_file");
+    fs::write(env.path("alpha/dyad.json"), c.to_string()).unwrap();
+    let out = env
+        .at("alpha")
+        .args([
+            "--json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-peer-check",
+        ])
+        .args(["--peer", "https://127.0.0.1:9"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("rotate-key"), "{said}");
+    fs::write(env.path("alpha/dyad.json"), current.to_string()).unwrap();
+    assert_eq!(size_of(&env, "alpha"), last as u64 + 1, "nothing signed");
+}
+
+#[test]
+fn a_rotation_made_offline_is_committed_by_the_nodes() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    env.sync_all();
+    env.new_party_key("alpha-2", "alpha");
+    let change = rotate(&env, "alpha", "keys/alpha-2.key");
+    assert_eq!(change["status"], "pending", "{change}");
+    let index = change["index"].as_u64().unwrap();
+    env.new_party_key("bravo-2", "bravo");
+    assert_eq!(
+        rotate(&env, "bravo", "keys/bravo-2.key")["status"],
+        "queued"
+    );
+
+    // alpha's node binds TLS with alpha's previous key until its key change is
+    // co-signed (bravo accepts no other yet), then with the new one.
+    let (alpha_node, bravo_node) = start_nodes(&env);
+    env.append("alpha", "notification", "after", "under alpha's new key");
+    committed_on_both(&env, index + 3);
+    assert!(alpha_node.stop());
+    assert!(bravo_node.stop());
+    let log = log_json(&env, &env.path("bravo"));
+    let kinds: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "key-change").count(),
+        2,
+        "{log}"
+    );
+    let audit = env.stdout_json(env.at("alpha").args(["--json", "audit"]).args(env.trust()));
+    assert_eq!(audit["verdict"], "pass", "{audit}");
+}
+
+/// `POST /admin/rotate-key` refuses a relative path, a key file others can read, and the
+/// key the party already signs with, and signs nothing (spec/node.md 5.5).
+#[test]
+fn the_node_refuses_bad_rotation_requests() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.channel();
+    let node = Node::start_alone(&env.path("alpha"), "127.0.0.1:0", "https://127.0.0.1:9");
+    let admin = dyad_node::AdminClient::for_data_dir(&env.path("alpha"))
+        .unwrap()
+        .expect("the node's admin socket");
+    let status =
+        |path: &std::path::Path| match admin.rotate_key_blocking(path, Duration::from_secs(30)) {
+            Err(dyad_node::ClientError::Status { status, body, .. }) => (status, body),
+            other => panic!("{path:?}: {other:?}"),
+        };
+    let (code, body) = status(std::path::Path::new("keys/alpha-2.key"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("absolute"), "{body}");
+    env.new_party_key("alpha-2", "alpha");
+    let readable = env.path("keys/alpha-2.key");
+    fs::set_permissions(&readable, fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, body) = status(&readable);
+    assert_eq!(code, 400, "{body}");
+    assert!(!body.contains("PRIVATE"), "the key is never echoed: {body}");
+    let (code, body) = status(&env.path("keys/alpha.key"));
+    assert_eq!(code, 409, "{body}");
+    assert!(node.stop());
+    assert_eq!(size_of(&env, "alpha"), 1, "nothing signed");
+    assert!(config(&env, "alpha")["previous_key_file"].is_null());
+}
