@@ -15,6 +15,13 @@ pub fn max_key_history() -> usize {
     dyad_verifier::receipt::MAX_KEY_HISTORY
 }
 
+/// The largest receipt, and key-change receipt, accepted: the page refuses a larger file
+/// before it reads it.
+#[wasm_bindgen]
+pub fn max_receipt_bytes() -> usize {
+    dyad_verifier::receipt::MAX_RECEIPT_BYTES
+}
+
 /// A receipt check: add the key files, key history, attachments and endorsement, then
 /// `verify`.
 #[wasm_bindgen]

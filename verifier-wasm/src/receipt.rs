@@ -287,3 +287,60 @@ fn endorsed_by(
         "endorsement_index": checked.endorsement,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec vectors' genesis keys and the last receipt after their key changes.
+    fn check_and_receipt() -> (ReceiptCheck, Vec<u8>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors/entries.json");
+        let v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let mut check = ReceiptCheck::new();
+        for p in v["parties"].as_array().unwrap() {
+            check.add_key_file("party.pub", p["vkey"].as_str().unwrap());
+        }
+        let last = v["key_changes"]["receipts"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap();
+        (check, last["receipt"].as_str().unwrap().as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_key_change_file_larger_than_a_receipt_is_refused_by_name_and_not_kept() {
+        let (mut check, receipt) = check_and_receipt();
+        check.add_key_change("8.tlog-proof", vec![b'x'; MAX_RECEIPT_BYTES + 1]);
+        check.add_key_change("10.tlog-proof", b"x".to_vec());
+        assert!(
+            check.key_history.is_empty(),
+            "nothing kept after a refused file"
+        );
+        let answer: Value = serde_json::from_str(&check.verify(&receipt)).unwrap();
+        assert_eq!(answer["valid"], false);
+        let reason = answer["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("8.tlog-proof: a key-change receipt of"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn past_the_bound_key_change_files_are_counted_not_kept() {
+        let (mut check, receipt) = check_and_receipt();
+        for i in 0..MAX_KEY_HISTORY + 5 {
+            check.add_key_change(&format!("{i}.tlog-proof"), b"x".to_vec());
+        }
+        assert_eq!(check.key_history.len(), MAX_KEY_HISTORY);
+        let answer: Value = serde_json::from_str(&check.verify(&receipt)).unwrap();
+        let reason = answer["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!(
+                "{} key-change receipts given",
+                MAX_KEY_HISTORY + 5
+            )),
+            "{reason}"
+        );
+    }
+}
