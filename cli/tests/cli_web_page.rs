@@ -104,6 +104,60 @@ fn receipt_fixtures(env: &Env, dir: &Path) -> Value {
     json!({
         "good_receipt_facts": [format!("entry {index}"), entry["subject"], "VERIFIED"],
         "tampered": tampered,
+        "key_history": key_history_fixture(env, dir, &vectors),
+    })
+}
+
+/// A receipt after both vector key changes, as `dyad receipt --out` writes its directory
+/// (`receipt.tlog-proof`, `key-changes/<index>.tlog-proof`, spec 8.1), and the key-change
+/// lines `dyad verify receipt` prints for it, which the page must show too.
+fn key_history_fixture(env: &Env, dir: &Path, vectors: &Value) -> Value {
+    let k = &vectors["key_changes"];
+    let last = k["receipts"].as_array().unwrap().last().unwrap();
+    let receipt_dir = dir.join("after-key-changes");
+    std::fs::create_dir_all(receipt_dir.join("key-changes")).unwrap();
+    std::fs::write(
+        receipt_dir.join("receipt.tlog-proof"),
+        last["receipt"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut files = Vec::new();
+    for h in k["key_history"].as_array().unwrap() {
+        let name = format!("after-key-changes/key-changes/{}.tlog-proof", h["index"]);
+        std::fs::write(dir.join(&name), h["receipt"].as_str().unwrap()).unwrap();
+        files.push(name);
+    }
+    let out = env
+        .dyad()
+        .args(["verify", "receipt"])
+        .arg(&receipt_dir)
+        .arg("--trust")
+        .arg(dir.join("alpha.pub"))
+        .arg("--trust")
+        .arg(dir.join("bravo.pub"))
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dyad verify receipt: {}",
+        stderr(&out)
+    );
+    // "  key change   entry 8: the sequencer replaced key … with … (…)": the page's
+    // line ends the same way.
+    let changes: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("key change"))
+        .map(|l| l.trim_start().to_owned())
+        .collect();
+    assert_eq!(changes.len(), 2, "{}", stdout(&out));
+    let index = last["index"].as_u64().unwrap();
+    let mut facts = vec![json!(format!("entry {index}")), json!("VERIFIED")];
+    facts.extend(changes.into_iter().map(Value::from));
+    json!({
+        "receipt": "after-key-changes/receipt.tlog-proof",
+        "files": files,
+        "facts": facts,
     })
 }
 

@@ -8,7 +8,22 @@ fn pairs(names: Vec<String>, texts: Vec<String>) -> Vec<(String, String)> {
     names.into_iter().zip(texts).collect()
 }
 
-/// A receipt check: add the key files, attachments and endorsement, then `verify`.
+/// The most key-change receipts a key history may hold (spec 8): the page refuses more
+/// before it reads them.
+#[wasm_bindgen]
+pub fn max_key_history() -> usize {
+    dyad_verifier::receipt::MAX_KEY_HISTORY
+}
+
+/// The largest receipt, and key-change receipt, accepted: the page refuses a larger file
+/// before it reads it.
+#[wasm_bindgen]
+pub fn max_receipt_bytes() -> usize {
+    dyad_verifier::receipt::MAX_RECEIPT_BYTES
+}
+
+/// A receipt check: add the key files, key history, attachments and endorsement, then
+/// `verify`.
 #[wasm_bindgen]
 pub struct ReceiptCheck(crate::receipt::ReceiptCheck);
 
@@ -20,6 +35,10 @@ impl ReceiptCheck {
     }
     pub fn add_key_file(&mut self, name: &str, text: &str) {
         self.0.add_key_file(name, text);
+    }
+    /// A key-change receipt of the receipt's key history (`key-changes/<index>.tlog-proof`).
+    pub fn add_key_change(&mut self, name: &str, bytes: Vec<u8>) {
+        self.0.add_key_change(name, bytes);
     }
     pub fn add_attachment(&mut self, name: &str, bytes: Vec<u8>) {
         self.0.add_attachment(name, bytes);

@@ -30,6 +30,24 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The key changes followed (spec/dyad.md 3.7), as `dyad verify receipt --json` and
+/// `dyad audit --json` list them: index, party role, retired and new key IDs (8 hex
+/// digits), new key.
+pub(crate) fn key_changes_json(changes: &[dyad_verifier::KeyChange]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            json!({
+                "index": c.index,
+                "role": c.role.to_string(),
+                "old_key_id": format!("{:08x}", c.old_key_id),
+                "new_key_id": format!("{:08x}", c.new_key.key_id()),
+                "new_key": c.new_key.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// A checkpoint as `dyad verify --json` shows it.
 pub(crate) fn checkpoint_json(cp: &dyad_verifier::checkpoint::Checkpoint) -> Value {
     json!({"origin": cp.origin, "size": cp.size, "root": b64(&cp.root)})

@@ -118,9 +118,28 @@ impl LeafAudit {
                 if let Some(index) = entry_index(&e) {
                     v["entry"] = json!(index);
                 }
+                if let Some(rule) = key_rule(&e) {
+                    v["rule"] = json!(rule);
+                }
                 v.to_string()
             }
         }
+    }
+}
+
+/// The rule a refused entry broke, for the rules around key changes (spec/dyad.md 3.4,
+/// 3.7), by the name spec/vectors gives it, so that a refusal can be matched to its rule.
+fn key_rule(e: &audit::AuditError) -> Option<&'static str> {
+    use dyad_verifier::EntryError as E;
+    let audit::AuditError::Entry { error, .. } = e else {
+        return None;
+    };
+    match error {
+        E::KeyChange(k) => Some(k.code()),
+        E::RetiredKey { .. } => Some("RetiredKey"),
+        // A key change signed only by its new key: its sender is no party's current key.
+        E::SenderNotAParty { .. } => Some("sender-not-a-party"),
+        _ => None,
     }
 }
 

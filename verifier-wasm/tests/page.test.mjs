@@ -6,7 +6,8 @@
 //   PLAYWRIGHT_CORE  the playwright-core package directory
 //   CHROMIUM         the browser binary
 //   PAGE_FILE        the page written by `dyad export web`
-//   FIXTURES         alpha.pub, bravo.pub, good.tlog-proof (a receipt), expect.json
+//   FIXTURES         alpha.pub, bravo.pub, good.tlog-proof (a receipt), expect.json, and a
+//                    receipt directory with its key history (expect.json's key_history)
 //   LIVE_KEYS        the live channel's alpha.pub and bravo.pub
 //   SERVED_URL       the node's public URL (https), whose /audit/ serves the page
 //   ACCESS_FILE      a read credential for it
@@ -83,6 +84,24 @@ async function receiptChecks(page, where) {
     assert.ok(bad.text.includes(t.reason), `tampered ${i} (${t.what}): the page says ${bad.text}, the verifier ${t.reason}`);
     if (i === 0) await page.screenshot({ path: join(shots, `${where}-tampered-receipt.png`), fullPage: true });
   }
+  await keyHistoryChecks(page, where);
+}
+
+// A receipt after key changes: refused without its key history (the page says what to
+// give), verified with it, naming each key change as `dyad verify receipt` does.
+async function keyHistoryChecks(page, where) {
+  const kh = expect.key_history;
+  await page.setInputFiles('#receipt-file', fx(kh.receipt));
+  await page.setInputFiles('#key-history-files', []);
+  const without = await verdictOf(page, '#verify-receipt');
+  assert.equal(without.valid, 'false', `verified without its key history: ${without.text}`);
+  assert.ok(without.text.includes('key-changes/'), without.text);
+  await page.setInputFiles('#key-history-files', kh.files.map(fx));
+  const withHistory = await verdictOf(page, '#verify-receipt');
+  assert.equal(withHistory.valid, 'true', withHistory.text);
+  for (const fact of kh.facts) assert.ok(withHistory.text.includes(fact), `${fact} not in: ${withHistory.text}`);
+  await page.screenshot({ path: join(shots, `${where}-key-history-receipt.png`), fullPage: true });
+  await page.setInputFiles('#key-history-files', []);
 }
 
 test('from file://: receipts verified and refused as the verifier says', async () => {

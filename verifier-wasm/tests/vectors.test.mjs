@@ -33,9 +33,10 @@ function record(call, answerText) {
 
 const keyFiles = spec.parties.map((p) => [`${p.name.split('/').pop()}.pub`, `${p.vkey}\n`]);
 
-function receipt(bytes, { keys = keyFiles, attachments = [], endorsement = null } = {}) {
+function receipt(bytes, { keys = keyFiles, attachments = [], endorsement = null, keyHistory = [] } = {}) {
   const check = new wasm.ReceiptCheck();
   keys.forEach(([n, t]) => check.add_key_file(n, t));
+  keyHistory.forEach(([n, b]) => check.add_key_change(n, b));
   attachments.forEach(([n, b]) => check.add_attachment(n, b));
   if (endorsement) check.set_endorsement(endorsement);
   const out = check.verify(bytes);
@@ -44,6 +45,7 @@ function receipt(bytes, { keys = keyFiles, attachments = [], endorsement = null 
     fn: 'receipt', receipt_hex: toHex(bytes), keys,
     attachments: attachments.map(([n, b]) => [n, toHex(b)]),
     endorsement_hex: endorsement && toHex(endorsement),
+    key_history: keyHistory.map(([n, b]) => [n, toHex(b)]),
   }, out);
 }
 
@@ -122,6 +124,80 @@ test('the vector log audits, and each invalid entry fails at its index', () => {
     const r = leafAudit(log, []);
     assert.equal(r.valid, false, `${bad.name} passed`);
     assert.equal(r.entry, bad.index, `${bad.name}: ${r.reason}`);
+  }
+});
+
+// The key_changes section (spec/dyad.md 3.7, 8, 8.1): the vector log continued with a
+// key change by each party; receipts under its last checkpoint, signed by the new keys.
+const kc = spec.key_changes;
+const history = kc.key_history.map((h) => [`${h.index}.tlog-proof`, utf8(h.receipt)]);
+const roleName = (role) => (role === 'sequencer' ? 'sequencer' : 'co-signer');
+
+test('every receipt after the key changes verifies with its key history, naming both changes', () => {
+  assert.equal(history.length, 2);
+  assert.ok(kc.receipts.length >= 10);
+  for (const { index, receipt: text } of kc.receipts) {
+    for (const keyHistory of [history, [...history].reverse()]) {
+      const r = receipt(utf8(text), { keyHistory });
+      assert.equal(r.valid, true, `receipt ${index}: ${r.reason}`);
+      assert.equal(r.index, index);
+      assert.equal(r.key_history_files, 2);
+      assert.deepEqual(r.key_changes.map((c) => c.index), kc.key_history.map((h) => h.index));
+      assert.deepEqual(r.key_changes.map((c) => [c.role, c.new_key]), kc.new_keys.map((k) => [roleName(k.role), k.vkey]));
+      for (const c of r.key_changes) {
+        assert.match(c.old_key_id, /^[0-9a-f]{8}$/);
+        assert.equal(c.new_key_id, c.new_key.split('+')[1]);
+      }
+    }
+    const entry = [...spec.entries, ...kc.entries].find((e) => e.index === index);
+    assert.equal(receipt(utf8(text), { keyHistory: history }).subject, entry.decoded.subject);
+  }
+});
+
+test('without its key history a receipt after the key changes is refused, and says what to give', () => {
+  for (const { index, receipt: text } of kc.receipts) {
+    const r = receipt(utf8(text));
+    assert.equal(r.valid, false, `receipt ${index} verified without its key history`);
+    assert.equal(r.may_need_key_history, true, `receipt ${index}: ${r.reason}`);
+    assert.match(r.reason, /key history/);
+  }
+});
+
+test('a key history that is incomplete, repeated, not of key changes, changed, or too long is refused', () => {
+  const { receipt: text } = kc.receipts[kc.receipts.length - 1];
+  const bytes = utf8(text);
+  const notAChange = kc.receipts.find((r) => !kc.key_history.some((h) => h.index === r.index));
+  const first = kc.key_history[0];
+  const changed = tampered(first.receipt, first.receipt.indexOf('\nextra ') + 40);
+  const cases = [
+    ['only the first key change', [history[0]], /does not verify/],
+    ['only the second key change', [history[1]], /does not verify/],
+    ['a key change twice', [history[0], history[0], history[1]], /two key-change receipts of entry/],
+    ['a receipt of another entry', [...history, [`${notAChange.index}.tlog-proof`, utf8(notAChange.receipt)]], /not a key change/],
+    ['a changed key-change receipt', [[history[0][0], changed], history[1]], new RegExp(`the key change at entry ${first.index}`)],
+    ['not a receipt', [...history, ['9.tlog-proof', utf8('hello\n')]], /9\.tlog-proof: not a key-change receipt/],
+    ['257 files', Array.from({ length: 257 }, (_, i) => [`${i}.tlog-proof`, utf8('x')]), /257 key-change receipts given, more than the 256/],
+  ];
+  for (const [what, keyHistory, reason] of cases) {
+    const r = receipt(bytes, { keyHistory });
+    assert.equal(r.valid, false, `${what}: verified`);
+    assert.match(r.reason, reason, what);
+  }
+  assert.equal(wasm.max_key_history(), 256);
+});
+
+test('the log with the key changes audits and names them; each invalid key change fails by its rule', () => {
+  const leaves = [...spec.entries, ...kc.entries].map((e) => hex(e.entry_hex));
+  const checkpoints = [...spec.checkpoints, ...kc.checkpoints].map((c) => utf8(c.note));
+  const pass = leafAudit(leaves, checkpoints);
+  assert.equal(pass.valid, true, pass.reason);
+  assert.deepEqual(pass.key_changes.map((c) => [c.role, c.new_key]), kc.new_keys.map((k) => [roleName(k.role), k.vkey]));
+  assert.ok(kc.invalid_entries.length >= 8);
+  for (const bad of kc.invalid_entries) {
+    const r = leafAudit([...leaves, hex(bad.entry_hex)], checkpoints);
+    assert.equal(r.valid, false, `${bad.name} passed`);
+    assert.equal(r.entry, bad.index, `${bad.name}: ${r.reason}`);
+    assert.equal(r.rule, bad.error, `${bad.name}: ${r.reason}`);
   }
 });
 

@@ -63,6 +63,9 @@ fn native(case: &Value) -> String {
             for a in case["attachments"].as_array().unwrap() {
                 check.add_attachment(a[0].as_str().unwrap(), unhex(&a[1]));
             }
+            for h in case["key_history"].as_array().unwrap() {
+                check.add_key_change(h[0].as_str().unwrap(), unhex(&h[1]));
+            }
             if !case["endorsement_hex"].is_null() {
                 check.set_endorsement(unhex(&case["endorsement_hex"]));
             }

@@ -42,10 +42,17 @@ function busy(text) {
 
 const time = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 
+// One line per key change followed, as `dyad verify receipt` and `dyad audit` print them.
+const keyChangeLines = (changes) => changes.map((c) =>
+  `  key change entry ${c.index}: the ${c.role} replaced key ${c.old_key_id} with ${c.new_key_id} (${c.new_key})`);
+
 function receiptText(r) {
   if (!r.valid) {
     const head = r.index === undefined ? 'DOES NOT VERIFY' : 'DOES NOT VERIFY (the receipt itself verifies)';
-    return `${head}: ${r.reason}`;
+    const hint = r.may_need_key_history
+      ? '\nIf a party changed its key, give the receipt directory\'s key-changes/ files in "Its key history".'
+      : '';
+    return `${head}: ${r.reason}${hint}`;
   }
   const lines = [
     `VERIFIED: receipt for entry ${r.index} of ${r.origin}`,
@@ -54,6 +61,10 @@ function receiptText(r) {
     `  committed: in the checkpoint of size ${r.checkpoint.size} (root ${r.checkpoint.root}), signed by ${r.log}, co-signed by ${r.cosigner} at ${time(r.cosigned_at)}`,
   ];
   for (const w of r.witnesses) lines.push(`  witness ${w.name} co-signed at ${time(w.cosigned_at)}`);
+  lines.push(...keyChangeLines(r.key_changes));
+  if (r.key_changes.length > 0) {
+    lines.push('  Key history: followed from the genesis keys through every key change given; each was signed by the party\'s key before it and proved by the new one.');
+  }
   if (r.endorsement) {
     lines.push(`  record signed by ${r.endorsement.signed_by}, endorsed by ${r.endorsement.endorsed_by} (entry ${r.endorsement.endorsement_index})`);
   }
@@ -65,6 +76,19 @@ function receiptText(r) {
   return lines.join('\n');
 }
 
+// The key-change receipts, bounded before they are read as `dyad verify receipt` bounds
+// key-changes/: at most max_key_history() files, each no larger than a receipt.
+async function addKeyHistory(check, files) {
+  const most = wasm_bindgen.max_key_history();
+  if (files.length > most) return `${files.length} key-change receipts given, more than the ${most} a key history may hold (spec 8)`;
+  const largest = wasm_bindgen.max_receipt_bytes();
+  for (const f of files) {
+    if (f.size > largest) return `${f.name}: a key-change receipt of ${f.size} bytes, more than the ${largest} accepted`;
+    check.add_key_change(f.name, await bytesOf(f));
+  }
+  return null;
+}
+
 async function verifyReceipt() {
   const file = $('receipt-file').files[0];
   if (!file) return show(false, 'Choose a receipt file first.');
@@ -74,6 +98,8 @@ async function verifyReceipt() {
   try {
     const keys = await keyFiles();
     keys.names.forEach((n, i) => check.add_key_file(n, keys.texts[i]));
+    const refusal = await addKeyHistory(check, $('key-history-files').files);
+    if (refusal) return show(false, `DOES NOT VERIFY: ${refusal}`);
     for (const f of $('attachment-files').files) check.add_attachment(f.name, await bytesOf(f));
     const endorsement = $('endorsement-file').files[0];
     if (endorsement) check.set_endorsement(await bytesOf(endorsement));
@@ -133,7 +159,9 @@ async function auditLog() {
     window.lastAnswer = r;
     r.seconds = (performance.now() - started) / 1000;
     if (r.valid) {
-      show(true, `AUDIT PASSED: ${r.entries} entries of ${r.origin} (sequencer ${r.sequencer}, co-signer ${r.cosigner}), root ${r.root}, committed ${r.committed_size}, pending ${r.pending}; every entry, hash tile and the checkpoint verify (attachments not fetched)`);
+      const changes = r.key_changes.length === 0 ? ''
+        : `\n${keyChangeLines(r.key_changes).join('\n')}\n  Key history: every key change followed from the genesis keys; the checkpoint verifies under the keys at its size.`;
+      show(true, `AUDIT PASSED: ${r.entries} entries of ${r.origin} (sequencer ${r.sequencer}, co-signer ${r.cosigner}), root ${r.root}, committed ${r.committed_size}, pending ${r.pending}; every entry, hash tile and the checkpoint verify (attachments not fetched)${changes}`);
     } else {
       show(false, `AUDIT FAILED: ${r.reason}`);
     }
