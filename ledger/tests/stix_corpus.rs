@@ -144,6 +144,18 @@ fn the_oasis_reference_agrees_or_dyad_is_stricter_where_documented() {
         );
     }
     let expected = expected();
+    // The agreement rate (issue 16): files where the reference's verdict is dyad's.
+    let agreeing = valid.len()
+        + invalid
+            .iter()
+            .filter(|p| verdicts[&name(p)] == "invalid")
+            .count();
+    eprintln!(
+        "stix2-validator agrees with dyad on {agreeing} of {} corpus files ({:.1} %); dyad is stricter on the other {}",
+        all.len(),
+        100.0 * agreeing as f64 / all.len() as f64,
+        all.len() - agreeing
+    );
     for path in &invalid {
         let (_, _, reference) = &expected[&name(path)];
         let says = &verdicts[&name(path)];
@@ -186,6 +198,16 @@ fn patterns_dyad_accepts_the_reference_accepts() {
     };
     let theirs: Vec<&str> = stdout.lines().collect();
     assert_eq!(theirs.len(), patterns.len());
+    let agreeing = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(o, t)| o.is_ok() == (**t == "valid"))
+        .count();
+    eprintln!(
+        "stix2-patterns agrees with dyad on {agreeing} of {} patterns ({:.1} %)",
+        patterns.len(),
+        100.0 * agreeing as f64 / patterns.len() as f64
+    );
     for ((pattern, ours), theirs) in patterns.iter().zip(&ours).zip(&theirs) {
         match (ours, *theirs) {
             (Ok(()), "valid") | (Err(_), "invalid") => {}
