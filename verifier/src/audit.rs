@@ -243,9 +243,6 @@ impl Auditor {
             index,
             &facts,
         )?;
-        if entry.kind == Kind::KeyChange && matches!(self.trust, AuditTrust::Policy(_)) {
-            return Err(AuditError::KeyChangeUnderPolicy { index });
-        }
         channel.accept(index, &entry).map_err(entry_error)?;
         self.check_joint(index, &facts, leaf_hash(bytes))?;
         Ok(timestamp_ms)
@@ -501,7 +498,13 @@ impl Auditor {
                 error,
             })?;
         if let AuditTrust::Policy(policy) = &self.trust {
+            // The policy names the parties' genesis keys; at `size` they are the keys
+            // the key history gives (section 9).
+            let sequencer = keys.log.public_key_bytes();
+            let cosigner = keys.cosigner.public_key_bytes();
             policy
+                .with_party_keys(sequencer, cosigner)
+                .map_err(AuditError::BadPolicy)?
                 .verify_checkpoint(note_bytes)
                 .map_err(|error| AuditError::PolicyNotMet {
                     size: readable_size(note_bytes),

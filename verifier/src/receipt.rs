@@ -163,10 +163,6 @@ pub enum ReceiptError {
     /// the new key (spec 3.7, 8).
     #[error("checkpoint is not committed under the trusted keys: {0}; if a party changed its key below this checkpoint, this receipt may need its key history: key-changes/ in a receipt directory (spec 8.1)")]
     MayNeedKeyHistory(CommitError),
-    /// A key history given with a policy: dyad does not follow key changes under one
-    /// (spec 9).
-    #[error("a receipt with a key history cannot be verified under --policy (spec 9): verify it with the genesis or the two genesis keys (--trust), which follow the key history")]
-    KeyHistoryUnderPolicy,
     /// More key-change receipts than [`MAX_KEY_HISTORY`].
     #[error(
         "{count} key-change receipts, more than the {} accepted",
@@ -372,11 +368,13 @@ impl ReceiptTrust {
         })
     }
 
-    /// Checks the note against the trusted policy; returns the commitment and which party
-    /// (0 or 1) sequenced.
-    fn committed_by_policy(
+    /// Checks the note against `policy` (the trusted one, or it with the parties' keys at
+    /// the checkpoint's size, `parties`); returns the commitment and which party (0 or 1)
+    /// sequenced.
+    pub(crate) fn committed_by_policy(
         &self,
         policy: &Policy,
+        parties: &[VerifierKey; 2],
         note_bytes: &[u8],
     ) -> Result<(Committed, usize), ReceiptError> {
         let verified = policy.verify_checkpoint(note_bytes)?;
@@ -389,13 +387,11 @@ impl ReceiptTrust {
                 });
             }
         }
-        let sequencer = self
-            .parties
+        let sequencer = parties
             .iter()
             .position(|p| p.public_key_bytes() == verified.log.public_key_bytes())
             .ok_or_else(|| ReceiptError::LogNotAParty(verified.log.to_string()))?;
-        let cosigner =
-            self.parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
+        let cosigner = parties[1 - sequencer].with_signature_type(SignatureType::CosignatureV1);
         let witness_key = |name: &str| {
             policy
                 .witnesses()
@@ -434,7 +430,7 @@ impl ReceiptTrust {
     /// which party (0 or 1) sequenced.
     fn committed(&self, note_bytes: &[u8]) -> Result<(Committed, usize), ReceiptError> {
         if let Some(policy) = &self.policy {
-            return self.committed_by_policy(policy, note_bytes);
+            return self.committed_by_policy(policy, &self.parties, note_bytes);
         }
         // The origin comes from the note itself: the log key is named by it.
         let origin = channel::read_checkpoint(note_bytes)?.origin;
@@ -642,8 +638,8 @@ impl ReceiptTrust {
     }
 
     /// The trusted policy, if any.
-    pub(crate) fn has_policy(&self) -> bool {
-        self.policy.is_some()
+    pub(crate) fn trusted_policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
     }
 
     /// The trusted origin, if any.

@@ -30,7 +30,9 @@ struct Change {
 /// Verifies a receipt (section 8) with its key history: `key_changes` are the receipts
 /// of the key-change entries below the checkpoint's size, in any order, each against the
 /// receipt's checkpoint note byte for byte. Without a key history this is
-/// [`receipt::verify`]. Under a policy, a key history is refused (section 9).
+/// [`receipt::verify`]. Under a policy, the key history starts from the parties the policy
+/// names, and the checkpoint must meet the policy with the parties' keys at its size
+/// (section 9).
 ///
 /// The verified receipt lists the key changes it was verified with.
 pub fn verify_with_key_history(
@@ -40,9 +42,6 @@ pub fn verify_with_key_history(
 ) -> Result<VerifiedReceipt, ReceiptError> {
     if key_changes.is_empty() {
         return receipt::verify(bytes, trust);
-    }
-    if trust.has_policy() {
-        return Err(ReceiptError::KeyHistoryUnderPolicy);
     }
     if key_changes.len() > MAX_KEY_HISTORY {
         return Err(ReceiptError::KeyHistoryTooLong {
@@ -151,6 +150,11 @@ fn replay(
         Some(sender) => sender,
         None => check_main(main, &entry, &keys, roles)?,
     };
+    if let Some(policy) = trust.trusted_policy() {
+        let committed = committed_by_policy(trust, policy, &keys, &main.checkpoint_note)?;
+        let key_changes = keys.changes().to_vec();
+        return receipt::finish(main.clone(), entry, sender, committed, key_changes);
+    }
     let commit_keys = CommitKeys {
         origin: checkpoint.origin.clone(),
         log: keys
@@ -166,6 +170,23 @@ fn replay(
     let committed = commit_keys.verify(&main.checkpoint_note)?;
     let key_changes = keys.changes().to_vec();
     receipt::finish(main.clone(), entry, sender, committed, key_changes)
+}
+
+/// The checkpoint meets `policy` with the parties' keys at its size (section 9).
+fn committed_by_policy(
+    trust: &ReceiptTrust,
+    policy: &crate::policy::Policy,
+    keys: &KeyHistory,
+    note: &[u8],
+) -> Result<channel::Committed, ReceiptError> {
+    let parties = [
+        keys.current(PartyRole::Sequencer).clone(),
+        keys.current(PartyRole::Cosigner).clone(),
+    ];
+    let at_size =
+        policy.with_party_keys(parties[0].public_key_bytes(), parties[1].public_key_bytes())?;
+    let (committed, _) = trust.committed_by_policy(&at_size, &parties, note)?;
+    Ok(committed)
 }
 
 /// The receipt's own entry, under its sender's current key.

@@ -186,13 +186,6 @@ pub enum AuditError {
         /// The index the leaf was checked at.
         found: u64,
     },
-    /// A key change in a log audited under a policy (spec section 9): the policy names
-    /// the genesis keys, and dyad does not follow key changes under one yet.
-    #[error("entry {index} is a key change: an audit under --policy does not follow key changes (spec 9); audit with the genesis or the two genesis keys (--trust), which follow the key history")]
-    KeyChangeUnderPolicy {
-        /// The key change's index.
-        index: u64,
-    },
     /// No leaves at all.
     #[error("the log is empty: no genesis entry")]
     EmptyLog,

@@ -45,6 +45,8 @@ pub enum PartiesError {
     SequencerNotTheLog,
     #[error("witnesses \"sequencer\" and \"cosigner\" have the same name: the parties' names must differ")]
     SameName,
+    #[error("a party's key after a key change is not a valid key under its policy name")]
+    InvalidPartyKey,
 }
 
 impl Policy {
@@ -82,5 +84,35 @@ impl Policy {
             sequencer,
             cosigner,
         })
+    }
+
+    /// This policy with its parties' keys replaced by `sequencer`'s and `cosigner`'s
+    /// public keys (spec section 9): after key changes (section 3.7), a checkpoint of size
+    /// n is signed with the parties' keys at n, which a key history, checked from the keys
+    /// this policy names, gives. The log line and the `sequencer` and `cosigner` witness
+    /// lines take the new keys under their names; the other witnesses, the groups and the
+    /// quorum stay.
+    pub fn with_party_keys(
+        &self,
+        sequencer: [u8; 32],
+        cosigner: [u8; 32],
+    ) -> Result<Policy, PartiesError> {
+        self.parties()?;
+        let mut policy = self.clone();
+        let rekey = |key: &VerifierKey, public: [u8; 32]| {
+            VerifierKey::new(key.name(), key.signature_type(), public)
+                .map_err(|_| PartiesError::InvalidPartyKey)
+        };
+        for log in &mut policy.logs {
+            log.key = rekey(&log.key, sequencer)?;
+        }
+        for w in &mut policy.witnesses {
+            match w.name.as_str() {
+                SEQUENCER => w.key = rekey(&w.key, sequencer)?,
+                COSIGNER => w.key = rekey(&w.key, cosigner)?,
+                _ => {}
+            }
+        }
+        Ok(policy)
     }
 }
