@@ -9,6 +9,7 @@
 //! read from /proc/PID/status while it runs; the last reading before it exits holds the
 //! peak of its whole life, since VmHWM never decreases.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -40,10 +41,31 @@ pub fn run(
     figures: &mut Figures,
 ) -> BenchResult<()> {
     let bar = progress.step(&format!("audit of {} entries (dyad audit)", log.entries));
+    let source = [OsStr::new("--data"), log.store_dir.as_os_str()];
+    let measured = audit_child(dyad, &source, log, parties, work, "audit");
+    bar.finish_and_clear();
+    let (elapsed, peak_mb) = measured?;
+    figures.set("audit_entries_per_s", per_s(log.entries, elapsed));
+    figures.set("audit_seconds", elapsed.as_secs_f64());
+    figures.set("audit_peak_rss_mb", peak_mb);
+    Ok(())
+}
+
+/// Runs `dyad audit SOURCE --trust alpha.pub --trust bravo.pub --json` to its end, checks
+/// that it passed over the whole log, and returns how long it took and its peak resident
+/// memory (MB). Its output goes to `WORK/NAME.json` and `WORK/NAME.stderr`.
+pub(super) fn audit_child(
+    dyad: &Path,
+    source: &[&OsStr],
+    log: &Log,
+    parties: &Parties,
+    work: &Path,
+    name: &str,
+) -> BenchResult<(Duration, f64)> {
     let [alpha, bravo] = parties.write_pub_files(work)?;
     // Files, not pipes: a pipe nobody reads while the child runs could fill and stall it.
-    let out_path = work.join("audit.json");
-    let err_path = work.join("audit.stderr");
+    let out_path = work.join(format!("{name}.json"));
+    let err_path = work.join(format!("{name}.stderr"));
     let create = |p: &Path| {
         std::fs::File::create(p).map_err(BenchError::io(format!("create {}", p.display())))
     };
@@ -51,8 +73,7 @@ pub fn run(
     let start = Instant::now();
     let mut child = Command::new(dyad)
         .arg("audit")
-        .arg("--data")
-        .arg(&log.store_dir)
+        .args(source)
         .arg("--trust")
         .arg(&alpha)
         .arg("--trust")
@@ -75,7 +96,6 @@ pub fn run(
         }
     };
     let elapsed = start.elapsed();
-    bar.finish_and_clear();
     let read = |p: &Path| std::fs::read(p).map_err(BenchError::io(format!("read {}", p.display())));
     if !status.success() {
         return Err(BenchError::AuditChild(format!(
@@ -94,13 +114,10 @@ pub fn run(
             log.entries
         )));
     }
-    figures.set("audit_entries_per_s", per_s(log.entries, elapsed));
-    figures.set("audit_seconds", elapsed.as_secs_f64());
     if peak_kb == 0 {
         return Err(BenchError::AuditChild(
             "its peak memory could not be read from /proc".into(),
         ));
     }
-    figures.set("audit_peak_rss_mb", peak_kb as f64 / 1024.0);
-    Ok(())
+    Ok((elapsed, peak_kb as f64 / 1024.0))
 }

@@ -8,6 +8,7 @@
 //! | [`proofs`] | inclusion and consistency proofs from the store, store open time, disk bytes per entry |
 //! | [`verify`] | the verifier on one core: inclusion, consistency, co-signed checkpoint, receipt |
 //! | [`audit`] | `dyad audit` of the whole log, in a child process (entries/s, peak RSS) |
+//! | [`audit_url`] | the same audit over HTTP (`dyad audit --url`) of the log exported as static tiles |
 //! | [`nodes`] | two live nodes on loopback: committed entries/s at saturation, submit-to-committed latency |
 //! | [`publish`] | publishing the log to object storage: entries/s to `file://` and to S3 (`DYAD_BENCH_S3`), the lag behind the committed size under load |
 //!
@@ -17,6 +18,7 @@
 
 mod appends;
 mod audit;
+mod audit_url;
 mod baselines;
 mod fixture;
 mod nodes;
@@ -427,6 +429,7 @@ fn run(args: &BenchArgs) -> BenchResult<()> {
     proofs::run(&log.store_dir, log_prefix, &sizes, &progress, &mut figures)?;
     verify::run(&log, &parties, &sizes, &progress, &mut figures)?;
     audit::run(&dyad, &log, &parties, work.path(), &progress, &mut figures)?;
+    audit_url::run(&dyad, &log, &parties, work.path(), &progress, &mut figures)?;
     let entries = match sizes.big_store {
         Some(n) => {
             let dir = proofs::build_big_store(work.path(), &log, n, &progress)?;

@@ -222,6 +222,11 @@ pub fn finish(f: &mut Figures) {
         g(f, "audit_entries_per_s"),
         g(f, "ceiling_audit_entries_per_s"),
     );
+    f.ratio(
+        "ratio_audit_url_to_local",
+        g(f, "audit_url_entries_per_s"),
+        g(f, "audit_entries_per_s"),
+    );
 }
 
 /// A target for a 2-core machine (BENCHMARKS.md): `key` at least (or at most) `bound`.
@@ -600,6 +605,14 @@ const SECTIONS: &[(&str, &[Row])] = &[
                 "batched sigs x cores",
             ),
             ("peak RSS", "audit_peak_rss_mb", "MB", "", ""),
+            (
+                "over HTTP (--url, static tiles)",
+                "audit_url_entries_per_s",
+                "entries/s",
+                "ratio_audit_url_to_local",
+                "local audit",
+            ),
+            ("  peak RSS", "audit_url_peak_rss_mb", "MB", "", ""),
         ],
     ),
     (

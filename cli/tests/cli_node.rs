@@ -589,6 +589,8 @@ fn demo_dirs_served_live_append_commits_on_both_audit_and_export() {
     let out = audit_url(&env, &server_t.url, &keys, None);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_eq!(json(&out.stdout)["verdict"], "fail");
+    // Named as the sequential audit names it: entry 7, its signature.
+    assert_eq!(json(&out.stdout)["entry"], 7, "{}", stdout(&out));
 
     // Truncated: the entry bundle cut short (it no longer holds 8 entries).
     let truncated = env.path("tiles-truncated");

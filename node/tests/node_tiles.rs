@@ -10,13 +10,16 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use dyad_ledger::channel::Channel;
 use dyad_ledger::entry::{Draft, Kind};
+use dyad_ledger::keys::SignerKey;
 use dyad_ledger::tree::{leaf_hash, MemoryTree};
+use dyad_node::client::AuditUrlError;
 use dyad_node::client::{audit, BlockingClient, TileClient};
 use dyad_node::export::{
     export_tiles, export_tiles_with, mirror_tiles, ExportError, ExportOptions,
 };
 use dyad_node::tiles::{parse_entry_bundle, parse_hash_tile, tiles_of_tree, Tile};
-use dyad_verifier::audit::AuditTrust;
+use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust};
+use dyad_verifier::entry::EntryError;
 use node_support::*;
 
 fn trust() -> AuditTrust {
@@ -24,6 +27,60 @@ fn trust() -> AuditTrust {
         alpha().verifier_key().clone(),
         bravo().verifier_key().clone(),
     ])
+}
+
+/// Alpha's entries `drafts` appended under `key`, each batch of 250 committed (signed
+/// with `key`, co-signed by bravo).
+fn append_committed(seq: &mut Channel, cos: &mut Channel, key: &SignerKey, drafts: Vec<Draft>) {
+    let now = now_ms();
+    for chunk in drafts.chunks(250) {
+        seq.append_own(key, chunk.to_vec(), now).unwrap();
+        commit(seq, cos, key);
+    }
+}
+
+/// The sequencer's checkpoint of everything so far, signed with `key`, co-signed by bravo.
+fn commit(seq: &mut Channel, cos: &mut Channel, key: &SignerKey) {
+    let signed = seq.sign_checkpoint(key).unwrap();
+    let entries: Vec<Vec<u8>> = (cos.size()..seq.size())
+        .map(|i| seq.store().leaf(i).unwrap())
+        .collect();
+    let cosigned = cos
+        .accept_and_cosign(&bravo(), &entries, &signed, now_ms())
+        .unwrap();
+    seq.add_committed_checkpoint(&cosigned).unwrap();
+}
+
+fn drafts(from: u64, n: u64) -> Vec<Draft> {
+    (from..from + n)
+        .map(|i| {
+            Draft::new(
+                Kind::ThreatIndicators,
+                &format!("feed {i}"),
+                "text/plain",
+                vec![b'x'; (i % 300) as usize],
+            )
+        })
+        .collect()
+}
+
+/// Alpha's key after its key change.
+fn alpha2() -> SignerKey {
+    SignerKey::from_seed("example.org/alpha", [3; 32]).unwrap()
+}
+
+/// A committed channel of `before` entries by alpha, its key change to [`alpha2`], and
+/// `after` entries under the new key; returns the sequencer's replica directory.
+fn committed_channel_with_key_change(dir: &Path, before: u64, after: u64) -> PathBuf {
+    create_channel(dir);
+    let mut seq = Channel::open(&dir.join("alpha/ledger")).unwrap();
+    let mut cos = Channel::open(&dir.join("bravo/ledger")).unwrap();
+    append_committed(&mut seq, &mut cos, &alpha(), drafts(0, before));
+    seq.append_key_change(&alpha(), &alpha2(), now_ms())
+        .unwrap();
+    commit(&mut seq, &mut cos, &alpha2());
+    append_committed(&mut seq, &mut cos, &alpha2(), drafts(before, after));
+    dir.join("alpha/ledger")
 }
 
 /// A committed channel of `n` entries after the genesis, made offline; returns the
@@ -383,4 +440,159 @@ fn a_node_serves_the_published_tree_with_the_right_headers() {
         served.1.abort();
         pair.stop().await;
     });
+}
+
+/// The audit of the log served at `url` over the tiles API (blocking and async), and the
+/// sequential audit of the same bytes (`dyad_verifier::audit::audit` of the entries
+/// fetched one by one, with the checkpoint), and the progress the blocking one reported.
+struct Audits {
+    blocking: Result<AuditReport, AuditError>,
+    async_: Result<AuditReport, AuditError>,
+    sequential: Result<AuditReport, AuditError>,
+    progress: Vec<(u64, u64)>,
+}
+
+fn audits(url: &str) -> Audits {
+    let log = |r: Result<AuditReport, AuditUrlError>| match r {
+        Ok(report) => Ok(report),
+        Err(AuditUrlError::Audit(e)) => Err(e),
+        Err(AuditUrlError::Client(e)) => panic!("the log could not be fetched: {e}"),
+    };
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let mut progress = Vec::new();
+        let blocking = dyad_node::audit_url(&url, dyad_node::Reach::public(), trust(), |d, t| {
+            progress.push((d, t))
+        });
+        let rt = dyad_node::runtime::client().unwrap();
+        let async_ =
+            rt.block_on(async { audit(&TileClient::new(&url).unwrap(), trust(), |_, _| {}).await });
+        drop(rt);
+        let client = BlockingClient::new(&url).unwrap();
+        let note = client.checkpoint().unwrap();
+        let size = dyad_verifier::checkpoint::parse_note(&note).unwrap().size;
+        let leaves: Vec<Vec<u8>> = client.entries(0, size).map(|e| e.unwrap().1).collect();
+        let sequential = dyad_verifier::audit::audit(leaves, &[note], trust());
+        Audits {
+            blocking: log(blocking),
+            async_: log(async_),
+            sequential,
+            progress,
+        }
+    })
+    .join()
+    .unwrap()
+}
+
+/// The byte range of entry `k` in an entry bundle (each entry is a 2-byte length and its
+/// bytes).
+fn entry_in_bundle(bundle: &[u8], k: usize) -> std::ops::Range<usize> {
+    let mut at = 0;
+    for _ in 0..k {
+        at += 2 + usize::from(u16::from_be_bytes([bundle[at], bundle[at + 1]]));
+    }
+    let len = usize::from(u16::from_be_bytes([bundle[at], bundle[at + 1]]));
+    at + 2..at + 2 + len
+}
+
+/// Edits entry `index` of the export at `out` of a log of `size` entries, in place.
+fn edit_exported_entry(out: &Path, size: u64, index: u64, edit: impl FnOnce(&mut [u8])) {
+    let bundle = index / 256;
+    let width = (size - bundle * 256).min(256) as u16;
+    let path = out.join(Tile::entries(bundle, width).path());
+    let mut bundle = std::fs::read(&path).unwrap();
+    let range = entry_in_bundle(&bundle, (index % 256) as usize);
+    edit(&mut bundle[range]);
+    std::fs::write(&path, bundle).unwrap();
+}
+
+/// A log with bad entries in two bundles, audited over the tiles API on every core: the
+/// first is named with the sequential audit's error, not the later one a faster thread
+/// checked first.
+#[test]
+fn the_url_audit_names_the_first_bad_entry_as_the_sequential_audit_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = committed_channel(dir.path(), 700);
+    let out = dir.path().join("export");
+    export_tiles(Channel::open(&ledger).unwrap().store(), &out).unwrap();
+    let flip_last = |entry: &mut [u8]| {
+        let last = entry.len() - 1;
+        entry[last] ^= 1;
+    };
+    // The later one in the partial bundle.
+    edit_exported_entry(&out, 701, 600, flip_last);
+    edit_exported_entry(&out, 701, 300, flip_last);
+    let rt = runtime();
+    let served = rt.block_on(static_server(out));
+    let found = audits(&served.0);
+    assert!(
+        matches!(
+            &found.sequential,
+            Err(AuditError::Entry {
+                index: 300,
+                error: EntryError::BadSignature { .. }
+            })
+        ),
+        "{:?}",
+        found.sequential
+    );
+    assert_eq!(found.blocking, found.sequential);
+    assert_eq!(found.async_, found.sequential);
+    served.1.abort();
+}
+
+/// Over the tiles API, a log with a key change passes on every core with the change
+/// reported (the threads check the entries under the new key, bundles after it), and an
+/// entry by the retired key later on fails by `RetiredKey`, as in the sequential audit.
+#[test]
+fn the_url_audit_follows_a_key_change_and_refuses_a_retired_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = committed_channel_with_key_change(dir.path(), 300, 500);
+    let out = dir.path().join("export");
+    export_tiles(Channel::open(&ledger).unwrap().store(), &out).unwrap();
+    let rt = runtime();
+    let served = rt.block_on(static_server(out.clone()));
+    let clean = audits(&served.0);
+    let report = clean.sequential.clone().unwrap();
+    assert_eq!(report.leaves, 802);
+    let changes: Vec<u64> = report.key_changes.iter().map(|c| c.index).collect();
+    assert_eq!(changes, [301]);
+    assert_eq!(clean.blocking, Ok(report.clone()));
+    assert_eq!(clean.async_, Ok(report));
+    // Progress as before: from 0, every 256 entries, to the end.
+    assert_eq!(
+        clean.progress,
+        [(0, 802), (256, 802), (512, 802), (768, 802), (802, 802)]
+    );
+
+    // Entry 700 (by the new key) made to name the retired key: its signature no longer
+    // verifies either, but the first error is the key's.
+    let sender_at = 1 + 8 + dyad_testkit::channel::ORIGIN.len() + 1;
+    edit_exported_entry(&out, 802, 700, |entry| {
+        let sender = &mut entry[sender_at..sender_at + 4];
+        assert_eq!(
+            sender,
+            alpha2().key_id().to_be_bytes(),
+            "the sender's key ID"
+        );
+        sender.copy_from_slice(&alpha().key_id().to_be_bytes());
+    });
+    let found = audits(&served.0);
+    assert!(
+        matches!(
+            &found.sequential,
+            Err(AuditError::Entry {
+                index: 700,
+                error: EntryError::RetiredKey {
+                    retired_at: 301,
+                    ..
+                }
+            })
+        ),
+        "{:?}",
+        found.sequential
+    );
+    assert_eq!(found.blocking, found.sequential);
+    assert_eq!(found.async_, found.sequential);
+    served.1.abort();
 }

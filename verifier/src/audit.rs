@@ -41,7 +41,9 @@
 //! likes and then gives the results to [`Auditor::push_checked`] in index order, which
 //! applies the order-dependent rules and the tree exactly as [`Auditor::push_leaf`] does, so
 //! the verdict and the first error are the same. [`CheckpointFeed`] gives the checkpoints
-//! in the order [`audit`] does. The crate itself stays single-threaded.
+//! in the order [`audit`] does. With `std`, `parallel_audit::push_leaves` does all of this
+//! on the machine's cores (a reader thread, checking threads, the auditor on the caller's),
+//! in bounded memory; this module itself is single-threaded.
 //!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
 //! evidence of equivocation), one record with its note per checkpoint given ahead of its

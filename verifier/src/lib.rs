@@ -24,6 +24,7 @@
 //! | [`receipt_history`] | a receipt with its key history: the key changes below its checkpoint (spec section 8) |
 //! | [`receipt_directory`] | a receipt with its attachments' bytes: the file names (spec section 8) |
 //! | [`audit`](mod@audit) | streaming audit of a whole log |
+//! | `parallel_audit` | the same audit with the leaves checked on the machine's cores (`std` only) |
 //! | [`equivocation`] | portable evidence of equivocation (spec/evidence.md) |
 //! | [`tiles`] | C2SP tlog-tiles hash tiles, checked against the entries they cover |
 //! | [`promise_evidence`] | portable evidence of a broken promise of inclusion (spec/evidence.md) |
@@ -46,7 +47,7 @@
 //! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `key_history`,
 //! `channel`, `entry`,
 //! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
-//! `endorsement`, `audit` (tests/module_graph.rs checks
+//! `endorsement`, `audit`, `parallel_audit` (tests/module_graph.rs checks
 //! that there is no cycle).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
@@ -71,6 +72,8 @@ pub mod key_change;
 mod key_history;
 pub mod keyed;
 pub mod note;
+#[cfg(feature = "std")]
+pub mod parallel_audit;
 pub mod policy;
 pub mod promise_evidence;
 pub mod proof;

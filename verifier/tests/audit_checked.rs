@@ -1,6 +1,7 @@
 //! The split audit (LeafChecker on any thread, Auditor::push_checked in order) gives the
 //! same verdict as Auditor::push_leaf, and a checked leaf cannot be pushed out of turn or
-//! into another channel's audit.
+//! into another channel's audit. So does the audit on threads (`push_leaves`), which also
+//! stops at a read error after the leaves before it and reads only a bounded way ahead.
 
 mod entry_support;
 
@@ -8,7 +9,9 @@ use dyad_verifier::audit::{
     self, AuditError, AuditReport, AuditTrust, Auditor, CheckedLeaf, CheckpointFeed,
 };
 use dyad_verifier::entry::{Entry, EntryError};
+use dyad_verifier::parallel_audit::{push_leaves, PushError, CHUNK};
 use entry_support::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const N: usize = 600;
 const SIZES: [usize; 4] = [1, 100, 257, N + 1];
@@ -46,10 +49,30 @@ fn run_checked(c: &Channel, cps: &[Vec<u8>]) -> Result<AuditReport, AuditError> 
     auditor.finish()
 }
 
+/// The audit on `threads` checking threads (`push_leaves`), with the checkpoints fed as
+/// `audit` feeds them.
+fn run_parallel(c: &Channel, cps: &[Vec<u8>], threads: usize) -> Result<AuditReport, AuditError> {
+    let mut feed = CheckpointFeed::new(cps)?;
+    let mut auditor = Auditor::new(trust(c))?;
+    let leaves = c.leaves.iter().cloned().map(Ok::<_, String>);
+    match push_leaves(&mut auditor, leaves, threads, |a| feed.give_due(a)) {
+        Ok(()) => {}
+        Err(PushError::Audit(e)) => return Err(e),
+        Err(PushError::Source(e)) => panic!("the leaves are in memory: {e}"),
+    }
+    feed.give_rest(&mut auditor)?;
+    auditor.finish()
+}
+
+/// The sequential audit's verdict, which the split and the parallel audits must give too
+/// (N leaves are three chunks, the last one partial).
 fn same_verdict(c: &Channel) -> Result<AuditReport, AuditError> {
     let cps = checkpoints(c);
     let whole = audit::audit(c.leaves.clone(), &cps, trust(c));
     assert_eq!(run_checked(c, &cps), whole);
+    for threads in [1, 2, 3] {
+        assert_eq!(run_parallel(c, &cps, threads), whole, "{threads} threads");
+    }
     whole
 }
 
@@ -123,6 +146,90 @@ fn broken_entries_are_found_at_the_same_index_with_the_same_error() {
         Err(AuditError::RootMismatch { size: 257, .. })
     ));
     assert_eq!(run_checked(&c, &cps), whole);
+    assert_eq!(run_parallel(&c, &cps, 2), whole);
+}
+
+/// Two bad entries in different chunks, the later one checked first by a faster thread:
+/// the first is named, as the sequential audit names it.
+#[test]
+fn the_parallel_audit_names_the_first_bad_entry_of_a_tampered_log() {
+    let mut c = Channel::with_entries(N, 0, 0);
+    for i in [2 * CHUNK + 7, CHUNK + 3] {
+        let len = c.leaves[i].len();
+        c.leaves[i][len - 1] ^= 1;
+    }
+    let found = same_verdict(&c);
+    assert!(
+        matches!(found, Err(AuditError::Entry { index, error: EntryError::BadSignature { .. } }) if index == CHUNK as u64 + 3),
+        "{found:?}"
+    );
+}
+
+/// Pushes the leaves on two threads, leaf `error_at` being unreadable; the leaves pushed.
+fn run_with_read_error(c: &Channel, error_at: usize) -> (Result<(), PushError<usize>>, u64) {
+    let mut auditor = Auditor::new(trust(c)).unwrap();
+    let leaves = c.leaves.iter().enumerate().map(move |(i, leaf)| match i {
+        _ if i == error_at => Err(i),
+        _ => Ok(leaf.clone()),
+    });
+    let result = push_leaves(&mut auditor, leaves, 2, |_| Ok(()));
+    (result, auditor.leaves())
+}
+
+#[test]
+fn a_read_error_stops_the_parallel_audit_after_the_leaves_before_it() {
+    let mut c = Channel::with_entries(N, 0, 0);
+    assert_eq!(run_with_read_error(&c, 0), (Err(PushError::Source(0)), 0));
+    assert_eq!(
+        run_with_read_error(&c, 300),
+        (Err(PushError::Source(300)), 300)
+    );
+    // A bad entry after the read error is never reached; one before it is reported.
+    let len = c.leaves[520].len();
+    c.leaves[520][len - 1] ^= 1;
+    assert_eq!(
+        run_with_read_error(&c, 300),
+        (Err(PushError::Source(300)), 300)
+    );
+    let len = c.leaves[100].len();
+    c.leaves[100][len - 1] ^= 1;
+    let (result, pushed) = run_with_read_error(&c, 300);
+    assert!(
+        matches!(
+            result,
+            Err(PushError::Audit(AuditError::Entry { index: 100, .. }))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(pushed, 100);
+}
+
+/// An endless source whose leaf 1 is bad: the audit stops there, having read only a few
+/// chunks ahead (it never holds the whole log).
+#[test]
+fn the_parallel_audit_reads_a_bounded_way_ahead() {
+    let c = Channel::with_entries(2, 0, 0);
+    let mut bad = c.leaves[1].clone();
+    let len = bad.len();
+    bad[len - 1] ^= 1;
+    let read = AtomicUsize::new(0);
+    let leaves = std::iter::once(c.leaves[0].clone())
+        .chain(std::iter::repeat(bad))
+        .inspect(|_| {
+            read.fetch_add(1, Ordering::Relaxed);
+        })
+        .map(Ok::<_, String>);
+    let mut auditor = Auditor::new(trust(&c)).unwrap();
+    let result = push_leaves(&mut auditor, leaves, 2, |_| Ok(()));
+    assert!(
+        matches!(
+            result,
+            Err(PushError::Audit(AuditError::Entry { index: 1, .. }))
+        ),
+        "{result:?}"
+    );
+    let read = read.load(Ordering::Relaxed);
+    assert!(read <= 16 * CHUNK, "{read} leaves read ahead");
 }
 
 #[test]

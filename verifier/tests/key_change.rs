@@ -10,6 +10,7 @@ use dyad_verifier::audit::{self, AuditError, AuditReport, AuditTrust, Auditor, C
 use dyad_verifier::entry::{self, Entry, EntryError, Kind};
 use dyad_verifier::genesis::{ChannelParams, CommitError, Identifier, PartyRole};
 use dyad_verifier::key_change::{KeyChangeError, KeyOwner};
+use dyad_verifier::parallel_audit::{push_leaves, PushError};
 use dyad_verifier::receipt::{self, ReceiptError, ReceiptTrust};
 use dyad_verifier::receipt_history::verify_with_key_history;
 use ed25519_dalek::SigningKey;
@@ -155,6 +156,21 @@ impl Log {
         auditor.finish()
     }
 
+    /// The audit on two checking threads (`push_leaves`), which take a new `LeafChecker`
+    /// after each key change.
+    fn audit_parallel(&self) -> Result<AuditReport, AuditError> {
+        let mut feed = CheckpointFeed::new(&self.checkpoints)?;
+        let mut auditor = Auditor::new(self.trust())?;
+        let leaves = self.c.leaves.iter().cloned().map(Ok::<_, ()>);
+        match push_leaves(&mut auditor, leaves, 2, |a| feed.give_due(a)) {
+            Ok(()) => {}
+            Err(PushError::Audit(e)) => return Err(e),
+            Err(PushError::Source(())) => unreachable!("the leaves are in memory"),
+        }
+        feed.give_rest(&mut auditor)?;
+        auditor.finish()
+    }
+
     /// The channel's parameters with every leaf so far accepted.
     fn params(&self) -> ChannelParams {
         let (_, genesis) = dyad_verifier::genesis::check_genesis(&self.c.leaves[0]).unwrap();
@@ -207,6 +223,7 @@ fn a_key_change_of_either_party_passes_and_is_reported() {
             if who == 0 { 4 } else { 3 }
         );
         assert_eq!(log.audit_checked().unwrap(), report);
+        assert_eq!(log.audit_parallel().unwrap(), report);
         let params = log.params();
         assert_eq!(params.current_key(ROLES[who]), &new.entry_vkey());
         assert_eq!(
@@ -231,6 +248,51 @@ fn two_key_changes_in_a_row_pass() {
     let indices: Vec<u64> = report.key_changes.iter().map(|c| c.index).collect();
     assert_eq!(indices, [2, 3, 4]);
     assert_eq!(log.audit_checked().unwrap(), report);
+    assert_eq!(log.audit_parallel().unwrap(), report);
+}
+
+/// Key changes in a log of several chunks of `push_leaves`: the threads check the entries
+/// under the new keys with a new checker, and an entry by a retired key, chunks after its
+/// change and with a broken signature too, fails by `RetiredKey` as in the sequential audit.
+#[test]
+fn the_audit_on_threads_follows_key_changes_across_chunks() {
+    let mut log = Log::new();
+    let a2 = new_key(&log.keys[0], "long a2");
+    let b2 = new_key(&log.keys[1], "long b2");
+    let messages = |log: &mut Log, n: usize| {
+        for i in 0..n {
+            log.message(i % 2);
+        }
+    };
+    messages(&mut log, 300);
+    log.change_key(0, &a2);
+    messages(&mut log, 300);
+    log.change_key(1, &b2).checkpoint();
+    messages(&mut log, 200);
+    log.checkpoint();
+    let report = log.audit().unwrap();
+    let indices: Vec<u64> = report.key_changes.iter().map(|c| c.index).collect();
+    assert_eq!(indices, [301, 602]);
+    assert_eq!(log.audit_parallel(), Ok(report));
+
+    let old = log.c.party(0).clone();
+    let mut e = log.draft(0, Kind::Notification);
+    e.sender = old.key_id();
+    log.push(0, e, &old);
+    let retired = log.c.leaves.len() - 1;
+    let end = log.c.leaves[retired].len() - 1;
+    log.c.leaves[retired][end] ^= 1;
+    messages(&mut log, 100);
+    let expected = AuditError::Entry {
+        index: retired as u64,
+        error: EntryError::RetiredKey {
+            key_id: old.key_id(),
+            role: PartyRole::Sequencer,
+            retired_at: 301,
+        },
+    };
+    assert_eq!(log.audit(), Err(expected.clone()));
+    assert_eq!(log.audit_parallel(), Err(expected));
 }
 
 /// Each case changes the key change at index 3 (alpha's, unless `who` says otherwise) and

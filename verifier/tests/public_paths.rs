@@ -67,3 +67,20 @@ fn crate_root_reexports_name_the_same_items() {
         |a: KeyError, b: NoteError, c: PolicyError, d: ProofError, e: ReceiptError| (a, b, c, d, e);
     let _ = |t: ReceiptTrust, v: VerifiedReceipt| (t, v.index);
 }
+
+#[test]
+fn parallel_audit_paths_name_the_same_items() {
+    use dyad_verifier::audit::{AuditError, Auditor};
+    use dyad_verifier::parallel_audit::{cores, push_leaves, PushError, CHUNK};
+
+    let _: fn() -> usize = cores;
+    let _: usize = CHUNK;
+    let _ = |a: &mut Auditor, leaves: std::vec::IntoIter<Result<Vec<u8>, String>>| {
+        let result: Result<(), PushError<String>> = push_leaves(a, leaves, 2, |_| Ok(()));
+        match result {
+            Err(PushError::Audit(e)) => Some(e),
+            Err(PushError::Source(e)) => Some(AuditError::BadTrustedKey(e)),
+            Ok(()) => None,
+        }
+    };
+}

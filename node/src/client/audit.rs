@@ -1,7 +1,12 @@
 //! A streaming audit of a whole log over its tiles API: every entry into an
-//! [`Auditor`] (flat memory), then the checkpoint checked against the recomputed root.
+//! [`Auditor`], checked on the machine's cores (bounded memory), then the checkpoint
+//! checked against the recomputed root.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust, Auditor};
+use dyad_verifier::parallel_audit::{cores, push_leaves, PushError};
 
 use super::http::{ClientError, Reach};
 use super::tiles::{BlockingClient, TileClient};
@@ -29,10 +34,11 @@ pub(crate) fn claimed_size(url: &str, note_bytes: &[u8]) -> Result<u64, ClientEr
 }
 
 /// Audits the whole log served at `url` (a node or a static tile export) up to its
-/// checkpoint: streams every entry into an [`Auditor`] (flat memory) and checks the
-/// checkpoint (committed under `trust`, root recomputed), reaching it as `reach` says.
-/// `progress(done, total)` is
-/// called every 256 entries and at the end. Blocking.
+/// checkpoint: streams every entry into an [`Auditor`], checking their signatures on the
+/// machine's cores ([`push_leaves`]; the verdict and first error are a sequential
+/// audit's), in bounded memory, and checks the checkpoint (committed under `trust`, root
+/// recomputed), reaching the server as `reach` says. `progress(done, total)` is called
+/// every 256 entries audited and at the end. Blocking.
 pub fn audit_url(
     url: &str,
     reach: Reach,
@@ -43,12 +49,18 @@ pub fn audit_url(
     let note = client.checkpoint()?;
     let size = claimed_size(url, &note)?;
     let mut auditor = Auditor::new(trust)?;
-    let entries = client.entries(0, size);
+    let entries = client.entries(0, size).map(|e| e.map(|(_, bytes)| bytes));
     audit_entries(&mut auditor, &note, size, entries, progress)?;
     Ok(auditor.finish()?)
 }
 
-/// [`audit_url`] for async callers.
+/// Entries handed from the fetching task to the audit's thread at most, in [`audit`].
+const HANDOFF: usize = 256;
+
+/// [`audit_url`] for async callers: the audit runs on a blocking thread (and its checking
+/// threads) while this task fetches the entries and hands them over, a bounded number at
+/// a time. `progress(done, total)` is called as entries are handed over, with the number
+/// audited so far, and at the end.
 pub async fn audit(
     client: &TileClient,
     trust: AuditTrust,
@@ -57,73 +69,65 @@ pub async fn audit(
     let note = client.checkpoint().await?;
     let size = claimed_size(client.base_url(), &note)?;
     let mut auditor = Auditor::new(trust)?;
-    let mut stream = client.entries(0, size);
-    let mut given = false;
     progress(0, size);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(HANDOFF);
+    let audited = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&audited);
+    let job = tokio::task::spawn_blocking(move || {
+        let leaves = std::iter::from_fn(move || rx.blocking_recv());
+        let count = |done, _| counter.store(done, Ordering::Relaxed);
+        audit_entries(&mut auditor, &note, size, leaves, count)?;
+        Ok::<_, AuditUrlError>(auditor.finish()?)
+    });
+    let mut stream = client.entries(0, size);
+    let mut shown = 0;
     while let Some(entry) = stream.next().await {
-        let (index, bytes) = entry?;
-        feed(
-            &mut auditor,
-            &note,
-            &mut given,
-            index,
-            &bytes,
-            size,
-            &mut progress,
-        )?;
+        let failed = entry.is_err();
+        // A closed channel means the audit stopped: its error is the job's.
+        if tx.send(entry.map(|(_, bytes)| bytes)).await.is_err() || failed {
+            break;
+        }
+        let done = audited.load(Ordering::Relaxed);
+        if done >= shown + 256 {
+            shown = done;
+            progress(done, size);
+        }
     }
-    if !given {
-        auditor.check_checkpoint(&note)?;
-    }
+    drop((tx, stream));
+    let report = job.await.map_err(|e| ClientError::Task(e.to_string()))??;
     progress(size, size);
-    Ok(auditor.finish()?)
+    Ok(report)
 }
 
+/// Leaf 0 first (it defines the channel), then the checkpoint, then the other leaves,
+/// checked on the machine's cores.
 fn audit_entries(
     auditor: &mut Auditor,
     note: &[u8],
     size: u64,
-    entries: impl Iterator<Item = Result<(u64, Vec<u8>), ClientError>>,
+    entries: impl Iterator<Item = Result<Vec<u8>, ClientError>> + Send,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(), AuditUrlError> {
     let mut given = false;
     progress(0, size);
-    for entry in entries {
-        let (index, bytes) = entry?;
-        feed(
-            auditor,
-            note,
-            &mut given,
-            index,
-            &bytes,
-            size,
-            &mut progress,
-        )?;
-    }
+    push_leaves(auditor, entries, cores(), |auditor| {
+        let done = auditor.leaves();
+        if done == 1 {
+            auditor.check_checkpoint(note)?;
+            given = true;
+        }
+        if done % 256 == 0 {
+            progress(done, size);
+        }
+        Ok(())
+    })
+    .map_err(|e| match e {
+        PushError::Audit(e) => AuditUrlError::Audit(e),
+        PushError::Source(e) => AuditUrlError::Client(e),
+    })?;
     if !given {
         auditor.check_checkpoint(note)?;
     }
     progress(size, size);
-    Ok(())
-}
-
-/// Leaf 0 first (it defines the channel), then the checkpoint, then the other leaves.
-fn feed(
-    auditor: &mut Auditor,
-    note: &[u8],
-    given: &mut bool,
-    index: u64,
-    bytes: &[u8],
-    size: u64,
-    progress: &mut impl FnMut(u64, u64),
-) -> Result<(), AuditUrlError> {
-    auditor.push_leaf(bytes)?;
-    if index == 0 {
-        auditor.check_checkpoint(note)?;
-        *given = true;
-    }
-    if (index + 1) % 256 == 0 {
-        progress(index + 1, size);
-    }
     Ok(())
 }

@@ -2,10 +2,10 @@
 //! its signature and the channel's rules checked, the tree recomputed, every co-signed
 //! checkpoint checked against it, and conflicting checkpoints turned into evidence.
 //!
-//! Every check is `dyad_verifier::audit`'s, run by [`stream`] on the machine's cores. The
-//! sources are [`local`] (a replica's store, read with `dyad-ledger` for its raw bytes
-//! only, or a sync bundle) and [`remote`] (a tlog-tiles server: `dyad_node::audit_url`
-//! fetches and feeds them to the verifier's `Auditor`). The auditor does not trust the
+//! Every check is `dyad_verifier::audit`'s, run on the machine's cores by the verifier's
+//! `parallel_audit`. The sources are [`local`] (a replica's store, read with `dyad-ledger`
+//! for its raw bytes only, or a sync bundle; through [`stream`]) and [`remote`] (a
+//! tlog-tiles server: `dyad_node::audit_url` fetches and feeds them to it). The auditor does not trust the
 //! party's software, only the bytes it can recompute.
 //!
 //! Then, unless `--skip-attachments`, [`attachments`] checks every attachment every entry

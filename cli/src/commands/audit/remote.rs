@@ -12,7 +12,7 @@ use crate::running_node::check_url;
 
 /// Audits the log served at `url` (a node's tiles API or a static export). The fetching
 /// and strict tile parsing are `dyad_node::client`'s; every check is the
-/// verifier's `Auditor`, fed one entry at a time. An unreachable server or a missing
+/// verifier's `Auditor`, the entries' signatures checked on the machine's cores. An unreachable server or a missing
 /// checkpoint is unreadable input (exit 2); anything wrong in what it serves fails the
 /// audit (exit 1). With `check_attachments`, every entry's attachments are then fetched
 /// from `<url>/attachment/<hash>` and checked.

@@ -1,52 +1,20 @@
 //! The audit of a stream of leaves, spread over the machine's cores (see
 //! [`audit_stream`]).
 
-use dyad_verifier::audit::{
-    AuditError, AuditReport, AuditTrust, Auditor, CheckedLeaf, CheckpointFeed, LeafChecker,
-};
-
+use dyad_verifier::audit::{AuditError, AuditReport, AuditTrust, Auditor, CheckpointFeed};
 use dyad_verifier::key::VerifierKey;
-use std::sync::{Arc, RwLock};
+use dyad_verifier::parallel_audit::{cores, push_leaves, PushError};
 
 use super::AuditFailure;
 use crate::output::{key_id_hex, progress};
 
-/// Leaves per unit of work handed to a checking thread: large enough that the channels'
-/// overhead is nothing beside 256 signature checks, small enough that the leaves in
-/// flight stay a few megabytes.
-const CHUNK: usize = 256;
-
-/// Chunks queued between the threads, per queue: with the reorder buffer, this bounds the
-/// leaves held at once to a few times (threads + QUEUE) * CHUNK, whatever the log's length.
-const QUEUE: usize = 4;
-
-/// Leaves read from the source, numbered in order; `end` is the read error that cut the
-/// stream after them, if any.
-struct Chunk {
-    number: u64,
-    first: u64,
-    leaves: Vec<Vec<u8>>,
-    end: Option<String>,
-}
-
-/// A chunk's leaves, checked. The checking stops at the chunk's first bad leaf: nothing
-/// after it will be looked at.
-struct Checked {
-    number: u64,
-    leaves: Vec<std::result::Result<CheckedLeaf, AuditError>>,
-    end: Option<String>,
-}
-
 /// Runs the verifier's audit over a stream of leaves. A read error ends the stream and
 /// is reported instead of whatever the shortened log would look like.
 ///
-/// The work is `dyad_verifier::audit`'s, spread over the machine's cores: leaf 0 (the
-/// genesis) is pushed as is; after it a reader thread cuts the stream into chunks, one
-/// checking thread per core runs the auditor's `LeafChecker` on them (decoding, channel
-/// rules, strict signature: nearly all the cost), and this thread pushes the results into
-/// the `Auditor` in index order, which applies the order-dependent rules (sequence
-/// numbers, timestamps, the tree, checkpoints) exactly as a sequential audit does, and so
-/// stops at the same first problem. Memory is a bounded number of chunks.
+/// Leaf 0 (the genesis) is pushed here, to name the parties of an untrusted one; the
+/// others go through `dyad_verifier::parallel_audit::push_leaves`, which checks them on the
+/// machine's cores and pushes them into the `Auditor` in index order, and so stops at the
+/// same first problem as a sequential audit. Memory is a bounded number of chunks.
 pub(super) fn audit_stream(
     mut leaves: impl Iterator<Item = std::result::Result<Vec<u8>, String>> + Send,
     total: u64,
@@ -69,34 +37,20 @@ pub(super) fn audit_stream(
             Some(Err(e)) => return Err(AuditFailure::Source(e)),
             None => {}
         }
-        if let Some(checker) = auditor.leaf_checker() {
-            let checker = RwLock::new(Arc::new(checker));
-            let mut changes = key_changes(&auditor);
-            check_in_parallel(&mut leaves, &checker, |leaf| {
-                auditor.push_checked(leaf)?;
-                feed.give_due(&mut auditor)?;
-                // After a key change, the threads check with the new keys (leaves checked
-                // with the old ones go to the auditor again: the verdict is the same).
-                if key_changes(&auditor) != changes {
-                    changes = key_changes(&auditor);
-                    if let Some(new) = auditor.leaf_checker() {
-                        *checker.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-                    }
-                }
-                bar.inc(1);
-                Ok(())
-            })?;
-        }
+        push_leaves(&mut auditor, leaves, cores(), |auditor| {
+            feed.give_due(auditor)?;
+            bar.inc(1);
+            Ok(())
+        })
+        .map_err(|e| match e {
+            PushError::Audit(e) => AuditFailure::Log(e),
+            PushError::Source(e) => AuditFailure::Source(e),
+        })?;
         feed.give_rest(&mut auditor).map_err(AuditFailure::Log)?;
         auditor.finish().map_err(AuditFailure::Log)
     })();
     bar.finish_and_clear();
     result
-}
-
-/// Key changes the auditor has taken in so far.
-fn key_changes(auditor: &Auditor) -> usize {
-    auditor.channel().map_or(0, |c| c.key_changes().len())
 }
 
 /// Leaf 0 is a genesis of other parties than the trusted ones: says whom it names and
@@ -125,105 +79,13 @@ pub(super) fn untrusted_genesis(leaf: &[u8], trust: &AuditTrust) -> AuditFailure
     }
 }
 
-/// Checks the leaves after the genesis on one thread per core and hands them to `push`
-/// in index order; stops at the first error (a bad leaf, `push`'s, or a read error).
-fn check_in_parallel(
-    leaves: &mut (impl Iterator<Item = std::result::Result<Vec<u8>, String>> + Send),
-    checker: &RwLock<Arc<LeafChecker>>,
-    mut push: impl FnMut(CheckedLeaf) -> std::result::Result<(), AuditError>,
-) -> std::result::Result<(), AuditFailure> {
-    use std::sync::mpsc::sync_channel;
-    use std::sync::Mutex;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        let (work_tx, work_rx) = sync_channel::<Chunk>(QUEUE);
-        let (done_tx, done_rx) = sync_channel::<Checked>(QUEUE);
-        // The reader: leaf 0 was read already, so the first chunk starts at 1.
-        scope.spawn(move || {
-            let mut first = 1u64;
-            for number in 0u64.. {
-                let mut chunk = Chunk {
-                    number,
-                    first,
-                    leaves: Vec::with_capacity(CHUNK),
-                    end: None,
-                };
-                for item in leaves.by_ref().take(CHUNK) {
-                    match item {
-                        Ok(bytes) => chunk.leaves.push(bytes),
-                        Err(e) => {
-                            chunk.end = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let last = chunk.end.is_some() || chunk.leaves.len() < CHUNK;
-                first += chunk.leaves.len() as u64;
-                // A failed send means the audit already stopped.
-                if work_tx.send(chunk).is_err() || last {
-                    return;
-                }
-            }
-        });
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        for _ in 0..threads {
-            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
-            scope.spawn(move || loop {
-                // The lock is held only to take the next chunk, not while checking it.
-                let next = work_rx
-                    .lock()
-                    .map_err(|_| ())
-                    .and_then(|rx| rx.recv().map_err(|_| ()));
-                let Ok(chunk) = next else { return };
-                // The latest checker, taken once per chunk.
-                let checker = Arc::clone(&checker.read().unwrap_or_else(|p| p.into_inner()));
-                let mut checked = Vec::with_capacity(chunk.leaves.len());
-                for (i, bytes) in chunk.leaves.iter().enumerate() {
-                    let leaf = checker.check(chunk.first + i as u64, bytes);
-                    let bad = leaf.is_err();
-                    checked.push(leaf);
-                    if bad {
-                        break;
-                    }
-                }
-                let done = Checked {
-                    number: chunk.number,
-                    leaves: checked,
-                    end: chunk.end,
-                };
-                if done_tx.send(done).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(done_tx);
-        // Results arrive in any order; they are pushed in chunk order. When this returns
-        // (at the end, or at the first error), dropping the receiver stops the checking
-        // threads, whose failed sends in turn stop the reader.
-        let mut pending = std::collections::BTreeMap::new();
-        let mut next = 0u64;
-        for done in done_rx.iter() {
-            pending.insert(done.number, done);
-            while let Some(done) = pending.remove(&next) {
-                next += 1;
-                for leaf in done.leaves {
-                    leaf.and_then(&mut push).map_err(AuditFailure::Log)?;
-                }
-                if let Some(e) = done.end {
-                    return Err(AuditFailure::Source(e));
-                }
-            }
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use dyad_ledger::entry::{Draft, Kind as LedgerKind};
     use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
     use dyad_ledger::keys::SignerKey;
+    use dyad_verifier::parallel_audit::CHUNK;
 
     const T0_MS: u64 = 1_767_225_600_000;
 
