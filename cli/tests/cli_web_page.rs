@@ -74,17 +74,7 @@ fn receipt_fixtures(env: &Env, dir: &Path) -> Value {
             bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
             let file = dir.join(format!("tampered-{n}.tlog-proof"));
             std::fs::write(&file, &bytes).unwrap();
-            let out = env
-                .dyad()
-                .args(["verify", "receipt"])
-                .arg(&file)
-                .arg("--trust")
-                .arg(dir.join("alpha.pub"))
-                .arg("--trust")
-                .arg(dir.join("bravo.pub"))
-                .timeout(TIMEOUT)
-                .output()
-                .unwrap();
+            let out = verify_receipt(env, dir, &file);
             assert!(!out.status.success(), "line {n} changed, still verifies");
             let said = stderr(&out);
             let reason = said
@@ -108,6 +98,20 @@ fn receipt_fixtures(env: &Env, dir: &Path) -> Value {
     })
 }
 
+/// `dyad verify receipt PATH` under the two keys in `dir` (`alpha.pub`, `bravo.pub`).
+fn verify_receipt(env: &Env, dir: &Path, path: &Path) -> std::process::Output {
+    env.dyad()
+        .args(["verify", "receipt"])
+        .arg(path)
+        .arg("--trust")
+        .arg(dir.join("alpha.pub"))
+        .arg("--trust")
+        .arg(dir.join("bravo.pub"))
+        .timeout(TIMEOUT)
+        .output()
+        .unwrap()
+}
+
 /// A receipt after both vector key changes, as `dyad receipt --out` writes its directory
 /// (`receipt.tlog-proof`, `key-changes/<index>.tlog-proof`, spec 8.1), and the key-change
 /// lines `dyad verify receipt` prints for it, which the page must show too.
@@ -127,17 +131,7 @@ fn key_history_fixture(env: &Env, dir: &Path, vectors: &Value) -> Value {
         std::fs::write(dir.join(&name), h["receipt"].as_str().unwrap()).unwrap();
         files.push(name);
     }
-    let out = env
-        .dyad()
-        .args(["verify", "receipt"])
-        .arg(&receipt_dir)
-        .arg("--trust")
-        .arg(dir.join("alpha.pub"))
-        .arg("--trust")
-        .arg(dir.join("bravo.pub"))
-        .timeout(TIMEOUT)
-        .output()
-        .unwrap();
+    let out = verify_receipt(env, dir, &receipt_dir);
     assert!(
         out.status.success(),
         "dyad verify receipt: {}",
