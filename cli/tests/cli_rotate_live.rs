@@ -12,7 +12,8 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{free_port, json, log_json, stderr, Env};
+use common::witness::serve_channel;
+use common::{json, log_json, stderr, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(200);
 
@@ -29,19 +30,6 @@ fn rotate(env: &Env, data: &str, key: &str) -> serde_json::Value {
 
 fn config(env: &Env, data: &str) -> serde_json::Value {
     json(&fs::read(env.path(data).join("dyad.json")).unwrap())
-}
-
-/// Two nodes on alpha (sequencer) and bravo (co-signer), bravo on a port chosen first.
-fn start_nodes(env: &Env) -> (Node, Node) {
-    let bravo_port = free_port();
-    let bravo_url = format!("https://127.0.0.1:{bravo_port}");
-    let alpha = Node::start(&env.path("alpha"), "127.0.0.1:0", &bravo_url);
-    let bravo = Node::start(
-        &env.path("bravo"),
-        &format!("127.0.0.1:{bravo_port}"),
-        &alpha.url,
-    );
-    (alpha, bravo)
 }
 
 /// Waits (bounded) until both replicas hold `size` entries or more, all committed.
@@ -76,7 +64,7 @@ fn size_of(env: &Env, data: &str) -> u64 {
 fn both_parties_rotate_through_their_running_nodes() {
     let env = Env::new();
     env.channel();
-    let (alpha_node, bravo_node) = start_nodes(&env);
+    let (alpha_node, bravo_node) = serve_channel(&env);
     env.append("alpha", "notification", "before", "under the genesis keys");
     committed_on_both(&env, 2);
 
@@ -112,7 +100,7 @@ fn both_parties_rotate_through_their_running_nodes() {
     // only that one now: messages still flow both ways.
     assert!(alpha_node.stop());
     assert!(bravo_node.stop());
-    let nodes = start_nodes(&env);
+    let nodes = serve_channel(&env);
     env.append("bravo", "notification", "restarted", "after the restart");
     env.append("alpha", "notification", "restarted", "after the restart");
     committed_on_both(&env, size + 2);
@@ -208,7 +196,7 @@ fn a_rotation_made_offline_is_committed_by_the_nodes() {
 
     // alpha's node binds TLS with alpha's previous key until its key change is
     // co-signed (bravo accepts no other yet), then with the new one.
-    let (alpha_node, bravo_node) = start_nodes(&env);
+    let (alpha_node, bravo_node) = serve_channel(&env);
     env.append("alpha", "notification", "after", "under alpha's new key");
     committed_on_both(&env, index + 3);
     assert!(alpha_node.stop());

@@ -49,7 +49,6 @@ pub(crate) struct NodeKeys {
 
 /// The keys a node holds: the configured one, the ones before it (kept to bind TLS until
 /// a key change is co-signed), and any given to it by `rotate-key` since it started.
-#[derive(Default)]
 pub(crate) struct HeldKeys(RwLock<Vec<SignerKey>>);
 
 impl HeldKeys {
@@ -174,10 +173,17 @@ impl Shared {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The first answer of `f` under the log keys the sequencer has had, newest first:
+    /// promises and evidence from before its key change are under an older one (3.7).
+    pub fn any_log_key<T>(&self, f: impl Fn(&VerifierKey) -> Option<T>) -> Option<T> {
+        self.keys().log_keys.iter().rev().find_map(f)
+    }
+
     /// After a write: if a key changed, takes the new keys, tells the TLS checks, and
     /// rebinds the node's certificate once its own key change is co-signed.
     pub(crate) fn follow_key_changes(&self, ch: &Channel) {
-        if !self.keys().stale_for(ch) {
+        let old = self.keys();
+        if !old.stale_for(ch) {
             return;
         }
         let keys = match NodeKeys::of(ch, &self.held_keys) {
@@ -189,7 +195,7 @@ impl Shared {
         };
         self.link.peer.set_accepted(keys.peer.clone());
         self.link.clients.set_accepted(keys.client_keys());
-        let rebind = keys.binding != self.keys().binding;
+        let rebind = keys.binding != old.binding;
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys.clone());
         tracing::info!(
             peer_keys = keys.peer.len(),

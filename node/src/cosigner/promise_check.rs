@@ -180,12 +180,6 @@ pub fn evidence_name(index: u64, promised: &Hash, found: &Hash) -> String {
     )
 }
 
-/// The first answer of `f` under the log keys the sequencer has had, newest first
-/// (promises and evidence from before its key change are under an older one, spec 3.7).
-fn any_log_key<T>(shared: &Shared, f: impl Fn(&VerifierKey) -> Option<T>) -> Option<T> {
-    shared.keys().log_keys.iter().rev().find_map(f)
-}
-
 /// Builds, checks and keeps broken-promise evidence; logs what became of it.
 fn keep_evidence(
     shared: &Shared,
@@ -195,7 +189,7 @@ fn keep_evidence(
 ) -> Option<String> {
     // Evidence names one log key: the one that signed both (a promise and a checkpoint
     // on either side of a sequencer key change make none).
-    let (log_key, promise, checkpoint) = any_log_key(shared, |k| {
+    let (log_key, promise, checkpoint) = shared.any_log_key(|k| {
         let promise = only_signed_by(&breach.promised.note, k)?;
         Some((k.clone(), promise, only_signed_by(checkpoint_note, k)?))
     })?;
@@ -354,7 +348,7 @@ pub(crate) fn load(shared: &Shared, ch: &Channel) {
             let Ok(bytes) = fs::read(entry.path()) else {
                 continue;
             };
-            let Some(v) = any_log_key(shared, |k| promise_evidence::verify(&bytes, k).ok()) else {
+            let Some(v) = shared.any_log_key(|k| promise_evidence::verify(&bytes, k).ok()) else {
                 tracing::warn!(file = %name, "evidence of a broken promise that does not verify; ignored");
                 continue;
             };
@@ -392,7 +386,7 @@ pub(crate) fn load(shared: &Shared, ch: &Channel) {
             continue;
         }
         let Ok(bytes) = fs::read(&path) else { continue };
-        if let Some(p) = any_log_key(shared, |k| BatchPromise::verify(&bytes, k).ok()) {
+        if let Some(p) = shared.any_log_key(|k| BatchPromise::verify(&bytes, k).ok()) {
             shared.promise_book.record(&p.entries, &Arc::new(bytes));
         }
     }
