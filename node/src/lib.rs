@@ -74,6 +74,7 @@ pub mod witness_server;
 
 mod admin_listener;
 mod attachment;
+mod check_ahead;
 mod config;
 mod cosigner;
 mod error;

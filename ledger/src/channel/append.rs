@@ -9,6 +9,7 @@ use super::checkpoints::META_SIGNED;
 use super::joint::JointStaged;
 use super::key_state::KeyState;
 use super::senders::{sender_meta, SenderState};
+use super::signature_check::CheckedSignatures;
 use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
 use crate::keys::SignerKey;
@@ -88,10 +89,10 @@ impl Channel {
         batch: &mut Batch,
         entries: &[SignedEntry],
         now_ms: u64,
-        admission: Admission,
+        (admission, ahead): (Admission, Option<&CheckedSignatures>),
     ) -> Result<(Vec<Appended>, Progress), ChannelError> {
         let (results, progress) =
-            self.stage(batch, entries, now_ms, OnRefusal::Abort, admission)?;
+            self.stage(batch, entries, now_ms, OnRefusal::Abort, (admission, ahead))?;
         let appended = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok((appended, progress))
     }
@@ -114,14 +115,15 @@ impl Channel {
     /// ones in `batch`. With [`OnRefusal::Skip`] a refused entry is left out and reported
     /// in its slot, and the later ones are judged as if it had never been submitted; with
     /// [`OnRefusal::Abort`] the first refusal is the error. The outer error is a store
-    /// failure: then nothing can be judged.
+    /// failure: then nothing can be judged. Signatures `ahead` found good are not checked
+    /// again (`signature_check.rs`).
     fn stage(
         &self,
         batch: &mut Batch,
         entries: &[SignedEntry],
         now_ms: u64,
         on_refusal: OnRefusal,
-        admission: Admission,
+        (admission, ahead): (Admission, Option<&CheckedSignatures>),
     ) -> Result<(EachAppended, Progress), ChannelError> {
         let mut progress = self.progress();
         let mut appended = Vec::with_capacity(entries.len());
@@ -129,7 +131,7 @@ impl Channel {
         // (sender, sequence) -> (index, leaf hash) of entries staged in this batch.
         let mut staged: HashMap<(u32, u64), (u64, Hash)> = HashMap::new();
         let mut joint = JointStaged::default();
-        let verified = self.verify_signatures(entries);
+        let verified = self.verify_signatures(entries, ahead);
         for (e, &signature_ok) in entries.iter().zip(&verified) {
             let body = &e.entry.body;
             let party = progress.keys.party_id(body.sender);
@@ -213,11 +215,22 @@ impl Channel {
         entries: &[SignedEntry],
         now_ms: u64,
     ) -> Result<Vec<Appended>, ChannelError> {
+        self.append_signed_checked(entries, now_ms, &CheckedSignatures::default())
+    }
+
+    /// [`Self::append_signed`], with the signatures `ahead` found good not checked again
+    /// (`signature_check.rs`): the caller checked them while the previous batch was written.
+    pub fn append_signed_checked(
+        &mut self,
+        entries: &[SignedEntry],
+        now_ms: u64,
+        ahead: &CheckedSignatures,
+    ) -> Result<Vec<Appended>, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (appended, progress) =
-            self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
+            self.stage_entries(&mut batch, entries, now_ms, (Admission::New, Some(ahead)))?;
         if appended.iter().any(|a| !a.existing) {
             self.store.commit(batch)?;
             self.advance(progress);
@@ -239,7 +252,7 @@ impl Channel {
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
         let (appended, progress) =
-            self.stage_entries(&mut batch, entries, now_ms, Admission::New)?;
+            self.stage_entries(&mut batch, entries, now_ms, (Admission::New, None))?;
         let new = appended.iter().filter(|a| !a.existing);
         let Some(note) = self.sign_new_tree(key, &progress.keys, &mut batch, new)? else {
             self.require_own_key(key)?;
@@ -257,11 +270,23 @@ impl Channel {
     /// Every signature is verified (strictly, over the machine's cores) before an entry is
     /// staged.
     pub fn stage_each(&self, entries: &[SignedEntry], now_ms: u64) -> Result<Staged, ChannelError> {
+        self.stage_each_checked(entries, now_ms, &CheckedSignatures::default())
+    }
+
+    /// [`Self::stage_each`], with the signatures `ahead` found good not checked again
+    /// (`signature_check.rs`): the caller checked them while the previous batch was written.
+    pub fn stage_each_checked(
+        &self,
+        entries: &[SignedEntry],
+        now_ms: u64,
+        ahead: &CheckedSignatures,
+    ) -> Result<Staged, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Sequencer)?;
         let mut batch = self.store.batch();
+        let judged = (Admission::New, Some(ahead));
         let (results, progress) =
-            self.stage(&mut batch, entries, now_ms, OnRefusal::Skip, Admission::New)?;
+            self.stage(&mut batch, entries, now_ms, OnRefusal::Skip, judged)?;
         Ok(Staged {
             batch,
             results,

@@ -8,6 +8,7 @@ use super::append::Admission;
 use super::checkpoints::{note_size, META_SIGNED};
 use super::key_state::KeyState;
 use super::outbox::QUEUE_PREFIX;
+use super::signature_check::CheckedSignatures;
 use super::{Channel, ChannelError, EntryRefusal, Role};
 use crate::entry::SignedEntry;
 use crate::genesis::Party;
@@ -84,6 +85,20 @@ impl Channel {
         signed_note: &[u8],
         now_ms: u64,
     ) -> Result<Vec<u8>, ChannelError> {
+        let ahead = CheckedSignatures::default();
+        self.accept_and_cosign_checked(key, entries, signed_note, (now_ms, &ahead))
+    }
+
+    /// [`Self::accept_and_cosign`], with the entries' signatures `ahead` found good not
+    /// checked again (`signature_check.rs`): the node checks them before it takes its
+    /// replica's exclusive lock.
+    pub fn accept_and_cosign_checked(
+        &mut self,
+        key: &SignerKey,
+        entries: &[Vec<u8>],
+        signed_note: &[u8],
+        (now_ms, ahead): (u64, &CheckedSignatures),
+    ) -> Result<Vec<u8>, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
         // A note of another size than the entries make is refused as before, without
@@ -97,7 +112,7 @@ impl Channel {
         let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
         let (appended, progress) =
-            self.stage_entries(&mut batch, &signed, now_ms, Admission::New)?;
+            self.stage_entries(&mut batch, &signed, now_ms, (Admission::New, Some(ahead)))?;
         let keys = &progress.keys;
         let checkpoint = self.check_incoming_size(keys, signed_note, entries.len())?;
         self.require_key_at(key, &keys.current(false).party, checkpoint.size)?;

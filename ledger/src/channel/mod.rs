@@ -8,6 +8,8 @@
 //! The mechanisms, one file each:
 //!
 //! - `rules.rs`: the channel rules every new entry is checked against (spec 3.1–3.5);
+//! - `signature_check.rs`: checking a batch's signatures over the machine's cores, also
+//!   ahead of the replica's lock;
 //! - `append.rs`: the sequencer's ways to append — signed entries, signed entries with the
 //!   checkpoint of the new tree, entries judged one by one (group commit), its own drafts;
 //! - `outbox.rs`: the co-signer's durable queue of its own signed messages;
@@ -49,6 +51,7 @@ mod recover;
 mod replica_head;
 mod rules;
 mod senders;
+mod signature_check;
 #[cfg(test)]
 mod tests;
 mod witnessed;
@@ -58,6 +61,7 @@ pub use checkpoints::CheckpointDamage;
 pub use error::{ChannelError, EntryRefusal};
 use key_state::KeyState;
 use senders::{sender_meta, sequence_meta, SenderState};
+pub use signature_check::{CheckedSignatures, SignatureCheck};
 pub use witnessed::Cosigned;
 
 const META_ROLE: &str = "role";

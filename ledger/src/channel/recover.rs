@@ -25,7 +25,7 @@ impl Channel {
         let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
         let (appended, progress) =
-            self.stage_entries(&mut batch, &signed, now_ms, Admission::Agreed)?;
+            self.stage_entries(&mut batch, &signed, now_ms, (Admission::Agreed, None))?;
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }

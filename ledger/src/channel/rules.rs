@@ -13,43 +13,7 @@ use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
 use crate::stix;
 
-/// Below this many entries a batch's signatures are checked on the calling thread: a
-/// thread costs more to start than a few verifications.
-const PARALLEL_VERIFY_MIN: usize = 4;
-
 impl Channel {
-    /// Whether each entry's sender signature verifies (strict Ed25519, spec 3.4); false
-    /// for a sender that is not a party. A batch is split over the machine's cores.
-    pub(super) fn verify_signatures(&self, entries: &[SignedEntry]) -> Vec<bool> {
-        let one = |e: &SignedEntry| {
-            self.keys
-                .current_by_id(e.entry.body.sender)
-                .is_some_and(|k| e.signature_verifies_keyed(0, &k.key))
-        };
-        if self.threads < 2 || entries.len() < PARALLEL_VERIFY_MIN {
-            return entries.iter().map(one).collect();
-        }
-        let chunk = entries.len().div_ceil(self.threads);
-        std::thread::scope(|scope| {
-            let mut parts = entries.chunks(chunk);
-            let first = parts.next().unwrap_or_default();
-            let workers: Vec<_> = parts
-                .map(|part| {
-                    let worker = scope.spawn(move || part.iter().map(one).collect::<Vec<bool>>());
-                    (part.len(), worker)
-                })
-                .collect();
-            let mut out: Vec<bool> = Vec::with_capacity(entries.len());
-            out.extend(first.iter().map(one));
-            for (len, worker) in workers {
-                // Verification does not panic on any input; were it to, those entries
-                // count as unverified and are refused.
-                out.extend(worker.join().unwrap_or_else(|_| vec![false; len]));
-            }
-            out
-        })
-    }
-
     /// The channel rules for an entry about to take `index` (spec 3.1–3.6), in order: the
     /// entry's own fields and who sent it, then its place in the sender's sequence and
     /// time, then its reply and the genesis limits, then (for entries new to both parties,
@@ -58,7 +22,7 @@ impl Channel {
     /// `progress` moves on to this entry (and to its new key, for a key change), and
     /// `joint` takes it in. A refusal is
     /// [`ChannelError::Refused`]; any other error is the store's. `signature_ok` is the result of
-    /// [`Self::verify_signatures`] for it.
+    /// `Channel::verify_signatures` (`signature_check.rs`) for it.
     pub(super) fn check_entry(
         &self,
         e: &SignedEntry,

@@ -10,14 +10,14 @@ use crate::store::StoreError;
 
 const ORIGIN: &str = "example.org/dyad/test";
 
-fn keys() -> (SignerKey, SignerKey) {
+pub(super) fn keys() -> (SignerKey, SignerKey) {
     (
         SignerKey::from_seed("example.org/alpha", [1; 32]).unwrap(),
         SignerKey::from_seed("example.org/bravo", [2; 32]).unwrap(),
     )
 }
 
-fn sequencer(dir: &Path, t0: u64) -> Channel {
+pub(super) fn sequencer(dir: &Path, t0: u64) -> Channel {
     let (alpha, bravo) = keys();
     let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
     let proposal = genesis.propose(&alpha, t0).unwrap();
@@ -25,7 +25,7 @@ fn sequencer(dir: &Path, t0: u64) -> Channel {
     Channel::create(dir, &entry, Role::Sequencer).unwrap()
 }
 
-fn messages(key: &SignerKey, n: u64, t0: u64) -> Vec<SignedEntry> {
+pub(super) fn messages(key: &SignerKey, n: u64, t0: u64) -> Vec<SignedEntry> {
     (1..=n)
         .map(|i| {
             Draft::new(Kind::Notification, "s", "text/plain", vec![i as u8])

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use dyad_ledger::channel::{ChannelError, Role};
+use dyad_ledger::channel::{ChannelError, CheckedSignatures, Role};
 use dyad_ledger::entry::key_change::KeyChange;
 use dyad_ledger::entry::{Kind, SignedEntry};
 use dyad_ledger::tree::Hash;
@@ -26,6 +26,7 @@ use super::evidence_store::Kept;
 use super::fetch::{self, FetchError};
 use super::promise_check;
 use crate::attachment;
+use crate::check_ahead::check_incoming;
 use crate::metrics::Metrics;
 use crate::response::{reject, size_conflict, text};
 use crate::{now_ms, NodeError, Shared};
@@ -136,9 +137,15 @@ async fn add_checkpoint_stages(shared: &Arc<Shared>, body: &[u8]) -> Result<Resp
             entries
         }
     };
-    promise_check::check_new_entries(shared, held, &entries, &req.note).await?;
-    hold_attachments(shared, &entries).await?;
-    Ok(store_and_cosign(shared, held, entries, req.note).await)
+    // The entries' signatures are checked meanwhile, outside the replica's lock.
+    let entries = Arc::new(entries);
+    let check = shared.signature_check().await;
+    let (ahead, ready) = tokio::join!(check_incoming(check, entries.clone()), async {
+        promise_check::check_new_entries(shared, held, &entries, &req.note).await?;
+        hold_attachments(shared, &entries).await
+    });
+    ready?;
+    Ok(store_and_cosign(shared, held, (entries, ahead), req.note).await)
 }
 
 /// Only a co-signer that is not stopping takes add-checkpoint.
@@ -431,11 +438,12 @@ async fn hold_attachments(shared: &Arc<Shared>, entries: &[Vec<u8>]) -> Result<(
 }
 
 /// Stores the new entries and the checkpoint with this co-signer's cosignature in one
-/// durable batch (`Channel::accept_and_cosign`), and answers with the cosignature lines.
+/// durable batch (`Channel::accept_and_cosign_checked`: the signatures `ahead` found good
+/// are not checked again under the lock), and answers with the cosignature lines.
 async fn store_and_cosign(
     shared: &Arc<Shared>,
     held: u64,
-    entries: Vec<Vec<u8>>,
+    (entries, ahead): (Arc<Vec<Vec<u8>>>, CheckedSignatures),
     note: Vec<u8>,
 ) -> Response {
     let s = shared.clone();
@@ -444,7 +452,8 @@ async fn store_and_cosign(
             // The key this party signs with now: its own key change may be among the
             // entries (then it is the new key, queued before, spec 3.7).
             let key = s.keys().signer.clone();
-            let cosigned = ch.accept_and_cosign(&key, &entries, &note, now_ms())?;
+            let cosigned =
+                ch.accept_and_cosign_checked(&key, &entries, &note, (now_ms(), &ahead))?;
             let lines = ch.own_cosignature_lines(&cosigned)?;
             Ok((lines, ch.committed_size()?, ch.size()))
         })

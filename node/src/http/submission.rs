@@ -88,8 +88,9 @@ fn precheck_submission(
             format!("sender {:08x} is not this channel's co-signer", b.sender),
         ));
     }
-    // The signature is verified by the batcher (`Channel::stage_each`, over all cores),
-    // before anything is written or promised.
+    // The signature is verified by the batcher (`check_ahead.rs` while the batch before
+    // is written, else `Channel::stage_each_checked`; over all cores), before anything is
+    // written or promised.
     Ok(entry)
 }
 

@@ -2,15 +2,19 @@
 //! the operator's own drafts for at most `max_delay` after the first, or `max_batch` of
 //! them, checks each on its own (`Channel::stage_each`), writes the accepted ones and the
 //! checkpoint of the new tree, signed as the log, with one durable store batch (one
-//! fsync), answers each (only now is anything acknowledged) and wakes the committer.
+//! fsync), answers each (only now is anything acknowledged) and wakes the committer. The
+//! next batch is collected, and its signatures checked, while one is written.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::check_ahead::check_signatures;
 use crate::metrics::Metrics;
 use crate::{now_ms, Shared};
-use dyad_ledger::channel::{Appended, Channel, ChannelError, EntryRefusal, Staged};
+use dyad_ledger::channel::{
+    Appended, Channel, ChannelError, CheckedSignatures, EntryRefusal, Staged,
+};
 use dyad_ledger::entry::{Draft, EntryError, SignedEntry};
 use dyad_ledger::keys::SignerKey;
 
@@ -113,11 +117,16 @@ fn draft_rejection(e: &EntryError) -> Rejection {
     }
 }
 
+/// Collects batches and writes them in order. While one batch is written (its fsync,
+/// mostly), the next is collected and its submitted entries' signatures are checked
+/// (`check_ahead.rs`), so that staging it under the lock checks only what is left.
 pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submission>) {
     let max_batch = shared.config.max_batch.max(1);
     let max_delay = shared.config.max_delay;
     let mut stop = shared.shutdown_signal();
     let mut own_next: Option<u64> = None;
+    let mut writing: Option<tokio::task::JoinHandle<Option<u64>>> = None;
+    let mut check = shared.signature_check().await;
     loop {
         let first = tokio::select! {
             biased;
@@ -138,20 +147,45 @@ pub(crate) async fn run_batcher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Subm
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-        own_next = write_batch(&shared, batch, own_next).await;
+        let ahead = check_signatures(check.clone(), submitted(&batch)).await;
+        if let Some(previous) = writing.take() {
+            own_next = previous.await.unwrap_or(None);
+            // The keys after the previous batch (a key change in it moves them on).
+            check = shared.signature_check().await;
+        }
+        let s = shared.clone();
+        writing = Some(tokio::spawn(async move {
+            write_batch(&s, batch, own_next, ahead).await
+        }));
+    }
+    if let Some(previous) = writing.take() {
+        own_next = previous.await.unwrap_or(None);
     }
     // Stopping: what was already queued is still written and answered.
     rx.close();
     let mut rest = Vec::new();
+    let none = CheckedSignatures::default;
     while let Some(s) = rx.recv().await {
         rest.push(s);
         if rest.len() == max_batch || ends_batch(&rest) {
-            own_next = write_batch(&shared, std::mem::take(&mut rest), own_next).await;
+            own_next = write_batch(&shared, std::mem::take(&mut rest), own_next, none()).await;
         }
     }
     if !rest.is_empty() {
-        write_batch(&shared, rest, own_next).await;
+        write_batch(&shared, rest, own_next, none()).await;
     }
+}
+
+/// The entries the co-signer submitted in a batch (the operator's own are signed when the
+/// batch is written).
+fn submitted(batch: &[Submission]) -> Vec<SignedEntry> {
+    batch
+        .iter()
+        .filter_map(|s| match &s.item {
+            Item::Signed(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A key change ends the batch it joins.
@@ -166,6 +200,7 @@ async fn write_batch(
     shared: &Arc<Shared>,
     mut batch: Vec<Submission>,
     mut own_next: Option<u64>,
+    ahead: CheckedSignatures,
 ) -> Option<u64> {
     let key_change = match batch.pop() {
         Some(Submission {
@@ -179,7 +214,7 @@ async fn write_batch(
         None => None,
     };
     if !batch.is_empty() {
-        own_next = write_entries(shared, batch, own_next).await;
+        own_next = write_entries(shared, batch, own_next, ahead).await;
     }
     match key_change {
         Some((new, reply)) => super::rotation::change_key(shared, new, reply, own_next).await,
@@ -190,8 +225,8 @@ async fn write_batch(
 /// Writes one batch on blocking threads and answers every submission in it. Returns the
 /// sequencer's next own sequence number, when known.
 ///
-/// The costly part (signing own drafts, checking every entry, signatures over all cores)
-/// runs under the shared lock, so that the co-signer's tile reads (replicating the previous
+/// The costly part (signing own drafts, checking every entry, the signatures not checked
+/// `ahead` over all cores) runs under the shared lock, so that the co-signer's tile reads (replicating the previous
 /// batch) go on meanwhile; only the store commit takes the exclusive lock. The batcher is
 /// the only task that appends, so the log cannot change in between (and if it did, the
 /// commit would refuse the stale staging and the batch would go one by one).
@@ -199,12 +234,13 @@ async fn write_entries(
     shared: &Arc<Shared>,
     batch: Vec<Submission>,
     own_next: Option<u64>,
+    ahead: CheckedSignatures,
 ) -> Option<u64> {
     let now = now_ms();
     let s = shared.clone();
     let prepared = shared
         .read(move |ch| {
-            let prepared = prepare(ch, &s, &batch, own_next, now);
+            let prepared = prepare(ch, &s, &batch, (own_next, &ahead), now);
             Ok((batch, prepared))
         })
         .await;
@@ -236,11 +272,12 @@ type Prepared = Result<Option<(Staged, Option<u64>)>, ChannelError>;
 /// judges every entry on its own (`Channel::stage_each`). `None` when the batch must go
 /// one by one: the first own message since start (`append_own` finds its sequence
 /// number), or an own message refused (the later ones would break their sequence).
+/// Signatures `ahead` found good are not checked again.
 fn prepare(
     ch: &Channel,
     shared: &Shared,
     batch: &[Submission],
-    own_next: Option<u64>,
+    (own_next, ahead): (Option<u64>, &CheckedSignatures),
     now: u64,
 ) -> Prepared {
     let has_own = batch.iter().any(|s| matches!(s.item, Item::Own(_)));
@@ -265,7 +302,7 @@ fn prepare(
         };
         entries.push(e);
     }
-    let staged = ch.stage_each(&entries, now)?;
+    let staged = ch.stage_each_checked(&entries, now, ahead)?;
     let own_refused = batch
         .iter()
         .zip(staged.results())
