@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::node::Node;
-use common::{free_port, json, stderr, stdout, Env};
+use common::{external_program_or, free_port, json, stderr, stdout, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 const BUCKET: &str = "dyad-test";
@@ -38,28 +38,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The program named by `var`, else `fallback` on PATH; `None` (the test skips) when
-/// neither runs, which fails instead under DYAD_REQUIRE_EXTERNAL_TOOLS.
-fn tool(var: &str, fallback: &str) -> Option<PathBuf> {
-    let program = std::env::var_os(var).map_or_else(|| PathBuf::from(fallback), PathBuf::from);
-    let found = Command::new(&program)
-        .arg(if fallback == "nginx" { "-v" } else { "--help" })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("DYAD_REQUIRE_EXTERNAL_TOOLS").is_none(),
-            "{} is missing ({var} unset or wrong), and DYAD_REQUIRE_EXTERNAL_TOOLS is set",
-            program.display()
-        );
-        eprintln!("{} is missing: skipping (set {var})", program.display());
-        return None;
-    }
-    Some(program)
 }
 
 /// One HTTP/1.1 request with `Connection: close`: the status and the body.
@@ -190,7 +168,7 @@ fn publish(env: &Env, port: u16, data: &Path, to: &str, extra: &[&str]) -> serde
 
 #[test]
 fn a_publish_killed_midway_resumes_and_the_bucket_audits_over_http() {
-    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+    let Some(s3) = external_program_or("DYAD_S3_SERVER", "moto_server", "--help") else {
         return;
     };
     let env = Env::new();
@@ -280,7 +258,7 @@ fn a_publish_killed_midway_resumes_and_the_bucket_audits_over_http() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
     // Through nginx as a caching proxy in front of the S3 server.
-    if let Some(nginx) = tool("DYAD_NGINX", "nginx") {
+    if let Some(nginx) = external_program_or("DYAD_NGINX", "nginx", "-v") {
         let proxy = Nginx::start(
             &nginx,
             &env.path("nginx-proxy"),
@@ -298,7 +276,7 @@ fn a_publish_killed_midway_resumes_and_the_bucket_audits_over_http() {
 
 #[test]
 fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_content() {
-    let Some(nginx) = tool("DYAD_NGINX", "nginx") else {
+    let Some(nginx) = external_program_or("DYAD_NGINX", "nginx", "-v") else {
         return;
     };
     let env = Env::new();
@@ -354,7 +332,7 @@ fn nginx_serves_an_export_with_its_attachments_and_a_hash_only_mirror_holds_no_c
 
 #[test]
 fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
-    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+    let Some(s3) = external_program_or("DYAD_S3_SERVER", "moto_server", "--help") else {
         return;
     };
     let env = Env::new();
@@ -411,7 +389,7 @@ fn serve_publish_keeps_the_bucket_current_and_survives_a_kill() {
 /// there, full tiles at every 256-entry boundary included.
 #[test]
 fn serve_publishes_a_big_log_while_appending_and_survives_a_kill_midway() {
-    let Some(s3) = tool("DYAD_S3_SERVER", "moto_server") else {
+    let Some(s3) = external_program_or("DYAD_S3_SERVER", "moto_server", "--help") else {
         return;
     };
     let started = Instant::now();
@@ -728,7 +706,7 @@ fn wait_for_status(
 /// altered hash tile fail.
 #[test]
 fn a_receipt_verifies_against_a_hash_only_mirror() {
-    let Some(nginx) = tool("DYAD_NGINX", "nginx") else {
+    let Some(nginx) = external_program_or("DYAD_NGINX", "nginx", "-v") else {
         return;
     };
     let env = Env::new();

@@ -300,10 +300,22 @@ pub fn external_tool(name: &str) -> bool {
 /// it): its path, if `PROGRAM --help` runs. Without it the test that needs it says so and
 /// skips, unless `DYAD_REQUIRE_EXTERNAL_TOOLS` is set (CI sets it): then it fails.
 pub fn external_program(var: &str) -> Option<PathBuf> {
-    let program = std::env::var_os(var).map(PathBuf::from);
+    find_external_program(var, None, "--help")
+}
+
+/// [`external_program`], or `fallback` on PATH when `var` is unset; `probe` is the argument
+/// that shows the program runs (nginx knows `-v`, not `--help`).
+pub fn external_program_or(var: &str, fallback: &str, probe: &str) -> Option<PathBuf> {
+    find_external_program(var, Some(fallback), probe)
+}
+
+fn find_external_program(var: &str, fallback: Option<&str>, probe: &str) -> Option<PathBuf> {
+    let program = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| fallback.map(PathBuf::from));
     let found = program.as_ref().is_some_and(|p| {
         std::process::Command::new(p)
-            .arg("--help")
+            .arg(probe)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()

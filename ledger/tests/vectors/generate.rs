@@ -519,25 +519,14 @@ pub fn generate() -> Value {
     // they leave unchanged.
     let key_changes = key_changes::key_changes(&mut seq, &mut cos, (&alpha, &bravo), t);
 
-    let party = |role: &str, k: &SignerKey, seed: &[u8; 32]| {
-        let mut p = json!({
-            "role": role,
-            "name": k.name(),
-            "seed_hex": hex(seed),
-            "public_key_hex": hex(&k.public_key()),
-            "vkey": k.verifier_key().to_string(),
-            "cosignature_vkey": Party::of(k).cosignature_key().expect("key").to_string(),
-        });
-        if role == "sequencer" {
-            p["log_vkey"] = json!(genesis.log_key().expect("log key").to_string());
-        }
-        p
-    };
     json!({
         "description": "dyad v1 spec vectors (spec/dyad.md): a channel between two parties with every entry kind, its co-signed checkpoints and receipts, invalid entries that each break one rule, and invalid records and endorsements that each break one rule of section 3.6. Hex is lowercase; notes and receipts are exact file texts.",
         "generated_by": "cargo run -p dyad-ledger --example gen_vectors (ledger/tests/vectors/generate.rs)",
         "origin": ORIGIN,
-        "parties": [party("sequencer", &alpha, &alpha_seed), party("cosigner", &bravo, &bravo_seed)],
+        "parties": [
+            key_changes::party_key_json("sequencer", &alpha, &alpha_seed),
+            key_changes::party_key_json("cosigner", &bravo, &bravo_seed),
+        ],
         "genesis": {
             "origin": genesis.origin,
             "sequencer": party_json(&genesis.sequencer),

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use super::{entry_vector, hex, key, resign, ORIGIN, STEP_MS};
 
-fn new_key_json(role: &str, k: &SignerKey, seed: &[u8; 32]) -> Value {
+/// A party's key as the vectors list it: its seed, public key and every verifier key it
+/// stands for (the log key too, for the sequencer). For the genesis parties and new keys.
+pub(super) fn party_key_json(role: &str, k: &SignerKey, seed: &[u8; 32]) -> Value {
     let mut p = json!({
         "role": role,
         "name": k.name(),
@@ -135,7 +137,7 @@ pub fn key_changes(
         .collect();
     let receipts: Vec<Value> = (0..size).map(|i| receipt(seq, i, size, &note)).collect();
     json!({
-        "new_keys": [new_key_json("sequencer", &alpha2, &alpha2_seed), new_key_json("cosigner", &bravo2, &bravo2_seed)],
+        "new_keys": [party_key_json("sequencer", &alpha2, &alpha2_seed), party_key_json("cosigner", &bravo2, &bravo2_seed)],
         "entries": entries,
         "checkpoints": checkpoints,
         "receipts": receipts,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note;
 use serde_json::{json as j, Value};
@@ -16,6 +17,28 @@ use crate::policy_arg::read_policy;
 use crate::trust::read_trust;
 use crate::Ctx;
 
+/// The checkpoint note in `file`, bounded, parsed, and for `origin` if one is given.
+fn read_checkpoint(file: &Path, origin: Option<&str>) -> Result<(Vec<u8>, Checkpoint)> {
+    let bytes = read_bounded(file, MAX_CHECKPOINT)?;
+    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(file, e.to_string()))?;
+    if let Some(expected) = origin.filter(|o| *o != cp.origin) {
+        return Err(failed(format!(
+            "the checkpoint is for origin {:?}, not {expected:?}",
+            cp.origin
+        )));
+    }
+    Ok((bytes, cp))
+}
+
+fn ok_line(cp: &Checkpoint) -> String {
+    format!(
+        "OK: checkpoint of {} at size {} with root {}",
+        cp.origin,
+        cp.size,
+        b64(&cp.root)
+    )
+}
+
 pub(super) fn checkpoint(
     ctx: &Ctx,
     file: &Path,
@@ -23,16 +46,7 @@ pub(super) fn checkpoint(
     origin: Option<&str>,
 ) -> Result<ExitCode> {
     let trusted = read_trust(trust)?;
-    let bytes = read_bounded(file, MAX_CHECKPOINT)?;
-    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(file, e.to_string()))?;
-    if let Some(expected) = origin {
-        if cp.origin != expected {
-            return Err(failed(format!(
-                "the checkpoint is for origin {:?}, not {expected:?}",
-                cp.origin
-            )));
-        }
-    }
+    let (bytes, cp) = read_checkpoint(file, origin)?;
     let per_party: Vec<Vec<(VerifierKey, &str)>> = trusted
         .iter()
         .map(|k| signing_keys(k, &cp.origin))
@@ -71,12 +85,7 @@ pub(super) fn checkpoint(
             &j!({"valid": true, "origin": cp.origin, "size": cp.size, "root": b64(&cp.root), "signers": signers}),
         )?;
     } else {
-        outln(&format!(
-            "OK: checkpoint of {} at size {} with root {}",
-            cp.origin,
-            cp.size,
-            b64(&cp.root)
-        ))?;
+        outln(&ok_line(&cp))?;
         for s in &signers {
             let roles: Vec<String> = s["signatures"]
                 .as_array()
@@ -110,14 +119,7 @@ pub(super) fn under_policy(
     origin: Option<&str>,
 ) -> Result<ExitCode> {
     let policy = read_policy(policy_file)?;
-    let bytes = read_bounded(file, MAX_CHECKPOINT)?;
-    let cp = checkpoint_note::parse(&bytes).map_err(|e| malformed(file, e.to_string()))?;
-    if let Some(expected) = origin.filter(|o| *o != cp.origin) {
-        return Err(failed(format!(
-            "the checkpoint is for origin {:?}, not {expected:?}",
-            cp.origin
-        )));
-    }
+    let (bytes, cp) = read_checkpoint(file, origin)?;
     let verified = policy.verify_checkpoint(&bytes).map_err(|e| {
         failed(format!(
             "the checkpoint of size {} does not satisfy the policy: {e}",
@@ -136,12 +138,7 @@ pub(super) fn under_policy(
             "log": verified.log.to_string(), "cosigners": cosigners, "quorum": quorum,
         }))?;
     } else {
-        outln(&format!(
-            "OK: checkpoint of {} at size {} with root {}",
-            cp.origin,
-            cp.size,
-            b64(&cp.root)
-        ))?;
+        outln(&ok_line(&cp))?;
         outln(&format!("  signed by the log {}", verified.log))?;
         for (name, t) in &verified.cosigners {
             outln(&format!("  cosigned by witness {name} at {}", format_s(*t)))?;
