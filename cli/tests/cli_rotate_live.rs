@@ -300,7 +300,9 @@ fn a_lost_replica_is_rebuilt_from_the_peer_after_both_parties_rotated() {
     let (alpha_url, bravo_url) = (alpha_node.url.clone(), bravo_node.url.clone());
 
     // bravo (the co-signer) loses its replica. With the dyad.json it had before rotating
-    // (its retired key) the restore refuses, says what to do, and leaves nothing.
+    // (its retired key) the restore refuses, says what to do, and leaves nothing: at once
+    // without its node's certificate (alpha refuses one bound by the retired key), after
+    // checking the log with it (bound by bravo's current key).
     assert!(bravo_node.stop());
     let before = log_json(&env, &env.path("bravo"));
     lose_replica(&env, "bravo", false);
@@ -309,6 +311,15 @@ fn a_lost_replica_is_rebuilt_from_the_peer_after_both_parties_rotated() {
     old["key_file"] = old["previous_key_file"].clone();
     old.as_object_mut().unwrap().remove("previous_key_file");
     fs::write(env.path("bravo/dyad.json"), old.to_string()).unwrap();
+    let (cert, aside) = (env.path("bravo/tls.crt"), env.path("tls.crt.aside"));
+    fs::rename(&cert, &aside).unwrap();
+    let out = restore_from_peer(&env, &env.path("bravo"), &alpha_url);
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("refused every certificate"), "{said}");
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
+    assert!(!cert.exists(), "nothing written");
+    fs::rename(&aside, &cert).unwrap();
     let out = restore_from_peer(&env, &env.path("bravo"), &alpha_url);
     assert!(
         !out.status.success(),
@@ -378,4 +389,30 @@ fn a_lost_replica_is_rebuilt_from_the_peer_after_both_parties_rotated() {
         let audit = env.stdout_json(env.at(data).args(["--json", "audit"]).args(env.trust()));
         assert_eq!(audit["verdict"], "pass", "{data} {audit}");
     }
+}
+
+/// A co-signer whose key change was queued but never sent loses its replica: the peer's
+/// committed log still gives it its previous key, not the key `dyad.json` names. The
+/// restore refuses, saying the key change is not committed, and leaves nothing.
+#[test]
+fn a_restore_whose_own_key_change_is_not_committed_is_refused() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    env.sync_all();
+    env.new_party_key("bravo-2", "bravo");
+    assert_eq!(
+        rotate(&env, "bravo", "keys/bravo-2.key")["status"],
+        "queued"
+    );
+    lose_replica(&env, "bravo", false);
+    let alpha_node = Node::start_alone(&env.path("alpha"), "127.0.0.1:0", "https://127.0.0.1:9");
+    let out = restore_from_peer(&env, &env.path("bravo"), &alpha_node.url);
+    assert!(alpha_node.stop());
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("previous key"), "{said}");
+    assert!(said.contains("not committed"), "{said}");
+    assert!(!env.path("bravo/ledger").exists(), "nothing installed");
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
 }

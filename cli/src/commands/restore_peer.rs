@@ -294,6 +294,8 @@ fn check_own_key(channel: &Channel, keys: &OwnKeys) -> Result<()> {
             ),
             "set key_file in dyad.json to this party's current key file (the one its key change named), keep the retired key offline, and run the restore again",
         )),
+        // The key change to key_file's key is not in the committed log: it awaits
+        // co-signing in the peer's log, or was lost with the replica.
         Err(_) if keys
             .previous
             .as_ref()
@@ -301,10 +303,10 @@ fn check_own_key(channel: &Channel, keys: &OwnKeys) -> Result<()> {
         {
             Err(CliError::check_hint(
                 format!(
-                    "the peer's committed log still gives this party its previous key (dyad.json's previous_key_file), not key_file's {}: the key change to it is not committed",
+                    "the peer's committed log still gives this party its previous key (dyad.json's previous_key_file), not key_file's {}: the key change to it is not committed (it awaits co-signing, or was lost with the replica)",
                     named.verifier_key()
                 ),
-                "if the key change reached the peer, wait until it is committed (`dyad status` on the peer) and run the restore again; if it was lost with the replica, set key_file back to the previous key file, restore, and rotate again",
+                "set key_file in dyad.json back to the previous key file and run the restore again; then finish or redo the rotation with `dyad rotate-key --new-key NEW.key` (docs/operations.md, \"Replacing a party's key\")",
             ))
         }
         Err(e) => Err(CliError::check(format!(
