@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::node::Node;
-use common::{free_port, json, log_json as log, stderr, Env};
+use common::{free_port, json, log_json as log, port_of, stderr, Env};
 use serde_json::Value;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,13 +38,7 @@ fn commit(env: &Env, data: &Path, subject: &str) -> Value {
 
 /// `dyad --json restore --from-peer PEER` on `data`, which must succeed; its JSON.
 fn restore_from_peer(env: &Env, data: &Path, peer: &str) -> Value {
-    let out = env
-        .dyad()
-        .env("DYAD_DATA", data)
-        .args(["--json", "restore", "--from-peer", peer])
-        .timeout(COMMAND_TIMEOUT)
-        .output()
-        .unwrap();
+    let out = common::restore_from_peer(env, data, peer);
     assert!(
         out.status.success(),
         "restore: {}{}",
@@ -59,10 +53,6 @@ fn lose_and_rebuild(env: &Env, data: &Path, peer: &str) -> Value {
     std::fs::remove_dir_all(data.join("ledger")).unwrap();
     std::fs::remove_file(data.join("replica.head")).ok();
     restore_from_peer(env, data, peer)
-}
-
-fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().unwrap().parse().unwrap()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::node::Node;
 use common::witness::serve_channel;
-use common::{json, log_json, stderr, Env};
+use common::{json, log_json, port_of, restore_from_peer, stderr, Env};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(200);
 
@@ -247,4 +247,172 @@ fn the_node_refuses_bad_rotation_requests() {
     assert!(node.stop());
     assert_eq!(size_of(&env, "alpha"), 1, "nothing signed");
     assert!(config(&env, "alpha")["previous_key_file"].is_null());
+}
+
+/// Loses `data`'s replica, and with `tls` its TLS key and certificate, as a lost disk would.
+fn lose_replica(env: &Env, data: &str, tls: bool) {
+    let dir = env.path(data);
+    fs::remove_dir_all(dir.join("ledger")).unwrap();
+    fs::remove_file(dir.join("replica.head")).ok();
+    if tls {
+        for file in ["tls.key", "tls.crt"] {
+            fs::remove_file(dir.join(file)).unwrap();
+        }
+    }
+}
+
+/// `dyad restore --from-peer PEER` on `data`, which must succeed; its JSON.
+fn restore_from(env: &Env, data: &str, peer: &str) -> serde_json::Value {
+    let out = restore_from_peer(env, &env.path(data), peer);
+    assert!(out.status.success(), "restore: {}", stderr(&out));
+    json(&out.stdout)
+}
+
+/// `dyad restore --from-peer` after both parties rotated (spec/node.md 10): the log is
+/// fetched and verified from the genesis keys, the peer's TLS binding is checked against
+/// its key at the committed size, and the restored node commits messages both ways. A
+/// `dyad.json` naming a retired key is refused, and nothing is left behind.
+#[test]
+fn a_lost_replica_is_rebuilt_from_the_peer_after_both_parties_rotated() {
+    let env = Env::new();
+    env.channel();
+    let (alpha_node, bravo_node) = serve_channel(&env);
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    committed_on_both(&env, 2);
+    env.new_party_key("alpha-2", "alpha");
+    let alpha_index = rotate(&env, "alpha", "keys/alpha-2.key")["index"]
+        .as_u64()
+        .unwrap();
+    env.new_party_key("bravo-2", "bravo");
+    assert_eq!(
+        rotate(&env, "bravo", "keys/bravo-2.key")["status"],
+        "queued"
+    );
+    env.append("bravo", "notification", "after", "under bravo's new key");
+    env.append("alpha", "notification", "after", "under alpha's new key");
+    // alpha's key change, bravo's, bravo's message and alpha's.
+    let size = alpha_index + 4;
+    committed_on_both(&env, size);
+    // Restarted, each node's certificate is bound by its party's new key (9.4).
+    assert!(alpha_node.stop());
+    assert!(bravo_node.stop());
+    let (alpha_node, bravo_node) = serve_channel(&env);
+    let (alpha_url, bravo_url) = (alpha_node.url.clone(), bravo_node.url.clone());
+
+    // bravo (the co-signer) loses its replica. With the dyad.json it had before rotating
+    // (its retired key) the restore refuses, says what to do, and leaves nothing: at once
+    // without its node's certificate (alpha refuses one bound by the retired key), after
+    // checking the log with it (bound by bravo's current key).
+    assert!(bravo_node.stop());
+    let before = log_json(&env, &env.path("bravo"));
+    lose_replica(&env, "bravo", false);
+    let current = config(&env, "bravo");
+    let mut old = current.clone();
+    old["key_file"] = old["previous_key_file"].clone();
+    old.as_object_mut().unwrap().remove("previous_key_file");
+    fs::write(env.path("bravo/dyad.json"), old.to_string()).unwrap();
+    let (cert, aside) = (env.path("bravo/tls.crt"), env.path("tls.crt.aside"));
+    fs::rename(&cert, &aside).unwrap();
+    let out = restore_from_peer(&env, &env.path("bravo"), &alpha_url);
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("refused every certificate"), "{said}");
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
+    assert!(!cert.exists(), "nothing written");
+    fs::rename(&aside, &cert).unwrap();
+    let out = restore_from_peer(&env, &env.path("bravo"), &alpha_url);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("retired"), "{said}");
+    assert!(said.contains("key_file"), "{said}");
+    assert!(!env.path("bravo/ledger").exists(), "nothing installed");
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
+
+    // With its current dyad.json, bravo's replica is rebuilt: the same entries, committed.
+    fs::write(env.path("bravo/dyad.json"), current.to_string()).unwrap();
+    let restored = restore_from(&env, "bravo", &alpha_url);
+    assert_eq!(restored["size"], size, "{restored}");
+    assert_eq!(restored["committed_size"], size, "{restored}");
+    assert_eq!(log_json(&env, &env.path("bravo")), before);
+    let bravo_node = Node::start(
+        &env.path("bravo"),
+        &format!("127.0.0.1:{}", port_of(&bravo_url)),
+        &alpha_url,
+    );
+    env.append(
+        "bravo",
+        "notification",
+        "restored",
+        "from bravo's rebuilt replica",
+    );
+    env.append(
+        "alpha",
+        "notification",
+        "to bravo",
+        "to bravo's rebuilt replica",
+    );
+    committed_on_both(&env, size + 2);
+
+    // alpha (the sequencer) loses its replica and its TLS identity: it presents a
+    // certificate bound by dyad.json's key (its current one) and is rebuilt.
+    assert!(alpha_node.stop());
+    let before = log_json(&env, &env.path("alpha"));
+    lose_replica(&env, "alpha", true);
+    let restored = restore_from(&env, "alpha", &bravo_url);
+    assert_eq!(restored["size"], size + 2, "{restored}");
+    assert_eq!(log_json(&env, &env.path("alpha")), before);
+    let alpha_node = Node::start(
+        &env.path("alpha"),
+        &format!("127.0.0.1:{}", port_of(&alpha_url)),
+        &bravo_url,
+    );
+    env.append(
+        "alpha",
+        "notification",
+        "restored",
+        "from alpha's rebuilt replica",
+    );
+    env.append(
+        "bravo",
+        "notification",
+        "to alpha",
+        "to alpha's rebuilt replica",
+    );
+    committed_on_both(&env, size + 4);
+    assert!(alpha_node.stop());
+    assert!(bravo_node.stop());
+    for data in ["alpha", "bravo"] {
+        let audit = env.stdout_json(env.at(data).args(["--json", "audit"]).args(env.trust()));
+        assert_eq!(audit["verdict"], "pass", "{data} {audit}");
+    }
+}
+
+/// A co-signer whose key change was queued but never sent loses its replica: the peer's
+/// committed log still gives it its previous key, not the key `dyad.json` names. The
+/// restore refuses, saying the key change is not committed, and leaves nothing.
+#[test]
+fn a_restore_whose_own_key_change_is_not_committed_is_refused() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    env.sync_all();
+    env.new_party_key("bravo-2", "bravo");
+    assert_eq!(
+        rotate(&env, "bravo", "keys/bravo-2.key")["status"],
+        "queued"
+    );
+    lose_replica(&env, "bravo", false);
+    let alpha_node = Node::start_alone(&env.path("alpha"), "127.0.0.1:0", "https://127.0.0.1:9");
+    let out = restore_from_peer(&env, &env.path("bravo"), &alpha_node.url);
+    assert!(alpha_node.stop());
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("previous key"), "{said}");
+    assert!(said.contains("not committed"), "{said}");
+    assert!(!env.path("bravo/ledger").exists(), "nothing installed");
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
 }

@@ -146,6 +146,26 @@ impl ProvenChunks {
     }
 }
 
+/// One pass over a range's entries, chunk by chunk, **not** proven against a checkpoint's
+/// root: for a caller that checks each chunk as it stores it, in a store it throws away
+/// unless the checkpoint verifies over the whole result. `dyad restore --from-peer` after
+/// key changes: the keys that signed the checkpoint are known only from the entries, so a
+/// forged entry must fail at its own chunk (the channel rules), before the rest is read.
+pub struct UncheckedChunks(Chunks);
+
+impl UncheckedChunks {
+    /// Entries `from .. to` of `client`'s log.
+    pub fn new(client: &TileClient, from: u64, to: u64) -> UncheckedChunks {
+        UncheckedChunks(Chunks::new(client.entries(from, to), from, to))
+    }
+
+    /// The next chunk (its first index and its entries), or `None` once the range is
+    /// covered; a peer that serves fewer entries fails with [`CatchUpError::ShortRange`].
+    pub async fn next(&mut self) -> Result<Option<(u64, Vec<Vec<u8>>)>, CatchUpError> {
+        self.0.next().await
+    }
+}
+
 /// A range's entries in chunks of [`CHUNK`], counted from its start.
 struct Chunks {
     stream: EntryStream,

@@ -193,6 +193,22 @@ pub fn log_json(env: &Env, data: &std::path::Path) -> Value {
     json(&out.stdout)
 }
 
+/// `dyad --json restore --from-peer PEER` on the data directory `data` (its node stopped),
+/// with a bounded wait: its output, whatever it is.
+pub fn restore_from_peer(env: &Env, data: &Path, peer: &str) -> std::process::Output {
+    env.dyad()
+        .env("DYAD_DATA", data)
+        .args(["--json", "restore", "--from-peer", peer])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("dyad restore --from-peer")
+}
+
+/// The port of a node's URL (`https://127.0.0.1:PORT`), to start it again where it was.
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

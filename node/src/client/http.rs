@@ -233,6 +233,26 @@ impl Reach {
         Ok(Reach::tls(config, None))
     }
 
+    /// A party that learns its peer's current key only from the log it fetches (a
+    /// replica rebuilt from the genesis after key changes, spec/node.md 10): presents
+    /// `identity`'s certificate and accepts the node with a valid binding by any key for
+    /// `origin`, recorded in the verifier returned. Nothing read this way may be kept
+    /// before [`crate::tls::DeferredPartyVerifier::check_presented`] passes.
+    pub fn party_deferred(
+        identity: &crate::tls::TlsIdentity,
+        origin: &str,
+    ) -> Result<(Reach, crate::tls::DeferredPartyVerifier), ClientError> {
+        let tls_error = |e: &dyn std::fmt::Display| ClientError::Tls(e.to_string());
+        let certified = identity.certified_key().map_err(|e| tls_error(&e))?;
+        let verifier = crate::tls::DeferredPartyVerifier::new(origin).map_err(|e| tls_error(&e))?;
+        let config = crate::tls::deferred_peer_client_config(
+            crate::tls::CertSlot::new(certified),
+            verifier.clone(),
+        )
+        .map_err(|e| tls_error(&e))?;
+        Ok((Reach::tls(config, None), verifier))
+    }
+
     /// Also allows plain `http://` URLs (a node behind a TLS-terminating proxy).
     pub fn allow_plain_http(mut self, allowed: bool) -> Reach {
         self.plain_http = allowed;

@@ -223,10 +223,30 @@ pub fn verify_certificate(
     now: u64,
 ) -> Result<BoundCertificate, BindingError> {
     let parsed = parse_certificate(der)?;
-    let binding = &parsed.binding;
-    if !accepted.contains(&binding.party_key) {
+    if !accepted.contains(&parsed.binding.party_key) {
         return Err(BindingError::UnknownPartyKey);
     }
+    check_binding(parsed, origin, now)
+}
+
+/// [`verify_certificate`] with any party key: the binding verifies under the key it
+/// names. For a client that learns which key it expects only later, from a log it fetches
+/// over the connection (`DeferredPartyVerifier`); the key returned must be checked then.
+pub fn verify_certificate_by_any_key(
+    der: &[u8],
+    origin: &str,
+    now: u64,
+) -> Result<BoundCertificate, BindingError> {
+    check_binding(parse_certificate(der)?, origin, now)
+}
+
+/// Checks 2 to 5 of spec/node.md 9.3: everything but whether the party key is expected.
+fn check_binding(
+    parsed: ParsedCertificate,
+    origin: &str,
+    now: u64,
+) -> Result<BoundCertificate, BindingError> {
+    let binding = &parsed.binding;
     let key =
         VerifyingKey::from_bytes(&binding.party_key).map_err(|_| BindingError::InvalidPartyKey)?;
     let message = statement(origin, binding.not_after, &parsed.spki)?;

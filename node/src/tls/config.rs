@@ -14,6 +14,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig, SignatureScheme};
 
 use super::binding::BindingError;
+use super::deferred::DeferredPartyVerifier;
 use super::verify::{PartyClientVerifier, PartyVerifier, PinnedServerVerifier};
 
 /// The only protocol version offered or accepted.
@@ -123,10 +124,26 @@ pub fn peer_client_config(
     slot: Arc<CertSlot>,
     peer: PartyVerifier,
 ) -> Result<ClientConfig, TlsConfigError> {
+    party_client_config(slot, Arc::new(peer))
+}
+
+/// [`peer_client_config`] checking the peer's key only after the log is fetched
+/// ([`DeferredPartyVerifier`]: `dyad restore --from-peer` after key changes).
+pub fn deferred_peer_client_config(
+    slot: Arc<CertSlot>,
+    peer: DeferredPartyVerifier,
+) -> Result<ClientConfig, TlsConfigError> {
+    party_client_config(slot, Arc::new(peer))
+}
+
+fn party_client_config(
+    slot: Arc<CertSlot>,
+    peer: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+) -> Result<ClientConfig, TlsConfigError> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(peer))
+        .with_custom_certificate_verifier(peer)
         .with_client_cert_resolver(slot);
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
     Ok(config)

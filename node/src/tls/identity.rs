@@ -15,7 +15,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 
-use super::binding::{verify_certificate, Binding, BindingError, BINDING_OID};
+use super::binding::{
+    verify_certificate, verify_certificate_by_any_key, Binding, BindingError, BINDING_OID,
+};
 use super::fingerprint;
 
 /// The TLS private key (PKCS#8 PEM) in the data directory.
@@ -131,6 +133,36 @@ impl TlsIdentity {
         let identity = Self::issue(key, party, origin, now)?;
         identity.write_certificate(data_dir)?;
         Ok((identity, IdentityChange::Renewed))
+    }
+
+    /// The identity in `data_dir` as it is, with the party key its binding is by, if the
+    /// key and the certificate are there and the certificate holds a valid binding of that
+    /// key for `origin` at `now` by any party key. Nothing is made or written: a party
+    /// that does not know its key at the committed size yet (`dyad restore --from-peer`)
+    /// presents what its node presented last, bound by that key.
+    pub fn load_as_is(
+        data_dir: &Path,
+        origin: &str,
+        now: u64,
+    ) -> Result<Option<(TlsIdentity, [u8; 32])>, IdentityError> {
+        let Some(key) = read_key(&data_dir.join(TLS_KEY_FILE))? else {
+            return Ok(None);
+        };
+        let Some(certificate) = read_certificate(&data_dir.join(TLS_CERT_FILE))? else {
+            return Ok(None);
+        };
+        let Ok(bound) = verify_certificate_by_any_key(&certificate, origin, now) else {
+            return Ok(None);
+        };
+        if bound.spki != key.subject_public_key_info() {
+            return Ok(None);
+        }
+        let identity = TlsIdentity {
+            key,
+            certificate,
+            not_after: bound.not_after,
+        };
+        Ok(Some((identity, bound.party_key)))
     }
 
     /// A new key and certificate held in memory only (tests, fuzzing, throwaway nodes).

@@ -7,15 +7,17 @@
 
 pub mod binding;
 pub mod config;
+pub mod deferred;
 pub mod fingerprint;
 pub mod identity;
 pub mod verify;
 
 pub use binding::{Binding, BindingError, BoundCertificate, BINDING_LABEL, BINDING_OID};
 pub use config::{
-    identify, install_default_provider, peer_client_config, provider, reader_client_config,
-    server_config, CertSlot, ClientAuth, Peer, TlsConfigError,
+    deferred_peer_client_config, identify, install_default_provider, peer_client_config, provider,
+    reader_client_config, server_config, CertSlot, ClientAuth, Peer, TlsConfigError,
 };
+pub use deferred::{DeferredPartyVerifier, NotThePartysKey};
 pub use fingerprint::{fingerprint_text, parse_pin, pin};
 pub use identity::{IdentityChange, IdentityError, TlsIdentity, TLS_CERT_FILE, TLS_KEY_FILE};
 pub use verify::{PartyClientVerifier, PartyVerifier, PinnedServerVerifier, SIGNATURE_SCHEMES};

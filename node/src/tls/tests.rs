@@ -440,3 +440,58 @@ fn an_ephemeral_identity_is_bound_to_its_party() {
         identity.pin()
     );
 }
+
+/// The deferred check (`dyad restore --from-peer` after key changes): the handshake takes a
+/// valid binding by any key and records it; a forged binding or one for another channel is
+/// refused as by `PartyVerifier`; the key recorded passes only the keys given afterwards.
+#[tokio::test]
+async fn a_deferred_check_records_the_binding_key_and_passes_only_the_keys_given_later() {
+    let alpha = node("alpha", 1, ORIGIN, now());
+    let bravo = node("bravo", 2, ORIGIN, now());
+    let stranger = node("stranger", 3, ORIGIN, now());
+    let deferred = |client_node: &Node| {
+        let verifier = DeferredPartyVerifier::new(ORIGIN).unwrap();
+        let config = deferred_peer_client_config(client_node.slot.clone(), verifier.clone());
+        (verifier, config.unwrap())
+    };
+
+    // bravo reaches the stranger: the handshake passes, the stranger's key is recorded,
+    // and the check against alpha's key (what the log would say) fails.
+    let (verifier, config) = deferred(&bravo);
+    let (_, connected) =
+        handshake(server(&stranger, &bravo.key, ClientAuth::PeerOnly), config).await;
+    connected.unwrap();
+    assert_eq!(verifier.presented(), [stranger.key.public_key()]);
+    assert_eq!(
+        verifier.check_presented(&[alpha.key.public_key()]),
+        Err(NotThePartysKey {
+            presented: stranger.key.public_key()
+        })
+    );
+    assert_eq!(
+        verifier.check_presented(&[stranger.key.public_key()]),
+        Ok(())
+    );
+
+    // alpha's key with a forged binding, and a binding for another channel: refused in
+    // the handshake, nothing recorded.
+    let not_after = now() + 3600;
+    let key = p256();
+    let forged = Binding {
+        party_key: alpha.key.public_key(),
+        not_after,
+        signature: stranger
+            .key
+            .sign(&statement(ORIGIN, not_after, &key.subject_public_key_info()).unwrap()),
+    };
+    let forged_slot = CertSlot::new(certificate_with(&key, &[forged.encode()], not_after));
+    let elsewhere = node("alpha", 1, "example.org/dyad/other", now());
+    for slot in [forged_slot, elsewhere.slot.clone()] {
+        let (verifier, config) = deferred(&bravo);
+        let forger = server_config(slot, accepting(&[&bravo.key]), ClientAuth::PeerOnly);
+        let (_, connected) = handshake(forger.unwrap(), config).await;
+        let e = connected.unwrap_err();
+        assert_eq!(binding_error(&e), Some(BindingError::BadSignature), "{e}");
+        assert!(verifier.presented().is_empty());
+    }
+}

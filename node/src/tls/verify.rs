@@ -23,14 +23,14 @@ pub const SIGNATURE_SCHEMES: [SignatureScheme; 2] = [
     SignatureScheme::ED25519,
 ];
 
-fn refuse(e: BindingError) -> Error {
+pub(super) fn refuse(e: BindingError) -> Error {
     match e {
         BindingError::Expired { .. } => Error::InvalidCertificate(CertificateError::Expired),
         e => Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e)))),
     }
 }
 
-fn one_certificate(intermediates: &[CertificateDer<'_>]) -> Result<(), Error> {
+pub(super) fn one_certificate(intermediates: &[CertificateDer<'_>]) -> Result<(), Error> {
     if intermediates.is_empty() {
         Ok(())
     } else {
@@ -45,7 +45,7 @@ fn one_certificate(intermediates: &[CertificateDer<'_>]) -> Result<(), Error> {
 #[error("a dyad node presents exactly one certificate, not a chain")]
 struct ChainError;
 
-fn tls13_signature(
+pub(super) fn tls13_signature(
     provider: &CryptoProvider,
     message: &[u8],
     cert: &CertificateDer<'_>,
@@ -64,7 +64,7 @@ fn tls13_signature(
     )
 }
 
-fn no_tls12() -> Result<HandshakeSignatureValid, Error> {
+pub(super) fn no_tls12() -> Result<HandshakeSignatureValid, Error> {
     // Never reached: every config is TLS 1.3 only (config.rs).
     Err(Error::General(String::from("dyad speaks TLS 1.3 only")))
 }
