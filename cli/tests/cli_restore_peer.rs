@@ -72,6 +72,23 @@ fn a_lost_replica_of_either_role_is_rebuilt_from_the_peer_and_commits_again() {
     // The co-signer's store is replaced by one rebuilt from the peer; the old one is kept.
     assert!(bravo_node.stop());
     let before = log(&env, &bravo);
+    // A peer showing fewer committed entries than this replica last recorded is not the
+    // peer as it is now: refused, and nothing is installed.
+    let record = bravo.join("replica.head");
+    let kept = std::fs::read_to_string(&record).unwrap();
+    assert!(kept.contains("\ncommitted 4\n"), "{kept}");
+    std::fs::write(&record, kept.replace("\ncommitted 4\n", "\ncommitted 40\n")).unwrap();
+    let out = common::restore_from_peer(&env, &bravo, &alpha_url);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = json(&out.stdout);
+    let error = said["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("shows 4 committed entries") && error.contains("had 40"),
+        "{said}"
+    );
+    assert_eq!(log(&env, &bravo), before, "nothing installed");
+    assert!(!bravo.join("ledger.restoring").exists());
+    std::fs::write(&record, kept).unwrap();
     let restored = restore_from_peer(&env, &bravo, &alpha_url);
     let aside = restored["kept_aside"]
         .as_str()

@@ -17,6 +17,7 @@ use dyad_ledger::channel::{Channel, ChannelError, Role};
 use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::genesis::{check_genesis, Party};
 use dyad_ledger::keys::SignerKey;
+use dyad_ledger::replica_record::{ReplicaRecord, REPLICA_RECORD_FILE};
 use dyad_node::catch_up::UncheckedChunks;
 use dyad_node::tls::{DeferredPartyVerifier, TlsIdentity};
 use dyad_node::{ClientError, TileClient};
@@ -49,7 +50,9 @@ pub fn restore_from_peer(ctx: &Ctx, data: &DataDir, url: &str) -> Result<()> {
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(|e| io_error(&building, e))?;
     }
-    let rebuilt = rebuild(data, &config, &url, &building);
+    let rebuilt = rebuild(data, &config, &url, &building).and_then(|(size, committed)| {
+        check_not_older(data, &config.origin, committed).map(|()| (size, committed))
+    });
     if rebuilt.is_err() {
         let _ = std::fs::remove_dir_all(&building);
     }
@@ -378,6 +381,26 @@ fn install(data: &DataDir, building: &Path) -> Result<Option<PathBuf>> {
     std::fs::rename(building, &ledger).map_err(|e| io_error(building, e))?;
     dyad_ledger::durable::sync_dir(&data.dir).map_err(|e| io_error(&data.dir, e))?;
     Ok(kept_aside)
+}
+
+/// The peer's node must show at least the committed size this party last recorded
+/// (`replica.head`): both parties signed it, so the peer cannot have lost it. Less is an old
+/// copy of the peer, or someone holding a key the peer has since retired showing an older,
+/// genuine prefix (docs/operations.md, "Replacing a party's key").
+fn check_not_older(data: &DataDir, origin: &str, committed: u64) -> Result<()> {
+    let path = data.dir.join(REPLICA_RECORD_FILE);
+    let record = ReplicaRecord::read(&data.dir).map_err(|e| io_error(&path, e))?;
+    match record {
+        Some(r) if r.origin == origin && r.committed > committed => Err(CliError::check_hint(
+            format!(
+                "the peer's node shows {committed} committed entries, but this replica had {} committed ({}); nothing was installed",
+                r.committed,
+                path.display()
+            ),
+            "the node at that URL is not the peer as it is now (an old copy, or someone holding a key the peer has retired): ask the peer's operator for its committed size; if this party's record is the one that is wrong, move replica.head aside and run the restore again",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> CliError {
