@@ -34,7 +34,7 @@ use dyad_node::{AdminClient, AppendRequest, NodeConfig, RunningNode};
 use tokio::time::Instant;
 
 use super::fixture::{self, now_ms, Parties, PAYLOAD_LEN};
-use super::report::{set_percentiles, Figures};
+use super::report::{process_cpu_seconds, set_percentiles, Figures};
 use super::{BenchError, BenchResult, Progress, Sizes};
 
 /// How long the saturation stage may take before the bench gives up on it.
@@ -333,6 +333,7 @@ async fn saturate(
         sizes.node_queued, sizes.node_clients
     ));
     let deadline = Instant::now() + SATURATION_LIMIT;
+    let cpu_before = (Instant::now(), process_cpu_seconds());
     let batches_before = seq.metrics().batches.load(Ordering::Relaxed);
     let mut growth = Growth::new(seq.metrics().committed_size.load(Ordering::Relaxed));
     let stop = Arc::new(AtomicBool::new(false));
@@ -382,6 +383,7 @@ async fn saturate(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let committed = growth.sample(seq);
+    let cpu_after = (Instant::now(), process_cpu_seconds());
     let batches = seq.metrics().batches.load(Ordering::Relaxed) - batches_before;
     bar.finish_and_clear();
     if !drained || committed < size {
@@ -394,6 +396,16 @@ async fn saturate(
         .window()
         .ok_or_else(|| BenchError::Nodes("no message was committed at saturation".into()))?;
     figures.set("cosigned_committed_per_s", entries as f64 / secs);
+    // Both nodes and every client run in this process: its CPU time over the stage, per
+    // entry committed in it, is what one co-signed entry costs the pair (spec 3.4: each
+    // party checks every entry), and the cores it kept busy say whether CPU bounds it.
+    if let (Some(before), Some(after)) = (cpu_before.1, cpu_after.1) {
+        let cpu = after - before;
+        let grown = committed.saturating_sub(growth.start.1).max(1);
+        let wall = (cpu_after.0 - cpu_before.0).as_secs_f64();
+        figures.set("node_saturation_cpu_us_per_entry", cpu * 1e6 / grown as f64);
+        figures.set("node_saturation_cores_busy", cpu / wall.max(1e-3));
+    }
     figures.set("node_saturation_entries", entries as f64);
     figures.set(
         "node_saturation_cosigner_messages",

@@ -109,6 +109,19 @@ pub fn load_average() -> Option<f64> {
         .and_then(|s| s.parse().ok())
 }
 
+/// CPU time this process has used on all its threads, user and system, in seconds, from
+/// /proc/self/stat (fields 14 and 15, in USER_HZ ticks: 100 per second on Linux's x86 and
+/// ARM ABIs). Ticks are 10 ms, so measure spans of seconds.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = read_proc("/proc/self/stat");
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
 /// The machine and the run: cores, CPU model, load, scale, version.
 pub fn machine(figures: &mut Figures, scale: Scale) {
     figures.set_text("dyad_version", env!("CARGO_PKG_VERSION"));

@@ -62,6 +62,8 @@ const ALSO: &[&str] = &[
     "audit_url_peak_rss_mb",
     "ratio_audit_url_to_local",
     "ratio_disk_to_entry_bytes",
+    "node_saturation_cpu_us_per_entry",
+    "node_saturation_cores_busy",
     "cores",
     "load_average_start",
     "load_average_end",
