@@ -28,8 +28,10 @@ fn statement(origin: &str, sender: u32, sequence: u64, key: &[u8; 32]) -> Vec<u8
 }
 
 fn strict(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    VerifyingKey::from_bytes(key)
-        .is_ok_and(|k| k.verify_strict(message, &Signature::from_bytes(signature)).is_ok())
+    VerifyingKey::from_bytes(key).is_ok_and(|k| {
+        k.verify_strict(message, &Signature::from_bytes(signature))
+            .is_ok()
+    })
 }
 
 /// The input as a whole entry: the form rules and, for a key change, the new key.
@@ -47,7 +49,11 @@ fn as_entry(data: &[u8]) {
     let message = statement(&e.origin, e.sender, e.sequence, &payload.new_public_key);
     assert_eq!(
         key_change::verify_new_key_signature(&e, &payload, &new_key).is_ok(),
-        strict(&payload.new_public_key, &message, &payload.new_key_signature)
+        strict(
+            &payload.new_public_key,
+            &message,
+            &payload.new_key_signature
+        )
     );
 }
 
@@ -66,7 +72,10 @@ fn as_fields(data: &[u8]) {
     let signing = SigningKey::from_bytes(&seed);
     let public = signing.verifying_key().to_bytes();
     let message = statement(&origin, sender, sequence, &public);
-    assert_eq!(key_change::statement(&origin, sender, sequence, &public), message);
+    assert_eq!(
+        key_change::statement(&origin, sender, sequence, &public),
+        message
+    );
     let payload = KeyChangePayload {
         new_public_key: public,
         new_key_signature: signing.sign(&message).to_bytes(),

@@ -16,17 +16,23 @@
 //! - 8: a `POST /submit-batch` answer (`SubmitResults::parse`): the next byte is the
 //!   number of entries asked about, the rest the body; an accepted one encodes back;
 //! - 9: a promise covering several entries (`BatchPromise::verify`): like 3, the rest is
-//!   the note's text, signed here.
+//!   the note's text, signed here;
+//! - 10: a `/admin/snapshot` request body (`SnapshotRequest`, JSON, unknown fields refused);
+//! - 11: a `/admin/rotate-key` request body (`RotateKeyRequest`, JSON, unknown fields
+//!   refused).
+//!
+//! The JSON bodies (5, 6, 10, 11): an accepted one serialises and reads back the same.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use dyad_ledger::keys::SignerKey;
+use dyad_node::admin::RotateKeyRequest;
 use dyad_node::submit::{encode_batch, parse_batch, SubmitResults, MAX_SUBMIT_BATCH};
 use dyad_node::witness::{
     parse_cosignature_response, parse_size_body, size_body, AddCheckpoint, MAX_PROOF_LINES,
 };
-use dyad_node::{AppendRequest, AppendResponse, BatchPromise, Promise};
+use dyad_node::{AppendRequest, AppendResponse, BatchPromise, Promise, SnapshotRequest};
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::signature_line;
 use libfuzzer_sys::fuzz_target;
@@ -45,11 +51,24 @@ fn keys() -> &'static (SignerKey, VerifierKey) {
     })
 }
 
+/// A JSON body the node or its client reads: if it is accepted, it serialises and reads
+/// back the same.
+fn json_round_trip<T>(body: &[u8])
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let Ok(value) = serde_json::from_slice::<T>(body) else {
+        return;
+    };
+    let again = serde_json::to_vec(&value).expect("an accepted body serialises");
+    assert_eq!(serde_json::from_slice::<T>(&again).ok(), Some(value));
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    match mode % 10 {
+    match mode % 12 {
         0 => {
             let Ok(req) = AddCheckpoint::parse(body) else {
                 return;
@@ -93,16 +112,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(body.starts_with(p.text().as_bytes()));
             }
         }
-        5 => {
-            let Ok(req) = serde_json::from_slice::<AppendRequest>(body) else {
-                return;
-            };
-            let again = serde_json::to_vec(&req).expect("a request serialises");
-            assert_eq!(
-                serde_json::from_slice::<AppendRequest>(&again).ok(),
-                Some(req)
-            );
-        }
+        5 => json_round_trip::<AppendRequest>(body),
         7 => {
             if let Ok(entries) = parse_batch(body) {
                 assert!(!entries.is_empty() && entries.len() <= MAX_SUBMIT_BATCH);
@@ -134,16 +144,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(p.sign(key, log_key), note.as_bytes());
             }
         }
-        6 => {
-            let Ok(answer) = serde_json::from_slice::<AppendResponse>(body) else {
-                return;
-            };
-            let again = serde_json::to_vec(&answer).expect("an answer serialises");
-            assert_eq!(
-                serde_json::from_slice::<AppendResponse>(&again).ok(),
-                Some(answer)
-            );
-        }
+        6 => json_round_trip::<AppendResponse>(body),
+        10 => json_round_trip::<SnapshotRequest>(body),
+        11 => json_round_trip::<RotateKeyRequest>(body),
         _ => {}
     }
 });

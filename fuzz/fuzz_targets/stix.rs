@@ -12,9 +12,16 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if validate_document(data).is_ok() {
         let value: serde_json::Value = serde_json::from_slice(data).expect("accepted JSON");
-        assert!(value.is_object(), "accepted a document that is not an object");
+        assert!(
+            value.is_object(),
+            "accepted a document that is not an object"
+        );
         let again = serde_json::to_vec(&value).expect("serialises");
-        assert_eq!(validate_document(&again), Ok(()), "verdict changed on a round trip");
+        assert_eq!(
+            validate_document(&again),
+            Ok(()),
+            "verdict changed on a round trip"
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if check_pattern(text).is_ok() {

@@ -50,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some(r) = recorded {
             assert!(cp.size >= r.size, "co-signed a smaller tree than recorded");
             if cp.size == r.size {
-                assert_eq!(cp.root, r.root, "co-signed another root at the recorded size");
+                assert_eq!(
+                    cp.root, r.root,
+                    "co-signed another root at the recorded size"
+                );
             }
         }
     }
