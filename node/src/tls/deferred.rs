@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, Error, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 
 use super::binding::{verify_certificate_by_any_key, BindingError};
 use super::verify::{no_tls12, one_certificate, refuse, tls13_signature, SIGNATURE_SCHEMES};
@@ -24,6 +24,18 @@ pub struct DeferredPartyVerifier {
     presented: Arc<Mutex<Vec<[u8; 32]>>>,
     provider: Arc<CryptoProvider>,
 }
+
+/// The distinct keys one restore accepts bindings by: the peer's node presents one, or two
+/// when its key change is committed while the restore runs. More is not the peer, and the
+/// record stays bounded whatever a node presents on reconnections.
+pub const MAX_PRESENTED_KEYS: usize = 4;
+
+/// A node presented bindings by more distinct keys than [`MAX_PRESENTED_KEYS`].
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "the node presented TLS bindings by more than {0} different keys: it is not the peer's node"
+)]
+pub struct TooManyKeys(pub usize);
 
 /// A node presented a binding by a key that the verified log does not give its party.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,6 +89,12 @@ impl ServerCertVerifier for DeferredPartyVerifier {
             .map_err(refuse)?;
         let mut presented = self.presented.lock().unwrap_or_else(|p| p.into_inner());
         if !presented.contains(&bound.party_key) {
+            if presented.len() == MAX_PRESENTED_KEYS {
+                let e = TooManyKeys(MAX_PRESENTED_KEYS);
+                return Err(Error::InvalidCertificate(CertificateError::Other(
+                    OtherError(Arc::new(e)),
+                )));
+            }
             presented.push(bound.party_key);
         }
         Ok(ServerCertVerified::assertion())

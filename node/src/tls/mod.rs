@@ -17,7 +17,7 @@ pub use config::{
     deferred_peer_client_config, identify, install_default_provider, peer_client_config, provider,
     reader_client_config, server_config, CertSlot, ClientAuth, Peer, TlsConfigError,
 };
-pub use deferred::{DeferredPartyVerifier, NotThePartysKey};
+pub use deferred::{DeferredPartyVerifier, NotThePartysKey, TooManyKeys, MAX_PRESENTED_KEYS};
 pub use fingerprint::{fingerprint_text, parse_pin, pin};
 pub use identity::{IdentityChange, IdentityError, TlsIdentity, TLS_CERT_FILE, TLS_KEY_FILE};
 pub use verify::{PartyClientVerifier, PartyVerifier, PinnedServerVerifier, SIGNATURE_SCHEMES};

@@ -494,4 +494,27 @@ async fn a_deferred_check_records_the_binding_key_and_passes_only_the_keys_given
         assert_eq!(binding_error(&e), Some(BindingError::BadSignature), "{e}");
         assert!(verifier.presented().is_empty());
     }
+
+    // Bindings by ever more keys, one per connection: the record stops at its bound and
+    // the next new key fails the handshake.
+    let (verifier, config) = deferred(&bravo);
+    for seed in 0..=MAX_PRESENTED_KEYS as u8 {
+        let other = node("stranger", 10 + seed, ORIGIN, now());
+        let (_, connected) = handshake(
+            server(&other, &bravo.key, ClientAuth::PeerOnly),
+            config.clone(),
+        )
+        .await;
+        if usize::from(seed) < MAX_PRESENTED_KEYS {
+            connected.unwrap();
+        } else {
+            let e = connected.unwrap_err();
+            assert_eq!(
+                verifier_error::<TooManyKeys>(&e),
+                Some(TooManyKeys(MAX_PRESENTED_KEYS)),
+                "{e}"
+            );
+        }
+    }
+    assert_eq!(verifier.presented().len(), MAX_PRESENTED_KEYS);
 }
