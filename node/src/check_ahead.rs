@@ -19,15 +19,19 @@ impl Shared {
     }
 }
 
-/// Checks `entries` on a blocking thread, over the machine's cores.
-pub(crate) async fn check_signatures(
+/// Checks the entries `gather` returns (run on the blocking thread too, so that decoding
+/// stays off the async workers), over the machine's cores.
+pub(crate) async fn check_signatures<F>(
     check: Option<SignatureCheck>,
-    entries: Vec<SignedEntry>,
-) -> CheckedSignatures {
-    let (Some(check), false) = (check, entries.is_empty()) else {
+    gather: F,
+) -> CheckedSignatures
+where
+    F: FnOnce() -> Vec<SignedEntry> + Send + 'static,
+{
+    let Some(check) = check else {
         return CheckedSignatures::default();
     };
-    tokio::task::spawn_blocking(move || check.check(&entries))
+    tokio::task::spawn_blocking(move || check.check(&gather()))
         .await
         .unwrap_or_default()
 }
@@ -38,16 +42,11 @@ pub(crate) async fn check_incoming(
     check: Option<SignatureCheck>,
     entries: Arc<Vec<Vec<u8>>>,
 ) -> CheckedSignatures {
-    let Some(check) = check else {
-        return CheckedSignatures::default();
-    };
-    tokio::task::spawn_blocking(move || {
-        let decoded: Vec<SignedEntry> = entries
+    check_signatures(check, move || {
+        entries
             .iter()
             .filter_map(|bytes| SignedEntry::decode(bytes).ok())
-            .collect();
-        check.check(&decoded)
+            .collect()
     })
     .await
-    .unwrap_or_default()
 }

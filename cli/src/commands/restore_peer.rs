@@ -238,13 +238,11 @@ async fn store_committed(channel: &mut Channel, client: &TileClient, note: &[u8]
 /// The size the peer's checkpoint claims, for this channel; its signatures are checked
 /// once the entries below it (and so the keys at its size) are in.
 fn claimed_size(channel: &Channel, note: &[u8]) -> Result<u64> {
-    let bad = |e: &dyn std::fmt::Display| {
+    let checkpoint = crate::checkpoint_note::parse(note).map_err(|e| {
         CliError::check(format!(
             "the peer's checkpoint is not a checkpoint note: {e}"
         ))
-    };
-    let parsed = dyad_verifier::note::parse(note).map_err(|e| bad(&e))?;
-    let checkpoint = dyad_verifier::checkpoint::parse(&parsed.text).map_err(|e| bad(&e))?;
+    })?;
     if checkpoint.origin != channel.origin() {
         return Err(CliError::check(format!(
             "the peer's checkpoint is of {:?}, not this channel's {:?}",
