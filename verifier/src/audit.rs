@@ -80,8 +80,9 @@ struct Awaiting {
     /// The co-signer's timestamp, once the note verified; `None` while it waits for the
     /// key changes below its size (see `check_ahead`).
     cosigned_at: Option<u64>,
-    /// How many key changes were known when it verified: a key change after that, below
-    /// its size, makes it verify again under the keys at its size.
+    /// How many key and witness changes were known when it verified: a change after
+    /// that, below its size, makes it verify again under the keys and witnesses at its
+    /// size.
     changes_known: usize,
     note: Vec<u8>,
 }
@@ -458,9 +459,11 @@ impl Auditor {
         Ok(())
     }
 
-    /// Key changes accepted so far.
+    /// Key and witness changes accepted so far.
     fn changes(&self) -> usize {
-        self.channel.as_ref().map_or(0, |c| c.key_changes().len())
+        self.channel
+            .as_ref()
+            .map_or(0, |c| c.key_changes().len() + c.witness_changes().len())
     }
 
     /// A checkpoint given ahead whose size the leaves now reach, verified under the keys
@@ -654,6 +657,7 @@ impl Auditor {
             entries_by_sequencer: self.senders[0].count,
             entries_by_cosigner: self.senders[1].count,
             key_changes: channel.key_changes().to_vec(),
+            witness_changes: channel.witness_changes().to_vec(),
         })
     }
 }

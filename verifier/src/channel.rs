@@ -15,6 +15,7 @@ use crate::joint_record;
 use crate::key::{SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::{KeyChange, KeyHistory};
+use crate::witness_history::{WitnessChange, WitnessSet};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
     EntryError, GenesisError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN, MAX_WITNESSES,
@@ -141,7 +142,16 @@ impl ChannelParams {
                 .collect::<Result<_, _>>()?,
             witness_threshold: usize::from(genesis.witness_threshold),
         };
-        let keys = KeyHistory::new(&genesis, sequencer_key.clone(), cosigner_key.clone());
+        let witnesses = WitnessSet {
+            keys: commit_keys.witnesses.clone(),
+            threshold: commit_keys.witness_threshold,
+        };
+        let keys = KeyHistory::new(
+            &genesis,
+            sequencer_key.clone(),
+            cosigner_key.clone(),
+            witnesses,
+        );
         Ok(ChannelParams {
             genesis,
             sequencer_key,
@@ -184,27 +194,37 @@ impl ChannelParams {
     }
 
     /// The commit keys for a checkpoint of size `size`: the parties' keys after the key
-    /// changes accepted at indices below `size` (sections 3.7, 6).
+    /// changes accepted at indices below `size` (sections 3.7, 6), and the witnesses and
+    /// threshold of the last witness change accepted below `size`, or the genesis's
+    /// (sections 3.8, 7).
     pub fn commit_keys_at(&self, size: u64) -> CommitKeys {
-        if self.keys.changes().iter().all(|c| c.index < size) {
+        let keys_current = self.keys.changes().iter().all(|c| c.index < size);
+        let witnesses_current = self.keys.witness_changes().iter().all(|c| c.index < size);
+        if keys_current && witnesses_current {
             return self.commit_keys.clone();
         }
         let mut current = [&self.sequencer_key, &self.cosigner_key];
         for change in self.keys.changes().iter().filter(|c| c.index < size) {
             current[usize::from(change.role != PartyRole::Sequencer)] = &change.new_key;
         }
-        self.commit_keys_of(current[0], current[1])
+        self.commit_keys_of(current[0], current[1], self.keys.witnesses_at(size))
     }
 
-    /// The commit keys with these entry keys of the sequencer and the co-signer: the log
-    /// key is the sequencer's key under the origin, the co-signer's is type 0x04.
-    fn commit_keys_of(&self, sequencer: &VerifierKey, cosigner: &VerifierKey) -> CommitKeys {
+    /// The commit keys with these entry keys of the sequencer and the co-signer and these
+    /// witnesses: the log key is the sequencer's key under the origin, the co-signer's is
+    /// type 0x04.
+    fn commit_keys_of(
+        &self,
+        sequencer: &VerifierKey,
+        cosigner: &VerifierKey,
+        witnesses: &WitnessSet,
+    ) -> CommitKeys {
         CommitKeys {
             origin: self.commit_keys.origin.clone(),
             log: sequencer.with_name_of(&self.commit_keys.log),
             cosigner: cosigner.with_signature_type(SignatureType::CosignatureV1),
-            witnesses: self.commit_keys.witnesses.clone(),
-            witness_threshold: self.commit_keys.witness_threshold,
+            witnesses: witnesses.keys.clone(),
+            witness_threshold: witnesses.threshold,
         }
     }
 
@@ -217,6 +237,11 @@ impl ChannelParams {
     /// The key changes accepted so far, in index order.
     pub fn key_changes(&self) -> &[KeyChange] {
         self.keys.changes()
+    }
+
+    /// The witness changes accepted so far, in index order (section 3.8).
+    pub fn witness_changes(&self) -> &[WitnessChange] {
+        self.keys.witness_changes()
     }
 
     /// The party's current entry key.
@@ -240,10 +265,15 @@ impl ChannelParams {
         let (role, old) = self.keys.sender(entry.sender)?;
         let new_key = self.keys.check_new_key(entry, &payload, old.name())?;
         self.keys.apply(index, role, new_key);
+        self.refresh_commit_keys();
+        Ok(self.keys.changes().last().cloned())
+    }
+
+    /// The commit keys under the current keys and witnesses, after a change to either.
+    fn refresh_commit_keys(&mut self) {
         let [s, c] =
             [PartyRole::Sequencer, PartyRole::Cosigner].map(|r| self.keys.current(r).clone());
-        self.commit_keys = self.commit_keys_of(&s, &c);
-        Ok(self.keys.changes().last().cloned())
+        self.commit_keys = self.commit_keys_of(&s, &c, self.keys.current_witnesses());
     }
 
     /// The channel origin.

@@ -1,7 +1,8 @@
-//! A channel's key history (spec/dyad.md sections 2 and 3.7): each party's current entry
-//! key, the key changes so far, and every key the channel has had, which a new key must
-//! not repeat. `channel::ChannelParams` holds one and advances it as key-change entries
-//! are accepted.
+//! A channel's key history (spec/dyad.md sections 2, 3.7 and 3.8): each party's current
+//! entry key, the key changes so far, the witnesses at each size (`witness_history`), and
+//! every key the channel has had, which a new key or a new witness must not repeat.
+//! `channel::ChannelParams` holds one and advances it as key-change and witness-change
+//! entries are accepted; a receipt's verifier replays one from its key history (section 8).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -11,6 +12,7 @@ use crate::genesis_record::{Genesis, Party};
 use crate::key::{self, SignatureType, VerifierKey};
 use crate::key_change::{self, KeyChangePayload};
 use crate::rules::{EntryError, Identifier, KeyChangeError, KeyOwner, PartyRole};
+use crate::witness_history::{WitnessChange, WitnessHistory, WitnessSet};
 
 /// One accepted key change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,13 +59,16 @@ impl UsedKey {
     }
 }
 
-/// The parties' current entry keys and what came before them.
+/// The parties' current entry keys, the witnesses, and what came before them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct KeyHistory {
     /// The sequencer's and the co-signer's current entry keys, in that order.
     current: [VerifierKey; 2],
     changes: Vec<KeyChange>,
+    /// Every key the channel has had: the genesis parties and witnesses, each key change's
+    /// new key, each witness change's new witnesses (sections 3.7, 3.8).
     used: Vec<UsedKey>,
+    witnesses: WitnessHistory,
 }
 
 fn slot(role: PartyRole) -> usize {
@@ -71,8 +76,14 @@ fn slot(role: PartyRole) -> usize {
 }
 
 impl KeyHistory {
-    /// The history at the genesis: the genesis keys, no change.
-    pub(crate) fn new(genesis: &Genesis, sequencer: VerifierKey, cosigner: VerifierKey) -> Self {
+    /// The history at the genesis: the genesis keys and witnesses (`witnesses`, the set the
+    /// genesis names), no change.
+    pub(crate) fn new(
+        genesis: &Genesis,
+        sequencer: VerifierKey,
+        cosigner: VerifierKey,
+        witnesses: WitnessSet,
+    ) -> Self {
         let mut used = Vec::with_capacity(2 + genesis.witnesses.len());
         used.push(UsedKey::of(
             KeyOwner::Genesis(PartyRole::Sequencer),
@@ -89,15 +100,17 @@ impl KeyHistory {
             current: [sequencer, cosigner],
             changes: Vec::new(),
             used,
+            witnesses: WitnessHistory::new(witnesses),
         }
     }
 
     /// The history at the genesis from the parties' entry keys in their roles and the
-    /// witnesses' keys (as a receipt's verifier knows them, section 8).
+    /// witnesses' keys with their threshold (as a receipt's verifier knows them, section 8).
     pub(crate) fn from_keys(
         sequencer: VerifierKey,
         cosigner: VerifierKey,
         witnesses: &[VerifierKey],
+        witness_threshold: usize,
     ) -> Self {
         let mut used = Vec::with_capacity(2 + witnesses.len());
         used.push(UsedKey::of_key(
@@ -115,16 +128,37 @@ impl KeyHistory {
             current: [sequencer, cosigner],
             changes: Vec::new(),
             used,
+            witnesses: WitnessHistory::new(WitnessSet {
+                keys: witnesses.to_vec(),
+                threshold: witness_threshold,
+            }),
         }
     }
 
-    /// The same history with the current keys' verification tables precomputed.
+    /// The same history with the current keys' and the witnesses' verification tables
+    /// precomputed.
     pub(crate) fn precomputed(self) -> Self {
         let [s, c] = self.current;
         KeyHistory {
             current: [s.precomputed(), c.precomputed()],
+            witnesses: self.witnesses.precomputed(),
             ..self
         }
+    }
+
+    /// The witness changes so far, in index order.
+    pub(crate) fn witness_changes(&self) -> &[WitnessChange] {
+        self.witnesses.changes()
+    }
+
+    /// The witnesses and threshold current after every witness change so far.
+    pub(crate) fn current_witnesses(&self) -> &WitnessSet {
+        self.witnesses.current()
+    }
+
+    /// The witnesses and threshold that decide a checkpoint of `size` (sections 3.8, 7).
+    pub(crate) fn witnesses_at(&self, size: u64) -> &WitnessSet {
+        self.witnesses.at(size)
     }
 
     /// The party's current entry key.

@@ -38,13 +38,14 @@
 //! | `wire` | the reader of the primitive encodings (spec 3.1) |
 //! | `entry_codec` | entry decoding, signed message and signature checks (spec 3.1, 3.4) |
 //! | `genesis_record` | the genesis record and the rules it alone determines (spec 4) |
-//! | `key_history` | the parties' current keys and every key the channel has had (spec 3.7) |
+//! | `witness_history` | the witnesses and threshold at each size, and the witness changes (spec 3.8, 7) |
+//! | `key_history` | the parties' current keys, the witnesses, and every key the channel has had (spec 3.7, 3.8) |
 //! | `channel` | channel parameters, committed checkpoints, `check_genesis`, `check_entry` |
 //! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `key_history`,
+//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `witness_history`, `key_history`,
 //! `channel`, `entry`,
 //! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
 //! `endorsement`, `audit`, `parallel_audit` (tests/module_graph.rs checks
@@ -84,6 +85,7 @@ mod rules;
 pub mod text;
 pub mod tiles;
 mod wire;
+mod witness_history;
 
 pub use checkpoint::CheckpointError;
 pub use hash::Hash;
@@ -96,6 +98,6 @@ pub use attachment::{check_attachment, AttachmentCheck, AttachmentError};
 pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
 pub use entry::{Entry, EntryError, Kind};
 pub use equivocation::EvidenceError;
-pub use genesis::{ChannelParams, Genesis, GenesisError, KeyChange, Party};
+pub use genesis::{ChannelParams, Genesis, GenesisError, KeyChange, Party, WitnessChange};
 pub use joint_record::EndorsementError;
 pub use receipt::{ReceiptError, ReceiptTrust, VerifiedReceipt};

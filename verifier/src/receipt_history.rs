@@ -134,7 +134,12 @@ fn replay(
 ) -> Result<VerifiedReceipt, ReceiptError> {
     let roles = trust.roles(sequencer);
     let (witnesses, threshold) = trust.witnesses();
-    let mut keys = KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses);
+    let mut keys = KeyHistory::from_keys(
+        roles[0].1.clone(),
+        roles[1].1.clone(),
+        witnesses,
+        threshold,
+    );
     let entry = entry_codec::decode(&main.entry_bytes)?;
     receipt::check_origin(&entry, &checkpoint.origin)?;
     let mut sender = None;
@@ -164,8 +169,10 @@ fn replay(
         cosigner: keys
             .current(PartyRole::Cosigner)
             .with_signature_type(SignatureType::CosignatureV1),
-        witnesses: witnesses.to_vec(),
-        witness_threshold: threshold,
+        // The witnesses of the last witness change in the key history, or the trusted
+        // ones (section 8).
+        witnesses: keys.current_witnesses().keys.clone(),
+        witness_threshold: keys.current_witnesses().threshold,
     };
     let committed = commit_keys.verify(&main.checkpoint_note)?;
     let key_changes = keys.changes().to_vec();

@@ -10,6 +10,7 @@ use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::key_history::KeyChange;
+use crate::witness_history::WitnessChange;
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::rules::{EndorsementError, EntryError, Kind};
 
@@ -253,4 +254,7 @@ pub struct AuditReport {
     pub entries_by_cosigner: u64,
     /// The key changes in the log, in index order (section 3.7).
     pub key_changes: Vec<KeyChange>,
+    /// The witness changes in the log, in index order (section 3.8): each checkpoint was
+    /// judged by the witnesses current at its size.
+    pub witness_changes: Vec<WitnessChange>,
 }
