@@ -29,6 +29,7 @@ use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::KeyChange;
+use crate::witness_history::WitnessChange;
 use crate::note::{self, NoteError};
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
@@ -495,6 +496,9 @@ pub struct VerifiedReceipt {
     /// The key changes of the key history it was verified with, in index order (empty
     /// without one: spec 8, "Receipts after a key change").
     pub key_changes: Vec<KeyChange>,
+    /// The witness changes of the key history it was verified with, in index order: the
+    /// checkpoint was judged by the last one's witnesses (spec 3.8, 8).
+    pub witness_changes: Vec<WitnessChange>,
 }
 
 /// A receipt's lines are read with [`Lines::next`] alone, which fails only at a line
@@ -620,7 +624,13 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             key_id: entry.sender,
         })?;
     check_entry(&receipt, &entry, &sender, roles)?;
-    finish(receipt, entry, (sender_role, sender), committed, Vec::new())
+    finish(
+        receipt,
+        entry,
+        (sender_role, sender),
+        committed,
+        (Vec::new(), Vec::new()),
+    )
 }
 
 impl ReceiptTrust {
@@ -710,7 +720,7 @@ pub(crate) fn finish(
     entry: Entry,
     (sender_role, sender): (PartyRole, VerifierKey),
     committed: Committed,
-    key_changes: Vec<KeyChange>,
+    (key_changes, witness_changes): (Vec<KeyChange>, Vec<WitnessChange>),
 ) -> Result<VerifiedReceipt, ReceiptError> {
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
     proof::verify_inclusion(
@@ -728,5 +738,6 @@ pub(crate) fn finish(
         sender_role,
         committed,
         key_changes,
+        witness_changes,
     })
 }

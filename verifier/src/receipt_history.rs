@@ -14,10 +14,11 @@ use crate::entry_codec::{self, Entry};
 use crate::hash::leaf_hash;
 use crate::key::SignatureType;
 use crate::key_change;
-use crate::key_history::KeyHistory;
+use crate::key_history::{KeyChange, KeyHistory};
 use crate::proof;
 use crate::receipt::{self, Receipt, ReceiptError, ReceiptTrust, VerifiedReceipt};
 use crate::rules::{EntryError, Kind, PartyRole};
+use crate::witness_history::WitnessChange;
 
 pub use crate::receipt::MAX_KEY_HISTORY;
 
@@ -156,9 +157,10 @@ fn replay(
         None => check_main(main, &entry, &keys, roles)?,
     };
     if let Some(policy) = trust.trusted_policy() {
+        // A policy's witnesses and quorum are the auditor's: they do not follow the witness
+        // changes (section 9).
         let committed = committed_by_policy(trust, policy, &keys, &main.checkpoint_note)?;
-        let key_changes = keys.changes().to_vec();
-        return receipt::finish(main.clone(), entry, sender, committed, key_changes);
+        return receipt::finish(main.clone(), entry, sender, committed, followed(&keys));
     }
     let commit_keys = CommitKeys {
         origin: checkpoint.origin.clone(),
@@ -175,8 +177,12 @@ fn replay(
         witness_threshold: keys.current_witnesses().threshold,
     };
     let committed = commit_keys.verify(&main.checkpoint_note)?;
-    let key_changes = keys.changes().to_vec();
-    receipt::finish(main.clone(), entry, sender, committed, key_changes)
+    receipt::finish(main.clone(), entry, sender, committed, followed(&keys))
+}
+
+/// The key and witness changes the replay followed.
+fn followed(keys: &KeyHistory) -> (Vec<KeyChange>, Vec<WitnessChange>) {
+    (keys.changes().to_vec(), keys.witness_changes().to_vec())
 }
 
 /// The checkpoint meets `policy` with the parties' keys at its size (section 9).

@@ -180,6 +180,7 @@ pub(super) fn verify_receipt(
             })),
             "witnesses": r.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
             "key_changes": crate::commands::audit::key_changes_json(&r.key_changes),
+            "witness_changes": crate::commands::audit::witness_changes_json(&r.witness_changes),
             "trusted_by": trust.option(),
         }))?;
     } else {
@@ -220,6 +221,17 @@ pub(super) fn verify_receipt(
         }
         if !r.key_changes.is_empty() {
             outln("  Key history: followed from the genesis keys through every key change given; each was signed by the party's key before it and proved by the new one.")?;
+        }
+        for line in crate::commands::audit::witness_change_lines(&r.witness_changes) {
+            outln(&line)?;
+        }
+        if !r.witness_changes.is_empty() {
+            let policy = matches!(trust, Trust::Policy(..));
+            outln(if policy {
+                "  Witness changes: each was signed by one party and approved by the other; the policy's own witnesses and quorum were applied as written (spec 9)."
+            } else {
+                "  Witness changes: each was signed by one party and approved by the other; the checkpoint was judged by the witnesses and threshold of the last one."
+            })?;
         }
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
         if let Some(m) = &mirrored {
