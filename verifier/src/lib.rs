@@ -85,6 +85,7 @@ mod rules;
 pub mod text;
 pub mod tiles;
 mod wire;
+pub mod witness_change;
 mod witness_history;
 
 pub use checkpoint::CheckpointError;
