@@ -15,6 +15,7 @@ use crate::joint_record;
 use crate::key::{SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::{KeyChange, KeyHistory};
+use crate::witness_change;
 use crate::witness_history::{WitnessChange, WitnessSet};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
@@ -255,10 +256,19 @@ impl ChannelParams {
         self.keys.sender(key_id)
     }
 
-    /// Takes an entry that passed [`check_entry`] at `index` (the next index: key changes
+    /// Takes an entry that passed [`check_entry`] at `index` (the next index: changes
     /// are accepted in index order) into the key history: a key change makes its new key
-    /// the sender's current key from `index + 1`. Returns the change, if it is one.
+    /// the sender's current key from `index + 1`, a witness change its witnesses and
+    /// threshold the channel's (section 3.8). Returns the key change, if it is one (a
+    /// witness change is then [`ChannelParams::witness_changes`]' last).
     pub fn accept(&mut self, index: u64, entry: &Entry) -> Result<Option<KeyChange>, EntryError> {
+        if let Some(payload) = witness_change::check_form(entry)? {
+            let (role, _) = self.keys.sender(entry.sender)?;
+            let set = self.keys.check_witness_change(entry, &payload, role)?;
+            self.keys.apply_witness_change(index, role, payload, set);
+            self.refresh_commit_keys();
+            return Ok(None);
+        }
         let Some(payload) = key_change::check_form(entry)? else {
             return Ok(None);
         };
@@ -458,6 +468,8 @@ impl CommitKeys {
 ///   change retired is `RetiredKey`), and the signature's key ID is the sender's (3.4, 3.7);
 /// - a key change has the form of 3.7, a valid new key, new to the channel, whose
 ///   signature over the key-change statement verifies strictly;
+/// - a witness change has the form of 3.8, the next `number`, witnesses that are earlier
+///   witnesses or new to the channel, and the other party's approval by its current key;
 /// - a response has `reply_to`; `reply_to` is neither 0 nor `>= index` (3.3);
 /// - the payload and the attachments are within the channel's limits (3.1, 3.5);
 /// - the sender's signature verifies strictly (3.4).
@@ -490,7 +502,7 @@ pub fn check_entry(
     if entry.kind == Kind::Genesis {
         return Err(EntryError::GenesisNotFirst { index });
     }
-    let (_, key) = channel.sender_key(entry.sender)?;
+    let (role, key) = channel.sender_key(entry.sender)?;
     // decode() guarantees exactly one signature on a non-genesis entry.
     let signature_key_id = entry.signatures[0].key_id;
     if signature_key_id != entry.sender {
@@ -502,19 +514,24 @@ pub fn check_entry(
     }
     joint_record::check_form(&entry.joint_fields(), index)?;
     let key_change = key_change::check_form(&entry)?;
+    let witness_change = witness_change::check_form(&entry)?;
     entry_codec::check_reply_to(&entry, index)?;
     check_limits(&entry, channel)?;
     entry_codec::verify_signature(entry_bytes, &entry, key)?;
     if let Some(payload) = key_change {
         channel.keys.check_new_key(&entry, &payload, key.name())?;
     }
+    if let Some(payload) = witness_change {
+        channel.keys.check_witness_change(&entry, &payload, role)?;
+    }
     Ok(entry)
 }
 
-/// The channel's size limits (sections 3.1 and 3.5).
+/// The channel's size limits (sections 3.1 and 3.5). A witness change's payload is not
+/// subject to `max_payload`, like the genesis's (section 3.8).
 fn check_limits(entry: &Entry, channel: &ChannelParams) -> Result<(), EntryError> {
     let max = channel.genesis().max_payload;
-    if entry.payload.len() as u64 > u64::from(max) {
+    if entry.kind != Kind::WitnessChange && entry.payload.len() as u64 > u64::from(max) {
         return Err(EntryError::PayloadTooLarge {
             len: entry.payload.len(),
             max,

@@ -12,6 +12,7 @@ use crate::genesis_record::{Genesis, Party};
 use crate::key::{self, SignatureType, VerifierKey};
 use crate::key_change::{self, KeyChangePayload};
 use crate::rules::{EntryError, Identifier, KeyChangeError, KeyOwner, PartyRole};
+use crate::witness_change::{self, WitnessChangeError, WitnessChangePayload};
 use crate::witness_history::{WitnessChange, WitnessHistory, WitnessSet};
 
 /// One accepted key change.
@@ -56,6 +57,28 @@ impl UsedKey {
     fn key_ids(&self) -> [u32; 2] {
         [SignatureType::Ed25519, SignatureType::CosignatureV1]
             .map(|t| key::key_id(&self.name, t, &self.public_key))
+    }
+
+    /// Whether it is a witness's key: of the genesis or of a witness change.
+    fn is_witness(&self) -> bool {
+        matches!(
+            self.owner,
+            KeyOwner::Genesis(PartyRole::Witness(_)) | KeyOwner::WitnessChange(_)
+        )
+    }
+
+    /// Whether it is this party's key under this party's name.
+    fn is(&self, party: &Party) -> bool {
+        self.name == party.name && self.public_key == party.public_key
+    }
+}
+
+/// The other party's role.
+fn other(role: PartyRole) -> PartyRole {
+    if role == PartyRole::Sequencer {
+        PartyRole::Cosigner
+    } else {
+        PartyRole::Sequencer
     }
 }
 
@@ -231,6 +254,110 @@ impl KeyHistory {
         self.check_unused(party_name, &payload.new_public_key)?;
         key_change::verify_new_key_signature(entry, payload, &new_key)?;
         Ok(new_key)
+    }
+
+    /// The rules of section 3.8 that need the history, checked after the entry's own
+    /// signature, in the order the spec names them: the change's `number` is the next
+    /// (`WrongWitnessChangeNumber`); each witness is either one the channel has had, with
+    /// the same name and key, or new to the channel and not named like a party
+    /// (`WitnessKeyReused`); the approval verifies strictly under the **other** party's
+    /// current key (`BadApproval`). `sender` is the role of the entry's sender. Returns the
+    /// witness set the change names.
+    pub(crate) fn check_witness_change(
+        &self,
+        entry: &Entry,
+        payload: &WitnessChangePayload,
+        sender: PartyRole,
+    ) -> Result<WitnessSet, WitnessChangeError> {
+        let expected = self.witnesses.next_number();
+        if expected != Some(payload.number) {
+            return Err(WitnessChangeError::WrongWitnessChangeNumber {
+                // No number is left after 2^32 - 1 changes: every one is wrong then.
+                expected: expected.unwrap_or(u32::MAX),
+                found: payload.number,
+            });
+        }
+        self.check_witnesses(&payload.witnesses)?;
+        let approver = self.current(other(sender));
+        if !witness_change::approval_verifies(&entry.origin, payload, approver) {
+            return Err(WitnessChangeError::BadApproval);
+        }
+        let mut keys = Vec::with_capacity(payload.witnesses.len());
+        for (index, w) in payload.witnesses.iter().enumerate() {
+            // check_form has checked each witness's name and key (section 4).
+            let key = w
+                .cosignature_key()
+                .map_err(|error| WitnessChangeError::InvalidWitness { index, error })?;
+            keys.push(key);
+        }
+        Ok(WitnessSet {
+            keys,
+            threshold: usize::from(payload.witness_threshold),
+        })
+    }
+
+    /// The rule of section 3.8 on a new witness list against every key the channel has
+    /// had: a witness the channel had (genesis or an earlier change) may come back with the
+    /// same name and public key; any other witness repeats no public key and no type-0x01
+    /// or type-0x04 key ID of a key the channel has had; and no witness has a party's name.
+    fn check_witnesses(&self, witnesses: &[Party]) -> Result<(), WitnessChangeError> {
+        for (index, w) in witnesses.iter().enumerate() {
+            for role in [PartyRole::Sequencer, PartyRole::Cosigner] {
+                if self.current(role).name() == w.name {
+                    return Err(WitnessChangeError::WitnessKeyReused {
+                        index,
+                        identifier: Identifier::Name,
+                        previous: KeyOwner::Genesis(role),
+                    });
+                }
+            }
+            if self.used.iter().any(|u| u.is_witness() && u.is(w)) {
+                continue;
+            }
+            let new = UsedKey::of(KeyOwner::WitnessChange(0), w);
+            let ids = new.key_ids();
+            for used in &self.used {
+                let identifier = if used.public_key == new.public_key {
+                    Identifier::PublicKey
+                } else if used.key_ids().iter().any(|id| ids.contains(id)) {
+                    Identifier::KeyId
+                } else {
+                    continue;
+                };
+                return Err(WitnessChangeError::WitnessKeyReused {
+                    index,
+                    identifier,
+                    previous: used.owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the witness change at `index` sent by `sender` (already checked with
+    /// [`KeyHistory::check_witness_change`], which gave `set`): its witnesses decide the
+    /// checkpoints of sizes above `index`, and each new one joins the keys the channel has
+    /// had.
+    pub(crate) fn apply_witness_change(
+        &mut self,
+        index: u64,
+        sender: PartyRole,
+        payload: WitnessChangePayload,
+        set: WitnessSet,
+    ) {
+        for w in &payload.witnesses {
+            if !self.used.iter().any(|u| u.is_witness() && u.is(w)) {
+                self.used.push(UsedKey::of(KeyOwner::WitnessChange(index), w));
+            }
+        }
+        let change = WitnessChange {
+            index,
+            number: payload.number,
+            sender,
+            witnesses: payload.witnesses,
+            witness_threshold: payload.witness_threshold,
+        };
+        self.witnesses.apply(change, set);
     }
 
     /// Records the key change at `index` of `role` to `new_key` (already checked): the

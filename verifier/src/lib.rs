@@ -18,6 +18,7 @@
 //! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
 //! | [`joint_record`] | records and endorsements: the payload and the rules (spec section 3.6) |
 //! | [`key_change`] | key changes: the payload, the statement and the rules of one entry (spec section 3.7) |
+//! | [`witness_change`] | witness changes: the payload, the statement and the rules of one entry (spec section 3.8) |
 //! | [`endorsement`] | a record's receipt with its endorsement's (spec sections 3.6, 8) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
@@ -45,7 +46,7 @@
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `witness_history`, `key_history`,
+//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `witness_change`, `witness_history`, `key_history`,
 //! `channel`, `entry`,
 //! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
 //! `endorsement`, `audit`, `parallel_audit` (tests/module_graph.rs checks

@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::genesis_record::Party;
-use crate::key::{KeyError, VerifierKey};
+use crate::key::VerifierKey;
 use crate::rules::PartyRole;
 
 /// One accepted witness change.
@@ -36,17 +36,6 @@ pub(crate) struct WitnessSet {
 }
 
 impl WitnessSet {
-    /// The set a witness list names: each witness's cosignature key under its name.
-    pub(crate) fn of(witnesses: &[Party], threshold: u8) -> Result<WitnessSet, KeyError> {
-        Ok(WitnessSet {
-            keys: witnesses
-                .iter()
-                .map(Party::cosignature_key)
-                .collect::<Result<_, _>>()?,
-            threshold: usize::from(threshold),
-        })
-    }
-
     fn precomputed(self) -> WitnessSet {
         WitnessSet {
             keys: self.keys.into_iter().map(VerifierKey::precomputed).collect(),

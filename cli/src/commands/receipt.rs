@@ -191,7 +191,7 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         }
         for (at, file) in &key_changes {
             outln(&format!(
-                "wrote {} (the key change at entry {at}, against the same checkpoint)",
+                "wrote {} (the key or witness change at entry {at}, against the same checkpoint)",
                 file.display()
             ))?;
         }
