@@ -15,12 +15,12 @@ use crate::joint_record;
 use crate::key::{SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::{KeyChange, KeyHistory};
-use crate::witness_change;
-use crate::witness_history::{WitnessChange, WitnessSet};
 use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
     EntryError, GenesisError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN, MAX_WITNESSES,
 };
+use crate::witness_change;
+use crate::witness_history::{WitnessChange, WitnessSet};
 
 /// Checks the entry at index 0 (section 4) and returns it with its decoded record:
 /// kind genesis, content type [`CONTENT_TYPE`], sequence 0, no `reply_to`, no

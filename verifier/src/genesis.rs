@@ -11,8 +11,8 @@
 pub use crate::channel::{check_genesis, ChannelParams, CommitError, CommitKeys, Committed};
 pub use crate::genesis_record::{decode_record, Genesis, Party, RESERVED_ORIGIN_PREFIXES};
 pub use crate::key_history::KeyChange;
-pub use crate::witness_history::WitnessChange;
 pub use crate::rules::{
     GenesisError, Identifier, PartyRole, CONTENT_TYPE, MAX_CLOCK_SKEW_S, MAX_MAX_PAYLOAD,
     MAX_WITNESSES, RECORD_VERSION,
 };
+pub use crate::witness_history::WitnessChange;

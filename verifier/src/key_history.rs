@@ -347,7 +347,8 @@ impl KeyHistory {
     ) {
         for w in &payload.witnesses {
             if !self.used.iter().any(|u| u.is_witness() && u.is(w)) {
-                self.used.push(UsedKey::of(KeyOwner::WitnessChange(index), w));
+                self.used
+                    .push(UsedKey::of(KeyOwner::WitnessChange(index), w));
             }
         }
         let change = WitnessChange {

@@ -29,13 +29,13 @@ use crate::joint_record;
 use crate::key::{KeyError, SignatureType, VerifierKey};
 use crate::key_change;
 use crate::key_history::KeyChange;
-use crate::witness_change;
-use crate::witness_history::WitnessChange;
 use crate::note::{self, NoteError};
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
 use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
+use crate::witness_change;
+use crate::witness_history::WitnessChange;
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";

@@ -137,12 +137,8 @@ fn replay(
 ) -> Result<VerifiedReceipt, ReceiptError> {
     let roles = trust.roles(sequencer);
     let (witnesses, threshold) = trust.witnesses();
-    let mut keys = KeyHistory::from_keys(
-        roles[0].1.clone(),
-        roles[1].1.clone(),
-        witnesses,
-        threshold,
-    );
+    let mut keys =
+        KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses, threshold);
     let entry = entry_codec::decode(&main.entry_bytes)?;
     receipt::check_origin(&entry, &checkpoint.origin)?;
     let mut sender = None;

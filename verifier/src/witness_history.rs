@@ -38,7 +38,11 @@ pub(crate) struct WitnessSet {
 impl WitnessSet {
     fn precomputed(self) -> WitnessSet {
         WitnessSet {
-            keys: self.keys.into_iter().map(VerifierKey::precomputed).collect(),
+            keys: self
+                .keys
+                .into_iter()
+                .map(VerifierKey::precomputed)
+                .collect(),
             threshold: self.threshold,
         }
     }

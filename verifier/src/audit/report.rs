@@ -10,9 +10,9 @@ use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
 use crate::key_history::KeyChange;
-use crate::witness_history::WitnessChange;
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::rules::{EndorsementError, EntryError, Kind};
+use crate::witness_history::WitnessChange;
 
 /// Whom the auditor trusts to define the channel.
 // Made once per audit: boxing the larger variant would buy nothing.
