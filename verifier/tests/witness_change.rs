@@ -435,9 +435,7 @@ fn each_rule_of_a_witness_change_refuses_by_its_name() {
     let (alpha, bravo) = (base.keys[0].clone(), base.keys[1].clone());
     let new = new_witnesses();
     let stranger = TestKey::new("test.example/stranger");
-    let record = |number: u32, witnesses: &[(&str, [u8; 32])], threshold: u8| {
-        spec::record(number, witnesses, threshold)
-    };
+    let record = spec::record;
     let good = record(1, &listed(&new), 2);
     let with_payload = |payload: Vec<u8>| {
         move |e: &mut Entry| {
