@@ -124,7 +124,7 @@ fn the_page_audit_follows_a_witness_change_as_the_native_audit_does() {
     );
     // The native audit of the same leaves and checkpoint.
     let trust = AuditTrust::Parties([c.alpha.entry_vkey(), c.bravo.entry_vkey()]);
-    let native = audit::audit(c.leaves.clone(), &[note.clone()], trust).unwrap();
+    let native = audit::audit(c.leaves.clone(), std::slice::from_ref(&note), trust).unwrap();
     assert_eq!(native.witness_changes.len(), 1);
     assert_eq!(native.witness_changes[0].index, 3);
     // The page's audit of leaves held whole gives the same report.
@@ -190,5 +190,8 @@ fn the_page_receipt_check_takes_the_witness_change_from_the_key_history() {
     let native = verify_with_key_history(&bad_receipt(4), &[bad_receipt(3)], &trust).unwrap_err();
     let reason = answer["reason"].as_str().unwrap();
     assert!(reason.contains(&native.to_string()), "{reason} / {native}");
-    assert!(reason.contains("BadApproval") || reason.contains("approval"), "{reason}");
+    assert!(
+        reason.contains("BadApproval") || reason.contains("approval"),
+        "{reason}"
+    );
 }

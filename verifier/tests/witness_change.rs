@@ -287,7 +287,8 @@ fn each_checkpoint_is_judged_by_the_witnesses_at_its_size() {
     let old = Log::new().witnesses;
     let new = new_witnesses();
     // (checkpoint of size 4 co-signed by, expected found/required or pass)
-    let cases: Vec<(&str, Vec<&TestKey>, Option<(usize, usize)>)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a TestKey>, Option<(usize, usize)>);
+    let cases: Vec<Case> = vec![
         ("the new witnesses", vec![&new[0], &new[2]], None),
         (
             "the old witnesses alone",
@@ -393,11 +394,13 @@ fn witnesses_leave_and_come_back_and_numbers_run_on() {
     let mut log = Log::new();
     let w0 = log.witnesses[0].clone();
     let n0 = witness("n0");
-    log.change_witnesses(0, &[n0.clone()], 1).checkpoint();
+    log.change_witnesses(0, std::slice::from_ref(&n0), 1)
+        .checkpoint();
     log.change_witnesses(1, &[n0.clone(), w0.clone()], 2)
         .message(0)
         .checkpoint();
-    log.change_witnesses(0, &[w0.clone()], 1).checkpoint();
+    log.change_witnesses(0, std::slice::from_ref(&w0), 1)
+        .checkpoint();
     let report = log.audits().unwrap();
     let numbers: Vec<(u64, u32)> = report
         .witness_changes

@@ -267,7 +267,9 @@ mod tests {
         let lines = super::super::witness_change_lines(&sequential.witness_changes);
         assert_eq!(lines.len(), 1);
         assert!(
-            lines[0].contains(&format!("witness change entry {at} (number 1, sent by the co-signer")),
+            lines[0].contains(&format!(
+                "witness change entry {at} (number 1, sent by the co-signer"
+            )),
             "{}",
             lines[0]
         );
