@@ -642,11 +642,35 @@ fn each_rule_of_a_witness_change_refuses_by_its_name() {
             other => panic!("{name}: {other:?}"),
         }
     }
-    // Unchanged, it passes; its payload is larger than max_payload allows for others
-    // only if the channel says so, but a witness change is not subject to it (3.8).
+    // Unchanged, it passes.
     let mut e = base.witness_change(0, &new, 2);
     let bytes = sign_and_encode(&mut e, &[&alpha]);
     assert!(entry::check_entry(&bytes, 3, &params).is_ok());
+}
+
+/// A witness change's payload is not subject to `max_payload` (3.8), as the genesis's is
+/// not; any other entry's is.
+#[test]
+fn a_witness_change_is_not_bound_by_max_payload() {
+    let mut log = Log::new();
+    log.c.genesis.max_payload = 16;
+    log.c.leaves[0] = genesis_entry(&log.c.genesis, &log.c.alpha, &log.c.bravo, T0_MS);
+    log.change_witnesses(0, &new_witnesses(), 2);
+    assert!(log.c.leaves[1].len() > 16 * 10);
+    log.checkpoint();
+    assert_eq!(log.audits().unwrap().witness_changes.len(), 1);
+    // A message of 17 bytes is refused.
+    let mut e = log.draft(1, Kind::Notification);
+    e.payload = vec![b'x'; 17];
+    let signer = log.keys[1].clone();
+    log.push(1, e, &signer);
+    assert_eq!(
+        log.audit(),
+        Err(AuditError::Entry {
+            index: 2,
+            error: EntryError::PayloadTooLarge { len: 17, max: 16 }
+        })
+    );
 }
 
 /// The history rules come after the entry's own signature and in the spec's order:

@@ -1,8 +1,9 @@
 //! `dyad verify receipt`: a receipt (a C2SP tlog-proof file, spec/dyad.md section 8)
 //! checked with the two parties' keys, and, given a receipt directory or `--attachments
 //! DIR`, the bytes of the attachments its entry names. A receipt directory's
-//! `key-changes/` holds its key history (spec 8, 8.1): the receipts of the key changes
-//! below its checkpoint, which the verifier follows from the genesis keys.
+//! `key-changes/` holds its key history (spec 8, 8.1): the receipts of the key changes and
+//! witness changes below its checkpoint, which the verifier follows from the genesis keys
+//! (and the trusted witnesses).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
