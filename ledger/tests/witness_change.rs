@@ -446,7 +446,11 @@ fn each_broken_rule_is_refused_by_name_on_append_cosign_and_catch_up() {
     for (name, e, expect) in refused_changes(&p) {
         let index = p.seq.size();
         // The sequencer appending.
-        let r = refusal(p.seq.append_signed(&[e.clone()], T0 + 1).unwrap_err());
+        let r = refusal(
+            p.seq
+                .append_signed(std::slice::from_ref(&e), T0 + 1)
+                .unwrap_err(),
+        );
         assert!(expect(&r), "{name}: append: {r}");
         // The co-signer co-signing a log that holds it (a log-signed note of that tree).
         let mut frontier = p.seq.store().frontier().clone();
@@ -465,14 +469,19 @@ fn each_broken_rule_is_refused_by_name_on_append_cosign_and_catch_up() {
         );
         let err = p
             .cos
-            .accept_and_cosign(&p.bravo, &[e.bytes.clone()], signed_note.as_bytes(), T0 + 1)
+            .accept_and_cosign(
+                &p.bravo,
+                std::slice::from_ref(&e.bytes),
+                signed_note.as_bytes(),
+                T0 + 1,
+            )
             .unwrap_err();
         let r = refusal(err);
         assert!(expect(&r), "{name}: co-sign: {r}");
         // Catching up from the peer.
         let r = refusal(
             p.cos
-                .append_recovered(&[e.bytes.clone()], T0 + 1)
+                .append_recovered(std::slice::from_ref(&e.bytes), T0 + 1)
                 .unwrap_err(),
         );
         assert!(expect(&r), "{name}: catch-up: {r}");
