@@ -5,7 +5,7 @@
 
 use dyad_ledger::channel::{Channel, ChannelError, Cosigned, EntryRefusal, Role};
 use dyad_ledger::entry::witness_change::{self, approve, WitnessChangeError, WitnessChangePayload};
-use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, SignedEntry};
+use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, Kind, SignedEntry};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
 use dyad_testkit::channel::{alpha, bravo, message, stranger, Replicas, ORIGIN, T0};
@@ -19,10 +19,15 @@ fn witness(i: u8) -> SignerKey {
 
 /// Both replicas of a channel whose genesis names `witnesses` with `threshold`.
 fn replicas(witnesses: &[&SignerKey], threshold: u8) -> Replicas {
-    let dir = tempfile::tempdir().unwrap();
     let mut terms = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
     terms.witnesses = witnesses.iter().map(|w| Party::of(w)).collect();
     terms.witness_threshold = threshold;
+    replicas_of(terms)
+}
+
+/// Both replicas of a channel with these terms.
+fn replicas_of(terms: Genesis) -> Replicas {
+    let dir = tempfile::tempdir().unwrap();
     let proposal = terms.propose(&alpha(), T0).unwrap();
     let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
     let seq = Channel::create(&dir.path().join("alpha"), &entry, Role::Sequencer).unwrap();
@@ -536,4 +541,74 @@ fn an_own_draft_is_checked_against_the_history_before_it_is_signed() {
     p.seq
         .check_own_draft(&witness_change::draft(&approved(&p.bravo, 1, &set, 1)))
         .unwrap();
+}
+
+#[test]
+fn a_witness_change_is_not_bound_by_max_payload() {
+    let mut terms = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
+    terms.max_payload = 16;
+    let mut p = replicas_of(terms);
+    let set = parties(&[&witness(1), &witness(2)]);
+    assert!(
+        witness_change::draft(&approved(&p.bravo, 1, &set, 2))
+            .payload
+            .len()
+            > 16
+    );
+    change_witnesses(&mut p, Role::Sequencer, &set, 2, T0 + 1);
+    let err = p
+        .seq
+        .append_own(
+            &p.alpha,
+            vec![Draft::new(
+                Kind::Notification,
+                "17 bytes",
+                "text/plain",
+                vec![b'x'; 17],
+            )],
+            T0 + 2,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ChannelError::Refused(EntryRefusal::PayloadTooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_witness_change_record_that_does_not_match_the_log_is_found_on_open() {
+    let w1 = witness(1);
+    let mut p = replicas(&[], 0);
+    p.seq
+        .append_own(&p.alpha, vec![message(1)], T0 + 1)
+        .unwrap();
+    let at = change_witnesses(&mut p, Role::Sequencer, &parties(&[&w1]), 1, T0 + 2);
+    let path = p.dir.path().join("alpha");
+    let Replicas { dir, seq, cos, .. } = p;
+    drop((seq, cos));
+    let store = dyad_ledger::store::Store::open(&path).unwrap();
+    let record = store
+        .meta(&format!("witnesschange/{at:020}"))
+        .unwrap()
+        .expect("the change's record, written with the entry");
+    // The same record moved onto the message before it, then a corrupt one.
+    let cases = [
+        (
+            format!("witnesschange/{:020}", at - 1),
+            record,
+            "does not match",
+        ),
+        (format!("witnesschange/{at:020}"), vec![1, 2, 3], "corrupt"),
+    ];
+    let mut store = store;
+    for (name, value, why) in cases {
+        let mut batch = store.batch();
+        batch.put_meta(&name, value);
+        store.commit(batch).unwrap();
+        drop(store);
+        let err = Channel::open(&path).err().expect("refused");
+        assert!(err.to_string().contains(why), "{name}: {err}");
+        store = dyad_ledger::store::Store::open(&path).unwrap();
+    }
+    drop(dir);
 }
