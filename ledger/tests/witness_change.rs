@@ -612,3 +612,17 @@ fn a_witness_change_record_that_does_not_match_the_log_is_found_on_open() {
     }
     drop(dir);
 }
+
+#[test]
+fn a_cosigner_numbers_its_next_change_after_the_ones_in_its_outbox() {
+    let (w1, w2) = (witness(1), witness(2));
+    let mut p = replicas(&[], 0);
+    let first = witness_change::draft(&approved(&p.alpha, 1, &parties(&[&w1]), 1));
+    p.cos.check_own_draft(&first).unwrap();
+    p.cos.queue_own(&p.bravo, first, T0 + 1).unwrap();
+    let again = witness_change::draft(&approved(&p.alpha, 1, &parties(&[&w2]), 1));
+    let r = refusal(p.cos.check_own_draft(&again).unwrap_err());
+    assert!(form("WrongWitnessChangeNumber")(&r), "{r}");
+    let next = witness_change::draft(&approved(&p.alpha, 2, &parties(&[&w2]), 1));
+    p.cos.check_own_draft(&next).unwrap();
+}
