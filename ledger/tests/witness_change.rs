@@ -626,3 +626,24 @@ fn a_cosigner_numbers_its_next_change_after_the_ones_in_its_outbox() {
     let next = witness_change::draft(&approved(&p.alpha, 2, &parties(&[&w2]), 1));
     p.cos.check_own_draft(&next).unwrap();
 }
+
+#[test]
+fn two_changes_in_one_batch_are_numbered_in_order_and_both_recorded() {
+    let (w1, w2) = (witness(1), witness(2));
+    let mut p = replicas(&[], 0);
+    let first = witness_change::draft(&approved(&p.bravo, 1, &parties(&[&w1]), 1));
+    let second = witness_change::draft(&approved(&p.bravo, 2, &parties(&[&w1, &w2]), 2));
+    let landed = p
+        .seq
+        .append_own(&p.alpha, vec![first, second], T0 + 1)
+        .unwrap();
+    let at: Vec<u64> = landed.iter().map(|a| a.index).collect();
+    assert_eq!(p.seq.witness_changes(), at);
+    assert_eq!(p.seq.witness_threshold_at(at[1]), 1);
+    assert_eq!(p.seq.witness_threshold_at(at[1] + 1), 2);
+    let Replicas { dir, seq, cos, .. } = p;
+    drop((seq, cos));
+    let seq = Channel::open(&dir.path().join("alpha")).unwrap();
+    assert_eq!(seq.witness_changes(), at);
+    assert_eq!(seq.witnesses_at(at[1] + 1).0, parties(&[&w1, &w2]));
+}
