@@ -348,6 +348,7 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         | R::KeyChange { .. }
         | R::NewKeyReused { .. }
         | R::KeyChangeAsMessage { .. }
+        | R::WitnessChange { .. }
         | R::SequenceGap { .. }
         | R::TimestampBackwards { .. }
         | R::TimestampInFuture { .. } => {

@@ -88,12 +88,13 @@ pub enum ChannelError {
     /// A checkpoint without the co-signer's co-signature.
     #[error("the checkpoint is not co-signed by the co-signer")]
     MissingCosignature,
-    /// A checkpoint with fewer witness co-signatures than the channel requires.
+    /// A checkpoint with fewer co-signatures by the witnesses at its size than their
+    /// threshold (spec 3.8, 7).
     #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
     WitnessQuorum {
         /// Witness co-signatures that verify.
         found: usize,
-        /// The channel's witness threshold.
+        /// The witness threshold at the checkpoint's size.
         needed: usize,
     },
     /// A checkpoint larger than the log this replica holds.
@@ -225,6 +226,17 @@ pub enum EntryRefusal {
     KeyChangeAsMessage {
         /// The index it would take.
         index: u64,
+    },
+    /// A witness-change entry that breaks a rule of spec 3.8: a form rule (its content
+    /// type, its payload's encoding or its list's own rules, `reply_to`, attachments) or,
+    /// after its signature, one against the channel's history (`WrongWitnessChangeNumber`,
+    /// `WitnessKeyReused`, `BadApproval`). `source.code()` names the rule.
+    #[error("entry {index}: {source}")]
+    WitnessChange {
+        /// The entry's index.
+        index: u64,
+        /// The rule it breaks.
+        source: crate::entry::witness_change::WitnessChangeError,
     },
     /// A genesis entry anywhere but at index 0.
     #[error("entry {index}: only entry 0 may be a genesis entry")]

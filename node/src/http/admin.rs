@@ -317,6 +317,9 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
         R::JointRecord { source, .. } => {
             return (source.code(), format!("{source} ({})", source.code()))
         }
+        R::WitnessChange { source, .. } => {
+            return (source.code(), format!("{source} ({})", source.code()))
+        }
         R::PayloadTooLarge { len, max, .. } => {
             format!("the payload has {len} bytes; the channel allows {max}")
         }

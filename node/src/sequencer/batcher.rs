@@ -96,6 +96,7 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         | R::KeyChange { .. }
         | R::NewKeyReused { .. }
         | R::KeyChangeAsMessage { .. }
+        | R::WitnessChange { .. }
         | R::NotStix { .. } => (422, "channel-rule"),
     }
 }
