@@ -6,11 +6,11 @@
 //! key change does not verify, and one co-signed by the witnesses of a witness change is
 //! judged by the older witnesses.
 
-use dyad_verifier::entry::Kind;
+use dyad_ledger::entry::Kind;
 
 use super::receipt_endorsement::receipt_at;
 use crate::data::DataDir;
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::running_node::{probe, Probe};
 
 /// The receipt directory's subdirectory of the key history.
@@ -21,22 +21,15 @@ pub fn file_name(index: u64) -> String {
     format!("{index}.tlog-proof")
 }
 
-/// Whether the entry bytes are a key change or a witness change: the entries a receipt's
-/// key history holds (spec 8). The kind is read with the verifier's decoder, which knows
-/// every kind of section 3.2.
-fn in_key_history(entry_bytes: &[u8]) -> bool {
-    dyad_verifier::entry::decode(entry_bytes)
-        .is_ok_and(|e| matches!(e.kind, Kind::KeyChange | Kind::WitnessChange))
-}
-
-/// The indices of the key-change and witness-change entries below `size`, ascending: by
-/// reading the log, through the node while one runs, or from the store.
+/// The indices of the key-change and witness-change entries below `size`, ascending (the
+/// entries a receipt's key history holds, spec 8): from the store's key and witness
+/// state, or, while a node runs, by reading the log through it.
 pub fn key_change_indices(data: &DataDir, size: u64) -> Result<Vec<u64>> {
-    let mut found = Vec::new();
     if let Probe::Running(node) = probe(data)? {
         let log = crate::node_log::NodeLog::read(&node, data)?;
+        let mut found = Vec::new();
         log.for_each((0, size.min(log.published)), |index, e| {
-            if in_key_history(&e.bytes) {
+            if matches!(e.entry.body.kind, Kind::KeyChange | Kind::WitnessChange) {
                 found.push(index);
             }
             Ok(())
@@ -44,19 +37,8 @@ pub fn key_change_indices(data: &DataDir, size: u64) -> Result<Vec<u64>> {
         return Ok(found);
     }
     let (_, channel) = data.open()?;
-    let end = size.min(channel.size());
-    let leaves = channel
-        .store()
-        .leaves(0..end)
-        .map_err(|e| CliError::check(format!("reading the log for its key history: {e}")))?;
-    for leaf in leaves {
-        let (index, bytes) =
-            leaf.map_err(|e| CliError::check(format!("reading the log for its key history: {e}")))?;
-        if in_key_history(&bytes) {
-            found.push(index);
-        }
-    }
-    Ok(found)
+    let indices = channel.key_history_indices();
+    Ok(indices.into_iter().filter(|&i| i < size).collect())
 }
 
 /// The key history of a receipt against the checkpoint of `size`: each key or witness
