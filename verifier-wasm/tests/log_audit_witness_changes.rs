@@ -2,8 +2,9 @@
 //! whole-log audit over tlog-tiles ([`LogAudit`]) and its audit of leaves held whole report
 //! the witness change and judge each checkpoint by the witnesses at its size, and its
 //! receipt check takes a witness change from the key history (`key-changes/`, section 8).
-//! The log is built with the verifier's own test support (one copy of the fixture). Runs
-//! natively: the functions are the ones the wasm module exports.
+//! The logs are built with the verifier's own test support (one copy of the fixture), and
+//! read from the spec vectors. Runs natively: the functions are the ones the wasm module
+//! exports.
 
 #[path = "../../verifier/tests/entry_support/mod.rs"]
 mod entry_support;
@@ -194,4 +195,48 @@ fn the_page_receipt_check_takes_the_witness_change_from_the_key_history() {
         reason.contains("BadApproval") || reason.contains("approval"),
         "{reason}"
     );
+}
+
+/// The spec vectors' log continued with its key changes and witness changes
+/// (spec/vectors/entries.json, `witness_changes`), audited over tiles from the genesis
+/// keys: both witness changes are followed, and the latest checkpoint, co-signed by the
+/// last change's witnesses, verifies.
+#[test]
+fn the_page_audit_follows_the_vector_witness_changes() {
+    let v = vectors();
+    let mut leaves = vector_leaves(&v);
+    for section in ["key_changes", "witness_changes"] {
+        for e in array_of(field(&v, section), "entries") {
+            assert_eq!(u64_of(e, "index"), leaves.len() as u64);
+            leaves.push(unhex(str_of(e, "entry_hex")));
+        }
+    }
+    let w = field(&v, "witness_changes");
+    let latest = array_of(w, "checkpoints")
+        .iter()
+        .max_by_key(|c| u64_of(c, "size"))
+        .unwrap();
+    assert_eq!(u64_of(latest, "size"), leaves.len() as u64);
+    let keys: Vec<(String, String)> = ["sequencer", "cosigner"]
+        .iter()
+        .map(|role| {
+            let p = vector_party(&v, role);
+            (format!("{role}.pub"), format!("{}\n", str_of(p, "vkey")))
+        })
+        .collect();
+    let report = audit_over_tiles(&keys, str_of(latest, "note").as_bytes(), &leaves);
+    assert_eq!(report["valid"], true, "{report}");
+    let followed: Vec<u64> = report["witness_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["index"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = array_of(w, "entries")
+        .iter()
+        .filter(|e| str_of(field(e, "decoded"), "kind") == "witness-change")
+        .map(|e| u64_of(e, "index"))
+        .collect();
+    assert_eq!(followed, expected);
+    assert_eq!(report["key_changes"].as_array().unwrap().len(), 2);
 }
