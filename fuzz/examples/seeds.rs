@@ -907,7 +907,11 @@ fn witness_change_seeds(c: &mut Corpus, keys: &[KeyPair]) {
         c.add(&["witness_change"], format!("record-{count}"), &bytes);
         let mut signed = keys[0].seed.to_vec();
         signed.extend_from_slice(&bytes);
-        c.add(&["witness_change"], format!("seeded-record-{count}"), signed);
+        c.add(
+            &["witness_change"],
+            format!("seeded-record-{count}"),
+            signed,
+        );
     }
 }
 

@@ -12,9 +12,7 @@
 
 use dyad_verifier::entry::{self, Kind};
 use dyad_verifier::key::{SignatureType, VerifierKey};
-use dyad_verifier::witness_change::{
-    self, WitnessChangePayload, WITNESS_CHANGE_CONTENT_TYPE,
-};
+use dyad_verifier::witness_change::{self, WitnessChangePayload, WITNESS_CHANGE_CONTENT_TYPE};
 use ed25519_dalek::{Signer, SigningKey};
 use libfuzzer_sys::fuzz_target;
 
