@@ -114,3 +114,48 @@ fn the_audit_lists_the_witness_change() {
         stdout(&out)
     );
 }
+
+/// `dyad policy show` after a witness change names the witnesses of the change and says
+/// from which checkpoint size it holds (spec 9); a receipt after the change verifies under it.
+#[test]
+fn the_policy_after_a_witness_change_names_its_witnesses_and_where_it_holds() {
+    let env = setup();
+    let out = env
+        .at("alpha")
+        .args(["--json", "policy", "show"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out.stdout);
+    assert_eq!(v["witness_changes"], serde_json::json!([2]), "{v}");
+    assert_eq!(v["holds_from_size"], 3, "{v}");
+    assert_eq!(v["witnesses"][0]["name"], "witness.example/w1", "{v}");
+    assert_eq!(v["witness_threshold"], 0, "{v}");
+
+    let out = env.at("bravo").args(["policy", "show"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("witnesses changed at entry 2"),
+        "{}",
+        stderr(&out)
+    );
+    let policy = stdout(&out);
+    assert!(
+        policy.contains("witness w1 witness.example/w1+"),
+        "{policy}"
+    );
+    std::fs::write(env.path("channel.policy"), &policy).unwrap();
+    let out = env
+        .at("alpha")
+        .args(["receipt", "3", "--out", "dir"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env
+        .dyad()
+        .args(["verify", "receipt", "dir", "--policy"])
+        .arg(env.path("channel.policy"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}

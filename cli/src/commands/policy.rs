@@ -2,18 +2,25 @@
 //! tlog-policy file, for auditors: the sequencer as the log, both parties as witnesses
 //! `sequencer` and `cosigner`, the genesis witnesses as `w1`..., and the quorum the genesis
 //! implies (the co-signer plus `witness_threshold` of the witnesses). It is read from the
-//! replica's genesis entry, checked by the independent verifier first.
+//! replica's genesis entry, checked by the independent verifier first. After witness
+//! changes (spec/dyad.md 3.8) it names the witnesses and threshold of the last one, and says
+//! from which checkpoint size it holds: a policy does not follow witness changes (9).
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use dyad_ledger::entry::{Kind, SignedEntry};
 use dyad_verifier::genesis::{check_genesis, Genesis};
 use dyad_verifier::policy::{COSIGNER, SEQUENCER};
+use dyad_verifier::witness_change::WitnessChangePayload;
 use serde_json::{json as j, Value};
 
 use crate::commands::show::genesis_leaf;
+use crate::data::DataDir;
 use crate::error::{CliError, Result};
+use crate::node_log::NodeLog;
 use crate::output::{json, out_bytes};
+use crate::running_node::{probe, Probe};
 use crate::Ctx;
 
 pub const EXAMPLES: &str = "\
@@ -27,7 +34,10 @@ The policy names the sequencer's key under the channel's origin as its `log`, th
 parties as witnesses `sequencer` (never counted: a log does not witness itself; the line
 gives the sequencer's name for its entry signatures) and `cosigner`, each genesis witness
 as `w1`, `w2`, ..., and the quorum: the co-signer, plus witness_threshold of the witnesses.
-An auditor may make it stricter (more witnesses, a higher threshold) before using it.";
+An auditor may make it stricter (more witnesses, a higher threshold) before using it.
+After a witness change it names the witnesses of the last change and holds for the
+checkpoints after it only (a policy does not follow witness changes): audit the whole log
+with --trust, which does.";
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -47,20 +57,66 @@ fn show(ctx: &Ctx) -> Result<ExitCode> {
     let (_, genesis) = check_genesis(&leaf).map_err(|e| {
         CliError::check(format!("the replica's genesis entry does not verify: {e}"))
     })?;
-    let policy = genesis
+    let (changes, last) = witness_changes(&ctx.data_dir())?;
+    let mut terms = genesis.clone();
+    let holds_from = match &last {
+        Some((index, change)) => {
+            terms.witnesses = change.witnesses.clone();
+            terms.witness_threshold = change.witness_threshold;
+            index + 1
+        }
+        None => 0,
+    };
+    let policy = terms
         .policy()
-        .map_err(|e| CliError::check(format!("the genesis gives no valid policy: {e}")))?;
+        .map_err(|e| CliError::check(format!("the channel gives no valid policy: {e}")))?;
     let text = policy.to_string();
     if ctx.json {
-        json(&policy_json(
-            &genesis,
-            &text,
-            policy.quorum_name().unwrap_or_default(),
-        ))?;
+        let mut v = policy_json(&terms, &text, policy.quorum_name().unwrap_or_default());
+        v["witness_changes"] = j!(changes);
+        v["holds_from_size"] = j!(holds_from);
+        json(&v)?;
     } else {
+        if let Some((index, _)) = &last {
+            eprintln!(
+                "note: the witnesses changed at entry {index} (spec/dyad.md 3.8): this policy names the witnesses since then and holds for checkpoints of size {holds_from} and more; audit the whole log with --trust, which follows witness changes"
+            );
+        }
         out_bytes(text.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The indices of the channel's witness changes, and the last one with its record: from
+/// the store, or, while a node runs, by reading the log through it.
+fn witness_changes(data: &DataDir) -> Result<(Vec<u64>, Option<(u64, WitnessChangePayload)>)> {
+    let mut found: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut take = |index: u64, e: &SignedEntry| {
+        if e.entry.body.kind == Kind::WitnessChange {
+            found.push((index, e.entry.body.payload.clone()));
+        }
+        Ok(())
+    };
+    if let Probe::Running(node) = probe(data)? {
+        let log = NodeLog::read(&node, data)?;
+        log.for_each((0, log.published), take)?;
+    } else {
+        let (_, channel) = data.open()?;
+        for index in channel.witness_changes() {
+            take(index, &channel.entry(index)?)?;
+        }
+    }
+    let indices = found.iter().map(|(i, _)| *i).collect();
+    let last = match found.pop() {
+        Some((index, payload)) => Some((
+            index,
+            WitnessChangePayload::decode(&payload).map_err(|e| {
+                CliError::check(format!("the witness change at entry {index}: {e}"))
+            })?,
+        )),
+        None => None,
+    };
+    Ok((indices, last))
 }
 
 fn policy_json(genesis: &Genesis, text: &str, quorum: &str) -> Value {
