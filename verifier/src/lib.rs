@@ -84,6 +84,7 @@ mod rules;
 pub mod text;
 pub mod tiles;
 mod wire;
+pub mod witness_change;
 
 pub use checkpoint::CheckpointError;
 pub use hash::Hash;

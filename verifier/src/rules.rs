@@ -71,11 +71,13 @@ pub enum Kind {
     Endorsement,
     /// 7: the sender replaces its key (section 3.7).
     KeyChange,
+    /// 8: both parties replace the witnesses and their threshold (section 3.8).
+    WitnessChange,
 }
 
 impl Kind {
     /// Every kind, in value order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
@@ -84,6 +86,7 @@ impl Kind {
         Kind::Record,
         Kind::Endorsement,
         Kind::KeyChange,
+        Kind::WitnessChange,
     ];
 
     /// How many kinds there are (the length of per-kind counts).
@@ -105,6 +108,7 @@ impl Kind {
             Kind::Record => 5,
             Kind::Endorsement => 6,
             Kind::KeyChange => 7,
+            Kind::WitnessChange => 8,
         }
     }
 
@@ -119,6 +123,7 @@ impl Kind {
             Kind::Record => "record",
             Kind::Endorsement => "endorsement",
             Kind::KeyChange => "key-change",
+            Kind::WitnessChange => "witness-change",
         }
     }
 
@@ -391,6 +396,9 @@ pub enum EntryError {
     /// A key-change entry breaks a rule of section 3.7.
     #[error("{0}")]
     KeyChange(#[from] KeyChangeError),
+    /// A witness-change entry breaks a rule of section 3.8.
+    #[error("{0}")]
+    WitnessChange(#[from] crate::witness_change::WitnessChangeError),
     /// The entry is signed by a party's key that a key change at an earlier index retired
     /// (section 3.7): from the index after the change, only the new key signs.
     #[error("sender key ID {key_id:08x} is the {role}'s key retired by the key change at entry {retired_at}; entries after it are signed by the new key (`RetiredKey`, spec 3.7)")]
@@ -557,6 +565,8 @@ pub enum KeyOwner {
     Genesis(PartyRole),
     /// The new key of the key change at this index.
     KeyChange(u64),
+    /// A witness named by the witness change at this index.
+    WitnessChange(u64),
 }
 
 impl fmt::Display for KeyOwner {
@@ -564,6 +574,9 @@ impl fmt::Display for KeyOwner {
         match self {
             KeyOwner::Genesis(role) => write!(f, "the genesis {role}"),
             KeyOwner::KeyChange(index) => write!(f, "the key change at entry {index}"),
+            KeyOwner::WitnessChange(index) => {
+                write!(f, "a witness of the witness change at entry {index}")
+            }
         }
     }
 }
