@@ -59,12 +59,11 @@ pub(super) async fn admin_approve(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = match authorized_body(&shared, &headers, body, APPROVE, MAX_WITNESS_CHANGE_BODY)
-        .await
-    {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let body =
+        match authorized_body(&shared, &headers, body, APPROVE, MAX_WITNESS_CHANGE_BODY).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
     match approve(&shared, &body).await {
         Ok(approval) => {
             tracing::info!(
@@ -89,8 +88,12 @@ async fn approve(shared: &Arc<Shared>, body: &[u8]) -> Result<WitnessChangeAppro
             message,
         ))
     };
-    let req: WitnessChangeApproveRequest = serde_json::from_slice(body)
-        .map_err(|e| bad("bad-json", format!("not a witness-change approval request: {e}")))?;
+    let req: WitnessChangeApproveRequest = serde_json::from_slice(body).map_err(|e| {
+        bad(
+            "bad-json",
+            format!("not a witness-change approval request: {e}"),
+        )
+    })?;
     let witnesses = parse_witnesses(&req.witnesses).map_err(|m| bad("bad-witness", m))?;
     let urls = urls_of(&req.witnesses, &BTreeMap::new(), &witnesses)
         .map_err(|m| bad("bad-witness-url", m))?;
@@ -143,8 +146,7 @@ pub(super) async fn admin_witness_change(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = match authorized_body(&shared, &headers, body, CHANGE, MAX_WITNESS_CHANGE_BODY)
-        .await
+    let body = match authorized_body(&shared, &headers, body, CHANGE, MAX_WITNESS_CHANGE_BODY).await
     {
         Ok(b) => b,
         Err(r) => return r,
@@ -225,8 +227,7 @@ fn parse_change(
                 "the approval is not 64 bytes in standard base64".to_owned(),
             )
         })?;
-    let payload =
-        witness_change::payload(req.number, &witnesses, req.witness_threshold, approval);
+    let payload = witness_change::payload(req.number, &witnesses, req.witness_threshold, approval);
     Ok((req.number, witness_change::draft(&payload), urls))
 }
 
@@ -248,12 +249,7 @@ async fn append(shared: &Arc<Shared>, draft: Draft) -> Result<Made, Refused> {
     let appended = enqueue(shared, CHANGE, Item::Own(draft))
         .await
         .map_err(Box::new)?;
-    Ok((
-        "pending",
-        Some(appended.index),
-        None,
-        appended.leaf_hash,
-    ))
+    Ok(("pending", Some(appended.index), None, appended.leaf_hash))
 }
 
 /// Co-signer: the entry is signed and queued durably; the submitter sends it.
@@ -382,7 +378,10 @@ fn urls_of(
         .filter_map(|w| w.url.clone().map(|u| (w.name.clone(), u)))
         .collect();
     urls.extend(extra.clone());
-    if let Some(name) = urls.keys().find(|n| !witnesses.iter().any(|w| &w.name == *n)) {
+    if let Some(name) = urls
+        .keys()
+        .find(|n| !witnesses.iter().any(|w| &w.name == *n))
+    {
         return Err(format!(
             "a URL is given for {name:?}, which is not a witness of the new set"
         ));

@@ -82,7 +82,11 @@ pub(crate) fn follow_set_status(shared: &Shared, keys: &[VerifierKey], threshold
     let mut status = lock(&shared.witnesses);
     let same = status.threshold == threshold
         && status.witnesses.len() == keys.len()
-        && status.witnesses.iter().zip(keys).all(|(s, k)| s.name == k.name());
+        && status
+            .witnesses
+            .iter()
+            .zip(keys)
+            .all(|(s, k)| s.name == k.name());
     if !same {
         let old = std::mem::take(&mut status.witnesses);
         status.threshold = threshold;
@@ -124,7 +128,7 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
         if shared.is_stopping() {
             break;
         }
-        let awaiting = match shared.read(|ch| Ok(awaited(ch)?)).await {
+        let awaiting = match shared.read(awaited).await {
             Ok(a) => a,
             Err(NodeError::Stopped) => break,
             Err(e) => {
@@ -192,7 +196,8 @@ fn awaited(ch: &dyad_ledger::channel::Channel) -> Result<Option<Awaited>, NodeEr
 /// holds, its backoff, its cosignature), a new one starts afresh; each takes the URL the
 /// node has for it now.
 fn follow_set(shared: &Shared, witnesses: &mut Vec<Witness>, keys: &[VerifierKey]) {
-    let same = witnesses.len() == keys.len() && witnesses.iter().zip(keys).all(|(w, k)| w.key == *k);
+    let same =
+        witnesses.len() == keys.len() && witnesses.iter().zip(keys).all(|(w, k)| w.key == *k);
     if !same {
         let mut old = std::mem::take(witnesses);
         *witnesses = keys

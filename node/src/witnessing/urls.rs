@@ -141,9 +141,13 @@ mod tests {
             *lock(&s) = m.clone();
             Ok(())
         });
-        urls.add(&map(&[("w2", "http://b/")]), Some(&saver)).unwrap();
+        urls.add(&map(&[("w2", "http://b/")]), Some(&saver))
+            .unwrap();
         assert_eq!(urls.of("w2").as_deref(), Some("http://b"));
-        assert_eq!(*lock(&saved), map(&[("w1", "http://a"), ("w2", "http://b")]));
+        assert_eq!(
+            *lock(&saved),
+            map(&[("w1", "http://a"), ("w2", "http://b")])
+        );
     }
 
     #[test]
