@@ -69,11 +69,14 @@ pub enum Kind {
     /// The sender replaces its key (spec 3.7): signed by the old key, the payload carries
     /// the new key and its signature over the key-change statement.
     KeyChange = 7,
+    /// Both parties replace the witnesses and their threshold (spec 3.8): signed by one
+    /// party, the payload carries the new set and the other party's approval of it.
+    WitnessChange = 8,
 }
 
 impl Kind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Genesis,
         Kind::Inquiry,
         Kind::Response,
@@ -82,6 +85,7 @@ impl Kind {
         Kind::Record,
         Kind::Endorsement,
         Kind::KeyChange,
+        Kind::WitnessChange,
     ];
 
     /// The kind of a number, if there is one.
@@ -100,6 +104,7 @@ impl Kind {
             Kind::Record => "record",
             Kind::Endorsement => "endorsement",
             Kind::KeyChange => "key-change",
+            Kind::WitnessChange => "witness-change",
         }
     }
 
@@ -126,7 +131,7 @@ impl<Context> Decode<Context> for Kind {
         let value = u8::decode(decoder)?;
         Kind::from_u8(value).ok_or(DecodeError::UnexpectedVariant {
             type_name: "Kind",
-            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 7 },
+            allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 8 },
             found: u32::from(value),
         })
     }
@@ -580,3 +585,4 @@ const SIGNATURE_ENTRY_LEN: usize = 4 + 64;
 pub mod key_change;
 #[cfg(test)]
 mod tests;
+pub mod witness_change;

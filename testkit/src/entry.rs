@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 /// The kinds of spec section 3.2, by value.
-pub const KINDS: [(&str, u8); 8] = [
+pub const KINDS: [(&str, u8); 9] = [
     ("genesis", 0),
     ("inquiry", 1),
     ("response", 2),
@@ -16,6 +16,7 @@ pub const KINDS: [(&str, u8); 8] = [
     ("record", 5),
     ("endorsement", 6),
     ("key-change", 7),
+    ("witness-change", 8),
 ];
 
 /// The label the sender's signature is over, before the body (spec 3.4).

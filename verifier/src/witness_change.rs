@@ -324,7 +324,10 @@ mod tests {
     #[test]
     fn refuses_a_list_that_breaks_section_4() {
         let cases: [(WitnessChangePayload, &str); 3] = [
-            (payload(vec![witness("w1.example", 1)], 2), "MalformedPayload"),
+            (
+                payload(vec![witness("w1.example", 1)], 2),
+                "MalformedPayload",
+            ),
             (
                 payload(vec![witness("w.example", 1), witness("w.example", 2)], 0),
                 "InvalidWitness",

@@ -340,10 +340,7 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         R::AttachmentTooLarge { size, max, .. } => CliError::usage(format!(
             "an attachment of {size} bytes is over this channel's limit of {max} bytes"
         )),
-        R::WitnessChange { .. }
-        | R::WrongWitnessChangeNumber { .. }
-        | R::WitnessKeyReused { .. }
-        | R::BadApproval { .. } => CliError::usage_hint(
+        R::WitnessChange { .. } => CliError::usage_hint(
             format!("the witness change is refused: {refusal}"),
             "a witness change is made with the other party's approval: `dyad witness-change submit --approval FILE`",
         ),

@@ -70,14 +70,15 @@ impl Channel {
 
     /// The keys whose signature lines a note of a checkpoint of `size` may carry, in the
     /// order it carries them: the log's, the co-signer's (each the party's key at `size`,
-    /// spec 3.7), the witnesses'.
+    /// spec 3.7), the witnesses' at `size` (3.8: a witness a change removed is unknown to
+    /// the checkpoints after it, and its line is ignored).
     fn note_keys(&self, keys: &KeyState, size: u64) -> Result<Vec<VerifierKey>, ChannelError> {
-        let mut keys = vec![
+        let mut out = vec![
             self.log_key_of(&keys.party_at(true, size))?,
             keys.party_at(false, size).cosignature_key()?,
         ];
-        keys.extend(self.witness_keys.iter().cloned());
-        Ok(keys)
+        out.extend(keys.witnesses().keys_at(size).iter().cloned());
+        Ok(out)
     }
 
     /// The log key of a sequencer key: named by the origin (spec 2.2).
@@ -171,9 +172,10 @@ impl Channel {
         keys: &KeyState,
         note_bytes: &[u8],
     ) -> Result<(Checkpoint, bool, bool, usize), ChannelError> {
-        let keys = self.note_keys(keys, note_size(note_bytes))?;
-        let (log_key, cosigner_key) = (&keys[0], &keys[1]);
-        let verified = note::verify(note_bytes, &keys)?;
+        let size = note_size(note_bytes);
+        let note_keys = self.note_keys(keys, size)?;
+        let (log_key, cosigner_key) = (&note_keys[0], &note_keys[1]);
+        let verified = note::verify(note_bytes, &note_keys)?;
         let checkpoint = dyad_verifier::checkpoint::parse(&verified.text)?;
         if checkpoint.origin != self.genesis.origin {
             return Err(ChannelError::CheckpointOrigin {
@@ -184,7 +186,12 @@ impl Channel {
         let signed_by = |k: &VerifierKey| verified.verified.iter().any(|v| v.key == *k);
         let has_log = signed_by(log_key);
         let has_cosigner = signed_by(cosigner_key);
-        let witnesses = self.witness_keys.iter().filter(|k| signed_by(k)).count();
+        let witnesses = keys
+            .witnesses()
+            .keys_at(size)
+            .iter()
+            .filter(|k| signed_by(k))
+            .count();
         Ok((checkpoint, has_log, has_cosigner, witnesses))
     }
 
@@ -207,7 +214,8 @@ impl Channel {
         if !has_cosigner {
             return Err(ChannelError::MissingCosignature);
         }
-        let needed = usize::from(self.genesis.witness_threshold);
+        // The threshold at the checkpoint's size (spec 3.8, 7).
+        let needed = usize::from(keys.witnesses().at(checkpoint.size).1);
         if witnesses < needed {
             return Err(ChannelError::WitnessQuorum {
                 found: witnesses,

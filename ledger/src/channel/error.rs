@@ -226,6 +226,17 @@ pub enum EntryRefusal {
         /// The index it would take.
         index: u64,
     },
+    /// A witness-change entry that breaks a rule of spec 3.8: a form rule (its content
+    /// type, its payload's encoding or its list's own rules, `reply_to`, attachments) or,
+    /// after its signature, one against the channel's history (`WrongWitnessChangeNumber`,
+    /// `WitnessKeyReused`, `BadApproval`). `source.code()` names the rule.
+    #[error("entry {index}: {source}")]
+    WitnessChange {
+        /// The entry's index.
+        index: u64,
+        /// The rule it breaks.
+        source: crate::entry::witness_change::WitnessChangeError,
+    },
     /// A genesis entry anywhere but at index 0.
     #[error("entry {index}: only entry 0 may be a genesis entry")]
     GenesisNotFirst {

@@ -147,14 +147,18 @@ impl Channel {
     }
 
     /// [`Draft::check`] and, for an endorsement, the rules of spec 3.6 against this
-    /// replica's log, as this replica's own party would send it: what the node and the
-    /// CLI check before a message is signed.
+    /// replica's log (for a witness change those of 3.8: its number, its witnesses' keys,
+    /// the other party's approval), as this replica's own party would send it: what the
+    /// node and the CLI check before a message is signed.
     ///
     /// The co-signer's queued messages count as if appended in order after the log (so
     /// that a second endorsement of a record whose first is still queued is refused
     /// here, not by the sequencer, where it would hold up the queue).
     pub fn check_own_draft(&self, draft: &Draft) -> Result<(), ChannelError> {
         draft.check(&self.genesis, self.size())?;
+        if draft.kind == Kind::WitnessChange {
+            return self.check_own_witness_change(draft);
+        }
         if draft.kind != Kind::Endorsement {
             return Ok(());
         }

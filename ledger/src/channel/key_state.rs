@@ -1,20 +1,26 @@
 //! The parties' keys over the life of a channel (spec/dyad.md 2, 3.7): each party's current
 //! key, the key changes behind it (to find the keys at any checkpoint size), and every key
-//! the channel has had (a new key must repeat none of them).
+//! the channel has had (a new key must repeat none of them), witnesses' included; and the
+//! witness history (3.8, `witness_state.rs`), which shares that set of keys.
 //!
-//! It is rebuilt on open from the genesis and the `keychange/<index>` records, which each
-//! key change's batch writes beside the entry (same atomic commit): a store from before key
-//! changes has none and needs no migration.
+//! It is rebuilt on open from the genesis and the `keychange/<index>` and
+//! `witnesschange/<index>` records, which each change's batch writes beside the entry (same
+//! atomic commit): a store from before key or witness changes has none and needs no
+//! migration.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use dyad_verifier::genesis::{Identifier, PartyRole};
 use dyad_verifier::key::{key_id, SignatureType};
+use dyad_verifier::key_change::KeyOwner;
 use dyad_verifier::keyed::KeyedVerifier;
 use ed25519_dalek::VerifyingKey;
 
+use super::witness_state::{self, WitnessChangeAt, WitnessState};
 use super::ChannelError;
 use crate::entry::key_change::KeyChange;
+use crate::entry::witness_change::WitnessChangeError;
 use crate::entry::{Entry, Kind};
 use crate::genesis::{Genesis, GenesisError, Party};
 use crate::store::{Batch, Store};
@@ -58,10 +64,14 @@ pub(super) struct KeyState {
     current: [EntryKey; 2],
     genesis: [Party; 2],
     changes: Vec<KeyChangeAt>,
+    /// The witnesses, from the genesis's through every witness change's.
+    witnesses: WitnessState,
     /// Every public key and key ID (types 0x01 and 0x04, each under its owner's name) of
-    /// the genesis parties and witnesses and of every key change's new key.
-    used_keys: HashSet<[u8; 32]>,
-    used_ids: HashSet<u32>,
+    /// the genesis parties and witnesses, of every key change's new key and of every
+    /// witness a witness change brought in.
+    /// Each with the first key that had it (`KeyOwner`, to name a clash).
+    used_keys: HashMap<[u8; 32], KeyOwner>,
+    used_ids: HashMap<u32, KeyOwner>,
     /// The party (true: the sequencer) of every entry key ID a party has had.
     party_of: HashMap<u32, bool>,
 }
@@ -81,12 +91,15 @@ impl KeyState {
             ],
             genesis: parties.clone(),
             changes: Vec::new(),
-            used_keys: HashSet::new(),
-            used_ids: HashSet::new(),
+            witnesses: WitnessState::from_genesis(genesis)?,
+            used_keys: HashMap::new(),
+            used_ids: HashMap::new(),
             party_of: HashMap::new(),
         };
-        for p in parties.iter().chain(&genesis.witnesses) {
-            state.remember(p);
+        state.remember(&parties[0], KeyOwner::Genesis(PartyRole::Sequencer));
+        state.remember(&parties[1], KeyOwner::Genesis(PartyRole::Cosigner));
+        for (i, w) in genesis.witnesses.iter().enumerate() {
+            state.remember(w, KeyOwner::Genesis(PartyRole::Witness(i)));
         }
         for k in &state.current {
             state.party_of.insert(k.key_id, k.sequencer);
@@ -94,33 +107,52 @@ impl KeyState {
         Ok(state)
     }
 
-    fn remember(&mut self, party: &Party) {
-        self.used_keys.insert(party.public_key);
+    fn remember(&mut self, party: &Party, owner: KeyOwner) {
+        self.used_keys.entry(party.public_key).or_insert(owner);
         for t in [SignatureType::Ed25519, SignatureType::CosignatureV1] {
             self.used_ids
-                .insert(key_id(&party.name, t, &party.public_key));
+                .entry(key_id(&party.name, t, &party.public_key))
+                .or_insert(owner);
         }
     }
 
-    /// The key change records, read back from the store in index order.
+    /// The key change and witness change records, read back from the store and taken
+    /// in index order (each change's rules were checked against the ones before it).
     pub(super) fn load(
         genesis: &Genesis,
-        records: Vec<(String, Vec<u8>)>,
+        key_records: Vec<(String, Vec<u8>)>,
+        witness_records: Vec<(String, Vec<u8>)>,
     ) -> Result<KeyState, String> {
         let mut state = KeyState::from_genesis(genesis).map_err(|e| e.to_string())?;
-        for (name, value) in records {
+        let mut changes = Vec::with_capacity(key_records.len() + witness_records.len());
+        for (name, value) in key_records {
             let change = decode_record(&name, &value)
                 .ok_or_else(|| format!("key change record {name:?} is corrupt"))?;
-            state
-                .apply(change)
-                .map_err(|_| format!("key change record {name:?} repeats a key"))?;
+            changes.push((change.index, name, Ok(change)));
+        }
+        for (name, value) in witness_records {
+            let change = witness_state::decode_record(&name, &value)
+                .ok_or_else(|| format!("witness change record {name:?} is corrupt"))?;
+            changes.push((change.index, name, Err(change)));
+        }
+        changes.sort_by_key(|(index, _, _)| *index);
+        for (_, name, change) in changes {
+            let taken = match change {
+                Ok(change) => state.apply(change).is_ok(),
+                Err(change) => state.apply_witness_change(&change).is_ok(),
+            };
+            if !taken {
+                return Err(format!("change record {name:?} repeats a key"));
+            }
         }
         Ok(state)
     }
 
     /// Checks each key change record against the entry it names in the log: a key-change
-    /// entry by that party with that new key (a handful of reads at open).
+    /// entry by that party with that new key (a handful of reads at open); and each
+    /// witness change record likewise.
     pub(super) fn check_against_log(&self, store: &Store) -> Result<(), ChannelError> {
+        self.witnesses.check_against_log(store)?;
         for c in &self.changes {
             let bytes = store.leaf(c.index)?;
             let matches = Entry::decode(&bytes).ok().is_some_and(|e| {
@@ -187,15 +219,21 @@ impl KeyState {
     /// Whether `public_key` under the party's name repeats a key the channel has had.
     pub(super) fn check_new(&self, sequencer: bool, public_key: &[u8; 32]) -> Result<(), Reused> {
         let name = &self.current(sequencer).party.name;
-        let clash = self.used_keys.contains(public_key)
-            || [SignatureType::Ed25519, SignatureType::CosignatureV1]
-                .into_iter()
-                .any(|t| self.used_ids.contains(&key_id(name, t, public_key)));
-        if clash {
-            Err(Reused)
-        } else {
-            Ok(())
+        match self.clash(name, public_key) {
+            Some(_) => Err(Reused),
+            None => Ok(()),
         }
+    }
+
+    /// What of `public_key` under `name` repeats a key the channel has had, and whose.
+    fn clash(&self, name: &str, public_key: &[u8; 32]) -> Option<(Identifier, KeyOwner)> {
+        if let Some(owner) = self.used_keys.get(public_key) {
+            return Some((Identifier::PublicKey, *owner));
+        }
+        [SignatureType::Ed25519, SignatureType::CosignatureV1]
+            .into_iter()
+            .find_map(|t| self.used_ids.get(&key_id(name, t, public_key)))
+            .map(|owner| (Identifier::KeyId, *owner))
     }
 
     /// Takes a key change: the party's current key becomes the new one.
@@ -204,15 +242,64 @@ impl KeyState {
         let mut party = self.current(change.sequencer).party.clone();
         party.public_key = change.public_key;
         let key = EntryKey::new(&party, change.sequencer).map_err(|_| Reused)?;
-        self.remember(&party);
+        self.remember(&party, KeyOwner::KeyChange(change.index));
         self.party_of.insert(key.key_id, change.sequencer);
         self.current[usize::from(!change.sequencer)] = key;
         self.changes.push(change);
         Ok(())
     }
 
-    /// Stages the records of the key changes this state has beyond `before`.
+    /// The witness history.
+    pub(super) fn witnesses(&self) -> &WitnessState {
+        &self.witnesses
+    }
+
+    /// Whether the witnesses of a witness change's new list may be taken (spec 3.8): each
+    /// is a witness the channel has had, with the same name and key, or it repeats no
+    /// public key and no key ID of any key the channel has had; and none has a party's
+    /// name. Refused as `WitnessKeyReused`, naming the first that clashes.
+    pub(super) fn check_new_witnesses(
+        &self,
+        witnesses: &[Party],
+    ) -> Result<(), WitnessChangeError> {
+        for (index, w) in witnesses.iter().enumerate() {
+            let parties = [
+                (&self.genesis[0], PartyRole::Sequencer),
+                (&self.genesis[1], PartyRole::Cosigner),
+            ];
+            let clash = match parties.into_iter().find(|(p, _)| p.name == w.name) {
+                Some((_, role)) => Some((Identifier::Name, KeyOwner::Genesis(role))),
+                None if self.witnesses.had(w) => None,
+                None => self.clash(&w.name, &w.public_key),
+            };
+            if let Some((identifier, previous)) = clash {
+                return Err(WitnessChangeError::WitnessKeyReused {
+                    index,
+                    identifier,
+                    previous,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a witness change: its set is the witnesses from its index on, and its new
+    /// witnesses' keys count as keys the channel has had.
+    pub(super) fn apply_witness_change(
+        &mut self,
+        change: &WitnessChangeAt,
+    ) -> Result<(), WitnessChangeError> {
+        self.check_new_witnesses(&change.witnesses)?;
+        self.witnesses.apply(change)?;
+        for w in &change.witnesses {
+            self.remember(w, KeyOwner::WitnessChange(change.index));
+        }
+        Ok(())
+    }
+
+    /// Stages the records of the key and witness changes this state has beyond `before`.
     pub(super) fn stage_new(&self, before: &KeyState, batch: &mut Batch) {
+        self.witnesses.stage_new(&before.witnesses, batch);
         for c in &self.changes[before.changes.len().min(self.changes.len())..] {
             let mut value = vec![u8::from(c.sequencer)];
             value.extend_from_slice(&c.public_key);

@@ -22,6 +22,9 @@
 //! - `senders.rs`: what the replica remembers of each sender (spec 3.3);
 //! - `key_state.rs`: the parties' current keys, their key changes and every key the
 //!   channel has had (spec 3.7); `key_rules.rs`: the channel rules on key changes;
+//! - `witness_state.rs`: the witnesses and threshold over the channel's life, from the
+//!   genesis's through every witness change's (spec 3.8); `witness_rules.rs`: the channel
+//!   rules on witness changes;
 //! - `witnessed.rs`: a co-signed checkpoint awaiting its witnesses (spec 7);
 //! - `own_key.rs`: which key may sign for this replica's party, and its own key changes;
 //! - `recover.rs`: catching up from the peer's committed tree (either role);
@@ -31,8 +34,6 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
-
-use dyad_verifier::key::VerifierKey;
 
 use crate::entry::{Entry, SignedEntry};
 use crate::genesis::{check_genesis, Genesis, Party};
@@ -54,6 +55,8 @@ mod senders;
 mod signature_check;
 #[cfg(test)]
 mod tests;
+mod witness_rules;
+mod witness_state;
 mod witnessed;
 
 pub use append::{Appended, EachAppended, Staged};
@@ -94,10 +97,9 @@ pub struct Channel {
     /// Each party's sequence and clock, by its genesis key ID (spec 3.3: they run on
     /// across key changes).
     senders: HashMap<u32, SenderState>,
-    /// The genesis witnesses' cosignature keys (type 0x04).
-    witness_keys: Vec<VerifierKey>,
     /// The parties' keys, current and past, resolved once (a key id is a hash and a key a
-    /// point decompression: too dear to redo per entry).
+    /// point decompression: too dear to redo per entry), and the witnesses over time with
+    /// their cosignature keys.
     keys: KeyState,
     /// Threads for checking a batch's signatures.
     threads: usize,
@@ -161,12 +163,10 @@ impl Channel {
             Entry::decode(&first).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
         let genesis =
             check_genesis(&entry).map_err(|e| ChannelError::BadStoredGenesis(e.to_string()))?;
-        let mut witness_keys = Vec::new();
-        for w in &genesis.witnesses {
-            witness_keys.push(w.cosignature_key()?);
-        }
-        let records = store.meta_with_prefix(key_state::record_prefix())?;
-        let keys = KeyState::load(&genesis, records).map_err(ChannelError::BadStoredGenesis)?;
+        let key_records = store.meta_with_prefix(key_state::record_prefix())?;
+        let witness_records = store.meta_with_prefix(witness_state::record_prefix())?;
+        let keys = KeyState::load(&genesis, key_records, witness_records)
+            .map_err(ChannelError::BadStoredGenesis)?;
         keys.check_against_log(&store)?;
         let mut senders = HashMap::new();
         for party in [&genesis.sequencer, &genesis.cosigner] {
@@ -184,7 +184,6 @@ impl Channel {
             genesis_timestamp_ms: entry.body.timestamp_ms,
             role,
             senders,
-            witness_keys,
             keys,
             threads: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             damage: None,
@@ -255,9 +254,19 @@ impl Channel {
         self.keys.party_at(role == Role::Sequencer, n)
     }
 
-    /// The indices of the key-change entries in the log, ascending.
+    /// The indices of the key-change entries in the log, ascending (witness changes are
+    /// not among them: see [`Self::key_history_indices`]).
     pub fn key_change_indices(&self) -> Vec<u64> {
         self.keys.changes().iter().map(|c| c.index).collect()
+    }
+
+    /// The indices of the key-change and witness-change entries in the log, ascending: a
+    /// receipt's key history (spec 8) holds a receipt of each one below its checkpoint.
+    pub fn key_history_indices(&self) -> Vec<u64> {
+        let mut all = self.key_change_indices();
+        all.extend(self.witness_changes());
+        all.sort_unstable();
+        all
     }
 
     /// The party (its role) that has or had the entry key `key_id`, if any.

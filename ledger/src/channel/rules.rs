@@ -8,6 +8,7 @@ use super::joint::{check_form, JointStaged};
 use super::key_rules::check_key_change;
 use super::key_state::EntryKey;
 use super::senders::SenderState;
+use super::witness_rules;
 use super::{Channel, ChannelError, EntryRefusal};
 use crate::entry::{Draft, EntryBody, Kind, SignedEntry};
 use crate::genesis::Genesis;
@@ -39,11 +40,23 @@ impl Channel {
         // The joint-record rules (spec 3.6) name their own refusals, before the reply
         // rules they imply; last, since on success they take the entry into `joint`.
         check_form(body, index)?;
+        // So do a witness change's form rules (spec 3.8).
+        let witness_form = witness_rules::check_form(body, index)?;
         check_reply_and_limits(body, &self.genesis, index)?;
         if admission == Admission::New {
             check_content_policy(body, index)?;
         }
         let change = check_key_change(body, index, &sender, &progress.keys)?;
+        let witness_change = match &witness_form {
+            Some(payload) => Some(witness_rules::check_history(
+                body,
+                payload,
+                index,
+                &sender,
+                &progress.keys,
+            )?),
+            None => None,
+        };
         self.check_joint(e, index, joint)?;
         if let Some(change) = change {
             // check_key_change found the new key unused in these very keys.
@@ -54,6 +67,13 @@ impl Channel {
                     index,
                     party: sender.party.name.clone(),
                 })?;
+        }
+        if let Some(change) = witness_change {
+            // check_history found its new witnesses unused in these very keys.
+            progress
+                .keys
+                .apply_witness_change(&change)
+                .map_err(|source| EntryRefusal::WitnessChange { index, source })?;
         }
         progress.senders.insert(
             party,
@@ -148,6 +168,7 @@ impl Draft {
         }
         let body = self.clone().into_body(&genesis.origin, 0, 0, 0);
         check_form(&body, index)?;
+        witness_rules::check_form(&body, index)?;
         check_reply_and_limits(&body, genesis, index)?;
         check_content_policy(&body, index)
     }
@@ -177,7 +198,9 @@ fn check_reply_and_limits(
         }
         _ => {}
     }
-    if body.payload.len() > genesis.max_payload as usize {
+    // A witness change's payload is not subject to max_payload (spec 3.8), like the
+    // genesis's; the entry's own bound holds.
+    if body.kind != Kind::WitnessChange && body.payload.len() > genesis.max_payload as usize {
         return Err(EntryRefusal::PayloadTooLarge {
             index,
             len: body.payload.len(),

@@ -1,6 +1,8 @@
 //! A checkpoint co-signed by both parties that still awaits its witnesses (spec 7): when
-//! the genesis names `witness_threshold > 0` witnesses, the co-signed note is kept apart
-//! until enough of them co-sign it; only then is it stored as committed.
+//! the witnesses at its size (the genesis's, or the last witness change's below it, spec
+//! 3.8) have `witness_threshold > 0`, the co-signed note is kept apart until enough of them
+//! co-sign it; only then is it stored as committed. And the witnesses a checkpoint of any
+//! size needs, as the node asks them.
 
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
@@ -8,6 +10,7 @@ use dyad_verifier::note;
 
 use super::cosign::META_AWAITING_WITNESSES;
 use super::{Channel, ChannelError};
+use crate::genesis::Party;
 
 /// What storing a co-signed checkpoint did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,14 +22,44 @@ pub enum Cosigned {
 }
 
 impl Channel {
-    /// The genesis witnesses' cosignature keys (type 0x04), in genesis order.
+    /// The cosignature keys (type 0x04) of the witnesses the next checkpoint needs (at
+    /// the replica's size: after every witness change in the log), in their list's order.
     pub fn witness_keys(&self) -> &[VerifierKey] {
-        &self.witness_keys
+        self.keys.witnesses().current_keys()
     }
 
-    /// How many witnesses must co-sign a checkpoint for it to be committed.
+    /// How many witnesses must co-sign the next checkpoint (at the replica's size) for it
+    /// to be committed.
     pub fn witness_threshold(&self) -> usize {
-        usize::from(self.genesis.witness_threshold)
+        usize::from(self.keys.witnesses().current_threshold())
+    }
+
+    /// The witnesses and threshold of a checkpoint of size `n` (spec 3.8, 7): the last
+    /// witness change's at an index below `n`, else the genesis's.
+    pub fn witnesses_at(&self, n: u64) -> (Vec<Party>, u8) {
+        let (witnesses, threshold) = self.keys.witnesses().at(n);
+        (witnesses.to_vec(), threshold)
+    }
+
+    /// The cosignature keys (type 0x04) of the witnesses at checkpoint size `n`.
+    pub fn witness_keys_at(&self, n: u64) -> Vec<VerifierKey> {
+        self.keys.witnesses().keys_at(n).to_vec()
+    }
+
+    /// How many witnesses must co-sign a checkpoint of size `n` for it to be committed.
+    pub fn witness_threshold_at(&self, n: u64) -> usize {
+        usize::from(self.keys.witnesses().at(n).1)
+    }
+
+    /// The number the next witness change must carry (spec 3.8): the count of witness
+    /// changes in the log, plus one.
+    pub fn next_witness_change_number(&self) -> u32 {
+        self.keys.witnesses().next_number()
+    }
+
+    /// The indices of the witness-change entries in the log, ascending.
+    pub fn witness_changes(&self) -> Vec<u64> {
+        self.keys.witnesses().change_indices()
     }
 
     /// The newest note co-signed by both parties that awaits witnesses, if it is beyond

@@ -317,14 +317,9 @@ fn draft_refusal(refusal: &EntryRefusal) -> (&'static str, String) {
         R::JointRecord { source, .. } => {
             return (source.code(), format!("{source} ({})", source.code()))
         }
-        // A witness change (spec/dyad.md 3.8) is refused under the rule's name; its route
-        // is /admin/witness-change, but /admin/append takes the kind as well.
-        R::WitnessChange { source, .. } => return (source.code(), refusal.to_string()),
-        R::WrongWitnessChangeNumber { .. } => {
-            return ("WrongWitnessChangeNumber", refusal.to_string())
+        R::WitnessChange { source, .. } => {
+            return (source.code(), format!("{source} ({})", source.code()))
         }
-        R::WitnessKeyReused { .. } => return ("WitnessKeyReused", refusal.to_string()),
-        R::BadApproval { .. } => return ("BadApproval", refusal.to_string()),
         R::PayloadTooLarge { len, max, .. } => {
             format!("the payload has {len} bytes; the channel allows {max}")
         }

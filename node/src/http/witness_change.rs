@@ -313,9 +313,6 @@ fn named(r: &EntryRefusal) -> (&'static str, String) {
     use EntryRefusal as R;
     let code = match r {
         R::WitnessChange { source, .. } => source.code(),
-        R::WrongWitnessChangeNumber { .. } => "WrongWitnessChangeNumber",
-        R::WitnessKeyReused { .. } => "WitnessKeyReused",
-        R::BadApproval { .. } => "BadApproval",
         _ => "channel-rule",
     };
     (code, format!("{code}: {r}"))

@@ -82,9 +82,6 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         R::SequenceGap { .. } => (409, "sequence"),
         // Witness changes (spec/dyad.md 3.8) are refused under the rule's own name.
         R::WitnessChange { source, .. } => (422, source.code()),
-        R::WrongWitnessChangeNumber { .. } => (422, "WrongWitnessChangeNumber"),
-        R::WitnessKeyReused { .. } => (422, "WitnessKeyReused"),
-        R::BadApproval { .. } => (422, "BadApproval"),
         R::BadSignature { .. } => (403, "bad-signature"),
         R::UnknownSender { .. } => (403, "unknown-sender"),
         R::RetiredKey { .. } => (403, "retired-key"),

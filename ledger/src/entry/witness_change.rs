@@ -1,0 +1,117 @@
+//! Witness-change entries (spec/dyad.md 3.8): both parties replace the witnesses and their
+//! threshold. The entry is signed by one party like any entry (3.4); its payload carries
+//! the change's number, the new list and threshold, and the other party's approval, its
+//! signature over the witness-change statement. The payload's codec, the statement and the
+//! form rules are the verifier's (`dyad_verifier::witness_change`): one definition for the
+//! parties that sign and the auditor that checks.
+
+use super::{Draft, EntryBody, Kind};
+use crate::genesis::Party;
+use crate::keys::SignerKey;
+
+pub use dyad_verifier::witness_change::{
+    approval_verifies, statement, WitnessChangeError, WitnessChangePayload,
+    WITNESS_CHANGE_CONTENT_TYPE, WITNESS_CHANGE_STATEMENT_PREFIX,
+};
+
+/// The content type of a witness-change entry.
+pub const CONTENT_TYPE: &str = WITNESS_CHANGE_CONTENT_TYPE;
+/// The subject dyad writes on a witness change (the spec leaves it free).
+pub const SUBJECT: &str = "Witness change";
+
+/// The witnesses as the verifier's payload lists them.
+fn listed(witnesses: &[Party]) -> Vec<dyad_verifier::genesis::Party> {
+    witnesses
+        .iter()
+        .map(|w| dyad_verifier::genesis::Party {
+            name: w.name.clone(),
+            public_key: w.public_key,
+        })
+        .collect()
+}
+
+/// The witnesses of a payload as the ledger's parties.
+pub fn witnesses_of(change: &WitnessChangePayload) -> Vec<Party> {
+    change
+        .witnesses
+        .iter()
+        .map(|w| Party {
+            name: w.name.clone(),
+            public_key: w.public_key,
+        })
+        .collect()
+}
+
+/// The payload of the change to `witnesses` and `witness_threshold` numbered `number`,
+/// with `approval` (the other party's signature over its statement).
+pub fn payload(
+    number: u32,
+    witnesses: &[Party],
+    witness_threshold: u8,
+    approval: [u8; 64],
+) -> WitnessChangePayload {
+    WitnessChangePayload {
+        number,
+        witnesses: listed(witnesses),
+        witness_threshold,
+        approval,
+    }
+}
+
+/// The approval of a witness change by `key`, the party that does not send it (spec 3.8):
+/// its signature over the statement of the change in channel `origin`. It names neither
+/// sender nor sequence, so it is made before the sender writes the entry.
+pub fn approve(
+    key: &SignerKey,
+    origin: &str,
+    number: u32,
+    witnesses: &[Party],
+    witness_threshold: u8,
+) -> [u8; 64] {
+    let unsigned = payload(number, witnesses, witness_threshold, [0; 64]);
+    key.sign(&statement(origin, &unsigned))
+}
+
+/// The draft of a witness-change entry carrying `change` (approval included), to be signed
+/// by the sender as any message.
+pub fn draft(change: &WitnessChangePayload) -> Draft {
+    Draft::new(Kind::WitnessChange, SUBJECT, CONTENT_TYPE, change.encode())
+}
+
+/// The form rules of spec 3.8 on an entry body (content type, the payload's encoding and
+/// its list's own rules, no `reply_to`, no attachments), as the verifier checks them.
+/// Returns the payload of a witness change; `None` for every other kind.
+pub fn check(body: &EntryBody) -> Result<Option<WitnessChangePayload>, WitnessChangeError> {
+    if body.kind != Kind::WitnessChange {
+        return Ok(None);
+    }
+    dyad_verifier::witness_change::check_form(&verifier_entry(body))
+}
+
+/// The body as the verifier's entry (no signatures: the form rules do not read them).
+fn verifier_entry(body: &EntryBody) -> dyad_verifier::entry::Entry {
+    dyad_verifier::entry::Entry {
+        version: body.version,
+        origin: body.origin.clone(),
+        // Both crates number kinds by spec 3.2.
+        kind: dyad_verifier::Kind::from_u8(body.kind as u8).unwrap_or(dyad_verifier::Kind::Genesis),
+        sender: body.sender,
+        sequence: body.sequence,
+        timestamp_ms: body.timestamp_ms,
+        reply_to: body.reply_to,
+        subject: body.subject.clone(),
+        content_type: body.content_type.clone(),
+        payload: body.payload.clone(),
+        attachments: body
+            .attachments
+            .iter()
+            .map(|a| dyad_verifier::entry::Attachment {
+                sha256: a.sha256,
+                size: a.size,
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
+            })
+            .collect(),
+        signatures: Vec::new(),
+    }
+}
