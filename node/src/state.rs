@@ -299,7 +299,7 @@ impl Shared {
     }
 
     pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
-        let (size, committed_size, queued, max_payload) = self
+        let (size, committed_size, queued, max_payload, witness_keys, witness_threshold) = self
             .read(|ch| {
                 let queued = if ch.role() == Role::Cosigner {
                     ch.queued()?.len() as u64
@@ -307,9 +307,18 @@ impl Shared {
                     0
                 };
                 let max_payload = ch.genesis().max_payload;
-                Ok((ch.size(), ch.committed_size()?, queued, max_payload))
+                Ok((
+                    ch.size(),
+                    ch.committed_size()?,
+                    queued,
+                    max_payload,
+                    ch.witness_keys().to_vec(),
+                    ch.witness_threshold(),
+                ))
             })
             .await?;
+        // The witnesses of the next checkpoint (a witness change may have just changed them).
+        crate::witnessing::follow_set_status(self, &witness_keys, witness_threshold);
         Ok(NodeStatus {
             role: self.role.as_str(),
             origin: self.origin.clone(),

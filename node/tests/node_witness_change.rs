@@ -204,6 +204,8 @@ fn a_witness_added_then_removed_gates_the_commits_of_the_sizes_it_covers() {
 fn forged_approvals_and_bad_sets_are_refused_by_name_and_nothing_is_appended() {
     runtime().block_on(async {
         let ch = start_nodes(0, 0, &[]).await;
+        let (status, r) = append(&ch.seq, "first", "committed").await;
+        assert_eq!((status, r.state.as_str()), (200, "committed"), "{r:?}");
         let genuine = approve(&ch.cos, vec![spec(1, false)], 1).await.unwrap();
         let before = (
             size_and_committed(&ch.seq).await,

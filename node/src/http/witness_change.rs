@@ -326,28 +326,29 @@ fn parse_witnesses(specs: &[WitnessSpec]) -> Result<Vec<Party>, String> {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            let public_key = if w.public_key.contains('+') {
-                let key = VerifierKey::parse(&w.public_key)
-                    .map_err(|e| format!("witness {i} ({:?}): {e}", w.name))?;
-                if key.name() != w.name {
-                    return Err(format!(
-                        "witness {i}: the key string names {:?}, not {:?}",
-                        key.name(),
-                        w.name
-                    ));
-                }
-                key.public_key_bytes()
-            } else {
-                STANDARD
-                    .decode(w.public_key.as_bytes())
-                    .ok()
-                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                    .ok_or_else(|| {
+            // Standard base64 has '+' too: a key string is one that is not 32 bytes of it.
+            let raw = STANDARD
+                .decode(w.public_key.as_bytes())
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok());
+            let public_key = match raw {
+                Some(k) => k,
+                None => {
+                    let key = VerifierKey::parse(&w.public_key).map_err(|e| {
                         format!(
-                            "witness {i} ({:?}): the public key is neither 32 bytes in standard base64 nor a verifier key string",
+                            "witness {i} ({:?}): the public key is neither 32 bytes in standard base64 nor a verifier key string: {e}",
                             w.name
                         )
-                    })?
+                    })?;
+                    if key.name() != w.name {
+                        return Err(format!(
+                            "witness {i}: the key string names {:?}, not {:?}",
+                            key.name(),
+                            w.name
+                        ));
+                    }
+                    key.public_key_bytes()
+                }
             };
             Ok(Party {
                 name: w.name.clone(),

@@ -154,7 +154,6 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             continue;
         };
         follow_set(&shared, &mut witnesses, &keys);
-        follow_set_status(&shared, &keys, threshold);
         requests.launch(&shared, &http, &witnesses, checkpoint.size, &note);
         refresh(&shared, &witnesses, checkpoint.size);
         if quorum(&witnesses, checkpoint.size) >= threshold {
@@ -239,25 +238,33 @@ fn refresh(shared: &Shared, witnesses: &[Witness], size: u64) {
     for w in witnesses {
         let (known, cosigned) = (w.known, w.cosigned.as_ref().map(|(s, _)| *s));
         let lag = size.saturating_sub(cosigned.unwrap_or(0));
-        update_status(shared, w.key.name(), |s| {
+        let shown = update_status(shared, w.key.name(), |s| {
             s.size = known;
             s.cosigned_size = cosigned;
             s.lag = lag;
         });
-        shared
-            .metrics
-            .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
+        // Status and metrics show the witnesses of the next checkpoint only.
+        if shown {
+            shared
+                .metrics
+                .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
+        }
     }
 }
 
-/// Updates the status of the current witness of this name (none: it was removed).
-fn update_status(shared: &Shared, name: &str, f: impl FnOnce(&mut WitnessStatus)) {
-    if let Some(s) = lock(&shared.witnesses)
+/// Updates the status of the current witness of this name; false if there is none (a
+/// change removed it).
+fn update_status(shared: &Shared, name: &str, f: impl FnOnce(&mut WitnessStatus)) -> bool {
+    match lock(&shared.witnesses)
         .witnesses
         .iter_mut()
         .find(|s| s.name == name)
     {
-        f(s);
+        Some(s) => {
+            f(s);
+            true
+        }
+        None => false,
     }
 }
 
