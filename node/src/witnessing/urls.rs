@@ -133,7 +133,7 @@ mod tests {
     fn added_urls_are_saved_whole_and_then_in_force() {
         let urls = WitnessUrls::new(&[WitnessUrl {
             name: "w1".into(),
-            url: "http://a".into(),
+            url: "http://a.example".into(),
         }]);
         let saved = Arc::new(Mutex::new(BTreeMap::new()));
         let s = saved.clone();
@@ -141,12 +141,12 @@ mod tests {
             *lock(&s) = m.clone();
             Ok(())
         });
-        urls.add(&map(&[("w2", "http://b/")]), Some(&saver))
+        urls.add(&map(&[("w2", "http://b.example/")]), Some(&saver))
             .unwrap();
-        assert_eq!(urls.of("w2").as_deref(), Some("http://b"));
+        assert_eq!(urls.of("w2").as_deref(), Some("http://b.example"));
         assert_eq!(
             *lock(&saved),
-            map(&[("w1", "http://a"), ("w2", "http://b")])
+            map(&[("w1", "http://a.example"), ("w2", "http://b.example")])
         );
     }
 
@@ -158,7 +158,7 @@ mod tests {
         let long = format!("http://{}", "a".repeat(MAX_WITNESS_URL_LEN));
         assert!(urls.add(&map(&[("w", &long)]), None).is_err());
         let failing = WitnessUrlSaver::new(|_| Err("disk full".into()));
-        let failed = urls.add(&map(&[("w", "http://x")]), Some(&failing));
+        let failed = urls.add(&map(&[("w", "http://x.example")]), Some(&failing));
         assert!(matches!(failed, Err(WitnessUrlError::Save(_))));
         assert_eq!(urls.of("w"), None);
     }
