@@ -21,6 +21,7 @@ fn spec_vectors_match_the_code() {
         "checkpoints",
         "receipts",
         "key_changes",
+        "witness_changes",
     ] {
         assert_eq!(on_disk[key], fresh[key], "spec/vectors/entries.json differs from the code in {key:?}; if the format change is intended, run `cargo run -p dyad-ledger --example gen_vectors` and update spec/dyad.md");
     }
@@ -254,6 +255,88 @@ fn ledger_takes_the_key_change_vectors_and_refuses_the_invalid_ones() {
             other => panic!("{}: expected {expected}, got {other}", case["name"]),
         };
         assert_eq!(name, expected, "{}", case["name"]);
+    }
+    assert_eq!(ch.size(), held, "no invalid entry was stored");
+}
+
+/// The witness-change section (spec 3.8): appended after the vector log and its key
+/// changes, each party's witness change is accepted, each checkpoint is committed by the
+/// witnesses at its size and not by the too few (or removed) ones of its uncommitted
+/// twin, and every invalid witness change is refused by the rule it names; none is stored.
+#[test]
+fn ledger_takes_the_witness_change_vectors_and_refuses_the_invalid_ones() {
+    use dyad_ledger::channel::{Channel, ChannelError, EntryRefusal, Role};
+    use dyad_ledger::entry::SignedEntry;
+
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/entries.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    let decode = |e: &serde_json::Value| {
+        SignedEntry::decode(&unhex(e["entry_hex"].as_str().unwrap())).expect("decodes")
+    };
+    let array = |section: &str, key: &str| v[section][key].as_array().expect(key).clone();
+    let entries = v["entries"].as_array().expect("entries");
+    let section = &v["witness_changes"];
+    let dir = tempfile::tempdir().unwrap();
+    let mut ch = Channel::create(dir.path(), &decode(&entries[0]), Role::Sequencer).unwrap();
+    let mut now = 0;
+    let changes = array("witness_changes", "entries");
+    let all = entries[1..]
+        .iter()
+        .chain(&array("key_changes", "entries"))
+        .chain(&changes)
+        .cloned()
+        .collect::<Vec<_>>();
+    for e in &all {
+        now = now.max(e["decoded"]["timestamp_ms"].as_u64().unwrap());
+        let landed = ch.append_signed(&[decode(e)], now).expect("valid entry");
+        assert_eq!(
+            landed[0].index,
+            e["index"].as_u64().unwrap(),
+            "{}",
+            e["name"]
+        );
+    }
+    let change_indices: Vec<u64> = changes
+        .iter()
+        .filter(|e| e["decoded"]["kind"] == "witness-change")
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ch.witness_changes(), change_indices);
+    for cp in array("key_changes", "checkpoints")
+        .iter()
+        .chain(&array("witness_changes", "checkpoints"))
+    {
+        let got = ch
+            .add_committed_checkpoint(cp["note"].as_str().unwrap().as_bytes())
+            .expect("committed under the keys and witnesses at its size");
+        assert_eq!(got.size, cp["size"].as_u64().unwrap());
+    }
+    for cp in array("witness_changes", "uncommitted_checkpoints") {
+        let err = ch
+            .verify_committed(cp["note"].as_str().unwrap().as_bytes())
+            .unwrap_err();
+        assert!(
+            matches!(err, ChannelError::WitnessQuorum { .. }),
+            "size {}: {err}",
+            cp["size"]
+        );
+    }
+    let held = ch.size();
+    let invalid = section["invalid_entries"]
+        .as_array()
+        .expect("invalid_entries");
+    assert!(invalid.len() >= 12);
+    for case in invalid {
+        let expected = case["error"].as_str().unwrap();
+        match ch.append_signed(&[decode(case)], now) {
+            Err(ChannelError::Refused(EntryRefusal::WitnessChange { index, source })) => {
+                assert_eq!(source.code(), expected, "{}", case["name"]);
+                assert_eq!(index, case["index"].as_u64().unwrap());
+            }
+            other => panic!("{}: expected {expected}, got {other:?}", case["name"]),
+        }
     }
     assert_eq!(ch.size(), held, "no invalid entry was stored");
 }

@@ -5,7 +5,7 @@
 
 use dyad_ledger::channel::{Channel, ChannelError, Cosigned, EntryRefusal, Role};
 use dyad_ledger::entry::witness_change::{self, approve, WitnessChangeError, WitnessChangePayload};
-use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, SignedEntry};
+use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, Kind, SignedEntry};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
 use dyad_testkit::channel::{alpha, bravo, message, stranger, Replicas, ORIGIN, T0};
@@ -19,10 +19,15 @@ fn witness(i: u8) -> SignerKey {
 
 /// Both replicas of a channel whose genesis names `witnesses` with `threshold`.
 fn replicas(witnesses: &[&SignerKey], threshold: u8) -> Replicas {
-    let dir = tempfile::tempdir().unwrap();
     let mut terms = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
     terms.witnesses = witnesses.iter().map(|w| Party::of(w)).collect();
     terms.witness_threshold = threshold;
+    replicas_of(terms)
+}
+
+/// Both replicas of a channel with these terms.
+fn replicas_of(terms: Genesis) -> Replicas {
+    let dir = tempfile::tempdir().unwrap();
     let proposal = terms.propose(&alpha(), T0).unwrap();
     let (entry, _) = cosign_proposal(&proposal.bytes, &bravo()).unwrap();
     let seq = Channel::create(&dir.path().join("alpha"), &entry, Role::Sequencer).unwrap();
@@ -446,7 +451,11 @@ fn each_broken_rule_is_refused_by_name_on_append_cosign_and_catch_up() {
     for (name, e, expect) in refused_changes(&p) {
         let index = p.seq.size();
         // The sequencer appending.
-        let r = refusal(p.seq.append_signed(&[e.clone()], T0 + 1).unwrap_err());
+        let r = refusal(
+            p.seq
+                .append_signed(std::slice::from_ref(&e), T0 + 1)
+                .unwrap_err(),
+        );
         assert!(expect(&r), "{name}: append: {r}");
         // The co-signer co-signing a log that holds it (a log-signed note of that tree).
         let mut frontier = p.seq.store().frontier().clone();
@@ -465,14 +474,19 @@ fn each_broken_rule_is_refused_by_name_on_append_cosign_and_catch_up() {
         );
         let err = p
             .cos
-            .accept_and_cosign(&p.bravo, &[e.bytes.clone()], signed_note.as_bytes(), T0 + 1)
+            .accept_and_cosign(
+                &p.bravo,
+                std::slice::from_ref(&e.bytes),
+                signed_note.as_bytes(),
+                T0 + 1,
+            )
             .unwrap_err();
         let r = refusal(err);
         assert!(expect(&r), "{name}: co-sign: {r}");
         // Catching up from the peer.
         let r = refusal(
             p.cos
-                .append_recovered(&[e.bytes.clone()], T0 + 1)
+                .append_recovered(std::slice::from_ref(&e.bytes), T0 + 1)
                 .unwrap_err(),
         );
         assert!(expect(&r), "{name}: catch-up: {r}");
@@ -527,4 +541,109 @@ fn an_own_draft_is_checked_against_the_history_before_it_is_signed() {
     p.seq
         .check_own_draft(&witness_change::draft(&approved(&p.bravo, 1, &set, 1)))
         .unwrap();
+}
+
+#[test]
+fn a_witness_change_is_not_bound_by_max_payload() {
+    let mut terms = Genesis::new(ORIGIN, Party::of(&alpha()), Party::of(&bravo()));
+    terms.max_payload = 16;
+    let mut p = replicas_of(terms);
+    let set = parties(&[&witness(1), &witness(2)]);
+    assert!(
+        witness_change::draft(&approved(&p.bravo, 1, &set, 2))
+            .payload
+            .len()
+            > 16
+    );
+    change_witnesses(&mut p, Role::Sequencer, &set, 2, T0 + 1);
+    let err = p
+        .seq
+        .append_own(
+            &p.alpha,
+            vec![Draft::new(
+                Kind::Notification,
+                "17 bytes",
+                "text/plain",
+                vec![b'x'; 17],
+            )],
+            T0 + 2,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ChannelError::Refused(EntryRefusal::PayloadTooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_witness_change_record_that_does_not_match_the_log_is_found_on_open() {
+    let w1 = witness(1);
+    let mut p = replicas(&[], 0);
+    p.seq
+        .append_own(&p.alpha, vec![message(1)], T0 + 1)
+        .unwrap();
+    let at = change_witnesses(&mut p, Role::Sequencer, &parties(&[&w1]), 1, T0 + 2);
+    let path = p.dir.path().join("alpha");
+    let Replicas { dir, seq, cos, .. } = p;
+    drop((seq, cos));
+    let store = dyad_ledger::store::Store::open(&path).unwrap();
+    let record = store
+        .meta(&format!("witnesschange/{at:020}"))
+        .unwrap()
+        .expect("the change's record, written with the entry");
+    // The same record moved onto the message before it, then a corrupt one.
+    let cases = [
+        (
+            format!("witnesschange/{:020}", at - 1),
+            record,
+            "does not match",
+        ),
+        (format!("witnesschange/{at:020}"), vec![1, 2, 3], "corrupt"),
+    ];
+    let mut store = store;
+    for (name, value, why) in cases {
+        let mut batch = store.batch();
+        batch.put_meta(&name, value);
+        store.commit(batch).unwrap();
+        drop(store);
+        let err = Channel::open(&path).err().expect("refused");
+        assert!(err.to_string().contains(why), "{name}: {err}");
+        store = dyad_ledger::store::Store::open(&path).unwrap();
+    }
+    drop(dir);
+}
+
+#[test]
+fn a_cosigner_numbers_its_next_change_after_the_ones_in_its_outbox() {
+    let (w1, w2) = (witness(1), witness(2));
+    let mut p = replicas(&[], 0);
+    let first = witness_change::draft(&approved(&p.alpha, 1, &parties(&[&w1]), 1));
+    p.cos.check_own_draft(&first).unwrap();
+    p.cos.queue_own(&p.bravo, first, T0 + 1).unwrap();
+    let again = witness_change::draft(&approved(&p.alpha, 1, &parties(&[&w2]), 1));
+    let r = refusal(p.cos.check_own_draft(&again).unwrap_err());
+    assert!(form("WrongWitnessChangeNumber")(&r), "{r}");
+    let next = witness_change::draft(&approved(&p.alpha, 2, &parties(&[&w2]), 1));
+    p.cos.check_own_draft(&next).unwrap();
+}
+
+#[test]
+fn two_changes_in_one_batch_are_numbered_in_order_and_both_recorded() {
+    let (w1, w2) = (witness(1), witness(2));
+    let mut p = replicas(&[], 0);
+    let first = witness_change::draft(&approved(&p.bravo, 1, &parties(&[&w1]), 1));
+    let second = witness_change::draft(&approved(&p.bravo, 2, &parties(&[&w1, &w2]), 2));
+    let landed = p
+        .seq
+        .append_own(&p.alpha, vec![first, second], T0 + 1)
+        .unwrap();
+    let at: Vec<u64> = landed.iter().map(|a| a.index).collect();
+    assert_eq!(p.seq.witness_changes(), at);
+    assert_eq!(p.seq.witness_threshold_at(at[1]), 1);
+    assert_eq!(p.seq.witness_threshold_at(at[1] + 1), 2);
+    let Replicas { dir, seq, cos, .. } = p;
+    drop((seq, cos));
+    let seq = Channel::open(&dir.path().join("alpha")).unwrap();
+    assert_eq!(seq.witness_changes(), at);
+    assert_eq!(seq.witnesses_at(at[1] + 1).0, parties(&[&w1, &w2]));
 }

@@ -88,12 +88,13 @@ pub enum ChannelError {
     /// A checkpoint without the co-signer's co-signature.
     #[error("the checkpoint is not co-signed by the co-signer")]
     MissingCosignature,
-    /// A checkpoint with fewer witness co-signatures than the channel requires.
+    /// A checkpoint with fewer co-signatures by the witnesses at its size than their
+    /// threshold (spec 3.8, 7).
     #[error("the checkpoint has {found} witness co-signatures; the channel requires {needed}")]
     WitnessQuorum {
         /// Witness co-signatures that verify.
         found: usize,
-        /// The channel's witness threshold.
+        /// The witness threshold at the checkpoint's size.
         needed: usize,
     },
     /// A checkpoint larger than the log this replica holds.

@@ -18,9 +18,11 @@ impl Channel {
     /// The channel rules for an entry about to take `index` (spec 3.1–3.6), in order: the
     /// entry's own fields and who sent it, then its place in the sender's sequence and
     /// time, then its reply and the genesis limits, then (for entries new to both parties,
-    /// `admission`) the content policy, then the joint-record rules against the log and the
-    /// batch (`joint`), then a key change's rules (3.7). On success the sender's state in
-    /// `progress` moves on to this entry (and to its new key, for a key change), and
+    /// `admission`) the content policy, then a key change's rules (3.7) and a witness
+    /// change's rules against the history (3.8: its form rules come with the joint-record
+    /// ones, before the reply rules), then the joint-record rules against the log and the
+    /// batch (`joint`). On success the sender's state in `progress` moves on to this entry
+    /// (and to its new key, for a key change; to the new witnesses, for a witness change), and
     /// `joint` takes it in. A refusal is
     /// [`ChannelError::Refused`]; any other error is the store's. `signature_ok` is the result of
     /// `Channel::verify_signatures` (`signature_check.rs`) for it.

@@ -52,7 +52,8 @@ impl Channel {
     }
 
     /// The number the next witness change must carry (spec 3.8): the count of witness
-    /// changes in the log, plus one.
+    /// changes in the log, plus one. (A co-signer's witness change still in its outbox is
+    /// not counted; [`Self::check_own_draft`] counts it.)
     pub fn next_witness_change_number(&self) -> u32 {
         self.keys.witnesses().next_number()
     }

@@ -115,3 +115,52 @@ fn verifier_entry(body: &EntryBody) -> dyad_verifier::entry::Entry {
         signatures: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::EntryBody;
+
+    fn key(name: &str, seed: u8) -> SignerKey {
+        SignerKey::from_seed(name, [seed; 32]).unwrap()
+    }
+
+    fn body(payload: &WitnessChangePayload) -> EntryBody {
+        let sender = key("a.example", 1);
+        draft(payload)
+            .sign(&sender, "o.example/c", 4, 1000)
+            .unwrap()
+            .entry
+            .body
+    }
+
+    #[test]
+    fn an_approved_draft_checks_and_its_approval_is_the_approvers() {
+        let approver = key("b.example", 2);
+        let witnesses = [Party::of(&key("w.example", 3))];
+        let approval = approve(&approver, "o.example/c", 1, &witnesses, 1);
+        let change = payload(1, &witnesses, 1, approval);
+        let checked = check(&body(&change)).unwrap().expect("a witness change");
+        assert_eq!(checked, change);
+        assert_eq!(witnesses_of(&checked), witnesses);
+        let approver_key = Party::of(&approver).entry_key().unwrap();
+        assert!(approval_verifies("o.example/c", &checked, &approver_key));
+        // Bound to the channel, the number and the set.
+        assert!(!approval_verifies("o.example/d", &checked, &approver_key));
+        let mut other = checked.clone();
+        other.number = 2;
+        assert!(!approval_verifies("o.example/c", &other, &approver_key));
+        let sender_key = Party::of(&key("a.example", 1)).entry_key().unwrap();
+        assert!(!approval_verifies("o.example/c", &checked, &sender_key));
+    }
+
+    #[test]
+    fn other_kinds_are_not_judged_and_the_form_rules_are_the_verifiers() {
+        let mut b = body(&payload(1, &[], 0, [0; 64]));
+        assert!(check(&b).unwrap().is_some());
+        b.reply_to = Some(1);
+        assert_eq!(check(&b).unwrap_err().code(), "WitnessChangeWithReplyTo");
+        b.kind = Kind::Notification;
+        assert_eq!(check(&b), Ok(None));
+    }
+}

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 #[path = "key_changes.rs"]
 mod key_changes;
+#[path = "witness_changes.rs"]
+mod witness_changes;
 
 pub const ORIGIN: &str = "example.org/dyad/vectors";
 const GENESIS_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -412,9 +414,9 @@ pub fn generate() -> Value {
     add("version-2", v, "unknown-version");
     let kind_at = 1 + 8 + ORIGIN.len();
     let mut v = base.clone();
-    // 7 is key-change (spec 3.7): 8 is the first unknown kind.
-    v[kind_at] = 8;
-    add("kind-8", v, "unknown-kind");
+    // 7 is key-change (spec 3.7), 8 witness-change (3.8): 9 is the first unknown kind.
+    v[kind_at] = 9;
+    add("kind-9", v, "unknown-kind");
     let reply_tag_at = kind_at + 1 + 4 + 8 + 8;
     let mut v = base.clone();
     v[reply_tag_at] = 2;
@@ -518,6 +520,9 @@ pub fn generate() -> Value {
     // The log continued with key changes (spec 3.7), after everything above, which
     // they leave unchanged.
     let key_changes = key_changes::key_changes(&mut seq, &mut cos, (&alpha, &bravo), t);
+    // Then with witness changes (spec 3.8), after the key changes' two steps.
+    let witness_changes =
+        witness_changes::witness_changes(&mut seq, &mut cos, (&alpha, &bravo), t + 2 * STEP_MS);
 
     json!({
         "description": "dyad v1 spec vectors (spec/dyad.md): a channel between two parties with every entry kind, its co-signed checkpoints and receipts, invalid entries that each break one rule, and invalid records and endorsements that each break one rule of section 3.6. Hex is lowercase; notes and receipts are exact file texts.",
@@ -545,5 +550,6 @@ pub fn generate() -> Value {
         "checkpoints": checkpoints,
         "receipts": receipts,
         "key_changes": key_changes,
+        "witness_changes": witness_changes,
     })
 }

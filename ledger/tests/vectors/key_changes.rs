@@ -69,7 +69,7 @@ fn publish(seq: &mut Channel, cos: &mut Channel, keys: [&SignerKey; 2], t: u64) 
     })
 }
 
-fn receipt(seq: &Channel, index: u64, size: u64, note: &[u8]) -> Value {
+pub(super) fn receipt(seq: &Channel, index: u64, size: u64, note: &[u8]) -> Value {
     let proof = seq.store().inclusion_proof(index, size).expect("proof");
     let leaf = seq.store().leaf(index).expect("leaf");
     let r = dyad_verifier::receipt::format(&leaf, index, &proof, note);
