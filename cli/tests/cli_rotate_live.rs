@@ -416,3 +416,46 @@ fn a_restore_whose_own_key_change_is_not_committed_is_refused() {
     assert!(!env.path("bravo/ledger").exists(), "nothing installed");
     assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
 }
+
+/// A key the replica in place shows retired never signs again, not even a TLS binding made
+/// in memory for a restore (spec/dyad.md 3.7): against a stale copy of the peer (which
+/// knows only the retired key) the restore presents no certificate bound by it and
+/// refuses, where before it would have signed one with `previous_key_file`.
+#[test]
+fn a_restore_never_binds_with_a_key_the_replica_in_place_shows_retired() {
+    let env = Env::new();
+    env.channel();
+    env.append("alpha", "notification", "before", "under the genesis keys");
+    env.sync_all();
+    dyad_testkit::files::copy_dir(&env.path("alpha"), &env.path("alpha-stale"));
+    env.new_party_key("bravo-2", "bravo");
+    assert_eq!(
+        rotate(&env, "bravo", "keys/bravo-2.key")["status"],
+        "queued"
+    );
+    env.sync_all();
+    let bravo = log_json(&env, &env.path("bravo"));
+    assert_eq!(bravo["committed_size"], bravo["size"], "{bravo}");
+    assert!(config(&env, "bravo")["previous_key_file"].is_string());
+    // bravo's TLS identity is gone: only certificates made in memory remain to present.
+    for file in ["tls.key", "tls.crt"] {
+        fs::remove_file(env.path("bravo").join(file)).ok();
+    }
+    let stale = Node::start_alone(
+        &env.path("alpha-stale"),
+        "127.0.0.1:0",
+        "https://127.0.0.1:9",
+    );
+    let out = restore_from_peer(&env, &env.path("bravo"), &stale.url);
+    assert!(stale.stop());
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("refused every certificate"), "{said}");
+    assert!(!said.contains("previous_key_file ("), "{said}");
+    assert_eq!(
+        log_json(&env, &env.path("bravo")),
+        bravo,
+        "the replica is untouched"
+    );
+    assert!(!env.path("bravo/ledger.restoring").exists(), "nothing left");
+}

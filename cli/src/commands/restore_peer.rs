@@ -96,7 +96,8 @@ struct ClientIdentity {
 /// accepts a binding by this party's key at its committed size (spec/node.md 9.4), which
 /// only the log says: first the data directory's own certificate as the node left it
 /// (bound by that key when the node last ran), then ones made in memory bound by
-/// `dyad.json`'s key and by its previous key (a key change not committed yet).
+/// `dyad.json`'s key and by its previous key (a key change not committed yet), unless the
+/// replica in place shows that key retired.
 fn client_identities(data: &DataDir, origin: &str, keys: &OwnKeys) -> Result<Vec<ClientIdentity>> {
     let now = now_ms() / 1000;
     let tls_error = |e: dyad_node::tls::IdentityError| {
@@ -116,8 +117,12 @@ fn client_identities(data: &DataDir, origin: &str, keys: &OwnKeys) -> Result<Vec
             ),
         });
     }
+    let previous = keys
+        .previous
+        .as_ref()
+        .filter(|k| !retired_in_place(data, k));
     let named = std::iter::once((&keys.current, "key_file"))
-        .chain(keys.previous.iter().map(|k| (k, "previous_key_file")));
+        .chain(previous.map(|k| (k, "previous_key_file")));
     for (key, field) in named {
         if bound_by.contains(&key.public_key()) {
             continue;
@@ -132,6 +137,27 @@ fn client_identities(data: &DataDir, origin: &str, keys: &OwnKeys) -> Result<Vec
         });
     }
     Ok(out)
+}
+
+/// Whether the replica in place, if there is one and it opens, shows `key` retired: this
+/// party's key at its newest committed checkpoint is another one. A retired key signs
+/// nothing after its key change (spec/dyad.md 3.7), not even a TLS binding made in memory;
+/// a peer that accepts only such a binding is behind this party's own committed log, which
+/// `check_not_older` would refuse anyway. A lost or unreadable replica says nothing, and
+/// the previous key may then bind (its key change may not be committed).
+fn retired_in_place(data: &DataDir, key: &SignerKey) -> bool {
+    let path = data.ledger_path();
+    // Opening a missing store would create one: look only at a replica that is there.
+    if !path.is_dir() {
+        return false;
+    }
+    let Ok(channel) = Channel::open(&path) else {
+        return false;
+    };
+    let Ok(committed) = channel.committed_size() else {
+        return false;
+    };
+    committed > 0 && channel.party_at(channel.role(), committed).public_key != key.public_key()
 }
 
 /// Builds the replica in `building` from the peer at `url`, presenting each of this
