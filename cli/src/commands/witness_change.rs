@@ -242,6 +242,13 @@ fn report(
     for (name, url) in &made.stored_urls {
         outln(&format!("stored the URL of {name}: {url}"))?;
     }
+    // spec/node.md 5.6: only the sequencer's node asks the witnesses. (The URLs inside an
+    // approval the sequencer made were stored when it approved.)
+    if made.index.is_none() && !approval.witness_urls.is_empty() {
+        eprintln!(
+            "note: a co-signer's node keeps no witness URLs; the sequencer's operator gives them in its approval (`--witness FILE.pub=URL`), or in its dyad.json's witness_urls and restarts its node"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
