@@ -50,6 +50,7 @@ const ENTRY_TARGETS: &[&str] = &[
     "entry_decode_verifier",
     "entry_decode_ledger",
     "entry_differential",
+    "witness_change",
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -510,6 +511,7 @@ fn main() {
     for (i, e) in wlog.iter().enumerate() {
         c.add(ENTRY_TARGETS, format!("witnessed-{i}"), e);
     }
+    witness_change_seeds(&mut c, &v.note_keys);
     // Structured entries, including ones near the 65535-byte limit.
     for (name, seed) in [
         ("small", structured_entry(0x0f, 24, 1, 20, 5, 0, 10, 15)),
@@ -881,6 +883,37 @@ fn bundle_lines(origin: &str, magic: &str, lines: &[String]) -> Vec<u8> {
 
 /// `node_http`'s channel (fuzz_targets/node_http.rs): its origin and parties.
 const NODE_ORIGIN: &str = "example.org/dyad/fuzz";
+
+/// Witness-change records (spec 3.8): none, one and three witnesses of the vectors' keys;
+/// with a seed in front, the `witness_change` target signs them.
+fn witness_change_seeds(c: &mut Corpus, keys: &[KeyPair]) {
+    use dyad_verifier::genesis::Party;
+    use dyad_verifier::witness_change::WitnessChangePayload;
+    for (count, threshold) in [(0, 0), (1, 1), (3, 2)] {
+        let payload = WitnessChangePayload {
+            number: 1 + count as u32,
+            witnesses: keys
+                .iter()
+                .take(count)
+                .map(|k| Party {
+                    name: k.name.clone(),
+                    public_key: k.public_key,
+                })
+                .collect(),
+            witness_threshold: threshold,
+            approval: [0x5a; 64],
+        };
+        let bytes = payload.encode();
+        c.add(&["witness_change"], format!("record-{count}"), &bytes);
+        let mut signed = keys[0].seed.to_vec();
+        signed.extend_from_slice(&bytes);
+        c.add(
+            &["witness_change"],
+            format!("seeded-record-{count}"),
+            signed,
+        );
+    }
+}
 
 fn node_seeds(c: &mut Corpus) {
     let v = vectors();

@@ -3,7 +3,7 @@
 //! new key signs and the 96-byte payload. It checks no rule and signs nothing: a test signs
 //! [`statement`] with the new key it holds and puts the signature in [`payload`].
 
-/// `key-change` in the table of spec 3.2 (testkit/src/entry.rs's `KINDS` lists kinds 0–6).
+/// `key-change` in the table of spec 3.2 (testkit/src/entry.rs's `KINDS` lists every kind).
 pub const KIND: u8 = 7;
 
 /// The key change's `content_type` (spec 3.7).

@@ -7,6 +7,7 @@
 //!   their recursive definitions.
 //! - [`entry`]: the entry encoding of spec/dyad.md section 3.1, by its table.
 //! - [`key_change`]: the key-change statement and payload of spec/dyad.md section 3.7.
+//! - [`witness_change`]: the witness-change record and statement of spec/dyad.md section 3.8.
 //! - [`rng`]: one seeded, portable PRNG for tests.
 //! - [`store`]: checkpoint notes and reference roots for store tests.
 //! - [`files`]: copying a directory tree.
@@ -26,5 +27,6 @@ pub mod key_change;
 pub mod merkle;
 pub mod rng;
 pub mod store;
+pub mod witness_change;
 
 pub use rng::rng;

@@ -48,6 +48,36 @@ pub(crate) fn key_changes_json(changes: &[dyad_verifier::KeyChange]) -> Value {
         .collect()
 }
 
+/// The witness changes followed (spec/dyad.md 3.8), as `dyad verify receipt --json` and
+/// `dyad audit --json` list them: index, number, sender's role, the new witnesses (name,
+/// type-0x04 key ID, key) and threshold.
+pub(crate) fn witness_changes_json(changes: &[dyad_verifier::WitnessChange]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            let witnesses: Vec<Value> = c
+                .witnesses
+                .iter()
+                .map(|w| match w.cosignature_key() {
+                    Ok(key) => json!({
+                        "name": w.name,
+                        "key_id": format!("{:08x}", key.key_id()),
+                        "key": key.to_string(),
+                    }),
+                    Err(_) => json!({"name": w.name}),
+                })
+                .collect();
+            json!({
+                "index": c.index,
+                "number": c.number,
+                "sender": c.sender.to_string(),
+                "witnesses": witnesses,
+                "witness_threshold": c.witness_threshold,
+            })
+        })
+        .collect()
+}
+
 /// A checkpoint as `dyad verify --json` shows it.
 pub(crate) fn checkpoint_json(cp: &dyad_verifier::checkpoint::Checkpoint) -> Value {
     json!({"origin": cp.origin, "size": cp.size, "root": b64(&cp.root)})

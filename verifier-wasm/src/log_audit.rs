@@ -21,7 +21,7 @@ use dyad_verifier::tiles::{TileChecker, TileId};
 use dyad_verifier::Kind;
 use serde_json::{json, Value};
 
-use crate::{b64, key_changes_json, keys, refused};
+use crate::{b64, key_changes_json, keys, refused, witness_changes_json};
 
 /// Entries per bundle and hashes per tile (C2SP tlog-tiles).
 const FULL_WIDTH: u16 = 256;
@@ -327,6 +327,7 @@ pub fn report_json(r: &AuditReport) -> Value {
         "entries_by_cosigner": r.entries_by_cosigner,
         "kinds": Value::Object(kinds),
         "key_changes": key_changes_json(&r.key_changes),
+        "witness_changes": witness_changes_json(&r.witness_changes),
     })
 }
 

@@ -14,7 +14,7 @@ use dyad_verifier::{check_attachment, ReceiptError};
 use serde_json::{json, Value};
 
 use crate::keys::{self, TrustedFiles};
-use crate::{b64, checkpoint_json, key_changes_json, refused};
+use crate::{b64, checkpoint_json, key_changes_json, refused, witness_changes_json};
 
 /// What the page gathered: key files, the key history, attachment files, an
 /// endorsement's receipt.
@@ -258,6 +258,7 @@ fn details(r: &VerifiedReceipt) -> Value {
         "cosigned_at": r.committed.cosigned_at,
         "witnesses": witnesses,
         "key_changes": key_changes_json(&r.key_changes),
+        "witness_changes": witness_changes_json(&r.witness_changes),
     })
 }
 

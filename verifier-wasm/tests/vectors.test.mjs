@@ -174,7 +174,7 @@ test('a key history that is incomplete, repeated, not of key changes, changed, o
     ['only the second key change', [history[1]], /does not verify/],
     ['a key change twice', [history[0], history[0], history[1]], /two key-change receipts of entry/],
     ['a receipt of another entry', [...history, [`${notAChange.index}.tlog-proof`, utf8(notAChange.receipt)]], /not a key change/],
-    ['a changed key-change receipt', [[history[0][0], changed], history[1]], new RegExp(`the key change at entry ${first.index}`)],
+    ['a changed key-change receipt', [[history[0][0], changed], history[1]], new RegExp(`the key or witness change at entry ${first.index}`)],
     ['not a receipt', [...history, ['9.tlog-proof', utf8('hello\n')]], /9\.tlog-proof: not a key-change receipt/],
     ['257 files', Array.from({ length: 257 }, (_, i) => [`${i}.tlog-proof`, utf8('x')]), /257 key-change receipts given, more than the 256/],
   ];

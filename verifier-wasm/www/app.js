@@ -46,6 +46,10 @@ const time = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 const keyChangeLines = (changes) => changes.map((c) =>
   `  key change entry ${c.index}: the ${c.role} replaced key ${c.old_key_id} with ${c.new_key_id} (${c.new_key})`);
 
+// One line per witness change followed, as `dyad verify receipt` and `dyad audit` print them.
+const witnessChangeLines = (changes) => (changes || []).map((c) =>
+  `  witness change entry ${c.index} (number ${c.number}, sent by the ${c.sender}, approved by the other party): ${c.witness_threshold} of [${c.witnesses.map((w) => w.name).join(', ')}] from entry ${c.index + 1} on`);
+
 function receiptText(r) {
   if (!r.valid) {
     const head = r.index === undefined ? 'DOES NOT VERIFY' : 'DOES NOT VERIFY (the receipt itself verifies)';
@@ -64,6 +68,10 @@ function receiptText(r) {
   lines.push(...keyChangeLines(r.key_changes));
   if (r.key_changes.length > 0) {
     lines.push('  Key history: followed from the genesis keys through every key change given; each was signed by the party\'s key before it and proved by the new one.');
+  }
+  lines.push(...witnessChangeLines(r.witness_changes));
+  if ((r.witness_changes || []).length > 0) {
+    lines.push('  Witness changes: each was signed by one party and approved by the other; the checkpoint was judged by the witnesses and threshold of the last one.');
   }
   if (r.endorsement) {
     lines.push(`  record signed by ${r.endorsement.signed_by}, endorsed by ${r.endorsement.endorsed_by} (entry ${r.endorsement.endorsement_index})`);
@@ -161,7 +169,9 @@ async function auditLog() {
     if (r.valid) {
       const changes = r.key_changes.length === 0 ? ''
         : `\n${keyChangeLines(r.key_changes).join('\n')}\n  Key history: every key change followed from the genesis keys; the checkpoint verifies under the keys at its size.`;
-      show(true, `AUDIT PASSED: ${r.entries} entries of ${r.origin} (sequencer ${r.sequencer}, co-signer ${r.cosigner}), root ${r.root}, committed ${r.committed_size}, pending ${r.pending}; every entry, hash tile and the checkpoint verify (attachments not fetched)${changes}`);
+      const witnessChanges = (r.witness_changes || []).length === 0 ? ''
+        : `\n${witnessChangeLines(r.witness_changes).join('\n')}\n  Witness changes: every one followed; the checkpoint is committed with the witnesses at its size.`;
+      show(true, `AUDIT PASSED: ${r.entries} entries of ${r.origin} (sequencer ${r.sequencer}, co-signer ${r.cosigner}), root ${r.root}, committed ${r.committed_size}, pending ${r.pending}; every entry, hash tile and the checkpoint verify (attachments not fetched)${changes}${witnessChanges}`);
     } else {
       show(false, `AUDIT FAILED: ${r.reason}`);
     }

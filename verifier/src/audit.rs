@@ -17,10 +17,11 @@
 //!   it is given, its size must be at least the number of leaves pushed
 //!   ([`AuditError::CheckpointTooLate`] otherwise). Its signatures are checked at once and
 //!   its root when the leaf count reaches its size (at once if it already has). A
-//!   checkpoint is signed with the parties' keys at its size (spec 3.7): one given ahead of
-//!   its leaves that does not verify under the keys current when it is given waits,
-//!   unjudged, for the key changes below its size, and is verified when the leaves reach
-//!   it; one that verified is verified again then if a key change came in between.
+//!   checkpoint is signed with the parties' keys at its size (spec 3.7) and committed with
+//!   the witnesses at its size (3.8, 7): one given ahead of its leaves that does not verify
+//!   under the keys and witnesses current when it is given waits, unjudged, for the key
+//!   and witness changes below its size, and is verified when the leaves reach it; one that
+//!   verified is verified again then if a key or witness change came in between.
 //!
 //! The upper timestamp bound of section 3.3 (an entry is not later than `max_clock_skew_s`
 //! after the first co-signature covering it) is checked against the co-signer's timestamp
@@ -47,7 +48,8 @@
 //!
 //! Memory is the frontier, a few counters per party, the last checkpoint note given (for
 //! evidence of equivocation), one record with its note per checkpoint given ahead of its
-//! leaves, the key history (a key and a few IDs per key change), and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
+//! leaves, the key history (a key and a few IDs per key change, the witnesses of each
+//! witness change), and 48 bytes or so per `record` entry (its sender, leaf hash and endorsement,
 //! for the rules of section 3.6): flat in the number of leaves of every other kind.
 //!
 //! [`entry::check_entry`]: crate::entry::check_entry
@@ -80,8 +82,9 @@ struct Awaiting {
     /// The co-signer's timestamp, once the note verified; `None` while it waits for the
     /// key changes below its size (see `check_ahead`).
     cosigned_at: Option<u64>,
-    /// How many key changes were known when it verified: a key change after that, below
-    /// its size, makes it verify again under the keys at its size.
+    /// How many key and witness changes were known when it verified: a change after
+    /// that, below its size, makes it verify again under the keys and witnesses at its
+    /// size.
     changes_known: usize,
     note: Vec<u8>,
 }
@@ -458,9 +461,11 @@ impl Auditor {
         Ok(())
     }
 
-    /// Key changes accepted so far.
+    /// Key and witness changes accepted so far.
     fn changes(&self) -> usize {
-        self.channel.as_ref().map_or(0, |c| c.key_changes().len())
+        self.channel
+            .as_ref()
+            .map_or(0, |c| c.key_changes().len() + c.witness_changes().len())
     }
 
     /// A checkpoint given ahead whose size the leaves now reach, verified under the keys
@@ -521,10 +526,10 @@ impl Auditor {
     /// with the previous one, and (now or when the leaves reach its size) with the root of
     /// the leaves.
     ///
-    /// A note given ahead of its leaves is verified under the keys current now. If a key
-    /// change lies below its size, those are not its keys: a note that fails under them
-    /// waits (its signatures unjudged) until the leaves reach its size and is verified
-    /// then, and one that passed is verified again then.
+    /// A note given ahead of its leaves is verified under the keys and witnesses current
+    /// now. If a key or witness change lies below its size, those are not its keys: a note
+    /// that fails under them waits (its signatures unjudged) until the leaves reach its
+    /// size and is verified then, and one that passed is verified again then.
     pub fn check_checkpoint(&mut self, note_bytes: &[u8]) -> Result<CheckpointVerdict, AuditError> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
@@ -654,6 +659,7 @@ impl Auditor {
             entries_by_sequencer: self.senders[0].count,
             entries_by_cosigner: self.senders[1].count,
             key_changes: channel.key_changes().to_vec(),
+            witness_changes: channel.witness_changes().to_vec(),
         })
     }
 }

@@ -19,6 +19,8 @@ use crate::note::{self, NoteError, VerifiedNote};
 use crate::rules::{
     EntryError, GenesisError, Kind, PartyRole, CONTENT_TYPE, MAX_ORIGIN_LEN, MAX_WITNESSES,
 };
+use crate::witness_change;
+use crate::witness_history::{WitnessChange, WitnessSet};
 
 /// Checks the entry at index 0 (section 4) and returns it with its decoded record:
 /// kind genesis, content type [`CONTENT_TYPE`], sequence 0, no `reply_to`, no
@@ -141,7 +143,16 @@ impl ChannelParams {
                 .collect::<Result<_, _>>()?,
             witness_threshold: usize::from(genesis.witness_threshold),
         };
-        let keys = KeyHistory::new(&genesis, sequencer_key.clone(), cosigner_key.clone());
+        let witnesses = WitnessSet {
+            keys: commit_keys.witnesses.clone(),
+            threshold: commit_keys.witness_threshold,
+        };
+        let keys = KeyHistory::new(
+            &genesis,
+            sequencer_key.clone(),
+            cosigner_key.clone(),
+            witnesses,
+        );
         Ok(ChannelParams {
             genesis,
             sequencer_key,
@@ -184,27 +195,37 @@ impl ChannelParams {
     }
 
     /// The commit keys for a checkpoint of size `size`: the parties' keys after the key
-    /// changes accepted at indices below `size` (sections 3.7, 6).
+    /// changes accepted at indices below `size` (sections 3.7, 6), and the witnesses and
+    /// threshold of the last witness change accepted below `size`, or the genesis's
+    /// (sections 3.8, 7).
     pub fn commit_keys_at(&self, size: u64) -> CommitKeys {
-        if self.keys.changes().iter().all(|c| c.index < size) {
+        let keys_current = self.keys.changes().iter().all(|c| c.index < size);
+        let witnesses_current = self.keys.witness_changes().iter().all(|c| c.index < size);
+        if keys_current && witnesses_current {
             return self.commit_keys.clone();
         }
         let mut current = [&self.sequencer_key, &self.cosigner_key];
         for change in self.keys.changes().iter().filter(|c| c.index < size) {
             current[usize::from(change.role != PartyRole::Sequencer)] = &change.new_key;
         }
-        self.commit_keys_of(current[0], current[1])
+        self.commit_keys_of(current[0], current[1], self.keys.witnesses_at(size))
     }
 
-    /// The commit keys with these entry keys of the sequencer and the co-signer: the log
-    /// key is the sequencer's key under the origin, the co-signer's is type 0x04.
-    fn commit_keys_of(&self, sequencer: &VerifierKey, cosigner: &VerifierKey) -> CommitKeys {
+    /// The commit keys with these entry keys of the sequencer and the co-signer and these
+    /// witnesses: the log key is the sequencer's key under the origin, the co-signer's is
+    /// type 0x04.
+    fn commit_keys_of(
+        &self,
+        sequencer: &VerifierKey,
+        cosigner: &VerifierKey,
+        witnesses: &WitnessSet,
+    ) -> CommitKeys {
         CommitKeys {
             origin: self.commit_keys.origin.clone(),
             log: sequencer.with_name_of(&self.commit_keys.log),
             cosigner: cosigner.with_signature_type(SignatureType::CosignatureV1),
-            witnesses: self.commit_keys.witnesses.clone(),
-            witness_threshold: self.commit_keys.witness_threshold,
+            witnesses: witnesses.keys.clone(),
+            witness_threshold: witnesses.threshold,
         }
     }
 
@@ -219,6 +240,11 @@ impl ChannelParams {
         self.keys.changes()
     }
 
+    /// The witness changes accepted so far, in index order (section 3.8).
+    pub fn witness_changes(&self) -> &[WitnessChange] {
+        self.keys.witness_changes()
+    }
+
     /// The party's current entry key.
     pub fn current_key(&self, role: PartyRole) -> &VerifierKey {
         self.keys.current(role)
@@ -230,20 +256,34 @@ impl ChannelParams {
         self.keys.sender(key_id)
     }
 
-    /// Takes an entry that passed [`check_entry`] at `index` (the next index: key changes
+    /// Takes an entry that passed [`check_entry`] at `index` (the next index: changes
     /// are accepted in index order) into the key history: a key change makes its new key
-    /// the sender's current key from `index + 1`. Returns the change, if it is one.
+    /// the sender's current key from `index + 1`, a witness change its witnesses and
+    /// threshold the channel's (section 3.8). Returns the key change, if it is one (a
+    /// witness change is then [`ChannelParams::witness_changes`]' last).
     pub fn accept(&mut self, index: u64, entry: &Entry) -> Result<Option<KeyChange>, EntryError> {
+        if let Some(payload) = witness_change::check_form(entry)? {
+            let (role, _) = self.keys.sender(entry.sender)?;
+            let set = self.keys.check_witness_change(entry, &payload, role)?;
+            self.keys.apply_witness_change(index, role, payload, set);
+            self.refresh_commit_keys();
+            return Ok(None);
+        }
         let Some(payload) = key_change::check_form(entry)? else {
             return Ok(None);
         };
         let (role, old) = self.keys.sender(entry.sender)?;
         let new_key = self.keys.check_new_key(entry, &payload, old.name())?;
         self.keys.apply(index, role, new_key);
+        self.refresh_commit_keys();
+        Ok(self.keys.changes().last().cloned())
+    }
+
+    /// The commit keys under the current keys and witnesses, after a change to either.
+    fn refresh_commit_keys(&mut self) {
         let [s, c] =
             [PartyRole::Sequencer, PartyRole::Cosigner].map(|r| self.keys.current(r).clone());
-        self.commit_keys = self.commit_keys_of(&s, &c);
-        Ok(self.keys.changes().last().cloned())
+        self.commit_keys = self.commit_keys_of(&s, &c, self.keys.current_witnesses());
     }
 
     /// The channel origin.
@@ -428,6 +468,8 @@ impl CommitKeys {
 ///   change retired is `RetiredKey`), and the signature's key ID is the sender's (3.4, 3.7);
 /// - a key change has the form of 3.7, a valid new key, new to the channel, whose
 ///   signature over the key-change statement verifies strictly;
+/// - a witness change has the form of 3.8, the next `number`, witnesses that are earlier
+///   witnesses or new to the channel, and the other party's approval by its current key;
 /// - a response has `reply_to`; `reply_to` is neither 0 nor `>= index` (3.3);
 /// - the payload and the attachments are within the channel's limits (3.1, 3.5);
 /// - the sender's signature verifies strictly (3.4).
@@ -460,7 +502,7 @@ pub fn check_entry(
     if entry.kind == Kind::Genesis {
         return Err(EntryError::GenesisNotFirst { index });
     }
-    let (_, key) = channel.sender_key(entry.sender)?;
+    let (role, key) = channel.sender_key(entry.sender)?;
     // decode() guarantees exactly one signature on a non-genesis entry.
     let signature_key_id = entry.signatures[0].key_id;
     if signature_key_id != entry.sender {
@@ -472,19 +514,24 @@ pub fn check_entry(
     }
     joint_record::check_form(&entry.joint_fields(), index)?;
     let key_change = key_change::check_form(&entry)?;
+    let witness_change = witness_change::check_form(&entry)?;
     entry_codec::check_reply_to(&entry, index)?;
     check_limits(&entry, channel)?;
     entry_codec::verify_signature(entry_bytes, &entry, key)?;
     if let Some(payload) = key_change {
         channel.keys.check_new_key(&entry, &payload, key.name())?;
     }
+    if let Some(payload) = witness_change {
+        channel.keys.check_witness_change(&entry, &payload, role)?;
+    }
     Ok(entry)
 }
 
-/// The channel's size limits (sections 3.1 and 3.5).
+/// The channel's size limits (sections 3.1 and 3.5). A witness change's payload is not
+/// subject to `max_payload`, like the genesis's (section 3.8).
 fn check_limits(entry: &Entry, channel: &ChannelParams) -> Result<(), EntryError> {
     let max = channel.genesis().max_payload;
-    if entry.payload.len() as u64 > u64::from(max) {
+    if entry.kind != Kind::WitnessChange && entry.payload.len() as u64 > u64::from(max) {
         return Err(EntryError::PayloadTooLarge {
             len: entry.payload.len(),
             max,

@@ -15,3 +15,4 @@ pub use crate::rules::{
     GenesisError, Identifier, PartyRole, CONTENT_TYPE, MAX_CLOCK_SKEW_S, MAX_MAX_PAYLOAD,
     MAX_WITNESSES, RECORD_VERSION,
 };
+pub use crate::witness_history::WitnessChange;

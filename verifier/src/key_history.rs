@@ -1,7 +1,8 @@
-//! A channel's key history (spec/dyad.md sections 2 and 3.7): each party's current entry
-//! key, the key changes so far, and every key the channel has had, which a new key must
-//! not repeat. `channel::ChannelParams` holds one and advances it as key-change entries
-//! are accepted.
+//! A channel's key history (spec/dyad.md sections 2, 3.7 and 3.8): each party's current
+//! entry key, the key changes so far, the witnesses at each size (`witness_history`), and
+//! every key the channel has had, which a new key or a new witness must not repeat.
+//! `channel::ChannelParams` holds one and advances it as key-change and witness-change
+//! entries are accepted; a receipt's verifier replays one from its key history (section 8).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -11,6 +12,8 @@ use crate::genesis_record::{Genesis, Party};
 use crate::key::{self, SignatureType, VerifierKey};
 use crate::key_change::{self, KeyChangePayload};
 use crate::rules::{EntryError, Identifier, KeyChangeError, KeyOwner, PartyRole};
+use crate::witness_change::{self, WitnessChangeError, WitnessChangePayload};
+use crate::witness_history::{WitnessChange, WitnessHistory, WitnessSet};
 
 /// One accepted key change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,15 +58,40 @@ impl UsedKey {
         [SignatureType::Ed25519, SignatureType::CosignatureV1]
             .map(|t| key::key_id(&self.name, t, &self.public_key))
     }
+
+    /// Whether it is a witness's key: of the genesis or of a witness change.
+    fn is_witness(&self) -> bool {
+        matches!(
+            self.owner,
+            KeyOwner::Genesis(PartyRole::Witness(_)) | KeyOwner::WitnessChange(_)
+        )
+    }
+
+    /// Whether it is this party's key under this party's name.
+    fn is(&self, party: &Party) -> bool {
+        self.name == party.name && self.public_key == party.public_key
+    }
 }
 
-/// The parties' current entry keys and what came before them.
+/// The other party's role.
+fn other(role: PartyRole) -> PartyRole {
+    if role == PartyRole::Sequencer {
+        PartyRole::Cosigner
+    } else {
+        PartyRole::Sequencer
+    }
+}
+
+/// The parties' current entry keys, the witnesses, and what came before them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct KeyHistory {
     /// The sequencer's and the co-signer's current entry keys, in that order.
     current: [VerifierKey; 2],
     changes: Vec<KeyChange>,
+    /// Every key the channel has had: the genesis parties and witnesses, each key change's
+    /// new key, each witness change's new witnesses (sections 3.7, 3.8).
     used: Vec<UsedKey>,
+    witnesses: WitnessHistory,
 }
 
 fn slot(role: PartyRole) -> usize {
@@ -71,8 +99,14 @@ fn slot(role: PartyRole) -> usize {
 }
 
 impl KeyHistory {
-    /// The history at the genesis: the genesis keys, no change.
-    pub(crate) fn new(genesis: &Genesis, sequencer: VerifierKey, cosigner: VerifierKey) -> Self {
+    /// The history at the genesis: the genesis keys and witnesses (`witnesses`, the set the
+    /// genesis names), no change.
+    pub(crate) fn new(
+        genesis: &Genesis,
+        sequencer: VerifierKey,
+        cosigner: VerifierKey,
+        witnesses: WitnessSet,
+    ) -> Self {
         let mut used = Vec::with_capacity(2 + genesis.witnesses.len());
         used.push(UsedKey::of(
             KeyOwner::Genesis(PartyRole::Sequencer),
@@ -89,15 +123,17 @@ impl KeyHistory {
             current: [sequencer, cosigner],
             changes: Vec::new(),
             used,
+            witnesses: WitnessHistory::new(witnesses),
         }
     }
 
     /// The history at the genesis from the parties' entry keys in their roles and the
-    /// witnesses' keys (as a receipt's verifier knows them, section 8).
+    /// witnesses' keys with their threshold (as a receipt's verifier knows them, section 8).
     pub(crate) fn from_keys(
         sequencer: VerifierKey,
         cosigner: VerifierKey,
         witnesses: &[VerifierKey],
+        witness_threshold: usize,
     ) -> Self {
         let mut used = Vec::with_capacity(2 + witnesses.len());
         used.push(UsedKey::of_key(
@@ -115,16 +151,37 @@ impl KeyHistory {
             current: [sequencer, cosigner],
             changes: Vec::new(),
             used,
+            witnesses: WitnessHistory::new(WitnessSet {
+                keys: witnesses.to_vec(),
+                threshold: witness_threshold,
+            }),
         }
     }
 
-    /// The same history with the current keys' verification tables precomputed.
+    /// The same history with the current keys' and the witnesses' verification tables
+    /// precomputed.
     pub(crate) fn precomputed(self) -> Self {
         let [s, c] = self.current;
         KeyHistory {
             current: [s.precomputed(), c.precomputed()],
+            witnesses: self.witnesses.precomputed(),
             ..self
         }
+    }
+
+    /// The witness changes so far, in index order.
+    pub(crate) fn witness_changes(&self) -> &[WitnessChange] {
+        self.witnesses.changes()
+    }
+
+    /// The witnesses and threshold current after every witness change so far.
+    pub(crate) fn current_witnesses(&self) -> &WitnessSet {
+        self.witnesses.current()
+    }
+
+    /// The witnesses and threshold that decide a checkpoint of `size` (sections 3.8, 7).
+    pub(crate) fn witnesses_at(&self, size: u64) -> &WitnessSet {
+        self.witnesses.at(size)
     }
 
     /// The party's current entry key.
@@ -197,6 +254,111 @@ impl KeyHistory {
         self.check_unused(party_name, &payload.new_public_key)?;
         key_change::verify_new_key_signature(entry, payload, &new_key)?;
         Ok(new_key)
+    }
+
+    /// The rules of section 3.8 that need the history, checked after the entry's own
+    /// signature, in the order the spec names them: the change's `number` is the next
+    /// (`WrongWitnessChangeNumber`); each witness is either one the channel has had, with
+    /// the same name and key, or new to the channel and not named like a party
+    /// (`WitnessKeyReused`); the approval verifies strictly under the **other** party's
+    /// current key (`BadApproval`). `sender` is the role of the entry's sender. Returns the
+    /// witness set the change names.
+    pub(crate) fn check_witness_change(
+        &self,
+        entry: &Entry,
+        payload: &WitnessChangePayload,
+        sender: PartyRole,
+    ) -> Result<WitnessSet, WitnessChangeError> {
+        let expected = self.witnesses.next_number();
+        if expected != Some(payload.number) {
+            return Err(WitnessChangeError::WrongWitnessChangeNumber {
+                // No number is left after 2^32 - 1 changes: every one is wrong then.
+                expected: expected.unwrap_or(u32::MAX),
+                found: payload.number,
+            });
+        }
+        self.check_witnesses(&payload.witnesses)?;
+        let approver = self.current(other(sender));
+        if !witness_change::approval_verifies(&entry.origin, payload, approver) {
+            return Err(WitnessChangeError::BadApproval);
+        }
+        let mut keys = Vec::with_capacity(payload.witnesses.len());
+        for (index, w) in payload.witnesses.iter().enumerate() {
+            // check_form has checked each witness's name and key (section 4).
+            let key = w
+                .cosignature_key()
+                .map_err(|error| WitnessChangeError::InvalidWitness { index, error })?;
+            keys.push(key);
+        }
+        Ok(WitnessSet {
+            keys,
+            threshold: usize::from(payload.witness_threshold),
+        })
+    }
+
+    /// The rule of section 3.8 on a new witness list against every key the channel has
+    /// had: a witness the channel had (genesis or an earlier change) may come back with the
+    /// same name and public key; any other witness repeats no public key and no type-0x01
+    /// or type-0x04 key ID of a key the channel has had; and no witness has a party's name.
+    fn check_witnesses(&self, witnesses: &[Party]) -> Result<(), WitnessChangeError> {
+        for (index, w) in witnesses.iter().enumerate() {
+            for role in [PartyRole::Sequencer, PartyRole::Cosigner] {
+                if self.current(role).name() == w.name {
+                    return Err(WitnessChangeError::WitnessKeyReused {
+                        index,
+                        identifier: Identifier::Name,
+                        previous: KeyOwner::Genesis(role),
+                    });
+                }
+            }
+            if self.used.iter().any(|u| u.is_witness() && u.is(w)) {
+                continue;
+            }
+            let new = UsedKey::of(KeyOwner::WitnessChange(0), w);
+            let ids = new.key_ids();
+            for used in &self.used {
+                let identifier = if used.public_key == new.public_key {
+                    Identifier::PublicKey
+                } else if used.key_ids().iter().any(|id| ids.contains(id)) {
+                    Identifier::KeyId
+                } else {
+                    continue;
+                };
+                return Err(WitnessChangeError::WitnessKeyReused {
+                    index,
+                    identifier,
+                    previous: used.owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the witness change at `index` sent by `sender` (already checked with
+    /// [`KeyHistory::check_witness_change`], which gave `set`): its witnesses decide the
+    /// checkpoints of sizes above `index`, and each new one joins the keys the channel has
+    /// had.
+    pub(crate) fn apply_witness_change(
+        &mut self,
+        index: u64,
+        sender: PartyRole,
+        payload: WitnessChangePayload,
+        set: WitnessSet,
+    ) {
+        for w in &payload.witnesses {
+            if !self.used.iter().any(|u| u.is_witness() && u.is(w)) {
+                self.used
+                    .push(UsedKey::of(KeyOwner::WitnessChange(index), w));
+            }
+        }
+        let change = WitnessChange {
+            index,
+            number: payload.number,
+            sender,
+            witnesses: payload.witnesses,
+            witness_threshold: payload.witness_threshold,
+        };
+        self.witnesses.apply(change, set);
     }
 
     /// Records the key change at `index` of `role` to `new_key` (already checked): the

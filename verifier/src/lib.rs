@@ -18,6 +18,7 @@
 //! | [`attachment`] | attachment bytes checked against their entry (spec section 3.5) |
 //! | [`joint_record`] | records and endorsements: the payload and the rules (spec section 3.6) |
 //! | [`key_change`] | key changes: the payload, the statement and the rules of one entry (spec section 3.7) |
+//! | [`witness_change`] | witness changes: the payload, the statement and the rules of one entry (spec section 3.8) |
 //! | [`endorsement`] | a record's receipt with its endorsement's (spec sections 3.6, 8) |
 //! | [`genesis`] | the genesis record and the committed-checkpoint rule (spec sections 4, 7) |
 //! | [`receipt`] | receipts: C2SP tlog-proof carrying the entry (spec section 8) |
@@ -38,13 +39,14 @@
 //! | `wire` | the reader of the primitive encodings (spec 3.1) |
 //! | `entry_codec` | entry decoding, signed message and signature checks (spec 3.1, 3.4) |
 //! | `genesis_record` | the genesis record and the rules it alone determines (spec 4) |
-//! | `key_history` | the parties' current keys and every key the channel has had (spec 3.7) |
+//! | `witness_history` | the witnesses and threshold at each size, and the witness changes (spec 3.8, 7) |
+//! | `key_history` | the parties' current keys, the witnesses, and every key the channel has had (spec 3.7, 3.8) |
 //! | `channel` | channel parameters, committed checkpoints, `check_genesis`, `check_entry` |
 //! | `text` | canonical decimals, base64 hashes and numbered lines of the text formats |
 //!
 //! Imports go one way. In this order each module imports only modules before it: `hash`,
 //! `keyed`, `key`, `cosignature`, `text`, `rules`, `wire`, `checkpoint`, `note`, `proof`, `policy`,
-//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `key_history`,
+//! `entry_codec`, `joint_record`, `key_change`, `attachment`, `genesis_record`, `witness_change`, `witness_history`, `key_history`,
 //! `channel`, `entry`,
 //! `genesis`, `tiles`, `equivocation`, `promise_evidence`, `receipt`, `receipt_history`, `receipt_directory`,
 //! `endorsement`, `audit`, `parallel_audit` (tests/module_graph.rs checks
@@ -85,6 +87,7 @@ pub mod text;
 pub mod tiles;
 mod wire;
 pub mod witness_change;
+mod witness_history;
 
 pub use checkpoint::CheckpointError;
 pub use hash::Hash;
@@ -97,6 +100,6 @@ pub use attachment::{check_attachment, AttachmentCheck, AttachmentError};
 pub use audit::{audit, AuditError, AuditReport, AuditTrust, Auditor};
 pub use entry::{Entry, EntryError, Kind};
 pub use equivocation::EvidenceError;
-pub use genesis::{ChannelParams, Genesis, GenesisError, KeyChange, Party};
+pub use genesis::{ChannelParams, Genesis, GenesisError, KeyChange, Party, WitnessChange};
 pub use joint_record::EndorsementError;
 pub use receipt::{ReceiptError, ReceiptTrust, VerifiedReceipt};

@@ -34,6 +34,8 @@ use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::proof::{self, ProofError};
 use crate::rules::{EntryError, GenesisError, Kind, PartyRole, MAX_ENTRY_SIZE};
 use crate::text::{parse_decimal, parse_hash, push_hash_lines, LineError, Lines};
+use crate::witness_change;
+use crate::witness_history::WitnessChange;
 
 /// The first line of every C2SP tlog-proof v1 file.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -160,8 +162,9 @@ pub enum ReceiptError {
     Inclusion(#[from] ProofError),
     /// The checkpoint is signed by neither the trusted keys nor, given no key history,
     /// any key the verifier knows: after a key change below its size, it is signed with
-    /// the new key (spec 3.7, 8).
-    #[error("checkpoint is not committed under the trusted keys: {0}; if a party changed its key below this checkpoint, this receipt may need its key history: key-changes/ in a receipt directory (spec 8.1)")]
+    /// the new key (spec 3.7, 8); or too few of the trusted witnesses co-signed it: after a
+    /// witness change below its size, the new witnesses co-sign it (spec 3.8, 8).
+    #[error("checkpoint is not committed under the trusted keys: {0}; if a party changed its key or the parties changed the witnesses below this checkpoint, this receipt may need its key history: key-changes/ in a receipt directory (spec 8.1)")]
     MayNeedKeyHistory(CommitError),
     /// More key-change receipts than [`MAX_KEY_HISTORY`].
     #[error(
@@ -192,16 +195,16 @@ pub enum ReceiptError {
         /// The index.
         index: u64,
     },
-    /// A key-change receipt's entry is not a key change.
-    #[error("the key-change receipt of entry {index} holds a {kind} entry, not a key change")]
+    /// A key-change receipt's entry is neither a key change nor a witness change.
+    #[error("the key-change receipt of entry {index} holds a {kind} entry, not a key change or a witness change")]
     KeyHistoryNotAKeyChange {
         /// Its index.
         index: u64,
         /// Its kind.
         kind: Kind,
     },
-    /// A key-change receipt does not verify as one (spec 3.7, 8).
-    #[error("the key change at entry {index}: {error}")]
+    /// A key-change receipt does not verify as one (spec 3.7, 3.8, 8).
+    #[error("the key or witness change at entry {index}: {error}")]
     KeyHistory {
         /// The key change's index.
         index: u64,
@@ -495,6 +498,9 @@ pub struct VerifiedReceipt {
     /// The key changes of the key history it was verified with, in index order (empty
     /// without one: spec 8, "Receipts after a key change").
     pub key_changes: Vec<KeyChange>,
+    /// The witness changes of the key history it was verified with, in index order: the
+    /// checkpoint was judged by the last one's witnesses (spec 3.8, 8).
+    pub witness_changes: Vec<WitnessChange>,
 }
 
 /// A receipt's lines are read with [`Lines::next`] alone, which fails only at a line
@@ -602,9 +608,11 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             .map_err(|e| match e {
                 // What a key change below the checkpoint's size would cause (spec 8).
                 // With both parties' keys changed, no line verifies under a trusted key.
+                // Too few witnesses is what a witness change left out causes (3.8).
                 ReceiptError::NotCommitted(
                     e @ (CommitError::MissingLogSignature(_)
                     | CommitError::MissingCosignature(_)
+                    | CommitError::NotEnoughWitnesses { .. }
                     | CommitError::Note(NoteError::NoVerifiedSignature)),
                 ) if trust.policy.is_none() => ReceiptError::MayNeedKeyHistory(e),
                 other => other,
@@ -620,7 +628,13 @@ pub fn verify(bytes: &[u8], trust: &ReceiptTrust) -> Result<VerifiedReceipt, Rec
             key_id: entry.sender,
         })?;
     check_entry(&receipt, &entry, &sender, roles)?;
-    finish(receipt, entry, (sender_role, sender), committed, Vec::new())
+    finish(
+        receipt,
+        entry,
+        (sender_role, sender),
+        committed,
+        (Vec::new(), Vec::new()),
+    )
 }
 
 impl ReceiptTrust {
@@ -666,8 +680,8 @@ pub(crate) fn check_origin(entry: &Entry, origin: &str) -> Result<(), ReceiptErr
 
 /// The rules of one entry a receipt shows (section 8), with `sender` the key its sender
 /// signs with at its index: at index 0 a genesis naming the `genesis_roles` parties, with
-/// both signatures; elsewhere no genesis, the signature's key ID, the form rules of 3.6
-/// and 3.7, the reply rules of 3.3 and the sender's signature.
+/// both signatures; elsewhere no genesis, the signature's key ID, the form rules of 3.6,
+/// 3.7 and 3.8, the reply rules of 3.3 and the sender's signature.
 pub(crate) fn check_entry(
     receipt: &Receipt,
     entry: &Entry,
@@ -699,6 +713,7 @@ pub(crate) fn check_entry(
     }
     joint_record::check_form(&entry.joint_fields(), receipt.index).map_err(EntryError::from)?;
     key_change::check_form(entry).map_err(EntryError::from)?;
+    witness_change::check_form(entry).map_err(EntryError::from)?;
     entry_codec::check_reply_to(entry, receipt.index)?;
     entry_codec::verify_signature(&receipt.entry_bytes, entry, sender)?;
     Ok(())
@@ -710,7 +725,7 @@ pub(crate) fn finish(
     entry: Entry,
     (sender_role, sender): (PartyRole, VerifierKey),
     committed: Committed,
-    key_changes: Vec<KeyChange>,
+    (key_changes, witness_changes): (Vec<KeyChange>, Vec<WitnessChange>),
 ) -> Result<VerifiedReceipt, ReceiptError> {
     let leaf_hash = leaf_hash(&receipt.entry_bytes);
     proof::verify_inclusion(
@@ -728,5 +743,6 @@ pub(crate) fn finish(
         sender_role,
         committed,
         key_changes,
+        witness_changes,
     })
 }

@@ -1,9 +1,10 @@
 //! A receipt with its key history (spec/dyad.md section 8, "Receipts after a key
-//! change"): when parties changed their keys below the checkpoint's size, the receipt
-//! comes with a receipt of every key-change entry against the same checkpoint. The
-//! verifier starts from the genesis keys, takes the key changes in ascending index, checks
-//! the receipt's own entry under its sender's key at its index, and the checkpoint, once,
-//! under the keys current at its size.
+//! change"): when parties changed their keys or the witnesses below the checkpoint's
+//! size, the receipt comes with a receipt of every key-change and witness-change entry
+//! against the same checkpoint. The verifier starts from the genesis keys (and the trusted
+//! witnesses), takes the changes in ascending index, checks the receipt's own entry under
+//! its sender's key at its index, and the checkpoint, once, under the keys and witnesses
+//! current at its size (a policy's witnesses and quorum stay as written, section 9).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -14,10 +15,12 @@ use crate::entry_codec::{self, Entry};
 use crate::hash::leaf_hash;
 use crate::key::SignatureType;
 use crate::key_change;
-use crate::key_history::KeyHistory;
+use crate::key_history::{KeyChange, KeyHistory};
 use crate::proof;
 use crate::receipt::{self, Receipt, ReceiptError, ReceiptTrust, VerifiedReceipt};
 use crate::rules::{EntryError, Kind, PartyRole};
+use crate::witness_change;
+use crate::witness_history::WitnessChange;
 
 pub use crate::receipt::MAX_KEY_HISTORY;
 
@@ -28,13 +31,13 @@ struct Change {
 }
 
 /// Verifies a receipt (section 8) with its key history: `key_changes` are the receipts
-/// of the key-change entries below the checkpoint's size, in any order, each against the
-/// receipt's checkpoint note byte for byte. Without a key history this is
+/// of the key-change and witness-change entries below the checkpoint's size, in any
+/// order, each against the receipt's checkpoint note byte for byte. Without a key history this is
 /// [`receipt::verify`]. Under a policy, the key history starts from the parties the policy
 /// names, and the checkpoint must meet the policy with the parties' keys at its size
 /// (section 9).
 ///
-/// The verified receipt lists the key changes it was verified with.
+/// The verified receipt lists the key and witness changes it was verified with.
 pub fn verify_with_key_history(
     bytes: &[u8],
     key_changes: &[Vec<u8>],
@@ -96,7 +99,7 @@ fn parse_history(main: &Receipt, key_changes: &[Vec<u8>]) -> Result<Vec<Change>,
         // The note is the receipt's: one copy is enough.
         receipt.checkpoint_note = Vec::new();
         let entry = entry_codec::decode(&receipt.entry_bytes).map_err(|e| in_change(index, e))?;
-        if entry.kind != Kind::KeyChange {
+        if !matches!(entry.kind, Kind::KeyChange | Kind::WitnessChange) {
             return Err(ReceiptError::KeyHistoryNotAKeyChange {
                 index,
                 kind: entry.kind,
@@ -134,7 +137,8 @@ fn replay(
 ) -> Result<VerifiedReceipt, ReceiptError> {
     let roles = trust.roles(sequencer);
     let (witnesses, threshold) = trust.witnesses();
-    let mut keys = KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses);
+    let mut keys =
+        KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses, threshold);
     let entry = entry_codec::decode(&main.entry_bytes)?;
     receipt::check_origin(&entry, &checkpoint.origin)?;
     let mut sender = None;
@@ -151,9 +155,10 @@ fn replay(
         None => check_main(main, &entry, &keys, roles)?,
     };
     if let Some(policy) = trust.trusted_policy() {
+        // A policy's witnesses and quorum are the auditor's: they do not follow the witness
+        // changes (section 9).
         let committed = committed_by_policy(trust, policy, &keys, &main.checkpoint_note)?;
-        let key_changes = keys.changes().to_vec();
-        return receipt::finish(main.clone(), entry, sender, committed, key_changes);
+        return receipt::finish(main.clone(), entry, sender, committed, followed(&keys));
     }
     let commit_keys = CommitKeys {
         origin: checkpoint.origin.clone(),
@@ -164,12 +169,18 @@ fn replay(
         cosigner: keys
             .current(PartyRole::Cosigner)
             .with_signature_type(SignatureType::CosignatureV1),
-        witnesses: witnesses.to_vec(),
-        witness_threshold: threshold,
+        // The witnesses of the last witness change in the key history, or the trusted
+        // ones (section 8).
+        witnesses: keys.current_witnesses().keys.clone(),
+        witness_threshold: keys.current_witnesses().threshold,
     };
     let committed = commit_keys.verify(&main.checkpoint_note)?;
-    let key_changes = keys.changes().to_vec();
-    receipt::finish(main.clone(), entry, sender, committed, key_changes)
+    receipt::finish(main.clone(), entry, sender, committed, followed(&keys))
+}
+
+/// The key and witness changes the replay followed.
+fn followed(keys: &KeyHistory) -> (Vec<KeyChange>, Vec<WitnessChange>) {
+    (keys.changes().to_vec(), keys.witness_changes().to_vec())
 }
 
 /// The checkpoint meets `policy` with the parties' keys at its size (section 9).
@@ -201,9 +212,11 @@ fn check_main(
     Ok((role, key.clone()))
 }
 
-/// One key change (section 3.7) against the key history before it: of the checkpoint's
-/// channel, by a party's current key, signed by it, with a valid new key, new to the
-/// channel, proved by its statement signature, included at its index.
+/// One key change (section 3.7) or witness change (3.8) against the key history before
+/// it: of the checkpoint's channel, by a party's current key, signed by it, included at
+/// its index; a key change with a valid new key, new to the channel, proved by its
+/// statement signature; a witness change with the next number, witnesses that are earlier
+/// ones or new to the channel, approved by the other party's current key.
 fn apply(
     keys: &mut KeyHistory,
     change: &Change,
@@ -215,6 +228,27 @@ fn apply(
     receipt::check_origin(entry, &checkpoint.origin).map_err(|e| in_change(index, e))?;
     let (role, old) = keys.sender(entry.sender).map_err(|e| in_change(index, e))?;
     receipt::check_entry(receipt, entry, old, roles).map_err(|e| in_change(index, e))?;
+    let included = |receipt: &Receipt| {
+        proof::verify_inclusion(
+            &leaf_hash(&receipt.entry_bytes),
+            index,
+            checkpoint.size,
+            &receipt.proof,
+            &checkpoint.root,
+        )
+        .map_err(|e| in_change(index, e))
+    };
+    if let Some(payload) = witness_change::check_form(entry)
+        .map_err(EntryError::from)
+        .map_err(|e| in_change(index, e))?
+    {
+        let set = keys
+            .check_witness_change(entry, &payload, role)
+            .map_err(|e| in_change(index, EntryError::from(e)))?;
+        included(receipt)?;
+        keys.apply_witness_change(index, role, payload, set);
+        return Ok(());
+    }
     let payload = key_change::check_form(entry)
         .map_err(EntryError::from)
         .map_err(|e| in_change(index, e))?
@@ -225,14 +259,7 @@ fn apply(
     let new_key = keys
         .check_new_key(entry, &payload, old.name())
         .map_err(|e| in_change(index, EntryError::from(e)))?;
-    proof::verify_inclusion(
-        &leaf_hash(&receipt.entry_bytes),
-        index,
-        checkpoint.size,
-        &receipt.proof,
-        &checkpoint.root,
-    )
-    .map_err(|e| in_change(index, e))?;
+    included(receipt)?;
     keys.apply(index, role, new_key);
     Ok(())
 }

@@ -398,7 +398,7 @@ pub enum EntryError {
     KeyChange(#[from] KeyChangeError),
     /// A witness-change entry breaks a rule of section 3.8.
     #[error("{0}")]
-    WitnessChange(#[from] crate::witness_change::WitnessChangeError),
+    WitnessChange(#[from] WitnessChangeError),
     /// The entry is signed by a party's key that a key change at an earlier index retired
     /// (section 3.7): from the index after the change, only the new key signs.
     #[error("sender key ID {key_id:08x} is the {role}'s key retired by the key change at entry {retired_at}; entries after it are signed by the new key (`RetiredKey`, spec 3.7)")]
@@ -555,6 +555,110 @@ impl KeyChangeError {
             KeyChangeError::NewKeyReused { .. } => "NewKeyReused",
             KeyChangeError::BadNewKeySignature => "BadNewKeySignature",
         }
+    }
+}
+
+/// The witness change's content type (section 3.8).
+pub const WITNESS_CHANGE_CONTENT_TYPE: &str = "application/vnd.dyad.witness-change.v1";
+/// The domain label that starts the witness-change statement (section 3.8); its NUL makes
+/// it differ from every entry message, key-change statement and signed-note text.
+pub const WITNESS_CHANGE_STATEMENT_PREFIX: &[u8] = b"dyad-witness-change/v1\x00";
+/// Why a witness-change entry breaks a rule of section 3.8. Each variant is one refusal;
+/// [`WitnessChangeError::code`] gives the name the spec uses for it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WitnessChangeError {
+    /// A witness change whose content type is not the witness change's.
+    #[error("a witness change's content type is {0:?}, not {WITNESS_CHANGE_CONTENT_TYPE:?}")]
+    WrongContentType(String),
+    /// The payload is not a witness-change record (a length runs past the end, bytes are
+    /// left after the approval, a name is not UTF-8 of 1..=255 bytes).
+    #[error("a witness change's payload is not a witness-change record: {0}")]
+    MalformedPayload(Box<EntryError>),
+    /// More than [`MAX_WITNESSES`] witnesses.
+    #[error("a witness change names {count} witnesses, more than {MAX_WITNESSES}")]
+    TooManyWitnesses {
+        /// The count read.
+        count: u64,
+    },
+    /// The threshold exceeds the number of witnesses.
+    #[error("a witness change's threshold {threshold} exceeds its {witnesses} witnesses")]
+    ThresholdTooHigh {
+        /// The threshold.
+        threshold: u8,
+        /// The number of witnesses.
+        witnesses: usize,
+    },
+    /// A witness change with `reply_to`.
+    #[error("a witness change carries no reply_to")]
+    WitnessChangeWithReplyTo,
+    /// A witness change that names attachments.
+    #[error("a witness change names no attachments")]
+    WitnessChangeWithAttachments,
+    /// A witness's name or public key is not a valid key (sections 2.1, 4).
+    #[error("witness {index} of the witness change: {error}")]
+    InvalidWitness {
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong.
+        error: KeyError,
+    },
+    /// Two witnesses of the list share a name, public key or key ID (section 4).
+    #[error("witness {index} of the witness change has the same {identifier} as witness {other}")]
+    DuplicateWitness {
+        /// The later of the two.
+        index: usize,
+        /// The earlier.
+        other: usize,
+        /// What they share.
+        identifier: Identifier,
+    },
+    /// `number` is not the count of earlier witness changes plus one.
+    #[error("the witness change is number {found}, but the next is number {expected} (`WrongWitnessChangeNumber`, spec 3.8)")]
+    WrongWitnessChangeNumber {
+        /// The number the channel's history expects.
+        expected: u32,
+        /// The payload's.
+        found: u32,
+    },
+    /// A new witness repeats a party's name, or a public key or key ID of a key the
+    /// channel has had that was not this same witness.
+    #[error("witness {index} of the witness change repeats the {identifier} of {previous}; a witness is either one the channel had, with the same name and key, or new")]
+    WitnessKeyReused {
+        /// Its position in the list.
+        index: usize,
+        /// What it repeats.
+        identifier: Identifier,
+        /// Whose it was.
+        previous: KeyOwner,
+    },
+    /// The approval does not verify strictly under the other party's current key.
+    #[error("the approval does not verify under the other party's current key; the other party must approve this exact witness set and number (`dyad witness-change approve`)")]
+    BadApproval,
+}
+
+impl WitnessChangeError {
+    /// The rule's name as the spec gives it, stable for scripts and error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WitnessChangeError::WrongContentType(_) => "WrongContentType",
+            WitnessChangeError::MalformedPayload(_)
+            | WitnessChangeError::TooManyWitnesses { .. }
+            | WitnessChangeError::ThresholdTooHigh { .. } => "MalformedPayload",
+            WitnessChangeError::WitnessChangeWithReplyTo => "WitnessChangeWithReplyTo",
+            WitnessChangeError::WitnessChangeWithAttachments => "WitnessChangeWithAttachments",
+            WitnessChangeError::InvalidWitness { .. }
+            | WitnessChangeError::DuplicateWitness { .. } => "InvalidWitness",
+            WitnessChangeError::WrongWitnessChangeNumber { .. } => "WrongWitnessChangeNumber",
+            WitnessChangeError::WitnessKeyReused { .. } => "WitnessKeyReused",
+            WitnessChangeError::BadApproval => "BadApproval",
+        }
+    }
+}
+
+impl From<EntryError> for WitnessChangeError {
+    fn from(e: EntryError) -> Self {
+        WitnessChangeError::MalformedPayload(Box::new(e))
     }
 }
 

@@ -5,126 +5,27 @@
 //! [`approval_verifies`]); the rules that need the channel's history (which number comes
 //! next, which keys were ever used, whose key approves) are the channel's.
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::entry_codec::Entry;
 use crate::genesis_record::Party;
-use crate::key::{self, KeyError, SignatureType, VerifierKey};
-use crate::rules::{EntryError, Identifier, KeyOwner, Kind, MAX_WITNESSES};
+use crate::key::{self, SignatureType, VerifierKey};
+use crate::rules::{Identifier, Kind, MAX_WITNESSES};
 use crate::wire::Reader;
 
-/// The witness change's content type (section 3.8).
-pub const WITNESS_CHANGE_CONTENT_TYPE: &str = "application/vnd.dyad.witness-change.v1";
-/// The domain label that starts the witness-change statement (section 3.8); its NUL makes
-/// it differ from every entry message, key-change statement and signed-note text.
-pub const WITNESS_CHANGE_STATEMENT_PREFIX: &[u8] = b"dyad-witness-change/v1\x00";
+// The error type and the constants are defined with the other rules' (`rules`), which
+// `EntryError` needs; these are their public paths.
+pub use crate::rules::{
+    WitnessChangeError, WITNESS_CHANGE_CONTENT_TYPE, WITNESS_CHANGE_STATEMENT_PREFIX,
+};
+
 /// The approval's length: an Ed25519 signature.
 pub const APPROVAL_LEN: usize = 64;
 /// The largest witness-change payload: 32 witnesses of 255-byte names (the entry's own
 /// 65535-byte bound is the one that matters; this bounds a caller's buffer).
 pub const MAX_PAYLOAD_LEN: usize =
     4 + 8 + MAX_WITNESSES as usize * (8 + 255 + 32) + 1 + APPROVAL_LEN;
-
-/// Why a witness-change entry breaks a rule of section 3.8. Each variant is one refusal;
-/// [`WitnessChangeError::code`] gives the name the spec uses for it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WitnessChangeError {
-    /// A witness change whose content type is not the witness change's.
-    #[error("a witness change's content type is {0:?}, not {WITNESS_CHANGE_CONTENT_TYPE:?}")]
-    WrongContentType(String),
-    /// The payload is not a witness-change record (a length runs past the end, bytes are
-    /// left after the approval, a name is not UTF-8 of 1..=255 bytes).
-    #[error("a witness change's payload is not a witness-change record: {0}")]
-    MalformedPayload(Box<EntryError>),
-    /// More than [`MAX_WITNESSES`] witnesses.
-    #[error("a witness change names {count} witnesses, more than {MAX_WITNESSES}")]
-    TooManyWitnesses {
-        /// The count read.
-        count: u64,
-    },
-    /// The threshold exceeds the number of witnesses.
-    #[error("a witness change's threshold {threshold} exceeds its {witnesses} witnesses")]
-    ThresholdTooHigh {
-        /// The threshold.
-        threshold: u8,
-        /// The number of witnesses.
-        witnesses: usize,
-    },
-    /// A witness change with `reply_to`.
-    #[error("a witness change carries no reply_to")]
-    WitnessChangeWithReplyTo,
-    /// A witness change that names attachments.
-    #[error("a witness change names no attachments")]
-    WitnessChangeWithAttachments,
-    /// A witness's name or public key is not a valid key (sections 2.1, 4).
-    #[error("witness {index} of the witness change: {error}")]
-    InvalidWitness {
-        /// Its position in the list.
-        index: usize,
-        /// What is wrong.
-        error: KeyError,
-    },
-    /// Two witnesses of the list share a name, public key or key ID (section 4).
-    #[error("witness {index} of the witness change has the same {identifier} as witness {other}")]
-    DuplicateWitness {
-        /// The later of the two.
-        index: usize,
-        /// The earlier.
-        other: usize,
-        /// What they share.
-        identifier: Identifier,
-    },
-    /// `number` is not the count of earlier witness changes plus one.
-    #[error("the witness change is number {found}, but the next is number {expected} (`WrongWitnessChangeNumber`, spec 3.8)")]
-    WrongWitnessChangeNumber {
-        /// The number the channel's history expects.
-        expected: u32,
-        /// The payload's.
-        found: u32,
-    },
-    /// A new witness repeats a party's name, or a public key or key ID of a key the
-    /// channel has had that was not this same witness.
-    #[error("witness {index} of the witness change repeats the {identifier} of {previous}; a witness is either one the channel had, with the same name and key, or new")]
-    WitnessKeyReused {
-        /// Its position in the list.
-        index: usize,
-        /// What it repeats.
-        identifier: Identifier,
-        /// Whose it was.
-        previous: KeyOwner,
-    },
-    /// The approval does not verify strictly under the other party's current key.
-    #[error("the approval does not verify under the other party's current key; the other party must approve this exact witness set and number (`dyad witness-change approve`)")]
-    BadApproval,
-}
-
-impl WitnessChangeError {
-    /// The rule's name as the spec gives it, stable for scripts and error bodies.
-    pub fn code(&self) -> &'static str {
-        match self {
-            WitnessChangeError::WrongContentType(_) => "WrongContentType",
-            WitnessChangeError::MalformedPayload(_)
-            | WitnessChangeError::TooManyWitnesses { .. }
-            | WitnessChangeError::ThresholdTooHigh { .. } => "MalformedPayload",
-            WitnessChangeError::WitnessChangeWithReplyTo => "WitnessChangeWithReplyTo",
-            WitnessChangeError::WitnessChangeWithAttachments => "WitnessChangeWithAttachments",
-            WitnessChangeError::InvalidWitness { .. }
-            | WitnessChangeError::DuplicateWitness { .. } => "InvalidWitness",
-            WitnessChangeError::WrongWitnessChangeNumber { .. } => "WrongWitnessChangeNumber",
-            WitnessChangeError::WitnessKeyReused { .. } => "WitnessKeyReused",
-            WitnessChangeError::BadApproval => "BadApproval",
-        }
-    }
-}
-
-impl From<EntryError> for WitnessChangeError {
-    fn from(e: EntryError) -> Self {
-        WitnessChangeError::MalformedPayload(Box::new(e))
-    }
-}
 
 /// A witness change's payload, the witness-change record:
 /// `number: u32 || witnesses: list<party> || witness_threshold: u8 || approval: 64 bytes`.

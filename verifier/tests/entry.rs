@@ -61,6 +61,7 @@ fn kinds_have_their_spec_values_and_names() {
         "record",
         "endorsement",
         "key-change",
+        "witness-change",
     ];
     for (value, name) in names.iter().enumerate() {
         let kind = Kind::from_u8(value as u8).unwrap();
@@ -68,7 +69,7 @@ fn kinds_have_their_spec_values_and_names() {
         assert_eq!(kind.as_str(), *name);
         assert_eq!(Kind::from_name(name), Some(kind));
     }
-    assert_eq!(Kind::from_u8(8), None);
+    assert_eq!(Kind::from_u8(9), None);
     assert_eq!(Kind::COUNT, names.len());
 }
 
@@ -101,7 +102,7 @@ fn decoding_rejects_malformed_bytes() {
         );
     }
     assert_eq!(with(0, 2), Err(EntryError::UnknownVersion(2)));
-    assert_eq!(with(kind_at, 8), Err(EntryError::UnknownKind(8)));
+    assert_eq!(with(kind_at, 9), Err(EntryError::UnknownKind(9)));
     assert_eq!(with(kind_at, 0xff), Err(EntryError::UnknownKind(0xff)));
     assert!(matches!(
         with(reply_tag_at, 2),

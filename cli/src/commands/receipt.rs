@@ -35,9 +35,10 @@ attachment under DIR/attachments/, every byte checked against the entry while co
 For an endorsed record the directory also holds endorsement.tlog-proof, the endorsement's
 receipt against the same checkpoint (--endorsement-out FILE writes it alone):
 `dyad verify receipt DIR` then says \"signed by A, endorsed by B\".
-When a party changed its key (`dyad rotate-key`) below the checkpoint, the directory holds
-the key history too: key-changes/<index>.tlog-proof, each key change's receipt against the
-same checkpoint (spec/dyad.md 8.1); the receipt file alone does not verify without it.";
+When a party changed its key (`dyad rotate-key`) or the parties changed the witnesses
+(`dyad witness-change`) below the checkpoint, the directory holds the key history too:
+key-changes/<index>.tlog-proof, each such change's receipt against the same checkpoint
+(spec/dyad.md 8.1); the receipt file alone does not verify without it.";
 
 #[derive(Args, Debug)]
 pub struct ReceiptArgs {
@@ -147,7 +148,7 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         let changes = key_change_indices(&data, size)?;
         if !changes.is_empty() {
             eprintln!(
-                "note: {} key change(s) lie below the checkpoint; the receipt file alone does not verify without its key history: `dyad receipt {} --out DIR` writes it (key-changes/)",
+                "note: {} key or witness change(s) lie below the checkpoint; the receipt file alone does not verify without its key history: `dyad receipt {} --out DIR` writes it (key-changes/)",
                 changes.len(),
                 args.index
             );
@@ -190,7 +191,7 @@ pub fn receipt(ctx: &Ctx, args: &ReceiptArgs) -> Result<ExitCode> {
         }
         for (at, file) in &key_changes {
             outln(&format!(
-                "wrote {} (the key change at entry {at}, against the same checkpoint)",
+                "wrote {} (the key or witness change at entry {at}, against the same checkpoint)",
                 file.display()
             ))?;
         }

@@ -135,10 +135,11 @@ impl LeafChecker {
     /// a new one ([`Auditor::leaf_checker`]) to check those in parallel again.
     pub fn check(&self, index: u64, bytes: &[u8]) -> Result<CheckedLeaf, AuditError> {
         let checked = match channel::check_entry(bytes, index, &self.channel) {
-            Ok(entry) if entry.kind != Kind::KeyChange => {
+            Ok(entry) if !matches!(entry.kind, Kind::KeyChange | Kind::WitnessChange) => {
                 Checked::Facts(LeafFacts::of(&entry), leaf_hash(bytes))
             }
-            // A key change needs the key history; so does an entry the checker refuses, whose
+            // A key or witness change needs the key history (the next number, the keys ever
+            // used, the approving key); so does an entry the checker refuses, whose
             // first error may be `RetiredKey` under the keys current at its index. The
             // auditor checks it again: the error is then the sequential audit's.
             Ok(_) | Err(_) => Checked::Deferred(bytes.to_vec()),

@@ -12,6 +12,7 @@ use crate::key::VerifierKey;
 use crate::key_history::KeyChange;
 use crate::policy::{PartiesError, Policy, PolicyError};
 use crate::rules::{EndorsementError, EntryError, Kind};
+use crate::witness_history::WitnessChange;
 
 /// Whom the auditor trusts to define the channel.
 // Made once per audit: boxing the larger variant would buy nothing.
@@ -253,4 +254,7 @@ pub struct AuditReport {
     pub entries_by_cosigner: u64,
     /// The key changes in the log, in index order (section 3.7).
     pub key_changes: Vec<KeyChange>,
+    /// The witness changes in the log, in index order (section 3.8): each checkpoint was
+    /// judged by the witnesses current at its size.
+    pub witness_changes: Vec<WitnessChange>,
 }

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::Args;
 use dyad_verifier::audit::{AuditError, AuditReport};
 use dyad_verifier::entry::Kind;
-use dyad_verifier::genesis::KeyChange;
+use dyad_verifier::genesis::{KeyChange, WitnessChange};
 use serde_json::{json as j, Value};
 
 use crate::error::{CliError, Result};
@@ -214,6 +214,55 @@ pub(crate) fn key_change_lines(changes: &[KeyChange]) -> Vec<String> {
         .collect()
 }
 
+/// The witness changes followed (spec 3.8): index, number, sender's role, the new
+/// witnesses (name, type-0x04 key ID and key string each) and threshold.
+pub(crate) fn witness_changes_json(changes: &[WitnessChange]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            let witnesses: Vec<Value> = c
+                .witnesses
+                .iter()
+                .map(|w| match w.cosignature_key() {
+                    Ok(key) => j!({
+                        "name": w.name,
+                        "key_id": key_id_hex(key.key_id()),
+                        "key": key.to_string(),
+                    }),
+                    // A witness the verifier accepted has a valid key; the name alone otherwise.
+                    Err(_) => j!({"name": w.name}),
+                })
+                .collect();
+            j!({
+                "index": c.index,
+                "number": c.number,
+                "sender": c.sender.to_string(),
+                "witnesses": witnesses,
+                "witness_threshold": c.witness_threshold,
+            })
+        })
+        .collect()
+}
+
+/// One line per witness change, for the text reports.
+pub(crate) fn witness_change_lines(changes: &[WitnessChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| {
+            let names: Vec<&str> = c.witnesses.iter().map(|w| w.name.as_str()).collect();
+            format!(
+                "  witness change entry {} (number {}, sent by the {}, approved by the other party): {} of [{}] from entry {} on",
+                c.index,
+                c.number,
+                c.sender,
+                c.witness_threshold,
+                names.join(", "),
+                c.index + 1
+            )
+        })
+        .collect()
+}
+
 pub fn report_json(outcome: &AuditOutcome) -> Value {
     match &outcome.result {
         Ok(r) => j!({
@@ -232,6 +281,7 @@ pub fn report_json(outcome: &AuditOutcome) -> Value {
             "entries_by_cosigner": r.entries_by_cosigner,
             "kinds": kinds_json(&r.kinds),
             "key_changes": key_changes_json(&r.key_changes),
+            "witness_changes": witness_changes_json(&r.witness_changes),
             "attachments": outcome.attachments.json(),
         }),
         Err(f) => j!({
@@ -304,7 +354,11 @@ pub fn report_lines(outcome: &AuditOutcome) -> Vec<String> {
                 outcome.attachments.line(),
             ];
             lines.extend(key_change_lines(&r.key_changes));
+            lines.extend(witness_change_lines(&r.witness_changes));
             lines.push("  Every entry is signed by its sender's key at its index, follows the channel's rules, and is in the tree every co-signed checkpoint commits to.".to_owned());
+            if !r.witness_changes.is_empty() {
+                lines.push("  Every co-signed checkpoint is committed with the witnesses and threshold current at its size.".to_owned());
+            }
             lines
         }
         Err(f) => vec![

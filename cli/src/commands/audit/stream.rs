@@ -201,6 +201,80 @@ mod tests {
         }
     }
 
+    /// `log(n)` with bravo's witness change at index `at` (to one witness, threshold 0,
+    /// approved by alpha), encoded from the spec (dyad_testkit::entry, ::witness_change).
+    fn log_with_witness_change(n: u64, at: u64) -> (Vec<Vec<u8>>, AuditTrust) {
+        use dyad_testkit::entry::{Entry, Signature};
+        use dyad_testkit::witness_change as spec;
+        let (mut leaves, trust) = log(at - 1);
+        let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
+        let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
+        let witness = SignerKey::from_seed("test.example/witness", [4; 32]).unwrap();
+        let origin = "test.example/dyad/audit";
+        let sign = |key: &SignerKey, mut e: Entry| {
+            e.signatures = vec![Signature {
+                key_id: key.key_id(),
+                signature: key.sign(&e.signed_message()),
+            }];
+            e.encode()
+        };
+        let mut sequences = [(at - 1) / 2, (at - 1).div_ceil(2)];
+        let mut draft = |who: usize, key: &SignerKey, i: u64| {
+            sequences[who] += 1;
+            Entry {
+                version: 1,
+                origin: origin.into(),
+                kind: 4,
+                sender: key.key_id(),
+                sequence: sequences[who],
+                timestamp_ms: T0_MS + i,
+                reply_to: None,
+                subject: "n".into(),
+                content_type: "text/plain".into(),
+                payload: vec![b'.'; 40],
+                attachments: Vec::new(),
+                signatures: Vec::new(),
+            }
+        };
+        let mut change = draft(1, &bravo, at);
+        change.kind = spec::KIND;
+        change.content_type = spec::CONTENT_TYPE.into();
+        let record = spec::record(1, &[("test.example/witness", witness.public_key())], 0);
+        let approval = alpha.sign(&spec::statement(origin, &record));
+        change.payload = spec::payload(&record, &approval);
+        leaves.push(sign(&bravo, change));
+        for i in at + 1..=n {
+            let (who, key) = if i % 2 == 0 { (0, &alpha) } else { (1, &bravo) };
+            leaves.push(sign(key, draft(who, key, i)));
+        }
+        (leaves, trust)
+    }
+
+    #[test]
+    fn the_parallel_audit_follows_a_witness_change_and_reports_it() {
+        let n = 2 * CHUNK as u64 + 10;
+        let at = CHUNK as u64 + 5;
+        let (leaves, trust) = log_with_witness_change(n, at);
+        let sequential = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap();
+        assert_eq!(sequential.witness_changes.len(), 1);
+        assert_eq!(sequential.witness_changes[0].index, at);
+        assert_eq!(run(&leaves, None, trust).unwrap(), sequential);
+        let json = super::super::witness_changes_json(&sequential.witness_changes);
+        assert_eq!(json[0]["index"], at);
+        assert_eq!(json[0]["number"], 1);
+        assert_eq!(json[0]["sender"], "co-signer");
+        assert_eq!(json[0]["witnesses"][0]["name"], "test.example/witness");
+        let lines = super::super::witness_change_lines(&sequential.witness_changes);
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].contains(&format!(
+                "witness change entry {at} (number 1, sent by the co-signer"
+            )),
+            "{}",
+            lines[0]
+        );
+    }
+
     #[test]
     fn the_parallel_audit_finds_what_the_sequential_one_finds() {
         // Several chunks, the last one partial.

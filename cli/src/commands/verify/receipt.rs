@@ -1,8 +1,9 @@
 //! `dyad verify receipt`: a receipt (a C2SP tlog-proof file, spec/dyad.md section 8)
 //! checked with the two parties' keys, and, given a receipt directory or `--attachments
 //! DIR`, the bytes of the attachments its entry names. A receipt directory's
-//! `key-changes/` holds its key history (spec 8, 8.1): the receipts of the key changes
-//! below its checkpoint, which the verifier follows from the genesis keys.
+//! `key-changes/` holds its key history (spec 8, 8.1): the receipts of the key changes and
+//! witness changes below its checkpoint, which the verifier follows from the genesis keys
+//! (and the trusted witnesses).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -180,6 +181,7 @@ pub(super) fn verify_receipt(
             })),
             "witnesses": r.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
             "key_changes": crate::commands::audit::key_changes_json(&r.key_changes),
+            "witness_changes": crate::commands::audit::witness_changes_json(&r.witness_changes),
             "trusted_by": trust.option(),
         }))?;
     } else {
@@ -220,6 +222,17 @@ pub(super) fn verify_receipt(
         }
         if !r.key_changes.is_empty() {
             outln("  Key history: followed from the genesis keys through every key change given; each was signed by the party's key before it and proved by the new one.")?;
+        }
+        for line in crate::commands::audit::witness_change_lines(&r.witness_changes) {
+            outln(&line)?;
+        }
+        if !r.witness_changes.is_empty() {
+            let policy = matches!(trust, Trust::Policy(..));
+            outln(if policy {
+                "  Witness changes: each was signed by one party and approved by the other; the policy's own witnesses and quorum were applied as written (spec 9)."
+            } else {
+                "  Witness changes: each was signed by one party and approved by the other; the checkpoint was judged by the witnesses and threshold of the last one."
+            })?;
         }
         outln("  The sender signed this message, and both parties signed a checkpoint that includes it; neither can rewrite it.")?;
         if let Some(m) = &mirrored {
