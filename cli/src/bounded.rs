@@ -13,6 +13,7 @@
 //! | message payload (`dyad append FILE`) | [`MAX_PAYLOAD_FILE`]: 64 KiB (an entry is at most 65535 bytes) |
 //! | proposal / signed genesis file (`dyad init`) | [`MAX_GENESIS_FILE`]: 4 MiB |
 //! | `dyad.json`, `node.url` in the data directory | [`MAX_DATA_FILE`]: 64 KiB |
+//! | witness-change approval (`dyad witness-change submit`) | [`MAX_APPROVAL_FILE`]: 256 KiB (32 witnesses with URLs) |
 //!
 //! Sync bundles (`dyad sync import`, `dyad audit --bundle`) are read record by record with
 //! every line bounded (`dyad_ledger::sync::MAX_LINE`), proposals and signed genesis files
@@ -33,6 +34,8 @@ pub const MAX_KEY_FILE: u64 = dyad_ledger::keys::MAX_KEY_FILE_BYTES;
 pub const MAX_PAYLOAD_FILE: u64 = 64 << 10;
 pub const MAX_GENESIS_FILE: u64 = 4 << 20;
 pub const MAX_DATA_FILE: u64 = 64 << 10;
+/// The node's bound on a witness-change request body (spec/node.md 5.6).
+pub const MAX_APPROVAL_FILE: u64 = 256 << 10;
 
 /// Reads `path` (`-`: standard input) whole if it holds at most `limit` bytes; reads at
 /// most `limit + 1` bytes to find out. Larger: [`CliError::TooLarge`].

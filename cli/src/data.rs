@@ -53,8 +53,9 @@ pub struct Config {
     /// is omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_url: Option<String>,
-    /// Sequencer: each genesis witness's add-checkpoint base URL, by witness name
-    /// (`dyad init --witness FILE.pub=URL`); the genesis names witnesses by key only.
+    /// Sequencer: each witness's add-checkpoint base URL, by witness name (`dyad init
+    /// --witness FILE.pub=URL`; the running node adds those given to `dyad witness-change`,
+    /// spec/node.md 5.6); the genesis and witness changes name witnesses by key only.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub witness_urls: std::collections::BTreeMap<String, String>,
     /// The key file this party had before `key_file`, set by `dyad rotate-key`. It never

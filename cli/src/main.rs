@@ -110,6 +110,9 @@ pub enum Command {
     /// Replace this party's key: a key change signed by the old key, proved by the new one.
     #[command(name = "rotate-key", after_help = commands::rotate_key::EXAMPLES)]
     RotateKey(commands::rotate_key::RotateKeyArgs),
+    /// Change the channel's witnesses: approve the other party's change, or make one approved.
+    #[command(name = "witness-change", subcommand)]
+    WitnessChange(commands::witness_change::WitnessChangeCommand),
     /// Endorse the other party's record: sign that this party agrees with it (spec 3.6).
     #[command(after_help = commands::endorse::ENDORSE_EXAMPLES)]
     Endorse(commands::endorse::EndorseArgs),
@@ -246,6 +249,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Indicators(command) => commands::indicators::run(&ctx, &command),
         Command::Demo(args) => commands::demo::run(&ctx, &args),
         Command::Witness(command) => commands::witness::run(&ctx, &command),
+        Command::WitnessChange(command) => commands::witness_change::run(&ctx, &command),
         Command::Completions(args) => {
             let mut command = Cli::command();
             let mut buf = Vec::new();

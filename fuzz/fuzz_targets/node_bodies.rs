@@ -19,9 +19,13 @@
 //!   the note's text, signed here;
 //! - 10: a `/admin/snapshot` request body (`SnapshotRequest`, JSON, unknown fields refused);
 //! - 11: a `/admin/rotate-key` request body (`RotateKeyRequest`, JSON, unknown fields
-//!   refused).
+//!   refused);
+//! - 12: a `/admin/witness-change/approve` request body (`WitnessChangeApproveRequest`);
+//! - 13: a witness-change approval, its answer and the `/admin/witness-change` request
+//!   body (`WitnessChangeApproval`, what `dyad witness-change submit` reads from a file);
+//! - 14: a `/admin/witness-change` answer (`WitnessChangeResponse`).
 //!
-//! The JSON bodies (5, 6, 10, 11): an accepted one serialises and reads back the same.
+//! The JSON bodies (5, 6, 10 to 14): an accepted one serialises and reads back the same.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -32,7 +36,10 @@ use dyad_node::submit::{encode_batch, parse_batch, SubmitResults, MAX_SUBMIT_BAT
 use dyad_node::witness::{
     parse_cosignature_response, parse_size_body, size_body, AddCheckpoint, MAX_PROOF_LINES,
 };
-use dyad_node::{AppendRequest, AppendResponse, BatchPromise, Promise, SnapshotRequest};
+use dyad_node::{
+    AppendRequest, AppendResponse, BatchPromise, Promise, SnapshotRequest, WitnessChangeApproval,
+    WitnessChangeApproveRequest, WitnessChangeResponse,
+};
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note::signature_line;
 use libfuzzer_sys::fuzz_target;
@@ -68,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    match mode % 12 {
+    match mode % 15 {
         0 => {
             let Ok(req) = AddCheckpoint::parse(body) else {
                 return;
@@ -147,6 +154,9 @@ fuzz_target!(|data: &[u8]| {
         6 => json_round_trip::<AppendResponse>(body),
         10 => json_round_trip::<SnapshotRequest>(body),
         11 => json_round_trip::<RotateKeyRequest>(body),
+        12 => json_round_trip::<WitnessChangeApproveRequest>(body),
+        13 => json_round_trip::<WitnessChangeApproval>(body),
+        14 => json_round_trip::<WitnessChangeResponse>(body),
         _ => {}
     }
 });

@@ -128,3 +128,83 @@ pub struct RotateKeyResponse {
     /// The new key's ID (type 0x01), 8 hex digits.
     pub new_key_id: String,
 }
+
+/// A witness as the witness-change routes name it (spec/node.md 5.6): its key name, its
+/// Ed25519 public key, and optionally its add-checkpoint base URL (which the sequencer's
+/// node needs; the channel's record holds only the name and key).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSpec {
+    /// The witness's key name (spec/dyad.md 2.1).
+    pub name: String,
+    /// Its public key: standard padded base64 of the 32 bytes, or (in a request) its
+    /// verifier key string `name+hex+base64` (type 0x01 or 0x04).
+    pub public_key: String,
+    /// Its add-checkpoint base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The body of `POST /admin/witness-change/approve`: the witness set and threshold this
+/// party agrees the other party may give the channel (spec/dyad.md 3.8).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessChangeApproveRequest {
+    /// The new witness set, in the order the record lists it (0..=32).
+    pub witnesses: Vec<WitnessSpec>,
+    /// How many of them must co-sign a checkpoint (0..=len).
+    pub witness_threshold: u8,
+}
+
+/// The key that signed an approval.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Approver {
+    /// Its key name.
+    pub name: String,
+    /// Its key ID (type 0x01), 8 hex digits.
+    pub key_id: String,
+}
+
+/// The answer to `POST /admin/witness-change/approve`, and the body of
+/// `POST /admin/witness-change` on the other party's node: the approval of one witness
+/// change (spec/dyad.md 3.8). It is not secret.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessChangeApproval {
+    /// The channel's origin the approval binds.
+    pub origin: String,
+    /// The witness change's number: the count of witness changes before it, plus one.
+    pub number: u32,
+    /// The new witness set (`public_key` in base64).
+    pub witnesses: Vec<WitnessSpec>,
+    /// The new threshold.
+    pub witness_threshold: u8,
+    /// The approver's Ed25519 signature over the witness-change statement, base64.
+    pub approval: String,
+    /// The key that signed it.
+    pub approver: Approver,
+    /// Only in a request to `POST /admin/witness-change`: add-checkpoint base URLs by
+    /// witness name, beside (and over) those in `witnesses`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub witness_urls: std::collections::BTreeMap<String, String>,
+}
+
+/// The answer to `POST /admin/witness-change`: the witness-change entry made.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WitnessChangeResponse {
+    /// `pending` (sequencer: in the log, awaiting co-signing) or `queued` (co-signer:
+    /// signed and queued for the sequencer).
+    pub state: String,
+    /// Sequencer: the entry's index in the log.
+    pub index: Option<u64>,
+    /// Co-signer: the entry's sequence number in its queue.
+    pub sequence: Option<u64>,
+    /// The witness change's number.
+    pub number: u32,
+    /// Hex SHA-256 leaf hash of the entry.
+    pub leaf_hash: String,
+    /// The witness URLs this node stored (sequencer), by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub stored_urls: std::collections::BTreeMap<String, String>,
+}

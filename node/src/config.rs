@@ -92,9 +92,13 @@ pub struct NodeConfig {
     /// Publish the log to object storage after each commit (`dyad serve --publish`).
     /// Default `None`.
     pub publish: Option<crate::publish::PublishConfig>,
-    /// Sequencer: the add-checkpoint URL of each genesis witness, by key name (the genesis
-    /// names witnesses by key only). A witness without one is never asked.
+    /// Sequencer: the add-checkpoint URL of each witness, by key name (the genesis and
+    /// witness changes name witnesses by key only). A witness without one is never asked.
+    /// URLs given to the witness-change routes are added while the node runs.
     pub witnesses: Vec<crate::witnessing::WitnessUrl>,
+    /// Where the URLs given to the witness-change routes (spec/node.md 5.6) are stored so
+    /// that they last (`dyad serve`: `dyad.json`). `None`: they hold until the node stops.
+    pub save_witness_urls: Option<crate::witnessing::urls::WitnessUrlSaver>,
 }
 
 impl NodeConfig {
@@ -130,6 +134,7 @@ impl NodeConfig {
             auditor_page: None,
             publish: None,
             witnesses: Vec::new(),
+            save_witness_urls: None,
         }
     }
 

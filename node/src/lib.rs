@@ -120,9 +120,13 @@ pub(crate) use state::{lock, now_ms, signed_size, PromiseRecord, Shared};
 pub use state::{NodeStatus, PeerStatus, PublishStatus};
 pub use token::{read_admin_token, read_admin_url};
 pub use witnessing::status::{WitnessStatus, WitnessesStatus};
+pub use witnessing::urls::{WitnessUrlSaver, MAX_WITNESS_URL_LEN};
 pub use witnessing::WitnessUrl;
 
-pub use admin::{AppendRequest, AppendResponse, AttachmentRef, SnapshotRequest, SnapshotResponse};
+pub use admin::{
+    AppendRequest, AppendResponse, Approver, AttachmentRef, SnapshotRequest, SnapshotResponse,
+    WitnessChangeApproval, WitnessChangeApproveRequest, WitnessChangeResponse, WitnessSpec,
+};
 pub use admin_listener::{admin_socket_path, ADMIN_SOCKET_FILE};
 pub use client::{
     audit_url, fetch_checkpoint, fetch_entries, AdminClient, BlockingClient, ClientError, Reach,

@@ -96,6 +96,12 @@ impl Metrics {
         lock(&self.witnesses).insert(name.to_owned(), (cosigned_size, lag));
     }
 
+    /// Keeps the witnesses of these names only: a witness a change removed (spec/dyad.md
+    /// 3.8) is no longer shown.
+    pub fn retain_witnesses(&self, names: &[&str]) {
+        lock(&self.witnesses).retain(|n, _| names.contains(&n.as_str()));
+    }
+
     /// One request refused at `endpoint` for `reason` (a short, fixed label).
     pub fn reject(&self, endpoint: &'static str, reason: &'static str) {
         *lock(&self.rejected).entry((endpoint, reason)).or_default() += 1;

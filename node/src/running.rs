@@ -52,11 +52,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     // store opened): a token from an earlier run is worthless.
     let token = admin_listener::rotate_token(&config.data_dir)?;
     let admin_socket = admin_listener::bind(&config.data_dir)?;
-    warn_about_setup(
-        &opened.channel,
-        listeners.admin_addr(),
-        config.insecure_http,
-    );
+    warn_about_setup(listeners.admin_addr(), config.insecure_http);
     let (shared, batch_rx) = shared_state(config, opened, token)?;
     let admin_addr = listeners.admin_addr();
     let addr = listeners.public_addr;
@@ -174,13 +170,7 @@ async fn bind_tcp(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAd
 }
 
 /// Warnings about a setup that works but not as an operator may expect.
-fn warn_about_setup(channel: &Channel, admin_addr: Option<SocketAddr>, insecure_http: bool) {
-    if channel.genesis().witness_threshold > 0 {
-        tracing::warn!(
-            threshold = channel.genesis().witness_threshold,
-            "the genesis requires witness co-signatures, which this node does not collect: checkpoints will not become committed"
-        );
-    }
+fn warn_about_setup(admin_addr: Option<SocketAddr>, insecure_http: bool) {
     if insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): the node cannot authenticate its clients and serves every request as the peer's; only a TLS-terminating proxy that admits the peer and readers alone may stand in front of it");
     }
@@ -210,10 +200,25 @@ fn shared_state(
         }
         Role::Cosigner => (None, None),
     };
-    let witness_keys = channel.witness_keys();
+    let witness_keys = channel.witness_keys().to_vec();
     let channel_threshold = channel.witness_threshold();
     let witness_status =
-        witnessing::initial_status(witness_keys, channel_threshold, &config.witnesses);
+        witnessing::initial_status(&witness_keys, channel_threshold, &config.witnesses);
+    let witness_urls = witnessing::urls::WitnessUrls::new(&config.witnesses);
+    if role == Role::Sequencer {
+        let reachable = witness_status
+            .witnesses
+            .iter()
+            .filter(|w| w.url.is_some())
+            .count();
+        if reachable < channel_threshold {
+            tracing::warn!(
+                threshold = channel_threshold,
+                with_url = reachable,
+                "fewer witnesses have an add-checkpoint URL (dyad.json witness_urls) than the threshold: checkpoints will not become committed until URLs are given (POST /admin/witness-change)"
+            );
+        }
+    }
     let binding = held.find(&keys.binding).unwrap_or_else(|| {
         tracing::warn!("the node does not hold its party's committed key: its TLS certificate is bound by the key it signs with, which the peer accepts once the key change is co-signed");
         keys.signer.clone()
@@ -263,6 +268,7 @@ fn shared_state(
         last_publish_error: Mutex::new(None),
         witnesses: Mutex::new(witness_status),
         wake_witnessing: Notify::new(),
+        witness_urls,
         peer_check: watch::Sender::new(reconcile::initial(
             config.peer_check,
             config.peer_url.as_deref(),
@@ -337,12 +343,12 @@ fn spawn_workers(
         ],
         None => vec![tokio::spawn(cosigner::run_submitter(shared.clone()))],
     };
-    if crate::lock(&shared.witnesses).threshold > 0 {
-        workers.push(match shared.role {
-            Role::Sequencer => tokio::spawn(witnessing::run_witnessing(shared.clone())),
-            Role::Cosigner => tokio::spawn(witnessing::follow::run_follow(shared.clone())),
-        });
-    }
+    // Whatever the threshold now: a witness change can make witnesses needed later
+    // (spec/dyad.md 3.8). Idle, the task only waits.
+    workers.push(match shared.role {
+        Role::Sequencer => tokio::spawn(witnessing::run_witnessing(shared.clone())),
+        Role::Cosigner => tokio::spawn(witnessing::follow::run_follow(shared.clone())),
+    });
     if shared.signing_blocked().is_some() {
         workers.push(tokio::spawn(reconcile::run(shared.clone())));
     }

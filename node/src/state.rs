@@ -77,7 +77,8 @@ pub struct NodeStatus {
     /// Publishing to object storage (`--publish`), when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishStatus>,
-    /// Sequencer: what each genesis witness last did, and the threshold (spec 7).
+    /// The witnesses of the next checkpoint and their threshold (spec 7, spec/dyad.md 3.8);
+    /// sequencer: what each last did.
     pub witnesses: crate::witnessing::status::WitnessesStatus,
 }
 
@@ -158,10 +159,12 @@ pub(crate) struct Shared {
     pub attachments: dyad_ledger::attachments::Attachments,
     /// Why the last fetch of a peer's attachment failed, until one succeeds.
     pub last_attachment_error: Mutex<Option<String>>,
-    /// Sequencer: the witnesses' status; co-signer: the threshold only.
+    /// The current witnesses' status (sequencer: what each did; co-signer: names only).
     pub witnesses: Mutex<crate::witnessing::status::WitnessesStatus>,
     /// A co-signed checkpoint awaits witnesses (sequencer) or the witnessed note (co-signer).
     pub wake_witnessing: Notify,
+    /// Sequencer: the witnesses' add-checkpoint URLs in force, by key name.
+    pub(crate) witness_urls: crate::witnessing::urls::WitnessUrls,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -296,7 +299,7 @@ impl Shared {
     }
 
     pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
-        let (size, committed_size, queued, max_payload) = self
+        let (size, committed_size, queued, max_payload, witness_keys, witness_threshold) = self
             .read(|ch| {
                 let queued = if ch.role() == Role::Cosigner {
                     ch.queued()?.len() as u64
@@ -304,9 +307,18 @@ impl Shared {
                     0
                 };
                 let max_payload = ch.genesis().max_payload;
-                Ok((ch.size(), ch.committed_size()?, queued, max_payload))
+                Ok((
+                    ch.size(),
+                    ch.committed_size()?,
+                    queued,
+                    max_payload,
+                    ch.witness_keys().to_vec(),
+                    ch.witness_threshold(),
+                ))
             })
             .await?;
+        // The witnesses of the next checkpoint (a witness change may have just changed them).
+        crate::witnessing::follow_set_status(self, &witness_keys, witness_threshold);
         Ok(NodeStatus {
             role: self.role.as_str(),
             origin: self.origin.clone(),

@@ -340,6 +340,10 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         R::AttachmentTooLarge { size, max, .. } => CliError::usage(format!(
             "an attachment of {size} bytes is over this channel's limit of {max} bytes"
         )),
+        R::WitnessChange { .. } => CliError::usage_hint(
+            format!("the witness change is refused: {refusal}"),
+            "a witness change is made with the other party's approval: `dyad witness-change submit --approval FILE`",
+        ),
         // Rules on who signed an entry and when: a draft is not signed yet.
         R::WrongOrigin { .. }
         | R::UnknownSender { .. }
@@ -348,7 +352,6 @@ fn refused_draft(refusal: EntryRefusal, size: u64) -> CliError {
         | R::KeyChange { .. }
         | R::NewKeyReused { .. }
         | R::KeyChangeAsMessage { .. }
-        | R::WitnessChange { .. }
         | R::SequenceGap { .. }
         | R::TimestampBackwards { .. }
         | R::TimestampInFuture { .. } => {

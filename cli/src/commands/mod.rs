@@ -35,3 +35,4 @@ pub mod tls;
 pub mod verify;
 pub mod verify_store;
 pub mod witness;
+pub mod witness_change;

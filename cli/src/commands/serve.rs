@@ -174,7 +174,20 @@ fn node_config(data: &DataDir, args: &ServeSettings) -> Result<(NodeConfig, List
         });
     }
     node_config.witnesses = witness_urls(&config);
+    node_config.save_witness_urls = Some(witness_url_saver(data));
     Ok((node_config, listen))
+}
+
+/// Stores the witness URLs the node is given through its admin API (spec/node.md 5.6) in
+/// `dyad.json`'s `witness_urls`: the configuration is read again (another command may have
+/// changed it since the start), then replaced atomically (written aside, synced, renamed).
+fn witness_url_saver(data: &DataDir) -> dyad_node::WitnessUrlSaver {
+    let data = data.clone();
+    dyad_node::WitnessUrlSaver::new(move |urls| {
+        let mut config = data.read_config().map_err(|e| e.to_string())?;
+        config.witness_urls.clone_from(urls);
+        data.update_config(&config).map_err(|e| e.to_string())
+    })
 }
 
 /// The witnesses' add-checkpoint URLs that `dyad init --witness FILE.pub=URL` saved in

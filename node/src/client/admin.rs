@@ -19,7 +19,7 @@ use super::http::{
 };
 use crate::admin::{
     AppendRequest, AppendResponse, RotateKeyRequest, RotateKeyResponse, SnapshotRequest,
-    SnapshotResponse,
+    SnapshotResponse, WitnessChangeApproval, WitnessChangeApproveRequest, WitnessChangeResponse,
 };
 use crate::{admin_socket_path, read_admin_token, NodeError};
 
@@ -285,6 +285,47 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<RotateKeyResponse, ClientError> {
         crate::runtime::client()?.block_on(self.rotate_key(new_key_file, timeout))
+    }
+
+    /// `POST /admin/witness-change/approve` (spec/node.md 5.6): this party's approval of
+    /// the other party's next witness change to `req`'s set.
+    pub async fn approve_witness_change(
+        &self,
+        req: &WitnessChangeApproveRequest,
+        timeout: Duration,
+    ) -> Result<WitnessChangeApproval, ClientError> {
+        self.post_json("/admin/witness-change/approve", req, timeout)
+            .await
+    }
+
+    /// For synchronous callers: [`AdminClient::approve_witness_change`] on a runtime of its
+    /// own.
+    pub fn approve_witness_change_blocking(
+        &self,
+        req: &WitnessChangeApproveRequest,
+        timeout: Duration,
+    ) -> Result<WitnessChangeApproval, ClientError> {
+        crate::runtime::client()?.block_on(self.approve_witness_change(req, timeout))
+    }
+
+    /// `POST /admin/witness-change` (spec/node.md 5.6): this party makes the witness
+    /// change the other party approved (`approval`, with any witness URLs added).
+    pub async fn witness_change(
+        &self,
+        approval: &WitnessChangeApproval,
+        timeout: Duration,
+    ) -> Result<WitnessChangeResponse, ClientError> {
+        self.post_json("/admin/witness-change", approval, timeout)
+            .await
+    }
+
+    /// For synchronous callers: [`AdminClient::witness_change`] on a runtime of its own.
+    pub fn witness_change_blocking(
+        &self,
+        approval: &WitnessChangeApproval,
+        timeout: Duration,
+    ) -> Result<WitnessChangeResponse, ClientError> {
+        crate::runtime::client()?.block_on(self.witness_change(approval, timeout))
     }
 
     /// For synchronous callers (the CLI): [`AdminClient::append`] on a runtime of its own.

@@ -30,6 +30,7 @@ mod rotate_key;
 mod snapshot;
 mod submission;
 mod tiles;
+mod witness_change;
 
 /// Runs one listener until the node stops, then closes its connections gracefully. Its
 /// connections are limited and timed out as [`listen`] says.
@@ -86,6 +87,14 @@ pub(crate) fn admin_router(shared: Arc<Shared>) -> Router {
     let signing = Router::new()
         .route("/admin/append", post(admin::admin_append))
         .route("/admin/rotate-key", post(rotate_key::admin_rotate_key))
+        .route(
+            "/admin/witness-change",
+            post(witness_change::admin_witness_change),
+        )
+        .route(
+            "/admin/witness-change/approve",
+            post(witness_change::admin_approve),
+        )
         .route_layer(from_fn_with_state(shared.clone(), guard::signing_or_wait));
     Router::new()
         .route("/admin/status", get(admin::admin_status))

@@ -80,6 +80,8 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
     use EntryRefusal as R;
     match r {
         R::SequenceGap { .. } => (409, "sequence"),
+        // Witness changes (spec/dyad.md 3.8) are refused under the rule's own name.
+        R::WitnessChange { source, .. } => (422, source.code()),
         R::BadSignature { .. } => (403, "bad-signature"),
         R::UnknownSender { .. } => (403, "unknown-sender"),
         R::RetiredKey { .. } => (403, "retired-key"),
@@ -96,7 +98,6 @@ fn classify_refusal(r: &EntryRefusal) -> (u16, &'static str) {
         | R::KeyChange { .. }
         | R::NewKeyReused { .. }
         | R::KeyChangeAsMessage { .. }
-        | R::WitnessChange { .. }
         | R::NotStix { .. } => (422, "channel-rule"),
     }
 }

@@ -1,7 +1,10 @@
 //! The co-signer's side of witnessing: its co-signed note awaits the witnesses, whom the
 //! sequencer asks; the co-signer takes the witnessed note from the sequencer's
 //! `/checkpoint` and stores it as committed once it verifies (spec 7) and matches its own
-//! tree.
+//! tree. The ledger checks the note against the witnesses and threshold of its size
+//! (spec/dyad.md 3.8), so a note committed under a witness change's new set is taken like
+//! any. The task runs whatever the threshold (a change can make witnesses needed later)
+//! and keeps the status's witness list that of the next checkpoint.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,12 @@ pub(crate) async fn run_follow(shared: Arc<Shared>) {
             Err(NodeError::Stopped) => break,
             Err(_) => None,
         };
+        if let Ok((keys, threshold)) = shared
+            .read(|ch| Ok((ch.witness_keys().to_vec(), ch.witness_threshold())))
+            .await
+        {
+            super::follow_set_status(&shared, &keys, threshold);
+        }
         let (Some((awaited, _)), Some(peer)) = (awaiting, shared.peer_url()) else {
             idle(&shared, Duration::from_secs(5)).await;
             continue;

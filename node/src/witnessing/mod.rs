@@ -1,16 +1,19 @@
-//! Witnessing by the sequencer's node (spec 7, spec/node.md): every checkpoint co-signed
-//! by both parties is sent to each genesis witness's C2SP tlog-witness `add-checkpoint`
+//! Witnessing by the sequencer's node (spec 7, spec/node.md 3.2): every checkpoint co-signed
+//! by both parties is sent to each witness of its size (the genesis's, or those of the last
+//! witness change below it, spec/dyad.md 3.8) at its C2SP tlog-witness `add-checkpoint`
 //! ([`client`]), with bounded backoff per witness ([`retry`]); the verified cosignatures
 //! are collected as they come ([`requests`]: a slow witness does not hold up the others),
-//! and once `witness_threshold` of them are held the note with them is stored as committed
-//! (and served as `/checkpoint`). What each witness did is kept for
-//! `/admin/status` and the metrics ([`status`]).
+//! and once that size's threshold of them are held the note with them is stored as
+//! committed (and served as `/checkpoint`). What each current witness did is kept for
+//! `/admin/status` and the metrics ([`status`]); a witness a change removed is dropped
+//! from both. The URLs of the witnesses are node configuration ([`urls`]).
 
 pub(crate) mod client;
 pub(crate) mod follow;
 mod requests;
 pub(crate) mod retry;
 pub mod status;
+pub mod urls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,11 +27,11 @@ use self::status::{WitnessStatus, WitnessesStatus};
 use crate::metrics::Metrics;
 use crate::{lock, NodeError, Shared};
 
-/// A witness's add-checkpoint base URL, by its genesis key name (node configuration: the
-/// genesis names witnesses by key only).
+/// A witness's add-checkpoint base URL, by its key name (node configuration: the channel
+/// names witnesses by key only).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WitnessUrl {
-    /// The witness's key name, as in the genesis.
+    /// The witness's key name, as in the genesis or the witness change.
     pub name: String,
     /// Its base URL (`add-checkpoint` is appended).
     pub url: String,
@@ -50,7 +53,8 @@ impl Witness {
     }
 }
 
-/// The witnesses' status as the node starts: from the genesis and the configured URLs.
+/// The witnesses' status as the node starts: those of the next checkpoint, with the
+/// configured URLs.
 pub(crate) fn initial_status(
     keys: &[VerifierKey],
     threshold: usize,
@@ -62,28 +66,55 @@ pub(crate) fn initial_status(
             .iter()
             .map(|k| WitnessStatus {
                 name: k.name().to_owned(),
-                url: url_of(urls, k),
+                url: urls
+                    .iter()
+                    .find(|u| u.name == k.name())
+                    .map(|u| u.url.clone()),
                 ..WitnessStatus::default()
             })
             .collect(),
     }
 }
 
-fn url_of(urls: &[WitnessUrl], key: &VerifierKey) -> Option<String> {
-    urls.iter()
-        .find(|u| u.name == key.name())
-        .map(|u| u.url.clone())
+/// The status and metrics follow a witness set: a witness that stays keeps what it did,
+/// a new one starts blank, a removed one is dropped (its metrics too).
+pub(crate) fn follow_set_status(shared: &Shared, keys: &[VerifierKey], threshold: usize) {
+    let mut status = lock(&shared.witnesses);
+    let same = status.threshold == threshold
+        && status.witnesses.len() == keys.len()
+        && status
+            .witnesses
+            .iter()
+            .zip(keys)
+            .all(|(s, k)| s.name == k.name());
+    if !same {
+        let old = std::mem::take(&mut status.witnesses);
+        status.threshold = threshold;
+        status.witnesses = keys
+            .iter()
+            .map(|k| {
+                old.iter()
+                    .find(|s| s.name == k.name())
+                    .cloned()
+                    .unwrap_or_else(|| WitnessStatus {
+                        name: k.name().to_owned(),
+                        ..WitnessStatus::default()
+                    })
+            })
+            .collect();
+        let names: Vec<&str> = keys.iter().map(|k| k.name()).collect();
+        shared.metrics.retain_witnesses(&names);
+    }
+    // URLs given through the admin API take effect without a restart.
+    for s in status.witnesses.iter_mut() {
+        s.url = shared.witness_urls.of(&s.name);
+    }
 }
 
-/// The witnessing task of a sequencer whose genesis has `witness_threshold > 0`.
+/// The witnessing task of a sequencer. It runs whatever the channel's threshold: a
+/// witness change can make witnesses needed later (spec/dyad.md 3.8); while no co-signed
+/// checkpoint awaits witnesses it only waits.
 pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
-    let (keys, threshold) = match shared
-        .read(|ch| Ok((ch.witness_keys().to_vec(), ch.witness_threshold())))
-        .await
-    {
-        Ok(k) => k,
-        Err(_) => return,
-    };
     let http = match crate::client::witness_client(&shared.config) {
         Ok(h) => h,
         Err(e) => {
@@ -91,22 +122,13 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             return;
         }
     };
-    let mut witnesses: Vec<Witness> = keys
-        .into_iter()
-        .map(|key| Witness {
-            url: url_of(&shared.config.witnesses, &key),
-            key,
-            known: None,
-            retry: Retry::new(shared.config.retry_initial, shared.config.retry_max),
-            cosigned: None,
-        })
-        .collect();
-    let mut requests = Requests::new(witnesses.len());
+    let mut witnesses: Vec<Witness> = Vec::new();
+    let mut requests = Requests::default();
     loop {
         if shared.is_stopping() {
             break;
         }
-        let awaiting = match shared.read(|ch| Ok(ch.awaiting_witnesses()?)).await {
+        let awaiting = match shared.read(awaited).await {
             Ok(a) => a,
             Err(NodeError::Stopped) => break,
             Err(e) => {
@@ -114,7 +136,13 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
                 None
             }
         };
-        let Some((checkpoint, note)) = awaiting else {
+        let Some((checkpoint, note, keys, threshold)) = awaiting else {
+            if let Ok((keys, threshold)) = shared
+                .read(|ch| Ok((ch.witness_keys().to_vec(), ch.witness_threshold())))
+                .await
+            {
+                follow_set_status(&shared, &keys, threshold);
+            }
             // Answers still in flight (for a checkpoint since committed) are taken in.
             wait(
                 &shared,
@@ -125,6 +153,7 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             .await;
             continue;
         };
+        follow_set(&shared, &mut witnesses, &keys);
         requests.launch(&shared, &http, &witnesses, checkpoint.size, &note);
         refresh(&shared, &witnesses, checkpoint.size);
         if quorum(&witnesses, checkpoint.size) >= threshold {
@@ -133,9 +162,8 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
         }
         let next_try = witnesses
             .iter()
-            .enumerate()
-            .filter(|(i, _)| !requests.busy(*i))
-            .filter_map(|(_, w)| w.retry.next_try())
+            .filter(|w| !requests.busy(&w.key))
+            .filter_map(|w| w.retry.next_try())
             .min()
             .map_or(Duration::from_secs(5), |t| {
                 t.saturating_duration_since(Instant::now())
@@ -147,6 +175,46 @@ pub(crate) async fn run_witnessing(shared: Arc<Shared>) {
             next_try.max(Duration::from_millis(10)),
         )
         .await;
+    }
+}
+
+/// The checkpoint awaiting witnesses, with the witnesses and threshold of its size
+/// (spec/dyad.md 3.8: those of the last witness change below it).
+type Awaited = (Checkpoint, Vec<u8>, Vec<VerifierKey>, usize);
+
+fn awaited(ch: &dyad_ledger::channel::Channel) -> Result<Option<Awaited>, NodeError> {
+    let Some((checkpoint, note)) = ch.awaiting_witnesses()? else {
+        return Ok(None);
+    };
+    let keys = ch.witness_keys_at(checkpoint.size).to_vec();
+    let threshold = ch.witness_threshold_at(checkpoint.size);
+    Ok(Some((checkpoint, note, keys, threshold)))
+}
+
+/// The witnesses asked become those of `keys`: one that stays keeps its state (what it
+/// holds, its backoff, its cosignature), a new one starts afresh; each takes the URL the
+/// node has for it now.
+fn follow_set(shared: &Shared, witnesses: &mut Vec<Witness>, keys: &[VerifierKey]) {
+    let same =
+        witnesses.len() == keys.len() && witnesses.iter().zip(keys).all(|(w, k)| w.key == *k);
+    if !same {
+        let mut old = std::mem::take(witnesses);
+        *witnesses = keys
+            .iter()
+            .map(|key| match old.iter().position(|w| w.key == *key) {
+                Some(i) => old.swap_remove(i),
+                None => Witness {
+                    key: key.clone(),
+                    url: None,
+                    known: None,
+                    retry: Retry::new(shared.config.retry_initial, shared.config.retry_max),
+                    cosigned: None,
+                },
+            })
+            .collect();
+    }
+    for w in witnesses.iter_mut() {
+        w.url = shared.witness_urls.of(w.key.name());
     }
 }
 
@@ -167,23 +235,36 @@ fn quorum(witnesses: &[Witness], size: u64) -> usize {
 
 /// Every witness's lag moves with the checkpoint, asked or not.
 fn refresh(shared: &Shared, witnesses: &[Witness], size: u64) {
-    for (i, w) in witnesses.iter().enumerate() {
+    for w in witnesses {
         let (known, cosigned) = (w.known, w.cosigned.as_ref().map(|(s, _)| *s));
         let lag = size.saturating_sub(cosigned.unwrap_or(0));
-        update_status(shared, i, |s| {
+        let shown = update_status(shared, w.key.name(), |s| {
             s.size = known;
             s.cosigned_size = cosigned;
             s.lag = lag;
         });
-        shared
-            .metrics
-            .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
+        // Status and metrics show the witnesses of the next checkpoint only.
+        if shown {
+            shared
+                .metrics
+                .set_witness(w.key.name(), cosigned.unwrap_or(0), lag);
+        }
     }
 }
 
-fn update_status(shared: &Shared, i: usize, f: impl FnOnce(&mut WitnessStatus)) {
-    if let Some(s) = lock(&shared.witnesses).witnesses.get_mut(i) {
-        f(s);
+/// Updates the status of the current witness of this name; false if there is none (a
+/// change removed it).
+fn update_status(shared: &Shared, name: &str, f: impl FnOnce(&mut WitnessStatus)) -> bool {
+    match lock(&shared.witnesses)
+        .witnesses
+        .iter_mut()
+        .find(|s| s.name == name)
+    {
+        Some(s) => {
+            f(s);
+            true
+        }
+        None => false,
     }
 }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use dyad_verifier::key::VerifierKey;
 use tokio::task::JoinSet;
 
 use super::client::{self, Cosignature, WitnessCallError};
@@ -16,34 +17,29 @@ use crate::Shared;
 
 /// A finished request: which witness, the size it learned of, the size asked, the answer.
 type Answer = (
-    usize,
+    VerifierKey,
     Option<u64>,
     u64,
     Result<Cosignature, WitnessCallError>,
 );
 
-/// The requests in flight.
+/// The requests in flight, each witness by its key: the witness set can change between
+/// a request and its answer (spec/dyad.md 3.8).
+#[derive(Default)]
 pub(super) struct Requests {
     set: JoinSet<Answer>,
-    busy: Vec<bool>,
+    busy: Vec<VerifierKey>,
 }
 
 impl Requests {
-    pub(super) fn new(witnesses: usize) -> Requests {
-        Requests {
-            set: JoinSet::new(),
-            busy: vec![false; witnesses],
-        }
-    }
-
     /// Whether any request is in flight.
     pub(super) fn any(&self) -> bool {
         !self.set.is_empty()
     }
 
-    /// Whether witness `i` has a request in flight.
-    pub(super) fn busy(&self, i: usize) -> bool {
-        self.busy[i]
+    /// Whether the witness of this key has a request in flight.
+    pub(super) fn busy(&self, key: &VerifierKey) -> bool {
+        self.busy.contains(key)
     }
 
     /// Sends the checkpoint of `size` to every witness that has not co-signed it, is due,
@@ -57,19 +53,19 @@ impl Requests {
         note: &[u8],
     ) {
         let now = Instant::now();
-        for (i, w) in witnesses.iter().enumerate() {
+        for w in witnesses {
             let Some(url) = w.url.clone() else { continue };
-            if self.busy[i] || w.has_cosigned(size) || !w.retry.due(size, now) {
+            if self.busy(&w.key) || w.has_cosigned(size) || !w.retry.due(size, now) {
                 continue;
             }
             let (shared, http, key, mut known) =
                 (shared.clone(), http.clone(), w.key.clone(), w.known);
             let note = note.to_vec();
-            self.busy[i] = true;
+            self.busy.push(key.clone());
             self.set.spawn(async move {
                 Metrics::inc(&shared.metrics.witness_requests, 1);
                 let r = client::send(&shared, &http, &url, &key, &note, size, &mut known).await;
-                (i, known, size, r)
+                (key, known, size, r)
             });
         }
     }
@@ -79,12 +75,15 @@ impl Requests {
     pub(super) async fn next(&mut self, shared: &Shared, witnesses: &mut [Witness]) -> Option<()> {
         let answer = self.set.join_next().await?;
         // A request task does not panic; were one to, its witness is freed all the same.
-        let Ok((i, known, size, result)) = answer else {
-            self.busy.iter_mut().for_each(|b| *b = false);
+        let Ok((key, known, size, result)) = answer else {
+            self.busy.clear();
             return Some(());
         };
-        self.busy[i] = false;
-        record(shared, &mut witnesses[i], i, known, size, result);
+        self.busy.retain(|k| *k != key);
+        // A witness removed by a change since the request counts for nothing now.
+        if let Some(w) = witnesses.iter_mut().find(|w| w.key == key) {
+            record(shared, w, known, size, result);
+        }
         Some(())
     }
 }
@@ -92,7 +91,6 @@ impl Requests {
 fn record(
     shared: &Shared,
     w: &mut Witness,
-    i: usize,
     known: Option<u64>,
     size: u64,
     result: Result<Cosignature, WitnessCallError>,
@@ -104,7 +102,7 @@ fn record(
             if w.cosigned.as_ref().is_none_or(|(s, _)| *s <= size) {
                 w.cosigned = Some((size, cosignature.lines));
             }
-            update_status(shared, i, |s| {
+            update_status(shared, w.key.name(), |s| {
                 s.last_error = None;
                 s.failures = 0;
             });
@@ -117,7 +115,7 @@ fn record(
             }
             tracing::warn!(witness = %w.key.name(), error = %e, "witness did not co-sign");
             let why = e.to_string();
-            update_status(shared, i, |s| {
+            update_status(shared, w.key.name(), |s| {
                 s.last_error = Some(why);
                 s.failures += 1;
             });

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
-/// One genesis witness, as the node last saw it.
+/// One witness of the next checkpoint (the genesis's or the last witness change's), as the
+/// node last saw it.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct WitnessStatus {
-    /// The witness's key name (genesis).
+    /// The witness's key name.
     pub name: String,
     /// Its add-checkpoint base URL (node configuration), if any: without one it is never
     /// asked.
@@ -26,8 +27,8 @@ pub struct WitnessStatus {
 /// The witnesses' status and whether the channel's witness quorum is met.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct WitnessesStatus {
-    /// How many witnesses must co-sign a checkpoint for it to be committed (genesis).
+    /// How many witnesses must co-sign the next checkpoint for it to be committed.
     pub threshold: usize,
-    /// Each genesis witness, in genesis order.
+    /// Each witness of the next checkpoint, in the order its record lists them.
     pub witnesses: Vec<WitnessStatus>,
 }

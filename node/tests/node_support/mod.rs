@@ -11,6 +11,8 @@ use base64::Engine;
 use dyad_ledger::channel::Channel;
 use dyad_ledger::keys::SignerKey;
 use dyad_node::{self, AdminClient, AppendRequest, AppendResponse, NodeConfig, RunningNode};
+
+pub mod witnesses;
 pub use dyad_testkit::channel::{alpha, bravo};
 
 /// The test channel's origin.
