@@ -145,6 +145,9 @@ pub enum Command {
     /// The channel's trust policy (C2SP tlog-policy) for auditors.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Write evidence of equivocation from two contradicting checkpoints (spec/evidence.md).
+    #[command(subcommand)]
+    Evidence(commands::evidence::EvidenceCommand),
     /// Audit a whole log (a data directory or a full sync bundle) with the verifier only.
     #[command(after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditArgs),
@@ -240,6 +243,7 @@ fn run(cli: Cli, data_given: bool) -> Result<ExitCode> {
         Command::Verify(command) => commands::verify::run(&ctx, &command),
         Command::Audit(args) => commands::audit::run(&ctx, &args),
         Command::Policy(command) => commands::policy::run(&ctx, &command),
+        Command::Evidence(command) => commands::evidence::run(&ctx, &command),
         Command::Backup(args) => commands::backup::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
         Command::Restore(args) => commands::restore::run(&ctx, &args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => commands::serve::serve(&ctx, &args),

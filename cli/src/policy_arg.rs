@@ -66,6 +66,22 @@ impl Trust {
         }
     }
 
+    /// The keys evidence may accuse (spec/evidence.md): the two parties, and under a policy
+    /// also its other witnesses (a witness that co-signed a fork equivocated too).
+    pub fn accusable_keys(&self) -> Vec<VerifierKey> {
+        let mut keys = self.party_keys().to_vec();
+        if let Trust::Policy(policy, _) = self {
+            for w in policy.witnesses() {
+                if w.name != dyad_verifier::policy::SEQUENCER
+                    && w.name != dyad_verifier::policy::COSIGNER
+                {
+                    keys.push(w.key.clone());
+                }
+            }
+        }
+        keys
+    }
+
     /// The receipt verifier's trust, pinned to `origin` if given.
     pub fn receipt_trust(&self, origin: Option<&str>) -> std::result::Result<ReceiptTrust, String> {
         let trust = match self {

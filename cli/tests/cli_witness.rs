@@ -66,6 +66,103 @@ fn an_entry_commits_once_the_witness_cosigned_and_status_shows_the_witness() {
     );
     std::fs::write(env.path("latest.checkpoint"), &note.stdout).unwrap();
     policies_of_a_witnessed_channel(&env, &alpha_node.url);
+    a_witness_that_cosigns_a_fork_yields_evidence(&env);
+}
+
+/// The witness co-signs a fork shown to it (the test holds its key and plays the
+/// misbehaving witness): a checkpoint of the channel's origin and size with another root.
+/// `dyad evidence build` makes portable evidence of the two notes, and `dyad verify
+/// evidence` proves the witness equivocated, with its key alone or under the channel's
+/// policy, and finds no equivocation by the parties.
+fn a_witness_that_cosigns_a_fork_yields_evidence(env: &Env) {
+    use dyad_ledger::keys::SignerKey;
+    use dyad_verifier::{checkpoint, cosignature, note};
+    let ours = std::fs::read(env.path("latest.checkpoint")).unwrap();
+    let parsed = note::parse(&ours).unwrap();
+    let mut fork = checkpoint::parse(&parsed.text).unwrap();
+    fork.root = [0x42; 32];
+    let text = fork.to_text();
+    let wit =
+        SignerKey::parse(&std::fs::read_to_string(env.path("keys/wit.key")).unwrap()).unwrap();
+    let key = pub_key(env, "wit").with_signature_type(SignatureType::CosignatureV1);
+    let timestamp = 1_900_000_000u64;
+    let mut sig = timestamp.to_be_bytes().to_vec();
+    sig.extend_from_slice(&wit.sign(&cosignature::signed_message(timestamp, &text)));
+    let forged = format!(
+        "{text}\n{}",
+        note::signature_line(key.name(), key.key_id(), &sig)
+    );
+    std::fs::write(env.path("fork.checkpoint"), forged).unwrap();
+    // Two more notes that contradict nothing here: a larger size, another origin.
+    for (file, edit) in [
+        (
+            "larger.checkpoint",
+            text.replacen(
+                &format!("\n{}\n", fork.size),
+                &format!("\n{}\n", fork.size + 1),
+                1,
+            ),
+        ),
+        (
+            "other.checkpoint",
+            text.replacen(&fork.origin, "other.example/log", 1),
+        ),
+    ] {
+        assert_ne!(edit, text);
+        let line = note::signature_line(key.name(), key.key_id(), &sig);
+        std::fs::write(env.path(file), format!("{edit}\n{line}")).unwrap();
+    }
+
+    let build = |second: &str, out: &str| {
+        env.dyad()
+            .args([
+                "--json",
+                "evidence",
+                "build",
+                "latest.checkpoint",
+                second,
+                "--out",
+                out,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = build("fork.checkpoint", "wit.evidence");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out.stdout)["contradiction"], "same-size");
+    // The same checkpoint twice is no contradiction; an existing file is kept.
+    assert_eq!(
+        build("latest.checkpoint", "same.evidence").status.code(),
+        Some(2)
+    );
+    assert!(!env.path("same.evidence").exists());
+    assert_eq!(
+        build("fork.checkpoint", "wit.evidence").status.code(),
+        Some(2)
+    );
+    for other in ["larger.checkpoint", "other.checkpoint"] {
+        let out = build(other, "no.evidence");
+        assert_eq!(out.status.code(), Some(2), "{other}: {}", stdout(&out));
+        assert!(!env.path("no.evidence").exists());
+    }
+
+    let verify = |trust: &[&str]| {
+        env.dyad()
+            .args(["--json", "verify", "evidence", "wit.evidence"])
+            .args(trust)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&["--trust", "keys/wit.pub"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let v = json(&out.stdout);
+    assert_eq!(v["evidence"], "equivocation", "{v}");
+    assert_eq!(v["accused"], "cert.wit.example", "{v}");
+    let out = verify(&["--policy", "channel.policy"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(json(&out.stdout)["accused"], "cert.wit.example");
+    let out = verify(&["--trust", "keys/alpha.pub", "--trust", "keys/bravo.pub"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
 
 /// The channel's policy requires the witness; receipts, the checkpoint and audits verify

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod checkpoint;
 pub mod demo;
 pub mod endorse;
+pub mod evidence;
 pub mod export;
 pub mod indicators;
 pub mod init;

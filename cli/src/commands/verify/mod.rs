@@ -217,7 +217,7 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
             policy,
         } => {
             let keys = match policy {
-                Some(p) => Trust::read(&[], Some(p))?.party_keys().to_vec(),
+                Some(p) => Trust::read(&[], Some(p))?.accusable_keys(),
                 None => read_trust(trust)?,
             };
             evidence::evidence(ctx, file, &keys)
