@@ -87,9 +87,12 @@ fn show(ctx: &Ctx) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A witness change's index and its record.
+type IndexedChange = (u64, WitnessChangePayload);
+
 /// The indices of the channel's witness changes, and the last one with its record: from
 /// the store, or, while a node runs, by reading the log through it.
-fn witness_changes(data: &DataDir) -> Result<(Vec<u64>, Option<(u64, WitnessChangePayload)>)> {
+fn witness_changes(data: &DataDir) -> Result<(Vec<u64>, Option<IndexedChange>)> {
     let mut found: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut take = |index: u64, e: &SignedEntry| {
         if e.entry.body.kind == Kind::WitnessChange {
