@@ -280,3 +280,58 @@ fn a_key_history_is_refused_with_a_mirror_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("key history"), "{}", stderr(&out));
 }
+
+/// `dyad verify checkpoint --key-history DIR` (spec 8): the bare checkpoint, signed by the
+/// sequencer's new key, is committed under the keys the receipt directory's key history
+/// gives from the genesis keys (with --trust, or a policy naming them); without the
+/// history it is not, and a history against another checkpoint is refused.
+#[test]
+fn a_bare_checkpoint_after_a_key_change_verifies_with_a_key_history() {
+    let env = Env::new();
+    setup(&env);
+    let (_, note) = log();
+    fs::write(env.path("size4.checkpoint"), &note).unwrap();
+    let check = |extra: &[&str]| {
+        env.dyad()
+            .args(["--json", "verify", "checkpoint", "size4.checkpoint"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[&TRUST[..], &["--key-history", "dir"]].concat());
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let v = common::json(&out.stdout);
+    assert_eq!(v["committed"], true, "{v}");
+    assert_eq!(v["size"], 4, "{v}");
+    assert_eq!(v["key_changes"][0]["index"], 2, "{v}");
+    let out = check(&["--policy", "channel.policy", "--key-history", "dir"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // Without a key history the genesis keys did not sign it as the log.
+    let empty = env.path("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let out = check(&[&TRUST[..], &["--key-history", "empty"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+
+    // A key history proved against another checkpoint note is refused.
+    let (leaves, _) = log();
+    let other = note_of_size(&leaves, 3);
+    fs::write(
+        env.path("dir/key-changes/2.tlog-proof"),
+        receipt_of(&leaves[..3], 2, &other),
+    )
+    .unwrap();
+    let out = check(&[&TRUST[..], &["--key-history", "dir"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("another checkpoint") || stdout(&out).contains("differ"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A note of the first `size` leaves, signed by alpha's new key and co-signed by bravo.
+fn note_of_size(leaves: &[Vec<u8>], size: usize) -> Vec<u8> {
+    let new = SignerKey::from_seed(alpha().name(), [3; 32]).unwrap();
+    note(&leaves[..size], &new, &bravo())
+}

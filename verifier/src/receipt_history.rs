@@ -52,22 +52,37 @@ pub fn verify_with_key_history(
         });
     }
     let main = receipt::parse(bytes)?;
-    let changes = parse_history(&main, key_changes)?;
+    let changes = parse_history(&main.checkpoint_note, key_changes)?;
     let checkpoint = channel::read_checkpoint(&main.checkpoint_note)?;
-    if let Some(expected) = trust.origin() {
-        if expected != checkpoint.origin {
-            return Err(ReceiptError::WrongOrigin {
-                expected: expected.into(),
-                found: checkpoint.origin,
-            });
-        }
+    pinned_origin(trust, &checkpoint)?;
+    by_roles(trust, |sequencer| {
+        replay(&main, &changes, trust, sequencer, &checkpoint)
+    })
+}
+
+/// The checkpoint is of the origin the trust pins, if it pins one.
+fn pinned_origin(trust: &ReceiptTrust, checkpoint: &Checkpoint) -> Result<(), ReceiptError> {
+    match trust.origin() {
+        Some(expected) if expected != checkpoint.origin => Err(ReceiptError::WrongOrigin {
+            expected: expected.into(),
+            found: checkpoint.origin.clone(),
+        }),
+        _ => Ok(()),
     }
+}
+
+/// `verify` with each party as the sequencer that the trust allows (both, when it names
+/// no roles): the first that passes, else the error of the roles under which the log
+/// signature is there.
+fn by_roles<T>(
+    trust: &ReceiptTrust,
+    mut verify: impl FnMut(usize) -> Result<T, ReceiptError>,
+) -> Result<T, ReceiptError> {
     let candidates: &[usize] = if trust.roles_known() { &[0] } else { &[0, 1] };
     let mut error = None;
     for &sequencer in candidates {
-        match replay(&main, &changes, trust, sequencer, &checkpoint) {
+        match verify(sequencer) {
             Ok(verified) => return Ok(verified),
-            // Prefer the error of the roles under which the log signature is there.
             Err(e) => {
                 let log_missing = matches!(
                     e,
@@ -82,9 +97,57 @@ pub fn verify_with_key_history(
     Err(error.unwrap_or(ReceiptError::MissingCheckpoint))
 }
 
-/// Parses the key-change receipts, each against the receipt's checkpoint, in ascending
+/// A checkpoint verified with a key history: committed under the keys and witnesses at
+/// its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    /// The committed checkpoint, who signed it and when.
+    pub committed: channel::Committed,
+    /// The key changes followed, in index order.
+    pub key_changes: Vec<KeyChange>,
+    /// The witness changes followed, in index order.
+    pub witness_changes: Vec<WitnessChange>,
+}
+
+/// Verifies a bare checkpoint note (section 7) with a key history (section 8): the
+/// receipts of the key-change and witness-change entries below its size, each against this
+/// note byte for byte, taken from the genesis keys (or the policy's parties) in index
+/// order; the note must then be committed under the keys and witnesses at its size (under
+/// a policy: meet it with the parties' keys at its size).
+pub fn verify_checkpoint_with_key_history(
+    note: &[u8],
+    key_changes: &[Vec<u8>],
+    trust: &ReceiptTrust,
+) -> Result<VerifiedCheckpoint, ReceiptError> {
+    if key_changes.len() > MAX_KEY_HISTORY {
+        return Err(ReceiptError::KeyHistoryTooLong {
+            count: key_changes.len(),
+        });
+    }
+    let changes = parse_history(note, key_changes)?;
+    let checkpoint = channel::read_checkpoint(note)?;
+    pinned_origin(trust, &checkpoint)?;
+    by_roles(trust, |sequencer| {
+        let roles = trust.roles(sequencer);
+        let (witnesses, threshold) = trust.witnesses();
+        let mut keys =
+            KeyHistory::from_keys(roles[0].1.clone(), roles[1].1.clone(), witnesses, threshold);
+        for change in &changes {
+            apply(&mut keys, change, &checkpoint, roles)?;
+        }
+        let committed = commit(trust, &keys, note, &checkpoint)?;
+        let (key_changes, witness_changes) = followed(&keys);
+        Ok(VerifiedCheckpoint {
+            committed,
+            key_changes,
+            witness_changes,
+        })
+    })
+}
+
+/// Parses the key-change receipts, each against the checkpoint `note`, in ascending
 /// index, no index twice.
-fn parse_history(main: &Receipt, key_changes: &[Vec<u8>]) -> Result<Vec<Change>, ReceiptError> {
+fn parse_history(note: &[u8], key_changes: &[Vec<u8>]) -> Result<Vec<Change>, ReceiptError> {
     let mut changes = Vec::with_capacity(key_changes.len());
     for (position, bytes) in key_changes.iter().enumerate() {
         let wrap = |error| ReceiptError::KeyHistoryReceipt {
@@ -93,7 +156,7 @@ fn parse_history(main: &Receipt, key_changes: &[Vec<u8>]) -> Result<Vec<Change>,
         };
         let mut receipt = receipt::parse(bytes).map_err(wrap)?;
         let index = receipt.index;
-        if receipt.checkpoint_note != main.checkpoint_note {
+        if receipt.checkpoint_note != note {
             return Err(ReceiptError::KeyHistoryCheckpointDiffers { index });
         }
         // The note is the receipt's: one copy is enough.
@@ -154,11 +217,22 @@ fn replay(
         Some(sender) => sender,
         None => check_main(main, &entry, &keys, roles)?,
     };
+    let committed = commit(trust, &keys, &main.checkpoint_note, checkpoint)?;
+    receipt::finish(main.clone(), entry, sender, committed, followed(&keys))
+}
+
+/// The checkpoint `note` committed under the keys and witnesses of `keys` (its size's),
+/// or meeting the trusted policy with the parties' keys at its size.
+fn commit(
+    trust: &ReceiptTrust,
+    keys: &KeyHistory,
+    note: &[u8],
+    checkpoint: &Checkpoint,
+) -> Result<channel::Committed, ReceiptError> {
     if let Some(policy) = trust.trusted_policy() {
         // A policy's witnesses and quorum are the auditor's: they do not follow the witness
         // changes (section 9).
-        let committed = committed_by_policy(trust, policy, &keys, &main.checkpoint_note)?;
-        return receipt::finish(main.clone(), entry, sender, committed, followed(&keys));
+        return committed_by_policy(trust, policy, keys, note);
     }
     let commit_keys = CommitKeys {
         origin: checkpoint.origin.clone(),
@@ -174,8 +248,7 @@ fn replay(
         witnesses: keys.current_witnesses().keys.clone(),
         witness_threshold: keys.current_witnesses().threshold,
     };
-    let committed = commit_keys.verify(&main.checkpoint_note)?;
-    receipt::finish(main.clone(), entry, sender, committed, followed(&keys))
+    Ok(commit_keys.verify(note)?)
 }
 
 /// The key and witness changes the replay followed.

@@ -887,3 +887,29 @@ fn a_policy_does_not_follow_witness_changes() {
     let early = log.checkpoints[0].clone();
     assert!(verify_with_key_history(&log.receipt(1, 3, &early), &[], &trust).is_ok());
 }
+
+/// A bare checkpoint with the key history (spec 8): committed under the witnesses of the
+/// change below its size; without the history, judged by the genesis witnesses, it is not.
+#[test]
+fn a_bare_checkpoint_follows_the_witness_change_in_its_key_history() {
+    use dyad_verifier::receipt_history::verify_checkpoint_with_key_history;
+    for who in 0..2 {
+        let log = scenario(who);
+        let note = log.checkpoints[2].clone(); // size 6, co-signed by the new witnesses
+        let history = log.history(6, &note, &[3]);
+        let verified = verify_checkpoint_with_key_history(&note, &history, &genesis_trust(&log))
+            .unwrap_or_else(|e| panic!("party {who}: {e}"));
+        assert_eq!(verified.committed.checkpoint.size, 6);
+        assert_eq!(verified.witness_changes.len(), 1);
+        assert_eq!(verified.committed.witnesses.len(), 3);
+        let alone = verify_checkpoint_with_key_history(&note, &[], &genesis_trust(&log));
+        assert!(alone.is_err(), "party {who}: passed without its history");
+        let other = log.checkpoints[1].clone();
+        let refused =
+            verify_checkpoint_with_key_history(&other, &history, &genesis_trust(&log)).unwrap_err();
+        assert!(
+            matches!(refused, ReceiptError::KeyHistoryCheckpointDiffers { .. }),
+            "{refused}"
+        );
+    }
+}

@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use dyad_verifier::checkpoint::Checkpoint;
 use dyad_verifier::key::VerifierKey;
 use dyad_verifier::note;
+use dyad_verifier::receipt_history;
 use serde_json::{json as j, Value};
 
+use super::receipt::key_history;
 use super::{failed, malformed, signing_keys};
 use crate::bounded::{read_bounded, MAX_CHECKPOINT};
 use crate::checkpoint_note;
 use crate::error::Result;
 use crate::output::{b64, format_s, json, outln};
-use crate::policy_arg::read_policy;
+use crate::policy_arg::{read_policy, Trust};
 use crate::trust::read_trust;
 use crate::Ctx;
 
@@ -147,5 +149,77 @@ pub(super) fn under_policy(
             "  the cosignatures meet the policy's quorum {quorum:?}"
         ))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dyad verify checkpoint --key-history DIR`: committed (spec 7) under the parties' keys
+/// and the witnesses at its size, which the key history (`DIR/key-changes/`, spec 8) gives
+/// from the genesis keys (or the policy's parties).
+pub(super) fn with_key_history(
+    ctx: &Ctx,
+    file: &Path,
+    trust: &Trust,
+    dir: &Path,
+    origin: Option<&str>,
+) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        return Err(crate::error::CliError::usage(format!(
+            "--key-history {}: not a directory (give a receipt directory from `dyad receipt N --out DIR`)",
+            dir.display()
+        )));
+    }
+    let (bytes, cp) = read_checkpoint(file, origin)?;
+    let history = key_history(dir)?;
+    let receipt_trust = trust
+        .receipt_trust(origin)
+        .map_err(|e| malformed(file, e))?;
+    let v = receipt_history::verify_checkpoint_with_key_history(&bytes, &history, &receipt_trust)
+        .map_err(|e| {
+        failed(format!(
+            "the checkpoint of size {} is not committed under the keys at its size: {e}",
+            cp.size
+        ))
+    })?;
+    if ctx.json {
+        json(&j!({
+            "valid": true, "committed": true, "origin": cp.origin, "size": cp.size,
+            "root": b64(&cp.root),
+            "log": v.committed.log.to_string(),
+            "cosigner": v.committed.cosigner.name(),
+            "cosigned_at": v.committed.cosigned_at,
+            "witnesses": v.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
+            "key_changes": crate::commands::audit::key_changes_json(&v.key_changes),
+            "witness_changes": crate::commands::audit::witness_changes_json(&v.witness_changes),
+            "trusted_by": trust.option(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln(&ok_line(&cp))?;
+    outln(&format!(
+        "  committed: signed by the log {}, co-signed by {} at {}",
+        v.committed.log,
+        v.committed.cosigner.name(),
+        format_s(v.committed.cosigned_at)
+    ))?;
+    if !v.committed.witnesses.is_empty() {
+        let names: Vec<&str> = v
+            .committed
+            .witnesses
+            .iter()
+            .map(|(k, _)| k.name())
+            .collect();
+        outln(&format!("  witnessed by {}", names.join(", ")))?;
+    }
+    for line in crate::commands::audit::key_change_lines(&v.key_changes) {
+        outln(&line)?;
+    }
+    for line in crate::commands::audit::witness_change_lines(&v.witness_changes) {
+        outln(&line)?;
+    }
+    outln(&format!(
+        "  Key history: {} key and {} witness change(s) followed from the genesis keys.",
+        v.key_changes.len(),
+        v.witness_changes.len()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -83,6 +83,12 @@ pub enum VerifyCommand {
         /// Require this origin.
         #[arg(long)]
         origin: Option<String>,
+        /// A receipt directory (from `dyad receipt N --out DIR`) whose key-changes/ hold the
+        /// key and witness changes below the checkpoint's size, each against this same note:
+        /// then the note must be committed under the two parties' keys (exactly two --trust,
+        /// or a --policy naming them) and the witnesses at its size (spec/dyad.md 8).
+        #[arg(long, value_name = "DIR")]
+        key_history: Option<PathBuf>,
     },
     /// Check a receipt (a C2SP tlog-proof file or receipt directory from `dyad receipt`) with
     /// the two parties' keys, and the attachments' bytes when they are given.
@@ -185,8 +191,22 @@ pub fn run(ctx: &Ctx, command: &VerifyCommand) -> Result<ExitCode> {
         VerifyCommand::Checkpoint {
             note,
             trust,
+            policy,
+            origin,
+            key_history: Some(dir),
+        } => checkpoint::with_key_history(
+            ctx,
+            note,
+            &Trust::read(trust, policy.as_deref())?,
+            dir,
+            origin.as_deref(),
+        ),
+        VerifyCommand::Checkpoint {
+            note,
+            trust,
             policy: Some(policy),
             origin,
+            ..
         } if trust.is_empty() => checkpoint::under_policy(ctx, note, policy, origin.as_deref()),
         VerifyCommand::Checkpoint {
             note,
