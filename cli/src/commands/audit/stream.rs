@@ -93,7 +93,7 @@ mod tests {
     fn log(n: u64) -> (Vec<Vec<u8>>, AuditTrust) {
         let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
         let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
-        let origin = "test.example/dyad/audit";
+        let origin = ORIGIN;
         let genesis = Genesis::new(origin, Party::of(&alpha), Party::of(&bravo));
         let proposal = genesis.propose(&alpha, T0_MS).unwrap();
         let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
@@ -124,16 +124,19 @@ mod tests {
         audit_stream(stream, leaves.len() as u64, &[], trust)
     }
 
-    /// `log(n)` with alpha's key change at index `at` (to a new key, which signs alpha's
-    /// entries after it), encoded from the spec (dyad_testkit::entry, ::key_change).
-    fn log_with_key_change(n: u64, at: u64) -> (Vec<Vec<u8>>, AuditTrust) {
+    /// `log(n)` with a change at index `at` sent by party `who` (0 alpha, 1 bravo): `change`
+    /// makes its kind, content type and payload from its draft; after it, alpha's entries
+    /// are signed by `alpha_after` (encoded from the spec, dyad_testkit::entry).
+    fn log_with_change(
+        (n, at): (u64, u64),
+        who: usize,
+        alpha_after: &SignerKey,
+        change: impl FnOnce(&mut dyad_testkit::entry::Entry),
+    ) -> (Vec<Vec<u8>>, AuditTrust) {
         use dyad_testkit::entry::{Entry, Signature};
-        use dyad_testkit::key_change as spec;
         let (mut leaves, trust) = log(at - 1);
         let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
         let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
-        let new = SignerKey::from_seed("test.example/alpha", [3; 32]).unwrap();
-        let origin = "test.example/dyad/audit";
         let sign = |key: &SignerKey, mut e: Entry| {
             e.signatures = vec![Signature {
                 key_id: key.key_id(),
@@ -146,7 +149,7 @@ mod tests {
             sequences[who] += 1;
             Entry {
                 version: 1,
-                origin: origin.into(),
+                origin: ORIGIN.into(),
                 kind: 4,
                 sender: key.key_id(),
                 sequence: sequences[who],
@@ -159,17 +162,37 @@ mod tests {
                 signatures: Vec::new(),
             }
         };
-        let mut change = draft(0, &alpha, at);
-        change.kind = spec::KIND;
-        change.content_type = spec::CONTENT_TYPE.into();
-        let statement = spec::statement(origin, alpha.key_id(), change.sequence, &new.public_key());
-        change.payload = spec::payload(&new.public_key(), &new.sign(&statement));
-        leaves.push(sign(&alpha, change));
+        let sender = if who == 0 { &alpha } else { &bravo };
+        let mut entry = draft(who, sender, at);
+        change(&mut entry);
+        leaves.push(sign(sender, entry));
         for i in at + 1..=n {
-            let (who, key) = if i % 2 == 0 { (0, &new) } else { (1, &bravo) };
+            let (who, key) = if i % 2 == 0 {
+                (0, alpha_after)
+            } else {
+                (1, &bravo)
+            };
             leaves.push(sign(key, draft(who, key, i)));
         }
         (leaves, trust)
+    }
+
+    /// The channel origin of [`log`].
+    const ORIGIN: &str = "test.example/dyad/audit";
+
+    /// `log(n)` with alpha's key change at index `at` (to a new key, which signs alpha's
+    /// entries after it), encoded from the spec (dyad_testkit::key_change).
+    fn log_with_key_change(n: u64, at: u64) -> (Vec<Vec<u8>>, AuditTrust) {
+        use dyad_testkit::key_change as spec;
+        let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
+        let new = SignerKey::from_seed("test.example/alpha", [3; 32]).unwrap();
+        log_with_change((n, at), 0, &new, |change| {
+            change.kind = spec::KIND;
+            change.content_type = spec::CONTENT_TYPE.into();
+            let statement =
+                spec::statement(ORIGIN, alpha.key_id(), change.sequence, &new.public_key());
+            change.payload = spec::payload(&new.public_key(), &new.sign(&statement));
+        })
     }
 
     #[test]
@@ -187,7 +210,7 @@ mod tests {
         let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
         let late = 3 * CHUNK;
         let mut forged = leaves[late - 1].clone();
-        let sender_at = 1 + 8 + "test.example/dyad/audit".len() + 1;
+        let sender_at = 1 + 8 + ORIGIN.len() + 1;
         forged[sender_at..sender_at + 4].copy_from_slice(&alpha.key_id().to_be_bytes());
         leaves[late] = forged;
         let expected = dyad_verifier::audit::audit(leaves.clone(), &[], trust.clone()).unwrap_err();
@@ -202,52 +225,18 @@ mod tests {
     }
 
     /// `log(n)` with bravo's witness change at index `at` (to one witness, threshold 0,
-    /// approved by alpha), encoded from the spec (dyad_testkit::entry, ::witness_change).
+    /// approved by alpha), encoded from the spec (dyad_testkit::witness_change).
     fn log_with_witness_change(n: u64, at: u64) -> (Vec<Vec<u8>>, AuditTrust) {
-        use dyad_testkit::entry::{Entry, Signature};
         use dyad_testkit::witness_change as spec;
-        let (mut leaves, trust) = log(at - 1);
         let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
-        let bravo = SignerKey::from_seed("test.example/bravo", [2; 32]).unwrap();
         let witness = SignerKey::from_seed("test.example/witness", [4; 32]).unwrap();
-        let origin = "test.example/dyad/audit";
-        let sign = |key: &SignerKey, mut e: Entry| {
-            e.signatures = vec![Signature {
-                key_id: key.key_id(),
-                signature: key.sign(&e.signed_message()),
-            }];
-            e.encode()
-        };
-        let mut sequences = [(at - 1) / 2, (at - 1).div_ceil(2)];
-        let mut draft = |who: usize, key: &SignerKey, i: u64| {
-            sequences[who] += 1;
-            Entry {
-                version: 1,
-                origin: origin.into(),
-                kind: 4,
-                sender: key.key_id(),
-                sequence: sequences[who],
-                timestamp_ms: T0_MS + i,
-                reply_to: None,
-                subject: "n".into(),
-                content_type: "text/plain".into(),
-                payload: vec![b'.'; 40],
-                attachments: Vec::new(),
-                signatures: Vec::new(),
-            }
-        };
-        let mut change = draft(1, &bravo, at);
-        change.kind = spec::KIND;
-        change.content_type = spec::CONTENT_TYPE.into();
-        let record = spec::record(1, &[("test.example/witness", witness.public_key())], 0);
-        let approval = alpha.sign(&spec::statement(origin, &record));
-        change.payload = spec::payload(&record, &approval);
-        leaves.push(sign(&bravo, change));
-        for i in at + 1..=n {
-            let (who, key) = if i % 2 == 0 { (0, &alpha) } else { (1, &bravo) };
-            leaves.push(sign(key, draft(who, key, i)));
-        }
-        (leaves, trust)
+        log_with_change((n, at), 1, &alpha.clone(), |change| {
+            change.kind = spec::KIND;
+            change.content_type = spec::CONTENT_TYPE.into();
+            let record = spec::record(1, &[("test.example/witness", witness.public_key())], 0);
+            let approval = alpha.sign(&spec::statement(ORIGIN, &record));
+            change.payload = spec::payload(&record, &approval);
+        })
     }
 
     #[test]
