@@ -230,7 +230,7 @@ mod tests {
         use dyad_testkit::witness_change as spec;
         let alpha = SignerKey::from_seed("test.example/alpha", [1; 32]).unwrap();
         let witness = SignerKey::from_seed("test.example/witness", [4; 32]).unwrap();
-        log_with_change((n, at), 1, &alpha.clone(), |change| {
+        log_with_change((n, at), 1, &alpha, |change| {
             change.kind = spec::KIND;
             change.content_type = spec::CONTENT_TYPE.into();
             let record = spec::record(1, &[("test.example/witness", witness.public_key())], 0);
