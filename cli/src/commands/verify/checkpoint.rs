@@ -187,7 +187,7 @@ pub(super) fn with_key_history(
             "log": v.committed.log.to_string(),
             "cosigner": v.committed.cosigner.name(),
             "cosigned_at": v.committed.cosigned_at,
-            "witnesses": v.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
+            "witnesses": super::witnesses_json(&v.committed),
             "key_changes": crate::commands::audit::key_changes_json(&v.key_changes),
             "witness_changes": crate::commands::audit::witness_changes_json(&v.witness_changes),
             "trusted_by": trust.option(),
@@ -201,14 +201,8 @@ pub(super) fn with_key_history(
         v.committed.cosigner.name(),
         format_s(v.committed.cosigned_at)
     ))?;
-    if !v.committed.witnesses.is_empty() {
-        let names: Vec<&str> = v
-            .committed
-            .witnesses
-            .iter()
-            .map(|(k, _)| k.name())
-            .collect();
-        outln(&format!("  witnessed by {}", names.join(", ")))?;
+    if let Some(line) = super::witnessed_line(&v.committed) {
+        outln(&line)?;
     }
     for line in crate::commands::audit::key_change_lines(&v.key_changes) {
         outln(&line)?;

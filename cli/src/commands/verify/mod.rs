@@ -161,6 +161,21 @@ fn failed(message: String) -> CliError {
 
 /// The keys a party's key signs a checkpoint of `origin` with (spec 2.2): as the log
 /// (the same key under the origin's name), as co-signer (type 0x04), and plainly.
+/// The witnesses that co-signed a committed checkpoint, for `--json`.
+fn witnesses_json(committed: &dyad_verifier::genesis::Committed) -> Value {
+    committed
+        .witnesses
+        .iter()
+        .map(|(k, t)| j!({"name": k.name(), "cosigned_at": t}))
+        .collect()
+}
+
+/// "  witnessed by A, B" when witnesses co-signed a committed checkpoint.
+fn witnessed_line(committed: &dyad_verifier::genesis::Committed) -> Option<String> {
+    let names: Vec<&str> = committed.witnesses.iter().map(|(k, _)| k.name()).collect();
+    (!names.is_empty()).then(|| format!("  witnessed by {}", names.join(", ")))
+}
+
 fn signing_keys(key: &VerifierKey, origin: &str) -> Vec<(VerifierKey, &'static str)> {
     let mut out = Vec::new();
     if key.signature_type() == SignatureType::Ed25519 {

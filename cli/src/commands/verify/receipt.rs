@@ -179,7 +179,7 @@ pub(super) fn verify_receipt(
                 "consistent": true,
                 "included": true,
             })),
-            "witnesses": r.committed.witnesses.iter().map(|(k, t)| j!({"name": k.name(), "cosigned_at": t})).collect::<Vec<_>>(),
+            "witnesses": super::witnesses_json(&r.committed),
             "key_changes": crate::commands::audit::key_changes_json(&r.key_changes),
             "witness_changes": crate::commands::audit::witness_changes_json(&r.witness_changes),
             "trusted_by": trust.option(),
@@ -205,14 +205,8 @@ pub(super) fn verify_receipt(
             r.committed.cosigner.name(),
             format_s(r.committed.cosigned_at)
         ))?;
-        if !r.committed.witnesses.is_empty() {
-            let names: Vec<&str> = r
-                .committed
-                .witnesses
-                .iter()
-                .map(|(k, _)| k.name())
-                .collect();
-            outln(&format!("  witnessed by {}", names.join(", ")))?;
+        if let Some(line) = super::witnessed_line(&r.committed) {
+            outln(&line)?;
         }
         if let Trust::Policy(..) = trust {
             outln("  The checkpoint meets the policy's quorum.")?;
