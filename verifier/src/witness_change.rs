@@ -75,34 +75,50 @@ impl WitnessChangePayload {
         }
         // count <= 32: a bounded allocation.
         let mut witnesses = Vec::with_capacity(count as usize);
-        for index in 0..count as usize {
+        for _ in 0..count {
             let (name, _) = r.string("witness name", 1, 255)?;
             let public_key = r.array::<32>("witness public_key")?;
-            let witness = Party {
+            witnesses.push(Party {
                 name: String::from(name),
                 public_key,
-            };
-            witness
-                .entry_key()
-                .map_err(|error| WitnessChangeError::InvalidWitness { index, error })?;
-            witnesses.push(witness);
+            });
         }
         let witness_threshold = r.u8("witness_threshold")?;
         let approval = r.array::<APPROVAL_LEN>("approval")?;
         r.finish()?;
-        check_distinct(&witnesses)?;
-        if usize::from(witness_threshold) > witnesses.len() {
-            return Err(WitnessChangeError::ThresholdTooHigh {
-                threshold: witness_threshold,
-                witnesses: witnesses.len(),
-            });
-        }
-        Ok(WitnessChangePayload {
+        let payload = WitnessChangePayload {
             number,
             witnesses,
             witness_threshold,
             approval,
-        })
+        };
+        payload.check_terms()?;
+        Ok(payload)
+    }
+
+    /// Section 4's rules on the new list, which need no history: at most 32 witnesses,
+    /// each a valid key name with a valid Ed25519 key not of small order, names, public keys
+    /// and key IDs pairwise distinct, and the threshold at most their count. A party checks
+    /// a proposed set with it before it approves one.
+    pub fn check_terms(&self) -> Result<(), WitnessChangeError> {
+        if self.witnesses.len() as u64 > MAX_WITNESSES {
+            return Err(WitnessChangeError::TooManyWitnesses {
+                count: self.witnesses.len() as u64,
+            });
+        }
+        for (index, witness) in self.witnesses.iter().enumerate() {
+            witness
+                .entry_key()
+                .map_err(|error| WitnessChangeError::InvalidWitness { index, error })?;
+        }
+        check_distinct(&self.witnesses)?;
+        if usize::from(self.witness_threshold) > self.witnesses.len() {
+            return Err(WitnessChangeError::ThresholdTooHigh {
+                threshold: self.witness_threshold,
+                witnesses: self.witnesses.len(),
+            });
+        }
+        Ok(())
     }
 }
 

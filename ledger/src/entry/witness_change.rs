@@ -93,8 +93,8 @@ fn verifier_entry(body: &EntryBody) -> dyad_verifier::entry::Entry {
     dyad_verifier::entry::Entry {
         version: body.version,
         origin: body.origin.clone(),
-        // Both crates number kinds by spec 3.2.
-        kind: dyad_verifier::Kind::from_u8(body.kind as u8).unwrap_or(dyad_verifier::Kind::Genesis),
+        // `check` calls this for witness changes only.
+        kind: dyad_verifier::Kind::WitnessChange,
         sender: body.sender,
         sequence: body.sequence,
         timestamp_ms: body.timestamp_ms,

@@ -24,7 +24,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use dyad_ledger::channel::{ChannelError, EntryRefusal, Role};
-use dyad_ledger::entry::witness_change::{self, WitnessChangeError, WitnessChangePayload};
+use dyad_ledger::entry::witness_change::{self, WitnessChangeError};
 use dyad_ledger::entry::Draft;
 use dyad_ledger::genesis::Party;
 use dyad_verifier::key::VerifierKey;
@@ -104,7 +104,7 @@ async fn approve(shared: &Arc<Shared>, body: &[u8]) -> Result<WitnessChangeAppro
         .read(move |ch| {
             let number = ch.next_witness_change_number();
             let unsigned = witness_change::payload(number, &list, threshold, [0; 64]);
-            if let Err(e) = WitnessChangePayload::decode(&unsigned.encode()) {
+            if let Err(e) = unsigned.check_terms() {
                 return Ok(Err(Refusal::Form(e)));
             }
             if let Err(e) = ch.check_witness_list(&list) {
