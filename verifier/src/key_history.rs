@@ -219,26 +219,29 @@ impl KeyHistory {
         name: &str,
         public_key: &[u8; 32],
     ) -> Result<(), KeyChangeError> {
-        let new = UsedKey {
-            owner: KeyOwner::KeyChange(0),
-            name: String::from(name),
-            public_key: *public_key,
-        };
-        let ids = new.key_ids();
-        for used in &self.used {
-            let identifier = if used.public_key == new.public_key {
-                Identifier::PublicKey
-            } else if used.key_ids().iter().any(|id| ids.contains(id)) {
-                Identifier::KeyId
-            } else {
-                continue;
-            };
-            return Err(KeyChangeError::NewKeyReused {
+        match self.clash(name, public_key) {
+            Some((identifier, previous)) => Err(KeyChangeError::NewKeyReused {
                 identifier,
-                previous: used.owner,
-            });
+                previous,
+            }),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The first key the channel has had whose public key, or type-0x01 or type-0x04 key
+    /// ID, `public_key` under `name` repeats: what it repeats, and whose it was.
+    fn clash(&self, name: &str, public_key: &[u8; 32]) -> Option<(Identifier, KeyOwner)> {
+        let ids = [SignatureType::Ed25519, SignatureType::CosignatureV1]
+            .map(|t| key::key_id(name, t, public_key));
+        self.used.iter().find_map(|used| {
+            if used.public_key == *public_key {
+                Some((Identifier::PublicKey, used.owner))
+            } else if used.key_ids().iter().any(|id| ids.contains(id)) {
+                Some((Identifier::KeyId, used.owner))
+            } else {
+                None
+            }
+        })
     }
 
     /// The rules of section 3.7 on a key change's new key, in the order the spec names
@@ -314,20 +317,11 @@ impl KeyHistory {
             if self.used.iter().any(|u| u.is_witness() && u.is(w)) {
                 continue;
             }
-            let new = UsedKey::of(KeyOwner::WitnessChange(0), w);
-            let ids = new.key_ids();
-            for used in &self.used {
-                let identifier = if used.public_key == new.public_key {
-                    Identifier::PublicKey
-                } else if used.key_ids().iter().any(|id| ids.contains(id)) {
-                    Identifier::KeyId
-                } else {
-                    continue;
-                };
+            if let Some((identifier, previous)) = self.clash(&w.name, &w.public_key) {
                 return Err(WitnessChangeError::WitnessKeyReused {
                     index,
                     identifier,
-                    previous: used.owner,
+                    previous,
                 });
             }
         }
