@@ -32,8 +32,7 @@ fn setup() -> Env {
     let witnesses = [Party::of(&witness)];
     let mut ch = Channel::open(&env.path("alpha/ledger")).unwrap();
     let origin = ch.origin().to_owned();
-    let approval = witness_change::approve(&bravo, &origin, 1, &witnesses, 0);
-    let payload = witness_change::payload(1, &witnesses, 0, approval);
+    let payload = witness_change::approved(&bravo, &origin, 1, &witnesses, 0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

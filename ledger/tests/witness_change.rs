@@ -4,7 +4,7 @@
 //! the witness history survives reopening the stores.
 
 use dyad_ledger::channel::{Channel, ChannelError, Cosigned, EntryRefusal, Role};
-use dyad_ledger::entry::witness_change::{self, approve, WitnessChangeError, WitnessChangePayload};
+use dyad_ledger::entry::witness_change::{self, WitnessChangeError, WitnessChangePayload};
 use dyad_ledger::entry::{Attachment, Draft, Entry, EntrySignature, Kind, SignedEntry};
 use dyad_ledger::genesis::{cosign_proposal, Genesis, Party};
 use dyad_ledger::keys::SignerKey;
@@ -52,8 +52,7 @@ fn approved(
     witnesses: &[Party],
     threshold: u8,
 ) -> WitnessChangePayload {
-    let approval = approve(approver, ORIGIN, number, witnesses, threshold);
-    witness_change::payload(number, witnesses, threshold, approval)
+    witness_change::approved(approver, ORIGIN, number, witnesses, threshold)
 }
 
 /// `draft` signed by `key` as its party's next message at `t`.

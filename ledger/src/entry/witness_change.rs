@@ -72,6 +72,19 @@ pub fn approve(
     key.sign(&statement(origin, &unsigned))
 }
 
+/// The payload of the change to `witnesses` and `witness_threshold` numbered `number`,
+/// with `key`'s approval (see [`approve`]): what the other party's draft carries.
+pub fn approved(
+    key: &SignerKey,
+    origin: &str,
+    number: u32,
+    witnesses: &[Party],
+    witness_threshold: u8,
+) -> WitnessChangePayload {
+    let approval = approve(key, origin, number, witnesses, witness_threshold);
+    payload(number, witnesses, witness_threshold, approval)
+}
+
 /// The draft of a witness-change entry carrying `change` (approval included), to be signed
 /// by the sender as any message.
 pub fn draft(change: &WitnessChangePayload) -> Draft {

@@ -6,9 +6,7 @@
 //! break one rule.
 
 use dyad_ledger::channel::Channel;
-use dyad_ledger::entry::witness_change::{
-    self, approve, statement, witnesses_of, WitnessChangePayload,
-};
+use dyad_ledger::entry::witness_change::{self, statement, witnesses_of, WitnessChangePayload};
 use dyad_ledger::entry::{Attachment, Draft, Entry, Kind, SignedEntry};
 use dyad_ledger::genesis::Party;
 use dyad_ledger::keys::SignerKey;
@@ -25,8 +23,7 @@ fn approved(
     witnesses: &[Party],
     threshold: u8,
 ) -> WitnessChangePayload {
-    let approval = approve(approver, ORIGIN, number, witnesses, threshold);
-    witness_change::payload(number, witnesses, threshold, approval)
+    witness_change::approved(approver, ORIGIN, number, witnesses, threshold)
 }
 
 /// A witness-change entry's vector: the entry's, with its payload's fields, the statement
