@@ -59,6 +59,7 @@ extern crate alloc;
 pub mod attachment;
 pub mod audit;
 mod channel;
+mod comb;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod endorsement;
