@@ -128,7 +128,9 @@ mod tests {
         }
         for seed in 0u8..32 {
             scalars.push(Scalar::from_bytes_mod_order(core::array::from_fn(|i| {
-                (i as u8).wrapping_mul(seed).wrapping_add(seed.rotate_left(3))
+                (i as u8)
+                    .wrapping_mul(seed)
+                    .wrapping_add(seed.rotate_left(3))
             })));
         }
         for point in [ED25519_BASEPOINT_POINT, -ED25519_BASEPOINT_POINT, mixed] {

@@ -608,3 +608,41 @@ fn the_genesis_must_be_the_trusted_one() {
         Err(AuditError::NotCommitted { size: None, .. })
     ));
 }
+
+/// The report names each distinct attachment (SHA-256 and size) once, with the first entry
+/// naming it, in index order: what the CLI checks the attachment bytes against.
+#[test]
+fn the_report_lists_each_attachment_once_with_the_first_entry_naming_it() {
+    use dyad_verifier::entry::Attachment;
+    let file = |byte: u8, size: u64| Attachment {
+        sha256: [byte; 32],
+        size,
+        name: format!("file-{byte}-{size}.txt"),
+        content_type: "text/plain".to_owned(),
+    };
+    // Entries 2, 8, 11 and 14 are notifications.
+    let named: &[(u64, &[(u8, u64)])] = &[
+        (2, &[(1, 10)]),
+        (8, &[(1, 10)]),
+        (11, &[(1, 10), (2, 5)]),
+        (14, &[(1, 11)]),
+    ];
+    let c = edited(&|i, e| {
+        if let Some((_, files)) = named.iter().find(|(at, _)| *at == i) {
+            e.attachments = files.iter().map(|&(b, s)| file(b, s)).collect();
+        }
+        None
+    });
+    let report = run(&c, &checkpoints(&c)).unwrap();
+    // The synthetic log's own attachments (on entry 4) are listed too; these are ours.
+    let listed: Vec<(u64, Attachment)> = report
+        .attachments
+        .into_iter()
+        .filter(|n| n.attachment.name.starts_with("file-"))
+        .map(|n| (n.index, n.attachment))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(2, file(1, 10)), (11, file(2, 5)), (14, file(1, 11))]
+    );
+}

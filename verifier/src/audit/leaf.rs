@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::channel::{self, ChannelParams};
-use crate::entry_codec::Entry;
+use crate::entry_codec::{Attachment, Entry};
 use crate::hash::{leaf_hash, Hash};
 use crate::joint_record::EndorsementPayload;
 use crate::rules::{Kind, PartyRole};
@@ -22,8 +22,9 @@ pub(super) struct Sender {
     pub(super) count: u64,
 }
 
-/// What the order-dependent rules need of an entry.
-#[derive(Clone, Copy, Debug)]
+/// What the order-dependent rules need of an entry, and the attachments it names (for
+/// the report).
+#[derive(Clone, Debug)]
 pub(super) struct LeafFacts {
     sender: u32,
     sequence: u64,
@@ -31,6 +32,8 @@ pub(super) struct LeafFacts {
     pub(super) kind: Kind,
     /// What an endorsement names (section 3.6); `None` for other kinds.
     pub(super) endorses: Option<EndorsementPayload>,
+    /// The attachments it names (section 3.9); empty, with no allocation, for most.
+    pub(super) attachments: Vec<Attachment>,
 }
 
 impl LeafFacts {
@@ -46,6 +49,7 @@ impl LeafFacts {
                 Kind::Endorsement => EndorsementPayload::decode(&entry.payload).ok(),
                 _ => None,
             },
+            attachments: entry.attachments.clone(),
         }
     }
 

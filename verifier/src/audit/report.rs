@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use crate::channel::CommitError;
 use crate::checkpoint::Checkpoint;
+use crate::entry_codec::Attachment;
 use crate::genesis_record::Genesis;
 use crate::hash::Hash;
 use crate::key::VerifierKey;
@@ -257,4 +258,17 @@ pub struct AuditReport {
     /// The witness changes in the log, in index order (section 3.8): each checkpoint was
     /// judged by the witnesses current at its size.
     pub witness_changes: Vec<WitnessChange>,
+    /// The attachments the entries name, one per distinct (SHA-256, size), in the order
+    /// they are first named: what an auditor then checks against the attachment bytes,
+    /// without reading the log again.
+    pub attachments: Vec<NamedAttachment>,
+}
+
+/// An attachment an entry names, with the index of the first entry that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedAttachment {
+    /// The first entry naming it.
+    pub index: u64,
+    /// The attachment as that entry names it.
+    pub attachment: Attachment,
 }

@@ -6,13 +6,14 @@
 //! [`BundleAttachments`]). It runs after the log itself passed, so the entries it reads
 //! are the audited ones.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::time::Duration;
 
 use dyad_verifier::attachment::{AttachmentCheck, AttachmentError};
+use dyad_verifier::audit::NamedAttachment;
 use dyad_verifier::entry::{self as entry_codec, Attachment};
 use dyad_verifier::Hash;
 use serde_json::{json as j, Value};
@@ -128,48 +129,41 @@ impl std::fmt::Display for AttachmentFailure {
 /// The bytes of one attachment from a source, in chunks; `None`: the source lacks it.
 type Chunks<'a> = Box<dyn Iterator<Item = Result<Vec<u8>, String>> + 'a>;
 
-/// Checks every attachment the entries name, each once, against what `open` yields for
-/// it; stops at the first problem.
-fn check_entries<'s>(
-    leaves: impl Iterator<Item = Result<Vec<u8>, String>>,
-    total: u64,
+/// Checks every attachment the audit found named (each distinct one once, with the first
+/// entry naming it) against what `open` yields for it; stops at the first problem.
+fn check_named<'s>(
+    named: &[NamedAttachment],
     mut open: impl FnMut(&Attachment) -> Result<Option<Chunks<'s>>, String>,
 ) -> Result<AttachmentsAudit, AuditFailure> {
-    let bar = progress(total, "checking attachments");
-    let mut seen = HashSet::new();
+    let bar = progress(named.len() as u64, "checking attachments");
     let (mut count, mut bytes) = (0u64, 0u64);
     let result = (|| {
-        for (index, leaf) in (0u64..).zip(leaves) {
+        for NamedAttachment {
+            index,
+            attachment: a,
+        } in named
+        {
             bar.inc(1);
-            let leaf = leaf.map_err(AuditFailure::Source)?;
-            // The genesis names no attachment; every other leaf decoded in the audit.
-            let Ok(entry) = entry_codec::decode(&leaf) else {
-                continue;
+            let index = *index;
+            let fail = |p| AuditFailure::Attachment(AttachmentFailure::new(index, a, p));
+            let source_error = |e: String| {
+                AuditFailure::Source(format!(
+                    "entry {index}: attachment {:?} (SHA-256 {}): {e}",
+                    a.name,
+                    hex::encode(a.sha256)
+                ))
             };
-            for a in &entry.attachments {
-                if !seen.insert((a.sha256, a.size)) {
-                    continue;
-                }
-                let fail = |p| AuditFailure::Attachment(AttachmentFailure::new(index, a, p));
-                let source_error = |e: String| {
-                    AuditFailure::Source(format!(
-                        "entry {index}: attachment {:?} (SHA-256 {}): {e}",
-                        a.name,
-                        hex::encode(a.sha256)
-                    ))
-                };
-                let Some(chunks) = open(a).map_err(source_error)? else {
-                    return Err(fail(Problem::Missing));
-                };
-                let mut check = AttachmentCheck::new(a);
-                for chunk in chunks {
-                    let chunk = chunk.map_err(source_error)?;
-                    check.update(&chunk).map_err(|e| fail(Problem::Wrong(e)))?;
-                }
-                check.finish().map_err(|e| fail(Problem::Wrong(e)))?;
-                count += 1;
-                bytes += a.size;
+            let Some(chunks) = open(a).map_err(source_error)? else {
+                return Err(fail(Problem::Missing));
+            };
+            let mut check = AttachmentCheck::new(a);
+            for chunk in chunks {
+                let chunk = chunk.map_err(source_error)?;
+                check.update(&chunk).map_err(|e| fail(Problem::Wrong(e)))?;
             }
+            check.finish().map_err(|e| fail(Problem::Wrong(e)))?;
+            count += 1;
+            bytes += a.size;
         }
         Ok(AttachmentsAudit::Checked { count, bytes })
     })();
@@ -206,15 +200,15 @@ fn file_chunks(file: File, limit: u64) -> Chunks<'static> {
     }))
 }
 
-/// Checks the attachments of `leaves` in the attachment store of the data directory
-/// `dir` (`<dir>/attachments/<hex>`), read as plain files: nothing is created or removed.
+/// Checks the attachments the audit found named in the attachment store of the data
+/// directory `dir` (`<dir>/attachments/<hex>`), read as plain files: nothing is created
+/// or removed.
 pub fn check_in_dir(
     dir: &Path,
-    leaves: impl Iterator<Item = Result<Vec<u8>, String>>,
-    total: u64,
+    named: &[NamedAttachment],
 ) -> Result<AttachmentsAudit, AuditFailure> {
     let store = dir.join("attachments");
-    check_entries(leaves, total, |a| {
+    check_named(named, |a| {
         let path = store.join(hex::encode(a.sha256));
         match File::open(&path) {
             // One byte more than the size, so that a longer file is noticed.
@@ -225,15 +219,15 @@ pub fn check_in_dir(
     })
 }
 
-/// Checks the attachments of `leaves` served at `<url>/attachment/<hex>` (spec/node.md
-/// 2.2), streamed with the audit's read credential; a 404 is a missing attachment.
+/// Checks the attachments the audit found named, served at `<url>/attachment/<hex>`
+/// (spec/node.md 2.2), streamed with the audit's read credential; a 404 is a missing
+/// attachment.
 pub fn check_at_url(
     client: &dyad_node::BlockingClient,
-    leaves: impl Iterator<Item = Result<Vec<u8>, String>>,
-    total: u64,
+    named: &[NamedAttachment],
 ) -> Result<AttachmentsAudit, AuditFailure> {
     let base = client.tile_client().base_url().to_owned();
-    check_entries(leaves, total, |a| {
+    check_named(named, |a| {
         let url = format!("{base}/attachment/{}", hex::encode(a.sha256));
         // The whole transfer, at a slow 1 MiB per second and a minute more.
         let timeout = Duration::from_secs(60 + (a.size >> 20));

@@ -38,19 +38,13 @@ pub fn audit_data(dir: &Path, trust: AuditTrust, check_attachments: bool) -> Res
             })
         }
     };
-    let size = raw.size;
     let result = audit_stream(raw.leaves, raw.size, &raw.checkpoints, trust);
-    // The leaves again, for the attachments they name.
-    let attachments = || match raw_log(&read_from) {
-        Ok(raw) => check_in_dir(dir, raw.leaves, size),
-        Err(RawError::Unreadable(e)) => Err(AuditFailure::Source(e.to_string())),
-        Err(RawError::Damaged(e)) => Err(AuditFailure::Source(e)),
-    };
+    // The attachments the audit found named (the log is not read again).
     Ok(AuditOutcome::then_attachments(
         source,
         result,
         check_attachments,
-        attachments,
+        |report| check_in_dir(dir, &report.attachments),
     ))
 }
 
@@ -126,7 +120,7 @@ pub(super) fn audit_bundle(
         source,
         result,
         check_attachments,
-        || attachments.verdict(),
+        |_| attachments.verdict(),
     ))
 }
 

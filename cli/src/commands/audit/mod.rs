@@ -154,10 +154,10 @@ impl AuditOutcome {
         source: String,
         result: std::result::Result<AuditReport, AuditFailure>,
         check: bool,
-        attachments: impl FnOnce() -> std::result::Result<AttachmentsAudit, AuditFailure>,
+        attachments: impl FnOnce(&AuditReport) -> std::result::Result<AttachmentsAudit, AuditFailure>,
     ) -> AuditOutcome {
         let (result, attachments) = match result {
-            Ok(report) if check => match attachments() {
+            Ok(report) if check => match attachments(&report) {
                 Ok(done) => (Ok(report), done),
                 Err(e) => (Err(e), AttachmentsAudit::Skipped),
             },

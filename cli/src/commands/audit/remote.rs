@@ -69,14 +69,11 @@ pub(super) fn audit_url(
             other => Err(AuditFailure::Source(other.to_string())),
         },
     };
-    let size = result.as_ref().map_or(0, |r| r.leaves);
-    let attachments = || {
+    // The attachments the audit found named (the entries are not fetched again).
+    let attachments = |report: &dyad_verifier::audit::AuditReport| {
         let client = dyad_node::BlockingClient::with_reach(&url, reach.clone())
             .map_err(|e| AuditFailure::Source(e.to_string()))?;
-        let leaves = client
-            .entries(0, size)
-            .map(|e| e.map(|(_, leaf)| leaf).map_err(|e| e.to_string()));
-        check_at_url(&client, leaves, size)
+        check_at_url(&client, &report.attachments)
     };
     Ok(AuditOutcome::then_attachments(
         source,
