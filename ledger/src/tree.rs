@@ -12,6 +12,7 @@
 //! one, and the tests check each against the other.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -104,14 +105,22 @@ pub trait NodeReader {
         }
         Ok(())
     }
+
+    /// MTH(D\[lo:size\]), the subtree at the right edge of the reader's whole tree that
+    /// starts at `lo`, if the reader has it ready (a store keeps its frontier's folds,
+    /// [`Frontier::right_subtree`]); `None` has it folded from its complete parts.
+    fn right_subtree(&self, lo: u64) -> Option<Hash> {
+        let _ = lo;
+        None
+    }
 }
 
 /// The subtree hashes a proof is made of, as the complete nodes each is folded from:
 /// collected first, then read in one [`NodeReader::nodes`] call.
 struct ProofPlan {
     ids: Vec<(u8, u64)>,
-    /// Where each proof hash's nodes end in `ids`.
-    ends: Vec<usize>,
+    /// Where each proof hash's nodes end in `ids`, and its hash if the reader had it ready.
+    ends: Vec<(usize, Option<Hash>)>,
 }
 
 impl ProofPlan {
@@ -122,10 +131,17 @@ impl ProofPlan {
         }
     }
 
-    /// MTH(D[lo:hi]) for a subtree of the RFC 9162 recursion.
-    fn subtree(&mut self, lo: u64, hi: u64) {
-        self.ids.extend(decompose(lo, hi));
-        self.ends.push(self.ids.len());
+    /// MTH(D[lo:hi]) for a subtree of the RFC 9162 recursion. One that is not complete
+    /// ends at the tree's right edge; the reader may have it ready.
+    fn subtree<R: NodeReader + ?Sized>(&mut self, lo: u64, hi: u64, reader: &R) {
+        let ready = match (hi - lo).is_power_of_two() || hi != reader.size() {
+            true => None,
+            false => reader.right_subtree(lo),
+        };
+        if ready.is_none() {
+            self.ids.extend(decompose(lo, hi));
+        }
+        self.ends.push((self.ids.len(), ready));
     }
 
     /// Reads the nodes and folds each subtree's, in reverse order of planning.
@@ -134,8 +150,8 @@ impl ProofPlan {
         reader.nodes(&self.ids, &mut hashes)?;
         let mut out = Vec::with_capacity(self.ends.len());
         let mut start = 0;
-        for &end in &self.ends {
-            out.push(fold_right(&hashes[start..end]));
+        for &(end, ready) in &self.ends {
+            out.push(ready.unwrap_or_else(|| fold_right(&hashes[start..end])));
             start = end;
         }
         out.reverse();
@@ -158,11 +174,23 @@ pub struct Node {
 /// `size` leaves, one per set bit of `size`, largest (leftmost) first. It is all that is
 /// needed to append (the siblings of every node a new leaf completes are in it) and to
 /// compute the root, so appending needs no reads.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Frontier {
     size: u64,
     hashes: Vec<Hash>,
+    /// MTH of each suffix of `hashes` (the subtrees at the right edge a proof may need),
+    /// folded on first use after a change: see [`Frontier::right_subtree`].
+    suffixes: OnceLock<Vec<Hash>>,
 }
+
+/// Two frontiers are equal when their trees are: the folds are derived.
+impl PartialEq for Frontier {
+    fn eq(&self, other: &Frontier) -> bool {
+        self.size == other.size && self.hashes == other.hashes
+    }
+}
+
+impl Eq for Frontier {}
 
 impl Frontier {
     /// The right edge of the empty tree.
@@ -184,6 +212,27 @@ impl Frontier {
     /// RFC 9162 section 2.1.1 (its split point k is the largest subtree's size).
     pub fn root(&self) -> Hash {
         fold_right(&self.hashes)
+    }
+
+    /// MTH(D\[lo:size\]) when `lo` is where one of the complete subtrees starts (the
+    /// subtrees of an RFC 9162 proof that end at the right edge all do): the fold of the
+    /// subtrees from there on, computed once per tree for every proof that needs one.
+    pub fn right_subtree(&self, lo: u64) -> Option<Hash> {
+        let suffixes = self.suffixes.get_or_init(|| {
+            let mut folds = self.hashes.clone();
+            for j in (0..folds.len().saturating_sub(1)).rev() {
+                folds[j] = node_hash(&folds[j], &folds[j + 1]);
+            }
+            folds
+        });
+        let mut start = 0u64;
+        for (j, (level, _)) in decompose(0, self.size).enumerate() {
+            if start == lo {
+                return suffixes.get(j).copied();
+            }
+            start += 1 << level;
+        }
+        None
     }
 
     /// Appends a leaf and returns the nodes it completes, leaf first: the leaf at level 0,
@@ -223,6 +272,7 @@ impl Frontier {
         }
         self.hashes.push(hash);
         self.size = index + 1;
+        self.suffixes.take();
     }
 
     /// Appends a leaf when only the new root is wanted.
@@ -237,7 +287,11 @@ impl Frontier {
         for (level, index) in decompose(0, size) {
             hashes.push(reader.node(level, index)?);
         }
-        Ok(Frontier { size, hashes })
+        Ok(Frontier {
+            size,
+            hashes,
+            suffixes: OnceLock::new(),
+        })
     }
 }
 
@@ -262,15 +316,18 @@ fn check_size<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<(), TreeE
 /// RFC 9162 tree does: the largest first, then halving.
 fn decompose(lo: u64, hi: u64) -> impl Iterator<Item = (u8, u64)> {
     let mut start = lo;
-    let width = hi - lo;
-    (0..64u8)
-        .rev()
-        .filter(move |bit| width >> bit & 1 == 1)
-        .map(move |level| {
-            let id = (level, start >> level);
-            start += 1 << level;
-            id
-        })
+    // The set bits of the width, highest first: one step per subtree, not per bit.
+    let mut width = hi - lo;
+    core::iter::from_fn(move || {
+        if width == 0 {
+            return None;
+        }
+        let level = 63 - width.leading_zeros() as u8;
+        width ^= 1 << level;
+        let id = (level, start >> level);
+        start += 1 << level;
+        Some(id)
+    })
 }
 
 /// MTH(D[lo:hi]) for a subtree of the RFC 9162 recursion: one read if it is complete,
@@ -312,10 +369,10 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
     while hi - lo > 1 {
         let k = split(hi - lo);
         if index < lo + k {
-            plan.subtree(lo + k, hi);
+            plan.subtree(lo + k, hi, reader);
             hi = lo + k;
         } else {
-            plan.subtree(lo, lo + k);
+            plan.subtree(lo, lo + k, reader);
             lo += k;
         }
     }
@@ -342,16 +399,16 @@ pub fn consistency_proof<R: NodeReader + ?Sized>(
     loop {
         if m == hi - lo {
             if !whole {
-                plan.subtree(lo, hi);
+                plan.subtree(lo, hi, reader);
             }
             break;
         }
         let k = split(hi - lo);
         if m <= k {
-            plan.subtree(lo + k, hi);
+            plan.subtree(lo + k, hi, reader);
             hi = lo + k;
         } else {
-            plan.subtree(lo, lo + k);
+            plan.subtree(lo, lo + k, reader);
             lo += k;
             m -= k;
             whole = false;

@@ -156,6 +156,35 @@ fn leaves_are_read_as_a_range() {
     ));
 }
 
+/// Proofs at the store's own size use its frontier's folds for the subtrees at the right
+/// edge (`Frontier::right_subtree`), which every append makes stale: after each batch,
+/// every proof at the new size matches the in-memory tree's, folded from its nodes.
+#[test]
+fn proofs_at_the_current_size_match_after_every_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::create(tmp.path()).unwrap();
+    let mut size = 0;
+    for n in [1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233] {
+        append(&mut store, size..size + n);
+        size += n;
+        let full = reference(size);
+        for i in 0..size {
+            assert_eq!(
+                store.inclusion_proof(i, size).unwrap(),
+                dyad_ledger::tree::inclusion_proof(i, size, &full).unwrap(),
+                "inclusion of {i} at {size}"
+            );
+        }
+        for old in 0..=size {
+            assert_eq!(
+                store.consistency_proof(old, size).unwrap(),
+                dyad_ledger::tree::consistency_proof(old, size, &full).unwrap(),
+                "consistency {old} to {size}"
+            );
+        }
+    }
+}
+
 #[test]
 fn proofs_and_roots_at_every_size_match_an_in_memory_tree() {
     let tmp = tempfile::tempdir().unwrap();

@@ -7,6 +7,10 @@ use super::layout::{locate, tile_full, tile_offset, STORED_TILE_BYTES};
 use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader};
 
+/// Nodes of a level-0 tile at most this many bytes apart are read together: copying this
+/// many bytes more costs about what another `pread` does.
+const GAP_BYTES: u64 = 4096;
+
 impl Store {
     /// The node `(level, index)` of a tree of `size` leaves, as stored: in a full stored
     /// tile (one read and an offset) or, while its tile is filling, on its own.
@@ -37,18 +41,17 @@ impl Store {
     }
 
     /// [`Store::read_node`] for many nodes: those in full tiles sorted by offset and read
-    /// in runs of nearby bytes, one `pread` per run: a proof's nodes in one stored tile
-    /// take one read. Reading the 16 KB span costs a copy of a few microseconds from the
-    /// page cache, about what three small reads cost in system calls, and when the tile is
-    /// not cached it is one request to the disk instead of three.
+    /// in runs of nearby bytes, one `pread` per run. A level-0 tile (the big file) is
+    /// read in runs whose nodes lie at most [`GAP_BYTES`] apart, so a proof's nodes in it
+    /// take one to three reads of a few KB rather than one of the whole 16 KB span: the
+    /// copy from the page cache was most of a proof's cost at 10M entries (BENCHMARKS.md).
+    /// The levels above are held in memory (upper_tiles.rs): each node is copied alone.
     pub(super) fn read_nodes(
         &self,
         size: u64,
         ids: &[(u8, u64)],
         out: &mut Vec<Hash>,
     ) -> Result<(), StoreError> {
-        /// Nodes whose offsets lie within this many bytes are read together: a tile.
-        const RUN_BYTES: u64 = STORED_TILE_BYTES as u64;
         let base = out.len();
         out.resize(base + ids.len(), [0; 32]);
         // (tile level, offset in its file, position in `ids`) of the nodes in full tiles.
@@ -69,18 +72,19 @@ impl Store {
             }
         }
         wanted.sort_unstable();
-        let mut buf = [0u8; RUN_BYTES as usize + 32];
+        let mut buf = Vec::new();
         let mut rest = &wanted[..];
         while let Some(&(tile_level, start, _)) = rest.first() {
-            let run = rest
-                .iter()
-                .take_while(|&&(l, at, _)| l == tile_level && at - start <= RUN_BYTES)
+            let gap = if tile_level == 0 { GAP_BYTES } else { 0 };
+            let run = 1 + rest
+                .windows(2)
+                .take_while(|w| w[1].0 == tile_level && w[1].1 - w[0].1 <= gap)
                 .count();
             let end = rest[run - 1].1 + 32;
-            let bytes = &mut buf[..(end - start) as usize];
+            buf.resize((end - start) as usize, 0);
             if !self
                 .files
-                .read_at(FileId::Tiles(tile_level), start, bytes)?
+                .read_at(FileId::Tiles(tile_level), start, &mut buf)?
             {
                 return Err(Damage::MissingTile {
                     tile_level,
@@ -90,7 +94,7 @@ impl Store {
             }
             for &(_, at, slot) in &rest[..run] {
                 let from = (at - start) as usize;
-                out[base + slot] = bytes[from..from + 32].try_into().expect("32 bytes");
+                out[base + slot] = buf[from..from + 32].try_into().expect("32 bytes");
             }
             rest = &rest[run..];
         }
@@ -129,6 +133,10 @@ impl NodeReader for Store {
 
     fn nodes(&self, ids: &[(u8, u64)], out: &mut Vec<Hash>) -> Result<(), StoreError> {
         self.read_nodes(self.size(), ids, out)
+    }
+
+    fn right_subtree(&self, lo: u64) -> Option<Hash> {
+        self.frontier.right_subtree(lo)
     }
 }
 
