@@ -191,6 +191,11 @@ pub fn finish(f: &mut Figures) {
         g(f, "ctmerkle_inclusion_proofs_per_s"),
     );
     f.ratio(
+        "ratio_inclusion_proofs_again_to_ctmerkle",
+        g(f, "inclusion_proofs_again_per_s"),
+        g(f, "ctmerkle_inclusion_proofs_per_s"),
+    );
+    f.ratio(
         "ratio_inclusion_proofs_to_rsmerkle",
         g(f, "inclusion_proofs_per_s"),
         g(f, "rsmerkle_inclusion_proofs_per_s"),
@@ -521,6 +526,13 @@ const SECTIONS: &[(&str, &[Row])] = &[
                 "inclusion_proofs_per_s",
                 "proofs/s",
                 "ratio_inclusion_proofs_to_ctmerkle",
+                "ct-merkle in memory",
+            ),
+            (
+                "inclusion proofs, same indexes again",
+                "inclusion_proofs_again_per_s",
+                "proofs/s",
+                "ratio_inclusion_proofs_again_to_ctmerkle",
                 "ct-merkle in memory",
             ),
             (
