@@ -220,8 +220,9 @@ impl VerifierKey {
         &self.verifying_key
     }
 
-    /// The same key with its verification table precomputed (crate::keyed): for a key that
-    /// checks many signatures, as a channel's parties and witnesses do in an audit.
+    /// The same key with a keyed verifier (crate::keyed), whose table its first check
+    /// builds: for a key that checks many signatures, as a channel's parties and witnesses
+    /// do in an audit.
     #[must_use]
     pub fn precomputed(mut self) -> Self {
         if self.table.0.is_none() {

@@ -45,20 +45,30 @@ pub struct KeyedVerifier {
     encoded: [u8; 32],
     /// A has small order: `verify_strict` refuses every signature by such a key.
     small_order: bool,
-    /// The multiples of −A, for a fixed-base multiplication by k.
-    minus_a: CombTable,
+    /// −A, the point the table is built from.
+    minus_a_point: EdwardsPoint,
+    /// The multiples of −A, for a fixed-base multiplication by k: built by the first check,
+    /// so that holding a verifier (a store's parties' keys, opened for any command) costs
+    /// nothing until it is used.
+    minus_a: OnceBox<CombTable>,
 }
 
 impl KeyedVerifier {
-    /// Precomputes the table for `key` (4,224 point additions, about 2 ms: worth it for a
-    /// key that checks more than about a hundred signatures).
+    /// A verifier for `key`. Its table (4,224 point additions, about 2 ms) is built by the
+    /// first check: worth it for a key that checks more than about a hundred signatures.
     pub fn new(key: &VerifyingKey) -> Self {
         let a: EdwardsPoint = key.to_edwards();
         Self {
             encoded: key.to_bytes(),
             small_order: a.is_small_order(),
-            minus_a: CombTable::new(&-a),
+            minus_a_point: -a,
+            minus_a: OnceBox::new(),
         }
+    }
+
+    fn minus_a(&self) -> &CombTable {
+        self.minus_a
+            .get_or_init(|| Box::new(CombTable::new(&self.minus_a_point)))
     }
 
     /// The key's encoding as given.
@@ -84,7 +94,7 @@ impl KeyedVerifier {
         hash.update(self.encoded);
         hash.update(message);
         let k = Scalar::from_hash(hash);
-        let expected = basepoint().mul(&s) + self.minus_a.mul(&k);
+        let expected = basepoint().mul(&s) + self.minus_a().mul(&k);
         encodes_as(&expected, &r, &r_bytes)
     }
 }
