@@ -301,8 +301,10 @@ impl Shared {
     pub async fn status(self: &Arc<Self>) -> Result<NodeStatus, NodeError> {
         let (size, committed_size, queued, max_payload, witness_keys, witness_threshold) = self
             .read(|ch| {
+                // Counted, not decoded: a long queue made every status call decode it all
+                // under the read lock.
                 let queued = if ch.role() == Role::Cosigner {
-                    ch.queued()?.len() as u64
+                    ch.queued_len()? as u64
                 } else {
                     0
                 };

@@ -52,7 +52,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
     let size = channel.size();
     let committed = channel.committed_size()?;
     let queued = if channel.role() == Role::Cosigner {
-        channel.queued()?.len()
+        channel.queued_len()?
     } else {
         0
     };
