@@ -109,8 +109,7 @@ pub trait NodeReader {
     /// MTH(D\[lo:size\]), the subtree at the right edge of the reader's whole tree that
     /// starts at `lo`, if the reader has it ready (a store keeps its frontier's folds,
     /// [`Frontier::right_subtree`]); `None` has it folded from its complete parts.
-    fn right_subtree(&self, lo: u64) -> Option<Hash> {
-        let _ = lo;
+    fn right_subtree(&self, _lo: u64) -> Option<Hash> {
         None
     }
 }

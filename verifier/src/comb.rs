@@ -9,8 +9,9 @@
 //!
 //! Everything here is public data (keys, signatures, hashes of them), so the table is
 //! indexed by the digit directly: no constant-time selection. Only curve25519-dalek's public
-//! point arithmetic is used; the result is the same point whatever the method
-//! (tests/keyed.rs compares it with `Scalar * EdwardsPoint`).
+//! point arithmetic is used; the result is the same point whatever the method (the tests
+//! below compare it with `Scalar * EdwardsPoint`; tests/keyed.rs compares the verdicts
+//! with `verify_strict`).
 
 use alloc::vec::Vec;
 
@@ -18,10 +19,10 @@ use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
 
-/// Bits per window: 2^(W−1) = 128 points per window, 33 windows, 660 KiB per table, built
-/// with 4,224 point additions. Of W = 5 to 8, 8 checked signatures fastest, in the
-/// appends of `dyad-bench` as on its own (BENCHMARKS.md); a ninth bit would double the
-/// table for 3 fewer additions.
+/// Bits per window, one byte of the scalar: 2^(W−1) = 128 points per window, 33 windows,
+/// 660 KiB per table, built with 4,224 point additions. Of W = 5 to 8, 8 checked
+/// signatures fastest, in the appends of `dyad-bench` as on its own (BENCHMARKS.md); a
+/// ninth bit would double the table for 3 fewer additions.
 const W: usize = 8;
 /// Points per window: the digits 1 ..= 2^(W−1).
 const HALF: usize = 1 << (W - 1);
@@ -68,33 +69,17 @@ impl CombTable {
 }
 
 /// `bytes` (little-endian) as WINDOWS signed digits in [−2^(W−1), 2^(W−1)), least
-/// significant first: their sum of d·2^(W·i) is the number `bytes` encodes.
+/// significant first: their sum of d·2^(W·i) is the number `bytes` encodes. A window is
+/// one byte (W = 8); the last one holds only the carry.
 fn signed_digits(bytes: &[u8; 32]) -> [i16; WINDOWS] {
     let mut digits = [0i16; WINDOWS];
-    let mut carry = 0u16;
+    let mut carry = 0i16;
     for (window, digit) in digits.iter_mut().enumerate() {
-        let value = window_bits(bytes, window * W) + carry;
-        if value >= HALF as u16 {
-            *digit = value as i16 - (1 << W);
-            carry = 1;
-        } else {
-            *digit = value as i16;
-            carry = 0;
-        }
+        let value = i16::from(bytes.get(window).copied().unwrap_or(0)) + carry;
+        carry = i16::from(value >= HALF as i16);
+        *digit = value - (carry << W);
     }
     digits
-}
-
-/// The W bits of `bytes` from bit `at` on (bits past 256 are zero).
-fn window_bits(bytes: &[u8; 32], at: usize) -> u16 {
-    let mut bits = 0u16;
-    for k in 0..W {
-        let bit = at + k;
-        if bit < 256 && (bytes[bit / 8] >> (bit % 8)) & 1 == 1 {
-            bits |= 1 << k;
-        }
-    }
-    bits
 }
 
 #[cfg(test)]
