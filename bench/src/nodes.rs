@@ -40,6 +40,10 @@ use super::{BenchError, BenchResult, Progress, Sizes};
 /// How long the saturation stage may take before the bench gives up on it.
 const SATURATION_LIMIT: Duration = Duration::from_secs(300);
 
+/// How long the co-signer's promises may stop growing at saturation before the bench
+/// reads its queue's length.
+const STALLED: Duration = Duration::from_secs(1);
+
 /// How long a node's graceful stop may take.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
@@ -357,18 +361,24 @@ async fn saturate(
     }
     // The co-signer's messages are all in the sequencer's log once every one is promised
     // (spec/node.md 4.1). Its counter of promises is cheap to read; its queue's length
-    // costs a scan of the queue, so that is read only now and then, in case a batch was
-    // submitted twice (after a timeout) and promised under the first submission only.
-    let promised = || cos.metrics().promises.load(Ordering::Relaxed) >= sizes.node_queued;
+    // costs a scan of the queue under the replica's read lock (a co-signing write waits
+    // for it), so it is read only when the promises stop growing for a while, in case a
+    // batch was submitted twice (after a timeout) and promised under the first submission
+    // only. Scanning every 500 ms while the promises grew was 8% of the stage's CPU at full
+    // scale (BENCHMARKS.md, stop 33).
+    let promises = || cos.metrics().promises.load(Ordering::Relaxed);
     let mut drained = sizes.node_queued == 0;
-    let mut next_scan = Instant::now() + Duration::from_millis(500);
+    let mut last = (promises(), Instant::now());
     while !drained && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(1)).await;
         growth.sample(seq);
-        drained = promised();
-        if !drained && Instant::now() >= next_scan {
+        let now = promises();
+        drained = now >= sizes.node_queued;
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if !drained && last.1.elapsed() >= STALLED {
             drained = cos.status().await?.queued == 0;
-            next_scan = Instant::now() + Duration::from_millis(500);
+            last.1 = Instant::now();
         }
     }
     stop.store(true, Ordering::Relaxed);

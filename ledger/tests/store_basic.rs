@@ -156,6 +156,60 @@ fn leaves_are_read_as_a_range() {
     ));
 }
 
+/// `entries_within` counts full bundles from their records and reads only the bundles a
+/// range cuts or the bound crosses: every answer matches summing the entries one by one,
+/// at bounds that fall on, just before and just after entry and bundle edges.
+#[test]
+fn entries_within_a_byte_bound_match_summing_each_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::create(tmp.path()).unwrap();
+    // Three full bundles of 256, then entries not yet bundled; lengths vary with i.
+    append(&mut store, 0..900);
+    let naive = |start: u64, end: u64, limit: u64| {
+        let mut bytes = 0;
+        for i in start..end {
+            bytes += store.leaf(i).unwrap().len() as u64;
+            if bytes > limit {
+                return i;
+            }
+        }
+        end
+    };
+    for (start, end) in [
+        (0, 900),
+        (0, 768),
+        (1, 900),
+        (255, 513),
+        (256, 512),
+        (300, 301),
+        (700, 900),
+        (5, 5),
+    ] {
+        let mut limits = vec![0, 1, 6, u64::MAX];
+        let mut total = 0;
+        for i in start..end {
+            total += store.leaf(i).unwrap().len() as u64;
+            if i % 37 == 0 || i % 256 == 255 || i + 1 == end {
+                limits.extend([total - 1, total, total + 1]);
+            }
+        }
+        for limit in limits {
+            assert_eq!(
+                store.entries_within(start..end, limit).unwrap(),
+                naive(start, end, limit),
+                "{start}..{end} within {limit} bytes"
+            );
+        }
+    }
+    assert!(matches!(
+        store.entries_within(0..901, u64::MAX),
+        Err(StoreError::Tree(TreeError::SizeBeyondLog {
+            size: 901,
+            available: 900
+        }))
+    ));
+}
+
 /// Proofs at the store's own size use its frontier's folds for the subtrees at the right
 /// edge (`Frontier::right_subtree`), which every append makes stale: after each batch,
 /// every proof at the new size matches the in-memory tree's, folded from its nodes.

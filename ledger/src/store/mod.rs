@@ -109,6 +109,7 @@ mod batch;
 mod blob_sync;
 mod checkpoint;
 mod commit;
+mod entry_bytes;
 mod error;
 mod files;
 mod head_file;

@@ -36,6 +36,20 @@ impl Store {
         self.node(0, index)
     }
 
+    /// The store's size, if readable and at least `end`: a range ending at `end` is held.
+    pub(super) fn check_held(&self, end: u64) -> Result<u64, StoreError> {
+        self.check_readable()?;
+        let size = self.size();
+        if end > size {
+            return Err(TreeError::SizeBeyondLog {
+                size: end,
+                available: size,
+            }
+            .into());
+        }
+        Ok(size)
+    }
+
     pub(super) fn check_index(&self, index: u64) -> Result<(), StoreError> {
         let size = self.size();
         if index >= size {
@@ -46,15 +60,7 @@ impl Store {
 
     /// The entries with indexes in `range`, in order, a full bundle per read.
     pub fn leaves(&self, range: Range<u64>) -> Result<Leaves, StoreError> {
-        self.check_readable()?;
-        let size = self.size();
-        if range.end > size {
-            return Err(TreeError::SizeBeyondLog {
-                size: range.end,
-                available: size,
-            }
-            .into());
-        }
+        let size = self.check_held(range.end)?;
         let start = range.start.min(range.end);
         Ok(Leaves {
             db: self.db.clone(),
