@@ -102,27 +102,38 @@ impl Channel {
     ) -> Result<Vec<u8>, ChannelError> {
         self.check_writable()?;
         self.require_role(Role::Cosigner)?;
-        // A note of another size than the entries make is refused as before, without
-        // judging the entries (check_incoming_size fails on it).
-        let expected = self.store.size() + entries.len() as u64;
-        if note_size(signed_note) != expected {
-            self.check_incoming_size(&self.keys, signed_note, entries.len())?;
-        }
+        self.check_note_covers(signed_note, entries.len())?;
+        let signed = decode_incoming(self.store.size(), entries)?;
+        self.accept_decoded_and_cosign(key, &signed, signed_note, (now_ms, ahead))
+    }
+
+    /// [`Self::accept_and_cosign_checked`] for entries already decoded, each as
+    /// [`SignedEntry::decode`] made it from the bytes the log sent: the node decodes them
+    /// once, as they arrive, for its own checks before this one.
+    pub fn accept_decoded_and_cosign(
+        &mut self,
+        key: &SignerKey,
+        signed: &[SignedEntry],
+        signed_note: &[u8],
+        (now_ms, ahead): (u64, &CheckedSignatures),
+    ) -> Result<Vec<u8>, ChannelError> {
+        self.check_writable()?;
+        self.require_role(Role::Cosigner)?;
+        self.check_note_covers(signed_note, signed.len())?;
         // Then the entries: a key change among them changes the keys the note must be
         // signed (and co-signed) with (spec 3.7). Nothing is written before all is checked.
-        let signed = decode_incoming(self.store.size(), entries)?;
         let mut batch = self.store.batch();
         let (appended, progress) =
-            self.stage_entries(&mut batch, &signed, now_ms, (Admission::New, Some(ahead)))?;
+            self.stage_entries(&mut batch, signed, now_ms, (Admission::New, Some(ahead)))?;
         let keys = &progress.keys;
-        let checkpoint = self.check_incoming_size(keys, signed_note, entries.len())?;
+        let checkpoint = self.check_incoming_size(keys, signed_note, signed.len())?;
         self.require_key_at(key, &keys.current(false).party, checkpoint.size)?;
         // The incoming note with only the lines verified here; our own line, if the note
         // carries one, makes way for the one added below.
         let own_key = Party::of(key).cosignature_key()?;
         let incoming = self.kept_note_in(keys, signed_note, Some(&own_key))?;
         let text = note::parse(&incoming)?.text;
-        if entries.is_empty() {
+        if signed.is_empty() {
             if let Some(answer) =
                 self.answer_held_size(key, &checkpoint, &incoming, &text, now_ms)?
             {
@@ -132,15 +143,24 @@ impl Channel {
         if let Some(dup) = appended.iter().find(|a| a.existing) {
             return Err(ChannelError::DuplicateEntry { index: dup.index });
         }
-        self.check_incoming_root(&checkpoint, &signed, &incoming)?;
+        self.check_incoming_root(&checkpoint, signed, &incoming)?;
         let cosigned = self.cosign_note(key, &incoming, &checkpoint, now_ms / 1000)?;
         // Nothing is stored that would not verify.
         self.check_cosigned(keys, &cosigned)?;
-        self.stage_cosigned(&mut batch, keys, &signed, incoming, &checkpoint, &cosigned);
+        self.stage_cosigned(&mut batch, keys, signed, incoming, &checkpoint, &cosigned);
         self.store.commit(batch)?;
         self.advance(progress);
         self.update_replica_record();
         Ok(cosigned)
+    }
+
+    /// A note of another size than this replica's and `count` more entries make is refused
+    /// before the entries are judged (check_incoming_size fails on it).
+    fn check_note_covers(&self, signed_note: &[u8], count: usize) -> Result<(), ChannelError> {
+        if note_size(signed_note) != self.store.size() + count as u64 {
+            self.check_incoming_size(&self.keys, signed_note, count)?;
+        }
+        Ok(())
     }
 
     /// The checkpoint of a log-signed note that is to cover this replica's entries and

@@ -250,7 +250,7 @@ async fn fetch_for_new_log_key(
     checkpoint: &Checkpoint,
     held: u64,
     why: String,
-) -> Result<Vec<Vec<u8>>, Refused> {
+) -> Result<Vec<SignedEntry>, Refused> {
     let step = shared.config.max_cosign_step.max(1);
     if req.old != held || checkpoint.size <= held || checkpoint.size - held > step {
         return Err(bad_signature(shared, why));
@@ -270,8 +270,7 @@ async fn fetch_for_new_log_key(
 }
 
 /// The log key a key-change entry would make, were it the sequencer's.
-fn new_log_key(origin: &str, entry: &[u8]) -> Option<VerifierKey> {
-    let e = SignedEntry::decode(entry).ok()?;
+fn new_log_key(origin: &str, e: &SignedEntry) -> Option<VerifierKey> {
     if e.entry.body.kind != Kind::KeyChange {
         return None;
     }
@@ -390,7 +389,11 @@ fn check_against_replica(
 
 /// The entries `held..size` from the sequencer's tiles API, each decoded, within the
 /// byte bound of one step.
-async fn fetch_new_entries(shared: &Shared, held: u64, size: u64) -> Result<Vec<Vec<u8>>, Refused> {
+async fn fetch_new_entries(
+    shared: &Shared,
+    held: u64,
+    size: u64,
+) -> Result<Vec<SignedEntry>, Refused> {
     if size <= held {
         return Ok(Vec::new());
     }
@@ -422,13 +425,8 @@ async fn fetch_new_entries(shared: &Shared, held: u64, size: u64) -> Result<Vec<
 /// Every attachment the new entries name is held here before they are co-signed
 /// (spec/node.md 2.2), fetched from the sequencer if not. A missing or wrong one is a
 /// temporary failure (503): the sequencer retries the checkpoint.
-async fn hold_attachments(shared: &Arc<Shared>, entries: &[Vec<u8>]) -> Result<(), Refused> {
-    // `fetch_new_entries` decoded each already.
-    let decoded: Vec<SignedEntry> = entries
-        .iter()
-        .filter_map(|e| SignedEntry::decode(e).ok())
-        .collect();
-    let wanted = attachment::named_by(&decoded);
+async fn hold_attachments(shared: &Arc<Shared>, entries: &[SignedEntry]) -> Result<(), Refused> {
+    let wanted = attachment::named_by(entries);
     attachment::fetch_missing(shared, &wanted)
         .await
         .map_err(|e| {
@@ -438,12 +436,12 @@ async fn hold_attachments(shared: &Arc<Shared>, entries: &[Vec<u8>]) -> Result<(
 }
 
 /// Stores the new entries and the checkpoint with this co-signer's cosignature in one
-/// durable batch (`Channel::accept_and_cosign_checked`: the signatures `ahead` found good
+/// durable batch (`Channel::accept_decoded_and_cosign`: the signatures `ahead` found good
 /// are not checked again under the lock), and answers with the cosignature lines.
 async fn store_and_cosign(
     shared: &Arc<Shared>,
     held: u64,
-    (entries, ahead): (Arc<Vec<Vec<u8>>>, CheckedSignatures),
+    (entries, ahead): (Arc<Vec<SignedEntry>>, CheckedSignatures),
     note: Vec<u8>,
 ) -> Response {
     let s = shared.clone();
@@ -453,7 +451,7 @@ async fn store_and_cosign(
             // entries (then it is the new key, queued before, spec 3.7).
             let key = s.keys().signer.clone();
             let cosigned =
-                ch.accept_and_cosign_checked(&key, &entries, &note, (now_ms(), &ahead))?;
+                ch.accept_decoded_and_cosign(&key, &entries, &note, (now_ms(), &ahead))?;
             let lines = ch.own_cosignature_lines(&cosigned)?;
             Ok((lines, ch.committed_size()?, ch.size()))
         })

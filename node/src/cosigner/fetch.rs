@@ -28,14 +28,15 @@ pub(crate) enum FetchError {
     Client(#[from] ClientError),
 }
 
-/// Fetches entries `[from, to)` from the sequencer at `peer`, checking each as it arrives
-/// and stopping as soon as they pass the byte bound.
+/// Fetches entries `[from, to)` from the sequencer at `peer`, decoding each as it arrives
+/// (once: every later check takes them decoded) and stopping as soon as they pass the byte
+/// bound.
 pub(crate) async fn new_entries(
     shared: &Shared,
     peer: &str,
     from: u64,
     to: u64,
-) -> Result<Vec<Vec<u8>>, FetchError> {
+) -> Result<Vec<SignedEntry>, FetchError> {
     let client = TileClient::with_http(peer, shared.http.clone())?;
     let limit = shared.config.max_step_bytes();
     let mut out = Vec::with_capacity(to.saturating_sub(from).min(4096) as usize);
@@ -52,13 +53,15 @@ pub(crate) async fn new_entries(
                 limit,
             });
         }
-        if let Err(e) = SignedEntry::decode(&entry) {
-            return Err(FetchError::Malformed {
-                index,
-                why: e.to_string(),
-            });
+        match SignedEntry::decode(&entry) {
+            Ok(signed) => out.push(signed),
+            Err(e) => {
+                return Err(FetchError::Malformed {
+                    index,
+                    why: e.to_string(),
+                })
+            }
         }
-        out.push(entry);
     }
     Ok(out)
 }

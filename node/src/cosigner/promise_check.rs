@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::response::reject;
 use crate::{lock, NodeError, Shared, PROMISES_DIR};
 use dyad_ledger::channel::{Channel, ChannelError};
+use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::store::{Store, StoreError};
 use dyad_ledger::tree::{self, Hash, NodeReader};
 use dyad_ledger::wire::promise::{BatchPromise, MAX_BATCH_PROMISE_BYTES};
@@ -239,13 +240,13 @@ fn requeue(shared: &Shared, breach: &Breach) {
 pub(crate) async fn check_new_entries(
     shared: &Arc<Shared>,
     held: u64,
-    entries: &[Vec<u8>],
+    entries: &[SignedEntry],
     checkpoint_note: &[u8],
 ) -> Result<(), Response> {
     let size = held + entries.len() as u64;
-    let breach = shared.promise_book.breach(held, size, |i| {
-        tree::leaf_hash(&entries[(i - held) as usize])
-    });
+    let breach = shared
+        .promise_book
+        .breach(held, size, |i| entries[(i - held) as usize].leaf_hash);
     let Some(breach) = breach else {
         return Ok(());
     };
@@ -256,7 +257,7 @@ pub(crate) async fn check_new_entries(
     );
     if !breach.known {
         requeue(shared, &breach);
-        let leaves: Vec<Hash> = entries.iter().map(|e| tree::leaf_hash(e)).collect();
+        let leaves: Vec<Hash> = entries.iter().map(|e| e.leaf_hash).collect();
         let index = breach.index;
         let proof = shared
             .read(move |ch| {
