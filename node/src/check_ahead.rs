@@ -28,12 +28,7 @@ pub(crate) async fn check_signatures<F>(
 where
     F: FnOnce() -> Vec<SignedEntry> + Send + 'static,
 {
-    let Some(check) = check else {
-        return CheckedSignatures::default();
-    };
-    tokio::task::spawn_blocking(move || check.check(&gather()))
-        .await
-        .unwrap_or_default()
+    on_blocking_thread(check, move |check| check.check(&gather())).await
 }
 
 /// Checks the entries a log sent, decoded as they arrived, on a blocking thread.
@@ -41,10 +36,19 @@ pub(crate) async fn check_incoming(
     check: Option<SignatureCheck>,
     entries: Arc<Vec<SignedEntry>>,
 ) -> CheckedSignatures {
+    on_blocking_thread(check, move |check| check.check(&entries)).await
+}
+
+/// Runs `run` with `check` on a blocking thread; nothing found good without a check (then
+/// staging checks every signature itself).
+async fn on_blocking_thread<R>(check: Option<SignatureCheck>, run: R) -> CheckedSignatures
+where
+    R: FnOnce(SignatureCheck) -> CheckedSignatures + Send + 'static,
+{
     let Some(check) = check else {
         return CheckedSignatures::default();
     };
-    tokio::task::spawn_blocking(move || check.check(&entries))
+    tokio::task::spawn_blocking(move || run(check))
         .await
         .unwrap_or_default()
 }

@@ -100,9 +100,7 @@ impl Channel {
         signed_note: &[u8],
         (now_ms, ahead): (u64, &CheckedSignatures),
     ) -> Result<Vec<u8>, ChannelError> {
-        self.check_writable()?;
-        self.require_role(Role::Cosigner)?;
-        self.check_note_covers(signed_note, entries.len())?;
+        self.check_cosign_request(signed_note, entries.len())?;
         let signed = decode_incoming(self.store.size(), entries)?;
         self.accept_decoded_and_cosign(key, &signed, signed_note, (now_ms, ahead))
     }
@@ -117,9 +115,7 @@ impl Channel {
         signed_note: &[u8],
         (now_ms, ahead): (u64, &CheckedSignatures),
     ) -> Result<Vec<u8>, ChannelError> {
-        self.check_writable()?;
-        self.require_role(Role::Cosigner)?;
-        self.check_note_covers(signed_note, signed.len())?;
+        self.check_cosign_request(signed_note, signed.len())?;
         // Then the entries: a key change among them changes the keys the note must be
         // signed (and co-signed) with (spec 3.7). Nothing is written before all is checked.
         let mut batch = self.store.batch();
@@ -154,9 +150,12 @@ impl Channel {
         Ok(cosigned)
     }
 
-    /// A note of another size than this replica's and `count` more entries make is refused
-    /// before the entries are judged (check_incoming_size fails on it).
-    fn check_note_covers(&self, signed_note: &[u8], count: usize) -> Result<(), ChannelError> {
+    /// What is checked before the entries are judged: this replica may write and
+    /// co-signs, and the note's size is this replica's and `count` more entries (a note of
+    /// another size is refused by check_incoming_size).
+    fn check_cosign_request(&self, signed_note: &[u8], count: usize) -> Result<(), ChannelError> {
+        self.check_writable()?;
+        self.require_role(Role::Cosigner)?;
         if note_size(signed_note) != self.store.size() + count as u64 {
             self.check_incoming_size(&self.keys, signed_note, count)?;
         }

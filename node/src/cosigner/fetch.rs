@@ -53,15 +53,11 @@ pub(crate) async fn new_entries(
                 limit,
             });
         }
-        match SignedEntry::decode(&entry) {
-            Ok(signed) => out.push(signed),
-            Err(e) => {
-                return Err(FetchError::Malformed {
-                    index,
-                    why: e.to_string(),
-                })
-            }
-        }
+        let signed = SignedEntry::decode(&entry).map_err(|e| FetchError::Malformed {
+            index,
+            why: e.to_string(),
+        })?;
+        out.push(signed);
     }
     Ok(out)
 }
