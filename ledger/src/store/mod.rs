@@ -118,6 +118,7 @@ mod nodes;
 mod open;
 mod read;
 mod snapshot;
+mod unfinished_snapshot;
 mod upper_tiles;
 mod verify;
 

@@ -17,6 +17,7 @@ use super::layout::{
 };
 use super::nodes::SizedNodes;
 use super::read::read_bundle_record;
+use super::unfinished_snapshot::remove_unfinished_snapshots;
 use super::{sync_dir, Damage, Head, Store, StoreError};
 use crate::durable;
 use crate::tree::{self, Frontier};
@@ -406,8 +407,18 @@ pub(super) fn open_db(dir: &Path, options: StoreOptions) -> Result<sled::Db, Sto
     // sled locks `<dir>/db`, and its background threads keep the lock a moment after a
     // handle is dropped; only a lock held for long means another process uses the store.
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut snapshots_checked = false;
     loop {
         match config.open() {
+            // Once: sled may have read a snapshot a crash left unfinished.
+            Err(e @ sled::Error::Corruption { .. }) if !snapshots_checked => {
+                snapshots_checked = true;
+                let removed = remove_unfinished_snapshots(dir).map_err(io_error(dir))?;
+                if removed == 0 {
+                    return Err(e.into());
+                }
+                tracing::warn!(dir = %dir.display(), removed, "removed snapshots a crash left unfinished");
+            }
             Err(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock") => {
                 if std::time::Instant::now() >= deadline {
                     return Err(StoreError::Locked {
