@@ -6,11 +6,12 @@ use std::path::Path;
 
 use dyad_ledger::store::{CheckpointProblem, Damage, Store, StoreError};
 use dyad_ledger::tree::Hash;
-use dyad_testkit::store::note;
+use dyad_testkit::store::{note, open_db_behind_the_store};
 
 /// 100 = 64 + 32 + 4: the right edge is nodes (6, 0), (5, 2) and (2, 24). All of it
-/// lies in the first entry bundle and stored tile, which are not full: single `e` and
-/// `n` records. The tests of full bundles and tiles are in `store_tamper_tiles.rs`.
+/// lies in the first entry bundle and stored tile, which are not full: single `e` records,
+/// and nodes that open computes from them. The tests of full bundles and tiles are in
+/// `store_tamper_tiles.rs`.
 const SIZE: u64 = 100;
 
 fn leaf(i: u64) -> Vec<u8> {
@@ -47,19 +48,7 @@ fn build(dir: &Path) {
 }
 
 fn tamper(dir: &Path, edit: impl FnOnce(&sled::Db)) {
-    // sled's threads hold its file lock a moment after the store is dropped.
-    let mut tries = 0;
-    let db = loop {
-        match sled::Config::new().path(dir).open() {
-            Ok(db) => break db,
-            Err(e) if tries < 200 => {
-                tries += 1;
-                let _ = e;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let db = open_db_behind_the_store(dir);
     edit(&db);
     db.flush().unwrap();
 }
@@ -101,34 +90,10 @@ fn scan_damage(edit: impl FnOnce(&sled::Db)) -> Damage {
     }
 }
 
-#[test]
-fn a_flipped_byte_in_an_entry() {
-    assert_eq!(
-        scan_damage(|db| flip(db, &entry_key(37), 3)),
-        Damage::LeafHashMismatch { index: 37 }
-    );
-    assert_eq!(
-        open_damage(|db| flip(db, &entry_key(SIZE - 1), 0)),
-        Damage::LeafHashMismatch { index: SIZE - 1 }
-    );
-}
-
-#[test]
-fn a_flipped_byte_in_a_tree_node() {
-    assert_eq!(
-        scan_damage(|db| flip(db, &node_key(0, 10), 31)),
-        Damage::LeafHashMismatch { index: 10 }
-    );
-    assert_eq!(
-        scan_damage(|db| flip(db, &node_key(3, 2), 0)),
-        Damage::NodeMismatch { level: 3, index: 2 }
-    );
-    assert_eq!(
-        scan_damage(|db| flip(db, &node_key(4, 5), 9)),
-        Damage::NodeMismatch { level: 4, index: 5 }
-    );
-    // A node of the right edge changes the root the stored tree gives.
-    match open_damage(|db| flip(db, &node_key(5, 2), 7)) {
+/// Open computes the nodes of the tile still filling from the entries of the bundle still
+/// filling, and checks the root they give: a changed entry there is refused on open.
+fn refused_with_another_root(edit: impl FnOnce(&sled::Db)) {
+    match open_damage(edit) {
         Damage::HeadRootMismatch {
             size: SIZE,
             stored,
@@ -139,14 +104,38 @@ fn a_flipped_byte_in_a_tree_node() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_flipped_byte_in_an_entry() {
+    refused_with_another_root(|db| flip(db, &entry_key(37), 3));
+    refused_with_another_root(|db| flip(db, &entry_key(SIZE - 1), 0));
+}
+
+#[test]
+fn a_tree_node_stored_as_a_record_of_its_own() {
+    // Format 4 never writes one (format 3 did; open upgrades such a store first).
     assert_eq!(
         open_damage(|db| {
-            db.insert(node_key(2, 24), vec![0u8; 31]).unwrap();
+            db.insert(node_key(3, 2), &[0u8; 32][..]).unwrap();
         }),
-        Damage::MalformedNode {
-            level: 2,
-            index: 24,
-            len: 31
+        Damage::StrayNode { level: 3, index: 2 }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(node_key(1, SIZE / 2), &[0u8; 32][..]).unwrap();
+        }),
+        Damage::StrayNode {
+            level: 1,
+            index: SIZE / 2
+        }
+    );
+    assert_eq!(
+        open_damage(|db| {
+            db.insert(&b"n\x02"[..], &[0u8; 32][..]).unwrap();
+        }),
+        Damage::MalformedKey {
+            key: b"n\x02".to_vec()
         }
     );
 }
@@ -175,7 +164,7 @@ fn a_flipped_byte_in_the_head() {
 #[test]
 fn a_deleted_entry() {
     assert_eq!(
-        scan_damage(|db| {
+        open_damage(|db| {
             db.remove(entry_key(50)).unwrap();
         }),
         Damage::MissingEntry { index: 50 }
@@ -189,7 +178,8 @@ fn a_deleted_entry() {
             last_entry: Some(SIZE - 2)
         }
     );
-    // Cutting the log back, head and all, still leaves the nodes of the lost entries.
+    // Cutting the log back, head and all, leaves a database consistent in itself: the
+    // head file outside sled still records the last commit.
     let damage = open_damage(|db| {
         db.remove(entry_key(SIZE - 1)).unwrap();
         let mut head = db.get(b"H").unwrap().unwrap().to_vec();
@@ -197,25 +187,22 @@ fn a_deleted_entry() {
         head[8..].copy_from_slice(&root_of(SIZE - 1));
         db.insert(b"H", head).unwrap();
     });
-    assert_eq!(
-        damage,
-        Damage::NodeBeyondHead {
-            level: 0,
-            index: SIZE - 1,
-            size: SIZE - 1
+    match damage {
+        Damage::RolledBack { recorded, found } => {
+            assert_eq!((recorded.size, found.size), (SIZE, SIZE - 1));
         }
-    );
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
 fn two_entries_swapped() {
-    let damage = scan_damage(|db| {
+    refused_with_another_root(|db| {
         let a = db.get(entry_key(20)).unwrap().unwrap();
         let b = db.get(entry_key(30)).unwrap().unwrap();
         db.insert(entry_key(20), b).unwrap();
         db.insert(entry_key(30), a).unwrap();
     });
-    assert_eq!(damage, Damage::LeafHashMismatch { index: 20 });
 }
 
 #[test]
@@ -227,16 +214,6 @@ fn an_entry_appended_behind_the_stores_back() {
         Damage::HeadSizeMismatch {
             head_size: SIZE,
             last_entry: Some(SIZE)
-        }
-    );
-    assert_eq!(
-        open_damage(|db| {
-            db.insert(node_key(1, SIZE / 2), &[0u8; 32][..]).unwrap();
-        }),
-        Damage::NodeBeyondHead {
-            level: 1,
-            index: SIZE / 2,
-            size: SIZE
         }
     );
 }
@@ -310,45 +287,4 @@ fn not_a_store_at_all() {
         Err(StoreError::UnsupportedFormat { found, .. }) => assert_eq!(found, "dyad-store/99"),
         other => panic!("{other:?}"),
     }
-}
-
-#[test]
-fn reading_damaged_records_gives_errors_not_panics() {
-    let (_tmp, dir) = damaged_store(|db| {
-        db.remove(entry_key(5)).unwrap();
-        db.remove(node_key(1, 8)).unwrap();
-    });
-    let store = Store::open(&dir).unwrap();
-    assert!(matches!(
-        store.leaf(5),
-        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
-    ));
-    let listed: Vec<_> = store.leaves(3..8).unwrap().collect();
-    assert_eq!(listed.len(), 3, "the iterator stops at the gap");
-    assert!(matches!(
-        listed[2],
-        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
-    ));
-    assert!(
-        store.inclusion_proof(0, 20).is_ok(),
-        "proofs that do not need the lost node still work"
-    );
-    assert!(matches!(
-        store.inclusion_proof(18, 20),
-        Err(StoreError::Damaged(Damage::MissingNode {
-            level: 1,
-            index: 8
-        }))
-    ));
-    assert!(matches!(
-        store.root_at(18),
-        Err(StoreError::Damaged(Damage::MissingNode {
-            level: 1,
-            index: 8
-        }))
-    ));
-    assert!(matches!(
-        store.verify_all(|_, _| {}),
-        Err(StoreError::Damaged(Damage::MissingEntry { index: 5 }))
-    ));
 }

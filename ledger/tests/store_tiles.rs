@@ -6,7 +6,7 @@ use std::path::Path;
 
 use dyad_ledger::store::{Store, StoreError, BUNDLE_WIDTH};
 use dyad_ledger::tree::{self, leaf_hash, Hash, MemoryTree, NodeReader};
-use dyad_testkit::store::note;
+use dyad_testkit::store::{note, open_db_behind_the_store};
 
 /// Cheap tiny leaves; every 7th one repeats an earlier one (RFC 6962 logs may hold
 /// duplicate leaves).
@@ -27,17 +27,7 @@ fn reference(n: u64) -> MemoryTree {
 
 /// Counts the records of one kind (the key's first byte) straight from sled.
 fn records(dir: &Path, kind: u8) -> usize {
-    let mut tries = 0;
-    let db = loop {
-        match sled::Config::new().path(dir).open() {
-            Ok(db) => break db,
-            Err(_) if tries < 200 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let db = open_db_behind_the_store(dir);
     db.scan_prefix([kind]).count()
 }
 
@@ -150,13 +140,12 @@ fn across_bundle_and_tile_boundaries() {
         check(&store, &at, size);
         if [255, 256, 257, 65535, 65536, 65537].contains(&size) {
             drop(store);
-            // Only the last bundle's entries are single records; nodes of filling tiles
-            // are bounded by 255 per level.
+            // Only the last bundle's entries are single records; the nodes of filling
+            // tiles are not stored at all (open computes them).
             let singles = records(&dir, b'e');
             assert_eq!(singles as u64, size % 256, "at {size}");
             assert_eq!(records(&dir, b'B') as u64, size / 256);
-            let nodes = records(&dir, b'n');
-            assert!(nodes < 64 * 256, "{nodes} single nodes at {size}");
+            assert_eq!(records(&dir, b'n'), 0, "node records at {size}");
             // Full tiles live in one flat file per tile level, nothing of them in sled.
             assert_eq!(records(&dir, b'T'), 0);
             let tile_bytes =
@@ -220,25 +209,82 @@ fn a_version_1_store_is_refused_with_advice() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
     drop(Store::create(&dir).unwrap());
-    {
-        let mut tries = 0;
-        let db = loop {
-            match sled::Config::new().path(&dir).open() {
-                Ok(db) => break db,
-                Err(_) if tries < 200 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
+    with_db(&dir, |db| {
         db.insert(b"V", &b"dyad-store/1"[..]).unwrap();
-        db.flush().unwrap();
-    }
+    });
     match Store::open(&dir) {
         Err(e @ StoreError::OldFormat { .. }) => {
             assert!(e.to_string().contains("re-create"), "{e}")
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// Edits sled directly, as another program would.
+fn with_db(dir: &Path, edit: impl FnOnce(&sled::Db)) {
+    let db = open_db_behind_the_store(dir);
+    edit(&db);
+    db.flush().unwrap();
+}
+
+/// Turns a store of format 4 into the format 3 it was before (spec/store.md in git
+/// history): the format record, and an `n` record for every node of a stored tile still
+/// filling, with `value` given the true node.
+fn as_format_3(dir: &Path, size: u64, full: &MemoryTree, value: impl Fn(Hash) -> Vec<u8>) -> usize {
+    let mut written = 0;
+    with_db(dir, |db| {
+        for level in 0..=tree::MAX_LEVEL {
+            let (tile_level, sub) = (level / 8, level % 8);
+            let full_tiles = size.checked_shr(8 + 8 * u32::from(tile_level)).unwrap_or(0);
+            let filling_from = full_tiles << (8 - sub);
+            for index in filling_from..size >> level {
+                let key = [&[b'n', level][..], &index.to_be_bytes()].concat();
+                db.insert(key, value(full.node(level, index).unwrap()))
+                    .unwrap();
+                written += 1;
+            }
+        }
+        db.insert(b"V", &b"dyad-store/3"[..]).unwrap();
+    });
+    written
+}
+
+#[test]
+fn a_format_3_store_is_upgraded_on_open() {
+    // The right edge reaches tile levels 0, 1 and 2.
+    let n = 65536 + 3 * 256 + 100;
+    let full = reference(n);
+    for (what, value) in [
+        ("true nodes", (|h: Hash| h.to_vec()) as fn(Hash) -> Vec<u8>),
+        // Format 4 computes the edge, so the upgrade never reads these.
+        ("damaged nodes", |_| vec![7; 31]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let mut store = Store::create(&dir).unwrap();
+        let mut b = store.batch();
+        for i in 0..n {
+            b.append_leaf(leaf(i));
+        }
+        b.put_checkpoint(n, note(n, &full.root()));
+        store.commit(b).unwrap();
+        drop(store);
+        let written = as_format_3(&dir, n, &full, value);
+        assert!(written > 100 + 3, "{what}: {written} node records");
+        assert_eq!(records(&dir, b'n'), written);
+
+        let mut store = Store::open(&dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+        check(&store, &full, n);
+        store.verify_all(|_, _| {}).unwrap();
+        let mut b = store.batch();
+        b.append_leaf(leaf(n));
+        store.commit(b).unwrap();
+        drop(store);
+        assert_eq!(records(&dir, b'n'), 0, "{what}");
+        with_db(&dir, |db| {
+            assert_eq!(db.get(b"V").unwrap().unwrap(), &b"dyad-store/4"[..]);
+        });
+        let store = Store::open(&dir).unwrap();
+        check(&store, &reference(n + 1), n + 1);
     }
 }

@@ -19,3 +19,21 @@ pub fn root_of(n: u64, leaf: impl Fn(u64) -> Vec<u8>) -> Hash {
     let hashes: Vec<Hash> = (0..n).map(|i| merkle::leaf_hash(&leaf(i))).collect();
     merkle::root(&hashes)
 }
+
+/// The sled database of the store in `dir`, opened directly, as a program editing it
+/// behind the store's back would. sled's threads hold its file lock a moment after a
+/// store is dropped, so this tries for up to two seconds.
+#[cfg(feature = "channel")]
+pub fn open_db_behind_the_store(dir: &std::path::Path) -> sled::Db {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => return db,
+            Err(_) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot open the store's database at {}: {e}", dir.display()),
+        }
+    }
+}

@@ -8,16 +8,15 @@ use super::checkpoint::{check_checkpoint, CheckError};
 use super::error::io_error;
 use super::files::FileId;
 use super::layout::{
-    bundle_key, checkpoint_key, entry_key, full_tiles, locate, meta_key, node_key,
-    push_bundle_entry, tile_offset, BundleRecord, BUNDLE_WIDTH, COMMITS_KEY, HEAD_KEY,
-    MAX_LEAF_BYTES, MAX_META_NAME_BYTES, MAX_VALUE_BYTES, STORED_TILE_BYTES, TILE_HEIGHT,
-    TILE_LEVELS,
+    bundle_key, checkpoint_key, entry_key, full_tiles, locate, meta_key, push_bundle_entry,
+    tile_offset, BundleRecord, BUNDLE_WIDTH, COMMITS_KEY, HEAD_KEY, MAX_LEAF_BYTES,
+    MAX_META_NAME_BYTES, MAX_VALUE_BYTES, STORED_TILE_BYTES, TILE_HEIGHT, TILE_LEVELS,
 };
 use super::{Batch, Damage, Head, Store, StoreError};
 use crate::tree::{self, Frontier, Hash, NodeReader};
 
 /// Tree nodes by (level, index).
-type Nodes = HashMap<(u8, u64), Hash>;
+type Nodes = super::edge::Edge;
 /// Full stored tiles by (tile level, index), each its 510 hashes as `tiles-L` holds them.
 type Tiles = HashMap<(u8, u64), Vec<u8>>;
 
@@ -39,9 +38,9 @@ struct Next {
     frontier: Frontier,
     commits: u64,
     bundles_end: u64,
-    /// Nodes of the right edge that went into a full tile: no longer `n` records.
+    /// Nodes of the right edge that went into a full tile.
     tiled: Vec<(u8, u64)>,
-    /// Nodes the batch completes that stay `n` records, their tile still filling.
+    /// Nodes the batch completes that join the right edge, their tile still filling.
     edge: Nodes,
 }
 
@@ -106,7 +105,7 @@ impl Store {
         let mut ops = sled::Batch::default();
         let (frontier, mut new_nodes) = self.hash_leaves(&leaves)?;
         let (bundles, bundles_end) = self.stage_entries(&leaves, &mut ops)?;
-        let (tiles, tiled) = self.stage_nodes(new_size, &mut new_nodes, &mut ops)?;
+        let (tiles, tiled) = self.stage_nodes(new_size, &mut new_nodes)?;
         let head = Head {
             size: new_size,
             root: frontier.root(),
@@ -139,7 +138,7 @@ impl Store {
 
     /// The tree after the batch's leaves, on a copy of the frontier, refusing a leaf too
     /// large for a bundle's u16 length; and every node the leaves complete, until each goes
-    /// to a tile or an `n` record.
+    /// to a tile or stays in the right edge.
     fn hash_leaves(&self, leaves: &[Vec<u8>]) -> Result<(Frontier, Nodes), StoreError> {
         let mut frontier = self.frontier.clone();
         let mut new_nodes = Nodes::with_capacity(2 * leaves.len());
@@ -200,15 +199,14 @@ impl Store {
         Ok((new_bundles, bundles_end))
     }
 
-    /// Nodes: the stored tiles this batch fills (taking their nodes out of `new_nodes`, or
-    /// out of the right edge, whose `n` records they replace), then the nodes left in
-    /// `new_nodes` as `n` records of tiles still filling. Returns the new tiles and the
-    /// nodes of the right edge they took in.
+    /// Nodes: the stored tiles this batch fills, taking their nodes out of `new_nodes` or
+    /// out of the right edge. The nodes left in `new_nodes` belong to tiles still filling,
+    /// which are not stored (edge.rs). Returns the new tiles and the nodes of the right
+    /// edge they took in.
     fn stage_nodes(
         &self,
         new_size: u64,
         new_nodes: &mut Nodes,
-        ops: &mut sled::Batch,
     ) -> Result<(Tiles, Vec<(u8, u64)>), StoreError> {
         let size = self.size();
         let mut tiled = Vec::new();
@@ -227,7 +225,6 @@ impl Store {
                                     .edge
                                     .get(&(level, index))
                                     .ok_or(Damage::MissingNode { level, index })?;
-                                ops.remove(&node_key(level, index)[..]);
                                 tiled.push((level, index));
                                 hash
                             }
@@ -237,9 +234,6 @@ impl Store {
                 }
                 new_tiles.insert((tile_level, tile), bytes);
             }
-        }
-        for (&(level, index), hash) in new_nodes.iter() {
-            ops.insert(&node_key(level, index)[..], &hash[..]);
         }
         Ok((new_tiles, tiled))
     }

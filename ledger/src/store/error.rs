@@ -52,9 +52,10 @@ pub enum Damage {
         /// The last entry stored, if any.
         last_entry: Option<u64>,
     },
-    /// The head's root is not the root the stored nodes give.
+    /// The head's root is not the root the stored nodes give (on open: the full tiles and
+    /// the right edge computed from the entries of the bundle still filling).
     #[error(
-        "the head's root for size {size} is {}, but the stored tree gives {}",
+        "the head's root for size {size} is {}, but the stored entries and tree give {}: an entry or a tile was changed behind the store's back. Put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)",
         to_hex(stored),
         to_hex(computed)
     )]
@@ -86,16 +87,6 @@ pub enum Damage {
         /// The node's index at its level.
         index: u64,
     },
-    /// A stored tree node is not 32 bytes.
-    #[error("tree node (level {level}, index {index}) is {len} bytes, not 32")]
-    MalformedNode {
-        /// The node's tree level.
-        level: u8,
-        /// The node's index at its level.
-        index: u64,
-        /// The stored value's length.
-        len: usize,
-    },
     /// A stored tree node is not the hash of its children.
     #[error("tree node (level {level}, index {index}) is not the hash of its two children")]
     NodeMismatch {
@@ -103,16 +94,6 @@ pub enum Damage {
         level: u8,
         /// The node's index at its level.
         index: u64,
-    },
-    /// A tree node is stored beyond the head's size.
-    #[error("tree node (level {level}, index {index}) lies beyond the head's {size} entries")]
-    NodeBeyondHead {
-        /// The node's tree level.
-        level: u8,
-        /// The node's index at its level.
-        index: u64,
-        /// The head's size.
-        size: u64,
     },
     /// An entry is stored both in its full bundle and on its own.
     #[error("entry {index} is stored both in its full bundle and on its own")]
@@ -159,9 +140,12 @@ pub enum Damage {
         /// The tile's index.
         index: u64,
     },
-    /// A tree node is stored both in its full tile and on its own.
+    /// A tree node is stored as a record of its own (`n`), which this format never
+    /// writes: the nodes of tiles still filling are computed (spec/store.md, "The right
+    /// edge"), and a build of format `dyad-store/3` refuses to open format 4: the database
+    /// was changed behind the store's back.
     #[error(
-        "tree node (level {level}, index {index}) is stored both in its full tile and on its own"
+        "tree node (level {level}, index {index}) is stored as a record of its own, which format dyad-store/4 never writes: the database was changed behind the store's back; put back a backup (`dyad restore --from DIR`) or rebuild the replica from the peer (`dyad restore --from-peer URL`)"
     )]
     StrayNode {
         /// The node's tree level.

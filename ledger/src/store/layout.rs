@@ -2,7 +2,6 @@
 //! format record, the keys of sled's records and the encoding of their values, and where
 //! a node or an entry lies in the tlog-tiles shape of full stored tiles and entry bundles.
 
-use super::{Damage, StoreError};
 use crate::tree::{self, Hash};
 
 /// tlog-tiles entry bundles prefix each entry with a uint16 length.
@@ -12,7 +11,10 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The longest metadata name, in bytes.
 pub const MAX_META_NAME_BYTES: usize = 1024;
 
-pub(super) const FORMAT: &[u8] = b"dyad-store/3";
+pub(super) const FORMAT: &[u8] = b"dyad-store/4";
+/// The format before, which open upgrades in place (upgrade.rs): it also kept the nodes
+/// of the tiles still filling, as `n` records.
+pub(super) const UPGRADED_FORMAT: &[u8] = b"dyad-store/3";
 /// Formats this build recognises but no longer reads.
 pub(super) const OLD_FORMATS: &[&[u8]] = &[b"dyad-store/1", b"dyad-store/2"];
 pub(super) const FORMAT_KEY: &[u8] = b"V";
@@ -23,6 +25,8 @@ pub(super) const HEAD_KEY: &[u8] = b"H";
 pub(super) const COMMITS_KEY: &[u8] = b"S";
 pub(super) const ENTRY: u8 = b'e';
 pub(super) const BUNDLE: u8 = b'B';
+/// The key kind of format 3's node records: none in format 4, which computes the nodes of
+/// the tiles still filling (edge.rs).
 pub(super) const NODE: u8 = b'n';
 pub(super) const CHECKPOINT: u8 = b'c';
 pub(super) const META: u8 = b'm';
@@ -48,13 +52,6 @@ pub(super) fn entry_key(index: u64) -> [u8; 9] {
 pub(super) fn bundle_key(index: u64) -> [u8; 9] {
     let mut k = [BUNDLE; 9];
     k[1..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
-pub(super) fn node_key(level: u8, index: u64) -> [u8; 10] {
-    let mut k = [NODE; 10];
-    k[1] = level;
-    k[2..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -167,17 +164,6 @@ impl Head {
             root: root.try_into().ok()?,
         })
     }
-}
-
-pub(super) fn node_value(level: u8, index: u64, v: &[u8]) -> Result<Hash, StoreError> {
-    v.try_into().map_err(|_| {
-        Damage::MalformedNode {
-            level,
-            index,
-            len: v.len(),
-        }
-        .into()
-    })
 }
 
 /// Where a full entry bundle lies in `<dir>/bundles`: the value of its `B` record.

@@ -1,6 +1,6 @@
 //! The log on disk: entries, the Merkle tree's complete nodes, checkpoints and the
 //! channel's metadata in one sled database and a few append-only flat files, changed only
-//! by atomic, durable commits. The format (`dyad-store/3`) is specified in spec/store.md.
+//! by atomic, durable commits. The format (`dyad-store/4`) is specified in spec/store.md.
 //!
 //! # Layout
 //!
@@ -14,7 +14,7 @@
 //!   `N·16320` (see below).
 //!
 //! sled (at `<dir>/`: `db`, `conf`, `snap.*`; only the default tree) holds the small
-//! records: the head, where each full bundle lies, and the right edge that is still
+//! records: the head, where each full bundle lies, and the entries of the bundle still
 //! filling. Values stay far below sled's page size, so sled never writes `blobs/`, a read
 //! of a full tile is one `pread` of the bytes needed, and sled's open and per-record costs
 //! stay small (about one record per 256 entries). Keys start with one byte naming their
@@ -22,12 +22,11 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `V` | the store format, `dyad-store/3` |
+//! | `V` | the store format, `dyad-store/4` |
 //! | `H` | the head: size (u64) then root (32 bytes) |
 //! | `S` | how many commits the store has made (u64) |
 //! | `B` bundle:u64 | where full bundle `bundle` lies in `bundles`: start (u64), length (u64) |
 //! | `e` index:u64 | entry `index` (its bytes, at most 65535), only while its bundle is not full: at most 255 such records |
-//! | `n` level:u8 index:u64 | the complete subtree root over leaves `[index << level, (index + 1) << level)` (see [`crate::tree`]), only while the stored tile it belongs to is not full |
 //! | `c` size:u64 | a checkpoint note (signed-note bytes) for the tree of `size` entries |
 //! | `m` name | a metadata value of the channel layer |
 //!
@@ -39,7 +38,12 @@
 //! tile's own root is node `(8L+8, N)`, which belongs to the tile above). Sub-level `s`
 //! starts at hash `512 - (512 >> s)`. So every complete node is at a computed offset. The
 //! commit that fills a bundle or a tile appends it to its file and, in one atomic sled
-//! batch, writes the bundle's `B` record and removes the `e` or `n` records it replaces.
+//! batch, writes the bundle's `B` record and removes the `e` records it replaces.
+//!
+//! The nodes of the stored tiles still filling, the right edge (at most 255 per tree
+//! level), are not stored: open computes them from the entries of the bundle still
+//! filling and the full tiles below (`edge.rs`), and commits keep them in memory. Format
+//! 3 stored them as `n` records; opening a store of format 3 upgrades it (`upgrade.rs`).
 //!
 //! # Durability
 //!
@@ -67,7 +71,7 @@
 //! # Integrity
 //!
 //! Opening checks, in O(log n) reads, that the head matches the entries, the stored
-//! tiles and nodes of the right edge, the last entry and the newest checkpoint, and refuses
+//! tiles, the right edge it computes, the last entry and the newest checkpoint, and refuses
 //! a store changed behind its back with a [`Damage`] naming what is wrong.
 //! [`Store::verify_all`] streams through everything.
 //!
@@ -89,6 +93,8 @@
 //! - `open.rs`: [`Store::create`], [`Store::open`] and the checks of open;
 //! - `commit.rs`: [`Store::commit`];
 //! - `nodes.rs`: reading the tree's nodes, from full tiles or the right edge;
+//! - `edge.rs`: computing the right edge on open;
+//! - `upgrade.rs`: format 3 to format 4, on open;
 //! - `read.rs`: entries, entry bundles, hash tiles, proofs, checkpoints, metadata;
 //! - `checkpoint.rs`: the check of a checkpoint note against the tree;
 //! - `verify.rs`: [`Store::verify_all`];
@@ -98,7 +104,6 @@
 //! - `upper_tiles.rs`: tile levels 1 and up held in memory, so a proof reads one tile;
 //! - `tests.rs`: crashes and faults injected into commit, checked by reopening.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -109,6 +114,7 @@ mod batch;
 mod blob_sync;
 mod checkpoint;
 mod commit;
+mod edge;
 mod entry_bytes;
 mod error;
 mod files;
@@ -119,6 +125,7 @@ mod open;
 mod read;
 mod snapshot;
 mod unfinished_snapshot;
+mod upgrade;
 mod upper_tiles;
 mod verify;
 
@@ -150,9 +157,9 @@ pub struct Store {
     blobs: BlobSync,
     head_file: HeadFile,
     files: std::sync::Arc<Files>,
-    /// The `n` records (nodes of the stored tiles still filling: a few thousand at most),
-    /// kept in memory so that a proof reads sled not at all.
-    edge: HashMap<(u8, u64), Hash>,
+    /// The right edge: the nodes of the stored tiles still filling (at most 255 per tree
+    /// level), computed on open and kept in memory only (edge.rs).
+    edge: edge::Edge,
     /// Where the next full bundle goes in the bundles file: the end of the last one.
     bundles_end: u64,
     /// Commits made, as sled holds them (`S`).

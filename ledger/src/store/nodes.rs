@@ -1,6 +1,6 @@
 //! Reading the tree's nodes (spec/store.md, "Files"): a node of a full stored tile is read
 //! from `tiles-L` at a computed offset, a node of a tile still filling from the right edge
-//! kept in memory (the `n` records). This is what proofs and roots are computed from.
+//! kept in memory (edge.rs). This is what proofs and roots are computed from.
 
 use super::files::FileId;
 use super::layout::{locate, tile_full, tile_offset, STORED_TILE_BYTES};

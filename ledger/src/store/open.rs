@@ -12,15 +12,16 @@ use super::error::io_error;
 use super::files::{FileId, Files};
 use super::head_file::{HeadFile, Recorded};
 use super::layout::{
-    full_tiles, key_u64, locate, node_value, BUNDLE, BUNDLE_WIDTH, COMMITS_KEY, ENTRY, FORMAT,
-    FORMAT_KEY, HEAD_KEY, NODE, OLD_FORMATS, STORED_TILE_BYTES, TILE_HEIGHT, TILE_LEVELS,
+    full_tiles, key_u64, BUNDLE, BUNDLE_WIDTH, COMMITS_KEY, ENTRY, FORMAT, FORMAT_KEY, HEAD_KEY,
+    NODE, OLD_FORMATS, STORED_TILE_BYTES, TILE_LEVELS, UPGRADED_FORMAT,
 };
 use super::nodes::SizedNodes;
 use super::read::read_bundle_record;
 use super::unfinished_snapshot::remove_unfinished_snapshots;
+use super::upgrade::upgrade_from_format_3;
 use super::{sync_dir, Damage, Head, Store, StoreError};
 use crate::durable;
-use crate::tree::{self, Frontier};
+use crate::tree::{self, Frontier, MAX_LEVEL};
 
 /// How a store is opened. `StoreOptions::default()` is what [`Store::open`] and
 /// [`Store::create`] use.
@@ -132,6 +133,9 @@ impl Store {
                     reason: "it has no format record",
                 })
             }
+            Some(f) if f.as_ref() == UPGRADED_FORMAT => {
+                upgrade_from_format_3(&db, dir)?;
+            }
             Some(f) if OLD_FORMATS.contains(&f.as_ref()) => {
                 return Err(StoreError::OldFormat {
                     path: dir.to_owned(),
@@ -214,14 +218,15 @@ impl Store {
 
     /// The checks of open (spec/store.md, "Open"), each O(log n) reads, cheapest and most
     /// specific first: the records cover exactly the head's size, the files are long
-    /// enough, the right edge gives the head's root, the last entry and the newest
-    /// checkpoint fit the tree. Loads the right edge and the frontier.
+    /// enough, the right edge (computed from the entries of the bundle still filling and
+    /// the full tiles) gives the head's root, the last entry and the newest checkpoint
+    /// fit the tree. Loads the right edge and the frontier.
     fn check_on_open(&mut self, head: Head) -> Result<(), StoreError> {
         let size = head.size;
         let (last_bundle, last_entry) = self.check_entry_records(size)?;
         self.check_file_lengths(size, last_bundle)?;
-        self.check_edge_records(size)?;
-        self.load_edge()?;
+        self.check_no_node_records()?;
+        self.edge = self.compute_edge(size)?;
         self.load_frontier(head)?;
         if let Some(last) = last_entry {
             let hash = tree::leaf_hash(&self.leaf(last)?);
@@ -298,49 +303,19 @@ impl Store {
         Ok(())
     }
 
-    /// The nodes of tiles not yet full (`n` records): the last one of each level is there,
-    /// none beyond, none inside a full tile.
-    fn check_edge_records(&self, size: u64) -> Result<(), StoreError> {
-        for level in 0..=tree::MAX_LEVEL {
-            let count = size >> level;
-            let (tile_level, _, sub, _) = locate(level, 0);
-            let in_full = full_tiles(size, tile_level) << (TILE_HEIGHT - sub);
-            let prefix = [NODE, level];
-            if let Some(index) = self.first_key(&prefix)?.filter(|&i| i < in_full) {
-                return Err(Damage::StrayNode { level, index }.into());
+    /// Format 4 keeps no node records (`n`, format 3's): one found was written behind
+    /// the store's back, or by a build of format 3 after the upgrade.
+    pub(super) fn check_no_node_records(&self) -> Result<(), StoreError> {
+        let Some(kv) = self.db.scan_prefix([NODE]).next() else {
+            return Ok(());
+        };
+        let (k, _) = kv?;
+        match (k.get(1), key_u64(&k, 1)) {
+            (Some(&level), Some(index)) if level <= MAX_LEVEL => {
+                Err(Damage::StrayNode { level, index }.into())
             }
-            let last = self.last_key(&prefix)?;
-            let expected = count.checked_sub(1).filter(|&e| e >= in_full);
-            match (last, expected) {
-                (Some(index), expected) if expected.is_none_or(|e| index > e) => {
-                    return Err(Damage::NodeBeyondHead { level, index, size }.into())
-                }
-                (found, Some(expected)) if found.is_none_or(|i| i < expected) => {
-                    return Err(Damage::MissingNode {
-                        level,
-                        index: expected,
-                    }
-                    .into())
-                }
-                _ => {}
-            }
+            _ => Err(Damage::MalformedKey { key: k.to_vec() }.into()),
         }
-        Ok(())
-    }
-
-    /// Reads the `n` records into memory, where proofs read the right edge from.
-    fn load_edge(&mut self) -> Result<(), StoreError> {
-        // Bounded by the checks of `check_edge_records`: at most 255 nodes per level.
-        for kv in self.db.scan_prefix([NODE]) {
-            let (k, v) = kv?;
-            let level = *k
-                .get(1)
-                .ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            self.edge
-                .insert((level, index), node_value(level, index, &v)?);
-        }
-        Ok(())
     }
 
     /// Loads the frontier of the head's size from the stored nodes and refuses it unless

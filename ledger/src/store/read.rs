@@ -7,9 +7,8 @@ use std::ops::Range;
 
 use super::files::{FileId, Files};
 use super::layout::{
-    bundle_entry, bundle_key, checkpoint_key, entry_key, key_u64, meta_key, node_key, node_value,
-    push_bundle_entry, split_bundle, tile_full, BundleRecord, BUNDLE_WIDTH, CHECKPOINT,
-    TILE_HEIGHT, TILE_WIDTH,
+    bundle_entry, bundle_key, checkpoint_key, entry_key, key_u64, meta_key, push_bundle_entry,
+    split_bundle, tile_full, BundleRecord, BUNDLE_WIDTH, CHECKPOINT, TILE_HEIGHT, TILE_WIDTH,
 };
 use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash, NodeReader, TreeError};
@@ -84,8 +83,8 @@ impl Store {
 
     /// The hashes of C2SP tlog-tiles tile `tile_level`/`index` of `width` hashes: tree
     /// level 8·`tile_level`, node indexes `index`·256 onwards. A full tile is one read;
-    /// a partial one a range scan. Every hash must exist, i.e. the tile must lie within
-    /// the current tree.
+    /// a partial one comes from the right edge in memory. Every hash must exist, i.e. the
+    /// tile must lie within the current tree.
     pub fn tile(&self, tile_level: u8, index: u64, width: u16) -> Result<Vec<Hash>, StoreError> {
         if width == 0 || width > TILE_WIDTH {
             return Err(StoreError::BadTileWidth { width });
@@ -121,30 +120,14 @@ impl Store {
                 .map(|h| h.try_into().expect("32 bytes"))
                 .collect());
         }
-        let mut out = Vec::with_capacity(usize::from(width));
-        for (kv, expected) in self
-            .db
-            .range(node_key(level, first)..node_key(level, end))
-            .zip(first..)
-        {
-            let (k, v) = kv?;
-            if key_u64(&k, 1) != Some(expected) {
-                return Err(Damage::MissingNode {
-                    level,
-                    index: expected,
-                }
-                .into());
-            }
-            out.push(node_value(level, expected, &v)?);
-        }
-        if out.len() != usize::from(width) {
-            return Err(Damage::MissingNode {
-                level,
-                index: first + out.len() as u64,
-            }
-            .into());
-        }
-        Ok(out)
+        (first..end)
+            .map(|index| {
+                self.edge
+                    .get(&(level, index))
+                    .copied()
+                    .ok_or_else(|| Damage::MissingNode { level, index }.into())
+            })
+            .collect()
     }
 
     /// C2SP tlog-tiles entry bundle `index` with its first `width` entries: each entry as

@@ -3,8 +3,8 @@
 
 use super::files::{FileId, Files};
 use super::layout::{
-    full_tiles, key_u64, locate, node_value, split_bundle, tile_offset, BundleRecord, BUNDLE,
-    BUNDLE_WIDTH, ENTRY, NODE, STORED_TILE_BYTES, TILE_HEIGHT,
+    full_tiles, key_u64, locate, split_bundle, tile_offset, BundleRecord, BUNDLE, BUNDLE_WIDTH,
+    ENTRY, STORED_TILE_BYTES, TILE_HEIGHT,
 };
 use super::{Damage, Store, StoreError};
 use crate::tree::{self, Hash};
@@ -22,8 +22,9 @@ pub struct Verified {
 
 impl Store {
     /// Checks everything, streaming: every entry against its leaf hash, every node against
-    /// its children, every record where the layout puts it and nothing beyond the head,
-    /// every checkpoint against the tree. Reports the first damage found, at the lowest
+    /// its children (those of the right edge, which open computed, again), every record
+    /// where the layout puts it and nothing beyond the head, every checkpoint against the
+    /// tree. Reports the first damage found, at the lowest
     /// index of the lowest level. `progress(done, total)` is called now and then; memory
     /// stays flat (a bundle and a tile or two at a time).
     pub fn verify_all(&self, progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
@@ -32,6 +33,7 @@ impl Store {
         let levels = 64 - u64::from(size.leading_zeros());
         let total = (0..levels).map(|l| size >> l).sum::<u64>() + size;
         let mut ticker = Ticker::new(progress, total);
+        self.check_no_node_records()?;
         self.verify_entries(&mut ticker)?;
         let nodes = self.verify_levels(&mut ticker)?;
         self.verify_root()?;
@@ -257,10 +259,11 @@ impl<'a> EntryStream<'a> {
     }
 }
 
-/// The stored hashes of one tree level in index order, from full tiles and then from
-/// single nodes, checking that each record is where the layout puts it.
+/// The hashes of one tree level in index order, from full tiles and then from the right
+/// edge in memory.
 struct LevelStream<'a> {
     files: &'a Files,
+    edge: &'a super::edge::Edge,
     level: u8,
     tile_level: u8,
     sub: u8,
@@ -269,7 +272,6 @@ struct LevelStream<'a> {
     count: u64,
     size: u64,
     next: u64,
-    singles: sled::Iter,
     tile: Vec<u8>,
 }
 
@@ -278,6 +280,7 @@ impl<'a> LevelStream<'a> {
         let (tile_level, _, sub, _) = locate(level, 0);
         LevelStream {
             files: &store.files,
+            edge: &store.edge,
             level,
             tile_level,
             sub,
@@ -285,7 +288,6 @@ impl<'a> LevelStream<'a> {
             count: size >> level,
             size,
             next: 0,
-            singles: store.db.scan_prefix([NODE, level]),
             tile: vec![0; STORED_TILE_BYTES],
         }
     }
@@ -314,19 +316,14 @@ impl<'a> LevelStream<'a> {
             let at = tile_offset(sub, pos);
             return Ok(self.tile[at..at + 32].try_into().expect("32 bytes"));
         }
-        match self.singles.next().transpose()? {
-            Some((k, v)) => match key_u64(&k, 1) {
-                Some(i) if i == index => node_value(level, index, &v),
-                Some(i) if i < self.in_tiles => Err(Damage::StrayNode { level, index: i }.into()),
-                Some(_) => Err(Damage::MissingNode { level, index }.into()),
-                None => Err(Damage::MalformedKey { key: k.to_vec() }.into()),
-            },
-            None => Err(Damage::MissingNode { level, index }.into()),
-        }
+        self.edge
+            .get(&(level, index))
+            .copied()
+            .ok_or_else(|| Damage::MissingNode { level, index }.into())
     }
 
-    /// After every hash of the level: nothing may follow, in tiles or single nodes.
-    fn finish(mut self) -> Result<(), StoreError> {
+    /// After every hash of the level: the tiles file holds no tile beyond them.
+    fn finish(self) -> Result<(), StoreError> {
         let size = self.size;
         if self.sub == 0 {
             // Every full tile of this tile level was read: the file holds nothing more.
@@ -341,15 +338,6 @@ impl<'a> LevelStream<'a> {
                 }
                 .into());
             }
-        }
-        if let Some(kv) = self.singles.next() {
-            let (k, _) = kv?;
-            let index = key_u64(&k, 1).ok_or_else(|| Damage::MalformedKey { key: k.to_vec() })?;
-            let level = self.level;
-            if index < self.in_tiles {
-                return Err(Damage::StrayNode { level, index }.into());
-            }
-            return Err(Damage::NodeBeyondHead { level, index, size }.into());
         }
         Ok(())
     }
