@@ -303,8 +303,8 @@ impl Store {
         Ok(())
     }
 
-    /// Format 4 keeps no node records (`n`, format 3's): one found was written behind
-    /// the store's back, or by a build of format 3 after the upgrade.
+    /// Format 4 keeps no node records (`n`, format 3's), and a build of format 3 refuses
+    /// to open it: one found was written behind the store's back.
     pub(super) fn check_no_node_records(&self) -> Result<(), StoreError> {
         let Some(kv) = self.db.scan_prefix([NODE]).next() else {
             return Ok(());

@@ -24,9 +24,9 @@ impl Store {
     /// Checks everything, streaming: every entry against its leaf hash, every node against
     /// its children (those of the right edge, which open computed, again), every record
     /// where the layout puts it and nothing beyond the head, every checkpoint against the
-    /// tree. Reports the first damage found, at the lowest
-    /// index of the lowest level. `progress(done, total)` is called now and then; memory
-    /// stays flat (a bundle and a tile or two at a time).
+    /// tree. Reports the first damage found, at the lowest index of the lowest level.
+    /// `progress(done, total)` is called now and then; memory stays flat (a bundle and a
+    /// tile or two at a time).
     pub fn verify_all(&self, progress: impl FnMut(u64, u64)) -> Result<Verified, StoreError> {
         self.check_readable()?;
         let size = self.size();
