@@ -44,15 +44,15 @@ fn root_of(n: u64) -> Hash {
     dyad_testkit::store::root_of(n, leaf)
 }
 
-/// A healthy store of `size` entries in batches, with a checkpoint at 64 if `cp`.
-fn build(dir: &Path, size: u64, cp: bool) {
+/// A healthy store of `size` entries in batches, with a checkpoint at 64.
+fn build(dir: &Path, size: u64) {
     let mut store = Store::create(dir).unwrap();
     for range in [0..40, 40..64, 64..300, 300..size] {
         let mut b = store.batch();
         for i in range.clone() {
             b.append_leaf(leaf(i));
         }
-        if cp && range.end == 64 {
+        if range.end == 64 {
             b.put_checkpoint(64, note(64, &root_of(64)));
         }
         store.commit(b).unwrap();
@@ -105,20 +105,16 @@ fn bundle_start(b: u64) -> usize {
     (0..b).map(bundle_len).sum()
 }
 
-fn damaged_store(
-    size: u64,
-    cp: bool,
-    edit: impl FnOnce(&Path),
-) -> (tempfile::TempDir, std::path::PathBuf) {
+fn damaged_store(size: u64, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    build(&dir, size, cp);
+    build(&dir, size);
     edit(&dir);
     (tmp, dir)
 }
 
 fn open_damage_at(size: u64, edit: impl FnOnce(&Path)) -> Damage {
-    let (_tmp, dir) = damaged_store(size, true, edit);
+    let (_tmp, dir) = damaged_store(size, edit);
     match Store::open(&dir) {
         Err(StoreError::Damaged(d)) => d,
         other => panic!("expected open to refuse the store, got {other:?}"),
@@ -130,7 +126,7 @@ fn open_damage(edit: impl FnOnce(&Path)) -> Damage {
 }
 
 fn scan_damage(edit: impl FnOnce(&Path)) -> Damage {
-    let (_tmp, dir) = damaged_store(SIZE, true, edit);
+    let (_tmp, dir) = damaged_store(SIZE, edit);
     let store = Store::open(&dir).expect("this damage is beyond the O(log n) checks of open");
     match store.verify_all(|_, _| {}) {
         Err(StoreError::Damaged(d)) => d,
@@ -231,7 +227,7 @@ fn the_single_records_of_the_right_edge() {
 #[test]
 fn reading_a_damaged_store_gives_errors_not_panics() {
     // A full bundle's record lost: open does not read it (only the last entry), reads do.
-    let (_tmp, dir) = damaged_store(SIZE, true, |d| {
+    let (_tmp, dir) = damaged_store(SIZE, |d| {
         with_db(d, |db| {
             db.remove(key(b'B', 1)).unwrap();
         })
@@ -348,7 +344,7 @@ fn bundles_or_tiles_beyond_the_head() {
     for name in ["bundles", "tiles-0", "tiles-1"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("log");
-        build(&dir, SIZE, true);
+        build(&dir, SIZE);
         let before = std::fs::read(dir.join(name)).unwrap_or_default();
         edit_file(&dir, name, |b| b.extend_from_slice(&[7u8; 2 * TILE]));
         let store = Store::open(&dir).unwrap();

@@ -1,17 +1,17 @@
 //! Opening a store of format `dyad-store/3` upgrades it in place to `dyad-store/4`
 //! (spec/store.md, "Open"): format 3 also kept the nodes of the stored tiles still
 //! filling as `n` records, which format 4 computes instead (edge.rs). The upgrade is one
-//! sled batch that removes them and writes the new format record, made durable before
-//! the store is used; a crash before it leaves format 3, which the next open upgrades.
+//! sled batch that removes them and writes the new format record, flushed here and made
+//! durable by open's fsync of `db`, which follows before the store is used; a crash before
+//! that leaves format 3, which the next open upgrades.
 //! Nothing else differs, so the head, the commit count and the files stay as they are.
 
-use super::error::io_error;
 use super::layout::{FORMAT, FORMAT_KEY, NODE};
 use super::StoreError;
 use std::path::Path;
 
-/// Removes the `n` records and writes format 4's record, durably. Returns how many
-/// records it removed (a few thousand at most: 255 per tree level).
+/// Removes the `n` records and writes format 4's record, flushed (open then fsyncs `db`).
+/// Returns how many records it removed (a few thousand at most: 255 per tree level).
 pub(super) fn upgrade_from_format_3(db: &sled::Db, dir: &Path) -> Result<usize, StoreError> {
     let mut ops = sled::Batch::default();
     let mut removed = 0;
@@ -23,10 +23,6 @@ pub(super) fn upgrade_from_format_3(db: &sled::Db, dir: &Path) -> Result<usize, 
     ops.insert(FORMAT_KEY, FORMAT);
     db.apply_batch(ops)?;
     db.flush()?;
-    let db_path = dir.join("db");
-    std::fs::File::open(&db_path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error(&db_path))?;
     tracing::info!(dir = %dir.display(), removed, "upgraded the store from format dyad-store/3 to dyad-store/4");
     Ok(removed)
 }
