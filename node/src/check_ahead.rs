@@ -17,6 +17,21 @@ impl Shared {
     pub(crate) async fn signature_check(self: &Arc<Self>) -> Option<SignatureCheck> {
         self.read(|ch| Ok(ch.signature_check())).await.ok()
     }
+
+    /// [`Self::signature_check`], with a memo of the entries a log sent that are this
+    /// co-signer's own queued messages, byte for byte (`Channel::own_queued_signatures`):
+    /// it signed them, so they are not checked again. The memo is empty if the queue cannot
+    /// be read.
+    pub(crate) async fn incoming_check(
+        self: &Arc<Self>,
+        entries: Arc<Vec<SignedEntry>>,
+    ) -> Option<(SignatureCheck, CheckedSignatures)> {
+        let read = self.read(move |ch| {
+            let own = ch.own_queued_signatures(&entries).unwrap_or_default();
+            Ok((ch.signature_check(), own))
+        });
+        read.await.ok()
+    }
 }
 
 /// Checks the entries `gather` returns (run on the blocking thread too, so that decoding
@@ -31,12 +46,16 @@ where
     on_blocking_thread(check, move |check| check.check(&gather())).await
 }
 
-/// Checks the entries a log sent, decoded as they arrived, on a blocking thread.
+/// Checks the entries a log sent, decoded as they arrived, on a blocking thread: those
+/// the memo of [`Shared::incoming_check`] does not hold.
 pub(crate) async fn check_incoming(
-    check: Option<SignatureCheck>,
+    check: Option<(SignatureCheck, CheckedSignatures)>,
     entries: Arc<Vec<SignedEntry>>,
 ) -> CheckedSignatures {
-    on_blocking_thread(check, move |check| check.check(&entries)).await
+    let Some((check, own)) = check else {
+        return CheckedSignatures::default();
+    };
+    on_blocking_thread(Some(check), move |check| check.check_beyond(&entries, own)).await
 }
 
 /// Runs `run` with `check` on a blocking thread; nothing found good without a check (then

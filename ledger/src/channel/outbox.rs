@@ -1,7 +1,9 @@
 //! The co-signer's outbox: its own messages, signed and queued durably until the
 //! sequencer's log holds them (then [`Channel::accept_and_cosign`] removes them).
 
-use super::{Channel, ChannelError, EntryRefusal, Role};
+use std::collections::HashSet;
+
+use super::{Channel, ChannelError, CheckedSignatures, EntryRefusal, Role};
 use crate::entry::{Draft, SignedEntry};
 use crate::keys::SignerKey;
 
@@ -119,6 +121,31 @@ impl Channel {
     /// How many of this party's own messages wait to be sequenced (co-signer).
     pub fn queued_len(&self) -> Result<usize, ChannelError> {
         Ok(self.store.count_meta_with_prefix(QUEUE_PREFIX)?)
+    }
+
+    /// Co-signer: which of `entries` (sent by the log) are its own queued messages, byte
+    /// for byte as it signed them under its current key, as a memo of signatures known
+    /// good under the current keys (`signature_check.rs`). It made those signatures, so
+    /// checking them again would only repeat its own work; the leaf hash covers every byte,
+    /// signature included, so a message the log changed, another sender's message, or one
+    /// signed under an older key is not in the memo and is checked as usual. Empty on the
+    /// sequencer, whose queue is empty.
+    pub fn own_queued_signatures(
+        &self,
+        entries: &[SignedEntry],
+    ) -> Result<CheckedSignatures, ChannelError> {
+        let check = self.signature_check();
+        let mut verified = HashSet::new();
+        if self.role == Role::Cosigner {
+            let own = self.keys.current(false).key_id;
+            for e in entries.iter().filter(|e| e.entry.body.sender == own) {
+                let name = format!("{QUEUE_PREFIX}{:020}", e.entry.body.sequence);
+                if self.store.meta(&name)?.is_some_and(|q| q == e.bytes) {
+                    verified.insert(e.leaf_hash);
+                }
+            }
+        }
+        Ok(check.memo(verified))
     }
 }
 

@@ -9,6 +9,10 @@
 //! trusts it for an entry only if the entry's leaf hash (which covers its signature) is in
 //! it and the keys it was checked under are still the parties' current keys; any other
 //! entry is checked again, so a stale or foreign memo costs time, never a wrong verdict.
+//!
+//! A co-signer's memo can also start from its own queued messages that the log sends back
+//! byte for byte (`outbox.rs`, [`Channel::own_queued_signatures`]): it made those
+//! signatures, so [`SignatureCheck::check_beyond`] checks only the rest.
 
 use std::collections::HashSet;
 
@@ -53,8 +57,8 @@ impl CheckedSignatures {
 impl SignatureCheck {
     /// Whether each entry's sender signature verifies under its sender's key: false for a
     /// sender that is not a current key. A batch is split over the machine's cores.
-    fn verify_each(&self, entries: &[SignedEntry]) -> Vec<bool> {
-        let one = |e: &SignedEntry| {
+    fn verify_each(&self, entries: &[&SignedEntry]) -> Vec<bool> {
+        let one = |e: &&SignedEntry| {
             self.keys
                 .iter()
                 .find(|k| k.key_id == e.entry.body.sender)
@@ -88,12 +92,34 @@ impl SignatureCheck {
     /// ones that verified, for staging them later ([`Channel::stage_each_checked`],
     /// [`Channel::append_signed_checked`], [`Channel::accept_and_cosign_checked`]).
     pub fn check(&self, entries: &[SignedEntry]) -> CheckedSignatures {
-        let verified = entries
+        self.check_beyond(entries, CheckedSignatures::default())
+    }
+
+    /// [`Self::check`], except for the entries `known` holds, if it was made under these
+    /// keys: they are not checked again, and the memo returned holds them too.
+    pub fn check_beyond(
+        &self,
+        entries: &[SignedEntry],
+        known: CheckedSignatures,
+    ) -> CheckedSignatures {
+        let keys = self.fingerprint();
+        let mut verified = if known.keys == keys {
+            known.verified
+        } else {
+            HashSet::new()
+        };
+        let unchecked: Vec<&SignedEntry> = entries
             .iter()
-            .zip(self.verify_each(entries))
-            .filter(|(_, ok)| *ok)
-            .map(|(e, _)| e.leaf_hash)
+            .filter(|e| !verified.contains(&e.leaf_hash))
             .collect();
+        let found = unchecked.iter().zip(self.verify_each(&unchecked));
+        verified.extend(found.filter(|(_, ok)| *ok).map(|(e, _)| e.leaf_hash));
+        CheckedSignatures { keys, verified }
+    }
+
+    /// A memo under these keys of entries whose signatures are known good without a
+    /// check (see [`Channel::own_queued_signatures`]).
+    pub(super) fn memo(&self, verified: HashSet<Hash>) -> CheckedSignatures {
         CheckedSignatures {
             keys: self.fingerprint(),
             verified,
@@ -131,12 +157,11 @@ impl Channel {
     ) -> Vec<bool> {
         let check = self.signature_check();
         let Some(ahead) = ahead.filter(|a| a.keys == check.fingerprint()) else {
-            return check.verify_each(entries);
+            return check.verify_each(&entries.iter().collect::<Vec<_>>());
         };
-        let unchecked: Vec<SignedEntry> = entries
+        let unchecked: Vec<&SignedEntry> = entries
             .iter()
             .filter(|e| !ahead.verified.contains(&e.leaf_hash))
-            .cloned()
             .collect();
         let mut now = check.verify_each(&unchecked).into_iter();
         entries
@@ -149,7 +174,9 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::tests::{keys, messages, sequencer};
+    use crate::channel::tests::{keys, messages, replica, sequencer};
+    use crate::channel::Role;
+    use crate::entry::{Draft, Kind};
 
     /// The memo is what staging trusts, so it must be trusted only under the keys it was
     /// made with: a memo that (falsely) lists a bad entry passes it under the current
@@ -183,5 +210,38 @@ mod tests {
         assert_eq!(verdicts, [true, true, false, true, true, true]);
         assert_eq!(ch.verify_signatures(&batch, None), verdicts);
         assert_eq!(check.check(&batch).len(), 5);
+    }
+
+    /// The co-signer's own queued messages are known good when the log sends them back,
+    /// but only byte for byte: its sequence number with another signature is checked (and
+    /// refused), as is every message of the other party.
+    #[test]
+    fn own_queued_messages_are_known_only_byte_for_byte() {
+        let t0 = 1_767_225_600_000;
+        let (alpha, bravo) = keys();
+        let dir = tempfile::tempdir().unwrap();
+        let mut ch = replica(dir.path(), t0, Role::Cosigner);
+        let drafts = (0..3u8)
+            .map(|i| Draft::new(Kind::Notification, "s", "text/plain", vec![i]))
+            .collect();
+        let queued = ch.queue_own_batch(&bravo, drafts, t0).unwrap();
+        let mut changed = queued[1].entry.clone();
+        changed.signatures[0].signature[1] ^= 1;
+        let changed = SignedEntry::new(changed).unwrap();
+        let theirs = messages(&alpha, 1, t0).remove(0);
+        let incoming = [queued[0].clone(), changed, queued[2].clone(), theirs];
+        let known = ch.own_queued_signatures(&incoming).unwrap();
+        assert_eq!(known.len(), 2);
+        for own in [&queued[0], &queued[2]] {
+            assert!(known.verified.contains(&own.leaf_hash));
+        }
+        let memo = ch.signature_check().check_beyond(&incoming, known);
+        assert_eq!(memo.len(), 3);
+        let verdicts = ch.verify_signatures(&incoming, Some(&memo));
+        assert_eq!(verdicts, [true, false, true, true]);
+        assert!(sequencer(tempfile::tempdir().unwrap().path(), t0)
+            .own_queued_signatures(&incoming)
+            .unwrap()
+            .is_empty());
     }
 }

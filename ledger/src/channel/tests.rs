@@ -18,11 +18,16 @@ pub(super) fn keys() -> (SignerKey, SignerKey) {
 }
 
 pub(super) fn sequencer(dir: &Path, t0: u64) -> Channel {
+    replica(dir, t0, Role::Sequencer)
+}
+
+/// The replica of `keys()`'s channel in `role` (alpha sequences, bravo co-signs).
+pub(super) fn replica(dir: &Path, t0: u64, role: Role) -> Channel {
     let (alpha, bravo) = keys();
     let genesis = Genesis::new(ORIGIN, Party::of(&alpha), Party::of(&bravo));
     let proposal = genesis.propose(&alpha, t0).unwrap();
     let (entry, _) = cosign_proposal(&proposal.bytes, &bravo).unwrap();
-    Channel::create(dir, &entry, Role::Sequencer).unwrap()
+    Channel::create(dir, &entry, role).unwrap()
 }
 
 pub(super) fn messages(key: &SignerKey, n: u64, t0: u64) -> Vec<SignedEntry> {

@@ -137,9 +137,10 @@ async fn add_checkpoint_stages(shared: &Arc<Shared>, body: &[u8]) -> Result<Resp
             entries
         }
     };
-    // The entries' signatures are checked meanwhile, outside the replica's lock.
+    // The entries' signatures are checked meanwhile, outside the replica's lock (all but
+    // our own queued messages, which we signed).
     let entries = Arc::new(entries);
-    let check = shared.signature_check().await;
+    let check = shared.incoming_check(entries.clone()).await;
     let (ahead, ready) = tokio::join!(check_incoming(check, entries.clone()), async {
         promise_check::check_new_entries(shared, held, &entries, &req.note).await?;
         hold_attachments(shared, &entries).await
