@@ -254,6 +254,7 @@ fn shared_state(
         batcher: batch_tx,
         wake_committer: Notify::new(),
         wake_submitter: Notify::new(),
+        submit_order: Default::default(),
         promises: Mutex::new(HashMap::new()),
         promise_events: watch::Sender::new(0),
         cosign_lock: tokio::sync::Mutex::new(()),

@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Sender<bool>,
     /// Sequencer: the batcher's input.
     pub batcher: Option<mpsc::Sender<sequencer::Submission>>,
+    /// Sequencer: submit-batch requests hand over their entries in sequence order.
+    pub submit_order: sequencer::submit_order::SubmitOrder,
     /// Sequencer: new signed checkpoints to send.
     pub wake_committer: Notify,
     /// Co-signer: new queued messages to submit.

@@ -97,6 +97,50 @@ fn one_bad_entry_among_good_ones_is_refused_alone_and_the_rest_promised() {
     });
 }
 
+/// The co-signer keeps two batches in flight (spec/node.md 4.3): a batch that reaches the
+/// sequencer before the one holding the messages before it waits for that one, so both
+/// go in, in sequence order, instead of the early one meeting a gap (409).
+#[test]
+fn a_batch_that_arrives_early_waits_for_the_one_before_it() {
+    runtime().block_on(async {
+        let pair = Pair::start().await;
+        let log_key = alpha().verifier_key().with_name(ORIGIN).unwrap();
+        let seq_url = pair.seq().url();
+        let before = pair.seq().status().await.unwrap().size;
+        // Signed in order: a sender's timestamps must not go back.
+        let all: Vec<SignedEntry> = (1..=8)
+            .map(|i| cosigner_entry(i, &format!("message {i}")))
+            .collect();
+        let batch = |from: usize, to: usize| all[from - 1..to].to_vec();
+        let indexes = |out: dyad_node::SubmitOutcome| -> Vec<u64> {
+            out.results
+                .iter()
+                .map(|r| match r {
+                    SubmitResult::Accepted { index } => *index,
+                    SubmitResult::Refused { status, message } => panic!("{status} {message}"),
+                })
+                .collect()
+        };
+        // Until one batch went in, the sequencer cannot know whose turn it is.
+        let client = http_to(&seq_url);
+        let first = submit_batch(&client, &seq_url, &batch(1, 2), ORIGIN, &log_key).await;
+        assert_eq!(indexes(first.unwrap()), [before, before + 1]);
+
+        let (url, key, six_to_eight) = (seq_url.clone(), log_key.clone(), batch(6, 8));
+        let early = tokio::spawn(async move {
+            submit_batch(&http_to(&url), &url, &six_to_eight, ORIGIN, &key).await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let late = submit_batch(&client, &seq_url, &batch(3, 5), ORIGIN, &log_key).await;
+        let late = indexes(late.unwrap());
+        let early = indexes(early.await.unwrap().unwrap());
+        assert_eq!(late, (before + 2..before + 5).collect::<Vec<_>>());
+        assert_eq!(early, (before + 5..before + 8).collect::<Vec<_>>());
+        assert_eq!(pair.seq().metrics().rejected("submit-batch", "sequence"), 0);
+        pair.stop().await;
+    });
+}
+
 async fn subjects_of(pair: &Pair) -> Vec<String> {
     let client = dyad_node::TileClient::with_http(&pair.seq().url(), pair.as_cos()).unwrap();
     let size = pair.seq().status().await.unwrap().size;

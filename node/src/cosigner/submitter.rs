@@ -1,12 +1,15 @@
 //! The co-signer's submitter: sends this party's queued messages to the sequencer
 //! (`POST /submit-batch`) and keeps the promises it gets back.
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dyad_ledger::entry::SignedEntry;
 use dyad_ledger::tree::Hash;
 use dyad_ledger::wire::submit::{SubmitResult, MAX_SUBMIT_BATCH, MAX_SUBMIT_BATCH_BYTES};
+use tokio::task::JoinHandle;
 
 use super::promise_check;
 use crate::client::{self, SubmitBatchError, SubmitOutcome};
@@ -17,12 +20,18 @@ use crate::{lock, NodeError, PromiseRecord, Shared, PROMISES_DIR};
 /// queued are let go (they stay on disk).
 const MAX_PROMISES_KEPT: usize = 65_536;
 
+/// Batches sent before the one before them is answered, once a batch of the pass has been:
+/// the next batch is at the sequencer while the one before it is written, so its group
+/// commit does not wait for a round trip. The sequencer hands them over in sequence order
+/// (`sequencer/submit_order.rs`).
+const BATCHES_IN_FLIGHT: usize = 2;
+
 /// Submits this co-signer's queued messages to the sequencer, oldest first, in batches
-/// (`POST /submit-batch`, one request in flight: their sequence numbers must arrive in
-/// order), until each has a verified promise. A batch stops at its first refused entry;
-/// the pass then starts again from there after a pause, with bounded exponential backoff.
-/// After a restart everything still queued is submitted again: the sequencer answers an
-/// entry it holds with the same index.
+/// (`POST /submit-batch`, [`BATCHES_IN_FLIGHT`] at a time, answers taken in order),
+/// until each has a verified promise. A batch stops at its first refused entry; once the
+/// batches in flight are answered, the pass starts again from there after a pause, with
+/// bounded exponential backoff. After a restart everything still queued is submitted
+/// again: the sequencer answers an entry it holds with the same index.
 pub(crate) async fn run_submitter(shared: Arc<Shared>) {
     let mut backoff = shared.config.retry_initial;
     let mut stop = shared.shutdown_signal();
@@ -65,50 +74,96 @@ pub(crate) async fn run_submitter(shared: Arc<Shared>) {
             idle(&shared).await;
             continue;
         }
-        // One pass over the queue, in order; any failure starts a new pass after a pause.
-        let mut rest = &todo[..];
-        while !rest.is_empty() {
-            let n = batch_len(rest);
-            let (batch, later) = rest.split_at(n);
-            rest = later;
+        // One pass over the queue, in order; any failure starts a new pass after a pause,
+        // once every batch sent has been answered and its promises kept.
+        let todo = Arc::new(todo);
+        let mut next = 0;
+        let mut in_flight = VecDeque::new();
+        let mut failed = None;
+        // The first batch of a pass goes alone: until the sequencer has decided it, it
+        // cannot tell the next batch's turn (`submit_order.rs`).
+        let mut answered = false;
+        loop {
+            let limit = if answered { BATCHES_IN_FLIGHT } else { 1 };
+            while failed.is_none() && in_flight.len() < limit && next < todo.len() {
+                let range = next..next + batch_len(&todo[next..]);
+                next = range.end;
+                in_flight.push_back(send(&shared, &peer, &todo, range));
+            }
+            let Some((range, mut answer)) = in_flight.pop_front() else {
+                break;
+            };
             let outcome = tokio::select! {
-                o = submit_batch(&shared, &peer, batch) => o,
-                _ = shared.stopped() => break 'passes,
-            };
-            let failure = match outcome {
-                Ok(outcome) => {
-                    // Recorded by index before anything else can wait on the promise.
-                    let promise = outcome.promise.clone().map(|(promise, note)| {
-                        let note = Arc::new(note);
-                        shared.promise_book.record(&promise.entries, &note);
-                        (promise, note)
-                    });
-                    let failure = keep_promises(&shared, batch, outcome);
-                    if let Some((promise, note)) = promise {
-                        promise_check::check_held(&shared, &promise, &note).await;
-                    }
-                    failure
+                o = &mut answer => o.unwrap_or_else(|e| Err(e.to_string())),
+                _ = shared.stopped() => {
+                    answer.abort();
+                    in_flight.iter().for_each(|(_, a)| a.abort());
+                    break 'passes;
                 }
-                Err(e) => Some(e.to_string()),
             };
-            match failure {
-                None => {
+            // A batch answered after one that failed counts for its promises only.
+            match (kept(&shared, &todo[range], outcome).await, &failed) {
+                (None, None) => {
                     shared.peer_ok();
                     backoff = shared.config.retry_initial;
+                    answered = true;
                 }
-                Some(why) => {
-                    tracing::warn!(peer = %peer, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
-                    shared.peer_failed(why);
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.wait_for(|s| *s) => {}
-                    }
-                    backoff = (backoff * 2).min(shared.config.retry_max);
-                    continue 'passes;
+                (None, Some(_)) => {}
+                (Some(why), _) => {
+                    failed.get_or_insert(why);
                 }
             }
         }
+        if let Some(why) = failed {
+            tracing::warn!(peer = %peer, error = %why, retry_in_ms = backoff.as_millis() as u64, "submission failed; will retry");
+            shared.peer_failed(why);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+            backoff = (backoff * 2).min(shared.config.retry_max);
+        }
     }
+}
+
+/// Sends `todo[range]` as one batch, on its own task: its answer, or why there is none.
+fn send(
+    shared: &Arc<Shared>,
+    peer: &str,
+    todo: &Arc<Vec<SignedEntry>>,
+    range: Range<usize>,
+) -> (Range<usize>, JoinHandle<Result<SubmitOutcome, String>>) {
+    let (shared, peer, todo) = (shared.clone(), peer.to_owned(), todo.clone());
+    let batch = range.clone();
+    let answer = tokio::spawn(async move {
+        let outcome = submit_batch(&shared, &peer, &todo[batch]).await;
+        outcome.map_err(|e| e.to_string())
+    });
+    (range, answer)
+}
+
+/// Keeps what a batch's answer promised (recorded by index before anything else can wait
+/// on the promise, then checked against what this replica holds); why the batch failed,
+/// if it did.
+async fn kept(
+    shared: &Arc<Shared>,
+    batch: &[SignedEntry],
+    outcome: Result<SubmitOutcome, String>,
+) -> Option<String> {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(why) => return Some(why),
+    };
+    let promise = outcome.promise.clone().map(|(promise, note)| {
+        let note = Arc::new(note);
+        shared.promise_book.record(&promise.entries, &note);
+        (promise, note)
+    });
+    let failure = keep_promises(shared, batch, outcome);
+    if let Some((promise, note)) = promise {
+        promise_check::check_held(shared, &promise, &note).await;
+    }
+    failure
 }
 
 /// How many of `entries` (from the first) go in the next batch: at most

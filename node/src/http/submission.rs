@@ -227,20 +227,30 @@ pub(super) async fn submit_batch(
             "the node is stopping",
         );
     }
-    // Handed over in order, so that the batcher appends them in sequence order. Once one
+    // Handed over in order, so that the batcher appends them in sequence order, and after
+    // the batch before (`submit_order.rs`: the co-signer keeps two in flight). Once one
     // cannot be handed over (the queue is full), neither are the later ones: they would
     // only meet a gap.
     let prechecked = precheck_with_attachments(&shared, &framed).await;
+    let first = prechecked.iter().find_map(|c| c.as_ref().ok());
+    if let Some(first) = first {
+        let order = &shared.submit_order;
+        order.wait_for_turn(first.entry.body.sequence).await;
+    }
     let mut pending = Vec::with_capacity(prechecked.len());
     let mut blocked: Option<Rejection> = None;
+    let mut last_handed = None;
     for checked in prechecked {
         let slot = match (&blocked, checked) {
             (Some(r), _) => Err(r.clone()),
             (None, Err(r)) => Err(r),
             (None, Ok(entry)) => {
-                let leaf_hash = entry.leaf_hash;
+                let (leaf_hash, sequence) = (entry.leaf_hash, entry.entry.body.sequence);
                 match hand_over(&shared, Item::Signed(entry)) {
-                    Ok(rx) => Ok((leaf_hash, rx)),
+                    Ok(rx) => {
+                        last_handed = Some(sequence);
+                        Ok((leaf_hash, rx))
+                    }
                     Err(r) => {
                         blocked = Some(r.clone());
                         Err(r)
@@ -249,6 +259,9 @@ pub(super) async fn submit_batch(
             }
         };
         pending.push(slot);
+    }
+    if let Some(last) = last_handed {
+        shared.submit_order.handed_over(last);
     }
     let mut results = Vec::with_capacity(pending.len());
     let mut promised = Vec::new();
