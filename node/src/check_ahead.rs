@@ -52,17 +52,15 @@ pub(crate) async fn check_incoming(
     check: Option<(SignatureCheck, CheckedSignatures)>,
     entries: Arc<Vec<SignedEntry>>,
 ) -> CheckedSignatures {
-    let Some((check, own)) = check else {
-        return CheckedSignatures::default();
-    };
-    on_blocking_thread(Some(check), move |check| check.check_beyond(&entries, own)).await
+    on_blocking_thread(check, move |(check, own)| check.check_beyond(&entries, own)).await
 }
 
 /// Runs `run` with `check` on a blocking thread; nothing found good without a check (then
 /// staging checks every signature itself).
-async fn on_blocking_thread<R>(check: Option<SignatureCheck>, run: R) -> CheckedSignatures
+async fn on_blocking_thread<C, R>(check: Option<C>, run: R) -> CheckedSignatures
 where
-    R: FnOnce(SignatureCheck) -> CheckedSignatures + Send + 'static,
+    C: Send + 'static,
+    R: FnOnce(C) -> CheckedSignatures + Send + 'static,
 {
     let Some(check) = check else {
         return CheckedSignatures::default();

@@ -16,6 +16,17 @@ fn cosigner_entry(sequence: u64, subject: &str) -> SignedEntry {
         .unwrap()
 }
 
+/// The index of each entry of an answer in which every entry was accepted.
+fn accepted_indexes(out: &dyad_node::SubmitOutcome) -> Vec<u64> {
+    out.results
+        .iter()
+        .map(|r| match r {
+            SubmitResult::Accepted { index } => *index,
+            SubmitResult::Refused { status, message } => panic!("{status} {message}"),
+        })
+        .collect()
+}
+
 async fn post(url: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
     let r = http_to(url).post(url).body(body).send().await.unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
@@ -75,14 +86,7 @@ fn one_bad_entry_among_good_ones_is_refused_alone_and_the_rest_promised() {
         let out = submit_batch(&http_to(&seq_url), &seq_url, &batch, ORIGIN, &log_key)
             .await
             .unwrap();
-        let indexes: Vec<u64> = out
-            .results
-            .iter()
-            .map(|r| match r {
-                SubmitResult::Accepted { index } => *index,
-                SubmitResult::Refused { status, message } => panic!("{status} {message}"),
-            })
-            .collect();
+        let indexes = accepted_indexes(&out);
         assert_eq!(indexes, (before..before + 6).collect::<Vec<_>>());
         assert_eq!(out.promise.unwrap().0.entries.len(), 6);
         assert_eq!(pair.seq().status().await.unwrap().size, before + 6);
@@ -112,19 +116,10 @@ fn a_batch_that_arrives_early_waits_for_the_one_before_it() {
             .map(|i| cosigner_entry(i, &format!("message {i}")))
             .collect();
         let batch = |from: usize, to: usize| all[from - 1..to].to_vec();
-        let indexes = |out: dyad_node::SubmitOutcome| -> Vec<u64> {
-            out.results
-                .iter()
-                .map(|r| match r {
-                    SubmitResult::Accepted { index } => *index,
-                    SubmitResult::Refused { status, message } => panic!("{status} {message}"),
-                })
-                .collect()
-        };
         // Until one batch went in, the sequencer cannot know whose turn it is.
         let client = http_to(&seq_url);
         let first = submit_batch(&client, &seq_url, &batch(1, 2), ORIGIN, &log_key).await;
-        assert_eq!(indexes(first.unwrap()), [before, before + 1]);
+        assert_eq!(accepted_indexes(&first.unwrap()), [before, before + 1]);
 
         let (url, key, six_to_eight) = (seq_url.clone(), log_key.clone(), batch(6, 8));
         let early = tokio::spawn(async move {
@@ -132,8 +127,8 @@ fn a_batch_that_arrives_early_waits_for_the_one_before_it() {
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         let late = submit_batch(&client, &seq_url, &batch(3, 5), ORIGIN, &log_key).await;
-        let late = indexes(late.unwrap());
-        let early = indexes(early.await.unwrap().unwrap());
+        let late = accepted_indexes(&late.unwrap());
+        let early = accepted_indexes(&early.await.unwrap().unwrap());
         assert_eq!(late, (before + 2..before + 5).collect::<Vec<_>>());
         assert_eq!(early, (before + 5..before + 8).collect::<Vec<_>>());
         assert_eq!(pair.seq().metrics().rejected("submit-batch", "sequence"), 0);

@@ -155,18 +155,11 @@ impl Channel {
         entries: &[SignedEntry],
         ahead: Option<&CheckedSignatures>,
     ) -> Vec<bool> {
-        let check = self.signature_check();
-        let Some(ahead) = ahead.filter(|a| a.keys == check.fingerprint()) else {
-            return check.verify_each(&entries.iter().collect::<Vec<_>>());
-        };
-        let unchecked: Vec<&SignedEntry> = entries
-            .iter()
-            .filter(|e| !ahead.verified.contains(&e.leaf_hash))
-            .collect();
-        let mut now = check.verify_each(&unchecked).into_iter();
+        let known = ahead.cloned().unwrap_or_default();
+        let memo = self.signature_check().check_beyond(entries, known);
         entries
             .iter()
-            .map(|e| ahead.verified.contains(&e.leaf_hash) || now.next().unwrap_or(false))
+            .map(|e| memo.verified.contains(&e.leaf_hash))
             .collect()
     }
 }
